@@ -1,0 +1,50 @@
+package dev.livetap.nativeio;
+
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * AF_UNIX SOCK_STREAM primitives, all non-blocking and close-on-exec. The framing layer
+ * ({@link FramedChannel}) and the QMP server build on these; nothing else calls sendmsg.
+ */
+public interface UnixSockets {
+    /** SCM_MAX_FD: the kernel accepts at most this many fds in one sendmsg. */
+    int SCM_MAX_FD = 253;
+
+    /** socket + bind + listen on a path, then chmod to {@code mode} (e.g. 0600). Replaces nothing: fails if the path exists. */
+    OwnedFd listen(Path path, int mode);
+
+    /** accept4(SOCK_NONBLOCK|SOCK_CLOEXEC); null when no connection is pending (EAGAIN). */
+    OwnedFd accept(OwnedFd listener);
+
+    /** A connected non-blocking stream socket to {@code path}. */
+    OwnedFd connect(Path path);
+
+    /** socketpair(AF_UNIX, SOCK_STREAM): two connected non-blocking ends. */
+    OwnedFd[] socketPair();
+
+    /** SO_PEERCRED. */
+    PeerCredentials peerCredentials(OwnedFd socket);
+
+    /**
+     * One sendmsg of {@code data} (from its position to its limit) with {@code fds} (at most
+     * {@link #SCM_MAX_FD}) attached to the first byte. Advances the buffer's position.
+     *
+     * @return bytes sent, 0 if the socket would block (then nothing, fds included, was sent)
+     */
+    int sendmsg(OwnedFd socket, ByteBuffer data, List<OwnedFd> fds);
+
+    /**
+     * One recvmsg with MSG_CMSG_CLOEXEC into {@code into} (up to its remaining space), with room
+     * for {@code maxFds} fds. Received fds are appended to {@code fdsOut} as owned fds.
+     *
+     * @return bytes read; 0 if it would block; -1 at end of stream
+     * @throws FramingException on MSG_CTRUNC (fds dropped by the kernel); the fds that did arrive
+     *     are closed first
+     */
+    int recvmsg(OwnedFd socket, ByteBuffer into, List<OwnedFd> fdsOut, int maxFds);
+
+    /** Removes a socket path if it exists and is a socket (stale listener cleanup). */
+    void unlinkSocket(Path path);
+}

@@ -1,0 +1,2 @@
+/** Deterministic seeded simulation, chaos runner and end-to-end benchmarks. */
+package dev.livetap.simulation;
