@@ -38,7 +38,7 @@ public final class LivetapCommand implements Callable<Integer> {
         for (SubcommandProvider p : ServiceLoader.load(SubcommandProvider.class)) {
             cl.addSubcommand(p.name(), p.command());
         }
-        cl.setExitCodeExceptionMapper(t -> ExitCodes.FAILED);
+        cl.setExitCodeExceptionMapper(t -> t instanceof CommandLine.ParameterException ? ExitCodes.USAGE : ExitCodes.FAILED);
         return cl;
     }
 
