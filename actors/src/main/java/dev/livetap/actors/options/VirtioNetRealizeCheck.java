@@ -1,0 +1,52 @@
+package dev.livetap.actors.options;
+
+import java.util.List;
+
+/**
+ * The checks virtio-net makes at realize time about its peers, and the rule that decides
+ * whether the backend travels with the NIC. Pure functions, used by the VirtioNetActor.
+ */
+public final class VirtioNetRealizeCheck {
+    /** QEMU's text. */
+    public static final String MIXED_PEER_STATES =
+            "Mixed peer states: some peers wait for incoming migration while others don't";
+    /** QEMU's text. */
+    public static final String WAITING_WITHOUT_INCOMING =
+            "Peers wait for incoming, but it's not an incoming migration.";
+
+    private VirtioNetRealizeCheck() {
+    }
+
+    /**
+     * Checks the peers of one NIC: all wait for incoming or none do, and waiting peers need the
+     * {@code inmigrate} run state.
+     *
+     * @return true when the peers wait for incoming (host features are then the full set until
+     *         the NIC section loads)
+     */
+    public static boolean checkPeers(List<PeerState> peers, RunState runState) {
+        if (peers.isEmpty()) {
+            throw new OptionException("virtio-net needs a netdev with at least one queue");
+        }
+        long waiting = peers.stream().filter(p -> p == PeerState.WAITING_INCOMING).count();
+        if (waiting != 0 && waiting != peers.size()) {
+            throw new OptionException(MIXED_PEER_STATES);
+        }
+        boolean allWaiting = waiting == peers.size();
+        if (allWaiting && runState != RunState.INMIGRATE) {
+            throw new OptionException(WAITING_WITHOUT_INCOMING);
+        }
+        return allWaiting;
+    }
+
+    /** The backend travels in the stream iff migration {@code local} and the device's {@code backend-transfer} are both on. */
+    public static boolean backendTravels(MigrationParameters parameters, boolean deviceBackendTransfer) {
+        return parameters.local() && deviceBackendTransfer;
+    }
+
+    /** As {@link #backendTravels(MigrationParameters, boolean)}, resolving the device's compat default on {@code machine}. */
+    public static boolean backendTravels(MigrationParameters parameters, VirtioNetDeviceOptions device,
+            MachineType machine) {
+        return backendTravels(parameters, device.backendTransfer(machine));
+    }
+}
