@@ -30,6 +30,9 @@ public final class StreamDecoder {
     /** The oldest stream format version this decoder loads. */
     public static final int MIN_FORMAT_VERSION = 1;
 
+    private static final CBORFactory DEFAULT_FACTORY = Wire.readFactory(DecoderLimits.DEFAULT);
+    private static final ObjectMapper DEFAULT_TREES = Wire.treeMapper(DEFAULT_FACTORY);
+
     private final SectionResolver resolver;
     private final DecoderLimits limits;
     private final CBORFactory factory;
@@ -49,8 +52,10 @@ public final class StreamDecoder {
     public StreamDecoder(SectionResolver resolver, DecoderLimits limits) {
         this.resolver = Objects.requireNonNull(resolver, "resolver");
         this.limits = Objects.requireNonNull(limits, "limits");
-        this.factory = Wire.readFactory(limits);
-        this.trees = Wire.treeMapper(factory);
+        // building a factory and mapper costs more than decoding a small stream: share the default ones
+        boolean dflt = limits.equals(DecoderLimits.DEFAULT);
+        this.factory = dflt ? DEFAULT_FACTORY : Wire.readFactory(limits);
+        this.trees = dflt ? DEFAULT_TREES : Wire.treeMapper(factory);
     }
 
     /**

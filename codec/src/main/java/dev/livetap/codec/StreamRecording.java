@@ -39,13 +39,19 @@ public final class StreamRecording {
             }
         }
 
+        /** A copy of the payload: a recording is never changed through its frames. */
+        @Override
+        public byte[] payload() {
+            return payload.clone();
+        }
+
         /** A frame to feed a decoder, with a stand-in fd from {@code standIn} for each recorded slot. */
         public Frame toFrame(Supplier<OwnedFd> standIn) {
             List<OwnedFd> fds = new ArrayList<>(fdCount);
             for (int i = 0; i < fdCount; i++) {
                 fds.add(standIn.get());
             }
-            return new Frame(payload, fds);
+            return new Frame(payload, fds); // Frame copies the payload
         }
 
         @Override
