@@ -9,20 +9,20 @@ import java.util.List;
 import java.util.Map;
 
 /** Fake descriptors for tests: numbers from a counter, every close recorded, so leaks and double closes show. */
-final class FakeFds implements FdOps {
+public final class FakeFds implements FdOps {
     private int next;
     private final Map<Integer, Integer> closes = new HashMap<>();
     private final List<Integer> opened = new ArrayList<>();
 
-    FakeFds() {
+    public FakeFds() {
         this(1000);
     }
 
-    FakeFds(int first) {
+    public FakeFds(int first) {
         this.next = first;
     }
 
-    synchronized OwnedFd open() {
+    public synchronized OwnedFd open() {
         int n = next++;
         opened.add(n);
         return OwnedFd.adopt(n, this);
@@ -40,12 +40,12 @@ final class FakeFds implements FdOps {
         return n;
     }
 
-    synchronized int openedCount() {
+    public synchronized int openedCount() {
         return opened.size();
     }
 
     /** Descriptors opened but never closed. */
-    synchronized List<Integer> leaked() {
+    public synchronized List<Integer> leaked() {
         List<Integer> out = new ArrayList<>();
         for (int n : opened) {
             if (!closes.containsKey(n)) {
@@ -56,7 +56,7 @@ final class FakeFds implements FdOps {
     }
 
     /** Descriptors closed more than once (at the OS level). */
-    synchronized List<Integer> closedTwice() {
+    public synchronized List<Integer> closedTwice() {
         List<Integer> out = new ArrayList<>();
         closes.forEach((n, c) -> {
             if (c > 1) {
@@ -67,7 +67,7 @@ final class FakeFds implements FdOps {
         return out;
     }
 
-    synchronized boolean isClosed(int n) {
+    public synchronized boolean isClosed(int n) {
         return closes.containsKey(n);
     }
 }

@@ -12,14 +12,14 @@ import java.util.function.IntFunction;
  * module owns the production one) and a virtio-net device whose {@code virtio-net-nic}
  * subsection holds an array of peer-backend states described by each peer at run time.
  */
-final class Fixtures {
-    static final String MACHINE = "pc-q35-10.2";
+public final class Fixtures {
+    public static final String MACHINE = "pc-q35-10.2";
 
     private Fixtures() {
     }
 
     /** The net-tap backend's own state description. */
-    static Schema netTap() {
+    public static Schema netTap() {
         return Schema.builder("net-tap", 1)
                 .fd("fd")
                 .bool("using_vnet_hdr")
@@ -31,7 +31,7 @@ final class Fixtures {
                 .build();
     }
 
-    static StateStruct netTapState(OwnedFd fd, int queue) {
+    public static StateStruct netTapState(OwnedFd fd, int queue) {
         return netTap().newStruct()
                 .setFd("fd", fd)
                 .setBool("using_vnet_hdr", true)
@@ -42,7 +42,7 @@ final class Fixtures {
                 .setUint("host_vnet_hdr_len", 12);
     }
 
-    static Schema rss() {
+    public static Schema rss() {
         return Schema.builder("virtio-net-rss", 1)
                 .u32("hash_types")
                 .bytes("key", 40)
@@ -54,7 +54,7 @@ final class Fixtures {
      * A virtio-net schema at {@code version} (2 adds {@code mtu}) built at run time from its peers'
      * schemas: the frontend knows nothing of TAP.
      */
-    static Schema virtioNet(int version, IntFunction<Schema> peerSchema) {
+    public static Schema virtioNet(int version, IntFunction<Schema> peerSchema) {
         Schema nic = Schema.builder("virtio-net-nic", 1)
                 .u32("max_queue_pairs")
                 .varray("peers", "max_queue_pairs", peerSchema)
@@ -76,13 +76,13 @@ final class Fixtures {
         return b.subsection(nic, s -> s.subsection("virtio-net-nic") != null).build();
     }
 
-    static Schema virtioNet(int version) {
+    public static Schema virtioNet(int version) {
         Schema tap = netTap();
         return virtioNet(version, i -> tap);
     }
 
     /** A virtio-net state with {@code queuePairs} TAP peers, each with a fresh fake fd. */
-    static StateStruct virtioNetState(Schema schema, int queuePairs, FakeFds fds, int nic) {
+    public static StateStruct virtioNetState(Schema schema, int queuePairs, FakeFds fds, int nic) {
         StateStruct s = schema.newStruct()
                 .setBytes("mac", new byte[] {0x52, 0x54, 0, 0x12, 0x34, (byte) nic})
                 .setUint("status", 1)
@@ -113,7 +113,7 @@ final class Fixtures {
     }
 
     /** What the kernel does to fds in transit: the receiver gets new descriptors for the same files. */
-    static Frame transfer(Frame sent) {
+    public static Frame transfer(Frame sent) {
         List<OwnedFd> dups = new ArrayList<>();
         for (OwnedFd f : sent.fds()) {
             dups.add(f.dup());
@@ -122,7 +122,7 @@ final class Fixtures {
     }
 
     /** Encodes a whole stream: header, the sections, end marker, description. */
-    static List<Frame> encode(List<Section> sections) {
+    public static List<Frame> encode(List<Section> sections) {
         StreamEncoder enc = new StreamEncoder(StreamHeader.of(4242, "livetap-test", MACHINE));
         List<Frame> out = new ArrayList<>();
         out.add(enc.header());
@@ -134,7 +134,7 @@ final class Fixtures {
     }
 
     /** Decodes every frame (transferred), then finishes; returns the loaded sections. */
-    static List<Section> decode(List<Frame> frames, SectionResolver resolver) {
+    public static List<Section> decode(List<Frame> frames, SectionResolver resolver) {
         StreamDecoder dec = new StreamDecoder(resolver);
         List<Section> out = new ArrayList<>();
         try {
