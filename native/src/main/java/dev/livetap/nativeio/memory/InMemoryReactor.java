@@ -20,7 +20,7 @@ import java.util.function.BooleanSupplier;
  * it); {@link #execute} and {@link Registration#interest(int)} may be called from any thread.
  */
 public final class InMemoryReactor implements Reactor {
-    /** Bound of {@link #runUntilIdle()}: a run that never goes idle is a bug, not a long run. */
+    /** Default bound of {@link #runUntilIdle()}: a run that never goes idle is a bug, not a long run. */
     public static final int MAX_STEPS_PER_RUN = 1_000_000;
 
     private final InMemoryOs os;
@@ -30,6 +30,7 @@ public final class InMemoryReactor implements Reactor {
     private boolean closed;
     private long steps;
     private long staleRegistrations;
+    private volatile int maxStepsPerRun = MAX_STEPS_PER_RUN;
 
     InMemoryReactor(InMemoryOs os) {
         this.os = os;
@@ -119,14 +120,23 @@ public final class InMemoryReactor implements Reactor {
         return progressed;
     }
 
-    /** Steps until nothing is ready and no task is queued; fails past {@link #MAX_STEPS_PER_RUN}. */
+    /** Bounds {@link #runUntilIdle()} and {@link #runUntil} (default {@link #MAX_STEPS_PER_RUN}). */
+    public void maxStepsPerRun(int steps) {
+        if (steps <= 0) {
+            throw new IllegalArgumentException("at least one step: " + steps);
+        }
+        maxStepsPerRun = steps;
+    }
+
+    /** Steps until nothing is ready and no task is queued; fails past the step bound. */
     public void runUntilIdle() {
-        for (int i = 0; i < MAX_STEPS_PER_RUN; i++) {
+        int max = maxStepsPerRun;
+        for (int i = 0; i < max; i++) {
             if (!runOnce()) {
                 return;
             }
         }
-        throw new IllegalStateException("the reactor of " + os + " did not go idle in " + MAX_STEPS_PER_RUN
+        throw new IllegalStateException("the reactor of " + os + " did not go idle in " + max
                 + " steps: some handler is ready forever (level-triggered readiness it never consumes)");
     }
 
@@ -136,7 +146,8 @@ public final class InMemoryReactor implements Reactor {
      * @return false if the reactor went idle (or hit the step bound) first
      */
     public boolean runUntil(BooleanSupplier until) {
-        for (int i = 0; i < MAX_STEPS_PER_RUN; i++) {
+        int max = maxStepsPerRun;
+        for (int i = 0; i < max; i++) {
             if (until.getAsBoolean()) {
                 return true;
             }
