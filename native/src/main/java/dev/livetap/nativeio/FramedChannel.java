@@ -166,7 +166,6 @@ public final class FramedChannel {
                 }
                 handler = frameHandler;
                 started = true;
-                unpark();
                 updateInterest();
             }
             afterUnlock();
@@ -181,7 +180,6 @@ public final class FramedChannel {
         @Override
         public synchronized void resumeReading() {
             paused = false;
-            unpark();
             updateInterest();
         }
 
@@ -239,12 +237,6 @@ public final class FramedChannel {
             }
         }
 
-        private void unpark() {
-            if (parked && !closed) {
-                parked = false;
-                registration = reactor.register(socket, 0, this);
-            }
-        }
 
         private void flush() {
             List<PendingSend> completed = new ArrayList<>();
@@ -450,7 +442,15 @@ public final class FramedChannel {
         }
 
         private void updateInterest() {
-            if (closed || registration == null) {
+            if (closed) {
+                return;
+            }
+            if (parked && (readingActive() || !sendQueue.isEmpty())) {
+                // Reading resumed or a send waits: watch again, to read up to EOF or to fail the send (EPIPE).
+                parked = false;
+                registration = reactor.register(socket, 0, this);
+            }
+            if (registration == null) {
                 return;
             }
             int ops = (readingActive() ? Reactor.READ : 0) | (sendQueue.isEmpty() ? 0 : Reactor.WRITE);

@@ -394,6 +394,26 @@ class FramedChannelTest {
     }
 
     @Test
+    void sendAfterThePeerHungUpDuringPauseFailsInsteadOfWaitingForever() throws InterruptedException {
+        Ends e = new Ends().start();
+        e.b.pauseReading();
+        e.a.pauseReading();
+        e.b.close();
+        os.reactor().runUntilIdle();
+        assertEquals(0, e.ra.closes.get(), "a paused channel does not notice the hang-up yet");
+        AtomicReference<CompletableFuture<Void>> sent = new AtomicReference<>();
+        Thread other = new Thread(() -> sent.set(e.a.send(bytes(4, 0), List.of()).toCompletableFuture()), "late-sender");
+        other.start();
+        other.join();
+        CompletableFuture<Void> late = sent.get();
+        assertFalse(late.isDone(), "an off-reactor send is queued, even on a parked channel");
+        os.reactor().runUntilIdle();
+        assertTrue(late.isCompletedExceptionally(), "a send to a peer that is gone fails (EPIPE), it never hangs");
+        assertEquals(1, e.ra.closes.get(), "and the channel ends");
+        assertInstanceOf(NativeException.class, e.ra.cause, "with the sendmsg error: " + e.ra.cause);
+    }
+
+    @Test
     void closeBeforeStartReportsAtStart() {
         OwnedFd[] s = os.unix().socketPair();
         track(s[0]);
