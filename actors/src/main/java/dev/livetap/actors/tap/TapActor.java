@@ -379,7 +379,10 @@ public final class TapActor {
                     m.replyTo().tell(new QueueState(queue(), "waiting-incoming", false, false, -1));
                     return Behaviors.same();
                 })
-                .onMessage(Close.class, m -> Behaviors.stopped())
+                .onMessage(Close.class, m -> {
+                    tearDownVhost();
+                    return Behaviors.stopped();
+                })
                 .onSignal(PostStop.class, s -> tearDownVhost())
                 .build();
     }
