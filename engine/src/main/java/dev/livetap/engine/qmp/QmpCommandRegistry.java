@@ -2,7 +2,6 @@ package dev.livetap.engine.qmp;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -101,10 +100,5 @@ public final class QmpCommandRegistry {
                 }
             }
         }
-    }
-
-    /** The {@code query-commands} answer: [{"name": ...}, ...]. */
-    List<String> snapshot() {
-        return new ArrayList<>(names());
     }
 }
