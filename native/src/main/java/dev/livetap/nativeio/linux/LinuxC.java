@@ -44,6 +44,8 @@ final class LinuxC {
     static final int O_RDWR = 02;
     static final int O_NONBLOCK = 04000;
     static final int O_CLOEXEC = 02000000;
+    static final int F_GETFD = 1;
+    static final int FD_CLOEXEC = 1;
     static final int F_GETFL = 3;
     static final int F_SETFL = 4;
     static final int F_DUPFD_CLOEXEC = 1030;
@@ -55,7 +57,9 @@ final class LinuxC {
     static final int SOCK_CLOEXEC = O_CLOEXEC;
     static final int SOL_SOCKET = 1;
     static final int SO_ERROR = 4;
+    static final int SO_PASSCRED = 16;
     static final int SO_PEERCRED = 17;
+    static final int SO_SNDBUF = 7;
     static final int SCM_RIGHTS = 1;
     static final int MSG_CTRUNC = 0x8;
     static final int MSG_DONTWAIT = 0x40;
@@ -103,6 +107,8 @@ final class LinuxC {
     static native int connect(int fd, Pointer addr, int addrlen);
 
     static native int socketpair(int domain, int type, int protocol, int[] sv);
+
+    static native int setsockopt(int fd, int level, int name, Pointer value, int len);
 
     static native int getsockopt(int fd, int level, int name, Pointer value, Pointer len);
 
