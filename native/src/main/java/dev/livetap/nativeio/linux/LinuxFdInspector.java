@@ -46,12 +46,12 @@ final class LinuxFdInspector implements FdInspector {
 
     /** glibc's gnu_dev_major. */
     static long major(long rdev) {
-        return ((rdev >>> 8) & 0xfffL) | ((rdev >>> 32) & ~0xfffL);
+        return ((rdev >>> 8) & 0xfffL) | ((rdev >>> 32) & 0xfffff000L);
     }
 
     /** glibc's gnu_dev_minor. */
     static long minor(long rdev) {
-        return (rdev & 0xffL) | ((rdev >>> 12) & ~0xffL);
+        return (rdev & 0xffL) | ((rdev >>> 12) & 0xffffff00L);
     }
 
     @Override
