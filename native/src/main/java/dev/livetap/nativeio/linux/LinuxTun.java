@@ -65,7 +65,9 @@ final class LinuxTun implements Tun {
 
     private static NativeException setIffFailure(String ifname, int queue, int queues, int flags, int errno) {
         String call = "ioctl(TUNSETIFF)";
-        String where = call + " on " + ifname + " queue " + queue;
+        // E2BIG means the device already has MAX_QUEUES queues, so the refused one is always the 257th,
+        // whichever call opened the earlier ones.
+        String where = call + " on " + ifname + " queue " + (errno == LinuxC.E2BIG ? MAX_QUEUES + 1 : queue);
         String closed = queue > 1 ? "; the " + (queue - 1) + " queue fds this call had opened were closed" : "";
         return switch (errno) {
             case LinuxC.E2BIG -> new NativeException.TooManyQueuesException(call, errno, where + ": at most " + MAX_QUEUES

@@ -169,8 +169,9 @@ final class LinuxUnixSockets implements UnixSockets {
     public int sendmsg(OwnedFd socket, ByteBuffer data, List<OwnedFd> fds) {
         int nfds = fds.size();
         if (nfds > SCM_MAX_FD) {
-            throw new IllegalArgumentException("sendmsg carries at most " + SCM_MAX_FD + " fds (SCM_MAX_FD), got " + nfds
-                    + ": split the batch over several messages");
+            // The kernel answers EINVAL; say so without a system call, as the in-memory OS does.
+            throw new NativeException("sendmsg", LinuxC.EINVAL, "sendmsg: at most " + SCM_MAX_FD
+                    + " fds per message (SCM_MAX_FD), got " + nfds + ": split the batch over several messages (EINVAL)");
         }
         int remaining = data.remaining();
         if (remaining == 0) {
