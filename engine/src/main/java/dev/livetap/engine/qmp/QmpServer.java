@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.livetap.nativeio.NativeException;
 import dev.livetap.nativeio.Os;
 import dev.livetap.nativeio.OwnedFd;
+import dev.livetap.nativeio.PeerPolicy;
 import dev.livetap.nativeio.Reactor;
 import dev.livetap.nativeio.UnixSockets;
 import java.nio.ByteBuffer;
@@ -14,6 +15,7 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.concurrent.Executor;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -42,20 +44,39 @@ public final class QmpServer implements AutoCloseable {
      * @param maxOutputBytes replies and events queued for a client that does not read; beyond
      *     this the client is disconnected
      */
-    public record Config(Path path, int maxClients, int maxOutputBytes, QmpSession.Settings session) {
+    public record Config(Path path, int maxClients, int maxOutputBytes, QmpSession.Settings session,
+            int socketMode, Optional<PeerPolicy> peerPolicy) {
         public static final int DEFAULT_MAX_CLIENTS = 16;
         public static final int DEFAULT_MAX_OUTPUT_BYTES = 8 << 20;
+        public static final int DEFAULT_SOCKET_MODE = 0600;
 
         public Config {
             Objects.requireNonNull(path, "path");
             Objects.requireNonNull(session, "session");
+            Objects.requireNonNull(peerPolicy, "peerPolicy");
             if (maxClients < 1 || maxOutputBytes < 1) {
                 throw new IllegalArgumentException("limits must be positive");
             }
         }
 
+        /** Mode 0600 and no SO_PEERCRED check (tests of the protocol itself). */
+        public Config(Path path, int maxClients, int maxOutputBytes, QmpSession.Settings session) {
+            this(path, maxClients, maxOutputBytes, session, DEFAULT_SOCKET_MODE, Optional.empty());
+        }
+
+        public Config withPeerPolicy(PeerPolicy policy) {
+            return new Config(path, maxClients, maxOutputBytes, session, socketMode, Optional.of(policy));
+        }
+
+        /** The socket's file mode; anything wider than 0600 relies on the peer policy alone. */
+        public Config withSocketMode(int mode) {
+            return new Config(path, maxClients, maxOutputBytes, session, mode, peerPolicy);
+        }
+
+        /** Mode 0600, and only peers with this process's uid (SO_PEERCRED). */
         public static Config defaults(Path path, Clock clock) {
-            return new Config(path, DEFAULT_MAX_CLIENTS, DEFAULT_MAX_OUTPUT_BYTES, QmpSession.Settings.defaults(clock));
+            return new Config(path, DEFAULT_MAX_CLIENTS, DEFAULT_MAX_OUTPUT_BYTES, QmpSession.Settings.defaults(clock),
+                    DEFAULT_SOCKET_MODE, Optional.of(PeerPolicy.sameUser(dev.livetap.nativeio.ProcessIdentity.uid())));
         }
     }
 
@@ -94,16 +115,16 @@ public final class QmpServer implements AutoCloseable {
     public static QmpServer start(UnixSockets unix, Reactor reactor, QmpCommandRegistry registry, Config config) {
         QmpServer server = new QmpServer(unix, reactor, registry, config);
         synchronized (server.lock) {
-            server.listener = bind(unix, config.path());
+            server.listener = bind(unix, config.path(), config.socketMode());
             server.listenerRegistration = reactor.register(server.listener, Reactor.READ, server::onAcceptable);
         }
         LOG.info("QMP server listening on {}", config.path());
         return server;
     }
 
-    private static OwnedFd bind(UnixSockets unix, Path path) {
+    private static OwnedFd bind(UnixSockets unix, Path path, int mode) {
         try {
-            return unix.listen(path, 0600);
+            return unix.listen(path, mode);
         } catch (RuntimeException first) {
             OwnedFd probe;
             try {
@@ -124,7 +145,7 @@ public final class QmpServer implements AutoCloseable {
             }
             unix.unlinkSocket(path); // removes sockets only
             try {
-                OwnedFd fd = unix.listen(path, 0600);
+                OwnedFd fd = unix.listen(path, mode);
                 LOG.info("removed stale socket {}", path);
                 return fd;
             } catch (RuntimeException second) {
@@ -203,6 +224,19 @@ public final class QmpServer implements AutoCloseable {
                             config.maxClients());
                     client.close();
                     continue;
+                }
+                if (config.peerPolicy().isPresent()) {
+                    Optional<String> refusal;
+                    try {
+                        refusal = config.peerPolicy().get().refusal(unix.peerCredentials(client));
+                    } catch (RuntimeException e) {
+                        refusal = Optional.of("SO_PEERCRED failed: " + e.getMessage());
+                    }
+                    if (refusal.isPresent()) {
+                        LOG.warn("QMP {}: refused connection: {}", config.path(), refusal.get());
+                        client.close();
+                        continue;
+                    }
                 }
                 open(client);
             }
