@@ -1,0 +1,69 @@
+package dev.livetap.codec;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class StreamDumperTest {
+    @TempDir
+    Path dir;
+
+    private static String run(Path file, boolean json, int expectStatus) {
+        ByteArrayOutputStream buf = new ByteArrayOutputStream();
+        int status = StreamDumper.dump(file, json, new PrintStream(buf, true, StandardCharsets.UTF_8));
+        String out = buf.toString(StandardCharsets.UTF_8);
+        assertEquals(expectStatus, status, "dump status; output was:\n" + out);
+        return out;
+    }
+
+    @Test
+    void printsTheFixtureReadably() throws Exception {
+        Path f = dir.resolve("v1.ltrec");
+        StreamRecording.write(f, VersionTest.loadFixture());
+        String text = run(f, false, StreamDumper.OK);
+        assertTrue(text.contains("header: format version 1, sender pid 4242 (livetap-fixture), machine pc-q35-10.2"),
+                "the header line names format, sender and machine:\n" + text);
+        assertTrue(text.contains("section #1 '0000:00:03.0/virtio-net' instance 0 version 1"), "sections listed:\n" + text);
+        assertTrue(text.contains("subsection virtio-net-nic v1:"), "subsections shown:\n" + text);
+        assertTrue(text.contains("fd: fd slot 3 (not transferable)"), "fd slots shown as not transferable:\n" + text);
+        assertTrue(text.contains("mac: bytes[6] 525400123400"), "bytes in hex:\n" + text);
+        assertTrue(text.contains("end marker: 2 sections"), "end marker shown:\n" + text);
+        assertTrue(text.contains("host_vnet_hdr_len:u32"), "description lists field types:\n" + text);
+    }
+
+    @Test
+    void printsJsonThatParses() throws Exception {
+        Path f = dir.resolve("v1.ltrec");
+        StreamRecording.write(f, VersionTest.loadFixture());
+        JsonNode root = new ObjectMapper().readTree(run(f, true, StreamDumper.OK));
+        assertEquals(1, root.path("header").path("format_version").asInt(), "header in JSON");
+        JsonNode peers = root.path("sections").get(0).path("subsections").get(0).path("fields").path("peers");
+        assertEquals(4, peers.size(), "4 peer states in JSON");
+        assertEquals(2, peers.get(2).path("fields").path("fd").path("fd_slot").asInt(), "fd slot of queue 2");
+        assertEquals(2, root.path("description").path("sections").size(), "description in JSON");
+    }
+
+    @Test
+    void reportsMalformedAndUnreadableRecordings() throws Exception {
+        List<StreamRecording.RecordedFrame> frames = VersionTest.loadFixture();
+        Path cut = dir.resolve("cut.ltrec");
+        StreamRecording.write(cut, frames.subList(0, 2));
+        String text = run(cut, false, StreamDumper.MALFORMED);
+        assertTrue(text.contains("MALFORMED: the recording ends before the end marker"), "the fault is named:\n" + text);
+        Path junk = dir.resolve("junk");
+        Files.writeString(junk, "hello");
+        assertTrue(run(junk, false, StreamDumper.UNREADABLE).contains("not a livetap stream recording"),
+                "a non-recording is refused");
+    }
+}
