@@ -250,7 +250,10 @@ public final class Schema {
             return this;
         }
 
-        /** The value loaders give the field added last when the stream predates it. */
+        /**
+         * The value new structs and loaders of older streams give the field added last: a Boolean, a Long
+         * for unsigned fields, a byte[] for bytes, a StateStruct for struct or group.
+         */
         public Builder defaultValue(Object value) {
             Field f = last();
             StateStruct.checkValue(f, value, name + "." + f.name());

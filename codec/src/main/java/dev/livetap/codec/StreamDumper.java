@@ -15,7 +15,6 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 
@@ -238,9 +237,7 @@ public final class StreamDumper {
     }
 
     private static void printBody(JsonNode s, String indent, PrintStream out) {
-        Iterator<Map.Entry<String, JsonNode>> it = s.path("fields").fields();
-        while (it.hasNext()) {
-            Map.Entry<String, JsonNode> e = it.next();
+        for (Map.Entry<String, JsonNode> e : s.path("fields").properties()) {
             printValue(e.getKey(), e.getValue(), indent, out);
         }
         for (JsonNode sub : s.path("subsections")) {

@@ -13,30 +13,47 @@ public final class FakeFds implements FdOps {
     private int next;
     private final Map<Integer, Integer> closes = new HashMap<>();
     private final List<Integer> opened = new ArrayList<>();
+    private final boolean tracked;
+
+    /** Fake fds that record nothing (for benchmarks, where records would grow without bound). */
+    public static FakeFds untracked() {
+        return new FakeFds(1000, false);
+    }
+
+    private FakeFds(int first, boolean tracked) {
+        this.next = first;
+        this.tracked = tracked;
+    }
 
     public FakeFds() {
         this(1000);
     }
 
     public FakeFds(int first) {
-        this.next = first;
+        this(first, true);
     }
 
     public synchronized OwnedFd open() {
         int n = next++;
-        opened.add(n);
+        if (tracked) {
+            opened.add(n);
+        }
         return OwnedFd.adopt(n, this);
     }
 
     @Override
     public synchronized void close(int fd) {
-        closes.merge(fd, 1, Integer::sum);
+        if (tracked) {
+            closes.merge(fd, 1, Integer::sum);
+        }
     }
 
     @Override
     public synchronized int dup(int fd) {
         int n = next++;
-        opened.add(n);
+        if (tracked) {
+            opened.add(n);
+        }
         return n;
     }
 

@@ -4,7 +4,6 @@ import dev.livetap.codec.StreamRecording.RecordedFrame;
 import dev.livetap.nativeio.Frame;
 import dev.livetap.nativeio.OwnedFd;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -46,10 +45,12 @@ class VersionTest {
         }
     }
 
-    @Test
-    @EnabledIfSystemProperty(named = "livetap.fixture.write", matches = "true")
-    void writeFixture() throws IOException {
-        Path file = Path.of(System.getProperty("livetap.test.repoRoot"), "codec/src/test/resources" + FIXTURE);
+    /**
+     * Re-records the fixture (only for a new format version, never to make a test pass): run with
+     * the test class path and the repository root as the argument.
+     */
+    public static void main(String[] args) throws IOException {
+        Path file = Path.of(args[0], "codec/src/test/resources" + FIXTURE);
         Files.createDirectories(file.getParent());
         StreamRecording.write(file, fixtureStream());
     }

@@ -16,7 +16,9 @@ import java.util.concurrent.ConcurrentLinkedQueue;
  * Frames received on a {@link FrameChannel}, driven by the channel's callbacks on the reactor
  * thread: the reactor only enqueues and signals, the stage pushes. Reading pauses when
  * {@code highWater} frames wait and resumes when the buffer drains to half. Frames still queued
- * when the stage stops, and frames arriving after, have their fds closed.
+ * when the stage stops, and frames arriving after, have their fds closed. {@code start},
+ * {@code pauseReading} and {@code resumeReading} are called from the stream's thread, so the
+ * channel must accept them from any thread (the native channel hands them to its reactor).
  */
 final class FrameChannelSource extends GraphStage<SourceShape<Frame>> {
     private final Outlet<Frame> out = Outlet.create("MigrationStream.channel.out");

@@ -35,6 +35,7 @@ public final class LivetapCommand implements Callable<Integer> {
     public static CommandLine commandLine() {
         CommandLine cl = new CommandLine(new LivetapCommand());
         cl.addSubcommand("selftest", new SelftestCommand());
+        cl.addSubcommand("stream", new StreamCommand());
         for (SubcommandProvider p : ServiceLoader.load(SubcommandProvider.class)) {
             cl.addSubcommand(p.name(), p.command());
         }

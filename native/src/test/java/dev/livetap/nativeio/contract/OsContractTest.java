@@ -429,7 +429,9 @@ public abstract class OsContractTest {
                 () -> os.unix().recvmsg(ends[1], ByteBuffer.allocate(8), out, 2), "MSG_CTRUNC must be an error");
         assertTrue(e.getMessage().contains("MSG_CTRUNC"), "the message names MSG_CTRUNC: " + e.getMessage());
         assertTrue(out.isEmpty(), "a truncated recvmsg hands out no fds");
-        assertEquals(before, os.fds().countProcessFds(), "the fds that did arrive with MSG_CTRUNC are closed");
+        // <= rather than ==: on a real JVM an unrelated descriptor (a finished child's pipe) may close meanwhile.
+        int after = os.fds().countProcessFds();
+        assertTrue(after <= before, "the fds that did arrive with MSG_CTRUNC are closed: " + before + " before, " + after + " after");
     }
 
     @Test

@@ -1,0 +1,2 @@
+/** JMH benchmarks of the codec (encode, decode, Pekko flow pair); run with org.openjdk.jmh.Main on the test class path. */
+package dev.livetap.codec.bench;

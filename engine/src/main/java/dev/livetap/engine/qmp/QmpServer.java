@@ -1,0 +1,400 @@
+package dev.livetap.engine.qmp;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.livetap.nativeio.NativeException;
+import dev.livetap.nativeio.Os;
+import dev.livetap.nativeio.OwnedFd;
+import dev.livetap.nativeio.PeerPolicy;
+import dev.livetap.nativeio.Reactor;
+import dev.livetap.nativeio.UnixSockets;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.Executor;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A QMP server on a UNIX socket path, over the process's {@link UnixSockets} and {@link Reactor}
+ * (design decision 1: no thread of its own, nothing blocks). Each accepted client gets a
+ * {@link QmpSession}; reads use recvmsg so that SCM_RIGHTS fds arrive with their bytes; replies
+ * and events are queued per client and flushed on WRITE readiness.
+ *
+ * <p>Socket path: created with mode 0600. An existing path is replaced only when it is a stale
+ * socket (connecting to it is refused); a live listener or a non-socket path makes
+ * {@link #start} fail and is left alone. {@link #close()} unlinks the path.
+ *
+ * <p>Threading: reactor callbacks, session completions (handed to the reactor) and
+ * {@link #close()} / {@link #emit} (from any thread) serialise on one lock.
+ */
+public final class QmpServer implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(QmpServer.class);
+    private static final int ECONNREFUSED = 111;
+    private static final int ENOENT = 2;
+    private static final int READ_BUFFER_BYTES = 64 * 1024;
+
+    /**
+     * @param maxClients concurrent clients; one more is closed at once, without a greeting
+     * @param maxOutputBytes replies and events queued for a client that does not read; beyond
+     *     this the client is disconnected
+     */
+    public record Config(Path path, int maxClients, int maxOutputBytes, QmpSession.Settings session,
+            int socketMode, Optional<PeerPolicy> peerPolicy) {
+        public static final int DEFAULT_MAX_CLIENTS = 16;
+        public static final int DEFAULT_MAX_OUTPUT_BYTES = 8 << 20;
+        public static final int DEFAULT_SOCKET_MODE = 0600;
+
+        public Config {
+            Objects.requireNonNull(path, "path");
+            Objects.requireNonNull(session, "session");
+            Objects.requireNonNull(peerPolicy, "peerPolicy");
+            if (maxClients < 1 || maxOutputBytes < 1) {
+                throw new IllegalArgumentException("limits must be positive");
+            }
+        }
+
+        /** Mode 0600 and no SO_PEERCRED check (tests of the protocol itself). */
+        public Config(Path path, int maxClients, int maxOutputBytes, QmpSession.Settings session) {
+            this(path, maxClients, maxOutputBytes, session, DEFAULT_SOCKET_MODE, Optional.empty());
+        }
+
+        public Config withPeerPolicy(PeerPolicy policy) {
+            return new Config(path, maxClients, maxOutputBytes, session, socketMode, Optional.of(policy));
+        }
+
+        /** The socket's file mode; anything wider than 0600 relies on the peer policy alone. */
+        public Config withSocketMode(int mode) {
+            return new Config(path, maxClients, maxOutputBytes, session, mode, peerPolicy);
+        }
+
+        /** Mode 0600, and only peers with this process's uid (SO_PEERCRED). */
+        public static Config defaults(Path path, Clock clock) {
+            return new Config(path, DEFAULT_MAX_CLIENTS, DEFAULT_MAX_OUTPUT_BYTES, QmpSession.Settings.defaults(clock),
+                    DEFAULT_SOCKET_MODE, Optional.of(PeerPolicy.sameUser(dev.livetap.nativeio.ProcessIdentity.uid())));
+        }
+    }
+
+    private final Object lock = new Object();
+    private final UnixSockets unix;
+    private final Reactor reactor;
+    private final QmpCommandRegistry registry;
+    private final Config config;
+    private final List<Connection> connections = new ArrayList<>();
+    private final ByteBuffer readBuffer = ByteBuffer.allocate(READ_BUFFER_BYTES);
+    private final Executor sessionExecutor;
+    private OwnedFd listener;
+    private Reactor.Registration listenerRegistration;
+    private long accepted;
+    private boolean closed;
+
+    private QmpServer(UnixSockets unix, Reactor reactor, QmpCommandRegistry registry, Config config) {
+        this.unix = unix;
+        this.reactor = reactor;
+        this.registry = registry;
+        this.config = config;
+        this.sessionExecutor = task -> reactor.execute(() -> {
+            synchronized (lock) {
+                if (!closed) {
+                    task.run();
+                }
+            }
+        });
+    }
+
+    public static QmpServer start(Os os, QmpCommandRegistry registry, Config config) {
+        return start(os.unix(), os.reactor(), registry, config);
+    }
+
+    /** Binds the socket path and starts accepting on the reactor. */
+    public static QmpServer start(UnixSockets unix, Reactor reactor, QmpCommandRegistry registry, Config config) {
+        QmpServer server = new QmpServer(unix, reactor, registry, config);
+        synchronized (server.lock) {
+            server.listener = bind(unix, config.path(), config.socketMode());
+            server.listenerRegistration = reactor.register(server.listener, Reactor.READ, server::onAcceptable);
+        }
+        LOG.info("QMP server listening on {}", config.path());
+        return server;
+    }
+
+    private static OwnedFd bind(UnixSockets unix, Path path, int mode) {
+        try {
+            return unix.listen(path, mode);
+        } catch (RuntimeException first) {
+            OwnedFd probe;
+            try {
+                probe = unix.connect(path);
+            } catch (NativeException refused) {
+                if (refused.errno() == ENOENT) {
+                    throw first; // nothing at the path: listen failed for another reason
+                }
+                if (refused.errno() != ECONNREFUSED) {
+                    throw new IllegalStateException("cannot tell whether " + path + " has a live QMP server: "
+                            + refused.getMessage(), first);
+                }
+                probe = null;
+            }
+            if (probe != null) {
+                probe.close();
+                throw new IllegalStateException("refusing to listen on " + path + ": a server is already listening there", first);
+            }
+            unix.unlinkSocket(path); // removes sockets only
+            try {
+                OwnedFd fd = unix.listen(path, mode);
+                LOG.info("removed stale socket {}", path);
+                return fd;
+            } catch (RuntimeException second) {
+                second.addSuppressed(first);
+                throw new IllegalStateException("refusing to replace " + path + ": it exists and is not a stale socket", second);
+            }
+        }
+    }
+
+    public Path path() {
+        return config.path();
+    }
+
+    public int clientCount() {
+        synchronized (lock) {
+            return connections.size();
+        }
+    }
+
+    /** Sends an event to every negotiated client, stamped now by the configured clock. Any thread. */
+    public void emit(String event, JsonNode data) {
+        ObjectNode message = QmpSession.eventMessage(config.session().clock().instant(), event, data);
+        Runnable deliver = () -> {
+            synchronized (lock) {
+                if (closed) {
+                    return;
+                }
+                for (Connection c : List.copyOf(connections)) {
+                    c.session.sendEvent(message);
+                }
+            }
+        };
+        if (reactor.inReactorThread()) {
+            deliver.run();
+        } else {
+            reactor.execute(deliver);
+        }
+    }
+
+    /** Disconnects every client (closing the fds their sessions hold), closes the listener, unlinks the path. */
+    @Override
+    public void close() {
+        synchronized (lock) {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            listenerRegistration.cancel();
+            for (Connection c : List.copyOf(connections)) {
+                drop(c, "server closing");
+            }
+            listener.close();
+            unix.unlinkSocket(config.path());
+        }
+        LOG.info("QMP server on {} closed", config.path());
+    }
+
+    private void onAcceptable(int readyOps) {
+        synchronized (lock) {
+            if (closed) {
+                return;
+            }
+            while (true) {
+                OwnedFd client;
+                try {
+                    client = unix.accept(listener);
+                } catch (RuntimeException e) {
+                    LOG.warn("QMP accept on {} failed", config.path(), e);
+                    return;
+                }
+                if (client == null) {
+                    return;
+                }
+                if (connections.size() >= config.maxClients()) {
+                    LOG.warn("QMP {}: refusing a client, {} connected (limit {})", config.path(), connections.size(),
+                            config.maxClients());
+                    client.close();
+                    continue;
+                }
+                if (config.peerPolicy().isPresent()) {
+                    Optional<String> refusal;
+                    try {
+                        refusal = config.peerPolicy().get().refusal(unix.peerCredentials(client));
+                    } catch (RuntimeException e) {
+                        refusal = Optional.of("SO_PEERCRED failed: " + e.getMessage());
+                    }
+                    if (refusal.isPresent()) {
+                        LOG.warn("QMP {}: refused connection: {}", config.path(), refusal.get());
+                        client.close();
+                        continue;
+                    }
+                }
+                open(client);
+            }
+        }
+    }
+
+    private void open(OwnedFd fd) {
+        Connection c = new Connection(fd, "qmp#" + (++accepted));
+        connections.add(c);
+        c.registration = reactor.register(fd, Reactor.READ, ops -> onReady(c, ops));
+        c.session = new QmpSession(c.name, registry, config.session(), c, sessionExecutor);
+        LOG.debug("{}: connected on {}", c.name, config.path());
+        c.session.start();
+    }
+
+    private void onReady(Connection c, int ops) {
+        synchronized (lock) {
+            if (c.closed) {
+                return;
+            }
+            if ((ops & Reactor.WRITE) != 0) {
+                flush(c);
+            }
+            if (c.closed) {
+                return;
+            }
+            if ((ops & Reactor.READ) != 0 || (ops & Reactor.HANGUP) != 0) {
+                if (c.readPaused) {
+                    if ((ops & Reactor.HANGUP) != 0) {
+                        drop(c, "hang-up while its requests wait");
+                    }
+                    return;
+                }
+                read(c);
+            }
+        }
+    }
+
+    private void read(Connection c) {
+        while (!c.closed && !c.readPaused) {
+            readBuffer.clear();
+            List<OwnedFd> fds = new ArrayList<>();
+            int n;
+            try {
+                n = unix.recvmsg(c.fd, readBuffer, fds, UnixSockets.SCM_MAX_FD);
+            } catch (RuntimeException e) {
+                OwnedFd.closeAll(fds);
+                LOG.warn("{}: receive failed, disconnecting", c.name, e);
+                drop(c, "receive failed");
+                return;
+            }
+            if (n < 0) {
+                OwnedFd.closeAll(fds);
+                drop(c, "client closed the connection");
+                return;
+            }
+            if (n == 0 && fds.isEmpty()) {
+                return;
+            }
+            readBuffer.flip();
+            if (!c.session.receive(readBuffer, fds) && !c.closed) {
+                c.readPaused = true;
+                updateInterest(c);
+            }
+        }
+    }
+
+    private void flush(Connection c) {
+        while (!c.out.isEmpty()) {
+            ByteBuffer head = c.out.peek();
+            int n;
+            try {
+                n = unix.sendmsg(c.fd, head, List.of());
+            } catch (RuntimeException e) {
+                LOG.debug("{}: send failed: {}", c.name, e.getMessage());
+                drop(c, "send failed");
+                return;
+            }
+            if (n == 0) {
+                break;
+            }
+            c.outBytes -= n;
+            if (!head.hasRemaining()) {
+                c.out.poll();
+            }
+        }
+        updateInterest(c);
+    }
+
+    private void updateInterest(Connection c) {
+        if (c.closed) {
+            return;
+        }
+        int ops = (c.readPaused ? 0 : Reactor.READ) | (c.out.isEmpty() ? 0 : Reactor.WRITE);
+        if (c.registration != null && c.registration.interest() != ops) {
+            c.registration.interest(ops);
+        }
+    }
+
+    private void drop(Connection c, String why) {
+        if (c.closed) {
+            return;
+        }
+        c.closed = true;
+        connections.remove(c);
+        if (c.registration != null) {
+            c.registration.cancel();
+        }
+        if (c.session != null) {
+            c.session.close();
+        }
+        c.out.clear();
+        c.fd.close();
+        LOG.debug("{}: disconnected ({})", c.name, why);
+    }
+
+    /** One client: its socket, session and output queue. Guarded by the server lock. */
+    private final class Connection implements QmpSession.Output {
+        final OwnedFd fd;
+        final String name;
+        final ArrayDeque<ByteBuffer> out = new ArrayDeque<>();
+        long outBytes;
+        Reactor.Registration registration;
+        QmpSession session;
+        boolean readPaused;
+        boolean closed;
+
+        Connection(OwnedFd fd, String name) {
+            this.fd = fd;
+            this.name = name;
+        }
+
+        @Override
+        public void send(byte[] message) {
+            if (closed) {
+                return;
+            }
+            out.add(ByteBuffer.wrap(message));
+            outBytes += message.length;
+            if (outBytes > config.maxOutputBytes()) {
+                LOG.warn("{}: {} bytes of output wait unread (limit {}), disconnecting", name, outBytes, config.maxOutputBytes());
+                drop(this, "output limit");
+                return;
+            }
+            if (out.size() == 1) {
+                flush(this);
+            }
+        }
+
+        @Override
+        public void resumeInput() {
+            if (closed) {
+                return;
+            }
+            readPaused = false;
+            updateInterest(this);
+            // bytes may already wait in the socket: an edge-triggered reactor would not report them again
+            reactor.execute(() -> onReady(this, Reactor.READ));
+        }
+    }
+}
