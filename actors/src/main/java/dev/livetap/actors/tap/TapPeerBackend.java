@@ -78,14 +78,11 @@ public final class TapPeerBackend {
                         return Behaviors.same();
                     })
                     .onMessage(PeerBackend.Start.class, m -> {
-                        ask(TapActor.QueueState.class, TapActor.GetState::new, s -> {
-                            if (s.ownsFd() && !s.state().equals("transferred")) {
-                                ask(TapActor.Reading.class, TapActor.Resume::new,
-                                        r -> m.replyTo().tell(new PeerBackend.Started(queue, r.atNanos(), true)), "start");
-                            } else {
-                                m.replyTo().tell(new PeerBackend.Started(queue, 0, false));
-                            }
-                        }, "start");
+                        // one message to the queue, so that a Stop sent after this Start is always applied after it
+                        ask(TapActor.ResumeReply.class, TapActor.Resume::new, r -> m.replyTo().tell(
+                                r instanceof TapActor.Reading reading
+                                        ? new PeerBackend.Started(queue, reading.atNanos(), true)
+                                        : new PeerBackend.Started(queue, 0, false)), "start");
                         return Behaviors.same();
                     })
                     .onMessage(PeerBackend.Save.class, m -> {
