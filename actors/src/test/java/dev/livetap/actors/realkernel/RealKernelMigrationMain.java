@@ -151,6 +151,10 @@ public final class RealKernelMigrationMain {
             Thread.sleep(5);
         }
         System.out.println("RESULT ownedFdsLeft=" + (OwnedFd.openCount() - fdsBefore));
+        // the kernel unregisters a TAP whose last queue closed asynchronously (netdev_run_todo)
+        while (Files.exists(Path.of("/sys/class/net", IFNAME)) && System.nanoTime() < deadline + WAIT.toNanos()) {
+            Thread.sleep(5);
+        }
         System.out.println("RESULT tapGone=" + !Files.exists(Path.of("/sys/class/net", IFNAME)));
     }
 
