@@ -82,6 +82,20 @@ public abstract class OsContractTest {
      */
     protected abstract boolean drive(BooleanSupplier until, Duration max);
 
+    /**
+     * True when the process's descriptor count is back to its start. The in-memory OS is exact; a
+     * real JVM may close an unrelated descriptor of its own meanwhile, so there only "no more than
+     * at the start" can be asked (OwnedFd.openCount stays exact on both).
+     */
+    protected boolean processFdCountIsExact() {
+        return true;
+    }
+
+    private boolean processFdsSettled() {
+        int now = os.fds().countProcessFds();
+        return processFdCountIsExact() ? now == processFdsAtStart : now <= processFdsAtStart;
+    }
+
     protected final Os os() {
         return os;
     }
@@ -101,11 +115,11 @@ public abstract class OsContractTest {
                 c.close();
             }
             toClose.clear();
-            drive(() -> OwnedFd.openCount() == ownedAtStart && os.fds().countProcessFds() == processFdsAtStart, WAIT_MAX);
+            drive(() -> OwnedFd.openCount() == ownedAtStart && processFdsSettled(), WAIT_MAX);
             assertEquals(ownedAtStart, OwnedFd.openCount(),
                     "every fd a test opens or receives must be closed again (OwnedFd.openCount back to its start)");
-            assertEquals(processFdsAtStart, os.fds().countProcessFds(),
-                    "no descriptor may leak outside OwnedFd (countProcessFds back to its start)");
+            assertTrue(processFdsSettled(), "no descriptor may leak outside OwnedFd (countProcessFds back to its start "
+                    + processFdsAtStart + ", now " + os.fds().countProcessFds() + ")");
         } finally {
             releaseOs(os);
         }
@@ -303,13 +317,15 @@ public abstract class OsContractTest {
         List<OwnedFd> sent = distinctFds(2);
         int before = os.fds().countProcessFds();
         CompletableFuture<Void> done = p.a.send(new byte[100], sent).toCompletableFuture();
-        awaitThat("an oversize frame closes the receiving channel", () -> done.isDone() && p.rb.closes.get() == 1);
+        // The sender, which is reading too, then sees end of stream and closes its end as well.
+        awaitThat("an oversize frame closes the receiving channel, then the sender sees end of stream",
+                () -> done.isDone() && p.rb.closes.get() == 1 && p.ra.closes.get() == 1);
         FramingException e = assertInstanceOf(FramingException.class, p.rb.cause, "the cause is a FramingException");
         assertTrue(e.getMessage().contains("100") && e.getMessage().contains("maxFrameBytes 64"),
                 "the message names the size and the limit: " + e.getMessage());
         assertEquals(0, p.rb.frames.size(), "a rejected frame is never delivered");
-        assertEquals(before - 1, os.fds().countProcessFds(),
-                "a rejected frame's fds are closed: only the receiver's socket goes, no received fd stays");
+        assertEquals(before - 2, os.fds().countProcessFds(),
+                "a rejected frame's fds are closed: only the two sockets go, no received fd stays");
         assertFalse(p.b.isOpen(), "the rejecting channel is closed");
     }
 
