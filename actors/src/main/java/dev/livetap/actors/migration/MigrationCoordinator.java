@@ -29,6 +29,7 @@ import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 import org.apache.pekko.stream.Materializer;
+import org.apache.pekko.japi.pf.PFBuilder;
 import org.apache.pekko.stream.javadsl.Keep;
 import org.apache.pekko.stream.javadsl.Source;
 import org.apache.pekko.stream.typed.javadsl.ActorSink;
@@ -142,6 +143,10 @@ public final class MigrationCoordinator {
     }
 
     private record StreamFailed(Throwable cause) implements Command {
+    }
+
+    /** The decoder's failure as the stream's last element (see where the target's stream is built). */
+    private record StreamBroken(Throwable cause) {
     }
 
     private record LoadedSent(Throwable failure) implements Command {
@@ -495,7 +500,12 @@ public final class MigrationCoordinator {
                     rs -> ctx.getSelf().tell(new Timeout("rolled back")), r -> ctx.getSelf().tell(new Timeout(r)));
             return withCommon(Behaviors.receive(Command.class)
                     .onMessage(Timeout.class, m -> finish(end, desc, m.what().equals("rolled back") ? null : m.what()))
-                    .onMessage(Cancel.class, m -> Behaviors.same()), r -> Behaviors.same());
+                    .onMessage(Cancel.class, m -> Behaviors.same())
+                    .onMessage(SectionIn.class, m -> {
+                        m.section().close(); // still in flight when the migration failed: never leak its fds
+                        m.ack().tell(Ack.INSTANCE);
+                        return Behaviors.same();
+                    }), r -> Behaviors.same());
         }
 
         private Behavior<Command> finish(MigrationStatus end, String desc, String rollbackProblem) {
@@ -556,10 +566,16 @@ public final class MigrationCoordinator {
                         Map<String, Schema> frozen = Map.copyOf(schemas);
                         SectionResolver resolver = (name, instance) -> instance == 0 ? frozen.get(name) : null;
                         Materializer mat = Materializer.createMaterializer(ctx);
+                        // A failure travels in-band, behind the sections already decoded: ActorSink drops
+                        // its buffered elements when upstream fails, and a dropped section is leaked fds.
                         MigrationStreamFlows.fromChannel(channel)
                                 .viaMat(MigrationStreamFlows.decoder(resolver), Keep.none())
-                                .to(ActorSink.<Section, Command, Ack>actorRefWithBackpressure(ctx.getSelf(),
-                                        SectionIn::new, StreamInit::new, Ack.INSTANCE, new StreamDone(), StreamFailed::new))
+                                .<Object>map(section -> section)
+                                .recover(new PFBuilder<Throwable, Object>().match(Throwable.class, StreamBroken::new).build())
+                                .to(ActorSink.<Object, Command, Ack>actorRefWithBackpressure(ctx.getSelf(),
+                                        (ack, element) -> element instanceof Section section ? new SectionIn(ack, section)
+                                                : new StreamFailed(((StreamBroken) element).cause()),
+                                        StreamInit::new, Ack.INSTANCE, new StreamDone(), StreamFailed::new))
                                 .run(mat);
                         return receiving();
                     })
@@ -676,7 +692,12 @@ public final class MigrationCoordinator {
                         report.tell(new Finished(info, false, false, false));
                         return Behaviors.stopped(() -> closeChannel());
                     })
-                    .onMessage(Cancel.class, m -> Behaviors.same()), r -> Behaviors.same());
+                    .onMessage(Cancel.class, m -> Behaviors.same())
+                    .onMessage(SectionIn.class, m -> {
+                        m.section().close(); // still in flight when the migration failed: never leak its fds
+                        m.ack().tell(Ack.INSTANCE);
+                        return Behaviors.same();
+                    }), r -> Behaviors.same());
         }
     }
 }

@@ -9,7 +9,6 @@ import dev.livetap.nativeio.Frame;
 import dev.livetap.nativeio.FrameChannel;
 import org.apache.pekko.Done;
 import org.apache.pekko.NotUsed;
-import org.apache.pekko.stream.ActorAttributes;
 import org.apache.pekko.stream.Attributes;
 import org.apache.pekko.stream.javadsl.Flow;
 import org.apache.pekko.stream.javadsl.Sink;
@@ -30,7 +29,6 @@ public final class MigrationStreamFlows {
     /** Frames {@link #toChannel} sends before waiting for the first to reach the kernel. */
     public static final int DEFAULT_MAX_IN_FLIGHT = 16;
 
-    private static final Attributes ON_STREAM_DISPATCHER = ActorAttributes.dispatcher(STREAM_DISPATCHER);
 
     private MigrationStreamFlows() {
     }
@@ -77,7 +75,13 @@ public final class MigrationStreamFlows {
         return Sink.fromGraph(new FrameChannelSink(channel, maxInFlight)).withAttributes(named("livetapChannelSink"));
     }
 
+    /**
+     * Only a name: the stages run on {@code pekko.stream.materializer.dispatcher}, which livetap's
+     * reference.conf sets to {@code livetap.dispatchers.stream}. A per-stage dispatcher attribute
+     * would make each stage its own island, and frames buffered between islands are dropped, fds
+     * and all, when a downstream cancels.
+     */
     private static Attributes named(String name) {
-        return Attributes.name(name).and(ON_STREAM_DISPATCHER);
+        return Attributes.name(name);
     }
 }
