@@ -38,6 +38,7 @@ public final class LivetapCommand implements Callable<Integer> {
         cl.addSubcommand("stream", new StreamCommand());
         cl.addSubcommand("vmm", new VmmCommand());
         cl.addSubcommand("qmp", new QmpCliCommand());
+        cl.addSubcommand("migrate", new MigrateCommand());
         for (SubcommandProvider p : ServiceLoader.load(SubcommandProvider.class)) {
             cl.addSubcommand(p.name(), p.command());
         }
