@@ -1,25 +1,16 @@
 package dev.livetap.engine.vmm;
 
-import com.fasterxml.jackson.databind.node.JsonNodeFactory;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.livetap.engine.api.EngineSettings;
 import dev.livetap.engine.api.LivetapEngine;
 import dev.livetap.engine.api.VmEndpoint;
 import dev.livetap.engine.api.VmSpec;
 import dev.livetap.engine.api.WarmUp;
-import dev.livetap.engine.qmp.QmpBuiltins;
-import dev.livetap.engine.qmp.QmpCommandRegistry;
-import dev.livetap.engine.qmp.QmpServer;
-import dev.livetap.engine.qmp.QmpVersion;
-import dev.livetap.engine.qmp.QmpVmCommands;
 import java.io.PrintStream;
 import java.nio.file.Path;
-import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
@@ -34,7 +25,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class VmmHost implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(VmmHost.class);
-    private static final Duration FLUSH = Duration.ofSeconds(1);
 
     /** One VM of the host: its spec and QMP socket path. */
     public record VmPlan(VmSpec spec, Path qmp) {
@@ -52,7 +42,7 @@ public final class VmmHost implements AutoCloseable {
     private final class Vm {
         final VmPlan plan;
         final VmEndpoint endpoint;
-        QmpServer server;
+        QmpFrontend frontend;
         boolean stopped;
 
         Vm(VmPlan plan, VmEndpoint endpoint) {
@@ -105,21 +95,8 @@ public final class VmmHost implements AutoCloseable {
         synchronized (vms) {
             vms.add(vm);
         }
-        QmpCommandRegistry registry = new QmpCommandRegistry();
-        QmpBuiltins.register(registry, QmpVersion.DEFAULT);
-        QmpVmCommands.register(registry, new VmQmpBackend(endpoint, () -> stopVm(vm, "host-qmp-quit")));
-        QmpServer server = QmpServer.start(engine.os(), registry, QmpServer.Config.defaults(plan.qmp(), Clock.systemUTC()));
-        vm.server = server;
-        // subscribe before READY: no event is missed by a client that connects after READY
-        try {
-            endpoint.subscribe(e -> server.emit(e.event(), VmQmpBackend.toJson(e.data()))).toCompletableFuture()
-                    .get(engine.settings().askTimeout().toMillis(), TimeUnit.MILLISECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted", e);
-        } catch (Exception e) {
-            throw new IllegalStateException("cannot subscribe to VM " + plan.spec().name() + ": " + e, e);
-        }
+        vm.frontend = QmpFrontend.start(endpoint, engine.os(), plan.qmp(), () -> stopVm(vm, "host-qmp-quit"),
+                engine.settings().askTimeout());
         LOG.info("VM {} ({}, incoming={}, paused={}) on QMP socket {}", plan.spec().name(), plan.spec().machine(),
                 plan.spec().incoming(), plan.spec().paused(), plan.qmp());
     }
@@ -152,13 +129,9 @@ public final class VmmHost implements AutoCloseable {
             vm.stopped = true;
         }
         try {
-            if (vm.server != null) {
-                ObjectNode data = JsonNodeFactory.instance.objectNode();
-                data.put("guest", false);
-                data.put("reason", reason);
-                vm.server.emit("SHUTDOWN", data);
-                flushReactor();
-                vm.server.close();
+            if (vm.frontend != null) {
+                vm.frontend.shutdownEvent(reason);
+                vm.frontend.close();
             }
         } catch (RuntimeException e) {
             LOG.warn("VM {}: closing its QMP server failed", vm.plan.spec().name(), e);
@@ -168,22 +141,6 @@ public final class VmmHost implements AutoCloseable {
             LOG.info("VM {} stopped ({})", vm.plan.spec().name(), reason);
             allGone.countDown();
         });
-    }
-
-    /** Lets the reactor deliver what was queued before (the SHUTDOWN event) when called off the reactor thread. */
-    private void flushReactor() {
-        if (engine.os().reactor().inReactorThread()) {
-            return;
-        }
-        CompletableFuture<Void> barrier = new CompletableFuture<>();
-        engine.os().reactor().execute(() -> barrier.complete(null));
-        try {
-            barrier.get(FLUSH.toMillis(), TimeUnit.MILLISECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        } catch (Exception e) {
-            LOG.debug("reactor did not run the flush barrier in time");
-        }
     }
 
     /** Stops every VM (SHUTDOWN reason {@code host-signal}), the engine and its ActorSystem. Bounded; idempotent. */
