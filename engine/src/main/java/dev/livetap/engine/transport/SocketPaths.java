@@ -20,11 +20,48 @@ public final class SocketPaths {
     private SocketPaths() {
     }
 
+    /**
+     * Whether the kernel lists a listening AF_UNIX socket bound to {@code path}
+     * (/proc/net/unix, flag __SO_ACCEPTCON); empty when the path is not a socket on this host's
+     * file system (e.g. the in-memory OS) or the table cannot be read.
+     */
+    static java.util.Optional<Boolean> listeningInKernelTable(Path path) {
+        try {
+            if (!java.nio.file.Files.exists(path, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+                return java.util.Optional.empty();
+            }
+            Object mode = java.nio.file.Files.getAttribute(path, "unix:mode", java.nio.file.LinkOption.NOFOLLOW_LINKS);
+            if (((Integer) mode & 0170000) != 0140000) {
+                return java.util.Optional.empty(); // not a socket: the replace step refuses it
+            }
+            String abs = path.toAbsolutePath().normalize().toString();
+            for (String line : java.nio.file.Files.readAllLines(Path.of("/proc/net/unix"))) {
+                String[] f = line.trim().split("\\s+");
+                if (f.length >= 8 && (f[7].equals(abs) || f[7].equals(path.toString()))
+                        && (Long.parseLong(f[3], 16) & 0x10000) != 0) {
+                    return java.util.Optional.of(true);
+                }
+            }
+            return java.util.Optional.of(false);
+        } catch (java.io.IOException | RuntimeException e) {
+            return java.util.Optional.empty();
+        }
+    }
+
     /** {@code unix.listen(path, mode)}, replacing only a stale socket at {@code path}. */
     public static OwnedFd listenReplacingStale(UnixSockets unix, Path path, int mode) {
         try {
             return unix.listen(path, mode);
         } catch (RuntimeException first) {
+            java.util.Optional<Boolean> listening = listeningInKernelTable(path);
+            if (listening.isPresent()) {
+                // decided without connecting: a probe connection would be accepted as a peer by a live listener
+                if (listening.get()) {
+                    throw new IllegalStateException("refusing to listen on " + path
+                            + ": a process is already listening there", first);
+                }
+                return replace(unix, path, mode, first);
+            }
             OwnedFd probe;
             try {
                 probe = unix.connect(path);
@@ -43,7 +80,19 @@ public final class SocketPaths {
                 throw new IllegalStateException("refusing to listen on " + path + ": a process is already listening there",
                         first);
             }
-            unix.unlinkSocket(path); // removes sockets only
+            return replace(unix, path, mode, first);
+        }
+    }
+
+    private static OwnedFd replace(UnixSockets unix, Path path, int mode, RuntimeException first) {
+        {
+            try {
+                unix.unlinkSocket(path); // removes sockets only
+            } catch (RuntimeException notSocket) {
+                notSocket.addSuppressed(first);
+                throw new IllegalStateException("refusing to replace " + path + ": it exists and is not a stale socket ("
+                        + notSocket.getMessage() + ")", notSocket);
+            }
             try {
                 OwnedFd fd = unix.listen(path, mode);
                 LOG.info("removed stale socket {}", path);

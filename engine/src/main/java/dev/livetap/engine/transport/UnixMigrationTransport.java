@@ -126,6 +126,13 @@ public final class UnixMigrationTransport implements MigrationTransport, AutoClo
                 f.completeExceptionally(new IllegalStateException("the migration transport is closed"));
                 return f;
             }
+            for (Accept other : pending) {
+                if (other.path.equals(path)) {
+                    f.completeExceptionally(new IllegalStateException("refusing to listen on " + path
+                            + ": an incoming migration of this process is already listening there"));
+                    return f;
+                }
+            }
         }
         try {
             listener = SocketPaths.listenReplacingStale(os.unix(), path, settings.socketMode());
