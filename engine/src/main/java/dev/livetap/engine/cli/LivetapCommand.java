@@ -39,6 +39,7 @@ public final class LivetapCommand implements Callable<Integer> {
         cl.addSubcommand("vmm", new VmmCommand());
         cl.addSubcommand("qmp", new QmpCliCommand());
         cl.addSubcommand("migrate", new MigrateCommand());
+        cl.addSubcommand("cleanup", new CleanupCommand());
         for (SubcommandProvider p : ServiceLoader.load(SubcommandProvider.class)) {
             cl.addSubcommand(p.name(), p.command());
         }
