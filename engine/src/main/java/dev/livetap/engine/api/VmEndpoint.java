@@ -61,7 +61,7 @@ public final class VmEndpoint implements AutoCloseable {
         return done(ask(r -> new VmActor.NetdevAdd(a, r)));
     }
 
-    /** {@code netdev_add} from parsed options (e.g. {@code TapNetdevOptions.parse("id=net0,ifname=tap0,queues=4")}). */
+    /** {@code netdev_add} from parsed options (e.g. {@code TapNetdevOptions.parse("tap,id=net0,ifname=tap0,queues=4")}). */
     public CompletionStage<Void> netdevAdd(TapNetdevOptions options) {
         return netdevAdd(toQmp(options));
     }
