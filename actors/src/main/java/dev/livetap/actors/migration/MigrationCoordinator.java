@@ -242,7 +242,7 @@ public final class MigrationCoordinator {
             for (int i = 0; i < nics.size(); i++) {
                 int index = i;
                 Nic nic = nics.get(i);
-                ctx.ask(cls, nic.ref(), timeouts.step(), r -> request.apply(nic).apply(r),
+                dev.livetap.actors.Asks.ask(ctx, cls, nic.ref(), timeouts.step(), r -> request.apply(nic).apply(r),
                         (r, ex) -> new NicAnswer(op, index, r, ex));
             }
         }
@@ -252,7 +252,7 @@ public final class MigrationCoordinator {
                 Consumer<Object> onReply, Consumer<String> onFailure) {
             long op = nextOp++;
             ops.put(op, new Op(what, 1, rs -> onReply.accept(rs.get(0)), onFailure));
-            ctx.ask(cls, nics.get(index).ref(), timeouts.step(), request::apply, (r, ex) -> new NicAnswer(op, 0, r, ex));
+            dev.livetap.actors.Asks.ask(ctx, cls, nics.get(index).ref(), timeouts.step(), request::apply, (r, ex) -> new NicAnswer(op, 0, r, ex));
         }
 
         Behavior<Command> onNicAnswer(NicAnswer a) {
@@ -292,6 +292,18 @@ public final class MigrationCoordinator {
         Behavior<Command> withCommon(org.apache.pekko.actor.typed.javadsl.BehaviorBuilder<Command> b,
                 Function<String, Behavior<Command>> onFailure) {
             return b.onMessage(NicAnswer.class, this::onNicAnswer)
+                    .onMessage(ReturnFrame.class, m -> {
+                        m.frame().close(); // a frame no state expects: never leak its fds
+                        return Behaviors.same();
+                    })
+                    .onMessage(SectionIn.class, m -> {
+                        m.section().close();
+                        return Behaviors.same();
+                    })
+                    .onAnyMessage(m -> {
+                        ctx.getLog().debug("migration {}: {} ignored", id, m.getClass().getSimpleName());
+                        return Behaviors.same();
+                    })
                     .onSignal(Terminated.class, t -> finished ? Behaviors.same()
                             : onFailure.apply("NIC " + t.getRef().path().name() + " stopped during the migration"))
                     .build();
@@ -483,12 +495,7 @@ public final class MigrationCoordinator {
                     rs -> ctx.getSelf().tell(new Timeout("rolled back")), r -> ctx.getSelf().tell(new Timeout(r)));
             return withCommon(Behaviors.receive(Command.class)
                     .onMessage(Timeout.class, m -> finish(end, desc, m.what().equals("rolled back") ? null : m.what()))
-                    .onMessage(ReturnFrame.class, m -> {
-                        m.frame().close();
-                        return Behaviors.same();
-                    })
-                    .onMessage(Cancel.class, m -> Behaviors.same())
-                    .onAnyMessage(m -> Behaviors.same()), r -> Behaviors.same());
+                    .onMessage(Cancel.class, m -> Behaviors.same()), r -> Behaviors.same());
         }
 
         private Behavior<Command> finish(MigrationStatus end, String desc, String rollbackProblem) {
@@ -669,11 +676,7 @@ public final class MigrationCoordinator {
                         report.tell(new Finished(info, false, false, false));
                         return Behaviors.stopped(() -> closeChannel());
                     })
-                    .onMessage(SectionIn.class, m -> {
-                        m.section().close();
-                        return Behaviors.same();
-                    })
-                    .onAnyMessage(m -> Behaviors.same()), r -> Behaviors.same());
+                    .onMessage(Cancel.class, m -> Behaviors.same()), r -> Behaviors.same());
         }
     }
 }

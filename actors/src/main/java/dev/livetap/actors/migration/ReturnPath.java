@@ -21,7 +21,8 @@ public final class ReturnPath {
     /** Reasons longer than this are cut (a peer cannot make us hold megabytes). */
     public static final int REASON_MAX_CHARS = 4096;
 
-    private static final ObjectMapper CBOR = new ObjectMapper(new CBORFactory());
+    private static final CBORFactory FACTORY = new CBORFactory();
+    private static final ObjectMapper CBOR = new ObjectMapper(FACTORY);
 
     /** What the target said. */
     public sealed interface Answer permits Loaded, Failed {
@@ -49,16 +50,21 @@ public final class ReturnPath {
         return encode(m);
     }
 
+    /** Definite-length CBOR (RFC 8949 preferred serialization): a map of text keys to text values. */
     private static byte[] encode(Map<String, Object> m) {
-        try {
-            byte[] body = CBOR.writeValueAsBytes(m);
-            byte[] out = new byte[body.length + 1];
-            out[0] = (byte) KIND_RETURN_PATH;
-            System.arraycopy(body, 0, out, 1, body.length);
-            return out;
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream(32);
+        out.write(KIND_RETURN_PATH);
+        try (com.fasterxml.jackson.dataformat.cbor.CBORGenerator g = FACTORY.createGenerator(out)) {
+            g.writeStartObject(null, m.size());
+            for (Map.Entry<String, Object> e : m.entrySet()) {
+                g.writeFieldName(e.getKey());
+                g.writeString(String.valueOf(e.getValue()));
+            }
+            g.writeEndObject();
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+        return out.toByteArray();
     }
 
     /**

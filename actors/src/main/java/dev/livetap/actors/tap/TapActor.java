@@ -33,8 +33,8 @@ public final class TapActor {
     public record Pause(ActorRef<Stopped> replyTo) implements Command {
     }
 
-    /** Start (or keep) reading; answered with {@link Reading}. */
-    public record Resume(ActorRef<Reading> replyTo) implements Command {
+    /** Start (or keep) reading; answered with {@link Reading}, or {@link NotReading} where the queue cannot read. */
+    public record Resume(ActorRef<ResumeReply> replyTo) implements Command {
     }
 
     /** pre_save: lend the paused queue's state (and fd) to the stream; the actor becomes {@code transferred}. */
@@ -92,7 +92,15 @@ public final class TapActor {
     public record Discarded(int queue, boolean closedFd) {
     }
 
-    public record Reading(int queue, long atNanos) {
+    public sealed interface ResumeReply permits Reading, NotReading {
+        int queue();
+    }
+
+    public record Reading(int queue, long atNanos) implements ResumeReply {
+    }
+
+    /** Resume refused: no fd yet, the fd is handed over, or the queue is closed. */
+    public record NotReading(int queue, String reason) implements ResumeReply {
     }
 
     public sealed interface SaveReply permits Saved, SaveRefused {
@@ -326,6 +334,7 @@ public final class TapActor {
                 .onMessage(Resume.class, m -> {
                     // Reading now could race the target: at most one process reads a queue.
                     ctx.getLog().warn("{}: resume refused while the fd is handed over (roll back first)", config.name());
+                    m.replyTo().tell(new NotReading(queue(), config.name() + " is handed over to the migration"));
                     return Behaviors.same();
                 })
                 .onMessage(Save.class, m -> {
@@ -354,7 +363,8 @@ public final class TapActor {
                     return Behaviors.same();
                 })
                 .onMessage(Resume.class, m -> {
-                    ctx.getLog().warn("{}: resume before any fd arrived; nothing to read", config.name());
+                    ctx.getLog().debug("{}: resume before any fd arrived; nothing to read", config.name());
+                    m.replyTo().tell(new NotReading(queue(), config.name() + " has no fd yet (waiting for incoming state)"));
                     return Behaviors.same();
                 })
                 .onMessage(Save.class, m -> {
@@ -411,6 +421,10 @@ public final class TapActor {
                 })
                 .onMessage(Rollback.class, m -> {
                     m.replyTo().tell(new Stopped(queue(), os.clock().nanos()));
+                    return Behaviors.same();
+                })
+                .onMessage(Resume.class, m -> {
+                    m.replyTo().tell(new NotReading(queue(), config.name() + " is closed"));
                     return Behaviors.same();
                 })
                 .onMessage(Close.class, m -> Behaviors.stopped())

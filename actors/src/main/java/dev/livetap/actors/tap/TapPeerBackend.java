@@ -78,14 +78,11 @@ public final class TapPeerBackend {
                         return Behaviors.same();
                     })
                     .onMessage(PeerBackend.Start.class, m -> {
-                        ask(TapActor.QueueState.class, TapActor.GetState::new, s -> {
-                            if (s.ownsFd() && !s.state().equals("transferred")) {
-                                ask(TapActor.Reading.class, TapActor.Resume::new,
-                                        r -> m.replyTo().tell(new PeerBackend.Started(queue, r.atNanos(), true)), "start");
-                            } else {
-                                m.replyTo().tell(new PeerBackend.Started(queue, 0, false));
-                            }
-                        }, "start");
+                        // one message to the queue, so that a Stop sent after this Start is always applied after it
+                        ask(TapActor.ResumeReply.class, TapActor.Resume::new, r -> m.replyTo().tell(
+                                r instanceof TapActor.Reading reading
+                                        ? new PeerBackend.Started(queue, reading.atNanos(), true)
+                                        : new PeerBackend.Started(queue, 0, false)), "start");
                         return Behaviors.same();
                     })
                     .onMessage(PeerBackend.Save.class, m -> {
@@ -154,13 +151,13 @@ public final class TapPeerBackend {
         /** Asks the queue; a timeout fails the adapter (and so the peer), which the NIC sees. */
         private <R> void ask(Class<R> cls, java.util.function.Function<ActorRef<R>, TapActor.Command> request,
                 java.util.function.Consumer<R> onReply, String what) {
-            ctx.ask(cls, tap, timeout, request::apply, (r, ex) -> {
+            dev.livetap.actors.Asks.ask(ctx, cls, tap, timeout, request::apply, (r, ex) -> new Done(() -> {
                 if (ex != null) {
                     throw new IllegalStateException("TAP queue " + queue + " did not answer " + what + " within "
                             + timeout.toMillis() + " ms", ex);
                 }
-                return new Done(() -> onReply.accept(r));
-            });
+                onReply.accept(r);
+            }));
         }
     }
 }

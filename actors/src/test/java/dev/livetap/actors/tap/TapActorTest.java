@@ -80,7 +80,8 @@ class TapActorTest {
         TapActor.Saved s = assertInstanceOf(TapActor.Saved.class, saved, "a paused queue lends its state");
         assertTrue(s.state().fd().isOpen(), "the saved fd stays open: the source may still roll back");
         assertEquals("transferred", state(kit).state());
-        kit.run(new TapActor.Resume(TestInbox.<TapActor.Reading>create().getRef()));
+        assertInstanceOf(TapActor.NotReading.class, ask(kit, TapActor.Resume::new),
+                "a transferred queue refuses to read");
         assertFalse(state(kit).reading(), "a transferred queue never reads again before a rollback");
         assertInstanceOf(TapActor.Stopped.class, ask(kit, TapActor.Rollback::new));
         assertEquals("paused", state(kit).state(), "rollback brings the queue back paused with its fd");

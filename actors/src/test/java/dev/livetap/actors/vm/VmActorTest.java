@@ -1,0 +1,99 @@
+package dev.livetap.actors.vm;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.livetap.actors.migration.InMemoryMigrationTestAccess;
+import dev.livetap.actors.tap.RecordingVhostBackend;
+import dev.livetap.actors.testing.Endpoint;
+import dev.livetap.actors.testing.PathTransport;
+import dev.livetap.actors.testing.ReactorDriver;
+import dev.livetap.nativeio.memory.InMemoryOs;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/** The VM endpoint's protocol: QMP-ready errors, run states and their events. */
+@Timeout(value = 20, unit = TimeUnit.SECONDS)
+class VmActorTest {
+    ActorTestKit kit;
+    InMemoryOs os;
+    ReactorDriver driver;
+
+    @BeforeEach
+    void setUp() {
+        kit = ActorTestKit.create("vm");
+        os = new InMemoryOs();
+        driver = new ReactorDriver(os);
+    }
+
+    @AfterEach
+    void tearDown() {
+        kit.shutdownTestKit();
+        driver.close();
+    }
+
+    private Endpoint vm(boolean incoming, boolean startPaused) {
+        return new Endpoint(kit, incoming ? "tgt" : "src", os, new PathTransport(os), incoming, startPaused,
+                new RecordingVhostBackend(), InMemoryMigrationTestAccess.TIMEOUTS);
+    }
+
+    private static QmpError error(VmReply r) {
+        assertFalse(r.isOk(), "the command must be refused");
+        return r.error();
+    }
+
+    @Test
+    void refusalsCarryQmpErrorClassesAndQemusTexts() {
+        Endpoint src = vm(false, false);
+        src.netdev(Map.of("id", "net0", "ifname", "tap0", "queues", 2));
+        assertEquals(new QmpError("GenericError", "Duplicate ID 'net0' for netdev"),
+                error(src.call(r -> new VmActor.NetdevAdd(Map.of("type", "tap", "id", "net0"), r))));
+        assertEquals(new QmpError("GenericError", "Property 'virtio-net-pci.netdev' can't find value 'nope'"),
+                error(src.call(r -> new VmActor.DeviceAdd(Map.of("driver", "virtio-net-pci", "netdev", "nope"), r))));
+        assertEquals(new QmpError("DeviceNotFound", "Device 'nic9' not found"), error(src.call(r -> new VmActor.DeviceDel("nic9", r))));
+        assertEquals(new QmpError("GenericError", "'-incoming' was not specified on the command line"),
+                error(src.call(r -> new VmActor.MigrateIncoming("unix:/x", r))));
+        assertEquals(new QmpError("GenericError", "incoming-fds is incompatible with fd=, fds=, helper=, script=, downscript="),
+                error(src.call(r -> new VmActor.NetdevAdd(Map.of("type", "tap", "id", "net1", "incoming-fds", true,
+                        "script", "/etc/ifup"), r))));
+        src.netdev(Map.of("id", "net1", "ifname", "tap1", "incoming-fds", true));
+        assertEquals(new QmpError("GenericError", "Peers wait for incoming, but it's not an incoming migration."),
+                error(src.call(r -> new VmActor.DeviceAdd(Map.of("driver", "virtio-net-pci", "id", "nic1", "netdev", "net1"), r))));
+        assertEquals(new QmpError("GenericError", "livetap migrates only over UNIX sockets (unix:PATH); got tcp:h:1"),
+                error(src.call(r -> new VmActor.Migrate("tcp:h:1", r))));
+        assertEquals(Map.of("local", false, "downtime-limit", 300L, "x-switchover-limit", 0L),
+                src.ok(VmActor.QueryMigrateParameters::new));
+        assertEquals(0, os.ledger().open(), "no device was realized, so no TAP queue is open");
+    }
+
+    @Test
+    void stopAndContChangeTheRunStateWithEventsAndTheQueues() {
+        Endpoint src = vm(false, false);
+        src.netdev(Map.of("id", "net0", "ifname", "tap0", "queues", 2));
+        src.nic("nic0", "net0");
+        assertEquals(Map.of("running", true, "status", "running"), src.ok(VmActor.QueryStatus::new));
+        src.ok(VmActor.Stop::new);
+        assertEquals(VmEvent.STOP, src.events.receiveMessage().event());
+        assertEquals("paused", src.runState());
+        assertTrue(src.nics().get(0).queues().stream().noneMatch(q -> q.reading()), "a stopped VM reads no queue");
+        src.ok(VmActor.Cont::new);
+        assertEquals(VmEvent.RESUME, src.events.receiveMessage().event());
+        assertTrue(src.nics().get(0).queues().stream().allMatch(q -> q.reading()), "cont makes every queue read");
+    }
+
+    @Test
+    void anIncomingVmStartsInmigrateAndContOnlyArmsTheAutostart() {
+        Endpoint tgt = vm(true, true);
+        assertEquals("inmigrate", tgt.runState());
+        tgt.ok(VmActor.Cont::new);
+        assertEquals("inmigrate", tgt.runState(), "cont during inmigrate only makes the VM start when the migration completes");
+        assertEquals(List.of(), tgt.nics());
+    }
+}

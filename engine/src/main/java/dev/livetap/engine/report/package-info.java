@@ -1,0 +1,2 @@
+/** Small building blocks of human-readable and JSON reports: percentiles and aligned tables. */
+package dev.livetap.engine.report;
