@@ -162,6 +162,7 @@ public final class VmActor {
     private final List<ActorRef<VmEvent>> subscribers = new ArrayList<>();
     private final ActorRef<VirtioNetActor.RealizeResult> realizeAdapter;
     private final ActorRef<MigrationCoordinator.Report> reportAdapter;
+    private String lastAnnounced = "";
     private RunState runState;
     private boolean autostart;
     private MigrationParameters parameters = MigrationParameters.defaults();
@@ -442,10 +443,11 @@ public final class VmActor {
 
     private Behavior<Command> onReport(MigrationCoordinator.Report r) {
         if (r instanceof MigrationCoordinator.Progress p) {
-            MigrationStatus before = lastInfo.status();
             lastInfo = p.info();
-            if (before != p.info().status() || !lastInfo.migrationId().equals(p.info().migrationId())) {
-                emit(VmEvent.MIGRATION, Map.of("status", p.info().status().qmpName()));
+            // A final status is announced with Finished, once this actor no longer counts the
+            // migration as running: a client reacting to the event may migrate or unplug at once.
+            if (!p.info().status().isFinal()) {
+                emitMigrationStatus(p.info());
             }
         } else if (r instanceof MigrationCoordinator.RunStateChange c) {
             setRunState(c.state());
@@ -455,8 +457,18 @@ public final class VmActor {
             if (f.succeeded()) {
                 migrated(f);
             }
+            emitMigrationStatus(f.info());
         }
         return Behaviors.same();
+    }
+
+    /** One MIGRATION event per (migration, status). */
+    private void emitMigrationStatus(MigrationInfo info) {
+        String key = info.migrationId() + "/" + info.status().qmpName();
+        if (!key.equals(lastAnnounced)) {
+            lastAnnounced = key;
+            emit(VmEvent.MIGRATION, Map.of("status", info.status().qmpName()));
+        }
     }
 
     private void migrated(MigrationCoordinator.Finished f) {
