@@ -36,6 +36,10 @@ public final class LivetapCommand implements Callable<Integer> {
         CommandLine cl = new CommandLine(new LivetapCommand());
         cl.addSubcommand("selftest", new SelftestCommand());
         cl.addSubcommand("stream", new StreamCommand());
+        cl.addSubcommand("vmm", new VmmCommand());
+        cl.addSubcommand("qmp", new QmpCliCommand());
+        cl.addSubcommand("migrate", new MigrateCommand());
+        cl.addSubcommand("cleanup", new CleanupCommand());
         for (SubcommandProvider p : ServiceLoader.load(SubcommandProvider.class)) {
             cl.addSubcommand(p.name(), p.command());
         }
@@ -44,8 +48,25 @@ public final class LivetapCommand implements Callable<Integer> {
     }
 
     public static void main(String[] args) {
+        configureLogging(args);
         int code = commandLine().execute(args);
         System.exit(code);
+    }
+
+    /**
+     * Chooses the log format and level before the first logger exists: {@code vmm --json-log}
+     * logs JSON lines (logback-json.xml); {@code vmm} logs at INFO unless -Dlivetap.log says otherwise.
+     */
+    static void configureLogging(String[] args) {
+        java.util.List<String> list = java.util.Arrays.asList(args);
+        if (!list.isEmpty() && list.get(0).equals("vmm")) {
+            if (list.contains("--json-log") && System.getProperty("logback.configurationFile") == null) {
+                System.setProperty("logback.configurationFile", "logback-json.xml");
+            }
+            if (System.getProperty("livetap.log") == null) {
+                System.setProperty("livetap.log", "INFO");
+            }
+        }
     }
 
     /** The version from the jar manifest, or the development version. */

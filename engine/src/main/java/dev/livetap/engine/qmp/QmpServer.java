@@ -2,7 +2,6 @@ package dev.livetap.engine.qmp;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.livetap.nativeio.NativeException;
 import dev.livetap.nativeio.Os;
 import dev.livetap.nativeio.OwnedFd;
 import dev.livetap.nativeio.PeerPolicy;
@@ -35,8 +34,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class QmpServer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(QmpServer.class);
-    private static final int ECONNREFUSED = 111;
-    private static final int ENOENT = 2;
     private static final int READ_BUFFER_BYTES = 64 * 1024;
 
     /**
@@ -123,36 +120,7 @@ public final class QmpServer implements AutoCloseable {
     }
 
     private static OwnedFd bind(UnixSockets unix, Path path, int mode) {
-        try {
-            return unix.listen(path, mode);
-        } catch (RuntimeException first) {
-            OwnedFd probe;
-            try {
-                probe = unix.connect(path);
-            } catch (NativeException refused) {
-                if (refused.errno() == ENOENT) {
-                    throw first; // nothing at the path: listen failed for another reason
-                }
-                if (refused.errno() != ECONNREFUSED) {
-                    throw new IllegalStateException("cannot tell whether " + path + " has a live QMP server: "
-                            + refused.getMessage(), first);
-                }
-                probe = null;
-            }
-            if (probe != null) {
-                probe.close();
-                throw new IllegalStateException("refusing to listen on " + path + ": a server is already listening there", first);
-            }
-            unix.unlinkSocket(path); // removes sockets only
-            try {
-                OwnedFd fd = unix.listen(path, mode);
-                LOG.info("removed stale socket {}", path);
-                return fd;
-            } catch (RuntimeException second) {
-                second.addSuppressed(first);
-                throw new IllegalStateException("refusing to replace " + path + ": it exists and is not a stale socket", second);
-            }
-        }
+        return dev.livetap.engine.transport.SocketPaths.listenReplacingStale(unix, path, mode);
     }
 
     public Path path() {

@@ -1,0 +1,92 @@
+package dev.livetap.engine.api;
+
+import dev.livetap.actors.migration.MigrationTimeouts;
+import dev.livetap.actors.tap.KernelVhostNet;
+import dev.livetap.actors.tap.VhostBackend;
+import dev.livetap.nativeio.Os;
+import dev.livetap.nativeio.PeerPolicy;
+import dev.livetap.nativeio.ProcessIdentity;
+import java.time.Duration;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.function.Supplier;
+
+/**
+ * Settings of a {@link LivetapEngine}. Start from {@link #defaults()} and replace what differs.
+ *
+ * @param systemName   the ActorSystem's name
+ * @param os           the OS to use; empty means the kernel ({@code JnaOs.instance()})
+ * @param timeouts     every wait of a migration (Pekko timers)
+ * @param queueTimeout how long a NIC waits for one of its queues to answer
+ * @param askTimeout   how long a {@link VmEndpoint} call waits for the endpoint's answer
+ * @param migrationPeers who may connect to an incoming-migration socket (SO_PEERCRED); empty
+ *                     means this process's uid only
+ * @param scriptTimeout limit of one {@code script=} / {@code downscript=} run
+ * @param vhost        the vhost-net backend for each new endpoint (the kernel's by default; this
+ *                     kernel has none, so vhost=on fails with the reason)
+ */
+public record EngineSettings(String systemName, Optional<Os> os, MigrationTimeouts timeouts, Duration queueTimeout,
+        Duration askTimeout, Optional<PeerPolicy> migrationPeers, Duration scriptTimeout, Supplier<VhostBackend> vhost) {
+    public EngineSettings {
+        Objects.requireNonNull(systemName, "systemName");
+        Objects.requireNonNull(os, "os");
+        Objects.requireNonNull(timeouts, "timeouts");
+        Objects.requireNonNull(queueTimeout, "queueTimeout");
+        Objects.requireNonNull(askTimeout, "askTimeout");
+        Objects.requireNonNull(migrationPeers, "migrationPeers");
+        Objects.requireNonNull(scriptTimeout, "scriptTimeout");
+        Objects.requireNonNull(vhost, "vhost");
+        if (!systemName.matches("[A-Za-z0-9][A-Za-z0-9_-]*")) {
+            throw new IllegalArgumentException("systemName must match [A-Za-z0-9][A-Za-z0-9_-]*: " + systemName);
+        }
+    }
+
+    public static EngineSettings defaults() {
+        return new EngineSettings("livetap", Optional.empty(), MigrationTimeouts.DEFAULT, Duration.ofSeconds(5),
+                Duration.ofSeconds(15), Optional.empty(), Duration.ofSeconds(10), KernelVhostNet::new);
+    }
+
+    public EngineSettings withSystemName(String name) {
+        return new EngineSettings(name, os, timeouts, queueTimeout, askTimeout, migrationPeers, scriptTimeout, vhost);
+    }
+
+    public EngineSettings withOs(Os value) {
+        return new EngineSettings(systemName, Optional.of(value), timeouts, queueTimeout, askTimeout, migrationPeers,
+                scriptTimeout, vhost);
+    }
+
+    public EngineSettings withTimeouts(MigrationTimeouts value) {
+        return new EngineSettings(systemName, os, value, queueTimeout, askTimeout, migrationPeers, scriptTimeout, vhost);
+    }
+
+    public EngineSettings withAskTimeout(Duration value) {
+        return new EngineSettings(systemName, os, timeouts, queueTimeout, value, migrationPeers, scriptTimeout, vhost);
+    }
+
+    public EngineSettings withMigrationPeers(PeerPolicy value) {
+        return new EngineSettings(systemName, os, timeouts, queueTimeout, askTimeout, Optional.of(value), scriptTimeout,
+                vhost);
+    }
+
+    public EngineSettings withVhost(Supplier<VhostBackend> value) {
+        return new EngineSettings(systemName, os, timeouts, queueTimeout, askTimeout, migrationPeers, scriptTimeout, value);
+    }
+
+    /** The peer policy in force: the configured one, else this process's uid only. */
+    PeerPolicy effectiveMigrationPeers() {
+        return migrationPeers.orElseGet(() -> PeerPolicy.sameUser(ProcessIdentity.uid()));
+    }
+
+    /**
+     * The incoming socket stops waiting a little before the coordinator's channel timeout, so that
+     * a late connection is never handed to a coordinator that already gave up.
+     */
+    Duration acceptTimeout() {
+        Duration channel = timeouts.channel();
+        Duration margin = channel.dividedBy(10);
+        if (margin.compareTo(Duration.ofSeconds(1)) > 0) {
+            margin = Duration.ofSeconds(1);
+        }
+        return channel.minus(margin);
+    }
+}

@@ -1,0 +1,198 @@
+package dev.livetap.engine.api;
+
+import dev.livetap.actors.migration.MigrationTransport;
+import dev.livetap.actors.migration.ProcessScriptRunner;
+import dev.livetap.actors.vm.VmActor;
+import dev.livetap.engine.transport.UnixMigrationTransport;
+import dev.livetap.nativeio.Os;
+import dev.livetap.nativeio.linux.JnaOs;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.apache.pekko.actor.Cancellable;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The embedding entry point: one ActorSystem (every dispatcher named under
+ * {@code livetap.dispatchers}, design decision 4), the process's {@link Os} (the kernel unless
+ * configured), the real migration transport (AF_UNIX path sockets, SO_PEERCRED) and any number of
+ * {@link VmEndpoint}s (design decision 5). Close it to stop every endpoint, remove every socket it
+ * listens on and terminate the ActorSystem.
+ */
+public final class LivetapEngine implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(LivetapEngine.class);
+    private static final Duration CLOSE_TIMEOUT = Duration.ofSeconds(15);
+
+    private final EngineSettings settings;
+    private final Os os;
+    private final ActorSystem<Void> system;
+    private final UnixMigrationTransport transport;
+    private final ExecutorService scriptPool;
+    private final List<VmEndpoint> endpoints = new ArrayList<>();
+    private final AtomicInteger hosts = new AtomicInteger();
+    private boolean closed;
+
+    private LivetapEngine(EngineSettings settings) {
+        this.settings = settings;
+        this.os = settings.os().orElseGet(JnaOs::instance);
+        this.system = ActorSystem.create(Behaviors.empty(), settings.systemName());
+        this.transport = new UnixMigrationTransport(os,
+                UnixMigrationTransport.Settings.defaults(settings.acceptTimeout())
+                        .withPeerPolicy(settings.effectiveMigrationPeers()),
+                (delay, task) -> {
+                    Cancellable c = system.scheduler().scheduleOnce(delay, task, system.executionContext());
+                    return c::cancel;
+                });
+        AtomicInteger n = new AtomicInteger();
+        this.scriptPool = Executors.newFixedThreadPool(2, r -> {
+            Thread t = new Thread(r, "livetap-scripts-" + n.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+        });
+    }
+
+    /** An engine on the kernel with {@link EngineSettings#defaults()}. */
+    public static LivetapEngine create() {
+        return create(EngineSettings.defaults());
+    }
+
+    public static LivetapEngine create(EngineSettings settings) {
+        return new LivetapEngine(settings);
+    }
+
+    public Os os() {
+        return os;
+    }
+
+    public EngineSettings settings() {
+        return settings;
+    }
+
+    /** The ActorSystem the endpoints run in (for embedders that spawn their own actors next to them). */
+    public ActorSystem<Void> system() {
+        return system;
+    }
+
+    /** The real transport every endpoint of this engine migrates over. */
+    public MigrationTransport transport() {
+        return transport;
+    }
+
+    /**
+     * Creates and starts a VM endpoint. Blocks only until its actor has started (milliseconds,
+     * bounded by the ask timeout).
+     */
+    public VmEndpoint createVm(VmSpec spec) {
+        return createVm(spec, transport);
+    }
+
+    VmEndpoint createVm(VmSpec spec, MigrationTransport via) {
+        return createVm(spec, os, via);
+    }
+
+    VmEndpoint createVm(VmSpec spec, Os vmOs, MigrationTransport via) {
+        synchronized (endpoints) {
+            if (closed) {
+                throw new IllegalStateException("the engine is closed");
+            }
+            for (VmEndpoint e : endpoints) {
+                if (e.name().equals(spec.name())) {
+                    throw new IllegalArgumentException("a VM named '" + spec.name() + "' already exists in this engine");
+                }
+            }
+        }
+        VmActor.VmConfig config = new VmActor.VmConfig(spec.name(), spec.machine(), spec.incoming(), spec.paused(),
+                vmOs, via, new ProcessScriptRunner(settings.scriptTimeout(), scriptPool), settings.vhost().get(),
+                settings.timeouts(), settings.queueTimeout(), spec.guestIp(), ProcessHandle.current().pid());
+        CompletableFuture<ActorRef<VmActor.Command>> vmRef = new CompletableFuture<>();
+        ActorRef<VmHostActor.Command> host = system.systemActorOf(VmHostActor.create(config, vmRef),
+                "vm-" + hosts.incrementAndGet() + "-" + spec.name(), VmActor.DISPATCHER);
+        ActorRef<VmActor.Command> vm;
+        try {
+            vm = vmRef.get(settings.askTimeout().toMillis(), TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new LivetapException(LivetapException.GENERIC, "interrupted while creating VM " + spec.name());
+        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+            throw new LivetapException(LivetapException.GENERIC, "VM " + spec.name() + " did not start: " + e);
+        }
+        VmEndpoint[] self = new VmEndpoint[1];
+        VmEndpoint endpoint = new VmEndpoint(spec, system, host, vm, settings.askTimeout(), () -> {
+            synchronized (endpoints) {
+                endpoints.remove(self[0]);
+            }
+        });
+        self[0] = endpoint;
+        synchronized (endpoints) {
+            endpoints.add(endpoint);
+        }
+        return endpoint;
+    }
+
+    /** The endpoints not closed yet, in creation order. */
+    public List<VmEndpoint> endpoints() {
+        synchronized (endpoints) {
+            return List.copyOf(endpoints);
+        }
+    }
+
+    /**
+     * Warms the process up before it has to be fast (design decision 5; a cold first hand-off
+     * took 23-31 ms): loads and runs the actors, the codec, a Pekko Streams migration pipeline and
+     * the native sockets once, with an in-memory migration of a 1-queue NIC and a real fd-passing
+     * frame over a socketpair. Touches no real TAP, no network and no file-system path.
+     *
+     * @return what was warmed and how long it took
+     */
+    public WarmUp.Report warmUp() {
+        return WarmUp.run(this);
+    }
+
+    /** Stops every endpoint (closing their fds), stops listening, terminates the ActorSystem. Bounded; idempotent. */
+    @Override
+    public void close() {
+        List<VmEndpoint> all;
+        synchronized (endpoints) {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            all = new ArrayList<>(endpoints);
+        }
+        long deadline = System.nanoTime() + CLOSE_TIMEOUT.toNanos();
+        List<CompletableFuture<Void>> stops = new ArrayList<>();
+        for (VmEndpoint e : all) {
+            stops.add(e.shutdown().toCompletableFuture());
+        }
+        for (CompletableFuture<Void> f : stops) {
+            try {
+                f.get(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+            } catch (InterruptedException ex) {
+                Thread.currentThread().interrupt();
+                break;
+            } catch (Exception ex) {
+                LOG.warn("a VM endpoint did not stop in time: {}", ex.toString());
+            }
+        }
+        transport.close();
+        system.terminate();
+        try {
+            system.getWhenTerminated().toCompletableFuture().get(Math.max(1, deadline - System.nanoTime()),
+                    TimeUnit.NANOSECONDS);
+        } catch (InterruptedException ex) {
+            Thread.currentThread().interrupt();
+        } catch (Exception ex) {
+            LOG.warn("the ActorSystem did not terminate in time: {}", ex.toString());
+        }
+        scriptPool.shutdownNow();
+    }
+}

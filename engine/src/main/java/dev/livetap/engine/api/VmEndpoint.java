@@ -1,0 +1,255 @@
+package dev.livetap.engine.api;
+
+import dev.livetap.actors.migration.MigrationInfo;
+import dev.livetap.actors.nic.VirtioNetActor;
+import dev.livetap.actors.options.TapNetdevOptions;
+import dev.livetap.actors.vm.VmActor;
+import dev.livetap.actors.vm.VmEvent;
+import dev.livetap.actors.vm.VmReply;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.function.Function;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
+
+/**
+ * One VM endpoint of a {@link LivetapEngine}: a virtual machine's NICs and their TAP backends,
+ * driven by methods that map 1:1 to QMP commands (see docs/qmp.md for every argument and error).
+ * Every method returns at once; the stage completes when the endpoint answered, or completes
+ * exceptionally with a {@link LivetapException} carrying QMP's error class and description.
+ * Stages complete on actor threads: chain with non-{@code Async} methods or your own executor,
+ * never block in them.
+ */
+public final class VmEndpoint implements AutoCloseable {
+    private final VmSpec spec;
+    private final ActorSystem<?> system;
+    private final ActorRef<VmHostActor.Command> host;
+    private final ActorRef<VmActor.Command> vm;
+    private final Duration askTimeout;
+    private final Runnable onClose;
+    private volatile boolean closed;
+
+    VmEndpoint(VmSpec spec, ActorSystem<?> system, ActorRef<VmHostActor.Command> host, ActorRef<VmActor.Command> vm,
+            Duration askTimeout, Runnable onClose) {
+        this.spec = spec;
+        this.system = system;
+        this.host = host;
+        this.vm = vm;
+        this.askTimeout = askTimeout;
+        this.onClose = onClose;
+    }
+
+    public String name() {
+        return spec.name();
+    }
+
+    public VmSpec spec() {
+        return spec;
+    }
+
+    /** {@code netdev_add} with QMP arguments ({@code type} defaults to {@code tap}). */
+    public CompletionStage<Void> netdevAdd(Map<String, ?> arguments) {
+        Map<String, Object> a = new LinkedHashMap<>();
+        a.put("type", TapNetdevOptions.TYPE);
+        a.putAll(arguments);
+        return done(ask(r -> new VmActor.NetdevAdd(a, r)));
+    }
+
+    /** {@code netdev_add} from parsed options (e.g. {@code TapNetdevOptions.parse("tap,id=net0,ifname=tap0,queues=4")}). */
+    public CompletionStage<Void> netdevAdd(TapNetdevOptions options) {
+        return netdevAdd(toQmp(options));
+    }
+
+    public CompletionStage<Void> netdevDel(String id) {
+        return done(ask(r -> new VmActor.NetdevDel(id, r)));
+    }
+
+    /**
+     * {@code device_add} with QMP arguments, e.g. {@code driver=virtio-net-pci, id, netdev, mac,
+     * mq, backend-transfer}, and livetap's {@code x-guest-ip}.
+     */
+    public CompletionStage<Void> deviceAdd(Map<String, ?> arguments) {
+        Map<String, Object> a = new LinkedHashMap<>(arguments);
+        return done(ask(r -> new VmActor.DeviceAdd(a, r)));
+    }
+
+    public CompletionStage<Void> deviceDel(String id) {
+        return done(ask(r -> new VmActor.DeviceDel(id, r)));
+    }
+
+    /** {@code migrate-set-parameters}, e.g. {@code Map.of("local", true)}. */
+    public CompletionStage<Void> setParameters(Map<String, ?> parameters) {
+        Map<String, Object> a = new LinkedHashMap<>(parameters);
+        return done(ask(r -> new VmActor.MigrateSetParameters(a, r)));
+    }
+
+    /** {@code query-migrate-parameters} in QMP form. */
+    @SuppressWarnings("unchecked")
+    public CompletionStage<Map<String, Object>> queryParameters() {
+        return ask(VmActor.QueryMigrateParameters::new).thenApply(v -> (Map<String, Object>) v);
+    }
+
+    /** {@code migrate-set-capabilities}: capability name to state. */
+    public CompletionStage<Void> setCapabilities(Map<String, Boolean> capabilities) {
+        List<Map<String, Object>> list = new java.util.ArrayList<>();
+        capabilities.forEach((k, v) -> {
+            Map<String, Object> c = new LinkedHashMap<>();
+            c.put("capability", k);
+            c.put("state", v);
+            list.add(c);
+        });
+        Map<String, Object> a = Map.of("capabilities", list);
+        return done(ask(r -> new VmActor.MigrateSetCapabilities(a, r)));
+    }
+
+    /** {@code query-migrate-capabilities} in QMP form (a list of {capability, state}). */
+    public CompletionStage<Object> queryCapabilities() {
+        return ask(VmActor.QueryMigrateCapabilities::new);
+    }
+
+    /** {@code migrate-incoming uri=unix:PATH}: listens at PATH (mode 0600, same uid only) for the source. */
+    public CompletionStage<Void> migrateIncoming(String uri) {
+        return done(ask(r -> new VmActor.MigrateIncoming(uri, r)));
+    }
+
+    /** {@code migrate uri=unix:PATH}: returns once the migration started; follow it with {@link #subscribe} or {@link #query}. */
+    public CompletionStage<Void> migrate(String uri) {
+        return done(ask(r -> new VmActor.Migrate(uri, r)));
+    }
+
+    /** {@code migrate_cancel}. */
+    public CompletionStage<Void> cancel() {
+        return done(ask(VmActor.MigrateCancel::new));
+    }
+
+    /** {@code query-migrate}: the current or last migration ({@link MigrationInfo#toQmp()} is the QMP form). */
+    public CompletionStage<MigrationInfo> query() {
+        return ask(VmActor.QueryMigrate::new).thenApply(v -> (MigrationInfo) v);
+    }
+
+    /** {@code query-status}: {@code {"running": bool, "status": run-state}}. */
+    @SuppressWarnings("unchecked")
+    public CompletionStage<Map<String, Object>> status() {
+        return ask(VmActor.QueryStatus::new).thenApply(v -> (Map<String, Object>) v);
+    }
+
+    public CompletionStage<Void> cont() {
+        return done(ask(VmActor.Cont::new));
+    }
+
+    public CompletionStage<Void> stop() {
+        return done(ask(VmActor.Stop::new));
+    }
+
+    /** livetap extra: the NICs, their queues and guest stand-in counters. */
+    @SuppressWarnings("unchecked")
+    public CompletionStage<List<VirtioNetActor.NicInfo>> nics() {
+        return ask(VmActor.QueryNics::new).thenApply(v -> (List<VirtioNetActor.NicInfo>) v);
+    }
+
+    /** Delivers every later event to {@code listener}, in order, until the subscription is closed. */
+    public CompletionStage<Subscription> subscribe(VmListener listener) {
+        Objects.requireNonNull(listener, "listener");
+        CompletableFuture<ActorRef<VmEvent>> added = new CompletableFuture<>();
+        host.tell(new VmHostActor.AddListener(listener, added));
+        return added.thenApply(ref -> () -> host.tell(new VmHostActor.RemoveListener(ref)));
+    }
+
+    /** An event subscription; closing it stops the deliveries. */
+    @FunctionalInterface
+    public interface Subscription extends AutoCloseable {
+        @Override
+        void close();
+    }
+
+    /**
+     * Stops the endpoint: its actors stop, every TAP queue fd it holds is closed (a
+     * non-persistent TAP whose last fd this was disappears), pending waits fail. The stage
+     * completes when everything stopped.
+     */
+    public CompletionStage<Void> shutdown() {
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        closed = true;
+        host.tell(new VmHostActor.Shutdown(done));
+        return done.whenComplete((v, e) -> onClose.run());
+    }
+
+    /** {@link #shutdown()} and wait for it (bounded by the ask timeout). */
+    @Override
+    public void close() {
+        try {
+            shutdown().toCompletableFuture().get(askTimeout.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+            throw new LivetapException(LivetapException.GENERIC, "VM " + name() + " did not stop within "
+                    + askTimeout.toMillis() + " ms");
+        }
+    }
+
+    public boolean isClosed() {
+        return closed;
+    }
+
+    /** Sends one raw {@link VmActor} command and maps its {@link VmReply}: the value, or a {@link LivetapException}. */
+    public CompletionStage<Object> ask(Function<ActorRef<VmReply>, VmActor.Command> command) {
+        CompletableFuture<Object> out = new CompletableFuture<>();
+        if (closed) {
+            out.completeExceptionally(new LivetapException(LivetapException.GENERIC, "VM " + name() + " is closed"));
+            return out;
+        }
+        AskPattern.<VmActor.Command, VmReply>ask(vm, command::apply, askTimeout, system.scheduler()).whenComplete((r, e) -> {
+            if (e != null) {
+                out.completeExceptionally(new LivetapException(LivetapException.GENERIC, "VM " + name()
+                        + " did not answer within " + askTimeout.toMillis() + " ms"));
+            } else if (r.isOk()) {
+                out.complete(r.value());
+            } else {
+                out.completeExceptionally(new LivetapException(r.error().errorClass(), r.error().desc()));
+            }
+        });
+        return out;
+    }
+
+    private static CompletionStage<Void> done(CompletionStage<Object> s) {
+        return s.thenApply(v -> null);
+    }
+
+    /** QMP {@code netdev_add} arguments for parsed TAP options. */
+    public static Map<String, Object> toQmp(TapNetdevOptions o) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("type", TapNetdevOptions.TYPE);
+        m.put("id", o.id());
+        o.ifname().ifPresent(v -> m.put("ifname", v));
+        o.fd().ifPresent(v -> m.put("fd", v));
+        if (!o.fds().isEmpty()) {
+            m.put("fds", String.join(":", o.fds()));
+        }
+        if (o.script() != null && o.script().optionValue() != null) {
+            m.put("script", o.script().optionValue());
+        }
+        if (o.downscript() != null && o.downscript().optionValue() != null) {
+            m.put("downscript", o.downscript().optionValue());
+        }
+        o.helper().ifPresent(v -> m.put("helper", v));
+        o.vnetHdrOption().ifPresent(v -> m.put("vnet_hdr", v));
+        o.vhost().ifPresent(v -> m.put("vhost", v));
+        o.vhostfd().ifPresent(v -> m.put("vhostfd", v));
+        if (!o.vhostfds().isEmpty()) {
+            m.put("vhostfds", String.join(":", o.vhostfds()));
+        }
+        o.vhostforce().ifPresent(v -> m.put("vhostforce", v));
+        o.queues().ifPresent(v -> m.put("queues", v));
+        o.pollUs().ifPresent(v -> m.put("poll-us", v));
+        if (o.incomingFds()) {
+            m.put("incoming-fds", true);
+        }
+        return m;
+    }
+}

@@ -1,0 +1,97 @@
+package dev.livetap.engine.api;
+
+import dev.livetap.actors.vm.VmActor;
+import dev.livetap.actors.vm.VmEvent;
+import java.util.concurrent.CompletableFuture;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.Terminated;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+
+/**
+ * Parent of one {@link VmActor}: stopping it stops the VM and, through supervision, its NICs and
+ * TAP actors (which close their fds on PostStop); it also owns the event listeners.
+ */
+final class VmHostActor {
+    sealed interface Command permits Shutdown, AddListener, RemoveListener {
+    }
+
+    /** Stops the VM; {@code done} completes once the VM actor and all its children have stopped. */
+    record Shutdown(CompletableFuture<Void> done) implements Command {
+    }
+
+    record AddListener(VmListener listener, CompletableFuture<ActorRef<VmEvent>> added) implements Command {
+    }
+
+    record RemoveListener(ActorRef<VmEvent> ref) implements Command {
+    }
+
+    private VmHostActor() {
+    }
+
+    static Behavior<Command> create(VmActor.VmConfig config, CompletableFuture<ActorRef<VmActor.Command>> vmRef) {
+        return Behaviors.setup(ctx -> {
+            ActorRef<VmActor.Command> vm = ctx.spawn(VmActor.create(config), "vm", VmActor.DISPATCHER);
+            ctx.watch(vm);
+            vmRef.complete(vm);
+            return running(ctx, vm, 0);
+        });
+    }
+
+    private static Behavior<Command> running(ActorContext<Command> ctx, ActorRef<VmActor.Command> vm, int listeners) {
+        return Behaviors.receive(Command.class)
+                .onMessage(AddListener.class, m -> {
+                    ActorRef<VmEvent> ref = ctx.spawn(listener(m.listener()), "listener-" + (listeners + 1),
+                            VmActor.DISPATCHER);
+                    vm.tell(new VmActor.Subscribe(ref));
+                    m.added().complete(ref);
+                    return running(ctx, vm, listeners + 1);
+                })
+                .onMessage(RemoveListener.class, m -> {
+                    ctx.stop(m.ref());
+                    return Behaviors.same();
+                })
+                .onMessage(Shutdown.class, m -> {
+                    ctx.stop(vm);
+                    return stopping(m.done());
+                })
+                .onSignal(Terminated.class, t -> {
+                    if (t.getRef().equals(vm)) {
+                        ctx.getLog().error("VM actor {} stopped unexpectedly", vm.path());
+                        return Behaviors.stopped();
+                    }
+                    return Behaviors.same();
+                })
+                .build();
+    }
+
+    private static Behavior<Command> stopping(CompletableFuture<Void> done) {
+        return Behaviors.receive(Command.class)
+                .onMessage(Shutdown.class, m -> {
+                    done.whenComplete((v, e) -> m.done().complete(null));
+                    return Behaviors.same();
+                })
+                .onMessage(AddListener.class, m -> {
+                    m.added().completeExceptionally(new LivetapException(LivetapException.GENERIC, "the VM is closing"));
+                    return Behaviors.same();
+                })
+                .onAnyMessage(m -> Behaviors.same())
+                .onSignal(Terminated.class, t -> {
+                    done.complete(null);
+                    return Behaviors.stopped();
+                })
+                .build();
+    }
+
+    private static Behavior<VmEvent> listener(VmListener l) {
+        return Behaviors.receive(VmEvent.class).onMessage(VmEvent.class, e -> {
+            try {
+                l.onEvent(e);
+            } catch (RuntimeException ex) {
+                org.slf4j.LoggerFactory.getLogger(VmHostActor.class).warn("a VM event listener failed on {}", e, ex);
+            }
+            return Behaviors.same();
+        }).build();
+    }
+}

@@ -1,0 +1,12 @@
+package dev.livetap.engine.api;
+
+import dev.livetap.actors.vm.VmEvent;
+
+/**
+ * Receives a VM endpoint's events in order: {@code MIGRATION} ({@code {"status": ...}}),
+ * {@code STOP}, {@code RESUME}. Called on an actor thread: return quickly, never block.
+ */
+@FunctionalInterface
+public interface VmListener {
+    void onEvent(VmEvent event);
+}

@@ -1,0 +1,146 @@
+package dev.livetap.engine.cli;
+
+import dev.livetap.actors.tap.KernelVhostNet;
+import dev.livetap.actors.tap.RecordingVhostBackend;
+import dev.livetap.engine.api.EngineSettings;
+import dev.livetap.engine.api.VmSpec;
+import dev.livetap.engine.vmm.VmmHost;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+
+/** {@code livetap vmm}: a VMM host process with one or more VM endpoints, each on its own QMP socket. */
+@Command(name = "vmm", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Runs VM endpoints, each behind a QMP socket (mode 0600, same uid only).",
+            "Prints 'READY <qmp-path>' per VM once its socket listens (after the warm-up).",
+            "Stops on 'quit' (per VM; the process ends with its last VM, exit 0) or SIGTERM/SIGINT (exit 130), "
+                + "closing every fd and removing every socket."},
+        exitCodeListHeading = "%nExit codes:%n",
+        exitCodeList = {"0:every VM quit", "1:start failed (e.g. a live process listens on the socket path)",
+            "2:bad command line", "130:stopped by SIGTERM/SIGINT, after cleaning up"})
+public final class VmmCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--qmp", paramLabel = "PATH", description = "QMP socket of the (single) VM.")
+    Path qmp;
+
+    @Option(names = "--qmp-dir", paramLabel = "DIR", description = "With --vms: QMP sockets DIR/<name><i>.qmp.")
+    Path qmpDir;
+
+    @Option(names = "--vms", paramLabel = "N", defaultValue = "1", description = "VM endpoints in this process (1-4096, default ${DEFAULT-VALUE}).")
+    int vms;
+
+    @Option(names = "--name", paramLabel = "NAME", defaultValue = "vm", description = "VM name (with --vms: name prefix). Default ${DEFAULT-VALUE}.")
+    String name;
+
+    @Option(names = "--incoming", description = "Start as a migration target (QEMU's -incoming defer): run state inmigrate.")
+    boolean incoming;
+
+    @Option(names = "--paused", description = "QEMU's -S: stay paused after an incoming migration until 'cont' (else resume by itself).")
+    boolean paused;
+
+    @Option(names = "--machine", paramLabel = "TYPE", defaultValue = "q35",
+            description = "Machine type (default ${DEFAULT-VALUE} = the latest, backend-transfer on; pc-q35-10.2 and older: off).")
+    String machine;
+
+    @Option(names = "--guest-ip", paramLabel = "IPV4", defaultValue = VmSpec.DEFAULT_GUEST_IP,
+            description = "Address the guest stand-in answers ARP/ICMP for (default ${DEFAULT-VALUE}; device_add x-guest-ip overrides).")
+    String guestIp;
+
+    @Option(names = "--json-log", description = "Log JSON lines on stderr (one object per event).")
+    boolean jsonLog;
+
+    @Option(names = "--no-warm-up", description = "Report READY without warming up (the first hand-off is then slower).")
+    boolean noWarmUp;
+
+    @Option(names = "--migration-timeout", paramLabel = "SECONDS", defaultValue = "30",
+            description = "Limit of each migration wait (connect/accept, return path); default ${DEFAULT-VALUE}.")
+    int migrationTimeoutSeconds;
+
+    @Option(names = "--x-fault-vhost-setup", paramLabel = "QUEUE", hidden = true,
+            description = "Fault injection: a recording vhost backend whose post_load set-up fails on QUEUE.")
+    Integer faultVhostSetup;
+
+    @Override
+    public Integer call() throws Exception {
+        List<VmmHost.VmPlan> plans = plans();
+        EngineSettings settings = EngineSettings.defaults()
+                .withTimeouts(new dev.livetap.actors.migration.MigrationTimeouts(Duration.ofSeconds(migrationTimeoutSeconds),
+                        Duration.ofSeconds(10), Duration.ofSeconds(Math.max(60, migrationTimeoutSeconds)),
+                        Duration.ofSeconds(migrationTimeoutSeconds)));
+        if (faultVhostSetup != null) {
+            int q = faultVhostSetup;
+            settings = settings.withVhost(() -> new RecordingVhostBackend().failSetUp(q));
+        } else {
+            settings = settings.withVhost(KernelVhostNet::new);
+        }
+        CompletableFuture<String> signalled = new CompletableFuture<>();
+        Signals.onTermination(signalled::complete);
+        VmmHost host;
+        try {
+            host = VmmHost.start(settings, plans, !noWarmUp, System.out);
+        } catch (RuntimeException e) {
+            System.err.println("livetap vmm: " + e.getMessage());
+            return ExitCodes.FAILED;
+        }
+        Thread hook = new Thread(host::close, "livetap-vmm-shutdown");
+        Runtime.getRuntime().addShutdownHook(hook);
+        try {
+            while (!host.awaitAllStopped(Duration.ofMillis(100))) {
+                if (signalled.isDone()) {
+                    System.err.println("livetap vmm: " + signalled.getNow("signal") + ", stopping");
+                    host.close();
+                    return ExitCodes.INTERRUPTED;
+                }
+            }
+            host.close();
+            return ExitCodes.OK;
+        } finally {
+            try {
+                Runtime.getRuntime().removeShutdownHook(hook);
+            } catch (IllegalStateException shuttingDown) {
+                // the JVM is already exiting: the hook runs (close is idempotent)
+            }
+        }
+    }
+
+    List<VmmHost.VmPlan> plans() throws java.io.IOException {
+        if (vms < 1 || vms > 4096) {
+            throw new ParameterException(spec.commandLine(), "--vms must be 1 to 4096, got " + vms);
+        }
+        if ((qmp == null) == (qmpDir == null)) {
+            throw new ParameterException(spec.commandLine(), "give exactly one of --qmp PATH (one VM) or --qmp-dir DIR");
+        }
+        if (qmp != null && vms != 1) {
+            throw new ParameterException(spec.commandLine(), "--qmp names one socket; use --qmp-dir DIR with --vms " + vms);
+        }
+        VmSpec base;
+        try {
+            base = VmSpec.of(vms == 1 ? name : name + "0").machine(machine).incoming(incoming).paused(paused).guestIp(guestIp);
+        } catch (RuntimeException e) {
+            throw new ParameterException(spec.commandLine(), e.getMessage());
+        }
+        List<VmmHost.VmPlan> plans = new ArrayList<>();
+        if (qmp != null) {
+            plans.add(new VmmHost.VmPlan(base, qmp));
+            return plans;
+        }
+        Files.createDirectories(qmpDir);
+        for (int i = 0; i < vms; i++) {
+            String n = vms == 1 && qmpDir == null ? name : name + i;
+            plans.add(new VmmHost.VmPlan(new VmSpec(n, base.machine(), incoming, paused, base.guestIp()),
+                    qmpDir.resolve(n + ".qmp")));
+        }
+        return plans;
+    }
+}

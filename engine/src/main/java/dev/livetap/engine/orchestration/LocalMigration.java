@@ -1,0 +1,270 @@
+package dev.livetap.engine.orchestration;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.livetap.engine.qmp.QmpClient;
+import dev.livetap.engine.qmp.QmpException;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.Consumer;
+
+/**
+ * A local migration driven over QMP, as a management layer would: {@code local} on both sides,
+ * {@code migrate-incoming} on the target, {@code migrate} on the source, then MIGRATION events
+ * and {@code query-migrate} until the source reaches a final status and (on success) the target
+ * runs again. Downtime is the target's {@code x-target-started-ns} minus the source's
+ * {@code x-source-stopped-ns}: CLOCK_MONOTONIC stamps shared by every process of the host
+ * (design decision 7). Every wait is bounded by {@link Options#timeout()}.
+ */
+public final class LocalMigration {
+    private static final Set<String> FINAL = Set.of("completed", "failed", "cancelled");
+    private static final long POLL_NANOS = 2_000_000;
+
+    /**
+     * @param uri              {@code unix:PATH}; null: {@link #defaultUri(Path)} next to the target's QMP socket
+     * @param backendTransfer  sets migration parameter {@code local} on both sides (false: the
+     *                         baseline, the target uses its own TAP)
+     * @param contTarget       send {@code cont} to a target started paused ({@code -S}) once it completed
+     */
+    public record Options(Path source, Path target, String uri, boolean backendTransfer, Duration timeout,
+            boolean contTarget) {
+        public Options {
+            Objects.requireNonNull(source, "source");
+            Objects.requireNonNull(target, "target");
+            Objects.requireNonNull(timeout, "timeout");
+        }
+
+        public static Options of(Path source, Path target) {
+            return new Options(source, target, null, true, Duration.ofSeconds(60), false);
+        }
+
+        public Options withUri(String value) {
+            return new Options(source, target, value, backendTransfer, timeout, contTarget);
+        }
+
+        public Options withBackendTransfer(boolean value) {
+            return new Options(source, target, uri, value, timeout, contTarget);
+        }
+
+        public Options withTimeout(Duration value) {
+            return new Options(source, target, uri, backendTransfer, value, contTarget);
+        }
+
+        public Options withContTarget(boolean value) {
+            return new Options(source, target, uri, backendTransfer, timeout, value);
+        }
+
+        public String effectiveUri() {
+            return uri != null ? uri : defaultUri(target);
+        }
+    }
+
+    /** One event of the timeline: microseconds since {@code migrate} was sent (QMP event timestamps, wall clock). */
+    public record Step(long atMicros, String side, String event, String detail) {
+    }
+
+    /**
+     * The outcome.
+     *
+     * @param downtimeMs source stop to target resume, -1 when unknown (failed, or a paused target not continued)
+     * @param sourceInfo the source's final {@code query-migrate}; {@code targetInfo} the target's
+     */
+    public record Result(String status, String uri, boolean backendTransfer, long totalMs, double downtimeMs,
+            long setupMs, String error, boolean resumedByCont, List<Step> timeline, JsonNode sourceInfo,
+            JsonNode targetInfo, long wallMs) {
+        public boolean completed() {
+            return "completed".equals(status);
+        }
+
+        /** One JSON object (the {@code --json} output of {@code livetap migrate}). */
+        public ObjectNode toJson() {
+            ObjectNode o = JsonNodeFactory.instance.objectNode();
+            o.put("status", status);
+            o.put("uri", uri);
+            o.put("backend_transfer", backendTransfer);
+            o.put("total_ms", totalMs);
+            o.put("downtime_ms", downtimeMs);
+            o.put("setup_ms", setupMs);
+            o.put("resumed_by_cont", resumedByCont);
+            o.put("wall_ms", wallMs);
+            if (error != null) {
+                o.put("error", error);
+            }
+            var tl = o.putArray("timeline");
+            for (Step s : timeline) {
+                ObjectNode e = tl.addObject();
+                e.put("at_us", s.atMicros());
+                e.put("side", s.side());
+                e.put("event", s.event());
+                e.put("detail", s.detail());
+            }
+            o.set("source", sourceInfo);
+            o.set("target", targetInfo);
+            return o;
+        }
+    }
+
+    private LocalMigration() {
+    }
+
+    /** {@code unix:DIR/NAME-incoming.sock} for a target QMP socket {@code DIR/NAME.qmp}. */
+    public static String defaultUri(Path targetQmp) {
+        String file = targetQmp.getFileName().toString();
+        String base = file.endsWith(".qmp") ? file.substring(0, file.length() - 4) : file;
+        Path dir = targetQmp.toAbsolutePath().getParent();
+        return "unix:" + dir.resolve(base + "-incoming.sock");
+    }
+
+    /**
+     * Runs the migration; {@code progress} gets one line per status change (call it with
+     * {@code System.err::println} or ignore it).
+     *
+     * @throws IOException when a QMP socket cannot be reached
+     * @throws TimeoutException when a QMP reply does not come in time
+     */
+    public static Result run(Options o, Consumer<String> progress) throws IOException, TimeoutException {
+        String uri = o.effectiveUri();
+        long startNanos = System.nanoTime();
+        long deadline = startNanos + o.timeout().toNanos();
+        Duration replyTimeout = o.timeout().compareTo(Duration.ofSeconds(15)) < 0 ? o.timeout() : Duration.ofSeconds(15);
+        try (QmpClient src = QmpClient.connect(o.source(), replyTimeout);
+                QmpClient tgt = QmpClient.connect(o.target(), replyTimeout)) {
+            src.negotiate();
+            tgt.negotiate();
+            ObjectNode local = JsonNodeFactory.instance.objectNode().put("local", o.backendTransfer());
+            src.execute("migrate-set-parameters", local);
+            tgt.execute("migrate-set-parameters", local);
+            tgt.execute("migrate-incoming", JsonNodeFactory.instance.objectNode().put("uri", uri));
+            progress.accept("target: migrate-incoming " + uri);
+            awaitListening(uri, deadline);
+            long migrateWallMicros = nowMicros();
+            String error = null;
+            try {
+                src.execute("migrate", JsonNodeFactory.instance.objectNode().put("uri", uri));
+            } catch (QmpException e) {
+                error = e.desc();
+            }
+            progress.accept("source: migrate " + uri + (error == null ? "" : " refused: " + error));
+            List<Step> timeline = new ArrayList<>();
+            String status = error == null ? "setup" : "failed";
+            JsonNode srcInfo = JsonNodeFactory.instance.objectNode();
+            String last = "";
+            while (error == null && System.nanoTime() < deadline) {
+                srcInfo = src.execute("query-migrate", null);
+                status = srcInfo.path("status").asText("none");
+                if (!status.equals(last)) {
+                    progress.accept(String.format("source: %-10s %8.1f ms", status, (System.nanoTime() - startNanos) / 1e6));
+                    last = status;
+                }
+                if (FINAL.contains(status)) {
+                    break;
+                }
+                LockSupport.parkNanos(POLL_NANOS);
+            }
+            if (error == null && !FINAL.contains(status)) {
+                error = "the migration did not finish within " + o.timeout().toMillis() + " ms (source status " + status + ")";
+                status = "timeout";
+            }
+            if (error == null && !status.equals("completed")) {
+                error = srcInfo.path("error-desc").asText(null);
+            }
+            JsonNode tgtInfo = tgt.execute("query-migrate", null);
+            boolean resumedByCont = false;
+            if (status.equals("completed")) {
+                while (System.nanoTime() < deadline && !tgtInfo.has("x-target-started-ns")) {
+                    String run = tgt.execute("query-status", null).path("status").asText();
+                    if (run.equals("paused") && o.contTarget()) {
+                        progress.accept("target: paused (-S), sending cont");
+                        tgt.execute("cont", null);
+                    } else if (run.equals("paused") && !o.contTarget()) {
+                        break;
+                    }
+                    LockSupport.parkNanos(POLL_NANOS);
+                    tgtInfo = tgt.execute("query-migrate", null);
+                }
+                resumedByCont = tgtInfo.path("x-resumed-by-cont").asBoolean(false);
+                progress.accept("target: " + (tgtInfo.has("x-target-started-ns") ? "running" : "paused, waiting for cont"));
+            }
+            // flush: events that came before these replies are now in the clients
+            src.execute("query-status", null);
+            tgt.execute("query-status", null);
+            collect(timeline, "source", src.drainEvents(), migrateWallMicros);
+            collect(timeline, "target", tgt.drainEvents(), migrateWallMicros);
+            timeline.sort(Comparator.comparingLong(Step::atMicros));
+            double downtime = -1;
+            if (srcInfo.has("x-source-stopped-ns") && tgtInfo.has("x-target-started-ns")) {
+                downtime = (tgtInfo.get("x-target-started-ns").asLong() - srcInfo.get("x-source-stopped-ns").asLong()) / 1e6;
+            }
+            long wallMs = (System.nanoTime() - startNanos) / 1_000_000;
+            return new Result(status, uri, o.backendTransfer(), srcInfo.path("total-time").asLong(-1), downtime,
+                    srcInfo.path("setup-time").asLong(-1), error, resumedByCont, List.copyOf(timeline), srcInfo, tgtInfo,
+                    wallMs);
+        }
+    }
+
+    /**
+     * The target answers migrate-incoming before its coordinator listens (the actor describes its
+     * devices first): wait, bounded, until the socket path exists.
+     */
+    private static void awaitListening(String uri, long deadline) throws TimeoutException {
+        if (!uri.startsWith("unix:")) {
+            return;
+        }
+        Path path = Path.of(uri.substring("unix:".length()));
+        while (!java.nio.file.Files.exists(path)) {
+            if (System.nanoTime() > deadline) {
+                throw new TimeoutException("the target did not listen at " + path + " in time");
+            }
+            LockSupport.parkNanos(500_000);
+        }
+    }
+
+    private static void collect(List<Step> out, String side, List<JsonNode> events, long originMicros) {
+        for (JsonNode e : events) {
+            long at = e.path("timestamp").path("seconds").asLong() * 1_000_000 + e.path("timestamp").path("microseconds").asLong();
+            String detail = e.has("data") && e.get("data").size() > 0 ? e.get("data").toString() : "";
+            String name = e.path("event").asText();
+            if (name.equals("MIGRATION")) {
+                detail = e.path("data").path("status").asText();
+            }
+            out.add(new Step(at - originMicros, side, name, detail));
+        }
+    }
+
+    private static long nowMicros() {
+        java.time.Instant now = java.time.Instant.now();
+        return now.getEpochSecond() * 1_000_000 + now.getNano() / 1000;
+    }
+
+    /** The human-readable report: timeline and summary table. */
+    public static String format(Result r) {
+        StringBuilder sb = new StringBuilder();
+        sb.append("timeline (ms after migrate was sent; QMP event timestamps)\n");
+        for (Step s : r.timeline()) {
+            sb.append(String.format("  %10.3f  %-6s  %-9s %s%n", s.atMicros() / 1000.0, s.side(), s.event(), s.detail()));
+        }
+        sb.append("summary\n");
+        sb.append(String.format("  %-18s %s%n", "status", r.status()));
+        sb.append(String.format("  %-18s %s%n", "backend transfer", r.backendTransfer() ? "on (local)" : "off (baseline)"));
+        sb.append(String.format("  %-18s %s%n", "uri", r.uri()));
+        sb.append(String.format("  %-18s %s%n", "total time", r.totalMs() < 0 ? "-" : r.totalMs() + " ms"));
+        sb.append(String.format("  %-18s %s%n", "setup time", r.setupMs() < 0 ? "-" : r.setupMs() + " ms"));
+        sb.append(String.format("  %-18s %s%n", "downtime", r.downtimeMs() < 0 ? "-"
+                : String.format("%.3f ms (source stop -> target resume, CLOCK_MONOTONIC)%s", r.downtimeMs(),
+                        r.resumedByCont() ? ", including cont" : "")));
+        sb.append(String.format("  %-18s %d ms%n", "wall time", r.wallMs()));
+        if (r.error() != null) {
+            sb.append(String.format("  %-18s %s%n", "error", r.error()));
+        }
+        return sb.toString();
+    }
+}

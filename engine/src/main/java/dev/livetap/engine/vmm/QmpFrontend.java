@@ -1,0 +1,88 @@
+package dev.livetap.engine.vmm;
+
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.livetap.engine.api.VmEndpoint;
+import dev.livetap.engine.qmp.QmpBuiltins;
+import dev.livetap.engine.qmp.QmpCommandRegistry;
+import dev.livetap.engine.qmp.QmpServer;
+import dev.livetap.engine.qmp.QmpVersion;
+import dev.livetap.engine.qmp.QmpVmCommands;
+import dev.livetap.nativeio.Os;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One VM endpoint behind one QMP socket: the built-in commands, the VM commands forwarded by
+ * {@link VmQmpBackend}, and the endpoint's events ({@code MIGRATION}, {@code STOP},
+ * {@code RESUME}) emitted as QMP events; {@link #shutdownEvent} adds QEMU's {@code SHUTDOWN}.
+ */
+public final class QmpFrontend implements AutoCloseable {
+    private final QmpServer server;
+    private final VmEndpoint.Subscription subscription;
+    private final Os os;
+
+    private QmpFrontend(QmpServer server, VmEndpoint.Subscription subscription, Os os) {
+        this.server = server;
+        this.subscription = subscription;
+        this.os = os;
+    }
+
+    /**
+     * Starts the QMP server at {@code path} (mode 0600, same uid only) on {@code os}'s sockets and
+     * subscribes it to the endpoint's events before returning, so that no event is missed.
+     *
+     * @param onQuit runs on the reactor thread after the reply to {@code quit}; must not block
+     */
+    public static QmpFrontend start(VmEndpoint endpoint, Os os, Path path, Runnable onQuit, Duration timeout) {
+        QmpCommandRegistry registry = new QmpCommandRegistry();
+        QmpBuiltins.register(registry, QmpVersion.DEFAULT);
+        QmpVmCommands.register(registry, new VmQmpBackend(endpoint, onQuit));
+        QmpServer server = QmpServer.start(os, registry, QmpServer.Config.defaults(path, Clock.systemUTC()));
+        try {
+            VmEndpoint.Subscription sub = endpoint.subscribe(e -> server.emit(e.event(), VmQmpBackend.toJson(e.data())))
+                    .toCompletableFuture().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+            return new QmpFrontend(server, sub, os);
+        } catch (InterruptedException e) {
+            server.close();
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted", e);
+        } catch (Exception e) {
+            server.close();
+            throw new IllegalStateException("cannot subscribe to VM " + endpoint.name() + ": " + e, e);
+        }
+    }
+
+    public QmpServer server() {
+        return server;
+    }
+
+    /** QEMU's {@code SHUTDOWN {"guest": false, "reason": reason}}, delivered before this returns when called off the reactor. */
+    public void shutdownEvent(String reason) {
+        ObjectNode data = JsonNodeFactory.instance.objectNode();
+        data.put("guest", false);
+        data.put("reason", reason);
+        server.emit("SHUTDOWN", data);
+        if (!os.reactor().inReactorThread()) {
+            CompletableFuture<Void> barrier = new CompletableFuture<>();
+            os.reactor().execute(() -> barrier.complete(null));
+            try {
+                barrier.get(1, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            } catch (Exception e) {
+                // the reactor is gone: the event cannot be delivered anyway
+            }
+        }
+    }
+
+    /** Stops the event subscription, disconnects the clients, removes the socket. */
+    @Override
+    public void close() {
+        subscription.close();
+        server.close();
+    }
+}

@@ -1,0 +1,186 @@
+package dev.livetap.engine.vmm;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.livetap.actors.migration.MigrationInfo;
+import dev.livetap.engine.api.LivetapException;
+import dev.livetap.engine.api.VmEndpoint;
+import dev.livetap.engine.qmp.QmpErrorClass;
+import dev.livetap.engine.qmp.QmpException;
+import dev.livetap.engine.qmp.QmpSession;
+import dev.livetap.engine.qmp.QmpVmBackend;
+import dev.livetap.nativeio.OwnedFd;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+
+/**
+ * Forwards each QMP VM command to a {@link VmEndpoint} and maps the answer: a value becomes the
+ * {@code return} JSON, a {@link LivetapException} becomes {@code {"error": {class, desc}}}.
+ */
+public final class VmQmpBackend implements QmpVmBackend {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    /** Why {@code netdev_add fd=}/{@code fds=} is refused (the fds named are taken and closed, as QEMU would consume them). */
+    public static final String FD_NETDEV_UNSUPPORTED = "netdev_add with fd=/fds=/vhostfd=/vhostfds= is not supported by "
+            + "livetap's VM endpoint yet: a TAP netdev opens its queues by ifname= (or waits for them with "
+            + "incoming-fds=true); the passed descriptor(s) were closed";
+
+    private final VmEndpoint vm;
+    private final Runnable onQuit;
+
+    public VmQmpBackend(VmEndpoint vm, Runnable onQuit) {
+        this.vm = vm;
+        this.onQuit = onQuit;
+    }
+
+    @Override
+    public CompletionStage<JsonNode> netdevAdd(ObjectNode args, QmpSession session) {
+        List<String> names = new ArrayList<>();
+        for (String key : List.of("fd", "vhostfd")) {
+            if (args.hasNonNull(key)) {
+                names.add(args.get(key).textValue());
+            }
+        }
+        for (String key : List.of("fds", "vhostfds")) {
+            if (args.hasNonNull(key)) {
+                names.addAll(List.of(args.get(key).textValue().split(":", -1)));
+            }
+        }
+        if (!names.isEmpty()) {
+            List<OwnedFd> taken = new ArrayList<>();
+            try {
+                for (String n : names) {
+                    if (!n.isEmpty() && !Character.isDigit(n.charAt(0))) {
+                        taken.add(session.takeFd(n)); // QEMU's monitor_fd_param: an unknown name is an error
+                    }
+                }
+            } finally {
+                OwnedFd.closeAll(taken);
+            }
+            return CompletableFuture.failedFuture(QmpException.generic(FD_NETDEV_UNSUPPORTED));
+        }
+        return map(vm.netdevAdd(toMap(args)));
+    }
+
+    @Override
+    public CompletionStage<JsonNode> netdevDel(String id) {
+        return map(vm.netdevDel(id));
+    }
+
+    @Override
+    public CompletionStage<JsonNode> deviceAdd(ObjectNode args, QmpSession session) {
+        return map(vm.deviceAdd(toMap(args)));
+    }
+
+    @Override
+    public CompletionStage<JsonNode> deviceDel(String id) {
+        return map(vm.deviceDel(id));
+    }
+
+    @Override
+    public CompletionStage<JsonNode> migrateSetParameters(ObjectNode args) {
+        return map(vm.setParameters(toMap(args)));
+    }
+
+    @Override
+    public CompletionStage<JsonNode> queryMigrateParameters() {
+        return map(vm.queryParameters());
+    }
+
+    @Override
+    public CompletionStage<JsonNode> migrateSetCapabilities(ObjectNode args) {
+        Map<String, Boolean> caps = new java.util.LinkedHashMap<>();
+        for (JsonNode c : args.path("capabilities")) {
+            caps.put(c.path("capability").asText(), c.path("state").asBoolean());
+        }
+        return map(vm.setCapabilities(caps));
+    }
+
+    @Override
+    public CompletionStage<JsonNode> queryMigrateCapabilities() {
+        return map(vm.queryCapabilities());
+    }
+
+    @Override
+    public CompletionStage<JsonNode> migrateIncoming(ObjectNode args) {
+        return map(vm.migrateIncoming(args.get("uri").textValue()));
+    }
+
+    @Override
+    public CompletionStage<JsonNode> migrate(ObjectNode args) {
+        if (args.path("resume").asBoolean(false)) {
+            return CompletableFuture.failedFuture(QmpException.generic(
+                    "migrate resume=true is for postcopy recovery, which livetap does not model"));
+        }
+        return map(vm.migrate(args.get("uri").textValue()));
+    }
+
+    @Override
+    public CompletionStage<JsonNode> migrateCancel() {
+        return map(vm.cancel());
+    }
+
+    @Override
+    public CompletionStage<JsonNode> queryMigrate() {
+        return map(vm.query().thenApply(MigrationInfo::toQmp));
+    }
+
+    @Override
+    public CompletionStage<JsonNode> queryStatus() {
+        return map(vm.status());
+    }
+
+    @Override
+    public CompletionStage<JsonNode> stop() {
+        return map(vm.stop());
+    }
+
+    @Override
+    public CompletionStage<JsonNode> cont() {
+        return map(vm.cont());
+    }
+
+    @Override
+    public void quit() {
+        onQuit.run();
+    }
+
+    @SuppressWarnings("unchecked")
+    static Map<String, Object> toMap(ObjectNode args) {
+        return JSON.convertValue(args, Map.class);
+    }
+
+    /** Java value (maps, lists, records, null) to QMP JSON. */
+    public static JsonNode toJson(Object value) {
+        if (value == null) {
+            return JSON.createObjectNode();
+        }
+        return JSON.valueToTree(value);
+    }
+
+    private static CompletionStage<JsonNode> map(CompletionStage<?> stage) {
+        CompletableFuture<JsonNode> out = new CompletableFuture<>();
+        stage.whenComplete((v, e) -> {
+            if (e == null) {
+                out.complete(toJson(v));
+                return;
+            }
+            LivetapException l = LivetapException.unwrap(e);
+            if (l == null) {
+                out.completeExceptionally(QmpException.generic(String.valueOf(e.getMessage())));
+                return;
+            }
+            QmpErrorClass cls;
+            try {
+                cls = QmpErrorClass.valueOf(l.errorClass());
+            } catch (IllegalArgumentException unknown) {
+                cls = QmpErrorClass.GenericError;
+            }
+            out.completeExceptionally(new QmpException(cls, l.desc()));
+        });
+        return out;
+    }
+}

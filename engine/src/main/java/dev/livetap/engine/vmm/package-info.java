@@ -1,0 +1,2 @@
+/** The VMM host process: VM endpoints behind QMP sockets ({@code livetap vmm}). */
+package dev.livetap.engine.vmm;
