@@ -8,6 +8,7 @@ import dev.livetap.nativeio.Reactor;
 import dev.livetap.nativeio.TunFlags;
 import dev.livetap.nativeio.TunInfo;
 import java.nio.ByteBuffer;
+import java.util.function.Consumer;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.PostStop;
@@ -25,15 +26,15 @@ public final class TapActor {
 
     /** Inbound protocol. */
     public sealed interface Command
-            permits Pause, Resume, Save, Load, Release, Rollback, Transmit, SetEnabled, GetState, Close, QueueReadable {
+            permits Pause, Resume, Save, Load, Release, Rollback, Discard, Transmit, SetEnabled, GetState, Close, QueueReadable {
     }
 
     /** Stop reading on a frame boundary (VM stop); answered with {@link Stopped}. */
     public record Pause(ActorRef<Stopped> replyTo) implements Command {
     }
 
-    /** Start (or keep) reading; answered with {@link Reading}. */
-    public record Resume(ActorRef<Reading> replyTo) implements Command {
+    /** Start (or keep) reading; answered with {@link Reading}, or {@link NotReading} where the queue cannot read. */
+    public record Resume(ActorRef<ResumeReply> replyTo) implements Command {
     }
 
     /** pre_save: lend the paused queue's state (and fd) to the stream; the actor becomes {@code transferred}. */
@@ -44,8 +45,19 @@ public final class TapActor {
     public record Load(NetTapState state, ActorRef<LoadReply> replyTo) implements Command {
     }
 
-    /** The target answered {@code loaded}: the TAP is the target's now; close our fd without reading again. */
+    /**
+     * The target answered {@code loaded}: the TAP is the target's now; close our fd without reading
+     * again. Also accepted while paused (a migration without backend transfer completed: the source
+     * gives its own queue up).
+     */
     public record Release() implements Command {
+    }
+
+    /**
+     * Target side, the migration failed after this queue loaded its state: close the fd that arrived
+     * (and its vhost binding) and wait for incoming state again. Answered with {@link Discarded}.
+     */
+    public record Discard(ActorRef<Discarded> replyTo) implements Command {
     }
 
     /** The migration failed before {@code loaded}: take the fd back, paused; answered with {@link Stopped}. */
@@ -76,7 +88,19 @@ public final class TapActor {
     public record Stopped(int queue, long atNanos) {
     }
 
-    public record Reading(int queue, long atNanos) {
+    /** The fd that arrived was closed ({@code closedFd}) or there was none (false). */
+    public record Discarded(int queue, boolean closedFd) {
+    }
+
+    public sealed interface ResumeReply permits Reading, NotReading {
+        int queue();
+    }
+
+    public record Reading(int queue, long atNanos) implements ResumeReply {
+    }
+
+    /** Resume refused: no fd yet, the fd is handed over, or the queue is closed. */
+    public record NotReading(int queue, String reason) implements ResumeReply {
     }
 
     public sealed interface SaveReply permits Saved, SaveRefused {
@@ -124,23 +148,38 @@ public final class TapActor {
     private final ActorContext<Command> ctx;
     private final TapQueueConfig config;
     private final Os os;
-    private final ActorRef<Received> frames;
+    private final Consumer<Received> frames;
+    private final VhostBackend vhost;
+    /** The vhost device opened at netdev creation, or null without vhost. */
+    private final VhostBackend.VhostQueue vhostQueue;
     private final ByteBuffer readBuffer = ByteBuffer.allocateDirect(MAX_FRAME);
     private final ByteBuffer writeBuffer = ByteBuffer.allocateDirect(MAX_FRAME);
     private long framesDropped;
 
-    private TapActor(ActorContext<Command> ctx, TapQueueConfig config, Os os, ActorRef<Received> frames) {
+    private TapActor(ActorContext<Command> ctx, TapQueueConfig config, Os os, Consumer<Received> frames,
+            VhostBackend vhost, VhostBackend.VhostQueue vhostQueue) {
         this.ctx = ctx;
         this.config = config;
         this.os = os;
         this.frames = frames;
+        this.vhost = vhost;
+        this.vhostQueue = vhostQueue;
+        if ((vhost == null) != (vhostQueue == null)) {
+            throw new IllegalArgumentException("a vhost queue needs its backend and vice versa");
+        }
     }
 
     /** A queue whose fd this process opened; starts paused (the VM starts it with {@link Resume}). */
     public static Behavior<Command> opened(TapQueueConfig config, Os os, ActorRef<Received> frames,
             OwnedFd fd, TapFeatures features) {
+        return opened(config, os, frames::tell, fd, features);
+    }
+
+    /** As {@link #opened(TapQueueConfig, Os, ActorRef, OwnedFd, TapFeatures)}, frames going to any consumer. */
+    public static Behavior<Command> opened(TapQueueConfig config, Os os, Consumer<Received> frames,
+            OwnedFd fd, TapFeatures features) {
         return Behaviors.setup(ctx -> {
-            TapActor a = new TapActor(ctx, config, os, frames);
+            TapActor a = new TapActor(ctx, config, os, frames, null, null);
             Held held = new Held(fd, a.register(fd), features, true, config.defaultVnetHdrLen());
             return a.paused(held);
         });
@@ -148,7 +187,17 @@ public final class TapActor {
 
     /** A queue of an {@code incoming-fds} netdev: fd = -1 until the stream brings one. */
     public static Behavior<Command> waitingIncoming(TapQueueConfig config, Os os, ActorRef<Received> frames) {
-        return Behaviors.setup(ctx -> new TapActor(ctx, config, os, frames).waitingIncoming());
+        return waitingIncoming(config, os, frames::tell, null, null);
+    }
+
+    /**
+     * A queue of an {@code incoming-fds} netdev, with the vhost device opened at netdev creation
+     * ({@code vhost} and {@code vhostQueue} both null without vhost); post_load binds it to the fd
+     * that arrives. The actor tears the vhost queue down when it stops.
+     */
+    public static Behavior<Command> waitingIncoming(TapQueueConfig config, Os os, Consumer<Received> frames,
+            VhostBackend vhost, VhostBackend.VhostQueue vhostQueue) {
+        return Behaviors.setup(ctx -> new TapActor(ctx, config, os, frames, vhost, vhostQueue).waitingIncoming());
     }
 
     /** The fd and what travels with it while this actor owns it. */
@@ -200,6 +249,10 @@ public final class TapActor {
                 })
                 .onMessage(Load.class, m -> refuseLoad(m))
                 .onMessage(Release.class, m -> unexpected(m, "active"))
+                .onMessage(Discard.class, m -> {
+                    m.replyTo().tell(new Discarded(queue(), false)); // a running queue is never discarded
+                    return Behaviors.same();
+                })
                 .onMessage(Rollback.class, m -> {
                     m.replyTo().tell(new Stopped(queue(), os.clock().nanos()));
                     return Behaviors.same();
@@ -231,7 +284,17 @@ public final class TapActor {
                     return transferred(held);
                 })
                 .onMessage(Load.class, m -> refuseLoad(m))
-                .onMessage(Release.class, m -> unexpected(m, "paused"))
+                .onMessage(Release.class, m -> {
+                    closeHeld(held);
+                    ctx.getLog().debug("{}: released after a migration that kept the backend here", config.name());
+                    return closed();
+                })
+                .onMessage(Discard.class, m -> {
+                    closeHeld(held);
+                    m.replyTo().tell(new Discarded(queue(), true));
+                    ctx.getLog().info("{}: discarded the fd received from the stream", config.name());
+                    return waitingIncoming();
+                })
                 .onMessage(Rollback.class, m -> {
                     m.replyTo().tell(new Stopped(queue(), os.clock().nanos()));
                     return Behaviors.same();
@@ -250,9 +313,13 @@ public final class TapActor {
         return Behaviors.receive(Command.class)
                 .onMessageEquals(QueueReadable.INSTANCE, Behaviors::same)
                 .onMessage(Release.class, m -> {
-                    held.fd().close();
+                    closeHeld(held);
                     ctx.getLog().debug("{}: released to the target", config.name());
                     return closed();
+                })
+                .onMessage(Discard.class, m -> {
+                    m.replyTo().tell(new Discarded(queue(), false)); // the source side rolls back instead
+                    return Behaviors.same();
                 })
                 .onMessage(Rollback.class, m -> {
                     Held back = new Held(held.fd(), register(held.fd()), held.features(), held.enabled(), held.hostVnetHdrLen());
@@ -267,6 +334,7 @@ public final class TapActor {
                 .onMessage(Resume.class, m -> {
                     // Reading now could race the target: at most one process reads a queue.
                     ctx.getLog().warn("{}: resume refused while the fd is handed over (roll back first)", config.name());
+                    m.replyTo().tell(new NotReading(queue(), config.name() + " is handed over to the migration"));
                     return Behaviors.same();
                 })
                 .onMessage(Save.class, m -> {
@@ -295,7 +363,8 @@ public final class TapActor {
                     return Behaviors.same();
                 })
                 .onMessage(Resume.class, m -> {
-                    ctx.getLog().warn("{}: resume before any fd arrived; nothing to read", config.name());
+                    ctx.getLog().debug("{}: resume before any fd arrived; nothing to read", config.name());
+                    m.replyTo().tell(new NotReading(queue(), config.name() + " has no fd yet (waiting for incoming state)"));
                     return Behaviors.same();
                 })
                 .onMessage(Save.class, m -> {
@@ -303,7 +372,14 @@ public final class TapActor {
                     return Behaviors.same();
                 })
                 .onMessage(Release.class, m -> Behaviors.same())
-                .onMessage(Rollback.class, m -> Behaviors.same())
+                .onMessage(Rollback.class, m -> {
+                    m.replyTo().tell(new Stopped(queue(), os.clock().nanos()));
+                    return Behaviors.same();
+                })
+                .onMessage(Discard.class, m -> {
+                    m.replyTo().tell(new Discarded(queue(), false));
+                    return Behaviors.same();
+                })
                 .onMessage(Transmit.class, m -> drop())
                 .onMessage(SetEnabled.class, m -> {
                     m.replyTo().tell(new EnabledReply(queue(), false, "queue has no fd yet"));
@@ -313,7 +389,11 @@ public final class TapActor {
                     m.replyTo().tell(new QueueState(queue(), "waiting-incoming", false, false, -1));
                     return Behaviors.same();
                 })
-                .onMessage(Close.class, m -> Behaviors.stopped())
+                .onMessage(Close.class, m -> {
+                    tearDownVhost();
+                    return Behaviors.stopped();
+                })
+                .onSignal(PostStop.class, s -> tearDownVhost())
                 .build();
     }
 
@@ -335,6 +415,18 @@ public final class TapActor {
                     m.replyTo().tell(new Stopped(queue(), os.clock().nanos()));
                     return Behaviors.same();
                 })
+                .onMessage(Discard.class, m -> {
+                    m.replyTo().tell(new Discarded(queue(), false));
+                    return Behaviors.same();
+                })
+                .onMessage(Rollback.class, m -> {
+                    m.replyTo().tell(new Stopped(queue(), os.clock().nanos()));
+                    return Behaviors.same();
+                })
+                .onMessage(Resume.class, m -> {
+                    m.replyTo().tell(new NotReading(queue(), config.name() + " is closed"));
+                    return Behaviors.same();
+                })
                 .onMessage(Close.class, m -> Behaviors.stopped())
                 .onAnyMessage(m -> Behaviors.same())
                 .build();
@@ -354,7 +446,7 @@ public final class TapActor {
                 byte[] frame = new byte[len];
                 readBuffer.flip();
                 readBuffer.get(frame);
-                frames.tell(new Received(queue(), frame));
+                frames.accept(new Received(queue(), frame));
             }
         } catch (NativeException e) {
             ctx.getLog().error("{}: read failed, the queue stops reading: {}", config.name(), e.getMessage());
@@ -422,7 +514,18 @@ public final class TapActor {
             m.replyTo().tell(new LoadFailed(queue(), problem));
             return Behaviors.same();
         }
-        // post_load: the queue is armed but reads only once the VM runs (Resume).
+        // post_load: vhost first (QEMU's order), then the queue is armed; it reads only once the VM runs (Resume).
+        if (vhostQueue != null) {
+            try {
+                vhost.setUp(vhostQueue, s.fd());
+            } catch (VhostException e) {
+                s.fd().close();
+                String reason = VhostBackend.postLoadFailure(e.getMessage());
+                ctx.getLog().warn("{}: {}", config.name(), reason);
+                m.replyTo().tell(new LoadFailed(queue(), reason));
+                return Behaviors.same();
+            }
+        }
         Held held = new Held(s.fd(), register(s.fd()), new TapFeatures(s.hasUfo(), s.hasUso(), s.hasTunnel()),
                 s.enabled(), s.hostVnetHdrLen());
         m.replyTo().tell(new Loaded(queue()));
@@ -441,7 +544,7 @@ public final class TapActor {
                 return what + " is not a TAP queue (fstat: " + kind + ", expected character device 10:200)";
             }
             TunInfo info = os.tun().info(s.fd());
-            if (!info.name().equals(config.ifname())) {
+            if (config.ifname() != null && !info.name().equals(config.ifname())) {
                 return what + " belongs to interface " + info.name() + ", expected " + config.ifname();
             }
             int flags = info.flags() & ~TunFlags.IFF_DETACH_QUEUE & ~TunFlags.IFF_PERSIST;
@@ -455,6 +558,10 @@ public final class TapActor {
             }
             if (s.usingVnetHdr() != config.vnetHdr()) {
                 return what + ": using_vnet_hdr=" + s.usingVnetHdr() + " but this netdev has vnet_hdr=" + config.vnetHdr();
+            }
+            if (s.usingVnetHdr() && s.hostVnetHdrLen() != 0 && os.tun().vnetHdrSize(s.fd()) != s.hostVnetHdrLen()) {
+                return what + ": host_vnet_hdr_len=" + s.hostVnetHdrLen() + " but the device's TUNGETVNETHDRSZ is "
+                        + os.tun().vnetHdrSize(s.fd());
             }
             if (!os.fds().isNonBlocking(s.fd())) {
                 return what + " is in blocking mode (O_NONBLOCK is kept as the source set it)";
@@ -476,16 +583,28 @@ public final class TapActor {
     }
 
     private Behavior<Command> closeAndStop(Held held) {
-        held.registration().cancel();
-        held.fd().close();
+        closeHeld(held);
         return Behaviors.stopped();
     }
 
-    private Behavior<Command> releaseOnStop(Held held) {
+    /** Unbinds vhost (which uses the fd), stops watching and closes the fd; idempotent. */
+    private void closeHeld(Held held) {
         held.registration().cancel();
+        tearDownVhost();
         if (held.fd().isOpen()) {
             held.fd().close();
         }
+    }
+
+    private Behavior<Command> tearDownVhost() {
+        if (vhostQueue != null) {
+            vhost.tearDown(vhostQueue);
+        }
+        return Behaviors.same();
+    }
+
+    private Behavior<Command> releaseOnStop(Held held) {
+        closeHeld(held);
         return Behaviors.same();
     }
 

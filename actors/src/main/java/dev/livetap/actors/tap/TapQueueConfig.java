@@ -3,14 +3,23 @@ package dev.livetap.actors.tap;
 import dev.livetap.nativeio.TunFlags;
 
 /**
- * What one queue of a TAP netdev was configured with: the interface it must belong to and the
- * TUNSETIFF flags it must carry. Received fds are checked against this.
+ * What one queue of a TAP netdev was configured with: the netdev it belongs to, the interface its
+ * fd must belong to ({@code ifname} null = any, for an {@code incoming-fds} netdev without
+ * {@code ifname=}) and the TUNSETIFF flags it must carry. Received fds are checked against this.
  */
-public record TapQueueConfig(String ifname, int index, int queues, boolean vnetHdr) {
+public record TapQueueConfig(String netdevId, String ifname, int index, int queues, boolean vnetHdr) {
     public TapQueueConfig {
+        if (netdevId == null || netdevId.isEmpty()) {
+            throw new IllegalArgumentException("netdev id is required");
+        }
         if (index < 0 || index >= queues) {
             throw new IllegalArgumentException("queue index " + index + " outside 0.." + (queues - 1));
         }
+    }
+
+    /** A queue of a netdev named after its interface. */
+    public TapQueueConfig(String ifname, int index, int queues, boolean vnetHdr) {
+        this(ifname, ifname, index, queues, vnetHdr);
     }
 
     /** The TUNSETIFF flags of this netdev's queues (IFF_MULTI_QUEUE only for more than one queue). */
@@ -31,6 +40,6 @@ public record TapQueueConfig(String ifname, int index, int queues, boolean vnetH
     }
 
     public String name() {
-        return ifname + " queue " + index;
+        return (ifname == null ? netdevId : ifname) + " queue " + index;
     }
 }

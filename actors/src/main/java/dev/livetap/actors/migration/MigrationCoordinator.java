@@ -1,0 +1,682 @@
+package dev.livetap.actors.migration;
+
+import dev.livetap.actors.nic.VirtioNetActor;
+import dev.livetap.actors.options.MigrationParameters;
+import dev.livetap.actors.options.MigrationStatus;
+import dev.livetap.actors.options.MigrationUri;
+import dev.livetap.actors.options.RunState;
+import dev.livetap.codec.Schema;
+import dev.livetap.codec.Section;
+import dev.livetap.codec.SectionResolver;
+import dev.livetap.codec.StreamFormatException;
+import dev.livetap.codec.StreamHeader;
+import dev.livetap.codec.pekko.MigrationStreamFlows;
+import dev.livetap.nativeio.Frame;
+import dev.livetap.nativeio.FrameChannel;
+import dev.livetap.nativeio.MonotonicClock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.function.Consumer;
+import java.util.function.Function;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.Terminated;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
+import org.apache.pekko.stream.Materializer;
+import org.apache.pekko.stream.javadsl.Keep;
+import org.apache.pekko.stream.javadsl.Source;
+import org.apache.pekko.stream.typed.javadsl.ActorSink;
+
+/**
+ * One migration, source or target role. It opens no socket: a {@link MigrationTransport} gives it
+ * the channel. Sections flow through the codec's Pekko Streams pipeline (encode flow → channel
+ * sink; channel source → decode flow → this actor, with back-pressure); the target answers on the
+ * same socket through the {@link ReturnPath}.
+ *
+ * <p>QEMU's statuses, each reported to the VM (which emits the MIGRATION event): source
+ * {@code setup → active → device → completed}, target {@code setup → active → completed}; any
+ * failure before the source receives {@code loaded} ends in {@code failed} (or
+ * {@code cancelling → cancelled}) and rolls back: the source's queues return to paused with their
+ * fds, the target closes everything it received. Every wait has a Pekko timer. The coordinator
+ * never throws out of a failure: it reports and stops.
+ */
+public final class MigrationCoordinator {
+    /** The MDC key every log line of a migration carries. */
+    public static final String MDC_KEY = "migrationId";
+    /** Source-crash rule (semantic 7), in the target's error. */
+    public static final String DEVICE_LOST =
+            "the migration source went away before every section loaded: the TAP device is lost"
+                    + " (closing its fds destroys a non-persistent TAP)";
+
+    private MigrationCoordinator() {
+    }
+
+    public sealed interface Command permits Cancel, Connected, ChannelFailed, Timeout, NicAnswer, StreamSent,
+            StreamSendFailed, ReturnFrame, ReturnClosed, StreamInit, SectionIn, StreamDone, StreamFailed, LoadedSent {
+    }
+
+    /** {@code migrate_cancel}. */
+    public record Cancel() implements Command {
+    }
+
+    /** What a coordinator tells its VM. */
+    public sealed interface Report permits Progress, RunStateChange, Finished {
+    }
+
+    /** The status (or figures) changed. */
+    public record Progress(MigrationInfo info) implements Report {
+    }
+
+    /** The migration changed the VM's run state (source: finish-migrate, postmigrate, paused). */
+    public record RunStateChange(String migrationId, RunState state) implements Report {
+    }
+
+    /**
+     * The end. {@code backendHandedOver}: source, the target owns the backends now (the downscript
+     * duty passes); target, this side owns them. {@code peerConfirmed}: target, the source got
+     * {@code loaded} (false: the source went away after the whole stream loaded: the target owns the
+     * TAP but must not resume by itself).
+     */
+    public record Finished(MigrationInfo info, boolean succeeded, boolean backendHandedOver, boolean peerConfirmed)
+            implements Report {
+    }
+
+    /** A NIC of the VM and whether its backend travels (semantic 1: {@code local} and {@code backend-transfer}). */
+    public record Nic(String deviceId, ActorRef<VirtioNetActor.Command> ref, boolean backendTravels) {
+    }
+
+    public record SourceSetup(String migrationId, MigrationUri.Unix uri, MigrationParameters parameters, List<Nic> nics,
+            StreamHeader header, MigrationTransport transport, MonotonicClock clock, MigrationTimeouts timeouts) {
+        public SourceSetup {
+            nics = List.copyOf(nics);
+        }
+    }
+
+    public record TargetSetup(String migrationId, MigrationUri.Unix uri, List<Nic> nics, MigrationTransport transport,
+            MonotonicClock clock, MigrationTimeouts timeouts) {
+        public TargetSetup {
+            nics = List.copyOf(nics);
+        }
+    }
+
+    // private messages
+    private record Connected(FrameChannel channel) implements Command {
+    }
+
+    private record ChannelFailed(Throwable cause) implements Command {
+    }
+
+    private record Timeout(String what) implements Command {
+    }
+
+    private record NicAnswer(long op, int index, Object reply, Throwable failure) implements Command {
+    }
+
+    private record StreamSent() implements Command {
+    }
+
+    private record StreamSendFailed(Throwable cause) implements Command {
+    }
+
+    private record ReturnFrame(Frame frame) implements Command {
+    }
+
+    private record ReturnClosed(Throwable cause) implements Command {
+    }
+
+    private enum Ack { INSTANCE }
+
+    private record StreamInit(ActorRef<Ack> ack) implements Command {
+    }
+
+    private record SectionIn(ActorRef<Ack> ack, Section section) implements Command {
+    }
+
+    private record StreamDone() implements Command {
+    }
+
+    private record StreamFailed(Throwable cause) implements Command {
+    }
+
+    private record LoadedSent(Throwable failure) implements Command {
+    }
+
+    private static final String PHASE = "phase";
+    private static final String SWITCHOVER = "switchover";
+
+    public static Behavior<Command> source(SourceSetup setup, ActorRef<Report> report) {
+        return Behaviors.withMdc(Command.class, Map.of(MDC_KEY, setup.migrationId()),
+                Behaviors.setup(ctx -> Behaviors.withTimers(timers ->
+                        new SourceRole(ctx, timers, setup, report).start())));
+    }
+
+    public static Behavior<Command> target(TargetSetup setup, ActorRef<Report> report) {
+        return Behaviors.withMdc(Command.class, Map.of(MDC_KEY, setup.migrationId()),
+                Behaviors.setup(ctx -> Behaviors.withTimers(timers ->
+                        new TargetRole(ctx, timers, setup, report).start())));
+    }
+
+    /** What both roles share: status reports, figures, NIC requests gathered with timeouts. */
+    private abstract static class Role {
+        final ActorContext<Command> ctx;
+        final TimerScheduler<Command> timers;
+        final ActorRef<Report> report;
+        final String id;
+        final List<Nic> nics;
+        final MonotonicClock clock;
+        final MigrationTimeouts timeouts;
+        final long startedAt;
+        long activeAt = -1;
+        MigrationInfo info;
+        FrameChannel channel;
+        boolean finished;
+        private long nextOp = 1;
+        private final TreeMap<Long, Op> ops = new TreeMap<>();
+
+        private static final class Op {
+            final String what;
+            final Object[] replies;
+            int missing;
+            final Consumer<List<Object>> onAll;
+            final Consumer<String> onFailure;
+
+            Op(String what, int n, Consumer<List<Object>> onAll, Consumer<String> onFailure) {
+                this.what = what;
+                this.replies = new Object[n];
+                this.missing = n;
+                this.onAll = onAll;
+                this.onFailure = onFailure;
+            }
+        }
+
+        Role(ActorContext<Command> ctx, TimerScheduler<Command> timers, ActorRef<Report> report, String id,
+                List<Nic> nics, MonotonicClock clock, MigrationTimeouts timeouts) {
+            this.ctx = ctx;
+            this.timers = timers;
+            this.report = report;
+            this.id = id;
+            this.nics = nics;
+            this.clock = clock;
+            this.timeouts = timeouts;
+            this.startedAt = clock.nanos();
+            this.info = new MigrationInfo(id, MigrationStatus.NONE, -1, -1, -1, null, 0, 0, false);
+            for (Nic n : nics) {
+                ctx.watch(n.ref());
+            }
+        }
+
+        void status(MigrationStatus s) {
+            if (s == MigrationStatus.ACTIVE && activeAt < 0) {
+                activeAt = clock.nanos();
+            }
+            long now = clock.nanos();
+            info = new MigrationInfo(id, s, activeAt < 0 ? -1 : ms(activeAt - startedAt), info.downtimeMs(),
+                    ms(now - startedAt), info.errorDesc(), info.sourceStoppedNanos(), info.targetStartedNanos(), false);
+            ctx.getLog().info("migration {}: status {}", id, s.qmpName());
+            report.tell(new Progress(info));
+        }
+
+        static long ms(long nanos) {
+            return Math.max(0, nanos / 1_000_000);
+        }
+
+        void phaseTimer(String what, Duration d) {
+            timers.startSingleTimer(PHASE, new Timeout(what + " took longer than " + d.toMillis() + " ms"), d);
+        }
+
+        <R> void askNics(Class<R> cls, Function<Nic, Function<ActorRef<R>, VirtioNetActor.Command>> request, String what,
+                Consumer<List<Object>> onAll, Consumer<String> onFailure) {
+            long op = nextOp++;
+            ops.put(op, new Op(what, nics.size(), onAll, onFailure));
+            if (nics.isEmpty()) {
+                ops.remove(op);
+                onAll.accept(List.of());
+                return;
+            }
+            for (int i = 0; i < nics.size(); i++) {
+                int index = i;
+                Nic nic = nics.get(i);
+                ctx.ask(cls, nic.ref(), timeouts.step(), r -> request.apply(nic).apply(r),
+                        (r, ex) -> new NicAnswer(op, index, r, ex));
+            }
+        }
+
+        /** One NIC only (sections load one at a time). */
+        <R> void askNic(int index, Class<R> cls, Function<ActorRef<R>, VirtioNetActor.Command> request, String what,
+                Consumer<Object> onReply, Consumer<String> onFailure) {
+            long op = nextOp++;
+            ops.put(op, new Op(what, 1, rs -> onReply.accept(rs.get(0)), onFailure));
+            ctx.ask(cls, nics.get(index).ref(), timeouts.step(), request::apply, (r, ex) -> new NicAnswer(op, 0, r, ex));
+        }
+
+        Behavior<Command> onNicAnswer(NicAnswer a) {
+            Op op = ops.get(a.op());
+            if (op == null) {
+                return Behaviors.same();
+            }
+            if (a.failure() != null) {
+                ops.remove(a.op());
+                String nic = op.replies.length == 1 ? "" : " of " + nics.get(a.index()).deviceId();
+                op.onFailure.accept(op.what + nic + " failed: " + a.failure().getMessage());
+                return Behaviors.same();
+            }
+            if (op.replies[a.index()] == null) {
+                op.missing--;
+            }
+            op.replies[a.index()] = a.reply();
+            if (op.missing == 0) {
+                ops.remove(a.op());
+                op.onAll.accept(Arrays.asList(op.replies));
+            }
+            return Behaviors.same();
+        }
+
+        /** Forget every gathered request (a failure interrupted them). */
+        void dropOps() {
+            ops.clear();
+        }
+
+        void closeChannel() {
+            if (channel != null) {
+                channel.close();
+            }
+        }
+
+        /** Common handlers: NIC answers and a NIC that stopped. */
+        Behavior<Command> withCommon(org.apache.pekko.actor.typed.javadsl.BehaviorBuilder<Command> b,
+                Function<String, Behavior<Command>> onFailure) {
+            return b.onMessage(NicAnswer.class, this::onNicAnswer)
+                    .onMessage(ReturnFrame.class, m -> {
+                        m.frame().close(); // a frame no state expects: never leak its fds
+                        return Behaviors.same();
+                    })
+                    .onMessage(SectionIn.class, m -> {
+                        m.section().close();
+                        return Behaviors.same();
+                    })
+                    .onAnyMessage(m -> {
+                        ctx.getLog().debug("migration {}: {} ignored", id, m.getClass().getSimpleName());
+                        return Behaviors.same();
+                    })
+                    .onSignal(Terminated.class, t -> finished ? Behaviors.same()
+                            : onFailure.apply("NIC " + t.getRef().path().name() + " stopped during the migration"))
+                    .build();
+        }
+    }
+
+    // ================================================================== source
+
+    private static final class SourceRole extends Role {
+        private final SourceSetup setup;
+        private long stoppedAt;
+        private boolean queuesStopped;
+        private boolean streamSent;
+
+        SourceRole(ActorContext<Command> ctx, TimerScheduler<Command> timers, SourceSetup setup, ActorRef<Report> report) {
+            super(ctx, timers, report, setup.migrationId(), setup.nics(), setup.clock(), setup.timeouts());
+            this.setup = setup;
+        }
+
+        Behavior<Command> start() {
+            status(MigrationStatus.SETUP);
+            phaseTimer("connecting to " + setup.uri().uri(), timeouts.channel());
+            ctx.pipeToSelf(setup.transport().connect(setup.uri()),
+                    (ch, ex) -> ex == null ? new Connected(ch) : new ChannelFailed(ex));
+            return connecting();
+        }
+
+        private Behavior<Command> connecting() {
+            return withCommon(Behaviors.receive(Command.class)
+                    .onMessage(Connected.class, m -> {
+                        channel = m.channel();
+                        startReturnPath();
+                        status(MigrationStatus.ACTIVE);
+                        return stopping();
+                    })
+                    .onMessage(ChannelFailed.class, m -> fail("cannot connect to " + setup.uri().uri() + ": "
+                            + m.cause().getMessage(), false))
+                    .onMessage(Timeout.class, m -> fail(m.what(), false))
+                    .onMessage(Cancel.class, m -> fail("cancelled", true))
+                    .onMessage(ReturnFrame.class, m -> unexpectedReturn(m))
+                    .onMessage(ReturnClosed.class, m -> fail(closedText(m.cause()), false)), r -> fail(r, false));
+        }
+
+        private void startReturnPath() {
+            ActorRef<Command> self = ctx.getSelf();
+            channel.start(new FrameChannel.FrameHandler() {
+                @Override
+                public void onFrame(Frame frame) {
+                    self.tell(new ReturnFrame(frame));
+                }
+
+                @Override
+                public void onClosed(Throwable cause) {
+                    self.tell(new ReturnClosed(cause));
+                }
+            });
+        }
+
+        /** VM stop: every queue stops reading on a frame boundary; the last one marks the downtime start. */
+        private Behavior<Command> stopping() {
+            report.tell(new RunStateChange(id, RunState.FINISH_MIGRATE));
+            phaseTimer("stopping the queues", timeouts.step());
+            askNics(VirtioNetActor.Stopped.class, nic -> VirtioNetActor.Stop::new, "stop", rs -> {
+                long last = 0;
+                for (Object r : rs) {
+                    last = Math.max(last, ((VirtioNetActor.Stopped) r).lastStopNanos());
+                }
+                queuesStopped = true;
+                stoppedAt = last == 0 ? clock.nanos() : last;
+                info = new MigrationInfo(id, info.status(), info.setupTimeMs(), -1, info.totalTimeMs(), null, stoppedAt,
+                        0, false);
+                status(MigrationStatus.DEVICE);
+                long limit = setup.parameters().switchoverLimitMs();
+                if (limit > 0) {
+                    long left = limit * 1_000_000 - (clock.nanos() - stoppedAt);
+                    timers.startSingleTimer(SWITCHOVER, new Timeout("switch-over exceeded x-switchover-limit of "
+                            + limit + " ms; rolled back"), Duration.ofNanos(Math.max(0, left)));
+                }
+                save();
+            }, r -> ctx.getSelf().tell(new Timeout(r)));
+            queuesStopped = true; // a stop in flight counts: roll back whatever stopped
+            return switchingOver();
+        }
+
+        private void save() {
+            phaseTimer("saving the device state", timeouts.step());
+            askNics(VirtioNetActor.SaveResult.class, nic -> r -> new VirtioNetActor.SaveSection(nic.backendTravels(), r),
+                    "save", rs -> {
+                        List<Section> sections = new ArrayList<>();
+                        for (Object r : rs) {
+                            if (r instanceof VirtioNetActor.SectionSaveFailed f) {
+                                ctx.getSelf().tell(new Timeout("saving " + f.deviceId() + " failed: " + f.reason()));
+                                return;
+                            }
+                            sections.add(((VirtioNetActor.SectionSaved) r).section());
+                        }
+                        send(sections);
+                    }, r -> ctx.getSelf().tell(new Timeout(r)));
+        }
+
+        private void send(List<Section> sections) {
+            phaseTimer("sending the migration stream", timeouts.stream());
+            Materializer mat = Materializer.createMaterializer(ctx);
+            ctx.pipeToSelf(Source.from(sections)
+                            .via(MigrationStreamFlows.encoder(setup.header()))
+                            .runWith(MigrationStreamFlows.toChannel(channel), mat),
+                    (done, ex) -> ex == null ? new StreamSent() : new StreamSendFailed(ex));
+        }
+
+        private Behavior<Command> switchingOver() {
+            return withCommon(Behaviors.receive(Command.class)
+                    .onMessage(StreamSent.class, m -> {
+                        streamSent = true;
+                        ctx.getLog().info("migration {}: stream sent, waiting for the target's answer", id);
+                        phaseTimer("waiting for the target's answer (return path)", timeouts.returnPath());
+                        return Behaviors.same();
+                    })
+                    .onMessage(StreamSendFailed.class, m -> fail("sending the migration stream failed: "
+                            + m.cause().getMessage(), false))
+                    .onMessage(ReturnFrame.class, this::onReturn)
+                    .onMessage(ReturnClosed.class, m -> fail(closedText(m.cause()), false))
+                    .onMessage(Timeout.class, m -> fail(m.what(), false))
+                    .onMessage(Cancel.class, m -> fail("cancelled", true)), r -> fail(r, false));
+        }
+
+        private String closedText(Throwable cause) {
+            return "the migration channel closed before the target answered"
+                    + (cause == null ? "" : ": " + cause.getMessage());
+        }
+
+        private Behavior<Command> unexpectedReturn(ReturnFrame m) {
+            m.frame().close();
+            return fail("the target answered before the stream was sent", false);
+        }
+
+        private Behavior<Command> onReturn(ReturnFrame m) {
+            ReturnPath.Answer a;
+            try {
+                a = ReturnPath.decode(m.frame());
+            } catch (IllegalArgumentException e) {
+                return fail("bad return-path frame: " + e.getMessage(), false);
+            }
+            if (a instanceof ReturnPath.Failed f) {
+                return fail("the target failed to load the migration: " + f.reason(), false);
+            }
+            if (!streamSent) {
+                // "loaded" before our sink confirmed: the target read everything, which is what counts
+                ctx.getLog().debug("migration {}: loaded arrived before the send confirmation", id);
+            }
+            timers.cancelAll();
+            finished = true;
+            boolean handedOver = false;
+            for (Nic n : nics) {
+                n.ref().tell(new VirtioNetActor.Release());
+                handedOver |= n.backendTravels();
+            }
+            long now = clock.nanos();
+            info = new MigrationInfo(id, MigrationStatus.COMPLETED, info.setupTimeMs(), ms(now - stoppedAt),
+                    ms(now - startedAt), null, stoppedAt, 0, false);
+            report.tell(new RunStateChange(id, RunState.POSTMIGRATE));
+            ctx.getLog().info("migration {}: status completed (downtime {} ms on the source side)", id, info.downtimeMs());
+            report.tell(new Progress(info));
+            report.tell(new Finished(info, true, handedOver, true));
+            closeChannel();
+            return Behaviors.stopped();
+        }
+
+        /** Roll back: channel closed (the target sees it and closes what it received), queues paused with their fds. */
+        private Behavior<Command> fail(String reason, boolean cancelled) {
+            if (finished) {
+                return Behaviors.same();
+            }
+            finished = true;
+            timers.cancelAll();
+            dropOps();
+            ctx.getLog().warn("migration {}: {}", id, reason);
+            if (cancelled) {
+                status(MigrationStatus.CANCELLING);
+            }
+            closeChannel();
+            MigrationStatus end = cancelled ? MigrationStatus.CANCELLED : MigrationStatus.FAILED;
+            String desc = cancelled ? null : reason;
+            if (!queuesStopped) {
+                return finish(end, desc, null);
+            }
+            timers.startSingleTimer(PHASE, new Timeout("rolling back took longer than " + timeouts.step().toMillis()
+                    + " ms"), timeouts.step());
+            askNics(VirtioNetActor.RolledBack.class, nic -> VirtioNetActor.Rollback::new, "rollback",
+                    rs -> ctx.getSelf().tell(new Timeout("rolled back")), r -> ctx.getSelf().tell(new Timeout(r)));
+            return withCommon(Behaviors.receive(Command.class)
+                    .onMessage(Timeout.class, m -> finish(end, desc, m.what().equals("rolled back") ? null : m.what()))
+                    .onMessage(Cancel.class, m -> Behaviors.same()), r -> Behaviors.same());
+        }
+
+        private Behavior<Command> finish(MigrationStatus end, String desc, String rollbackProblem) {
+            timers.cancelAll();
+            String error = rollbackProblem == null ? desc : (desc == null ? "" : desc + "; ") + rollbackProblem;
+            long now = clock.nanos();
+            info = new MigrationInfo(id, end, info.setupTimeMs(), -1, ms(now - startedAt), error,
+                    info.sourceStoppedNanos(), 0, false);
+            if (queuesStopped) {
+                report.tell(new RunStateChange(id, RunState.PAUSED));
+            }
+            ctx.getLog().info("migration {}: status {}{}", id, end.qmpName(), error == null ? "" : " (" + error + ")");
+            report.tell(new Progress(info));
+            report.tell(new Finished(info, false, false, false));
+            return Behaviors.stopped();
+        }
+    }
+
+    // ================================================================== target
+
+    private static final class TargetRole extends Role {
+        private final TargetSetup setup;
+        private final Map<String, Integer> bySection = new TreeMap<>();
+        private final boolean[] loadedNic;
+        private boolean loadPending;
+        private boolean streamDone;
+        private boolean anyFdsReceived;
+
+        TargetRole(ActorContext<Command> ctx, TimerScheduler<Command> timers, TargetSetup setup, ActorRef<Report> report) {
+            super(ctx, timers, report, setup.migrationId(), setup.nics(), setup.clock(), setup.timeouts());
+            this.setup = setup;
+            this.loadedNic = new boolean[setup.nics().size()];
+        }
+
+        Behavior<Command> start() {
+            status(MigrationStatus.SETUP);
+            phaseTimer("describing the devices", timeouts.step());
+            Map<String, Schema> schemas = new TreeMap<>();
+            askNics(VirtioNetActor.SectionSchema.class, nic -> VirtioNetActor.DescribeSection::new, "describe", rs -> {
+                for (int i = 0; i < rs.size(); i++) {
+                    VirtioNetActor.SectionSchema s = (VirtioNetActor.SectionSchema) rs.get(i);
+                    schemas.put(s.sectionName(), s.schema());
+                    bySection.put(s.sectionName(), i);
+                }
+                phaseTimer("waiting for the source to connect at " + setup.uri().uri(), timeouts.channel());
+                ctx.pipeToSelf(setup.transport().acceptOne(setup.uri()),
+                        (ch, ex) -> ex == null ? new Connected(ch) : new ChannelFailed(ex));
+            }, r -> ctx.getSelf().tell(new Timeout(r)));
+            return waiting(schemas);
+        }
+
+        private Behavior<Command> waiting(Map<String, Schema> schemas) {
+            return withCommon(Behaviors.receive(Command.class)
+                    .onMessage(Connected.class, m -> {
+                        channel = m.channel();
+                        status(MigrationStatus.ACTIVE);
+                        phaseTimer("receiving the migration stream", timeouts.stream());
+                        Map<String, Schema> frozen = Map.copyOf(schemas);
+                        SectionResolver resolver = (name, instance) -> instance == 0 ? frozen.get(name) : null;
+                        Materializer mat = Materializer.createMaterializer(ctx);
+                        MigrationStreamFlows.fromChannel(channel)
+                                .viaMat(MigrationStreamFlows.decoder(resolver), Keep.none())
+                                .to(ActorSink.<Section, Command, Ack>actorRefWithBackpressure(ctx.getSelf(),
+                                        SectionIn::new, StreamInit::new, Ack.INSTANCE, new StreamDone(), StreamFailed::new))
+                                .run(mat);
+                        return receiving();
+                    })
+                    .onMessage(ChannelFailed.class, m -> fail("no migration connection at " + setup.uri().uri() + ": "
+                            + m.cause().getMessage()))
+                    .onMessage(Timeout.class, m -> fail(m.what()))
+                    .onMessage(Cancel.class, m -> fail("cancelled on the target")), this::fail);
+        }
+
+        private Behavior<Command> receiving() {
+            return withCommon(Behaviors.receive(Command.class)
+                    .onMessage(StreamInit.class, m -> {
+                        m.ack().tell(Ack.INSTANCE);
+                        return Behaviors.same();
+                    })
+                    .onMessage(SectionIn.class, this::onSection)
+                    .onMessage(StreamDone.class, m -> {
+                        streamDone = true;
+                        return loadPending ? Behaviors.same() : allLoaded();
+                    })
+                    .onMessage(StreamFailed.class, m -> fail(streamFailure(m.cause())))
+                    .onMessage(LoadedSent.class, this::onLoadedSent)
+                    .onMessage(Timeout.class, m -> fail(m.what()))
+                    .onMessage(Cancel.class, m -> fail("cancelled on the target")), this::fail);
+        }
+
+        private String streamFailure(Throwable cause) {
+            if (cause instanceof StreamFormatException e && e.reason() == StreamFormatException.Reason.TRUNCATED
+                    || !(cause instanceof StreamFormatException)) {
+                return DEVICE_LOST + " (" + cause.getMessage() + ")";
+            }
+            return "the migration stream was refused: " + cause.getMessage();
+        }
+
+        private Behavior<Command> onSection(SectionIn m) {
+            Integer index = bySection.get(m.section().name());
+            if (index == null) { // the resolver only knows our sections: cannot happen, but never leak
+                m.section().close();
+                return fail("unknown section " + m.section().name());
+            }
+            anyFdsReceived |= !m.section().struct().fds().isEmpty();
+            loadPending = true;
+            askNic(index, VirtioNetActor.LoadResult.class, r -> new VirtioNetActor.LoadSection(m.section(), r),
+                    "loading " + m.section().name(), r -> {
+                        loadPending = false;
+                        if (r instanceof VirtioNetActor.SectionLoadFailed f) {
+                            ctx.getSelf().tell(new Timeout("loading " + f.deviceId() + " failed: " + f.reason()));
+                            return;
+                        }
+                        loadedNic[index] = true;
+                        if (streamDone) {
+                            ctx.getSelf().tell(new StreamDone());
+                        } else {
+                            m.ack().tell(Ack.INSTANCE);
+                        }
+                    }, r -> ctx.getSelf().tell(new Timeout(r)));
+            return Behaviors.same();
+        }
+
+        /** End of stream reached and every post_load done: answer {@code loaded}. */
+        private Behavior<Command> allLoaded() {
+            for (int i = 0; i < nics.size(); i++) {
+                if (!loadedNic[i]) {
+                    return fail("the stream carried no section for " + nics.get(i).deviceId());
+                }
+            }
+            timers.cancel(PHASE);
+            ctx.pipeToSelf(channel.send(ReturnPath.loaded(), List.of()), (v, ex) -> new LoadedSent(ex));
+            phaseTimer("answering loaded", timeouts.step());
+            return Behaviors.same();
+        }
+
+        private Behavior<Command> onLoadedSent(LoadedSent m) {
+            timers.cancelAll();
+            finished = true;
+            boolean confirmed = m.failure() == null;
+            if (!confirmed) {
+                ctx.getLog().warn("migration {}: every section loaded but the source went away before it got"
+                        + " 'loaded' ({}): this side owns the TAP; resume it with cont", id, m.failure().getMessage());
+            }
+            long now = clock.nanos();
+            info = new MigrationInfo(id, MigrationStatus.COMPLETED, info.setupTimeMs(), -1, ms(now - startedAt), null,
+                    0, 0, false);
+            ctx.getLog().info("migration {}: status completed", id);
+            report.tell(new Progress(info));
+            report.tell(new Finished(info, true, true, confirmed));
+            // the source closes the channel; our side goes with this actor
+            return Behaviors.stopped(() -> closeChannel());
+        }
+
+        /** Close everything received, tell the source (if it still listens), report failed. */
+        private Behavior<Command> fail(String reason) {
+            if (finished) {
+                return Behaviors.same();
+            }
+            finished = true;
+            timers.cancelAll();
+            dropOps();
+            ctx.getLog().warn("migration {}: {}", id, reason);
+            if (channel != null && channel.isOpen()) {
+                channel.send(ReturnPath.failed(reason), List.of());
+            }
+            timers.startSingleTimer(PHASE, new Timeout("discard"), timeouts.step());
+            askNics(VirtioNetActor.Discarded.class, nic -> VirtioNetActor.Discard::new, "discard",
+                    rs -> ctx.getSelf().tell(new Timeout("discard")), r -> ctx.getSelf().tell(new Timeout("discard: " + r)));
+            return withCommon(Behaviors.receive(Command.class)
+                    .onMessage(Timeout.class, m -> {
+                        long now = clock.nanos();
+                        String desc = m.what().equals("discard") ? reason : reason + "; " + m.what();
+                        info = new MigrationInfo(id, MigrationStatus.FAILED, info.setupTimeMs(), -1, ms(now - startedAt),
+                                desc, 0, 0, false);
+                        ctx.getLog().info("migration {}: status failed ({})", id, desc);
+                        report.tell(new Progress(info));
+                        report.tell(new Finished(info, false, false, false));
+                        return Behaviors.stopped(() -> closeChannel());
+                    })
+                    .onMessage(Cancel.class, m -> Behaviors.same()), r -> Behaviors.same());
+        }
+    }
+}

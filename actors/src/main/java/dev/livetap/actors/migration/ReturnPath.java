@@ -1,0 +1,107 @@
+package dev.livetap.actors.migration;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.dataformat.cbor.CBORFactory;
+import dev.livetap.nativeio.Frame;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * The return path (design decision 3): the target's answer on the same socket, one frame without
+ * fds. Payload: the kind byte {@code 0x20}, then a CBOR map {@code {"kind": "loaded"}} or
+ * {@code {"kind": "failed", "reason": TEXT}} (documented in docs/architecture.md). The codec's
+ * own frame kinds are 0x00, 0x04 and 0x06, so a return-path frame is never mistaken for stream data.
+ */
+public final class ReturnPath {
+    public static final int KIND_RETURN_PATH = 0x20;
+    /** Reasons longer than this are cut (a peer cannot make us hold megabytes). */
+    public static final int REASON_MAX_CHARS = 4096;
+
+    private static final ObjectMapper CBOR = new ObjectMapper(new CBORFactory());
+
+    /** What the target said. */
+    public sealed interface Answer permits Loaded, Failed {
+    }
+
+    public record Loaded() implements Answer {
+    }
+
+    public record Failed(String reason) implements Answer {
+    }
+
+    private ReturnPath() {
+    }
+
+    public static byte[] loaded() {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("kind", "loaded");
+        return encode(m);
+    }
+
+    public static byte[] failed(String reason) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("kind", "failed");
+        m.put("reason", reason.length() > REASON_MAX_CHARS ? reason.substring(0, REASON_MAX_CHARS) : reason);
+        return encode(m);
+    }
+
+    private static byte[] encode(Map<String, Object> m) {
+        try {
+            byte[] body = CBOR.writeValueAsBytes(m);
+            byte[] out = new byte[body.length + 1];
+            out[0] = (byte) KIND_RETURN_PATH;
+            System.arraycopy(body, 0, out, 1, body.length);
+            return out;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /**
+     * Decodes a return-path frame; closes any fds it carried (it may carry none).
+     *
+     * @throws IllegalArgumentException naming what is wrong
+     */
+    public static Answer decode(Frame frame) {
+        try (frame) {
+            if (!frame.fds().isEmpty()) {
+                throw new IllegalArgumentException("return-path frame carries " + frame.fds().size() + " fds but may carry none");
+            }
+            byte[] b = frame.payload();
+            if (b.length < 2 || (b[0] & 0xFF) != KIND_RETURN_PATH) {
+                throw new IllegalArgumentException("not a return-path frame (kind byte "
+                        + (b.length == 0 ? "missing" : String.format("0x%02x", b[0] & 0xFF)) + ", expected 0x20)");
+            }
+            if (b.length > 2 * REASON_MAX_CHARS + 64) {
+                throw new IllegalArgumentException("return-path frame of " + b.length + " bytes is too long");
+            }
+            JsonNode n;
+            try {
+                n = CBOR.readTree(Arrays.copyOfRange(b, 1, b.length));
+            } catch (IOException e) {
+                throw new IllegalArgumentException("return-path frame is not CBOR: " + e.getMessage());
+            }
+            if (n == null || !n.isObject() || !n.path("kind").isTextual()) {
+                throw new IllegalArgumentException("return-path frame is not a map with a text 'kind'");
+            }
+            switch (n.get("kind").asText()) {
+                case "loaded":
+                    if (n.size() != 1) {
+                        throw new IllegalArgumentException("return-path 'loaded' has extra keys");
+                    }
+                    return new Loaded();
+                case "failed":
+                    if (!n.path("reason").isTextual() || n.size() != 2) {
+                        throw new IllegalArgumentException("return-path 'failed' needs exactly a text 'reason'");
+                    }
+                    return new Failed(n.get("reason").asText());
+                default:
+                    throw new IllegalArgumentException("unknown return-path kind '" + n.get("kind").asText() + "'");
+            }
+        }
+    }
+}

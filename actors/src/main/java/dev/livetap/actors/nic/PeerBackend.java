@@ -1,0 +1,108 @@
+package dev.livetap.actors.nic;
+
+import dev.livetap.actors.options.PeerState;
+import dev.livetap.codec.Schema;
+import dev.livetap.codec.StateStruct;
+import org.apache.pekko.actor.typed.ActorRef;
+
+/**
+ * What a virtio-net frontend asks of one peer backend (one queue), whatever the backend is: the
+ * review of the QEMU series asked for a backend API rather than frontend knowledge of TAP (design
+ * semantic 5). Each backend describes its own state ({@link Describe} answers with its codec
+ * {@link Schema}), saves it, loads it, and gives it up or takes it back. The TAP implementation
+ * is {@code dev.livetap.actors.tap.TapPeerBackend}.
+ */
+public final class PeerBackend {
+    private PeerBackend() {
+    }
+
+    /** The protocol every peer backend actor speaks. */
+    public sealed interface Command
+            permits Describe, Stop, Start, Save, Load, Release, Rollback, Discard, Transmit, GetStatus, Close {
+    }
+
+    /** Asks for the backend's state description (its schema) and what it offers the frontend. */
+    public record Describe(ActorRef<Description> replyTo) implements Command {
+    }
+
+    /**
+     * @param hostFeatures virtio-net feature bits this backend can carry (see {@link VirtioNetFeatures});
+     *                     for a peer still waiting for incoming state, the full set
+     */
+    public record Description(int queue, Schema schema, PeerState state, long hostFeatures) {
+    }
+
+    /** VM stop: stop reading on a frame boundary. */
+    public record Stop(ActorRef<Stopped> replyTo) implements Command {
+    }
+
+    public record Stopped(int queue, long atNanos) {
+    }
+
+    /** VM run: read again. {@code reading} is false where the backend cannot (no fd, handed over). */
+    public record Start(ActorRef<Started> replyTo) implements Command {
+    }
+
+    public record Started(int queue, long atNanos, boolean reading) {
+    }
+
+    /** pre_save: lend the (stopped) backend's state to the stream; it stays the backend's until {@link Release}. */
+    public record Save(ActorRef<SaveReply> replyTo) implements Command {
+    }
+
+    public sealed interface SaveReply permits Saved, SaveFailed {
+        int queue();
+    }
+
+    /** The state; its fds are borrowed from the backend. */
+    public record Saved(int queue, StateStruct state) implements SaveReply {
+    }
+
+    public record SaveFailed(int queue, String reason) implements SaveReply {
+    }
+
+    /** pre_load, checks and post_load of an incoming state; its fds pass to the backend (closed on refusal). */
+    public record Load(StateStruct state, ActorRef<LoadReply> replyTo) implements Command {
+    }
+
+    public sealed interface LoadReply permits Loaded, LoadFailed {
+        int queue();
+    }
+
+    /** @param hostFeatures virtio-net feature bits the loaded backend can carry */
+    public record Loaded(int queue, long hostFeatures) implements LoadReply {
+    }
+
+    public record LoadFailed(int queue, String reason) implements LoadReply {
+    }
+
+    /** Source, the target answered {@code loaded} (or a migration without backend transfer completed): give the resource up. */
+    public record Release() implements Command {
+    }
+
+    /** Source, the migration failed before {@code loaded}: take the state back, stopped. */
+    public record Rollback(ActorRef<Stopped> replyTo) implements Command {
+    }
+
+    /** Target, the migration failed: close whatever arrived and wait again. */
+    public record Discard(ActorRef<Discarded> replyTo) implements Command {
+    }
+
+    public record Discarded(int queue, boolean closedSomething) {
+    }
+
+    /** A frame from the guest towards the backend (the host side). */
+    public record Transmit(byte[] frame) implements Command {
+    }
+
+    public record GetStatus(ActorRef<Status> replyTo) implements Command {
+    }
+
+    /** @param state the backend's own state name (for a TAP queue: active, paused, transferred, ...) */
+    public record Status(int queue, String state, boolean reading, boolean ownsResource) {
+    }
+
+    /** device_del / netdev_del / shutdown: close and stop. */
+    public record Close() implements Command {
+    }
+}

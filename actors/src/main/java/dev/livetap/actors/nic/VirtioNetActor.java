@@ -1,0 +1,501 @@
+package dev.livetap.actors.nic;
+
+import dev.livetap.actors.guest.GuestActor;
+import dev.livetap.actors.guest.GuestCounters;
+import dev.livetap.actors.guest.Ipv4Address;
+import dev.livetap.actors.options.MacAddress;
+import dev.livetap.actors.options.PeerState;
+import dev.livetap.actors.options.RunState;
+import dev.livetap.actors.options.VirtioNetRealizeCheck;
+import dev.livetap.codec.Schema;
+import dev.livetap.codec.Section;
+import dev.livetap.codec.StateStruct;
+import dev.livetap.nativeio.FdInspector;
+import dev.livetap.nativeio.OwnedFd;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.TreeMap;
+import java.util.function.Consumer;
+import java.util.function.Function;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.DispatcherSelector;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+
+/**
+ * One virtio-net NIC (the frontend). It realizes against its peers (design semantic 3), spawns one
+ * peer backend per queue and the guest stand-in, stops and starts the queues with the VM, and
+ * saves and loads the {@code virtio-net} section. It knows nothing of TAP: each peer backend
+ * describes, saves and loads its own state ({@link PeerBackend}). On load it checks the queues
+ * together before any queue takes an fd: one fd per queue, no open file twice (kcmp); any
+ * refusal closes every fd that arrived.
+ *
+ * <p>A peer that dies takes the NIC with it (death pact): its owner sees the NIC terminate and
+ * fails any migration in progress.
+ */
+public final class VirtioNetActor {
+
+    /** What the NIC was created with. */
+    public record NicConfig(String deviceId, MacAddress mac, Ipv4Address guestIp, RunState runStateAtRealize,
+            Duration timeout, DispatcherSelector dispatcher) {
+    }
+
+    public sealed interface Command permits DescribeSection, Stop, Start, SaveSection, LoadSection, Release,
+            Rollback, Discard, GetInfo, Unplug, PeerAnswer, GuestAnswer {
+    }
+
+    /** The schema the target's decoder loads this NIC's section with. */
+    public record DescribeSection(ActorRef<SectionSchema> replyTo) implements Command {
+    }
+
+    public record SectionSchema(String deviceId, String sectionName, Schema schema) {
+    }
+
+    public record Stop(ActorRef<Stopped> replyTo) implements Command {
+    }
+
+    /** @param lastStopNanos when the last queue stopped reading (CLOCK_MONOTONIC) */
+    public record Stopped(String deviceId, long lastStopNanos) {
+    }
+
+    public record Start(ActorRef<Started> replyTo) implements Command {
+    }
+
+    /** @param lastReadingNanos when the last queue started reading again; 0 if none could */
+    public record Started(String deviceId, long lastReadingNanos, int queuesReading) {
+    }
+
+    /** Saves the section; the VM must be stopped. With {@code backendTravels} the peers' states go in {@code virtio-net-nic}. */
+    public record SaveSection(boolean backendTravels, ActorRef<SaveResult> replyTo) implements Command {
+    }
+
+    public sealed interface SaveResult permits SectionSaved, SectionSaveFailed {
+        String deviceId();
+    }
+
+    /** The section; its fds are borrowed from the peers until {@link Release} or {@link Rollback}. */
+    public record SectionSaved(String deviceId, Section section) implements SaveResult {
+    }
+
+    public record SectionSaveFailed(String deviceId, String reason) implements SaveResult {
+    }
+
+    /** Loads a section (its fds pass to this NIC: they are closed on refusal). */
+    public record LoadSection(Section section, ActorRef<LoadResult> replyTo) implements Command {
+    }
+
+    public sealed interface LoadResult permits SectionLoaded, SectionLoadFailed {
+        String deviceId();
+    }
+
+    public record SectionLoaded(String deviceId, long hostFeatures) implements LoadResult {
+    }
+
+    public record SectionLoadFailed(String deviceId, String reason) implements LoadResult {
+    }
+
+    /** Source: the target answered {@code loaded}; every peer gives its resource up. */
+    public record Release() implements Command {
+    }
+
+    /** Source: the migration failed; every peer takes its state back, stopped. */
+    public record Rollback(ActorRef<RolledBack> replyTo) implements Command {
+    }
+
+    public record RolledBack(String deviceId) {
+    }
+
+    /** Target: the migration failed; every peer closes what it received. */
+    public record Discard(ActorRef<Discarded> replyTo) implements Command {
+    }
+
+    public record Discarded(String deviceId, int closed) {
+    }
+
+    public record GetInfo(ActorRef<NicInfo> replyTo) implements Command {
+    }
+
+    public record NicInfo(String deviceId, int queuePairs, long hostFeatures, boolean peersWaitIncoming,
+            List<PeerBackend.Status> queues, GuestActor.GuestState guest) {
+    }
+
+    /** device_del: close every peer and stop. */
+    public record Unplug() implements Command {
+    }
+
+    /** Realize outcome, sent once to whoever created the NIC. */
+    public sealed interface RealizeResult permits Realized, RealizeFailed {
+        String deviceId();
+    }
+
+    public record Realized(String deviceId, ActorRef<Command> nic, int queuePairs, boolean peersWaitIncoming)
+            implements RealizeResult {
+    }
+
+    public record RealizeFailed(String deviceId, String error) implements RealizeResult {
+    }
+
+    /** Private: one peer's (or the guest's) reply to a gathered request. */
+    private record PeerAnswer(long op, int queue, Object reply, Throwable failure) implements Command {
+    }
+
+    private record GuestAnswer(long op, GuestActor.GuestState state, Throwable failure) implements Command {
+    }
+
+    /**
+     * Realize checks first (they throw {@link dev.livetap.actors.options.OptionException} with QEMU's
+     * texts): call before spawning, so that a refused device opens nothing.
+     *
+     * @return whether the peers wait for incoming state
+     */
+    public static boolean realizeCheck(PeerBackendFactory peers, RunState runState) {
+        return VirtioNetRealizeCheck.checkPeers(peers.peerStates(), runState);
+    }
+
+    /** A NIC that passed {@link #realizeCheck}; reports {@link Realized} or {@link RealizeFailed} to {@code realized}. */
+    public static Behavior<Command> create(NicConfig config, PeerBackendFactory factory, FdInspector fds,
+            ActorRef<RealizeResult> realized) {
+        return Behaviors.setup(ctx -> {
+            boolean waiting;
+            List<ActorRef<PeerBackend.Command>> peers = new ArrayList<>();
+            ActorRef<GuestActor.Command> guest;
+            try {
+                waiting = realizeCheck(factory, config.runStateAtRealize());
+                guest = ctx.spawn(GuestActor.create(new GuestActor.GuestState(config.mac(), config.guestIp(),
+                        GuestCounters.ZERO), factory.vnetHdrLen()), "guest", config.dispatcher());
+                List<Behavior<PeerBackend.Command>> behaviors = factory.open(guest);
+                for (int q = 0; q < behaviors.size(); q++) {
+                    ActorRef<PeerBackend.Command> p = ctx.spawn(behaviors.get(q), "peer-" + q, config.dispatcher());
+                    ctx.watch(p); // death pact: an unhandled Terminated stops the NIC
+                    peers.add(p);
+                }
+            } catch (RuntimeException e) {
+                realized.tell(new RealizeFailed(config.deviceId(), e.getMessage()));
+                return Behaviors.stopped();
+            }
+            guest.tell(new GuestActor.Attach(peers));
+            realized.tell(new Realized(config.deviceId(), ctx.getSelf(), peers.size(), waiting));
+            return new VirtioNetActor(ctx, config, fds, peers, guest, waiting).behavior();
+        });
+    }
+
+    // ------------------------------------------------------------------ implementation
+
+    private final ActorContext<Command> ctx;
+    private final NicConfig config;
+    private final FdInspector fds;
+    private final List<ActorRef<PeerBackend.Command>> peers;
+    private final ActorRef<GuestActor.Command> guest;
+    private final boolean peersWait;
+    private long hostFeatures;
+    private long nextOp = 1;
+    private final TreeMap<Long, Op> ops = new TreeMap<>();
+
+    /** A request sent to every peer (or to the guest), waiting for all answers. */
+    private static final class Op {
+        final String what;
+        final Object[] replies;
+        int missing;
+        final Consumer<List<Object>> onAll;
+        final Consumer<String> onFailure;
+
+        Op(String what, int n, Consumer<List<Object>> onAll, Consumer<String> onFailure) {
+            this.what = what;
+            this.replies = new Object[n];
+            this.missing = n;
+            this.onAll = onAll;
+            this.onFailure = onFailure;
+        }
+    }
+
+    private VirtioNetActor(ActorContext<Command> ctx, NicConfig config, FdInspector fds,
+            List<ActorRef<PeerBackend.Command>> peers, ActorRef<GuestActor.Command> guest, boolean peersWait) {
+        this.ctx = ctx;
+        this.config = config;
+        this.fds = fds;
+        this.peers = List.copyOf(peers);
+        this.guest = guest;
+        this.peersWait = peersWait;
+        this.hostFeatures = peersWait ? VirtioNetFeatures.FULL : VirtioNetFeatures.nic(VirtioNetFeatures.FULL, peers.size());
+    }
+
+    private String id() {
+        return config.deviceId();
+    }
+
+    private Behavior<Command> behavior() {
+        if (!peersWait) {
+            askPeers(PeerBackend.Description.class, PeerBackend.Describe::new, "describe", rs -> {
+                long every = VirtioNetFeatures.FULL;
+                for (Object r : rs) {
+                    every &= ((PeerBackend.Description) r).hostFeatures();
+                }
+                hostFeatures = VirtioNetFeatures.nic(every, peers.size());
+            }, reason -> ctx.getLog().warn("{}: {}", id(), reason));
+        }
+        return Behaviors.receive(Command.class)
+                .onMessage(PeerAnswer.class, this::onPeerAnswer)
+                .onMessage(GuestAnswer.class, this::onGuestAnswer)
+                .onMessage(DescribeSection.class, m -> {
+                    askPeers(PeerBackend.Description.class, PeerBackend.Describe::new, "describe", rs -> {
+                        List<Schema> schemas = new ArrayList<>();
+                        rs.forEach(r -> schemas.add(((PeerBackend.Description) r).schema()));
+                        m.replyTo().tell(new SectionSchema(id(), VirtioNetSchema.sectionName(id()),
+                                VirtioNetSchema.schema(schemas)));
+                    }, reason -> {
+                        throw new IllegalStateException(id() + ": " + reason);
+                    });
+                    return Behaviors.same();
+                })
+                .onMessage(Stop.class, m -> {
+                    askPeers(PeerBackend.Stopped.class, PeerBackend.Stop::new, "stop", rs -> {
+                        long last = 0;
+                        for (Object r : rs) {
+                            last = Math.max(last, ((PeerBackend.Stopped) r).atNanos());
+                        }
+                        m.replyTo().tell(new Stopped(id(), last));
+                    }, this::peerFailed);
+                    return Behaviors.same();
+                })
+                .onMessage(Start.class, m -> {
+                    askPeers(PeerBackend.Started.class, PeerBackend.Start::new, "start", rs -> {
+                        long last = 0;
+                        int reading = 0;
+                        for (Object r : rs) {
+                            PeerBackend.Started s = (PeerBackend.Started) r;
+                            last = Math.max(last, s.atNanos());
+                            reading += s.reading() ? 1 : 0;
+                        }
+                        m.replyTo().tell(new Started(id(), last, reading));
+                    }, this::peerFailed);
+                    return Behaviors.same();
+                })
+                .onMessage(SaveSection.class, this::onSave)
+                .onMessage(LoadSection.class, this::onLoad)
+                .onMessage(Release.class, m -> {
+                    peers.forEach(p -> p.tell(new PeerBackend.Release()));
+                    return Behaviors.same();
+                })
+                .onMessage(Rollback.class, m -> {
+                    askPeers(PeerBackend.Stopped.class, PeerBackend.Rollback::new, "rollback",
+                            rs -> m.replyTo().tell(new RolledBack(id())), this::peerFailed);
+                    return Behaviors.same();
+                })
+                .onMessage(Discard.class, m -> {
+                    askPeers(PeerBackend.Discarded.class, PeerBackend.Discard::new, "discard", rs -> {
+                        int closed = 0;
+                        for (Object r : rs) {
+                            closed += ((PeerBackend.Discarded) r).closedSomething() ? 1 : 0;
+                        }
+                        m.replyTo().tell(new Discarded(id(), closed));
+                    }, this::peerFailed);
+                    return Behaviors.same();
+                })
+                .onMessage(GetInfo.class, m -> {
+                    askPeers(PeerBackend.Status.class, PeerBackend.GetStatus::new, "status", rs -> {
+                        List<PeerBackend.Status> statuses = new ArrayList<>();
+                        rs.forEach(r -> statuses.add((PeerBackend.Status) r));
+                        askGuest(g -> m.replyTo().tell(new NicInfo(id(), peers.size(), hostFeatures, peersWait,
+                                statuses, g)));
+                    }, this::peerFailed);
+                    return Behaviors.same();
+                })
+                .onMessage(Unplug.class, m -> {
+                    peers.forEach(ctx::unwatch);
+                    peers.forEach(p -> p.tell(new PeerBackend.Close()));
+                    return Behaviors.stopped();
+                })
+                .build();
+    }
+
+    /** A peer failed to answer in time: the NIC cannot know its queue's state any more; fail it (its owner rolls back). */
+    private void peerFailed(String reason) {
+        throw new IllegalStateException(id() + ": " + reason);
+    }
+
+    private Behavior<Command> onSave(SaveSection m) {
+        askGuest(g -> {
+            if (!m.backendTravels()) {
+                m.replyTo().tell(new SectionSaved(id(), section(g, null, null)));
+                return;
+            }
+            askPeers(PeerBackend.Description.class, PeerBackend.Describe::new, "describe", ds ->
+                    askPeers(PeerBackend.SaveReply.class, PeerBackend.Save::new, "save", rs -> {
+                        List<StateStruct> states = new ArrayList<>();
+                        for (Object r : rs) {
+                            if (r instanceof PeerBackend.SaveFailed f) {
+                                m.replyTo().tell(new SectionSaveFailed(id(), "queue " + f.queue() + ": " + f.reason()));
+                                return;
+                            }
+                            states.add(((PeerBackend.Saved) r).state());
+                        }
+                        List<Schema> schemas = new ArrayList<>();
+                        ds.forEach(d -> schemas.add(((PeerBackend.Description) d).schema()));
+                        m.replyTo().tell(new SectionSaved(id(), section(g, schemas, states)));
+                    }, this::peerFailed), this::peerFailed);
+        });
+        return Behaviors.same();
+    }
+
+    private Section section(GuestActor.GuestState g, List<Schema> peerSchemas, List<StateStruct> peerStates) {
+        Schema schema = VirtioNetSchema.schema(peerSchemas == null ? List.of() : peerSchemas);
+        StateStruct s = schema.newStruct()
+                .setBytes("mac", config.mac().toBytes())
+                .setUint("max_queue_pairs", peers.size())
+                .setUint("curr_queue_pairs", peers.size())
+                .setUint("host_features", hostFeatures)
+                .setStruct("guest", VirtioNetSchema.guestToStruct(g));
+        if (peerStates != null) {
+            s.setSubsection(VirtioNetSchema.nicSubsection(schema, peerStates));
+        }
+        return Section.of(VirtioNetSchema.sectionName(id()), 0, s);
+    }
+
+    private Behavior<Command> onLoad(LoadSection m) {
+        Section section = m.section();
+        StateStruct s = section.struct();
+        String problem = null;
+        GuestActor.GuestState guestState = null;
+        StateStruct nic = null;
+        try {
+            long pairs = s.getUint("max_queue_pairs");
+            if (pairs != peers.size()) {
+                problem = "the stream has max_queue_pairs=" + pairs + " but this NIC has " + peers.size() + " queue pairs";
+            }
+            guestState = VirtioNetSchema.guestFromStruct(s.getStruct("guest"));
+            nic = s.subsection(VirtioNetSchema.NIC_SUBSECTION);
+        } catch (RuntimeException e) {
+            problem = "bad virtio-net state: " + e.getMessage();
+        }
+        if (problem == null) {
+            problem = crossQueueCheck(nic);
+        }
+        if (problem != null) {
+            refuse(section, m.replyTo(), problem);
+            return Behaviors.same();
+        }
+        GuestActor.GuestState g = guestState;
+        if (nic == null) {
+            guest.tell(new GuestActor.Restore(g));
+            m.replyTo().tell(new SectionLoaded(id(), hostFeatures));
+            return Behaviors.same();
+        }
+        List<StateStruct> peerStates = nic.getArray("peers");
+        long op = nextOp++;
+        ops.put(op, new Op("load", peers.size(), rs -> {
+            StringBuilder failures = new StringBuilder();
+            long every = VirtioNetFeatures.FULL;
+            for (Object r : rs) {
+                if (r instanceof PeerBackend.LoadFailed f) {
+                    failures.append(failures.length() == 0 ? "" : "; ").append("queue ").append(f.queue()).append(": ")
+                            .append(f.reason());
+                } else {
+                    every &= ((PeerBackend.Loaded) r).hostFeatures();
+                }
+            }
+            if (failures.length() > 0) {
+                // the queues that did load hold fds from the stream: close them too
+                askPeers(PeerBackend.Discarded.class, PeerBackend.Discard::new, "discard",
+                        ds -> m.replyTo().tell(new SectionLoadFailed(id(), failures.toString())), this::peerFailed);
+                return;
+            }
+            hostFeatures = VirtioNetFeatures.nic(every, peers.size());
+            guest.tell(new GuestActor.Restore(g));
+            ctx.getLog().info("{}: section loaded, {} queues, host features 0x{}", id(), peers.size(),
+                    Long.toHexString(hostFeatures));
+            m.replyTo().tell(new SectionLoaded(id(), hostFeatures));
+        }, this::peerFailed));
+        for (int q = 0; q < peers.size(); q++) {
+            int queue = q;
+            ctx.ask(PeerBackend.LoadReply.class, peers.get(q), config.timeout(),
+                    r -> new PeerBackend.Load(peerStates.get(queue), r),
+                    (r, ex) -> new PeerAnswer(op, queue, r, ex));
+        }
+        return Behaviors.same();
+    }
+
+    /** The checks on all queues together, before any queue takes an fd; null when they pass. */
+    private String crossQueueCheck(StateStruct nic) {
+        if (nic != null && !peersWait) {
+            return "the stream carries the backend (" + VirtioNetSchema.NIC_SUBSECTION
+                    + ") but this NIC's peers do not wait for incoming state (incoming-fds=off)";
+        }
+        if (nic == null && peersWait) {
+            return "the stream carries no backend state (backend-transfer or 'local' off on the source)"
+                    + " but this NIC's peers wait for incoming fds";
+        }
+        if (nic == null) {
+            return null;
+        }
+        List<StateStruct> states = nic.getArray("peers");
+        if (states.size() != peers.size()) {
+            return "the stream carries " + states.size() + " peer states but this NIC has " + peers.size() + " queues";
+        }
+        List<OwnedFd> received = nic.fds();
+        if (received.size() != peers.size()) {
+            return "expected " + peers.size() + " fds (one per queue) but the stream carries " + received.size();
+        }
+        for (int i = 0; i < received.size(); i++) {
+            for (int j = i + 1; j < received.size(); j++) {
+                if (fds.sameOpenFile(received.get(i), received.get(j))) {
+                    return "the fds of queues " + i + " and " + j + " are the same open file (kcmp): one TAP queue"
+                            + " cannot serve two queues";
+                }
+            }
+        }
+        return null;
+    }
+
+    private void refuse(Section section, ActorRef<LoadResult> replyTo, String problem) {
+        section.close(); // every fd that arrived with the section
+        ctx.getLog().warn("{}: section refused: {}", id(), problem);
+        replyTo.tell(new SectionLoadFailed(id(), problem));
+    }
+
+    // ------------------------------------------------------------------ gathering answers
+
+    private <R> void askPeers(Class<R> cls, Function<ActorRef<R>, PeerBackend.Command> request, String what,
+            Consumer<List<Object>> onAll, Consumer<String> onFailure) {
+        long op = nextOp++;
+        ops.put(op, new Op(what, peers.size(), onAll, onFailure));
+        for (int q = 0; q < peers.size(); q++) {
+            int queue = q;
+            ctx.ask(cls, peers.get(q), config.timeout(), request::apply, (r, ex) -> new PeerAnswer(op, queue, r, ex));
+        }
+    }
+
+    private void askGuest(Consumer<GuestActor.GuestState> onState) {
+        long op = nextOp++;
+        ops.put(op, new Op("guest snapshot", 1, rs -> onState.accept((GuestActor.GuestState) rs.get(0)), this::peerFailed));
+        ctx.ask(GuestActor.GuestState.class, guest, config.timeout(), GuestActor.Snapshot::new,
+                (r, ex) -> new GuestAnswer(op, r, ex));
+    }
+
+    private Behavior<Command> onGuestAnswer(GuestAnswer a) {
+        return onPeerAnswer(new PeerAnswer(a.op(), 0, a.state(), a.failure()));
+    }
+
+    private Behavior<Command> onPeerAnswer(PeerAnswer a) {
+        Op op = ops.get(a.op());
+        if (op == null) {
+            return Behaviors.same(); // an op that already failed
+        }
+        if (a.failure() != null) {
+            ops.remove(a.op());
+            op.onFailure.accept(op.what + " of queue " + a.queue() + " failed: " + a.failure().getMessage());
+            return Behaviors.same();
+        }
+        if (op.replies[a.queue()] == null) {
+            op.missing--;
+        }
+        op.replies[a.queue()] = a.reply();
+        if (op.missing == 0) {
+            ops.remove(a.op());
+            op.onAll.accept(Arrays.asList(op.replies));
+        }
+        return Behaviors.same();
+    }
+}

@@ -1,0 +1,100 @@
+package dev.livetap.actors.tap;
+
+import dev.livetap.actors.guest.GuestActor;
+import dev.livetap.actors.nic.PeerBackend;
+import dev.livetap.actors.nic.PeerBackendFactory;
+import dev.livetap.actors.options.PeerState;
+import dev.livetap.actors.options.TapNetdevOptions;
+import dev.livetap.nativeio.Os;
+import dev.livetap.nativeio.OwnedFd;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Optional;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.DispatcherSelector;
+
+/**
+ * A TAP netdev as a source of peer backends: opens its queues with {@code os.tun().openQueues}
+ * (TUNSETIFF) or, with {@code incoming-fds=on}, creates queues that wait with fd = -1. The vhost
+ * queues of an {@code incoming-fds} netdev with vhost are opened at netdev creation (by whoever
+ * creates this factory) and passed in, one per queue.
+ */
+public final class TapBackendFactory implements PeerBackendFactory {
+    private final TapNetdevOptions options;
+    private final Os os;
+    private final VhostBackend vhost;
+    private final List<VhostBackend.VhostQueue> vhostQueues;
+    private final Duration timeout;
+    private final DispatcherSelector dispatcher;
+
+    public TapBackendFactory(TapNetdevOptions options, Os os, VhostBackend vhost,
+            List<VhostBackend.VhostQueue> vhostQueues, Duration timeout, DispatcherSelector dispatcher) {
+        this.options = options;
+        this.os = os;
+        this.vhost = vhost;
+        this.vhostQueues = List.copyOf(vhostQueues);
+        this.timeout = timeout;
+        this.dispatcher = dispatcher;
+        if (!this.vhostQueues.isEmpty() && (vhost == null || this.vhostQueues.size() != options.queueCount())) {
+            throw new IllegalArgumentException("one vhost queue per TAP queue, and a backend for them");
+        }
+    }
+
+    @Override
+    public String netdevId() {
+        return options.id();
+    }
+
+    @Override
+    public List<PeerState> peerStates() {
+        return Collections.nCopies(options.queueCount(),
+                options.waitsForIncomingFds() ? PeerState.WAITING_INCOMING : PeerState.CONNECTED);
+    }
+
+    @Override
+    public Optional<String> ifname() {
+        return options.ifname();
+    }
+
+    @Override
+    public int vnetHdrLen() {
+        return options.vnetHdr() ? 10 : 0;
+    }
+
+    /** The interface a non-incoming netdev opens: {@code ifname=}, else its id (at most 15 characters). */
+    private String ifnameToOpen() {
+        String id = options.id();
+        return options.ifname().orElse(id.length() > 15 ? id.substring(0, 15) : id);
+    }
+
+    @Override
+    public List<Behavior<PeerBackend.Command>> open(ActorRef<GuestActor.Command> guest) {
+        int n = options.queueCount();
+        List<Behavior<PeerBackend.Command>> out = new ArrayList<>(n);
+        if (options.waitsForIncomingFds()) {
+            for (int q = 0; q < n; q++) {
+                TapQueueConfig config = new TapQueueConfig(options.id(), options.ifname().orElse(null), q, n,
+                        options.vnetHdr());
+                VhostBackend.VhostQueue vq = vhostQueues.isEmpty() ? null : vhostQueues.get(q);
+                Behavior<TapActor.Command> tap = TapActor.waitingIncoming(config, os,
+                        r -> guest.tell(new GuestActor.Rx(r)), vq == null ? null : vhost, vq);
+                out.add(TapPeerBackend.create(tap, q, PeerState.WAITING_INCOMING, options.vnetHdr(), timeout, dispatcher));
+            }
+            return out;
+        }
+        String ifname = ifnameToOpen();
+        TapQueueConfig first = new TapQueueConfig(options.id(), ifname, 0, n, options.vnetHdr());
+        List<OwnedFd> fds = os.tun().openQueues(ifname, n, first.flags());
+        for (int q = 0; q < n; q++) {
+            TapQueueConfig config = new TapQueueConfig(options.id(), ifname, q, n, options.vnetHdr());
+            Behavior<TapActor.Command> tap = TapActor.opened(config, os,
+                    (java.util.function.Consumer<TapActor.Received>) r -> guest.tell(new GuestActor.Rx(r)),
+                    fds.get(q), TapFeatures.NONE);
+            out.add(TapPeerBackend.create(tap, q, PeerState.CONNECTED, options.vnetHdr(), timeout, dispatcher));
+        }
+        return out;
+    }
+}

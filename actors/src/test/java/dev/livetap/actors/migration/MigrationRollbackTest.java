@@ -1,0 +1,310 @@
+package dev.livetap.actors.migration;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.livetap.actors.nic.VirtioNetSchema;
+import dev.livetap.actors.options.MigrationUri;
+import dev.livetap.actors.tap.NetTapSchema;
+import dev.livetap.actors.tap.RecordingVhostBackend;
+import dev.livetap.actors.testing.Endpoint;
+import dev.livetap.actors.testing.Frames;
+import dev.livetap.actors.testing.PathTransport;
+import dev.livetap.actors.testing.ReactorDriver;
+import dev.livetap.actors.vm.VmActor;
+import dev.livetap.codec.Schema;
+import dev.livetap.codec.Section;
+import dev.livetap.codec.StateStruct;
+import dev.livetap.codec.StreamEncoder;
+import dev.livetap.codec.StreamHeader;
+import dev.livetap.nativeio.Frame;
+import dev.livetap.nativeio.FrameChannel;
+import dev.livetap.nativeio.OwnedFd;
+import dev.livetap.nativeio.TunFlags;
+import dev.livetap.nativeio.memory.InMemoryKernel;
+import dev.livetap.nativeio.memory.InMemoryOs;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.TimeUnit;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.actor.testkit.typed.javadsl.ManualTime;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * Rollback from each phase, with timers on ManualTime (no sleeping): the source's queues go back to
+ * paused with their fds and read again on {@code cont}; the target closes everything it received.
+ */
+@Timeout(value = 30, unit = TimeUnit.SECONDS)
+class MigrationRollbackTest {
+    static final String URI = "unix:/run/livetap/rollback.sock";
+    static final MigrationTimeouts TIMEOUTS = new MigrationTimeouts(Duration.ofSeconds(2), Duration.ofSeconds(2),
+            Duration.ofSeconds(4), Duration.ofSeconds(3));
+
+    InMemoryKernel kernel;
+    InMemoryOs srcOs;
+    InMemoryOs tgtOs;
+    ReactorDriver driver;
+    ActorTestKit kit;
+    ManualTime time;
+    int openBefore;
+    /** What the stand-in target received (closed as it arrives). */
+    final List<Integer> received = Collections.synchronizedList(new ArrayList<>());
+
+    @BeforeEach
+    void setUp() {
+        openBefore = OwnedFd.openCount();
+        kernel = new InMemoryKernel();
+        kernel.clock().advance(Duration.ofSeconds(1));
+        srcOs = kernel.newProcess("source");
+        tgtOs = kernel.newProcess("target");
+        driver = new ReactorDriver(srcOs, tgtOs);
+        kit = ActorTestKit.create("rollback", ManualTime.config());
+        time = ManualTime.get(kit.system());
+    }
+
+    @AfterEach
+    void tearDown() {
+        kit.shutdownTestKit();
+        driver.close();
+        assertEquals(openBefore, OwnedFd.openCount(), "owned fds add up after the test");
+    }
+
+    private Endpoint runningSource(MigrationTransport transport) {
+        Endpoint src = new Endpoint(kit, "src", srcOs, transport, false, false, new RecordingVhostBackend(), TIMEOUTS);
+        src.netdev(Map.of("id", "net0", "ifname", "tap0", "queues", 4, "downscript", "/etc/src-down"));
+        src.nic("nic0", "net0");
+        src.ok(r -> new VmActor.MigrateSetParameters(Map.of("local", true), r));
+        return src;
+    }
+
+    /** A target that accepts, counts the frames it receives (closing their fds) and never answers. */
+    private FrameChannel silentTarget(boolean closeAfterFirstFrame) throws Exception {
+        PathTransport t = new PathTransport(tgtOs);
+        CompletableFuture<FrameChannel> accepted = t.acceptOne(new MigrationUri.Unix("/run/livetap/rollback.sock"))
+                .toCompletableFuture();
+        t.listening().get(5, TimeUnit.SECONDS);
+        CompletableFuture<FrameChannel> started = new CompletableFuture<>();
+        accepted.thenAccept(ch -> {
+            ch.start(new FrameChannel.FrameHandler() {
+                @Override
+                public void onFrame(Frame frame) {
+                    received.add(frame.fds().size());
+                    frame.close();
+                    if (closeAfterFirstFrame) {
+                        ch.close();
+                    }
+                }
+
+                @Override
+                public void onClosed(Throwable cause) {
+                }
+            });
+            started.complete(ch);
+        });
+        return started.thenApply(c -> c).getNow(null) == null ? awaitChannel(started) : started.get();
+    }
+
+    private static FrameChannel awaitChannel(CompletableFuture<FrameChannel> f) {
+        return null; // the channel is accepted later, on the reactor thread; tests close it through the source
+    }
+
+    /** The source rolled back: paused, fds kept, and after cont every queue reads and the guest answers. */
+    private void assertResumable(Endpoint src) {
+        assertEquals("paused", src.runState(), "a failed migration leaves the source paused");
+        assertTrue(src.nics().get(0).queues().stream().allMatch(q -> q.state().equals("paused") && q.ownsResource()),
+                "every queue is back to paused with its fd: " + src.nics().get(0).queues());
+        src.ok(VmActor.Cont::new);
+        for (int i = 0; i < 8; i++) {
+            kernel.hostSend("tap0", Frames.echo(100 + i, 500 + i));
+        }
+        int answered = 0;
+        long deadline = System.nanoTime() + Endpoint.WAIT.toNanos();
+        while (answered < 8 && System.nanoTime() < deadline) {
+            answered += kernel.hostReceive("tap0").flatMap(Frames::echoReplySequence).isPresent() ? 1 : 0;
+        }
+        assertEquals(8, answered, "after cont the source's queues read and its guest answers");
+        src.ok(r -> new VmActor.DeviceDel("nic0", r));
+        src.ok(r -> new VmActor.NetdevDel("net0", r));
+        assertEquals(List.of(new RecordingScriptRunner.Call("/etc/src-down", "tap0")), src.scripts.calls(),
+                "after a failure the downscript duty stays with the source");
+    }
+
+    @Test
+    void setupFailsWhenNothingListensAndNothingChanges() {
+        Endpoint src = runningSource(new PathTransport(srcOs));
+        src.ok(r -> new VmActor.Migrate(URI, r));
+        src.awaitMigrationStatus("failed");
+        assertEquals(List.of("setup", "failed"), src.migrationStatuses());
+        assertTrue(src.info().errorDesc().startsWith("cannot connect to " + URI + ": "), src.info().errorDesc());
+        assertEquals("running", src.runState(), "the VM never stopped");
+        src.ok(r -> new VmActor.DeviceDel("nic0", r));
+        src.ok(r -> new VmActor.NetdevDel("net0", r));
+    }
+
+    @Test
+    void cancelDuringSetupEndsCancelled() {
+        MigrationTransport never = new MigrationTransport() {
+            @Override
+            public CompletionStage<FrameChannel> connect(MigrationUri.Unix uri) {
+                return new CompletableFuture<>();
+            }
+
+            @Override
+            public CompletionStage<FrameChannel> acceptOne(MigrationUri.Unix uri) {
+                return new CompletableFuture<>();
+            }
+        };
+        Endpoint src = runningSource(never);
+        src.ok(r -> new VmActor.Migrate(URI, r));
+        src.awaitMigrationStatus("setup");
+        src.ok(VmActor.MigrateCancel::new);
+        src.awaitMigrationStatus("cancelled");
+        assertEquals(List.of("setup", "cancelling", "cancelled"), src.migrationStatuses());
+        assertEquals("running", src.runState());
+        src.ok(r -> new VmActor.DeviceDel("nic0", r));
+        src.ok(r -> new VmActor.NetdevDel("net0", r));
+    }
+
+    @Test
+    void setupTimesOutOnTheTimer() {
+        MigrationTransport never = new MigrationTransport() {
+            @Override
+            public CompletionStage<FrameChannel> connect(MigrationUri.Unix uri) {
+                return new CompletableFuture<>();
+            }
+
+            @Override
+            public CompletionStage<FrameChannel> acceptOne(MigrationUri.Unix uri) {
+                return new CompletableFuture<>();
+            }
+        };
+        Endpoint src = runningSource(never);
+        src.ok(r -> new VmActor.Migrate(URI, r));
+        src.awaitMigrationStatus("setup");
+        time.timePasses(Duration.ofSeconds(2));
+        src.awaitMigrationStatus("failed");
+        assertEquals("connecting to " + URI + " took longer than 2000 ms", src.info().errorDesc());
+        src.ok(r -> new VmActor.DeviceDel("nic0", r));
+        src.ok(r -> new VmActor.NetdevDel("net0", r));
+    }
+
+    @Test
+    void returnPathTimeoutAfterTheStreamWasSentRollsBack() throws Exception {
+        Endpoint src = runningSource(new PathTransport(srcOs));
+        silentTarget(false);
+        src.ok(r -> new VmActor.Migrate(URI, r));
+        src.awaitMigrationStatus("device");
+        awaitReceived(4); // header, section, end marker, description
+        assertEquals(List.of(0, 4, 0, 0), received, "the section frame carried the 4 queue fds");
+        time.timePasses(Duration.ofSeconds(3));
+        src.awaitMigrationStatus("failed");
+        assertEquals(List.of("setup", "active", "device", "failed"), src.migrationStatuses());
+        assertEquals("waiting for the target's answer (return path) took longer than 3000 ms", src.info().errorDesc());
+        assertResumable(src);
+    }
+
+    @Test
+    void switchoverBeyondTheLimitRollsBack() throws Exception {
+        Endpoint src = runningSource(new PathTransport(srcOs));
+        src.ok(r -> new VmActor.MigrateSetParameters(Map.of("x-switchover-limit", 50), r));
+        silentTarget(false);
+        src.ok(r -> new VmActor.Migrate(URI, r));
+        src.awaitMigrationStatus("device");
+        awaitReceived(4);
+        time.timePasses(Duration.ofMillis(50));
+        src.awaitMigrationStatus("failed");
+        assertEquals("switch-over exceeded x-switchover-limit of 50 ms; rolled back", src.info().errorDesc());
+        assertResumable(src);
+    }
+
+    @Test
+    void cancelInTheDevicePhaseRollsBack() throws Exception {
+        Endpoint src = runningSource(new PathTransport(srcOs));
+        silentTarget(false);
+        src.ok(r -> new VmActor.Migrate(URI, r));
+        src.awaitMigrationStatus("device");
+        awaitReceived(4);
+        src.ok(VmActor.MigrateCancel::new);
+        src.awaitMigrationStatus("cancelled");
+        assertEquals(List.of("setup", "active", "device", "cancelling", "cancelled"), src.migrationStatuses());
+        assertResumable(src);
+    }
+
+    @Test
+    void aLostChannelDuringTheSwitchOverRollsBack() throws Exception {
+        Endpoint src = runningSource(new PathTransport(srcOs));
+        silentTarget(true);
+        src.ok(r -> new VmActor.Migrate(URI, r));
+        src.awaitMigrationStatus("failed");
+        assertTrue(src.info().errorDesc().startsWith("the migration channel closed before the target answered")
+                        || src.info().errorDesc().startsWith("sending the migration stream failed"),
+                "a lost channel fails the migration: " + src.info().errorDesc());
+        assertResumable(src);
+    }
+
+    @Test
+    void aTargetWhoseSourceDiesMidStreamReportsTheDeviceLostAndClosesTheFds() throws Exception {
+        PathTransport tgtTransport = new PathTransport(tgtOs);
+        Endpoint tgt = new Endpoint(kit, "tgt", tgtOs, tgtTransport, true, false, new RecordingVhostBackend(), TIMEOUTS);
+        tgt.netdev(Map.of("id", "net0", "ifname", "tap0", "queues", 4, "incoming-fds", true));
+        tgt.nic("nic0", "net0");
+        tgt.ok(r -> new VmActor.MigrateIncoming(URI, r));
+        tgtTransport.listening().get(5, TimeUnit.SECONDS);
+        // a stand-in source: header and the NIC's section with 4 real queue fds, then it dies
+        FrameChannel ch = new PathTransport(srcOs).connect(new MigrationUri.Unix("/run/livetap/rollback.sock"))
+                .toCompletableFuture().get(5, TimeUnit.SECONDS);
+        List<OwnedFd> fds = srcOs.tun().openQueues("tap0", 4, TunFlags.TAP_VNET_MQ);
+        StreamEncoder enc = new StreamEncoder(StreamHeader.of(1, "dying-source", "pc-q35-11.0"));
+        ch.send(enc.header().payload(), List.of());
+        Frame section = enc.section(nicSection(fds));
+        ch.send(section.payload(), section.fds()).toCompletableFuture().get(5, TimeUnit.SECONDS);
+        OwnedFd.closeAll(fds); // the channel duplicated them; the "source" process now dies
+        ch.close();
+        tgt.awaitMigrationStatus("failed");
+        assertEquals(MigrationCoordinator.DEVICE_LOST, tgt.info().errorDesc().substring(0,
+                MigrationCoordinator.DEVICE_LOST.length()), "the target reports the device lost: " + tgt.info().errorDesc());
+        assertTrue(tgt.info().errorDesc().contains("closing its fds destroys a non-persistent TAP"));
+        long deadline = System.nanoTime() + Endpoint.WAIT.toNanos();
+        while (tgtOs.ledger().open() != 0 && System.nanoTime() < deadline) {
+            Thread.onSpinWait();
+        }
+        assertEquals(0, tgtOs.ledger().open(), "the target closed every fd it received: " + tgtOs.describeOpenFds());
+        assertTrue(kernel.tapDevices().isEmpty(), "with every fd closed, the non-persistent TAP is gone");
+        assertEquals("inmigrate", tgt.runState(), "a failed target never runs");
+        tgt.ok(r -> new VmActor.DeviceDel("nic0", r));
+        tgt.ok(r -> new VmActor.NetdevDel("net0", r));
+    }
+
+    static Section nicSection(List<OwnedFd> fds) {
+        List<Schema> peers = Collections.nCopies(fds.size(), NetTapSchema.SCHEMA);
+        Schema schema = VirtioNetSchema.schema(peers);
+        Schema guest = schema.field("guest").schema();
+        StateStruct g = guest.newStruct().setBytes("mac", Frames.GUEST_MAC.toBytes()).setUint("ip", 0x0A000002L);
+        List<StateStruct> states = new ArrayList<>();
+        for (OwnedFd fd : fds) {
+            states.add(NetTapSchema.SCHEMA.newStruct().setFd("fd", fd).setBool("using_vnet_hdr", true)
+                    .setBool("enabled", true).setUint("host_vnet_hdr_len", 10));
+        }
+        Schema nic = schema.subsections().get(0).schema();
+        StateStruct s = schema.newStruct().setBytes("mac", Frames.GUEST_MAC.toBytes()).setUint("max_queue_pairs", fds.size())
+                .setUint("curr_queue_pairs", fds.size()).setStruct("guest", g)
+                .setSubsection(nic.newStruct().setUint("peers_len", fds.size()).setArray("peers", states));
+        return Section.of(VirtioNetSchema.sectionName("nic0"), 0, s);
+    }
+
+    private void awaitReceived(int frames) {
+        long deadline = System.nanoTime() + Endpoint.WAIT.toNanos();
+        while (received.size() < frames && System.nanoTime() < deadline) {
+            Thread.onSpinWait();
+        }
+        assertEquals(frames, received.size(), "the stand-in target received the whole stream");
+    }
+}
