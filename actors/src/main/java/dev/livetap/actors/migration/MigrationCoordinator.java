@@ -242,7 +242,7 @@ public final class MigrationCoordinator {
             for (int i = 0; i < nics.size(); i++) {
                 int index = i;
                 Nic nic = nics.get(i);
-                ctx.ask(cls, nic.ref(), timeouts.step(), r -> request.apply(nic).apply(r),
+                dev.livetap.actors.Asks.ask(ctx, cls, nic.ref(), timeouts.step(), r -> request.apply(nic).apply(r),
                         (r, ex) -> new NicAnswer(op, index, r, ex));
             }
         }
@@ -252,7 +252,7 @@ public final class MigrationCoordinator {
                 Consumer<Object> onReply, Consumer<String> onFailure) {
             long op = nextOp++;
             ops.put(op, new Op(what, 1, rs -> onReply.accept(rs.get(0)), onFailure));
-            ctx.ask(cls, nics.get(index).ref(), timeouts.step(), request::apply, (r, ex) -> new NicAnswer(op, 0, r, ex));
+            dev.livetap.actors.Asks.ask(ctx, cls, nics.get(index).ref(), timeouts.step(), request::apply, (r, ex) -> new NicAnswer(op, 0, r, ex));
         }
 
         Behavior<Command> onNicAnswer(NicAnswer a) {

@@ -1,5 +1,6 @@
 package dev.livetap.actors.nic;
 
+import dev.livetap.actors.Tracer;
 import dev.livetap.actors.guest.GuestActor;
 import dev.livetap.actors.guest.GuestCounters;
 import dev.livetap.actors.guest.Ipv4Address;
@@ -40,7 +41,11 @@ public final class VirtioNetActor {
 
     /** What the NIC was created with. */
     public record NicConfig(String deviceId, MacAddress mac, Ipv4Address guestIp, RunState runStateAtRealize,
-            Duration timeout, DispatcherSelector dispatcher) {
+            Duration timeout, DispatcherSelector dispatcher, Tracer tracer) {
+        public NicConfig(String deviceId, MacAddress mac, Ipv4Address guestIp, RunState runStateAtRealize,
+                Duration timeout, DispatcherSelector dispatcher) {
+            this(deviceId, mac, guestIp, runStateAtRealize, timeout, dispatcher, Tracer.NONE);
+        }
     }
 
     public sealed interface Command permits DescribeSection, Stop, Start, SaveSection, LoadSection, Release,
@@ -164,11 +169,13 @@ public final class VirtioNetActor {
             ActorRef<GuestActor.Command> guest;
             try {
                 waiting = realizeCheck(factory, config.runStateAtRealize());
-                guest = ctx.spawn(GuestActor.create(new GuestActor.GuestState(config.mac(), config.guestIp(),
-                        GuestCounters.ZERO), factory.vnetHdrLen()), "guest", config.dispatcher());
+                guest = ctx.spawn(config.tracer().trace(config.deviceId() + "/guest", GuestActor.create(
+                        new GuestActor.GuestState(config.mac(), config.guestIp(), GuestCounters.ZERO),
+                        factory.vnetHdrLen())), "guest", config.dispatcher());
                 List<Behavior<PeerBackend.Command>> behaviors = factory.open(guest);
                 for (int q = 0; q < behaviors.size(); q++) {
-                    ActorRef<PeerBackend.Command> p = ctx.spawn(behaviors.get(q), "peer-" + q, config.dispatcher());
+                    ActorRef<PeerBackend.Command> p = ctx.spawn(config.tracer().trace(config.deviceId() + "/peer-" + q,
+                            behaviors.get(q)), "peer-" + q, config.dispatcher());
                     ctx.watch(p); // death pact: an unhandled Terminated stops the NIC
                     peers.add(p);
                 }
@@ -410,7 +417,7 @@ public final class VirtioNetActor {
         }, this::peerFailed));
         for (int q = 0; q < peers.size(); q++) {
             int queue = q;
-            ctx.ask(PeerBackend.LoadReply.class, peers.get(q), config.timeout(),
+            dev.livetap.actors.Asks.ask(ctx, PeerBackend.LoadReply.class, peers.get(q), config.timeout(),
                     r -> new PeerBackend.Load(peerStates.get(queue), r),
                     (r, ex) -> new PeerAnswer(op, queue, r, ex));
         }
@@ -463,14 +470,14 @@ public final class VirtioNetActor {
         ops.put(op, new Op(what, peers.size(), onAll, onFailure));
         for (int q = 0; q < peers.size(); q++) {
             int queue = q;
-            ctx.ask(cls, peers.get(q), config.timeout(), request::apply, (r, ex) -> new PeerAnswer(op, queue, r, ex));
+            dev.livetap.actors.Asks.ask(ctx, cls, peers.get(q), config.timeout(), request::apply, (r, ex) -> new PeerAnswer(op, queue, r, ex));
         }
     }
 
     private void askGuest(Consumer<GuestActor.GuestState> onState) {
         long op = nextOp++;
         ops.put(op, new Op("guest snapshot", 1, rs -> onState.accept((GuestActor.GuestState) rs.get(0)), this::peerFailed));
-        ctx.ask(GuestActor.GuestState.class, guest, config.timeout(), GuestActor.Snapshot::new,
+        dev.livetap.actors.Asks.ask(ctx, GuestActor.GuestState.class, guest, config.timeout(), GuestActor.Snapshot::new,
                 (r, ex) -> new GuestAnswer(op, r, ex));
     }
 

@@ -151,13 +151,13 @@ public final class TapPeerBackend {
         /** Asks the queue; a timeout fails the adapter (and so the peer), which the NIC sees. */
         private <R> void ask(Class<R> cls, java.util.function.Function<ActorRef<R>, TapActor.Command> request,
                 java.util.function.Consumer<R> onReply, String what) {
-            ctx.ask(cls, tap, timeout, request::apply, (r, ex) -> {
+            dev.livetap.actors.Asks.ask(ctx, cls, tap, timeout, request::apply, (r, ex) -> new Done(() -> {
                 if (ex != null) {
                     throw new IllegalStateException("TAP queue " + queue + " did not answer " + what + " within "
                             + timeout.toMillis() + " ms", ex);
                 }
-                return new Done(() -> onReply.accept(r));
-            });
+                onReply.accept(r);
+            }));
         }
     }
 }

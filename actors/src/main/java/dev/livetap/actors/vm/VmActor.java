@@ -1,5 +1,6 @@
 package dev.livetap.actors.vm;
 
+import dev.livetap.actors.Tracer;
 import dev.livetap.actors.guest.Ipv4Address;
 import dev.livetap.actors.migration.MigrationCoordinator;
 import dev.livetap.actors.migration.MigrationInfo;
@@ -55,7 +56,13 @@ public final class VmActor {
      */
     public record VmConfig(String name, MachineType machine, boolean incoming, boolean startPaused, Os os,
             MigrationTransport transport, ScriptRunner scripts, VhostBackend vhost, MigrationTimeouts timeouts,
-            Duration queueTimeout, Ipv4Address defaultGuestIp, long pid) {
+            Duration queueTimeout, Ipv4Address defaultGuestIp, long pid, Tracer tracer) {
+        public VmConfig(String name, MachineType machine, boolean incoming, boolean startPaused, Os os,
+                MigrationTransport transport, ScriptRunner scripts, VhostBackend vhost, MigrationTimeouts timeouts,
+                Duration queueTimeout, Ipv4Address defaultGuestIp, long pid) {
+            this(name, machine, incoming, startPaused, os, transport, scripts, vhost, timeouts, queueTimeout,
+                    defaultGuestIp, pid, Tracer.NONE);
+        }
     }
 
     public sealed interface Command permits NetdevAdd, NetdevDel, DeviceAdd, DeviceDel, MigrateSetParameters,
@@ -314,8 +321,9 @@ public final class VmActor {
             VirtioNetActor.realizeCheck(factory, runState); // QEMU's texts; nothing opened yet
             Ipv4Address guestIp = ip == null ? config.defaultGuestIp() : Ipv4Address.parse(String.valueOf(ip));
             VirtioNetActor.NicConfig nc = new VirtioNetActor.NicConfig(deviceId, o.macAddress(), guestIp, runState,
-                    config.queueTimeout(), DISPATCHER);
-            ctx.spawn(VirtioNetActor.create(nc, factory, config.os().fds(), realizeAdapter), "nic-" + deviceId, DISPATCHER);
+                    config.queueTimeout(), DISPATCHER, config.tracer());
+            ctx.spawn(config.tracer().trace("nic-" + deviceId, VirtioNetActor.create(nc, factory, config.os().fds(),
+                    realizeAdapter)), "nic-" + deviceId, DISPATCHER);
             pending.put(deviceId, new PendingDevice(o, m.replyTo()));
             return null; // answered when the NIC reports its realize
         });
@@ -387,8 +395,8 @@ public final class VmActor {
             String id = nextMigrationId();
             List<MigrationCoordinator.Nic> list = new ArrayList<>();
             nics.values().forEach(n -> list.add(new MigrationCoordinator.Nic(n.deviceId(), n.ref(), n.peersWaitIncoming())));
-            coordinator = ctx.spawn(MigrationCoordinator.target(new MigrationCoordinator.TargetSetup(id, uri, list,
-                    config.transport(), config.os().clock(), config.timeouts()), reportAdapter), id, DISPATCHER);
+            coordinator = ctx.spawn(config.tracer().trace(id, MigrationCoordinator.target(new MigrationCoordinator.TargetSetup(id, uri, list,
+                    config.transport(), config.os().clock(), config.timeouts()), reportAdapter)), id, DISPATCHER);
             coordinatorIsSource = false;
             ctx.watch(coordinator);
             return Map.of();
@@ -411,8 +419,9 @@ public final class VmActor {
             nics.values().forEach(n -> list.add(new MigrationCoordinator.Nic(n.deviceId(), n.ref(),
                     VirtioNetRealizeCheck.backendTravels(parameters, n.options(), config.machine()))));
             StreamHeader header = StreamHeader.of(config.pid(), config.name(), config.machine().name());
-            coordinator = ctx.spawn(MigrationCoordinator.source(new MigrationCoordinator.SourceSetup(id, unix, parameters,
-                    list, header, config.transport(), config.os().clock(), config.timeouts()), reportAdapter), id, DISPATCHER);
+            coordinator = ctx.spawn(config.tracer().trace(id, MigrationCoordinator.source(new MigrationCoordinator.SourceSetup(id, unix, parameters,
+                    list, header, config.transport(), config.os().clock(), config.timeouts()), reportAdapter)), id,
+                    DISPATCHER);
             coordinatorIsSource = true;
             ctx.watch(coordinator);
             return Map.of();
@@ -557,10 +566,9 @@ public final class VmActor {
         }
         long op = nextOp++;
         ops.put(op, new Gather(list.size(), rs -> onAll.accept(rs)));
-        Gather g = ops.get(op);
         for (int i = 0; i < list.size(); i++) {
             int index = i;
-            ctx.ask(cls, list.get(i).ref(), config.queueTimeout(), request::apply, (r, ex) -> new NicsAnswered(op, index,
+            dev.livetap.actors.Asks.ask(ctx, cls, list.get(i).ref(), config.queueTimeout(), request::apply, (r, ex) -> new NicsAnswered(op, index,
                     r, ex));
         }
         // failures go to onFailure once
