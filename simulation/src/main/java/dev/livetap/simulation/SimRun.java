@@ -186,6 +186,13 @@ public final class SimRun {
         return outcome;
     }
 
+    private final List<java.util.function.BiConsumer<Vm, FaultyChannel>> channelPlants = new ArrayList<>();
+
+    /** For planted-bug tests: sees (and may re-wrap) each channel of the faulty migration after the faults' interceptors. */
+    public void addChannelPlant(java.util.function.BiConsumer<Vm, FaultyChannel> plant) {
+        channelPlants.add(plant);
+    }
+
     public void addHook(Runnable afterStep) {
         hooks.add(afterStep);
     }
@@ -406,6 +413,10 @@ public final class SimRun {
         if (s == null) {
             return;
         }
+        if (s == MigrationStatus.COMPLETED && !tgt.crashed && tgt.lastStatus() != MigrationStatus.COMPLETED) {
+            throw new Violation("LegalStatusSequence", "the source reports completed but the target's migration is "
+                    + tgt.lastStatus() + " (" + targetError + "): 'completed' without the target's 'loaded'");
+        }
         switch (o.fault()) {
             case CANCEL_AFTER_FAILURE -> {
                 if (s != MigrationStatus.FAILED) {
@@ -572,6 +583,7 @@ public final class SimRun {
             ch.interceptReceives(new Holding(null, false));
             vm.tracer.onDeliver(this::onTargetDeliver);
         }
+        channelPlants.forEach(p -> p.accept(vm, ch));
     }
 
     private static Phase phaseOf(String kind) {

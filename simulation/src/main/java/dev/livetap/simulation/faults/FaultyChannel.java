@@ -56,6 +56,14 @@ public final class FaultyChannel implements FrameChannel {
         return socket;
     }
 
+    public SendInterceptor sendInterceptor() {
+        return sendInterceptor;
+    }
+
+    public ReceiveInterceptor receiveInterceptor() {
+        return receiveInterceptor;
+    }
+
     public void interceptSends(SendInterceptor i) {
         this.sendInterceptor = i;
     }
@@ -72,9 +80,16 @@ public final class FaultyChannel implements FrameChannel {
         return sendInterceptor.send(payload, fds, (p, f) -> dead ? new java.util.concurrent.CompletableFuture<>() : delegate.send(p, f));
     }
 
+    private FrameHandler started;
+
+    /** Delivers {@code frame} as if it had been received (a forged frame, for planted bugs). */
+    public void injectReceived(Frame frame) {
+        started.onFrame(frame);
+    }
+
     @Override
     public void start(FrameHandler handler) {
-        delegate.start(new FrameHandler() {
+        started = new FrameHandler() {
             @Override
             public void onFrame(Frame frame) {
                 // frames held by a fault and released after close() are discarded, as the kernel
@@ -96,7 +111,8 @@ public final class FaultyChannel implements FrameChannel {
                     }
                 });
             }
-        });
+        };
+        delegate.start(started);
     }
 
     @Override
