@@ -214,7 +214,7 @@ public final class SimRun {
         } finally {
             stopAll();
         }
-        return new Result(o, outcome, faultInjected, downtimeMs, violation, TraceLog.hex(trace.hash()), steps,
+        return new Result(o, outcome, faultInjected, downtimeMs, violation, stoppedHash, steps,
                 trace.count(), trace.lines());
     }
 
@@ -392,6 +392,7 @@ public final class SimRun {
     }
 
     private int frozenSent;
+    private String stoppedHash;
     private String sourceError;
     private String targetError;
 
@@ -461,6 +462,11 @@ public final class SimRun {
     }
 
     private void stopAll() {
+        trace.add("stop");
+        String hash = TraceLog.hex(trace.hash());
+        vms.forEach(v -> v.tracer.mute());
+        vms.forEach(v -> v.os.mute());
+        stoppedHash = hash;
         for (ActorRef<?> r : topLevel) {
             sim.classic().stop(Adapter.toClassic(r));
         }
@@ -564,6 +570,7 @@ public final class SimRun {
             return;
         }
         vm.crashed = true;
+        vm.tracer.mute();
         if (vm.channel != null) {
             vm.channel.kill();
         }

@@ -7,13 +7,12 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.Adapter;
-import org.apache.pekko.testkit.ExplicitlyTriggeredScheduler;
 import scala.concurrent.duration.FiniteDuration;
 
 /**
  * A long-lived ActorSystem of one simulation worker: every dispatcher (Pekko's default, internal
  * and blocking-I/O ones; livetap's default, stream and io) on one {@link FifoExecutor}, timers on
- * pekko-testkit's {@link ExplicitlyTriggeredScheduler}. Runs spawn their own top-level actors and
+ * {@link OrderedScheduler} (pekko-testkit's ExplicitlyTriggeredScheduler, ties in scheduling order). Runs spawn their own top-level actors and
  * stop them at the end, so a fresh system (about 19 ms) is paid once per worker, not per run.
  * Everything runs on the thread that drives {@link #executor()}.
  */
@@ -27,13 +26,13 @@ public final class SimSystem implements AutoCloseable {
     private final String id;
     private final FifoExecutor executor;
     private final ActorSystem<Void> system;
-    private final ExplicitlyTriggeredScheduler scheduler;
+    private final OrderedScheduler scheduler;
 
     private SimSystem(String id, FifoExecutor executor, ActorSystem<Void> system) {
         this.id = id;
         this.executor = executor;
         this.system = system;
-        this.scheduler = (ExplicitlyTriggeredScheduler) Adapter.toClassic(system).scheduler();
+        this.scheduler = (OrderedScheduler) Adapter.toClassic(system).scheduler();
     }
 
     static Config config(String id) {
@@ -41,7 +40,7 @@ public final class SimSystem implements AutoCloseable {
         b.append("pekko.loggers = [\"org.apache.pekko.event.Logging$StandardOutLogger\"]\n")
                 .append("pekko.use-slf4j = off\npekko.loglevel = OFF\npekko.stdout-loglevel = OFF\n")
                 .append("pekko.log-dead-letters = off\npekko.log-dead-letters-during-shutdown = off\n")
-                .append("pekko.scheduler.implementation = \"org.apache.pekko.testkit.ExplicitlyTriggeredScheduler\"\n")
+                .append("pekko.scheduler.implementation = \"" + OrderedScheduler.class.getName() + "\"\n")
                 .append("pekko.coordinated-shutdown.run-by-jvm-shutdown-hook = off\n")
                 .append("pekko.coordinated-shutdown.terminate-actor-system = on\n")
                 .append("pekko.stream.materializer.blocking-io-dispatcher = pekko.actor.default-blocking-io-dispatcher\n");
@@ -108,12 +107,7 @@ public final class SimSystem implements AutoCloseable {
 
     /** Milliseconds until the earliest pending timer, or Long.MAX_VALUE when none is pending. */
     public long msToNextTimer() {
-        long now = scheduler.currentTimeMs();
-        long min = Long.MAX_VALUE;
-        for (Object deadline : scheduler.org$apache$pekko$testkit$ExplicitlyTriggeredScheduler$$scheduled().values()) {
-            min = Math.min(min, (Long) deadline);
-        }
-        return min == Long.MAX_VALUE ? Long.MAX_VALUE : Math.max(0, min - now);
+        return scheduler.msToNextTimer();
     }
 
     /** Moves the scheduler's time on; due timers enqueue their messages on the FIFO executor. */

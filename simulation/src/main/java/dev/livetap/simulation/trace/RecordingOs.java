@@ -110,6 +110,13 @@ public final class RecordingOs implements Os {
         return List.copyOf(registrations);
     }
 
+    private boolean muted;
+
+    /** No more trace lines (the run is stopping its actors). */
+    public void mute() {
+        muted = true;
+    }
+
     public boolean crashed() {
         return crashed;
     }
@@ -119,8 +126,8 @@ public final class RecordingOs implements Os {
      * closed, as the kernel does on exit. Later closes by its (dying) actors are no-ops.
      */
     public void crash() {
-        crashed = true;
         log("process exits (crash)");
+        crashed = true;
         base.reactor().close();
         registrations.clear();
         for (OwnedFd fd : handedOut) {
@@ -131,6 +138,9 @@ public final class RecordingOs implements Os {
     }
 
     void log(String s) {
+        if (crashed || muted) {
+            return; // a dead process's actors wind down in Pekko's (hash) order: not part of the trace
+        }
         log.add("os:" + base.name() + " " + s);
     }
 

@@ -27,6 +27,13 @@ public final class SimTracer implements Tracer {
         this.log = log;
     }
 
+    private boolean muted;
+
+    /** Stops recording (the endpoint crashed, or the run is stopping its actors: Pekko stops siblings in hash order). */
+    public void mute() {
+        muted = true;
+    }
+
     public void onDeliver(BiConsumer<String, Object> hook) {
         this.onDeliver = hook;
     }
@@ -45,6 +52,9 @@ public final class SimTracer implements Tracer {
             @Override
             public Behavior aroundReceive(TypedActorContext ctx, Object msg, ReceiveTarget target) {
                 refs.putIfAbsent(actorName, ctx.asJava().getSelf());
+                if (muted) {
+                    return target.apply(ctx, msg);
+                }
                 log.add(name + " <- " + msg.getClass().getSimpleName() + " " + TraceLog.canonical(msg));
                 onDeliver.accept(actorName, msg);
                 return target.apply(ctx, msg);
