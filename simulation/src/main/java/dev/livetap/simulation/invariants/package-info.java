@@ -1,0 +1,2 @@
+/** The properties every simulated run must keep. */
+package dev.livetap.simulation.invariants;

@@ -1,0 +1,2 @@
+/** Run traces: delivered messages and OS calls, hashed. */
+package dev.livetap.simulation.trace;
