@@ -789,6 +789,14 @@ public final class SimRun {
             }
             next.accept(cause);
         }
+
+        @Override
+        public void channelClosed() {
+            holding = false;
+            while (!held.isEmpty()) {
+                held.poll().run();
+            }
+        }
     }
 
     // ================================================================== driving

@@ -17,13 +17,17 @@ import dev.livetap.nativeio.MonotonicClock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.function.Consumer;
 import java.util.function.Function;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.PostStop;
 import org.apache.pekko.actor.typed.Terminated;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
@@ -287,10 +291,23 @@ public final class MigrationCoordinator {
             ops.clear();
         }
 
+        private boolean closeDeferred;
+
         void closeChannel() {
-            if (channel != null) {
+            if (channel != null && !closeDeferred) {
                 channel.close();
             }
+        }
+
+        /**
+         * Closes the channel once {@code lastFrame} is in the kernel (closing at once would drop
+         * it), or after one step's timeout if the peer does not read.
+         */
+        void closeAfter(java.util.concurrent.CompletionStage<Void> lastFrame) {
+            closeDeferred = true;
+            FrameChannel ch = channel;
+            lastFrame.whenComplete((v, ex) -> ch.close());
+            ctx.getSystem().scheduler().scheduleOnce(timeouts.step(), ch::close, ctx.getExecutionContext());
         }
 
         /** Common handlers: NIC answers and a NIC that stopped. */
@@ -302,11 +319,15 @@ public final class MigrationCoordinator {
                         return Behaviors.same();
                     })
                     .onMessage(SectionIn.class, m -> {
-                        m.section().close();
+                        m.section().close(); // a section no state expects: never leak its fds
                         return Behaviors.same();
                     })
                     .onAnyMessage(m -> {
                         ctx.getLog().debug("migration {}: {} ignored", id, m.getClass().getSimpleName());
+                        return Behaviors.same();
+                    })
+                    .onSignal(PostStop.class, signal -> {
+                        closeChannel(); // stopped from outside (VM shutdown): nothing received may stay open
                         return Behaviors.same();
                     })
                     .onSignal(Terminated.class, t -> finished ? Behaviors.same()
@@ -454,6 +475,9 @@ public final class MigrationCoordinator {
             if (a instanceof ReturnPath.Failed f) {
                 return fail("the target failed to load the migration: " + f.reason(), false);
             }
+            if (!(a instanceof ReturnPath.Loaded)) {
+                return fail("the target answered with " + a + " instead of loaded", false);
+            }
             if (!streamSent) {
                 // "loaded" before our sink confirmed: the target read everything, which is what counts
                 ctx.getLog().debug("migration {}: loaded arrived before the send confirmation", id);
@@ -472,7 +496,7 @@ public final class MigrationCoordinator {
             ctx.getLog().info("migration {}: status completed (downtime {} ms on the source side)", id, info.downtimeMs());
             report.tell(new Progress(info));
             report.tell(new Finished(info, true, handedOver, true));
-            closeChannel();
+            closeAfter(channel.send(ReturnPath.completed(), List.of()));
             return Behaviors.stopped();
         }
 
@@ -488,7 +512,12 @@ public final class MigrationCoordinator {
             if (cancelled) {
                 status(MigrationStatus.CANCELLING);
             }
-            closeChannel();
+            // The target must hear it: one that already answered loaded would otherwise take the TAP.
+            if (channel != null && channel.isOpen()) {
+                closeAfter(channel.send(ReturnPath.failed(reason), List.of()));
+            } else {
+                closeChannel();
+            }
             MigrationStatus end = cancelled ? MigrationStatus.CANCELLED : MigrationStatus.FAILED;
             String desc = cancelled ? null : reason;
             if (!queuesStopped) {
@@ -500,12 +529,7 @@ public final class MigrationCoordinator {
                     rs -> ctx.getSelf().tell(new Timeout("rolled back")), r -> ctx.getSelf().tell(new Timeout(r)));
             return withCommon(Behaviors.receive(Command.class)
                     .onMessage(Timeout.class, m -> finish(end, desc, m.what().equals("rolled back") ? null : m.what()))
-                    .onMessage(Cancel.class, m -> Behaviors.same())
-                    .onMessage(SectionIn.class, m -> {
-                        m.section().close(); // still in flight when the migration failed: never leak its fds
-                        m.ack().tell(Ack.INSTANCE);
-                        return Behaviors.same();
-                    }), r -> Behaviors.same());
+                    .onMessage(Cancel.class, m -> Behaviors.same()), r -> Behaviors.same());
         }
 
         private Behavior<Command> finish(MigrationStatus end, String desc, String rollbackProblem) {
@@ -533,11 +557,46 @@ public final class MigrationCoordinator {
         private boolean loadPending;
         private boolean streamDone;
         private boolean anyFdsReceived;
+        /**
+         * Sections the decoder produced that this actor has not taken yet. Pekko Streams drops
+         * elements still inside the stream when it is cancelled or this actor stops; these are
+         * closed instead, so their fds are never leaked.
+         */
+        private final Set<Section> inFlight = Collections.newSetFromMap(new IdentityHashMap<>());
+        private boolean inFlightDrained;
 
         TargetRole(ActorContext<Command> ctx, TimerScheduler<Command> timers, TargetSetup setup, ActorRef<Report> report) {
             super(ctx, timers, report, setup.migrationId(), setup.nics(), setup.clock(), setup.timeouts());
             this.setup = setup;
             this.loadedNic = new boolean[setup.nics().size()];
+        }
+
+        /** Called on the stream's thread for every decoded section. */
+        private Section track(Section section) {
+            synchronized (inFlight) {
+                if (inFlightDrained) {
+                    section.close();
+                } else {
+                    inFlight.add(section);
+                }
+            }
+            return section;
+        }
+
+        private void taken(Section section) {
+            synchronized (inFlight) {
+                inFlight.remove(section);
+            }
+        }
+
+        @Override
+        void closeChannel() {
+            super.closeChannel();
+            synchronized (inFlight) {
+                inFlightDrained = true;
+                inFlight.forEach(Section::close);
+                inFlight.clear();
+            }
         }
 
         Behavior<Command> start() {
@@ -560,7 +619,7 @@ public final class MigrationCoordinator {
         private Behavior<Command> waiting(Map<String, Schema> schemas) {
             return withCommon(Behaviors.receive(Command.class)
                     .onMessage(Connected.class, m -> {
-                        channel = m.channel();
+                        channel = new HandOverChannel(m.channel());
                         status(MigrationStatus.ACTIVE);
                         phaseTimer("receiving the migration stream", timeouts.stream());
                         Map<String, Schema> frozen = Map.copyOf(schemas);
@@ -570,7 +629,7 @@ public final class MigrationCoordinator {
                         // its buffered elements when upstream fails, and a dropped section is leaked fds.
                         MigrationStreamFlows.fromChannel(channel)
                                 .viaMat(MigrationStreamFlows.decoder(resolver), Keep.none())
-                                .<Object>map(section -> section)
+                                .<Object>map(this::track)
                                 .recover(new PFBuilder<Throwable, Object>().match(Throwable.class, StreamBroken::new).build())
                                 .to(ActorSink.<Object, Command, Ack>actorRefWithBackpressure(ctx.getSelf(),
                                         (ack, element) -> element instanceof Section section ? new SectionIn(ack, section)
@@ -597,7 +656,6 @@ public final class MigrationCoordinator {
                         return loadPending ? Behaviors.same() : allLoaded();
                     })
                     .onMessage(StreamFailed.class, m -> fail(streamFailure(m.cause())))
-                    .onMessage(LoadedSent.class, this::onLoadedSent)
                     .onMessage(Timeout.class, m -> fail(m.what()))
                     .onMessage(Cancel.class, m -> fail("cancelled on the target")), this::fail);
         }
@@ -611,6 +669,7 @@ public final class MigrationCoordinator {
         }
 
         private Behavior<Command> onSection(SectionIn m) {
+            taken(m.section());
             Integer index = bySection.get(m.section().name());
             if (index == null) { // the resolver only knows our sections: cannot happen, but never leak
                 m.section().close();
@@ -643,19 +702,67 @@ public final class MigrationCoordinator {
                 }
             }
             timers.cancel(PHASE);
+            // From here on this actor reads the channel: the source answers loaded with completed or failed.
+            ActorRef<Command> self = ctx.getSelf();
+            ((HandOverChannel) channel).handOver(new FrameChannel.FrameHandler() {
+                @Override
+                public void onFrame(Frame frame) {
+                    self.tell(new ReturnFrame(frame));
+                }
+
+                @Override
+                public void onClosed(Throwable cause) {
+                    self.tell(new ReturnClosed(cause));
+                }
+            });
             ctx.pipeToSelf(channel.send(ReturnPath.loaded(), List.of()), (v, ex) -> new LoadedSent(ex));
-            phaseTimer("answering loaded", timeouts.step());
-            return Behaviors.same();
+            // The source's answer may overtake the confirmation that 'loaded' was sent: wait for both here.
+            phaseTimer("waiting for the source's confirmation", timeouts.returnPath());
+            return awaitingConfirmation();
         }
 
-        private Behavior<Command> onLoadedSent(LoadedSent m) {
+        private Behavior<Command> awaitingConfirmation() {
+            return withCommon(Behaviors.receive(Command.class)
+                    .onMessage(LoadedSent.class, m -> m.failure() == null ? Behaviors.same()
+                            : completedUnconfirmed("the source went away before it got 'loaded' (" + m.failure().getMessage() + ")"))
+                    .onMessage(ReturnFrame.class, f -> {
+                        ReturnPath.Answer a;
+                        try {
+                            a = ReturnPath.decode(f.frame());
+                        } catch (IllegalArgumentException e) {
+                            return completedUnconfirmed("the source's answer to 'loaded' was unreadable (" + e.getMessage() + ")");
+                        }
+                        if (a instanceof ReturnPath.Completed) {
+                            return completed(true);
+                        }
+                        if (a instanceof ReturnPath.Failed failed) {
+                            return fail("the source gave up after 'loaded': " + failed.reason());
+                        }
+                        return completedUnconfirmed("the source answered 'loaded' with " + a);
+                    })
+                    .onMessage(ReturnClosed.class, c -> completedUnconfirmed("the channel closed before the source confirmed"
+                            + (c.cause() == null ? "" : " (" + c.cause().getMessage() + ")")))
+                    .onMessage(Timeout.class, t -> completedUnconfirmed(t.what()))
+                    .onMessage(Cancel.class, c -> {
+                        ctx.getLog().warn("migration {}: cancel ignored: every section is loaded", id);
+                        return Behaviors.same();
+                    }), this::fail);
+        }
+
+        /**
+         * Every section loaded, but the source never confirmed: by the source-crash rule this side
+         * owns the TAP, yet it does not start reading by itself - a source that gave up may be
+         * resumed too, and only management knows which one lives. {@code cont} resumes it.
+         */
+        private Behavior<Command> completedUnconfirmed(String why) {
+            ctx.getLog().warn("migration {}: every section loaded but {}: this side owns the TAP; resume it with cont"
+                    + " once the source is known to be stopped", id, why);
+            return completed(false);
+        }
+
+        private Behavior<Command> completed(boolean confirmed) {
             timers.cancelAll();
             finished = true;
-            boolean confirmed = m.failure() == null;
-            if (!confirmed) {
-                ctx.getLog().warn("migration {}: every section loaded but the source went away before it got"
-                        + " 'loaded' ({}): this side owns the TAP; resume it with cont", id, m.failure().getMessage());
-            }
             long now = clock.nanos();
             info = new MigrationInfo(id, MigrationStatus.COMPLETED, info.setupTimeMs(), -1, ms(now - startedAt), null,
                     0, 0, false);

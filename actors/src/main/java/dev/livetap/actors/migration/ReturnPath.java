@@ -12,8 +12,9 @@ import java.util.Map;
 
 /**
  * The return path (design decision 3): the target's answer on the same socket, one frame without
- * fds. Payload: the kind byte {@code 0x20}, then a CBOR map {@code {"kind": "loaded"}} or
- * {@code {"kind": "failed", "reason": TEXT}} (documented in docs/architecture.md). The codec's
+ * fds. Payload: the kind byte {@code 0x20}, then a CBOR map {@code {"kind": "loaded"}},
+ * {@code {"kind": "completed"}} (the source's confirmation) or {@code {"kind": "failed", "reason": TEXT}}
+ * (either side; documented in docs/architecture.md). The codec's
  * own frame kinds are 0x00, 0x04 and 0x06, so a return-path frame is never mistaken for stream data.
  */
 public final class ReturnPath {
@@ -24,8 +25,8 @@ public final class ReturnPath {
     private static final CBORFactory FACTORY = new CBORFactory();
     private static final ObjectMapper CBOR = new ObjectMapper(FACTORY);
 
-    /** What the target said. */
-    public sealed interface Answer permits Loaded, Failed {
+    /** What the peer said: the target's {@code loaded} or {@code failed}, the source's {@code completed} or {@code failed}. */
+    public sealed interface Answer permits Loaded, Failed, Completed {
     }
 
     public record Loaded() implements Answer {
@@ -34,12 +35,26 @@ public final class ReturnPath {
     public record Failed(String reason) implements Answer {
     }
 
+    /**
+     * The source's confirmation that it received {@code loaded} and released the TAP: only now does
+     * the target start reading by itself, so a source that gave up on a late or damaged
+     * {@code loaded} (and says {@code failed}) never leaves two readers of one queue.
+     */
+    public record Completed() implements Answer {
+    }
+
     private ReturnPath() {
     }
 
     public static byte[] loaded() {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("kind", "loaded");
+        return encode(m);
+    }
+
+    public static byte[] completed() {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("kind", "completed");
         return encode(m);
     }
 
@@ -100,6 +115,11 @@ public final class ReturnPath {
                         throw new IllegalArgumentException("return-path 'loaded' has extra keys");
                     }
                     return new Loaded();
+                case "completed":
+                    if (n.size() != 1) {
+                        throw new IllegalArgumentException("return-path 'completed' has extra keys");
+                    }
+                    return new Completed();
                 case "failed":
                     if (!n.path("reason").isTextual() || n.size() != 2) {
                         throw new IllegalArgumentException("return-path 'failed' needs exactly a text 'reason'");

@@ -22,6 +22,13 @@ class ReturnPathTest {
     }
 
     @Test
+    void completedIsTheSourcesConfirmation() {
+        byte[] b = ReturnPath.completed();
+        assertEquals(0x20, b[0] & 0xFF, "a return-path frame starts with kind 0x20");
+        assertEquals(new ReturnPath.Completed(), ReturnPath.decode(Frame.of(b)), "completed round trips");
+    }
+
+    @Test
     void failedCarriesTheReason() {
         assertEquals(new ReturnPath.Failed("queue 2: no vhost"), ReturnPath.decode(Frame.of(ReturnPath.failed("queue 2: no vhost"))));
         String longReason = "x".repeat(10_000);

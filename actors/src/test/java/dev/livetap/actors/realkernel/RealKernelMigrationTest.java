@@ -27,7 +27,8 @@ class RealKernelMigrationTest {
     @Test
     void fourQueueTapMigratesOnTheRealKernelAndPingKeepsBeingAnswered() {
         try (PrivateNetns ns = PrivateNetns.create();
-             ChildJvm child = ChildJvm.builder(RealKernelMigrationMain.class).inNetns(ns).start()) {
+             ChildJvm child = ChildJvm.builder(RealKernelMigrationMain.class).inNetns(ns)
+                     .jvmOption("-Dlivetap.test.log=" + System.getProperty("livetap.test.log", "WARN")).start()) {
             int exit = child.waitFor(Duration.ofSeconds(75));
             String out = child.stdout();
             Map<String, String> r = results(out);

@@ -26,6 +26,8 @@ import java.util.function.Consumer;
  * (design decision 7). Every wait is bounded by {@link Options#timeout()}.
  */
 public final class LocalMigration {
+    /** How long a completed target may stay paused before it counts as waiting for cont. */
+    private static final long TARGET_SELF_RESUME_NANOS = 1_000_000_000L;
     private static final Set<String> FINAL = Set.of("completed", "failed", "cancelled");
     private static final long POLL_NANOS = 2_000_000;
 
@@ -180,13 +182,21 @@ public final class LocalMigration {
             JsonNode tgtInfo = tgt.execute("query-migrate", null);
             boolean resumedByCont = false;
             if (status.equals("completed")) {
+                // The target resumes by itself once the source's confirmation reaches it, a moment after
+                // the source reports completed; one that stays paused was started with -S (or never
+                // got the confirmation) and waits for cont.
+                long pausedSince = -1;
                 while (System.nanoTime() < deadline && !tgtInfo.has("x-target-started-ns")) {
                     String run = tgt.execute("query-status", null).path("status").asText();
-                    if (run.equals("paused") && o.contTarget()) {
-                        progress.accept("target: paused (-S), sending cont");
+                    boolean targetDone = "completed".equals(tgtInfo.path("status").asText());
+                    if (run.equals("paused") && targetDone && o.contTarget()) {
+                        progress.accept("target: paused, sending cont");
                         tgt.execute("cont", null);
-                    } else if (run.equals("paused") && !o.contTarget()) {
-                        break;
+                    } else if (run.equals("paused") && targetDone) {
+                        pausedSince = pausedSince < 0 ? System.nanoTime() : pausedSince;
+                        if (System.nanoTime() - pausedSince > TARGET_SELF_RESUME_NANOS) {
+                            break;
+                        }
                     }
                     LockSupport.parkNanos(POLL_NANOS);
                     tgtInfo = tgt.execute("query-migrate", null);

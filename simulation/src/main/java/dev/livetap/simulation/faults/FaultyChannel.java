@@ -31,6 +31,13 @@ public final class FaultyChannel implements FrameChannel {
         default void onClosed(Throwable cause, Consumer<Throwable> next) {
             next.accept(cause);
         }
+
+        /**
+         * The channel was closed (or its process died): release whatever is held now. Held frames
+         * then meet a closed channel and are closed, as a closed socket's buffer is by the kernel.
+         */
+        default void channelClosed() {
+        }
     }
 
     private final FrameChannel delegate;
@@ -44,6 +51,7 @@ public final class FaultyChannel implements FrameChannel {
     /** The process died: nothing more is sent or delivered through this channel. */
     public void kill() {
         dead = true;
+        receiveInterceptor.channelClosed();
     }
 
     public FaultyChannel(FrameChannel delegate, OwnedFd socket) {
@@ -139,6 +147,7 @@ public final class FaultyChannel implements FrameChannel {
     public void close() {
         closed = true;
         delegate.close();
+        receiveInterceptor.channelClosed();
     }
 
     /** What a frame is, from its first bytes (docs/stream-format.md; the return path's kind 0x20). */

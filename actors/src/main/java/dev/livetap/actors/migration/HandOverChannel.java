@@ -1,0 +1,107 @@
+package dev.livetap.actors.migration;
+
+import dev.livetap.nativeio.Frame;
+import dev.livetap.nativeio.FrameChannel;
+import dev.livetap.nativeio.OwnedFd;
+import dev.livetap.nativeio.PeerCredentials;
+import java.util.List;
+import java.util.concurrent.CompletionStage;
+
+/**
+ * A channel whose receiver can change: the target's migration stream reads it first, then the
+ * coordinator takes it over to hear the source's confirmation on the same socket (a
+ * {@link FrameChannel} is started once). After the hand-over the first receiver's pause and
+ * resume calls are ignored, so a stream stage stopping late cannot pause the new receiver. The
+ * end of the channel reaches whoever receives then, or the next receiver at once if it already
+ * happened. Lock order: {@code flow} before the framing layer's own; {@code end} alone.
+ */
+final class HandOverChannel implements FrameChannel {
+    private final FrameChannel delegate;
+    private final Object flow = new Object();
+    private final Object end = new Object();
+    private volatile FrameHandler receiver;
+    private boolean handedOver;
+    private boolean ended;
+    private Throwable endCause;
+
+    HandOverChannel(FrameChannel delegate) {
+        this.delegate = delegate;
+    }
+
+    @Override
+    public CompletionStage<Void> send(byte[] payload, List<OwnedFd> fds) {
+        return delegate.send(payload, fds);
+    }
+
+    @Override
+    public void start(FrameHandler handler) {
+        receiver = handler;
+        delegate.start(new FrameHandler() {
+            @Override
+            public void onFrame(Frame frame) {
+                receiver.onFrame(frame);
+            }
+
+            @Override
+            public void onClosed(Throwable cause) {
+                synchronized (end) {
+                    ended = true;
+                    endCause = cause;
+                }
+                receiver.onClosed(cause);
+            }
+        });
+    }
+
+    /** From now on frames go to {@code next}, and reading is on. */
+    void handOver(FrameHandler next) {
+        synchronized (flow) {
+            handedOver = true;
+        }
+        boolean alreadyEnded;
+        Throwable cause;
+        synchronized (end) {
+            receiver = next;
+            alreadyEnded = ended;
+            cause = endCause;
+        }
+        if (alreadyEnded) {
+            next.onClosed(cause);
+        } else {
+            delegate.resumeReading();
+        }
+    }
+
+    @Override
+    public void pauseReading() {
+        synchronized (flow) { // held across the call: a hand-over cannot slip in between check and pause
+            if (!handedOver) {
+                delegate.pauseReading();
+            }
+        }
+    }
+
+    @Override
+    public void resumeReading() {
+        synchronized (flow) {
+            if (!handedOver) {
+                delegate.resumeReading();
+            }
+        }
+    }
+
+    @Override
+    public PeerCredentials peerCredentials() {
+        return delegate.peerCredentials();
+    }
+
+    @Override
+    public boolean isOpen() {
+        return delegate.isOpen();
+    }
+
+    @Override
+    public void close() {
+        delegate.close();
+    }
+}
