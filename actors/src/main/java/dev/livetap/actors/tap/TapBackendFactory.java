@@ -18,7 +18,9 @@ import org.apache.pekko.actor.typed.DispatcherSelector;
 
 /**
  * A TAP netdev as a source of peer backends: opens its queues with {@code os.tun().openQueues}
- * (TUNSETIFF) or, with {@code incoming-fds=on}, creates queues that wait with fd = -1. The vhost
+ * (TUNSETIFF), starts them with the fds passed with {@code fd=}/{@code fds=} ({@link PassedTapFds},
+ * already attached: no TUNSETIFF) or, with {@code incoming-fds=on}, creates queues that wait with
+ * fd = -1. The vhost
  * queues of an {@code incoming-fds} netdev with vhost are opened at netdev creation (by whoever
  * creates this factory) and passed in, one per queue.
  */
@@ -29,9 +31,25 @@ public final class TapBackendFactory implements PeerBackendFactory {
     private final List<VhostBackend.VhostQueue> vhostQueues;
     private final Duration timeout;
     private final DispatcherSelector dispatcher;
+    /** The fds of {@code fd=}/{@code fds=}, handed to the queues by {@link #open}; null for other netdevs. */
+    private final PassedTapFds passed;
 
     public TapBackendFactory(TapNetdevOptions options, Os os, VhostBackend vhost,
             List<VhostBackend.VhostQueue> vhostQueues, Duration timeout, DispatcherSelector dispatcher) {
+        this(options, null, os, vhost, vhostQueues, timeout, dispatcher);
+    }
+
+    /**
+     * @param passed the checked fds of {@code fd=}/{@code fds=} (one per queue), or null; {@link #open}
+     *     gives them to the queue actors, which own them from then on
+     */
+    public TapBackendFactory(TapNetdevOptions options, PassedTapFds passed, Os os, VhostBackend vhost,
+            List<VhostBackend.VhostQueue> vhostQueues, Duration timeout, DispatcherSelector dispatcher) {
+        if (passed != null && passed.fds().size() != options.queueCount()) {
+            throw new IllegalArgumentException("one passed fd per queue: " + passed.fds().size() + " fds for "
+                    + options.queueCount() + " queues");
+        }
+        this.passed = passed;
         this.options = options;
         this.os = os;
         this.vhost = vhost;
@@ -56,12 +74,17 @@ public final class TapBackendFactory implements PeerBackendFactory {
 
     @Override
     public Optional<String> ifname() {
-        return options.ifname();
+        return passed != null ? Optional.of(passed.ifname()) : options.ifname();
     }
 
     @Override
     public int vnetHdrLen() {
-        return options.vnetHdr() ? 10 : 0;
+        return vnetHdr() ? 10 : 0;
+    }
+
+    /** IFF_VNET_HDR: as the passed fds have it (QEMU probes it too), else the {@code vnet_hdr} option. */
+    private boolean vnetHdr() {
+        return passed != null ? passed.vnetHdr() : options.vnetHdr();
     }
 
     /** The interface a non-incoming netdev opens: {@code ifname=}, else its id (at most 15 characters). */
@@ -85,15 +108,20 @@ public final class TapBackendFactory implements PeerBackendFactory {
             }
             return out;
         }
-        String ifname = ifnameToOpen();
-        TapQueueConfig first = new TapQueueConfig(options.id(), ifname, 0, n, options.vnetHdr());
-        List<OwnedFd> fds = os.tun().openQueues(ifname, n, first.flags());
+        String ifname = passed != null ? passed.ifname() : ifnameToOpen();
+        boolean vnetHdr = vnetHdr();
+        List<OwnedFd> fds;
+        if (passed != null) {
+            fds = passed.fds(); // attached already, checked by PassedTapFds.take
+        } else {
+            fds = os.tun().openQueues(ifname, n, new TapQueueConfig(options.id(), ifname, 0, n, vnetHdr).flags());
+        }
         for (int q = 0; q < n; q++) {
-            TapQueueConfig config = new TapQueueConfig(options.id(), ifname, q, n, options.vnetHdr());
+            TapQueueConfig config = new TapQueueConfig(options.id(), ifname, q, n, vnetHdr);
             Behavior<TapActor.Command> tap = TapActor.opened(config, os,
                     (java.util.function.Consumer<TapActor.Received>) r -> guest.tell(new GuestActor.Rx(r)),
                     fds.get(q), TapFeatures.NONE);
-            out.add(TapPeerBackend.create(tap, q, PeerState.CONNECTED, options.vnetHdr(), timeout, dispatcher));
+            out.add(TapPeerBackend.create(tap, q, PeerState.CONNECTED, vnetHdr, timeout, dispatcher));
         }
         return out;
     }

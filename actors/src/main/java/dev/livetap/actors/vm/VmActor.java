@@ -18,11 +18,13 @@ import dev.livetap.actors.options.RunState;
 import dev.livetap.actors.options.TapNetdevOptions;
 import dev.livetap.actors.options.VirtioNetDeviceOptions;
 import dev.livetap.actors.options.VirtioNetRealizeCheck;
+import dev.livetap.actors.tap.PassedTapFds;
 import dev.livetap.actors.tap.TapBackendFactory;
 import dev.livetap.actors.tap.VhostBackend;
 import dev.livetap.actors.tap.VhostException;
 import dev.livetap.codec.StreamHeader;
 import dev.livetap.nativeio.Os;
+import dev.livetap.nativeio.OwnedFd;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -34,6 +36,7 @@ import java.util.function.Consumer;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.DispatcherSelector;
+import org.apache.pekko.actor.typed.PostStop;
 import org.apache.pekko.actor.typed.Terminated;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
@@ -71,7 +74,20 @@ public final class VmActor {
             NicsAnswered {
     }
 
-    public record NetdevAdd(Map<String, ?> arguments, ActorRef<VmReply> replyTo) implements Command {
+    /**
+     * QMP netdev_add. {@code fds} are the descriptors {@code fd=NAME} / {@code fds=A:B:C} name, in
+     * that order (resolved by the caller, e.g. from QMP {@code getfd}); they belong to the VM from
+     * the moment the command is sent: a refused netdev_add closes every one of them.
+     */
+    public record NetdevAdd(Map<String, ?> arguments, List<OwnedFd> fds, ActorRef<VmReply> replyTo) implements Command {
+        public NetdevAdd {
+            fds = List.copyOf(fds);
+        }
+
+        /** A netdev that opens its own queues (or waits for incoming ones): no fds come with it. */
+        public NetdevAdd(Map<String, ?> arguments, ActorRef<VmReply> replyTo) {
+            this(arguments, List.of(), replyTo);
+        }
     }
 
     public record NetdevDel(String id, ActorRef<VmReply> replyTo) implements Command {
@@ -141,9 +157,25 @@ public final class VmActor {
 
     // ------------------------------------------------------------------ state
 
-    private record Netdev(TapNetdevOptions options, List<VhostBackend.VhostQueue> vhostQueues, boolean downscriptDuty) {
+    /**
+     * @param passed the fds of {@code fd=}/{@code fds=} while this netdev holds them (until a device
+     *     takes them), else null; {@code passedTaken} once a device took them
+     */
+    private record Netdev(TapNetdevOptions options, List<VhostBackend.VhostQueue> vhostQueues, boolean downscriptDuty,
+            PassedTapFds passed, boolean passedTaken) {
         Netdev withDuty(boolean duty) {
-            return new Netdev(options, vhostQueues, duty);
+            return new Netdev(options, vhostQueues, duty, passed, passedTaken);
+        }
+
+        Netdev passedTakenByDevice() {
+            return new Netdev(options, vhostQueues, downscriptDuty, null, true);
+        }
+
+        /** Closes the passed fds no device took (netdev_del, VM stop). */
+        void closePassed() {
+            if (passed != null) {
+                OwnedFd.closeAll(passed.fds());
+            }
         }
     }
 
@@ -243,6 +275,10 @@ public final class VmActor {
                 .onMessage(FromCoordinator.class, m -> onReport(m.report()))
                 .onMessage(NicsAnswered.class, this::onNicsAnswered)
                 .onSignal(Terminated.class, this::onTerminated)
+                .onSignal(PostStop.class, s -> {
+                    netdevs.values().forEach(Netdev::closePassed); // fds handed to queues close with them
+                    return Behaviors.same();
+                })
                 .build();
     }
 
@@ -250,10 +286,17 @@ public final class VmActor {
 
     private Behavior<Command> onNetdevAdd(NetdevAdd m) {
         return guarded(m.replyTo(), () -> {
-            TapNetdevOptions o = TapNetdevOptions.fromQmp(m.arguments());
-            if (netdevs.containsKey(o.id())) {
-                throw new OptionException("Duplicate ID '" + o.id() + "' for netdev");
+            TapNetdevOptions o;
+            try {
+                o = TapNetdevOptions.fromQmp(m.arguments());
+                if (netdevs.containsKey(o.id())) {
+                    throw new OptionException("Duplicate ID '" + o.id() + "' for netdev");
+                }
+            } catch (RuntimeException e) {
+                OwnedFd.closeAll(m.fds()); // the fds came with the command: a refusal closes them
+                throw e;
             }
+            PassedTapFds passed = PassedTapFds.take(o, m.fds(), config.os()); // closes them all on refusal
             List<VhostBackend.VhostQueue> vqs = new ArrayList<>();
             if (o.waitsForIncomingFds() && o.vhostEnabled()) {
                 // semantic 2: the target opens its own vhost fds at netdev creation
@@ -266,7 +309,7 @@ public final class VmActor {
                     throw new OptionException("vhost-net requested but could not be initialized: " + e.getMessage());
                 }
             }
-            netdevs.put(o.id(), new Netdev(o, List.copyOf(vqs), !o.waitsForIncomingFds()));
+            netdevs.put(o.id(), new Netdev(o, List.copyOf(vqs), !o.waitsForIncomingFds(), passed, false));
             return Map.of();
         });
     }
@@ -284,6 +327,7 @@ public final class VmActor {
             }
         }
         netdevs.remove(m.id());
+        n.closePassed();
         n.vhostQueues().forEach(config.vhost()::tearDown);
         runDownscript(n);
         return reply(m.replyTo(), VmReply.ok());
@@ -316,7 +360,12 @@ public final class VmActor {
                 throw new OptionException("Duplicate device ID '" + deviceId + "' for device");
             }
             Netdev netdev = netdevs.get(o.netdev());
-            TapBackendFactory factory = new TapBackendFactory(netdev.options(), config.os(),
+            if (netdev.passedTaken()) {
+                throw new OptionException("netdev '" + o.netdev() + "' has no TAP fds left: the fds passed with its "
+                        + (netdev.options().fd().isPresent() ? "fd=" : "fds=") + " were closed with the device that"
+                        + " used them; netdev_del it and netdev_add it again with new fds");
+            }
+            TapBackendFactory factory = new TapBackendFactory(netdev.options(), netdev.passed(), config.os(),
                     netdev.vhostQueues().isEmpty() ? null : config.vhost(), netdev.vhostQueues(), config.queueTimeout(),
                     DISPATCHER);
             VirtioNetActor.realizeCheck(factory, runState); // QEMU's texts; nothing opened yet
@@ -325,6 +374,9 @@ public final class VmActor {
                     config.queueTimeout(), DISPATCHER, config.tracer());
             ctx.spawn(config.tracer().trace("nic-" + deviceId, VirtioNetActor.create(nc, factory, config.os().fds(),
                     realizeAdapter)), "nic-" + deviceId, DISPATCHER);
+            if (netdev.passed() != null) {
+                netdevs.put(o.netdev(), netdev.passedTakenByDevice()); // the NIC's queues own the fds now
+            }
             pending.put(deviceId, new PendingDevice(o, m.replyTo()));
             return null; // answered when the NIC reports its realize
         });
