@@ -6,6 +6,7 @@ import dev.livetap.actors.options.TapNetdevOptions;
 import dev.livetap.actors.vm.VmActor;
 import dev.livetap.actors.vm.VmEvent;
 import dev.livetap.actors.vm.VmReply;
+import dev.livetap.nativeio.OwnedFd;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -55,10 +56,24 @@ public final class VmEndpoint implements AutoCloseable {
 
     /** {@code netdev_add} with QMP arguments ({@code type} defaults to {@code tap}). */
     public CompletionStage<Void> netdevAdd(Map<String, ?> arguments) {
+        return netdevAdd(arguments, List.of());
+    }
+
+    /**
+     * {@code netdev_add fd=NAME} / {@code fds=A:B:C} with the already open TAP queue fds those names
+     * stand for, in the same order. The fds belong to the endpoint from this call on: a refusal (or
+     * a closed endpoint) closes every one of them; {@code netdev_del}, the device's unplug or the
+     * endpoint's shutdown closes them later.
+     */
+    public CompletionStage<Void> netdevAdd(Map<String, ?> arguments, List<OwnedFd> fds) {
         Map<String, Object> a = new LinkedHashMap<>();
         a.put("type", TapNetdevOptions.TYPE);
         a.putAll(arguments);
-        return done(ask(r -> new VmActor.NetdevAdd(a, r)));
+        List<OwnedFd> passed = List.copyOf(fds);
+        if (closed && !passed.isEmpty()) {
+            OwnedFd.closeAll(passed);
+        }
+        return done(ask(r -> new VmActor.NetdevAdd(a, passed, r)));
     }
 
     /** {@code netdev_add} from parsed options (e.g. {@code TapNetdevOptions.parse("tap,id=net0,ifname=tap0,queues=4")}). */

@@ -23,10 +23,10 @@ import java.util.concurrent.CompletionStage;
  */
 public final class VmQmpBackend implements QmpVmBackend {
     private static final ObjectMapper JSON = new ObjectMapper();
-    /** Why {@code netdev_add fd=}/{@code fds=} is refused (the fds named are taken and closed, as QEMU would consume them). */
-    public static final String FD_NETDEV_UNSUPPORTED = "netdev_add with fd=/fds=/vhostfd=/vhostfds= is not supported by "
-            + "livetap's VM endpoint yet: a TAP netdev opens its queues by ifname= (or waits for them with "
-            + "incoming-fds=true); the passed descriptor(s) were closed";
+    /** Why {@code netdev_add vhostfd=}/{@code vhostfds=} is refused (the fds named are taken and closed, as QEMU would consume them). */
+    public static final String VHOSTFD_UNSUPPORTED = "netdev_add with vhostfd=/vhostfds= is not supported by livetap's"
+            + " VM endpoint: this kernel has no vhost-net and livetap's native layer has no vhost ioctls; the passed"
+            + " descriptor(s) were closed";
 
     private final VmEndpoint vm;
     private final Runnable onQuit;
@@ -36,33 +36,39 @@ public final class VmQmpBackend implements QmpVmBackend {
         this.onQuit = onQuit;
     }
 
+    /**
+     * Resolves {@code fd=}/{@code fds=} names through the session ({@code getfd}; QEMU's
+     * {@code monitor_fd_param}) and passes the fds, in order, with the command: from then on they
+     * are the VM's. Any failure here closes what was already taken.
+     */
     @Override
     public CompletionStage<JsonNode> netdevAdd(ObjectNode args, QmpSession session) {
-        List<String> names = new ArrayList<>();
-        for (String key : List.of("fd", "vhostfd")) {
-            if (args.hasNonNull(key)) {
-                names.add(args.get(key).textValue());
-            }
-        }
-        for (String key : List.of("fds", "vhostfds")) {
-            if (args.hasNonNull(key)) {
-                names.addAll(List.of(args.get(key).textValue().split(":", -1)));
-            }
-        }
-        if (!names.isEmpty()) {
-            List<OwnedFd> taken = new ArrayList<>();
-            try {
-                for (String n : names) {
-                    if (!n.isEmpty() && !Character.isDigit(n.charAt(0))) {
-                        taken.add(session.takeFd(n)); // QEMU's monitor_fd_param: an unknown name is an error
+        List<OwnedFd> taken = new ArrayList<>();
+        try {
+            boolean vhost = false;
+            for (String key : List.of("fd", "fds", "vhostfd", "vhostfds")) {
+                if (!args.hasNonNull(key) || !args.get(key).isTextual()) {
+                    continue;
+                }
+                vhost |= key.startsWith("vhost");
+                for (String n : args.get(key).textValue().split(":", -1)) {
+                    if (!n.isEmpty() && Character.isDigit(n.charAt(0))) {
+                        throw QmpException.generic("Parameter '" + key + "' names descriptor number " + n
+                                + ": livetap takes descriptors only by the name given with getfd");
+                    }
+                    if (!n.isEmpty()) {
+                        taken.add(session.takeFd(n)); // an unknown name fails with QEMU's text
                     }
                 }
-            } finally {
-                OwnedFd.closeAll(taken);
             }
-            return CompletableFuture.failedFuture(QmpException.generic(FD_NETDEV_UNSUPPORTED));
+            if (vhost) {
+                throw QmpException.generic(VHOSTFD_UNSUPPORTED);
+            }
+        } catch (RuntimeException e) {
+            OwnedFd.closeAll(taken);
+            return CompletableFuture.failedFuture(e);
         }
-        return map(vm.netdevAdd(toMap(args)));
+        return map(vm.netdevAdd(toMap(args), taken)); // the VM closes them on any refusal
     }
 
     @Override

@@ -5,13 +5,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.livetap.engine.testing.TapBroker;
 import dev.livetap.nativeio.FdKind;
 import dev.livetap.nativeio.Os;
 import dev.livetap.nativeio.OwnedFd;
 import dev.livetap.nativeio.TunFlags;
 import dev.livetap.nativeio.linux.JnaOs;
-import dev.livetap.nativeio.linux.TapBrokerMain;
-import dev.livetap.nativeio.testing.ChildJvm;
 import dev.livetap.nativeio.testing.FdCounter;
 import dev.livetap.nativeio.testing.PrivateNetns;
 import dev.livetap.nativeio.testing.RequiresTun;
@@ -131,32 +130,9 @@ class QmpRealSocketTest {
 
     /** One queue of a TAP that a child JVM opens inside a private namespace and passes back. */
     private List<OwnedFd> brokerTapQueue() throws Exception {
-        Path sock = dir.resolve("broker.sock");
-        List<OwnedFd> received = new ArrayList<>();
-        try (PrivateNetns ns = PrivateNetns.create();
-             OwnedFd listener = os.unix().listen(sock, 0600);
-             ChildJvm broker = ChildJvm.builder(TapBrokerMain.class).inNetns(ns)
-                     .args(sock.toString(), "ltq0", "1", String.valueOf(TunFlags.TAP_VNET_MQ)).start()) {
-            OwnedFd conn = null;
-            long deadline = System.nanoTime() + T.toNanos() * 3;
-            while ((conn = os.unix().accept(listener)) == null) {
-                assertTrue(System.nanoTime() < deadline, "the TAP broker connects: " + broker.describe());
-                Thread.sleep(2);
-            }
-            try (OwnedFd c = conn) {
-                ByteBuffer one = ByteBuffer.allocate(64);
-                while (received.isEmpty()) {
-                    int n = os.unix().recvmsg(c, one, received, 253);
-                    assertTrue(n >= 0 && System.nanoTime() < deadline, "the broker sends the queue fd: " + broker.describe());
-                    if (n == 0) {
-                        Thread.sleep(2);
-                    }
-                }
-            }
-            broker.waitFor(T);
-            Files.deleteIfExists(sock);
-            // The namespace goes away with try-with-resources; the TAP lives on through our fd.
-            return received;
+        // The namespace goes away with try-with-resources; the TAP lives on through our fd.
+        try (PrivateNetns ns = PrivateNetns.create()) {
+            return TapBroker.openQueues(os, dir, ns, "ltq0", 1, TunFlags.TAP_VNET_MQ, T);
         }
     }
 }

@@ -14,7 +14,7 @@ final class RecordingVmBackend implements QmpVmBackend {
     }
 
     final List<Call> calls = Collections.synchronizedList(new ArrayList<>());
-    /** fds taken by netdev_add fd=NAME, so tests can account for them. */
+    /** fds taken by netdev_add fd=NAME / fds=A:B, in order, so tests can account for them. */
     final List<dev.livetap.nativeio.OwnedFd> takenFds = new ArrayList<>();
     volatile boolean quitCalled;
 
@@ -28,6 +28,12 @@ final class RecordingVmBackend implements QmpVmBackend {
         JsonNode fd = args.get("fd");
         if (fd != null) {
             takenFds.add(session.takeFd(fd.textValue()));
+        }
+        JsonNode fds = args.get("fds");
+        if (fds != null) {
+            for (String name : fds.textValue().split(":")) {
+                takenFds.add(session.takeFd(name));
+            }
         }
         return record("netdev_add", args);
     }
