@@ -3,6 +3,7 @@ package dev.livetap.actors.options;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.livetap.actors.tap.KernelVhostNet;
+import dev.livetap.actors.tap.PassedTapFds;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -33,6 +34,7 @@ class OptionsDocTest {
                 VirtioNetRealizeCheck.MIXED_PEER_STATES, VirtioNetRealizeCheck.WAITING_WITHOUT_INCOMING,
                 MigrationParameters.LOCAL_ALIAS_CONFLICT, MigrationParameters.LIMIT_RANGE,
                 KernelVhostNet.ABSENT, "Failed to setup vhost during TAP post-load: ",
+                PassedTapFds.VNET_HDR_NOT_CONSISTENT,
                 "local migration requires a UNIX socket channel (unix:PATH); got ");
         for (String text : texts) {
             assertTrue(doc.contains(text), "docs/options.md must quote: " + text);
