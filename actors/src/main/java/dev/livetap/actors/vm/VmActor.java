@@ -52,6 +52,10 @@ public final class VmActor {
     public static final DispatcherSelector DISPATCHER = DispatcherSelector.fromConfig("livetap.dispatchers.default");
     /** QMP device_add argument (a livetap extra): the guest stand-in's IPv4 address. */
     public static final String GUEST_IP_ARGUMENT = "x-guest-ip";
+    /** NICs per VM endpoint, realized or being realized (one PCI bus has 32 slots). */
+    public static final int MAX_NICS = 32;
+    /** Netdevs per VM endpoint: one per NIC, and as many spare (a netdev_add before each device_del). */
+    public static final int MAX_NETDEVS = 2 * MAX_NICS;
 
     /**
      * @param incoming    started with {@code -incoming}: run state {@code inmigrate}
@@ -292,6 +296,9 @@ public final class VmActor {
                 if (netdevs.containsKey(o.id())) {
                     throw new OptionException("Duplicate ID '" + o.id() + "' for netdev");
                 }
+                if (netdevs.size() >= MAX_NETDEVS) {
+                    throw new OptionException("too many netdevs: this VM has " + netdevs.size() + " (limit " + MAX_NETDEVS + ")");
+                }
             } catch (RuntimeException e) {
                 OwnedFd.closeAll(m.fds()); // the fds came with the command: a refusal closes them
                 throw e;
@@ -358,6 +365,10 @@ public final class VmActor {
             String deviceId = o.id().orElse(o.netdev());
             if (nics.containsKey(deviceId) || pending.containsKey(deviceId)) {
                 throw new OptionException("Duplicate device ID '" + deviceId + "' for device");
+            }
+            if (nics.size() + pending.size() >= MAX_NICS) {
+                throw new OptionException("too many NICs: this VM has " + (nics.size() + pending.size()) + " (limit "
+                        + MAX_NICS + ")");
             }
             Netdev netdev = netdevs.get(o.netdev());
             if (netdev.passedTaken()) {

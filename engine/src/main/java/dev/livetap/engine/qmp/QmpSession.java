@@ -56,10 +56,14 @@ public final class QmpSession {
      * @param maxQueuedRequests above this many unanswered requests, {@link #receive} asks the
      *     transport to stop reading (QEMU stops reading at 8 as well)
      * @param clock wall clock for event timestamps (injected: the simulation needs determinism)
+     * @param maxNamedFds fds one session may hold by {@code getfd} name at once; a {@code getfd}
+     *     of a new name beyond this fails and its fd is closed
      */
-    public record Settings(QmpVersion version, int maxMessageBytes, int maxQueuedRequests, Clock clock) {
+    public record Settings(QmpVersion version, int maxMessageBytes, int maxQueuedRequests, Clock clock, int maxNamedFds) {
         public static final int DEFAULT_MAX_MESSAGE_BYTES = 1 << 20;
         public static final int DEFAULT_MAX_QUEUED_REQUESTS = 8;
+        /** 256 queues x (TAP fd + vhost fd): the most one {@code netdev_add fds=/vhostfds=} can name. */
+        public static final int DEFAULT_MAX_NAMED_FDS = 512;
 
         public Settings {
             Objects.requireNonNull(version, "version");
@@ -67,10 +71,21 @@ public final class QmpSession {
             if (maxQueuedRequests < 1) {
                 throw new IllegalArgumentException("maxQueuedRequests must be >= 1");
             }
+            if (maxNamedFds < 1) {
+                throw new IllegalArgumentException("maxNamedFds must be >= 1");
+            }
+        }
+
+        public Settings(QmpVersion version, int maxMessageBytes, int maxQueuedRequests, Clock clock) {
+            this(version, maxMessageBytes, maxQueuedRequests, clock, DEFAULT_MAX_NAMED_FDS);
         }
 
         public static Settings defaults(Clock clock) {
             return new Settings(QmpVersion.DEFAULT, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_QUEUED_REQUESTS, clock);
+        }
+
+        public Settings withMaxNamedFds(int value) {
+            return new Settings(version, maxMessageBytes, maxQueuedRequests, clock, value);
         }
     }
 
@@ -247,7 +262,20 @@ public final class QmpSession {
         return Set.copyOf(namedFds.keySet());
     }
 
+    /**
+     * Stores {@code fd} under {@code fdName} (the old fd of that name is closed).
+     *
+     * @throws QmpException (GenericError) when a new name would exceed {@link Settings#maxNamedFds()};
+     *     {@code fd} is closed
+     */
     void putFd(String fdName, OwnedFd fd) {
+        if (!namedFds.containsKey(fdName) && namedFds.size() >= settings.maxNamedFds()) {
+            fd.close();
+            LOG.warn("{}: getfd {} refused: {} named fds held (limit {})", name, fdName, namedFds.size(),
+                    settings.maxNamedFds());
+            throw QmpException.generic("Too many file descriptors held by this session (limit "
+                    + settings.maxNamedFds() + "); closefd some first");
+        }
         OwnedFd old = namedFds.put(fdName, fd);
         if (old != null) {
             LOG.debug("{}: getfd {} replaces {}", name, fdName, old);

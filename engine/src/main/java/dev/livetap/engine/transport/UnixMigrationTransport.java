@@ -41,6 +41,8 @@ import org.slf4j.LoggerFactory;
  */
 public final class UnixMigrationTransport implements MigrationTransport, AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(UnixMigrationTransport.class);
+    /** Refused peers named in the timeout message; further ones are only counted (memory stays bounded). */
+    public static final int MAX_REFUSED_PEERS_REMEMBERED = 16;
 
     /** Schedules a one-shot task (the engine passes Pekko's scheduler: design decision 4). */
     @FunctionalInterface
@@ -195,6 +197,7 @@ public final class UnixMigrationTransport implements MigrationTransport, AutoClo
         final OwnedFd listener;
         final CompletableFuture<FrameChannel> result;
         final List<PeerCredentials> refused = new ArrayList<>();
+        long refusedCount;
         Reactor.Registration registration;
         Runnable cancelTimer;
         boolean done;
@@ -232,10 +235,16 @@ public final class UnixMigrationTransport implements MigrationTransport, AutoClo
                     refusal = Optional.of("SO_PEERCRED failed: " + e.getMessage());
                 }
                 if (refusal.isPresent()) {
-                    LOG.warn("migration socket {}: refused connection: {}; still waiting for an allowed peer", path,
-                            refusal.get());
                     synchronized (this) {
-                        if (peer != null) {
+                        // a flood of refused peers costs one warning each only up to the remembered few
+                        if (refusedCount < MAX_REFUSED_PEERS_REMEMBERED) {
+                            LOG.warn("migration socket {}: refused connection: {}; still waiting for an allowed peer",
+                                    path, refusal.get());
+                        } else {
+                            LOG.debug("migration socket {}: refused connection: {}", path, refusal.get());
+                        }
+                        refusedCount++;
+                        if (peer != null && refused.size() < MAX_REFUSED_PEERS_REMEMBERED) {
                             refused.add(peer);
                         }
                     }
@@ -258,12 +267,15 @@ public final class UnixMigrationTransport implements MigrationTransport, AutoClo
 
         String refusedSummary() {
             synchronized (this) {
-                if (refused.isEmpty()) {
+                if (refusedCount == 0) {
                     return "";
                 }
-                StringBuilder sb = new StringBuilder("; refused ").append(refused.size()).append(" peer(s):");
+                StringBuilder sb = new StringBuilder("; refused ").append(refusedCount).append(" peer(s):");
                 for (PeerCredentials p : refused) {
                     sb.append(" pid ").append(p.pid()).append(" uid ").append(p.uid());
+                }
+                if (refusedCount > refused.size()) {
+                    sb.append(" ...");
                 }
                 return sb.toString();
             }
