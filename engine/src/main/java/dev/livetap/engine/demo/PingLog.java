@@ -117,6 +117,20 @@ public final class PingLog {
         return rtts.length == 0 ? 0 : rtts[rtts.length / 2] / 1e6;
     }
 
+    /**
+     * Unanswered requests after the last answered one that were sent at or after {@code nanos}
+     * (monotonic): ping was stopped (SIGINT) while they were in flight. The demo stops ping well
+     * after the last migration and passes the stop time minus a few RTTs, so these are cut off by
+     * the stop, not lost by a migration; anything unanswered earlier still counts as lost.
+     */
+    public int cutOffAfter(long nanos) {
+        int n = 0;
+        for (int i = requests.size() - 1; i >= 0 && !requests.get(i).answered() && requests.get(i).sentNanos() >= nanos; i--) {
+            n++;
+        }
+        return n;
+    }
+
     /** Requests sent inside any of the windows [start, end] (monotonic ns). */
     public int requestsInside(List<long[]> windows) {
         int n = 0;
