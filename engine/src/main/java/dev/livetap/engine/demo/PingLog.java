@@ -70,8 +70,16 @@ public final class PingLog {
         for (int seq = 1; seq <= transmitted; seq++) {
             Request r = bySeq.get(seq);
             if (r == null) {
-                // Never answered: ping sends on a fixed schedule, so place it one interval after the previous request.
-                long sent = previous != null ? previous.sentNanos() + intervalNanos : estimateFirst(bySeq, seq, intervalNanos);
+                // Never answered: spread evenly between the answered neighbours (ping backs off while no
+                // reply comes, so the nominal interval would misplace them); at the ends, one interval on.
+                var next = bySeq.higherEntry(seq);
+                long sent;
+                if (previous != null && next != null) {
+                    long gap = next.getValue().sentNanos() - previous.sentNanos();
+                    sent = previous.sentNanos() + gap / (next.getKey() - previous.seq());
+                } else {
+                    sent = previous != null ? previous.sentNanos() + intervalNanos : estimateFirst(bySeq, seq, intervalNanos);
+                }
                 r = new Request(seq, sent, -1);
             }
             all.add(r);
