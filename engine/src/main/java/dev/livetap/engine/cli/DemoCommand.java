@@ -35,6 +35,8 @@ public final class DemoCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print one JSON object (progress goes to stderr).")
     boolean json;
 
+    private volatile boolean interrupted;
+
     @Override
     public Integer call() {
         PrintStream progressOut = json ? System.err : System.out;
@@ -53,6 +55,7 @@ public final class DemoCommand implements Callable<Integer> {
         Thread hook = new Thread(run::close, "livetap-demo-cleanup");
         Runtime.getRuntime().addShutdownHook(hook);
         Signals.onTermination(signal -> {
+            interrupted = true;
             System.err.println("livetap demo: " + signal + ": stopping children, deleting " + run.namespace() + " ...");
             run.close();
             Runtime.getRuntime().halt(ExitCodes.INTERRUPTED);
@@ -63,6 +66,10 @@ public final class DemoCommand implements Callable<Integer> {
         try {
             outcome = run.run();
         } catch (Exception e) {
+            if (interrupted) {
+                run.close(); // returns once the signal handler's clean-up is done
+                return ExitCodes.INTERRUPTED;
+            }
             System.err.println("livetap demo: failed: " + e);
             e.printStackTrace();
             System.err.print(run.diagnostics());

@@ -304,28 +304,32 @@ public final class DemoRun implements AutoCloseable {
         Thread.sleep(d.toMillis());
     }
 
-    /** Kills every child (ping, VMMs), deletes the namespaces (their TAPs go with them) and the directory. */
+    /**
+     * Kills every child (ping, VMMs), deletes the namespaces (their TAPs go with them) and the
+     * directory. Synchronized as a whole: a second caller (the main thread after a signal handler
+     * started closing, or the shutdown hook) returns only once everything is gone.
+     */
     @Override
-    public void close() {
-        List<Process> p;
-        List<DemoVmm> v;
-        List<String> n;
-        synchronized (this) {
-            if (closed) {
-                return;
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        pings.forEach(Process::destroyForcibly);
+        for (DemoVmm vmm : vmms) {
+            vmm.destroy();
+        }
+        for (Process ping : pings) {
+            try {
+                ping.waitFor(5, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
             }
-            closed = true;
-            p = List.copyOf(pings);
-            v = List.copyOf(vmms);
-            n = List.copyOf(namespaces);
         }
-        for (Process ping : p) {
-            ping.destroyForcibly();
+        for (DemoVmm vmm : vmms) {
+            vmm.kill(Duration.ofSeconds(5));
         }
-        for (DemoVmm vmm : v) {
-            vmm.kill(Duration.ZERO);
-        }
-        for (String ns : n) {
+        for (String ns : namespaces) {
             Commands.run(STEP, List.of(ip, "netns", "del", ns));
         }
         if (dir != null) {

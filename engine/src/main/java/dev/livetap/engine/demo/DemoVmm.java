@@ -115,6 +115,11 @@ final class DemoVmm implements AutoCloseable {
         kill(Duration.ofSeconds(5));
     }
 
+    /** SIGKILL without waiting (the demo is being torn down). */
+    void destroy() {
+        process.destroyForcibly();
+    }
+
     /** Waits up to {@code grace} for the exit, then SIGKILL and a bounded wait. */
     void kill(Duration grace) {
         try {
