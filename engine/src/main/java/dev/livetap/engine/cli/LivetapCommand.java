@@ -40,6 +40,7 @@ public final class LivetapCommand implements Callable<Integer> {
         cl.addSubcommand("qmp", new QmpCliCommand());
         cl.addSubcommand("migrate", new MigrateCommand());
         cl.addSubcommand("cleanup", new CleanupCommand());
+        cl.addSubcommand("demo", new DemoCommand());
         for (SubcommandProvider p : ServiceLoader.load(SubcommandProvider.class)) {
             cl.addSubcommand(p.name(), p.command());
         }

@@ -70,8 +70,16 @@ public final class PingLog {
         for (int seq = 1; seq <= transmitted; seq++) {
             Request r = bySeq.get(seq);
             if (r == null) {
-                // Never answered: ping sends on a fixed schedule, so place it one interval after the previous request.
-                long sent = previous != null ? previous.sentNanos() + intervalNanos : estimateFirst(bySeq, seq, intervalNanos);
+                // Never answered: spread evenly between the answered neighbours (ping backs off while no
+                // reply comes, so the nominal interval would misplace them); at the ends, one interval on.
+                var next = bySeq.higherEntry(seq);
+                long sent;
+                if (previous != null && next != null) {
+                    long gap = next.getValue().sentNanos() - previous.sentNanos();
+                    sent = previous.sentNanos() + gap / (next.getKey() - previous.seq());
+                } else {
+                    sent = previous != null ? previous.sentNanos() + intervalNanos : estimateFirst(bySeq, seq, intervalNanos);
+                }
                 r = new Request(seq, sent, -1);
             }
             all.add(r);
@@ -115,6 +123,20 @@ public final class PingLog {
     public double rttMedianMs() {
         long[] rtts = requests.stream().filter(Request::answered).mapToLong(Request::rttNanos).sorted().toArray();
         return rtts.length == 0 ? 0 : rtts[rtts.length / 2] / 1e6;
+    }
+
+    /**
+     * Unanswered requests after the last answered one that were sent at or after {@code nanos}
+     * (monotonic): ping was stopped (SIGINT) while they were in flight. The demo stops ping well
+     * after the last migration and passes the stop time minus a few RTTs, so these are cut off by
+     * the stop, not lost by a migration; anything unanswered earlier still counts as lost.
+     */
+    public int cutOffAfter(long nanos) {
+        int n = 0;
+        for (int i = requests.size() - 1; i >= 0 && !requests.get(i).answered() && requests.get(i).sentNanos() >= nanos; i--) {
+            n++;
+        }
+        return n;
     }
 
     /** Requests sent inside any of the windows [start, end] (monotonic ns). */

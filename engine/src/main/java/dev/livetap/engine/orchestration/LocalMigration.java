@@ -30,6 +30,8 @@ public final class LocalMigration {
     private static final long TARGET_SELF_RESUME_NANOS = 1_000_000_000L;
     private static final Set<String> FINAL = Set.of("completed", "failed", "cancelled");
     private static final long POLL_NANOS = 2_000_000;
+    private static final int CONNECT_REFUSED_RETRIES = 5;
+    private static final long CONNECT_REFUSED_PAUSE_NANOS = 20_000_000;
 
     /**
      * @param uri              {@code unix:PATH}; null: {@link #defaultUri(Path)} next to the target's QMP socket
@@ -160,12 +162,24 @@ public final class LocalMigration {
             String status = error == null ? "setup" : "failed";
             JsonNode srcInfo = JsonNodeFactory.instance.objectNode();
             String last = "";
+            int refusedRetries = 0;
             while (error == null && System.nanoTime() < deadline) {
                 srcInfo = src.execute("query-migrate", null);
                 status = srcInfo.path("status").asText("none");
                 if (!status.equals(last)) {
                     progress.accept(String.format("source: %-10s %8.1f ms", status, (System.nanoTime() - startNanos) / 1e6));
                     last = status;
+                }
+                if (status.equals("failed") && connectRefused(srcInfo) && refusedRetries < CONNECT_REFUSED_RETRIES) {
+                    // The target's socket path appears at bind(), a moment before listen(): a connect in
+                    // between is refused although the target is about to listen. Nothing was sent, the
+                    // source still runs: migrate again, a bounded number of times.
+                    refusedRetries++;
+                    progress.accept("source: connect refused (target not yet listening), migrate again (" + refusedRetries + ")");
+                    LockSupport.parkNanos(CONNECT_REFUSED_PAUSE_NANOS);
+                    src.execute("migrate", JsonNodeFactory.instance.objectNode().put("uri", uri));
+                    last = "";
+                    continue;
                 }
                 if (FINAL.contains(status)) {
                     break;
@@ -236,6 +250,11 @@ public final class LocalMigration {
             }
             LockSupport.parkNanos(500_000);
         }
+    }
+
+    private static boolean connectRefused(JsonNode info) {
+        String desc = info.path("error-desc").asText("");
+        return desc.startsWith("cannot connect") && desc.contains("ECONNREFUSED");
     }
 
     private static void collect(List<Step> out, String side, List<JsonNode> events, long originMicros) {

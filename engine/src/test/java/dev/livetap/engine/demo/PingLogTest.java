@@ -32,7 +32,7 @@ class PingLogTest {
         assertEquals(10_005_000L, log.requests().get(2).sentNanos(), "a delayed reply still dates its request to when it was sent");
         PingLog.Request lost = log.requests().get(3);
         assertFalse(lost.answered(), "seq 4 was never answered");
-        assertEquals(15_005_000L, lost.sentNanos(), "an unanswered request is placed one interval after the previous one");
+        assertEquals(15_005_000L, lost.sentNanos(), "an unanswered request is placed evenly between its answered neighbours");
         assertEquals(10.0, log.rttMaxMs(), 1e-9);
         assertEquals(0.1, log.rttMedianMs(), 1e-9);
     }
