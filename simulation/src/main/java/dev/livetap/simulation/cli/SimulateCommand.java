@@ -78,7 +78,7 @@ public final class SimulateCommand implements Callable<Integer> {
         }, null);
         String js = toJson(b, faults, queues);
         if (report != null) {
-            HtmlReport.write(report, b, js);
+            HtmlReport.write(report, b, faults, queues, js);
         }
         if (json) {
             System.out.println(js);
@@ -101,8 +101,11 @@ public final class SimulateCommand implements Callable<Integer> {
         if (trace) {
             r.trace().forEach(System.out::println);
         }
+        Simulator.Batch b = new Simulator.Batch(seed, 1, faultList, qmin, qmax, List.of(r), 1, 1);
+        if (report != null) {
+            HtmlReport.write(report, b, faults, queues, toJson(b, faults, queues));
+        }
         if (json) {
-            Simulator.Batch b = new Simulator.Batch(seed, 1, faultList, qmin, qmax, List.of(r), 1, 1);
             System.out.println(toJson(b, faults, queues));
         } else {
             System.out.println("outcome=" + r.outcome() + " fault_injected=" + r.faultInjected() + " downtime_ms="
@@ -170,6 +173,15 @@ public final class SimulateCommand implements Callable<Integer> {
                     .append(sorted.get(sorted.size() - 1));
         }
         s.append("}");
+        HtmlReport.Histogram h = HtmlReport.Histogram.of(d, 20);
+        s.append(", \"downtime_histogram\": {\"min_ms\": ").append(h.min()).append(", \"bin_width_ms\": ").append(h.width())
+                .append(", \"counts\": [");
+        for (int k = 0; k < h.counts().length; k++) {
+            s.append(k > 0 ? ", " : "").append(h.counts()[k]);
+        }
+        s.append("]}");
+        s.append(", \"options\": {\"faults\": ").append(Json.quote(faultsArg == null ? "all" : faultsArg))
+                .append(", \"queues\": ").append(Json.quote(b.minQueues() + "-" + b.maxQueues())).append("}");
         s.append(", \"trace_hash\": ").append(Json.quote(b.traceHash()));
         s.append(", \"workers\": ").append(b.workers());
         s.append(", \"elapsed_ms\": ").append(b.elapsedNanos() / 1_000_000);
