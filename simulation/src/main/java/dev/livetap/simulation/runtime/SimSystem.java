@@ -5,6 +5,7 @@ import com.typesafe.config.ConfigFactory;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.Adapter;
 import scala.concurrent.duration.FiniteDuration;
@@ -77,7 +78,7 @@ public final class SimSystem implements AutoCloseable {
                 throw new IllegalStateException("the simulated ActorSystem did not start within 60 s");
             }
             if (!exec.runOne()) {
-                Thread.onSpinWait();
+                LockSupport.parkNanos(50_000); // leave the core to the starter thread (2 cores, 2 workers)
             }
         }
         ActorSystem<Void> system = created.join();
