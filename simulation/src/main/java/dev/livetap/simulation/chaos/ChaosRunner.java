@@ -116,7 +116,10 @@ public final class ChaosRunner implements AutoCloseable {
 
     // ------------------------------------------------------------------ processes
 
-    private Vmm startVmm(boolean incoming) throws IOException {
+    private synchronized Vmm startVmm(boolean incoming) throws IOException {
+        if (closed) {
+            throw new IllegalStateException("the chaos runner is closing");
+        }
         Vmm v = Vmm.start(ns, dir, (incoming ? "tgt" : "src") + (started++), incoming, o.migrationTimeoutS());
         all.add(v);
         return v;
@@ -173,7 +176,7 @@ public final class ChaosRunner implements AutoCloseable {
         }
         Vmm src = source;
         Vmm tgt = takeTarget();
-        if (!ping(3)) {
+        if (!ping(1, 15) || !ping(3, 5)) {
             violations.add("the source does not answer ping before the run");
         }
         Vmm.Fds srcBefore = src.fds();
@@ -265,7 +268,7 @@ public final class ChaosRunner implements AutoCloseable {
             if (!owner.runState().equals("running")) {
                 violations.add(owner.name + " (owner by the rules) is " + owner.runState() + " after cont");
             }
-            if (!ping(3)) {
+            if (!ping(3, 10)) {
                 violations.add(owner.name + " (owner by the rules after " + outcome + ") does not answer ping");
             }
         } else if (tapExists()) {
@@ -294,7 +297,7 @@ public final class ChaosRunner implements AutoCloseable {
             int tunWanted = v == owner ? o.queues() : 0;
             int socketsWanted = v == src ? srcBefore.sockets() : tgtBefore.sockets();
             Vmm.Fds now = v.fds();
-            for (int k = 0; k < 200 && (now.tun() != tunWanted || now.sockets() > socketsWanted); k++) {
+            for (int k = 0; k < 500 && (now.tun() != tunWanted || now.sockets() > socketsWanted); k++) {
                 Thread.sleep(10); // closes after a failure are asynchronous
                 now = v.fds();
             }
@@ -302,7 +305,7 @@ public final class ChaosRunner implements AutoCloseable {
             leaked += extra;
             if (extra > 0 || now.tun() < tunWanted) {
                 violations.add("FdConservation: " + v.name + " holds " + now + ", should hold " + tunWanted + " TUN queue(s) and "
-                        + socketsWanted + " socket(s)");
+                        + socketsWanted + " socket(s) [" + v.describeFds() + "]");
             }
         }
 
@@ -370,9 +373,9 @@ public final class ChaosRunner implements AutoCloseable {
     }
 
     /** Every one of {@code count} echo requests answered (bounded by ping's own deadline). */
-    private boolean ping(int count) {
-        return ns.exec(Duration.ofSeconds(10), "ping", "-q", "-c", String.valueOf(count), "-i", "0.05", "-W", "1", "-w", "5", GUEST_IP)
-                .ok();
+    private boolean ping(int count, int deadlineS) {
+        return ns.exec(Duration.ofSeconds(deadlineS + 5), "ping", "-q", "-c", String.valueOf(count), "-i", "0.05", "-W", "1", "-w",
+                String.valueOf(deadlineS), GUEST_IP).ok();
     }
 
     private Process startTraffic() throws IOException {
@@ -395,8 +398,12 @@ public final class ChaosRunner implements AutoCloseable {
         return m.find() ? new long[] {Long.parseLong(m.group(1)), Long.parseLong(m.group(2))} : new long[] {0, 0};
     }
 
+    private boolean closed;
+
+    /** Ends every child (also from the shutdown hook: no process is started after this began), deletes the namespace. */
     @Override
-    public void close() {
+    public synchronized void close() {
+        closed = true;
         for (Vmm v : List.copyOf(all)) {
             try {
                 v.close();

@@ -147,27 +147,64 @@ final class Vmm implements AutoCloseable {
         }
     }
 
+    /**
+     * Counts TUN queues by {@code /proc/PID/fdinfo/N} (a TUN file shows {@code iff:}), not by the link
+     * name: a queue received from a process whose mount namespace is gone reads as {@code /net/tun}.
+     */
     Fds fds() {
         int tun = 0;
         int sockets = 0;
-        try (DirectoryStream<Path> d = Files.newDirectoryStream(Path.of("/proc", String.valueOf(pid()), "fd"))) {
+        Path proc = Path.of("/proc", String.valueOf(pid()));
+        try (DirectoryStream<Path> d = Files.newDirectoryStream(proc.resolve("fd"))) {
             for (Path e : d) {
                 String target;
                 try {
                     target = Files.readSymbolicLink(e).toString();
+                    if (target.startsWith("socket:")) {
+                        sockets++;
+                    } else if (target.endsWith("/tun") && Files.readString(proc.resolve("fdinfo").resolve(e.getFileName()))
+                            .contains("iff:")) {
+                        tun++;
+                    }
                 } catch (IOException gone) {
-                    continue;
-                }
-                if (target.equals("/dev/net/tun")) {
-                    tun++;
-                } else if (target.startsWith("socket:")) {
-                    sockets++;
+                    // closed meanwhile
                 }
             }
         } catch (IOException e) {
             return new Fds(-1, -1);
         }
         return new Fds(tun, sockets);
+    }
+
+    /** The descriptors other than jars, libraries and the JVM's own files (for messages). */
+    String describeFds() {
+        java.util.Map<String, String> unix = new java.util.HashMap<>();
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc", String.valueOf(pid()), "net", "unix"))) {
+                String[] f = line.trim().split("\\s+");
+                if (f.length >= 7 && !f[0].equals("Num")) {
+                    unix.put("socket:[" + f[6] + "]", " (unix st " + f[5] + (f.length > 7 ? " " + f[7] : "") + ")");
+                }
+            }
+        } catch (IOException e) {
+            // described without
+        }
+        StringBuilder b = new StringBuilder();
+        try (DirectoryStream<Path> d = Files.newDirectoryStream(Path.of("/proc", String.valueOf(pid()), "fd"))) {
+            for (Path e : d) {
+                try {
+                    String t = Files.readSymbolicLink(e).toString();
+                    if (!(t.endsWith(".jar") || t.endsWith(".so") || t.contains("/jvm/") || t.endsWith(".out"))) {
+                        b.append(b.length() > 0 ? ", " : "").append(e.getFileName()).append("->").append(t).append(unix.getOrDefault(t, ""));
+                    }
+                } catch (IOException gone) {
+                    // closed meanwhile
+                }
+            }
+        } catch (IOException e) {
+            return e.toString();
+        }
+        return b.toString();
     }
 
     String tail() {
