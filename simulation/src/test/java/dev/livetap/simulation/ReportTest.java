@@ -36,7 +36,7 @@ class ReportTest {
                 new Violation("FdConservation", "target still holds 1 descriptor(s) <after> the teardown & more\nsecond line"),
                 first.traceHash(), 10, 10, List.of()));
         Simulator.Batch b = new Simulator.Batch(11, results.size(), real.faults(), 1, 4, results, real.elapsedNanos(), 1);
-        String js = SimulateCommand.toJson(b, null, "1-4");
+        String js = SimulateCommand.toJson(b, null, "1-4", true);
         HtmlReport.write(dir, b, null, "1-4", js);
 
         String html = Files.readString(dir.resolve("report.html"), StandardCharsets.UTF_8);
@@ -89,5 +89,7 @@ class ReportTest {
         }
         assertEquals(json.get("downtime_ms").get("count").asLong(), histogram);
         assertEquals("1-4", json.get("options").get("queues").asText());
+        assertEquals(25, json.get("run_list").size(), "every run with its trace hash");
+        assertEquals(first.traceHash(), json.get("run_list").get(0).get("trace_hash").asText());
     }
 }

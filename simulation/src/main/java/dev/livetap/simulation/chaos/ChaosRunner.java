@@ -304,8 +304,13 @@ public final class ChaosRunner implements AutoCloseable {
             int extra = Math.max(0, now.tun() - tunWanted) + Math.max(0, now.sockets() - socketsWanted);
             leaked += extra;
             if (extra > 0 || now.tun() < tunWanted) {
+                String state = v == tgt ? " [target " + v.migrationStatus() + ", " + v.runState() + "]" : "";
+                if (v == tgt && owner == src && now.tun() > 0 && v.migrationStatus().equals("completed")) {
+                    violations.add("TwoOwners: the source " + outcome + " and resumed on its queues while " + v.name
+                            + " completed (source-crash rule: paused, owns the TAP on cont) holding " + now.tun() + " of them" + state);
+                }
                 violations.add("FdConservation: " + v.name + " holds " + now + ", should hold " + tunWanted + " TUN queue(s) and "
-                        + socketsWanted + " socket(s) [" + v.describeFds() + "]");
+                        + socketsWanted + " socket(s)" + state + " [" + v.describeFds() + "]");
             }
         }
 
