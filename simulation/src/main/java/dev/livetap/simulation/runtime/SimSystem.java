@@ -136,6 +136,11 @@ public final class SimSystem implements AutoCloseable {
         return scheduler.pending();
     }
 
+    /** True when a one-shot timer is pending (after a run's stop: never, see {@link #flushTimers}). */
+    public boolean oneShotTimerPending() {
+        return scheduler.msToNextOneShot() != Long.MAX_VALUE;
+    }
+
     @Override
     public void close() {
         system.terminate();
