@@ -107,7 +107,22 @@ public final class ChaosRunner implements AutoCloseable {
         List<Run> out = new ArrayList<>();
         long[] seeds = runSeeds(o.seed(), o.runs());
         for (int i = 0; i < o.runs(); i++) {
-            Run r = runOne(i, seeds[i]);
+            Run r;
+            try {
+                r = runOne(i, seeds[i]);
+            } catch (Exception | AssertionError e) {
+                // a QMP reply that never came, a process that vanished: the run fails, the batch goes on
+                // with fresh processes
+                r = new Run(i, seeds[i], ChaosFault.values()[new Random(seeds[i]).nextInt(ChaosFault.values().length)], "?", "?",
+                        "harness_error", "none", 0, List.of("NoUncaughtFailure: " + e), 0, 0, 0, String.valueOf(e));
+                for (Vmm v : List.copyOf(all)) {
+                    if (v != spare) {
+                        retire(v);
+                    }
+                }
+                source = null;
+                reusable = null;
+            }
             out.add(r);
             onRun.accept(r);
         }
