@@ -471,6 +471,7 @@ public final class SimRun {
             sim.classic().stop(Adapter.toClassic(r));
         }
         sim.drain();
+        sim.flushTimers();
     }
 
     // ================================================================== events and phases

@@ -78,7 +78,7 @@ public final class SimulateCommand implements Callable<Integer> {
         }, null);
         String js = toJson(b, faults, queues);
         if (report != null) {
-            HtmlReport.write(report, b, js);
+            HtmlReport.write(report, b, faults, queues, toJson(b, faults, queues, true));
         }
         if (json) {
             System.out.println(js);
@@ -101,8 +101,11 @@ public final class SimulateCommand implements Callable<Integer> {
         if (trace) {
             r.trace().forEach(System.out::println);
         }
+        Simulator.Batch b = new Simulator.Batch(seed, 1, faultList, qmin, qmax, List.of(r), 1, 1);
+        if (report != null) {
+            HtmlReport.write(report, b, faults, queues, toJson(b, faults, queues, true));
+        }
         if (json) {
-            Simulator.Batch b = new Simulator.Batch(seed, 1, faultList, qmin, qmax, List.of(r), 1, 1);
             System.out.println(toJson(b, faults, queues));
         } else {
             System.out.println("outcome=" + r.outcome() + " fault_injected=" + r.faultInjected() + " downtime_ms="
@@ -137,6 +140,11 @@ public final class SimulateCommand implements Callable<Integer> {
     }
 
     public static String toJson(Simulator.Batch b, String faultsArg, String queuesArg) {
+        return toJson(b, faultsArg, queuesArg, false);
+    }
+
+    /** @param runList with every run's seed, fault, phase, outcome and trace hash (report.json: diff two batches run by run) */
+    public static String toJson(Simulator.Batch b, String faultsArg, String queuesArg, boolean runList) {
         StringBuilder s = new StringBuilder("{");
         s.append("\"seed\": ").append(b.seed()).append(", \"runs\": ").append(b.runs());
         s.append(", \"violations\": ").append(b.violations().size());
@@ -170,10 +178,30 @@ public final class SimulateCommand implements Callable<Integer> {
                     .append(sorted.get(sorted.size() - 1));
         }
         s.append("}");
+        HtmlReport.Histogram h = HtmlReport.Histogram.of(d, 20);
+        s.append(", \"downtime_histogram\": {\"min_ms\": ").append(h.min()).append(", \"bin_width_ms\": ").append(h.width())
+                .append(", \"counts\": [");
+        for (int k = 0; k < h.counts().length; k++) {
+            s.append(k > 0 ? ", " : "").append(h.counts()[k]);
+        }
+        s.append("]}");
+        s.append(", \"options\": {\"faults\": ").append(Json.quote(faultsArg == null ? "all" : faultsArg))
+                .append(", \"queues\": ").append(Json.quote(b.minQueues() + "-" + b.maxQueues())).append("}");
         s.append(", \"trace_hash\": ").append(Json.quote(b.traceHash()));
         s.append(", \"workers\": ").append(b.workers());
         s.append(", \"elapsed_ms\": ").append(b.elapsedNanos() / 1_000_000);
         s.append(", \"runs_per_minute\": ").append(Math.round(b.runsPerMinute()));
+        if (runList) {
+            s.append(", \"run_list\": [");
+            int k = 0;
+            for (SimRun.Result r : b.results()) {
+                s.append(k++ > 0 ? ", " : "").append("{\"seed\": ").append(r.options().seed()).append(", \"fault\": ")
+                        .append(Json.quote(r.options().fault().id())).append(", \"phase\": ").append(Json.quote(r.options().phase().id()))
+                        .append(", \"outcome\": ").append(Json.quote(r.ok() ? r.outcome() : "violation")).append(", \"trace_hash\": ")
+                        .append(Json.quote(r.traceHash())).append('}');
+            }
+            s.append(']');
+        }
         return s.append("}").toString();
     }
 

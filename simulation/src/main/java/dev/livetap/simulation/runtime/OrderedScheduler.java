@@ -1,6 +1,7 @@
 package dev.livetap.simulation.runtime;
 
 import com.typesafe.config.Config;
+import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
@@ -91,6 +92,20 @@ public final class OrderedScheduler extends ExplicitlyTriggeredScheduler {
         synchronized (this) {
             return now;
         }
+    }
+
+    /** Milliseconds until the earliest one-shot timer, or Long.MAX_VALUE (periodic ones are skipped). */
+    public synchronized long msToNextOneShot() {
+        for (Map.Entry<Key, Task> e : tasks.entrySet()) {
+            if (e.getValue().intervalMs <= 0) {
+                return Math.max(0, e.getKey().deadlineMs - now);
+            }
+        }
+        return Long.MAX_VALUE;
+    }
+
+    public synchronized int pending() {
+        return tasks.size();
     }
 
     /** Milliseconds until the earliest timer, or Long.MAX_VALUE. */

@@ -7,7 +7,6 @@ import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.function.LongSupplier;
-import java.util.regex.Pattern;
 
 /**
  * The trace of one run: every delivered message and every call into the in-memory OS, as one
@@ -16,11 +15,6 @@ import java.util.regex.Pattern;
  * removed, so the same run seed yields the same hash in any JVM, at any position of a batch.
  */
 public final class TraceLog {
-    /** What is not a function of the run seed: identity hashes, UIDs, lambda names, JVM-wide counters, run names. */
-    private static final Pattern UNSTABLE = Pattern.compile(
-            "#-?\\d+|@[0-9a-f]{4,}|\\$\\$Lambda[^\\s,\\])]*|Lambda\\$\\d+/0x[0-9a-f]+|0x[0-9a-f]{8,}"
-                    + "|(?<=StreamSupervisor-)\\d+|(?<=flow-)\\d+-\\d+|/user/r\\d+-|livetap-sim-\\d+");
-
     private final MessageDigest digest;
     private final LongSupplier clock;
     private final List<String> lines;
@@ -40,7 +34,7 @@ public final class TraceLog {
     }
 
     public static String canonical(Object o) {
-        return UNSTABLE.matcher(String.valueOf(o)).replaceAll("");
+        return Canonical.strip(String.valueOf(o));
     }
 
     /** Adds one line: virtual time, then the text. */
