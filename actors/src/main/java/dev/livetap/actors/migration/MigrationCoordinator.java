@@ -783,7 +783,8 @@ public final class MigrationCoordinator {
             dropOps();
             ctx.getLog().warn("migration {}: {}", id, reason);
             if (channel != null && channel.isOpen()) {
-                channel.send(ReturnPath.failed(reason), List.of());
+                // closed once the answer is out: closing at once could drop it (the source then only sees the close)
+                closeAfter(channel.send(ReturnPath.failed(reason), List.of()));
             }
             timers.startSingleTimer(PHASE, new Timeout("discard"), timeouts.step());
             askNics(VirtioNetActor.Discarded.class, nic -> VirtioNetActor.Discard::new, "discard",
