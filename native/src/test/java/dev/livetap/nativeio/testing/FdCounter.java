@@ -13,7 +13,8 @@ import java.util.TreeMap;
 /**
  * A snapshot of {@link OwnedFd#openCount()} and of /proc/self/fd. {@link #assertNoLeak()}
  * fails when an owned fd stays open or a new kernel descriptor appeared. Jars, shared libraries
- * and JNA's stub that the JVM opens while loading classes are not leaks and are ignored.
+ * and JNA's stub that the JVM opens while loading classes, and the cgroup and /proc files it reads
+ * for its container limits, are not leaks and are ignored.
  */
 public final class FdCounter {
     private final int owned;
@@ -56,7 +57,9 @@ public final class FdCounter {
     }
 
     private static boolean loaderArtifact(String target) {
-        return target.matches("/proc/\\d+/fd") || target.endsWith(".jar") || target.endsWith(".so") || target.contains("/jna") || target.endsWith(".jsa");
+        // The JVM itself briefly opens cgroup files (container memory/CPU limits) and /proc entries.
+        return target.matches("/proc/\\d+/fd") || target.endsWith(".jar") || target.endsWith(".so") || target.contains("/jna")
+                || target.endsWith(".jsa") || target.startsWith("/sys/fs/cgroup/") || target.startsWith("/proc/");
     }
 
     private static Map<Integer, String> processFds() {
