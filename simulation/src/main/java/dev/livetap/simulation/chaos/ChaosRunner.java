@@ -309,6 +309,14 @@ public final class ChaosRunner implements AutoCloseable {
             survivors.add(tgt);
         }
         for (Vmm v : survivors) {
+            if (v == tgt && owner == src && "completed".equals(v.migrationStatus()) && "paused".equals(v.runState())) {
+                // The documented undecidable case (docs/architecture.md, "Confirmation"): the channel broke
+                // after the target loaded everything and before it heard completed or failed. It holds the
+                // queues paused and reads nothing; which side lives is the operator's call. The runner acts as
+                // the operator: the source was resumed, so this target is shut down (retired below).
+                detail.append("; target completed unconfirmed, paused: operator decision (source resumed, target retired)");
+                continue;
+            }
             int tunWanted = v == owner ? o.queues() : 0;
             int socketsWanted = v == src ? srcBefore.sockets() : tgtBefore.sockets();
             Vmm.Fds now = v.fds();
