@@ -83,6 +83,9 @@ public final class ConcurrentBench {
                 for (int i = 0; i < n; i++) {
                     Hop.startSource(src[i], "unix:" + dir.resolve("m" + i + ".sock"));
                 }
+                for (int i = 0; i < n; i++) {
+                    Hop.awaitConnected(src[i], "unix:" + dir.resolve("m" + i + ".sock"), o.timeout());
+                }
                 long issued = System.nanoTime();
                 List<Double> downtimes = new ArrayList<>();
                 long firstStop = Long.MAX_VALUE;

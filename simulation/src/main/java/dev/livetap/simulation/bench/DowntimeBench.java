@@ -75,6 +75,7 @@ public final class DowntimeBench {
                     tgt.clearEvents();
                     src.clearEvents();
                     Hop.startSource(src, uri);
+                    Hop.awaitConnected(src, uri, o.hopTimeout());
                     Hop.Result r = Hop.finish(src, tgt, o.hopTimeout());
                     (h < o.warmup() ? warm : downtimes).add(r.downtimeMs());
                     try {

@@ -54,6 +54,36 @@ final class Hop {
         src.execute("migrate", Qmp.args().put("uri", uri));
     }
 
+    /**
+     * Waits until the source connected (status active). The target's socket path appears at bind(2),
+     * a moment before listen(2): a connect in between is refused, and the source fails at once
+     * (nothing stopped yet). Such a refusal is retried, bounded; any other failure is thrown.
+     */
+    static void awaitConnected(Qmp src, String uri, Duration timeout) throws IOException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        for (int attempt = 0; ; attempt++) {
+            String status;
+            do {
+                status = src.awaitEvent("MIGRATION", null).path("data").path("status").asText();
+            } while (status.equals("setup"));
+            if (!status.equals("failed")) {
+                return;
+            }
+            JsonNode info = src.execute("query-migrate", null);
+            String error = info.path("error-desc").asText();
+            if (!error.startsWith("cannot connect") || attempt >= 100 || System.nanoTime() > deadline) {
+                throw new IOException("the source failed: " + error);
+            }
+            try {
+                Thread.sleep(2);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IOException("interrupted", e);
+            }
+            src.execute("migrate", Qmp.args().put("uri", uri));
+        }
+    }
+
     /** Waits (bounded: the clients are closed when {@code timeout} passes) for the end; fails unless completed and resumed. */
     static Result finish(Qmp src, Qmp tgt, Duration timeout) throws IOException {
         ScheduledFuture<?> dog = WATCHDOG.schedule(() -> {
