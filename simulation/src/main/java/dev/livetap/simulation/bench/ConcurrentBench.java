@@ -37,11 +37,13 @@ public final class ConcurrentBench {
         long wall0 = System.nanoTime();
         try (Netns ns = Netns.create()) {
             try {
+                // every target listens from its migrate-incoming until the bench reaches it: scale the waits with n
+                String waits = String.valueOf(Math.max(30, n / 2));
                 VmmChild s = VmmChild.start(ns, dir, "s", o.jvmOptions(), List.of("--vms", String.valueOf(n), "--qmp-dir",
-                        dir.resolve("s").toString(), "--name", "s"));
+                        dir.resolve("s").toString(), "--name", "s", "--migration-timeout", waits));
                 children.add(s);
                 VmmChild t = VmmChild.start(ns, dir, "t", o.jvmOptions(), List.of("--vms", String.valueOf(n), "--incoming",
-                        "--qmp-dir", dir.resolve("t").toString(), "--name", "t"));
+                        "--qmp-dir", dir.resolve("t").toString(), "--name", "t", "--migration-timeout", waits));
                 children.add(t);
                 Duration ready = Duration.ofSeconds(Math.max(120, n / 5));
                 s.awaitReady(n, ready);
@@ -77,11 +79,13 @@ public final class ConcurrentBench {
                 for (int i = 0; i < n; i++) {
                     Hop.prepareTarget(tgt[i], "unix:" + dir.resolve("m" + i + ".sock"), o.timeout());
                     tgt[i].clearEvents();
+                    src[i].execute("migrate-set-parameters", Qmp.args().put("local", true));
+                    src[i].clearEvents();
                 }
                 progress.accept(n + " targets listening; migrating all; load " + Hop.loadAverage());
                 long t0 = System.nanoTime();
                 for (int i = 0; i < n; i++) {
-                    Hop.startSource(src[i], "unix:" + dir.resolve("m" + i + ".sock"));
+                    src[i].execute("migrate", Qmp.args().put("uri", "unix:" + dir.resolve("m" + i + ".sock")));
                 }
                 for (int i = 0; i < n; i++) {
                     Hop.awaitConnected(src[i], "unix:" + dir.resolve("m" + i + ".sock"), o.timeout());

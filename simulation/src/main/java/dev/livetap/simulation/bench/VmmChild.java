@@ -20,10 +20,15 @@ final class VmmChild implements AutoCloseable {
     private final Path stderr;
     private int ready;
 
+    private final Thread hook;
+
     private VmmChild(String name, Process process, Path stderr) {
         this.name = name;
         this.process = process;
         this.stderr = stderr;
+        // a bench stopped by a signal must not leave VMM processes behind
+        this.hook = new Thread(process::destroyForcibly, "vmm-child-kill-" + name);
+        Runtime.getRuntime().addShutdownHook(hook);
     }
 
     static VmmChild start(Netns ns, Path dir, String name, List<String> jvmOptions, List<String> vmmArgs) throws IOException {
@@ -113,6 +118,11 @@ final class VmmChild implements AutoCloseable {
 
     @Override
     public void close() {
+        try {
+            Runtime.getRuntime().removeShutdownHook(hook);
+        } catch (IllegalStateException shuttingDown) {
+            // the hook kills it
+        }
         if (process.isAlive()) {
             process.destroy();
             try {
