@@ -158,6 +158,7 @@ public final class ConcurrentBench {
         }
         out.put("load_average_start", load0);
         out.put("load_average_end", Hop.loadAverage());
+        out.put("qmp_stalls_recovered", Qmp.STALLS.get());
         out.put("wall_ms", (System.nanoTime() - wall0) / 1_000_000);
         out.put("jvm_options", String.join(" ", o.jvmOptions()));
         DowntimeBench.deleteTree(dir);

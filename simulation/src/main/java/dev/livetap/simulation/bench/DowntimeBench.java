@@ -46,6 +46,7 @@ public final class DowntimeBench {
         List<Double> downtimes = new ArrayList<>();
         List<Double> warm = new ArrayList<>();
         long wall0 = System.nanoTime();
+        int unmeasured = 0;
         try (Netns ns = Netns.create()) {
             try {
                 VmmChild s = VmmChild.start(ns, dir, "s", o.jvmOptions(), List.of("--qmp", dir.resolve("s.qmp").toString(),
@@ -77,13 +78,12 @@ public final class DowntimeBench {
                     Hop.startSource(src, uri);
                     Hop.awaitConnected(src, uri, o.hopTimeout());
                     Hop.Result r = Hop.finish(src, tgt, o.hopTimeout());
-                    (h < o.warmup() ? warm : downtimes).add(r.downtimeMs());
-                    try {
-                        src.execute("quit", null);
-                    } catch (IOException gone) {
-                        // the process of the last endpoint ends with it
+                    if (Double.isNaN(r.downtimeMs())) {
+                        unmeasured++; // the source never answered query-migrate: no stop stamp
+                    } else {
+                        (h < o.warmup() ? warm : downtimes).add(r.downtimeMs());
                     }
-                    src.close();
+                    Hop.quit(src);
                     src = tgt;
                     if ((h + 1) % 50 == 0) {
                         progress.accept("hop " + (h + 1) + "/" + hops + ": last downtime " + String.format("%.3f", r.downtimeMs())
@@ -115,6 +115,7 @@ public final class DowntimeBench {
         out.put("queues", o.queues());
         out.put("migrations", downtimes.size());
         out.put("warmup_migrations", warm.size());
+        out.put("unmeasured_migrations", unmeasured);
         ObjectNode dt = out.putObject("downtime_ms");
         dt.put("p50", round(d.p50()));
         dt.put("p99", round(d.p99()));
@@ -131,6 +132,7 @@ public final class DowntimeBench {
         out.put("jvm_options", String.join(" ", o.jvmOptions()));
         out.put("load_average_start", load0);
         out.put("load_average_end", load1);
+        out.put("qmp_stalls_recovered", Qmp.STALLS.get());
         out.put("wall_ms", wallMs);
         var samples = out.putArray("downtime_samples_ms");
         downtimes.forEach(x -> samples.add(round(x)));

@@ -102,7 +102,10 @@ final class Hop {
                 throw new IOException("migration " + status + ": source " + si + " target " + ti);
             }
             tgt.awaitEvent("RESUME", null);
-            JsonNode si = src.execute("query-migrate", null);
+            JsonNode si = queryMigrate(src);
+            if (si == null) {
+                return new Result(Double.NaN, 0, 0, null, tgt.execute("query-migrate", null));
+            }
             while (!si.path("status").asText().equals("completed")) {
                 src.awaitEvent("MIGRATION", null);
                 si = src.execute("query-migrate", null);
@@ -121,6 +124,38 @@ final class Hop {
             throw e;
         } finally {
             dog.cancel(false);
+        }
+    }
+
+    /**
+     * query-migrate bounded to 3 s; null when no reply comes (counted in {@link Qmp#STALLS}: an
+     * endpoint whose QMP socket stopped answering, an open engine issue, docs/profile-switchover.md).
+     */
+    static JsonNode queryMigrate(Qmp q) throws IOException {
+        ScheduledFuture<?> dog = WATCHDOG.schedule(q::close, 3, TimeUnit.SECONDS);
+        try {
+            return q.execute("query-migrate", null);
+        } catch (IOException e) {
+            if (!dog.isDone()) {
+                throw e;
+            }
+            Qmp.STALLS.incrementAndGet();
+            return null;
+        } finally {
+            dog.cancel(false);
+        }
+    }
+
+    /** {@code quit} bounded to 3 s (a stalled endpoint is left to the process's end). */
+    static void quit(Qmp q) {
+        ScheduledFuture<?> dog = WATCHDOG.schedule(q::close, 3, TimeUnit.SECONDS);
+        try {
+            q.execute("quit", null);
+        } catch (IOException gone) {
+            // closed by the endpoint, the process, or the watchdog
+        } finally {
+            dog.cancel(false);
+            q.close();
         }
     }
 

@@ -23,32 +23,41 @@ import java.util.Iterator;
  */
 final class Qmp implements AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
-    private final SocketChannel ch;
-    private final BufferedReader in;
+    /** Replies that never came (bounded waits that gave up), over every client of this JVM. */
+    static final java.util.concurrent.atomic.AtomicInteger STALLS = new java.util.concurrent.atomic.AtomicInteger();
+    final Path path;
+    private SocketChannel ch;
+    private BufferedReader in;
     private final ArrayDeque<JsonNode> events = new ArrayDeque<>();
     private long nextId;
 
-    private Qmp(SocketChannel ch) {
-        this.ch = ch;
-        this.in = new BufferedReader(new InputStreamReader(Channels.newInputStream(ch), StandardCharsets.UTF_8), 1 << 16);
+    private Qmp(Path path) {
+        this.path = path;
     }
 
     static Qmp connect(Path path) throws IOException {
-        SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX);
+        Qmp q = new Qmp(path);
+        q.open();
+        return q;
+    }
+
+    private void open() throws IOException {
+        SocketChannel c = SocketChannel.open(StandardProtocolFamily.UNIX);
         try {
-            ch.connect(UnixDomainSocketAddress.of(path));
-            Qmp q = new Qmp(ch);
-            JsonNode greeting = q.line();
+            c.connect(UnixDomainSocketAddress.of(path));
+            ch = c;
+            in = new BufferedReader(new InputStreamReader(Channels.newInputStream(c), StandardCharsets.UTF_8), 1 << 16);
+            JsonNode greeting = line();
             if (!greeting.has("QMP")) {
                 throw new IOException("not a QMP greeting: " + greeting);
             }
-            q.execute("qmp_capabilities", null);
-            return q;
+            execute("qmp_capabilities", null);
         } catch (IOException | RuntimeException e) {
-            ch.close();
+            c.close();
             throw e;
         }
     }
+
 
     static ObjectNode args() {
         return JSON.createObjectNode();
