@@ -132,29 +132,25 @@ final class Hop {
      * endpoint whose QMP socket stopped answering, an open engine issue, docs/profile-switchover.md).
      */
     static JsonNode queryMigrate(Qmp q) throws IOException {
-        ScheduledFuture<?> dog = WATCHDOG.schedule(q::close, 3, TimeUnit.SECONDS);
+        q.readTimeout(3_000);
         try {
             return q.execute("query-migrate", null);
-        } catch (IOException e) {
-            if (!dog.isDone()) {
-                throw e;
-            }
+        } catch (Qmp.TimeoutException e) {
             Qmp.STALLS.incrementAndGet();
             return null;
         } finally {
-            dog.cancel(false);
+            q.readTimeout(30_000);
         }
     }
 
     /** {@code quit} bounded to 3 s (a stalled endpoint is left to the process's end). */
     static void quit(Qmp q) {
-        ScheduledFuture<?> dog = WATCHDOG.schedule(q::close, 3, TimeUnit.SECONDS);
+        q.readTimeout(3_000);
         try {
             q.execute("quit", null);
         } catch (IOException gone) {
-            // closed by the endpoint, the process, or the watchdog
+            // closed by the endpoint, the process, or the timeout
         } finally {
-            dog.cancel(false);
             q.close();
         }
     }

@@ -63,8 +63,44 @@ final class Qmp implements AutoCloseable {
         return JSON.createObjectNode();
     }
 
+    /** A reply or event that did not come within the client's read timeout (the channel is closed). */
+    static final class TimeoutException extends IOException {
+        TimeoutException(String what) {
+            super(what);
+        }
+    }
+
+    private static final java.util.concurrent.ScheduledExecutorService TIMER =
+            java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+                Thread t = new Thread(r, "qmp-read-timeout");
+                t.setDaemon(true);
+                return t;
+            });
+    private long readTimeoutMs = 30_000;
+
+    /** Every blocking read of this client gives up after {@code ms} (closing the connection). */
+    Qmp readTimeout(long ms) {
+        readTimeoutMs = ms;
+        return this;
+    }
+
     private JsonNode line() throws IOException {
-        String l = in.readLine();
+        java.util.concurrent.atomic.AtomicBoolean fired = new java.util.concurrent.atomic.AtomicBoolean();
+        java.util.concurrent.ScheduledFuture<?> dog = TIMER.schedule(() -> {
+            fired.set(true);
+            close();
+        }, readTimeoutMs, java.util.concurrent.TimeUnit.MILLISECONDS);
+        String l;
+        try {
+            l = in.readLine();
+        } catch (IOException e) {
+            if (fired.get()) {
+                throw new TimeoutException("no QMP message from " + path + " within " + readTimeoutMs + " ms");
+            }
+            throw e;
+        } finally {
+            dog.cancel(false);
+        }
         if (l == null) {
             throw new IOException("QMP server closed the connection");
         }
