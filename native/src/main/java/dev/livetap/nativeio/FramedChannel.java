@@ -112,13 +112,16 @@ public final class FramedChannel {
         @Override
         public CompletionStage<Void> send(byte[] payloadBytes, List<OwnedFd> fds) {
             CompletableFuture<Void> done = new CompletableFuture<>();
-            boolean onReactor = reactor.inReactorThread();
             PendingSend direct = null;
             Throwable failure = null;
             synchronized (this) {
                 if (closed) {
                     failure = closedError("send");
-                } else if (onReactor && sendQueue.isEmpty()) {
+                } else if (sendQueue.isEmpty()) {
+                    // Nothing queued: write now, from whichever thread sends (the socket is non-blocking and
+                    // this lock orders it with the reactor's writes). Handing the frame to the reactor thread
+                    // first cost one thread wake-up per frame in the switch-over (profile-switchover.md).
+                    // Whatever the socket does not take is queued with its own fd copies, as before.
                     direct = new PendingSend(payloadBytes, fds, false, done);
                 } else {
                     List<OwnedFd> dups = new ArrayList<>(fds.size());

@@ -153,8 +153,13 @@ final class EpollReactor implements Reactor {
                     int ev = events.getInt(base);
                     long id = events.getLong(base + 4);
                     if (id == WAKE_ID) {
-                        wakePending.set(false);
+                        // Drain first, then allow the next wake-up. The other order lost wake-ups: a
+                        // producer's write between set(false) and read() was drained here while its CAS
+                        // left wakePending true, so every later execute() skipped wake() and its task
+                        // waited for some unrelated fd event (seen as QMP replies that never came on an
+                        // idle VMM: profile-switchover.md, finding 7).
                         LinuxC.read(wakeFd, drain, 8);
+                        wakePending.set(false);
                         continue;
                     }
                     Reg reg = registrations.get(id);

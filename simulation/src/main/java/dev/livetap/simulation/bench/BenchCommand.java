@@ -1,0 +1,94 @@
+package dev.livetap.simulation.bench;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code livetap bench}: end-to-end benchmarks between real VMM processes. */
+@Command(name = "bench", mixinStandardHelpOptions = true,
+        description = "End-to-end benchmarks with real VMM processes and real TAPs in a private network namespace (root).",
+        subcommands = {BenchCommand.Downtime.class, BenchCommand.Concurrent.class})
+public final class BenchCommand implements Callable<Integer> {
+    @Override
+    public Integer call() {
+        System.err.println("livetap bench: give a benchmark: downtime | concurrent (see --help)");
+        return 2;
+    }
+
+    static void print(JsonNode result, boolean json, String text) throws Exception {
+        if (json) {
+            System.out.println(new ObjectMapper().writeValueAsString(result));
+        } else {
+            System.out.println(text);
+            System.out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(result));
+        }
+    }
+
+    @Command(name = "downtime", mixinStandardHelpOptions = true,
+            description = "Switch-over downtime (source's last queue stop -> target's last queue reading, CLOCK_MONOTONIC) "
+                    + "over repeated migrations between real VMM processes, against the bare C hand-off of as many fds.")
+    static final class Downtime implements Callable<Integer> {
+        @Option(names = "--queues", defaultValue = "4", description = "TAP queues (1-256; default ${DEFAULT-VALUE}).")
+        int queues;
+
+        @Option(names = "--migrations", defaultValue = "200", description = "Measured migrations (default ${DEFAULT-VALUE}).")
+        int migrations;
+
+        @Option(names = "--warmup", defaultValue = "10", description = "Unmeasured migrations first (default ${DEFAULT-VALUE}).")
+        int warmup;
+
+        @Option(names = "--jvm-opt", paramLabel = "OPT", description = "Extra option of the VMM child JVMs (repeatable).")
+        List<String> jvmOptions = new ArrayList<>();
+
+        @Option(names = "--jfr", paramLabel = "DIR", description = "Record JFR (settings=profile) of every VMM child into DIR.")
+        java.nio.file.Path jfr;
+
+        @Option(names = "--json", description = "Print one JSON object.")
+        boolean json;
+
+        @Override
+        public Integer call() throws Exception {
+            if (migrations < 1 || warmup < 0) {
+                System.err.println("livetap bench downtime: --migrations must be >= 1 and --warmup >= 0");
+                return 2;
+            }
+            List<String> opts = new ArrayList<>(jvmOptions);
+            if (jfr != null) {
+                java.nio.file.Files.createDirectories(jfr);
+                opts.add("-XX:StartFlightRecording=settings=profile,dumponexit=true,filename="
+                        + jfr.toAbsolutePath().resolve("vmm-{name}.jfr"));
+            }
+            JsonNode r = DowntimeBench.run(new DowntimeBench.Options(queues, migrations, warmup, opts, Duration.ofSeconds(20),
+                    2000), json ? s -> { } : System.err::println);
+            print(r, json, "");
+            return 0;
+        }
+    }
+
+    @Command(name = "concurrent", mixinStandardHelpOptions = true,
+            description = "Many VMs migrating at once between one source and one target VMM process (vmm --vms N).")
+    static final class Concurrent implements Callable<Integer> {
+        @Option(names = "--vms", defaultValue = "100", description = "VMs (default ${DEFAULT-VALUE}).")
+        int vms;
+
+        @Option(names = "--jvm-opt", paramLabel = "OPT", description = "Extra option of the VMM child JVMs (repeatable).")
+        List<String> jvmOptions = new ArrayList<>();
+
+        @Option(names = "--json", description = "Print one JSON object.")
+        boolean json;
+
+        @Override
+        public Integer call() throws Exception {
+            JsonNode r = ConcurrentBench.run(new ConcurrentBench.Options(vms, jvmOptions, Duration.ofSeconds(300)),
+                    json ? s -> { } : System.err::println);
+            print(r, json, "");
+            return 0;
+        }
+    }
+}
