@@ -557,6 +557,7 @@ public final class MigrationCoordinator {
         private boolean loadPending;
         private boolean streamDone;
         private boolean anyFdsReceived;
+        private String loadFailure;
         /**
          * Sections the decoder produced that this actor has not taken yet. Pekko Streams drops
          * elements still inside the stream when it is cancelled or this actor stops; these are
@@ -681,7 +682,9 @@ public final class MigrationCoordinator {
                     "loading " + m.section().name(), r -> {
                         loadPending = false;
                         if (r instanceof VirtioNetActor.SectionLoadFailed f) {
-                            ctx.getSelf().tell(new Timeout("loading " + f.deviceId() + " failed: " + f.reason()));
+                            // kept, so that an end of stream already queued ahead of the Timeout names this cause
+                            loadFailure = "loading " + f.deviceId() + " failed: " + f.reason();
+                            ctx.getSelf().tell(new Timeout(loadFailure));
                             return;
                         }
                         loadedNic[index] = true;
@@ -696,6 +699,9 @@ public final class MigrationCoordinator {
 
         /** End of stream reached and every post_load done: answer {@code loaded}. */
         private Behavior<Command> allLoaded() {
+            if (loadFailure != null) {
+                return fail(loadFailure);
+            }
             for (int i = 0; i < nics.size(); i++) {
                 if (!loadedNic[i]) {
                     return fail("the stream carried no section for " + nics.get(i).deviceId());
