@@ -10,7 +10,7 @@ import dev.livetap.actors.testing.Endpoint;
 import dev.livetap.actors.testing.Frames;
 import dev.livetap.actors.testing.InterposedChannel;
 import dev.livetap.actors.testing.PathTransport;
-import dev.livetap.actors.testing.ReactorDriver;
+import dev.livetap.nativeio.testing.InMemoryReactorDriver;
 import dev.livetap.actors.vm.VmActor;
 import dev.livetap.nativeio.OwnedFd;
 import dev.livetap.nativeio.memory.InMemoryKernel;
@@ -38,7 +38,7 @@ class InMemoryMigrationTest {
     InMemoryKernel kernel;
     InMemoryOs srcOs;
     InMemoryOs tgtOs;
-    ReactorDriver driver;
+    InMemoryReactorDriver driver;
     ActorTestKit kit;
     PathTransport srcTransport;
     PathTransport tgtTransport;
@@ -51,7 +51,7 @@ class InMemoryMigrationTest {
         kernel.clock().advance(Duration.ofSeconds(1));
         srcOs = kernel.newProcess("source");
         tgtOs = kernel.newProcess("target");
-        driver = new ReactorDriver(srcOs, tgtOs);
+        driver = new InMemoryReactorDriver(srcOs, tgtOs);
         kit = ActorTestKit.create("migration");
         srcTransport = new PathTransport(srcOs);
         tgtTransport = new PathTransport(tgtOs);

@@ -10,7 +10,7 @@ import dev.livetap.actors.tap.RecordingVhostBackend;
 import dev.livetap.actors.testing.Endpoint;
 import dev.livetap.actors.testing.Frames;
 import dev.livetap.actors.testing.PathTransport;
-import dev.livetap.actors.testing.ReactorDriver;
+import dev.livetap.nativeio.testing.InMemoryReactorDriver;
 import dev.livetap.actors.vm.VmActor;
 import dev.livetap.codec.Schema;
 import dev.livetap.codec.Section;
@@ -51,7 +51,7 @@ class MigrationRollbackTest {
     InMemoryKernel kernel;
     InMemoryOs srcOs;
     InMemoryOs tgtOs;
-    ReactorDriver driver;
+    InMemoryReactorDriver driver;
     ActorTestKit kit;
     ManualTime time;
     int openBefore;
@@ -65,7 +65,7 @@ class MigrationRollbackTest {
         kernel.clock().advance(Duration.ofSeconds(1));
         srcOs = kernel.newProcess("source");
         tgtOs = kernel.newProcess("target");
-        driver = new ReactorDriver(srcOs, tgtOs);
+        driver = new InMemoryReactorDriver(srcOs, tgtOs);
         kit = ActorTestKit.create("rollback", ManualTime.config());
         time = ManualTime.get(kit.system());
     }

@@ -10,7 +10,7 @@ import dev.livetap.actors.tap.RecordingVhostBackend;
 import dev.livetap.actors.testing.Endpoint;
 import dev.livetap.actors.testing.Frames;
 import dev.livetap.actors.testing.PathTransport;
-import dev.livetap.actors.testing.ReactorDriver;
+import dev.livetap.nativeio.testing.InMemoryReactorDriver;
 import dev.livetap.nativeio.OwnedFd;
 import dev.livetap.nativeio.TunFlags;
 import dev.livetap.nativeio.memory.InMemoryKernel;
@@ -46,7 +46,7 @@ class NetdevPassedFdsTest {
     InMemoryKernel kernel;
     InMemoryOs srcOs;
     InMemoryOs tgtOs;
-    ReactorDriver driver;
+    InMemoryReactorDriver driver;
     ActorTestKit kit;
     PathTransport srcTransport;
     PathTransport tgtTransport;
@@ -59,7 +59,7 @@ class NetdevPassedFdsTest {
         kernel.clock().advance(Duration.ofSeconds(1));
         srcOs = kernel.newProcess("source");
         tgtOs = kernel.newProcess("target");
-        driver = new ReactorDriver(srcOs, tgtOs);
+        driver = new InMemoryReactorDriver(srcOs, tgtOs);
         kit = ActorTestKit.create("passed-fds");
         srcTransport = new PathTransport(srcOs);
         tgtTransport = new PathTransport(tgtOs);

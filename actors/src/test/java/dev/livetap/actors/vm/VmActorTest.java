@@ -8,7 +8,7 @@ import dev.livetap.actors.migration.InMemoryMigrationTestAccess;
 import dev.livetap.actors.tap.RecordingVhostBackend;
 import dev.livetap.actors.testing.Endpoint;
 import dev.livetap.actors.testing.PathTransport;
-import dev.livetap.actors.testing.ReactorDriver;
+import dev.livetap.nativeio.testing.InMemoryReactorDriver;
 import dev.livetap.nativeio.memory.InMemoryOs;
 import java.util.List;
 import java.util.Map;
@@ -24,13 +24,13 @@ import org.junit.jupiter.api.Timeout;
 class VmActorTest {
     ActorTestKit kit;
     InMemoryOs os;
-    ReactorDriver driver;
+    InMemoryReactorDriver driver;
 
     @BeforeEach
     void setUp() {
         kit = ActorTestKit.create("vm");
         os = new InMemoryOs();
-        driver = new ReactorDriver(os);
+        driver = new InMemoryReactorDriver(os);
     }
 
     @AfterEach

@@ -7,7 +7,7 @@ import dev.livetap.actors.migration.InMemoryMigrationTestAccess;
 import dev.livetap.actors.tap.RecordingVhostBackend;
 import dev.livetap.actors.testing.Endpoint;
 import dev.livetap.actors.testing.PathTransport;
-import dev.livetap.actors.testing.ReactorDriver;
+import dev.livetap.nativeio.testing.InMemoryReactorDriver;
 import dev.livetap.nativeio.memory.InMemoryOs;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -22,13 +22,13 @@ import org.junit.jupiter.api.Timeout;
 class VmLimitsTest {
     ActorTestKit kit;
     InMemoryOs os;
-    ReactorDriver driver;
+    InMemoryReactorDriver driver;
 
     @BeforeEach
     void setUp() {
         kit = ActorTestKit.create("vm-limits");
         os = new InMemoryOs();
-        driver = new ReactorDriver(os);
+        driver = new InMemoryReactorDriver(os);
     }
 
     @AfterEach

@@ -9,7 +9,7 @@ import dev.livetap.actors.migration.MigrationTimeouts;
 import dev.livetap.actors.options.MigrationStatus;
 import dev.livetap.actors.options.TapNetdevOptions;
 import dev.livetap.actors.vm.VmEvent;
-import dev.livetap.engine.testing.InMemoryReactors;
+import dev.livetap.nativeio.testing.InMemoryReactorDriver;
 import dev.livetap.engine.transport.UnixMigrationTransport;
 import dev.livetap.nativeio.OwnedFd;
 import dev.livetap.nativeio.PeerPolicy;
@@ -43,7 +43,7 @@ class EmbeddingExampleTest {
                 .withTimeouts(new MigrationTimeouts(Duration.ofSeconds(5), Duration.ofSeconds(5), Duration.ofSeconds(10),
                         Duration.ofSeconds(5)))
                 .withMigrationPeers(new PeerPolicy(Set.of(0)));
-        try (InMemoryReactors reactors = new InMemoryReactors(os1, os2);
+        try (InMemoryReactorDriver reactors = new InMemoryReactorDriver(os1, os2);
                 LivetapEngine sourceEngine = LivetapEngine.create(settings.withOs(os1).withSystemName("vmm1"));
                 LivetapEngine targetEngine = LivetapEngine.create(settings.withOs(os2).withSystemName("vmm2"))) {
             // tag::embedding[]

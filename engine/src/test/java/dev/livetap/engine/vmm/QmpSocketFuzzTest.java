@@ -14,7 +14,7 @@ import dev.livetap.engine.api.VmSpec;
 import dev.livetap.engine.qmp.QmpClient;
 import dev.livetap.engine.qmp.QmpFuzzInput;
 import dev.livetap.engine.qmp.QmpJson;
-import dev.livetap.engine.testing.InMemoryReactors;
+import dev.livetap.nativeio.testing.InMemoryReactorDriver;
 import dev.livetap.nativeio.Os;
 import dev.livetap.nativeio.OwnedFd;
 import dev.livetap.nativeio.PeerPolicy;
@@ -61,7 +61,7 @@ class QmpSocketFuzzTest {
 
     Os os;
     InMemoryKernel kernel;
-    InMemoryReactors reactors;
+    InMemoryReactorDriver reactors;
     LivetapEngine srcEngine;
     LivetapEngine tgtEngine;
     QmpFrontend srcQmp;
@@ -76,7 +76,7 @@ class QmpSocketFuzzTest {
         kernel.clock().advance(Duration.ofSeconds(1));
         InMemoryOs srcOs = kernel.newProcess("source");
         InMemoryOs tgtOs = kernel.newProcess("target");
-        reactors = new InMemoryReactors(srcOs, tgtOs);
+        reactors = new InMemoryReactorDriver(srcOs, tgtOs);
         EngineSettings s = EngineSettings.defaults().withTimeouts(TIMEOUTS).withAskTimeout(Duration.ofSeconds(5))
                 .withMigrationPeers(new PeerPolicy(Set.of(0)));
         srcEngine = LivetapEngine.create(s.withOs(srcOs).withSystemName("fuzz-src"));

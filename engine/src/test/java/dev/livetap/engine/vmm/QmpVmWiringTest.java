@@ -16,7 +16,7 @@ import dev.livetap.engine.api.VmSpec;
 import dev.livetap.engine.qmp.QmpClient;
 import dev.livetap.engine.qmp.QmpErrorClass;
 import dev.livetap.engine.qmp.QmpException;
-import dev.livetap.engine.testing.InMemoryReactors;
+import dev.livetap.nativeio.testing.InMemoryReactorDriver;
 import dev.livetap.engine.testing.RawQmp;
 import dev.livetap.engine.transport.UnixMigrationTransport;
 import dev.livetap.nativeio.OwnedFd;
@@ -51,7 +51,7 @@ class QmpVmWiringTest {
     InMemoryKernel kernel;
     InMemoryOs srcOs;
     InMemoryOs tgtOs;
-    InMemoryReactors reactors;
+    InMemoryReactorDriver reactors;
     LivetapEngine srcEngine;
     LivetapEngine tgtEngine;
     VmEndpoint src;
@@ -69,7 +69,7 @@ class QmpVmWiringTest {
         kernel.clock().advance(Duration.ofSeconds(1));
         srcOs = kernel.newProcess("source");
         tgtOs = kernel.newProcess("target");
-        reactors = new InMemoryReactors(srcOs, tgtOs);
+        reactors = new InMemoryReactorDriver(srcOs, tgtOs);
         EngineSettings s = EngineSettings.defaults().withTimeouts(TIMEOUTS).withMigrationPeers(new PeerPolicy(Set.of(0)));
         srcEngine = LivetapEngine.create(s.withOs(srcOs).withSystemName("wiring-src"));
         tgtEngine = LivetapEngine.create(s.withOs(tgtOs).withSystemName("wiring-tgt"));

@@ -1,21 +1,25 @@
-package dev.livetap.engine.testing;
+package dev.livetap.nativeio.testing;
 
 import dev.livetap.nativeio.memory.InMemoryOs;
 import java.util.List;
 import java.util.concurrent.locks.LockSupport;
 
-/** Drives the caller-driven reactors of in-memory processes from one thread, as each process's reactor thread would. */
-public final class InMemoryReactors implements AutoCloseable {
+/**
+ * Drives the caller-driven reactors of in-memory processes from one background thread, as each
+ * process's reactor thread would: actor tests then see readiness arrive asynchronously, like on
+ * the kernel. A handler's exception stops the driver and is rethrown by {@link #close()}.
+ */
+public final class InMemoryReactorDriver implements AutoCloseable {
     private final List<InMemoryOs> processes;
     private final Thread thread;
     private volatile boolean running = true;
     private volatile Throwable failure;
 
-    public InMemoryReactors(InMemoryOs... processes) {
+    public InMemoryReactorDriver(InMemoryOs... processes) {
         this.processes = List.of(processes);
-        thread = new Thread(this::loop, "test-in-memory-reactors");
-        thread.setDaemon(true);
-        thread.start();
+        this.thread = new Thread(this::loop, "in-memory-reactors");
+        this.thread.setDaemon(true);
+        this.thread.start();
     }
 
     private void loop() {
@@ -26,7 +30,7 @@ public final class InMemoryReactors implements AutoCloseable {
                     progressed |= os.reactor().runOnce();
                 }
                 if (!progressed) {
-                    LockSupport.parkNanos(100_000);
+                    LockSupport.parkNanos(200_000);
                 }
             }
         } catch (Throwable t) {
