@@ -63,7 +63,8 @@ public final class MigrationCoordinator {
     }
 
     public sealed interface Command permits Cancel, Connected, ChannelFailed, Timeout, NicAnswer, StreamSent,
-            StreamSendFailed, ReturnFrame, ReturnClosed, StreamInit, SectionIn, StreamDone, StreamFailed, LoadedSent {
+            StreamSendFailed, ReturnFrame, ReturnClosed, StreamInit, SectionIn, StreamDone, StreamFailed, LoadedSent,
+            NicReply {
     }
 
     /** {@code migrate_cancel}. */
@@ -121,6 +122,10 @@ public final class MigrationCoordinator {
     }
 
     private record NicAnswer(long op, int index, Object reply, Throwable failure) implements Command {
+    }
+
+    /** Private: a NIC's reply (or its timeout), matched to its request by {@link dev.livetap.actors.Replies}. */
+    private record NicReply(Object wrapped) implements Command {
     }
 
     private record StreamSent() implements Command {
@@ -187,6 +192,7 @@ public final class MigrationCoordinator {
         boolean finished;
         private long nextOp = 1;
         private final TreeMap<Long, Op> ops = new TreeMap<>();
+        private final dev.livetap.actors.Replies<Command> nicReplies;
 
         private static final class Op {
             final String what;
@@ -213,6 +219,8 @@ public final class MigrationCoordinator {
             this.nics = nics;
             this.clock = clock;
             this.timeouts = timeouts;
+            this.nicReplies = new dev.livetap.actors.Replies<>(ctx, NicReply::new,
+                    m -> ((VirtioNetActor.DeviceReply) m).deviceId(), VirtioNetActor.DeviceReply.class);
             this.startedAt = clock.nanos();
             this.info = new MigrationInfo(id, MigrationStatus.NONE, -1, -1, -1, null, 0, 0, false);
             for (Nic n : nics) {
@@ -251,7 +259,7 @@ public final class MigrationCoordinator {
             for (int i = 0; i < nics.size(); i++) {
                 int index = i;
                 Nic nic = nics.get(i);
-                dev.livetap.actors.Asks.ask(ctx, cls, nic.ref(), timeouts.step(), r -> request.apply(nic).apply(r),
+                nicReplies.ask(cls, nic.deviceId(), nic.ref(), timeouts.step(), r -> request.apply(nic).apply(r),
                         (r, ex) -> new NicAnswer(op, index, r, ex));
             }
         }
@@ -261,7 +269,8 @@ public final class MigrationCoordinator {
                 Consumer<Object> onReply, Consumer<String> onFailure) {
             long op = nextOp++;
             ops.put(op, new Op(what, 1, rs -> onReply.accept(rs.get(0)), onFailure));
-            dev.livetap.actors.Asks.ask(ctx, cls, nics.get(index).ref(), timeouts.step(), request::apply, (r, ex) -> new NicAnswer(op, 0, r, ex));
+            nicReplies.ask(cls, nics.get(index).deviceId(), nics.get(index).ref(), timeouts.step(), request::apply,
+                    (r, ex) -> new NicAnswer(op, 0, r, ex));
         }
 
         Behavior<Command> onNicAnswer(NicAnswer a) {
@@ -289,6 +298,7 @@ public final class MigrationCoordinator {
         /** Forget every gathered request (a failure interrupted them). */
         void dropOps() {
             ops.clear();
+            nicReplies.forgetAll();
         }
 
         private boolean closeDeferred;
@@ -314,6 +324,10 @@ public final class MigrationCoordinator {
         Behavior<Command> withCommon(org.apache.pekko.actor.typed.javadsl.BehaviorBuilder<Command> b,
                 Function<String, Behavior<Command>> onFailure) {
             return b.onMessage(NicAnswer.class, this::onNicAnswer)
+                    .onMessage(NicReply.class, m -> {
+                        Command answer = nicReplies.deliver(m.wrapped());
+                        return answer == null ? Behaviors.same() : onNicAnswer((NicAnswer) answer);
+                    })
                     .onMessage(ReturnFrame.class, m -> {
                         m.frame().close(); // a frame no state expects: never leak its fds
                         return Behaviors.same();

@@ -16,6 +16,11 @@ public final class PeerBackend {
     private PeerBackend() {
     }
 
+    /** Every reply of a peer names its queue (the NIC matches replies to requests on it). */
+    public interface QueueReply {
+        int queue();
+    }
+
     /** The protocol every peer backend actor speaks. */
     public sealed interface Command
             permits Describe, Stop, Start, Save, Load, Release, Rollback, Discard, Transmit, GetStatus, Close {
@@ -29,28 +34,28 @@ public final class PeerBackend {
      * @param hostFeatures virtio-net feature bits this backend can carry (see {@link VirtioNetFeatures});
      *                     for a peer still waiting for incoming state, the full set
      */
-    public record Description(int queue, Schema schema, PeerState state, long hostFeatures) {
+    public record Description(int queue, Schema schema, PeerState state, long hostFeatures) implements QueueReply {
     }
 
     /** VM stop: stop reading on a frame boundary. */
     public record Stop(ActorRef<Stopped> replyTo) implements Command {
     }
 
-    public record Stopped(int queue, long atNanos) {
+    public record Stopped(int queue, long atNanos) implements QueueReply {
     }
 
     /** VM run: read again. {@code reading} is false where the backend cannot (no fd, handed over). */
     public record Start(ActorRef<Started> replyTo) implements Command {
     }
 
-    public record Started(int queue, long atNanos, boolean reading) {
+    public record Started(int queue, long atNanos, boolean reading) implements QueueReply {
     }
 
     /** pre_save: lend the (stopped) backend's state to the stream; it stays the backend's until {@link Release}. */
     public record Save(ActorRef<SaveReply> replyTo) implements Command {
     }
 
-    public sealed interface SaveReply permits Saved, SaveFailed {
+    public sealed interface SaveReply extends QueueReply permits Saved, SaveFailed {
         int queue();
     }
 
@@ -65,7 +70,7 @@ public final class PeerBackend {
     public record Load(StateStruct state, ActorRef<LoadReply> replyTo) implements Command {
     }
 
-    public sealed interface LoadReply permits Loaded, LoadFailed {
+    public sealed interface LoadReply extends QueueReply permits Loaded, LoadFailed {
         int queue();
     }
 
@@ -88,7 +93,7 @@ public final class PeerBackend {
     public record Discard(ActorRef<Discarded> replyTo) implements Command {
     }
 
-    public record Discarded(int queue, boolean closedSomething) {
+    public record Discarded(int queue, boolean closedSomething) implements QueueReply {
     }
 
     /** A frame from the guest towards the backend (the host side). */
@@ -99,7 +104,7 @@ public final class PeerBackend {
     }
 
     /** @param state the backend's own state name (for a TAP queue: active, paused, transferred, ...) */
-    public record Status(int queue, String state, boolean reading, boolean ownsResource) {
+    public record Status(int queue, String state, boolean reading, boolean ownsResource) implements QueueReply {
     }
 
     /** device_del / netdev_del / shutdown: close and stop. */

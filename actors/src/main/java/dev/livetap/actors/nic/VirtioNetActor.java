@@ -1,5 +1,6 @@
 package dev.livetap.actors.nic;
 
+import dev.livetap.actors.Replies;
 import dev.livetap.actors.Tracer;
 import dev.livetap.actors.guest.GuestActor;
 import dev.livetap.actors.guest.GuestCounters;
@@ -49,35 +50,40 @@ public final class VirtioNetActor {
     }
 
     public sealed interface Command permits DescribeSection, Stop, Start, SaveSection, LoadSection, Release,
-            Rollback, Discard, GetInfo, Unplug, PeerAnswer, GuestAnswer {
+            Rollback, Discard, GetInfo, Unplug, PeerAnswer, GuestAnswer, Answer {
+    }
+
+    /** Every reply of a NIC names its device (owners match replies to requests on it). */
+    public interface DeviceReply {
+        String deviceId();
     }
 
     /** The schema the target's decoder loads this NIC's section with. */
     public record DescribeSection(ActorRef<SectionSchema> replyTo) implements Command {
     }
 
-    public record SectionSchema(String deviceId, String sectionName, Schema schema) {
+    public record SectionSchema(String deviceId, String sectionName, Schema schema) implements DeviceReply {
     }
 
     public record Stop(ActorRef<Stopped> replyTo) implements Command {
     }
 
     /** @param lastStopNanos when the last queue stopped reading (CLOCK_MONOTONIC) */
-    public record Stopped(String deviceId, long lastStopNanos) {
+    public record Stopped(String deviceId, long lastStopNanos) implements DeviceReply {
     }
 
     public record Start(ActorRef<Started> replyTo) implements Command {
     }
 
     /** @param lastReadingNanos when the last queue started reading again; 0 if none could */
-    public record Started(String deviceId, long lastReadingNanos, int queuesReading) {
+    public record Started(String deviceId, long lastReadingNanos, int queuesReading) implements DeviceReply {
     }
 
     /** Saves the section; the VM must be stopped. With {@code backendTravels} the peers' states go in {@code virtio-net-nic}. */
     public record SaveSection(boolean backendTravels, ActorRef<SaveResult> replyTo) implements Command {
     }
 
-    public sealed interface SaveResult permits SectionSaved, SectionSaveFailed {
+    public sealed interface SaveResult extends DeviceReply permits SectionSaved, SectionSaveFailed {
         String deviceId();
     }
 
@@ -92,7 +98,7 @@ public final class VirtioNetActor {
     public record LoadSection(Section section, ActorRef<LoadResult> replyTo) implements Command {
     }
 
-    public sealed interface LoadResult permits SectionLoaded, SectionLoadFailed {
+    public sealed interface LoadResult extends DeviceReply permits SectionLoaded, SectionLoadFailed {
         String deviceId();
     }
 
@@ -110,21 +116,21 @@ public final class VirtioNetActor {
     public record Rollback(ActorRef<RolledBack> replyTo) implements Command {
     }
 
-    public record RolledBack(String deviceId) {
+    public record RolledBack(String deviceId) implements DeviceReply {
     }
 
     /** Target: the migration failed; every peer closes what it received. */
     public record Discard(ActorRef<Discarded> replyTo) implements Command {
     }
 
-    public record Discarded(String deviceId, int closed) {
+    public record Discarded(String deviceId, int closed) implements DeviceReply {
     }
 
     public record GetInfo(ActorRef<NicInfo> replyTo) implements Command {
     }
 
     public record NicInfo(String deviceId, int queuePairs, long hostFeatures, boolean peersWaitIncoming,
-            List<PeerBackend.Status> queues, GuestActor.GuestState guest) {
+            List<PeerBackend.Status> queues, GuestActor.GuestState guest) implements DeviceReply {
     }
 
     /** device_del: close every peer and stop. */
@@ -149,6 +155,13 @@ public final class VirtioNetActor {
 
     private record GuestAnswer(long op, GuestActor.GuestState state, Throwable failure) implements Command {
     }
+
+    /** Private: a reply (or a timeout) of a peer or of the guest, matched by {@link Replies}. */
+    private record Answer(Object wrapped) implements Command {
+    }
+
+    /** The key of the guest's replies (peers' replies are keyed by their queue number). */
+    private static final String GUEST_KEY = "guest";
 
     /**
      * Realize checks first (they throw {@link dev.livetap.actors.options.OptionException} with QEMU's
@@ -227,7 +240,12 @@ public final class VirtioNetActor {
         this.guest = guest;
         this.peersWait = peersWait;
         this.hostFeatures = peersWait ? VirtioNetFeatures.FULL : VirtioNetFeatures.nic(VirtioNetFeatures.FULL, peers.size());
+        this.replies = new Replies<>(ctx, Answer::new,
+                m -> m instanceof PeerBackend.QueueReply r ? (Object) r.queue() : GUEST_KEY,
+                PeerBackend.QueueReply.class, GuestActor.GuestState.class);
     }
+
+    private final Replies<Command> replies;
 
     private String id() {
         return config.deviceId();
@@ -246,6 +264,16 @@ public final class VirtioNetActor {
         return Behaviors.receive(Command.class)
                 .onMessage(PeerAnswer.class, this::onPeerAnswer)
                 .onMessage(GuestAnswer.class, this::onGuestAnswer)
+                .onMessage(Answer.class, m -> {
+                    Command answer = replies.deliver(m.wrapped());
+                    if (answer instanceof PeerAnswer p) {
+                        return onPeerAnswer(p);
+                    }
+                    if (answer instanceof GuestAnswer g) {
+                        return onGuestAnswer(g);
+                    }
+                    return Behaviors.same();
+                })
                 .onMessage(DescribeSection.class, m -> {
                     askPeers(PeerBackend.Description.class, PeerBackend.Describe::new, "describe", rs -> {
                         List<Schema> schemas = new ArrayList<>();
@@ -438,7 +466,7 @@ public final class VirtioNetActor {
         }, this::peerFailed));
         for (int q = 0; q < peers.size(); q++) {
             int queue = q;
-            dev.livetap.actors.Asks.ask(ctx, PeerBackend.LoadReply.class, peers.get(q), config.timeout(),
+            replies.ask(PeerBackend.LoadReply.class, queue, peers.get(q), config.timeout(),
                     r -> new PeerBackend.Load(peerStates.get(queue), r),
                     (r, ex) -> new PeerAnswer(op, queue, r, ex));
         }
@@ -491,14 +519,14 @@ public final class VirtioNetActor {
         ops.put(op, new Op(what, peers.size(), onAll, onFailure));
         for (int q = 0; q < peers.size(); q++) {
             int queue = q;
-            dev.livetap.actors.Asks.ask(ctx, cls, peers.get(q), config.timeout(), request::apply, (r, ex) -> new PeerAnswer(op, queue, r, ex));
+            replies.ask(cls, queue, peers.get(q), config.timeout(), request::apply, (r, ex) -> new PeerAnswer(op, queue, r, ex));
         }
     }
 
     private void askGuest(Consumer<GuestActor.GuestState> onState) {
         long op = nextOp++;
         ops.put(op, new Op("guest snapshot", 1, rs -> onState.accept((GuestActor.GuestState) rs.get(0)), this::peerFailed));
-        dev.livetap.actors.Asks.ask(ctx, GuestActor.GuestState.class, guest, config.timeout(), GuestActor.Snapshot::new,
+        replies.ask(GuestActor.GuestState.class, GUEST_KEY, guest, config.timeout(), GuestActor.Snapshot::new,
                 (r, ex) -> new GuestAnswer(op, r, ex));
     }
 

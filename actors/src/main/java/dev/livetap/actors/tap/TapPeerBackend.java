@@ -58,7 +58,13 @@ public final class TapPeerBackend {
             this.initialState = initialState;
             this.vnetHdr = vnetHdr;
             this.timeout = timeout;
+            // one TapActor answers every request, each from its handler: matching on the reply's type is exact
+            this.replies = new dev.livetap.actors.Replies<>(ctx, m -> m, m -> 0, TapActor.Stopped.class,
+                    TapActor.ResumeReply.class, TapActor.SaveReply.class, TapActor.LoadReply.class, TapActor.Discarded.class,
+                    TapActor.QueueState.class);
         }
+
+        private final dev.livetap.actors.Replies<Object> replies;
 
         Behavior<Object> behavior() {
             return Behaviors.receive(Object.class)
@@ -66,6 +72,8 @@ public final class TapPeerBackend {
                         m.reply().run();
                         return Behaviors.same();
                     })
+                    .onMessage(dev.livetap.actors.Replies.Reply.class, m -> delivered(replies.deliver(m)))
+                    .onMessage(dev.livetap.actors.Replies.Expired.class, m -> delivered(replies.deliver(m)))
                     .onMessage(PeerBackend.Describe.class, m -> {
                         long features = initialState == PeerState.WAITING_INCOMING
                                 ? VirtioNetFeatures.FULL : VirtioNetFeatures.backend(vnetHdr, false, false, false);
@@ -148,10 +156,17 @@ public final class TapPeerBackend {
             return Behaviors.same();
         }
 
+        private Behavior<Object> delivered(Object done) {
+            if (done != null) {
+                ((Done) done).reply().run();
+            }
+            return Behaviors.same();
+        }
+
         /** Asks the queue; a timeout fails the adapter (and so the peer), which the NIC sees. */
         private <R> void ask(Class<R> cls, java.util.function.Function<ActorRef<R>, TapActor.Command> request,
                 java.util.function.Consumer<R> onReply, String what) {
-            dev.livetap.actors.Asks.ask(ctx, cls, tap, timeout, request::apply, (r, ex) -> new Done(() -> {
+            replies.ask(cls, 0, tap, timeout, request::apply, (r, ex) -> new Done(() -> {
                 if (ex != null) {
                     throw new IllegalStateException("TAP queue " + queue + " did not answer " + what + " within "
                             + timeout.toMillis() + " ms", ex);

@@ -75,7 +75,7 @@ public final class VmActor {
     public sealed interface Command permits NetdevAdd, NetdevDel, DeviceAdd, DeviceDel, MigrateSetParameters,
             QueryMigrateParameters, MigrateSetCapabilities, QueryMigrateCapabilities, MigrateIncoming, Migrate,
             MigrateCancel, QueryMigrate, QueryStatus, Stop, Cont, Subscribe, QueryNics, Realize, FromCoordinator,
-            NicsAnswered {
+            NicsAnswered, NicReply {
     }
 
     /**
@@ -155,6 +155,10 @@ public final class VmActor {
     private record NicsAnswered(long op, int index, Object reply, Throwable failure) implements Command {
     }
 
+    /** Private: a NIC's reply (or its timeout), matched to its request by {@link dev.livetap.actors.Replies}. */
+    private record NicReply(Object wrapped) implements Command {
+    }
+
     public static Behavior<Command> create(VmConfig config) {
         return Behaviors.setup(ctx -> new VmActor(ctx, config).idle());
     }
@@ -198,6 +202,7 @@ public final class VmActor {
     private final List<ActorRef<VmEvent>> subscribers = new ArrayList<>();
     private final ActorRef<VirtioNetActor.RealizeResult> realizeAdapter;
     private final ActorRef<MigrationCoordinator.Report> reportAdapter;
+    private final dev.livetap.actors.Replies<Command> nicReplies;
     private String lastAnnounced = "";
     private RunState runState;
     private boolean autostart;
@@ -229,6 +234,8 @@ public final class VmActor {
         this.autostart = !config.startPaused();
         this.realizeAdapter = ctx.messageAdapter(VirtioNetActor.RealizeResult.class, Realize::new);
         this.reportAdapter = ctx.messageAdapter(MigrationCoordinator.Report.class, FromCoordinator::new);
+        this.nicReplies = new dev.livetap.actors.Replies<>(ctx, NicReply::new,
+                m -> ((VirtioNetActor.DeviceReply) m).deviceId(), VirtioNetActor.DeviceReply.class);
     }
 
     private Behavior<Command> idle() {
@@ -278,6 +285,10 @@ public final class VmActor {
                 })
                 .onMessage(FromCoordinator.class, m -> onReport(m.report()))
                 .onMessage(NicsAnswered.class, this::onNicsAnswered)
+                .onMessage(NicReply.class, m -> {
+                    Command answer = nicReplies.deliver(m.wrapped());
+                    return answer == null ? Behaviors.same() : onNicsAnswered((NicsAnswered) answer);
+                })
                 .onSignal(Terminated.class, this::onTerminated)
                 .onSignal(PostStop.class, s -> {
                     netdevs.values().forEach(Netdev::closePassed); // fds handed to queues close with them
@@ -643,7 +654,7 @@ public final class VmActor {
         ops.put(op, new Gather(list.size(), rs -> onAll.accept(rs)));
         for (int i = 0; i < list.size(); i++) {
             int index = i;
-            dev.livetap.actors.Asks.ask(ctx, cls, list.get(i).ref(), config.queueTimeout(), request::apply, (r, ex) -> new NicsAnswered(op, index,
+            nicReplies.ask(cls, list.get(i).deviceId(), list.get(i).ref(), config.queueTimeout(), request::apply, (r, ex) -> new NicsAnswered(op, index,
                     r, ex));
         }
         // failures go to onFailure once
