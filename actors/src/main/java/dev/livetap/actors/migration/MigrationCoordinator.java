@@ -363,7 +363,11 @@ public final class MigrationCoordinator {
             this.setup = setup;
         }
 
+        /** Created at setup, not in the switch-over: creating one spawns an actor (profile-switchover.md). */
+        private Materializer materializer;
+
         Behavior<Command> start() {
+            materializer = Materializer.createMaterializer(ctx);
             status(MigrationStatus.SETUP);
             phaseTimer("connecting to " + setup.uri().uri(), timeouts.channel());
             ctx.pipeToSelf(setup.transport().connect(setup.uri()),
@@ -402,7 +406,13 @@ public final class MigrationCoordinator {
             });
         }
 
-        /** VM stop: every queue stops reading on a frame boundary; the last one marks the downtime start. */
+        /**
+         * VM stop, then save: every queue stops reading on a frame boundary (the last one marks the
+         * downtime start) and saves its state. The save is asked right behind the stop, without
+         * waiting for the stop's answers: each NIC and each queue handles its requests in order, so
+         * every queue is stopped before it saves, and one round of messages leaves the downtime
+         * (docs/profile-switchover.md). The sections go out only once every queue has stopped.
+         */
         private Behavior<Command> stopping() {
             report.tell(new RunStateChange(id, RunState.FINISH_MIGRATE));
             phaseTimer("stopping the queues", timeouts.step());
@@ -422,14 +432,21 @@ public final class MigrationCoordinator {
                     timers.startSingleTimer(SWITCHOVER, new Timeout("switch-over exceeded x-switchover-limit of "
                             + limit + " ms; rolled back"), Duration.ofNanos(Math.max(0, left)));
                 }
-                save();
+                phaseTimer("saving the device state", timeouts.step());
+                allStopped = true;
+                if (saved != null) {
+                    send(saved);
+                }
             }, r -> ctx.getSelf().tell(new Timeout(r)));
             queuesStopped = true; // a stop in flight counts: roll back whatever stopped
+            save();
             return switchingOver();
         }
 
+        private boolean allStopped;
+        private List<Section> saved;
+
         private void save() {
-            phaseTimer("saving the device state", timeouts.step());
             askNics(VirtioNetActor.SaveResult.class, nic -> r -> new VirtioNetActor.SaveSection(nic.backendTravels(), r),
                     "save", rs -> {
                         List<Section> sections = new ArrayList<>();
@@ -440,16 +457,18 @@ public final class MigrationCoordinator {
                             }
                             sections.add(((VirtioNetActor.SectionSaved) r).section());
                         }
-                        send(sections);
+                        saved = sections;
+                        if (allStopped) {
+                            send(sections);
+                        }
                     }, r -> ctx.getSelf().tell(new Timeout(r)));
         }
 
         private void send(List<Section> sections) {
             phaseTimer("sending the migration stream", timeouts.stream());
-            Materializer mat = Materializer.createMaterializer(ctx);
             ctx.pipeToSelf(Source.from(sections)
                             .via(MigrationStreamFlows.encoder(setup.header()))
-                            .runWith(MigrationStreamFlows.toChannel(channel), mat),
+                            .runWith(MigrationStreamFlows.toChannel(channel), materializer),
                     (done, ex) -> ex == null ? new StreamSent() : new StreamSendFailed(ex));
         }
 

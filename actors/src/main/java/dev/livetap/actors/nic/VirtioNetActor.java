@@ -286,12 +286,18 @@ public final class VirtioNetActor {
                     return Behaviors.same();
                 })
                 .onMessage(Stop.class, m -> {
+                    stopsInFlight++;
                     askPeers(PeerBackend.Stopped.class, PeerBackend.Stop::new, "stop", rs -> {
                         long last = 0;
                         for (Object r : rs) {
                             last = Math.max(last, ((PeerBackend.Stopped) r).atNanos());
                         }
                         m.replyTo().tell(new Stopped(id(), last));
+                        if (--stopsInFlight == 0) {
+                            List<SaveSection> saves = new ArrayList<>(savesAfterStop);
+                            savesAfterStop.clear();
+                            saves.forEach(this::onSave);
+                        }
                     }, this::peerFailed);
                     return Behaviors.same();
                 })
@@ -351,7 +357,19 @@ public final class VirtioNetActor {
         throw new IllegalStateException(id() + ": " + reason);
     }
 
+    /** Stops asked of the peers and not yet answered by all of them. */
+    private int stopsInFlight;
+    /** Saves that came right behind a stop (the coordinator does not wait): run once every queue stopped. */
+    private final List<SaveSection> savesAfterStop = new ArrayList<>();
+
     private Behavior<Command> onSave(SaveSection m) {
+        if (stopsInFlight > 0) {
+            // The guest snapshot must follow every frame the queues read before they stopped, and a
+            // queue saves only once stopped: wait for the stop's answers, not for another round
+            // through the coordinator.
+            savesAfterStop.add(m);
+            return Behaviors.same();
+        }
         if (!m.backendTravels()) {
             askGuest(g -> m.replyTo().tell(new SectionSaved(id(), section(g, null, null))));
             return Behaviors.same();
