@@ -1,5 +1,16 @@
 package dev.livetap.actors.tap;
 
+import dev.livetap.actors.nic.PeerBackend.Discarded;
+import dev.livetap.actors.nic.PeerBackend.LoadFailed;
+import dev.livetap.actors.nic.PeerBackend.LoadReply;
+import dev.livetap.actors.nic.PeerBackend.Loaded;
+import dev.livetap.actors.nic.PeerBackend.SaveFailed;
+import dev.livetap.actors.nic.PeerBackend.SaveReply;
+import dev.livetap.actors.nic.PeerBackend.Saved;
+import dev.livetap.actors.nic.PeerBackend.Started;
+import dev.livetap.actors.nic.PeerBackend.Status;
+import dev.livetap.actors.nic.PeerBackend.Stopped;
+import dev.livetap.actors.nic.VirtioNetFeatures;
 import dev.livetap.nativeio.FdKind;
 import dev.livetap.nativeio.NativeException;
 import dev.livetap.nativeio.Os;
@@ -33,8 +44,8 @@ public final class TapActor {
     public record Pause(ActorRef<Stopped> replyTo) implements Command {
     }
 
-    /** Start (or keep) reading; answered with {@link Reading}, or {@link NotReading} where the queue cannot read. */
-    public record Resume(ActorRef<ResumeReply> replyTo) implements Command {
+    /** Start (or keep) reading; answered with {@link Started}, reading or not (no fd, handed over, closed). */
+    public record Resume(ActorRef<Started> replyTo) implements Command {
     }
 
     /** pre_save: lend the paused queue's state (and fd) to the stream; the actor becomes {@code transferred}. */
@@ -72,7 +83,7 @@ public final class TapActor {
     public record SetEnabled(boolean enabled, ActorRef<EnabledReply> replyTo) implements Command {
     }
 
-    public record GetState(ActorRef<QueueState> replyTo) implements Command {
+    public record GetState(ActorRef<Status> replyTo) implements Command {
     }
 
     /** netdev_del or shutdown: close the fd (if owned) and stop. */
@@ -84,44 +95,11 @@ public final class TapActor {
         INSTANCE
     }
 
-    /** Replies. */
-    public record Stopped(int queue, long atNanos) {
-    }
-
-    /** The fd that arrived was closed ({@code closedFd}) or there was none (false). */
-    public record Discarded(int queue, boolean closedFd) {
-    }
-
-    public sealed interface ResumeReply permits Reading, NotReading {
-        int queue();
-    }
-
-    public record Reading(int queue, long atNanos) implements ResumeReply {
-    }
-
-    /** Resume refused: no fd yet, the fd is handed over, or the queue is closed. */
-    public record NotReading(int queue, String reason) implements ResumeReply {
-    }
-
-    public sealed interface SaveReply permits Saved, SaveRefused {
-        int queue();
-    }
-
-    public record Saved(int queue, NetTapState state) implements SaveReply {
-    }
-
-    public record SaveRefused(int queue, String reason) implements SaveReply {
-    }
-
-    public sealed interface LoadReply permits Loaded, LoadFailed {
-        int queue();
-    }
-
-    public record Loaded(int queue) implements LoadReply {
-    }
-
-    public record LoadFailed(int queue, String reason) implements LoadReply {
-    }
+    /*
+     * Replies are the peer-backend protocol's own ({@link dev.livetap.actors.nic.PeerBackend}): the
+     * queue answers its NIC directly, without a translating actor in between (one hand-off less per
+     * request on the switch-over path, profile-switchover.md).
+     */
 
     public record EnabledReply(int queue, boolean enabled, String error) {
         public boolean ok() {
@@ -133,9 +111,6 @@ public final class TapActor {
     public record Received(int queue, byte[] frame) {
     }
 
-    /** For tests and invariants: what the actor is doing now. */
-    public record QueueState(int queue, String state, boolean reading, boolean ownsFd, int fdNumber) {
-    }
 
     /** pre_load's refusal (QEMU's text). */
     public static final String ALREADY_INITIALIZED = "TAP is already initialized and cannot receive incoming fd";
@@ -240,11 +215,11 @@ public final class TapActor {
                     return paused(held);
                 })
                 .onMessage(Resume.class, m -> {
-                    m.replyTo().tell(new Reading(queue(), os.clock().nanos()));
+                    m.replyTo().tell(new Started(queue(), os.clock().nanos(), true));
                     return Behaviors.same();
                 })
                 .onMessage(Save.class, m -> {
-                    m.replyTo().tell(new SaveRefused(queue(), config.name() + " is still reading: the VM must be stopped before its state is saved"));
+                    m.replyTo().tell(new SaveFailed(queue(), config.name() + " is still reading: the VM must be stopped before its state is saved"));
                     return Behaviors.same();
                 })
                 .onMessage(Load.class, m -> refuseLoad(m))
@@ -275,12 +250,12 @@ public final class TapActor {
                 })
                 .onMessage(Resume.class, m -> {
                     held.registration().interest(Reactor.READ);
-                    m.replyTo().tell(new Reading(queue(), os.clock().nanos()));
+                    m.replyTo().tell(new Started(queue(), os.clock().nanos(), true));
                     return active(held);
                 })
                 .onMessage(Save.class, m -> {
                     held.registration().cancel();
-                    m.replyTo().tell(new Saved(queue(), held.state(config.vnetHdr())));
+                    m.replyTo().tell(new Saved(queue(), NetTapSchema.toStruct(held.state(config.vnetHdr()))));
                     return transferred(held);
                 })
                 .onMessage(Load.class, m -> refuseLoad(m))
@@ -334,11 +309,11 @@ public final class TapActor {
                 .onMessage(Resume.class, m -> {
                     // Reading now could race the target: at most one process reads a queue.
                     ctx.getLog().warn("{}: resume refused while the fd is handed over (roll back first)", config.name());
-                    m.replyTo().tell(new NotReading(queue(), config.name() + " is handed over to the migration"));
+                    notReading(m, config.name() + " is handed over to the migration");
                     return Behaviors.same();
                 })
                 .onMessage(Save.class, m -> {
-                    m.replyTo().tell(new SaveRefused(queue(), config.name() + " is already handed over"));
+                    m.replyTo().tell(new SaveFailed(queue(), config.name() + " is already handed over"));
                     return Behaviors.same();
                 })
                 .onMessage(Load.class, m -> refuseLoad(m))
@@ -364,11 +339,11 @@ public final class TapActor {
                 })
                 .onMessage(Resume.class, m -> {
                     ctx.getLog().debug("{}: resume before any fd arrived; nothing to read", config.name());
-                    m.replyTo().tell(new NotReading(queue(), config.name() + " has no fd yet (waiting for incoming state)"));
+                    notReading(m, config.name() + " has no fd yet (waiting for incoming state)");
                     return Behaviors.same();
                 })
                 .onMessage(Save.class, m -> {
-                    m.replyTo().tell(new SaveRefused(queue(), config.name() + " has no fd (waiting for an incoming migration)"));
+                    m.replyTo().tell(new SaveFailed(queue(), config.name() + " has no fd (waiting for an incoming migration)"));
                     return Behaviors.same();
                 })
                 .onMessage(Release.class, m -> Behaviors.same())
@@ -386,7 +361,7 @@ public final class TapActor {
                     return Behaviors.same();
                 })
                 .onMessage(GetState.class, m -> {
-                    m.replyTo().tell(new QueueState(queue(), "waiting-incoming", false, false, -1));
+                    m.replyTo().tell(new Status(queue(), "waiting-incoming", false, false));
                     return Behaviors.same();
                 })
                 .onMessage(Close.class, m -> {
@@ -400,7 +375,7 @@ public final class TapActor {
     private Behavior<Command> closed() {
         return Behaviors.receive(Command.class)
                 .onMessage(GetState.class, m -> {
-                    m.replyTo().tell(new QueueState(queue(), "closed", false, false, -1));
+                    m.replyTo().tell(new Status(queue(), "closed", false, false));
                     return Behaviors.same();
                 })
                 .onMessage(Load.class, m -> {
@@ -424,7 +399,7 @@ public final class TapActor {
                     return Behaviors.same();
                 })
                 .onMessage(Resume.class, m -> {
-                    m.replyTo().tell(new NotReading(queue(), config.name() + " is closed"));
+                    notReading(m, config.name() + " is closed");
                     return Behaviors.same();
                 })
                 .onMessage(Close.class, m -> Behaviors.stopped())
@@ -528,7 +503,8 @@ public final class TapActor {
         }
         Held held = new Held(s.fd(), register(s.fd()), new TapFeatures(s.hasUfo(), s.hasUso(), s.hasTunnel()),
                 s.enabled(), s.hostVnetHdrLen());
-        m.replyTo().tell(new Loaded(queue()));
+        m.replyTo().tell(new Loaded(queue(), VirtioNetFeatures.backend(s.usingVnetHdr(), s.hasUfo(), s.hasUso(),
+                s.hasTunnel())));
         return paused(held);
     }
 
@@ -572,13 +548,19 @@ public final class TapActor {
         return null;
     }
 
+    /** Resume refused: answered as not reading, the reason logged. */
+    private void notReading(Resume m, String reason) {
+        ctx.getLog().debug("{}: not reading: {}", config.name(), reason);
+        m.replyTo().tell(new Started(queue(), 0, false));
+    }
+
     private Behavior<Command> unexpected(Command m, String state) {
         ctx.getLog().warn("{}: {} ignored in state {}", config.name(), m.getClass().getSimpleName(), state);
         return Behaviors.same();
     }
 
     private Behavior<Command> reportState(GetState m, String state, boolean reading, Held held) {
-        m.replyTo().tell(new QueueState(queue(), state, reading, true, held.fd().number()));
+        m.replyTo().tell(new Status(queue(), state, reading, true));
         return Behaviors.same();
     }
 

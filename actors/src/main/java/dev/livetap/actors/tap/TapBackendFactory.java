@@ -104,7 +104,7 @@ public final class TapBackendFactory implements PeerBackendFactory {
                 VhostBackend.VhostQueue vq = vhostQueues.isEmpty() ? null : vhostQueues.get(q);
                 Behavior<TapActor.Command> tap = TapActor.waitingIncoming(config, os,
                         r -> guest.tell(new GuestActor.Rx(r)), vq == null ? null : vhost, vq);
-                out.add(TapPeerBackend.create(tap, q, PeerState.WAITING_INCOMING, options.vnetHdr(), timeout, dispatcher));
+                out.add(TapPeerBackend.create(tap, q, PeerState.WAITING_INCOMING, options.vnetHdr()));
             }
             return out;
         }
@@ -121,7 +121,7 @@ public final class TapBackendFactory implements PeerBackendFactory {
             Behavior<TapActor.Command> tap = TapActor.opened(config, os,
                     (java.util.function.Consumer<TapActor.Received>) r -> guest.tell(new GuestActor.Rx(r)),
                     fds.get(q), TapFeatures.NONE);
-            out.add(TapPeerBackend.create(tap, q, PeerState.CONNECTED, vnetHdr, timeout, dispatcher));
+            out.add(TapPeerBackend.create(tap, q, PeerState.CONNECTED, vnetHdr));
         }
         return out;
     }

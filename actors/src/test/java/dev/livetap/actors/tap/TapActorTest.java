@@ -1,5 +1,6 @@
 package dev.livetap.actors.tap;
 
+import dev.livetap.actors.nic.PeerBackend;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
@@ -55,11 +56,11 @@ class TapActorTest {
         return inbox.receiveMessage();
     }
 
-    private TapActor.LoadReply load(BehaviorTestKit<TapActor.Command> kit, NetTapState s) {
-        return this.<TapActor.LoadReply>ask(kit, to -> new TapActor.Load(s, to));
+    private PeerBackend.LoadReply load(BehaviorTestKit<TapActor.Command> kit, NetTapState s) {
+        return this.<PeerBackend.LoadReply>ask(kit, to -> new TapActor.Load(s, to));
     }
 
-    private TapActor.QueueState state(BehaviorTestKit<TapActor.Command> kit) {
+    private PeerBackend.Status state(BehaviorTestKit<TapActor.Command> kit) {
         return ask(kit, TapActor.GetState::new);
     }
 
@@ -69,24 +70,24 @@ class TapActorTest {
         BehaviorTestKit<TapActor.Command> kit = BehaviorTestKit.create(
                 TapActor.opened(config(0), os, frames.getRef(), fds.get(0), TapFeatures.NONE));
         assertEquals("paused", state(kit).state(), "an opened queue starts paused: the VM starts it");
-        assertInstanceOf(TapActor.Reading.class, ask(kit, TapActor.Resume::new));
+        assertTrue(this.<PeerBackend.Started>ask(kit, TapActor.Resume::new).reading());
         assertEquals("active", state(kit).state());
         assertTrue(state(kit).reading(), "an active queue reads");
-        TapActor.SaveReply refused = ask(kit, TapActor.Save::new);
-        assertInstanceOf(TapActor.SaveRefused.class, refused, "a reading queue's state cannot be saved");
-        assertInstanceOf(TapActor.Stopped.class, ask(kit, TapActor.Pause::new));
+        PeerBackend.SaveReply refused = ask(kit, TapActor.Save::new);
+        assertInstanceOf(PeerBackend.SaveFailed.class, refused, "a reading queue's state cannot be saved");
+        assertInstanceOf(PeerBackend.Stopped.class, ask(kit, TapActor.Pause::new));
         assertEquals("paused", state(kit).state());
-        TapActor.SaveReply saved = ask(kit, TapActor.Save::new);
-        TapActor.Saved s = assertInstanceOf(TapActor.Saved.class, saved, "a paused queue lends its state");
-        assertTrue(s.state().fd().isOpen(), "the saved fd stays open: the source may still roll back");
+        PeerBackend.SaveReply saved = ask(kit, TapActor.Save::new);
+        PeerBackend.Saved s = assertInstanceOf(PeerBackend.Saved.class, saved, "a paused queue lends its state");
+        assertTrue(s.state().fds().get(0).isOpen(), "the saved fd stays open: the source may still roll back");
         assertEquals("transferred", state(kit).state());
-        assertInstanceOf(TapActor.NotReading.class, ask(kit, TapActor.Resume::new),
+        assertFalse(this.<PeerBackend.Started>ask(kit, TapActor.Resume::new).reading(),
                 "a transferred queue refuses to read");
         assertFalse(state(kit).reading(), "a transferred queue never reads again before a rollback");
-        assertInstanceOf(TapActor.Stopped.class, ask(kit, TapActor.Rollback::new));
+        assertInstanceOf(PeerBackend.Stopped.class, ask(kit, TapActor.Rollback::new));
         assertEquals("paused", state(kit).state(), "rollback brings the queue back paused with its fd");
         assertTrue(fds.get(0).isOpen());
-        assertInstanceOf(TapActor.Reading.class, ask(kit, TapActor.Resume::new));
+        assertTrue(this.<PeerBackend.Started>ask(kit, TapActor.Resume::new).reading());
         assertTrue(state(kit).reading(), "after a rollback, cont makes the queue read again");
         ask(kit, TapActor.Pause::new);
         ask(kit, TapActor.Save::new);
@@ -103,7 +104,7 @@ class TapActorTest {
                 TapActor.opened(config(1), os, frames.getRef(), fds.get(1), TapFeatures.NONE));
         ask(kit, TapActor.Save::new);
         assertEquals("tap0 queue 1 is already handed over",
-                ((TapActor.SaveRefused) ask(kit, TapActor.Save::new)).reason());
+                ((PeerBackend.SaveFailed) ask(kit, TapActor.Save::new)).reason());
         TapActor.EnabledReply r = ask(kit, (org.apache.pekko.actor.typed.ActorRef<TapActor.EnabledReply> to) -> new TapActor.SetEnabled(false, to));
         assertEquals("queue state cannot change during a hand-over", r.error(),
                 "TUNSETQUEUE never happens during a hand-over");
@@ -131,8 +132,8 @@ class TapActorTest {
         List<OwnedFd> fds = openQueues();
         BehaviorTestKit<TapActor.Command> kit = BehaviorTestKit.create(
                 TapActor.opened(config(0), os, frames.getRef(), fds.get(0), TapFeatures.NONE));
-        TapActor.LoadReply r = load(kit, state(fds.get(1), true));
-        assertEquals(new TapActor.LoadFailed(0, TapActor.ALREADY_INITIALIZED), r);
+        PeerBackend.LoadReply r = load(kit, state(fds.get(1), true));
+        assertEquals(new PeerBackend.LoadFailed(0, TapActor.ALREADY_INITIALIZED), r);
         assertEquals("TAP is already initialized and cannot receive incoming fd", TapActor.ALREADY_INITIALIZED);
         assertFalse(fds.get(1).isOpen(), "a refused incoming fd is closed");
         assertTrue(fds.get(0).isOpen(), "the queue's own fd is untouched");
@@ -142,8 +143,8 @@ class TapActorTest {
 
     private String loadFailure(TapQueueConfig config, NetTapState s) {
         BehaviorTestKit<TapActor.Command> kit = BehaviorTestKit.create(TapActor.waitingIncoming(config, os, frames.getRef()));
-        TapActor.LoadReply r = load(kit, s);
-        TapActor.LoadFailed f = assertInstanceOf(TapActor.LoadFailed.class, r, "the state must be refused");
+        PeerBackend.LoadReply r = load(kit, s);
+        PeerBackend.LoadFailed f = assertInstanceOf(PeerBackend.LoadFailed.class, r, "the state must be refused");
         if (s.fd() != null) {
             assertFalse(s.fd().isOpen(), "a refused incoming fd is closed: " + f.reason());
         }
@@ -213,17 +214,17 @@ class TapActorTest {
         VhostBackend.VhostQueue v1 = vhost.open(1);
         BehaviorTestKit<TapActor.Command> ok = BehaviorTestKit.create(
                 TapActor.waitingIncoming(config(0), os, frames.getRef()::tell, vhost, v0));
-        assertEquals(new TapActor.Loaded(0), load(ok, state(fds.get(0), true)));
+        assertInstanceOf(PeerBackend.Loaded.class, load(ok, state(fds.get(0), true)));
         assertEquals(new RecordingVhostBackend.SetUp(0, v0.handle(), fds.get(0).number()), vhost.calls().get(2),
                 "post_load binds the vhost queue opened at netdev creation to the fd that arrived");
         assertEquals("paused", state(ok).state(), "post_load arms the queue; it reads once the VM runs");
         BehaviorTestKit<TapActor.Command> failing = BehaviorTestKit.create(
                 TapActor.waitingIncoming(config(1), os, frames.getRef()::tell, vhost, v1));
-        TapActor.LoadReply r = load(failing, state(fds.get(1), true));
-        assertEquals(new TapActor.LoadFailed(1, "Failed to setup vhost during TAP post-load: injected failure"), r);
+        PeerBackend.LoadReply r = load(failing, state(fds.get(1), true));
+        assertEquals(new PeerBackend.LoadFailed(1, "Failed to setup vhost during TAP post-load: injected failure"), r);
         assertFalse(fds.get(1).isOpen(), "a failed post_load closes the fd");
-        TapActor.Discarded d = ask(ok, TapActor.Discard::new);
-        assertTrue(d.closedFd(), "discard closes the fd that arrived");
+        PeerBackend.Discarded d = ask(ok, TapActor.Discard::new);
+        assertTrue(d.closedSomething(), "discard closes the fd that arrived");
         assertFalse(fds.get(0).isOpen());
         assertEquals("waiting-incoming", state(ok).state());
         failing.run(new TapActor.Close());
@@ -236,13 +237,13 @@ class TapActorTest {
     void waitingQueueLoadsThenReadsOnResume() {
         List<OwnedFd> fds = openQueues();
         BehaviorTestKit<TapActor.Command> kit = BehaviorTestKit.create(TapActor.waitingIncoming(config(3), os, frames.getRef()));
-        assertEquals(new TapActor.QueueState(3, "waiting-incoming", false, false, -1), state(kit));
-        assertEquals(new TapActor.Loaded(3), load(kit, state(fds.get(3), true)));
-        TapActor.QueueState s = state(kit);
+        assertEquals(new PeerBackend.Status(3, "waiting-incoming", false, false), state(kit));
+        assertEquals(3, assertInstanceOf(PeerBackend.Loaded.class, load(kit, state(fds.get(3), true))).queue());
+        PeerBackend.Status s = state(kit);
         assertEquals("paused", s.state());
-        assertTrue(s.ownsFd(), "the loaded fd is the queue's");
+        assertTrue(s.ownsResource(), "the loaded fd is the queue's");
         assertEquals(TapActor.ALREADY_INITIALIZED,
-                ((TapActor.LoadFailed) load(kit, state(fds.get(2), true))).reason(),
+                ((PeerBackend.LoadFailed) load(kit, state(fds.get(2), true))).reason(),
                 "a second load on a loaded queue is pre_load's refusal");
         kit.run(new TapActor.Close());
         assertFalse(fds.get(3).isOpen());
