@@ -549,7 +549,14 @@ public final class SimRun {
             }
             case TARGET_CRASH -> {
                 injected(o.phase());
-                events.at(now(), "crash target", () -> crash(tgt));
+                if (o.phase() == Phase.POST_LOAD) {
+                    // at once, inside the delivery of the queue's Load: the process dies while it
+                    // loads, before any answer of the queue can leave it (a crash queued behind the
+                    // actors' messages would let a short reply chain reach the source first)
+                    crash(tgt);
+                } else {
+                    events.at(now(), "crash target", () -> crash(tgt));
+                }
             }
             case SOURCE_CRASH -> {
                 injected(o.phase());
