@@ -16,6 +16,11 @@ public record MigrationInfo(String migrationId, MigrationStatus status, long set
 
     public static final MigrationInfo NONE = new MigrationInfo("", MigrationStatus.NONE, -1, -1, -1, null, 0, 0, false);
 
+    /** A migration just started: status {@code setup}, nothing measured yet. */
+    public static MigrationInfo starting(String migrationId) {
+        return new MigrationInfo(migrationId, MigrationStatus.SETUP, -1, -1, 0, null, 0, 0, false);
+    }
+
     public MigrationInfo withStatus(MigrationStatus s) {
         return new MigrationInfo(migrationId, s, setupTimeMs, downtimeMs, totalTimeMs, errorDesc, sourceStoppedNanos,
                 targetStartedNanos, resumedByCont);

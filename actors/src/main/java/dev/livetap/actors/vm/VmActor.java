@@ -473,6 +473,7 @@ public final class VmActor {
             coordinator = ctx.spawn(config.tracer().trace(id, MigrationCoordinator.target(new MigrationCoordinator.TargetSetup(id, uri, list,
                     config.transport(), config.os().clock(), config.timeouts()), reportAdapter)), id, DISPATCHER);
             coordinatorIsSource = false;
+            lastInfo = MigrationInfo.starting(id); // see onMigrate
             ctx.watch(coordinator);
             return Map.of();
         });
@@ -498,6 +499,11 @@ public final class VmActor {
                     list, header, config.transport(), config.os().clock(), config.timeouts()), reportAdapter)), id,
                     DISPATCHER);
             coordinatorIsSource = true;
+            // From the reply on, query-migrate describes this migration (status setup), as QEMU's does: the
+            // coordinator's first report comes a moment later, and until then a client polling right after
+            // 'migrate' read the previous migration's final status and took it for this one's (the cause of
+            // the unmeasured hops in the end-to-end test and the demo).
+            lastInfo = MigrationInfo.starting(id);
             ctx.watch(coordinator);
             return Map.of();
         });

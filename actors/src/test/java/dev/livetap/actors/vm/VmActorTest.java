@@ -1,5 +1,8 @@
 package dev.livetap.actors.vm;
 
+import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
+import dev.livetap.actors.options.MigrationStatus;
+import dev.livetap.actors.migration.MigrationInfo;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -95,5 +98,27 @@ class VmActorTest {
         tgt.ok(VmActor.Cont::new);
         assertEquals("inmigrate", tgt.runState(), "cont during inmigrate only makes the VM start when the migration completes");
         assertEquals(List.of(), tgt.nics());
+    }
+
+    @Test
+    void queryMigrateRightAfterMigrateDescribesTheNewMigrationNotThePreviousOne() {
+        Endpoint src = vm(false, false);
+        src.netdev(Map.of("id", "net0", "ifname", "tap0", "queues", 2));
+        src.nic("nic0", "net0");
+        src.ok(r -> new VmActor.Migrate("unix:/run/nobody-listens.sock", r));
+        src.awaitMigrationStatus("failed");
+        assertEquals(MigrationStatus.FAILED, src.info().status(), "the first migration failed: no target");
+        // migrate and query-migrate back to back: the query is in the mailbox before the new
+        // coordinator can report anything, so only the VM's own bookkeeping can answer it
+        TestProbe<VmReply> migrated = kit.createTestProbe();
+        TestProbe<VmReply> queried = kit.createTestProbe();
+        src.vm.tell(new VmActor.Migrate("unix:/run/nobody-listens.sock", migrated.getRef()));
+        src.vm.tell(new VmActor.QueryMigrate(queried.getRef()));
+        assertTrue(migrated.receiveMessage(Endpoint.WAIT).isOk());
+        MigrationInfo info = (MigrationInfo) queried.receiveMessage(Endpoint.WAIT).value();
+        assertEquals("migration-src-2", info.migrationId(), "query-migrate describes the migration just started: " + info);
+        assertEquals(MigrationStatus.SETUP, info.status(), "its status is setup (QEMU), not the last one's 'failed'");
+        assertEquals(0, info.sourceStoppedNanos(), "nothing of the previous migration is reported");
+        src.awaitMigrationStatus("failed");
     }
 }

@@ -142,9 +142,15 @@ class VmmFailureEndToEndTest {
         LocalMigration.Result r = LocalMigration.run(LocalMigration.Options.of(source.qmp, t.qmp), line -> { });
         assertEquals("failed", r.status(), LocalMigration.format(r));
         assertTrue(String.valueOf(r.error()).contains("Failed to setup vhost during TAP post-load"),
-                "the target's post_load failure travels back on the return path: " + r.error());
+                () -> "the target's post_load failure travels back on the return path: " + r.error()
+                        + "\n--- target log:\n" + t.stderr() + "\n--- source log (tail):\n" + tail(source.stderr(), 40));
         JsonNode tgt = t.execute("query-migrate");
         assertEquals("failed", tgt.path("status").asText(), tgt.toString());
         contAndCheck(before, "target post_load failed");
+    }
+
+    private static String tail(String log, int lines) {
+        String[] all = log.split("\n");
+        return String.join("\n", java.util.Arrays.asList(all).subList(Math.max(0, all.length - lines), all.length));
     }
 }
