@@ -381,6 +381,7 @@ public final class MigrationCoordinator {
                         channel = m.channel();
                         startReturnPath();
                         status(MigrationStatus.ACTIVE);
+                        startStream();
                         return stopping();
                     })
                     .onMessage(ChannelFailed.class, m -> fail("cannot connect to " + setup.uri().uri() + ": "
@@ -464,12 +465,25 @@ public final class MigrationCoordinator {
                     }, r -> ctx.getSelf().tell(new Timeout(r)));
         }
 
-        private void send(List<Section> sections) {
-            phaseTimer("sending the migration stream", timeouts.stream());
-            ctx.pipeToSelf(Source.from(sections)
+        /** The sections, once saved; the stream waits for them. */
+        private final java.util.concurrent.CompletableFuture<List<Section>> sectionsToSend =
+                new java.util.concurrent.CompletableFuture<>();
+
+        /**
+         * The stream runs before the VM stops: its header leaves at once (as QEMU's does at the start
+         * of a migration) and materializing it stays out of the downtime (profile-switchover.md).
+         */
+        private void startStream() {
+            ctx.pipeToSelf(Source.completionStage(sectionsToSend)
+                            .mapConcat(list -> list)
                             .via(MigrationStreamFlows.encoder(setup.header()))
                             .runWith(MigrationStreamFlows.toChannel(channel), materializer),
                     (done, ex) -> ex == null ? new StreamSent() : new StreamSendFailed(ex));
+        }
+
+        private void send(List<Section> sections) {
+            phaseTimer("sending the migration stream", timeouts.stream());
+            sectionsToSend.complete(sections);
         }
 
         private Behavior<Command> switchingOver() {
@@ -551,6 +565,8 @@ public final class MigrationCoordinator {
             } else {
                 closeChannel();
             }
+            // a stream still waiting for sections ends (after 'failed' is out: it is on its way already)
+            sectionsToSend.completeExceptionally(new java.util.concurrent.CancellationException(reason));
             MigrationStatus end = cancelled ? MigrationStatus.CANCELLED : MigrationStatus.FAILED;
             String desc = cancelled ? null : reason;
             if (!queuesStopped) {

@@ -24,14 +24,21 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The warm-up of {@link LivetapEngine#warmUp()}: one in-memory migration of a 1-queue NIC with
- * backend transfer (actors, codec, Pekko Streams, the transport's accept path) and one real
- * fd-carrying frame over a kernel socketpair (JNA sendmsg/recvmsg, the reactor). Every wait is
+ * The warm-up of {@link LivetapEngine#warmUp()}: in-memory migrations of a 4-queue NIC with
+ * backend transfer (actors, codec, Pekko Streams, the transport's accept path) and real
+ * fd-carrying frames over a kernel socketpair (JNA sendmsg/recvmsg, the reactor), repeated within
+ * a time budget of about 1.5 s. Every wait is
  * bounded; a failed step is reported, never thrown: a cold process is slower, not broken.
  */
 public final class WarmUp {
     private static final Logger LOG = LoggerFactory.getLogger(WarmUp.class);
     private static final Duration STEP = Duration.ofSeconds(10);
+    /** In-memory migrations of a 4-queue NIC, as many as fit in {@link #BUDGET} (at least one). */
+    private static final int MIGRATIONS = 16;
+    private static final int NATIVE_FRAMES = 32;
+    private static final Duration BUDGET = Duration.ofMillis(1500);
+    private static final int QUEUES = 4;
+    private static final java.util.concurrent.atomic.AtomicInteger ROUND = new java.util.concurrent.atomic.AtomicInteger();
 
     /** What ran and how long it took; {@code failure} is empty when every step worked. */
     public record Report(long millis, boolean nativeFrame, boolean migration, String failure) {
@@ -46,16 +53,27 @@ public final class WarmUp {
     static Report run(LivetapEngine engine) {
         long start = System.nanoTime();
         StringBuilder failures = new StringBuilder();
+        long budgetEnd = start + BUDGET.toNanos();
         boolean frame = false;
         try {
-            frame = nativeFrame(engine.os());
+            frame = true;
+            for (int i = 0; i < NATIVE_FRAMES && frame && System.nanoTime() < budgetEnd; i++) {
+                frame = nativeFrame(engine.os());
+            }
         } catch (RuntimeException | Error e) {
+            frame = false;
             failures.append("native frame: ").append(e).append("; ");
         }
         boolean migration = false;
         try {
-            migration = inMemoryMigration(engine);
+            migration = true;
+            // several rounds: the first migration of a process runs interpreted code; the switch-over's
+            // shared paths (mailboxes, codec, streams) get compiled over the next ones (profile-switchover.md)
+            for (int i = 0; i < MIGRATIONS && migration && (i == 0 || System.nanoTime() < budgetEnd); i++) {
+                migration = inMemoryMigration(engine);
+            }
         } catch (RuntimeException e) {
+            migration = false;
             failures.append("in-memory migration: ").append(e).append("; ");
         }
         Report r = new Report(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start), frame, migration,
@@ -124,16 +142,16 @@ public final class WarmUp {
         UnixMigrationTransport tgtT = new UnixMigrationTransport(tgtOs,
                 UnixMigrationTransport.Settings.defaults(accept).withPeerPolicy(anyInMemory), timer);
         Driver driver = new Driver(srcOs, tgtOs);
-        String tag = "warmup" + System.nanoTime() % 100000;
+        String tag = "warmup" + ROUND.incrementAndGet();
         VmEndpoint src = null;
         VmEndpoint tgt = null;
         try {
             src = engine.createVm(VmSpec.of(tag + "-src"), srcOs, srcT);
             tgt = engine.createVm(VmSpec.of(tag + "-tgt").incoming(true), tgtOs, tgtT);
-            await(src.netdevAdd(Map.of("id", "net0", "ifname", "warm0", "queues", 1)));
+            await(src.netdevAdd(Map.of("id", "net0", "ifname", "warm0", "queues", QUEUES)));
             await(src.deviceAdd(Map.of("driver", "virtio-net-pci", "id", "nic0", "netdev", "net0",
                     "mac", "52:54:00:00:00:01")));
-            await(tgt.netdevAdd(Map.of("id", "net0", "ifname", "warm0", "queues", 1, "incoming-fds", true)));
+            await(tgt.netdevAdd(Map.of("id", "net0", "ifname", "warm0", "queues", QUEUES, "incoming-fds", true)));
             await(tgt.deviceAdd(Map.of("driver", "virtio-net-pci", "id", "nic0", "netdev", "net0",
                     "mac", "52:54:00:00:00:01")));
             String uri = "unix:/livetap-warm-up/" + tag + ".sock";

@@ -40,7 +40,7 @@ public final class BenchCommand implements Callable<Integer> {
         @Option(names = "--migrations", defaultValue = "200", description = "Measured migrations (default ${DEFAULT-VALUE}).")
         int migrations;
 
-        @Option(names = "--warmup", defaultValue = "10", description = "Unmeasured migrations first (default ${DEFAULT-VALUE}).")
+        @Option(names = "--warmup", defaultValue = "100", description = "Unmeasured migrations first, so that the measured ones run compiled code (default ${DEFAULT-VALUE}).")
         int warmup;
 
         @Option(names = "--jvm-opt", paramLabel = "OPT", description = "Extra option of the VMM child JVMs (repeatable).")
