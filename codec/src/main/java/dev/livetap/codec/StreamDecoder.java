@@ -19,7 +19,8 @@ import java.util.Set;
 /**
  * Loads a stream one frame at a time, without any I/O: header first, then sections, the end
  * marker and the trailing description. Every frame's checksum ({@link FrameChecksum}) is verified
- * before anything of the frame is parsed; a mismatch is {@link StreamFormatException.Reason#CORRUPT}. {@link #accept} takes ownership of the frame's fds: a
+ * before anything of the frame is parsed; a mismatch is {@link StreamFormatException.Reason#CORRUPT}.
+ * {@link #accept} takes ownership of the frame's fds: a
  * loaded section owns them from then on, and on any error they are closed before the
  * {@link StreamFormatException} is thrown. After an error the decoder is failed and closes the
  * fds of every further frame. Not thread-safe.
