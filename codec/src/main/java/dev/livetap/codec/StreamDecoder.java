@@ -18,7 +18,9 @@ import java.util.Set;
 
 /**
  * Loads a stream one frame at a time, without any I/O: header first, then sections, the end
- * marker and the trailing description. {@link #accept} takes ownership of the frame's fds: a
+ * marker and the trailing description. Every frame's checksum ({@link FrameChecksum}) is verified
+ * before anything of the frame is parsed; a mismatch is {@link StreamFormatException.Reason#CORRUPT}.
+ * {@link #accept} takes ownership of the frame's fds: a
  * loaded section owns them from then on, and on any error they are closed before the
  * {@link StreamFormatException} is thrown. After an error the decoder is failed and closes the
  * fds of every further frame. Not thread-safe.
@@ -27,8 +29,8 @@ public final class StreamDecoder {
     /** Where the decoder is in the stream. */
     public enum State { EXPECT_HEADER, SECTIONS, EXPECT_DESCRIPTION, COMPLETE, FAILED }
 
-    /** The oldest stream format version this decoder loads. */
-    public static final int MIN_FORMAT_VERSION = 1;
+    /** The oldest stream format version this decoder loads (version 1 frames carry no checksum). */
+    public static final int MIN_FORMAT_VERSION = 2;
 
     private static final CBORFactory DEFAULT_FACTORY = Wire.readFactory(DecoderLimits.DEFAULT);
     private static final ObjectMapper DEFAULT_TREES = Wire.treeMapper(DEFAULT_FACTORY);
@@ -42,6 +44,8 @@ public final class StreamDecoder {
     /** The section being decoded, for messages about bad CBOR. */
     private String current;
     private State state = State.EXPECT_HEADER;
+    /** Frames fed so far, the current one included: the header is frame 1. */
+    private int frames;
     private StreamHeader header;
     private JsonNode description;
 
@@ -67,6 +71,7 @@ public final class StreamDecoder {
     public Section accept(Frame frame) {
         Objects.requireNonNull(frame, "frame");
         current = null;
+        frames++;
         if (state == State.FAILED) {
             frame.close();
             throw new StreamFormatException(StreamFormatException.Reason.MALFORMED, "decoder has already failed");
@@ -149,9 +154,7 @@ public final class StreamDecoder {
             throw new StreamFormatException(StreamFormatException.Reason.MALFORMED,
                     "trailing frame of " + b.length + " bytes after the stream description");
         }
-        if (b.length == 0) {
-            throw new StreamFormatException(StreamFormatException.Reason.MALFORMED, "empty frame");
-        }
+        verifyChecksum(b, 1);
         int kind = b[0] & 0xFF;
         if (state == State.SECTIONS && kind == Wire.KIND_SECTION) {
             return readSection(b, frame.fds());
@@ -176,14 +179,18 @@ public final class StreamDecoder {
             throw new StreamFormatException(StreamFormatException.Reason.MALFORMED,
                     "bad magic: not a livetap migration stream (expected \"LTMS\")");
         }
+        // magic and version come before the checksum: whether and where a frame carries one depends on the version
         long version = ByteBuffer.wrap(b, 4, 4).getInt() & 0xFFFF_FFFFL;
         if (version > StreamEncoder.FORMAT_VERSION || version < MIN_FORMAT_VERSION) {
             throw new StreamFormatException(StreamFormatException.Reason.VERSION, "stream format version " + version
                     + " is not loadable here: this side supports " + MIN_FORMAT_VERSION + ".." + StreamEncoder.FORMAT_VERSION
-                    + (version > StreamEncoder.FORMAT_VERSION ? " (the sender is newer)" : ""));
+                    + (version > StreamEncoder.FORMAT_VERSION ? " (the sender is newer)"
+                    : version == 1 ? " (the sender is older: format 1 frames carry no checksum)" : " (the sender is older)"));
         }
+        verifyChecksum(b, Wire.HEADER_FIXED_BYTES + 1);
         noFds(fds, "header");
-        try (CBORParser p = factory.createParser(b, Wire.HEADER_FIXED_BYTES, b.length - Wire.HEADER_FIXED_BYTES)) {
+        try (CBORParser p = factory.createParser(b, Wire.HEADER_FIXED_BYTES,
+                b.length - Wire.HEADER_FIXED_BYTES - Wire.TRAILER_BYTES)) {
             StructReader r = new StructReader(p, fds, "header");
             FieldPath root = FieldPath.ROOT;
             r.expect(JsonToken.START_OBJECT, root, "header map");
@@ -206,7 +213,7 @@ public final class StreamDecoder {
         }
         Section section;
         StructReader r;
-        try (CBORParser p = factory.createParser(b, 1, b.length - 1)) {
+        try (CBORParser p = factory.createParser(b, 1, b.length - 1 - Wire.TRAILER_BYTES)) {
             r = new StructReader(p, fds, "#" + (index.size() + 1));
             FieldPath root = FieldPath.ROOT;
             r.expect(JsonToken.START_ARRAY, root, "section array");
@@ -256,7 +263,7 @@ public final class StreamDecoder {
 
     private void readEnd(byte[] b, List<OwnedFd> fds) throws IOException {
         noFds(fds, "end marker");
-        try (CBORParser p = factory.createParser(b, 1, b.length - 1)) {
+        try (CBORParser p = factory.createParser(b, 1, b.length - 1 - Wire.TRAILER_BYTES)) {
             StructReader r = new StructReader(p, fds, "end marker");
             r.expect(JsonToken.START_ARRAY, FieldPath.ROOT, "end marker array");
             long n = r.uint(FieldPath.ROOT, "section count", 0xFFFF_FFFFL);
@@ -271,7 +278,7 @@ public final class StreamDecoder {
 
     private void readDescription(byte[] b, List<OwnedFd> fds) throws IOException {
         noFds(fds, "description");
-        JsonNode d = trees.readTree(b, 1, b.length - 1);
+        JsonNode d = trees.readTree(b, 1, b.length - 1 - Wire.TRAILER_BYTES);
         if (d == null || !d.isObject() || !d.path("format").isIntegralNumber()
                 || d.path("format").asLong() != header.formatVersion() || !d.path("sections").isArray()) {
             throw new StreamFormatException(StreamFormatException.Reason.MALFORMED,
@@ -294,6 +301,39 @@ public final class StreamDecoder {
             }
         }
         description = d;
+    }
+
+    /**
+     * Checks the frame's CRC-32C trailer before anything of it is parsed: a frame too short to hold
+     * {@code minBody} bytes and the trailer is MALFORMED, a mismatch is CORRUPT.
+     */
+    private void verifyChecksum(byte[] b, int minBody) {
+        if (b.length < minBody + Wire.TRAILER_BYTES) {
+            throw new StreamFormatException(StreamFormatException.Reason.MALFORMED, "frame " + frames + " (" + phase(b)
+                    + ") has " + b.length + " bytes: too short for its content and its " + Wire.TRAILER_BYTES
+                    + "-byte checksum");
+        }
+        int carried = FrameChecksum.stored(b);
+        int computed = FrameChecksum.compute(b, 0, b.length - Wire.TRAILER_BYTES);
+        if (carried != computed) {
+            throw new StreamFormatException(StreamFormatException.Reason.CORRUPT, "checksum mismatch in frame " + frames
+                    + " (" + phase(b) + "): the CRC-32C of its " + (b.length - Wire.TRAILER_BYTES) + " bytes is "
+                    + FrameChecksum.hex(computed) + " but the frame carries " + FrameChecksum.hex(carried)
+                    + "; the frame was corrupted on the way and nothing of it was loaded");
+        }
+    }
+
+    /** Which frame the decoder expects now; in the section phase going by the (not yet verified) kind byte. */
+    private String phase(byte[] b) {
+        String section = "device section #" + (index.size() + 1);
+        return switch (state) {
+            case EXPECT_HEADER -> "header";
+            case SECTIONS -> b.length > 0 && (b[0] & 0xFF) == Wire.KIND_SECTION ? "presumably " + section
+                    : b.length > 0 && (b[0] & 0xFF) == Wire.KIND_END ? "presumably the end marker"
+                    : section + " or the end marker";
+            case EXPECT_DESCRIPTION -> "description";
+            default -> state.name().toLowerCase(java.util.Locale.ROOT);
+        };
     }
 
     private static void key(StructReader r, CBORParser p, String name) throws IOException {

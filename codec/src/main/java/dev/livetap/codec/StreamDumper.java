@@ -21,7 +21,9 @@ import java.util.Map;
 /**
  * Prints a recorded stream ({@link StreamRecording}) readably or as JSON without needing any
  * device schema: header, sections with their fields, versions and fd slots, end marker and the
- * trailing description. Backs {@code livetap stream dump FILE [--json]}.
+ * trailing description. Backs {@code livetap stream dump FILE [--json]}. Format 2 frames have their
+ * checksum verified (a mismatch stops the dump as malformed, naming the frame); format 1 recordings,
+ * which the decoder no longer loads, are still shown (they have no checksums).
  */
 public final class StreamDumper {
     /** Exit status: the stream was printed in full. */
@@ -70,53 +72,86 @@ public final class StreamDumper {
         return status;
     }
 
-    /** Decodes the frames into a schema-less tree; throws at the first fault, leaving what was read in {@code root}. */
+    /**
+     * Decodes the frames into a schema-less tree; throws at the first fault, leaving what was read in
+     * {@code root}. Frames are numbered from 1 (the header), as the decoder's messages number them.
+     */
     static void toTree(List<RecordedFrame> frames, ObjectNode root) throws IOException {
         ArrayNode sections = root.putArray("sections");
         int i = 0;
+        int trailer = 0;
         for (RecordedFrame f : frames) {
+            i++;
             byte[] b = f.payload();
-            if (i == 0) {
-                root.set("header", header(b));
-            } else if (b.length == 0) {
-                throw bad("frame " + i + " is empty");
-            } else if ((b[0] & 0xFF) == Wire.KIND_SECTION) {
-                sections.add(section(b, f.fdCount()));
+            if (i == 1) {
+                if (b.length < Wire.HEADER_FIXED_BYTES || b[0] != 'L' || b[1] != 'T' || b[2] != 'M' || b[3] != 'S') {
+                    throw bad("bad magic: not a livetap migration stream");
+                }
+                long version = ByteBuffer.wrap(b, 4, 4).getInt() & 0xFFFF_FFFFL;
+                trailer = version >= 2 ? Wire.TRAILER_BYTES : 0;
+                root.put("checksums", trailer == 0 ? "none (format " + version + ")" : "CRC-32C per frame");
+                verify(b, i, trailer, Wire.HEADER_FIXED_BYTES + 1, "header");
+                root.set("header", header(b, version, trailer));
+                continue;
+            }
+            verify(b, i, trailer, 1, "frame");
+            int len = b.length - trailer;
+            if ((b[0] & 0xFF) == Wire.KIND_SECTION) {
+                sections.add(section(b, len, f.fdCount()));
             } else if ((b[0] & 0xFF) == Wire.KIND_END) {
-                try (CBORParser p = CBOR.createParser(b, 1, b.length - 1)) {
+                try (CBORParser p = CBOR.createParser(b, 1, len - 1)) {
                     ObjectNode end = NODES.objectNode();
                     JsonNode arr = CBOR_TREES.readTree(p);
                     end.put("sections", arr.path(0).asLong(-1));
                     root.set("end", end);
                 }
             } else if ((b[0] & 0xFF) == Wire.KIND_VMDESC) {
-                root.set("description", CBOR_TREES.readTree(b, 1, b.length - 1));
+                root.set("description", CBOR_TREES.readTree(b, 1, len - 1));
             } else {
                 throw bad("frame " + i + " has unknown kind 0x" + Integer.toHexString(b[0] & 0xFF));
             }
-            i++;
         }
         if (!root.has("end") || !root.has("description")) {
             throw bad("the recording ends before the end marker and description");
         }
     }
 
-    private static ObjectNode header(byte[] b) throws IOException {
-        if (b.length < Wire.HEADER_FIXED_BYTES || b[0] != 'L' || b[1] != 'T' || b[2] != 'M' || b[3] != 'S') {
-            throw bad("bad magic: not a livetap migration stream");
+    /** Checks a frame's checksum trailer, if the format has one ({@code trailer} > 0). */
+    private static void verify(byte[] b, int frame, int trailer, int minBody, String what) {
+        if (b.length < minBody + trailer) {
+            throw bad("frame " + frame + " (" + what + ") has " + b.length + " bytes: too short"
+                    + (trailer > 0 ? " for its content and its checksum" : ""));
         }
+        if (trailer > 0 && !FrameChecksum.matches(b)) {
+            throw new StreamFormatException(StreamFormatException.Reason.CORRUPT, "checksum mismatch in frame " + frame
+                    + " (" + (frame == 1 ? "header" : kindName(b[0])) + "): the CRC-32C of its " + (b.length - trailer)
+                    + " bytes is " + FrameChecksum.hex(FrameChecksum.compute(b, 0, b.length - trailer))
+                    + " but the frame carries " + FrameChecksum.hex(FrameChecksum.stored(b)));
+        }
+    }
+
+    private static String kindName(byte kind) {
+        return switch (kind & 0xFF) {
+            case Wire.KIND_SECTION -> "presumably a section";
+            case Wire.KIND_END -> "presumably the end marker";
+            case Wire.KIND_VMDESC -> "presumably the description";
+            default -> "kind 0x" + Integer.toHexString(kind & 0xFF);
+        };
+    }
+
+    private static ObjectNode header(byte[] b, long version, int trailer) throws IOException {
         ObjectNode h = NODES.objectNode();
-        h.put("format_version", ByteBuffer.wrap(b, 4, 4).getInt() & 0xFFFF_FFFFL);
-        JsonNode m = CBOR_TREES.readTree(b, Wire.HEADER_FIXED_BYTES, b.length - Wire.HEADER_FIXED_BYTES);
+        h.put("format_version", version);
+        JsonNode m = CBOR_TREES.readTree(b, Wire.HEADER_FIXED_BYTES, b.length - Wire.HEADER_FIXED_BYTES - trailer);
         h.set("pid", m.path("pid"));
         h.set("process", m.path("process"));
         h.set("machine", m.path("machine"));
         return h;
     }
 
-    private static ObjectNode section(byte[] b, int fdCount) throws IOException {
+    private static ObjectNode section(byte[] b, int len, int fdCount) throws IOException {
         ObjectNode s = NODES.objectNode();
-        try (CBORParser p = CBOR.createParser(b, 1, b.length - 1)) {
+        try (CBORParser p = CBOR.createParser(b, 1, len - 1)) {
             expect(p, JsonToken.START_ARRAY);
             s.put("section_id", number(p));
             s.put("name", text(p));
@@ -209,7 +244,8 @@ public final class StreamDumper {
         JsonNode h = root.get("header");
         if (h != null) {
             out.println("header: format version " + h.path("format_version").asText() + ", sender pid "
-                    + h.path("pid").asText() + " (" + h.path("process").asText() + "), machine " + h.path("machine").asText());
+                    + h.path("pid").asText() + " (" + h.path("process").asText() + "), machine " + h.path("machine").asText()
+                    + ", checksums: " + root.path("checksums").asText());
         }
         for (JsonNode s : root.withArray("sections")) {
             out.println("section #" + s.path("section_id").asText() + " '" + s.path("name").asText() + "' instance "

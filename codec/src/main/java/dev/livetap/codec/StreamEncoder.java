@@ -26,8 +26,11 @@ import java.util.Set;
  * them (the caller keeps ownership, as {@code FrameChannel.send} expects). Not thread-safe.
  */
 public final class StreamEncoder {
-    /** The stream format version this encoder writes. */
-    public static final int FORMAT_VERSION = 1;
+    /**
+     * The stream format version this encoder writes. 2: every frame ends with a CRC-32C of its
+     * payload ({@link FrameChecksum}); 1 had none and is no longer loadable.
+     */
+    public static final int FORMAT_VERSION = 2;
 
     private enum State { NEW, SECTIONS, ENDED, DESCRIBED }
 
@@ -51,7 +54,7 @@ public final class StreamEncoder {
     /** The header frame: magic, format version, sender, machine type. */
     public Frame header() {
         expect(State.NEW, "header");
-        ByteArrayOutputStream out = new ByteArrayOutputStream(64);
+        SealedOutput out = new SealedOutput(64);
         out.writeBytes(Wire.MAGIC);
         out.writeBytes(ByteBuffer.allocate(4).putInt(FORMAT_VERSION).array());
         try (CBORGenerator g = Wire.WRITE_FACTORY.createGenerator(out)) {
@@ -67,7 +70,7 @@ public final class StreamEncoder {
             throw new UncheckedIOException(e);
         }
         state = State.SECTIONS;
-        return Frame.of(out.toByteArray());
+        return Frame.of(out.sealed());
     }
 
     /**
@@ -87,7 +90,7 @@ public final class StreamEncoder {
         int id = sections + 1;
         String label = s.name() + " instance " + s.instanceId();
         List<OwnedFd> slots = new ArrayList<>();
-        ByteArrayOutputStream out = new ByteArrayOutputStream(256);
+        SealedOutput out = new SealedOutput(256);
         out.write(Wire.KIND_SECTION);
         try (CBORGenerator g = Wire.WRITE_FACTORY.createGenerator(out)) {
             StructWriter w = new StructWriter(g, slots, label);
@@ -112,13 +115,13 @@ public final class StreamEncoder {
         d.put("fds", slots.size());
         describeInto(d, s.struct());
         described.add(d);
-        return new Frame(out.toByteArray(), slots);
+        return new Frame(out.sealed(), slots);
     }
 
     /** The end marker: the number of sections sent. */
     public Frame end() {
         expect(State.SECTIONS, "end marker");
-        ByteArrayOutputStream out = new ByteArrayOutputStream(8);
+        SealedOutput out = new SealedOutput(8);
         out.write(Wire.KIND_END);
         try (CBORGenerator g = Wire.WRITE_FACTORY.createGenerator(out)) {
             g.writeStartArray(null, 1);
@@ -128,7 +131,7 @@ public final class StreamEncoder {
             throw new UncheckedIOException(e);
         }
         state = State.ENDED;
-        return Frame.of(out.toByteArray());
+        return Frame.of(out.sealed());
     }
 
     /** The trailing self-description (QEMU's vmdesc): every section sent, its version and fields. */
@@ -137,7 +140,7 @@ public final class StreamEncoder {
         ObjectNode root = NODES.objectNode();
         root.put("format", FORMAT_VERSION);
         root.set("sections", described);
-        ByteArrayOutputStream out = new ByteArrayOutputStream(1024);
+        SealedOutput out = new SealedOutput(1024);
         out.write(Wire.KIND_VMDESC);
         try {
             CBOR_TREES.writeValue(out, root);
@@ -145,7 +148,7 @@ public final class StreamEncoder {
             throw new UncheckedIOException(e);
         }
         state = State.DESCRIBED;
-        return Frame.of(out.toByteArray());
+        return Frame.of(out.sealed());
     }
 
     /** {@link #end()} and {@link #description()}. */
@@ -156,6 +159,22 @@ public final class StreamEncoder {
     /** The description of everything sent so far (the content of {@link #description()}). */
     public JsonNode describedSections() {
         return described.deepCopy();
+    }
+
+    /** A frame payload being written; {@link #sealed()} appends the checksum of everything written. */
+    private static final class SealedOutput extends ByteArrayOutputStream {
+        SealedOutput(int size) {
+            super(size + FrameChecksum.BYTES);
+        }
+
+        byte[] sealed() {
+            int crc = FrameChecksum.compute(buf, 0, count);
+            write(crc >>> 24);
+            write(crc >>> 16);
+            write(crc >>> 8);
+            write(crc);
+            return toByteArray();
+        }
     }
 
     private void expect(State s, String what) {

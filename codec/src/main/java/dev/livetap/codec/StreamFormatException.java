@@ -1,8 +1,8 @@
 package dev.livetap.codec;
 
 /**
- * The one exception a decoder raises: the input is malformed, its format or a section version is
- * not loadable here, or a load hook refused the state. The message names the section and the
+ * The one exception a decoder raises: the input is malformed or corrupt (checksum mismatch), its
+ * format or a section version is not loadable here, or a load hook refused the state. The message names the section and the
  * field path where known. Every fd that arrived with the rejected frame is closed before this is
  * thrown, and the decoder accepts nothing afterwards.
  */
@@ -16,7 +16,12 @@ public final class StreamFormatException extends RuntimeException {
         /** A pre_load or post_load hook failed. */
         HOOK_FAILED,
         /** The input ended before the end marker and description. */
-        TRUNCATED
+        TRUNCATED,
+        /**
+         * A frame's checksum does not match its payload: the frame was damaged on the way and
+         * nothing of it was parsed.
+         */
+        CORRUPT
     }
 
     private final Reason reason;

@@ -12,6 +12,8 @@ final class Wire {
     /** "LTMS": the first four bytes of a header frame. */
     static final byte[] MAGIC = "LTMS".getBytes(StandardCharsets.US_ASCII);
     static final int HEADER_FIXED_BYTES = 8;
+    /** Every frame ends with a CRC-32C of the bytes before it ({@link FrameChecksum}, format version 2). */
+    static final int TRAILER_BYTES = FrameChecksum.BYTES;
 
     /** Frame kinds (first payload byte of every frame after the header), numbered as QEMU's. */
     static final int KIND_END = 0x00;

@@ -19,7 +19,9 @@ import static org.junit.jupiter.api.Assertions.fail;
  * Mutation fuzzing of the pure decoder: valid streams with bits flipped, payloads truncated,
  * spliced or extended, frames duplicated, dropped or reordered, fd counts changed. The contract:
  * only {@link StreamFormatException}, never a hang, and every fd that arrived is closed exactly
- * once (by the decoder on rejection, by the section's owner otherwise).
+ * once (by the decoder on rejection, by the section's owner otherwise). Since format 2 most
+ * mutations fail the frame checksum; the resealed variant recomputes every mutated frame's
+ * checksum, so that the parser behind the check is fuzzed as before.
  * {@code -Dlivetap.fuzz.cases=1000000} for the long mode; {@code -Dlivetap.fuzz.seed=N} to replay.
  */
 class DecoderFuzzTest {
@@ -29,6 +31,17 @@ class DecoderFuzzTest {
     @Test
     @Timeout(value = 300, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
     void mutatedStreamsFailOnlyWithTheDocumentedExceptionAndCloseEveryFd() {
+        fuzz(false);
+    }
+
+    @Test
+    @Timeout(value = 300, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void resealedMutatedStreamsFailOnlyWithTheDocumentedExceptionAndCloseEveryFd() {
+        fuzz(true);
+    }
+
+    /** @param reseal recompute each frame's checksum after the mutations (a peer that writes bad content) */
+    private static void fuzz(boolean reseal) {
         Schema nic = Fixtures.virtioNet(2);
         Schema all = allKinds();
         SectionResolver resolver = (name, inst) -> name.equals("all-kinds") ? all : nic;
@@ -43,6 +56,7 @@ class DecoderFuzzTest {
 
         int openBefore = OwnedFd.openCount();
         int rejected = 0;
+        int corrupt = 0;
         long t0 = System.nanoTime();
         for (int c = 0; c < CASES; c++) {
             long seed = SEED + c;
@@ -53,9 +67,16 @@ class DecoderFuzzTest {
             for (int m = 0; m < mutations; m++) {
                 mutate(frames, rnd, what);
             }
+            if (reseal) {
+                frames.replaceAll(f -> f.payload().length < FrameChecksum.BYTES ? f
+                        : new RecordedFrame(FrameChecksum.reseal(f.payload()), f.fdCount()));
+                what.append("resealed");
+            }
             FakeFds fds = new FakeFds();
             String repro = "case seed " + seed + " (-Dlivetap.fuzz.seed=" + seed + " -Dlivetap.fuzz.cases=1): " + what;
-            rejected += run(frames, resolver, fds, repro);
+            int r = run(frames, resolver, fds, repro);
+            rejected += r > 0 ? 1 : 0;
+            corrupt += r == 2 ? 1 : 0;
             if (!fds.leaked().isEmpty() || !fds.closedTwice().isEmpty()) {
                 fail("every fd that arrived must be closed exactly once; leaked " + fds.leaked() + ", closed twice "
                         + fds.closedTwice() + " in " + repro);
@@ -64,10 +85,14 @@ class DecoderFuzzTest {
         long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
         assertEquals(openBefore, OwnedFd.openCount(), "the process-wide owned-fd count is unchanged after fuzzing");
         assertTrue(rejected > CASES / 2, "most mutations must be detected, got " + rejected + " of " + CASES);
-        System.out.printf("fuzz: %d cases, %d rejected, %d ms%n", CASES, rejected, ms);
+        if (reseal) {
+            assertEquals(0, corrupt, "resealed frames never fail their checksum");
+        }
+        System.out.printf("fuzz%s: %d cases, %d rejected (%d as CORRUPT), %d ms%n", reseal ? " (resealed)" : "", CASES,
+                rejected, corrupt, ms);
     }
 
-    /** Feeds the frames with fresh fake fds; returns 1 if the stream was rejected, 0 if it loaded. */
+    /** Feeds the frames with fresh fake fds; returns 0 if the stream loaded, 2 if rejected as CORRUPT, else 1. */
     private static int run(List<RecordedFrame> frames, SectionResolver resolver, FakeFds fds, String repro) {
         StreamDecoder dec = new StreamDecoder(resolver);
         List<Section> loaded = new ArrayList<>();
@@ -93,7 +118,7 @@ class DecoderFuzzTest {
                             "a frame refused by a failed decoder has its fds closed: " + repro);
                 }
             }
-            return 1;
+            return e.reason() == StreamFormatException.Reason.CORRUPT ? 2 : 1;
         } catch (RuntimeException | StackOverflowError e) {
             throw new AssertionError("only StreamFormatException may escape the decoder, got " + e + " in " + repro, e);
         } finally {

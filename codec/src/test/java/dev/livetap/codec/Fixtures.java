@@ -121,6 +121,19 @@ public final class Fixtures {
         return new Frame(sent.payload(), dups);
     }
 
+    /** A frame's payload without its checksum trailer: the part a test edits on purpose. */
+    public static byte[] body(Frame f) {
+        return FrameChecksum.body(f.payload());
+    }
+
+    /**
+     * {@code f}'s fds with {@code body} sealed by a fresh checksum: a frame whose content a test
+     * changed on purpose but which was not damaged on the way (so the decoder's parser sees it).
+     */
+    public static Frame sealed(Frame f, byte[] body) {
+        return new Frame(FrameChecksum.seal(body), f.fds());
+    }
+
     /** Encodes a whole stream: header, the sections, end marker, description. */
     public static List<Frame> encode(List<Section> sections) {
         StreamEncoder enc = new StreamEncoder(StreamHeader.of(4242, "livetap-test", MACHINE));

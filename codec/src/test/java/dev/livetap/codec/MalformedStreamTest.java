@@ -70,8 +70,49 @@ class MalformedStreamTest {
 
     @Test
     void truncatedPayload() {
-        reject(receiver, replace(1, f -> withPayload(f, Arrays.copyOf(f.payload(), f.payload().length - 3))),
-                "section 'dev' instance 0: bad CBOR: Unexpected end-of-input");
+        byte[][] body = new byte[1][];
+        reject(receiver, replace(1, f -> {
+            body[0] = Fixtures.body(f);
+            return Fixtures.sealed(f, Arrays.copyOf(body[0], body[0].length - 3));
+        }), "section 'dev' instance 0: bad CBOR: Unexpected end-of-input");
+    }
+
+    @Test
+    void truncatedFrameFailsItsChecksum() {
+        StreamFormatException e = reject(receiver,
+                replace(1, f -> withPayload(f, Arrays.copyOf(f.payload(), f.payload().length - 3))),
+                "checksum mismatch in frame 2 (presumably device section #1)");
+        assertEquals(StreamFormatException.Reason.CORRUPT, e.reason(), "a damaged frame is CORRUPT");
+    }
+
+    @Test
+    void flippedBitInASectionIsCorruptAndNamesFrameAndPhase() {
+        StreamFormatException e = reject(receiver, replace(1, f -> {
+            byte[] p = f.payload();
+            p[p.length / 2] ^= 0x10;
+            return withPayload(f, p);
+        }), "checksum mismatch in frame 2 (presumably device section #1): the CRC-32C of its ");
+        assertEquals(StreamFormatException.Reason.CORRUPT, e.reason(), "a damaged frame is CORRUPT");
+        assertTrue(e.getMessage().contains("nothing of it was loaded"), "says nothing was loaded: " + e.getMessage());
+    }
+
+    @Test
+    void flippedBitInTheHeaderEndMarkerAndDescriptionIsCorrupt() {
+        String[] phase = {"frame 1 (header)", "", "frame 3 (presumably the end marker)", "frame 4 (description)"};
+        for (int i : new int[] {0, 2, 3}) {
+            StreamFormatException e = reject(receiver, replace(i, f -> {
+                byte[] p = f.payload();
+                p[p.length - 5] ^= 0x01; // the last byte before the checksum
+                return withPayload(f, p);
+            }), "checksum mismatch in " + phase[i]);
+            assertEquals(StreamFormatException.Reason.CORRUPT, e.reason(), "a damaged frame is CORRUPT");
+        }
+    }
+
+    @Test
+    void frameTooShortForItsChecksum() {
+        reject(receiver, replace(2, f -> withPayload(f, new byte[] {0, 0x42})),
+                "frame 3 (presumably the end marker) has 2 bytes: too short for its content and its 4-byte checksum");
     }
 
     @Test
@@ -81,7 +122,7 @@ class MalformedStreamTest {
 
     @Test
     void badCbor() {
-        reject(receiver, replace(1, f -> withPayload(f, new byte[] {4, (byte) 0xFF, (byte) 0xFF})), "bad CBOR");
+        reject(receiver, replace(1, f -> Fixtures.sealed(f, new byte[] {4, (byte) 0xFF, (byte) 0xFF})), "bad CBOR");
     }
 
     @Test
@@ -97,7 +138,7 @@ class MalformedStreamTest {
         Schema sender = Schema.builder("dev", 1).u32("small").fd("fd").build();
         reject(sender, l -> {
             Frame s = l.get(1);
-            byte[] p = s.payload();
+            byte[] p = Fixtures.body(s);
             // "small": 0 is encoded as 0x00 right after the key; make it 300 (0x19 0x01 0x2C)
             int at = indexOf(p, new byte[] {0x65, 's', 'm', 'a', 'l', 'l'}) + 6;
             byte[] q = new byte[p.length + 2];
@@ -107,7 +148,7 @@ class MalformedStreamTest {
             q[at + 2] = 0x2C;
             System.arraycopy(p, at + 1, q, at + 3, p.length - at - 1);
             List<Frame> c = new ArrayList<>(l);
-            c.set(1, withPayload(s, q));
+            c.set(1, Fixtures.sealed(s, q));
             return c;
         }, "300 is out of range for u8");
     }
@@ -157,7 +198,7 @@ class MalformedStreamTest {
 
     @Test
     void trailingBytesInAFrame() {
-        reject(receiver, replace(2, f -> withPayload(f, Arrays.copyOf(f.payload(), f.payload().length + 1))),
+        reject(receiver, replace(2, f -> Fixtures.sealed(f, Arrays.copyOf(Fixtures.body(f), Fixtures.body(f).length + 1))),
                 "trailing bytes after the end marker");
     }
 

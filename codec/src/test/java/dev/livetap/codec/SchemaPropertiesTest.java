@@ -52,7 +52,7 @@ class SchemaPropertiesTest {
         System.arraycopy(payload, 0, b, 1, payload.length);
         List<OwnedFd> sent = withFd ? List.of(fds.open()) : List.of();
         try {
-            Section s = dec.accept(new Frame(b, sent));
+            Section s = dec.accept(new Frame(FrameChecksum.seal(b), sent)); // sealed: the parser must see it
             s.close();
         } catch (StreamFormatException expected) {
             assertTrue(sent.stream().noneMatch(OwnedFd::isOpen), "a refused frame's fds are closed");

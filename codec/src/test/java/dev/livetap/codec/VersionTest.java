@@ -17,9 +17,11 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** Format and section versions, against a recorded stream of format version 1. */
+/** Format and section versions, against recorded streams of format version 2 (today's) and 1 (refused). */
 class VersionTest {
-    static final String FIXTURE = "/streams/format-v1.ltrec";
+    static final String FIXTURE = "/streams/format-v2.ltrec";
+    /** The same content recorded at format version 1 (no frame checksums), before version 2 existed. */
+    static final String FIXTURE_V1 = "/streams/format-v1.ltrec";
 
     /** The content of the fixture: a virtio-net at schema version 1 with 4 TAP queues. */
     static List<RecordedFrame> fixtureStream() {
@@ -39,8 +41,12 @@ class VersionTest {
     }
 
     static List<RecordedFrame> loadFixture() throws IOException {
-        try (InputStream in = VersionTest.class.getResourceAsStream(FIXTURE)) {
-            assertNotNull(in, "fixture " + FIXTURE + " must be on the test class path");
+        return load(FIXTURE);
+    }
+
+    static List<RecordedFrame> load(String fixture) throws IOException {
+        try (InputStream in = VersionTest.class.getResourceAsStream(fixture)) {
+            assertNotNull(in, "fixture " + fixture + " must be on the test class path");
             return StreamRecording.read(in);
         }
     }
@@ -56,9 +62,37 @@ class VersionTest {
     }
 
     @Test
-    void formatVersion1IsFrozen() throws IOException {
+    void formatVersion2IsFrozen() throws IOException {
         assertEquals(fixtureStream(), loadFixture(),
-                "encoding the fixture's state today must give the recorded format-1 bytes; a change needs a new format version");
+                "encoding the fixture's state today must give the recorded format-2 bytes; a change needs a new format version");
+    }
+
+    @Test
+    void formatVersion2IsVersion1WithAChecksumTrailerOnEveryFrame() throws IOException {
+        List<RecordedFrame> v1 = load(FIXTURE_V1);
+        List<RecordedFrame> v2 = loadFixture();
+        assertEquals(v1.size(), v2.size(), "same frames");
+        for (int i = 0; i < v1.size(); i++) {
+            byte[] body = v1.get(i).payload();
+            if (i == 0) {
+                assertEquals(1, body[7], "the old recording is format 1");
+                body[7] = 2; // the header's version field
+            } else if (i == v1.size() - 1) { // the description's "format": 1 (CBOR 0x01) becomes 2
+                int at = indexOf(body, new byte[] {0x66, 'f', 'o', 'r', 'm', 'a', 't', 0x01}) + 7;
+                body[at] = 2;
+            }
+            assertEquals(new RecordedFrame(FrameChecksum.seal(body), v1.get(i).fdCount()), v2.get(i),
+                    "frame " + (i + 1) + " of format 2 = the format-1 frame + its CRC-32C");
+        }
+    }
+
+    @Test
+    void formatVersion1StreamIsRefusedNamingTheMissingChecksums() throws IOException {
+        StreamFormatException e = assertThrows(StreamFormatException.class, () -> feed(load(FIXTURE_V1),
+                (n, i) -> n.endsWith("virtio-net") ? Fixtures.virtioNet(2) : null));
+        assertEquals(StreamFormatException.Reason.VERSION, e.reason(), "an old stream is a version refusal");
+        assertEquals("stream format version 1 is not loadable here: this side supports 2..2 (the sender is older: "
+                + "format 1 frames carry no checksum)", e.getMessage(), "the message names both and why");
     }
 
     @Test
@@ -77,7 +111,7 @@ class VersionTest {
             }
         }
         dec.finish();
-        assertEquals(1, dec.header().formatVersion(), "fixture is format version 1");
+        assertEquals(2, dec.header().formatVersion(), "fixture is format version 2");
         assertEquals("livetap-fixture", dec.header().processName(), "header names the sender");
         assertEquals(2, loaded.size(), "both sections load");
         Section nic = loaded.get(0);
@@ -133,11 +167,26 @@ class VersionTest {
     void newerFormatVersionIsRefusedNamingBothVersions() throws IOException {
         List<RecordedFrame> frames = new ArrayList<>(loadFixture());
         byte[] header = frames.get(0).payload();
-        header[7] = 2;
-        frames.set(0, new RecordedFrame(header, 0));
+        header[7] = 3;
+        frames.set(0, new RecordedFrame(FrameChecksum.reseal(header), 0));
         StreamFormatException e = assertThrows(StreamFormatException.class, () -> feed(frames, (n, i) -> null));
-        assertTrue(e.getMessage().contains("format version 2") && e.getMessage().contains("1..1"),
+        assertEquals(StreamFormatException.Reason.VERSION, e.reason(), "a version refusal says so");
+        assertTrue(e.getMessage().contains("format version 3") && e.getMessage().contains("2..2")
+                        && e.getMessage().contains("the sender is newer"),
                 "the message names the stream's and the supported format versions: " + e.getMessage());
+    }
+
+    private static int indexOf(byte[] a, byte[] b) {
+        outer:
+        for (int i = 0; i + b.length <= a.length; i++) {
+            for (int j = 0; j < b.length; j++) {
+                if (a[i + j] != b[j]) {
+                    continue outer;
+                }
+            }
+            return i;
+        }
+        throw new AssertionError("pattern not found");
     }
 
     private static void feed(List<RecordedFrame> frames, SectionResolver r) {

@@ -1,21 +1,29 @@
 package dev.livetap.simulation;
 
+import dev.livetap.codec.FrameChecksum;
+
 /**
  * Byte-level edits of a section frame for the fault catalogue (docs/stream-format.md: kind 0x04,
- * then CBOR array(6) [section_id, name, instance_id, version_id, fields, subsections]): bump the
- * version_id, or change one character of the name. Works on the bytes, so fd tags and slots stay
- * exactly as the encoder wrote them.
+ * then CBOR array(6) [section_id, name, instance_id, version_id, fields, subsections], then the
+ * CRC-32C trailer): bump the version_id, or change one character of the name. Works on the bytes,
+ * so fd tags and slots stay exactly as the encoder wrote them, and reseals the frame's checksum:
+ * these faults model a source that <em>sends</em> another version or name, not damage on the way
+ * (that is corrupted_bytes), so the target must refuse them for what they say.
  */
 final class SectionPatch {
     private SectionPatch() {
     }
 
-    /** @return the patched copy, or null when the frame is not a section frame this patch understands */
+    /** @return the patched and resealed copy, or null when the frame is not a section frame this patch understands */
     static byte[] patch(byte[] payload, boolean version) {
-        if (payload.length < 8 || payload[0] != 0x04 || (payload[1] & 0xFF) != 0x86) {
+        if (payload.length < 8 + FrameChecksum.BYTES || payload[0] != 0x04 || (payload[1] & 0xFF) != 0x86) {
             return null;
         }
-        byte[] b = payload.clone();
+        byte[] b = patchBody(FrameChecksum.body(payload), version);
+        return b == null ? null : FrameChecksum.seal(b);
+    }
+
+    private static byte[] patchBody(byte[] b, boolean version) {
         int at = skipUint(b, 2);
         if (at < 0 || ((b[at] & 0xFF) >> 5) != 3) {
             return null;

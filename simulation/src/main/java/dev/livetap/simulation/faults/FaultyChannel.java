@@ -150,7 +150,11 @@ public final class FaultyChannel implements FrameChannel {
         receiveInterceptor.channelClosed();
     }
 
-    /** What a frame is, from its first bytes (docs/stream-format.md; the return path's kind 0x20). */
+    /**
+     * What a frame is, from its first bytes (docs/stream-format.md; the return path's kind 0x20).
+     * Format 2 put its checksum at the end of each frame, so the first bytes are where they were;
+     * a frame whose first bytes were damaged is classified by what they now say.
+     */
     public static String kind(byte[] payload) {
         if (payload.length >= 4 && payload[0] == 'L' && payload[1] == 'T' && payload[2] == 'M' && payload[3] == 'S') {
             return "header";
