@@ -80,12 +80,29 @@ public final class BenchCommand implements Callable<Integer> {
         @Option(names = "--jvm-opt", paramLabel = "OPT", description = "Extra option of the VMM child JVMs (repeatable).")
         List<String> jvmOptions = new ArrayList<>();
 
+        @Option(names = "--jfr", paramLabel = "DIR", description = "Record JFR (settings=profile) of both VMM children into DIR.")
+        java.nio.file.Path jfr;
+
+        @Option(names = "--timeout", paramLabel = "SECONDS", defaultValue = "300",
+                description = "Bound of each waiting phase, including the migration window (default ${DEFAULT-VALUE}).")
+        int timeoutSeconds;
+
         @Option(names = "--json", description = "Print one JSON object.")
         boolean json;
 
         @Override
         public Integer call() throws Exception {
-            JsonNode r = ConcurrentBench.run(new ConcurrentBench.Options(vms, jvmOptions, Duration.ofSeconds(300)),
+            if (timeoutSeconds < 1) {
+                System.err.println("livetap bench concurrent: --timeout must be >= 1");
+                return 2;
+            }
+            List<String> opts = new ArrayList<>(jvmOptions);
+            if (jfr != null) {
+                java.nio.file.Files.createDirectories(jfr);
+                opts.add("-XX:StartFlightRecording=settings=profile,dumponexit=true,filename="
+                        + jfr.toAbsolutePath().resolve("vmm-{name}.jfr"));
+            }
+            JsonNode r = ConcurrentBench.run(new ConcurrentBench.Options(vms, opts, Duration.ofSeconds(timeoutSeconds)),
                     json ? s -> { } : System.err::println);
             print(r, json, "");
             return 0;
