@@ -80,7 +80,12 @@ public final class BenchCommand implements Callable<Integer> {
         @Option(names = "--jvm-opt", paramLabel = "OPT", description = "Extra option of the VMM child JVMs (repeatable).")
         List<String> jvmOptions = new ArrayList<>();
 
-        @Option(names = "--jfr", paramLabel = "DIR", description = "Record JFR (settings=profile) of both VMM children into DIR.")
+        @Option(names = "--warmup", paramLabel = "N", defaultValue = "-1",
+                description = "VMs migrated at once before the measured batch, unmeasured (default: as many as --vms, at most 1000).")
+        int warmup;
+
+        @Option(names = "--jfr", paramLabel = "DIR",
+                description = "Record JFR (settings=profile) of both VMM children; dumped to DIR/vmm-s.jfr, DIR/vmm-t.jfr.")
         java.nio.file.Path jfr;
 
         @Option(names = "--timeout", paramLabel = "SECONDS", defaultValue = "300",
@@ -96,13 +101,11 @@ public final class BenchCommand implements Callable<Integer> {
                 System.err.println("livetap bench concurrent: --timeout must be >= 1");
                 return 2;
             }
-            List<String> opts = new ArrayList<>(jvmOptions);
             if (jfr != null) {
                 java.nio.file.Files.createDirectories(jfr);
-                opts.add("-XX:StartFlightRecording=settings=profile,dumponexit=true,filename="
-                        + jfr.toAbsolutePath().resolve("vmm-{name}.jfr"));
             }
-            JsonNode r = ConcurrentBench.run(new ConcurrentBench.Options(vms, opts, Duration.ofSeconds(timeoutSeconds)),
+            int w = warmup >= 0 ? warmup : Math.min(vms, 1000);
+            JsonNode r = ConcurrentBench.run(new ConcurrentBench.Options(vms, w, jvmOptions, Duration.ofSeconds(timeoutSeconds), jfr),
                     json ? s -> { } : System.err::println);
             print(r, json, "");
             return 0;

@@ -29,8 +29,18 @@ import java.util.function.Consumer;
  * phase; so is the {@code query-migrate} that fetches each migration's stamps afterwards.
  */
 public final class ConcurrentBench {
-    /** @param timeout bound of every phase that waits for the VMM processes */
-    public record Options(int vms, List<String> jvmOptions, Duration timeout) {
+    /**
+     * @param warmupVms further VMs migrated at once before the measured batch (unmeasured: the
+     *                  JIT compiles the migration path during the first batch; see docs/benchmarks.md)
+     * @param timeout bound of every phase that waits for the VMM processes
+     * @param jfrDir  null, or where each VMM child's JFR recording (settings=profile) is dumped
+     *                ({@code vmm-s.jfr}, {@code vmm-t.jfr}) with jcmd before the children are stopped
+     */
+    public record Options(int vms, int warmupVms, List<String> jvmOptions, Duration timeout, Path jfrDir) {
+        /** No warm-up batch, no JFR. */
+        public Options(int vms, List<String> jvmOptions, Duration timeout) {
+            this(vms, 0, jvmOptions, timeout, null);
+        }
     }
 
     /** Retries of a {@code migrate} refused because the target had bound but not yet listened. */
@@ -59,10 +69,12 @@ public final class ConcurrentBench {
     }
 
     public static ObjectNode run(Options o, Consumer<String> progress) throws IOException {
-        if (o.vms() < 1 || o.vms() > 4096) {
-            throw new IllegalArgumentException("--vms must be 1 to 4096");
+        if (o.vms() < 1 || o.vms() + o.warmupVms() > 4096 || o.warmupVms() < 0) {
+            throw new IllegalArgumentException("--vms must be >= 1, --warmup >= 0, together at most 4096");
         }
         int n = o.vms();
+        int w = o.warmupVms();
+        int total = n + w; // endpoints per process: the measured VMs 0..n-1, the warm-up VMs n..n+w-1
         String load0 = Hop.loadAverage();
         Path dir = Files.createTempDirectory(Path.of("/tmp"), "ltc");
         List<VmmChild> children = new ArrayList<>();
@@ -73,33 +85,35 @@ public final class ConcurrentBench {
         try (Netns ns = Netns.create(); QmpMux mux = new QmpMux()) {
             try {
                 long p0 = System.nanoTime();
-                // every target listens from its migrate-incoming until its source connects: scale the waits with n
-                String waits = String.valueOf(Math.max(30, n / 2));
-                VmmChild s = VmmChild.start(ns, dir, "s", o.jvmOptions(), List.of("--vms", String.valueOf(n), "--qmp-dir",
+                // every target listens from its migrate-incoming until its source connects: scale the waits with the count
+                String waits = String.valueOf(Math.max(30, total / 2));
+                List<String> jvm = new ArrayList<>(o.jvmOptions());
+                if (o.jfrDir() != null) {
+                    jvm.add("-XX:StartFlightRecording=name=livetap-bench,settings=profile,jdk.ExecutionSample#period=2ms");
+                }
+                VmmChild s = VmmChild.start(ns, dir, "s", jvm, List.of("--vms", String.valueOf(total), "--qmp-dir",
                         dir.resolve("s").toString(), "--name", "s", "--migration-timeout", waits));
                 children.add(s);
-                VmmChild t = VmmChild.start(ns, dir, "t", o.jvmOptions(), List.of("--vms", String.valueOf(n), "--incoming",
+                VmmChild t = VmmChild.start(ns, dir, "t", jvm, List.of("--vms", String.valueOf(total), "--incoming",
                         "--qmp-dir", dir.resolve("t").toString(), "--name", "t", "--migration-timeout", waits));
                 children.add(t);
-                Duration ready = Duration.ofSeconds(Math.max(120, n / 5));
-                s.awaitReady(n, ready);
-                t.awaitReady(n, ready);
+                Duration ready = Duration.ofSeconds(Math.max(120, total / 5));
+                s.awaitReady(total, ready);
+                t.awaitReady(total, ready);
                 p0 = phase(phases, "start_vmm_processes", p0);
-                progress.accept(n + " + " + n + " endpoints ready; load " + Hop.loadAverage());
+                progress.accept(total + " + " + total + " endpoints ready; load " + Hop.loadAverage());
 
                 List<Path> paths = new ArrayList<>();
                 List<String> names = new ArrayList<>();
-                for (int i = 0; i < n; i++) {
-                    paths.add(dir.resolve("s").resolve("s" + i + ".qmp"));
-                    names.add("s" + i);
-                }
-                for (int i = 0; i < n; i++) {
-                    paths.add(dir.resolve("t").resolve("t" + i + ".qmp"));
-                    names.add("t" + i);
+                for (String side : List.of("s", "t")) {
+                    for (int i = 0; i < total; i++) {
+                        paths.add(dir.resolve(side).resolve(side + i + ".qmp"));
+                        names.add(side + i);
+                    }
                 }
                 List<QmpMux.Conn> all = mux.connectAll(paths, names, o.timeout().toMillis());
-                QmpMux.Conn[] src = all.subList(0, n).toArray(QmpMux.Conn[]::new);
-                QmpMux.Conn[] tgt = all.subList(n, 2 * n).toArray(QmpMux.Conn[]::new);
+                QmpMux.Conn[] src = all.subList(0, total).toArray(QmpMux.Conn[]::new);
+                QmpMux.Conn[] tgt = all.subList(total, 2 * total).toArray(QmpMux.Conn[]::new);
                 p0 = phase(phases, "connect_qmp", p0);
                 int srcFds0 = fds(s.pid());
                 int tgtFds0 = fds(t.pid());
@@ -108,7 +122,7 @@ public final class ConcurrentBench {
                 List<Double> idleRtt = new ArrayList<>();
                 for (int k = 0; k < 100; k++) {
                     int[] got = {0};
-                    src[k % n].send("query-status", null, r -> {
+                    src[k % total].send("query-status", null, r -> {
                         idleRtt.add(r.rttMs());
                         got[0]++;
                     });
@@ -120,16 +134,12 @@ public final class ConcurrentBench {
                 p0 = phase(phases, "add_nics", p0);
                 long rss0 = rssKb(s.pid()) + rssKb(t.pid());
 
-                Vm[] vms = new Vm[n];
-                for (int i = 0; i < n; i++) {
-                    vms[i] = new Vm();
-                }
-                String[] uris = new String[n];
-                for (int i = 0; i < n; i++) {
+                String[] uris = new String[total];
+                for (int i = 0; i < total; i++) {
                     uris[i] = "unix:" + dir.resolve("m" + i + ".sock");
                 }
                 List<String> refused = new ArrayList<>();
-                windowed(mux, n, SETUP_WIDTH, timeoutNs, "migrate-incoming", (i, done) -> {
+                windowed(mux, total, SETUP_WIDTH, timeoutNs, "migrate-incoming", (i, done) -> {
                     int[] answered = {0};
                     Consumer<QmpMux.Reply> check = r -> {
                         if (!r.ok()) {
@@ -147,106 +157,44 @@ public final class ConcurrentBench {
                     throw new IOException(refused.size() + " set-up command(s) refused, first: " + refused.get(0));
                 }
                 // migrate-incoming answers before the target listens (its coordinator binds next): wait for the paths
-                awaitPaths(dir, n, timeoutNs);
+                awaitPaths(dir, total, timeoutNs);
                 p0 = phase(phases, "migrate_incoming", p0);
-                progress.accept(n + " targets listening; migrating all; load " + Hop.loadAverage());
+
+                int warmCompleted = 0;
+                if (w > 0) {
+                    progress.accept(w + " warm-up migrations at once; load " + Hop.loadAverage());
+                    Batch warm = Batch.run(mux, src, tgt, uris, n, total, timeoutNs);
+                    warmCompleted = warm.completed;
+                    if (warm.completed != w) {
+                        throw new IOException("warm-up: " + warm.completed + "/" + w + " migrations ended: "
+                                + (warm.unfinished != null ? warm.unfinished + "; " : "") + warm.failures);
+                    }
+                    p0 = phase(phases, "warmup_migrations", p0);
+                    // the first batch of a fresh process pair (the JIT compiles the migration path meanwhile)
+                    ObjectNode cold = out.putObject("warmup");
+                    cold.put("vms", w);
+                    cold.put("completed", warm.completed);
+                    double ws = (warm.windowEnd - warm.t0) / 1e9;
+                    cold.put("migrations_per_s", ws > 0 ? Math.round(warm.completed / ws * 10) / 10.0 : 0);
+                    cold.put("window_ms", DowntimeBench.round((warm.windowEnd - warm.t0) / 1e6));
+                }
 
                 // ---- measured window: first migrate written -> last migration ended
-                int[] open = {n};
-                List<Consumer<QmpMux.Reply>> onMigrateReply = new ArrayList<>();
-                for (int i = 0; i < n; i++) {
-                    Vm vm = vms[i];
-                    QmpMux.Conn sc = src[i];
-                    QmpMux.Conn tc = tgt[i];
-                    String uri = uris[i];
-                    Runnable endIfDone = () -> {
-                        if (!vm.ended && vm.failure == null && vm.sourceCompletedNs != 0 && vm.targetResumedNs != 0) {
-                            vm.ended = true;
-                            open[0]--;
-                        }
-                    };
-                    Consumer<String> fail = why -> {
-                        if (!vm.ended && vm.failure == null) {
-                            vm.failure = why;
-                            open[0]--;
-                        }
-                    };
-                    Consumer<QmpMux.Reply> onMigrate = r -> {
-                        vm.migrateReplyNs = r.receivedNs();
-                        if (!r.ok()) {
-                            fail.accept("migrate: " + r.error());
-                        }
-                    };
-                    onMigrateReply.add(onMigrate);
-                    sc.onEvent = e -> {
-                        if (!e.event().equals("MIGRATION")) {
-                            return;
-                        }
-                        switch (e.status()) {
-                            case "active" -> vm.sourceActiveNs = vm.sourceActiveNs == 0 ? e.ns() : vm.sourceActiveNs;
-                            case "completed" -> {
-                                vm.sourceCompletedNs = e.ns();
-                                endIfDone.run();
-                            }
-                            case "failed", "cancelled" -> sc.send("query-migrate", null, q -> {
-                                String error = q.ok() ? q.value().path("error-desc").asText() : q.error();
-                                // bind(2) and listen(2) of the target are two steps: a connect in between is
-                                // refused and the source fails at once, before stopping anything: retry (bounded)
-                                if (error.startsWith("cannot connect") && vm.connectRetries < MAX_CONNECT_RETRIES
-                                        && vm.sourceActiveNs == 0) {
-                                    vm.connectRetries++;
-                                    mux.later(2_000_000L, () -> sc.send("migrate", Qmp.args().put("uri", uri), onMigrate));
-                                } else {
-                                    fail.accept("source " + e.status() + ": " + error);
-                                }
-                            });
-                            default -> {
-                                // setup, device: progress only
-                            }
-                        }
-                    };
-                    tc.onEvent = e -> {
-                        if (e.event().equals("RESUME")) {
-                            vm.targetResumedNs = e.ns();
-                            endIfDone.run();
-                        } else if (e.event().equals("MIGRATION")) {
-                            if (e.status().equals("completed")) {
-                                vm.targetCompletedNs = e.ns();
-                            } else if (e.status().equals("failed") || e.status().equals("cancelled")) {
-                                tc.send("query-migrate", null, q -> fail.accept("target " + e.status() + ": "
-                                        + (q.ok() ? q.value().path("error-desc").asText() : q.error())));
-                            }
-                        }
-                    };
-                }
-                long t0 = System.nanoTime();
-                for (int i = 0; i < n; i++) {
-                    vms[i].migrateSentNs = System.nanoTime();
-                    src[i].send("migrate", Qmp.args().put("uri", uris[i]), onMigrateReply.get(i));
-                }
-                long issued = System.nanoTime();
-                String unfinished = null;
-                try {
-                    mux.pump(t0 + timeoutNs, () -> open[0] == 0, "the end of " + n + " migrations");
-                } catch (Qmp.TimeoutException e) {
-                    unfinished = open[0] + " migration(s) not ended within " + o.timeout().toMillis() + " ms";
-                }
-                long windowEnd = t0;
-                int completed = 0;
-                List<String> failures = new ArrayList<>();
-                for (Vm vm : vms) {
-                    if (vm.ended) {
-                        completed++;
-                        windowEnd = Math.max(windowEnd, vm.endNs());
-                    } else if (vm.failure != null && failures.size() < 5) {
-                        failures.add(vm.failure);
-                    }
-                }
+                progress.accept(n + " migrations at once; load " + Hop.loadAverage());
+                Map<String, Long> threads0s = threadTicks(s.pid());
+                Map<String, Long> threads0t = threadTicks(t.pid());
+                long[] cpu0 = {cpuTicks(s.pid()), cpuTicks(t.pid()), cpuTicks(ProcessHandle.current().pid())};
+                long[] machine0 = machineTicks();
+                Batch b = Batch.run(mux, src, tgt, uris, 0, n, timeoutNs);
                 long afterWindow = System.nanoTime();
-                phases.put("migrate_window", (windowEnd - t0) / 1e6);
+                long[] cpu1 = {cpuTicks(s.pid()), cpuTicks(t.pid()), cpuTicks(ProcessHandle.current().pid())};
+                long[] machine1 = machineTicks();
+                Map<String, Long> threads1s = threadTicks(s.pid());
+                Map<String, Long> threads1t = threadTicks(t.pid());
+                phases.put("migrate_window", (b.windowEnd - b.t0) / 1e6);
                 p0 = afterWindow;
-                progress.accept(completed + "/" + n + " migrations ended in " + (windowEnd - t0) / 1_000_000 + " ms; load "
-                        + Hop.loadAverage());
+                progress.accept(b.completed + "/" + n + " migrations ended in " + (b.windowEnd - b.t0) / 1_000_000
+                        + " ms; load " + Hop.loadAverage());
 
                 // ---- after the window: the engine's stamps of every ended migration (pipelined query-migrate)
                 long[] stopped = new long[n];
@@ -254,7 +202,7 @@ public final class ConcurrentBench {
                 int[] stamps = {0};
                 int wanted = 0;
                 for (int i = 0; i < n; i++) {
-                    if (!vms[i].ended) {
+                    if (!b.vms[i].ended) {
                         continue;
                     }
                     int v = i;
@@ -283,7 +231,7 @@ public final class ConcurrentBench {
                 List<long[]> inFlight = new ArrayList<>();
                 List<long[]> frozen = new ArrayList<>();
                 for (int i = 0; i < n; i++) {
-                    Vm vm = vms[i];
+                    Vm vm = b.vms[i];
                     retries += vm.connectRetries;
                     if (vm.migrateReplyNs != 0) {
                         migrateRtt.add((vm.migrateReplyNs - vm.migrateSentNs) / 1e6);
@@ -292,9 +240,9 @@ public final class ConcurrentBench {
                         continue;
                     }
                     if (vm.sourceActiveNs != 0) {
-                        toActive.add((vm.sourceActiveNs - t0) / 1e6);
+                        toActive.add((vm.sourceActiveNs - b.t0) / 1e6);
                     }
-                    toEnd.add((vm.endNs() - t0) / 1e6);
+                    toEnd.add((vm.endNs() - b.t0) / 1e6);
                     inFlight.add(new long[] {vm.migrateSentNs, vm.endNs()});
                     if (stopped[i] == 0 || started[i] == 0) {
                         unstamped++;
@@ -308,30 +256,41 @@ public final class ConcurrentBench {
                 long rss1 = rssKb(s.pid()) + rssKb(t.pid());
                 // the source closes each channel once its 'completed' is in the kernel: let the closes land
                 int leaked;
+                int moved = b.completed + warmCompleted;
                 long settle = System.nanoTime() + 10_000_000_000L;
                 while (true) {
                     // a migrated TAP fd is the target's now; one that did not migrate is still the source's
-                    leaked = (fds(s.pid()) - srcFds0 - (realTaps - completed)) + (fds(t.pid()) - tgtFds0 - completed);
+                    leaked = (fds(s.pid()) - srcFds0 - (realTaps - moved)) + (fds(t.pid()) - tgtFds0 - moved);
                     if (leaked <= 0 || System.nanoTime() > settle) {
                         break;
                     }
                     sleep(50);
                 }
                 phase(phases, "fd_settle", p0);
+                if (o.jfrDir() != null) {
+                    ObjectNode jfrOut = out.putObject("jfr");
+                    for (VmmChild c : children) {
+                        Path f = o.jfrDir().toAbsolutePath().resolve("vmm-" + c.name + ".jfr");
+                        Netns.run("jcmd", String.valueOf(c.pid()), "JFR.dump", "name=livetap-bench", "filename=" + f);
+                        jfrOut.put(c.name, f.toString());
+                    }
+                }
 
                 out.put("vms", n);
-                out.put("real_taps", realTaps);
+                out.put("real_taps", Math.min(realTaps, n)); // addNics fails unless every VM got its TAP
+                out.put("real_taps_with_warmup", realTaps);
                 out.put("stand_in_fds", 0);
-                out.put("completed", completed);
-                double seconds = (windowEnd - t0) / 1e9;
-                out.put("migrations_per_s", seconds > 0 ? Math.round(completed / seconds * 10) / 10.0 : 0);
-                out.put("window_ms", DowntimeBench.round((windowEnd - t0) / 1e6));
-                out.put("migrate_commands_ms", DowntimeBench.round((issued - t0) / 1e6));
+                out.put("warmup_vms", w);
+                out.put("completed", b.completed);
+                double seconds = (b.windowEnd - b.t0) / 1e9;
+                out.put("migrations_per_s", seconds > 0 ? Math.round(b.completed / seconds * 10) / 10.0 : 0);
+                out.put("window_ms", DowntimeBench.round((b.windowEnd - b.t0) / 1e6));
+                out.put("migrate_commands_ms", DowntimeBench.round((b.issued - b.t0) / 1e6));
                 // the window on the wall clock, to cut profiles (e.g. --jfr) to it
                 long epochMinusMono = System.currentTimeMillis() - System.nanoTime() / 1_000_000;
-                ArrayNode w = out.putArray("window_epoch_ms");
-                w.add(t0 / 1_000_000 + epochMinusMono);
-                w.add(windowEnd / 1_000_000 + epochMinusMono);
+                ArrayNode we = out.putArray("window_epoch_ms");
+                we.add(b.t0 / 1_000_000 + epochMinusMono);
+                we.add(b.windowEnd / 1_000_000 + epochMinusMono);
                 out.put("first_stop_to_last_start_ms", firstStop == Long.MAX_VALUE ? 0
                         : DowntimeBench.round((lastStart - firstStop) / 1e6));
                 putPercentiles(out.putObject("downtime_ms"), downtimes);
@@ -339,6 +298,21 @@ public final class ConcurrentBench {
                 putPercentiles(out.putObject("source_active_after_ms"), toActive);
                 putPercentiles(out.putObject("ended_after_ms"), toEnd);
                 putPercentiles(out.putObject("idle_qmp_rtt_ms"), idleRtt);
+                // CPU in the window (from the first migrate until the bench saw the end; /proc, clock ticks):
+                // how much of the 2 cores the two VMM processes got, and how busy the machine was
+                ObjectNode cpu = out.putObject("window_cpu_s");
+                double hz = 100.0;
+                cpu.put("source", (cpu1[0] - cpu0[0]) / hz);
+                cpu.put("target", (cpu1[1] - cpu0[1]) / hz);
+                cpu.put("bench", (cpu1[2] - cpu0[2]) / hz);
+                cpu.put("wall", DowntimeBench.round((afterWindow - b.t0) / 1e9));
+                long busy = machine1[0] - machine0[0];
+                long all0 = machine1[1] - machine0[1];
+                cpu.put("machine_busy_fraction", all0 > 0 ? Math.round(100.0 * busy / all0) / 100.0 : 0);
+                cpu.put("machine_busy_cpu_s", busy / hz);
+                ObjectNode byThread = cpu.putObject("by_thread");
+                byThread.set("source", topThreads(threads0s, threads1s, 8));
+                byThread.set("target", topThreads(threads0t, threads1t, 8));
                 out.put("max_in_flight", maxOverlap(inFlight));
                 out.put("max_frozen_at_once", maxOverlap(frozen));
                 out.put("connect_retries", retries);
@@ -355,8 +329,9 @@ public final class ConcurrentBench {
                 q.put("replies", mux.replies);
                 q.put("events", mux.events);
                 q.put("selects", mux.selects);
-                if (unfinished != null) {
-                    failures.add(0, unfinished);
+                List<String> failures = new ArrayList<>(b.failures);
+                if (b.unfinished != null) {
+                    failures.add(0, b.unfinished);
                 }
                 if (!failures.isEmpty()) {
                     ArrayNode f = out.putArray("failures");
@@ -385,6 +360,126 @@ public final class ConcurrentBench {
             DowntimeBench.deleteTree(dir);
         }
         return out;
+    }
+
+    /**
+     * VMs {@code from..to-1} migrating at once: every {@code migrate} is written without waiting,
+     * then the bench dispatches MIGRATION/RESUME events until each migration ended (source
+     * completed and target resumed) or failed, bounded by {@code timeoutNs} from the first write.
+     */
+    static final class Batch {
+        final Vm[] vms;
+        long t0;
+        long issued;
+        long windowEnd;
+        int completed;
+        final List<String> failures = new ArrayList<>();
+        String unfinished;
+
+        private Batch(int count) {
+            vms = new Vm[count];
+            for (int i = 0; i < count; i++) {
+                vms[i] = new Vm();
+            }
+        }
+
+        static Batch run(QmpMux mux, QmpMux.Conn[] src, QmpMux.Conn[] tgt, String[] uris, int from, int to, long timeoutNs)
+                throws IOException {
+            int count = to - from;
+            Batch b = new Batch(count);
+            int[] open = {count};
+            List<Consumer<QmpMux.Reply>> onMigrateReply = new ArrayList<>();
+            for (int k = 0; k < count; k++) {
+                Vm vm = b.vms[k];
+                QmpMux.Conn sc = src[from + k];
+                QmpMux.Conn tc = tgt[from + k];
+                String uri = uris[from + k];
+                Runnable endIfDone = () -> {
+                    if (!vm.ended && vm.failure == null && vm.sourceCompletedNs != 0 && vm.targetResumedNs != 0) {
+                        vm.ended = true;
+                        open[0]--;
+                    }
+                };
+                Consumer<String> fail = why -> {
+                    if (!vm.ended && vm.failure == null) {
+                        vm.failure = why;
+                        open[0]--;
+                    }
+                };
+                Consumer<QmpMux.Reply> onMigrate = r -> {
+                    vm.migrateReplyNs = r.receivedNs();
+                    if (!r.ok()) {
+                        fail.accept("migrate: " + r.error());
+                    }
+                };
+                onMigrateReply.add(onMigrate);
+                sc.onEvent = e -> {
+                    if (!e.event().equals("MIGRATION")) {
+                        return;
+                    }
+                    switch (e.status()) {
+                        case "active" -> vm.sourceActiveNs = vm.sourceActiveNs == 0 ? e.ns() : vm.sourceActiveNs;
+                        case "completed" -> {
+                            vm.sourceCompletedNs = e.ns();
+                            endIfDone.run();
+                        }
+                        case "failed", "cancelled" -> sc.send("query-migrate", null, q -> {
+                            String error = q.ok() ? q.value().path("error-desc").asText() : q.error();
+                            // bind(2) and listen(2) of the target are two steps: a connect in between is
+                            // refused and the source fails at once, before stopping anything: retry (bounded)
+                            if (error.startsWith("cannot connect") && vm.connectRetries < MAX_CONNECT_RETRIES
+                                    && vm.sourceActiveNs == 0) {
+                                vm.connectRetries++;
+                                mux.later(2_000_000L, () -> sc.send("migrate", Qmp.args().put("uri", uri), onMigrate));
+                            } else {
+                                fail.accept("source " + e.status() + ": " + error);
+                            }
+                        });
+                        default -> {
+                            // setup, device: progress only
+                        }
+                    }
+                };
+                tc.onEvent = e -> {
+                    if (e.event().equals("RESUME")) {
+                        vm.targetResumedNs = e.ns();
+                        endIfDone.run();
+                    } else if (e.event().equals("MIGRATION")) {
+                        if (e.status().equals("completed")) {
+                            vm.targetCompletedNs = e.ns();
+                        } else if (e.status().equals("failed") || e.status().equals("cancelled")) {
+                            tc.send("query-migrate", null, q -> fail.accept("target " + e.status() + ": "
+                                    + (q.ok() ? q.value().path("error-desc").asText() : q.error())));
+                        }
+                    }
+                };
+            }
+            b.t0 = System.nanoTime();
+            for (int k = 0; k < count; k++) {
+                b.vms[k].migrateSentNs = System.nanoTime();
+                src[from + k].send("migrate", Qmp.args().put("uri", uris[from + k]), onMigrateReply.get(k));
+            }
+            b.issued = System.nanoTime();
+            try {
+                mux.pump(b.t0 + timeoutNs, () -> open[0] == 0, "the end of " + count + " migrations");
+            } catch (Qmp.TimeoutException e) {
+                b.unfinished = open[0] + " migration(s) not ended within " + timeoutNs / 1_000_000 + " ms";
+            }
+            b.windowEnd = b.t0;
+            for (Vm vm : b.vms) {
+                if (vm.ended) {
+                    b.completed++;
+                    b.windowEnd = Math.max(b.windowEnd, vm.endNs());
+                } else if (vm.failure != null && b.failures.size() < 5) {
+                    b.failures.add(vm.failure);
+                }
+            }
+            for (int k = 0; k < count; k++) { // later events of these VMs are not this batch's
+                src[from + k].onEvent = e -> { };
+                tgt[from + k].onEvent = e -> { };
+            }
+            return b;
+        }
     }
 
     /**
@@ -513,6 +608,68 @@ public final class ConcurrentBench {
         long now = System.nanoTime();
         phases.put(name, (now - since) / 1e6);
         return now;
+    }
+
+    /** utime + stime of a process in clock ticks (USER_HZ, 100 on Linux), -1 if unreadable. */
+    static long cpuTicks(long pid) {
+        try {
+            String st = Files.readString(Path.of("/proc/" + pid + "/stat"));
+            String[] f = st.substring(st.lastIndexOf(')') + 2).split(" ");
+            return Long.parseLong(f[11]) + Long.parseLong(f[12]); // fields 14 and 15 of stat(5)
+        } catch (IOException | RuntimeException e) {
+            return -1;
+        }
+    }
+
+    /**
+     * CPU ticks per thread group of a process ({@code /proc/PID/task/TID}: comm with its trailing
+     * digits folded, e.g. all {@code GC Thread#N} together), for the threads alive at the call.
+     */
+    static Map<String, Long> threadTicks(long pid) {
+        Map<String, Long> m = new java.util.TreeMap<>();
+        java.io.File[] tasks = new java.io.File("/proc/" + pid + "/task").listFiles();
+        if (tasks == null) {
+            return m;
+        }
+        for (java.io.File task : tasks) {
+            try {
+                String comm = Files.readString(task.toPath().resolve("comm")).trim().replaceAll("[#-]?\\d+$", "");
+                String st = Files.readString(task.toPath().resolve("stat"));
+                String[] f = st.substring(st.lastIndexOf(')') + 2).split(" ");
+                // key per thread: a thread that ends during the window drops out of both snapshots' difference
+                m.merge(comm + "/" + task.getName(), Long.parseLong(f[11]) + Long.parseLong(f[12]), Long::sum);
+            } catch (IOException | RuntimeException e) {
+                // the thread ended between the listing and the read: its ticks are gone with it
+                continue;
+            }
+        }
+        return m;
+    }
+
+    /** The {@code top} thread groups by CPU seconds between two {@link #threadTicks} snapshots. */
+    static ObjectNode topThreads(Map<String, Long> before, Map<String, Long> after, int top) {
+        Map<String, Long> byGroup = new java.util.TreeMap<>();
+        after.forEach((k, v) -> byGroup.merge(k.substring(0, k.lastIndexOf('/')), v - before.getOrDefault(k, 0L), Long::sum));
+        ObjectNode o = new ObjectMapper().createObjectNode();
+        byGroup.entrySet().stream().filter(e -> e.getValue() > 0)
+                .sorted((a, b) -> Long.compare(b.getValue(), a.getValue())).limit(top)
+                .forEach(e -> o.put(e.getKey(), e.getValue() / 100.0));
+        return o;
+    }
+
+    /** {busy, total} ticks of all CPUs from /proc/stat (busy = total - idle - iowait). */
+    static long[] machineTicks() {
+        try {
+            String[] f = Files.readAllLines(Path.of("/proc/stat")).get(0).trim().split("\\s+");
+            long total = 0;
+            for (int i = 1; i <= 8 && i < f.length; i++) { // user nice system idle iowait irq softirq steal (guest is in user)
+                total += Long.parseLong(f[i]);
+            }
+            long idle = Long.parseLong(f[4]) + Long.parseLong(f[5]);
+            return new long[] {total - idle, total};
+        } catch (IOException | RuntimeException e) {
+            return new long[] {0, 0};
+        }
     }
 
     static int fds(long pid) {
