@@ -32,14 +32,18 @@ public final class ConcurrentBench {
     /**
      * @param warmupVms further VMs migrated at once before the measured batch (unmeasured: the
      *                  JIT compiles the migration path during the first batch; see docs/benchmarks.md)
+     * @param inFlight  at most this many migrations between their {@code migrate} and their end
+     *                  ({@code vms}: all at once; fewer: a control plane's admission window)
      * @param timeout bound of every phase that waits for the VMM processes
      * @param jfrDir  null, or where each VMM child's JFR recording (settings=profile) is dumped
      *                ({@code vmm-s.jfr}, {@code vmm-t.jfr}) with jcmd before the children are stopped
+     * @param setupWidth VMs whose set-up commands run at once (a stress knob; the set-up is not measured)
      */
-    public record Options(int vms, int warmupVms, List<String> jvmOptions, Duration timeout, Path jfrDir) {
-        /** No warm-up batch, no JFR. */
+    public record Options(int vms, int warmupVms, int inFlight, List<String> jvmOptions, Duration timeout, Path jfrDir,
+            int setupWidth) {
+        /** All VMs at once, no warm-up batch, no JFR, {@link #SETUP_WIDTH}. */
         public Options(int vms, List<String> jvmOptions, Duration timeout) {
-            this(vms, 0, jvmOptions, timeout, null);
+            this(vms, 0, vms, jvmOptions, timeout, null, SETUP_WIDTH);
         }
     }
 
@@ -69,8 +73,10 @@ public final class ConcurrentBench {
     }
 
     public static ObjectNode run(Options o, Consumer<String> progress) throws IOException {
-        if (o.vms() < 1 || o.vms() + o.warmupVms() > 4096 || o.warmupVms() < 0) {
-            throw new IllegalArgumentException("--vms must be >= 1, --warmup >= 0, together at most 4096");
+        if (o.vms() < 1 || o.vms() + o.warmupVms() > 4096 || o.warmupVms() < 0 || o.setupWidth() < 1
+                || o.inFlight() < 1) {
+            throw new IllegalArgumentException("--vms must be >= 1, --warmup >= 0, together at most 4096; --setup-width and "
+                    + "--in-flight >= 1");
         }
         int n = o.vms();
         int w = o.warmupVms();
@@ -130,7 +136,7 @@ public final class ConcurrentBench {
                 }
                 p0 = phase(phases, "idle_qmp_rtt_x100", p0);
 
-                int realTaps = addNics(mux, src, tgt, SETUP_WIDTH, timeoutNs);
+                int realTaps = addNics(mux, src, tgt, o.setupWidth(), timeoutNs);
                 p0 = phase(phases, "add_nics", p0);
                 long rss0 = rssKb(s.pid()) + rssKb(t.pid());
 
@@ -139,7 +145,7 @@ public final class ConcurrentBench {
                     uris[i] = "unix:" + dir.resolve("m" + i + ".sock");
                 }
                 List<String> refused = new ArrayList<>();
-                windowed(mux, total, SETUP_WIDTH, timeoutNs, "migrate-incoming", (i, done) -> {
+                windowed(mux, total, o.setupWidth(), timeoutNs, "migrate-incoming", (i, done) -> {
                     int[] answered = {0};
                     Consumer<QmpMux.Reply> check = r -> {
                         if (!r.ok()) {
@@ -163,7 +169,7 @@ public final class ConcurrentBench {
                 int warmCompleted = 0;
                 if (w > 0) {
                     progress.accept(w + " warm-up migrations at once; load " + Hop.loadAverage());
-                    Batch warm = Batch.run(mux, src, tgt, uris, n, total, timeoutNs);
+                    Batch warm = Batch.run(mux, src, tgt, uris, n, total, o.inFlight(), timeoutNs);
                     warmCompleted = warm.completed;
                     if (warm.completed != w) {
                         throw new IOException("warm-up: " + warm.completed + "/" + w + " migrations ended: "
@@ -185,7 +191,7 @@ public final class ConcurrentBench {
                 Map<String, Long> threads0t = threadTicks(t.pid());
                 long[] cpu0 = {cpuTicks(s.pid()), cpuTicks(t.pid()), cpuTicks(ProcessHandle.current().pid())};
                 long[] machine0 = machineTicks();
-                Batch b = Batch.run(mux, src, tgt, uris, 0, n, timeoutNs);
+                Batch b = Batch.run(mux, src, tgt, uris, 0, n, o.inFlight(), timeoutNs);
                 long afterWindow = System.nanoTime();
                 long[] cpu1 = {cpuTicks(s.pid()), cpuTicks(t.pid()), cpuTicks(ProcessHandle.current().pid())};
                 long[] machine1 = machineTicks();
@@ -281,11 +287,14 @@ public final class ConcurrentBench {
                 out.put("real_taps_with_warmup", realTaps);
                 out.put("stand_in_fds", 0);
                 out.put("warmup_vms", w);
+                out.put("in_flight_limit", Math.min(o.inFlight(), n));
                 out.put("completed", b.completed);
                 double seconds = (b.windowEnd - b.t0) / 1e9;
                 out.put("migrations_per_s", seconds > 0 ? Math.round(b.completed / seconds * 10) / 10.0 : 0);
                 out.put("window_ms", DowntimeBench.round((b.windowEnd - b.t0) / 1e6));
-                out.put("migrate_commands_ms", DowntimeBench.round((b.issued - b.t0) / 1e6));
+                if (b.issued != 0) { // first to last migrate written (all at once: a few ms)
+                    out.put("migrate_commands_ms", DowntimeBench.round((b.issued - b.t0) / 1e6));
+                }
                 // the window on the wall clock, to cut profiles (e.g. --jfr) to it
                 long epochMinusMono = System.currentTimeMillis() - System.nanoTime() / 1_000_000;
                 ArrayNode we = out.putArray("window_epoch_ms");
@@ -383,12 +392,24 @@ public final class ConcurrentBench {
             }
         }
 
-        static Batch run(QmpMux mux, QmpMux.Conn[] src, QmpMux.Conn[] tgt, String[] uris, int from, int to, long timeoutNs)
-                throws IOException {
+        static Batch run(QmpMux mux, QmpMux.Conn[] src, QmpMux.Conn[] tgt, String[] uris, int from, int to, int inFlight,
+                long timeoutNs) throws IOException {
             int count = to - from;
             Batch b = new Batch(count);
             int[] open = {count};
             List<Consumer<QmpMux.Reply>> onMigrateReply = new ArrayList<>();
+            int[] next = {0};
+            // at most inFlight migrations between their migrate and their end: each end lets the next one go
+            Runnable startNext = () -> {
+                if (next[0] < count) {
+                    int k = next[0]++;
+                    b.vms[k].migrateSentNs = System.nanoTime();
+                    src[from + k].send("migrate", Qmp.args().put("uri", uris[from + k]), onMigrateReply.get(k));
+                    if (next[0] == count) {
+                        b.issued = System.nanoTime();
+                    }
+                }
+            };
             for (int k = 0; k < count; k++) {
                 Vm vm = b.vms[k];
                 QmpMux.Conn sc = src[from + k];
@@ -398,12 +419,14 @@ public final class ConcurrentBench {
                     if (!vm.ended && vm.failure == null && vm.sourceCompletedNs != 0 && vm.targetResumedNs != 0) {
                         vm.ended = true;
                         open[0]--;
+                        startNext.run();
                     }
                 };
                 Consumer<String> fail = why -> {
                     if (!vm.ended && vm.failure == null) {
                         vm.failure = why;
                         open[0]--;
+                        startNext.run();
                     }
                 };
                 Consumer<QmpMux.Reply> onMigrate = r -> {
@@ -455,11 +478,9 @@ public final class ConcurrentBench {
                 };
             }
             b.t0 = System.nanoTime();
-            for (int k = 0; k < count; k++) {
-                b.vms[k].migrateSentNs = System.nanoTime();
-                src[from + k].send("migrate", Qmp.args().put("uri", uris[from + k]), onMigrateReply.get(k));
+            for (int k = 0; k < Math.min(inFlight, count); k++) {
+                startNext.run();
             }
-            b.issued = System.nanoTime();
             try {
                 mux.pump(b.t0 + timeoutNs, () -> open[0] == 0, "the end of " + count + " migrations");
             } catch (Qmp.TimeoutException e) {
