@@ -138,7 +138,7 @@ public final class ConcurrentBench {
 
                 int realTaps = addNics(mux, src, tgt, o.setupWidth(), timeoutNs);
                 p0 = phase(phases, "add_nics", p0);
-                long rss0 = rssKb(s.pid()) + rssKb(t.pid());
+                Long rss0 = rssMb(s.pid(), t.pid());
 
                 String[] uris = new String[total];
                 for (int i = 0; i < total; i++) {
@@ -259,7 +259,7 @@ public final class ConcurrentBench {
                     firstStop = Math.min(firstStop, stopped[i]);
                     lastStart = Math.max(lastStart, started[i]);
                 }
-                long rss1 = rssKb(s.pid()) + rssKb(t.pid());
+                Long rss1 = rssMb(s.pid(), t.pid());
                 // the source closes each channel once its 'completed' is in the kernel: let the closes land
                 int leaked;
                 int moved = b.completed + warmCompleted;
@@ -311,9 +311,14 @@ public final class ConcurrentBench {
                 // how much of the 2 cores the two VMM processes got, and how busy the machine was
                 ObjectNode cpu = out.putObject("window_cpu_s");
                 double hz = 100.0;
-                cpu.put("source", (cpu1[0] - cpu0[0]) / hz);
-                cpu.put("target", (cpu1[1] - cpu0[1]) / hz);
-                cpu.put("bench", (cpu1[2] - cpu0[2]) / hz);
+                String[] who = {"source", "target", "bench"};
+                for (int k = 0; k < 3; k++) {
+                    if (cpu0[k] < 0 || cpu1[k] < 0) {
+                        cpu.putNull(who[k]); // /proc/PID/stat unreadable
+                    } else {
+                        cpu.put(who[k], (cpu1[k] - cpu0[k]) / hz);
+                    }
+                }
                 cpu.put("wall", DowntimeBench.round((afterWindow - b.t0) / 1e9));
                 long busy = machine1[0] - machine0[0];
                 long all0 = machine1[1] - machine0[1];
@@ -326,8 +331,8 @@ public final class ConcurrentBench {
                 out.put("max_frozen_at_once", maxOverlap(frozen));
                 out.put("connect_retries", retries);
                 out.put("unstamped", unstamped);
-                out.put("rss_mb_before", rss0 / 1024);
-                out.put("rss_mb_after", rss1 / 1024);
+                out.put("rss_mb_before", rss0);
+                out.put("rss_mb_after", rss1);
                 ObjectNode heap = out.putObject("heap_mb");
                 heap.set("source", heapInfo(s.pid()));
                 heap.set("target", heapInfo(t.pid()));
@@ -352,8 +357,7 @@ public final class ConcurrentBench {
                     sb.append("\n--- ").append(c.name).append(" stderr:\n").append(c.stderrTail());
                 }
                 throw new IOException(sb.toString(), e);
-            } finally {
-                mux.close();
+            } finally { // the bench's QMP connections close with the try above, after the children
                 for (VmmChild c : children) {
                     c.close();
                 }
@@ -631,15 +635,16 @@ public final class ConcurrentBench {
         return now;
     }
 
-    /** utime + stime of a process in clock ticks (USER_HZ, 100 on Linux), -1 if unreadable. */
+    /** utime + stime of a process in clock ticks (USER_HZ, 100 on Linux), -1 if the process is gone. */
     static long cpuTicks(long pid) {
+        String st;
         try {
-            String st = Files.readString(Path.of("/proc/" + pid + "/stat"));
-            String[] f = st.substring(st.lastIndexOf(')') + 2).split(" ");
-            return Long.parseLong(f[11]) + Long.parseLong(f[12]); // fields 14 and 15 of stat(5)
-        } catch (IOException | RuntimeException e) {
+            st = Files.readString(Path.of("/proc/" + pid + "/stat"));
+        } catch (IOException e) {
             return -1;
         }
+        String[] f = st.substring(st.lastIndexOf(')') + 2).split(" ");
+        return Long.parseLong(f[11]) + Long.parseLong(f[12]); // fields 14 and 15 of stat(5)
     }
 
     /**
@@ -659,9 +664,13 @@ public final class ConcurrentBench {
                 String[] f = st.substring(st.lastIndexOf(')') + 2).split(" ");
                 // key per thread: a thread that ends during the window drops out of both snapshots' difference
                 m.merge(comm + "/" + task.getName(), Long.parseLong(f[11]) + Long.parseLong(f[12]), Long::sum);
-            } catch (IOException | RuntimeException e) {
-                // the thread ended between the listing and the read: its ticks are gone with it
-                continue;
+            } catch (java.nio.file.NoSuchFileException e) {
+                continue; // the thread ended between the listing and the read: its ticks are gone with it
+            } catch (IOException e) {
+                if (!task.exists()) {
+                    continue; // ended while being read (ESRCH)
+                }
+                throw new java.io.UncheckedIOException(e);
             }
         }
         return m;
@@ -679,18 +688,14 @@ public final class ConcurrentBench {
     }
 
     /** {busy, total} ticks of all CPUs from /proc/stat (busy = total - idle - iowait). */
-    static long[] machineTicks() {
-        try {
-            String[] f = Files.readAllLines(Path.of("/proc/stat")).get(0).trim().split("\\s+");
-            long total = 0;
-            for (int i = 1; i <= 8 && i < f.length; i++) { // user nice system idle iowait irq softirq steal (guest is in user)
-                total += Long.parseLong(f[i]);
-            }
-            long idle = Long.parseLong(f[4]) + Long.parseLong(f[5]);
-            return new long[] {total - idle, total};
-        } catch (IOException | RuntimeException e) {
-            return new long[] {0, 0};
+    static long[] machineTicks() throws IOException {
+        String[] f = Files.readAllLines(Path.of("/proc/stat")).get(0).trim().split("\\s+");
+        long total = 0;
+        for (int i = 1; i <= 8 && i < f.length; i++) { // user nice system idle iowait irq softirq steal (guest is in user)
+            total += Long.parseLong(f[i]);
         }
+        long idle = Long.parseLong(f[4]) + Long.parseLong(f[5]);
+        return new long[] {total - idle, total};
     }
 
     static int fds(long pid) {
@@ -705,10 +710,17 @@ public final class ConcurrentBench {
                     return Long.parseLong(line.replaceAll("[^0-9]", ""));
                 }
             }
-        } catch (IOException | NumberFormatException e) {
-            return -1; // the process is gone: reported as -1, not as 0 KB
+        } catch (IOException e) {
+            return -1; // the process is gone
         }
         return -1;
+    }
+
+    /** RSS of both processes in MB, or null when either is unreadable. */
+    static Long rssMb(long a, long b) {
+        long x = rssKb(a);
+        long y = rssKb(b);
+        return x < 0 || y < 0 ? null : (x + y) / 1024;
     }
 
     /** Used and committed heap in MB from {@code jcmd PID GC.heap_info} (G1 and Serial print "total NK, used NK"). */

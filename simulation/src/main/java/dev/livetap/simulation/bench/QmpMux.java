@@ -311,20 +311,38 @@ final class QmpMux implements AutoCloseable {
         }
     }
 
+    private boolean closedAll;
+
+    /** Closes every connection and the selector (idempotent); the first close failure is thrown. */
     @Override
-    public void close() {
+    public void close() throws IOException {
+        if (closedAll) {
+            return;
+        }
+        closedAll = true;
+        IOException first = null;
         for (Conn c : conns) {
             try {
                 c.ch.close();
             } catch (IOException e) {
-                // closing the bench's own client sockets: nothing else to do with the error than lose it with the socket
-                failure = failure == null ? "close: " + e.getMessage() : failure;
+                if (first == null) {
+                    first = e;
+                } else {
+                    first.addSuppressed(e);
+                }
             }
         }
         try {
             selector.close();
         } catch (IOException e) {
-            failure = failure == null ? "close: " + e.getMessage() : failure;
+            if (first == null) {
+                first = e;
+            } else {
+                first.addSuppressed(e);
+            }
+        }
+        if (first != null) {
+            throw first;
         }
     }
 }
