@@ -230,6 +230,8 @@ public final class ConcurrentBench {
                 List<Double> migrateRtt = new ArrayList<>();
                 List<Double> toActive = new ArrayList<>();
                 List<Double> toEnd = new ArrayList<>();
+                List<Double> stopAt = new ArrayList<>();
+                List<Double> startAt = new ArrayList<>();
                 long firstStop = Long.MAX_VALUE;
                 long lastStart = 0;
                 int unstamped = 0;
@@ -255,6 +257,8 @@ public final class ConcurrentBench {
                         continue;
                     }
                     downtimes.add((started[i] - stopped[i]) / 1e6);
+                    stopAt.add((stopped[i] - b.t0) / 1e6); // the engine's stamps are CLOCK_MONOTONIC, as System.nanoTime
+                    startAt.add((started[i] - b.t0) / 1e6);
                     frozen.add(new long[] {stopped[i], started[i]});
                     firstStop = Math.min(firstStop, stopped[i]);
                     lastStart = Math.max(lastStart, started[i]);
@@ -305,6 +309,8 @@ public final class ConcurrentBench {
                 putPercentiles(out.putObject("downtime_ms"), downtimes);
                 putPercentiles(out.putObject("migrate_reply_ms"), migrateRtt);
                 putPercentiles(out.putObject("source_active_after_ms"), toActive);
+                putPercentiles(out.putObject("source_stopped_after_ms"), stopAt);
+                putPercentiles(out.putObject("target_started_after_ms"), startAt);
                 putPercentiles(out.putObject("ended_after_ms"), toEnd);
                 putPercentiles(out.putObject("idle_qmp_rtt_ms"), idleRtt);
                 // CPU in the window (from the first migrate until the bench saw the end; /proc, clock ticks):
