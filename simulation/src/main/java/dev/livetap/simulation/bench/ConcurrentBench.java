@@ -362,6 +362,7 @@ public final class ConcurrentBench {
                 for (VmmChild c : children) {
                     sb.append("\n--- ").append(c.name).append(" stderr:\n").append(c.stderrTail());
                 }
+                sb.append("\n(the VMM processes' logs are kept in ").append(dir).append(")");
                 throw new IOException(sb.toString(), e);
             } finally { // the bench's QMP connections close with the try above, after the children
                 for (VmmChild c : children) {
