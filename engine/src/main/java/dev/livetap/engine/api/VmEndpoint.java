@@ -29,6 +29,8 @@ import org.apache.pekko.actor.typed.javadsl.AskPattern;
  */
 public final class VmEndpoint implements AutoCloseable {
     private final VmSpec spec;
+    /** Runs a completion on the completing thread (no pool, no new thread). */
+    private static final java.util.concurrent.Executor DIRECT = Runnable::run;
     private final ActorSystem<?> system;
     private final ActorRef<VmHostActor.Command> host;
     private final ActorRef<VmActor.Command> vm;
@@ -219,7 +221,11 @@ public final class VmEndpoint implements AutoCloseable {
             out.completeExceptionally(new LivetapException(LivetapException.GENERIC, "VM " + name() + " is closed"));
             return out;
         }
-        AskPattern.<VmActor.Command, VmReply>ask(vm, command::apply, askTimeout, system.scheduler()).whenComplete((r, e) -> {
+        // Pekko's stage is Scala's CompletableFuture adapter, which turns whenComplete into
+        // whenCompleteAsync on the default executor: one new Thread per ask where the common pool
+        // has parallelism 1 (<= 2 CPUs), a common-pool hop elsewhere. Run the mapping on the
+        // thread that completes the ask (the replying actor's, or the scheduler's on timeout).
+        AskPattern.<VmActor.Command, VmReply>ask(vm, command::apply, askTimeout, system.scheduler()).whenCompleteAsync((r, e) -> {
             if (e != null) {
                 out.completeExceptionally(new LivetapException(LivetapException.GENERIC, "VM " + name()
                         + " did not answer within " + askTimeout.toMillis() + " ms"));
@@ -228,7 +234,7 @@ public final class VmEndpoint implements AutoCloseable {
             } else {
                 out.completeExceptionally(new LivetapException(r.error().errorClass(), r.error().desc()));
             }
-        });
+        }, DIRECT);
         return out;
     }
 

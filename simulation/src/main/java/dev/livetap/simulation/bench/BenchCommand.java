@@ -80,12 +80,41 @@ public final class BenchCommand implements Callable<Integer> {
         @Option(names = "--jvm-opt", paramLabel = "OPT", description = "Extra option of the VMM child JVMs (repeatable).")
         List<String> jvmOptions = new ArrayList<>();
 
+        @Option(names = "--warmup", paramLabel = "N", defaultValue = "-1",
+                description = "VMs migrated at once before the measured batch, unmeasured (default: as many as --vms, at most 1000).")
+        int warmup;
+
+        @Option(names = "--in-flight", paramLabel = "K", defaultValue = "0",
+                description = "At most K migrations in progress at once; each end starts the next (default: all --vms at once).")
+        int inFlight;
+
+        @Option(names = "--setup-width", paramLabel = "N", defaultValue = "16",
+                description = "VMs whose set-up commands (netdev_add, device_add, migrate-incoming) run at once (default ${DEFAULT-VALUE}).")
+        int setupWidth;
+
+        @Option(names = "--jfr", paramLabel = "DIR",
+                description = "Record JFR (settings=profile) of both VMM children; dumped to DIR/vmm-s.jfr, DIR/vmm-t.jfr.")
+        java.nio.file.Path jfr;
+
+        @Option(names = "--timeout", paramLabel = "SECONDS", defaultValue = "300",
+                description = "Bound of each waiting phase, including the migration window (default ${DEFAULT-VALUE}).")
+        int timeoutSeconds;
+
         @Option(names = "--json", description = "Print one JSON object.")
         boolean json;
 
         @Override
         public Integer call() throws Exception {
-            JsonNode r = ConcurrentBench.run(new ConcurrentBench.Options(vms, jvmOptions, Duration.ofSeconds(300)),
+            if (timeoutSeconds < 1) {
+                System.err.println("livetap bench concurrent: --timeout must be >= 1");
+                return 2;
+            }
+            if (jfr != null) {
+                java.nio.file.Files.createDirectories(jfr);
+            }
+            int w = warmup >= 0 ? warmup : Math.min(vms, 1000);
+            JsonNode r = ConcurrentBench.run(new ConcurrentBench.Options(vms, w, inFlight > 0 ? inFlight : vms, jvmOptions,
+                    Duration.ofSeconds(timeoutSeconds), jfr, setupWidth),
                     json ? s -> { } : System.err::println);
             print(r, json, "");
             return 0;

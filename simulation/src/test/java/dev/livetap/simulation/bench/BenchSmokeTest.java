@@ -46,11 +46,22 @@ class BenchSmokeTest {
     @Test
     @Timeout(120)
     void concurrentTenVms() throws Exception {
-        ObjectNode r = ConcurrentBench.run(new ConcurrentBench.Options(10, JVM, Duration.ofSeconds(60)), s -> { });
+        // 2 warm-up VMs first, then 10 at once
+        ObjectNode r = ConcurrentBench.run(new ConcurrentBench.Options(10, 2, 10, JVM, Duration.ofSeconds(60), null,
+                ConcurrentBench.SETUP_WIDTH), s -> { });
         assertEquals(10, r.get("vms").asInt());
         assertEquals(10, r.get("real_taps").asInt());
+        assertEquals(12, r.get("real_taps_with_warmup").asInt());
+        assertEquals(2, r.at("/warmup/completed").asInt(), r.toString());
         assertEquals(10, r.get("completed").asInt(), r.toString());
         assertEquals(0, r.get("fds_leaked").asInt(), r.toString());
         assertTrue(r.get("migrations_per_s").asDouble() > 0, r.toString());
+        assertTrue(r.get("max_in_flight").asInt() >= 1 && r.get("max_in_flight").asInt() <= 10, r.toString());
+        assertEquals(0, r.get("unstamped").asInt(), r.toString());
+        assertTrue(r.at("/downtime_ms/p50").asDouble() > 0, r.toString());
+        assertTrue(r.at("/downtime_ms/p99").asDouble() >= r.at("/downtime_ms/p50").asDouble(), r.toString());
+        assertTrue(r.at("/downtime_ms/p99").asDouble() <= r.get("window_ms").asDouble(), "a downtime lies inside the window: " + r);
+        assertTrue(r.at("/heap_mb/source/used").asLong() > 0 && r.at("/heap_mb/target/used").asLong() > 0, r.toString());
+        assertTrue(!r.has("failures"), r.toString());
     }
 }
