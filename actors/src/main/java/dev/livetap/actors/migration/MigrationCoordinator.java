@@ -614,6 +614,8 @@ public final class MigrationCoordinator {
          */
         private final Set<Section> inFlight = Collections.newSetFromMap(new IdentityHashMap<>());
         private boolean inFlightDrained;
+        /** The transport's accept while this actor waits for the source; null once adopted or abandoned. */
+        private java.util.concurrent.CompletableFuture<FrameChannel> accepting;
 
         TargetRole(ActorContext<Command> ctx, TimerScheduler<Command> timers, TargetSetup setup, ActorRef<Report> report) {
             super(ctx, timers, report, setup.migrationId(), setup.nics(), setup.clock(), setup.timeouts());
@@ -639,8 +641,24 @@ public final class MigrationCoordinator {
             }
         }
 
+        /**
+         * This side gave up (or stops) while the transport may still accept: stop it listening, and
+         * close a channel it already accepted whose {@code Connected} is still queued behind the
+         * failure (or would reach this actor only after it stopped). A late connection is otherwise
+         * never closed: the chaos runner found a failed target holding its accepted migration socket
+         * after SIGSTOP/SIGCONT made the channel timeout and the accept fire together.
+         */
+        private void abandonAccept() {
+            java.util.concurrent.CompletableFuture<FrameChannel> a = accepting;
+            accepting = null;
+            if (a != null && !a.cancel(false) && !a.isCompletedExceptionally()) {
+                a.join().close();
+            }
+        }
+
         @Override
         void closeChannel() {
+            abandonAccept();
             super.closeChannel();
             synchronized (inFlight) {
                 inFlightDrained = true;
@@ -660,8 +678,8 @@ public final class MigrationCoordinator {
                     bySection.put(s.sectionName(), i);
                 }
                 phaseTimer("waiting for the source to connect at " + setup.uri().uri(), timeouts.channel());
-                ctx.pipeToSelf(setup.transport().acceptOne(setup.uri()),
-                        (ch, ex) -> ex == null ? new Connected(ch) : new ChannelFailed(ex));
+                accepting = setup.transport().acceptOne(setup.uri()).toCompletableFuture();
+                ctx.pipeToSelf(accepting, (ch, ex) -> ex == null ? new Connected(ch) : new ChannelFailed(ex));
             }, r -> ctx.getSelf().tell(new Timeout(r)));
             return waiting(schemas);
         }
@@ -669,6 +687,7 @@ public final class MigrationCoordinator {
         private Behavior<Command> waiting(Map<String, Schema> schemas) {
             return withCommon(Behaviors.receive(Command.class)
                     .onMessage(Connected.class, m -> {
+                        accepting = null;
                         channel = new HandOverChannel(m.channel());
                         status(MigrationStatus.ACTIVE);
                         phaseTimer("receiving the migration stream", timeouts.stream());
@@ -836,6 +855,7 @@ public final class MigrationCoordinator {
             finished = true;
             timers.cancelAll();
             dropOps();
+            abandonAccept();
             ctx.getLog().warn("migration {}: {}", id, reason);
             if (channel != null && channel.isOpen()) {
                 // closed once the answer is out: closing at once could drop it (the source then only sees the close)

@@ -283,6 +283,109 @@ class MigrationRollbackTest {
         tgt.ok(r -> new VmActor.NetdevDel("net0", r));
     }
 
+    /** A transport whose accept the test completes (or not); it records the call. */
+    private static final class HeldAccept implements MigrationTransport {
+        final CompletableFuture<FrameChannel> accept = new CompletableFuture<>();
+        final CompletableFuture<Void> asked = new CompletableFuture<>();
+
+        @Override
+        public CompletionStage<FrameChannel> connect(MigrationUri.Unix uri) {
+            return new CompletableFuture<>();
+        }
+
+        @Override
+        public CompletionStage<FrameChannel> acceptOne(MigrationUri.Unix uri) {
+            asked.complete(null);
+            return accept;
+        }
+    }
+
+    /** A channel that only counts its closes. */
+    private static final class CountingChannel implements FrameChannel {
+        final java.util.concurrent.atomic.AtomicInteger closes = new java.util.concurrent.atomic.AtomicInteger();
+
+        @Override
+        public CompletionStage<Void> send(byte[] payload, List<OwnedFd> fds) {
+            return CompletableFuture.completedFuture(null);
+        }
+
+        @Override
+        public void start(FrameHandler handler) {
+        }
+
+        @Override
+        public void pauseReading() {
+        }
+
+        @Override
+        public void resumeReading() {
+        }
+
+        @Override
+        public dev.livetap.nativeio.PeerCredentials peerCredentials() {
+            return new dev.livetap.nativeio.PeerCredentials(1, 0, 0);
+        }
+
+        @Override
+        public boolean isOpen() {
+            return closes.get() == 0;
+        }
+
+        @Override
+        public void close() {
+            closes.incrementAndGet();
+        }
+    }
+
+    private Endpoint waitingTarget(HeldAccept transport) throws Exception {
+        Endpoint tgt = new Endpoint(kit, "tgt", tgtOs, transport, true, false, new RecordingVhostBackend(), TIMEOUTS);
+        tgt.netdev(Map.of("id", "net0", "ifname", "tap0", "queues", 4, "incoming-fds", true));
+        tgt.nic("nic0", "net0");
+        tgt.ok(r -> new VmActor.MigrateIncoming(URI, r));
+        transport.asked.get(5, TimeUnit.SECONDS);
+        return tgt;
+    }
+
+    /** A target that gives up waiting for the source stops its transport's accept (the listener goes at once). */
+    @Test
+    void aTargetThatGivesUpWaitingCancelsTheAccept() throws Exception {
+        HeldAccept transport = new HeldAccept();
+        Endpoint tgt = waitingTarget(transport);
+        time.timePasses(Duration.ofSeconds(2));
+        tgt.awaitMigrationStatus("failed");
+        assertTrue(tgt.info().errorDesc().startsWith("waiting for the source to connect at " + URI), tgt.info().errorDesc());
+        assertTrue(transport.accept.isCancelled(), "the failed target cancelled the accept it no longer waits for");
+        tgt.ok(r -> new VmActor.DeviceDel("nic0", r));
+        tgt.ok(r -> new VmActor.NetdevDel("net0", r));
+    }
+
+    /**
+     * Chaos finding: SIGSTOP of the target before {@code migrate}, SIGCONT after the source gave up.
+     * The channel timeout and the accept fire together; the accepted channel's {@code Connected}
+     * queues behind the {@code Timeout}, so the failed target used to ignore it and keep the
+     * connected socket open. Either order must close it: the coordinator closes a channel that was
+     * accepted before it cancelled, the transport one accepted after (as the engine's transport does).
+     */
+    @Test
+    void aConnectionAcceptedAsTheTargetGivesUpIsClosed() throws Exception {
+        HeldAccept transport = new HeldAccept();
+        Endpoint tgt = waitingTarget(transport);
+        CountingChannel late = new CountingChannel();
+        time.timePasses(Duration.ofSeconds(2)); // the Timeout is in the coordinator's mailbox now
+        if (!transport.accept.complete(late)) {
+            late.close(); // the coordinator cancelled first: the transport closes what it accepted
+        }
+        tgt.awaitMigrationStatus("failed");
+        assertEquals(List.of("setup", "failed"), tgt.migrationStatuses(), "the late channel was never adopted");
+        long deadline = System.nanoTime() + Endpoint.WAIT.toNanos();
+        while (late.closes.get() == 0 && System.nanoTime() < deadline) {
+            Thread.onSpinWait();
+        }
+        assertEquals(1, late.closes.get(), "the channel accepted as the target gave up is closed, once");
+        tgt.ok(r -> new VmActor.DeviceDel("nic0", r));
+        tgt.ok(r -> new VmActor.NetdevDel("net0", r));
+    }
+
     static Section nicSection(List<OwnedFd> fds) {
         List<Schema> peers = Collections.nCopies(fds.size(), NetTapSchema.SCHEMA);
         Schema schema = VirtioNetSchema.schema(peers);

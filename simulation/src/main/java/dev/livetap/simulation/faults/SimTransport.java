@@ -75,8 +75,11 @@ public final class SimTransport implements MigrationTransport {
         }
         Reactor.Registration[] reg = new Reactor.Registration[1];
         reg[0] = os.reactor().register(listener, Reactor.READ, ready -> {
+            if (f.isDone()) {
+                return; // cancelled: the listener is being closed
+            }
             OwnedFd s = os.unix().accept(listener);
-            if (s == null || f.isDone()) {
+            if (s == null) {
                 return;
             }
             reg[0].cancel();
@@ -88,6 +91,13 @@ public final class SimTransport implements MigrationTransport {
         });
         listenerRegistration = reg[0];
         listening = true;
+        // a coordinator that gave up cancels the accept: stop listening at once, as the engine's transport does
+        f.whenComplete((ch, e) -> {
+            if (e instanceof java.util.concurrent.CancellationException) {
+                close();
+                os.unix().unlinkSocket(path);
+            }
+        });
         return f;
     }
 
