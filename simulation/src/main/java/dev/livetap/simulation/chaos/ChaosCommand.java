@@ -29,6 +29,11 @@ public final class ChaosCommand implements Callable<Integer> {
             description = "The VMMs' migration timeout (default ${DEFAULT-VALUE}); SIGSTOP lasts this plus 0.5 s.")
     int timeoutS;
 
+    @Option(names = "--faults", split = ",", paramLabel = "FAULT",
+            description = "Only these faults (comma-separated: kill_source, kill_target, stop_target, drop_socket; default all)."
+                    + " A seed picks the same fault only with the same list.")
+    List<String> faults;
+
     @Option(names = "--json", description = "Print one JSON object (progress lines go to stderr).")
     boolean json;
 
@@ -38,24 +43,42 @@ public final class ChaosCommand implements Callable<Integer> {
             System.err.println("livetap chaos: --runs 1-10000, --queues 1-64, --migration-timeout 1-60");
             return ExitCodes.USAGE;
         }
+        List<ChaosRunner.ChaosFault> pool = new java.util.ArrayList<>();
+        for (String f : faults == null ? List.<String>of() : faults) {
+            ChaosRunner.ChaosFault match = null;
+            for (ChaosRunner.ChaosFault c : ChaosRunner.ChaosFault.values()) {
+                if (c.id().equals(f.trim())) {
+                    match = c;
+                }
+            }
+            if (match == null) {
+                System.err.println("livetap chaos: unknown fault " + f + " (kill_source, kill_target, stop_target, drop_socket)");
+                return ExitCodes.USAGE;
+            }
+            pool.add(match);
+        }
+        if (pool.isEmpty()) {
+            pool.addAll(List.of(ChaosRunner.ChaosFault.values()));
+        }
         String why = whyUnavailable();
         if (why != null) {
             System.err.println("livetap chaos: needs real TAPs: " + why);
             return ExitCodes.UNAVAILABLE;
         }
+        String faultsArg = faults == null ? "" : " --faults " + String.join(",", pool.stream().map(ChaosRunner.ChaosFault::id).toList());
         long s = seed != null ? seed : System.nanoTime();
-        System.err.println("SEED=" + s + " runs=" + runs + " queues=" + queues + " migration_timeout_s=" + timeoutS);
+        System.err.println("SEED=" + s + " runs=" + runs + " queues=" + queues + " migration_timeout_s=" + timeoutS
+                + (faults == null ? "" : " faults=" + String.join(",", pool.stream().map(ChaosRunner.ChaosFault::id).toList())));
         long t0 = System.nanoTime();
         List<ChaosRunner.Run> result;
-        try (ChaosRunner runner = ChaosRunner.open(new ChaosRunner.Options(s, runs, queues, timeoutS), System.err::println)) {
+        try (ChaosRunner runner = ChaosRunner.open(new ChaosRunner.Options(s, runs, queues, timeoutS, pool), System.err::println)) {
             Thread hook = new Thread(runner::close, "livetap-chaos-cleanup");
             Runtime.getRuntime().addShutdownHook(hook);
             try {
                 result = runner.runAll(r -> {
                     System.err.printf("run %d seed=%d fault=%s at=%s phase=%s outcome=%s owner=%s fds_leaked=%d %d ms%s%n", r.index(),
                             r.seed(), r.fault().id(), r.moment(), r.phase(), r.outcome(), r.owner(), r.fdsLeaked(), r.wallMs(),
-                            r.violations().isEmpty() ? "" : " VIOLATION " + r.violations() + "\n  reproduce: ./livetap chaos --seed "
-                                    + r.seed() + " --runs 1");
+                            r.violations().isEmpty() ? "" : " VIOLATION " + r.violations() + "\n  reproduce: " + reproduce(r.seed(), faultsArg));
                 });
             } finally {
                 try {
@@ -70,7 +93,7 @@ public final class ChaosCommand implements Callable<Integer> {
             return ExitCodes.FAILED;
         }
         long elapsedMs = (System.nanoTime() - t0) / 1_000_000;
-        String out = toJson(s, queues, result, elapsedMs);
+        String out = toJson(s, queues, result, elapsedMs, faultsArg);
         if (json) {
             System.out.println(out);
         } else {
@@ -96,7 +119,16 @@ public final class ChaosCommand implements Callable<Integer> {
         return null;
     }
 
+    /** The command line that repeats one run's fault and moment ({@code faultsArg}: " --faults …" or ""). */
+    static String reproduce(long runSeed, String faultsArg) {
+        return "./livetap chaos --seed " + runSeed + " --runs 1" + faultsArg;
+    }
+
     public static String toJson(long seed, int queues, List<ChaosRunner.Run> runs, long elapsedMs) {
+        return toJson(seed, queues, runs, elapsedMs, "");
+    }
+
+    public static String toJson(long seed, int queues, List<ChaosRunner.Run> runs, long elapsedMs, String faultsArg) {
         StringBuilder s = new StringBuilder("{");
         long violations = runs.stream().filter(r -> !r.violations().isEmpty()).count();
         s.append("\"seed\": ").append(seed).append(", \"runs\": ").append(runs.size()).append(", \"queues\": ").append(queues);
@@ -118,7 +150,7 @@ public final class ChaosCommand implements Callable<Integer> {
             for (String v : r.violations()) {
                 s.append(i++ > 0 ? ", " : "").append("{\"run\": ").append(r.index()).append(", \"seed\": ").append(r.seed())
                         .append(", \"fault\": ").append(Json.quote(r.fault().id())).append(", \"message\": ").append(Json.quote(v))
-                        .append(", \"reproduce\": ").append(Json.quote("./livetap chaos --seed " + r.seed() + " --runs 1")).append('}');
+                        .append(", \"reproduce\": ").append(Json.quote(reproduce(r.seed(), faultsArg))).append('}');
             }
         }
         long tx = runs.stream().mapToLong(ChaosRunner.Run::pingTransmitted).sum();

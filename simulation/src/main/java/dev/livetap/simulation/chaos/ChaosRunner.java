@@ -60,8 +60,23 @@ public final class ChaosRunner implements AutoCloseable {
             int fdsLeaked, List<String> violations, long pingTransmitted, long pingReceived, long wallMs, String detail) {
     }
 
-    /** Options of a batch. */
-    public record Options(long seed, int runs, int queues, int migrationTimeoutS) {
+    /** Options of a batch; {@code faults}: the faults a run picks from (all of them unless narrowed). */
+    public record Options(long seed, int runs, int queues, int migrationTimeoutS, List<ChaosFault> faults) {
+        public Options {
+            faults = List.copyOf(faults);
+            if (faults.isEmpty()) {
+                throw new IllegalArgumentException("at least one fault");
+            }
+        }
+
+        public Options(long seed, int runs, int queues, int migrationTimeoutS) {
+            this(seed, runs, queues, migrationTimeoutS, List.of(ChaosFault.values()));
+        }
+
+        /** The fault of the run with this seed (the first draw of its Random). */
+        ChaosFault pick(Random r) {
+            return faults.get(r.nextInt(faults.size()));
+        }
     }
 
     private final Options o;
@@ -113,7 +128,7 @@ public final class ChaosRunner implements AutoCloseable {
             } catch (Exception | AssertionError e) {
                 // a QMP reply that never came, a process that vanished: the run fails, the batch goes on
                 // with fresh processes
-                r = new Run(i, seeds[i], ChaosFault.values()[new Random(seeds[i]).nextInt(ChaosFault.values().length)], "?", "?",
+                r = new Run(i, seeds[i], o.pick(new Random(seeds[i])), "?", "?",
                         "harness_error", "none", 0, List.of("NoUncaughtFailure: " + e), 0, 0, 0, String.valueOf(e));
                 for (Vmm v : List.copyOf(all)) {
                     if (v != spare) {
@@ -178,7 +193,7 @@ public final class ChaosRunner implements AutoCloseable {
     private Run runOne(int index, long seed) throws Exception {
         long t0 = System.nanoTime();
         Random r = new Random(seed);
-        ChaosFault fault = ChaosFault.values()[r.nextInt(ChaosFault.values().length)];
+        ChaosFault fault = o.pick(r);
         boolean beforeMigrate = fault != ChaosFault.DROP_SOCKET && fault != ChaosFault.KILL_SOURCE && r.nextInt(4) == 0;
         int delayUs = r.nextInt(FAULT_DELAY_US_MAX + 1);
         boolean contAfterStop = r.nextBoolean();
@@ -202,8 +217,16 @@ public final class ChaosRunner implements AutoCloseable {
         src.execute("migrate-set-parameters", Vmm.args().put("local", true));
         tgt.execute("migrate-set-parameters", Vmm.args().put("local", true));
         tgt.execute("migrate-incoming", Vmm.args().put("uri", uri));
-        for (int k = 0; k < 2_000 && !Files.exists(sock); k++) {
+        // migrate-incoming answers before the target listens (docs/qmp.md), and the path appears at bind(), a
+        // moment before listen(): a connect in between is refused. Wait (bounded) until the kernel lists it listening.
+        boolean listening = SocketDropper.listening(tgt.pid(), sock);
+        for (int k = 0; k < 2_000 && !listening; k++) {
             Thread.sleep(1);
+            listening = SocketDropper.listening(tgt.pid(), sock);
+        }
+        if (!listening) {
+            // not a violation by itself (a loaded machine); the migration then fails to connect and the source resumes
+            detail.append("target not listening after 2000 polls; ");
         }
         String phase = "none";
         boolean injected = false;
@@ -243,6 +266,14 @@ public final class ChaosRunner implements AutoCloseable {
             violations.add("Liveness: no final status within the bound (source " + srcStatus + ", target " + tgtStatus + ")");
         }
         detail.append("; source ").append(srcStatus).append(", target ").append(tgtStatus);
+        String srcError = src.alive() ? src.migrationError() : null;
+        String tgtError = tgt.alive() ? tgt.migrationError() : null;
+        if (srcError != null) {
+            detail.append("; source error: ").append(srcError);
+        }
+        if (tgtError != null) {
+            detail.append("; target error: ").append(tgtError);
+        }
 
         // the rules: who owns the TAP now
         Vmm owner;
@@ -259,8 +290,14 @@ public final class ChaosRunner implements AutoCloseable {
             owner = tgt;
             outcome = "completed";
             if (!tgt.alive()) {
-                violations.add("the source completed but the target is gone: nobody owns the TAP");
                 owner = null;
+                if (fault == ChaosFault.KILL_TARGET || fault == ChaosFault.STOP_TARGET && !contAfterStop) {
+                    // the fault struck after the hand-over: this run killed the TAP's new owner, so the device
+                    // goes with it (checked below: the source released every queue, the TAP must disappear)
+                    outcome = "completed_target_killed";
+                } else {
+                    violations.add("the source completed but the target is gone: nobody owns the TAP");
+                }
             }
         } else {
             owner = src;
@@ -337,6 +374,10 @@ public final class ChaosRunner implements AutoCloseable {
             }
         }
 
+        if (!violations.isEmpty()) {
+            detail.append("; logs kept: ").append(keepLogs(index, seed, src, tgt));
+        }
+
         // next run's processes
         if (owner == tgt) {
             retire(src);
@@ -355,6 +396,27 @@ public final class ChaosRunner implements AutoCloseable {
         long wallMs = (System.nanoTime() - t0) / 1_000_000;
         return new Run(index, seed, fault, moment, phase, outcome, owner == null ? "none" : owner == src ? "source" : "target",
                 leaked, violations, pings[0], pings[1], wallMs, detail.toString().replaceFirst("^; ", ""));
+    }
+
+    /**
+     * Copies the run's VMM logs out of the working directory (deleted at the end) for diagnosis:
+     * {@code $LIVETAP_STATE_DIR/chaos-logs} (the launcher sets it to {@code .livetap}), else the temp directory.
+     */
+    private String keepLogs(int index, long seed, Vmm src, Vmm tgt) {
+        String state = System.getenv("LIVETAP_STATE_DIR");
+        Path into = (state != null ? Path.of(state) : Path.of(System.getProperty("java.io.tmpdir"))).resolve("chaos-logs");
+        try {
+            Files.createDirectories(into);
+            for (Vmm v : List.of(src, tgt)) {
+                if (Files.exists(v.log())) {
+                    Files.copy(v.log(), into.resolve("run" + index + "-seed" + seed + "-" + v.name + ".log"),
+                            java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                }
+            }
+            return into.resolve("run" + index + "-seed" + seed + "-*.log").toString();
+        } catch (IOException e) {
+            return "could not copy the logs to " + into + ": " + e;
+        }
     }
 
     private static boolean isFinal(String s) {

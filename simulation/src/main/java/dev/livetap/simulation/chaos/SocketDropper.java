@@ -35,6 +35,18 @@ final class SocketDropper {
     private SocketDropper() {
     }
 
+    /** Whether {@code pid}'s network namespace lists a listening socket (flag __SO_ACCEPTCON) bound to {@code path}. */
+    static boolean listening(long pid, Path path) throws IOException {
+        for (String line : Files.readAllLines(Path.of("/proc", String.valueOf(pid), "net", "unix"))) {
+            String[] f = line.trim().split("\\s+");
+            // Num RefCount Protocol Flags Type St Inode Path; Flags 00010000 = __SO_ACCEPTCON (listening)
+            if (f.length >= 8 && f[7].equals(path.toString()) && (Long.parseLong(f[3], 16) & 0x10000) != 0) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /** The descriptor number in {@code pid} of its connected socket bound to {@code path}, if any. */
     static OptionalInt acceptedSocket(long pid, Path path) throws IOException {
         Set<String> inodes = new HashSet<>();

@@ -105,6 +105,12 @@ final class Vmm implements AutoCloseable {
         return execute("query-migrate").path("status").asText("none");
     }
 
+    /** query-migrate's error-desc, or null. */
+    String migrationError() throws Exception {
+        JsonNode e = execute("query-migrate").path("error-desc");
+        return e.isMissingNode() || e.isNull() ? null : e.asText();
+    }
+
     String runState() throws Exception {
         return execute("query-status").path("status").asText();
     }
@@ -205,6 +211,11 @@ final class Vmm implements AutoCloseable {
             return e.toString();
         }
         return b.toString();
+    }
+
+    /** The process's output (its log). */
+    Path log() {
+        return out;
     }
 
     String tail() {
