@@ -33,7 +33,9 @@ import java.util.concurrent.CompletionStage;
  * {@code onClosed} on that thread. {@code send} may be called from any thread: off the reactor
  * thread, or when the socket is full, the frame is queued (its fds duplicated) and flushed on WRITE
  * readiness. Frames are never interleaved. A handler that throws closes the channel with its
- * exception as the cause.
+ * exception as the cause. A failed write (EPIPE: the peer went away) fails that send and every
+ * later one, but does not close the channel: the frames the peer sent before it went are still
+ * delivered, then the end, with the write's failure as the cause.
  */
 public final class FramedChannel {
     /** "LTF1". */
@@ -84,6 +86,15 @@ public final class FramedChannel {
         private boolean closed;
         private Throwable closeCause;
         private boolean closeDelivered;
+        /**
+         * A sendmsg failed (EPIPE: the peer went away or shut its reading side down). Writing is over,
+         * every send fails with this cause, but what the peer sent before it went is still in our
+         * socket: reading goes on to the end (then the channel closes with this cause). Closing at
+         * once lost a frame the peer had sent, e.g. the source's "failed" answer that a target
+         * frozen by SIGSTOP found behind the stream, so the target never learned the source had
+         * rolled back.
+         */
+        private Throwable writeFailure;
         private final ArrayDeque<PendingSend> sendQueue = new ArrayDeque<>();
         /** Sends failed by a close, completed outside the lock. */
         private final List<PendingSend> toFail = new ArrayList<>();
@@ -117,6 +128,8 @@ public final class FramedChannel {
             synchronized (this) {
                 if (closed) {
                     failure = closedError("send");
+                } else if (writeFailure != null) {
+                    failure = writeBrokenError();
                 } else if (sendQueue.isEmpty()) {
                     // Nothing queued: write now, from whichever thread sends (the socket is non-blocking and
                     // this lock orders it with the reactor's writes). Handing the frame to the reactor thread
@@ -150,7 +163,7 @@ public final class FramedChannel {
                     } catch (RuntimeException e) {
                         direct.releaseFds();
                         failure = e;
-                        closeLocked(e);
+                        writeFailedLocked(e);
                     }
                 }
             }
@@ -256,7 +269,7 @@ public final class FramedChannel {
                         updateInterest();
                     }
                 } catch (RuntimeException e) {
-                    closeLocked(e);
+                    writeFailedLocked(e);
                 }
             }
             for (PendingSend p : completed) {
@@ -309,7 +322,7 @@ public final class FramedChannel {
                         }
                         if (n < 0) {
                             if (header.position() == 0 && frameFds.isEmpty()) {
-                                closeLocked(null);
+                                closeLocked(writeFailure); // orderly end; after a failed write, that failure
                                 return null;
                             }
                             throw midFrame();
@@ -462,6 +475,37 @@ public final class FramedChannel {
             }
         }
 
+        /**
+         * A write failed: fail this and every queued send, write nothing more, but keep reading what
+         * the peer sent before it went away (the end of the stream closes the channel). With reading
+         * off the channel waits for resumeReading or close, as for a hang-up while paused.
+         */
+        private void writeFailedLocked(RuntimeException e) {
+            if (closed || writeFailure != null) {
+                return;
+            }
+            writeFailure = e;
+            RuntimeException trouble = null;
+            for (PendingSend p : sendQueue) {
+                try {
+                    p.releaseFds();
+                } catch (RuntimeException r) {
+                    trouble = add(trouble, r);
+                }
+            }
+            toFail.addAll(sendQueue);
+            sendQueue.clear();
+            if (trouble != null) {
+                e.addSuppressed(trouble);
+            }
+            updateInterest();
+        }
+
+        private IllegalStateException writeBrokenError() {
+            return new IllegalStateException("send on a FrameChannel whose writing failed (" + socket + "): "
+                    + writeFailure.getMessage(), writeFailure);
+        }
+
         private IllegalStateException closedError(String what) {
             IllegalStateException e = new IllegalStateException(what + " on a closed FrameChannel ("
                     + socket + ")" + (closeCause == null ? "" : ": " + closeCause.getMessage()));
@@ -525,7 +569,7 @@ public final class FramedChannel {
                 failed = new ArrayList<>(toFail);
                 toFail.clear();
                 if (!failed.isEmpty()) {
-                    sendError = closedError("send");
+                    sendError = closed ? closedError("send") : writeBrokenError();
                 }
                 if (closed && handler != null && !closeDelivered) {
                     closeDelivered = true;

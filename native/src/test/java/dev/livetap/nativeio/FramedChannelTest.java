@@ -410,8 +410,36 @@ class FramedChannelTest {
         // the peer is gone, so it fails right there (EPIPE) instead of waiting on the parked channel.
         os.reactor().runUntilIdle();
         assertTrue(late.isCompletedExceptionally(), "a send to a peer that is gone fails (EPIPE), it never hangs");
-        assertEquals(1, e.ra.closes.get(), "and the channel ends");
+        assertEquals(0, e.ra.closes.get(), "a paused channel still does not see the end before what is in front of it");
+        e.a.resumeReading();
+        os.reactor().runUntilIdle();
+        assertEquals(1, e.ra.closes.get(), "once reading resumes, the channel ends");
         assertInstanceOf(NativeException.class, e.ra.cause, "with the sendmsg error: " + e.ra.cause);
+    }
+
+    /**
+     * Chaos finding: a target frozen by SIGSTOP found the whole stream and then the source's
+     * "failed" answer in its socket; its own "loaded" failed with EPIPE, and the channel closed at
+     * once, dropping that answer unread. A failed write must not lose what the peer already sent.
+     */
+    @Test
+    void aFailedWriteStillDeliversWhatThePeerSentBeforeItWent() {
+        Ends e = new Ends().start();
+        e.b.send(bytes(8, 1), List.of());
+        e.b.send(bytes(8, 2), pipes(1));
+        e.b.close(); // the peer answered and went away; nothing has been read on our side yet
+        CompletableFuture<Void> late = e.a.send(bytes(4, 0), List.of()).toCompletableFuture();
+        assertTrue(late.isCompletedExceptionally(), "writing to a peer that is gone fails at once (EPIPE)");
+        CompletableFuture<Void> after = e.a.send(bytes(4, 3), List.of()).toCompletableFuture();
+        assertTrue(after.isCompletedExceptionally(), "and so does every later send");
+        assertTrue(e.a.isOpen(), "the channel stays open for reading");
+        os.reactor().runUntilIdle();
+        assertEquals(2, e.ra.frames.size(), "both frames the peer sent before it went are delivered");
+        assertEquals(1, e.ra.frames.stream().toList().get(1).fds().size(), "with their fds");
+        assertEquals(1, e.ra.closes.get(), "then the end, once");
+        NativeException n = assertInstanceOf(NativeException.class, e.ra.cause, "the cause is the failed write: " + e.ra.cause);
+        assertEquals(32, n.errno(), "EPIPE: " + n.getMessage());
+        assertFalse(e.a.isOpen(), "closed at the end of the stream");
     }
 
     @Test
