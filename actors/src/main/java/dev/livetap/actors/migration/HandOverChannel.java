@@ -14,9 +14,17 @@ import java.util.concurrent.CompletionStage;
  * resume calls are ignored, so a stream stage stopping late cannot pause the new receiver. The
  * end of the channel reaches whoever receives then, or the next receiver at once if it already
  * happened. Lock order: {@code flow} before the framing layer's own; {@code end} alone.
+ *
+ * <p>Return-path frames (kind {@code 0x20}) that arrive before the hand-over go to
+ * {@code earlyAnswers}, never into the stream: a source that gave up (return-path timeout, cancel,
+ * switch-over limit) sends {@code failed} and closes; a target that was slow or frozen finds that
+ * answer right behind the stream. The stream's reader reads ahead and would drop it with the
+ * frames it no longer wants; the target then took the source's close for its death.
  */
 final class HandOverChannel implements FrameChannel {
     private final FrameChannel delegate;
+    private final java.util.function.Consumer<Frame> earlyAnswers;
+    private volatile boolean answersToReceiver;
     private final Object flow = new Object();
     private final Object end = new Object();
     private volatile FrameHandler receiver;
@@ -24,8 +32,9 @@ final class HandOverChannel implements FrameChannel {
     private boolean ended;
     private Throwable endCause;
 
-    HandOverChannel(FrameChannel delegate) {
+    HandOverChannel(FrameChannel delegate, java.util.function.Consumer<Frame> earlyAnswers) {
         this.delegate = delegate;
+        this.earlyAnswers = earlyAnswers;
     }
 
     @Override
@@ -39,7 +48,11 @@ final class HandOverChannel implements FrameChannel {
         delegate.start(new FrameHandler() {
             @Override
             public void onFrame(Frame frame) {
-                receiver.onFrame(frame);
+                if (!answersToReceiver && ReturnPath.isAnswer(frame)) {
+                    earlyAnswers.accept(frame);
+                } else {
+                    receiver.onFrame(frame);
+                }
             }
 
             @Override
@@ -58,6 +71,7 @@ final class HandOverChannel implements FrameChannel {
         synchronized (flow) {
             handedOver = true;
         }
+        answersToReceiver = true;
         boolean alreadyEnded;
         Throwable cause;
         synchronized (end) {

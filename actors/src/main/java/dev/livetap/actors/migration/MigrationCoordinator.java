@@ -688,7 +688,8 @@ public final class MigrationCoordinator {
             return withCommon(Behaviors.receive(Command.class)
                     .onMessage(Connected.class, m -> {
                         accepting = null;
-                        channel = new HandOverChannel(m.channel());
+                        ActorRef<Command> self = ctx.getSelf();
+                        channel = new HandOverChannel(m.channel(), frame -> self.tell(new ReturnFrame(frame)));
                         status(MigrationStatus.ACTIVE);
                         phaseTimer("receiving the migration stream", timeouts.stream());
                         Map<String, Schema> frozen = Map.copyOf(schemas);
@@ -725,8 +726,21 @@ public final class MigrationCoordinator {
                         return loadPending ? Behaviors.same() : allLoaded();
                     })
                     .onMessage(StreamFailed.class, m -> fail(streamFailure(m.cause())))
+                    .onMessage(ReturnFrame.class, this::answerBeforeTheEnd)
                     .onMessage(Timeout.class, m -> fail(m.what()))
                     .onMessage(Cancel.class, m -> fail("cancelled on the target")), this::fail);
+        }
+
+        /** The source answered while the stream was still loading: it gave up (it says why) and rolled back. */
+        private Behavior<Command> answerBeforeTheEnd(ReturnFrame f) {
+            ReturnPath.Answer a;
+            try {
+                a = ReturnPath.decode(f.frame());
+            } catch (IllegalArgumentException e) {
+                return fail("the source sent an unreadable return-path frame during the stream: " + e.getMessage());
+            }
+            return fail(a instanceof ReturnPath.Failed failed ? "the source gave up while the stream was loading: " + failed.reason()
+                    : "the source answered " + a + " before the end of the stream");
         }
 
         private String streamFailure(Throwable cause) {
@@ -796,9 +810,15 @@ public final class MigrationCoordinator {
         }
 
         private Behavior<Command> awaitingConfirmation() {
+            Throwable[] loadedUnsent = {null};
             return withCommon(Behaviors.receive(Command.class)
-                    .onMessage(LoadedSent.class, m -> m.failure() == null ? Behaviors.same()
-                            : completedUnconfirmed("the source went away before it got 'loaded' (" + m.failure().getMessage() + ")"))
+                    .onMessage(LoadedSent.class, m -> {
+                        // A source that gave up first sent 'failed' before it went away: that answer may be
+                        // in our socket behind the stream. Read to the end (bounded by the phase timer)
+                        // instead of concluding that the source died.
+                        loadedUnsent[0] = m.failure();
+                        return Behaviors.same();
+                    })
                     .onMessage(ReturnFrame.class, f -> {
                         ReturnPath.Answer a;
                         try {
@@ -814,8 +834,9 @@ public final class MigrationCoordinator {
                         }
                         return completedUnconfirmed("the source answered 'loaded' with " + a);
                     })
-                    .onMessage(ReturnClosed.class, c -> completedUnconfirmed("the channel closed before the source confirmed"
-                            + (c.cause() == null ? "" : " (" + c.cause().getMessage() + ")")))
+                    .onMessage(ReturnClosed.class, c -> completedUnconfirmed(loadedUnsent[0] != null
+                            ? "the source went away before it got 'loaded' (" + loadedUnsent[0].getMessage() + ")"
+                            : "the channel closed before the source confirmed" + (c.cause() == null ? "" : " (" + c.cause().getMessage() + ")")))
                     .onMessage(Timeout.class, t -> completedUnconfirmed(t.what()))
                     .onMessage(Cancel.class, c -> {
                         ctx.getLog().warn("migration {}: cancel ignored: every section is loaded", id);

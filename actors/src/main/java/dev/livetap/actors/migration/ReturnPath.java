@@ -82,6 +82,12 @@ public final class ReturnPath {
         return out.toByteArray();
     }
 
+    /** Whether {@code frame} is a return-path frame by its kind byte (not yet checked further: see {@link #decode}). */
+    public static boolean isAnswer(Frame frame) {
+        byte[] b = frame.payload();
+        return b.length > 0 && (b[0] & 0xFF) == KIND_RETURN_PATH;
+    }
+
     /**
      * Decodes a return-path frame; closes any fds it carried (it may carry none).
      *

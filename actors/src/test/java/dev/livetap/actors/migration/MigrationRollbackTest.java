@@ -386,6 +386,56 @@ class MigrationRollbackTest {
         tgt.ok(r -> new VmActor.NetdevDel("net0", r));
     }
 
+    /**
+     * Chaos finding: a target frozen (SIGSTOP) during the migration; the source timed out waiting
+     * for 'loaded', said 'failed', rolled back and resumed. Woken up, the target found the whole
+     * stream and that answer in its socket. The stream's reader read the answer ahead and dropped
+     * it, and the target's own 'loaded' failed with EPIPE, which closed the channel: the target took
+     * the close for the source's death and completed (paused, claiming the TAP the source reads
+     * again). It must read the answer and discard what it loaded.
+     */
+    @Test
+    void aTargetThatFindsTheSourcesFailedBehindTheStreamDiscards() throws Exception {
+        HeldAccept transport = new HeldAccept();
+        Endpoint tgt = waitingTarget(transport);
+        java.nio.file.Path path = java.nio.file.Path.of("/run/livetap/frozen.sock");
+        OwnedFd listener = tgtOs.unix().listen(path, 0600);
+        OwnedFd srcSocket = srcOs.unix().connect(path);
+        OwnedFd tgtSocket = tgtOs.unix().accept(listener);
+        listener.close();
+        tgtOs.unix().unlinkSocket(path);
+        // the source: the whole stream with 4 real queue fds, its 'failed' (it gave up waiting), then it goes
+        FrameChannel src = dev.livetap.nativeio.FramedChannel.open(srcOs, srcSocket, dev.livetap.nativeio.ChannelLimits.DEFAULT);
+        List<OwnedFd> fds = srcOs.tun().openQueues("tap0", 4, TunFlags.TAP_VNET_MQ);
+        StreamEncoder enc = new StreamEncoder(StreamHeader.of(1, "gave-up-source", "pc-q35-11.0"));
+        List<CompletableFuture<Void>> sent = new ArrayList<>();
+        sent.add(src.send(enc.header().payload(), List.of()).toCompletableFuture());
+        Frame section = enc.section(nicSection(fds));
+        sent.add(src.send(section.payload(), section.fds()).toCompletableFuture());
+        for (Frame f : enc.trailer()) {
+            sent.add(src.send(f.payload(), List.of()).toCompletableFuture());
+        }
+        sent.add(src.send(ReturnPath.failed("waiting for the target's answer (return path) took longer than 3000 ms"), List.of())
+                .toCompletableFuture());
+        CompletableFuture.allOf(sent.toArray(CompletableFuture[]::new)).get(5, TimeUnit.SECONDS);
+        OwnedFd.closeAll(fds); // the source's own copies are not part of this test: the channel duplicated them
+        src.close();
+        // the frozen target wakes up: everything is already in its socket
+        transport.accept.complete(dev.livetap.nativeio.FramedChannel.open(tgtOs, tgtSocket, dev.livetap.nativeio.ChannelLimits.DEFAULT));
+        tgt.awaitMigrationStatus("failed");
+        assertTrue(tgt.info().errorDesc().startsWith("the source gave up"), "the target heard the source's answer: "
+                + tgt.info().errorDesc() + " (statuses " + tgt.migrationStatuses() + ")");
+        assertTrue(tgt.info().errorDesc().contains("took longer than 3000 ms"), "with its reason: " + tgt.info().errorDesc());
+        assertEquals("inmigrate", tgt.runState(), "a target whose source rolled back never runs");
+        long deadline = System.nanoTime() + Endpoint.WAIT.toNanos();
+        while (tgtOs.ledger().open() != 0 && System.nanoTime() < deadline) {
+            Thread.onSpinWait();
+        }
+        assertEquals(0, tgtOs.ledger().open(), "the target closed every fd it received: " + tgtOs.describeOpenFds());
+        tgt.ok(r -> new VmActor.DeviceDel("nic0", r));
+        tgt.ok(r -> new VmActor.NetdevDel("net0", r));
+    }
+
     static Section nicSection(List<OwnedFd> fds) {
         List<Schema> peers = Collections.nCopies(fds.size(), NetTapSchema.SCHEMA);
         Schema schema = VirtioNetSchema.schema(peers);
