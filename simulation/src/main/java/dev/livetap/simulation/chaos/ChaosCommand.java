@@ -34,6 +34,10 @@ public final class ChaosCommand implements Callable<Integer> {
                     + " A seed picks the same fault only with the same list.")
     List<String> faults;
 
+    @Option(names = "--keep-logs", description = "Keep every run's VMM logs (in $LIVETAP_STATE_DIR/chaos-logs; by default"
+            + " only those of runs with a violation).")
+    boolean keepLogs;
+
     @Option(names = "--json", description = "Print one JSON object (progress lines go to stderr).")
     boolean json;
 
@@ -71,7 +75,7 @@ public final class ChaosCommand implements Callable<Integer> {
                 + (faults == null ? "" : " faults=" + String.join(",", pool.stream().map(ChaosRunner.ChaosFault::id).toList())));
         long t0 = System.nanoTime();
         List<ChaosRunner.Run> result;
-        try (ChaosRunner runner = ChaosRunner.open(new ChaosRunner.Options(s, runs, queues, timeoutS, pool), System.err::println)) {
+        try (ChaosRunner runner = ChaosRunner.open(new ChaosRunner.Options(s, runs, queues, timeoutS, pool, keepLogs), System.err::println)) {
             Thread hook = new Thread(runner::close, "livetap-chaos-cleanup");
             Runtime.getRuntime().addShutdownHook(hook);
             try {

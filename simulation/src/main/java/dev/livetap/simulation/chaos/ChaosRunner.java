@@ -61,7 +61,7 @@ public final class ChaosRunner implements AutoCloseable {
     }
 
     /** Options of a batch; {@code faults}: the faults a run picks from (all of them unless narrowed). */
-    public record Options(long seed, int runs, int queues, int migrationTimeoutS, List<ChaosFault> faults) {
+    public record Options(long seed, int runs, int queues, int migrationTimeoutS, List<ChaosFault> faults, boolean keepAllLogs) {
         public Options {
             faults = List.copyOf(faults);
             if (faults.isEmpty()) {
@@ -70,7 +70,7 @@ public final class ChaosRunner implements AutoCloseable {
         }
 
         public Options(long seed, int runs, int queues, int migrationTimeoutS) {
-            this(seed, runs, queues, migrationTimeoutS, List.of(ChaosFault.values()));
+            this(seed, runs, queues, migrationTimeoutS, List.of(ChaosFault.values()), false);
         }
 
         /** The fault of the run with this seed (the first draw of its Random). */
@@ -374,7 +374,7 @@ public final class ChaosRunner implements AutoCloseable {
             }
         }
 
-        if (!violations.isEmpty()) {
+        if (!violations.isEmpty() || o.keepAllLogs()) {
             detail.append("; logs kept: ").append(keepLogs(index, seed, src, tgt));
         }
 
