@@ -34,6 +34,11 @@ public final class ChaosCommand implements Callable<Integer> {
                     + " A seed picks the same fault only with the same list.")
     List<String> faults;
 
+    @Option(names = "--max-delay-ms", paramLabel = "MS", defaultValue = "60",
+            description = "Upper bound of the fault's delay after migrate (default ${DEFAULT-VALUE}; a seed picks the same moment"
+                    + " only with the same bound).")
+    int maxDelayMs;
+
     @Option(names = "--keep-logs", description = "Keep every run's VMM logs (in $LIVETAP_STATE_DIR/chaos-logs; by default"
             + " only those of runs with a violation).")
     boolean keepLogs;
@@ -43,8 +48,9 @@ public final class ChaosCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        if (runs < 1 || runs > 10_000 || queues < 1 || queues > 64 || timeoutS < 1 || timeoutS > 60) {
-            System.err.println("livetap chaos: --runs 1-10000, --queues 1-64, --migration-timeout 1-60");
+        if (runs < 1 || runs > 10_000 || queues < 1 || queues > 64 || timeoutS < 1 || timeoutS > 60 || maxDelayMs < 0
+                || maxDelayMs > 10_000) {
+            System.err.println("livetap chaos: --runs 1-10000, --queues 1-64, --migration-timeout 1-60, --max-delay-ms 0-10000");
             return ExitCodes.USAGE;
         }
         List<ChaosRunner.ChaosFault> pool = new java.util.ArrayList<>();
@@ -69,13 +75,14 @@ public final class ChaosCommand implements Callable<Integer> {
             System.err.println("livetap chaos: needs real TAPs: " + why);
             return ExitCodes.UNAVAILABLE;
         }
-        String faultsArg = faults == null ? "" : " --faults " + String.join(",", pool.stream().map(ChaosRunner.ChaosFault::id).toList());
+        String faultsArg = (faults == null ? "" : " --faults " + String.join(",", pool.stream().map(ChaosRunner.ChaosFault::id).toList()))
+                + (maxDelayMs == 60 ? "" : " --max-delay-ms " + maxDelayMs);
         long s = seed != null ? seed : System.nanoTime();
         System.err.println("SEED=" + s + " runs=" + runs + " queues=" + queues + " migration_timeout_s=" + timeoutS
                 + (faults == null ? "" : " faults=" + String.join(",", pool.stream().map(ChaosRunner.ChaosFault::id).toList())));
         long t0 = System.nanoTime();
         List<ChaosRunner.Run> result;
-        try (ChaosRunner runner = ChaosRunner.open(new ChaosRunner.Options(s, runs, queues, timeoutS, pool, keepLogs), System.err::println)) {
+        try (ChaosRunner runner = ChaosRunner.open(new ChaosRunner.Options(s, runs, queues, timeoutS, pool, keepLogs, maxDelayMs * 1000), System.err::println)) {
             Thread hook = new Thread(runner::close, "livetap-chaos-cleanup");
             Runtime.getRuntime().addShutdownHook(hook);
             try {

@@ -36,7 +36,7 @@ public final class ChaosRunner implements AutoCloseable {
     static final String IFNAME = "lt0";
     static final String HOST_IP = "10.0.1.1";
     static final String GUEST_IP = "10.0.1.2";
-    /** Upper bound of the random delay between {@code migrate} and the fault. */
+    /** Upper bound of the random delay between {@code migrate} and the fault (default; {@code --max-delay-ms}). */
     static final int FAULT_DELAY_US_MAX = 60_000;
     private static final Pattern PING_SUMMARY = Pattern.compile("(\\d+) packets transmitted, (\\d+) received");
 
@@ -61,7 +61,8 @@ public final class ChaosRunner implements AutoCloseable {
     }
 
     /** Options of a batch; {@code faults}: the faults a run picks from (all of them unless narrowed). */
-    public record Options(long seed, int runs, int queues, int migrationTimeoutS, List<ChaosFault> faults, boolean keepAllLogs) {
+    public record Options(long seed, int runs, int queues, int migrationTimeoutS, List<ChaosFault> faults, boolean keepAllLogs,
+            int maxDelayUs) {
         public Options {
             faults = List.copyOf(faults);
             if (faults.isEmpty()) {
@@ -70,7 +71,7 @@ public final class ChaosRunner implements AutoCloseable {
         }
 
         public Options(long seed, int runs, int queues, int migrationTimeoutS) {
-            this(seed, runs, queues, migrationTimeoutS, List.of(ChaosFault.values()), false);
+            this(seed, runs, queues, migrationTimeoutS, List.of(ChaosFault.values()), false, FAULT_DELAY_US_MAX);
         }
 
         /** The fault of the run with this seed (the first draw of its Random). */
@@ -195,7 +196,7 @@ public final class ChaosRunner implements AutoCloseable {
         Random r = new Random(seed);
         ChaosFault fault = o.pick(r);
         boolean beforeMigrate = fault != ChaosFault.DROP_SOCKET && fault != ChaosFault.KILL_SOURCE && r.nextInt(4) == 0;
-        int delayUs = r.nextInt(FAULT_DELAY_US_MAX + 1);
+        int delayUs = r.nextInt(o.maxDelayUs() + 1);
         boolean contAfterStop = r.nextBoolean();
         String moment = beforeMigrate ? "before_migrate" : "migrate+" + delayUs / 1000 + "." + (delayUs % 1000) / 100 + "ms";
         List<String> violations = new ArrayList<>();
@@ -207,7 +208,7 @@ public final class ChaosRunner implements AutoCloseable {
         Vmm src = source;
         Vmm tgt = takeTarget();
         if (!ping(1, 15) || !ping(3, 5)) {
-            violations.add("the source does not answer ping before the run");
+            violations.add("the source does not answer ping before the run [" + diagnose(src) + "]");
         }
         Vmm.Fds srcBefore = src.fds();
         Vmm.Fds tgtBefore = tgt.fds();
@@ -321,7 +322,7 @@ public final class ChaosRunner implements AutoCloseable {
                 violations.add(owner.name + " (owner by the rules) is " + owner.runState() + " after cont");
             }
             if (!ping(3, 10)) {
-                violations.add(owner.name + " (owner by the rules after " + outcome + ") does not answer ping");
+                violations.add(owner.name + " (owner by the rules after " + outcome + ") does not answer ping [" + diagnose(owner) + "]");
             }
         } else if (tapExists()) {
             // the target holds no queue: once the in-flight fds are closed the non-persistent TAP disappears
@@ -456,6 +457,13 @@ public final class ChaosRunner implements AutoCloseable {
             default -> throw new IllegalStateException(fault.toString());
         }
         return true;
+    }
+
+    /** What a silent owner looks like from outside: the TAP's counters, the neighbour entry, its descriptors. */
+    private String diagnose(Vmm owner) {
+        String link = ns.exec(Duration.ofSeconds(5), "ip", "-s", "link", "show", IFNAME).output().replaceAll("\\s+", " ").trim();
+        String neigh = ns.exec(Duration.ofSeconds(5), "ip", "neigh", "show", "dev", IFNAME).output().replaceAll("\\s+", " ").trim();
+        return "link: " + link + "; neigh: " + neigh + "; " + owner.name + " fds: " + owner.describeFds();
     }
 
     private boolean tapExists() {
