@@ -196,6 +196,63 @@ class MigrationRollbackTest {
         src.ok(r -> new VmActor.NetdevDel("net0", r));
     }
 
+    /**
+     * Chaos runner: a query-migrate right after a second {@code migrate} answered the first
+     * migration's final status (the new coordinator had not reported yet), so a poller waiting for
+     * a final status stopped at once and sent {@code cont} to a source that was only starting to
+     * migrate. QEMU answers the new migration at once; so must the VM, on both sides.
+     */
+    @Test
+    void queryMigrateRightAfterMigrateReportsTheNewMigration() {
+        MigrationTransport never = new MigrationTransport() {
+            @Override
+            public CompletionStage<FrameChannel> connect(MigrationUri.Unix uri) {
+                return new CompletableFuture<>();
+            }
+
+            @Override
+            public CompletionStage<FrameChannel> acceptOne(MigrationUri.Unix uri) {
+                return new CompletableFuture<>();
+            }
+        };
+        Endpoint src = runningSource(never);
+        src.ok(r -> new VmActor.Migrate(URI, r));
+        src.awaitMigrationStatus("setup");
+        time.timePasses(Duration.ofSeconds(2));
+        src.awaitMigrationStatus("failed");
+        MigrationInfo first = src.info();
+        // both commands are in the VM's mailbox before it runs the first: no report of the new coordinator between them
+        org.apache.pekko.actor.testkit.typed.javadsl.TestProbe<dev.livetap.actors.vm.VmReply> migrated = kit.createTestProbe();
+        org.apache.pekko.actor.testkit.typed.javadsl.TestProbe<dev.livetap.actors.vm.VmReply> queried = kit.createTestProbe();
+        src.vm.tell(new VmActor.Migrate(URI, migrated.getRef()));
+        src.vm.tell(new VmActor.QueryMigrate(queried.getRef()));
+        assertTrue(migrated.receiveMessage(Endpoint.WAIT).isOk(), "the second migrate starts");
+        MigrationInfo now = (MigrationInfo) queried.receiveMessage(Endpoint.WAIT).value();
+        assertEquals("setup", now.status().qmpName(), "query-migrate after migrate reports the new migration: " + now);
+        assertTrue(!now.migrationId().equals(first.migrationId()), "with its own id: " + now + " after " + first);
+        assertEquals(null, now.errorDesc(), "without the last migration's error");
+        src.ok(VmActor.MigrateCancel::new);
+        src.awaitMigrationStatus("cancelled");
+
+        HeldAccept transport = new HeldAccept();
+        Endpoint tgt = new Endpoint(kit, "tgt", tgtOs, transport, true, false, new RecordingVhostBackend(), TIMEOUTS);
+        tgt.netdev(Map.of("id", "net0", "ifname", "tap0", "queues", 4, "incoming-fds", true));
+        tgt.nic("nic0", "net0");
+        org.apache.pekko.actor.testkit.typed.javadsl.TestProbe<dev.livetap.actors.vm.VmReply> incoming = kit.createTestProbe();
+        org.apache.pekko.actor.testkit.typed.javadsl.TestProbe<dev.livetap.actors.vm.VmReply> asked = kit.createTestProbe();
+        tgt.vm.tell(new VmActor.MigrateIncoming(URI, incoming.getRef()));
+        tgt.vm.tell(new VmActor.QueryMigrate(asked.getRef()));
+        assertTrue(incoming.receiveMessage(Endpoint.WAIT).isOk(), "migrate-incoming starts");
+        MigrationInfo tgtNow = (MigrationInfo) asked.receiveMessage(Endpoint.WAIT).value();
+        assertEquals("setup", tgtNow.status().qmpName(), "query-migrate after migrate-incoming reports it: " + tgtNow);
+        time.timePasses(Duration.ofSeconds(2));
+        tgt.awaitMigrationStatus("failed");
+        for (Endpoint e : List.of(src, tgt)) {
+            e.ok(r -> new VmActor.DeviceDel("nic0", r));
+            e.ok(r -> new VmActor.NetdevDel("net0", r));
+        }
+    }
+
     @Test
     void returnPathTimeoutAfterTheStreamWasSentRollsBack() throws Exception {
         Endpoint src = runningSource(new PathTransport(srcOs));
