@@ -215,9 +215,14 @@ public final class ChaosRunner implements AutoCloseable {
         Process traffic = startTraffic();
         String uri = "unix:" + dir.resolve("mig" + index + ".sock");
         Path sock = Path.of(uri.substring(5));
+        String srcPrevious = src.migrationId();
+        String tgtPrevious = tgt.migrationId();
         src.execute("migrate-set-parameters", Vmm.args().put("local", true));
         tgt.execute("migrate-set-parameters", Vmm.args().put("local", true));
         tgt.execute("migrate-incoming", Vmm.args().put("uri", uri));
+        if (tgt.migrationId().equals(tgtPrevious)) {
+            violations.add("LegalStatusSequence: query-migrate right after migrate-incoming still reports the previous migration");
+        }
         // migrate-incoming answers before the target listens (docs/qmp.md), and the path appears at bind(), a
         // moment before listen(): a connect in between is refused. Wait (bounded) until the kernel lists it listening.
         boolean listening = SocketDropper.listening(tgt.pid(), sock);
@@ -241,7 +246,7 @@ public final class ChaosRunner implements AutoCloseable {
             while (System.nanoTime() < until) {
                 Thread.onSpinWait();
             }
-            phase = src.migrationStatus();
+            phase = src.migrationStatusAfter(srcPrevious);
             injected = inject(fault, src, tgt, sock, detail);
         }
         if (fault == ChaosFault.STOP_TARGET && injected) {
@@ -256,12 +261,12 @@ public final class ChaosRunner implements AutoCloseable {
         }
         // both ends settle (bounded): the source (if alive) and the target (if alive) reach a final status
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(3L * o.migrationTimeoutS() + 10);
-        String srcStatus = src.alive() ? src.migrationStatus() : "dead";
-        String tgtStatus = tgt.alive() ? tgt.migrationStatus() : "dead";
+        String srcStatus = src.alive() ? src.migrationStatusAfter(srcPrevious) : "dead";
+        String tgtStatus = tgt.alive() ? tgt.migrationStatusAfter(tgtPrevious) : "dead";
         while (System.nanoTime() < deadline && !(isFinal(srcStatus) && isFinal(tgtStatus))) {
             Thread.sleep(5);
-            srcStatus = src.alive() ? src.migrationStatus() : "dead";
-            tgtStatus = tgt.alive() ? tgt.migrationStatus() : "dead";
+            srcStatus = src.alive() ? src.migrationStatusAfter(srcPrevious) : "dead";
+            tgtStatus = tgt.alive() ? tgt.migrationStatusAfter(tgtPrevious) : "dead";
         }
         if (!(isFinal(srcStatus) && isFinal(tgtStatus))) {
             violations.add("Liveness: no final status within the bound (source " + srcStatus + ", target " + tgtStatus + ")");

@@ -105,6 +105,20 @@ final class Vmm implements AutoCloseable {
         return execute("query-migrate").path("status").asText("none");
     }
 
+    /** query-migrate's x-migration-id ("" before any migration). */
+    String migrationId() throws Exception {
+        return execute("query-migrate").path("x-migration-id").asText("");
+    }
+
+    /**
+     * query-migrate's status of a migration other than {@code previousId}; "stale" while the VM
+     * still reports that one (a final status of the last run must never end this run's wait).
+     */
+    String migrationStatusAfter(String previousId) throws Exception {
+        JsonNode m = execute("query-migrate");
+        return m.path("x-migration-id").asText("").equals(previousId) ? "stale" : m.path("status").asText("none");
+    }
+
     /** query-migrate's error-desc, or null. */
     String migrationError() throws Exception {
         JsonNode e = execute("query-migrate").path("error-desc");
