@@ -321,6 +321,10 @@ public final class VirtioNetActor {
                     return Behaviors.same();
                 })
                 .onMessage(Rollback.class, m -> {
+                    // A save held for a stop still in flight would reach the queues after this rollback and
+                    // leave them handed over (not reading on cont): the rollback cancels it.
+                    savesAfterStop.forEach(s -> s.replyTo().tell(new SectionSaveFailed(id(), "rolled back before the save")));
+                    savesAfterStop.clear();
                     askPeers(PeerBackend.Stopped.class, PeerBackend.Rollback::new, "rollback",
                             rs -> m.replyTo().tell(new RolledBack(id())), this::peerFailed);
                     return Behaviors.same();

@@ -139,6 +139,36 @@ class VirtioNetActorTest {
         nic.tell(new VirtioNetActor.Unplug());
     }
 
+    /**
+     * Chaos finding (a source silent after failed + cont): the coordinator asks the save right
+     * behind the stop, and the NIC holds that save until its queues have stopped. A migration that
+     * fails in between sends Rollback, which went to the queues at once; the held save reached them
+     * after it, so every queue ended handed over (its fd lent to a stream that no longer exists)
+     * and refused to read on cont. A rollback must cancel the save it overtakes.
+     */
+    @Test
+    void aRollbackBehindAStopCancelsTheSaveWaitingForIt() {
+        ActorRef<VirtioNetActor.Command> nic = realize(false, RunState.RUNNING);
+        TestProbe<VirtioNetActor.Started> started = KIT.createTestProbe();
+        nic.tell(new VirtioNetActor.Start(started.getRef()));
+        assertEquals(4, started.receiveMessage(WAIT).queuesReading(), "the running NIC reads on its 4 queues");
+        TestProbe<VirtioNetActor.Stopped> stopped = KIT.createTestProbe();
+        TestProbe<VirtioNetActor.SaveResult> saved = KIT.createTestProbe();
+        TestProbe<VirtioNetActor.RolledBack> rolledBack = KIT.createTestProbe();
+        // all three are in the NIC's mailbox before the queues answer the stop
+        nic.tell(new VirtioNetActor.Stop(stopped.getRef()));
+        nic.tell(new VirtioNetActor.SaveSection(true, saved.getRef()));
+        nic.tell(new VirtioNetActor.Rollback(rolledBack.getRef()));
+        stopped.receiveMessage(WAIT);
+        rolledBack.receiveMessage(WAIT);
+        VirtioNetActor.SaveResult save = saved.receiveMessage(WAIT);
+        assertInstanceOf(VirtioNetActor.SectionSaveFailed.class, save, "the save the rollback overtook is cancelled: " + save);
+        nic.tell(new VirtioNetActor.Start(started.getRef()));
+        assertEquals(4, started.receiveMessage(WAIT).queuesReading(), "after the rollback every queue reads again (cont)");
+        assertEquals(4, info(nic).queues().stream().filter(PeerBackend.Status::ownsResource).count(), "with its own fd");
+        nic.tell(new VirtioNetActor.Unplug());
+    }
+
     @Test
     void tooFewFdsAreRefusedBeforeAnyQueueTakesOne() {
         ActorRef<VirtioNetActor.Command> nic = realize(true, RunState.INMIGRATE);
