@@ -260,7 +260,8 @@ public final class ChaosRunner implements AutoCloseable {
             }
         }
         // both ends settle (bounded): the source (if alive) and the target (if alive) reach a final status
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(3L * o.migrationTimeoutS() + 10);
+        long settleStart = System.nanoTime();
+        long deadline = settleStart + TimeUnit.SECONDS.toNanos(settleBoundS(o.migrationTimeoutS()));
         String srcStatus = src.alive() ? src.migrationStatusAfter(srcPrevious) : "dead";
         String tgtStatus = tgt.alive() ? tgt.migrationStatusAfter(tgtPrevious) : "dead";
         while (System.nanoTime() < deadline && !(isFinal(srcStatus) && isFinal(tgtStatus))) {
@@ -269,7 +270,12 @@ public final class ChaosRunner implements AutoCloseable {
             tgtStatus = tgt.alive() ? tgt.migrationStatusAfter(tgtPrevious) : "dead";
         }
         if (!(isFinal(srcStatus) && isFinal(tgtStatus))) {
-            violations.add("Liveness: no final status within the bound (source " + srcStatus + ", target " + tgtStatus + ")");
+            violations.add("Liveness: no final status within " + settleBoundS(o.migrationTimeoutS()) + " s (source " + srcStatus
+                    + ", target " + tgtStatus + ")");
+        }
+        long settleMs = (System.nanoTime() - settleStart) / 1_000_000;
+        if (settleMs > 10_000) {
+            detail.append("; settled after ").append(settleMs).append(" ms");
         }
         detail.append("; source ").append(srcStatus).append(", target ").append(tgtStatus);
         String srcError = src.alive() ? src.migrationError() : null;
@@ -423,6 +429,17 @@ public final class ChaosRunner implements AutoCloseable {
         } catch (IOException e) {
             return "could not copy the logs to " + into + ": " + e;
         }
+    }
+
+    /**
+     * How long a run may take to reach final statuses: the product's own limits along its longest
+     * path (livetap vmm --migration-timeout T: connect/accept T, the stop, save and rollback steps
+     * of 10 s each, the stream limit max(60, T), the return path T) plus 10 s. A tighter bound
+     * (it was 3T + 10 s) called a target a liveness failure while it was still inside its own 60 s
+     * stream limit, on a machine so loaded that a woken JVM took 21 s to read a stream.
+     */
+    static long settleBoundS(int timeoutS) {
+        return 2L * timeoutS + 3 * 10 + Math.max(60, timeoutS) + timeoutS + 10;
     }
 
     private static boolean isFinal(String s) {
