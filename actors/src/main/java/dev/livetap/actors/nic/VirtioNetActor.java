@@ -325,6 +325,7 @@ public final class VirtioNetActor {
                     // leave them handed over (not reading on cont): the rollback cancels it.
                     savesAfterStop.forEach(s -> s.replyTo().tell(new SectionSaveFailed(id(), "rolled back before the save")));
                     savesAfterStop.clear();
+                    rollbacks++; // and so does it a save waiting for the guest's snapshot (onSave)
                     askPeers(PeerBackend.Stopped.class, PeerBackend.Rollback::new, "rollback",
                             rs -> m.replyTo().tell(new RolledBack(id())), this::peerFailed);
                     return Behaviors.same();
@@ -363,6 +364,8 @@ public final class VirtioNetActor {
 
     /** Stops asked of the peers and not yet answered by all of them. */
     private int stopsInFlight;
+    /** Rollbacks so far: a save that waited across one is refused instead of handing the queues over. */
+    private long rollbacks;
     /** Saves that came right behind a stop (the coordinator does not wait): run once every queue stopped. */
     private final List<SaveSection> savesAfterStop = new ArrayList<>();
 
@@ -378,9 +381,11 @@ public final class VirtioNetActor {
             askGuest(g -> m.replyTo().tell(new SectionSaved(id(), section(g, null, null))));
             return Behaviors.same();
         }
-        // The guest snapshot, the peers' descriptions and their saves do not depend on one another:
-        // ask all three at once, so the switch-over waits for one round of messages instead of three
-        // in a row (profile-switchover.md: the save phase was the longest step of the downtime).
+        // The peers' descriptions are asked at once; the queues save only after the guest's snapshot:
+        // the guest answers the snapshot after every frame it sent before, so those replies reach
+        // each queue ahead of its Save and are written while the queue still holds its fd (a handed
+        // over queue drops what the guest sends; the ping replies of the last frames read before
+        // the stop were lost that way).
         Object[] parts = new Object[3];
         int[] missing = {3};
         Runnable assemble = () -> {
@@ -403,18 +408,23 @@ public final class VirtioNetActor {
             ds.forEach(d -> schemas.add(((PeerBackend.Description) d).schema()));
             m.replyTo().tell(new SectionSaved(id(), section((GuestActor.GuestState) parts[0], schemas, states)));
         };
-        askGuest(g -> {
-            parts[0] = g;
-            assemble.run();
-        });
+        long rollbacksBefore = rollbacks;
         askPeers(PeerBackend.Description.class, PeerBackend.Describe::new, "describe", ds -> {
             parts[1] = ds;
             assemble.run();
         }, this::peerFailed);
-        askPeers(PeerBackend.SaveReply.class, PeerBackend.Save::new, "save", rs -> {
-            parts[2] = rs;
+        askGuest(g -> {
+            parts[0] = g;
+            if (rollbacks != rollbacksBefore) {
+                m.replyTo().tell(new SectionSaveFailed(id(), "rolled back before the save"));
+                return;
+            }
+            askPeers(PeerBackend.SaveReply.class, PeerBackend.Save::new, "save", rs -> {
+                parts[2] = rs;
+                assemble.run();
+            }, this::peerFailed);
             assemble.run();
-        }, this::peerFailed);
+        });
         return Behaviors.same();
     }
 

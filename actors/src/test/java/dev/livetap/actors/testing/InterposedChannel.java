@@ -7,7 +7,11 @@ import dev.livetap.nativeio.PeerCredentials;
 import java.util.List;
 import java.util.concurrent.CompletionStage;
 
-/** A channel that runs {@code onFirstFrame} once, on the reactor thread, before the first received frame is delivered. */
+/**
+ * A channel that runs {@code onFirstFrame} once, on the reactor thread, before the first received
+ * frame that carries fds is delivered: a device section with its queues, which a source sends only
+ * after its queues stopped (the stream header goes out earlier, at {@code active}).
+ */
 public final class InterposedChannel implements FrameChannel {
     private final FrameChannel delegate;
     private final Runnable onFirstFrame;
@@ -28,7 +32,7 @@ public final class InterposedChannel implements FrameChannel {
         delegate.start(new FrameHandler() {
             @Override
             public void onFrame(Frame frame) {
-                if (!ran) {
+                if (!ran && !frame.fds().isEmpty()) {
                     ran = true;
                     onFirstFrame.run();
                 }
