@@ -7,14 +7,12 @@ import dev.livetap.actors.options.PeerState;
 import dev.livetap.actors.options.TapNetdevOptions;
 import dev.livetap.nativeio.Os;
 import dev.livetap.nativeio.OwnedFd;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Optional;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
-import org.apache.pekko.actor.typed.DispatcherSelector;
 
 /**
  * A TAP netdev as a source of peer backends: opens its queues with {@code os.tun().openQueues}
@@ -29,14 +27,12 @@ public final class TapBackendFactory implements PeerBackendFactory {
     private final Os os;
     private final VhostBackend vhost;
     private final List<VhostBackend.VhostQueue> vhostQueues;
-    private final Duration timeout;
-    private final DispatcherSelector dispatcher;
     /** The fds of {@code fd=}/{@code fds=}, handed to the queues by {@link #open}; null for other netdevs. */
     private final PassedTapFds passed;
 
     public TapBackendFactory(TapNetdevOptions options, Os os, VhostBackend vhost,
-            List<VhostBackend.VhostQueue> vhostQueues, Duration timeout, DispatcherSelector dispatcher) {
-        this(options, null, os, vhost, vhostQueues, timeout, dispatcher);
+            List<VhostBackend.VhostQueue> vhostQueues) {
+        this(options, null, os, vhost, vhostQueues);
     }
 
     /**
@@ -44,7 +40,7 @@ public final class TapBackendFactory implements PeerBackendFactory {
      *     gives them to the queue actors, which own them from then on
      */
     public TapBackendFactory(TapNetdevOptions options, PassedTapFds passed, Os os, VhostBackend vhost,
-            List<VhostBackend.VhostQueue> vhostQueues, Duration timeout, DispatcherSelector dispatcher) {
+            List<VhostBackend.VhostQueue> vhostQueues) {
         if (passed != null && passed.fds().size() != options.queueCount()) {
             throw new IllegalArgumentException("one passed fd per queue: " + passed.fds().size() + " fds for "
                     + options.queueCount() + " queues");
@@ -54,8 +50,6 @@ public final class TapBackendFactory implements PeerBackendFactory {
         this.os = os;
         this.vhost = vhost;
         this.vhostQueues = List.copyOf(vhostQueues);
-        this.timeout = timeout;
-        this.dispatcher = dispatcher;
         if (!this.vhostQueues.isEmpty() && (vhost == null || this.vhostQueues.size() != options.queueCount())) {
             throw new IllegalArgumentException("one vhost queue per TAP queue, and a backend for them");
         }

@@ -388,8 +388,7 @@ public final class VmActor {
                         + " used them; netdev_del it and netdev_add it again with new fds");
             }
             TapBackendFactory factory = new TapBackendFactory(netdev.options(), netdev.passed(), config.os(),
-                    netdev.vhostQueues().isEmpty() ? null : config.vhost(), netdev.vhostQueues(), config.queueTimeout(),
-                    DISPATCHER);
+                    netdev.vhostQueues().isEmpty() ? null : config.vhost(), netdev.vhostQueues());
             VirtioNetActor.realizeCheck(factory, runState); // QEMU's texts; nothing opened yet
             Ipv4Address guestIp = ip == null ? config.defaultGuestIp() : Ipv4Address.parse(String.valueOf(ip));
             VirtioNetActor.NicConfig nc = new VirtioNetActor.NicConfig(deviceId, o.macAddress(), guestIp, runState,

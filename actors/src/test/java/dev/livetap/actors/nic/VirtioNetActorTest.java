@@ -74,7 +74,7 @@ class VirtioNetActorTest {
     }
 
     private ActorRef<VirtioNetActor.Command> realize(boolean incoming, RunState runState) {
-        TapBackendFactory f = new TapBackendFactory(netdev(incoming), os, null, List.of(), WAIT, VmActor.DISPATCHER);
+        TapBackendFactory f = new TapBackendFactory(netdev(incoming), os, null, List.of());
         TestProbe<VirtioNetActor.RealizeResult> p = KIT.createTestProbe();
         KIT.spawn(VirtioNetActor.create(new VirtioNetActor.NicConfig("nic0", Frames.GUEST_MAC, Frames.GUEST_IP, runState,
                 WAIT, VmActor.DISPATCHER), f, os.fds(), p.getRef()));
@@ -298,7 +298,7 @@ class VirtioNetActorTest {
 
     @Test
     void realizeRefusesWaitingPeersOutsideAnIncomingMigration() {
-        TapBackendFactory f = new TapBackendFactory(netdev(true), os, null, List.of(), WAIT, VmActor.DISPATCHER);
+        TapBackendFactory f = new TapBackendFactory(netdev(true), os, null, List.of());
         OptionException e = assertThrows(OptionException.class, () -> VirtioNetActor.realizeCheck(f, RunState.RUNNING));
         assertEquals("Peers wait for incoming, but it's not an incoming migration.", e.getMessage());
         assertEquals(0, os.ledger().open(), "a refused device opened nothing");
