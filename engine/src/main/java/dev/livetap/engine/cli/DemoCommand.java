@@ -28,7 +28,7 @@ public final class DemoCommand implements Callable<Integer> {
     @Option(names = "--migrations", defaultValue = "10", description = "Migrations per mode (1-100, default ${DEFAULT-VALUE}).")
     int migrations;
 
-    @Option(names = "--interval-ms", defaultValue = "2", paramLabel = "MS",
+    @Option(names = "--interval-ms", defaultValue = "1", paramLabel = "MS",
             description = "ping interval in ms (0.2-200, default ${DEFAULT-VALUE}; must be below the downtime so that requests fall into freezes).")
     double intervalMs;
 
