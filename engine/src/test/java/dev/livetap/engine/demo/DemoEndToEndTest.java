@@ -37,7 +37,12 @@ class DemoEndToEndTest {
                 assertTrue(m.path("downtime_ms").path("p99").asDouble() >= m.path("downtime_ms").path("p50").asDouble(), out);
                 assertTrue(m.path("frames_sent").asInt() > 100, mode + ": ping ran across the migrations: " + out);
                 assertTrue(m.path("rtt_ms_max").isNumber(), out);
-                assertTrue(m.path("requests_in_freeze").asInt() >= 2, mode + ": at least one request per freeze: " + out);
+                // The proof is the backend-transfer run's (one request per freeze at least). The baseline's
+                // freezes are now often under 10 ms and its lost requests (sent to the old TAP until the
+                // network switch, mostly after the target started) are placed by estimate, so a baseline
+                // freeze can show none; at least one of its two must.
+                int minRequests = mode.equals("backend_transfer") ? 2 : 1;
+                assertTrue(m.path("requests_in_freeze").asInt() >= minRequests, mode + ": requests inside the freezes: " + out);
             }
             JsonNode bt = j.path("backend_transfer");
             assertEquals(0, bt.path("frames_lost").asInt(), "frames sent during the freezes wait in the TAP's queues: " + out);
