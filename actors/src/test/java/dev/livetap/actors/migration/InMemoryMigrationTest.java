@@ -10,7 +10,7 @@ import dev.livetap.actors.testing.Endpoint;
 import dev.livetap.actors.testing.Frames;
 import dev.livetap.actors.testing.InterposedChannel;
 import dev.livetap.actors.testing.PathTransport;
-import dev.livetap.nativeio.testing.InMemoryReactorDriver;
+import dev.livetap.nativeio.memory.InMemoryReactorDriver;
 import dev.livetap.actors.vm.VmActor;
 import dev.livetap.nativeio.OwnedFd;
 import dev.livetap.nativeio.memory.InMemoryKernel;

@@ -10,7 +10,7 @@ import dev.livetap.actors.tap.RecordingVhostBackend;
 import dev.livetap.actors.testing.Endpoint;
 import dev.livetap.actors.testing.Frames;
 import dev.livetap.actors.testing.PathTransport;
-import dev.livetap.nativeio.testing.InMemoryReactorDriver;
+import dev.livetap.nativeio.memory.InMemoryReactorDriver;
 import dev.livetap.nativeio.OwnedFd;
 import dev.livetap.nativeio.TunFlags;
 import dev.livetap.nativeio.memory.InMemoryKernel;

@@ -11,7 +11,7 @@ import dev.livetap.actors.migration.InMemoryMigrationTestAccess;
 import dev.livetap.actors.tap.RecordingVhostBackend;
 import dev.livetap.actors.testing.Endpoint;
 import dev.livetap.actors.testing.PathTransport;
-import dev.livetap.nativeio.testing.InMemoryReactorDriver;
+import dev.livetap.nativeio.memory.InMemoryReactorDriver;
 import dev.livetap.nativeio.memory.InMemoryOs;
 import java.util.List;
 import java.util.Map;

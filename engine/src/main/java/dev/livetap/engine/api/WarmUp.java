@@ -12,6 +12,7 @@ import dev.livetap.nativeio.OwnedFd;
 import dev.livetap.nativeio.PeerPolicy;
 import dev.livetap.nativeio.memory.InMemoryKernel;
 import dev.livetap.nativeio.memory.InMemoryOs;
+import dev.livetap.nativeio.memory.InMemoryReactorDriver;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -141,7 +142,7 @@ public final class WarmUp {
                 UnixMigrationTransport.Settings.defaults(accept).withPeerPolicy(anyInMemory), timer);
         UnixMigrationTransport tgtT = new UnixMigrationTransport(tgtOs,
                 UnixMigrationTransport.Settings.defaults(accept).withPeerPolicy(anyInMemory), timer);
-        Driver driver = new Driver(srcOs, tgtOs);
+        InMemoryReactorDriver driver = new InMemoryReactorDriver("livetap-warm-up-reactors", () -> { }, srcOs, tgtOs);
         String tag = "warmup" + ROUND.incrementAndGet();
         VmEndpoint src = null;
         VmEndpoint tgt = null;
@@ -197,38 +198,6 @@ public final class WarmUp {
             throw new IllegalStateException(String.valueOf(e.getCause()), e.getCause());
         } catch (java.util.concurrent.TimeoutException e) {
             throw new IllegalStateException("warm-up step timed out", e);
-        }
-    }
-
-    /** Drives the caller-driven reactors of the in-memory processes, as a reactor thread would. */
-    private static final class Driver {
-        private final Thread thread;
-        private volatile boolean running = true;
-
-        Driver(InMemoryOs... processes) {
-            thread = new Thread(() -> {
-                long end = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-                while (running && System.nanoTime() < end) {
-                    boolean progressed = false;
-                    for (InMemoryOs os : processes) {
-                        progressed |= os.reactor().runOnce();
-                    }
-                    if (!progressed) {
-                        LockSupport.parkNanos(100_000);
-                    }
-                }
-            }, "livetap-warm-up-reactors");
-            thread.setDaemon(true);
-            thread.start();
-        }
-
-        void close() {
-            running = false;
-            try {
-                thread.join(5_000);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
         }
     }
 }

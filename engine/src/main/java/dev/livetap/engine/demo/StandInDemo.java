@@ -13,6 +13,7 @@ import dev.livetap.engine.transport.UnixMigrationTransport;
 import dev.livetap.nativeio.PeerPolicy;
 import dev.livetap.nativeio.memory.InMemoryKernel;
 import dev.livetap.nativeio.memory.InMemoryOs;
+import dev.livetap.nativeio.memory.InMemoryReactorDriver;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -50,7 +51,11 @@ public final class StandInDemo {
                 .withTimeouts(new MigrationTimeouts(Duration.ofSeconds(5), Duration.ofSeconds(5), Duration.ofSeconds(10),
                         Duration.ofSeconds(5)))
                 .withMigrationPeers(new PeerPolicy(Set.of(0)));
-        Driver driver = new Driver(kernel, processes);
+        long base = kernel.clock().nanos();
+        long t0 = System.nanoTime();
+        // the shared clock moves with real time, so the coordinators' timers see time pass
+        InMemoryReactorDriver driver = new InMemoryReactorDriver("livetap-standin-reactors",
+                () -> kernel.clock().advanceTo(base + System.nanoTime() - t0), processes.toArray(new InMemoryOs[0]));
         String error = null;
         try {
             progress.accept("== stand-in backend transfer: in-memory processes, " + queues + "-queue in-memory TAP ==");
@@ -127,39 +132,5 @@ public final class StandInDemo {
     private static void nic(VmEndpoint vm) throws Exception {
         vm.deviceAdd(Map.of("driver", "virtio-net-pci", "id", "nic0", "netdev", "net0", "mq", true, "mac", DemoRun.MAC))
                 .toCompletableFuture().get(STEP.toSeconds(), TimeUnit.SECONDS);
-    }
-
-    /** Runs the in-memory processes' reactors from one thread and moves the shared clock with real time. */
-    private static final class Driver {
-        private final Thread thread;
-        private volatile boolean running = true;
-
-        Driver(InMemoryKernel kernel, List<InMemoryOs> processes) {
-            long base = kernel.clock().nanos();
-            long t0 = System.nanoTime();
-            thread = new Thread(() -> {
-                while (running) {
-                    kernel.clock().advanceTo(base + System.nanoTime() - t0);
-                    boolean progressed = false;
-                    for (InMemoryOs os : processes) {
-                        progressed |= os.reactor().runOnce();
-                    }
-                    if (!progressed) {
-                        LockSupport.parkNanos(100_000);
-                    }
-                }
-            }, "livetap-standin-reactors");
-            thread.setDaemon(true);
-            thread.start();
-        }
-
-        void close() {
-            running = false;
-            try {
-                thread.join(5_000);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        }
     }
 }

@@ -9,7 +9,7 @@ import dev.livetap.actors.migration.MigrationTimeouts;
 import dev.livetap.actors.options.MigrationStatus;
 import dev.livetap.actors.options.TapNetdevOptions;
 import dev.livetap.actors.vm.VmEvent;
-import dev.livetap.nativeio.testing.InMemoryReactorDriver;
+import dev.livetap.nativeio.memory.InMemoryReactorDriver;
 import dev.livetap.engine.transport.UnixMigrationTransport;
 import dev.livetap.nativeio.OwnedFd;
 import dev.livetap.nativeio.PeerPolicy;

@@ -16,7 +16,7 @@ import dev.livetap.engine.api.VmSpec;
 import dev.livetap.engine.qmp.QmpClient;
 import dev.livetap.engine.qmp.QmpErrorClass;
 import dev.livetap.engine.qmp.QmpException;
-import dev.livetap.nativeio.testing.InMemoryReactorDriver;
+import dev.livetap.nativeio.memory.InMemoryReactorDriver;
 import dev.livetap.engine.testing.RawQmp;
 import dev.livetap.engine.transport.UnixMigrationTransport;
 import dev.livetap.nativeio.OwnedFd;

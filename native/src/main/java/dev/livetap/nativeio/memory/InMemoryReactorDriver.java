@@ -1,23 +1,30 @@
-package dev.livetap.nativeio.testing;
+package dev.livetap.nativeio.memory;
 
-import dev.livetap.nativeio.memory.InMemoryOs;
 import java.util.List;
 import java.util.concurrent.locks.LockSupport;
 
 /**
  * Drives the caller-driven reactors of in-memory processes from one background thread, as each
- * process's reactor thread would: actor tests then see readiness arrive asynchronously, like on
- * the kernel. A handler's exception stops the driver and is rethrown by {@link #close()}.
+ * process's reactor thread would: readiness then arrives asynchronously, like on the kernel (actor
+ * tests, the engine's warm-up, the stand-in demo). A handler's exception stops the driver and is
+ * rethrown by {@link #close()}.
  */
 public final class InMemoryReactorDriver implements AutoCloseable {
     private final List<InMemoryOs> processes;
+    private final Runnable eachRound;
     private final Thread thread;
     private volatile boolean running = true;
     private volatile Throwable failure;
 
     public InMemoryReactorDriver(InMemoryOs... processes) {
+        this("in-memory-reactors", () -> { }, processes);
+    }
+
+    /** @param eachRound runs on the driver's thread before each round (e.g. moves a kernel clock with real time) */
+    public InMemoryReactorDriver(String threadName, Runnable eachRound, InMemoryOs... processes) {
         this.processes = List.of(processes);
-        this.thread = new Thread(this::loop, "in-memory-reactors");
+        this.eachRound = eachRound;
+        this.thread = new Thread(this::loop, threadName);
         this.thread.setDaemon(true);
         this.thread.start();
     }
@@ -25,6 +32,7 @@ public final class InMemoryReactorDriver implements AutoCloseable {
     private void loop() {
         try {
             while (running) {
+                eachRound.run();
                 boolean progressed = false;
                 for (InMemoryOs os : processes) {
                     progressed |= os.reactor().runOnce();
@@ -47,7 +55,7 @@ public final class InMemoryReactorDriver implements AutoCloseable {
             Thread.currentThread().interrupt();
         }
         if (failure != null) {
-            throw new AssertionError("a reactor handler failed: " + failure, failure);
+            throw new IllegalStateException("a reactor handler failed: " + failure, failure);
         }
     }
 }
