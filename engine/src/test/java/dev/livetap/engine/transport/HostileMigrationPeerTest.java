@@ -144,7 +144,7 @@ class HostileMigrationPeerTest {
 
     /** A stream whose NIC section carries {@code fds}: refused, every received fd closed, still inmigrate. */
     private void refused(String what, List<OwnedFd> fds, String expected) throws Exception {
-        int kernelFds = os.fds().countProcessFds();
+        int kernelFds = FdCounter.kernelFds();
         int owned = OwnedFd.openCount();
         ReturnPath.Answer answer;
         try (Forged f = forge(fds)) {
@@ -156,7 +156,7 @@ class HostileMigrationPeerTest {
         await().atMost(T).until(() -> info().status().qmpName().equals("failed"));
         assertTrue(info().errorDesc().contains(expected), what + ": query-migrate tells the same: " + info().errorDesc());
         assertEquals("inmigrate", get(tgt.status()).get("status"), what + ": a refused target never runs");
-        await().atMost(T).untilAsserted(() -> assertEquals(kernelFds, os.fds().countProcessFds(),
+        await().atMost(T).untilAsserted(() -> assertEquals(kernelFds, FdCounter.kernelFds(),
                 what + ": every fd the target received is closed (/proc/self/fd as before the stream)"));
         await().atMost(T).untilAsserted(() -> assertEquals(owned, OwnedFd.openCount(),
                 what + ": every OwnedFd the target received is closed"));

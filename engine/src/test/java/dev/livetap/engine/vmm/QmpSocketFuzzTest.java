@@ -17,6 +17,7 @@ import dev.livetap.engine.qmp.QmpJson;
 import dev.livetap.nativeio.memory.InMemoryReactorDriver;
 import dev.livetap.nativeio.Os;
 import dev.livetap.nativeio.OwnedFd;
+import dev.livetap.nativeio.testing.FdCounter;
 import dev.livetap.nativeio.PeerPolicy;
 import dev.livetap.nativeio.linux.JnaOs;
 import dev.livetap.nativeio.memory.InMemoryKernel;
@@ -195,7 +196,7 @@ class QmpSocketFuzzTest {
     @Test
     void hostileQmpOverARealSocketLeavesTheVmEndpointServingAndNoFdBehind() throws Exception {
         System.out.println("SEED=" + SEED + " cases=" + CASES);
-        int kernelFdsAtStart = os.fds().countProcessFds();
+        int kernelFdsAtStart = FdCounter.kernelFds();
         Random rnd = new Random(SEED);
         QmpFuzzInput input = new QmpFuzzInput(rnd);
         int pipesPassed = 0;
@@ -266,7 +267,7 @@ class QmpSocketFuzzTest {
         }
         System.out.printf("QMP socket fuzz: %d cases (+%d probes), %d pipe fds passed, replies %s, %d ms%n", CASES,
                 CASES, pipesPassed, tally, ms);
-        await().atMost(T).untilAsserted(() -> assertEquals(kernelFdsAtStart, os.fds().countProcessFds(),
+        await().atMost(T).untilAsserted(() -> assertEquals(kernelFdsAtStart, FdCounter.kernelFds(),
                 "every fd the fuzz passed (pipes with getfd and with other commands) is closed: /proc/self/fd as before"));
     }
 }

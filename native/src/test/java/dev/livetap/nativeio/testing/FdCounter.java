@@ -56,6 +56,21 @@ public final class FdCounter {
         }
     }
 
+    /**
+     * Entries of /proc/self/fd, without the files the JVM opens by itself at any moment (cgroup and
+     * /proc files it reads for its container limits, jars, libraries): a before/after comparison of
+     * this count does not fail when such a file happened to be open at one of the two instants.
+     */
+    public static int kernelFds() {
+        int n = 0;
+        for (String target : processFds().values()) {
+            if (!loaderArtifact(target)) {
+                n++;
+            }
+        }
+        return n;
+    }
+
     private static boolean loaderArtifact(String target) {
         // The JVM itself briefly opens cgroup files (container memory/CPU limits) and /proc entries.
         return target.matches("/proc/\\d+/fd") || target.endsWith(".jar") || target.endsWith(".so") || target.contains("/jna")

@@ -706,9 +706,31 @@ public final class ConcurrentBench {
         return new long[] {total - idle, total};
     }
 
+    /**
+     * Entries of /proc/PID/fd without the files a JVM opens by itself at any moment (cgroup and /proc
+     * files it reads for its container limits, jars, libraries): one of those open at a snapshot
+     * would otherwise count as a leaked or a missing fd.
+     */
     static int fds(long pid) {
-        String[] l = new java.io.File("/proc/" + pid + "/fd").list();
-        return l == null ? -1 : l.length;
+        Path dir = Path.of("/proc/" + pid + "/fd");
+        String[] l = dir.toFile().list();
+        if (l == null) {
+            return -1;
+        }
+        int n = 0;
+        for (String e : l) {
+            String target;
+            try {
+                target = Files.readSymbolicLink(dir.resolve(e)).toString();
+            } catch (IOException gone) {
+                continue; // closed meanwhile
+            }
+            if (!(target.startsWith("/sys/fs/cgroup/") || target.startsWith("/proc/") || target.endsWith(".jar")
+                    || target.endsWith(".so") || target.endsWith(".jsa"))) {
+                n++;
+            }
+        }
+        return n;
     }
 
     static long rssKb(long pid) {
