@@ -62,8 +62,8 @@ public final class MigrationCoordinator {
     private MigrationCoordinator() {
     }
 
-    public sealed interface Command permits Cancel, Connected, ChannelFailed, Timeout, NicAnswer, StreamSent,
-            StreamSendFailed, ReturnFrame, ReturnClosed, StreamInit, SectionIn, StreamDone, StreamFailed, LoadedSent,
+    public sealed interface Command permits Cancel, Connected, ChannelFailed, Timeout, NicAnswer, StreamStarted,
+            StreamSent, StreamSendFailed, ReturnFrame, ReturnClosed, StreamInit, SectionIn, StreamDone, StreamFailed, LoadedSent,
             NicReply {
     }
 
@@ -126,6 +126,10 @@ public final class MigrationCoordinator {
 
     /** Private: a NIC's reply (or its timeout), matched to its request by {@link dev.livetap.actors.Replies}. */
     private record NicReply(Object wrapped) implements Command {
+    }
+
+    /** Source: the stream runs and its header is on its way to the target. */
+    private record StreamStarted() implements Command {
     }
 
     private record StreamSent() implements Command {
@@ -382,7 +386,7 @@ public final class MigrationCoordinator {
                         startReturnPath();
                         status(MigrationStatus.ACTIVE);
                         startStream();
-                        return stopping();
+                        return streamStarting();
                     })
                     .onMessage(ChannelFailed.class, m -> fail("cannot connect to " + setup.uri().uri() + ": "
                             + m.cause().getMessage(), false))
@@ -390,6 +394,37 @@ public final class MigrationCoordinator {
                     .onMessage(Cancel.class, m -> fail("cancelled", true))
                     .onMessage(ReturnFrame.class, m -> unexpectedReturn(m))
                     .onMessage(ReturnClosed.class, m -> fail(closedText(m.cause()), false)), r -> fail(r, false));
+        }
+
+        /**
+         * The VM keeps running until the stream has started and its header is on its way: a stream
+         * starts on other threads (an actor spawn, its first scheduling), which cost 1-2 ms of
+         * downtime when the stop came first (profile-switchover.md, third round).
+         */
+        private Behavior<Command> streamStarting() {
+            phaseTimer("starting the migration stream", timeouts.step());
+            return withCommon(Behaviors.receive(Command.class)
+                    .onMessage(StreamStarted.class, m -> stopping())
+                    .onMessage(StreamSendFailed.class, m -> fail("sending the migration stream failed: "
+                            + m.cause().getMessage(), false))
+                    .onMessage(ReturnFrame.class, this::returnBeforeTheStop)
+                    .onMessage(ReturnClosed.class, m -> fail(closedText(m.cause()), false))
+                    .onMessage(Timeout.class, m -> fail(m.what(), false))
+                    .onMessage(Cancel.class, m -> fail("cancelled", true)), r -> fail(r, false));
+        }
+
+        /** Before the stop the target can only refuse (e.g. the header): anything else is a protocol error. */
+        private Behavior<Command> returnBeforeTheStop(ReturnFrame m) {
+            ReturnPath.Answer a;
+            try {
+                a = ReturnPath.decode(m.frame());
+            } catch (IllegalArgumentException e) {
+                return fail("bad return-path frame: " + e.getMessage(), false);
+            }
+            if (a instanceof ReturnPath.Failed f) {
+                return fail("the target failed to load the migration: " + f.reason(), false);
+            }
+            return fail("the target answered " + a + " before the stream was sent", false);
         }
 
         private void startReturnPath() {
@@ -474,9 +509,18 @@ public final class MigrationCoordinator {
          * of a migration) and materializing it stays out of the downtime (profile-switchover.md).
          */
         private void startStream() {
+            ActorRef<Command> self = ctx.getSelf();
+            boolean[] headerSeen = {false};
             ctx.pipeToSelf(Source.completionStage(sectionsToSend)
                             .mapConcat(list -> list)
                             .via(MigrationStreamFlows.encoder(setup.header()))
+                            .map(frame -> {
+                                if (!headerSeen[0]) { // the encoder's first frame: the header
+                                    headerSeen[0] = true;
+                                    self.tell(new StreamStarted());
+                                }
+                                return frame;
+                            })
                             .runWith(MigrationStreamFlows.toChannel(channel), materializer),
                     (done, ex) -> ex == null ? new StreamSent() : new StreamSendFailed(ex));
         }
@@ -531,6 +575,9 @@ public final class MigrationCoordinator {
             }
             timers.cancelAll();
             finished = true;
+            // The target waits for this confirmation to resume: it goes first, the bookkeeping after
+            // (the source's queues stopped long ago and nothing below can roll back any more).
+            closeAfter(channel.send(ReturnPath.completed(), List.of()));
             boolean handedOver = false;
             for (Nic n : nics) {
                 n.ref().tell(new VirtioNetActor.Release());
@@ -543,7 +590,6 @@ public final class MigrationCoordinator {
             ctx.getLog().info("migration {}: status completed (downtime {} ms on the source side)", id, info.downtimeMs());
             report.tell(new Progress(info));
             report.tell(new Finished(info, true, handedOver, true));
-            closeAfter(channel.send(ReturnPath.completed(), List.of()));
             return Behaviors.stopped();
         }
 
@@ -667,8 +713,12 @@ public final class MigrationCoordinator {
             }
         }
 
+        /** Created at setup: the source may stop its VM the moment it connects, so nothing after the accept should wait for it. */
+        private Materializer materializer;
+
         Behavior<Command> start() {
             status(MigrationStatus.SETUP);
+            materializer = Materializer.createMaterializer(ctx);
             phaseTimer("describing the devices", timeouts.step());
             Map<String, Schema> schemas = new TreeMap<>();
             askNics(VirtioNetActor.SectionSchema.class, nic -> VirtioNetActor.DescribeSection::new, "describe", rs -> {
@@ -694,7 +744,6 @@ public final class MigrationCoordinator {
                         phaseTimer("receiving the migration stream", timeouts.stream());
                         Map<String, Schema> frozen = Map.copyOf(schemas);
                         SectionResolver resolver = (name, instance) -> instance == 0 ? frozen.get(name) : null;
-                        Materializer mat = Materializer.createMaterializer(ctx);
                         // A failure travels in-band, behind the sections already decoded: ActorSink drops
                         // its buffered elements when upstream fails, and a dropped section is leaked fds.
                         MigrationStreamFlows.fromChannel(channel)
@@ -705,7 +754,7 @@ public final class MigrationCoordinator {
                                         (ack, element) -> element instanceof Section section ? new SectionIn(ack, section)
                                                 : new StreamFailed(((StreamBroken) element).cause()),
                                         StreamInit::new, Ack.INSTANCE, new StreamDone(), StreamFailed::new))
-                                .run(mat);
+                                .run(materializer);
                         return receiving();
                     })
                     .onMessage(ChannelFailed.class, m -> fail("no migration connection at " + setup.uri().uri() + ": "
