@@ -650,6 +650,8 @@ public final class MigrationCoordinator {
         private final Map<String, Integer> bySection = new TreeMap<>();
         private final boolean[] loadedNic;
         private boolean loadPending;
+        /** Sections acked and decoded while another one loads (several NICs), in stream order. */
+        private final java.util.ArrayDeque<Section> toLoad = new java.util.ArrayDeque<>();
         private boolean streamDone;
         private boolean anyFdsReceived;
         private String loadFailure;
@@ -800,17 +802,34 @@ public final class MigrationCoordinator {
             return "the migration stream was refused: " + cause.getMessage();
         }
 
+        /**
+         * Acked at once: the stream decodes what follows (the end of the stream, or the next section)
+         * while this section loads, instead of after an ack round trip through the stream; that round
+         * trip and the end-of-stream message behind it were two hand-offs of the downtime
+         * (profile-switchover.md, third round). Sections still load one at a time, in stream order.
+         */
         private Behavior<Command> onSection(SectionIn m) {
-            taken(m.section());
-            Integer index = bySection.get(m.section().name());
-            if (index == null) { // the resolver only knows our sections: cannot happen, but never leak
-                m.section().close();
-                return fail("unknown section " + m.section().name());
+            m.ack().tell(Ack.INSTANCE);
+            if (loadPending) {
+                toLoad.add(m.section()); // still tracked as in flight: closed if the migration fails first
+            } else {
+                load(m.section());
             }
-            anyFdsReceived |= !m.section().struct().fds().isEmpty();
+            return Behaviors.same();
+        }
+
+        private void load(Section section) {
+            taken(section);
+            Integer index = bySection.get(section.name());
+            if (index == null) { // the resolver only knows our sections: cannot happen, but never leak
+                section.close();
+                ctx.getSelf().tell(new Timeout("unknown section " + section.name()));
+                return;
+            }
+            anyFdsReceived |= !section.struct().fds().isEmpty();
             loadPending = true;
-            askNic(index, VirtioNetActor.LoadResult.class, r -> new VirtioNetActor.LoadSection(m.section(), r),
-                    "loading " + m.section().name(), r -> {
+            askNic(index, VirtioNetActor.LoadResult.class, r -> new VirtioNetActor.LoadSection(section, r),
+                    "loading " + section.name(), r -> {
                         loadPending = false;
                         if (r instanceof VirtioNetActor.SectionLoadFailed f) {
                             // kept, so that an end of stream already queued ahead of the Timeout names this cause
@@ -819,13 +838,13 @@ public final class MigrationCoordinator {
                             return;
                         }
                         loadedNic[index] = true;
-                        if (streamDone) {
+                        Section next = toLoad.poll();
+                        if (next != null) {
+                            load(next);
+                        } else if (streamDone) {
                             ctx.getSelf().tell(new StreamDone());
-                        } else {
-                            m.ack().tell(Ack.INSTANCE);
                         }
                     }, r -> ctx.getSelf().tell(new Timeout(r)));
-            return Behaviors.same();
         }
 
         /** End of stream reached and every post_load done: answer {@code loaded}. */
