@@ -227,6 +227,71 @@ class InMemoryMigrationTest {
         awaitOpenCount(openBefore);
     }
 
+    /** Two NICs: two sections in one stream, acked at once and loaded one after the other. */
+    @Test
+    void twoNicsMigrateTogetherEachWithItsOwnTap() throws Exception {
+        Endpoint src = source();
+        Endpoint tgt = target(new RecordingVhostBackend());
+        for (String n : List.of("0", "1")) {
+            src.netdev(Map.of("id", "net" + n, "ifname", "tap" + n, "queues", 2));
+            src.nic("nic" + n, "net" + n);
+            tgt.netdev(Map.of("id", "net" + n, "ifname", "tap" + n, "queues", 2, "incoming-fds", true));
+            tgt.nic("nic" + n, "net" + n);
+        }
+        tgt.ok(r -> new VmActor.MigrateIncoming(URI, r));
+        tgtTransport.listening().get(5, TimeUnit.SECONDS);
+        src.ok(r -> new VmActor.MigrateSetParameters(Map.of("local", true), r));
+        src.ok(r -> new VmActor.Migrate(URI, r));
+        src.awaitMigrationStatus("completed");
+        tgt.awaitMigrationStatus("completed");
+        tgt.awaitRunState("running");
+        assertEquals(range(10, 4), pingAndCollect("tap0", 10, 4), "the first NIC answers on the target");
+        assertEquals(range(20, 4), pingAndCollect("tap1", 20, 4), "the second NIC answers on the target");
+        for (VirtioNetActor.NicInfo n : tgt.nics()) {
+            assertEquals(2, n.queues().stream().filter(q -> q.reading() && q.ownsResource()).count(),
+                    n + ": both queues read their transferred fds");
+        }
+        assertEquals(List.of("tap0", "tap1"), kernel.tapDevices(), "no new TAP");
+        assertEquals(0, srcOs.ledger().open(), "the source closed every fd");
+        assertEquals(4, tgtOs.ledger().open(), "the target owns the 2 x 2 queue fds and nothing else");
+    }
+
+    /**
+     * The second section fails to load after the first loaded (and after both were acked): the source
+     * rolls back with both NICs working, the target closes every fd of both.
+     */
+    @Test
+    void aSecondNicThatFailsToLoadRollsBothBackAndTheTargetClosesEverything() throws Exception {
+        Endpoint src = source();
+        Endpoint tgt = target(new RecordingVhostBackend().failSetUp(1));
+        for (String n : List.of("0", "1")) {
+            src.netdev(Map.of("id", "net" + n, "ifname", "tap" + n, "queues", 2));
+            src.nic("nic" + n, "net" + n);
+        }
+        tgt.netdev(Map.of("id", "net0", "ifname", "tap0", "queues", 2, "incoming-fds", true));
+        tgt.nic("nic0", "net0");
+        tgt.netdev(Map.of("id", "net1", "ifname", "tap1", "queues", 2, "incoming-fds", true, "vhost", true));
+        tgt.nic("nic1", "net1");
+        tgt.ok(r -> new VmActor.MigrateIncoming(URI, r));
+        tgtTransport.listening().get(5, TimeUnit.SECONDS);
+        src.ok(r -> new VmActor.MigrateSetParameters(Map.of("local", true), r));
+        src.ok(r -> new VmActor.Migrate(URI, r));
+        src.awaitMigrationStatus("failed");
+        tgt.awaitMigrationStatus("failed");
+        assertTrue(tgt.info().errorDesc().contains("loading nic1 failed")
+                && tgt.info().errorDesc().contains("queue 1: Failed to setup vhost"), "target: " + tgt.info().errorDesc());
+        awaitTargetFds(0);
+        assertEquals("paused", src.runState());
+        src.ok(VmActor.Cont::new);
+        assertEquals(range(30, 4), pingAndCollect("tap0", 30, 4), "after cont the first NIC works on the source");
+        assertEquals(range(40, 4), pingAndCollect("tap1", 40, 4), "and so does the second");
+        for (String n : List.of("0", "1")) {
+            tgt.ok(r -> new VmActor.DeviceDel("nic" + n, r));
+            tgt.ok(r -> new VmActor.NetdevDel("net" + n, r));
+        }
+        assertEquals(0, tgt.vhost.liveCount(), "every vhost queue the target opened is torn down");
+    }
+
     @Test
     void migrateToANonUnixUriWithLocalFailsAtOnceAndChangesNothing() {
         Endpoint src = source();
