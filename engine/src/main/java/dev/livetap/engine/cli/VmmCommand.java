@@ -28,6 +28,15 @@ import picocli.CommandLine.Spec;
         exitCodeList = {"0:every VM quit", "1:start failed (e.g. a live process listens on the socket path)",
             "2:bad command line", "130:stopped by SIGTERM/SIGINT, after cleaning up"})
 public final class VmmCommand implements Callable<Integer> {
+    /**
+     * JVM options of a VMM process (the distribution's launcher uses them for {@code livetap vmm}; the
+     * demo, chaos and bench children too). On 2 cores C2's compilations and G1's concurrent threads
+     * compete with the switch-over for the CPUs: C1 only and the serial collector halved the 4-queue
+     * downtime (p50 4.1-4.7 -> 2.3-2.7 ms) and took 1000 concurrent migrations from 680 to 1420 per
+     * second (docs/benchmarks.md, "JVM options of the VMM"). Not measured on larger hosts.
+     */
+    public static final List<String> JVM_OPTIONS = List.of("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC");
+
     @Spec
     CommandSpec spec;
 

@@ -43,8 +43,9 @@ final class DemoVmm implements AutoCloseable {
     static DemoVmm start(String ip, String netns, Path dir, String name, boolean incoming) throws IOException {
         Path qmp = dir.resolve(name + ".qmp");
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        List<String> cmd = new ArrayList<>(List.of(ip, "netns", "exec", netns, java, "-cp", System.getProperty("java.class.path"),
-                "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xss1m"));
+        List<String> cmd = new ArrayList<>(List.of(ip, "netns", "exec", netns, java, "-cp", System.getProperty("java.class.path")));
+        cmd.addAll(dev.livetap.engine.cli.VmmCommand.JVM_OPTIONS);
+        cmd.add("-Xss1m");
         String jnaTmp = System.getProperty("jna.tmpdir");
         if (jnaTmp != null) {
             cmd.add("-Djna.tmpdir=" + jnaTmp);

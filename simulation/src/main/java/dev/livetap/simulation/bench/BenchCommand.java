@@ -43,7 +43,12 @@ public final class BenchCommand implements Callable<Integer> {
         @Option(names = "--warmup", defaultValue = "100", description = "Unmeasured migrations first, so that the measured ones run compiled code (default ${DEFAULT-VALUE}).")
         int warmup;
 
-        @Option(names = "--jvm-opt", paramLabel = "OPT", description = "Extra option of the VMM child JVMs (repeatable).")
+        @Option(names = "--jvm", paramLabel = "livetap|jdk", defaultValue = "livetap",
+                description = "JVM options of the VMM children: livetap (those of 'livetap vmm': C1 only, serial GC) or jdk "
+                        + "(the JDK's own choice). Default ${DEFAULT-VALUE}.")
+        VmmJvm jvm;
+
+        @Option(names = "--jvm-opt", paramLabel = "OPT", description = "Extra option of the VMM child JVMs, after those of --jvm (repeatable).")
         List<String> jvmOptions = new ArrayList<>();
 
         @Option(names = "--jfr", paramLabel = "DIR", description = "Record JFR (settings=profile) of every VMM child into DIR.")
@@ -58,7 +63,7 @@ public final class BenchCommand implements Callable<Integer> {
                 System.err.println("livetap bench downtime: --migrations must be >= 1 and --warmup >= 0");
                 return 2;
             }
-            List<String> opts = new ArrayList<>(jvmOptions);
+            List<String> opts = jvm.with(jvmOptions);
             if (jfr != null) {
                 java.nio.file.Files.createDirectories(jfr);
                 opts.add("-XX:StartFlightRecording=settings=profile,dumponexit=true,filename="
@@ -77,7 +82,12 @@ public final class BenchCommand implements Callable<Integer> {
         @Option(names = "--vms", defaultValue = "100", description = "VMs (default ${DEFAULT-VALUE}).")
         int vms;
 
-        @Option(names = "--jvm-opt", paramLabel = "OPT", description = "Extra option of the VMM child JVMs (repeatable).")
+        @Option(names = "--jvm", paramLabel = "livetap|jdk", defaultValue = "livetap",
+                description = "JVM options of the VMM children: livetap (those of 'livetap vmm': C1 only, serial GC) or jdk "
+                        + "(the JDK's own choice). Default ${DEFAULT-VALUE}.")
+        VmmJvm jvm;
+
+        @Option(names = "--jvm-opt", paramLabel = "OPT", description = "Extra option of the VMM child JVMs, after those of --jvm (repeatable).")
         List<String> jvmOptions = new ArrayList<>();
 
         @Option(names = "--warmup", paramLabel = "N", defaultValue = "-1",
@@ -113,7 +123,7 @@ public final class BenchCommand implements Callable<Integer> {
                 java.nio.file.Files.createDirectories(jfr);
             }
             int w = warmup >= 0 ? warmup : Math.min(vms, 1000);
-            JsonNode r = ConcurrentBench.run(new ConcurrentBench.Options(vms, w, inFlight > 0 ? inFlight : vms, jvmOptions,
+            JsonNode r = ConcurrentBench.run(new ConcurrentBench.Options(vms, w, inFlight > 0 ? inFlight : vms, jvm.with(jvmOptions),
                     Duration.ofSeconds(timeoutSeconds), jfr, setupWidth),
                     json ? s -> { } : System.err::println);
             print(r, json, "");

@@ -51,7 +51,9 @@ final class Vmm implements AutoCloseable {
         Path qmp = dir.resolve(name + ".qmp");
         Path out = dir.resolve(name + ".out");
         String java = ProcessHandle.current().info().command().orElse("java");
-        List<String> cmd = new ArrayList<>(List.of(java, "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xss512k"));
+        List<String> cmd = new ArrayList<>(List.of(java));
+        cmd.addAll(dev.livetap.engine.cli.VmmCommand.JVM_OPTIONS);
+        cmd.add("-Xss512k");
         String jnaTmp = System.getProperty("jna.tmpdir");
         if (jnaTmp != null) {
             cmd.add("-Djna.tmpdir=" + jnaTmp);
