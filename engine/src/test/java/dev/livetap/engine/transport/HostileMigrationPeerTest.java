@@ -2,6 +2,7 @@ package dev.livetap.engine.transport;
 
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -140,6 +141,35 @@ class HostileMigrationPeerTest {
         List<?> nics = get(tgt.nics());
         assertEquals(1, nics.size(), "the NIC is there: " + nics);
         System.out.println("after 5 refused streams the same endpoint completed: " + nics);
+    }
+
+    /**
+     * A source that gives up between connecting and its header says {@code failed: reason} as its
+     * first frame: the target names that reason (not a bad stream magic) and stays a target.
+     */
+    @Test
+    void aSourceThatGivesUpBeforeItsHeaderIsNamedByTheTarget() throws Exception {
+        Path sock = dir.resolve("early.sock");
+        get(tgt.migrateIncoming("unix:" + sock));
+        await().atMost(T).until(() -> Files.exists(sock));
+        try (FrameChannel ch = FramedChannel.open(os, os.unix().connect(sock), ChannelLimits.DEFAULT)) {
+            ch.start(new FrameChannel.FrameHandler() {
+                @Override
+                public void onFrame(Frame frame) {
+                    frame.close();
+                }
+
+                @Override
+                public void onClosed(Throwable cause) {
+                }
+            });
+            ch.send(ReturnPath.failed("cancelled"), List.of()).toCompletableFuture().get(5, TimeUnit.SECONDS);
+            await().atMost(T).until(() -> info().status().qmpName().equals("failed"));
+        }
+        String desc = info().errorDesc();
+        assertTrue(desc.contains("the source gave up") && desc.contains("cancelled"), "the source's reason: " + desc);
+        assertFalse(desc.contains("magic"), "not mistaken for a damaged stream: " + desc);
+        assertEquals("inmigrate", get(tgt.status()).get("status"), "the target never ran");
     }
 
     /** A stream whose NIC section carries {@code fds}: refused, every received fd closed, still inmigrate. */

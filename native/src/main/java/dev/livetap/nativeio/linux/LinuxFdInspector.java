@@ -55,7 +55,7 @@ final class LinuxFdInspector implements FdInspector {
     }
 
     @Override
-    public boolean sameOpenFile(OwnedFd a, OwnedFd b) {
+    public int compareOpenFiles(OwnedFd a, OwnedFd b) {
         long pid = LinuxC.getpid();
         long r = LinuxC.syscall(LinuxC.SYS_KCMP, pid, pid, LinuxC.KCMP_FILE, a.fd(), b.fd());
         if (r < 0) {
@@ -67,7 +67,12 @@ final class LinuxFdInspector implements FdInspector {
             }
             throw Errno.failure("kcmp(KCMP_FILE)", "fds " + a.number() + " and " + b.number(), errno);
         }
-        return r == 0;
+        // 0 equal, 1 "less than", 2 "greater than"; 3 (ordering unavailable) is not returned for KCMP_FILE
+        if (r == 0 || r == 1 || r == 2) {
+            return r == 0 ? 0 : r == 1 ? -1 : 1;
+        }
+        throw new NativeException("kcmp(KCMP_FILE)", 0, "kcmp(KCMP_FILE) on fds " + a.number() + " and " + b.number()
+                + " returned " + r + ": no order of open files on this kernel");
     }
 
     @Override

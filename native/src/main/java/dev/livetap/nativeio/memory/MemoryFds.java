@@ -20,9 +20,10 @@ final class MemoryFds implements FdInspector {
     }
 
     @Override
-    public boolean sameOpenFile(OwnedFd a, OwnedFd b) {
+    public int compareOpenFiles(OwnedFd a, OwnedFd b) {
         synchronized (os.lock()) {
-            return os.fileOf(a, "kcmp(KCMP_FILE)") == os.fileOf(b, "kcmp(KCMP_FILE)");
+            // by the open file's id: deterministic, as the simulation needs
+            return Integer.signum(Long.compare(os.fileOf(a, "kcmp(KCMP_FILE)").id, os.fileOf(b, "kcmp(KCMP_FILE)").id));
         }
     }
 

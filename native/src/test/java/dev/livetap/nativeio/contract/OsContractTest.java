@@ -595,6 +595,30 @@ public abstract class OsContractTest {
         assertEquals(TAP, os.tun().info(dup).name(), "a dup is the same queue");
     }
 
+    /** The order the NIC sorts received queue fds by (a file passed twice found in n log n calls). */
+    @Test
+    void kcmpOrdersOpenFilesConsistently() {
+        assumeTapAvailable();
+        List<OwnedFd> qs = openTapQueues(TAP, 4, TunFlags.TAP_VNET_MQ);
+        qs.forEach(this::track);
+        OwnedFd dup = track(qs.get(2).dup());
+        assertEquals(0, os.fds().compareOpenFiles(qs.get(2), dup), "a dup compares equal");
+        for (int i = 0; i < qs.size(); i++) {
+            for (int j = 0; j < qs.size(); j++) {
+                int c = os.fds().compareOpenFiles(qs.get(i), qs.get(j));
+                assertEquals(i == j, c == 0, "queues " + i + " and " + j + ": equal only to itself");
+                assertEquals(-c, os.fds().compareOpenFiles(qs.get(j), qs.get(i)), "antisymmetric");
+                assertEquals(c, os.fds().compareOpenFiles(qs.get(i), qs.get(j)), "the same answer when asked again");
+                assertTrue(c >= -1 && c <= 1, "-1, 0 or 1: " + c);
+            }
+        }
+        List<OwnedFd> sorted = new java.util.ArrayList<>(qs);
+        sorted.sort(os.fds()::compareOpenFiles);
+        for (int k = 1; k < sorted.size(); k++) {
+            assertEquals(-1, os.fds().compareOpenFiles(sorted.get(k - 1), sorted.get(k)), "a total order: sorting works");
+        }
+    }
+
     @Test
     void fstatKindsOfPipesAndSockets() {
         OwnedFd[] pipe = track(os.fds().pipe());

@@ -345,6 +345,13 @@ public final class RecordingOs implements Os {
         }
 
         @Override
+        public int compareOpenFiles(OwnedFd a, OwnedFd b) {
+            int c = f.compareOpenFiles(a, b);
+            log("kcmp(fd " + n(a) + ", fd " + n(b) + ") -> " + c);
+            return c;
+        }
+
+        @Override
         public boolean isNonBlocking(OwnedFd fd) {
             return f.isNonBlocking(fd);
         }
