@@ -544,21 +544,22 @@ public final class VirtioNetActor {
         for (int i = 0; i < order.length; i++) {
             order[i] = i;
         }
-        int[] found = null;
+        // A comparison sort compares every two neighbours of its result directly (nothing else can
+        // order them), so two positions of one open file meet in the comparator: no second pass.
+        int[][] found = {null};
         java.util.Arrays.sort(order, (x, y) -> {
             int c = fds.compareOpenFiles(list.get(x), list.get(y));
-            return c != 0 ? c : Integer.compare(x, y);
-        });
-        for (int k = 1; k < order.length; k++) {
-            if (fds.compareOpenFiles(list.get(order[k - 1]), list.get(order[k])) == 0) {
-                int a = Math.min(order[k - 1], order[k]);
-                int b = Math.max(order[k - 1], order[k]);
-                if (found == null || a < found[0] || a == found[0] && b < found[1]) {
-                    found = new int[] {a, b};
-                }
+            if (c != 0) {
+                return c;
             }
-        }
-        return found;
+            int a = Math.min(x, y);
+            int b = Math.max(x, y);
+            if (found[0] == null || a < found[0][0] || a == found[0][0] && b < found[0][1]) {
+                found[0] = new int[] {a, b};
+            }
+            return Integer.compare(x, y);
+        });
+        return found[0];
     }
 
     private void refuse(Section section, ActorRef<LoadResult> replyTo, String problem) {

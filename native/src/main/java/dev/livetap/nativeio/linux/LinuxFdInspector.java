@@ -9,6 +9,9 @@ import java.io.File;
 
 /** fstat(2), kcmp(2), fcntl(2), pipe2(2) and /proc/self/fd. */
 final class LinuxFdInspector implements FdInspector {
+    /** This process: a JVM never forks without exec, so one getpid suffices (a sort asks kcmp thousands of times). */
+    private static final long PID = ProcessHandle.current().pid();
+
     private static final int S_IFMT = 0170000;
     private static final int S_IFSOCK = 0140000;
     private static final int S_IFREG = 0100000;
@@ -56,8 +59,7 @@ final class LinuxFdInspector implements FdInspector {
 
     @Override
     public int compareOpenFiles(OwnedFd a, OwnedFd b) {
-        long pid = LinuxC.getpid();
-        long r = LinuxC.syscall(LinuxC.SYS_KCMP, pid, pid, LinuxC.KCMP_FILE, a.fd(), b.fd());
+        long r = LinuxC.syscall(LinuxC.SYS_KCMP, PID, PID, LinuxC.KCMP_FILE, a.fd(), b.fd());
         if (r < 0) {
             int errno = LinuxC.errno();
             if (errno == LinuxC.ENOSYS) {

@@ -170,7 +170,7 @@ class UnixSocketsTest {
         for (int i = 0; i < 5; i++) {
             ten.addAll(List.of(pipe()));
         }
-        int processFdsBefore = fds.countProcessFds();
+        FdCounter before = FdCounter.snapshot();
         int ownedBefore = OwnedFd.openCount();
         assertEquals(1, unix.sendmsg(s[0], ByteBuffer.wrap(new byte[] {7}), ten));
         List<OwnedFd> got = new ArrayList<>();
@@ -180,7 +180,7 @@ class UnixSocketsTest {
         assertTrue(e.getMessage().contains("the 2 fds that arrived were closed"), e.getMessage());
         assertTrue(got.isEmpty(), "a rejected message hands out no fds");
         assertEquals(ownedBefore, OwnedFd.openCount(), "the fds that arrived with a truncated message are closed");
-        assertEquals(processFdsBefore, fds.countProcessFds(), "/proc/self/fd count returns to where it was: nothing installed stays open");
+        before.assertNoNewKernelFds("nothing installed stays open");
     }
 
     @Test

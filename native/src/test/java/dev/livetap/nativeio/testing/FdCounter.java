@@ -57,18 +57,20 @@ public final class FdCounter {
     }
 
     /**
-     * Entries of /proc/self/fd, without the files the JVM opens by itself at any moment (cgroup and
-     * /proc files it reads for its container limits, jars, libraries): a before/after comparison of
-     * this count does not fail when such a file happened to be open at one of the two instants.
+     * No kernel descriptor appeared since the snapshot (by number and target; the JVM's own files
+     * ignored). Descriptors that went away do not count: on a real JVM unrelated ones close at any
+     * moment (the process reaper closes a finished child's pipes), so a before/after count can drop.
      */
-    public static int kernelFds() {
-        int n = 0;
-        for (String target : processFds().values()) {
-            if (!loaderArtifact(target)) {
-                n++;
+    public void assertNoNewKernelFds(String what) {
+        List<String> added = new ArrayList<>();
+        processFds().forEach((fd, target) -> {
+            if (!target.equals(process.get(fd)) && !loaderArtifact(target)) {
+                added.add(fd + " -> " + target);
             }
+        });
+        if (!added.isEmpty()) {
+            throw new AssertionError(what + ": new in /proc/self/fd: " + added);
         }
-        return n;
     }
 
     private static boolean loaderArtifact(String target) {
