@@ -17,6 +17,8 @@ public final class PingLog {
     private static final Pattern REPLY = Pattern.compile(
             "^\\[(\\d+)\\.(\\d+)\\] \\d+ bytes from [^:]+: icmp_seq=(\\d+) .*time=([0-9.]+) ms(.*)$");
     private static final Pattern TOTALS = Pattern.compile("^(\\d+) packets transmitted, (\\d+) received.*$");
+    /** icmp_seq values: 16 bits. */
+    static final int SEQ_SPAN = 65_536;
 
     /** One request: its sequence number, when it was sent (monotonic ns), and its RTT (ns) or -1 if lost. */
     public record Request(int seq, long sentNanos, long rttNanos) {
@@ -44,6 +46,10 @@ public final class PingLog {
         TreeMap<Integer, Request> bySeq = new TreeMap<>();
         int transmitted = -1;
         int received = -1;
+        // icmp_seq is 16 bits: at -i 0.001 it wraps after 65.5 s, and a wrapped number must not take the
+        // place of the request that had it first (the first freezes then looked empty of requests).
+        int wraps = 0;
+        int lastRaw = -1;
         for (String line : lines) {
             Matcher m = REPLY.matcher(line.trim());
             if (m.matches()) {
@@ -52,7 +58,17 @@ public final class PingLog {
                 }
                 long wallNanos = Long.parseLong(m.group(1)) * 1_000_000_000L + fractionToNanos(m.group(2));
                 long rtt = Math.round(Double.parseDouble(m.group(4)) * 1_000_000.0);
-                int seq = Integer.parseInt(m.group(3));
+                int raw = Integer.parseInt(m.group(3));
+                int epoch = wraps;
+                if (lastRaw >= 0 && raw < lastRaw - SEQ_SPAN / 2) {
+                    epoch = ++wraps; // 65535 -> 0
+                } else if (lastRaw >= 0 && raw > lastRaw + SEQ_SPAN / 2 && wraps > 0) {
+                    epoch = wraps - 1; // a late reply from before the last wrap
+                }
+                if (epoch == wraps) {
+                    lastRaw = raw;
+                }
+                int seq = raw + epoch * SEQ_SPAN;
                 bySeq.put(seq, new Request(seq, wallNanos - rtt - wallMinusMonotonicNanos, rtt));
                 continue;
             }
