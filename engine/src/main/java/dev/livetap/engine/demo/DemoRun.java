@@ -210,9 +210,9 @@ public final class DemoRun implements AutoCloseable {
     }
 
     private Process startPing(String ns, Path out, long[] offset) throws IOException {
-        // ping is the instrument: at nice -10 it keeps sending every interval while the VMM processes and
-        // their JVMs (100 of them at --migrations 100) saturate 2 cores; at the default priority it was
-        // starved for whole freezes ("no request inside", 7 of 100). nice execs ping: the pid stays ping's.
+        // ping is the instrument: at nice -10 it does not queue behind the VMM processes (101 JVMs at
+        // --migrations 100 on 2 cores). The empty freezes first blamed on that were the parser's icmp_seq
+        // wrap (PingLog). nice execs ping: the pid stays ping's.
         List<String> cmd = List.of(ip, "netns", "exec", ns, "nice", "-n", "-10", pingTool, "-D", "-n", "-i", intervalArg(),
                 "-W", "2", "-w", String.valueOf(PING_DEADLINE_S), GUEST);
         long m1 = System.nanoTime();
