@@ -9,8 +9,8 @@ import java.util.TreeSet;
 
 /**
  * A vhost backend for tests and the simulation: records every call in order and fails on
- * request ({@link #failOpen}, {@link #failSetUp}). Not thread-safe: one actor or one simulated
- * process uses it.
+ * request ({@link #failOpen}, {@link #failSetUp}). Thread-safe: every queue actor of a process
+ * shares it, and they run on several dispatcher threads (an unsynchronized list lost a call once).
  */
 public final class RecordingVhostBackend implements VhostBackend {
 
@@ -37,7 +37,7 @@ public final class RecordingVhostBackend implements VhostBackend {
     private long nextHandle = 1;
 
     /** Makes {@link #open} fail for these queues. */
-    public RecordingVhostBackend failOpen(int... queueIndexes) {
+    public synchronized RecordingVhostBackend failOpen(int... queueIndexes) {
         for (int q : queueIndexes) {
             failOpen.add(q);
         }
@@ -45,7 +45,7 @@ public final class RecordingVhostBackend implements VhostBackend {
     }
 
     /** Makes {@link #setUp} fail for these queues. */
-    public RecordingVhostBackend failSetUp(int... queueIndexes) {
+    public synchronized RecordingVhostBackend failSetUp(int... queueIndexes) {
         for (int q : queueIndexes) {
             failSetUp.add(q);
         }
@@ -53,32 +53,32 @@ public final class RecordingVhostBackend implements VhostBackend {
     }
 
     /** The reason injected failures give. */
-    public RecordingVhostBackend failingWith(String reason) {
+    public synchronized RecordingVhostBackend failingWith(String reason) {
         this.failureReason = reason;
         return this;
     }
 
-    public List<Call> calls() {
+    public synchronized List<Call> calls() {
         return List.copyOf(calls);
     }
 
     /** Queues opened and not torn down: must be 0 after a run (no leak). */
-    public int liveCount() {
+    public synchronized int liveCount() {
         return live.size();
     }
 
     @Override
-    public boolean isAvailable() {
+    public synchronized boolean isAvailable() {
         return true;
     }
 
     @Override
-    public Optional<String> unavailabilityCause() {
+    public synchronized Optional<String> unavailabilityCause() {
         return Optional.empty();
     }
 
     @Override
-    public VhostQueue open(int queueIndex) {
+    public synchronized VhostQueue open(int queueIndex) {
         if (failOpen.contains(queueIndex)) {
             throw new VhostException(failureReason);
         }
@@ -89,7 +89,7 @@ public final class RecordingVhostBackend implements VhostBackend {
     }
 
     @Override
-    public void setUp(VhostQueue queue, OwnedFd tapFd) {
+    public synchronized void setUp(VhostQueue queue, OwnedFd tapFd) {
         if (!live.contains(queue.handle())) {
             throw new VhostException("vhost queue " + queue + " is not open");
         }
@@ -101,7 +101,7 @@ public final class RecordingVhostBackend implements VhostBackend {
     }
 
     @Override
-    public void tearDown(VhostQueue queue) {
+    public synchronized void tearDown(VhostQueue queue) {
         if (live.remove(queue.handle())) {
             calls.add(new TornDown(queue.queueIndex(), queue.handle()));
         }
