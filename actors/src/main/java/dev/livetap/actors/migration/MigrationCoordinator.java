@@ -415,6 +415,11 @@ public final class MigrationCoordinator {
 
         /** Before the stop the target can only refuse (e.g. the header): anything else is a protocol error. */
         private Behavior<Command> returnBeforeTheStop(ReturnFrame m) {
+            return onAnswer(m, a -> fail("the target answered " + a + " before the stream was sent", false));
+        }
+
+        /** An unreadable frame or the target's {@code failed} ends the migration; any other answer goes to {@code then}. */
+        private Behavior<Command> onAnswer(ReturnFrame m, Function<ReturnPath.Answer, Behavior<Command>> then) {
             ReturnPath.Answer a;
             try {
                 a = ReturnPath.decode(m.frame());
@@ -424,7 +429,7 @@ public final class MigrationCoordinator {
             if (a instanceof ReturnPath.Failed f) {
                 return fail("the target failed to load the migration: " + f.reason(), false);
             }
-            return fail("the target answered " + a + " before the stream was sent", false);
+            return then.apply(a);
         }
 
         private void startReturnPath() {
@@ -557,15 +562,10 @@ public final class MigrationCoordinator {
         }
 
         private Behavior<Command> onReturn(ReturnFrame m) {
-            ReturnPath.Answer a;
-            try {
-                a = ReturnPath.decode(m.frame());
-            } catch (IllegalArgumentException e) {
-                return fail("bad return-path frame: " + e.getMessage(), false);
-            }
-            if (a instanceof ReturnPath.Failed f) {
-                return fail("the target failed to load the migration: " + f.reason(), false);
-            }
+            return onAnswer(m, this::onTargetAnswer);
+        }
+
+        private Behavior<Command> onTargetAnswer(ReturnPath.Answer a) {
             if (!(a instanceof ReturnPath.Loaded)) {
                 return fail("the target answered with " + a + " instead of loaded", false);
             }

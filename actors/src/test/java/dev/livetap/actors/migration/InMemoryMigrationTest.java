@@ -120,10 +120,7 @@ class InMemoryMigrationTest {
                 kernel.hostSend("tap0", Frames.echo(100 + i, 1000 + i));
             }
         }));
-        tgt.ok(r -> new VmActor.MigrateIncoming(URI, r));
-        tgtTransport.listening().get(5, TimeUnit.SECONDS);
-        src.ok(r -> new VmActor.MigrateSetParameters(Map.of("local", true), r));
-        src.ok(r -> new VmActor.Migrate(URI, r));
+        migrateLocally(src, tgt);
         src.awaitMigrationStatus("completed");
         tgt.awaitMigrationStatus("completed");
         assertEquals(List.of("setup", "active", "device", "completed"), src.migrationStatuses(),
@@ -199,10 +196,7 @@ class InMemoryMigrationTest {
         tgt.netdev(Map.of("id", "net0", "ifname", "tap0", "queues", 4, "incoming-fds", true, "vhost", true,
                 "downscript", "/etc/tgt-down"));
         tgt.nic("nic0", "net0");
-        tgt.ok(r -> new VmActor.MigrateIncoming(URI, r));
-        tgtTransport.listening().get(5, TimeUnit.SECONDS);
-        src.ok(r -> new VmActor.MigrateSetParameters(Map.of("local", true), r));
-        src.ok(r -> new VmActor.Migrate(URI, r));
+        migrateLocally(src, tgt);
         src.awaitMigrationStatus("failed");
         tgt.awaitMigrationStatus("failed");
         String expected = "queue 2: Failed to setup vhost during TAP post-load: injected failure";
@@ -238,10 +232,7 @@ class InMemoryMigrationTest {
             tgt.netdev(Map.of("id", "net" + n, "ifname", "tap" + n, "queues", 2, "incoming-fds", true));
             tgt.nic("nic" + n, "net" + n);
         }
-        tgt.ok(r -> new VmActor.MigrateIncoming(URI, r));
-        tgtTransport.listening().get(5, TimeUnit.SECONDS);
-        src.ok(r -> new VmActor.MigrateSetParameters(Map.of("local", true), r));
-        src.ok(r -> new VmActor.Migrate(URI, r));
+        migrateLocally(src, tgt);
         src.awaitMigrationStatus("completed");
         tgt.awaitMigrationStatus("completed");
         tgt.awaitRunState("running");
@@ -272,10 +263,7 @@ class InMemoryMigrationTest {
         tgt.nic("nic0", "net0");
         tgt.netdev(Map.of("id", "net1", "ifname", "tap1", "queues", 2, "incoming-fds", true, "vhost", true));
         tgt.nic("nic1", "net1");
-        tgt.ok(r -> new VmActor.MigrateIncoming(URI, r));
-        tgtTransport.listening().get(5, TimeUnit.SECONDS);
-        src.ok(r -> new VmActor.MigrateSetParameters(Map.of("local", true), r));
-        src.ok(r -> new VmActor.Migrate(URI, r));
+        migrateLocally(src, tgt);
         src.awaitMigrationStatus("failed");
         tgt.awaitMigrationStatus("failed");
         assertTrue(tgt.info().errorDesc().contains("loading nic1 failed")
@@ -306,6 +294,14 @@ class InMemoryMigrationTest {
         assertEquals("running", src.runState(), "nothing changed");
         assertEquals(MigrationInfo.NONE, src.info(), "no migration was started");
         assertTrue(src.nics().get(0).queues().stream().allMatch(q -> q.reading()), "the queues still read");
+    }
+
+    /** The target listens, then the source migrates with {@code local} on (backend transfer). */
+    private void migrateLocally(Endpoint src, Endpoint tgt) throws Exception {
+        tgt.ok(r -> new VmActor.MigrateIncoming(URI, r));
+        tgtTransport.listening().get(5, TimeUnit.SECONDS);
+        src.ok(r -> new VmActor.MigrateSetParameters(Map.of("local", true), r));
+        src.ok(r -> new VmActor.Migrate(URI, r));
     }
 
     private void awaitTargetFds(int expected) {

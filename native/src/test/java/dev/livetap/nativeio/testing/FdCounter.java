@@ -44,12 +44,7 @@ public final class FdCounter {
             throw new AssertionError("every OwnedFd opened during the test must be closed by its owner: "
                     + owned + " open at start, " + ownedNow + " now");
         }
-        List<String> leaked = new ArrayList<>();
-        processFds().forEach((fd, target) -> {
-            if (!target.equals(process.get(fd)) && !loaderArtifact(target)) {
-                leaked.add(fd + " -> " + target);
-            }
-        });
+        List<String> leaked = addedKernelFds();
         if (!leaked.isEmpty()) {
             throw new AssertionError("no kernel descriptor may outlive the test (every received or opened fd is "
                     + "closed, including fds the kernel delivered with a rejected message): new in /proc/self/fd: " + leaked);
@@ -62,15 +57,21 @@ public final class FdCounter {
      * moment (the process reaper closes a finished child's pipes), so a before/after count can drop.
      */
     public void assertNoNewKernelFds(String what) {
+        List<String> added = addedKernelFds();
+        if (!added.isEmpty()) {
+            throw new AssertionError(what + ": new in /proc/self/fd: " + added);
+        }
+    }
+
+    /** "fd -> target" of every descriptor opened (or reused for another file) since the snapshot. */
+    private List<String> addedKernelFds() {
         List<String> added = new ArrayList<>();
         processFds().forEach((fd, target) -> {
             if (!target.equals(process.get(fd)) && !loaderArtifact(target)) {
                 added.add(fd + " -> " + target);
             }
         });
-        if (!added.isEmpty()) {
-            throw new AssertionError(what + ": new in /proc/self/fd: " + added);
-        }
+        return added;
     }
 
     private static boolean loaderArtifact(String target) {
