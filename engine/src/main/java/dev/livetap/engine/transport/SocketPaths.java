@@ -107,7 +107,7 @@ public final class SocketPaths {
             throw new IllegalStateException("cannot lock " + lockFile + " before listening on " + path + ": " + e.getMessage(), e);
         }
         if (held.isEmpty()) {
-            throw new IllegalStateException("refusing to listen on " + path + ": a live process owns it (it holds the lock "
+            throw new IllegalStateException("refusing to listen on " + path + ": a live process is already listening there (it holds the lock "
                     + lockFile + "; it may run in another network namespace)");
         }
         OwnedFd lock = held.get();
@@ -167,7 +167,7 @@ public final class SocketPaths {
     private static OwnedFd replace(UnixSockets unix, Path path, int mode, RuntimeException first) {
         if (listeningInKernelTable(path).orElse(false)) {
             throw new IllegalStateException("refusing to listen on " + path
-                    + ": a process that holds no lock file is listening there", first);
+                    + ": a process that holds no lock file is already listening there", first);
         }
         try {
             unix.unlinkSocket(path); // removes sockets only
