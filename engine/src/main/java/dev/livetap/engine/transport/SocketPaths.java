@@ -72,8 +72,8 @@ public final class SocketPaths {
         }
 
         /**
-         * Closes the listener, removes the socket path if it still names this socket, removes the
-         * lock file while still holding its lock, then lets go of the lock.
+         * Removes the socket path if it still names this socket and the lock file while still holding
+         * its lock, then closes the listener and lets go of the lock.
          */
         @Override
         public synchronized void close() {
@@ -81,13 +81,15 @@ public final class SocketPaths {
                 return;
             }
             closed = true;
+            // compared while our listener and lock are open: they pin their inodes, so no other file at
+            // the path can carry the same inode number (the file system reuses freed ones at once)
             try {
-                listener.close();
                 if (!unix.unlinkIfSame(path, socketIdentity)) {
                     LOG.warn("socket {}: left in place, it is no longer the socket this process bound", path);
                 }
                 unix.unlinkIfSame(lockFileOf(path), lockIdentity);
             } finally {
+                listener.close();
                 lock.close();
             }
         }
