@@ -11,7 +11,7 @@ import java.util.Optional;
 /**
  * The table of known differences between QEMU 7.2 (the oracle) and livetap
  * ({@code known-differences.json} beside this class). An entry names a scenario, a digest field and
- * both values ("*" matches any), and cites why livetap differs: a QEMU commit between 7.2 and the
+ * both values ("*" matches any; a scenario "*" matches every scenario), and cites why livetap differs: a QEMU commit between 7.2 and the
  * version livetap announces (10.2.50), or a safety rule of the design. An entry without a citation
  * documents a difference that is known but not justified: it still counts as uncited.
  */
@@ -21,7 +21,7 @@ public final class KnownDifferences {
     /** One known difference; {@code citation} empty when nothing justifies it yet. */
     public record Entry(String scenario, String field, String qemu, String livetap, String citation, String note) {
         boolean matches(String scenarioName, Digest.Difference d) {
-            return scenario.equals(scenarioName) && field.equals(d.field()) && value(qemu, d.qemu()) && value(livetap, d.livetap());
+            return value(scenario, scenarioName) && field.equals(d.field()) && value(qemu, d.qemu()) && value(livetap, d.livetap());
         }
 
         public boolean cited() {

@@ -25,7 +25,7 @@ public record Scenario(String name, String about, List<Step> steps, String pendi
 
     /** Builds the steps of a scenario in order. */
     public static final class Builder {
-        private static final Duration MIGRATION_WAIT = Duration.ofSeconds(20);
+        private static final Duration MIGRATION_WAIT = Duration.ofSeconds(10);
         private final String name;
         private final String about;
         private final List<Step> steps = new ArrayList<>();

@@ -30,9 +30,9 @@ import java.util.concurrent.TimeoutException;
  * "return {…}", "error CLASS[: text]", "no reply: …"), {@code NN role command order} (the events that
  * came before the reply, then "reply"), {@code NN role status} (query-status of every live VMM
  * after the step, or how its process ended); at the end {@code end role events} (all events in
- * arrival order; MIGRATION with its status; STOP/RESUME marked "+data" when they carry data;
- * MIGRATION_PASS left out: how many passes a migration takes is timing), {@code end role MIGRATION}
- * and {@code end role process}.
+ * arrival order; MIGRATION with its status; MIGRATION_PASS left out: how many passes a migration
+ * takes is timing), {@code end role MIGRATION}, {@code end role STOP/RESUME data} (whether those
+ * events carried a {@code data} member) and {@code end role process}.
  */
 public final class ScenarioRunner {
     public static final Duration START_TIMEOUT = Duration.ofSeconds(60);
@@ -69,6 +69,7 @@ public final class ScenarioRunner {
             for (Session s : sessions.values()) {
                 digest.put("end " + s.role + " events", s.events.isEmpty() ? "-" : String.join(" ", s.events));
                 digest.put("end " + s.role + " MIGRATION", s.migration.isEmpty() ? "-" : String.join(" ", s.migration));
+                digest.put("end " + s.role + " STOP/RESUME data", s.runStateEventData.isEmpty() ? "-" : String.join(", ", s.runStateEventData));
                 digest.put("end " + s.role + " process", s.processState());
             }
         } catch (RuntimeException e) {
@@ -219,6 +220,7 @@ public final class ScenarioRunner {
         final List<String> beforeReply = new ArrayList<>();
         final List<String> events = new ArrayList<>();
         final List<String> migration = new ArrayList<>();
+        final java.util.Set<String> runStateEventData = new java.util.TreeSet<>();
         boolean awaitingRecordedReply;
         boolean qmpClosed;
         boolean killed;
@@ -241,8 +243,8 @@ public final class ScenarioRunner {
                     String status = line.path("data").path("status").asText();
                     migration.add(status);
                     token = name + ":" + status;
-                } else if ((name.equals("STOP") || name.equals("RESUME")) && line.has("data")) {
-                    token = name + "+data";
+                } else if (name.equals("STOP") || name.equals("RESUME")) {
+                    runStateEventData.add(name + (line.has("data") ? " with data" : " without data"));
                 }
                 events.add(token);
                 if (awaitingRecordedReply) {
@@ -327,9 +329,12 @@ public final class ScenarioRunner {
                 if (r == null) {
                     return process.isAlive() ? "no reply to query-migrate" : processState();
                 }
-                last = r.path("status").asText("(none)");
+                last = r.path("status").asText("none");
                 if (a.statuses().contains(last)) {
                     return last;
+                }
+                if (last.equals("none")) {
+                    return "no migration"; // nothing to wait for (migrate was refused)
                 }
                 qmp.pollEvent(Duration.ofMillis(50));
                 qmp.drainEvents();

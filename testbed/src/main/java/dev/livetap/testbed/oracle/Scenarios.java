@@ -27,6 +27,11 @@ public final class Scenarios {
                         .qmp("vm", "migrate", uri("unix:{dir}/nobody.sock"))
                         .awaitMigration("vm", END)
                         .build(),
+                Scenario.named("migrate-events-off", "migrate to a missing socket with the events capability off")
+                        .start("vm")
+                        .qmp("vm", "migrate", uri("unix:{dir}/nobody.sock"))
+                        .awaitMigration("vm", END)
+                        .build(),
                 Scenario.named("migrate-incoming-twice", "migrate-incoming on a target that already listens")
                         .startIncoming("target").eventsOn("target")
                         .qmp("target", "migrate-incoming", uri(MIGRATION_SOCKET))
@@ -56,6 +61,13 @@ public final class Scenarios {
                         .qmpText("vm", "closefd", QmpJson.object().put("fdname", "fd0"))
                         .qmpText("vm", "getfd", QmpJson.object().put("fdname", "fd1"))
                         .build(),
+                Scenario.named("libvirt-probe", "the queries libvirt sends to learn what a QEMU offers")
+                        .start("vm")
+                        .qmp("vm", "query-version").qmp("vm", "query-name").qmp("vm", "query-qmp-schema")
+                        .qmp("vm", "query-commands").qmp("vm", "query-migrate").qmp("vm", "query-migrate-capabilities")
+                        .qmp("vm", "query-migrate-parameters")
+                        .build(),
+                netdevDevice(),
                 Scenario.named("fd-uri", "migrate fd:NAME where NAME is an AF_UNIX socket connected to the target (libvirt's form)")
                         .startIncoming("target").start("source").eventsOn("target").eventsOn("source")
                         .qmp("target", "migrate-incoming", uri(MIGRATION_SOCKET))
@@ -74,6 +86,26 @@ public final class Scenarios {
                         .pending("QEMU 7.2 has no exit-on-error (QEMU >= 9.1): runs on livetap only with an expected digest "
                                 + "derived from QEMU's source; not written yet")
                         .only(Flavor.LIVETAP).build());
+    }
+
+    /**
+     * A TAP netdev by ifname (inside the VMM's private namespace; libvirt would pass fds of a TAP it
+     * opened itself, which needs a TAP in the test's own namespace) and a virtio-net NIC on the hot-plug
+     * root port with the properties libvirt passes (bus, addr, mac, id), then both removed.
+     */
+    static Scenario netdevDevice() {
+        return Scenario.named("netdev-device", "netdev_add tap + device_add virtio-net-pci (libvirt's properties), del both")
+                .start("vm")
+                .qmpText("vm", "netdev_add", QmpJson.object().put("type", "tap").put("id", "hostnet0").put("ifname", "tap0")
+                        .put("script", "no").put("downscript", "no"))
+                .qmpText("vm", "netdev_add", QmpJson.object().put("type", "tap").put("id", "hostnet0").put("ifname", "tap1")
+                        .put("script", "no").put("downscript", "no"))
+                .qmpText("vm", "device_add", QmpJson.object().put("driver", "virtio-net-pci").put("netdev", "hostnet0")
+                        .put("id", "net0").put("mac", "52:54:00:12:34:56").put("bus", "rp0").put("addr", "0x0"))
+                .qmpText("vm", "device_del", QmpJson.object().put("id", "net0"))
+                .qmpText("vm", "netdev_del", QmpJson.object().put("id", "hostnet0"))
+                .qmpText("vm", "netdev_del", QmpJson.object().put("id", "hostnet0"))
+                .build();
     }
 
     static Scenario success() {

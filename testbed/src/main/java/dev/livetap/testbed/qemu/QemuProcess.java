@@ -19,6 +19,8 @@ import java.util.Optional;
  */
 public final class QemuProcess implements AutoCloseable {
     public static final String BINARY = "qemu-system-x86_64";
+    /** The id of the PCIe root port every QEMU starts with, for {@code device_add bus=}. */
+    public static final String HOTPLUG_PORT = "rp0";
     private static final int FIRMWARE_BYTES = 64 * 1024;
 
     private final String name;
@@ -63,7 +65,9 @@ public final class QemuProcess implements AutoCloseable {
         }
         List<String> cmd = new ArrayList<>(List.of(BINARY, "-nodefaults", "-machine", "q35", "-accel", "tcg",
                 "-m", "64", "-display", "none", "-bios", firmware.toString(), "-name", name,
-                "-qmp", "unix:" + qmp + ",server=on,wait=off"));
+                "-qmp", "unix:" + qmp + ",server=on,wait=off",
+                // one free hot-plug slot, as libvirt lays out a q35 machine (pcie.0 itself takes no hot-plug)
+                "-device", "pcie-root-port,id=" + HOTPLUG_PORT + ",bus=pcie.0,chassis=1"));
         if (incoming) {
             cmd.addAll(List.of("-incoming", "defer"));
         }
