@@ -30,11 +30,12 @@ public final class QmpCliCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print the raw reply line (and events received meanwhile) instead of the return value.")
     boolean json;
 
-    @Option(names = "--timeout", paramLabel = "SECONDS", defaultValue = "10", description = "Limit for connecting and the reply (default ${DEFAULT-VALUE}).")
+    @Option(names = "--timeout", paramLabel = "SECONDS", defaultValue = "10", description = "Limit for connecting and the reply: 1-3600, default ${DEFAULT-VALUE}.")
     int timeoutSeconds;
 
     @Override
     public Integer call() throws Exception {
+        BadOptionValue.range("--timeout", timeoutSeconds, 1, 3600);
         String command;
         ObjectNode args = null;
         String text = request.strip();
