@@ -31,7 +31,7 @@ public final class BenchCommand implements Callable<Integer> {
     }
 
     static String downtimeText(JsonNode r) {
-        return "downtime (source's last queue stop -> target's last queue reading, CLOCK_MONOTONIC), " + r.path("queues").asText()
+        return "downtime (source's last queue stop -> every target queue reading again, CLOCK_MONOTONIC), " + r.path("queues").asText()
                 + " queues, " + r.path("migrations").asText() + " migrations: " + percentiles(r.path("downtime_ms")) + "\n"
                 + "bare C hand-off of " + r.path("bare_handoff_ms").path("fds").asText() + " fds: p50 "
                 + r.path("bare_handoff_ms").path("p50").asText() + " ms (downtime p50 / bare p50 = " + r.path("ratio_p50").asText()
