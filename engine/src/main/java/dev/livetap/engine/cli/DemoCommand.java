@@ -44,8 +44,7 @@ public final class DemoCommand implements Callable<Integer> {
         try {
             options = new DemoRun.Options(queues, migrations, intervalMs, progressOut::println);
         } catch (IllegalArgumentException e) {
-            System.err.println("livetap demo: " + e.getMessage());
-            return ExitCodes.USAGE;
+            throw new BadOptionValue(e.getMessage());
         }
         List<Check> missing = HostChecks.run().stream().filter(c -> !c.ok()).toList();
         if (!missing.isEmpty()) {

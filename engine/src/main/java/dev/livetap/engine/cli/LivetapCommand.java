@@ -44,8 +44,62 @@ public final class LivetapCommand implements Callable<Integer> {
         for (SubcommandProvider p : ServiceLoader.load(SubcommandProvider.class)) {
             cl.addSubcommand(p.name(), p.command());
         }
-        cl.setExitCodeExceptionMapper(t -> t instanceof CommandLine.ParameterException ? ExitCodes.USAGE : ExitCodes.FAILED);
+        cl.setExitCodeExceptionMapper(t -> t instanceof CommandLine.ParameterException || t instanceof BadOptionValue
+                ? ExitCodes.USAGE : ExitCodes.FAILED);
+        // one place for every command: a bad command line is exit 2 and one line, never a stack trace
+        cl.setParameterExceptionHandler((e, args) -> badCommandLine(cl.getErr(), e.getCommandLine(), e.getMessage()));
+        cl.setExecutionExceptionHandler((e, executed, parsed) -> {
+            if (e instanceof BadOptionValue) {
+                return badCommandLine(cl.getErr(), executed, e.getMessage());
+            }
+            throw e;
+        });
+        useWholeSentenceSummaries(cl);
         return cl;
+    }
+
+    /** Prints "livetap CMD: MESSAGE (see 'livetap CMD --help')" as one line on the command's stderr; exit 2. */
+    static int badCommandLine(java.io.PrintWriter err, CommandLine cmd, String message) {
+        String name = cmd.getCommandSpec().qualifiedName();
+        String oneLine = message == null ? "bad command line" : message.strip().replaceAll("\\s*\\R\\s*", "; ");
+        err.println(name + ": " + oneLine + " (see '" + name + " --help')");
+        err.flush();
+        return ExitCodes.USAGE;
+    }
+
+    /**
+     * The command lists of --help show each command's first whole sentence (picocli shows the first
+     * description line, which for a multi-line description stops mid-sentence).
+     */
+    private static void useWholeSentenceSummaries(CommandLine cl) {
+        cl.getHelpSectionMap().put(CommandLine.Model.UsageMessageSpec.SECTION_KEY_COMMAND_LIST, LivetapCommand::commandList);
+        cl.getSubcommands().values().forEach(LivetapCommand::useWholeSentenceSummaries);
+    }
+
+    private static String commandList(CommandLine.Help help) {
+        java.util.Map<String, CommandLine.Help> subs = help.subcommands();
+        if (subs.isEmpty()) {
+            return "";
+        }
+        int width = help.commandSpec().usageMessage().width();
+        int nameWidth = subs.keySet().stream().mapToInt(String::length).max().orElse(0) + 4;
+        CommandLine.Help.TextTable table = CommandLine.Help.TextTable.forColumns(help.colorScheme(),
+                new CommandLine.Help.Column(nameWidth, 2, CommandLine.Help.Column.Overflow.SPAN),
+                new CommandLine.Help.Column(width - nameWidth, 1, CommandLine.Help.Column.Overflow.WRAP));
+        subs.forEach((name, sub) -> {
+            if (!sub.commandSpec().usageMessage().hidden()) {
+                table.addRowValues(name, summary(sub.commandSpec()));
+            }
+        });
+        return table.toString();
+    }
+
+    /** The first sentence of a command's description (its header if it has one). */
+    static String summary(CommandSpec spec) {
+        String[] lines = spec.usageMessage().header().length > 0 ? spec.usageMessage().header() : spec.usageMessage().description();
+        String text = String.join(" ", lines).replaceAll("\\s+", " ").strip();
+        java.util.regex.Matcher end = java.util.regex.Pattern.compile("[.!?](\\s|$)").matcher(text);
+        return end.find() ? text.substring(0, end.start() + 1) : text;
     }
 
     public static void main(String[] args) {

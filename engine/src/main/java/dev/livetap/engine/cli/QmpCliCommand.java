@@ -30,11 +30,15 @@ public final class QmpCliCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print the raw reply line (and events received meanwhile) instead of the return value.")
     boolean json;
 
-    @Option(names = "--timeout", paramLabel = "SECONDS", defaultValue = "10", description = "Limit for connecting and the reply (default ${DEFAULT-VALUE}).")
+    @Option(names = "--timeout", paramLabel = "SECONDS", defaultValue = "10", description = "Limit for connecting and the reply: 1-3600, default ${DEFAULT-VALUE}.")
     int timeoutSeconds;
 
     @Override
     public Integer call() throws Exception {
+        BadOptionValue.range("--timeout", timeoutSeconds, 1, 3600);
+        if (!java.nio.file.Files.exists(path)) {
+            throw new BadOptionValue("PATH " + path + ": no such file (a QMP socket)");
+        }
         String command;
         ObjectNode args = null;
         String text = request.strip();
@@ -43,18 +47,15 @@ public final class QmpCliCommand implements Callable<Integer> {
             try {
                 node = PRETTY.readTree(text);
             } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-                System.err.println("livetap qmp: JSON is not valid: " + e.getOriginalMessage());
-                return ExitCodes.USAGE;
+                throw new BadOptionValue("JSON is not valid: " + e.getOriginalMessage());
             }
             if (!node.path("execute").isTextual()) {
-                System.err.println("livetap qmp: the request object needs \"execute\": \"<command>\"");
-                return ExitCodes.USAGE;
+                throw new BadOptionValue("JSON: the request object needs \"execute\": \"<command>\"");
             }
             command = node.get("execute").textValue();
             if (node.has("arguments")) {
                 if (!node.get("arguments").isObject()) {
-                    System.err.println("livetap qmp: \"arguments\" must be an object");
-                    return ExitCodes.USAGE;
+                    throw new BadOptionValue("JSON: \"arguments\" must be an object");
                 }
                 args = (ObjectNode) node.get("arguments");
             }

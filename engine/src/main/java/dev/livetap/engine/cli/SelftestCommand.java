@@ -22,10 +22,7 @@ public final class SelftestCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        if (queues < 1 || queues > 256) {
-            System.err.println("livetap selftest: --queues must be 1 to 256, got " + queues);
-            return ExitCodes.USAGE;
-        }
+        BadOptionValue.range("--queues", queues, 1, 256);
         List<Check> checks = new ArrayList<>(HostChecks.run());
         boolean prerequisites = checks.stream().allMatch(Check::ok);
         if (!json) {

@@ -29,11 +29,12 @@ public final class StreamCommand implements Callable<Integer> {
 
         @Override
         public Integer call() {
+            BadOptionValue.readableFile("FILE", file);
             int rc = StreamDumper.dump(file, json, System.out);
-            // StreamDumper: 0 ok, 1 malformed stream, 2 unreadable file
+            // StreamDumper: 0 ok, 1 malformed stream, 2 unreadable file (a bad command line, as a missing one)
             return switch (rc) {
                 case 0 -> ExitCodes.OK;
-                case 2 -> ExitCodes.UNAVAILABLE;
+                case 2 -> ExitCodes.USAGE;
                 default -> ExitCodes.FAILED;
             };
         }

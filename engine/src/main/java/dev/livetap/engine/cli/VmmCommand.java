@@ -74,7 +74,7 @@ public final class VmmCommand implements Callable<Integer> {
     boolean noWarmUp;
 
     @Option(names = "--migration-timeout", paramLabel = "SECONDS", defaultValue = "30",
-            description = "Limit of each migration wait (connect/accept, return path); default ${DEFAULT-VALUE}.")
+            description = "Limit of each migration wait (connect/accept, return path): 1-3600, default ${DEFAULT-VALUE}.")
     int migrationTimeoutSeconds;
 
     @Option(names = ChildLaunch.DIE_WITH_PARENT_OPTION,
@@ -88,6 +88,10 @@ public final class VmmCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        BadOptionValue.range("--migration-timeout", migrationTimeoutSeconds, 1, 3600);
+        if (faultVhostSetup != null) {
+            BadOptionValue.range("--x-fault-vhost-setup", faultVhostSetup, 0, 255);
+        }
         List<VmmHost.VmPlan> plans = plans();
         EngineSettings settings = EngineSettings.defaults()
                 .withTimeouts(new dev.livetap.actors.migration.MigrationTimeouts(Duration.ofSeconds(migrationTimeoutSeconds),
@@ -149,22 +153,28 @@ public final class VmmCommand implements Callable<Integer> {
         watcher.start();
     }
 
-    List<VmmHost.VmPlan> plans() throws java.io.IOException {
-        if (vms < 1 || vms > 4096) {
-            throw new ParameterException(spec.commandLine(), "--vms must be 1 to 4096, got " + vms);
+    /** A VmSpec step whose refusal is a bad value of {@code option}. */
+    private static VmSpec option(String option, java.util.function.Supplier<VmSpec> step) {
+        try {
+            return step.get();
+        } catch (RuntimeException e) {
+            throw new BadOptionValue(option + ": " + e.getMessage());
         }
+    }
+
+    List<VmmHost.VmPlan> plans() throws java.io.IOException {
+        BadOptionValue.range("--vms", vms, 1, 4096);
         if ((qmp == null) == (qmpDir == null)) {
             throw new ParameterException(spec.commandLine(), "give exactly one of --qmp PATH (one VM) or --qmp-dir DIR");
         }
         if (qmp != null && vms != 1) {
             throw new ParameterException(spec.commandLine(), "--qmp names one socket; use --qmp-dir DIR with --vms " + vms);
         }
-        VmSpec base;
-        try {
-            base = VmSpec.of(vms == 1 ? name : name + "0").machine(machine).incoming(incoming).paused(paused).guestIp(guestIp);
-        } catch (RuntimeException e) {
-            throw new ParameterException(spec.commandLine(), e.getMessage());
-        }
+        VmSpec base = option("--name", () -> VmSpec.of(vms == 1 ? name : name + "0"));
+        VmSpec named = base;
+        base = option("--machine", () -> named.machine(machine)).incoming(incoming).paused(paused);
+        VmSpec typed = base;
+        base = option("--guest-ip", () -> typed.guestIp(guestIp));
         List<VmmHost.VmPlan> plans = new ArrayList<>();
         if (qmp != null) {
             plans.add(new VmmHost.VmPlan(base, qmp));

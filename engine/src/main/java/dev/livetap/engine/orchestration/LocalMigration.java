@@ -23,7 +23,10 @@ import java.util.function.Consumer;
  * and {@code query-migrate} until the source reaches a final status and (on success) the target
  * runs again. Downtime is the target's {@code x-target-started-ns} minus the source's
  * {@code x-source-stopped-ns}: CLOCK_MONOTONIC stamps shared by every process of the host
- * (design decision 7). Every wait is bounded by {@link Options#timeout()}.
+ * (design decision 7); it is the one downtime of the progress line, the summary and the JSON.
+ * The timeline is ordered by the VMMs' CLOCK_MONOTONIC event stamps ({@code x-monotonic-ns})
+ * when every event carries one, else (e.g. QEMU) by the events' wall-clock timestamps. Every wait
+ * is bounded by {@link Options#timeout()}.
  */
 public final class LocalMigration {
     /** How long a completed target may stay paused before it counts as waiting for cont. */
@@ -72,19 +75,25 @@ public final class LocalMigration {
         }
     }
 
-    /** One event of the timeline: microseconds since {@code migrate} was sent (QMP event timestamps, wall clock). */
+    /** One event of the timeline: microseconds since {@code migrate} was sent, on the clock {@link Result#timelineClock()} names. */
     public record Step(long atMicros, String side, String event, String detail) {
     }
+
+    /** The timeline's clock: the VMMs' CLOCK_MONOTONIC event stamps, or the QMP events' wall-clock timestamps. */
+    public static final String MONOTONIC = "monotonic";
+    public static final String WALL = "wall";
 
     /**
      * The outcome.
      *
-     * @param downtimeMs source stop to target resume, -1 when unknown (failed, or a paused target not continued)
+     * @param downtimeMs source stop to target resume in ms, rounded to the microsecond; -1 when unknown
+     *                   (failed, or a paused target not continued)
+     * @param timelineClock {@link #MONOTONIC} or {@link #WALL}: what orders {@code timeline}
      * @param sourceInfo the source's final {@code query-migrate}; {@code targetInfo} the target's
      */
     public record Result(String status, String uri, boolean backendTransfer, long totalMs, double downtimeMs,
-            long setupMs, String error, boolean resumedByCont, List<Step> timeline, JsonNode sourceInfo,
-            JsonNode targetInfo, long wallMs) {
+            long setupMs, String error, boolean resumedByCont, List<Step> timeline, String timelineClock,
+            JsonNode sourceInfo, JsonNode targetInfo, long wallMs) {
         public boolean completed() {
             return "completed".equals(status);
         }
@@ -103,6 +112,7 @@ public final class LocalMigration {
             if (error != null) {
                 o.put("error", error);
             }
+            o.put("timeline_clock", timelineClock);
             var tl = o.putArray("timeline");
             for (Step s : timeline) {
                 ObjectNode e = tl.addObject();
@@ -140,8 +150,8 @@ public final class LocalMigration {
         long startNanos = System.nanoTime();
         long deadline = startNanos + o.timeout().toNanos();
         Duration replyTimeout = o.timeout().compareTo(Duration.ofSeconds(15)) < 0 ? o.timeout() : Duration.ofSeconds(15);
-        try (QmpClient src = QmpClient.connect(o.source(), replyTimeout);
-                QmpClient tgt = QmpClient.connect(o.target(), replyTimeout)) {
+        try (QmpClient src = connect("source", o.source(), replyTimeout);
+                QmpClient tgt = connect("target", o.target(), replyTimeout)) {
             src.negotiate();
             tgt.negotiate();
             ObjectNode local = JsonNodeFactory.instance.objectNode().put("local", o.backendTransfer());
@@ -151,6 +161,7 @@ public final class LocalMigration {
             progress.accept("target: migrate-incoming " + uri);
             awaitListening(uri, deadline);
             long migrateWallMicros = nowMicros();
+            long migrateNanos = System.nanoTime(); // CLOCK_MONOTONIC, as the VMMs' stamps
             String error = null;
             try {
                 src.execute("migrate", JsonNodeFactory.instance.objectNode().put("uri", uri));
@@ -167,7 +178,8 @@ public final class LocalMigration {
                 srcInfo = src.execute("query-migrate", null);
                 status = srcInfo.path("status").asText("none");
                 if (!status.equals(last)) {
-                    progress.accept(String.format("source: %-10s %8.1f ms", status, (System.nanoTime() - startNanos) / 1e6));
+                    progress.accept(String.format("source: %-10s (%.1f ms after migrate was sent)", status,
+                            (System.nanoTime() - migrateNanos) / 1e6));
                     last = status;
                 }
                 if (status.equals("failed") && connectRefused(srcInfo) && refusedRetries < CONNECT_REFUSED_RETRIES) {
@@ -221,17 +233,63 @@ public final class LocalMigration {
             // flush: events that came before these replies are now in the clients
             src.execute("query-status", null);
             tgt.execute("query-status", null);
-            collect(timeline, "source", src.drainEvents(), migrateWallMicros);
-            collect(timeline, "target", tgt.drainEvents(), migrateWallMicros);
+            List<JsonNode> srcEvents = src.drainEvents();
+            List<JsonNode> tgtEvents = tgt.drainEvents();
+            boolean monotonic = java.util.stream.Stream.concat(srcEvents.stream(), tgtEvents.stream())
+                    .allMatch(e -> e.has(MONOTONIC_STAMP));
+            collect(timeline, "source", srcEvents, monotonic, migrateNanos, migrateWallMicros);
+            collect(timeline, "target", tgtEvents, monotonic, migrateNanos, migrateWallMicros);
+            if (monotonic) {
+                // the two stamps that define the downtime, on the same clock as the events
+                if (srcInfo.has("x-source-stopped-ns")) {
+                    timeline.add(new Step((srcInfo.get("x-source-stopped-ns").asLong() - migrateNanos) / 1000, "source",
+                            "x-source-stopped", "last queue stopped reading (downtime starts)"));
+                }
+                if (tgtInfo.has("x-target-started-ns")) {
+                    timeline.add(new Step((tgtInfo.get("x-target-started-ns").asLong() - migrateNanos) / 1000, "target",
+                            "x-target-started", "every queue reads again (downtime ends)"));
+                }
+            }
             timeline.sort(Comparator.comparingLong(Step::atMicros));
-            double downtime = -1;
-            if (srcInfo.has("x-source-stopped-ns") && tgtInfo.has("x-target-started-ns")) {
-                downtime = (tgtInfo.get("x-target-started-ns").asLong() - srcInfo.get("x-source-stopped-ns").asLong()) / 1e6;
+            double downtime = downtimeMs(srcInfo, tgtInfo);
+            if (downtime >= 0) {
+                progress.accept("downtime " + formatDowntime(downtime, resumedByCont));
             }
             long wallMs = (System.nanoTime() - startNanos) / 1_000_000;
             return new Result(status, uri, o.backendTransfer(), srcInfo.path("total-time").asLong(-1), downtime,
-                    srcInfo.path("setup-time").asLong(-1), error, resumedByCont, List.copyOf(timeline), srcInfo, tgtInfo,
-                    wallMs);
+                    srcInfo.path("setup-time").asLong(-1), error, resumedByCont, List.copyOf(timeline),
+                    monotonic ? MONOTONIC : WALL, srcInfo, tgtInfo, wallMs);
+        }
+    }
+
+    /** The livetap member of a QMP event: the VMM's CLOCK_MONOTONIC nanoseconds when the event happened. */
+    public static final String MONOTONIC_STAMP = "x-monotonic-ns";
+
+    /**
+     * The downtime (design decision 7): the target's {@code x-target-started-ns} minus the source's
+     * {@code x-source-stopped-ns}, in ms rounded to the microsecond so that every place that shows it
+     * shows the same figure; -1 when a stamp is missing.
+     */
+    public static double downtimeMs(JsonNode sourceInfo, JsonNode targetInfo) {
+        if (!sourceInfo.has("x-source-stopped-ns") || !targetInfo.has("x-target-started-ns")) {
+            return -1;
+        }
+        long nanos = targetInfo.get("x-target-started-ns").asLong() - sourceInfo.get("x-source-stopped-ns").asLong();
+        return Math.round(nanos / 1000.0) / 1000.0;
+    }
+
+    /** "18.213 ms (source's last queue stop -> every target queue reading, CLOCK_MONOTONIC)": one wording everywhere. */
+    public static String formatDowntime(double downtimeMs, boolean resumedByCont) {
+        return String.format(java.util.Locale.ROOT, "%.3f ms (source's last queue stop -> every target queue reading, CLOCK_MONOTONIC)%s",
+                downtimeMs, resumedByCont ? ", including cont" : "");
+    }
+
+    private static QmpClient connect(String side, Path path, Duration timeout) throws IOException, TimeoutException {
+        try {
+            return QmpClient.connect(path, timeout);
+        } catch (IOException e) {
+            String why = java.nio.file.Files.exists(path) ? e.getMessage() : "no such file";
+            throw new IOException(side + " QMP socket " + path + ": " + why, e);
         }
     }
 
@@ -257,15 +315,18 @@ public final class LocalMigration {
         return desc.startsWith("cannot connect") && desc.contains("ECONNREFUSED");
     }
 
-    private static void collect(List<Step> out, String side, List<JsonNode> events, long originMicros) {
+    private static void collect(List<Step> out, String side, List<JsonNode> events, boolean monotonic, long originNanos,
+            long originWallMicros) {
         for (JsonNode e : events) {
-            long at = e.path("timestamp").path("seconds").asLong() * 1_000_000 + e.path("timestamp").path("microseconds").asLong();
+            long at = monotonic ? (e.get(MONOTONIC_STAMP).asLong() - originNanos) / 1000
+                    : e.path("timestamp").path("seconds").asLong() * 1_000_000 + e.path("timestamp").path("microseconds").asLong()
+                            - originWallMicros;
             String detail = e.has("data") && e.get("data").size() > 0 ? e.get("data").toString() : "";
             String name = e.path("event").asText();
             if (name.equals("MIGRATION")) {
                 detail = e.path("data").path("status").asText();
             }
-            out.add(new Step(at - originMicros, side, name, detail));
+            out.add(new Step(at, side, name, detail));
         }
     }
 
@@ -277,9 +338,11 @@ public final class LocalMigration {
     /** The human-readable report: timeline and summary table. */
     public static String format(Result r) {
         StringBuilder sb = new StringBuilder();
-        sb.append("timeline (ms after migrate was sent; QMP event timestamps)\n");
+        sb.append(r.timelineClock().equals(MONOTONIC)
+                ? "timeline (ms after migrate was sent; the VMMs' CLOCK_MONOTONIC stamps)\n"
+                : "timeline (ms after migrate was sent; the QMP events' wall-clock timestamps)\n");
         for (Step s : r.timeline()) {
-            sb.append(String.format("  %10.3f  %-6s  %-9s %s%n", s.atMicros() / 1000.0, s.side(), s.event(), s.detail()));
+            sb.append(String.format("  %10.3f  %-6s  %-16s %s%n", s.atMicros() / 1000.0, s.side(), s.event(), s.detail()));
         }
         sb.append("summary\n");
         sb.append(String.format("  %-18s %s%n", "status", r.status()));
@@ -288,8 +351,7 @@ public final class LocalMigration {
         sb.append(String.format("  %-18s %s%n", "total time", r.totalMs() < 0 ? "-" : r.totalMs() + " ms"));
         sb.append(String.format("  %-18s %s%n", "setup time", r.setupMs() < 0 ? "-" : r.setupMs() + " ms"));
         sb.append(String.format("  %-18s %s%n", "downtime", r.downtimeMs() < 0 ? "-"
-                : String.format("%.3f ms (source stop -> target resume, CLOCK_MONOTONIC)%s", r.downtimeMs(),
-                        r.resumedByCont() ? ", including cont" : "")));
+                : formatDowntime(r.downtimeMs(), r.resumedByCont())));
         sb.append(String.format("  %-18s %d ms%n", "wall time", r.wallMs()));
         if (r.error() != null) {
             sb.append(String.format("  %-18s %s%n", "error", r.error()));

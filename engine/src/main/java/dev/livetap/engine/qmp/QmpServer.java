@@ -134,7 +134,21 @@ public final class QmpServer implements AutoCloseable {
 
     /** Sends an event to every negotiated client, stamped now by the configured clock. Any thread. */
     public void emit(String event, JsonNode data) {
+        deliver(QmpSession.eventMessage(config.session().clock().instant(), event, data));
+    }
+
+    /**
+     * As {@link #emit(String, JsonNode)}, with the livetap member {@code x-monotonic-ns}: the
+     * CLOCK_MONOTONIC nanoseconds when the event happened, which order events of several processes
+     * (the wall-clock {@code timestamp} is taken later, when the event reaches this server).
+     */
+    public void emit(String event, JsonNode data, long monotonicNanos) {
         ObjectNode message = QmpSession.eventMessage(config.session().clock().instant(), event, data);
+        message.put("x-monotonic-ns", monotonicNanos);
+        deliver(message);
+    }
+
+    private void deliver(ObjectNode message) {
         Runnable deliver = () -> {
             synchronized (lock) {
                 if (closed) {

@@ -43,7 +43,7 @@ public final class QmpFrontend implements AutoCloseable {
         QmpVmCommands.register(registry, new VmQmpBackend(endpoint, onQuit));
         QmpServer server = QmpServer.start(os, registry, QmpServer.Config.defaults(path, Clock.systemUTC()));
         try {
-            VmEndpoint.Subscription sub = endpoint.subscribe(e -> server.emit(e.event(), VmQmpBackend.toJson(e.data())))
+            VmEndpoint.Subscription sub = endpoint.subscribe(e -> server.emit(e.event(), VmQmpBackend.toJson(e.data()), e.atNanos()))
                     .toCompletableFuture().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
             return new QmpFrontend(server, sub, os);
         } catch (InterruptedException e) {

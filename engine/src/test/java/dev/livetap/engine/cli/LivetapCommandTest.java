@@ -44,6 +44,18 @@ class LivetapCommandTest {
     }
 
     @Test
+    void helpSummarizesEveryCommandInAWholeSentence() {
+        Run r = run("--help");
+        String help = r.out().replaceAll("\\s+", " ");
+        CommandLine cl = LivetapCommand.commandLine();
+        for (var e : cl.getSubcommands().entrySet()) {
+            String summary = LivetapCommand.summary(e.getValue().getCommandSpec());
+            assertTrue(summary.endsWith("."), e.getKey() + "'s summary is a whole sentence: " + summary);
+            assertTrue(help.contains(e.getKey() + " " + summary), "--help shows " + e.getKey() + " with '" + summary + "': " + r.out());
+        }
+    }
+
+    @Test
     void helpListsExitCodes() {
         Run r = run("--help");
         assertEquals(ExitCodes.OK, r.code());

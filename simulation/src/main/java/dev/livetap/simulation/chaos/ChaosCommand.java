@@ -1,5 +1,6 @@
 package dev.livetap.simulation.chaos;
 
+import dev.livetap.engine.cli.BadOptionValue;
 import dev.livetap.engine.cli.ExitCodes;
 import dev.livetap.engine.cli.Json;
 import java.nio.file.Files;
@@ -26,7 +27,7 @@ public final class ChaosCommand implements Callable<Integer> {
     int queues;
 
     @Option(names = "--migration-timeout", paramLabel = "SECONDS", defaultValue = "2",
-            description = "The VMMs' migration timeout (default ${DEFAULT-VALUE}); SIGSTOP lasts this plus 0.5 s.")
+            description = "The VMMs' migration timeout, 1-60 (default ${DEFAULT-VALUE}); SIGSTOP lasts this plus 0.5 s.")
     int timeoutS;
 
     @Option(names = "--faults", split = ",", paramLabel = "FAULT",
@@ -35,7 +36,7 @@ public final class ChaosCommand implements Callable<Integer> {
     List<String> faults;
 
     @Option(names = "--max-delay-ms", paramLabel = "MS", defaultValue = "60",
-            description = "Upper bound of the fault's delay after migrate (default ${DEFAULT-VALUE}; a seed picks the same moment"
+            description = "Upper bound of the fault's delay after migrate, 0-10000 (default ${DEFAULT-VALUE}; a seed picks the same moment"
                     + " only with the same bound).")
     int maxDelayMs;
 
@@ -48,11 +49,10 @@ public final class ChaosCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        if (runs < 1 || runs > 10_000 || queues < 1 || queues > 64 || timeoutS < 1 || timeoutS > 60 || maxDelayMs < 0
-                || maxDelayMs > 10_000) {
-            System.err.println("livetap chaos: --runs 1-10000, --queues 1-64, --migration-timeout 1-60, --max-delay-ms 0-10000");
-            return ExitCodes.USAGE;
-        }
+        BadOptionValue.range("--runs", runs, 1, 10_000);
+        BadOptionValue.range("--queues", queues, 1, 64);
+        BadOptionValue.range("--migration-timeout", timeoutS, 1, 60);
+        BadOptionValue.range("--max-delay-ms", maxDelayMs, 0, 10_000);
         List<ChaosRunner.ChaosFault> pool = new java.util.ArrayList<>();
         for (String f : faults == null ? List.<String>of() : faults) {
             ChaosRunner.ChaosFault match = null;
@@ -62,8 +62,7 @@ public final class ChaosCommand implements Callable<Integer> {
                 }
             }
             if (match == null) {
-                System.err.println("livetap chaos: unknown fault " + f + " (kill_source, kill_target, stop_target, drop_socket)");
-                return ExitCodes.USAGE;
+                throw new BadOptionValue("--faults: unknown fault '" + f + "' (known: kill_source, kill_target, stop_target, drop_socket)");
             }
             pool.add(match);
         }

@@ -1,5 +1,6 @@
 package dev.livetap.simulation.cli;
 
+import dev.livetap.engine.cli.BadOptionValue;
 import dev.livetap.engine.cli.ExitCodes;
 import dev.livetap.engine.cli.Json;
 import dev.livetap.simulation.Fault;
@@ -23,7 +24,7 @@ public final class SimulateCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "1", description = "Batch seed; run 0 uses it as its own seed (default ${DEFAULT-VALUE}).")
     long seed;
 
-    @Option(names = "--runs", defaultValue = "100", description = "Runs (default ${DEFAULT-VALUE}).")
+    @Option(names = "--runs", defaultValue = "100", description = "Runs: 1-10000000, default ${DEFAULT-VALUE}.")
     int runs;
 
     @Option(names = "--faults", description = "Comma-separated fault ids (default: all, 'none' included).")
@@ -32,7 +33,7 @@ public final class SimulateCommand implements Callable<Integer> {
     @Option(names = "--queues", defaultValue = "1-8", description = "Queue count range MIN-MAX or N (default ${DEFAULT-VALUE}).")
     String queues;
 
-    @Option(names = "--workers", description = "Worker threads, one ActorSystem each (default: available processors).")
+    @Option(names = "--workers", description = "Worker threads, one ActorSystem each: 1-1024 (default: available processors).")
     Integer workers;
 
     @Option(names = "--json", description = "Print one JSON object.")
@@ -51,16 +52,15 @@ public final class SimulateCommand implements Callable<Integer> {
         int qmax;
         try {
             faultList = parseFaults(faults);
-            int[] q = parseRange(queues);
-            qmin = q[0];
-            qmax = q[1];
         } catch (IllegalArgumentException e) {
-            System.err.println("livetap simulate: " + e.getMessage());
-            return ExitCodes.USAGE;
+            throw new BadOptionValue("--faults: " + e.getMessage());
         }
-        if (runs < 1 || runs > 10_000_000) {
-            System.err.println("livetap simulate: --runs must be 1 to 10000000, got " + runs);
-            return ExitCodes.USAGE;
+        int[] q = parseRange(queues);
+        qmin = q[0];
+        qmax = q[1];
+        BadOptionValue.range("--runs", runs, 1, 10_000_000);
+        if (workers != null) {
+            BadOptionValue.range("--workers", workers, 1, 1024);
         }
         if (runs == 1) {
             return single(faultList, qmin, qmax);
@@ -130,11 +130,18 @@ public final class SimulateCommand implements Callable<Integer> {
     }
 
     static int[] parseRange(String s) {
-        String[] p = s.split("-");
-        int a = Integer.parseInt(p[0].trim());
-        int b = p.length > 1 ? Integer.parseInt(p[1].trim()) : a;
-        if (a < 1 || b > 256 || a > b) {
-            throw new IllegalArgumentException("--queues must be N or MIN-MAX within 1-256, got " + s);
+        String bad = "--queues must be N or MIN-MAX within 1-256, got " + s;
+        String[] p = s.split("-", -1);
+        int a;
+        int b;
+        try {
+            a = Integer.parseInt(p[0].trim());
+            b = p.length == 2 ? Integer.parseInt(p[1].trim()) : a;
+        } catch (NumberFormatException e) {
+            throw new BadOptionValue(bad);
+        }
+        if (p.length > 2 || a < 1 || b > 256 || a > b) {
+            throw new BadOptionValue(bad);
         }
         return new int[] {a, b};
     }
