@@ -180,6 +180,16 @@ public final class QemuProcess implements AutoCloseable {
                 .put("bus", HOTPLUG_PORT);
     }
 
+    /**
+     * Arguments of {@code migrate-set-capabilities} that turn on the {@code events} capability:
+     * QEMU sends MIGRATION events (setup, active, device, completed...) only with it.
+     */
+    public static ObjectNode migrationEventsOn() {
+        ObjectNode args = JsonNodeFactory.instance.objectNode();
+        args.putArray("capabilities").addObject().put("capability", "events").put("state", true);
+        return args;
+    }
+
     /** The guest's serial console so far (guest mode). */
     public String console() {
         try {
