@@ -143,18 +143,22 @@ public record GuestImage(String kernelPackage, String kernelRelease, String pack
             }
             Map<String, byte[]> modules = loadOrder(tree.resolve("lib/modules").resolve(release), work);
             byte[] initrd = initramfs(modules);
-            Path staging = Files.createTempDirectory(dir.getParent() == null ? Path.of(".") : createDirectories(dir.getParent()),
-                    release + ".tmp");
-            Path kernel = staging.resolve("vmlinuz");
-            Files.copy(vmlinuz, kernel, StandardCopyOption.REPLACE_EXISTING);
-            Files.write(staging.resolve("initrd.gz"), initrd);
-            GuestImage image = new GuestImage(kernelPackage, release, version, dir, dir.resolve("vmlinuz"),
-                    dir.resolve("initrd.gz"), sha256(Files.readAllBytes(kernel)), sha256(initrd), initrd.length,
-                    List.copyOf(modules.keySet()));
-            Files.writeString(staging.resolve("manifest.json"), image.manifestJson());
-            deleteTree(dir);
-            Files.move(staging, dir, StandardCopyOption.ATOMIC_MOVE);
-            return image;
+            // built beside its final place, then renamed: a reader never sees half an image
+            Path staging = Files.createTempDirectory(Files.createDirectories(dir.toAbsolutePath().getParent()), release + ".tmp");
+            try {
+                Path kernel = staging.resolve("vmlinuz");
+                Files.copy(vmlinuz, kernel, StandardCopyOption.REPLACE_EXISTING);
+                Files.write(staging.resolve("initrd.gz"), initrd);
+                GuestImage image = new GuestImage(kernelPackage, release, version, dir, dir.resolve("vmlinuz"),
+                        dir.resolve("initrd.gz"), sha256(Files.readAllBytes(kernel)), sha256(initrd), initrd.length,
+                        List.copyOf(modules.keySet()));
+                Files.writeString(staging.resolve("manifest.json"), image.manifestJson());
+                deleteTree(dir);
+                Files.move(staging, dir, StandardCopyOption.ATOMIC_MOVE);
+                return image;
+            } finally {
+                deleteTree(staging);
+            }
         } catch (IOException e) {
             throw new UncheckedIOException("cannot build the guest image in " + dir, e);
         } finally {
@@ -162,10 +166,6 @@ public record GuestImage(String kernelPackage, String kernelRelease, String pack
                 deleteTree(work);
             }
         }
-    }
-
-    private static Path createDirectories(Path p) throws IOException {
-        return Files.createDirectories(p);
     }
 
     /**
@@ -295,15 +295,23 @@ public record GuestImage(String kernelPackage, String kernelRelease, String pack
         }
     }
 
+    /** A value of the manifest this class writes: one {@code "key": value} per line. */
     private static String field(String json, String name) {
-        Matcher m = Pattern.compile("\"" + name + "\"\\s*:\\s*\"?([^\",}]*(?:,[^\",}]*)*)\"?").matcher(json);
-        if (!m.find()) {
-            throw new IllegalArgumentException("manifest has no " + name);
+        String key = "\"" + name + "\":";
+        for (String line : json.split("\n")) {
+            String l = line.strip();
+            if (l.startsWith(key)) {
+                String value = l.substring(key.length()).strip();
+                if (value.endsWith(",")) {
+                    value = value.substring(0, value.length() - 1);
+                }
+                return value.startsWith("\"") && value.endsWith("\"") ? value.substring(1, value.length() - 1) : value;
+            }
         }
-        return m.group(1).strip();
+        throw new IllegalArgumentException("manifest has no " + name);
     }
 
-    /** The manifest: flat JSON, strings only except the size (module names joined by commas). */
+    /** The manifest: flat JSON, one key per line, strings except the size (module names joined by commas). */
     public String manifestJson() {
         return "{\n"
                 + "  \"kernelPackage\": \"" + kernelPackage + "\",\n"
