@@ -62,13 +62,20 @@ public final class MigrationCoordinator {
     private MigrationCoordinator() {
     }
 
-    public sealed interface Command permits Cancel, Connected, ChannelFailed, Timeout, NicAnswer, StreamStarted,
+    public sealed interface Command permits Cancel, ContinueSwitchover, Connected, ChannelFailed, Timeout, NicAnswer, StreamStarted,
             StreamSent, StreamSendFailed, ReturnFrame, ReturnClosed, StreamInit, SectionIn, StreamDone, StreamFailed, LoadedSent,
             NicReply {
     }
 
     /** {@code migrate_cancel}. */
     public record Cancel() implements Command {
+    }
+
+    /**
+     * {@code migrate-continue} of a source held in {@code pre-switchover}: save and send the device
+     * state now. Ignored in any other state (the VM checks the status before it sends this).
+     */
+    public record ContinueSwitchover() implements Command {
     }
 
     /** What a coordinator tells its VM. */
@@ -97,10 +104,21 @@ public final class MigrationCoordinator {
     public record Nic(String deviceId, ActorRef<VirtioNetActor.Command> ref, boolean backendTravels) {
     }
 
+    /**
+     * @param pauseBeforeSwitchover capability {@code pause-before-switchover}: after the stop, report
+     *     {@code pre-switchover} and wait for {@link ContinueSwitchover} before saving anything
+     */
     public record SourceSetup(String migrationId, MigrationUri.Unix uri, MigrationParameters parameters, List<Nic> nics,
-            StreamHeader header, MigrationTransport transport, MonotonicClock clock, MigrationTimeouts timeouts) {
+            StreamHeader header, MigrationTransport transport, MonotonicClock clock, MigrationTimeouts timeouts,
+            boolean pauseBeforeSwitchover) {
         public SourceSetup {
             nics = List.copyOf(nics);
+        }
+
+        /** Without {@code pause-before-switchover}. */
+        public SourceSetup(String migrationId, MigrationUri.Unix uri, MigrationParameters parameters, List<Nic> nics,
+                StreamHeader header, MigrationTransport transport, MonotonicClock clock, MigrationTimeouts timeouts) {
+            this(migrationId, uri, parameters, nics, header, transport, clock, timeouts, false);
         }
     }
 
@@ -453,10 +471,13 @@ public final class MigrationCoordinator {
          * waiting for the stop's answers: each NIC and each queue handles its requests in order, so
          * every queue is stopped before it saves, and one round of messages leaves the downtime
          * (docs/profile-switchover.md). The sections go out only once every queue has stopped.
+         * With {@code pause-before-switchover} nothing is saved before {@code migrate-continue}:
+         * frames that reach the TAP during the hold stay in its kernel queue (see {@link #held()}).
          */
         private Behavior<Command> stopping() {
             report.tell(new RunStateChange(id, RunState.FINISH_MIGRATE));
             phaseTimer("stopping the queues", timeouts.step());
+            boolean hold = setup.pauseBeforeSwitchover();
             askNics(VirtioNetActor.Stopped.class, nic -> VirtioNetActor.Stop::new, "stop", rs -> {
                 long last = 0;
                 for (Object r : rs) {
@@ -466,13 +487,14 @@ public final class MigrationCoordinator {
                 stoppedAt = last == 0 ? clock.nanos() : last;
                 info = new MigrationInfo(id, info.status(), info.setupTimeMs(), -1, info.totalTimeMs(), null, stoppedAt,
                         0, false);
-                status(MigrationStatus.DEVICE);
-                long limit = setup.parameters().switchoverLimitMs();
-                if (limit > 0) {
-                    long left = limit * 1_000_000 - (clock.nanos() - stoppedAt);
-                    timers.startSingleTimer(SWITCHOVER, new Timeout("switch-over exceeded x-switchover-limit of "
-                            + limit + " ms; rolled back"), Duration.ofNanos(Math.max(0, left)));
+                if (hold) {
+                    timers.cancel(PHASE); // management holds as long as it likes (QEMU waits without a limit)
+                    status(MigrationStatus.PRE_SWITCHOVER);
+                    startSwitchoverLimit();
+                    return;
                 }
+                status(MigrationStatus.DEVICE);
+                startSwitchoverLimit();
                 phaseTimer("saving the device state", timeouts.step());
                 allStopped = true;
                 if (saved != null) {
@@ -480,7 +502,48 @@ public final class MigrationCoordinator {
                 }
             }, r -> ctx.getSelf().tell(new Timeout(r)));
             queuesStopped = true; // a stop in flight counts: roll back whatever stopped
+            if (hold) {
+                return held();
+            }
             save();
+            return switchingOver();
+        }
+
+        /**
+         * {@code x-switchover-limit} counts from the stop, as QEMU's downtime does: a hold in
+         * {@code pre-switchover} counts against it (the guest is frozen all along).
+         */
+        private void startSwitchoverLimit() {
+            long limit = setup.parameters().switchoverLimitMs();
+            if (limit > 0) {
+                long left = limit * 1_000_000 - (clock.nanos() - stoppedAt);
+                timers.startSingleTimer(SWITCHOVER, new Timeout("switch-over exceeded x-switchover-limit of "
+                        + limit + " ms; rolled back"), Duration.ofNanos(Math.max(0, left)));
+            }
+        }
+
+        /**
+         * {@code pre-switchover} (and the stop before it): the queues are stopped and keep their fds,
+         * nothing is saved, the stream has sent its header only. {@code migrate-continue} goes on with
+         * the switch-over; a cancel or any failure rolls back as before the stop.
+         */
+        private Behavior<Command> held() {
+            return withCommon(Behaviors.receive(Command.class)
+                    .onMessage(ContinueSwitchover.class, m -> info.status() == MigrationStatus.PRE_SWITCHOVER
+                            ? continueSwitchover() : Behaviors.same())
+                    .onMessage(StreamSendFailed.class, m -> fail("sending the migration stream failed: "
+                            + m.cause().getMessage(), false))
+                    .onMessage(ReturnFrame.class, this::returnBeforeTheStop)
+                    .onMessage(ReturnClosed.class, m -> fail(closedText(m.cause()), false))
+                    .onMessage(Timeout.class, m -> fail(m.what(), false))
+                    .onMessage(Cancel.class, m -> fail("cancelled", true)), r -> fail(r, false));
+        }
+
+        private Behavior<Command> continueSwitchover() {
+            status(MigrationStatus.DEVICE);
+            phaseTimer("saving the device state", timeouts.step());
+            allStopped = true;
+            save(); // sends as soon as every NIC saved
             return switchingOver();
         }
 

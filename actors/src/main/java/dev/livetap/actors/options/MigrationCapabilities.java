@@ -13,6 +13,8 @@ import java.util.Map;
  * source reports {@code completed} only after the target answers {@code loaded}), whatever
  * this capability says. The capability is accepted and reported as set, so that management
  * written for QEMU keeps working; {@link #returnPathInUse()} is always true.
+ *
+ * <p>{@code pause-before-switchover}: see {@link Capability#PAUSE_BEFORE_SWITCHOVER}.
  */
 public record MigrationCapabilities(Map<Capability, Boolean> states) {
 
@@ -20,7 +22,12 @@ public record MigrationCapabilities(Map<Capability, Boolean> states) {
     public enum Capability {
         EVENTS("events"),
         X_IGNORE_SHARED("x-ignore-shared"),
-        RETURN_PATH("return-path");
+        RETURN_PATH("return-path"),
+        /**
+         * Source: after the stop, status {@code pre-switchover} until {@code migrate-continue}; the
+         * device state is saved and sent only then (QEMU's migration_maybe_pause).
+         */
+        PAUSE_BEFORE_SWITCHOVER("pause-before-switchover");
 
         private final String qmpName;
 

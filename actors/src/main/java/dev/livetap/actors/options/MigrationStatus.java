@@ -5,6 +5,8 @@ public enum MigrationStatus {
     NONE("none"),
     SETUP("setup"),
     ACTIVE("active"),
+    /** {@code pause-before-switchover}: the source is stopped and waits for {@code migrate-continue}. */
+    PRE_SWITCHOVER("pre-switchover"),
     DEVICE("device"),
     COMPLETED("completed"),
     FAILED("failed"),
@@ -19,6 +21,16 @@ public enum MigrationStatus {
 
     public String qmpName() {
         return qmpName;
+    }
+
+    /** The status with this QMP name, if livetap has it (QEMU's enum has more: postcopy, colo, wait-unplug). */
+    public static java.util.Optional<MigrationStatus> fromQmp(String name) {
+        for (MigrationStatus s : values()) {
+            if (s.qmpName.equals(name)) {
+                return java.util.Optional.of(s);
+            }
+        }
+        return java.util.Optional.empty();
     }
 
     /** No further change follows. */

@@ -74,7 +74,7 @@ public final class VmActor {
 
     public sealed interface Command permits NetdevAdd, NetdevDel, DeviceAdd, DeviceDel, MigrateSetParameters,
             QueryMigrateParameters, MigrateSetCapabilities, QueryMigrateCapabilities, MigrateIncoming, Migrate,
-            MigrateCancel, QueryMigrate, QueryStatus, Stop, Cont, Subscribe, QueryNics, Realize, FromCoordinator,
+            MigrateCancel, MigrateContinue, QueryMigrate, QueryStatus, Stop, Cont, Subscribe, QueryNics, Realize, FromCoordinator,
             NicsAnswered, NicReply {
     }
 
@@ -123,6 +123,13 @@ public final class VmActor {
     }
 
     public record MigrateCancel(ActorRef<VmReply> replyTo) implements Command {
+    }
+
+    /**
+     * {@code migrate-continue}: {@code expectedStatus} (a status name, e.g. {@code pre-switchover})
+     * must be the status of this VM's outgoing migration, else QEMU's error naming that status.
+     */
+    public record MigrateContinue(String expectedStatus, ActorRef<VmReply> replyTo) implements Command {
     }
 
     /** Replies with the {@link MigrationInfo} itself as the value (its {@code toQmp()} is the QMP form). */
@@ -263,6 +270,7 @@ public final class VmActor {
                     }
                     return reply(m.replyTo(), VmReply.ok());
                 })
+                .onMessage(MigrateContinue.class, this::onMigrateContinue)
                 .onMessage(QueryMigrate.class, m -> reply(m.replyTo(), VmReply.ok(lastInfo)))
                 .onMessage(QueryStatus.class, m -> {
                     Map<String, Object> s = new LinkedHashMap<>();
@@ -495,7 +503,8 @@ public final class VmActor {
                     VirtioNetRealizeCheck.backendTravels(parameters, n.options(), config.machine()))));
             StreamHeader header = StreamHeader.of(config.pid(), config.name(), config.machine().name());
             coordinator = ctx.spawn(config.tracer().trace(id, MigrationCoordinator.source(new MigrationCoordinator.SourceSetup(id, unix, parameters,
-                    list, header, config.transport(), config.os().clock(), config.timeouts()), reportAdapter)), id,
+                    list, header, config.transport(), config.os().clock(), config.timeouts(),
+                    capabilities.isOn(MigrationCapabilities.Capability.PAUSE_BEFORE_SWITCHOVER)), reportAdapter)), id,
                     DISPATCHER);
             coordinatorIsSource = true;
             // From the reply on, query-migrate describes this migration (status setup), as QEMU's does: the
@@ -506,6 +515,22 @@ public final class VmActor {
             ctx.watch(coordinator);
             return Map.of();
         });
+    }
+
+    /**
+     * QEMU's qmp_migrate_continue compares with the outgoing migration's status only
+     * ({@code migrate_get_current()}): on a target that never migrated out that is {@code none}.
+     */
+    private Behavior<Command> onMigrateContinue(MigrateContinue m) {
+        MigrationStatus current = coordinatorIsSource ? lastInfo.status() : MigrationStatus.NONE;
+        if (MigrationStatus.fromQmp(m.expectedStatus()).orElse(null) != current) {
+            return reply(m.replyTo(), VmReply.error(QmpError.generic("Migration not in expected state: "
+                    + current.qmpName())));
+        }
+        if (current == MigrationStatus.PRE_SWITCHOVER && coordinator != null) {
+            coordinator.tell(new MigrationCoordinator.ContinueSwitchover());
+        }
+        return reply(m.replyTo(), VmReply.ok());
     }
 
     private static MigrationUri.Unix unixOnly(MigrationUri uri) {

@@ -2,6 +2,7 @@ package dev.livetap.engine.api;
 
 import dev.livetap.actors.migration.MigrationInfo;
 import dev.livetap.actors.nic.VirtioNetActor;
+import dev.livetap.actors.options.MigrationStatus;
 import dev.livetap.actors.options.TapNetdevOptions;
 import dev.livetap.actors.vm.VmActor;
 import dev.livetap.actors.vm.VmEvent;
@@ -143,6 +144,21 @@ public final class VmEndpoint implements AutoCloseable {
     /** {@code migrate_cancel}. */
     public CompletionStage<Void> cancel() {
         return done(ask(VmActor.MigrateCancel::new));
+    }
+
+    /**
+     * {@code migrate-continue}: a source held in {@code pre-switchover} (capability
+     * {@code pause-before-switchover}) saves and sends its device state. Fails with QEMU's
+     * "Migration not in expected state: STATUS" when {@code expected} is not the outgoing
+     * migration's status.
+     */
+    public CompletionStage<Void> migrateContinue(MigrationStatus expected) {
+        return migrateContinue(expected.qmpName());
+    }
+
+    /** {@link #migrateContinue(MigrationStatus)} by QMP status name (any of QEMU's, for QMP). */
+    public CompletionStage<Void> migrateContinue(String expectedStatus) {
+        return done(ask(r -> new VmActor.MigrateContinue(expectedStatus, r)));
     }
 
     /** {@code query-migrate}: the current or last migration ({@link MigrationInfo#toQmp()} is the QMP form). */

@@ -38,6 +38,9 @@ public interface QmpVmBackend {
 
     CompletionStage<JsonNode> migrateCancel();
 
+    /** {@code state}: a QEMU MigrationStatus name (schema-checked). */
+    CompletionStage<JsonNode> migrateContinue(String state);
+
     CompletionStage<JsonNode> queryMigrate();
 
     CompletionStage<JsonNode> queryStatus();

@@ -66,10 +66,15 @@ public final class QmpVmCommands {
             "validate-uuid", "background-snapshot", "zero-copy-send", "postcopy-preempt",
             "switchover-ack", "dirty-limit", "mapped-ram");
 
+    /** MigrationStatus (qapi/migration.json, QEMU 7.2), the type of {@code migrate-continue}'s {@code state}. */
+    public static final List<String> MIGRATION_STATUSES = List.of(
+            "none", "setup", "cancelling", "cancelled", "active", "postcopy-active", "postcopy-paused",
+            "postcopy-recover", "completed", "failed", "colo", "pre-switchover", "device", "wait-unplug");
+
     private QmpVmCommands() {
     }
 
-    /** Registers the 16 VM commands (including {@code quit}) that forward to {@code vm}. */
+    /** Registers the 17 VM commands (including {@code quit}) that forward to {@code vm}. */
     public static QmpCommandRegistry register(QmpCommandRegistry registry, QmpVmBackend vm) {
         registry.register(QmpCommand.builder("netdev_add").args(NETDEV_ADD.toArray(QmpArg[]::new))
                 .handler((a, f, s) -> vm.netdevAdd(a, s)));
@@ -97,6 +102,9 @@ public final class QmpVmCommands {
                 .args(required("uri", STR), optional("detach", BOOL), optional("resume", BOOL))
                 .handler((a, f, s) -> vm.migrate(a)));
         registry.register(QmpCommand.builder("migrate_cancel").handler((a, f, s) -> vm.migrateCancel()));
+        registry.register(QmpCommand.builder("migrate-continue")
+                .arg(QmpArg.enumOf("state", true, MIGRATION_STATUSES.toArray(String[]::new)))
+                .handler((a, f, s) -> vm.migrateContinue(a.get("state").textValue())));
         registry.register(QmpCommand.builder("query-migrate").handler((a, f, s) -> vm.queryMigrate()));
         registry.register(QmpCommand.builder("query-status").handler((a, f, s) -> vm.queryStatus()));
         registry.register(QmpCommand.builder("stop").handler((a, f, s) -> vm.stop()));

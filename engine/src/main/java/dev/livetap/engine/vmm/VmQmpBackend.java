@@ -130,6 +130,11 @@ public final class VmQmpBackend implements QmpVmBackend {
     }
 
     @Override
+    public CompletionStage<JsonNode> migrateContinue(String state) {
+        return map(vm.migrateContinue(state));
+    }
+
+    @Override
     public CompletionStage<JsonNode> queryMigrate() {
         return map(vm.query().thenApply(MigrationInfo::toQmp));
     }

@@ -76,6 +76,11 @@ final class RecordingVmBackend implements QmpVmBackend {
     }
 
     @Override
+    public CompletionStage<JsonNode> migrateContinue(String state) {
+        return record("migrate-continue", QmpJson.object().put("state", state));
+    }
+
+    @Override
     public CompletionStage<JsonNode> queryMigrateCapabilities() {
         return record("query-migrate-capabilities", null);
     }

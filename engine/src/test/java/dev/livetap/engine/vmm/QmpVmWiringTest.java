@@ -199,6 +199,111 @@ class QmpVmWiringTest {
         }
     }
 
+    /** Source and target with one 4-queue NIC each, {@code local} on both; the target listens. */
+    private void twoVmsReadyToMigrate(QmpClient s, QmpClient t) throws Exception {
+        s.execute("netdev_add", args().put("type", "tap").put("id", "net0").put("ifname", "tap0").put("queues", 4));
+        s.execute("device_add", args().put("driver", "virtio-net-pci").put("id", "nic0").put("netdev", "net0")
+                .put("mq", true).put("mac", "52:54:00:12:34:56"));
+        t.execute("netdev_add", args().put("type", "tap").put("id", "net0").put("ifname", "tap0").put("queues", 4)
+                .put("incoming-fds", true));
+        t.execute("device_add", args().put("driver", "virtio-net-pci").put("id", "nic0").put("netdev", "net0")
+                .put("mq", true).put("mac", "52:54:00:12:34:56"));
+        t.execute("migrate-set-parameters", args().put("local", true));
+        s.execute("migrate-set-parameters", args().put("local", true));
+        t.execute("migrate-incoming", args().put("uri", URI));
+        UnixMigrationTransport tt = (UnixMigrationTransport) tgtEngine.transport();
+        long deadline = System.nanoTime() + T.toNanos();
+        while (tt.pendingAccepts() == 0 && System.nanoTime() < deadline) {
+            Thread.sleep(1);
+        }
+    }
+
+    private static void pauseBeforeSwitchover(QmpClient c) throws Exception {
+        ObjectNode cap = args().put("capability", "pause-before-switchover").put("state", true);
+        ObjectNode a = args();
+        a.putArray("capabilities").add(cap);
+        c.execute("migrate-set-capabilities", a);
+    }
+
+    private static String awaitMigrationStatus(QmpClient c, String wanted) throws Exception {
+        String seen;
+        do {
+            seen = c.awaitEvent("MIGRATION").path("data").path("status").asText();
+        } while (!seen.equals(wanted) && !Set.of("completed", "failed", "cancelled").contains(seen));
+        return seen;
+    }
+
+    @Test
+    void pauseBeforeSwitchoverHoldsTheSourceInPreSwitchoverUntilMigrateContinue() throws Exception {
+        try (QmpClient s = client(dir.resolve("src.qmp")); QmpClient t = client(dir.resolve("tgt.qmp"))) {
+            twoVmsReadyToMigrate(s, t);
+            QmpException wrongTarget = error(t, "migrate-continue", args().put("state", "pre-switchover"));
+            assertEquals("Migration not in expected state: none", wrongTarget.desc(),
+                    "a target has no outgoing migration (QEMU compares with migrate_get_current())");
+            assertEquals("Migration not in expected state: none",
+                    error(s, "migrate-continue", args().put("state", "pre-switchover")).desc(), "no migration yet");
+            pauseBeforeSwitchover(s);
+            boolean listed = false;
+            for (JsonNode c : s.execute("query-migrate-capabilities", null)) {
+                listed |= c.path("capability").asText().equals("pause-before-switchover") && c.path("state").asBoolean();
+            }
+            assertTrue(listed, "query-migrate-capabilities reports the capability on");
+            s.execute("migrate", args().put("uri", URI));
+            List<String> srcSeq = new ArrayList<>();
+            while (srcSeq.isEmpty() || !srcSeq.get(srcSeq.size() - 1).equals("pre-switchover")) {
+                srcSeq.add(s.awaitEvent("MIGRATION").path("data").path("status").asText());
+                assertFalse(Set.of("device", "completed", "failed", "cancelled").contains(srcSeq.get(srcSeq.size() - 1)),
+                        "the source must stop in pre-switchover: " + srcSeq);
+            }
+            s.awaitEvent("STOP");
+            Thread.sleep(300); // a hold: nothing may move on by itself
+            assertEquals("pre-switchover", s.execute("query-migrate", null).path("status").asText(),
+                    "query-migrate reports the hold");
+            assertEquals("finish-migrate", s.execute("query-status", null).path("status").asText());
+            assertEquals("active", t.execute("query-migrate", null).path("status").asText(),
+                    "the target has received no device state during the hold");
+            assertEquals("Migration not in expected state: pre-switchover",
+                    error(s, "migrate-continue", args().put("state", "active")).desc(), "QEMU's text for a wrong state");
+            QmpException missing = error(s, "migrate-continue", args());
+            assertEquals(QmpErrorClass.GenericError, missing.errorClass());
+            assertEquals("Parameter 'state' is missing", missing.desc());
+            assertEquals("Parameter 'state' does not accept value 'paused'",
+                    error(s, "migrate-continue", args().put("state", "paused")).desc(), "state is a MigrationStatus");
+            assertEquals("Migration not in expected state: none",
+                    error(t, "migrate-continue", args().put("state", "active")).desc(),
+                    "the target compares with its outgoing status (none), not its incoming one (active)");
+            assertTrue(s.execute("migrate-continue", args().put("state", "pre-switchover")).isObject(), "continue answers {}");
+            while (!Set.of("completed", "failed", "cancelled").contains(srcSeq.get(srcSeq.size() - 1))) {
+                srcSeq.add(s.awaitEvent("MIGRATION").path("data").path("status").asText());
+            }
+            assertEquals(List.of("setup", "active", "pre-switchover", "device", "completed"), srcSeq,
+                    "the source's MIGRATION events with pause-before-switchover");
+            assertEquals("completed", awaitMigrationStatus(t, "completed"));
+            t.awaitEvent("RESUME");
+            assertEquals("postmigrate", s.execute("query-status", null).path("status").asText());
+            assertEquals("Migration not in expected state: completed",
+                    error(s, "migrate-continue", args().put("state", "pre-switchover")).desc(), "after the end");
+        }
+    }
+
+    @Test
+    void migrateCancelDuringPreSwitchoverRollsBackAndTheTargetFails() throws Exception {
+        try (QmpClient s = client(dir.resolve("src.qmp")); QmpClient t = client(dir.resolve("tgt.qmp"))) {
+            twoVmsReadyToMigrate(s, t);
+            pauseBeforeSwitchover(s);
+            s.execute("migrate", args().put("uri", URI));
+            assertEquals("pre-switchover", awaitMigrationStatus(s, "pre-switchover"));
+            s.execute("migrate_cancel", null);
+            assertEquals("cancelling", s.awaitEvent("MIGRATION").path("data").path("status").asText());
+            assertEquals("cancelled", s.awaitEvent("MIGRATION").path("data").path("status").asText());
+            assertEquals("failed", awaitMigrationStatus(t, "failed"), "the target hears the cancel and fails");
+            assertEquals("paused", s.execute("query-status", null).path("status").asText(),
+                    "the source rolls back as after any cancel: queues paused with their fds");
+            assertTrue(s.execute("cont", null).isObject(), "cont resumes the rolled-back source");
+            assertEquals("running", s.execute("query-status", null).path("status").asText());
+        }
+    }
+
     @Test
     void quitRepliesThenShutdownEventAndTheSocketGoes() throws Exception {
         List<String> quits = new ArrayList<>();

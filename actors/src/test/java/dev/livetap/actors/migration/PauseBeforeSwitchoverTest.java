@@ -1,0 +1,225 @@
+package dev.livetap.actors.migration;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.livetap.actors.nic.VirtioNetActor;
+import dev.livetap.actors.tap.RecordingVhostBackend;
+import dev.livetap.actors.testing.Endpoint;
+import dev.livetap.actors.testing.Frames;
+import dev.livetap.actors.testing.PathTransport;
+import dev.livetap.actors.vm.VmActor;
+import dev.livetap.actors.vm.VmReply;
+import dev.livetap.nativeio.OwnedFd;
+import dev.livetap.nativeio.memory.InMemoryKernel;
+import dev.livetap.nativeio.memory.InMemoryOs;
+import dev.livetap.nativeio.memory.InMemoryReactorDriver;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.TimeUnit;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * Capability {@code pause-before-switchover}: the source stops, reports {@code pre-switchover} and
+ * saves nothing until {@code migrate-continue}; a cancel in the hold rolls back with every fd kept.
+ */
+@Timeout(value = 30, unit = TimeUnit.SECONDS)
+class PauseBeforeSwitchoverTest {
+    static final String URI = "unix:/run/livetap/hold.sock";
+    /** A step (stop, save, load one section) far shorter than the holds below: the hold must not count as one. */
+    static final MigrationTimeouts TIMEOUTS = new MigrationTimeouts(Duration.ofSeconds(5), Duration.ofMillis(400),
+            Duration.ofSeconds(10), Duration.ofSeconds(5));
+    static final Duration HOLD = Duration.ofMillis(1_200);
+
+    InMemoryKernel kernel;
+    InMemoryOs srcOs;
+    InMemoryOs tgtOs;
+    InMemoryReactorDriver driver;
+    ActorTestKit kit;
+    PathTransport tgtTransport;
+    Endpoint src;
+    Endpoint tgt;
+    int openBefore;
+
+    @BeforeEach
+    void setUp() {
+        openBefore = OwnedFd.openCount();
+        kernel = new InMemoryKernel();
+        kernel.clock().advance(Duration.ofSeconds(1));
+        srcOs = kernel.newProcess("source");
+        tgtOs = kernel.newProcess("target");
+        driver = new InMemoryReactorDriver(srcOs, tgtOs);
+        kit = ActorTestKit.create("hold");
+        tgtTransport = new PathTransport(tgtOs);
+        src = new Endpoint(kit, "src", srcOs, new PathTransport(srcOs), false, false, new RecordingVhostBackend(), TIMEOUTS);
+        tgt = new Endpoint(kit, "tgt", tgtOs, tgtTransport, true, false, new RecordingVhostBackend(), TIMEOUTS);
+        src.netdev(Map.of("id", "net0", "ifname", "tap0", "queues", 4));
+        src.nic("nic0", "net0");
+        tgt.netdev(Map.of("id", "net0", "ifname", "tap0", "queues", 4, "incoming-fds", true));
+        tgt.nic("nic0", "net0");
+    }
+
+    @AfterEach
+    void tearDown() {
+        kit.shutdownTestKit();
+        driver.close();
+    }
+
+    private void pauseBeforeSwitchover(Endpoint e) {
+        e.ok(r -> new VmActor.MigrateSetCapabilities(Map.of("capabilities",
+                List.of(Map.of("capability", "pause-before-switchover", "state", true))), r));
+    }
+
+    private void migrateLocally() throws Exception {
+        tgt.ok(r -> new VmActor.MigrateIncoming(URI, r));
+        tgtTransport.listening().get(5, TimeUnit.SECONDS);
+        src.ok(r -> new VmActor.MigrateSetParameters(Map.of("local", true), r));
+        src.ok(r -> new VmActor.Migrate(URI, r));
+    }
+
+    private static String continueError(Endpoint e, String state) {
+        VmReply r = e.call(ref -> new VmActor.MigrateContinue(state, ref));
+        assertFalse(r.isOk(), "migrate-continue " + state + " must fail on " + e.name);
+        assertEquals("GenericError", r.error().errorClass());
+        return r.error().desc();
+    }
+
+    private Set<Integer> collectReplies(int firstSeq, int count) {
+        Set<Integer> got = new TreeSet<>();
+        long deadline = System.nanoTime() + Endpoint.WAIT.toNanos();
+        while (got.size() < count && System.nanoTime() < deadline) {
+            Optional<byte[]> f = kernel.hostReceive("tap0");
+            if (f.isEmpty()) {
+                Thread.onSpinWait();
+                continue;
+            }
+            Frames.echoReplySequence(f.get()).filter(s -> s >= firstSeq && s < firstSeq + count).ifPresent(got::add);
+        }
+        return got;
+    }
+
+    private static Set<Integer> range(int first, int count) {
+        Set<Integer> s = new TreeSet<>();
+        for (int i = 0; i < count; i++) {
+            s.add(first + i);
+        }
+        return s;
+    }
+
+    private Set<Integer> ping(int firstSeq, int count) {
+        for (int i = 0; i < count; i++) {
+            assertTrue(kernel.hostSend("tap0", Frames.echo(100 + i, firstSeq + i)), "the TAP takes the frame");
+        }
+        return collectReplies(firstSeq, count);
+    }
+
+    /** The source's queues are stopped and still hold their fds; the target holds none. */
+    private void assertHeld(long srcFramesSeen) {
+        assertEquals("pre-switchover", src.info().status().qmpName(), "query-migrate reports the hold");
+        assertEquals("finish-migrate", src.runState());
+        VirtioNetActor.NicInfo s = src.nics().get(0);
+        assertEquals(4, s.queues().stream().filter(q -> !q.reading() && q.ownsResource()).count(),
+                "every source queue is stopped and still owns its fd: " + s.queues());
+        assertEquals(srcFramesSeen, s.guest().counters().framesSeen(), "the source reads nothing in the hold");
+        assertEquals("active", tgt.info().status().qmpName(), "the target has no device state yet");
+        assertTrue(tgt.nics().get(0).queues().stream().noneMatch(q -> q.ownsResource()),
+                "no fd reached the target: nothing was saved or sent");
+    }
+
+    @Test
+    void theSourceHoldsInPreSwitchoverSavesNothingAndFramesWrittenInTheHoldReachTheTarget() throws Exception {
+        pauseBeforeSwitchover(src);
+        assertEquals(range(1, 8), ping(1, 8), "the source's guest answers before the migration");
+        long seen = src.nics().get(0).guest().counters().framesSeen();
+        migrateLocally();
+        src.awaitMigrationStatus("pre-switchover");
+        Thread.sleep(HOLD.toMillis()); // longer than three steps: no phase timer may end the hold
+        kernel.clock().advance(HOLD); // the in-memory OS's monotonic clock, for the downtime figure
+        assertHeld(seen);
+        for (int i = 0; i < 8; i++) { // into the kernel queues of the stopped source
+            assertTrue(kernel.hostSend("tap0", Frames.echo(100 + i, 500 + i)), "the TAP takes a frame in the hold");
+        }
+        assertEquals("Migration not in expected state: pre-switchover", continueError(src, "active"),
+                "QEMU's text for a wrong state");
+        assertEquals("Migration not in expected state: pre-switchover", continueError(src, "postcopy-active"),
+                "a QEMU status livetap never reaches");
+        assertEquals("Migration not in expected state: none", continueError(tgt, "pre-switchover"),
+                "the target has no outgoing migration");
+        assertHeld(seen);
+
+        src.ok(r -> new VmActor.MigrateContinue("pre-switchover", r));
+        src.awaitMigrationStatus("completed");
+        tgt.awaitMigrationStatus("completed");
+        assertEquals(List.of("setup", "active", "pre-switchover", "device", "completed"), src.migrationStatuses(),
+                "the source's MIGRATION events with the capability on");
+        assertEquals(List.of("setup", "active", "completed"), tgt.migrationStatuses(), "the target's are unchanged");
+        tgt.awaitRunState("running");
+        assertEquals("postmigrate", src.runState());
+        assertEquals(range(500, 8), collectReplies(500, 8),
+                "frames written into the TAP during the hold wait in its queues and the target's guest answers them");
+        assertTrue(src.info().downtimeMs() >= HOLD.toMillis(), "the downtime counts from the stop, the hold included: "
+                + src.info().toQmp());
+        assertEquals(0, srcOs.ledger().open(), "the source gave every fd away or closed it");
+        assertEquals(4, tgtOs.ledger().open(), "the target owns the 4 queue fds");
+        assertEquals("Migration not in expected state: completed", continueError(src, "pre-switchover"));
+    }
+
+    @Test
+    void cancelInTheHoldRollsBackWithEveryFdAndTheSourceWorksAfterCont() throws Exception {
+        pauseBeforeSwitchover(src);
+        long seen = src.nics().get(0).guest().counters().framesSeen();
+        migrateLocally();
+        src.awaitMigrationStatus("pre-switchover");
+        assertHeld(seen);
+        int srcFds = srcOs.ledger().open();
+        src.ok(VmActor.MigrateCancel::new);
+        src.awaitMigrationStatus("cancelled");
+        tgt.awaitMigrationStatus("failed");
+        assertEquals(List.of("setup", "active", "pre-switchover", "cancelling", "cancelled"), src.migrationStatuses());
+        assertEquals("paused", src.runState(), "rolled back as after any cancel: paused, able to cont");
+        assertEquals(4, src.nics().get(0).queues().stream().filter(q -> q.ownsResource()).count(),
+                "every source queue kept its fd");
+        assertEquals(srcFds - 1, srcOs.ledger().open(), "the source closed its migration socket and nothing else");
+        assertEquals(0, tgtOs.ledger().open(), "the target received nothing and holds nothing");
+        assertEquals("Migration not in expected state: cancelled", continueError(src, "pre-switchover"));
+        src.ok(VmActor.Cont::new);
+        assertEquals(range(30, 8), ping(30, 8), "after cont the source's queues read again");
+    }
+
+    @Test
+    void xSwitchoverLimitCountsTheHoldAndRollsBack() throws Exception {
+        pauseBeforeSwitchover(src);
+        src.ok(r -> new VmActor.MigrateSetParameters(Map.of("x-switchover-limit", 300), r));
+        migrateLocally();
+        src.awaitMigrationStatus("pre-switchover");
+        src.awaitMigrationStatus("failed");
+        tgt.awaitMigrationStatus("failed");
+        assertEquals("switch-over exceeded x-switchover-limit of 300 ms; rolled back", src.info().errorDesc());
+        assertEquals("paused", src.runState());
+        assertEquals(4, src.nics().get(0).queues().stream().filter(q -> q.ownsResource()).count(),
+                "every source queue kept its fd");
+        assertEquals(0, tgtOs.ledger().open());
+        src.ok(VmActor.Cont::new);
+        assertEquals(range(40, 4), ping(40, 4));
+    }
+
+    @Test
+    void withTheCapabilityOffMigrateContinueFindsNoHoldAndTheSequenceIsUnchanged() throws Exception {
+        migrateLocally();
+        src.awaitMigrationStatus("completed");
+        assertEquals(List.of("setup", "active", "device", "completed"), src.migrationStatuses());
+        assertEquals("Migration not in expected state: completed", continueError(src, "pre-switchover"));
+        assertEquals(false, ((List<?>) src.ok(VmActor.QueryMigrateCapabilities::new)).stream()
+                .map(c -> (Map<?, ?>) c).filter(c -> c.get("capability").equals("pause-before-switchover"))
+                .findFirst().orElseThrow().get("state"), "off by default");
+    }
+}
