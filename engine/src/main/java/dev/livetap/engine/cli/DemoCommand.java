@@ -107,7 +107,9 @@ public final class DemoCommand implements Callable<Integer> {
         Path reportPath = report.toAbsolutePath();
         try {
             DemoReport.write(reportPath, title, List.of(bt, base), verdict, table);
-            progressOut.println("report: " + reportPath);
+            if (json) {
+                progressOut.println("report: " + reportPath);
+            }
         } catch (IOException e) {
             System.err.println("livetap demo: cannot write the report " + reportPath + ": " + e.getMessage());
             reportPath = null;

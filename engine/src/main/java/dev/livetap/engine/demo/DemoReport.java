@@ -93,7 +93,7 @@ public final class DemoReport {
             h.append("<section id=\"").append(s.mode()).append("\">\n<h2>").append(mode).append("</h2>\n");
             h.append("<h3>ping RTT over the run (freezes shaded)</h3>\n").append(timeline(s));
             h.append("<h3>every freeze, ±100 ms (same scale in both modes: ").append(ms(span / 1e6)).append(" ms wide, RTT 0–")
-                    .append(ms(rttMax)).append(" ms)</h3>\n<div class=\"panels\">\n");
+                    .append(ms(rttMax)).append(" ms; x: ms from the source's stop, y: ping RTT in ms)</h3>\n<div class=\"panels\">\n");
             for (Migration m : s.migrations()) {
                 h.append(panel(s, m, span, rttMax));
             }
@@ -156,7 +156,7 @@ public final class DemoReport {
 
     /** One freeze, from 100 ms before the source stopped, {@code span} wide. */
     private static String panel(DemoSummary s, Migration m, long span, double rttMax) {
-        SvgChart c = new SvgChart(228, 170, s.mode() + " migration " + m.index());
+        SvgChart c = new SvgChart(228, 196, s.mode() + " migration " + m.index());
         c.text(8, 13, "#" + m.index() + " " + m.from() + " → " + m.to(), 11, "start");
         if (!m.hasWindow()) {
             c.text(8, 80, m.status() + ": no freeze stamps", 11, "start", BAD);
@@ -164,7 +164,7 @@ public final class DemoReport {
         }
         long from = m.stoppedNanos() - MARGIN_NANOS;
         SvgChart.Plot p = c.plot(34, 24, 186, 110, -MARGIN_NANOS / 1e6, (span - MARGIN_NANOS) / 1e6, 0, rttMax).frame()
-                .yAxis(3, "ms").xAxis(4, "ms from source stop");
+                .yAxis(3, "").xAxis(4, "ms from source stop");
         HeldFreeze hold = m.hold();
         double freezeMs = (m.startedNanos() - m.stoppedNanos()) / 1e6;
         double heldMs = hold == null ? 0 : Math.max(0, Math.min(freezeMs, hold.heldMs(m.stoppedNanos())));
@@ -188,7 +188,7 @@ public final class DemoReport {
             boolean all = hold.probesAnswered() == hold.probesWritten();
             p.tick(x, false, 14, all ? GOOD : BAD, hold.probesWritten() + " probes written, " + hold.probesAnswered() + " answered");
         }
-        c.text(8, 164, String.format(Locale.ROOT, "freeze %s ms (held %s), probes %d/%d, lost %d", ms(freezeMs), ms(heldMs),
+        c.text(8, 190, String.format(Locale.ROOT, "freeze %s ms (held %s), probes %d/%d, lost %d", ms(freezeMs), ms(heldMs),
                 hold == null ? 0 : hold.probesAnswered(), hold == null ? 0 : hold.probesWritten(), lost), 10, "start");
         return c.toSvg();
     }

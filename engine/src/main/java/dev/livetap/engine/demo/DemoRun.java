@@ -143,8 +143,9 @@ public final class DemoRun implements AutoCloseable {
 
         long[] offset = new long[1];
         Path pingOut = dir.resolve(mode + "-ping.out");
-        Process ping = startPing(ns, pingOut, offset);
         ProbeWriter probes = probeWriter(ns);
+        warmUpProbes(probes, backendTransfer);
+        Process ping = startPing(ns, pingOut, offset);
         List<ProbeWriter.Batch> batches = new ArrayList<>();
         List<Migration> migrations = new ArrayList<>();
         List<Double> switches = new ArrayList<>();
@@ -291,6 +292,20 @@ public final class DemoRun implements AutoCloseable {
         String mac = i < 0 ? MAC : out.substring(i + 7, i + 24);
         Commands.run(STEP, List.of(ip, "-n", ns, "neigh", "replace", GUEST, "lladdr", mac, "dev", ifname, "nud", "permanent")).orThrow();
         return mac;
+    }
+
+    /**
+     * One probe batch before the migrations: proves that the probe path (perl in the namespace, raw
+     * socket, the guest's answers) works, and takes its first-use cost out of the first held freeze.
+     */
+    private void warmUpProbes(ProbeWriter probes, boolean backendTransfer) throws Exception {
+        ProbeWriter.Batch b = probes.write(0, options.probes(), backendTransfer ? 0xB100 : 0xB200);
+        ProbeWriter.awaitDone(b);
+        int answered = b.answered().size();
+        if (answered != options.probes()) {
+            throw new IOException("the guest stand-in answered " + answered + " of " + options.probes()
+                    + " warm-up probes before any migration: " + String.join(" | ", Files.readAllLines(b.out())));
+        }
     }
 
     private ProbeWriter probeWriter(String ns) throws IOException {
