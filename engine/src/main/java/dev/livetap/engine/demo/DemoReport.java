@@ -188,8 +188,8 @@ public final class DemoReport {
             boolean all = hold.probesAnswered() == hold.probesWritten();
             p.tick(x, false, 14, all ? GOOD : BAD, hold.probesWritten() + " probes written, " + hold.probesAnswered() + " answered");
         }
-        c.text(8, 190, String.format(Locale.ROOT, "freeze %s ms (held %s), probes %d/%d, lost %d", ms(freezeMs), ms(heldMs),
-                hold == null ? 0 : hold.probesAnswered(), hold == null ? 0 : hold.probesWritten(), lost), 10, "start");
+        c.text(8, 190, String.format(Locale.ROOT, "freeze %s ms, held %s · probes %d/%d · lost %d", ms(freezeMs), ms(heldMs),
+                hold == null ? 0 : hold.probesAnswered(), hold == null ? 0 : hold.probesWritten(), lost), 9, "start");
         return c.toSvg();
     }
 

@@ -174,14 +174,25 @@ public final class DemoRun implements AutoCloseable {
                 int migration = k;
                 int icmpId = (backendTransfer ? 0xB100 : 0xB200) + k;
                 HeldFreeze[] held = new HeldFreeze[1];
+                ProbeWriter.Batch batch = probes.prepare(migration, options.probes(), icmpId);
                 LocalMigration.Hold hold = (src, info) -> held[0] = HeldFreeze.hold(
                         () -> src.execute("query-migrate", null).path("status").asText(),
                         () -> {
-                            batches.add(probes.write(migration, options.probes(), icmpId));
-                            return options.probes();
+                            ProbeWriter.fire(batch);
+                            return batch.count();
                         });
-                LocalMigration.Result r = LocalMigration.run(LocalMigration.Options.of(vm[k - 1].qmp, vm[k].qmp)
-                        .withBackendTransfer(backendTransfer).withTimeout(Duration.ofSeconds(30)).withHold(hold), line -> { });
+                LocalMigration.Result r;
+                try {
+                    r = LocalMigration.run(LocalMigration.Options.of(vm[k - 1].qmp, vm[k].qmp)
+                            .withBackendTransfer(backendTransfer).withTimeout(Duration.ofSeconds(30)).withHold(hold), line -> { });
+                } finally {
+                    if (held[0] == null || held[0].probesWritten() == 0) {
+                        ProbeWriter.discard(batch);
+                    }
+                }
+                if (held[0] != null && held[0].probesWritten() > 0) {
+                    batches.add(batch);
+                }
                 long stopped = r.sourceInfo().path("x-source-stopped-ns").asLong(0);
                 long started = r.targetInfo().path("x-target-started-ns").asLong(0);
                 if (r.completed() && started == 0) {
@@ -320,7 +331,8 @@ public final class DemoRun implements AutoCloseable {
      * socket, the guest's answers) works, and takes its first-use cost out of the first held freeze.
      */
     private void warmUpProbes(ProbeWriter probes, boolean backendTransfer) throws Exception {
-        ProbeWriter.Batch b = probes.write(0, options.probes(), backendTransfer ? 0xB100 : 0xB200);
+        ProbeWriter.Batch b = probes.prepare(0, options.probes(), backendTransfer ? 0xB100 : 0xB200);
+        ProbeWriter.fire(b);
         ProbeWriter.awaitDone(b);
         int answered = b.answered().size();
         if (answered != options.probes()) {

@@ -1,8 +1,8 @@
 package dev.livetap.engine.demo;
 
-import java.io.File;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -18,7 +18,8 @@ import java.util.concurrent.locks.LockSupport;
  * script ({@code probe.pl}, started with {@code ip netns exec}, design decision 6) sends K ICMP
  * echo requests with its own identifier and a marker payload to the guest's address over a raw
  * socket, so the kernel routes them into the TAP, and then records which ones were answered.
- * {@link #write} returns once every send() returned ("sent K"), i.e. the frames are in the TAP.
+ * The process is started before the hold ({@link #prepare}); in the hold {@link #fire} only lets it
+ * send and returns once every send() returned ("sent K"), i.e. the frames are in the TAP.
  */
 final class ProbeWriter implements AutoCloseable {
     /** How long a probe process waits for answers: the baseline's probes never get one. */
@@ -59,31 +60,52 @@ final class ProbeWriter implements AutoCloseable {
     }
 
     /**
-     * Sends {@code count} probes for migration {@code migration} and returns once they were
-     * written; the process goes on collecting answers for {@link #ANSWER_WAIT_S} s.
+     * Starts the probe process for migration {@code migration} ahead of the hold: it opens its
+     * socket and waits for {@link #fire}; returns once it said {@code ready}.
      */
-    Batch write(int migration, int count, int icmpId) throws IOException, TimeoutException {
+    Batch prepare(int migration, int count, int icmpId) throws IOException, TimeoutException {
         Path out = dir.resolve(ns + "-probe-" + migration + ".out");
         Process p = new ProcessBuilder(ip, "netns", "exec", ns, "perl", script.toString(), DemoRun.GUEST,
                 String.valueOf(count), String.valueOf(icmpId), String.valueOf(ANSWER_WAIT_S))
-                .redirectOutput(out.toFile()).redirectErrorStream(true)
-                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null"))).start();
+                .redirectOutput(out.toFile()).redirectErrorStream(true).start();
         Batch b = new Batch(migration, count, icmpId, p, out);
         synchronized (this) {
             batches.add(b);
         }
+        awaitLine(b, "ready");
+        return b;
+    }
+
+    /** Lets a prepared batch send its probes; returns once every send() returned ("sent K"). */
+    static void fire(Batch b) throws IOException, TimeoutException {
+        OutputStream in = b.process().getOutputStream();
+        in.write("go\n".getBytes(StandardCharsets.US_ASCII));
+        in.flush();
+        in.close();
+        awaitLine(b, "sent " + b.count());
+    }
+
+    /** A prepared batch that will not be fired (its migration ended before a hold): it exits without sending. */
+    static void discard(Batch b) {
+        try {
+            b.process().getOutputStream().close();
+        } catch (IOException e) {
+            b.process().destroyForcibly();
+        }
+    }
+
+    private static void awaitLine(Batch b, String line) throws IOException, TimeoutException {
         long deadline = System.nanoTime() + SENT_TIMEOUT_NANOS;
-        String sent = "sent " + count;
         while (true) {
-            String text = Files.readString(out, StandardCharsets.UTF_8);
-            if (text.contains(sent)) {
-                return b;
+            String text = Files.readString(b.out(), StandardCharsets.UTF_8);
+            if (text.contains(line)) {
+                return;
             }
-            if (!p.isAlive() && !Files.readString(out, StandardCharsets.UTF_8).contains(sent)) {
-                throw new IOException("probe writer exited (" + p.exitValue() + ") before sending: " + text.strip());
+            if (!b.process().isAlive() && !Files.readString(b.out(), StandardCharsets.UTF_8).contains(line)) {
+                throw new IOException("probe writer exited (" + b.process().exitValue() + ") before '" + line + "': " + text.strip());
             }
             if (System.nanoTime() > deadline) {
-                throw new TimeoutException("probe writer did not send " + count + " probes within 5 s: " + text.strip());
+                throw new TimeoutException("probe writer did not say '" + line + "' within 5 s: " + text.strip());
             }
             LockSupport.parkNanos(200_000);
         }

@@ -1,5 +1,6 @@
 # livetap demo probe writer: runs inside the demo's namespace (ip netns exec), perl-base only.
-# Sends K ICMP echo requests (identifier ID, sequence 1..K, payload "livetap-probe" + sequence) to
+# Opens its raw socket, waits for a line "go" on stdin (so that its start-up stays outside the held
+# freeze; end of input: exits without sending), then sends K ICMP echo requests (identifier ID, sequence 1..K, payload "livetap-probe" + sequence) to
 # DST over a raw socket, prints "sent K" once every send() returned, then "answer SEQ" for each
 # first reply, and "done" when all K were answered or WAIT_S seconds passed.
 use strict;
@@ -10,6 +11,9 @@ die "usage: probe.pl DST K ID WAIT_S\n" unless defined $wait;
 $| = 1;
 socket(my $s, PF_INET, SOCK_RAW, 1) or die "socket: $!\n";
 my $to = sockaddr_in(0, inet_aton($dst));
+print "ready\n";
+my $go = <STDIN>;
+exit 0 unless defined $go && $go =~ /^go/;
 sub checksum {
     my $d = shift;
     $d .= "\0" if length($d) % 2;
