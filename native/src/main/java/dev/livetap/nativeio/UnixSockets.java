@@ -3,6 +3,7 @@ package dev.livetap.nativeio;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * AF_UNIX SOCK_STREAM primitives, all non-blocking and close-on-exec. The framing layer
@@ -47,4 +48,26 @@ public interface UnixSockets {
 
     /** Removes a socket path if it exists and is a socket (stale listener cleanup). */
     void unlinkSocket(Path path);
+
+    /** lstat(2): the identity of whatever {@code path} names now; empty when nothing is there. */
+    Optional<PathIdentity> identity(Path path);
+
+    /**
+     * Removes {@code path} only if it still names {@code expected} (a socket or a lock file this
+     * process created): a path someone else bound since is left alone.
+     *
+     * @return whether it was removed
+     */
+    boolean unlinkIfSame(Path path, PathIdentity expected);
+
+    /**
+     * The exclusive lock that says a socket path is owned by a live process:
+     * {@code open(lockFile, O_RDWR|O_CREAT|O_NOFOLLOW|O_CLOEXEC, 0600)} and
+     * {@code flock(LOCK_EX|LOCK_NB)} (flock(2)). The lock lives as long as the returned fd (the
+     * kernel drops it when the holder dies, in whatever namespace it runs). A lock taken on a
+     * file that its previous holder unlinked meanwhile is dropped and taken again on the new file.
+     *
+     * @return the held lock; empty when another open file holds it
+     */
+    Optional<OwnedFd> tryLock(Path lockFile);
 }

@@ -45,7 +45,9 @@ import org.apache.pekko.stream.typed.javadsl.ActorSink;
  * same socket through the {@link ReturnPath}.
  *
  * <p>QEMU's statuses, each reported to the VM (which emits the MIGRATION event): source
- * {@code setup → active → device → completed}, target {@code setup → active → completed}; any
+ * {@code setup → active → device → completed} (with {@code pause-before-switchover}
+ * {@code active → pre-switchover → device}, held until {@link ContinueSwitchover}), target
+ * {@code setup → active → completed}; any
  * failure before the source receives {@code loaded} ends in {@code failed} (or
  * {@code cancelling → cancelled}) and rolls back: the source's queues return to paused with their
  * fds, the target closes everything it received. Every wait has a Pekko timer. The coordinator

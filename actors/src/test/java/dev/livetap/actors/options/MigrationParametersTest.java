@@ -87,7 +87,11 @@ class MigrationParametersTest {
         assertFalse(d.isOn(MigrationCapabilities.Capability.X_IGNORE_SHARED));
         assertEquals(List.of(args("capability", "events", "state", true),
                 args("capability", "x-ignore-shared", "state", false),
-                args("capability", "return-path", "state", true)), d.toQmp());
+                args("capability", "return-path", "state", true),
+                args("capability", "pause-before-switchover", "state", false)), d.toQmp());
+        assertFalse(c.isOn(MigrationCapabilities.Capability.PAUSE_BEFORE_SWITCHOVER), "off by default, as in QEMU");
+        assertTrue(c.apply(args("capabilities", List.of(args("capability", "pause-before-switchover", "state", true))))
+                .isOn(MigrationCapabilities.Capability.PAUSE_BEFORE_SWITCHOVER));
         assertRejected("Parameter 'capability' does not accept value 'postcopy-ram'",
                 () -> c.apply(args("capabilities", List.of(args("capability", "events", "state", true),
                         args("capability", "postcopy-ram", "state", true)))));

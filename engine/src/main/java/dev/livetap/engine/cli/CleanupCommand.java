@@ -6,6 +6,7 @@ import java.io.IOException;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -13,6 +14,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -24,7 +26,10 @@ import picocli.CommandLine.Option;
         description = {"Removes leftovers of livetap processes that died:",
             "  stale sockets (nobody accepts on them) in the given directories,",
             "  network namespaces named livetap-<letters><pid>[-n] whose creator pid is dead and no process uses,",
-            "  and the TAP devices in them. Prints what it removed; --dry-run only prints."})
+            "  and the TAP devices in them; with --force also livetap's own processes left in such a namespace",
+            "  (livetap vmm JVMs, ping, reapers; checked by /proc/PID/cmdline, anything else is left alone),",
+            "  and the demo's temporary folders (livetap-demo*) when no demo runs. Prints what it removed;",
+            "  --dry-run only prints and exits 0 unless a scan failed."})
 public final class CleanupCommand implements Callable<Integer> {
     /** livetap-t123-4 (tests), livetap-self123 (selftest), livetap-demo123 (demo): the creator's pid is the first number. */
     static final Pattern NAMESPACE = Pattern.compile("^livetap-[a-z]*?(\\d+)(-\\d+)?$");
@@ -38,6 +43,9 @@ public final class CleanupCommand implements Callable<Integer> {
 
     @Option(names = "--dry-run", description = "Only print what would be removed.")
     boolean dryRun;
+
+    @Option(names = "--force", description = "End livetap's own processes (SIGKILL) that keep a dead creator's namespace alive.")
+    boolean force;
 
     @Option(names = "--json", description = "Print one JSON object.")
     boolean json;
@@ -56,6 +64,7 @@ public final class CleanupCommand implements Callable<Integer> {
         if (!noNetns) {
             namespaces(removed, problems);
         }
+        demoFolders(Path.of(System.getProperty("java.io.tmpdir")), removed, problems);
         if (json) {
             StringBuilder sb = new StringBuilder("{\"dry_run\": ").append(dryRun).append(", \"removed\": [");
             for (int i = 0; i < removed.size(); i++) {
@@ -86,7 +95,26 @@ public final class CleanupCommand implements Callable<Integer> {
         }
         try (DirectoryStream<Path> d = Files.newDirectoryStream(dir)) {
             for (Path p : d) {
-                if (!isSocket(p) || accepting(p)) {
+                if (!isSocket(p)) {
+                    continue;
+                }
+                Path lock = dev.livetap.engine.transport.SocketPaths.lockFileOf(p);
+                if (Files.exists(lock, LinkOption.NOFOLLOW_LINKS)) {
+                    // the owner's lock decides, without connecting (a migration listener would take a probe for its peer)
+                    Optional<dev.livetap.nativeio.OwnedFd> held = dev.livetap.nativeio.linux.JnaOs.instance().unix().tryLock(lock);
+                    if (held.isEmpty()) {
+                        continue;
+                    }
+                    try (dev.livetap.nativeio.OwnedFd mine = held.get()) {
+                        if (!dryRun) {
+                            Files.deleteIfExists(p);
+                            Files.deleteIfExists(lock);
+                        }
+                    }
+                    removed.add(new Removal("socket", p.toString(), "its lock file is free: the owner is gone"));
+                    continue;
+                }
+                if (accepting(p)) {
                     continue;
                 }
                 if (!dryRun) {
@@ -140,8 +168,7 @@ public final class CleanupCommand implements Callable<Integer> {
                 continue; // its creator lives: not ours to remove
             }
             String users = Commands.run(STEP, List.of(ip, "netns", "pids", ns)).output().strip();
-            if (!users.isEmpty()) {
-                problems.add("namespace " + ns + " (creator pid " + pid + " dead) is still used by pids " + users.replace('\n', ' '));
+            if (!users.isEmpty() && !endLivetapProcesses(ip, ns, pid, users, removed, problems)) {
                 continue;
             }
             Commands.Result taps = Commands.run(STEP, List.of(ip, "-n", ns, "-o", "link", "show", "type", "tun"));
@@ -170,5 +197,139 @@ public final class CleanupCommand implements Callable<Integer> {
             }
             removed.add(new Removal("netns", ns, "creator pid " + pid + " is dead"));
         }
+    }
+
+    /** What marks a process as livetap's own: its command line (NUL-separated in /proc/PID/cmdline). */
+    static final String MAIN_CLASS = "dev.livetap.engine.cli.LivetapCommand";
+
+    /**
+     * The processes still in a dead creator's namespace: with --force, livetap's own are ended
+     * (SIGKILL); any other process, or no --force, leaves the namespace alone.
+     *
+     * @return whether the namespace is free now (or would be, in a dry run)
+     */
+    private boolean endLivetapProcesses(String ip, String ns, String creator, String users, List<Removal> removed,
+            List<String> problems) {
+        List<Long> ours = new ArrayList<>();
+        List<String> foreign = new ArrayList<>();
+        for (String u : users.split("\\s+")) {
+            long p = Long.parseLong(u);
+            Optional<String> what = livetapProcess(p);
+            if (what.isPresent()) {
+                ours.add(p);
+            } else {
+                foreign.add(u);
+            }
+        }
+        if (!foreign.isEmpty()) {
+            problems.add("namespace " + ns + " (creator pid " + creator + " dead) is used by pids " + String.join(" ", foreign)
+                    + " that are not livetap's: left alone");
+            return false;
+        }
+        if (!force) {
+            String text = "namespace " + ns + " (creator pid " + creator + " dead) is still used by livetap pids "
+                    + users.replace('\n', ' ') + ": cleanup --force ends them";
+            if (dryRun) {
+                System.err.println("note: " + text);
+            } else {
+                problems.add(text);
+            }
+            return false;
+        }
+        for (long p : ours) {
+            String what = livetapProcess(p).orElse("livetap process");
+            if (!dryRun) {
+                ProcessHandle.of(p).ifPresent(ProcessHandle::destroyForcibly);
+            }
+            removed.add(new Removal("process", String.valueOf(p), what + " in " + ns));
+        }
+        if (dryRun) {
+            return true;
+        }
+        long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+        while (!Commands.run(STEP, List.of(ip, "netns", "pids", ns)).output().isBlank()) {
+            if (System.nanoTime() > deadline) {
+                problems.add("namespace " + ns + ": livetap's processes did not end within 5 s of SIGKILL");
+                return false;
+            }
+            try {
+                Thread.sleep(50);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** "livetap vmm", "ping" or "livetap reaper" when /proc/PID says the process is one of livetap's; empty otherwise. */
+    static Optional<String> livetapProcess(long pid) {
+        try {
+            String cmdline = Files.readString(Path.of("/proc", String.valueOf(pid), "cmdline"), StandardCharsets.UTF_8);
+            List<String> args = List.of(cmdline.split("\u0000"));
+            if (args.contains(MAIN_CLASS) && args.contains("vmm")) {
+                return Optional.of("livetap vmm");
+            }
+            if (args.contains("livetap-reaper")) {
+                return Optional.of("livetap reaper");
+            }
+            String comm = Files.readString(Path.of("/proc", String.valueOf(pid), "comm"), StandardCharsets.UTF_8).strip();
+            // ping is livetap's here because it runs in a livetap namespace whose creator is dead
+            return comm.equals("ping") ? Optional.of("ping") : Optional.empty();
+        } catch (IOException | RuntimeException e) {
+            return Optional.empty(); // gone meanwhile, or unreadable: not provably ours
+        }
+    }
+
+    /**
+     * The demo's temporary folders ({@code livetap-demo*} in the temp directory) are removed when no
+     * {@code livetap demo} process runs and no lock file inside is held.
+     */
+    private void demoFolders(Path tmp, List<Removal> removed, List<String> problems) {
+        if (!Files.isDirectory(tmp) || demoRunning()) {
+            return;
+        }
+        try (DirectoryStream<Path> d = Files.newDirectoryStream(tmp, "livetap-demo*")) {
+            for (Path folder : d) {
+                if (!Files.isDirectory(folder, LinkOption.NOFOLLOW_LINKS) || anyLockHeld(folder)) {
+                    continue;
+                }
+                if (!dryRun) {
+                    try (var files = Files.walk(folder)) {
+                        for (Path f : files.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                            Files.deleteIfExists(f);
+                        }
+                    }
+                }
+                removed.add(new Removal("folder", folder.toString(), "a demo's temporary folder, no demo runs"));
+            }
+        } catch (IOException e) {
+            problems.add("cannot scan " + tmp + " for demo folders: " + e.getMessage());
+        }
+    }
+
+    private static boolean demoRunning() {
+        return ProcessHandle.allProcesses().anyMatch(p -> {
+            try {
+                String cmdline = Files.readString(Path.of("/proc", String.valueOf(p.pid()), "cmdline"), StandardCharsets.UTF_8);
+                List<String> args = List.of(cmdline.split("\u0000"));
+                return args.contains(MAIN_CLASS) && args.contains("demo");
+            } catch (IOException | RuntimeException e) {
+                return false;
+            }
+        });
+    }
+
+    private static boolean anyLockHeld(Path folder) throws IOException {
+        try (DirectoryStream<Path> d = Files.newDirectoryStream(folder, "*" + dev.livetap.engine.transport.SocketPaths.LOCK_SUFFIX)) {
+            for (Path lock : d) {
+                Optional<dev.livetap.nativeio.OwnedFd> held = dev.livetap.nativeio.linux.JnaOs.instance().unix().tryLock(lock);
+                if (held.isEmpty()) {
+                    return true;
+                }
+                held.get().close();
+            }
+        }
+        return false;
     }
 }

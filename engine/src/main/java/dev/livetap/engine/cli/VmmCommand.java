@@ -4,6 +4,7 @@ import dev.livetap.actors.tap.KernelVhostNet;
 import dev.livetap.actors.tap.RecordingVhostBackend;
 import dev.livetap.engine.api.EngineSettings;
 import dev.livetap.engine.api.VmSpec;
+import dev.livetap.engine.launch.ChildLaunch;
 import dev.livetap.engine.vmm.VmmHost;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -76,6 +77,11 @@ public final class VmmCommand implements Callable<Integer> {
             description = "Limit of each migration wait (connect/accept, return path); default ${DEFAULT-VALUE}.")
     int migrationTimeoutSeconds;
 
+    @Option(names = ChildLaunch.DIE_WITH_PARENT_OPTION,
+            description = "Stop (as on SIGTERM) when stdin reaches end-of-file: the launcher holds the pipe's only "
+                + "write end, so its death ends this VMM. Without it the VMM outlives whoever started it.")
+    boolean dieWithParent;
+
     @Option(names = "--x-fault-vhost-setup", paramLabel = "QUEUE", hidden = true,
             description = "Fault injection: a recording vhost backend whose post_load set-up fails on QUEUE.")
     Integer faultVhostSetup;
@@ -95,6 +101,9 @@ public final class VmmCommand implements Callable<Integer> {
         }
         CompletableFuture<String> signalled = new CompletableFuture<>();
         Signals.onTermination(signalled::complete);
+        if (dieWithParent) {
+            watchParent(signalled);
+        }
         VmmHost host;
         try {
             host = VmmHost.start(settings, plans, !noWarmUp, System.out);
@@ -121,6 +130,23 @@ public final class VmmCommand implements Callable<Integer> {
                 // the JVM is already exiting: the hook runs (close is idempotent)
             }
         }
+    }
+
+    /** Reads stdin to end-of-file on a named daemon thread, then stops the VMM as a signal would. */
+    private static void watchParent(CompletableFuture<String> stop) {
+        Thread watcher = new Thread(() -> {
+            byte[] buf = new byte[256];
+            try {
+                while (System.in.read(buf) >= 0) {
+                    // the launcher writes nothing; whatever arrives is ignored
+                }
+            } catch (java.io.IOException e) {
+                // a broken stdin means the same: the launcher is gone
+            }
+            stop.complete("the launching process exited (stdin closed, " + ChildLaunch.DIE_WITH_PARENT_OPTION + ")");
+        }, "livetap-vmm-parent-watch");
+        watcher.setDaemon(true);
+        watcher.start();
     }
 
     List<VmmHost.VmPlan> plans() throws java.io.IOException {

@@ -1,6 +1,7 @@
 package dev.livetap.engine.demo;
 
 import dev.livetap.engine.demo.DemoSummary.Migration;
+import dev.livetap.engine.launch.ChildLaunch;
 import dev.livetap.engine.orchestration.LocalMigration;
 import dev.livetap.engine.selftest.Commands;
 import dev.livetap.engine.selftest.HostChecks;
@@ -70,6 +71,7 @@ public final class DemoRun implements AutoCloseable {
     private final List<DemoVmm> vmms = new ArrayList<>();
     private final List<Process> pings = new ArrayList<>();
     private final List<ProbeWriter> probeWriters = new ArrayList<>();
+    private final List<ChildLaunch.Reaper> reapers = new ArrayList<>();
     private Path dir;
     private boolean closed;
 
@@ -286,8 +288,9 @@ public final class DemoRun implements AutoCloseable {
         // ping is the instrument: at nice -10 it does not queue behind the VMM processes (101 JVMs at
         // --migrations 100 on 2 cores). The empty freezes first blamed on that were the parser's icmp_seq
         // wrap (PingLog). nice execs ping: the pid stays ping's.
-        List<String> cmd = List.of(ip, "netns", "exec", ns, "nice", "-n", "-10", pingTool, "-D", "-n", "-i", intervalArg(),
-                "-W", "2", "-w", String.valueOf(PING_DEADLINE_S), GUEST);
+        List<String> cmd = new ArrayList<>(List.of(ip, "netns", "exec", ns, "nice", "-n", "-10"));
+        cmd.addAll(ChildLaunch.killWithParentPrefix()); // ping cannot watch a pipe; the namespace reaper catches it too
+        cmd.addAll(List.of(pingTool, "-D", "-n", "-i", intervalArg(), "-W", "2", "-w", String.valueOf(PING_DEADLINE_S), GUEST));
         long m1 = System.nanoTime();
         Instant wall = Instant.now();
         long m2 = System.nanoTime();
@@ -380,6 +383,12 @@ public final class DemoRun implements AutoCloseable {
             namespaces.add(ns);
         }
         Commands.run(STEP, List.of(ip, "netns", "add", ns)).orThrow();
+        // a named namespace (ip netns exec / ip -n everywhere) that a reaper deletes if this process dies unannounced
+        try {
+            reapers.add(ChildLaunch.namespaceReaper(ip, ns, List.of(dir)));
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException("cannot start the reaper of namespace " + ns, e);
+        }
         check(ns, ip, "link", "set", "lo", "up");
         // IPv6 off in the namespace (all and default, before any TAP exists): no MLD / DAD frames beside ping's
         Commands.run(STEP, List.of(ip, "netns", "exec", ns, "sh", "-c",
@@ -454,6 +463,7 @@ public final class DemoRun implements AutoCloseable {
         for (String ns : namespaces) {
             Commands.run(STEP, List.of(ip, "netns", "del", ns));
         }
+        reapers.forEach(ChildLaunch.Reaper::cancel);
         if (dir != null) {
             try (var files = Files.list(dir)) {
                 for (Path f : files.toList()) {

@@ -3,8 +3,8 @@ package dev.livetap.engine.demo;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.livetap.engine.launch.ChildLaunch;
 import dev.livetap.engine.qmp.QmpClient;
-import java.io.File;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -18,7 +18,8 @@ import java.util.concurrent.TimeoutException;
 /**
  * One {@code livetap vmm} child JVM of the demo, started inside the demo's namespace with
  * {@code ip netns exec} (design decision 6; ip execs the JVM, so the process is the JVM). Output
- * goes to files in the demo's directory so that it can never block on a full pipe.
+ * goes to files in the demo's directory so that it can never block on a full pipe. It dies with the
+ * demo ({@link ChildLaunch.Policy#DIES_WITH_PARENT}): a demo killed by SIGKILL leaves no VMM behind.
  */
 final class DemoVmm implements AutoCloseable {
     static final Duration READY = Duration.ofSeconds(60);
@@ -55,10 +56,11 @@ final class DemoVmm implements AutoCloseable {
         if (incoming) {
             cmd.add("--incoming");
         }
+        cmd.addAll(ChildLaunch.vmmArguments(ChildLaunch.Policy.DIES_WITH_PARENT));
         Path out = dir.resolve(name + ".out");
         Path err = dir.resolve(name + ".err");
-        Process p = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile())
-                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null"))).start();
+        Process p = ChildLaunch.start(new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile()),
+                ChildLaunch.Policy.DIES_WITH_PARENT);
         return new DemoVmm(name, qmp, out, err, p);
     }
 

@@ -17,8 +17,10 @@ import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.locks.LockSupport;
+import java.util.function.Consumer;
 
 /**
  * A small blocking QMP client for the command line and tests: connect, read the greeting,
@@ -49,6 +51,7 @@ public final class QmpClient implements AutoCloseable {
     private final JsonNode greeting;
     private long nextId;
     private boolean eof;
+    private Consumer<JsonNode> lineObserver = line -> { };
 
     private QmpClient(Link link, Duration timeout) throws TimeoutException {
         this.link = link;
@@ -149,6 +152,35 @@ public final class QmpClient implements AutoCloseable {
         }
     }
 
+    /**
+     * Waits up to {@code wait} for the next event (one already received comes first); empty if none
+     * arrives in time or the server closed the connection.
+     */
+    public Optional<JsonNode> pollEvent(Duration wait) {
+        long deadline = System.nanoTime() + wait.toNanos();
+        while (events.isEmpty()) {
+            JsonNode line;
+            try {
+                line = nextLine(deadline);
+            } catch (TimeoutException | IllegalStateException quietOrClosed) {
+                return Optional.empty();
+            }
+            if (line.has("event")) {
+                events.add(line);
+            }
+        }
+        return Optional.of(events.remove(0));
+    }
+
+    /**
+     * Sees every line the server sends after the greeting, events and replies, in arrival order (the
+     * differential suite compares the order of events relative to replies). One observer; called on
+     * the calling thread.
+     */
+    public void observeLines(Consumer<JsonNode> observer) {
+        this.lineObserver = observer;
+    }
+
     /** True once the server closed the connection. */
     public boolean atEof() {
         return eof;
@@ -194,7 +226,11 @@ public final class QmpClient implements AutoCloseable {
                     String text = partial.toString(StandardCharsets.UTF_8).trim();
                     partial.reset();
                     if (!text.isEmpty()) {
-                        lines.add(QmpJson.parse(text));
+                        JsonNode parsed = QmpJson.parse(text);
+                        lines.add(parsed);
+                        if (greeting != null) {
+                            lineObserver.accept(parsed);
+                        }
                     }
                 } else {
                     partial.write(b);

@@ -25,9 +25,10 @@ import org.slf4j.LoggerFactory;
  * {@link QmpSession}; reads use recvmsg so that SCM_RIGHTS fds arrive with their bytes; replies
  * and events are queued per client and flushed on WRITE readiness.
  *
- * <p>Socket path: created with mode 0600. An existing path is replaced only when it is a stale
- * socket (connecting to it is refused); a live listener or a non-socket path makes
- * {@link #start} fail and is left alone. {@link #close()} unlinks the path.
+ * <p>Socket path: created with mode 0600 and owned through the lock file {@code PATH.lock}
+ * ({@link dev.livetap.engine.transport.SocketPaths}): a path whose lock a live process holds, or a
+ * non-socket path, makes {@link #start} fail and is left alone; a leftover socket is replaced.
+ * {@link #close()} unlinks the path if it is still this server's socket.
  *
  * <p>Threading: reactor callbacks, session completions (handed to the reactor) and
  * {@link #close()} / {@link #emit} (from any thread) serialise on one lock.
@@ -85,6 +86,7 @@ public final class QmpServer implements AutoCloseable {
     private final List<Connection> connections = new ArrayList<>();
     private final ByteBuffer readBuffer = ByteBuffer.allocate(READ_BUFFER_BYTES);
     private final Executor sessionExecutor;
+    private dev.livetap.engine.transport.SocketPaths.BoundSocket bound;
     private OwnedFd listener;
     private Reactor.Registration listenerRegistration;
     private long accepted;
@@ -112,15 +114,12 @@ public final class QmpServer implements AutoCloseable {
     public static QmpServer start(UnixSockets unix, Reactor reactor, QmpCommandRegistry registry, Config config) {
         QmpServer server = new QmpServer(unix, reactor, registry, config);
         synchronized (server.lock) {
-            server.listener = bind(unix, config.path(), config.socketMode());
+            server.bound = dev.livetap.engine.transport.SocketPaths.listenExclusive(unix, config.path(), config.socketMode());
+            server.listener = server.bound.listener();
             server.listenerRegistration = reactor.register(server.listener, Reactor.READ, server::onAcceptable);
         }
         LOG.info("QMP server listening on {}", config.path());
         return server;
-    }
-
-    private static OwnedFd bind(UnixSockets unix, Path path, int mode) {
-        return dev.livetap.engine.transport.SocketPaths.listenReplacingStale(unix, path, mode);
     }
 
     public Path path() {
@@ -165,8 +164,7 @@ public final class QmpServer implements AutoCloseable {
             for (Connection c : List.copyOf(connections)) {
                 drop(c, "server closing");
             }
-            listener.close();
-            unix.unlinkSocket(config.path());
+            bound.close();
         }
         LOG.info("QMP server on {} closed", config.path());
     }

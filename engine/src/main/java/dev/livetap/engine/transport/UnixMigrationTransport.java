@@ -29,8 +29,9 @@ import org.slf4j.LoggerFactory;
  * The real {@link MigrationTransport}: AF_UNIX path sockets through {@link Os#unix()} and the one
  * framing layer ({@link FramedChannel}), accept driven by the process's reactor (nothing blocks).
  *
- * <p>{@link #acceptOne}: listens at the path with mode 0600 (a stale socket is replaced, a live
- * listener or a non-socket path is refused), accepts on the reactor, checks each peer's
+ * <p>{@link #acceptOne}: listens at the path with mode 0600, owning it through {@code PATH.lock}
+ * ({@link SocketPaths}: a leftover socket is replaced, a path a live process owns or a non-socket
+ * path is refused), accepts on the reactor, checks each peer's
  * SO_PEERCRED against the {@link PeerPolicy} (a refused peer is logged with its pid and uid and
  * closed; the listener keeps waiting for the right peer), then closes the listener and unlinks
  * the path. It fails with a {@link TimeoutException} after {@link Settings#acceptTimeout()},
@@ -122,7 +123,7 @@ public final class UnixMigrationTransport implements MigrationTransport, AutoClo
     public CompletionStage<FrameChannel> acceptOne(MigrationUri.Unix uri) {
         CompletableFuture<FrameChannel> f = new CompletableFuture<>();
         Path path = Path.of(uri.path());
-        OwnedFd listener;
+        SocketPaths.BoundSocket listener;
         synchronized (pending) {
             if (closed) {
                 f.completeExceptionally(new IllegalStateException("the migration transport is closed"));
@@ -137,7 +138,7 @@ public final class UnixMigrationTransport implements MigrationTransport, AutoClo
             }
         }
         try {
-            listener = SocketPaths.listenReplacingStale(os.unix(), path, settings.socketMode());
+            listener = SocketPaths.listenExclusive(os.unix(), path, settings.socketMode());
         } catch (RuntimeException e) {
             f.completeExceptionally(e);
             return f;
@@ -149,7 +150,7 @@ public final class UnixMigrationTransport implements MigrationTransport, AutoClo
         RuntimeException failed = null;
         synchronized (a) { // the reactor may report the listener before register returns
             try {
-                a.registration = os.reactor().register(listener, Reactor.READ, a::onAcceptable);
+                a.registration = os.reactor().register(listener.listener(), Reactor.READ, a::onAcceptable);
                 a.cancelTimer = timer.schedule(settings.acceptTimeout(), () -> os.reactor().execute(() -> a.finish(null,
                         new TimeoutException("no migration peer connected to " + path + " within "
                                 + settings.acceptTimeout().toMillis() + " ms" + a.refusedSummary()))));
@@ -194,7 +195,7 @@ public final class UnixMigrationTransport implements MigrationTransport, AutoClo
     /** One listening path waiting for its peer. All methods are safe from any thread. */
     private final class Accept {
         final Path path;
-        final OwnedFd listener;
+        final SocketPaths.BoundSocket listener;
         final CompletableFuture<FrameChannel> result;
         final List<PeerCredentials> refused = new ArrayList<>();
         long refusedCount;
@@ -202,7 +203,7 @@ public final class UnixMigrationTransport implements MigrationTransport, AutoClo
         Runnable cancelTimer;
         boolean done;
 
-        Accept(Path path, OwnedFd listener, CompletableFuture<FrameChannel> result) {
+        Accept(Path path, SocketPaths.BoundSocket listener, CompletableFuture<FrameChannel> result) {
             this.path = path;
             this.listener = listener;
             this.result = result;
@@ -216,7 +217,7 @@ public final class UnixMigrationTransport implements MigrationTransport, AutoClo
                         return;
                     }
                     try {
-                        client = os.unix().accept(listener);
+                        client = os.unix().accept(listener.listener());
                     } catch (RuntimeException e) {
                         LOG.warn("migration socket {}: accept failed", path, e);
                         finish(null, e);
@@ -297,9 +298,8 @@ public final class UnixMigrationTransport implements MigrationTransport, AutoClo
                 if (cancelTimer != null) {
                     cancelTimer.run();
                 }
-                listener.close();
                 try {
-                    os.unix().unlinkSocket(path);
+                    listener.close(); // removes the path only if it is still this listener's
                 } catch (RuntimeException e) {
                     LOG.warn("migration socket {}: cannot remove the path", path, e);
                 }

@@ -78,4 +78,74 @@ class CleanupCommandTest {
             Files.deleteIfExists(dir);
         }
     }
+
+    private static int exitOf(String... args) {
+        PrintStream old = System.out;
+        System.setOut(new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8));
+        try {
+            return LivetapCommand.commandLine().execute(args);
+        } finally {
+            System.setOut(old);
+        }
+    }
+
+    @Test
+    void dryRunOnAHealthyHostExitsZero() throws Exception {
+        Path empty = Files.createTempDirectory("livetap-cleanup-empty");
+        try {
+            assertEquals(ExitCodes.OK, exitOf("cleanup", "--dir", empty.toString(), "--dry-run"),
+                    "nothing (or only notes) to clean up is a success");
+        } finally {
+            Files.deleteIfExists(empty);
+        }
+    }
+
+    @Test
+    void forceEndsLivetapsOwnLeftoversButNeverAForeignProcess() throws Exception {
+        Process gone = new ProcessBuilder("true").start();
+        gone.waitFor(5, TimeUnit.SECONDS);
+        String ns = "livetap-t" + gone.pid() + "-7";
+        Path empty = Files.createTempDirectory("livetap-cleanup-force");
+        Process foreign = null;
+        Process ping = null;
+        try {
+            Commands.run(T, List.of("ip", "netns", "add", ns)).orThrow();
+            Commands.run(T, List.of("ip", "-n", ns, "link", "set", "lo", "up")).orThrow();
+            foreign = new ProcessBuilder("ip", "netns", "exec", ns, "sleep", "60").start();
+            long foreignPid = foreign.pid();
+            await(() -> !Commands.run(T, List.of("ip", "netns", "pids", ns)).output().isBlank());
+            assertEquals(ExitCodes.FAILED, exitOf("cleanup", "--dir", empty.toString(), "--force"),
+                    "a namespace used by a process that is not livetap's is a problem");
+            assertTrue(foreign.isAlive(), "--force never ends a process that is not livetap's");
+            assertTrue(Commands.run(T, List.of("ip", "netns", "list")).output().contains(ns), "and keeps its namespace");
+            foreign.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
+
+            ping = new ProcessBuilder("ip", "netns", "exec", ns, "ping", "-n", "-i", "0.5", "-w", "60", "127.0.0.1").start();
+            await(() -> !Commands.run(T, List.of("ip", "netns", "pids", ns)).output().isBlank());
+            assertEquals(ExitCodes.FAILED, exitOf("cleanup", "--dir", empty.toString()), "without --force a used namespace stays");
+            assertEquals(ExitCodes.OK, exitOf("cleanup", "--dir", empty.toString(), "--dry-run"), "--dry-run only notes it");
+            assertTrue(ping.isAlive(), "--dry-run ends nothing");
+            assertEquals(ExitCodes.OK, exitOf("cleanup", "--dir", empty.toString(), "--force"), "--force ends livetap's ping");
+            assertTrue(ping.waitFor(5, TimeUnit.SECONDS), "ping was ended");
+            assertFalse(Commands.run(T, List.of("ip", "netns", "list")).output().contains(ns), "and the namespace removed");
+            assertTrue(foreignPid > 0);
+        } finally {
+            if (foreign != null) {
+                foreign.destroyForcibly();
+            }
+            if (ping != null) {
+                ping.destroyForcibly();
+            }
+            Commands.run(T, List.of("ip", "netns", "del", ns));
+            Files.deleteIfExists(empty);
+        }
+    }
+
+    private static void await(java.util.function.BooleanSupplier c) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (!c.getAsBoolean()) {
+            assertTrue(System.nanoTime() < deadline, "condition within 10 s");
+            Thread.sleep(50);
+        }
+    }
 }

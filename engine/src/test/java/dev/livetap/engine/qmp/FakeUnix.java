@@ -4,6 +4,7 @@ import dev.livetap.nativeio.FdOps;
 import dev.livetap.nativeio.FramingException;
 import dev.livetap.nativeio.NativeException;
 import dev.livetap.nativeio.OwnedFd;
+import dev.livetap.nativeio.PathIdentity;
 import dev.livetap.nativeio.PeerCredentials;
 import dev.livetap.nativeio.Reactor;
 import dev.livetap.nativeio.UnixSockets;
@@ -15,6 +16,7 @@ import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 
 /**
@@ -36,6 +38,12 @@ final class FakeUnix implements UnixSockets, Reactor, FdOps {
     final Set<Path> staleSockets = new HashSet<>();
     final Set<Path> regularFiles = new HashSet<>();
     final Map<Path, Integer> modes = new HashMap<>();
+    /** Inode of whatever is at a path (assigned when first seen, new on each bind). */
+    private final Map<Path, Long> inodes = new HashMap<>();
+    private long nextInode = 1;
+    /** Lock files and the fd holding each one's flock (absent: free). */
+    final Set<Path> lockFiles = new HashSet<>();
+    private final Map<Path, Integer> lockHolders = new HashMap<>();
     private final List<Reg> regs = new ArrayList<>();
     private final ArrayDeque<Runnable> tasks = new ArrayDeque<>();
     private final Thread thread;
@@ -135,6 +143,7 @@ final class FakeUnix implements UnixSockets, Reactor, FdOps {
                 }
                 e.inbound.clear();
             }
+            lockHolders.values().removeIf(holder -> holder == fd);
             Listener l = listeners.remove(fd);
             if (l != null) {
                 if (bound.remove(l.path) == l) {
@@ -165,6 +174,7 @@ final class FakeUnix implements UnixSockets, Reactor, FdOps {
             listeners.put(fd.fd(), l);
             bound.put(path, l);
             modes.put(path, mode);
+            inodes.put(path, nextInode++);
             return fd;
         }
     }
@@ -285,7 +295,51 @@ final class FakeUnix implements UnixSockets, Reactor, FdOps {
         synchronized (lock) {
             staleSockets.remove(path);
             bound.remove(path);
+            inodes.remove(path);
         }
+    }
+
+    @Override
+    public Optional<PathIdentity> identity(Path path) {
+        synchronized (lock) {
+            if (!exists(path) && !lockFiles.contains(path)) {
+                return Optional.empty();
+            }
+            return Optional.of(new PathIdentity(1, inodes.computeIfAbsent(path, p -> nextInode++)));
+        }
+    }
+
+    @Override
+    public boolean unlinkIfSame(Path path, PathIdentity expected) {
+        synchronized (lock) {
+            if (!identity(path).equals(Optional.of(expected))) {
+                return false;
+            }
+            staleSockets.remove(path);
+            bound.remove(path);
+            regularFiles.remove(path);
+            lockFiles.remove(path);
+            inodes.remove(path);
+            return true;
+        }
+    }
+
+    @Override
+    public Optional<OwnedFd> tryLock(Path lockFile) {
+        synchronized (lock) {
+            lockFiles.add(lockFile);
+            if (lockHolders.containsKey(lockFile)) {
+                return Optional.empty();
+            }
+            OwnedFd fd = newFd();
+            lockHolders.put(lockFile, fd.fd());
+            return Optional.of(fd);
+        }
+    }
+
+    /** Test view: another process holds the lock beside {@code socket} (its lock fd is returned, close it to let go). */
+    OwnedFd holdLock(Path lockFile) {
+        return tryLock(lockFile).orElseThrow();
     }
 
     /** Test view: does anything (live or stale socket, file) exist at {@code path}? */

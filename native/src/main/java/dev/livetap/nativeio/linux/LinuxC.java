@@ -44,6 +44,11 @@ final class LinuxC {
     static final int O_RDWR = 02;
     static final int O_NONBLOCK = 04000;
     static final int O_CLOEXEC = 02000000;
+    static final int O_CREAT = 0100;
+    static final int O_NOFOLLOW = 0400000;
+    // flock(2)
+    static final int LOCK_EX = 2;
+    static final int LOCK_NB = 4;
     static final int F_GETFD = 1;
     static final int FD_CLOEXEC = 1;
     static final int F_GETFL = 3;
@@ -130,6 +135,8 @@ final class LinuxC {
     static native int fcntl(int fd, int cmd, int arg);
 
     static native int fstat(int fd, Pointer statbuf);
+
+    static native int flock(int fd, int operation);
 
     static native long syscall(long number, long a1, long a2, long a3, long a4, long a5);
 

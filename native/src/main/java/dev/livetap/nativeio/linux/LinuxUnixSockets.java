@@ -6,6 +6,7 @@ import com.sun.jna.Pointer;
 import dev.livetap.nativeio.FramingException;
 import dev.livetap.nativeio.NativeException;
 import dev.livetap.nativeio.OwnedFd;
+import dev.livetap.nativeio.PathIdentity;
 import dev.livetap.nativeio.PeerCredentials;
 import dev.livetap.nativeio.UnixSockets;
 import java.io.IOException;
@@ -17,6 +18,8 @@ import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -361,6 +364,75 @@ final class LinuxUnixSockets implements UnixSockets {
                 throw Errno.failure("unlink", "socket path " + path, errno);
             }
         }
+    }
+
+    @Override
+    public Optional<PathIdentity> identity(Path path) {
+        try {
+            Map<String, Object> a = Files.readAttributes(path, "unix:dev,ino", LinkOption.NOFOLLOW_LINKS);
+            return Optional.of(new PathIdentity((Long) a.get("dev"), (Long) a.get("ino")));
+        } catch (java.nio.file.NoSuchFileException e) {
+            return Optional.empty();
+        } catch (IOException e) {
+            throw new UncheckedIOException("lstat " + path, e);
+        }
+    }
+
+    @Override
+    public boolean unlinkIfSame(Path path, PathIdentity expected) {
+        // the lock beside the path keeps anyone following the same rule from rebinding it between lstat and unlink
+        if (!identity(path).equals(Optional.of(expected))) {
+            return false;
+        }
+        if (LinuxC.unlink(path.toString()) != 0) {
+            int errno = LinuxC.errno();
+            if (errno == LinuxC.ENOENT) {
+                return false;
+            }
+            throw Errno.failure("unlink", "path " + path, errno);
+        }
+        return true;
+    }
+
+    /** Attempts: a lock file unlinked by its holder between our open and flock is retried a few times. */
+    private static final int LOCK_ATTEMPTS = 8;
+
+    @Override
+    public Optional<OwnedFd> tryLock(Path lockFile) {
+        String target = "lock file " + lockFile;
+        for (int attempt = 0; attempt < LOCK_ATTEMPTS; attempt++) {
+            int raw = LinuxC.open(lockFile.toString(), LinuxC.O_RDWR | LinuxC.O_CREAT | LinuxC.O_NOFOLLOW | LinuxC.O_CLOEXEC, 0600);
+            if (raw < 0) {
+                throw Errno.failure("open", target, LinuxC.errno());
+            }
+            OwnedFd fd = LinuxFdOps.adopt(raw);
+            try {
+                if (LinuxC.flock(fd.fd(), LinuxC.LOCK_EX | LinuxC.LOCK_NB) != 0) {
+                    int errno = LinuxC.errno();
+                    if (errno == LinuxC.EAGAIN) {
+                        fd.close();
+                        return Optional.empty();
+                    }
+                    throw Errno.failure("flock(LOCK_EX|LOCK_NB)", target, errno);
+                }
+                Memory st = Scratch.get().small;
+                st.clear(144);
+                if (LinuxC.fstat(fd.fd(), st) != 0) {
+                    throw Errno.failure("fstat", target, LinuxC.errno());
+                }
+                // struct stat on x86_64: st_dev @0, st_ino @8
+                PathIdentity locked = new PathIdentity(st.getLong(0), st.getLong(8));
+                if (identity(lockFile).equals(Optional.of(locked))) {
+                    return Optional.of(fd);
+                }
+                fd.close(); // the file we locked is no longer at the path: lock the one that is
+            } catch (RuntimeException e) {
+                fd.close();
+                throw e;
+            }
+        }
+        throw new NativeException("flock", LinuxC.EAGAIN, target + " was replaced " + LOCK_ATTEMPTS
+                + " times while locking it: another process keeps recreating it");
     }
 
     private static OwnedFd newSocket(String target) {

@@ -3,6 +3,7 @@ package dev.livetap.nativeio.memory;
 /** The errno values the in-memory OS reports, as on Linux x86_64. */
 final class Errno {
     static final int ENOENT = 2;
+    static final int ENXIO = 6;
     static final int E2BIG = 7;
     static final int EBADF = 9;
     static final int EBUSY = 16;

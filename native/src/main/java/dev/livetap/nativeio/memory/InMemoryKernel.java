@@ -27,6 +27,8 @@ public final class InMemoryKernel {
     private final Faults faults = new Faults(this);
     final Map<String, TapDevice> devices = new TreeMap<>();
     final Map<Path, OpenFile.Listener> paths = new TreeMap<>();
+    /** Lock files by path (a separate name space from sockets: livetap's lock files are never sockets). */
+    final Map<Path, OpenFile.LockFileInode> lockFiles = new TreeMap<>();
     private final List<InMemoryOs> processes = new ArrayList<>();
     private long nextFileId = 1;
     private int nextPid = 1000;

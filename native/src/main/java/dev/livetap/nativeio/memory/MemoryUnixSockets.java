@@ -3,12 +3,14 @@ package dev.livetap.nativeio.memory;
 import dev.livetap.nativeio.FramingException;
 import dev.livetap.nativeio.NativeException;
 import dev.livetap.nativeio.OwnedFd;
+import dev.livetap.nativeio.PathIdentity;
 import dev.livetap.nativeio.PeerCredentials;
 import dev.livetap.nativeio.UnixSockets;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * AF_UNIX stream sockets modelled on Linux's unix_stream_sendmsg / unix_stream_read_generic:
@@ -206,6 +208,51 @@ final class MemoryUnixSockets implements UnixSockets {
     public void unlinkSocket(Path path) {
         synchronized (os.lock()) {
             kernel().paths.remove(path);
+        }
+    }
+
+    /** The in-memory file system has one device; inodes are the kernel's file ids. */
+    private static final long DEVICE = 1;
+
+    @Override
+    public Optional<PathIdentity> identity(Path path) {
+        synchronized (os.lock()) {
+            OpenFile.Listener l = kernel().paths.get(path);
+            if (l != null) {
+                return Optional.of(new PathIdentity(DEVICE, l.id));
+            }
+            OpenFile.LockFileInode f = kernel().lockFiles.get(path);
+            return f == null ? Optional.empty() : Optional.of(new PathIdentity(DEVICE, f.inode));
+        }
+    }
+
+    @Override
+    public boolean unlinkIfSame(Path path, PathIdentity expected) {
+        synchronized (os.lock()) {
+            if (!identity(path).equals(Optional.of(expected))) {
+                return false;
+            }
+            if (kernel().paths.remove(path) == null) {
+                kernel().lockFiles.remove(path);
+            }
+            return true;
+        }
+    }
+
+    @Override
+    public Optional<OwnedFd> tryLock(Path lockFile) {
+        synchronized (os.lock()) {
+            if (kernel().paths.containsKey(lockFile)) {
+                throw new NativeException("open", Errno.ENXIO, "open(" + lockFile + "): it is a socket (ENXIO)");
+            }
+            OpenFile.LockFileInode f = kernel().lockFiles.computeIfAbsent(lockFile,
+                    p -> new OpenFile.LockFileInode(p, kernel().nextFileId()));
+            if (f.holder != null) {
+                return Optional.empty();
+            }
+            OpenFile.LockHandle h = new OpenFile.LockHandle(kernel(), f);
+            f.holder = h;
+            return Optional.of(os.install(h, "flock(" + lockFile + ")"));
         }
     }
 }

@@ -168,6 +168,45 @@ abstract class OpenFile {
         }
     }
 
+    /** A lock file on the (modelled) file system: its inode number and the open file holding its flock. */
+    static final class LockFileInode {
+        final Path path;
+        final long inode;
+        LockHandle holder;
+
+        LockFileInode(Path path, long inode) {
+            this.path = path;
+            this.inode = inode;
+        }
+    }
+
+    /** An open lock file; its flock goes with its last reference, as flock(2)'s does. */
+    static final class LockHandle extends OpenFile {
+        final LockFileInode file;
+
+        LockHandle(InMemoryKernel kernel, LockFileInode file) {
+            super(kernel, FdKind.REGULAR_FILE);
+            this.file = file;
+        }
+
+        @Override
+        void release(InMemoryKernel kernel) {
+            if (file.holder == this) {
+                file.holder = null;
+            }
+        }
+
+        @Override
+        String describe() {
+            return "lock file " + file.path;
+        }
+
+        @Override
+        int readiness() {
+            return 0;
+        }
+    }
+
     /** Any other file, made by {@link InMemoryOs#openFake(FdKind, String)}. */
     static final class Fake extends OpenFile {
         final String description;

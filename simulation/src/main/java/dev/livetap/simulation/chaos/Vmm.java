@@ -3,6 +3,7 @@ package dev.livetap.simulation.chaos;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.livetap.engine.launch.ChildLaunch;
 import dev.livetap.engine.qmp.QmpClient;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -16,7 +17,8 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * One {@code livetap vmm} child JVM inside the chaos namespace (design decision 6: a process that
- * opens TAPs starts inside its namespace), its QMP client, signals, and its descriptor counts.
+ * opens TAPs starts inside its namespace), its QMP client, signals, and its descriptor counts. It
+ * dies with the chaos run ({@link ChildLaunch.Policy#DIES_WITH_PARENT}).
  */
 final class Vmm implements AutoCloseable {
     static final Duration READY_MAX = Duration.ofSeconds(90);
@@ -63,8 +65,9 @@ final class Vmm implements AutoCloseable {
         if (incoming) {
             cmd.add("--incoming");
         }
-        Process p = new ProcessBuilder(ns.wrap(cmd)).redirectErrorStream(true).redirectOutput(out.toFile()).start();
-        p.getOutputStream().close();
+        cmd.addAll(ChildLaunch.vmmArguments(ChildLaunch.Policy.DIES_WITH_PARENT));
+        Process p = ChildLaunch.start(new ProcessBuilder(ns.wrap(cmd)).redirectErrorStream(true).redirectOutput(out.toFile()),
+                ChildLaunch.Policy.DIES_WITH_PARENT);
         return new Vmm(name, qmp, incoming, p, out);
     }
 

@@ -325,6 +325,26 @@ public final class RecordingOs implements Os {
             log("unix.unlink(" + path + ")");
             u.unlinkSocket(path);
         }
+
+        @Override
+        public java.util.Optional<dev.livetap.nativeio.PathIdentity> identity(Path path) {
+            return u.identity(path);
+        }
+
+        @Override
+        public boolean unlinkIfSame(Path path, dev.livetap.nativeio.PathIdentity expected) {
+            boolean r = u.unlinkIfSame(path, expected);
+            log("unix.unlinkIfSame(" + path + ") -> " + r);
+            return r;
+        }
+
+        @Override
+        public java.util.Optional<OwnedFd> tryLock(Path lockFile) {
+            java.util.Optional<OwnedFd> r = u.tryLock(lockFile);
+            r.ifPresent(RecordingOs.this::out);
+            log("unix.tryLock(" + lockFile + ") -> " + r.map(fd -> "fd " + n(fd)).orElse("held elsewhere"));
+            return r;
+        }
     }
 
     private final class RecFds implements FdInspector {

@@ -1,0 +1,84 @@
+package dev.livetap.testbed.oracle;
+
+import dev.livetap.testbed.qemu.QemuProcess;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Comparator;
+import java.util.List;
+import java.util.stream.Stream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Runs every scenario on real QEMU and on {@code livetap vmm}, compares the digests and classifies
+ * each difference against the {@link KnownDifferences} table. Each run gets a fresh directory
+ * under {@code workDir}, removed afterwards.
+ */
+public final class DifferentialSuite {
+    private static final Logger LOG = LoggerFactory.getLogger(DifferentialSuite.class);
+
+    private final ScenarioRunner runner;
+    private final KnownDifferences known;
+    private final Path workDir;
+
+    public DifferentialSuite(ScenarioRunner runner, KnownDifferences known, Path workDir) {
+        this.runner = runner;
+        this.known = known;
+        this.workDir = workDir;
+    }
+
+    public DifferentialReport run(List<Scenario> scenarios, String header) {
+        QemuProcess.unavailabilityCause().ifPresent(cause -> {
+            throw new IllegalStateException(cause);
+        });
+        DifferentialReport report = new DifferentialReport(header);
+        for (Scenario s : scenarios) {
+            report.add(runOne(s));
+        }
+        return report;
+    }
+
+    private DifferentialReport.ScenarioResult runOne(Scenario s) {
+        if (s.pending().isPresent()) {
+            return new DifferentialReport.ScenarioResult(s, DifferentialReport.Result.PENDING, List.of(), s.pendingReason(), null, null);
+        }
+        long t0 = System.nanoTime();
+        Digest qemu = runIn(s, Flavor.QEMU);
+        Digest livetap = runIn(s, Flavor.LIVETAP);
+        LOG.info("scenario {}: {} ms", s.name(), (System.nanoTime() - t0) / 1_000_000);
+        String error = qemu.harnessError().or(livetap::harnessError).orElse(null);
+        List<DifferentialReport.ClassifiedDifference> diffs = Digest.compare(qemu, livetap).stream()
+                .map(d -> new DifferentialReport.ClassifiedDifference(d, known.find(s.name(), d))).toList();
+        DifferentialReport.Result result = error != null ? DifferentialReport.Result.HARNESS_ERROR
+                : diffs.isEmpty() ? DifferentialReport.Result.SAME
+                : diffs.stream().allMatch(DifferentialReport.ClassifiedDifference::cited) ? DifferentialReport.Result.CITED
+                : DifferentialReport.Result.UNCITED;
+        return new DifferentialReport.ScenarioResult(s, result, error != null ? List.of() : diffs, error, qemu, livetap);
+    }
+
+    private Digest runIn(Scenario s, Flavor flavor) {
+        Path dir;
+        try {
+            Files.createDirectories(workDir);
+            // short: a unix socket path is limited to 107 bytes
+            dir = Files.createTempDirectory(workDir, flavor == Flavor.QEMU ? "q" : "l");
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot make a directory under " + workDir, e);
+        }
+        try {
+            return runner.run(s, flavor, dir);
+        } finally {
+            deleteTree(dir);
+        }
+    }
+
+    private static void deleteTree(Path dir) {
+        try (Stream<Path> paths = Files.walk(dir)) {
+            paths.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        } catch (IOException e) {
+            LOG.warn("cannot remove {}: {}", dir, e.toString());
+        }
+    }
+}

@@ -1,0 +1,389 @@
+package dev.livetap.testbed.oracle;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.livetap.engine.qmp.QmpClient;
+import dev.livetap.engine.qmp.QmpJson;
+import dev.livetap.nativeio.OwnedFd;
+import dev.livetap.nativeio.UnixSockets;
+import dev.livetap.testbed.ChildProcess;
+import dev.livetap.testbed.qemu.QemuProcess;
+import dev.livetap.testbed.vmm.LivetapVmmProcess;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.OptionalInt;
+import java.util.TreeMap;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * Runs a {@link Scenario} against one {@link Flavor} and records its {@link Digest}. Every process
+ * it starts lives in the scenario's directory (QMP sockets included), every wait is bounded, and
+ * every process is killed and reaped when the run ends, whatever happened.
+ *
+ * <p>Digest fields: {@code greeting} (the shape of the first VMM's greeting: keys, value types and the
+ * capability list); per step {@code NN} and role: {@code NN role command} (the reply: "return {}",
+ * "return {…}", "error CLASS[: text]", "no reply: …"), {@code NN role command order} (the events that
+ * came before the reply, then "reply"), {@code NN role status} (query-status of every live VMM
+ * after the step, or how its process ended); at the end {@code end role events} (all events in
+ * arrival order; MIGRATION with its status; MIGRATION_PASS left out: how many passes a migration
+ * takes is timing), {@code end role MIGRATION}, {@code end role STOP/RESUME data} (whether those
+ * events carried a {@code data} member) and {@code end role process}.
+ */
+public final class ScenarioRunner {
+    public static final Duration START_TIMEOUT = Duration.ofSeconds(60);
+    public static final Duration QMP_TIMEOUT = Duration.ofSeconds(10);
+    private static final Duration SETTLE_QUIET = Duration.ofMillis(200);
+    private static final Duration SETTLE_MAX = Duration.ofSeconds(3);
+    private static final Duration CONNECT_RETRY = Duration.ofSeconds(5);
+
+    private final UnixSockets unix;
+
+    public ScenarioRunner(UnixSockets unix) {
+        this.unix = unix;
+    }
+
+    /** Runs {@code scenario} on {@code flavor} with its processes and sockets in {@code dir}. */
+    public Digest run(Scenario scenario, Flavor flavor, Path dir) {
+        Digest digest = new Digest();
+        Map<String, Session> sessions = new LinkedHashMap<>();
+        try {
+            int n = 0;
+            for (Step step : scenario.steps()) {
+                n++;
+                String prefix = String.format("%02d %s ", n, step.role());
+                if (!execute(step, prefix, flavor, dir, sessions, digest)) {
+                    break;
+                }
+                boolean inFlight = step instanceof Step.Command c && c.command().equals("migrate");
+                for (Session s : sessions.values()) {
+                    s.settle();
+                    // how far a migration got when migrate returns is timing: the await steps record the states
+                    digest.put(String.format("%02d %s status", n, s.role), inFlight ? "(migration in flight)" : s.status());
+                }
+            }
+            for (Session s : sessions.values()) {
+                digest.put("end " + s.role + " events", s.events.isEmpty() ? "-" : String.join(" ", s.events));
+                digest.put("end " + s.role + " MIGRATION", s.migration.isEmpty() ? "-" : String.join(" ", s.migration));
+                digest.put("end " + s.role + " STOP/RESUME data", s.runStateEventData.isEmpty() ? "-" : String.join(", ", s.runStateEventData));
+                digest.put("end " + s.role + " process", s.processState());
+            }
+        } catch (RuntimeException e) {
+            digest.harnessError(scenario.name() + " on " + flavor + ": " + e);
+        } finally {
+            for (Session s : sessions.values()) {
+                s.close();
+            }
+        }
+        return digest;
+    }
+
+    /** One step; false when the run cannot go on (a harness error was recorded). */
+    private boolean execute(Step step, String prefix, Flavor flavor, Path dir, Map<String, Session> sessions, Digest digest) {
+        if (step instanceof Step.Start start) {
+            Session s = startSession(start, flavor, dir, digest);
+            if (s == null) {
+                return false;
+            }
+            sessions.put(start.role(), s);
+            String greeting = shape(s.qmp.greeting());
+            String first = digest.fields().get("greeting");
+            if (first == null) {
+                digest.put("greeting", greeting); // once per scenario: every VMM of a flavor greets alike
+            } else if (!first.equals(greeting)) {
+                digest.put(prefix + "greeting", greeting);
+            }
+            digest.put(prefix + "qmp_capabilities", s.command("qmp_capabilities", null, false, List.of()));
+            digest.put(prefix + "qmp_capabilities order", s.order());
+            return true;
+        }
+        Session s = sessions.get(step.role());
+        if (s == null) {
+            digest.harnessError("step " + prefix.trim() + " names a role that was never started");
+            return false;
+        }
+        if (step instanceof Step.Command c) {
+            ObjectNode args = c.args() == null ? null : substitute(c.args(), dir);
+            digest.put(prefix + c.command(), s.command(c.command(), args, c.textFixed(), List.of()));
+            digest.put(prefix + c.command() + " order", s.order());
+        } else if (step instanceof Step.Getfd g) {
+            List<OwnedFd> mine = new ArrayList<>();
+            try {
+                if (g.connectTo() != null) {
+                    mine.add(unix.connect(Path.of(g.connectTo().replace("{dir}", dir.toString()))));
+                } else {
+                    mine.addAll(List.of(unix.socketPair()));
+                }
+                digest.put(prefix + "getfd", s.command("getfd", QmpJson.object().put("fdname", g.fdname()), true, List.of(mine.get(0))));
+                digest.put(prefix + "getfd order", s.order());
+            } catch (RuntimeException e) {
+                digest.harnessError("step " + prefix.trim() + " getfd: cannot make the fd to pass: " + e.getMessage());
+                return false;
+            } finally {
+                OwnedFd.closeAll(mine);
+            }
+        } else if (step instanceof Step.AwaitMigration a) {
+            digest.put(prefix + "migration", s.awaitMigration(a));
+        } else if (step instanceof Step.AwaitExit e) {
+            OptionalInt code = s.process.awaitExit(e.timeout());
+            digest.put(prefix + "exit", code.isPresent() ? "exited " + code.getAsInt() : "still running after " + e.timeout().toSeconds() + " s");
+        } else if (step instanceof Step.Kill) {
+            s.process.kill();
+            s.killed = true;
+            digest.put(prefix + "kill", "killed");
+        } else {
+            throw new IllegalStateException("no runner for " + step);
+        }
+        return true;
+    }
+
+    private Session startSession(Step.Start start, Flavor flavor, Path dir, Digest digest) {
+        String role = start.role();
+        AutoCloseable owner;
+        ChildProcess process;
+        Path socket;
+        if (flavor == Flavor.QEMU) {
+            QemuProcess q = QemuProcess.start(dir, role, start.incoming(), start.paused(), List.of());
+            owner = q;
+            process = q.process();
+            socket = q.qmpSocket();
+            if (!q.awaitQmpSocket(START_TIMEOUT)) {
+                digest.harnessError(role + ": QEMU's QMP socket never came up: " + process.describe());
+                q.close();
+                return null;
+            }
+        } else {
+            LivetapVmmProcess v = LivetapVmmProcess.start(dir, role, start.incoming(), start.paused(), List.of("--no-warm-up"));
+            owner = v;
+            process = v.process();
+            socket = v.qmpSocket();
+            if (!v.awaitReady(START_TIMEOUT)) {
+                digest.harnessError(role + ": livetap vmm never printed READY: " + process.describe());
+                v.close();
+                return null;
+            }
+        }
+        long deadline = System.nanoTime() + CONNECT_RETRY.toNanos();
+        while (true) {
+            try {
+                QmpClient client = QmpClient.connect(unix, socket, QMP_TIMEOUT);
+                Session s = new Session(role, process, owner, client);
+                client.observeLines(s::onLine);
+                return s;
+            } catch (RuntimeException | TimeoutException e) {
+                if (System.nanoTime() - deadline > 0) {
+                    digest.harnessError(role + ": cannot connect to QMP at " + socket + ": " + e + "\n" + process.describe());
+                    process.close();
+                    return null;
+                }
+                try {
+                    Thread.sleep(50);
+                } catch (InterruptedException ie) {
+                    Thread.currentThread().interrupt();
+                    throw new IllegalStateException("interrupted", ie);
+                }
+            }
+        }
+    }
+
+    /** Replaces {@code {dir}} in every string value (arguments are flat or nested objects and arrays). */
+    private static ObjectNode substitute(ObjectNode args, Path dir) {
+        String text = QmpJson.text(args).replace("{dir}", dir.toString());
+        return (ObjectNode) QmpJson.parse(text);
+    }
+
+    /** Keys (sorted) with value types; string arrays keep their values (the capability list). */
+    static String shape(JsonNode node) {
+        if (node.isObject()) {
+            Map<String, String> sorted = new TreeMap<>();
+            Iterator<Map.Entry<String, JsonNode>> it = node.fields();
+            while (it.hasNext()) {
+                Map.Entry<String, JsonNode> e = it.next();
+                sorted.put(e.getKey(), shape(e.getValue()));
+            }
+            StringBuilder b = new StringBuilder("{");
+            sorted.forEach((k, v) -> b.append(b.length() > 1 ? "," : "").append(k).append(':').append(v));
+            return b.append('}').toString();
+        }
+        if (node.isArray()) {
+            List<String> items = new ArrayList<>();
+            node.forEach(item -> items.add(item.isTextual() ? item.asText() : shape(item)));
+            return "[" + String.join(",", items) + "]";
+        }
+        return node.isTextual() ? "str" : node.isIntegralNumber() ? "int" : node.isBoolean() ? "bool" : node.getNodeType().name().toLowerCase();
+    }
+
+    /** One started VMM: its process, its QMP client and what it sent, in order. */
+    private static final class Session implements AutoCloseable {
+        final String role;
+        final ChildProcess process;
+        final AutoCloseable owner;
+        final QmpClient qmp;
+        final List<String> beforeReply = new ArrayList<>();
+        final List<String> events = new ArrayList<>();
+        final List<String> migration = new ArrayList<>();
+        final java.util.Set<String> runStateEventData = new java.util.TreeSet<>();
+        boolean awaitingRecordedReply;
+        boolean qmpClosed;
+        boolean killed;
+
+        Session(String role, ChildProcess process, AutoCloseable owner, QmpClient qmp) {
+            this.role = role;
+            this.process = process;
+            this.owner = owner;
+            this.qmp = qmp;
+        }
+
+        void onLine(JsonNode line) {
+            if (line.has("event")) {
+                String name = line.path("event").asText();
+                if (name.equals("MIGRATION_PASS")) {
+                    return;
+                }
+                String token = name;
+                if (name.equals("MIGRATION")) {
+                    String status = line.path("data").path("status").asText();
+                    migration.add(status);
+                    token = name + ":" + status;
+                } else if (name.equals("STOP") || name.equals("RESUME")) {
+                    runStateEventData.add(name + (line.has("data") ? " with data" : " without data"));
+                }
+                events.add(token);
+                if (awaitingRecordedReply) {
+                    beforeReply.add(token);
+                }
+            } else if (awaitingRecordedReply) {
+                beforeReply.add("reply");
+                awaitingRecordedReply = false;
+            }
+        }
+
+        /** Executes a recorded command; its reply in digest form. */
+        String command(String command, ObjectNode args, boolean textFixed, List<OwnedFd> fds) {
+            if (qmpClosed) {
+                return "no reply: QMP closed";
+            }
+            beforeReply.clear();
+            awaitingRecordedReply = true;
+            try {
+                return reply(qmp.request(command, args, fds), textFixed);
+            } catch (TimeoutException e) {
+                return "no reply: timeout";
+            } catch (IllegalStateException | UncheckedIOException e) {
+                qmpClosed = true;
+                return "no reply: QMP closed";
+            } finally {
+                awaitingRecordedReply = false;
+            }
+        }
+
+        String order() {
+            return beforeReply.isEmpty() ? "-" : String.join(" ", beforeReply);
+        }
+
+        /** An unrecorded query; null when there is no answer. */
+        JsonNode query(String command) {
+            if (qmpClosed || !process.isAlive()) {
+                return null;
+            }
+            try {
+                JsonNode reply = qmp.request(command, null, List.of());
+                return reply.get("return");
+            } catch (TimeoutException e) {
+                return null;
+            } catch (IllegalStateException | UncheckedIOException e) {
+                qmpClosed = true;
+                return null;
+            }
+        }
+
+        /** Reads events until none arrives for {@link #SETTLE_QUIET} (at most {@link #SETTLE_MAX}). */
+        void settle() {
+            if (qmpClosed || killed) {
+                return;
+            }
+            long deadline = System.nanoTime() + SETTLE_MAX.toNanos();
+            while (System.nanoTime() - deadline < 0 && qmp.pollEvent(SETTLE_QUIET).isPresent()) {
+                qmp.drainEvents();
+            }
+            qmp.drainEvents();
+            if (qmp.atEof()) {
+                qmpClosed = true;
+            }
+        }
+
+        String status() {
+            if (!process.isAlive()) {
+                return processState();
+            }
+            JsonNode r = query("query-status");
+            if (r == null) {
+                return qmpClosed ? "no QMP (closed), process alive" : "no reply to query-status";
+            }
+            return r.path("status").asText() + " running=" + r.path("running").asText();
+        }
+
+        String awaitMigration(Step.AwaitMigration a) {
+            long deadline = System.nanoTime() + a.timeout().toNanos();
+            String last = "(none)";
+            while (System.nanoTime() - deadline < 0) {
+                JsonNode r = query("query-migrate");
+                if (r == null) {
+                    return process.isAlive() ? "no reply to query-migrate" : processState();
+                }
+                last = r.path("status").asText("none");
+                if (a.statuses().contains(last)) {
+                    return last;
+                }
+                if (last.equals("none")) {
+                    return "no migration"; // nothing to wait for (migrate was refused)
+                }
+                qmp.pollEvent(Duration.ofMillis(50));
+                qmp.drainEvents();
+            }
+            return "timeout after " + a.timeout().toSeconds() + " s (last " + last + ")";
+        }
+
+        String processState() {
+            if (killed) {
+                return "killed";
+            }
+            OptionalInt code = process.awaitExit(Duration.ZERO);
+            return code.isPresent() ? "exited " + code.getAsInt() : "alive";
+        }
+
+        private static String reply(ObjectNode reply, boolean textFixed) {
+            JsonNode error = reply.get("error");
+            if (error != null) {
+                return "error " + error.path("class").asText() + (textFixed ? ": " + error.path("desc").asText() : "");
+            }
+            JsonNode r = reply.get("return");
+            if (r == null) {
+                return "neither return nor error: " + QmpJson.text(reply);
+            }
+            if (r.isObject() || r.isArray()) {
+                return "return " + (r.isEmpty() ? (r.isObject() ? "{}" : "[]") : (r.isObject() ? "{…}" : "[…]"));
+            }
+            return "return " + r.getNodeType().name().toLowerCase();
+        }
+
+        @Override
+        public void close() {
+            try {
+                qmp.close();
+            } catch (RuntimeException ignored) {
+                // the process is killed next either way
+            }
+            try {
+                owner.close();
+            } catch (Exception e) {
+                throw new IllegalStateException("cannot stop " + role + ": " + e.getMessage(), e);
+            }
+        }
+    }
+}

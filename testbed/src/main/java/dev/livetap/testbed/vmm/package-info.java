@@ -1,0 +1,2 @@
+/** {@code livetap vmm} child processes. */
+package dev.livetap.testbed.vmm;
