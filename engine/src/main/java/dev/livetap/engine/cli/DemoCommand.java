@@ -2,12 +2,16 @@ package dev.livetap.engine.cli;
 
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.livetap.engine.demo.DemoReport;
 import dev.livetap.engine.demo.DemoRun;
 import dev.livetap.engine.demo.DemoSummary;
+import dev.livetap.engine.demo.DemoVerdict;
 import dev.livetap.engine.demo.StandInDemo;
 import dev.livetap.engine.selftest.HostChecks;
 import dev.livetap.engine.selftest.HostChecks.Check;
+import java.io.IOException;
 import java.io.PrintStream;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -20,7 +24,10 @@ import picocli.CommandLine.Option;
             "fds travel), then the baseline (each target opens a new TAP; address and MAC are moved to it). Prints a",
             "summary table: downtime p50/p99, ping frames sent/lost, worst extra delay, requests sent inside freezes.",
             "Without root or /dev/net/tun it says so and runs stand-in migrations in memory (real_tap: false, exit 3).",
-            "Exit 0: backend transfer lost no frame and every freeze had a ping request inside it; 1 otherwise."})
+            "Each source holds its freeze (pause-before-switchover): while QMP says pre-switchover the demo writes numbered",
+            "probe frames into the TAP, then sends migrate-continue. Writes demo-report.html (the picture of every freeze).",
+            "Exit 0: every freeze of both modes held a probe, backend transfer answered every probe and ping lost no",
+            "frame with it; 1 otherwise."})
 public final class DemoCommand implements Callable<Integer> {
     @Option(names = "--queues", defaultValue = "4", description = "Queues of the TAP (1-256, default ${DEFAULT-VALUE}).")
     int queues;
@@ -32,6 +39,14 @@ public final class DemoCommand implements Callable<Integer> {
             description = "ping interval in ms (0.2-200, default ${DEFAULT-VALUE}; must be below the downtime so that requests fall into freezes).")
     double intervalMs;
 
+    @Option(names = "--probes", defaultValue = "8", paramLabel = "K",
+            description = "Probe frames written into the TAP during each held freeze (1-16, default ${DEFAULT-VALUE}).")
+    int probes;
+
+    @Option(names = "--report", paramLabel = "PATH", defaultValue = DemoReport.DEFAULT_FILE,
+            description = "Where to write the HTML report (default ${DEFAULT-VALUE} in the current directory).")
+    Path report;
+
     @Option(names = "--json", description = "Print one JSON object (progress goes to stderr).")
     boolean json;
 
@@ -42,7 +57,7 @@ public final class DemoCommand implements Callable<Integer> {
         PrintStream progressOut = json ? System.err : System.out;
         DemoRun.Options options;
         try {
-            options = new DemoRun.Options(queues, migrations, intervalMs, progressOut::println);
+            options = new DemoRun.Options(queues, migrations, intervalMs, probes, progressOut::println);
         } catch (IllegalArgumentException e) {
             throw new BadOptionValue(e.getMessage());
         }
@@ -83,42 +98,58 @@ public final class DemoCommand implements Callable<Integer> {
         }
         DemoSummary bt = outcome.backendTransfer();
         DemoSummary base = outcome.baseline();
-        boolean proves = bt.provesSomething();
-        boolean ok = proves && bt.framesLost() == 0 && outcome.ifindexUnchanged();
+        DemoVerdict verdict = DemoVerdict.of(bt, base, outcome.ifindexUnchanged());
+        boolean ok = verdict.ok();
+        String table = DemoSummary.table(List.of(bt, base));
+        String title = String.format("%d migrations per mode, %d-queue TAP, %d probes per held freeze, ping every %s ms",
+                migrations, queues, probes, dev.livetap.engine.report.Table.format(intervalMs));
+        Path reportPath = report.toAbsolutePath();
+        try {
+            DemoReport.write(reportPath, title, List.of(bt, base), verdict, table);
+            if (json) {
+                progressOut.println("report: " + reportPath);
+            }
+        } catch (IOException e) {
+            System.err.println("livetap demo: cannot write the report " + reportPath + ": " + e.getMessage());
+            reportPath = null;
+        }
         if (json) {
             ObjectNode o = JsonNodeFactory.instance.objectNode();
             o.put("real_tap", true);
             o.put("ok", ok);
-            o.put("proves_something", proves);
+            o.put("proves_something", bt.provesSomething() && base.provesSomething());
             o.put("queues", queues);
             o.put("ping_interval_ms", intervalMs);
+            o.put("probes_per_freeze", probes);
             o.put("ifindex_unchanged", outcome.ifindexUnchanged());
+            if (reportPath != null) {
+                o.put("report", reportPath.toString());
+            }
+            var failures = o.putArray("failures");
+            verdict.failures().forEach(failures::add);
             o.set(DemoSummary.BACKEND_TRANSFER, bt.toJson());
             o.set(DemoSummary.BASELINE, base.toJson());
             System.out.println(o);
         } else {
             System.out.println();
-            System.out.print(DemoSummary.table(List.of(bt, base)));
+            System.out.print(table);
             System.out.println();
             System.out.printf("TAP ifindex with backend transfer: %d before, %s after %d hand-offs%n", outcome.ifindex(),
                     outcome.ifindexUnchanged() ? "the same" : "DIFFERENT", bt.completed());
-            if (!proves) {
-                System.out.println("this run PROVES NOTHING: " + whyNot(bt));
-            } else {
-                System.out.printf("every freeze had ping requests inside it; backend transfer lost %d of %d, baseline %d of %d%n",
-                        bt.framesLost(), bt.framesSent(), base.framesLost(), base.framesSent());
+            System.out.printf("held freezes: backend transfer %d/%d freezes with probes, %d of %d probes answered; baseline %d/%d,"
+                    + " %d of %d probes lost with the old TAP%n",
+                    bt.migrations().size() - bt.freezesWithoutProbe(), bt.migrations().size(), bt.probesAnswered(), bt.probesSent(),
+                    base.migrations().size() - base.freezesWithoutProbe(), base.migrations().size(),
+                    base.probesSent() - base.probesAnswered(), base.probesSent());
+            System.out.printf("ping: backend transfer lost %d of %d, baseline %d of %d%n", bt.framesLost(), bt.framesSent(),
+                    base.framesLost(), base.framesSent());
+            verdict.failures().forEach(f -> System.out.println("  " + f));
+            if (reportPath != null) {
+                System.out.println("report: " + reportPath);
             }
             System.out.println(ok ? "demo: ok" : "demo: FAILED");
         }
         return ok ? ExitCodes.OK : ExitCodes.FAILED;
-    }
-
-    static String whyNot(DemoSummary s) {
-        if (s.completed() < s.migrations().size()) {
-            return (s.migrations().size() - s.completed()) + " migration(s) did not complete";
-        }
-        return s.migrationsWithoutRequestInFreeze() + " of " + s.migrations().size()
-                + " freezes had no ping request inside them (lower --interval-ms)";
     }
 
     private Integer standIn(DemoRun.Options options, List<Check> missing, PrintStream progressOut) {

@@ -35,10 +35,18 @@ public final class DemoRun implements AutoCloseable {
     /** ping's own deadline (-w): it ends by itself even if nobody stops it. */
     static final int PING_DEADLINE_S = 600;
     static final Duration SETTLE = Duration.ofMillis(250);
+    /** A phase longer than this says how far it got. */
+    static final Duration PROGRESS_EVERY = Duration.ofSeconds(2);
 
     /** What to run. */
-    public record Options(int queues, int migrations, double intervalMs, Consumer<String> progress) {
+    public record Options(int queues, int migrations, double intervalMs, int probes, Consumer<String> progress) {
+        /** A TAP queue ring holds at most 500 frames: a held freeze stays short and its probes few. */
+        public static final int PROBES_MAX = 16;
+
         public Options {
+            if (probes < 1 || probes > PROBES_MAX) {
+                throw new IllegalArgumentException("--probes must be 1 to " + PROBES_MAX + ", got " + probes);
+            }
             if (queues < 1 || queues > 256) {
                 throw new IllegalArgumentException("--queues must be 1 to 256, got " + queues);
             }
@@ -62,6 +70,7 @@ public final class DemoRun implements AutoCloseable {
     private final List<String> namespaces = new ArrayList<>();
     private final List<DemoVmm> vmms = new ArrayList<>();
     private final List<Process> pings = new ArrayList<>();
+    private final List<ProbeWriter> probeWriters = new ArrayList<>();
     private final List<ChildLaunch.Reaper> reapers = new ArrayList<>();
     private Path dir;
     private boolean closed;
@@ -99,17 +108,39 @@ public final class DemoRun implements AutoCloseable {
         int n = options.migrations();
         DemoVmm[] vm = new DemoVmm[n + 1];
         // Every target is started and warmed before the ping starts, so that no start-up competes with
-        // a measured migration: in waves of a few processes per core (JVM start-up and warm-up are the
+        // a measured migration: a few processes per core at a time (JVM start-up and warm-up are the
         // slow part on a small machine; 101 at once missed their READY deadline on 2 cores).
         long t0 = System.nanoTime();
         int wave = Math.max(2, 2 * Runtime.getRuntime().availableProcessors());
-        for (int first = 0; first <= n; first += wave) {
-            int last = Math.min(n, first + wave - 1);
-            for (int k = first; k <= last; k++) {
-                vm[k] = startVmm(ns, prefix + k, k > 0);
+        long lastSaid = t0;
+        // a sliding window rather than waves: the next JVM starts as soon as one is ready, so the
+        // cores never idle behind the slowest start-up of a wave; progress every 2 s
+        int launched = 0;
+        int ready = 0;
+        boolean[] connected = new boolean[n + 1];
+        while (ready <= n) {
+            while (launched <= n && launched - ready < wave) {
+                vm[launched] = startVmm(ns, prefix + launched, launched > 0);
+                launched++;
             }
-            for (int k = first; k <= last; k++) {
-                vm[k].awaitReady();
+            boolean any = false;
+            for (int k = 0; k < launched; k++) {
+                if (!connected[k] && vm[k].isReady()) {
+                    vm[k].awaitReady();
+                    connected[k] = true;
+                    ready++;
+                    any = true;
+                }
+            }
+            if (System.nanoTime() - lastSaid > PROGRESS_EVERY.toNanos() && ready <= n) {
+                lastSaid = System.nanoTime();
+                say(String.format("  starting VMM processes: %d of %d ready (%.1f s)", ready, n + 1, (lastSaid - t0) / 1e9));
+            }
+            if (!any) {
+                for (int k = 0; k < launched; k++) {
+                    vm[k].checkStarting(); // an exited or overdue start fails the demo now, not at the deadline
+                }
+                Thread.sleep(20);
             }
         }
         vm[0].addNic(tap(backendTransfer, 0), options.queues(), false, MAC);
@@ -118,27 +149,52 @@ public final class DemoRun implements AutoCloseable {
         for (int k = 1; k <= n; k++) {
             prepareTarget(vm[k], backendTransfer, k);
         }
+        long vmmsReady = System.nanoTime();
         say(String.format("  %d VMM processes ready (source %s and %d warmed targets) in %.1f s", n + 1, vm[0].name, n,
-                (System.nanoTime() - t0) / 1e9));
+                (vmmsReady - t0) / 1e9));
         if (ifindex != null) {
             ifindex[0] = ifindex(ns, tap(true, 0));
         }
         String mac = hostMac(ns, tap(backendTransfer, 0));
         awaitFirstReply(ns);
+        String guestMac = pinNeighbour(ns, tap(backendTransfer, 0));
         say(String.format("  %s: %d-queue TAP %s up, %s answers; ping -D -i %s running", prefix + 0, options.queues(),
                 tap(backendTransfer, 0), GUEST, intervalArg()));
 
         long[] offset = new long[1];
         Path pingOut = dir.resolve(mode + "-ping.out");
+        ProbeWriter probes = probeWriter(ns);
+        warmUpProbes(probes, backendTransfer);
         Process ping = startPing(ns, pingOut, offset);
+        List<ProbeWriter.Batch> batches = new ArrayList<>();
         List<Migration> migrations = new ArrayList<>();
         List<Double> switches = new ArrayList<>();
         long stopMono;
         try {
             sleep(SETTLE.multipliedBy(2));
             for (int k = 1; k <= n; k++) {
-                LocalMigration.Result r = LocalMigration.run(LocalMigration.Options.of(vm[k - 1].qmp, vm[k].qmp)
-                        .withBackendTransfer(backendTransfer).withTimeout(Duration.ofSeconds(30)), line -> { });
+                int migration = k;
+                int icmpId = (backendTransfer ? 0xB100 : 0xB200) + k;
+                HeldFreeze[] held = new HeldFreeze[1];
+                ProbeWriter.Batch batch = probes.prepare(migration, options.probes(), icmpId);
+                LocalMigration.Hold hold = (src, info) -> held[0] = HeldFreeze.hold(
+                        () -> src.execute("query-migrate", null).path("status").asText(),
+                        () -> {
+                            ProbeWriter.fire(batch);
+                            return batch.count();
+                        });
+                LocalMigration.Result r;
+                try {
+                    r = LocalMigration.run(LocalMigration.Options.of(vm[k - 1].qmp, vm[k].qmp)
+                            .withBackendTransfer(backendTransfer).withTimeout(Duration.ofSeconds(30)).withHold(hold), line -> { });
+                } finally {
+                    if (held[0] == null || held[0].probesWritten() == 0) {
+                        ProbeWriter.discard(batch);
+                    }
+                }
+                if (held[0] != null && held[0].probesWritten() > 0) {
+                    batches.add(batch);
+                }
                 long stopped = r.sourceInfo().path("x-source-stopped-ns").asLong(0);
                 long started = r.targetInfo().path("x-target-started-ns").asLong(0);
                 if (r.completed() && started == 0) {
@@ -146,17 +202,23 @@ public final class DemoRun implements AutoCloseable {
                     sleep(SETTLE);
                     started = vm[k].execute("query-migrate", null).path("x-target-started-ns").asLong(0);
                 }
-                double downtimeMs = started > 0 && stopped > 0 ? (started - stopped) / 1e6 : r.downtimeMs();
-                Migration m = new Migration(k, vm[k - 1].name, vm[k].name, r.status(), downtimeMs, stopped, started, r.error());
+                // the headline downtime leaves the demo's hold out: source stop to target start, minus
+                // source stop to migrate-continue (the held part is reported on its own)
+                long from = held[0] != null && held[0].releasedNanos() > stopped ? held[0].releasedNanos() : stopped;
+                double downtimeMs = started > 0 && stopped > 0 ? (started - from) / 1e6 : r.downtimeMs();
+                Migration m = new Migration(k, vm[k - 1].name, vm[k].name, r.status(), downtimeMs, stopped, started, r.error(),
+                        held[0]);
                 migrations.add(m);
                 String extra = "";
                 if (!backendTransfer && r.completed()) {
-                    double ms = switchNetwork(ns, k, mac);
+                    double ms = switchNetwork(ns, k, mac, guestMac);
                     switches.add(ms);
                     extra = String.format(", network switched to %s in %.1f ms", tap(false, k), ms);
                 }
-                say(String.format("  %2d/%d %s -> %s  %-9s downtime %s ms%s%s", k, n, m.from(), m.to(), r.status(),
-                        downtimeMs < 0 ? "-" : String.format("%.3f", downtimeMs), extra,
+                say(String.format("  %2d/%d %s -> %s  %-9s downtime %s ms, held %s ms, %d probes in the freeze%s%s", k, n,
+                        m.from(), m.to(), r.status(), downtimeMs < 0 ? "-" : String.format("%.3f", downtimeMs),
+                        held[0] == null || held[0].heldMs(stopped) < 0 ? "-" : String.format("%.1f", held[0].heldMs(stopped)),
+                        m.probesHeld(), extra,
                         r.error() == null ? "" : " (" + r.error() + ")"));
                 if (!r.completed()) {
                     break;
@@ -172,6 +234,13 @@ public final class DemoRun implements AutoCloseable {
         if (ifindex != null) {
             ifindex[1] = tapExists(ns, tap(true, 0)) ? ifindex(ns, tap(true, 0)) : -1;
         }
+        for (ProbeWriter.Batch b : batches) {
+            ProbeWriter.awaitDone(b);
+            int i = b.migration() - 1;
+            Migration m = migrations.get(i);
+            migrations.set(i, new Migration(m.index(), m.from(), m.to(), m.status(), m.downtimeMs(), m.stoppedNanos(),
+                    m.startedNanos(), m.error(), m.hold().withAnswered(b.answered().size())));
+        }
         PingLog log = PingLog.parse(Files.readAllLines(pingOut, StandardCharsets.UTF_8), offset[0],
                 Math.round(options.intervalMs() * 1e6));
         // requests sent in the last 50 ms before SIGINT may still have been in flight: neither sent nor lost
@@ -181,6 +250,9 @@ public final class DemoRun implements AutoCloseable {
                 v.close();
             }
         }
+        say(String.format("  %s done in %.1f s: VMM start %.1f s, ping and migrations %.1f s, stop and clean-up %.1f s",
+                mode.replace('_', ' '), (System.nanoTime() - t0) / 1e9, (vmmsReady - t0) / 1e9, (stopMono - vmmsReady) / 1e9,
+                (System.nanoTime() - stopMono) / 1e9));
         return new DemoSummary(mode, migrations, log, switches, cutOff);
     }
 
@@ -195,13 +267,14 @@ public final class DemoRun implements AutoCloseable {
     }
 
     /** The management layer's switch-over without backend transfer: address and MAC move to the new TAP (one ip batch). */
-    private double switchNetwork(String ns, int k, String mac) throws IOException {
+    private double switchNetwork(String ns, int k, String mac, String guestMac) throws IOException {
         Path batch = dir.resolve("switch-" + k + ".ip");
         String old = tap(false, k - 1);
         String now = tap(false, k);
         // the old TAP may already be gone (non-persistent; the source closed its queues): -force goes on
         Files.writeString(batch, String.join("\n", "link set " + old + " down", "addr flush dev " + old,
-                "link set " + now + " address " + mac, "addr add " + HOST_CIDR + " dev " + now, "link set " + now + " up", ""));
+                "link set " + now + " address " + mac, "addr add " + HOST_CIDR + " dev " + now, "link set " + now + " up",
+                "neigh replace " + GUEST + " lladdr " + guestMac + " dev " + now + " nud permanent", ""));
         long t0 = System.nanoTime();
         Commands.run(STEP, List.of(ip, "-n", ns, "-force", "-batch", batch.toString()));
         return (System.nanoTime() - t0) / 1e6;
@@ -241,6 +314,44 @@ public final class DemoRun implements AutoCloseable {
         }
         if (!p.waitFor(10, TimeUnit.SECONDS)) {
             p.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
+        }
+    }
+
+    /**
+     * Makes the guest's neighbour entry permanent (the MAC ping just learnt), so that probes written
+     * during a hold go straight into the TAP and are never held back by ARP. Returns the MAC.
+     */
+    private String pinNeighbour(String ns, String ifname) {
+        String out = Commands.run(STEP, List.of(ip, "-n", ns, "neigh", "show", GUEST, "dev", ifname)).orThrow().output();
+        int i = out.indexOf("lladdr ");
+        String mac = i < 0 ? MAC : out.substring(i + 7, i + 24);
+        Commands.run(STEP, List.of(ip, "-n", ns, "neigh", "replace", GUEST, "lladdr", mac, "dev", ifname, "nud", "permanent")).orThrow();
+        return mac;
+    }
+
+    /**
+     * One probe batch before the migrations: proves that the probe path (perl in the namespace, raw
+     * socket, the guest's answers) works, and takes its first-use cost out of the first held freeze.
+     */
+    private void warmUpProbes(ProbeWriter probes, boolean backendTransfer) throws Exception {
+        ProbeWriter.Batch b = probes.prepare(0, options.probes(), backendTransfer ? 0xB100 : 0xB200);
+        ProbeWriter.fire(b);
+        ProbeWriter.awaitDone(b);
+        int answered = b.answered().size();
+        if (answered != options.probes()) {
+            throw new IOException("the guest stand-in answered " + answered + " of " + options.probes()
+                    + " warm-up probes before any migration: " + String.join(" | ", Files.readAllLines(b.out())));
+        }
+    }
+
+    private ProbeWriter probeWriter(String ns) throws IOException {
+        synchronized (this) {
+            if (closed) {
+                throw new IllegalStateException("closed");
+            }
+            ProbeWriter w = new ProbeWriter(ip, ns, dir);
+            probeWriters.add(w);
+            return w;
         }
     }
 
@@ -335,6 +446,7 @@ public final class DemoRun implements AutoCloseable {
         }
         closed = true;
         pings.forEach(Process::destroyForcibly);
+        probeWriters.forEach(ProbeWriter::close);
         for (DemoVmm vmm : vmms) {
             vmm.destroy();
         }

@@ -30,6 +30,7 @@ final class DemoVmm implements AutoCloseable {
     final Path stdout;
     final Path stderr;
     private final Process process;
+    private final long startedNanos = System.nanoTime();
     private QmpClient client;
 
     private DemoVmm(String name, Path qmp, Path stdout, Path stderr, Process process) {
@@ -63,8 +64,29 @@ final class DemoVmm implements AutoCloseable {
         return new DemoVmm(name, qmp, out, err, p);
     }
 
+    /** Whether the child printed {@code READY <qmp>} (its socket listens, warm-up done). */
+    boolean isReady() throws IOException {
+        return client != null || Files.readString(stdout, StandardCharsets.UTF_8).contains("READY " + qmp);
+    }
+
+    /** Throws if the child exited or missed its READY deadline while starting. */
+    void checkStarting() throws IOException, TimeoutException {
+        if (client != null) {
+            return;
+        }
+        if (!process.isAlive() && !isReady()) {
+            throw new IOException("VMM " + name + " exited (" + process.exitValue() + ") before READY: " + tail(stderr));
+        }
+        if (System.nanoTime() - startedNanos > READY.toNanos()) {
+            throw new TimeoutException("VMM " + name + " not READY within " + READY.toSeconds() + " s: " + tail(stderr));
+        }
+    }
+
     /** Waits (bounded) for {@code READY <qmp>}, then connects. */
     DemoVmm awaitReady() throws IOException, TimeoutException, InterruptedException {
+        if (client != null) {
+            return this;
+        }
         long deadline = System.nanoTime() + READY.toNanos();
         String line = "READY " + qmp;
         while (!Files.readString(stdout, StandardCharsets.UTF_8).contains(line)) {

@@ -41,9 +41,11 @@ public final class LocalMigration {
      * @param backendTransfer  sets migration parameter {@code local} on both sides (false: the
      *                         baseline, the target uses its own TAP)
      * @param contTarget       send {@code cont} to a target started paused ({@code -S}) once it completed
+     * @param hold             null: no hold; otherwise the source gets capability {@code pause-before-switchover},
+     *                         and while it waits in {@code pre-switchover} this runs, then {@code migrate-continue}
      */
     public record Options(Path source, Path target, String uri, boolean backendTransfer, Duration timeout,
-            boolean contTarget) {
+            boolean contTarget, Hold hold) {
         public Options {
             Objects.requireNonNull(source, "source");
             Objects.requireNonNull(target, "target");
@@ -51,28 +53,45 @@ public final class LocalMigration {
         }
 
         public static Options of(Path source, Path target) {
-            return new Options(source, target, null, true, Duration.ofSeconds(60), false);
+            return new Options(source, target, null, true, Duration.ofSeconds(60), false, null);
         }
 
         public Options withUri(String value) {
-            return new Options(source, target, value, backendTransfer, timeout, contTarget);
+            return new Options(source, target, value, backendTransfer, timeout, contTarget, hold);
         }
 
         public Options withBackendTransfer(boolean value) {
-            return new Options(source, target, uri, value, timeout, contTarget);
+            return new Options(source, target, uri, value, timeout, contTarget, hold);
         }
 
         public Options withTimeout(Duration value) {
-            return new Options(source, target, uri, backendTransfer, value, contTarget);
+            return new Options(source, target, uri, backendTransfer, value, contTarget, hold);
         }
 
         public Options withContTarget(boolean value) {
-            return new Options(source, target, uri, backendTransfer, timeout, value);
+            return new Options(source, target, uri, backendTransfer, timeout, value, hold);
+        }
+
+        public Options withHold(Hold value) {
+            return new Options(source, target, uri, backendTransfer, timeout, contTarget, value);
         }
 
         public String effectiveUri() {
             return uri != null ? uri : defaultUri(target);
         }
+    }
+
+    /**
+     * What a control plane does while the source holds its freeze in {@code pre-switchover}
+     * (queues stopped, device state not yet sent); {@code migrate-continue} follows when it returns.
+     */
+    @FunctionalInterface
+    public interface Hold {
+        /**
+         * @param source the source's QMP client (status checks go through it)
+         * @param info   the {@code query-migrate} reply that reported {@code pre-switchover}
+         */
+        void held(QmpClient source, JsonNode info) throws IOException, TimeoutException;
     }
 
     /** One event of the timeline: microseconds since {@code migrate} was sent, on the clock {@link Result#timelineClock()} names. */
@@ -157,6 +176,11 @@ public final class LocalMigration {
             ObjectNode local = JsonNodeFactory.instance.objectNode().put("local", o.backendTransfer());
             src.execute("migrate-set-parameters", local);
             tgt.execute("migrate-set-parameters", local);
+            if (o.hold() != null) {
+                ObjectNode cap = JsonNodeFactory.instance.objectNode();
+                cap.putArray("capabilities").addObject().put("capability", "pause-before-switchover").put("state", true);
+                src.execute("migrate-set-capabilities", cap);
+            }
             tgt.execute("migrate-incoming", JsonNodeFactory.instance.objectNode().put("uri", uri));
             progress.accept("target: migrate-incoming " + uri);
             awaitListening(uri, deadline);
@@ -174,6 +198,7 @@ public final class LocalMigration {
             JsonNode srcInfo = JsonNodeFactory.instance.objectNode();
             String last = "";
             int refusedRetries = 0;
+            boolean continued = false;
             while (error == null && System.nanoTime() < deadline) {
                 srcInfo = src.execute("query-migrate", null);
                 status = srcInfo.path("status").asText("none");
@@ -195,6 +220,17 @@ public final class LocalMigration {
                 }
                 if (FINAL.contains(status)) {
                     break;
+                }
+                if (status.equals("pre-switchover") && o.hold() != null && !continued) {
+                    try {
+                        o.hold().held(src, srcInfo);
+                    } catch (IOException | TimeoutException | RuntimeException e) {
+                        src.execute("migrate_cancel", null); // a failed hold must not leave the source frozen
+                        throw e;
+                    }
+                    src.execute("migrate-continue", JsonNodeFactory.instance.objectNode().put("state", "pre-switchover"));
+                    continued = true;
+                    continue;
                 }
                 LockSupport.parkNanos(POLL_NANOS);
             }

@@ -1,2 +1,2 @@
-/** Small building blocks of human-readable and JSON reports: percentiles and aligned tables. */
+/** Small building blocks of human-readable, HTML and JSON reports: percentiles, aligned tables and the one SVG chart writer. */
 package dev.livetap.engine.report;

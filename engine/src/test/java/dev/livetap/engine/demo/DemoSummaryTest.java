@@ -48,8 +48,16 @@ class DemoSummaryTest {
                 Math.round(toMs * MS), null);
     }
 
+    /** A held migration: QMP said pre-switchover around K probes written 0.2-0.4 ms after the stop; let go at 0.5 ms. */
+    static Migration held(int k, double fromMs, double toMs, int probes, int answered) {
+        HeldFreeze h = new HeldFreeze(HeldFreeze.PRE_SWITCHOVER, HeldFreeze.PRE_SWITCHOVER, probes, Math.round((fromMs + 0.2) * MS),
+                Math.round((fromMs + 0.4) * MS), Math.round((fromMs + 0.5) * MS), answered);
+        return new Migration(k, "vm" + (k - 1), "vm" + k, "completed", toMs - fromMs - 0.5, Math.round(fromMs * MS),
+                Math.round(toMs * MS), null, h);
+    }
+
     @Test
-    void requestsAreCountedPerFreezeWindowAndEveryFreezeNeedsOne() {
+    void pingRequestsAreCountedPerFreezeWindowAndReportedButDoNotDecide() {
         // freezes [10.5, 15.5] ms (requests at 12 and 14 ms inside) and [30.5, 31.5] ms (none: 30 and 32 outside)
         List<double[]> frozen = List.of(new double[] {10.5, 15.5}, new double[] {30.5, 31.5});
         PingLog log = ping(30, frozen, List.of(), 0);
@@ -58,11 +66,12 @@ class DemoSummaryTest {
         assertEquals(List.of(2, 0), s.requestsInFreezePerMigration(), "requests sent inside each [source stop, target start]");
         assertEquals(2, s.requestsInFreeze());
         assertEquals(1, s.migrationsWithoutRequestInFreeze());
-        assertFalse(s.provesSomething(), "a freeze no request fell into proves nothing about lost frames");
+        assertFalse(s.provesSomething(), "no hold, no probe: nothing proven, whatever ping caught");
 
         DemoSummary ok = new DemoSummary(DemoSummary.BACKEND_TRANSFER,
-                List.of(migration(1, 10.5, 15.5), migration(2, 29.5, 31.5)), log, List.of(), 0);
-        assertTrue(ok.provesSomething(), "every freeze holds a request (30 ms is inside [29.5, 31.5])");
+                List.of(held(1, 10.5, 15.5, 8, 8), held(2, 30.5, 31.5, 8, 8)), log, List.of(), 0);
+        assertEquals(1, ok.migrationsWithoutRequestInFreeze(), "ping caught nothing in the second freeze ...");
+        assertTrue(ok.provesSomething(), "... but its probes were held in it: the freeze proves something");
         assertEquals(0, ok.framesLost());
         assertEquals(30, ok.framesSent());
         assertEquals(3.6 - 0.1, ok.extraDelayMaxMs(), 1e-6, "worst extra delay = max RTT (request at 12 ms, answered at 15.6) - median RTT");
@@ -77,8 +86,9 @@ class DemoSummaryTest {
         assertFalse(s.provesSomething());
         Migration failed = new Migration(1, "a", "b", "failed", -1, 0, 0, "boom");
         assertFalse(new DemoSummary(DemoSummary.BASELINE, List.of(failed), log, List.of(), 0).provesSomething());
-        assertFalse(new DemoSummary(DemoSummary.BACKEND_TRANSFER, List.of(migration(1, 0, 5)), null, List.of(), 0)
-                .provesSomething(), "without a real ping nothing is proven");
+        Migration heldNoStart = new Migration(1, "a", "b", "completed", -1, 5 * MS, 0, null, held(1, 5, 9, 8, 8).hold());
+        assertEquals(1, new DemoSummary(DemoSummary.BACKEND_TRANSFER, List.of(heldNoStart), log, List.of(), 0).freezesWithoutProbe(),
+                "without the target's start stamp the writes cannot be shown inside the freeze");
     }
 
     @Test
@@ -98,7 +108,8 @@ class DemoSummaryTest {
     void tableAndJsonCarryTheFiguresOfBothModes() throws Exception {
         List<double[]> frozen = List.of(new double[] {10.5, 15.5}, new double[] {29.5, 31.5});
         PingLog log = ping(30, frozen, List.of(), 0);
-        List<Migration> ms = List.of(migration(1, 10.5, 15.5), migration(2, 29.5, 31.5));
+        // held(...) downtimes: 5.5 - 0.5 = 5 and 2.5 - 0.5 = 2 ms
+        List<Migration> ms = List.of(held(1, 10.5, 16.0, 8, 8), held(2, 29.5, 32.0, 8, 8));
         DemoSummary bt = new DemoSummary(DemoSummary.BACKEND_TRANSFER, ms, log, List.of(), 0);
         DemoSummary base = new DemoSummary(DemoSummary.BASELINE, ms, ping(30, List.of(), List.of(6, 7, 16), 0),
                 List.of(4.0, 6.0), 0);
@@ -115,9 +126,16 @@ class DemoSummaryTest {
         assertEquals(30, j.path("frames_sent").asInt());
         assertEquals(0, j.path("frames_lost").asInt());
         assertEquals(3.6, j.path("rtt_ms_max").asDouble(), 1e-6);
-        assertEquals(3, j.path("requests_in_freeze").asInt());
+        assertEquals(5, j.path("requests_in_freeze").asInt(), "12, 14, 16 and 30, 32 ms");
         assertTrue(j.path("proves_something").asBoolean());
         assertEquals(2, j.path("runs").size());
+        assertEquals(16, j.path("probes_sent").asInt());
+        assertEquals(16, j.path("probes_answered").asInt());
+        assertEquals(0, j.path("freezes_without_probe").asInt());
+        assertEquals(0.5, j.path("held_freeze_ms").path("p50").asDouble(), 1e-9, "stop to release: 0.5 ms in both");
+        assertEquals(0.5, j.path("held_freeze_ms").path("p99").asDouble(), 1e-9);
+        assertEquals(8, j.path("runs").get(0).path("probes_in_freeze").asInt());
+        assertTrue(table.lines().anyMatch(l -> l.matches("freezes without a probe\\s+0\\s+0")), table);
         JsonNode b = new ObjectMapper().readTree(base.toJson().toString());
         assertEquals(3, b.path("frames_lost").asInt());
         assertEquals(4.0, b.path("network_switch_ms").path("p50").asDouble(), 1e-9);

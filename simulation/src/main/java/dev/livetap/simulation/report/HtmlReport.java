@@ -1,5 +1,6 @@
 package dev.livetap.simulation.report;
 
+import dev.livetap.engine.report.SvgChart;
 import dev.livetap.simulation.Fault;
 import dev.livetap.simulation.Phase;
 import dev.livetap.simulation.SimRun;
@@ -121,22 +122,17 @@ public final class HtmlReport {
         int row = 24;
         int labelW = 230;
         int barW = 560;
-        int height = Math.max(1, counts.size()) * row + 10;
-        h.append("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"").append(labelW + barW + 80).append("\" height=\"")
-                .append(height).append("\" role=\"img\" aria-label=\"outcome counts\">\n");
+        SvgChart c = new SvgChart(labelW + barW + 80, Math.max(1, counts.size()) * row + 10, "outcome counts");
         int y = 5;
         for (Map.Entry<String, Integer> e : counts.entrySet()) {
             int w = (int) Math.round((double) e.getValue() / Math.max(1, max) * barW);
             String color = e.getKey().equals("violation") ? BAD : ACCENT;
-            h.append("<text x=\"").append(labelW - 8).append("\" y=\"").append(y + 16).append("\" text-anchor=\"end\" font-size=\"13\">")
-                    .append(esc(e.getKey())).append("</text>");
-            h.append("<rect x=\"").append(labelW).append("\" y=\"").append(y + 3).append("\" width=\"").append(Math.max(1, w))
-                    .append("\" height=\"").append(row - 6).append("\" fill=\"").append(color).append("\"/>");
-            h.append("<text x=\"").append(labelW + w + 6).append("\" y=\"").append(y + 16).append("\" font-size=\"13\">")
-                    .append(e.getValue()).append("</text>\n");
+            c.text(labelW - 8, y + 16, e.getKey(), 13, "end");
+            c.rect(labelW, y + 3, Math.max(1, w), row - 6, color, 1, null);
+            c.text(labelW + w + 6, y + 16, String.valueOf(e.getValue()), 13, "start");
             y += row;
         }
-        h.append("</svg>\n");
+        h.append(c.toSvg());
     }
 
     private static void matrix(StringBuilder h, Simulator.Batch b) {
@@ -184,62 +180,37 @@ public final class HtmlReport {
         int w = 720;
         int ht = 200;
         int left = 50;
-        int bottom = 30;
         int bins = hist.counts().length;
         long max = 1;
         for (long c : hist.counts()) {
             max = Math.max(max, c);
         }
-        h.append("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"").append(w + left + 20).append("\" height=\"")
-                .append(ht + bottom + 10).append("\" role=\"img\" aria-label=\"downtime histogram\">\n");
-        h.append("<line x1=\"").append(left).append("\" y1=\"").append(ht).append("\" x2=\"").append(left + w).append("\" y2=\"")
-                .append(ht).append("\" stroke=\"#888\"/>");
-        h.append("<line x1=\"").append(left).append("\" y1=\"0\" x2=\"").append(left).append("\" y2=\"").append(ht)
-                .append("\" stroke=\"#888\"/>");
-        h.append("<text x=\"").append(left - 6).append("\" y=\"12\" text-anchor=\"end\" font-size=\"11\">").append(max).append("</text>");
-        h.append("<text x=\"").append(left - 6).append("\" y=\"").append(ht).append("\" text-anchor=\"end\" font-size=\"11\">0</text>\n");
+        SvgChart c = new SvgChart(w + left + 20, ht + 40, "downtime histogram");
+        // y runs to max + 10 % so that the count above the tallest bar stays inside
+        SvgChart.Plot p = c.plot(left, 0, w, ht, 0, bins, 0, max * (ht / (ht - 10.0)));
+        c.line(left, ht, left + w, ht, "#888", 1).line(left, 0, left, ht, "#888", 1);
+        c.text(left - 6, 12, String.valueOf(max), 11, "end").text(left - 6, ht, "0", 11, "end");
         if (hist.total() == 0) {
-            h.append("<text x=\"").append(left + 20).append("\" y=\"").append(ht / 2).append("\" font-size=\"13\">no completed run with a"
-                    + " measured downtime</text>\n");
+            c.text(left + 20, ht / 2.0, "no completed run with a measured downtime", 13, "start");
         }
-        double bw = (double) w / bins;
         for (int i = 0; i < bins; i++) {
-            long c = hist.counts()[i];
-            int bh = (int) Math.round((double) c / max * (ht - 10));
-            int x = (int) Math.round(left + i * bw);
-            if (c > 0) {
-                h.append("<rect x=\"").append(x + 1).append("\" y=\"").append(ht - bh).append("\" width=\"")
-                        .append(Math.max(1, (int) bw - 2)).append("\" height=\"").append(bh).append("\" fill=\"").append(ACCENT)
-                        .append("\"><title>").append(hist.label(i)).append(" ms: ").append(c).append("</title></rect>");
-                h.append("<text x=\"").append(x + (int) (bw / 2)).append("\" y=\"").append(ht - bh - 3)
-                        .append("\" text-anchor=\"middle\" font-size=\"10\">").append(c).append("</text>");
+            long n = hist.counts()[i];
+            if (n > 0) {
+                p.bar(i + 0.02, i + 0.98, 0, n, ACCENT, hist.label(i) + " ms: " + n);
+                p.label(i + 0.5, n, String.valueOf(n), 10, "middle");
             }
             if (i % Math.max(1, bins / 10) == 0) {
-                h.append("<text x=\"").append(x).append("\" y=\"").append(ht + 16).append("\" font-size=\"10\">").append(hist.lower(i))
-                        .append("</text>");
+                c.text(p.x(i), ht + 16, String.valueOf(hist.lower(i)), 10, "start");
             }
-            h.append('\n');
         }
-        h.append("<text x=\"").append(left + w).append("\" y=\"").append(ht + 28).append("\" text-anchor=\"end\" font-size=\"11\">ms</text>\n");
-        h.append("</svg>\n<p>").append(hist.total()).append(" completed run(s) with a downtime; bin width ").append(hist.width())
-                .append(" ms.</p>\n");
+        c.text(left + w, ht + 28, "ms", 11, "end");
+        h.append(c.toSvg()).append("<p>").append(hist.total()).append(" completed run(s) with a downtime; bin width ")
+                .append(hist.width()).append(" ms.</p>\n");
     }
 
     static String esc(String s) {
-        StringBuilder b = new StringBuilder(s.length() + 16);
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            switch (c) {
-                case '<' -> b.append("&lt;");
-                case '>' -> b.append("&gt;");
-                case '&' -> b.append("&amp;");
-                case '"' -> b.append("&quot;");
-                default -> b.append(c);
-            }
-        }
-        return b.toString();
+        return SvgChart.esc(s);
     }
-
     /** Equal-width bins from the minimum; a single value gets bins of width 1 starting at it. */
     public record Histogram(long min, long width, long[] counts, long total) {
         public static Histogram of(List<Long> values, int binsMax) {
