@@ -305,6 +305,10 @@ public final class QmpClient implements AutoCloseable {
                 awaitSignal(left);
             }
         } finally {
+            if (writeWanted) {
+                writeWanted = false;
+                updateInterest();
+            }
             lock.unlock();
         }
     }
@@ -330,7 +334,8 @@ public final class QmpClient implements AutoCloseable {
     /** Called with the lock held. */
     private void updateInterest() {
         if (registration != null && !closed) {
-            int ops = (readPaused || eof || failure != null ? 0 : Reactor.READ) | (writeWanted ? Reactor.WRITE : 0);
+            // a hung-up fd reports HANGUP whatever the mask: once at end of stream, watch nothing
+            int ops = eof || failure != null ? 0 : (readPaused ? 0 : Reactor.READ) | (writeWanted ? Reactor.WRITE : 0);
             registration.interest(ops);
         }
     }
