@@ -73,7 +73,7 @@ public final class QmpClient implements AutoCloseable {
             } finally {
                 lock.unlock();
             }
-            dispatch(next(deadline()));
+            dispatch(next(deadline(), "the greeting"));
         } catch (RuntimeException | TimeoutException e) {
             close();
             throw e;
@@ -125,7 +125,7 @@ public final class QmpClient implements AutoCloseable {
         try {
             send(line, fds, deadline, command);
             while (reply[0] == null) {
-                dispatch(next(deadline, command));
+                dispatchAll(nextBatch(deadline, command));
             }
             return reply[0];
         } finally {
@@ -160,7 +160,7 @@ public final class QmpClient implements AutoCloseable {
         long deadline = deadline();
         Optional<JsonNode> found = takeEvent(name);
         while (found.isEmpty()) {
-            dispatch(next(deadline, "event " + name));
+            dispatchAll(nextBatch(deadline, "event " + name));
             found = takeEvent(name);
         }
         return found.get();
@@ -174,7 +174,7 @@ public final class QmpClient implements AutoCloseable {
         long deadline = System.nanoTime() + wait.toNanos();
         while (events.isEmpty()) {
             try {
-                dispatch(next(deadline, "an event"));
+                dispatchAll(nextBatch(deadline, "an event"));
             } catch (TimeoutException | IllegalStateException quietOrClosed) {
                 return Optional.empty();
             }
@@ -253,12 +253,27 @@ public final class QmpClient implements AutoCloseable {
         }
     }
 
-    private QmpConnection.Received next(long deadline) throws TimeoutException {
-        return next(deadline, "the greeting");
+    private void dispatchAll(List<QmpConnection.Received> batch) {
+        for (QmpConnection.Received m : batch) {
+            dispatch(m);
+        }
     }
 
-    /** The next message, waiting for the reactor's signal until {@code deadline}. */
+    /** The next message (the greeting), waiting for the reactor's signal until {@code deadline}. */
     private QmpConnection.Received next(long deadline, String what) throws TimeoutException {
+        return nextBatch(deadline, what, 1).get(0);
+    }
+
+    /**
+     * Every message that has arrived (at least one), waiting for the reactor's signal until
+     * {@code deadline}. All of them are dispatched, the reply awaited or not, so the line observer
+     * sees whatever arrived by the time the caller looks, as a read of the socket would.
+     */
+    private List<QmpConnection.Received> nextBatch(long deadline, String what) throws TimeoutException {
+        return nextBatch(deadline, what, Integer.MAX_VALUE);
+    }
+
+    private List<QmpConnection.Received> nextBatch(long deadline, String what, int max) throws TimeoutException {
         lock.lock();
         try {
             while (inbox.isEmpty()) {
@@ -272,12 +287,15 @@ public final class QmpClient implements AutoCloseable {
                 }
                 awaitSignal(left);
             }
-            QmpConnection.Received m = inbox.poll();
+            List<QmpConnection.Received> batch = new ArrayList<>(Math.min(max, inbox.size()));
+            while (!inbox.isEmpty() && batch.size() < max) {
+                batch.add(inbox.poll());
+            }
             if (readPaused && inbox.size() <= MAX_INBOX / 2) {
                 readPaused = false;
                 updateInterest();
             }
-            return m;
+            return batch;
         } finally {
             lock.unlock();
         }
