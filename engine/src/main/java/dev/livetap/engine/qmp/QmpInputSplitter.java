@@ -16,6 +16,9 @@ import java.util.List;
  * discards the message in progress and yields an error piece. A message longer than the limit
  * is not buffered: its bytes are scanned and dropped until its brackets balance, then one error
  * piece is yielded, so memory stays bounded whatever the client sends.
+ *
+ * <p>The one framing of the package: {@link QmpSession} (server) and {@link QmpConnection}
+ * (every client) both cut their input with it.
  */
 final class QmpInputSplitter {
     /** One complete JSON text, or an error that replaces it. */

@@ -69,7 +69,7 @@ class QmpRealSocketTest {
     void socketIsPrivateAndSpeaksQmp() throws Exception {
         assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(dir.resolve("vm.qmp"))),
                 "the QMP socket is created with mode 0600");
-        try (QmpClient c = QmpClient.connect(os.unix(), dir.resolve("vm.qmp"), T)) {
+        try (QmpClient c = QmpClient.connect(os, dir.resolve("vm.qmp"), T)) {
             assertTrue(c.greeting().has("QMP"), "the greeting comes first: " + c.greeting());
             QmpException early = org.junit.jupiter.api.Assertions.assertThrows(QmpException.class,
                     () -> c.execute("query-status", null), "commands before negotiation are refused");
@@ -95,7 +95,7 @@ class QmpRealSocketTest {
     @RequiresTun
     void getfdTakesARealTapQueueFdForNetdevAdd() throws Exception {
         List<OwnedFd> queue = brokerTapQueue();
-        try (QmpClient c = QmpClient.connect(os.unix(), dir.resolve("vm.qmp"), T)) {
+        try (QmpClient c = QmpClient.connect(os, dir.resolve("vm.qmp"), T)) {
             c.negotiate();
             c.getfd("tapfd0", queue.get(0));
             OwnedFd.closeAll(queue);

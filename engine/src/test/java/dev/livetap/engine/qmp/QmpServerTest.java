@@ -59,7 +59,7 @@ class QmpServerTest {
     }
 
     QmpClient client() throws TimeoutException {
-        QmpClient c = QmpClient.connect(os, PATH, T);
+        QmpClient c = QmpClient.connect(os, os, PATH, T);
         toClose.add(c);
         return c;
     }

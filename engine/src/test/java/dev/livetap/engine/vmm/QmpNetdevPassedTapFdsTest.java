@@ -123,7 +123,7 @@ class QmpNetdevPassedTapFdsTest {
     void getfdThenNetdevAddFdsThenDeviceAddServesPingAndNetdevDelClosesTheFds() throws Exception {
         long tunBefore = tunFds();
         List<OwnedFd> queues = TapBroker.openQueues(os, dir, ns, "ltf0", 2, TunFlags.TAP_VNET_MQ, T);
-        try (QmpClient c = QmpClient.connect(os.unix(), dir.resolve("vm.qmp"), T)) {
+        try (QmpClient c = QmpClient.connect(os, dir.resolve("vm.qmp"), T)) {
             c.negotiate();
             c.getfd("tapfd0", queues.get(0));
             c.getfd("tapfd1", queues.get(1));

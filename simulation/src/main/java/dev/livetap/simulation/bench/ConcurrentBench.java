@@ -4,6 +4,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.livetap.engine.qmp.QmpConnection;
+import dev.livetap.engine.qmp.QmpJson;
+import dev.livetap.engine.qmp.QmpMux;
 import dev.livetap.engine.report.Percentiles;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -147,7 +150,7 @@ public final class ConcurrentBench {
                 List<String> refused = new ArrayList<>();
                 windowed(mux, total, o.setupWidth(), timeoutNs, "migrate-incoming", (i, done) -> {
                     int[] answered = {0};
-                    Consumer<QmpMux.Reply> check = r -> {
+                    Consumer<QmpConnection.Reply> check = r -> {
                         if (!r.ok()) {
                             refused.add(r.command() + ": " + r.error());
                         }
@@ -155,9 +158,9 @@ public final class ConcurrentBench {
                             done.run();
                         }
                     };
-                    tgt[i].send("migrate-set-parameters", Qmp.args().put("local", true), check);
-                    tgt[i].send("migrate-incoming", Qmp.args().put("uri", uris[i]), check);
-                    src[i].send("migrate-set-parameters", Qmp.args().put("local", true), check);
+                    tgt[i].send("migrate-set-parameters", QmpJson.object().put("local", true), check);
+                    tgt[i].send("migrate-incoming", QmpJson.object().put("uri", uris[i]), check);
+                    src[i].send("migrate-set-parameters", QmpJson.object().put("local", true), check);
                 });
                 if (!refused.isEmpty()) {
                     throw new IOException(refused.size() + " set-up command(s) refused, first: " + refused.get(0));
@@ -346,9 +349,9 @@ public final class ConcurrentBench {
                 ObjectNode ph = out.putObject("phases_ms");
                 phases.forEach((k, v) -> ph.put(k, DowntimeBench.round(v)));
                 ObjectNode q = out.putObject("bench_qmp");
-                q.put("replies", mux.replies);
-                q.put("events", mux.events);
-                q.put("selects", mux.selects);
+                q.put("replies", mux.replies());
+                q.put("events", mux.events());
+                q.put("selects", mux.selects());
                 List<String> failures = new ArrayList<>(b.failures);
                 if (b.unfinished != null) {
                     failures.add(0, b.unfinished);
@@ -408,14 +411,14 @@ public final class ConcurrentBench {
             int count = to - from;
             Batch b = new Batch(count);
             int[] open = {count};
-            List<Consumer<QmpMux.Reply>> onMigrateReply = new ArrayList<>();
+            List<Consumer<QmpConnection.Reply>> onMigrateReply = new ArrayList<>();
             int[] next = {0};
             // at most inFlight migrations between their migrate and their end: each end lets the next one go
             Runnable startNext = () -> {
                 if (next[0] < count) {
                     int k = next[0]++;
                     b.vms[k].migrateSentNs = System.nanoTime();
-                    src[from + k].send("migrate", Qmp.args().put("uri", uris[from + k]), onMigrateReply.get(k));
+                    src[from + k].send("migrate", QmpJson.object().put("uri", uris[from + k]), onMigrateReply.get(k));
                     if (next[0] == count) {
                         b.issued = System.nanoTime();
                     }
@@ -440,14 +443,14 @@ public final class ConcurrentBench {
                         startNext.run();
                     }
                 };
-                Consumer<QmpMux.Reply> onMigrate = r -> {
+                Consumer<QmpConnection.Reply> onMigrate = r -> {
                     vm.migrateReplyNs = r.receivedNs();
                     if (!r.ok()) {
                         fail.accept("migrate: " + r.error());
                     }
                 };
                 onMigrateReply.add(onMigrate);
-                sc.onEvent = e -> {
+                sc.onEvent(e -> {
                     if (!e.event().equals("MIGRATION")) {
                         return;
                     }
@@ -464,7 +467,7 @@ public final class ConcurrentBench {
                             if (error.startsWith("cannot connect") && vm.connectRetries < MAX_CONNECT_RETRIES
                                     && vm.sourceActiveNs == 0) {
                                 vm.connectRetries++;
-                                mux.later(2_000_000L, () -> sc.send("migrate", Qmp.args().put("uri", uri), onMigrate));
+                                mux.later(2_000_000L, () -> sc.send("migrate", QmpJson.object().put("uri", uri), onMigrate));
                             } else {
                                 fail.accept("source " + e.status() + ": " + error);
                             }
@@ -473,8 +476,8 @@ public final class ConcurrentBench {
                             // setup, device: progress only
                         }
                     }
-                };
-                tc.onEvent = e -> {
+                });
+                tc.onEvent(e -> {
                     if (e.event().equals("RESUME")) {
                         vm.targetResumedNs = e.ns();
                         endIfDone.run();
@@ -486,7 +489,7 @@ public final class ConcurrentBench {
                                     + (q.ok() ? q.value().path("error-desc").asText() : q.error())));
                         }
                     }
-                };
+                });
             }
             b.t0 = System.nanoTime();
             for (int k = 0; k < Math.min(inFlight, count); k++) {
@@ -494,7 +497,7 @@ public final class ConcurrentBench {
             }
             try {
                 mux.pump(b.t0 + timeoutNs, () -> open[0] == 0, "the end of " + count + " migrations");
-            } catch (Qmp.TimeoutException e) {
+            } catch (QmpMux.TimeoutException e) {
                 b.unfinished = open[0] + " migration(s) not ended within " + timeoutNs / 1_000_000 + " ms";
             }
             b.windowEnd = b.t0;
@@ -507,8 +510,8 @@ public final class ConcurrentBench {
                 }
             }
             for (int k = 0; k < count; k++) { // later events of these VMs are not this batch's
-                src[from + k].onEvent = e -> { };
-                tgt[from + k].onEvent = e -> { };
+                src[from + k].onEvent(e -> { });
+                tgt[from + k].onEvent(e -> { });
             }
             return b;
         }
@@ -528,7 +531,7 @@ public final class ConcurrentBench {
             int[] answered = {0};
             for (boolean incoming : new boolean[] {false, true}) {
                 QmpMux.Conn c = incoming ? tgt[i] : src[i];
-                ObjectNode netdev = Qmp.args().put("type", "tap").put("id", "net0").put("ifname", "lt" + i).put("queues", 1);
+                ObjectNode netdev = QmpJson.object().put("type", "tap").put("id", "net0").put("ifname", "lt" + i).put("queues", 1);
                 if (incoming) {
                     netdev.put("incoming-fds", true);
                 }
@@ -536,16 +539,16 @@ public final class ConcurrentBench {
                     if (r.ok() && !incoming) {
                         taps[0]++;
                     } else if (!r.ok()) {
-                        refused.add(c.name + " netdev_add: " + r.error());
+                        refused.add(c.name() + " netdev_add: " + r.error());
                     }
                     if (++answered[0] == 4) {
                         done.run();
                     }
                 });
-                c.send("device_add", Qmp.args().put("driver", "virtio-net-pci").put("id", "nic0").put("netdev", "net0")
+                c.send("device_add", QmpJson.object().put("driver", "virtio-net-pci").put("id", "nic0").put("netdev", "net0")
                         .put("mac", "52:54:00:12:34:56"), r -> {
                             if (!r.ok()) {
-                                refused.add(c.name + " device_add: " + r.error());
+                                refused.add(c.name() + " device_add: " + r.error());
                             }
                             if (++answered[0] == 4) {
                                 done.run();

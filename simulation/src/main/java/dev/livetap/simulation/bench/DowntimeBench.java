@@ -3,6 +3,8 @@ package dev.livetap.simulation.bench;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.livetap.engine.qmp.QmpClient;
+import dev.livetap.engine.qmp.QmpJson;
 import dev.livetap.engine.report.Percentiles;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -10,6 +12,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
 
 /**
@@ -64,17 +67,17 @@ public final class DowntimeBench {
                 q.awaitReady(perSide, ready);
                 progress.accept("processes ready (" + perSide + " target endpoints each); load " + Hop.loadAverage());
                 Path srcPath = dir.resolve("s.qmp");
-                Qmp src = Qmp.connect(srcPath);
+                QmpClient src = connect(srcPath);
                 addNic(src, o.queues(), false);
                 for (int h = 0; h < hops; h++) {
                     Path tgtPath = h % 2 == 0 ? dir.resolve("p").resolve("p" + (h / 2) + ".qmp")
                             : dir.resolve("q").resolve("q" + (h / 2) + ".qmp");
-                    Qmp tgt = Qmp.connect(tgtPath);
+                    QmpClient tgt = connect(tgtPath);
                     addNic(tgt, o.queues(), true);
                     String uri = "unix:" + dir.resolve("m" + h + ".sock");
                     Hop.prepareTarget(tgt, uri, o.hopTimeout());
-                    tgt.clearEvents();
-                    src.clearEvents();
+                    tgt.drainEvents();
+                    src.drainEvents();
                     Hop.startSource(src, uri);
                     Hop.awaitConnected(src, uri, o.hopTimeout());
                     Hop.Result r = Hop.finish(src, tgt, o.hopTimeout());
@@ -91,7 +94,7 @@ public final class DowntimeBench {
                     }
                 }
                 src.close();
-            } catch (IOException | RuntimeException e) {
+            } catch (IOException | TimeoutException | RuntimeException e) {
                 StringBuilder sb = new StringBuilder(e.getMessage() == null ? e.toString() : e.getMessage());
                 for (VmmChild c : children) {
                     sb.append("\n--- ").append(c.name).append(" stderr:\n").append(c.stderrTail());
@@ -132,20 +135,32 @@ public final class DowntimeBench {
         out.put("jvm_options", String.join(" ", o.jvmOptions()));
         out.put("load_average_start", load0);
         out.put("load_average_end", load1);
-        out.put("qmp_stalls_recovered", Qmp.STALLS.get());
+        out.put("qmp_stalls_recovered", Hop.STALLS.get());
         out.put("wall_ms", wallMs);
         var samples = out.putArray("downtime_samples_ms");
         downtimes.forEach(x -> samples.add(round(x)));
         return out;
     }
 
-    static void addNic(Qmp q, int queues, boolean incoming) throws IOException {
-        ObjectNode netdev = Qmp.args().put("type", "tap").put("id", "net0").put("ifname", "lt0").put("queues", queues);
+    /** A negotiated client whose waits are bounded to 30 s. */
+    static QmpClient connect(Path path) throws IOException, TimeoutException {
+        QmpClient q = QmpClient.connect(path, Duration.ofSeconds(30));
+        try {
+            q.negotiate();
+        } catch (TimeoutException | RuntimeException e) {
+            q.close();
+            throw e;
+        }
+        return q;
+    }
+
+    static void addNic(QmpClient q, int queues, boolean incoming) throws TimeoutException {
+        ObjectNode netdev = QmpJson.object().put("type", "tap").put("id", "net0").put("ifname", "lt0").put("queues", queues);
         if (incoming) {
             netdev.put("incoming-fds", true);
         }
         q.execute("netdev_add", netdev);
-        q.execute("device_add", Qmp.args().put("driver", "virtio-net-pci").put("id", "nic0").put("netdev", "net0")
+        q.execute("device_add", QmpJson.object().put("driver", "virtio-net-pci").put("id", "nic0").put("netdev", "net0")
                 .put("mq", true).put("mac", "52:54:00:12:34:56"));
     }
 

@@ -1,14 +1,20 @@
 package dev.livetap.simulation.bench;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.livetap.engine.qmp.QmpClient;
+import dev.livetap.engine.qmp.QmpConnection;
+import dev.livetap.engine.qmp.QmpJson;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * One local migration driven over QMP the way a management layer does it, without polling:
@@ -23,6 +29,9 @@ final class Hop {
         return t;
     });
 
+    /** Replies that never came (bounded waits that gave up), over every client of this JVM. */
+    static final AtomicInteger STALLS = new AtomicInteger();
+
     /** Downtime in ms and the stamps. */
     record Result(double downtimeMs, long stoppedNs, long startedNs, JsonNode source, JsonNode target) {
     }
@@ -31,9 +40,9 @@ final class Hop {
     }
 
     /** Sets {@code local} and {@code migrate-incoming} on the target; returns once its socket exists. */
-    static void prepareTarget(Qmp tgt, String uri, Duration timeout) throws IOException {
-        tgt.execute("migrate-set-parameters", Qmp.args().put("local", true));
-        tgt.execute("migrate-incoming", Qmp.args().put("uri", uri));
+    static void prepareTarget(QmpClient tgt, String uri, Duration timeout) throws IOException, TimeoutException {
+        tgt.execute("migrate-set-parameters", QmpJson.object().put("local", true));
+        tgt.execute("migrate-incoming", QmpJson.object().put("uri", uri));
         Path path = Path.of(uri.substring("unix:".length()));
         long deadline = System.nanoTime() + timeout.toNanos();
         while (!Files.exists(path)) {
@@ -49,9 +58,9 @@ final class Hop {
         }
     }
 
-    static void startSource(Qmp src, String uri) throws IOException {
-        src.execute("migrate-set-parameters", Qmp.args().put("local", true));
-        src.execute("migrate", Qmp.args().put("uri", uri));
+    static void startSource(QmpClient src, String uri) throws TimeoutException {
+        src.execute("migrate-set-parameters", QmpJson.object().put("local", true));
+        src.execute("migrate", QmpJson.object().put("uri", uri));
     }
 
     /**
@@ -59,12 +68,12 @@ final class Hop {
      * a moment before listen(2): a connect in between is refused, and the source fails at once
      * (nothing stopped yet). Such a refusal is retried, bounded; any other failure is thrown.
      */
-    static void awaitConnected(Qmp src, String uri, Duration timeout) throws IOException {
+    static void awaitConnected(QmpClient src, String uri, Duration timeout) throws IOException, TimeoutException {
         long deadline = System.nanoTime() + timeout.toNanos();
         for (int attempt = 0; ; attempt++) {
             String status;
             do {
-                status = src.awaitEvent("MIGRATION", null).path("data").path("status").asText();
+                status = src.awaitEvent("MIGRATION").path("data").path("status").asText();
             } while (status.equals("setup"));
             if (!status.equals("failed")) {
                 return;
@@ -80,20 +89,20 @@ final class Hop {
                 Thread.currentThread().interrupt();
                 throw new IOException("interrupted", e);
             }
-            src.execute("migrate", Qmp.args().put("uri", uri));
+            src.execute("migrate", QmpJson.object().put("uri", uri));
         }
     }
 
     /** Waits (bounded: the clients are closed when {@code timeout} passes) for the end; fails unless completed and resumed. */
-    static Result finish(Qmp src, Qmp tgt, Duration timeout) throws IOException {
+    static Result finish(QmpClient src, QmpClient tgt, Duration timeout) throws IOException, TimeoutException {
         ScheduledFuture<?> dog = WATCHDOG.schedule(() -> {
             src.close();
             tgt.close();
         }, timeout.toMillis(), TimeUnit.MILLISECONDS);
         try {
-            JsonNode end = tgt.awaitEvent("MIGRATION", null);
+            JsonNode end = tgt.awaitEvent("MIGRATION");
             while (!end.path("data").path("status").asText().matches("completed|failed|cancelled")) {
-                end = tgt.awaitEvent("MIGRATION", null);
+                end = tgt.awaitEvent("MIGRATION");
             }
             String status = end.path("data").path("status").asText();
             if (!status.equals("completed")) {
@@ -101,13 +110,13 @@ final class Hop {
                 JsonNode ti = tgt.execute("query-migrate", null);
                 throw new IOException("migration " + status + ": source " + si + " target " + ti);
             }
-            tgt.awaitEvent("RESUME", null);
+            tgt.awaitEvent("RESUME");
             JsonNode si = queryMigrate(src);
             if (si == null) {
                 return new Result(Double.NaN, 0, 0, null, tgt.execute("query-migrate", null));
             }
             while (!si.path("status").asText().equals("completed")) {
-                src.awaitEvent("MIGRATION", null);
+                src.awaitEvent("MIGRATION");
                 si = src.execute("query-migrate", null);
             }
             JsonNode ti = tgt.execute("query-migrate", null);
@@ -117,7 +126,7 @@ final class Hop {
                 throw new IOException("no monotonic stamps: source " + si + " target " + ti);
             }
             return new Result((started - stopped) / 1e6, stopped, started, si, ti);
-        } catch (IOException e) {
+        } catch (IOException | TimeoutException | IllegalStateException e) {
             if (dog.isDone()) {
                 throw new IOException("the migration did not finish within " + timeout.toMillis() + " ms", e);
             }
@@ -128,27 +137,23 @@ final class Hop {
     }
 
     /**
-     * query-migrate bounded to 3 s; null when no reply comes (counted in {@link Qmp#STALLS}: an
+     * query-migrate bounded to 3 s; null when no reply comes (counted in {@link #STALLS}: an
      * endpoint whose QMP socket stopped answering, an open engine issue, docs/profile-switchover.md).
      */
-    static JsonNode queryMigrate(Qmp q) throws IOException {
-        q.readTimeout(3_000);
+    static JsonNode queryMigrate(QmpClient q) {
         try {
-            return q.execute("query-migrate", null);
-        } catch (Qmp.TimeoutException e) {
-            Qmp.STALLS.incrementAndGet();
+            return QmpConnection.unwrap(q.request("query-migrate", null, List.of(), Duration.ofSeconds(3)));
+        } catch (TimeoutException e) {
+            STALLS.incrementAndGet();
             return null;
-        } finally {
-            q.readTimeout(30_000);
         }
     }
 
     /** {@code quit} bounded to 3 s (a stalled endpoint is left to the process's end). */
-    static void quit(Qmp q) {
-        q.readTimeout(3_000);
+    static void quit(QmpClient q) {
         try {
-            q.execute("quit", null);
-        } catch (IOException gone) {
+            q.request("quit", null, List.of(), Duration.ofSeconds(3));
+        } catch (TimeoutException | RuntimeException gone) {
             // closed by the endpoint, the process, or the timeout
         } finally {
             q.close();

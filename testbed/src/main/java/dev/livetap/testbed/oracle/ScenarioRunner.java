@@ -6,6 +6,7 @@ import dev.livetap.engine.qmp.QmpClient;
 import dev.livetap.engine.qmp.QmpJson;
 import dev.livetap.nativeio.OwnedFd;
 import dev.livetap.nativeio.UnixSockets;
+import dev.livetap.nativeio.linux.JnaOs;
 import dev.livetap.testbed.ChildProcess;
 import dev.livetap.testbed.qemu.QemuProcess;
 import dev.livetap.testbed.vmm.LivetapVmmProcess;
@@ -171,7 +172,7 @@ public final class ScenarioRunner {
         long deadline = System.nanoTime() + CONNECT_RETRY.toNanos();
         while (true) {
             try {
-                QmpClient client = QmpClient.connect(unix, socket, QMP_TIMEOUT);
+                QmpClient client = QmpClient.connect(unix, JnaOs.instance().reactor(), socket, QMP_TIMEOUT);
                 Session s = new Session(role, process, owner, client);
                 client.observeLines(s::onLine);
                 return s;

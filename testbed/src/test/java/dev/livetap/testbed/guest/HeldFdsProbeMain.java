@@ -38,7 +38,7 @@ public final class HeldFdsProbeMain {
         try (QemuProcess source = QemuProcess.startGuest(dir, "source", guest, null, false, true)) {
             report(tun, queues, "opened");
             await(source);
-            try (QmpClient src = QmpClient.connect(JnaOs.instance().unix(), source.qmpSocket(), QMP)) {
+            try (QmpClient src = QmpClient.connect(JnaOs.instance(), source.qmpSocket(), QMP)) {
                 src.negotiate();
                 for (int i = 0; i < queues.size(); i++) {
                     src.getfd(names.get(i), queues.get(i));
@@ -62,7 +62,7 @@ public final class HeldFdsProbeMain {
 
                 try (QemuProcess target = QemuProcess.startGuest(dir, "target", guest, null, true, false)) {
                     await(target);
-                    try (QmpClient tgt = QmpClient.connect(JnaOs.instance().unix(), target.qmpSocket(), QMP)) {
+                    try (QmpClient tgt = QmpClient.connect(JnaOs.instance(), target.qmpSocket(), QMP)) {
                         tgt.negotiate();
                         for (int i = 0; i < queues.size(); i++) {
                             tgt.getfd(names.get(i), queues.get(i));

@@ -1,9 +1,6 @@
-package dev.livetap.simulation.bench;
+package dev.livetap.engine.qmp;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
@@ -11,13 +8,10 @@ import java.nio.ByteBuffer;
 import java.nio.channels.SelectionKey;
 import java.nio.channels.Selector;
 import java.nio.channels.SocketChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.PriorityQueue;
 import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
@@ -26,86 +20,71 @@ import java.util.function.Consumer;
  * Many QMP connections driven concurrently by one thread, as a control plane managing many VMs
  * would: commands are written without waiting for earlier replies (on one connection the server
  * runs them one at a time in arrival order, docs/qmp.md; across connections they are
- * independent), replies and events are dispatched to callbacks as they arrive. Every wait
- * ({@link #pump}) is bounded by a deadline; nothing polls: the thread sleeps in select(2).
+ * independent), replies and events are dispatched to callbacks as they arrive. Each connection
+ * is a {@link QmpConnection} (the same framing, ids and matching as {@link QmpClient}). Every
+ * wait ({@link #pump}) is bounded by a deadline; nothing polls: the thread sleeps in select(2).
  *
  * <p>Not thread-safe: every method, and every callback, runs on the thread that calls
- * {@link #pump}.
+ * {@link #pump} (the caller's thread is the event loop here, so callbacks need no hand-off).
  */
-final class QmpMux implements AutoCloseable {
-    private static final ObjectMapper JSON = new ObjectMapper();
+public final class QmpMux implements AutoCloseable {
     private static final int READ_BYTES = 64 * 1024;
 
-    /** A message from the server and the {@link System#nanoTime()} at which its bytes were read. */
-    record Received(JsonNode message, long ns) {
-        String event() {
-            return message.path("event").asText();
-        }
-
-        String status() {
-            return message.path("data").path("status").asText();
-        }
-    }
-
-    /** The answer to one command: {@code reply} holds {@code return} or {@code error}. */
-    record Reply(String command, JsonNode reply, long sentNs, long receivedNs) {
-        boolean ok() {
-            return reply.has("return");
-        }
-
-        JsonNode value() {
-            return reply.get("return");
-        }
-
-        String error() {
-            return reply.path("error").path("desc").asText();
-        }
-
-        double rttMs() {
-            return (receivedNs - sentNs) / 1e6;
+    /** A wait of {@link #pump} that reached its deadline. */
+    public static final class TimeoutException extends IOException {
+        public TimeoutException(String what) {
+            super(what);
         }
     }
 
     /** One QMP connection (greeting and capabilities negotiated by {@link #connectAll}). */
-    final class Conn {
-        final Path path;
-        final String name;
+    public final class Conn {
+        private final Path path;
+        private final String name;
         private final SocketChannel ch;
         private final SelectionKey key;
+        private final QmpConnection qmp;
         private final ArrayDeque<ByteBuffer> out = new ArrayDeque<>();
-        private final ByteArrayOutputStream partial = new ByteArrayOutputStream();
-        private final Map<Long, Waiting> waiting = new HashMap<>();
-        private long nextId;
-        private boolean greeted;
         private boolean closed;
-        /** Every event, in arrival order, unless {@link #onEvent} consumes them. */
-        Consumer<Received> onEvent = e -> { };
 
         private Conn(Path path, String name, SocketChannel ch, SelectionKey key) {
             this.path = path;
             this.name = name;
             this.ch = ch;
             this.key = key;
+            this.qmp = new QmpConnection(name);
+            qmp.onEvent(e -> events++);
+            qmp.onUnmatchedReply(r -> fail("a reply to no command of this client: " + QmpJson.text(r)));
+        }
+
+        public Path path() {
+            return path;
+        }
+
+        public String name() {
+            return name;
+        }
+
+        /** Every event, in arrival order, on the pumping thread (replaces the previous listener). */
+        public void onEvent(Consumer<QmpConnection.Received> listener) {
+            qmp.onEvent(e -> {
+                events++;
+                listener.accept(e);
+            });
         }
 
         /**
          * Writes the command now (what the socket buffer takes; the rest on WRITE readiness). A
          * connection that is closed or fails to write fails the next {@link #pump}.
          */
-        void send(String command, ObjectNode arguments, Consumer<Reply> onReply) {
+        public void send(String command, ObjectNode arguments, Consumer<QmpConnection.Reply> onReply) {
             if (closed) {
                 return; // failure is set: the pump in progress or the next one throws it
             }
-            long id = ++nextId;
-            ObjectNode msg = JSON.createObjectNode().put("execute", command);
-            if (arguments != null) {
-                msg.set("arguments", arguments);
-            }
-            msg.put("id", id);
-            ByteBuffer b = ByteBuffer.wrap((msg.toString() + "\n").getBytes(StandardCharsets.UTF_8));
-            long sent = System.nanoTime();
-            waiting.put(id, new Waiting(command, sent, onReply));
-            out.add(b);
+            out.add(qmp.encode(command, arguments, r -> {
+                replies++;
+                onReply.accept(r);
+            }));
             try {
                 flush();
             } catch (IOException e) {
@@ -114,11 +93,11 @@ final class QmpMux implements AutoCloseable {
         }
 
         /** Commands sent and not answered yet. */
-        int unanswered() {
-            return waiting.size();
+        public int unanswered() {
+            return qmp.unanswered();
         }
 
-        boolean closed() {
+        public boolean closed() {
             return closed;
         }
 
@@ -141,45 +120,13 @@ final class QmpMux implements AutoCloseable {
                 fail("the QMP server closed the connection");
                 return;
             }
-            byte[] a = buffer.array();
-            int start = 0;
-            for (int i = 0; i < n; i++) {
-                if (a[i] == '\n') {
-                    partial.write(a, start, i - start);
-                    line(partial.toString(StandardCharsets.UTF_8), now);
-                    partial.reset();
-                    start = i + 1;
+            buffer.flip();
+            for (QmpConnection.Received m : qmp.decode(buffer, now)) {
+                if (closed) {
+                    return;
                 }
+                qmp.dispatch(m);
             }
-            partial.write(a, start, n - start);
-            if (partial.size() > (8 << 20)) {
-                fail("a QMP message longer than 8 MiB");
-            }
-        }
-
-        private void line(String text, long now) throws IOException {
-            if (text.isBlank()) {
-                return;
-            }
-            JsonNode m = JSON.readTree(text);
-            if (!greeted) {
-                if (!m.has("QMP")) {
-                    throw new IOException(name + ": not a QMP greeting: " + text);
-                }
-                greeted = true;
-                return;
-            }
-            if (m.has("event")) {
-                events++;
-                onEvent.accept(new Received(m, now));
-                return;
-            }
-            Waiting w = waiting.remove(m.path("id").asLong(-1));
-            if (w == null) {
-                throw new IOException(name + ": a reply to no command of this client: " + text);
-            }
-            replies++;
-            w.onReply.accept(new Reply(w.command, m, w.sentNs, now));
         }
 
         private void fail(String why) {
@@ -199,9 +146,6 @@ final class QmpMux implements AutoCloseable {
         }
     }
 
-    private record Waiting(String command, long sentNs, Consumer<Reply> onReply) {
-    }
-
     private record Timer(long dueNs, long seq, Runnable task) {
     }
 
@@ -213,19 +157,35 @@ final class QmpMux implements AutoCloseable {
     private long timerSeq;
     /** The first connection failure (a closed connection fails the next {@link #pump}). */
     private String failure;
-    long events;
-    long replies;
-    long selects;
+    private long events;
+    private long replies;
+    private long selects;
+    private boolean closedAll;
 
-    QmpMux() throws IOException {
+    public QmpMux() throws IOException {
         selector = Selector.open();
+    }
+
+    /** Events dispatched so far, over every connection. */
+    public long events() {
+        return events;
+    }
+
+    /** Replies dispatched so far, over every connection. */
+    public long replies() {
+        return replies;
+    }
+
+    /** select(2) calls so far (how often the pumping thread slept). */
+    public long selects() {
+        return selects;
     }
 
     /**
      * Connects to every path at once, then negotiates capabilities on all of them (pipelined);
      * returns the connections in the order of {@code paths}.
      */
-    List<Conn> connectAll(List<Path> paths, List<String> names, long timeoutMs) throws IOException {
+    public List<Conn> connectAll(List<Path> paths, List<String> names, long timeoutMs) throws IOException {
         List<Conn> made = new ArrayList<>();
         for (int i = 0; i < paths.size(); i++) {
             SocketChannel c = SocketChannel.open(StandardProtocolFamily.UNIX);
@@ -260,16 +220,16 @@ final class QmpMux implements AutoCloseable {
     }
 
     /** Runs {@code task} on the pump thread once {@code delayNs} passed (while someone pumps). */
-    void later(long delayNs, Runnable task) {
+    public void later(long delayNs, Runnable task) {
         timers.add(new Timer(System.nanoTime() + delayNs, ++timerSeq, task));
     }
 
     /**
      * Reads, writes and dispatches until {@code done} holds (checked after every batch of
-     * readiness), failing with {@link Qmp.TimeoutException} at {@code deadlineNs} and with an
+     * readiness), failing with {@link TimeoutException} at {@code deadlineNs} and with an
      * {@link IOException} as soon as any connection is lost.
      */
-    void pump(long deadlineNs, BooleanSupplier done, String what) throws IOException {
+    public void pump(long deadlineNs, BooleanSupplier done, String what) throws IOException {
         while (!done.getAsBoolean()) {
             if (failure != null) {
                 throw new IOException("while waiting for " + what + ": " + failure);
@@ -282,7 +242,7 @@ final class QmpMux implements AutoCloseable {
                 return;
             }
             if (now >= deadlineNs) {
-                throw new Qmp.TimeoutException("timed out waiting for " + what);
+                throw new TimeoutException("timed out waiting for " + what);
             }
             long waitNs = deadlineNs - now;
             if (!timers.isEmpty()) {
@@ -310,8 +270,6 @@ final class QmpMux implements AutoCloseable {
             selector.selectedKeys().clear();
         }
     }
-
-    private boolean closedAll;
 
     /** Closes every connection and the selector (idempotent); the first close failure is thrown. */
     @Override

@@ -1,17 +1,12 @@
-package dev.livetap.simulation.bench;
+package dev.livetap.engine.qmp;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.livetap.engine.qmp.QmpBuiltins;
-import dev.livetap.engine.qmp.QmpCommandRegistry;
-import dev.livetap.engine.qmp.QmpServer;
-import dev.livetap.engine.qmp.QmpVersion;
 import dev.livetap.nativeio.Os;
 import dev.livetap.nativeio.linux.JnaOs;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.util.ArrayList;
@@ -21,18 +16,19 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
 
-/** The bench's concurrent QMP driver against the engine's real QMP server (no VMs: built-in commands only). */
+/** The multiplexed QMP client against the engine's real QMP server (no VMs: built-in commands only). */
 @Timeout(value = 60, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
 class QmpMuxTest {
     private static final long SECOND = 1_000_000_000L;
     private final List<QmpServer> servers = new ArrayList<>();
-    private Path dir;
+    @TempDir
+    Path dir;
 
     @BeforeEach
-    void start() throws IOException {
+    void start() {
         Os os = JnaOs.instance();
-        dir = Files.createTempDirectory("livetap-qmpmux");
         for (int i = 0; i < 3; i++) {
             QmpCommandRegistry registry = new QmpCommandRegistry();
             QmpBuiltins.register(registry, QmpVersion.DEFAULT);
@@ -42,9 +38,8 @@ class QmpMuxTest {
     }
 
     @AfterEach
-    void stop() throws IOException {
+    void stop() {
         servers.forEach(QmpServer::close);
-        DowntimeBench.deleteTree(dir);
     }
 
     private List<Path> paths() {
@@ -92,7 +87,7 @@ class QmpMuxTest {
         try (QmpMux mux = new QmpMux()) {
             mux.connectAll(paths().subList(0, 1), List.of("a"), 10_000);
             long t0 = System.nanoTime();
-            Qmp.TimeoutException e = assertThrows(Qmp.TimeoutException.class,
+            QmpMux.TimeoutException e = assertThrows(QmpMux.TimeoutException.class,
                     () -> mux.pump(System.nanoTime() + SECOND / 5, () -> false, "an event that never comes"));
             long ms = (System.nanoTime() - t0) / 1_000_000;
             assertTrue(ms >= 190 && ms < 5_000, "waited " + ms + " ms for a 200 ms deadline");
@@ -115,14 +110,5 @@ class QmpMuxTest {
             assertTrue(lost.getMessage().contains("closed the connection"), lost.getMessage());
             assertTrue(conns.get(0).closed());
         }
-    }
-
-    @Test
-    void overlapCountsIntervalsOpenAtTheSameInstant() {
-        assertEquals(0, ConcurrentBench.maxOverlap(List.of()));
-        assertEquals(1, ConcurrentBench.maxOverlap(List.of(new long[] {0, 1}, new long[] {2, 3})));
-        assertEquals(2, ConcurrentBench.maxOverlap(List.of(new long[] {0, 2}, new long[] {2, 3})), "touching ends overlap");
-        assertEquals(3, ConcurrentBench.maxOverlap(List.of(new long[] {0, 10}, new long[] {1, 2}, new long[] {1, 9},
-                new long[] {3, 4})));
     }
 }
