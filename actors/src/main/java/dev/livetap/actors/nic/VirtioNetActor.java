@@ -49,38 +49,61 @@ public final class VirtioNetActor {
         }
     }
 
-    public sealed interface Command permits DescribeSection, Stop, Start, SaveSection, LoadSection, Release,
-            Rollback, Discard, GetInfo, Unplug, PeerAnswer, GuestAnswer, Answer {
+    public sealed interface Command permits Request, Release, Unplug, PeerAnswer, GuestAnswer, Answer {
     }
 
-    /** Every reply of a NIC names its device (owners match replies to requests on it). */
+    /**
+     * A request that is answered: its reply carries the same {@code requestId}, so the asker matches
+     * the reply to exactly this request ({@link dev.livetap.actors.FanOut}); 0 where the asker does not
+     * need it.
+     */
+    public sealed interface Request extends Command permits DescribeSection, Stop, Start, SaveSection, LoadSection,
+            Rollback, Discard, GetInfo {
+        long requestId();
+    }
+
+    /** Every reply of a NIC names its device and the request it answers. */
     public interface DeviceReply {
         String deviceId();
+
+        long requestId();
     }
 
     /** The schema the target's decoder loads this NIC's section with. */
-    public record DescribeSection(ActorRef<SectionSchema> replyTo) implements Command {
+    public record DescribeSection(long requestId, ActorRef<SectionSchema> replyTo) implements Request {
+        public DescribeSection(ActorRef<SectionSchema> replyTo) {
+            this(0, replyTo);
+        }
     }
 
-    public record SectionSchema(String deviceId, String sectionName, Schema schema) implements DeviceReply {
+    public record SectionSchema(long requestId, String deviceId, String sectionName, Schema schema) implements DeviceReply {
     }
 
-    public record Stop(ActorRef<Stopped> replyTo) implements Command {
+    public record Stop(long requestId, ActorRef<Stopped> replyTo) implements Request {
+        public Stop(ActorRef<Stopped> replyTo) {
+            this(0, replyTo);
+        }
     }
 
     /** @param lastStopNanos when the last queue stopped reading (CLOCK_MONOTONIC) */
-    public record Stopped(String deviceId, long lastStopNanos) implements DeviceReply {
+    public record Stopped(long requestId, String deviceId, long lastStopNanos) implements DeviceReply {
     }
 
-    public record Start(ActorRef<Started> replyTo) implements Command {
+    public record Start(long requestId, ActorRef<Started> replyTo) implements Request {
+        public Start(ActorRef<Started> replyTo) {
+            this(0, replyTo);
+        }
     }
 
     /** @param lastReadingNanos when the last queue started reading again; 0 if none could */
-    public record Started(String deviceId, long lastReadingNanos, int queuesReading) implements DeviceReply {
+    public record Started(long requestId, String deviceId, long lastReadingNanos, int queuesReading) implements DeviceReply {
     }
 
     /** Saves the section; the VM must be stopped. With {@code backendTravels} the peers' states go in {@code virtio-net-nic}. */
-    public record SaveSection(boolean backendTravels, ActorRef<SaveResult> replyTo) implements Command {
+    public record SaveSection(long requestId, boolean backendTravels, ActorRef<SaveResult> replyTo) implements Request {
+        public SaveSection(boolean backendTravels, ActorRef<SaveResult> replyTo) {
+            this(0, backendTravels, replyTo);
+        }
     }
 
     public sealed interface SaveResult extends DeviceReply permits SectionSaved, SectionSaveFailed {
@@ -88,24 +111,27 @@ public final class VirtioNetActor {
     }
 
     /** The section; its fds are borrowed from the peers until {@link Release} or {@link Rollback}. */
-    public record SectionSaved(String deviceId, Section section) implements SaveResult {
+    public record SectionSaved(long requestId, String deviceId, Section section) implements SaveResult {
     }
 
-    public record SectionSaveFailed(String deviceId, String reason) implements SaveResult {
+    public record SectionSaveFailed(long requestId, String deviceId, String reason) implements SaveResult {
     }
 
     /** Loads a section (its fds pass to this NIC: they are closed on refusal). */
-    public record LoadSection(Section section, ActorRef<LoadResult> replyTo) implements Command {
+    public record LoadSection(long requestId, Section section, ActorRef<LoadResult> replyTo) implements Request {
+        public LoadSection(Section section, ActorRef<LoadResult> replyTo) {
+            this(0, section, replyTo);
+        }
     }
 
     public sealed interface LoadResult extends DeviceReply permits SectionLoaded, SectionLoadFailed {
         String deviceId();
     }
 
-    public record SectionLoaded(String deviceId, long hostFeatures) implements LoadResult {
+    public record SectionLoaded(long requestId, String deviceId, long hostFeatures) implements LoadResult {
     }
 
-    public record SectionLoadFailed(String deviceId, String reason) implements LoadResult {
+    public record SectionLoadFailed(long requestId, String deviceId, String reason) implements LoadResult {
     }
 
     /** Source: the target answered {@code loaded}; every peer gives its resource up. */
@@ -113,23 +139,32 @@ public final class VirtioNetActor {
     }
 
     /** Source: the migration failed; every peer takes its state back, stopped. */
-    public record Rollback(ActorRef<RolledBack> replyTo) implements Command {
+    public record Rollback(long requestId, ActorRef<RolledBack> replyTo) implements Request {
+        public Rollback(ActorRef<RolledBack> replyTo) {
+            this(0, replyTo);
+        }
     }
 
-    public record RolledBack(String deviceId) implements DeviceReply {
+    public record RolledBack(long requestId, String deviceId) implements DeviceReply {
     }
 
     /** Target: the migration failed; every peer closes what it received. */
-    public record Discard(ActorRef<Discarded> replyTo) implements Command {
+    public record Discard(long requestId, ActorRef<Discarded> replyTo) implements Request {
+        public Discard(ActorRef<Discarded> replyTo) {
+            this(0, replyTo);
+        }
     }
 
-    public record Discarded(String deviceId, int closed) implements DeviceReply {
+    public record Discarded(long requestId, String deviceId, int closed) implements DeviceReply {
     }
 
-    public record GetInfo(ActorRef<NicInfo> replyTo) implements Command {
+    public record GetInfo(long requestId, ActorRef<NicInfo> replyTo) implements Request {
+        public GetInfo(ActorRef<NicInfo> replyTo) {
+            this(0, replyTo);
+        }
     }
 
-    public record NicInfo(String deviceId, int queuePairs, long hostFeatures, boolean peersWaitIncoming,
+    public record NicInfo(long requestId, String deviceId, int queuePairs, long hostFeatures, boolean peersWaitIncoming,
             List<PeerBackend.Status> queues, GuestActor.GuestState guest) implements DeviceReply {
     }
 
@@ -278,7 +313,7 @@ public final class VirtioNetActor {
                     askPeers(PeerBackend.Description.class, PeerBackend.Describe::new, "describe", rs -> {
                         List<Schema> schemas = new ArrayList<>();
                         rs.forEach(r -> schemas.add(((PeerBackend.Description) r).schema()));
-                        m.replyTo().tell(new SectionSchema(id(), VirtioNetSchema.sectionName(id()),
+                        m.replyTo().tell(new SectionSchema(m.requestId(), id(), VirtioNetSchema.sectionName(id()),
                                 VirtioNetSchema.schema(schemas)));
                     }, reason -> {
                         throw new IllegalStateException(id() + ": " + reason);
@@ -292,7 +327,7 @@ public final class VirtioNetActor {
                         for (Object r : rs) {
                             last = Math.max(last, ((PeerBackend.Stopped) r).atNanos());
                         }
-                        m.replyTo().tell(new Stopped(id(), last));
+                        m.replyTo().tell(new Stopped(m.requestId(), id(), last));
                         if (--stopsInFlight == 0) {
                             List<SaveSection> saves = new ArrayList<>(savesAfterStop);
                             savesAfterStop.clear();
@@ -310,7 +345,7 @@ public final class VirtioNetActor {
                             last = Math.max(last, s.atNanos());
                             reading += s.reading() ? 1 : 0;
                         }
-                        m.replyTo().tell(new Started(id(), last, reading));
+                        m.replyTo().tell(new Started(m.requestId(), id(), last, reading));
                     }, this::peerFailed);
                     return Behaviors.same();
                 })
@@ -323,11 +358,11 @@ public final class VirtioNetActor {
                 .onMessage(Rollback.class, m -> {
                     // A save held for a stop still in flight would reach the queues after this rollback and
                     // leave them handed over (not reading on cont): the rollback cancels it.
-                    savesAfterStop.forEach(s -> s.replyTo().tell(new SectionSaveFailed(id(), "rolled back before the save")));
+                    savesAfterStop.forEach(s -> s.replyTo().tell(new SectionSaveFailed(s.requestId(), id(), "rolled back before the save")));
                     savesAfterStop.clear();
                     rollbacks++; // and so does it a save waiting for the guest's snapshot (onSave)
                     askPeers(PeerBackend.Stopped.class, PeerBackend.Rollback::new, "rollback",
-                            rs -> m.replyTo().tell(new RolledBack(id())), this::peerFailed);
+                            rs -> m.replyTo().tell(new RolledBack(m.requestId(), id())), this::peerFailed);
                     return Behaviors.same();
                 })
                 .onMessage(Discard.class, m -> {
@@ -336,7 +371,7 @@ public final class VirtioNetActor {
                         for (Object r : rs) {
                             closed += ((PeerBackend.Discarded) r).closedSomething() ? 1 : 0;
                         }
-                        m.replyTo().tell(new Discarded(id(), closed));
+                        m.replyTo().tell(new Discarded(m.requestId(), id(), closed));
                     }, this::peerFailed);
                     return Behaviors.same();
                 })
@@ -344,7 +379,7 @@ public final class VirtioNetActor {
                     askPeers(PeerBackend.Status.class, PeerBackend.GetStatus::new, "status", rs -> {
                         List<PeerBackend.Status> statuses = new ArrayList<>();
                         rs.forEach(r -> statuses.add((PeerBackend.Status) r));
-                        askGuest(g -> m.replyTo().tell(new NicInfo(id(), peers.size(), hostFeatures, peersWait,
+                        askGuest(g -> m.replyTo().tell(new NicInfo(m.requestId(), id(), peers.size(), hostFeatures, peersWait,
                                 statuses, g)));
                     }, this::peerFailed);
                     return Behaviors.same();
@@ -378,7 +413,7 @@ public final class VirtioNetActor {
             return Behaviors.same();
         }
         if (!m.backendTravels()) {
-            askGuest(g -> m.replyTo().tell(new SectionSaved(id(), section(g, null, null))));
+            askGuest(g -> m.replyTo().tell(new SectionSaved(m.requestId(), id(), section(g, null, null))));
             return Behaviors.same();
         }
         // The peers' descriptions are asked at once; the queues save only after the guest's snapshot:
@@ -399,14 +434,14 @@ public final class VirtioNetActor {
             List<StateStruct> states = new ArrayList<>();
             for (Object r : rs) {
                 if (r instanceof PeerBackend.SaveFailed f) {
-                    m.replyTo().tell(new SectionSaveFailed(id(), "queue " + f.queue() + ": " + f.reason()));
+                    m.replyTo().tell(new SectionSaveFailed(m.requestId(), id(), "queue " + f.queue() + ": " + f.reason()));
                     return;
                 }
                 states.add(((PeerBackend.Saved) r).state());
             }
             List<Schema> schemas = new ArrayList<>();
             ds.forEach(d -> schemas.add(((PeerBackend.Description) d).schema()));
-            m.replyTo().tell(new SectionSaved(id(), section((GuestActor.GuestState) parts[0], schemas, states)));
+            m.replyTo().tell(new SectionSaved(m.requestId(), id(), section((GuestActor.GuestState) parts[0], schemas, states)));
         };
         long rollbacksBefore = rollbacks;
         askPeers(PeerBackend.Description.class, PeerBackend.Describe::new, "describe", ds -> {
@@ -416,7 +451,7 @@ public final class VirtioNetActor {
         askGuest(g -> {
             parts[0] = g;
             if (rollbacks != rollbacksBefore) {
-                m.replyTo().tell(new SectionSaveFailed(id(), "rolled back before the save"));
+                m.replyTo().tell(new SectionSaveFailed(m.requestId(), id(), "rolled back before the save"));
                 return;
             }
             askPeers(PeerBackend.SaveReply.class, PeerBackend.Save::new, "save", rs -> {
@@ -462,13 +497,13 @@ public final class VirtioNetActor {
             problem = crossQueueCheck(nic);
         }
         if (problem != null) {
-            refuse(section, m.replyTo(), problem);
+            refuse(section, m.requestId(), m.replyTo(), problem);
             return Behaviors.same();
         }
         GuestActor.GuestState g = guestState;
         if (nic == null) {
             guest.tell(new GuestActor.Restore(g));
-            m.replyTo().tell(new SectionLoaded(id(), hostFeatures));
+            m.replyTo().tell(new SectionLoaded(m.requestId(), id(), hostFeatures));
             return Behaviors.same();
         }
         List<StateStruct> peerStates = nic.getArray("peers");
@@ -487,14 +522,14 @@ public final class VirtioNetActor {
             if (failures.length() > 0) {
                 // the queues that did load hold fds from the stream: close them too
                 askPeers(PeerBackend.Discarded.class, PeerBackend.Discard::new, "discard",
-                        ds -> m.replyTo().tell(new SectionLoadFailed(id(), failures.toString())), this::peerFailed);
+                        ds -> m.replyTo().tell(new SectionLoadFailed(m.requestId(), id(), failures.toString())), this::peerFailed);
                 return;
             }
             hostFeatures = VirtioNetFeatures.nic(every, peers.size());
             guest.tell(new GuestActor.Restore(g));
             ctx.getLog().info("{}: section loaded, {} queues, host features 0x{}", id(), peers.size(),
                     Long.toHexString(hostFeatures));
-            m.replyTo().tell(new SectionLoaded(id(), hostFeatures));
+            m.replyTo().tell(new SectionLoaded(m.requestId(), id(), hostFeatures));
         }, this::peerFailed));
         for (int q = 0; q < peers.size(); q++) {
             int queue = q;
@@ -562,10 +597,10 @@ public final class VirtioNetActor {
         return found[0];
     }
 
-    private void refuse(Section section, ActorRef<LoadResult> replyTo, String problem) {
+    private void refuse(Section section, long requestId, ActorRef<LoadResult> replyTo, String problem) {
         section.close(); // every fd that arrived with the section
         ctx.getLog().warn("{}: section refused: {}", id(), problem);
-        replyTo.tell(new SectionLoadFailed(id(), problem));
+        replyTo.tell(new SectionLoadFailed(requestId, id(), problem));
     }
 
     // ------------------------------------------------------------------ gathering answers
