@@ -4,6 +4,10 @@ import dev.livetap.actors.FanOut;
 import dev.livetap.actors.Tracer;
 import dev.livetap.actors.guest.GuestActor;
 import dev.livetap.actors.guest.GuestCounters;
+import dev.livetap.actors.nic.NicStates.Job;
+import dev.livetap.actors.nic.NicStates.Nic;
+import dev.livetap.actors.nic.NicStates.State;
+import dev.livetap.actors.nic.NicStates.Then;
 import dev.livetap.actors.guest.Ipv4Address;
 import dev.livetap.actors.options.MacAddress;
 import dev.livetap.actors.options.PeerState;
@@ -13,20 +17,15 @@ import dev.livetap.codec.Schema;
 import dev.livetap.codec.Section;
 import dev.livetap.codec.StateStruct;
 import dev.livetap.nativeio.FdInspector;
-import dev.livetap.nativeio.OwnedFd;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeMap;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.DispatcherSelector;
-import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.BehaviorBuilder;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
-import org.apache.pekko.actor.typed.javadsl.StashBuffer;
-import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 
 /**
  * One virtio-net NIC (the frontend). It realizes against its peers (design semantic 3), spawns one
@@ -72,9 +71,6 @@ public final class VirtioNetActor {
 
     /** The schema the target's decoder loads this NIC's section with. */
     public record DescribeSection(long requestId, ActorRef<SectionSchema> replyTo) implements Request {
-        public DescribeSection(ActorRef<SectionSchema> replyTo) {
-            this(0, replyTo);
-        }
     }
 
     public record SectionSchema(long requestId, String deviceId, String sectionName, Schema schema) implements DeviceReply {
@@ -151,9 +147,6 @@ public final class VirtioNetActor {
 
     /** Target: the migration failed; every peer closes what it received. */
     public record Discard(long requestId, ActorRef<Discarded> replyTo) implements Request {
-        public Discard(ActorRef<Discarded> replyTo) {
-            this(0, replyTo);
-        }
     }
 
     public record Discarded(long requestId, String deviceId, int closed) implements DeviceReply {
@@ -255,72 +248,6 @@ public final class VirtioNetActor {
     }
 
     // ------------------------------------------------------------------ implementation
-
-    /** What the NIC keeps for its whole life. */
-    private record Nic(ActorContext<Command> ctx, TimerScheduler<Command> timers, StashBuffer<Command> stash,
-            NicConfig config, FdInspector fds, List<ActorRef<PeerBackend.Command>> peers, ActorRef<GuestActor.Command> guest,
-            boolean peersWait, ActorRef<PeerBackend.QueueReply> peerReplies, ActorRef<GuestActor.GuestSnapshot> guestReplies) {
-        Nic {
-            peers = List.copyOf(peers);
-        }
-
-        String id() {
-            return config.deviceId();
-        }
-    }
-
-    /** What follows a complete gather: the next state. */
-    @FunctionalInterface
-    private interface Then<R> {
-        State apply(State s, List<R> replies);
-    }
-
-    /** A gather in flight and what follows it; {@code fatal}: its timeout fails the NIC. */
-    private record Job<R>(FanOut<R> gather, Then<R> then, boolean fatal) {
-    }
-
-    /**
-     * The NIC's state: its host features, the gathers in flight, the stops in flight (saves wait in
-     * the stash behind them), the rollbacks so far (a save that waited across one is refused), and
-     * the peers' descriptions a save in progress gathered (by the describe's first request id).
-     */
-    private record State(long hostFeatures, long nextRequestId, List<Job<?>> jobs, int stopsInFlight, long rollbacks,
-            Map<Long, List<PeerBackend.Description>> described) {
-        State {
-            jobs = List.copyOf(jobs);
-            described = Map.copyOf(described);
-        }
-
-        State withHostFeatures(long f) {
-            return new State(f, nextRequestId, jobs, stopsInFlight, rollbacks, described);
-        }
-
-        State withNextRequestId(long n) {
-            return new State(hostFeatures, n, jobs, stopsInFlight, rollbacks, described);
-        }
-
-        State withJobs(List<Job<?>> j) {
-            return new State(hostFeatures, nextRequestId, j, stopsInFlight, rollbacks, described);
-        }
-
-        State withStops(int n) {
-            return new State(hostFeatures, nextRequestId, jobs, n, rollbacks, described);
-        }
-
-        State withRollback() {
-            return new State(hostFeatures, nextRequestId, jobs, stopsInFlight, rollbacks + 1, described);
-        }
-
-        State withDescribed(long key, List<PeerBackend.Description> ds) {
-            Map<Long, List<PeerBackend.Description>> m = new TreeMap<>(described);
-            if (ds == null) {
-                m.remove(key);
-            } else {
-                m.put(key, List.copyOf(ds));
-            }
-            return new State(hostFeatures, nextRequestId, jobs, stopsInFlight, rollbacks, m);
-        }
-    }
 
     /** The state's behaviour: {@code idle}, or {@code stopping} while stops are in flight; stashed saves run after. */
     private static Behavior<Command> next(Nic nic, State s) {
@@ -510,7 +437,7 @@ public final class VirtioNetActor {
             problem = "bad virtio-net state: " + e.getMessage();
         }
         if (problem == null) {
-            problem = crossQueueCheck(n, nic);
+            problem = SectionLoadChecks.crossQueueCheck(n.peersWait(), n.peers().size(), n.fds(), nic);
         }
         if (problem != null) {
             section.close(); // every fd that arrived with the section
@@ -552,63 +479,6 @@ public final class VirtioNetActor {
                     m.replyTo().tell(new SectionLoaded(m.requestId(), n.id(), features));
                     return s1.withHostFeatures(features);
                 });
-    }
-
-    /** The checks on all queues together, before any queue takes an fd; null when they pass. */
-    private static String crossQueueCheck(Nic n, StateStruct nic) {
-        if (nic != null && !n.peersWait()) {
-            return "the stream carries the backend (" + VirtioNetSchema.NIC_SUBSECTION
-                    + ") but this NIC's peers do not wait for incoming state (incoming-fds=off)";
-        }
-        if (nic == null && n.peersWait()) {
-            return "the stream carries no backend state (backend-transfer or 'local' off on the source)"
-                    + " but this NIC's peers wait for incoming fds";
-        }
-        if (nic == null) {
-            return null;
-        }
-        List<StateStruct> states = nic.getArray("peers");
-        if (states.size() != n.peers().size()) {
-            return "the stream carries " + states.size() + " peer states but this NIC has " + n.peers().size() + " queues";
-        }
-        List<OwnedFd> received = nic.fds();
-        if (received.size() != n.peers().size()) {
-            return "expected " + n.peers().size() + " fds (one per queue) but the stream carries " + received.size();
-        }
-        int[] twice = sameOpenFileTwice(n.fds(), received);
-        if (twice != null) {
-            return "the fds of queues " + twice[0] + " and " + twice[1] + " are the same open file (kcmp): one TAP queue"
-                    + " cannot serve two queues";
-        }
-        return null;
-    }
-
-    /**
-     * Two positions of {@code list} whose fds are the same open file (lower position first), or null:
-     * the positions sorted by kcmp's order of open files, then neighbours compared (n log n kcmp
-     * calls, not n²: at 256 queues the pairwise check cost tens of ms of downtime).
-     */
-    static int[] sameOpenFileTwice(dev.livetap.nativeio.FdInspector fds, List<OwnedFd> list) {
-        Integer[] order = new Integer[list.size()];
-        for (int i = 0; i < order.length; i++) {
-            order[i] = i;
-        }
-        // A comparison sort compares every two neighbours of its result directly (nothing else can
-        // order them), so two positions of one open file meet in the comparator: no second pass.
-        int[][] found = {null};
-        java.util.Arrays.sort(order, (x, y) -> {
-            int c = fds.compareOpenFiles(list.get(x), list.get(y));
-            if (c != 0) {
-                return c;
-            }
-            int a = Math.min(x, y);
-            int b = Math.max(x, y);
-            if (found[0] == null || a < found[0][0] || a == found[0][0] && b < found[0][1]) {
-                found[0] = new int[] {a, b};
-            }
-            return Integer.compare(x, y);
-        });
-        return found[0];
     }
 
     // ------------------------------------------------------------------ gathering answers
