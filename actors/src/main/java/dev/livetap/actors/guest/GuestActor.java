@@ -32,7 +32,11 @@ public final class GuestActor {
         }
     }
 
-    public record Snapshot(ActorRef<GuestState> replyTo) implements Command {
+    /** Answered with a {@link GuestSnapshot} carrying the same request id. */
+    public record Snapshot(long requestId, ActorRef<GuestSnapshot> replyTo) implements Command {
+    }
+
+    public record GuestSnapshot(long requestId, GuestState state) {
     }
 
     /** Replaces the state with the one that arrived in the stream. */
@@ -63,7 +67,7 @@ public final class GuestActor {
                 })
                 .onMessage(Attach.class, m -> running(state, vnetHdrLen, m.queues()))
                 .onMessage(Snapshot.class, m -> {
-                    m.replyTo().tell(state);
+                    m.replyTo().tell(new GuestSnapshot(m.requestId(), state));
                     return Behaviors.same();
                 })
                 .onMessage(Restore.class, m -> running(m.state(), vnetHdrLen, queues))

@@ -16,8 +16,10 @@ public final class PeerBackend {
     private PeerBackend() {
     }
 
-    /** Every reply of a peer names its queue (the NIC matches replies to requests on it). */
+    /** Every reply of a peer names its queue and carries the id of the request it answers. */
     public interface QueueReply {
+        long requestId();
+
         int queue();
     }
 
@@ -27,32 +29,48 @@ public final class PeerBackend {
     }
 
     /** Asks for the backend's state description (its schema) and what it offers the frontend. */
-    public record Describe(ActorRef<Description> replyTo) implements Command {
+    public record Describe(long requestId, ActorRef<Description> replyTo) implements Command {
+        /** Without a request id (an asker that matches nothing). */
+        public Describe(ActorRef<Description> replyTo) {
+            this(0, replyTo);
+        }
     }
 
     /**
      * @param hostFeatures virtio-net feature bits this backend can carry (see {@link VirtioNetFeatures});
      *                     for a peer still waiting for incoming state, the full set
      */
-    public record Description(int queue, Schema schema, PeerState state, long hostFeatures) implements QueueReply {
+    public record Description(long requestId, int queue, Schema schema, PeerState state, long hostFeatures) implements QueueReply {
     }
 
     /** VM stop: stop reading on a frame boundary. */
-    public record Stop(ActorRef<Stopped> replyTo) implements Command {
+    public record Stop(long requestId, ActorRef<Stopped> replyTo) implements Command {
+        /** Without a request id (an asker that matches nothing). */
+        public Stop(ActorRef<Stopped> replyTo) {
+            this(0, replyTo);
+        }
     }
 
-    public record Stopped(int queue, long atNanos) implements QueueReply {
+    public record Stopped(long requestId, int queue, long atNanos) implements QueueReply {
     }
 
     /** VM run: read again. {@code reading} is false where the backend cannot (no fd, handed over). */
-    public record Start(ActorRef<Started> replyTo) implements Command {
+    public record Start(long requestId, ActorRef<Started> replyTo) implements Command {
+        /** Without a request id (an asker that matches nothing). */
+        public Start(ActorRef<Started> replyTo) {
+            this(0, replyTo);
+        }
     }
 
-    public record Started(int queue, long atNanos, boolean reading) implements QueueReply {
+    public record Started(long requestId, int queue, long atNanos, boolean reading) implements QueueReply {
     }
 
     /** pre_save: lend the (stopped) backend's state to the stream; it stays the backend's until {@link Release}. */
-    public record Save(ActorRef<SaveReply> replyTo) implements Command {
+    public record Save(long requestId, ActorRef<SaveReply> replyTo) implements Command {
+        /** Without a request id (an asker that matches nothing). */
+        public Save(ActorRef<SaveReply> replyTo) {
+            this(0, replyTo);
+        }
     }
 
     public sealed interface SaveReply extends QueueReply permits Saved, SaveFailed {
@@ -60,14 +78,18 @@ public final class PeerBackend {
     }
 
     /** The state; its fds are borrowed from the backend. */
-    public record Saved(int queue, StateStruct state) implements SaveReply {
+    public record Saved(long requestId, int queue, StateStruct state) implements SaveReply {
     }
 
-    public record SaveFailed(int queue, String reason) implements SaveReply {
+    public record SaveFailed(long requestId, int queue, String reason) implements SaveReply {
     }
 
     /** pre_load, checks and post_load of an incoming state; its fds pass to the backend (closed on refusal). */
-    public record Load(StateStruct state, ActorRef<LoadReply> replyTo) implements Command {
+    public record Load(long requestId, StateStruct state, ActorRef<LoadReply> replyTo) implements Command {
+        /** Without a request id (an asker that matches nothing). */
+        public Load(StateStruct state, ActorRef<LoadReply> replyTo) {
+            this(0, state, replyTo);
+        }
     }
 
     public sealed interface LoadReply extends QueueReply permits Loaded, LoadFailed {
@@ -75,10 +97,10 @@ public final class PeerBackend {
     }
 
     /** @param hostFeatures virtio-net feature bits the loaded backend can carry */
-    public record Loaded(int queue, long hostFeatures) implements LoadReply {
+    public record Loaded(long requestId, int queue, long hostFeatures) implements LoadReply {
     }
 
-    public record LoadFailed(int queue, String reason) implements LoadReply {
+    public record LoadFailed(long requestId, int queue, String reason) implements LoadReply {
     }
 
     /** Source, the target answered {@code loaded} (or a migration without backend transfer completed): give the resource up. */
@@ -86,25 +108,37 @@ public final class PeerBackend {
     }
 
     /** Source, the migration failed before {@code loaded}: take the state back, stopped. */
-    public record Rollback(ActorRef<Stopped> replyTo) implements Command {
+    public record Rollback(long requestId, ActorRef<Stopped> replyTo) implements Command {
+        /** Without a request id (an asker that matches nothing). */
+        public Rollback(ActorRef<Stopped> replyTo) {
+            this(0, replyTo);
+        }
     }
 
     /** Target, the migration failed: close whatever arrived and wait again. */
-    public record Discard(ActorRef<Discarded> replyTo) implements Command {
+    public record Discard(long requestId, ActorRef<Discarded> replyTo) implements Command {
+        /** Without a request id (an asker that matches nothing). */
+        public Discard(ActorRef<Discarded> replyTo) {
+            this(0, replyTo);
+        }
     }
 
-    public record Discarded(int queue, boolean closedSomething) implements QueueReply {
+    public record Discarded(long requestId, int queue, boolean closedSomething) implements QueueReply {
     }
 
     /** A frame from the guest towards the backend (the host side). */
     public record Transmit(byte[] frame) implements Command {
     }
 
-    public record GetStatus(ActorRef<Status> replyTo) implements Command {
+    public record GetStatus(long requestId, ActorRef<Status> replyTo) implements Command {
+        /** Without a request id (an asker that matches nothing). */
+        public GetStatus(ActorRef<Status> replyTo) {
+            this(0, replyTo);
+        }
     }
 
     /** @param state the backend's own state name (for a TAP queue: active, paused, transferred, ...) */
-    public record Status(int queue, String state, boolean reading, boolean ownsResource) implements QueueReply {
+    public record Status(long requestId, int queue, String state, boolean reading, boolean ownsResource) implements QueueReply {
     }
 
     /** device_del / netdev_del / shutdown: close and stop. */

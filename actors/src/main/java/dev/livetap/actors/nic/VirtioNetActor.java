@@ -1,9 +1,13 @@
 package dev.livetap.actors.nic;
 
-import dev.livetap.actors.Replies;
+import dev.livetap.actors.FanOut;
 import dev.livetap.actors.Tracer;
 import dev.livetap.actors.guest.GuestActor;
 import dev.livetap.actors.guest.GuestCounters;
+import dev.livetap.actors.nic.NicStates.Job;
+import dev.livetap.actors.nic.NicStates.Nic;
+import dev.livetap.actors.nic.NicStates.State;
+import dev.livetap.actors.nic.NicStates.Then;
 import dev.livetap.actors.guest.Ipv4Address;
 import dev.livetap.actors.options.MacAddress;
 import dev.livetap.actors.options.PeerState;
@@ -13,18 +17,14 @@ import dev.livetap.codec.Schema;
 import dev.livetap.codec.Section;
 import dev.livetap.codec.StateStruct;
 import dev.livetap.nativeio.FdInspector;
-import dev.livetap.nativeio.OwnedFd;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
-import java.util.TreeMap;
-import java.util.function.Consumer;
-import java.util.function.Function;
+import java.util.Map;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.DispatcherSelector;
-import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.BehaviorBuilder;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 
 /**
@@ -49,38 +49,58 @@ public final class VirtioNetActor {
         }
     }
 
-    public sealed interface Command permits DescribeSection, Stop, Start, SaveSection, LoadSection, Release,
-            Rollback, Discard, GetInfo, Unplug, PeerAnswer, GuestAnswer, Answer {
+    public sealed interface Command permits Request, Release, Unplug, PeerReply, GuestReply, GatherTimedOut {
     }
 
-    /** Every reply of a NIC names its device (owners match replies to requests on it). */
+    /**
+     * A request that is answered: its reply carries the same {@code requestId}, so the asker matches
+     * the reply to exactly this request ({@link dev.livetap.actors.FanOut}); 0 where the asker does not
+     * need it.
+     */
+    public sealed interface Request extends Command permits DescribeSection, Stop, Start, SaveSection, LoadSection,
+            Rollback, Discard, GetInfo {
+        long requestId();
+    }
+
+    /** Every reply of a NIC names its device and the request it answers. */
     public interface DeviceReply {
         String deviceId();
+
+        long requestId();
     }
 
     /** The schema the target's decoder loads this NIC's section with. */
-    public record DescribeSection(ActorRef<SectionSchema> replyTo) implements Command {
+    public record DescribeSection(long requestId, ActorRef<SectionSchema> replyTo) implements Request {
     }
 
-    public record SectionSchema(String deviceId, String sectionName, Schema schema) implements DeviceReply {
+    public record SectionSchema(long requestId, String deviceId, String sectionName, Schema schema) implements DeviceReply {
     }
 
-    public record Stop(ActorRef<Stopped> replyTo) implements Command {
+    public record Stop(long requestId, ActorRef<Stopped> replyTo) implements Request {
+        public Stop(ActorRef<Stopped> replyTo) {
+            this(0, replyTo);
+        }
     }
 
     /** @param lastStopNanos when the last queue stopped reading (CLOCK_MONOTONIC) */
-    public record Stopped(String deviceId, long lastStopNanos) implements DeviceReply {
+    public record Stopped(long requestId, String deviceId, long lastStopNanos) implements DeviceReply {
     }
 
-    public record Start(ActorRef<Started> replyTo) implements Command {
+    public record Start(long requestId, ActorRef<Started> replyTo) implements Request {
+        public Start(ActorRef<Started> replyTo) {
+            this(0, replyTo);
+        }
     }
 
     /** @param lastReadingNanos when the last queue started reading again; 0 if none could */
-    public record Started(String deviceId, long lastReadingNanos, int queuesReading) implements DeviceReply {
+    public record Started(long requestId, String deviceId, long lastReadingNanos, int queuesReading) implements DeviceReply {
     }
 
     /** Saves the section; the VM must be stopped. With {@code backendTravels} the peers' states go in {@code virtio-net-nic}. */
-    public record SaveSection(boolean backendTravels, ActorRef<SaveResult> replyTo) implements Command {
+    public record SaveSection(long requestId, boolean backendTravels, ActorRef<SaveResult> replyTo) implements Request {
+        public SaveSection(boolean backendTravels, ActorRef<SaveResult> replyTo) {
+            this(0, backendTravels, replyTo);
+        }
     }
 
     public sealed interface SaveResult extends DeviceReply permits SectionSaved, SectionSaveFailed {
@@ -88,24 +108,27 @@ public final class VirtioNetActor {
     }
 
     /** The section; its fds are borrowed from the peers until {@link Release} or {@link Rollback}. */
-    public record SectionSaved(String deviceId, Section section) implements SaveResult {
+    public record SectionSaved(long requestId, String deviceId, Section section) implements SaveResult {
     }
 
-    public record SectionSaveFailed(String deviceId, String reason) implements SaveResult {
+    public record SectionSaveFailed(long requestId, String deviceId, String reason) implements SaveResult {
     }
 
     /** Loads a section (its fds pass to this NIC: they are closed on refusal). */
-    public record LoadSection(Section section, ActorRef<LoadResult> replyTo) implements Command {
+    public record LoadSection(long requestId, Section section, ActorRef<LoadResult> replyTo) implements Request {
+        public LoadSection(Section section, ActorRef<LoadResult> replyTo) {
+            this(0, section, replyTo);
+        }
     }
 
     public sealed interface LoadResult extends DeviceReply permits SectionLoaded, SectionLoadFailed {
         String deviceId();
     }
 
-    public record SectionLoaded(String deviceId, long hostFeatures) implements LoadResult {
+    public record SectionLoaded(long requestId, String deviceId, long hostFeatures) implements LoadResult {
     }
 
-    public record SectionLoadFailed(String deviceId, String reason) implements LoadResult {
+    public record SectionLoadFailed(long requestId, String deviceId, String reason) implements LoadResult {
     }
 
     /** Source: the target answered {@code loaded}; every peer gives its resource up. */
@@ -113,23 +136,29 @@ public final class VirtioNetActor {
     }
 
     /** Source: the migration failed; every peer takes its state back, stopped. */
-    public record Rollback(ActorRef<RolledBack> replyTo) implements Command {
+    public record Rollback(long requestId, ActorRef<RolledBack> replyTo) implements Request {
+        public Rollback(ActorRef<RolledBack> replyTo) {
+            this(0, replyTo);
+        }
     }
 
-    public record RolledBack(String deviceId) implements DeviceReply {
+    public record RolledBack(long requestId, String deviceId) implements DeviceReply {
     }
 
     /** Target: the migration failed; every peer closes what it received. */
-    public record Discard(ActorRef<Discarded> replyTo) implements Command {
+    public record Discard(long requestId, ActorRef<Discarded> replyTo) implements Request {
     }
 
-    public record Discarded(String deviceId, int closed) implements DeviceReply {
+    public record Discarded(long requestId, String deviceId, int closed) implements DeviceReply {
     }
 
-    public record GetInfo(ActorRef<NicInfo> replyTo) implements Command {
+    public record GetInfo(long requestId, ActorRef<NicInfo> replyTo) implements Request {
+        public GetInfo(ActorRef<NicInfo> replyTo) {
+            this(0, replyTo);
+        }
     }
 
-    public record NicInfo(String deviceId, int queuePairs, long hostFeatures, boolean peersWaitIncoming,
+    public record NicInfo(long requestId, String deviceId, int queuePairs, long hostFeatures, boolean peersWaitIncoming,
             List<PeerBackend.Status> queues, GuestActor.GuestState guest) implements DeviceReply {
     }
 
@@ -149,19 +178,20 @@ public final class VirtioNetActor {
     public record RealizeFailed(String deviceId, String error) implements RealizeResult {
     }
 
-    /** Private: one peer's (or the guest's) reply to a gathered request. */
-    private record PeerAnswer(long op, int queue, Object reply, Throwable failure) implements Command {
+    /** Private: a peer's reply, matched to its request by its request id ({@link FanOut}). */
+    private record PeerReply(PeerBackend.QueueReply reply) implements Command {
     }
 
-    private record GuestAnswer(long op, GuestActor.GuestState state, Throwable failure) implements Command {
+    /** Private: the guest's snapshot, matched the same way. */
+    private record GuestReply(GuestActor.GuestSnapshot reply) implements Command {
     }
 
-    /** Private: a reply (or a timeout) of a peer or of the guest, matched by {@link Replies}. */
-    private record Answer(Object wrapped) implements Command {
+    /** Private: the timer of the gather that starts at {@code firstRequestId}. */
+    private record GatherTimedOut(long firstRequestId) implements Command {
     }
 
-    /** The key of the guest's replies (peers' replies are keyed by their queue number). */
-    private static final String GUEST_KEY = "guest";
+    /** Saves that may wait behind the stops in flight (one per migration; a limit on everything). */
+    static final int STASH_CAPACITY = 64;
 
     /**
      * Realize checks first (they throw {@link dev.livetap.actors.options.OptionException} with QEMU's
@@ -176,7 +206,7 @@ public final class VirtioNetActor {
     /** A NIC that passed {@link #realizeCheck}; reports {@link Realized} or {@link RealizeFailed} to {@code realized}. */
     public static Behavior<Command> create(NicConfig config, PeerBackendFactory factory, FdInspector fds,
             ActorRef<RealizeResult> realized) {
-        return Behaviors.setup(ctx -> {
+        return Behaviors.setup(ctx -> Behaviors.withStash(STASH_CAPACITY, stash -> Behaviors.withTimers(timers -> {
             boolean waiting;
             List<ActorRef<PeerBackend.Command>> peers = new ArrayList<>();
             ActorRef<GuestActor.Command> guest;
@@ -198,416 +228,334 @@ public final class VirtioNetActor {
             }
             guest.tell(new GuestActor.Attach(peers));
             realized.tell(new Realized(config.deviceId(), ctx.getSelf(), peers.size(), waiting));
-            return new VirtioNetActor(ctx, config, fds, peers, guest, waiting).behavior();
-        });
+            Nic nic = new Nic(ctx, timers, stash, config, fds, peers, guest, waiting,
+                    ctx.messageAdapter(PeerBackend.QueueReply.class, PeerReply::new),
+                    ctx.messageAdapter(GuestActor.GuestSnapshot.class, GuestReply::new));
+            long every = waiting ? VirtioNetFeatures.FULL : VirtioNetFeatures.nic(VirtioNetFeatures.FULL, peers.size());
+            State s = new State(every, 1, List.of(), 0, 0, Map.of());
+            if (!waiting) {
+                s = askPeers(nic, s, "describe", PeerBackend.Description.class,
+                        (q, id) -> new PeerBackend.Describe(id, nic.peerReplies().narrow()), false, (st, rs) -> {
+                            long all = VirtioNetFeatures.FULL;
+                            for (PeerBackend.Description d : rs) {
+                                all &= d.hostFeatures();
+                            }
+                            return st.withHostFeatures(VirtioNetFeatures.nic(all, nic.peers().size()));
+                        });
+            }
+            return next(nic, s);
+        })));
     }
 
     // ------------------------------------------------------------------ implementation
 
-    private final ActorContext<Command> ctx;
-    private final NicConfig config;
-    private final FdInspector fds;
-    private final List<ActorRef<PeerBackend.Command>> peers;
-    private final ActorRef<GuestActor.Command> guest;
-    private final boolean peersWait;
-    private long hostFeatures;
-    private long nextOp = 1;
-    private final TreeMap<Long, Op> ops = new TreeMap<>();
-
-    /** A request sent to every peer (or to the guest), waiting for all answers. */
-    private static final class Op {
-        final String what;
-        final Object[] replies;
-        int missing;
-        final Consumer<List<Object>> onAll;
-        final Consumer<String> onFailure;
-
-        Op(String what, int n, Consumer<List<Object>> onAll, Consumer<String> onFailure) {
-            this.what = what;
-            this.replies = new Object[n];
-            this.missing = n;
-            this.onAll = onAll;
-            this.onFailure = onFailure;
+    /** The state's behaviour: {@code idle}, or {@code stopping} while stops are in flight; stashed saves run after. */
+    private static Behavior<Command> next(Nic nic, State s) {
+        if (s.stopsInFlight() > 0) {
+            return stopping(nic, s);
         }
+        return nic.stash().isEmpty() ? idle(nic, s) : nic.stash().unstashAll(idle(nic, s));
     }
 
-    private VirtioNetActor(ActorContext<Command> ctx, NicConfig config, FdInspector fds,
-            List<ActorRef<PeerBackend.Command>> peers, ActorRef<GuestActor.Command> guest, boolean peersWait) {
-        this.ctx = ctx;
-        this.config = config;
-        this.fds = fds;
-        this.peers = List.copyOf(peers);
-        this.guest = guest;
-        this.peersWait = peersWait;
-        this.hostFeatures = peersWait ? VirtioNetFeatures.FULL : VirtioNetFeatures.nic(VirtioNetFeatures.FULL, peers.size());
-        this.replies = new Replies<>(ctx, Answer::new,
-                m -> m instanceof PeerBackend.QueueReply r ? (Object) r.queue() : GUEST_KEY,
-                PeerBackend.QueueReply.class, GuestActor.GuestState.class);
+    private static Behavior<Command> idle(Nic nic, State s) {
+        return common(nic, s, Behaviors.receive(Command.class)
+                .onMessage(SaveSection.class, m -> next(nic, onSave(nic, s, m)))
+                .onMessage(Rollback.class, m -> next(nic, rollback(nic, s, m))));
     }
 
-    private final Replies<Command> replies;
-
-    private String id() {
-        return config.deviceId();
-    }
-
-    private Behavior<Command> behavior() {
-        if (!peersWait) {
-            askPeers(PeerBackend.Description.class, PeerBackend.Describe::new, "describe", rs -> {
-                long every = VirtioNetFeatures.FULL;
-                for (Object r : rs) {
-                    every &= ((PeerBackend.Description) r).hostFeatures();
-                }
-                hostFeatures = VirtioNetFeatures.nic(every, peers.size());
-            }, reason -> ctx.getLog().warn("{}: {}", id(), reason));
-        }
-        return Behaviors.receive(Command.class)
-                .onMessage(PeerAnswer.class, this::onPeerAnswer)
-                .onMessage(GuestAnswer.class, this::onGuestAnswer)
-                .onMessage(Answer.class, m -> {
-                    Command answer = replies.deliver(m.wrapped());
-                    if (answer instanceof PeerAnswer p) {
-                        return onPeerAnswer(p);
-                    }
-                    if (answer instanceof GuestAnswer g) {
-                        return onGuestAnswer(g);
-                    }
-                    return Behaviors.same();
-                })
-                .onMessage(DescribeSection.class, m -> {
-                    askPeers(PeerBackend.Description.class, PeerBackend.Describe::new, "describe", rs -> {
-                        List<Schema> schemas = new ArrayList<>();
-                        rs.forEach(r -> schemas.add(((PeerBackend.Description) r).schema()));
-                        m.replyTo().tell(new SectionSchema(id(), VirtioNetSchema.sectionName(id()),
-                                VirtioNetSchema.schema(schemas)));
-                    }, reason -> {
-                        throw new IllegalStateException(id() + ": " + reason);
-                    });
-                    return Behaviors.same();
-                })
-                .onMessage(Stop.class, m -> {
-                    stopsInFlight++;
-                    askPeers(PeerBackend.Stopped.class, PeerBackend.Stop::new, "stop", rs -> {
-                        long last = 0;
-                        for (Object r : rs) {
-                            last = Math.max(last, ((PeerBackend.Stopped) r).atNanos());
-                        }
-                        m.replyTo().tell(new Stopped(id(), last));
-                        if (--stopsInFlight == 0) {
-                            List<SaveSection> saves = new ArrayList<>(savesAfterStop);
-                            savesAfterStop.clear();
-                            saves.forEach(this::onSave);
-                        }
-                    }, this::peerFailed);
-                    return Behaviors.same();
-                })
-                .onMessage(Start.class, m -> {
-                    askPeers(PeerBackend.Started.class, PeerBackend.Start::new, "start", rs -> {
-                        long last = 0;
-                        int reading = 0;
-                        for (Object r : rs) {
-                            PeerBackend.Started s = (PeerBackend.Started) r;
-                            last = Math.max(last, s.atNanos());
-                            reading += s.reading() ? 1 : 0;
-                        }
-                        m.replyTo().tell(new Started(id(), last, reading));
-                    }, this::peerFailed);
-                    return Behaviors.same();
-                })
-                .onMessage(SaveSection.class, this::onSave)
-                .onMessage(LoadSection.class, this::onLoad)
-                .onMessage(Release.class, m -> {
-                    peers.forEach(p -> p.tell(new PeerBackend.Release()));
+    /**
+     * Stops in flight. The guest snapshot must follow every frame the queues read before they
+     * stopped, and a queue saves only once stopped: a save waits in the stash for the stops'
+     * answers, not for another round through the coordinator. A rollback cancels the saves it
+     * overtakes: they would reach the queues after it and leave them handed over (not reading on cont).
+     */
+    private static Behavior<Command> stopping(Nic nic, State s) {
+        return common(nic, s, Behaviors.receive(Command.class)
+                .onMessage(SaveSection.class, m -> {
+                    nic.stash().stash(m);
                     return Behaviors.same();
                 })
                 .onMessage(Rollback.class, m -> {
-                    // A save held for a stop still in flight would reach the queues after this rollback and
-                    // leave them handed over (not reading on cont): the rollback cancels it.
-                    savesAfterStop.forEach(s -> s.replyTo().tell(new SectionSaveFailed(id(), "rolled back before the save")));
-                    savesAfterStop.clear();
-                    rollbacks++; // and so does it a save waiting for the guest's snapshot (onSave)
-                    askPeers(PeerBackend.Stopped.class, PeerBackend.Rollback::new, "rollback",
-                            rs -> m.replyTo().tell(new RolledBack(id())), this::peerFailed);
-                    return Behaviors.same();
-                })
-                .onMessage(Discard.class, m -> {
-                    askPeers(PeerBackend.Discarded.class, PeerBackend.Discard::new, "discard", rs -> {
-                        int closed = 0;
-                        for (Object r : rs) {
-                            closed += ((PeerBackend.Discarded) r).closedSomething() ? 1 : 0;
+                    nic.stash().forEach(held -> {
+                        if (held instanceof SaveSection save) {
+                            save.replyTo().tell(new SectionSaveFailed(save.requestId(), nic.id(), "rolled back before the save"));
                         }
-                        m.replyTo().tell(new Discarded(id(), closed));
-                    }, this::peerFailed);
+                    });
+                    nic.stash().clear();
+                    return next(nic, rollback(nic, s, m));
+                }));
+    }
+
+    /** What both states handle alike. A peer that dies takes the NIC with it (no Terminated handler: death pact). */
+    private static Behavior<Command> common(Nic nic, State s, BehaviorBuilder<Command> b) {
+        return b.onMessage(PeerReply.class, m -> onReply(nic, s, m.reply().requestId(), m.reply()))
+                .onMessage(GuestReply.class, m -> onReply(nic, s, m.reply().requestId(), m.reply()))
+                .onMessage(GatherTimedOut.class, m -> onTimeout(nic, s, m.firstRequestId()))
+                .onMessage(DescribeSection.class, m -> next(nic, askPeers(nic, s, "describe", PeerBackend.Description.class,
+                        (q, id) -> new PeerBackend.Describe(id, nic.peerReplies().narrow()), true, (st, rs) -> {
+                            List<Schema> schemas = new ArrayList<>();
+                            rs.forEach(r -> schemas.add(r.schema()));
+                            m.replyTo().tell(new SectionSchema(m.requestId(), nic.id(), VirtioNetSchema.sectionName(nic.id()),
+                                    VirtioNetSchema.schema(schemas)));
+                            return st;
+                        })))
+                .onMessage(Stop.class, m -> next(nic, askPeers(nic, s.withStops(s.stopsInFlight() + 1), "stop",
+                        PeerBackend.Stopped.class, (q, id) -> new PeerBackend.Stop(id, nic.peerReplies().narrow()), true,
+                        (st, rs) -> {
+                            long last = 0;
+                            for (PeerBackend.Stopped r : rs) {
+                                last = Math.max(last, r.atNanos());
+                            }
+                            m.replyTo().tell(new Stopped(m.requestId(), nic.id(), last));
+                            return st.withStops(st.stopsInFlight() - 1);
+                        })))
+                .onMessage(Start.class, m -> next(nic, askPeers(nic, s, "start", PeerBackend.Started.class,
+                        (q, id) -> new PeerBackend.Start(id, nic.peerReplies().narrow()), true, (st, rs) -> {
+                            long last = 0;
+                            int reading = 0;
+                            for (PeerBackend.Started r : rs) {
+                                last = Math.max(last, r.atNanos());
+                                reading += r.reading() ? 1 : 0;
+                            }
+                            m.replyTo().tell(new Started(m.requestId(), nic.id(), last, reading));
+                            return st;
+                        })))
+                .onMessage(LoadSection.class, m -> next(nic, onLoad(nic, s, m)))
+                .onMessage(Release.class, m -> {
+                    nic.peers().forEach(p -> p.tell(new PeerBackend.Release()));
                     return Behaviors.same();
                 })
-                .onMessage(GetInfo.class, m -> {
-                    askPeers(PeerBackend.Status.class, PeerBackend.GetStatus::new, "status", rs -> {
-                        List<PeerBackend.Status> statuses = new ArrayList<>();
-                        rs.forEach(r -> statuses.add((PeerBackend.Status) r));
-                        askGuest(g -> m.replyTo().tell(new NicInfo(id(), peers.size(), hostFeatures, peersWait,
-                                statuses, g)));
-                    }, this::peerFailed);
-                    return Behaviors.same();
-                })
+                .onMessage(Discard.class, m -> next(nic, askPeers(nic, s, "discard", PeerBackend.Discarded.class,
+                        (q, id) -> new PeerBackend.Discard(id, nic.peerReplies().narrow()), true, (st, rs) -> {
+                            int closed = 0;
+                            for (PeerBackend.Discarded r : rs) {
+                                closed += r.closedSomething() ? 1 : 0;
+                            }
+                            m.replyTo().tell(new Discarded(m.requestId(), nic.id(), closed));
+                            return st;
+                        })))
+                .onMessage(GetInfo.class, m -> next(nic, askPeers(nic, s, "status", PeerBackend.Status.class,
+                        (q, id) -> new PeerBackend.GetStatus(id, nic.peerReplies().narrow()), true,
+                        (st, statuses) -> askGuest(nic, st, (st2, g) -> {
+                            m.replyTo().tell(new NicInfo(m.requestId(), nic.id(), nic.peers().size(), st2.hostFeatures(),
+                                    nic.peersWait(), statuses, g.get(0).state()));
+                            return st2;
+                        }))))
                 .onMessage(Unplug.class, m -> {
-                    peers.forEach(ctx::unwatch);
-                    peers.forEach(p -> p.tell(new PeerBackend.Close()));
+                    nic.peers().forEach(nic.ctx()::unwatch);
+                    nic.peers().forEach(p -> p.tell(new PeerBackend.Close()));
                     return Behaviors.stopped();
                 })
                 .build();
     }
 
-    /** A peer failed to answer in time: the NIC cannot know its queue's state any more; fail it (its owner rolls back). */
-    private void peerFailed(String reason) {
-        throw new IllegalStateException(id() + ": " + reason);
+    private static State rollback(Nic nic, State s, Rollback m) {
+        return askPeers(nic, s.withRollback(), "rollback", PeerBackend.Stopped.class,
+                (q, id) -> new PeerBackend.Rollback(id, nic.peerReplies().narrow()), true, (st, rs) -> {
+                    m.replyTo().tell(new RolledBack(m.requestId(), nic.id()));
+                    return st;
+                });
     }
 
-    /** Stops asked of the peers and not yet answered by all of them. */
-    private int stopsInFlight;
-    /** Rollbacks so far: a save that waited across one is refused instead of handing the queues over. */
-    private long rollbacks;
-    /** Saves that came right behind a stop (the coordinator does not wait): run once every queue stopped. */
-    private final List<SaveSection> savesAfterStop = new ArrayList<>();
-
-    private Behavior<Command> onSave(SaveSection m) {
-        if (stopsInFlight > 0) {
-            // The guest snapshot must follow every frame the queues read before they stopped, and a
-            // queue saves only once stopped: wait for the stop's answers, not for another round
-            // through the coordinator.
-            savesAfterStop.add(m);
-            return Behaviors.same();
-        }
+    private static State onSave(Nic nic, State s, SaveSection m) {
         if (!m.backendTravels()) {
-            askGuest(g -> m.replyTo().tell(new SectionSaved(id(), section(g, null, null))));
-            return Behaviors.same();
+            return askGuest(nic, s, (st, g) -> {
+                m.replyTo().tell(new SectionSaved(m.requestId(), nic.id(), section(nic, st.hostFeatures(), g.get(0).state(),
+                        null, null)));
+                return st;
+            });
         }
         // The peers' descriptions are asked at once; the queues save only after the guest's snapshot:
         // the guest answers the snapshot after every frame it sent before, so those replies reach
         // each queue ahead of its Save and are written while the queue still holds its fd (a handed
         // over queue drops what the guest sends; the ping replies of the last frames read before
-        // the stop were lost that way).
-        Object[] parts = new Object[3];
-        int[] missing = {3};
-        Runnable assemble = () -> {
-            if (--missing[0] > 0) {
-                return;
+        // the stop were lost that way). Each queue answers Describe before Save, so the
+        // descriptions are in when the saves are.
+        long key = s.nextRequestId();
+        long rollbacksBefore = s.rollbacks();
+        State described = askPeers(nic, s, "describe", PeerBackend.Description.class,
+                (q, id) -> new PeerBackend.Describe(id, nic.peerReplies().narrow()), true, (st, ds) -> st.withDescribed(key, ds));
+        return askGuest(nic, described, (st, gs) -> {
+            GuestActor.GuestState g = gs.get(0).state();
+            if (st.rollbacks() != rollbacksBefore) {
+                m.replyTo().tell(new SectionSaveFailed(m.requestId(), nic.id(), "rolled back before the save"));
+                return st.withDescribed(key, null);
             }
-            @SuppressWarnings("unchecked")
-            List<Object> ds = (List<Object>) parts[1];
-            @SuppressWarnings("unchecked")
-            List<Object> rs = (List<Object>) parts[2];
-            List<StateStruct> states = new ArrayList<>();
-            for (Object r : rs) {
-                if (r instanceof PeerBackend.SaveFailed f) {
-                    m.replyTo().tell(new SectionSaveFailed(id(), "queue " + f.queue() + ": " + f.reason()));
-                    return;
-                }
-                states.add(((PeerBackend.Saved) r).state());
-            }
-            List<Schema> schemas = new ArrayList<>();
-            ds.forEach(d -> schemas.add(((PeerBackend.Description) d).schema()));
-            m.replyTo().tell(new SectionSaved(id(), section((GuestActor.GuestState) parts[0], schemas, states)));
-        };
-        long rollbacksBefore = rollbacks;
-        askPeers(PeerBackend.Description.class, PeerBackend.Describe::new, "describe", ds -> {
-            parts[1] = ds;
-            assemble.run();
-        }, this::peerFailed);
-        askGuest(g -> {
-            parts[0] = g;
-            if (rollbacks != rollbacksBefore) {
-                m.replyTo().tell(new SectionSaveFailed(id(), "rolled back before the save"));
-                return;
-            }
-            askPeers(PeerBackend.SaveReply.class, PeerBackend.Save::new, "save", rs -> {
-                parts[2] = rs;
-                assemble.run();
-            }, this::peerFailed);
-            assemble.run();
+            return askPeers(nic, st, "save", PeerBackend.SaveReply.class,
+                    (q, id) -> new PeerBackend.Save(id, nic.peerReplies().narrow()), true, (st2, rs) -> {
+                        List<PeerBackend.Description> ds = st2.described().get(key);
+                        if (ds == null) {
+                            throw new IllegalStateException(nic.id() + ": the queues saved before they described themselves");
+                        }
+                        List<StateStruct> states = new ArrayList<>();
+                        for (PeerBackend.SaveReply r : rs) {
+                            if (r instanceof PeerBackend.SaveFailed f) {
+                                m.replyTo().tell(new SectionSaveFailed(m.requestId(), nic.id(), "queue " + f.queue() + ": "
+                                        + f.reason()));
+                                return st2.withDescribed(key, null);
+                            }
+                            states.add(((PeerBackend.Saved) r).state());
+                        }
+                        List<Schema> schemas = new ArrayList<>();
+                        ds.forEach(d -> schemas.add(d.schema()));
+                        m.replyTo().tell(new SectionSaved(m.requestId(), nic.id(), section(nic, st2.hostFeatures(), g, schemas,
+                                states)));
+                        return st2.withDescribed(key, null);
+                    });
         });
-        return Behaviors.same();
     }
 
-    private Section section(GuestActor.GuestState g, List<Schema> peerSchemas, List<StateStruct> peerStates) {
+    private static Section section(Nic nic, long hostFeatures, GuestActor.GuestState g, List<Schema> peerSchemas,
+            List<StateStruct> peerStates) {
         Schema schema = VirtioNetSchema.schema(peerSchemas == null ? List.of() : peerSchemas);
         StateStruct s = schema.newStruct()
-                .setBytes("mac", config.mac().toBytes())
-                .setUint("max_queue_pairs", peers.size())
-                .setUint("curr_queue_pairs", peers.size())
+                .setBytes("mac", nic.config().mac().toBytes())
+                .setUint("max_queue_pairs", nic.peers().size())
+                .setUint("curr_queue_pairs", nic.peers().size())
                 .setUint("host_features", hostFeatures)
                 .setStruct("guest", VirtioNetSchema.guestToStruct(g));
         if (peerStates != null) {
             s.setSubsection(VirtioNetSchema.nicSubsection(schema, peerStates));
         }
-        return Section.of(VirtioNetSchema.sectionName(id()), 0, s);
+        return Section.of(VirtioNetSchema.sectionName(nic.id()), 0, s);
     }
 
-    private Behavior<Command> onLoad(LoadSection m) {
+    private static State onLoad(Nic n, State s, LoadSection m) {
         Section section = m.section();
-        StateStruct s = section.struct();
+        StateStruct st = section.struct();
         String problem = null;
         GuestActor.GuestState guestState = null;
         StateStruct nic = null;
         try {
-            long pairs = s.getUint("max_queue_pairs");
-            if (pairs != peers.size()) {
-                problem = "the stream has max_queue_pairs=" + pairs + " but this NIC has " + peers.size() + " queue pairs";
+            long pairs = st.getUint("max_queue_pairs");
+            if (pairs != n.peers().size()) {
+                problem = "the stream has max_queue_pairs=" + pairs + " but this NIC has " + n.peers().size() + " queue pairs";
             }
-            guestState = VirtioNetSchema.guestFromStruct(s.getStruct("guest"));
-            nic = s.subsection(VirtioNetSchema.NIC_SUBSECTION);
+            guestState = VirtioNetSchema.guestFromStruct(st.getStruct("guest"));
+            nic = st.subsection(VirtioNetSchema.NIC_SUBSECTION);
         } catch (RuntimeException e) {
             problem = "bad virtio-net state: " + e.getMessage();
         }
         if (problem == null) {
-            problem = crossQueueCheck(nic);
+            problem = SectionLoadChecks.crossQueueCheck(n.peersWait(), n.peers().size(), n.fds(), nic);
         }
         if (problem != null) {
-            refuse(section, m.replyTo(), problem);
-            return Behaviors.same();
+            section.close(); // every fd that arrived with the section
+            n.ctx().getLog().warn("{}: section refused: {}", n.id(), problem);
+            m.replyTo().tell(new SectionLoadFailed(m.requestId(), n.id(), problem));
+            return s;
         }
         GuestActor.GuestState g = guestState;
         if (nic == null) {
-            guest.tell(new GuestActor.Restore(g));
-            m.replyTo().tell(new SectionLoaded(id(), hostFeatures));
-            return Behaviors.same();
+            n.guest().tell(new GuestActor.Restore(g));
+            m.replyTo().tell(new SectionLoaded(m.requestId(), n.id(), s.hostFeatures()));
+            return s;
         }
         List<StateStruct> peerStates = nic.getArray("peers");
-        long op = nextOp++;
-        ops.put(op, new Op("load", peers.size(), rs -> {
-            StringBuilder failures = new StringBuilder();
-            long every = VirtioNetFeatures.FULL;
-            for (Object r : rs) {
-                if (r instanceof PeerBackend.LoadFailed f) {
-                    failures.append(failures.length() == 0 ? "" : "; ").append("queue ").append(f.queue()).append(": ")
-                            .append(f.reason());
-                } else {
-                    every &= ((PeerBackend.Loaded) r).hostFeatures();
-                }
-            }
-            if (failures.length() > 0) {
-                // the queues that did load hold fds from the stream: close them too
-                askPeers(PeerBackend.Discarded.class, PeerBackend.Discard::new, "discard",
-                        ds -> m.replyTo().tell(new SectionLoadFailed(id(), failures.toString())), this::peerFailed);
-                return;
-            }
-            hostFeatures = VirtioNetFeatures.nic(every, peers.size());
-            guest.tell(new GuestActor.Restore(g));
-            ctx.getLog().info("{}: section loaded, {} queues, host features 0x{}", id(), peers.size(),
-                    Long.toHexString(hostFeatures));
-            m.replyTo().tell(new SectionLoaded(id(), hostFeatures));
-        }, this::peerFailed));
-        for (int q = 0; q < peers.size(); q++) {
-            int queue = q;
-            replies.ask(PeerBackend.LoadReply.class, queue, peers.get(q), config.timeout(),
-                    r -> new PeerBackend.Load(peerStates.get(queue), r),
-                    (r, ex) -> new PeerAnswer(op, queue, r, ex));
-        }
-        return Behaviors.same();
-    }
-
-    /** The checks on all queues together, before any queue takes an fd; null when they pass. */
-    private String crossQueueCheck(StateStruct nic) {
-        if (nic != null && !peersWait) {
-            return "the stream carries the backend (" + VirtioNetSchema.NIC_SUBSECTION
-                    + ") but this NIC's peers do not wait for incoming state (incoming-fds=off)";
-        }
-        if (nic == null && peersWait) {
-            return "the stream carries no backend state (backend-transfer or 'local' off on the source)"
-                    + " but this NIC's peers wait for incoming fds";
-        }
-        if (nic == null) {
-            return null;
-        }
-        List<StateStruct> states = nic.getArray("peers");
-        if (states.size() != peers.size()) {
-            return "the stream carries " + states.size() + " peer states but this NIC has " + peers.size() + " queues";
-        }
-        List<OwnedFd> received = nic.fds();
-        if (received.size() != peers.size()) {
-            return "expected " + peers.size() + " fds (one per queue) but the stream carries " + received.size();
-        }
-        int[] twice = sameOpenFileTwice(fds, received);
-        if (twice != null) {
-            return "the fds of queues " + twice[0] + " and " + twice[1] + " are the same open file (kcmp): one TAP queue"
-                    + " cannot serve two queues";
-        }
-        return null;
-    }
-
-    /**
-     * Two positions of {@code list} whose fds are the same open file (lower position first), or null:
-     * the positions sorted by kcmp's order of open files, then neighbours compared (n log n kcmp
-     * calls, not n²: at 256 queues the pairwise check cost tens of ms of downtime).
-     */
-    static int[] sameOpenFileTwice(dev.livetap.nativeio.FdInspector fds, List<OwnedFd> list) {
-        Integer[] order = new Integer[list.size()];
-        for (int i = 0; i < order.length; i++) {
-            order[i] = i;
-        }
-        // A comparison sort compares every two neighbours of its result directly (nothing else can
-        // order them), so two positions of one open file meet in the comparator: no second pass.
-        int[][] found = {null};
-        java.util.Arrays.sort(order, (x, y) -> {
-            int c = fds.compareOpenFiles(list.get(x), list.get(y));
-            if (c != 0) {
-                return c;
-            }
-            int a = Math.min(x, y);
-            int b = Math.max(x, y);
-            if (found[0] == null || a < found[0][0] || a == found[0][0] && b < found[0][1]) {
-                found[0] = new int[] {a, b};
-            }
-            return Integer.compare(x, y);
-        });
-        return found[0];
-    }
-
-    private void refuse(Section section, ActorRef<LoadResult> replyTo, String problem) {
-        section.close(); // every fd that arrived with the section
-        ctx.getLog().warn("{}: section refused: {}", id(), problem);
-        replyTo.tell(new SectionLoadFailed(id(), problem));
+        return askPeers(n, s, "load", PeerBackend.LoadReply.class,
+                (q, id) -> new PeerBackend.Load(id, peerStates.get(q), n.peerReplies().narrow()), true, (s1, rs) -> {
+                    StringBuilder failures = new StringBuilder();
+                    long every = VirtioNetFeatures.FULL;
+                    for (PeerBackend.LoadReply r : rs) {
+                        if (r instanceof PeerBackend.LoadFailed f) {
+                            failures.append(failures.length() == 0 ? "" : "; ").append("queue ").append(f.queue())
+                                    .append(": ").append(f.reason());
+                        } else {
+                            every &= ((PeerBackend.Loaded) r).hostFeatures();
+                        }
+                    }
+                    if (failures.length() > 0) {
+                        // the queues that did load hold fds from the stream: close them too
+                        return askPeers(n, s1, "discard", PeerBackend.Discarded.class,
+                                (q, id) -> new PeerBackend.Discard(id, n.peerReplies().narrow()), true, (s2, ds) -> {
+                                    m.replyTo().tell(new SectionLoadFailed(m.requestId(), n.id(), failures.toString()));
+                                    return s2;
+                                });
+                    }
+                    long features = VirtioNetFeatures.nic(every, n.peers().size());
+                    n.guest().tell(new GuestActor.Restore(g));
+                    n.ctx().getLog().info("{}: section loaded, {} queues, host features 0x{}", n.id(), n.peers().size(),
+                            Long.toHexString(features));
+                    m.replyTo().tell(new SectionLoaded(m.requestId(), n.id(), features));
+                    return s1.withHostFeatures(features);
+                });
     }
 
     // ------------------------------------------------------------------ gathering answers
 
-    private <R> void askPeers(Class<R> cls, Function<ActorRef<R>, PeerBackend.Command> request, String what,
-            Consumer<List<Object>> onAll, Consumer<String> onFailure) {
-        long op = nextOp++;
-        ops.put(op, new Op(what, peers.size(), onAll, onFailure));
-        for (int q = 0; q < peers.size(); q++) {
-            int queue = q;
-            replies.ask(cls, queue, peers.get(q), config.timeout(), request::apply, (r, ex) -> new PeerAnswer(op, queue, r, ex));
+    /** One request to every peer (queue {@code q}'s request carries the id its reply must carry). */
+    private static <R> State askPeers(Nic nic, State s, String what, Class<R> type,
+            FanOut.RequestFactory<PeerBackend.Command> request, boolean fatal, Then<R> then) {
+        List<String> names = new ArrayList<>();
+        for (int q = 0; q < nic.peers().size(); q++) {
+            names.add(Integer.toString(q));
         }
+        FanOut<R> f = FanOut.scatter(what, type, s.nextRequestId(), names, nic.peers(), request, nic.timers(),
+                nic.config().timeout(), GatherTimedOut::new);
+        return started(s, new Job<>(f, then, fatal));
     }
 
-    private void askGuest(Consumer<GuestActor.GuestState> onState) {
-        long op = nextOp++;
-        ops.put(op, new Op("guest snapshot", 1, rs -> onState.accept((GuestActor.GuestState) rs.get(0)), this::peerFailed));
-        replies.ask(GuestActor.GuestState.class, GUEST_KEY, guest, config.timeout(), GuestActor.Snapshot::new,
-                (r, ex) -> new GuestAnswer(op, r, ex));
+    private static State askGuest(Nic nic, State s, Then<GuestActor.GuestSnapshot> then) {
+        FanOut<GuestActor.GuestSnapshot> f = FanOut.scatter("guest snapshot", GuestActor.GuestSnapshot.class,
+                s.nextRequestId(), List.of("0"), List.of(nic.guest()),
+                (i, id) -> new GuestActor.Snapshot(id, nic.guestReplies()), nic.timers(), nic.config().timeout(),
+                GatherTimedOut::new);
+        return started(s, new Job<>(f, then, true));
     }
 
-    private Behavior<Command> onGuestAnswer(GuestAnswer a) {
-        return onPeerAnswer(new PeerAnswer(a.op(), 0, a.state(), a.failure()));
+    private static <R> State started(State s, Job<R> job) {
+        State next = s.withNextRequestId(job.gather().nextRequestId());
+        if (job.gather().complete()) {
+            return job.then().apply(next, job.gather().gathered());
+        }
+        List<Job<?>> jobs = new ArrayList<>(s.jobs());
+        jobs.add(job);
+        return next.withJobs(jobs);
     }
 
-    private Behavior<Command> onPeerAnswer(PeerAnswer a) {
-        Op op = ops.get(a.op());
-        if (op == null) {
-            return Behaviors.same(); // an op that already failed
+    private static Behavior<Command> onReply(Nic nic, State s, long requestId, Object reply) {
+        for (int i = 0; i < s.jobs().size(); i++) {
+            Job<?> job = s.jobs().get(i);
+            if (job.gather().owns(requestId)) {
+                return next(nic, offer(nic, s, i, job, requestId, reply));
+            }
         }
-        if (a.failure() != null) {
-            ops.remove(a.op());
-            op.onFailure.accept(op.what + " of queue " + a.queue() + " failed: " + a.failure().getMessage());
-            return Behaviors.same();
+        nic.ctx().getLog().debug("{}: late reply {} (request {}) dropped", nic.id(), reply.getClass().getSimpleName(),
+                requestId);
+        return Behaviors.same();
+    }
+
+    private static <R> State offer(Nic nic, State s, int index, Job<R> job, long requestId, Object reply) {
+        FanOut.Outcome<R> o = job.gather().offer(requestId, reply, nic.timers());
+        List<Job<?>> jobs = new ArrayList<>(s.jobs());
+        if (o instanceof FanOut.Waiting<R> w) {
+            jobs.set(index, new Job<>(w.next(), job.then(), job.fatal()));
+            return s.withJobs(jobs);
         }
-        if (op.replies[a.queue()] == null) {
-            op.missing--;
+        if (o instanceof FanOut.Gathered<R> g) {
+            jobs.remove(index);
+            return job.then().apply(s.withJobs(jobs), g.replies());
         }
-        op.replies[a.queue()] = a.reply();
-        if (op.missing == 0) {
-            ops.remove(a.op());
-            op.onAll.accept(Arrays.asList(op.replies));
+        nic.ctx().getLog().debug("{}: second reply {} (request {}) dropped", nic.id(), reply.getClass().getSimpleName(),
+                requestId);
+        return s;
+    }
+
+    /** A peer failed to answer in time: the NIC cannot know its queue's state any more; fail it (its owner rolls back). */
+    private static Behavior<Command> onTimeout(Nic nic, State s, long firstRequestId) {
+        for (Job<?> job : s.jobs()) {
+            if (job.gather().firstRequestId() == firstRequestId) {
+                FanOut.TimedOut t = job.gather().timedOut();
+                String reason = t.what() + " of queue " + t.missing().get(0) + " failed: no " + t.replyType()
+                        + " within the timeout";
+                if (job.fatal()) {
+                    throw new IllegalStateException(nic.id() + ": " + reason);
+                }
+                nic.ctx().getLog().warn("{}: {}", nic.id(), reason);
+                List<Job<?>> jobs = new ArrayList<>(s.jobs());
+                jobs.remove(job);
+                return next(nic, s.withJobs(jobs));
+            }
         }
         return Behaviors.same();
     }

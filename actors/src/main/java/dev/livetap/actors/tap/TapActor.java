@@ -41,19 +41,19 @@ public final class TapActor {
     }
 
     /** Stop reading on a frame boundary (VM stop); answered with {@link Stopped}. */
-    public record Pause(ActorRef<Stopped> replyTo) implements Command {
+    public record Pause(long requestId, ActorRef<Stopped> replyTo) implements Command {
     }
 
     /** Start (or keep) reading; answered with {@link Started}, reading or not (no fd, handed over, closed). */
-    public record Resume(ActorRef<Started> replyTo) implements Command {
+    public record Resume(long requestId, ActorRef<Started> replyTo) implements Command {
     }
 
     /** pre_save: lend the paused queue's state (and fd) to the stream; the actor becomes {@code transferred}. */
-    public record Save(ActorRef<SaveReply> replyTo) implements Command {
+    public record Save(long requestId, ActorRef<SaveReply> replyTo) implements Command {
     }
 
     /** pre_load, fd checks and post_load of an incoming {@code net-tap}; the fd becomes this actor's. */
-    public record Load(NetTapState state, ActorRef<LoadReply> replyTo) implements Command {
+    public record Load(long requestId, NetTapState state, ActorRef<LoadReply> replyTo) implements Command {
     }
 
     /**
@@ -68,11 +68,11 @@ public final class TapActor {
      * Target side, the migration failed after this queue loaded its state: close the fd that arrived
      * (and its vhost binding) and wait for incoming state again. Answered with {@link Discarded}.
      */
-    public record Discard(ActorRef<Discarded> replyTo) implements Command {
+    public record Discard(long requestId, ActorRef<Discarded> replyTo) implements Command {
     }
 
     /** The migration failed before {@code loaded}: take the fd back, paused; answered with {@link Stopped}. */
-    public record Rollback(ActorRef<Stopped> replyTo) implements Command {
+    public record Rollback(long requestId, ActorRef<Stopped> replyTo) implements Command {
     }
 
     /** A frame from the guest to the host side of the TAP. */
@@ -83,7 +83,7 @@ public final class TapActor {
     public record SetEnabled(boolean enabled, ActorRef<EnabledReply> replyTo) implements Command {
     }
 
-    public record GetState(ActorRef<Status> replyTo) implements Command {
+    public record GetState(long requestId, ActorRef<Status> replyTo) implements Command {
     }
 
     /** netdev_del or shutdown: close the fd (if owned) and stop. */
@@ -211,25 +211,25 @@ public final class TapActor {
                 .onMessageEquals(QueueReadable.INSTANCE, () -> drain(held))
                 .onMessage(Pause.class, m -> {
                     held.registration().interest(0);
-                    m.replyTo().tell(new Stopped(queue(), os.clock().nanos()));
+                    m.replyTo().tell(new Stopped(m.requestId(), queue(), os.clock().nanos()));
                     return paused(held);
                 })
                 .onMessage(Resume.class, m -> {
-                    m.replyTo().tell(new Started(queue(), os.clock().nanos(), true));
+                    m.replyTo().tell(new Started(m.requestId(), queue(), os.clock().nanos(), true));
                     return Behaviors.same();
                 })
                 .onMessage(Save.class, m -> {
-                    m.replyTo().tell(new SaveFailed(queue(), config.name() + " is still reading: the VM must be stopped before its state is saved"));
+                    m.replyTo().tell(new SaveFailed(m.requestId(), queue(), config.name() + " is still reading: the VM must be stopped before its state is saved"));
                     return Behaviors.same();
                 })
                 .onMessage(Load.class, m -> refuseLoad(m))
                 .onMessage(Release.class, m -> unexpected(m, "active"))
                 .onMessage(Discard.class, m -> {
-                    m.replyTo().tell(new Discarded(queue(), false)); // a running queue is never discarded
+                    m.replyTo().tell(new Discarded(m.requestId(), queue(), false)); // a running queue is never discarded
                     return Behaviors.same();
                 })
                 .onMessage(Rollback.class, m -> {
-                    m.replyTo().tell(new Stopped(queue(), os.clock().nanos()));
+                    m.replyTo().tell(new Stopped(m.requestId(), queue(), os.clock().nanos()));
                     return Behaviors.same();
                 })
                 .onMessage(Transmit.class, m -> transmit(held, m))
@@ -245,17 +245,17 @@ public final class TapActor {
         return Behaviors.receive(Command.class)
                 .onMessageEquals(QueueReadable.INSTANCE, Behaviors::same) // raced with Pause: stay on the frame boundary
                 .onMessage(Pause.class, m -> {
-                    m.replyTo().tell(new Stopped(queue(), os.clock().nanos()));
+                    m.replyTo().tell(new Stopped(m.requestId(), queue(), os.clock().nanos()));
                     return Behaviors.same();
                 })
                 .onMessage(Resume.class, m -> {
                     held.registration().interest(Reactor.READ);
-                    m.replyTo().tell(new Started(queue(), os.clock().nanos(), true));
+                    m.replyTo().tell(new Started(m.requestId(), queue(), os.clock().nanos(), true));
                     return active(held);
                 })
                 .onMessage(Save.class, m -> {
                     held.registration().cancel();
-                    m.replyTo().tell(new Saved(queue(), NetTapSchema.toStruct(held.state(config.vnetHdr()))));
+                    m.replyTo().tell(new Saved(m.requestId(), queue(), NetTapSchema.toStruct(held.state(config.vnetHdr()))));
                     return transferred(held);
                 })
                 .onMessage(Load.class, m -> refuseLoad(m))
@@ -266,12 +266,12 @@ public final class TapActor {
                 })
                 .onMessage(Discard.class, m -> {
                     closeHeld(held);
-                    m.replyTo().tell(new Discarded(queue(), true));
+                    m.replyTo().tell(new Discarded(m.requestId(), queue(), true));
                     ctx.getLog().info("{}: discarded the fd received from the stream", config.name());
                     return waitingIncoming();
                 })
                 .onMessage(Rollback.class, m -> {
-                    m.replyTo().tell(new Stopped(queue(), os.clock().nanos()));
+                    m.replyTo().tell(new Stopped(m.requestId(), queue(), os.clock().nanos()));
                     return Behaviors.same();
                 })
                 .onMessage(Transmit.class, m -> transmit(held, m))
@@ -293,17 +293,17 @@ public final class TapActor {
                     return closed();
                 })
                 .onMessage(Discard.class, m -> {
-                    m.replyTo().tell(new Discarded(queue(), false)); // the source side rolls back instead
+                    m.replyTo().tell(new Discarded(m.requestId(), queue(), false)); // the source side rolls back instead
                     return Behaviors.same();
                 })
                 .onMessage(Rollback.class, m -> {
                     Held back = new Held(held.fd(), register(held.fd()), held.features(), held.enabled(), held.hostVnetHdrLen());
-                    m.replyTo().tell(new Stopped(queue(), os.clock().nanos()));
+                    m.replyTo().tell(new Stopped(m.requestId(), queue(), os.clock().nanos()));
                     ctx.getLog().info("{}: rolled back, paused with its fd", config.name());
                     return paused(back);
                 })
                 .onMessage(Pause.class, m -> {
-                    m.replyTo().tell(new Stopped(queue(), os.clock().nanos()));
+                    m.replyTo().tell(new Stopped(m.requestId(), queue(), os.clock().nanos()));
                     return Behaviors.same();
                 })
                 .onMessage(Resume.class, m -> {
@@ -313,7 +313,7 @@ public final class TapActor {
                     return Behaviors.same();
                 })
                 .onMessage(Save.class, m -> {
-                    m.replyTo().tell(new SaveFailed(queue(), config.name() + " is already handed over"));
+                    m.replyTo().tell(new SaveFailed(m.requestId(), queue(), config.name() + " is already handed over"));
                     return Behaviors.same();
                 })
                 .onMessage(Load.class, m -> refuseLoad(m))
@@ -334,7 +334,7 @@ public final class TapActor {
                 .onMessageEquals(QueueReadable.INSTANCE, Behaviors::same)
                 .onMessage(Load.class, this::load)
                 .onMessage(Pause.class, m -> {
-                    m.replyTo().tell(new Stopped(queue(), os.clock().nanos()));
+                    m.replyTo().tell(new Stopped(m.requestId(), queue(), os.clock().nanos()));
                     return Behaviors.same();
                 })
                 .onMessage(Resume.class, m -> {
@@ -343,16 +343,16 @@ public final class TapActor {
                     return Behaviors.same();
                 })
                 .onMessage(Save.class, m -> {
-                    m.replyTo().tell(new SaveFailed(queue(), config.name() + " has no fd (waiting for an incoming migration)"));
+                    m.replyTo().tell(new SaveFailed(m.requestId(), queue(), config.name() + " has no fd (waiting for an incoming migration)"));
                     return Behaviors.same();
                 })
                 .onMessage(Release.class, m -> Behaviors.same())
                 .onMessage(Rollback.class, m -> {
-                    m.replyTo().tell(new Stopped(queue(), os.clock().nanos()));
+                    m.replyTo().tell(new Stopped(m.requestId(), queue(), os.clock().nanos()));
                     return Behaviors.same();
                 })
                 .onMessage(Discard.class, m -> {
-                    m.replyTo().tell(new Discarded(queue(), false));
+                    m.replyTo().tell(new Discarded(m.requestId(), queue(), false));
                     return Behaviors.same();
                 })
                 .onMessage(Transmit.class, m -> drop())
@@ -361,7 +361,7 @@ public final class TapActor {
                     return Behaviors.same();
                 })
                 .onMessage(GetState.class, m -> {
-                    m.replyTo().tell(new Status(queue(), "waiting-incoming", false, false));
+                    m.replyTo().tell(new Status(m.requestId(), queue(), "waiting-incoming", false, false));
                     return Behaviors.same();
                 })
                 .onMessage(Close.class, m -> {
@@ -375,7 +375,7 @@ public final class TapActor {
     private Behavior<Command> closed() {
         return Behaviors.receive(Command.class)
                 .onMessage(GetState.class, m -> {
-                    m.replyTo().tell(new Status(queue(), "closed", false, false));
+                    m.replyTo().tell(new Status(m.requestId(), queue(), "closed", false, false));
                     return Behaviors.same();
                 })
                 .onMessage(Load.class, m -> {
@@ -383,19 +383,19 @@ public final class TapActor {
                     if (m.state().fd() != null) {
                         m.state().fd().close();
                     }
-                    m.replyTo().tell(new LoadFailed(queue(), config.name() + " is closed"));
+                    m.replyTo().tell(new LoadFailed(m.requestId(), queue(), config.name() + " is closed"));
                     return Behaviors.same();
                 })
                 .onMessage(Pause.class, m -> {
-                    m.replyTo().tell(new Stopped(queue(), os.clock().nanos()));
+                    m.replyTo().tell(new Stopped(m.requestId(), queue(), os.clock().nanos()));
                     return Behaviors.same();
                 })
                 .onMessage(Discard.class, m -> {
-                    m.replyTo().tell(new Discarded(queue(), false));
+                    m.replyTo().tell(new Discarded(m.requestId(), queue(), false));
                     return Behaviors.same();
                 })
                 .onMessage(Rollback.class, m -> {
-                    m.replyTo().tell(new Stopped(queue(), os.clock().nanos()));
+                    m.replyTo().tell(new Stopped(m.requestId(), queue(), os.clock().nanos()));
                     return Behaviors.same();
                 })
                 .onMessage(Resume.class, m -> {
@@ -474,7 +474,7 @@ public final class TapActor {
         if (m.state().fd() != null) {
             m.state().fd().close();
         }
-        m.replyTo().tell(new LoadFailed(queue(), ALREADY_INITIALIZED));
+        m.replyTo().tell(new LoadFailed(m.requestId(), queue(), ALREADY_INITIALIZED));
         return Behaviors.same();
     }
 
@@ -486,7 +486,7 @@ public final class TapActor {
                 s.fd().close();
             }
             ctx.getLog().warn("{}: incoming state refused: {}", config.name(), problem);
-            m.replyTo().tell(new LoadFailed(queue(), problem));
+            m.replyTo().tell(new LoadFailed(m.requestId(), queue(), problem));
             return Behaviors.same();
         }
         // post_load: vhost first (QEMU's order), then the queue is armed; it reads only once the VM runs (Resume).
@@ -497,13 +497,13 @@ public final class TapActor {
                 s.fd().close();
                 String reason = VhostBackend.postLoadFailure(e.getMessage());
                 ctx.getLog().warn("{}: {}", config.name(), reason);
-                m.replyTo().tell(new LoadFailed(queue(), reason));
+                m.replyTo().tell(new LoadFailed(m.requestId(), queue(), reason));
                 return Behaviors.same();
             }
         }
         Held held = new Held(s.fd(), register(s.fd()), new TapFeatures(s.hasUfo(), s.hasUso(), s.hasTunnel()),
                 s.enabled(), s.hostVnetHdrLen());
-        m.replyTo().tell(new Loaded(queue(), VirtioNetFeatures.backend(s.usingVnetHdr(), s.hasUfo(), s.hasUso(),
+        m.replyTo().tell(new Loaded(m.requestId(), queue(), VirtioNetFeatures.backend(s.usingVnetHdr(), s.hasUfo(), s.hasUso(),
                 s.hasTunnel())));
         return paused(held);
     }
@@ -551,7 +551,7 @@ public final class TapActor {
     /** Resume refused: answered as not reading, the reason logged. */
     private void notReading(Resume m, String reason) {
         ctx.getLog().debug("{}: not reading: {}", config.name(), reason);
-        m.replyTo().tell(new Started(queue(), 0, false));
+        m.replyTo().tell(new Started(m.requestId(), queue(), 0, false));
     }
 
     private Behavior<Command> unexpected(Command m, String state) {
@@ -560,7 +560,7 @@ public final class TapActor {
     }
 
     private Behavior<Command> reportState(GetState m, String state, boolean reading, Held held) {
-        m.replyTo().tell(new Status(queue(), state, reading, true));
+        m.replyTo().tell(new Status(m.requestId(), queue(), state, reading, true));
         return Behaviors.same();
     }
 

@@ -54,35 +54,35 @@ public final class TapPeerBackend {
             if (msg instanceof PeerBackend.Describe m) {
                 long features = initialState == PeerState.WAITING_INCOMING
                         ? VirtioNetFeatures.FULL : VirtioNetFeatures.backend(vnetHdr, false, false, false);
-                m.replyTo().tell(new PeerBackend.Description(queue, NetTapSchema.SCHEMA, initialState, features));
+                m.replyTo().tell(new PeerBackend.Description(m.requestId(), queue, NetTapSchema.SCHEMA, initialState, features));
                 return Behaviors.same();
             } else if (msg instanceof PeerBackend.Stop m) {
-                request = new TapActor.Pause(m.replyTo());
+                request = new TapActor.Pause(m.requestId(), m.replyTo());
             } else if (msg instanceof PeerBackend.Start m) {
                 // one message to the queue, so that a Stop sent after this Start is always applied after it
-                request = new TapActor.Resume(m.replyTo());
+                request = new TapActor.Resume(m.requestId(), m.replyTo());
             } else if (msg instanceof PeerBackend.Save m) {
-                request = new TapActor.Save(m.replyTo());
+                request = new TapActor.Save(m.requestId(), m.replyTo());
             } else if (msg instanceof PeerBackend.Load m) {
                 NetTapState state;
                 try {
                     state = NetTapSchema.fromStruct(m.state());
                 } catch (IllegalArgumentException e) {
                     OwnedFd.closeAll(m.state().fds()); // refused: the fds that arrived are closed, never leaked
-                    m.replyTo().tell(new PeerBackend.LoadFailed(queue, e.getMessage()));
+                    m.replyTo().tell(new PeerBackend.LoadFailed(m.requestId(), queue, e.getMessage()));
                     return Behaviors.same();
                 }
-                request = new TapActor.Load(state, m.replyTo());
+                request = new TapActor.Load(m.requestId(), state, m.replyTo());
             } else if (msg instanceof PeerBackend.Release) {
                 request = new TapActor.Release();
             } else if (msg instanceof PeerBackend.Rollback m) {
-                request = new TapActor.Rollback(m.replyTo());
+                request = new TapActor.Rollback(m.requestId(), m.replyTo());
             } else if (msg instanceof PeerBackend.Discard m) {
-                request = new TapActor.Discard(m.replyTo());
+                request = new TapActor.Discard(m.requestId(), m.replyTo());
             } else if (msg instanceof PeerBackend.Transmit m) {
                 request = new TapActor.Transmit(m.frame());
             } else if (msg instanceof PeerBackend.GetStatus m) {
-                request = new TapActor.GetState(m.replyTo());
+                request = new TapActor.GetState(m.requestId(), m.replyTo());
             } else if (msg instanceof PeerBackend.Close) {
                 request = new TapActor.Close();
             } else {

@@ -53,12 +53,12 @@ class SameOpenFileTwiceTest {
         for (int i = 0; i < 8; i++) {
             fds.add(open());
         }
-        assertNull(VirtioNetActor.sameOpenFileTwice(os.fds(), fds));
+        assertNull(SectionLoadChecks.sameOpenFileTwice(os.fds(), fds));
         fds.set(6, dup(fds.get(1)));
-        assertArrayEquals(new int[] {1, 6}, VirtioNetActor.sameOpenFileTwice(os.fds(), fds));
+        assertArrayEquals(new int[] {1, 6}, SectionLoadChecks.sameOpenFileTwice(os.fds(), fds));
         fds.set(7, dup(fds.get(1)));
         fds.set(3, dup(fds.get(2)));
-        assertArrayEquals(new int[] {1, 6}, VirtioNetActor.sameOpenFileTwice(os.fds(), fds), "a third copy and a second pair");
+        assertArrayEquals(new int[] {1, 6}, SectionLoadChecks.sameOpenFileTwice(os.fds(), fds), "a third copy and a second pair");
     }
 
     @Test
@@ -71,7 +71,7 @@ class SameOpenFileTwiceTest {
                 fds.add(i > 0 && rnd.nextInt(10) == 0 ? dup(fds.get(rnd.nextInt(i))) : open());
             }
             java.util.Collections.shuffle(fds, rnd);
-            assertArrayEquals(pairwise(fds), VirtioNetActor.sameOpenFileTwice(os.fds(), fds), "round " + round);
+            assertArrayEquals(pairwise(fds), SectionLoadChecks.sameOpenFileTwice(os.fds(), fds), "round " + round);
         }
     }
 }

@@ -147,32 +147,32 @@ class VirtioNetActorTest {
      */
     private static Behavior<PeerBackend.Command> stopLaggingPeer(int q, List<String> asked) {
         return Behaviors.setup(ctx -> {
-            List<ActorRef<PeerBackend.Stopped>> heldStops = new ArrayList<>();
+            List<PeerBackend.Stop> heldStops = new ArrayList<>();
             return Behaviors.receive(PeerBackend.Command.class)
                     .onMessage(PeerBackend.Describe.class, m -> {
-                        m.replyTo().tell(new PeerBackend.Description(q, NetTapSchema.SCHEMA, PeerState.CONNECTED,
+                        m.replyTo().tell(new PeerBackend.Description(m.requestId(), q, NetTapSchema.SCHEMA, PeerState.CONNECTED,
                                 VirtioNetFeatures.backend(true, false, false, false)));
                         return Behaviors.same();
                     })
                     .onMessage(PeerBackend.Stop.class, m -> {
                         asked.add(q + ":stop");
-                        heldStops.add(m.replyTo());
+                        heldStops.add(m);
                         return Behaviors.same();
                     })
                     .onMessage(PeerBackend.Rollback.class, m -> {
                         asked.add(q + ":rollback");
-                        m.replyTo().tell(new PeerBackend.Stopped(q, 2));
-                        heldStops.forEach(r -> r.tell(new PeerBackend.Stopped(q, 1)));
+                        m.replyTo().tell(new PeerBackend.Stopped(m.requestId(), q, 2));
+                        heldStops.forEach(r -> r.replyTo().tell(new PeerBackend.Stopped(r.requestId(), q, 1)));
                         heldStops.clear();
                         return Behaviors.same();
                     })
                     .onMessage(PeerBackend.Save.class, m -> {
                         asked.add(q + ":save");
-                        m.replyTo().tell(new PeerBackend.SaveFailed(q, "stand-in"));
+                        m.replyTo().tell(new PeerBackend.SaveFailed(m.requestId(), q, "stand-in"));
                         return Behaviors.same();
                     })
                     .onMessage(PeerBackend.GetStatus.class, m -> {
-                        m.replyTo().tell(new PeerBackend.Status(q, "stand-in", false, true));
+                        m.replyTo().tell(new PeerBackend.Status(m.requestId(), q, "stand-in", false, true));
                         return Behaviors.same();
                     })
                     .onMessage(PeerBackend.Close.class, m -> Behaviors.stopped())

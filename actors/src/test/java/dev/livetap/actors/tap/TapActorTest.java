@@ -57,11 +57,11 @@ class TapActorTest {
     }
 
     private PeerBackend.LoadReply load(BehaviorTestKit<TapActor.Command> kit, NetTapState s) {
-        return this.<PeerBackend.LoadReply>ask(kit, to -> new TapActor.Load(s, to));
+        return this.<PeerBackend.LoadReply>ask(kit, to -> new TapActor.Load(0, s, to));
     }
 
     private PeerBackend.Status state(BehaviorTestKit<TapActor.Command> kit) {
-        return ask(kit, TapActor.GetState::new);
+        return ask(kit, to -> new TapActor.GetState(0, to));
     }
 
     @Test
@@ -70,27 +70,27 @@ class TapActorTest {
         BehaviorTestKit<TapActor.Command> kit = BehaviorTestKit.create(
                 TapActor.opened(config(0), os, frames.getRef(), fds.get(0), TapFeatures.NONE));
         assertEquals("paused", state(kit).state(), "an opened queue starts paused: the VM starts it");
-        assertTrue(this.<PeerBackend.Started>ask(kit, TapActor.Resume::new).reading());
+        assertTrue(this.<PeerBackend.Started>ask(kit, to -> new TapActor.Resume(0, to)).reading());
         assertEquals("active", state(kit).state());
         assertTrue(state(kit).reading(), "an active queue reads");
-        PeerBackend.SaveReply refused = ask(kit, TapActor.Save::new);
+        PeerBackend.SaveReply refused = this.<PeerBackend.SaveReply>ask(kit, to -> new TapActor.Save(0, to));
         assertInstanceOf(PeerBackend.SaveFailed.class, refused, "a reading queue's state cannot be saved");
-        assertInstanceOf(PeerBackend.Stopped.class, ask(kit, TapActor.Pause::new));
+        assertInstanceOf(PeerBackend.Stopped.class, this.<PeerBackend.Stopped>ask(kit, to -> new TapActor.Pause(0, to)));
         assertEquals("paused", state(kit).state());
-        PeerBackend.SaveReply saved = ask(kit, TapActor.Save::new);
+        PeerBackend.SaveReply saved = this.<PeerBackend.SaveReply>ask(kit, to -> new TapActor.Save(0, to));
         PeerBackend.Saved s = assertInstanceOf(PeerBackend.Saved.class, saved, "a paused queue lends its state");
         assertTrue(s.state().fds().get(0).isOpen(), "the saved fd stays open: the source may still roll back");
         assertEquals("transferred", state(kit).state());
-        assertFalse(this.<PeerBackend.Started>ask(kit, TapActor.Resume::new).reading(),
+        assertFalse(this.<PeerBackend.Started>ask(kit, to -> new TapActor.Resume(0, to)).reading(),
                 "a transferred queue refuses to read");
         assertFalse(state(kit).reading(), "a transferred queue never reads again before a rollback");
-        assertInstanceOf(PeerBackend.Stopped.class, ask(kit, TapActor.Rollback::new));
+        assertInstanceOf(PeerBackend.Stopped.class, this.<PeerBackend.Stopped>ask(kit, to -> new TapActor.Rollback(0, to)));
         assertEquals("paused", state(kit).state(), "rollback brings the queue back paused with its fd");
         assertTrue(fds.get(0).isOpen());
-        assertTrue(this.<PeerBackend.Started>ask(kit, TapActor.Resume::new).reading());
+        assertTrue(this.<PeerBackend.Started>ask(kit, to -> new TapActor.Resume(0, to)).reading());
         assertTrue(state(kit).reading(), "after a rollback, cont makes the queue read again");
-        ask(kit, TapActor.Pause::new);
-        ask(kit, TapActor.Save::new);
+        this.<PeerBackend.Stopped>ask(kit, to -> new TapActor.Pause(0, to));
+        this.<PeerBackend.SaveReply>ask(kit, to -> new TapActor.Save(0, to));
         kit.run(new TapActor.Release());
         assertEquals("closed", state(kit).state(), "release after 'loaded' closes the queue");
         assertFalse(fds.get(0).isOpen(), "the released fd is closed: the TAP is the target's now");
@@ -102,9 +102,9 @@ class TapActorTest {
         List<OwnedFd> fds = openQueues();
         BehaviorTestKit<TapActor.Command> kit = BehaviorTestKit.create(
                 TapActor.opened(config(1), os, frames.getRef(), fds.get(1), TapFeatures.NONE));
-        ask(kit, TapActor.Save::new);
+        this.<PeerBackend.SaveReply>ask(kit, to -> new TapActor.Save(0, to));
         assertEquals("tap0 queue 1 is already handed over",
-                ((PeerBackend.SaveFailed) ask(kit, TapActor.Save::new)).reason());
+                ((PeerBackend.SaveFailed) this.<PeerBackend.SaveReply>ask(kit, to -> new TapActor.Save(0, to))).reason());
         TapActor.EnabledReply r = ask(kit, (org.apache.pekko.actor.typed.ActorRef<TapActor.EnabledReply> to) -> new TapActor.SetEnabled(false, to));
         assertEquals("queue state cannot change during a hand-over", r.error(),
                 "TUNSETQUEUE never happens during a hand-over");
@@ -133,7 +133,7 @@ class TapActorTest {
         BehaviorTestKit<TapActor.Command> kit = BehaviorTestKit.create(
                 TapActor.opened(config(0), os, frames.getRef(), fds.get(0), TapFeatures.NONE));
         PeerBackend.LoadReply r = load(kit, state(fds.get(1), true));
-        assertEquals(new PeerBackend.LoadFailed(0, TapActor.ALREADY_INITIALIZED), r);
+        assertEquals(new PeerBackend.LoadFailed(0, 0, TapActor.ALREADY_INITIALIZED), r);
         assertEquals("TAP is already initialized and cannot receive incoming fd", TapActor.ALREADY_INITIALIZED);
         assertFalse(fds.get(1).isOpen(), "a refused incoming fd is closed");
         assertTrue(fds.get(0).isOpen(), "the queue's own fd is untouched");
@@ -221,9 +221,9 @@ class TapActorTest {
         BehaviorTestKit<TapActor.Command> failing = BehaviorTestKit.create(
                 TapActor.waitingIncoming(config(1), os, frames.getRef()::tell, vhost, v1));
         PeerBackend.LoadReply r = load(failing, state(fds.get(1), true));
-        assertEquals(new PeerBackend.LoadFailed(1, "Failed to setup vhost during TAP post-load: injected failure"), r);
+        assertEquals(new PeerBackend.LoadFailed(0, 1, "Failed to setup vhost during TAP post-load: injected failure"), r);
         assertFalse(fds.get(1).isOpen(), "a failed post_load closes the fd");
-        PeerBackend.Discarded d = ask(ok, TapActor.Discard::new);
+        PeerBackend.Discarded d = ask(ok, to -> new TapActor.Discard(0, to));
         assertTrue(d.closedSomething(), "discard closes the fd that arrived");
         assertFalse(fds.get(0).isOpen());
         assertEquals("waiting-incoming", state(ok).state());
@@ -237,7 +237,7 @@ class TapActorTest {
     void waitingQueueLoadsThenReadsOnResume() {
         List<OwnedFd> fds = openQueues();
         BehaviorTestKit<TapActor.Command> kit = BehaviorTestKit.create(TapActor.waitingIncoming(config(3), os, frames.getRef()));
-        assertEquals(new PeerBackend.Status(3, "waiting-incoming", false, false), state(kit));
+        assertEquals(new PeerBackend.Status(0, 3, "waiting-incoming", false, false), state(kit));
         assertEquals(3, assertInstanceOf(PeerBackend.Loaded.class, load(kit, state(fds.get(3), true))).queue());
         PeerBackend.Status s = state(kit);
         assertEquals("paused", s.state());
