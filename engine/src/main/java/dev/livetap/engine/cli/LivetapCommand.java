@@ -103,25 +103,13 @@ public final class LivetapCommand implements Callable<Integer> {
     }
 
     public static void main(String[] args) {
-        configureLogging(args);
+        if (args.length > 0 && args[0].equals("vmm")) {
+            // the VMM parses its own options and loads no command-line library
+            dev.livetap.engine.vmm.VmmMain.main(args);
+            return;
+        }
         int code = commandLine().execute(args);
         System.exit(code);
-    }
-
-    /**
-     * Chooses the log format and level before the first logger exists: {@code vmm --json-log}
-     * logs JSON lines (logback-json.xml); {@code vmm} logs at INFO unless -Dlivetap.log says otherwise.
-     */
-    static void configureLogging(String[] args) {
-        java.util.List<String> list = java.util.Arrays.asList(args);
-        if (!list.isEmpty() && list.get(0).equals("vmm")) {
-            if (list.contains("--json-log") && System.getProperty("logback.configurationFile") == null) {
-                System.setProperty("logback.configurationFile", "logback-json.xml");
-            }
-            if (System.getProperty("livetap.log") == null) {
-                System.setProperty("livetap.log", "INFO");
-            }
-        }
     }
 
     /** The version from the jar manifest, or the development version. */

@@ -46,13 +46,13 @@ final class DemoVmm implements AutoCloseable {
         Path qmp = dir.resolve(name + ".qmp");
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         List<String> cmd = new ArrayList<>(List.of(ip, "netns", "exec", netns, java, "-cp", System.getProperty("java.class.path")));
-        cmd.addAll(dev.livetap.engine.cli.VmmCommand.JVM_OPTIONS);
+        cmd.addAll(dev.livetap.engine.launch.ChildLaunch.VMM_JVM_OPTIONS);
         cmd.add("-Xss1m");
         String jnaTmp = System.getProperty("jna.tmpdir");
         if (jnaTmp != null) {
             cmd.add("-Djna.tmpdir=" + jnaTmp);
         }
-        cmd.addAll(List.of("dev.livetap.engine.cli.LivetapCommand", "vmm", "--qmp", qmp.toString(), "--name", name));
+        cmd.addAll(List.of(dev.livetap.engine.launch.ChildLaunch.VMM_MAIN_CLASS, "vmm", "--qmp", qmp.toString(), "--name", name));
         if (incoming) {
             cmd.add("--incoming");
         }

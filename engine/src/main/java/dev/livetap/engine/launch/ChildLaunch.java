@@ -21,7 +21,19 @@ import java.util.Optional;
  */
 public final class ChildLaunch {
     /** The {@code livetap vmm} option that makes the VMM watch its stdin and stop at end-of-file. */
-    public static final String DIE_WITH_PARENT_OPTION = "--die-with-parent";
+    public static final String DIE_WITH_PARENT_OPTION = dev.livetap.engine.vmm.VmmArguments.DIE_WITH_PARENT_OPTION;
+
+    /**
+     * JVM options of a VMM process (the distribution's launcher uses them for {@code livetap vmm}; the
+     * demo, chaos and bench children too). On 2 cores C2's compilations and G1's concurrent threads
+     * compete with the switch-over for the CPUs: C1 only and the serial collector halved the 4-queue
+     * downtime (p50 4.1-4.7 -> 2.3-2.7 ms) and took 1000 concurrent migrations from 680 to 1420 per
+     * second (docs/benchmarks.md, "JVM options of the VMM"). Not measured on larger hosts.
+     */
+    public static final List<String> VMM_JVM_OPTIONS = List.of("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC");
+
+    /** The main class of a {@code livetap vmm} child: the engine's, without the command line. */
+    public static final String VMM_MAIN_CLASS = "dev.livetap.engine.vmm.VmmMain";
 
     /** What happens to a child when its parent dies. */
     public enum Policy {

@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.livetap.engine.cli.LivetapCommand;
+import dev.livetap.engine.vmm.VmmMain;
 import dev.livetap.engine.qmp.QmpClient;
 import dev.livetap.nativeio.testing.ChildJvm;
 import dev.livetap.nativeio.testing.PrivateNetns;
@@ -43,7 +43,7 @@ public final class VmmProcess implements AutoCloseable {
         Path qmp = dir.resolve(name + ".qmp");
         List<String> args = new ArrayList<>(List.of("vmm", "--qmp", qmp.toString(), "--name", name));
         args.addAll(Arrays.asList(extra));
-        ChildJvm jvm = ChildJvm.builder(LivetapCommand.class).inNetns(ns).args(args.toArray(String[]::new)).start();
+        ChildJvm jvm = ChildJvm.builder(VmmMain.class).inNetns(ns).args(args.toArray(String[]::new)).start();
         return new VmmProcess(name, qmp, jvm);
     }
 

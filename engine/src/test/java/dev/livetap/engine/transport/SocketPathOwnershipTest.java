@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.livetap.engine.cli.LivetapCommand;
+import dev.livetap.engine.vmm.VmmMain;
 import dev.livetap.engine.testing.VmmProcess;
 import dev.livetap.nativeio.OwnedFd;
 import dev.livetap.nativeio.PathIdentity;
@@ -58,7 +58,7 @@ class SocketPathOwnershipTest {
         try (PrivateNetns ns1 = PrivateNetns.create(); PrivateNetns ns2 = PrivateNetns.create();
                 VmmProcess first = VmmProcess.start(ns1, dir, "owner", "--no-warm-up").awaitReady()) {
             PathIdentity before = unix.identity(first.qmp).orElseThrow();
-            try (ChildJvm second = ChildJvm.builder(LivetapCommand.class).inNetns(ns2)
+            try (ChildJvm second = ChildJvm.builder(VmmMain.class).inNetns(ns2)
                     .args("vmm", "--qmp", first.qmp.toString(), "--name", "intruder", "--no-warm-up").start()) {
                 int exit = second.waitFor(Duration.ofSeconds(60));
                 assertEquals(1, exit, "a VMM whose socket path a live VMM owns fails to start: " + second.describe());

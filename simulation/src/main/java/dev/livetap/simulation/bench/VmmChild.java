@@ -41,7 +41,7 @@ final class VmmChild implements AutoCloseable {
         for (String opt : jvmOptions) {
             cmd.add(opt.replace("{name}", name)); // e.g. one JFR file per child
         }
-        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), "dev.livetap.engine.cli.LivetapCommand", "vmm"));
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), dev.livetap.engine.launch.ChildLaunch.VMM_MAIN_CLASS, "vmm"));
         cmd.addAll(vmmArgs);
         Path err = dir.resolve(name + ".stderr");
         Process p = new ProcessBuilder(ns.wrap(cmd)).redirectError(err.toFile()).start();

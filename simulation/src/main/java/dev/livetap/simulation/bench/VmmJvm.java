@@ -1,12 +1,12 @@
 package dev.livetap.simulation.bench;
 
-import dev.livetap.engine.cli.VmmCommand;
+import dev.livetap.engine.launch.ChildLaunch;
 import java.util.ArrayList;
 import java.util.List;
 
 /** Which JVM options the bench's VMM children start with: those of {@code livetap vmm}, or none (the JDK's ergonomics). */
 public enum VmmJvm {
-    livetap(VmmCommand.JVM_OPTIONS),
+    livetap(ChildLaunch.VMM_JVM_OPTIONS),
     jdk(List.of());
 
     private final List<String> options;

@@ -54,13 +54,13 @@ final class Vmm implements AutoCloseable {
         Path out = dir.resolve(name + ".out");
         String java = ProcessHandle.current().info().command().orElse("java");
         List<String> cmd = new ArrayList<>(List.of(java));
-        cmd.addAll(dev.livetap.engine.cli.VmmCommand.JVM_OPTIONS);
+        cmd.addAll(dev.livetap.engine.launch.ChildLaunch.VMM_JVM_OPTIONS);
         cmd.add("-Xss512k");
         String jnaTmp = System.getProperty("jna.tmpdir");
         if (jnaTmp != null) {
             cmd.add("-Djna.tmpdir=" + jnaTmp);
         }
-        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), "dev.livetap.engine.cli.LivetapCommand", "vmm", "--qmp",
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), dev.livetap.engine.launch.ChildLaunch.VMM_MAIN_CLASS, "vmm", "--qmp",
                 qmp.toString(), "--name", name, "--migration-timeout", String.valueOf(migrationTimeoutS), "--no-warm-up"));
         if (incoming) {
             cmd.add("--incoming");
