@@ -13,7 +13,7 @@ import java.util.concurrent.TimeUnit;
  * packet of a chaos batch lives in it. {@link #close()} deletes it; leftovers of dead runners are
  * removed at creation (never those of a live process).
  */
-final class Netns implements AutoCloseable {
+public final class Netns implements AutoCloseable {
     static final String PREFIX = "livetap-chaos";
     private final String name;
     private boolean closed;
@@ -81,7 +81,7 @@ final class Netns implements AutoCloseable {
         }
     }
 
-    record Result(int exit, String output, List<String> cmd) {
+    public record Result(int exit, String output, List<String> cmd) {
         boolean ok() {
             return exit == 0;
         }
@@ -95,7 +95,7 @@ final class Netns implements AutoCloseable {
     }
 
     /** Runs a command, output merged, killed after {@code timeout} (exit -1). */
-    static Result run(Duration timeout, List<String> cmd) {
+    public static Result run(Duration timeout, List<String> cmd) {
         try {
             Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
             p.getOutputStream().close();
