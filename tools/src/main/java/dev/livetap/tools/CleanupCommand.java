@@ -201,6 +201,8 @@ public final class CleanupCommand implements Callable<Integer> {
 
     /** What marks a process as livetap's own: its command line (NUL-separated in /proc/PID/cmdline). */
     static final String MAIN_CLASS = "dev.livetap.tools.LivetapCommand";
+    /** The main class of VMM children and of {@code bin/livetap vmm} (the engine's, without the command line). */
+    static final String VMM_MAIN_CLASS = dev.livetap.engine.vmm.VmmMain.class.getName();
 
     /**
      * The processes still in a dead creator's namespace: with --force, livetap's own are ended
@@ -267,7 +269,7 @@ public final class CleanupCommand implements Callable<Integer> {
         try {
             String cmdline = Files.readString(Path.of("/proc", String.valueOf(pid), "cmdline"), StandardCharsets.UTF_8);
             List<String> args = List.of(cmdline.split("\u0000"));
-            if (args.contains(MAIN_CLASS) && args.contains("vmm")) {
+            if ((args.contains(MAIN_CLASS) || args.contains(VMM_MAIN_CLASS)) && args.contains("vmm")) {
                 return Optional.of("livetap vmm");
             }
             if (args.contains("livetap-reaper")) {

@@ -33,7 +33,7 @@ public final class ChildLaunch {
     public static final List<String> VMM_JVM_OPTIONS = List.of("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC");
 
     /** The main class of a {@code livetap vmm} child: the engine's, without the command line. */
-    public static final String VMM_MAIN_CLASS = "dev.livetap.engine.vmm.VmmMain";
+    public static final String VMM_MAIN_CLASS = dev.livetap.engine.vmm.VmmMain.class.getName();
 
     /** What happens to a child when its parent dies. */
     public enum Policy {
