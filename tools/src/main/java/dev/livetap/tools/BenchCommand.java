@@ -2,9 +2,9 @@ package dev.livetap.tools;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.livetap.simulation.bench.ConcurrentBench;
-import dev.livetap.simulation.bench.DowntimeBench;
-import dev.livetap.simulation.bench.VmmJvm;
+import dev.livetap.testbed.bench.ConcurrentBench;
+import dev.livetap.testbed.bench.DowntimeBench;
+import dev.livetap.testbed.bench.VmmJvm;
 import dev.livetap.tools.BadOptionValue;
 import java.time.Duration;
 import java.util.ArrayList;

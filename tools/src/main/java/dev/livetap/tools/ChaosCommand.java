@@ -1,7 +1,7 @@
 package dev.livetap.tools;
 
-import dev.livetap.simulation.chaos.ChaosRunner;
-import dev.livetap.simulation.chaos.Netns;
+import dev.livetap.testbed.chaos.ChaosRunner;
+import dev.livetap.testbed.chaos.Netns;
 import dev.livetap.tools.BadOptionValue;
 import dev.livetap.tools.ExitCodes;
 import dev.livetap.tools.Json;

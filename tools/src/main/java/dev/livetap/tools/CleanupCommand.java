@@ -1,7 +1,7 @@
 package dev.livetap.tools;
 
-import dev.livetap.engine.selftest.Commands;
-import dev.livetap.engine.selftest.HostChecks;
+import dev.livetap.testbed.selftest.Commands;
+import dev.livetap.testbed.selftest.HostChecks;
 import java.io.IOException;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;

@@ -1,6 +1,6 @@
 package dev.livetap.tools;
 
-import dev.livetap.engine.orchestration.LocalMigration;
+import dev.livetap.testbed.orchestration.LocalMigration;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.Callable;

@@ -1,9 +1,9 @@
 package dev.livetap.tools;
 
-import dev.livetap.engine.selftest.HandoffChild;
-import dev.livetap.engine.selftest.HostChecks;
-import dev.livetap.engine.selftest.HostChecks.Check;
-import dev.livetap.engine.selftest.SelftestHandoff;
+import dev.livetap.testbed.selftest.HandoffChild;
+import dev.livetap.testbed.selftest.HostChecks;
+import dev.livetap.testbed.selftest.HostChecks.Check;
+import dev.livetap.testbed.selftest.SelftestHandoff;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;

@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.livetap.nativeio.testing.RequiresRoot;
 import dev.livetap.nativeio.testing.RequiresTun;
 import dev.livetap.tools.ChaosCommand;
-import dev.livetap.simulation.chaos.ChaosRunner;
+import dev.livetap.testbed.chaos.ChaosRunner;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;

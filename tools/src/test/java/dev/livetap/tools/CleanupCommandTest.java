@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.livetap.engine.selftest.Commands;
+import dev.livetap.testbed.selftest.Commands;
 import dev.livetap.nativeio.OwnedFd;
 import dev.livetap.nativeio.linux.JnaOs;
 import dev.livetap.nativeio.testing.RequiresRoot;

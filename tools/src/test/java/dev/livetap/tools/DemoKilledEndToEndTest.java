@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.livetap.tools.LivetapCommand;
-import dev.livetap.engine.selftest.Commands;
+import dev.livetap.testbed.selftest.Commands;
 import dev.livetap.nativeio.testing.ChildJvm;
 import dev.livetap.nativeio.testing.RequiresRoot;
 import dev.livetap.nativeio.testing.RequiresTun;

@@ -1,6 +1,6 @@
 package dev.livetap.testbed.vmm;
 
-import dev.livetap.engine.launch.ChildLaunch;
+import dev.livetap.testbed.launch.ChildLaunch;
 import dev.livetap.testbed.ChildProcess;
 import java.nio.file.Path;
 import java.time.Duration;
