@@ -1,6 +1,5 @@
 package dev.livetap.tools;
 
-import java.util.ServiceLoader;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -31,7 +30,7 @@ public final class LivetapCommand implements Callable<Integer> {
         return ExitCodes.USAGE;
     }
 
-    /** Builds the command line with the built-in subcommands and every SPI provider on the class path. */
+    /** Builds the command line with every subcommand, registered directly. */
     public static CommandLine commandLine() {
         CommandLine cl = new CommandLine(new LivetapCommand());
         cl.addSubcommand("selftest", new SelftestCommand());
@@ -41,9 +40,9 @@ public final class LivetapCommand implements Callable<Integer> {
         cl.addSubcommand("migrate", new MigrateCommand());
         cl.addSubcommand("cleanup", new CleanupCommand());
         cl.addSubcommand("demo", new DemoCommand());
-        for (SubcommandProvider p : ServiceLoader.load(SubcommandProvider.class)) {
-            cl.addSubcommand(p.name(), p.command());
-        }
+        cl.addSubcommand("simulate", new SimulateCommand());
+        cl.addSubcommand("chaos", new ChaosCommand());
+        cl.addSubcommand("bench", new BenchCommand());
         cl.setExitCodeExceptionMapper(t -> t instanceof CommandLine.ParameterException || t instanceof BadOptionValue
                 ? ExitCodes.USAGE : ExitCodes.FAILED);
         // one place for every command: a bad command line is exit 2 and one line, never a stack trace

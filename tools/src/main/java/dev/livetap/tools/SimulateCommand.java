@@ -118,7 +118,8 @@ public final class SimulateCommand implements Callable<Integer> {
         return r.ok() ? ExitCodes.OK : ExitCodes.FAILED;
     }
 
-    static List<Fault> parseFaults(String s) {
+    /** {@code --faults}: "all" (or nothing) or a comma-separated list of fault ids. */
+    public static List<Fault> parseFaults(String s) {
         if (s == null || s.isBlank() || s.equals("all")) {
             return List.of(Fault.values());
         }
@@ -129,7 +130,8 @@ public final class SimulateCommand implements Callable<Integer> {
         return l;
     }
 
-    static int[] parseRange(String s) {
+    /** {@code --queues}: N or MIN-MAX within 1-256, as {min, max}. */
+    public static int[] parseRange(String s) {
         String bad = "--queues must be N or MIN-MAX within 1-256, got " + s;
         String[] p = s.split("-", -1);
         int a;

@@ -77,8 +77,8 @@ class PlantedBugTest {
     };
 
     private static SimRun.Result firstViolation(String faults, String queues, Consumer<SimRun> plant, String invariant) {
-        int[] q = dev.livetap.tools.SimulateCommandAccess.range(queues);
-        List<Fault> fl = dev.livetap.tools.SimulateCommandAccess.faults(faults);
+        int[] q = dev.livetap.tools.SimulateCommand.parseRange(queues);
+        List<Fault> fl = dev.livetap.tools.SimulateCommand.parseFaults(faults);
         Simulator.Batch b = Simulator.run(11, 12, fl, q[0], q[1], 1, null, plant);
         SimRun.Result bad = b.violations().stream().filter(r -> r.violation().invariant().equals(invariant)).findFirst()
                 .orElse(null);
