@@ -11,7 +11,7 @@ import picocli.CommandLine.Unmatched;
  * {@code livetap vmm} in the command list: the VMM parses its own options ({@link VmmMain}, no
  * picocli), and {@link LivetapCommand#main} hands {@code vmm} to it before building this command line.
  */
-@Command(name = "vmm", helpCommand = true,
+@Command(name = "vmm",
         description = {"Runs VM endpoints, each behind a QMP socket (mode 0600, same uid only).",
             "Options: see 'livetap vmm --help'."})
 public final class VmmCommand implements Callable<Integer> {
