@@ -1,7 +1,7 @@
 package dev.livetap.testbed.chaos;
 
-import com.sun.jna.Library;
-import com.sun.jna.Native;
+import dev.livetap.nativeio.Pidfds;
+import dev.livetap.nativeio.linux.LinuxPidfds;
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
@@ -18,20 +18,6 @@ import java.util.Set;
  * as when the peer's end breaks. Needs Linux 5.6+ and ptrace rights (root).
  */
 final class SocketDropper {
-    private static final long SYS_PIDFD_OPEN = 434;
-    private static final long SYS_PIDFD_GETFD = 438;
-    private static final int SHUT_RDWR = 2;
-
-    interface C extends Library {
-        long syscall(long number, Object... args);
-
-        int shutdown(int fd, int how);
-
-        int close(int fd);
-    }
-
-    private static final C LIBC = Native.load("c", C.class);
-
     private SocketDropper() {
     }
 
@@ -74,26 +60,8 @@ final class SocketDropper {
         return OptionalInt.empty();
     }
 
-    /** shutdown(SHUT_RDWR) on descriptor {@code fd} of process {@code pid}; false with the reason in the exception. */
+    /** shutdown(SHUT_RDWR) on descriptor {@code fd} of process {@code pid} (native's {@link Pidfds}). */
     static void shutdown(long pid, int fd) {
-        int pidfd = (int) LIBC.syscall(SYS_PIDFD_OPEN, pid, 0L);
-        if (pidfd < 0) {
-            throw new IllegalStateException("pidfd_open(" + pid + ") failed: errno " + Native.getLastError());
-        }
-        try {
-            int dup = (int) LIBC.syscall(SYS_PIDFD_GETFD, (long) pidfd, (long) fd, 0L);
-            if (dup < 0) {
-                throw new IllegalStateException("pidfd_getfd(" + pid + ", " + fd + ") failed: errno " + Native.getLastError());
-            }
-            try {
-                if (LIBC.shutdown(dup, SHUT_RDWR) != 0) {
-                    throw new IllegalStateException("shutdown failed: errno " + Native.getLastError());
-                }
-            } finally {
-                LIBC.close(dup);
-            }
-        } finally {
-            LIBC.close(pidfd);
-        }
+        LinuxPidfds.instance().shutdown(pid, fd);
     }
 }
