@@ -1,7 +1,7 @@
 package dev.livetap.testbed;
 
-import dev.livetap.engine.launch.ChildLaunch;
-import dev.livetap.engine.selftest.Commands;
+import dev.livetap.testbed.launch.ChildLaunch;
+import dev.livetap.testbed.selftest.Commands;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.time.Duration;

@@ -1,7 +1,6 @@
 package dev.livetap.testbed.vmm;
 
-import dev.livetap.engine.cli.LivetapCommand;
-import dev.livetap.engine.cli.VmmCommand;
+import dev.livetap.testbed.launch.ChildLaunch;
 import dev.livetap.testbed.ChildProcess;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -10,7 +9,7 @@ import java.util.List;
 
 /**
  * A {@code livetap vmm} child JVM on this JVM's class path with the VMM's JVM options
- * ({@link VmmCommand#JVM_OPTIONS}), inside a private network namespace when one can be made
+ * ({@link ChildLaunch#VMM_JVM_OPTIONS}), inside a private network namespace when one can be made
  * (design decision 6). {@link #awaitReady} waits for its {@code READY <qmp>} line.
  */
 public final class LivetapVmmProcess implements AutoCloseable {
@@ -32,12 +31,12 @@ public final class LivetapVmmProcess implements AutoCloseable {
         Path qmp = dir.resolve(name + ".qmp");
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         List<String> cmd = new ArrayList<>(List.of(java, "-cp", System.getProperty("java.class.path"), "-Xss1m"));
-        cmd.addAll(VmmCommand.JVM_OPTIONS);
+        cmd.addAll(ChildLaunch.VMM_JVM_OPTIONS);
         String jnaTmp = System.getProperty("jna.tmpdir");
         if (jnaTmp != null) {
             cmd.add("-Djna.tmpdir=" + jnaTmp);
         }
-        cmd.addAll(List.of(LivetapCommand.class.getName(), "vmm", "--qmp", qmp.toString(), "--name", name));
+        cmd.addAll(List.of(ChildLaunch.VMM_MAIN_CLASS, "vmm", "--qmp", qmp.toString(), "--name", name));
         if (incoming) {
             cmd.add("--incoming");
         }

@@ -1,7 +1,7 @@
 package dev.livetap.testbed.guest;
 
 import dev.livetap.engine.qmp.QmpClient;
-import dev.livetap.engine.selftest.Commands;
+import dev.livetap.testbed.selftest.Commands;
 import dev.livetap.nativeio.OwnedFd;
 import dev.livetap.nativeio.Tun;
 import dev.livetap.nativeio.TunFlags;

@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.livetap.engine.qmp.QmpClient;
-import dev.livetap.engine.selftest.Commands;
+import dev.livetap.testbed.selftest.Commands;
 import dev.livetap.testbed.NetworkNamespace;
 import dev.livetap.testbed.qemu.QemuProcess;
 import java.nio.file.Files;

@@ -1,2 +1,0 @@
-/** Starting child processes with a chosen lifetime: ending with their parent, or outliving it. */
-package dev.livetap.engine.launch;

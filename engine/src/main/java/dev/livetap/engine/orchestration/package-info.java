@@ -1,2 +1,0 @@
-/** Orchestrating a local migration between two running VMM processes over their QMP sockets. */
-package dev.livetap.engine.orchestration;

@@ -1,2 +1,0 @@
-/** {@code livetap selftest}: host checks and a real TAP hand-off between child processes. */
-package dev.livetap.engine.selftest;

@@ -1,0 +1,178 @@
+package dev.livetap.testbed.bench;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.livetap.engine.qmp.QmpClient;
+import dev.livetap.engine.qmp.QmpJson;
+import dev.livetap.engine.report.Percentiles;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Consumer;
+
+/**
+ * Switch-over downtime between real VMM processes with a real multiqueue TAP in a private
+ * namespace. A process can be a migration target once per VM endpoint (run state inmigrate), so
+ * two processes P and Q each hold one {@code --incoming} endpoint per hop and the NIC ping-pongs
+ * between them: S.vm → P.p0 → Q.q0 → P.p1 → Q.q1 → … Every target is pre-started and warmed
+ * (the VMM's warm-up, then {@code warmup} unmeasured hops); each endpoint is configured just
+ * before its hop and quits after it has been the source.
+ */
+public final class DowntimeBench {
+    /** @param jvmOptions extra options of the VMM child JVMs (e.g. JFR) */
+    public record Options(int queues, int migrations, int warmup, List<String> jvmOptions, Duration hopTimeout,
+            int bareIterations) {
+    }
+
+    private DowntimeBench() {
+    }
+
+    /** Approximate stream size of one NIC with {@code queues} TAP peers (header, section, vmdesc). */
+    static int streamBytes(int queues) {
+        return 600 + 40 * queues;
+    }
+
+    public static ObjectNode run(Options o, Consumer<String> progress) throws IOException {
+        if (o.queues() < 1 || o.queues() > 256) {
+            throw new IllegalArgumentException("--queues must be 1 to 256");
+        }
+        int hops = o.migrations() + o.warmup();
+        int perSide = (hops + 1) / 2;
+        String load0 = Hop.loadAverage();
+        Path dir = Files.createTempDirectory(Path.of("/tmp"), "ltb");
+        List<VmmChild> children = new ArrayList<>();
+        List<Double> downtimes = new ArrayList<>();
+        List<Double> warm = new ArrayList<>();
+        long wall0 = System.nanoTime();
+        int unmeasured = 0;
+        try (Netns ns = Netns.create()) {
+            try {
+                VmmChild s = VmmChild.start(ns, dir, "s", o.jvmOptions(), List.of("--qmp", dir.resolve("s.qmp").toString(),
+                        "--name", "s"));
+                children.add(s);
+                VmmChild p = VmmChild.start(ns, dir, "p", o.jvmOptions(), List.of("--vms", String.valueOf(perSide),
+                        "--incoming", "--qmp-dir", dir.resolve("p").toString(), "--name", "p"));
+                children.add(p);
+                VmmChild q = VmmChild.start(ns, dir, "q", o.jvmOptions(), List.of("--vms", String.valueOf(perSide),
+                        "--incoming", "--qmp-dir", dir.resolve("q").toString(), "--name", "q"));
+                children.add(q);
+                Duration ready = Duration.ofSeconds(120);
+                s.awaitReady(1, ready);
+                p.awaitReady(perSide, ready);
+                q.awaitReady(perSide, ready);
+                progress.accept("processes ready (" + perSide + " target endpoints each); load " + Hop.loadAverage());
+                Path srcPath = dir.resolve("s.qmp");
+                QmpClient src = connect(srcPath);
+                addNic(src, o.queues(), false);
+                for (int h = 0; h < hops; h++) {
+                    Path tgtPath = h % 2 == 0 ? dir.resolve("p").resolve("p" + (h / 2) + ".qmp")
+                            : dir.resolve("q").resolve("q" + (h / 2) + ".qmp");
+                    QmpClient tgt = connect(tgtPath);
+                    addNic(tgt, o.queues(), true);
+                    String uri = "unix:" + dir.resolve("m" + h + ".sock");
+                    Hop.prepareTarget(tgt, uri, o.hopTimeout());
+                    tgt.drainEvents();
+                    src.drainEvents();
+                    Hop.startSource(src, uri);
+                    Hop.awaitConnected(src, uri, o.hopTimeout());
+                    Hop.Result r = Hop.finish(src, tgt, o.hopTimeout());
+                    if (Double.isNaN(r.downtimeMs())) {
+                        unmeasured++; // the source never answered query-migrate: no stop stamp
+                    } else {
+                        (h < o.warmup() ? warm : downtimes).add(r.downtimeMs());
+                    }
+                    Hop.quit(src);
+                    src = tgt;
+                    if ((h + 1) % 50 == 0) {
+                        progress.accept("hop " + (h + 1) + "/" + hops + ": last downtime " + String.format("%.3f", r.downtimeMs())
+                                + " ms; load " + Hop.loadAverage());
+                    }
+                }
+                src.close();
+            } catch (IOException | TimeoutException | RuntimeException e) {
+                StringBuilder sb = new StringBuilder(e.getMessage() == null ? e.toString() : e.getMessage());
+                for (VmmChild c : children) {
+                    sb.append("\n--- ").append(c.name).append(" stderr:\n").append(c.stderrTail());
+                    sb.append("\n--- threads: ").append(c.dumpThreads());
+                }
+                throw new IOException(sb.toString(), e);
+            } finally {
+                for (VmmChild c : children) {
+                    c.close();
+                }
+            }
+        }
+        long wallMs = (System.nanoTime() - wall0) / 1_000_000;
+        String load1 = Hop.loadAverage();
+        int bytes = streamBytes(o.queues());
+        JsonNode bare = BareHandoff.run(dir, o.queues(), bytes, o.bareIterations());
+        deleteTree(dir);
+        Percentiles d = Percentiles.of(downtimes);
+        ObjectMapper m = new ObjectMapper();
+        ObjectNode out = m.createObjectNode();
+        out.put("queues", o.queues());
+        out.put("migrations", downtimes.size());
+        out.put("warmup_migrations", warm.size());
+        out.put("unmeasured_migrations", unmeasured);
+        ObjectNode dt = out.putObject("downtime_ms");
+        dt.put("p50", round(d.p50()));
+        dt.put("p99", round(d.p99()));
+        dt.put("max", round(d.max()));
+        dt.put("min", round(d.min()));
+        ObjectNode bh = out.putObject("bare_handoff_ms");
+        bh.put("p50", round(bare.path("p50_us").asDouble() / 1000));
+        bh.put("p99", round(bare.path("p99_us").asDouble() / 1000));
+        bh.put("fds", bare.path("fds").asInt());
+        bh.put("bytes", bare.path("bytes").asInt());
+        bh.put("iterations", bare.path("iterations").asInt());
+        out.put("ratio_p50", Math.round(d.p50() / (bare.path("p50_us").asDouble() / 1000) * 10) / 10.0);
+        out.put("processes", "S -> P -> Q -> P ... (" + perSide + " target endpoints per process)");
+        out.put("jvm_options", String.join(" ", o.jvmOptions()));
+        out.put("load_average_start", load0);
+        out.put("load_average_end", load1);
+        out.put("qmp_stalls_recovered", Hop.STALLS.get());
+        out.put("wall_ms", wallMs);
+        var samples = out.putArray("downtime_samples_ms");
+        downtimes.forEach(x -> samples.add(round(x)));
+        return out;
+    }
+
+    /** A negotiated client whose waits are bounded to 30 s. */
+    static QmpClient connect(Path path) throws IOException, TimeoutException {
+        QmpClient q = QmpClient.connect(path, Duration.ofSeconds(30));
+        try {
+            q.negotiate();
+        } catch (TimeoutException | RuntimeException e) {
+            q.close();
+            throw e;
+        }
+        return q;
+    }
+
+    static void addNic(QmpClient q, int queues, boolean incoming) throws TimeoutException {
+        ObjectNode netdev = QmpJson.object().put("type", "tap").put("id", "net0").put("ifname", "lt0").put("queues", queues);
+        if (incoming) {
+            netdev.put("incoming-fds", true);
+        }
+        q.execute("netdev_add", netdev);
+        q.execute("device_add", QmpJson.object().put("driver", "virtio-net-pci").put("id", "nic0").put("netdev", "net0")
+                .put("mq", true).put("mac", "52:54:00:12:34:56"));
+    }
+
+    static double round(double v) {
+        return Math.round(v * 1000) / 1000.0;
+    }
+
+    static void deleteTree(Path dir) {
+        try (var s = Files.walk(dir)) {
+            s.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+        } catch (IOException ignored) {
+            // best effort
+        }
+    }
+}

@@ -1,0 +1,148 @@
+package dev.livetap.testbed.launch;
+
+import dev.livetap.testbed.selftest.HostChecks;
+import java.io.File;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * How launchers start children whose lifetime they choose ({@link Policy}).
+ *
+ * <p>Parent death is told through a pipe, not PR_SET_PDEATHSIG: the child's stdin is a pipe whose
+ * only write end is held by this JVM (the JDK closes every other inherited descriptor in a child,
+ * so no sibling keeps it open). When this process ends, however it ends (SIGKILL included), the
+ * kernel closes that end and the child reads end-of-file. PR_SET_PDEATHSIG instead fires when the
+ * <em>thread</em> that forked the child exits, which in a JVM can be any short-lived thread.
+ * Programs that cannot watch a pipe ({@code ping}) get {@link #killWithParentPrefix()}, and
+ * whatever runs inside a namespace is caught by a {@link #reaper}.
+ */
+public final class ChildLaunch {
+    /** The {@code livetap vmm} option that makes the VMM watch its stdin and stop at end-of-file. */
+    public static final String DIE_WITH_PARENT_OPTION = dev.livetap.engine.vmm.VmmArguments.DIE_WITH_PARENT_OPTION;
+
+    /**
+     * JVM options of a VMM process (the distribution's launcher uses them for {@code livetap vmm}; the
+     * demo, chaos and bench children too). On 2 cores C2's compilations and G1's concurrent threads
+     * compete with the switch-over for the CPUs: C1 only and the serial collector halved the 4-queue
+     * downtime (p50 4.1-4.7 -> 2.3-2.7 ms) and took 1000 concurrent migrations from 680 to 1420 per
+     * second (docs/benchmarks.md, "JVM options of the VMM"). Not measured on larger hosts.
+     */
+    public static final List<String> VMM_JVM_OPTIONS = List.of("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC");
+
+    /** The main class of a {@code livetap vmm} child: the engine's, without the command line. */
+    public static final String VMM_MAIN_CLASS = dev.livetap.engine.vmm.VmmMain.class.getName();
+
+    /** What happens to a child when its parent dies. */
+    public enum Policy {
+        /** The child sees end-of-file on its stdin and ends (a demo's or a test's VMMs). */
+        DIES_WITH_PARENT,
+        /** The child outlives its parent (a host agent's VMMs, which must survive an agent restart); stdin is /dev/null. */
+        DETACHED
+    }
+
+    private ChildLaunch() {
+    }
+
+    /**
+     * Starts {@code builder} with {@code policy}'s stdin. With {@link Policy#DIES_WITH_PARENT} the
+     * returned process's {@link Process#getOutputStream()} is the watched pipe: keep the process
+     * object and never close that stream while the child should live.
+     */
+    public static Process start(ProcessBuilder builder, Policy policy) throws IOException {
+        builder.redirectInput(policy == Policy.DIES_WITH_PARENT ? ProcessBuilder.Redirect.PIPE
+                : ProcessBuilder.Redirect.from(new File("/dev/null")));
+        return builder.start();
+    }
+
+    /** Arguments of {@code livetap vmm} for {@code policy}. */
+    public static List<String> vmmArguments(Policy policy) {
+        return policy == Policy.DIES_WITH_PARENT ? List.of(DIE_WITH_PARENT_OPTION) : List.of();
+    }
+
+    /**
+     * {@code setpriv --pdeathsig KILL} (util-linux), which execs the command (its pid stays the
+     * command's), when setpriv is installed; empty otherwise (then only a {@link #reaper} catches
+     * the program). The signal follows the thread that started the child, so start such children
+     * from a thread that lives as long as they should.
+     */
+    public static List<String> killWithParentPrefix() {
+        Optional<Path> setpriv = HostChecks.which("setpriv");
+        return setpriv.map(p -> List.of(p.toString(), "--pdeathsig", "KILL")).orElse(List.of());
+    }
+
+    /**
+     * A watcher that runs {@code command} once this process has died (its stdin pipe reaches
+     * end-of-file). It ignores SIGINT/SIGTERM/SIGHUP, so a Ctrl-C that ends the parent does not end
+     * the watcher before it has cleaned up; a parent that cleaned up by itself
+     * {@linkplain Reaper#cancel cancels} it.
+     */
+    public static Reaper reaper(List<String> command) throws IOException {
+        List<String> cmd = new ArrayList<>(List.of("sh", "-c",
+                "trap '' INT TERM HUP; while read -r _; do :; done; exec \"$@\"", "livetap-reaper"));
+        cmd.addAll(command);
+        Process p = start(new ProcessBuilder(cmd).redirectOutput(ProcessBuilder.Redirect.DISCARD)
+                .redirectError(ProcessBuilder.Redirect.DISCARD), Policy.DIES_WITH_PARENT);
+        return new Reaper(p);
+    }
+
+    /**
+     * The clean-up a named network namespace needs when its creator died: SIGTERM to every process
+     * in it, SIGKILL to those left after {@value #REAP_GRACE_TENTHS} tenths of a second, then
+     * {@code ip netns del} (its TAPs go with it) and {@code rm -rf} of {@code directories}.
+     */
+    public static Reaper namespaceReaper(String ip, String namespace, List<Path> directories) throws IOException {
+        List<String> cmd = new ArrayList<>(List.of("sh", "-c", NAMESPACE_REAPER, "livetap-reaper", ip, namespace));
+        directories.forEach(d -> cmd.add(d.toString()));
+        return reaper(cmd);
+    }
+
+    /** How long (tenths of a second) a namespace reaper waits after SIGTERM before SIGKILL. */
+    public static final int REAP_GRACE_TENTHS = 30;
+
+    private static final String NAMESPACE_REAPER = String.join("\n",
+            "ip=$1; ns=$2; shift 2",
+            "pids=$(\"$ip\" netns pids \"$ns\" 2>/dev/null)",
+            "if [ -n \"$pids\" ]; then",
+            "  kill -TERM $pids 2>/dev/null",
+            "  i=0",
+            "  while [ $i -lt " + REAP_GRACE_TENTHS + " ]; do",
+            "    sleep 0.1",
+            "    pids=$(\"$ip\" netns pids \"$ns\" 2>/dev/null)",
+            "    [ -z \"$pids\" ] && break",
+            "    i=$((i+1))",
+            "  done",
+            "  [ -n \"$pids\" ] && kill -KILL $pids 2>/dev/null",
+            "fi",
+            "\"$ip\" netns del \"$ns\" 2>/dev/null",
+            "[ $# -gt 0 ] && rm -rf -- \"$@\"",
+            "exit 0");
+
+    /** A waiting reaper. */
+    public static final class Reaper {
+        private final Process process;
+
+        private Reaper(Process process) {
+            this.process = process;
+        }
+
+        public long pid() {
+            return process.pid();
+        }
+
+        public boolean isAlive() {
+            return process.isAlive();
+        }
+
+        /** The parent cleaned up by itself: ends the watcher (SIGKILL) without running its command. */
+        public void cancel() {
+            try {
+                process.destroyForcibly().waitFor(5, java.util.concurrent.TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+}

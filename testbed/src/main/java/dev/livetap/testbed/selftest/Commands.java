@@ -1,0 +1,46 @@
+package dev.livetap.testbed.selftest;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/** Runs host tools (ip, ping) with a time limit and captures their output. */
+public final class Commands {
+    /** What a command did. */
+    public record Result(List<String> command, int exitCode, String output) {
+        public boolean ok() {
+            return exitCode == 0;
+        }
+
+        public Result orThrow() {
+            if (!ok()) {
+                throw new IllegalStateException(String.join(" ", command) + " failed (exit " + exitCode + "): " + output.strip());
+            }
+            return this;
+        }
+    }
+
+    private Commands() {
+    }
+
+    /** Runs {@code command}; a command still running after {@code timeout} is killed and reported as exit -1. */
+    public static Result run(Duration timeout, List<String> command) {
+        try {
+            Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+            p.getOutputStream().close();
+            if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+                p.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
+                return new Result(command, -1, "timed out after " + timeout.toMillis() + " ms");
+            }
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            return new Result(command, p.exitValue(), out);
+        } catch (IOException e) {
+            return new Result(command, -1, "cannot start: " + e.getMessage());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return new Result(command, -1, "interrupted");
+        }
+    }
+}
