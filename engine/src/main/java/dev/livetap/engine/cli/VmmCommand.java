@@ -77,6 +77,11 @@ public final class VmmCommand implements Callable<Integer> {
             description = "Limit of each migration wait (connect/accept, return path): 1-3600, default ${DEFAULT-VALUE}.")
     int migrationTimeoutSeconds;
 
+    @Option(names = "--qmp-negotiation-timeout", paramLabel = "SECONDS", defaultValue = "10",
+            description = "Disconnect a QMP client that has not sent qmp_capabilities this long after connecting"
+                    + " (0: never; 0-3600, default ${DEFAULT-VALUE}).")
+    int qmpNegotiationTimeoutSeconds;
+
     @Option(names = ChildLaunch.DIE_WITH_PARENT_OPTION,
             description = "Stop (as on SIGTERM) when stdin reaches end-of-file: the launcher holds the pipe's only "
                 + "write end, so its death ends this VMM. Without it the VMM outlives whoever started it.")
@@ -89,6 +94,7 @@ public final class VmmCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         BadOptionValue.range("--migration-timeout", migrationTimeoutSeconds, 1, 3600);
+        BadOptionValue.range("--qmp-negotiation-timeout", qmpNegotiationTimeoutSeconds, 0, 3600);
         if (faultVhostSetup != null) {
             BadOptionValue.range("--x-fault-vhost-setup", faultVhostSetup, 0, 255);
         }
@@ -96,7 +102,8 @@ public final class VmmCommand implements Callable<Integer> {
         EngineSettings settings = EngineSettings.defaults()
                 .withTimeouts(new dev.livetap.actors.migration.MigrationTimeouts(Duration.ofSeconds(migrationTimeoutSeconds),
                         Duration.ofSeconds(10), Duration.ofSeconds(Math.max(60, migrationTimeoutSeconds)),
-                        Duration.ofSeconds(migrationTimeoutSeconds)));
+                        Duration.ofSeconds(migrationTimeoutSeconds)))
+                .withQmpNegotiationTimeout(Duration.ofSeconds(qmpNegotiationTimeoutSeconds));
         if (faultVhostSetup != null) {
             int q = faultVhostSetup;
             settings = settings.withVhost(() -> new RecordingVhostBackend().failSetUp(q));
