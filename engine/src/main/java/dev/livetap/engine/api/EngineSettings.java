@@ -24,9 +24,12 @@ import java.util.function.Supplier;
  * @param scriptTimeout limit of one {@code script=} / {@code downscript=} run
  * @param vhost        the vhost-net backend for each new endpoint (the kernel's by default; this
  *                     kernel has none, so vhost=on fails with the reason)
+ * @param qmpNegotiationTimeout a QMP client that has not sent {@code qmp_capabilities} this long
+ *                     after connecting is disconnected (16 silent clients would lock every other
+ *                     one out); zero: never
  */
 public record EngineSettings(String systemName, Optional<Os> os, MigrationTimeouts timeouts, Duration queueTimeout,
-        Duration askTimeout, Optional<PeerPolicy> migrationPeers, Duration scriptTimeout, Supplier<VhostBackend> vhost) {
+        Duration askTimeout, Optional<PeerPolicy> migrationPeers, Duration scriptTimeout, Supplier<VhostBackend> vhost, Duration qmpNegotiationTimeout) {
     public EngineSettings {
         Objects.requireNonNull(systemName, "systemName");
         Objects.requireNonNull(os, "os");
@@ -36,6 +39,10 @@ public record EngineSettings(String systemName, Optional<Os> os, MigrationTimeou
         Objects.requireNonNull(migrationPeers, "migrationPeers");
         Objects.requireNonNull(scriptTimeout, "scriptTimeout");
         Objects.requireNonNull(vhost, "vhost");
+        Objects.requireNonNull(qmpNegotiationTimeout, "qmpNegotiationTimeout");
+        if (qmpNegotiationTimeout.isNegative()) {
+            throw new IllegalArgumentException("qmpNegotiationTimeout must not be negative");
+        }
         if (!systemName.matches("[A-Za-z0-9][A-Za-z0-9_-]*")) {
             throw new IllegalArgumentException("systemName must match [A-Za-z0-9][A-Za-z0-9_-]*: " + systemName);
         }
@@ -43,33 +50,39 @@ public record EngineSettings(String systemName, Optional<Os> os, MigrationTimeou
 
     public static EngineSettings defaults() {
         return new EngineSettings("livetap", Optional.empty(), MigrationTimeouts.DEFAULT, Duration.ofSeconds(5),
-                Duration.ofSeconds(15), Optional.empty(), Duration.ofSeconds(10), KernelVhostNet::new);
+                Duration.ofSeconds(15), Optional.empty(), Duration.ofSeconds(10), KernelVhostNet::new,
+                Duration.ofSeconds(10));
     }
 
     public EngineSettings withSystemName(String name) {
-        return new EngineSettings(name, os, timeouts, queueTimeout, askTimeout, migrationPeers, scriptTimeout, vhost);
+        return new EngineSettings(name, os, timeouts, queueTimeout, askTimeout, migrationPeers, scriptTimeout, vhost, qmpNegotiationTimeout);
     }
 
     public EngineSettings withOs(Os value) {
         return new EngineSettings(systemName, Optional.of(value), timeouts, queueTimeout, askTimeout, migrationPeers,
-                scriptTimeout, vhost);
+                scriptTimeout, vhost, qmpNegotiationTimeout);
     }
 
     public EngineSettings withTimeouts(MigrationTimeouts value) {
-        return new EngineSettings(systemName, os, value, queueTimeout, askTimeout, migrationPeers, scriptTimeout, vhost);
+        return new EngineSettings(systemName, os, value, queueTimeout, askTimeout, migrationPeers, scriptTimeout, vhost, qmpNegotiationTimeout);
     }
 
     public EngineSettings withAskTimeout(Duration value) {
-        return new EngineSettings(systemName, os, timeouts, queueTimeout, value, migrationPeers, scriptTimeout, vhost);
+        return new EngineSettings(systemName, os, timeouts, queueTimeout, value, migrationPeers, scriptTimeout, vhost, qmpNegotiationTimeout);
     }
 
     public EngineSettings withMigrationPeers(PeerPolicy value) {
         return new EngineSettings(systemName, os, timeouts, queueTimeout, askTimeout, Optional.of(value), scriptTimeout,
-                vhost);
+                vhost, qmpNegotiationTimeout);
     }
 
     public EngineSettings withVhost(Supplier<VhostBackend> value) {
-        return new EngineSettings(systemName, os, timeouts, queueTimeout, askTimeout, migrationPeers, scriptTimeout, value);
+        return new EngineSettings(systemName, os, timeouts, queueTimeout, askTimeout, migrationPeers, scriptTimeout, value, qmpNegotiationTimeout);
+    }
+
+    public EngineSettings withQmpNegotiationTimeout(Duration value) {
+        return new EngineSettings(systemName, os, timeouts, queueTimeout, askTimeout, migrationPeers, scriptTimeout, vhost,
+                value);
     }
 
     /** The peer policy in force: the configured one, else this process's uid only. */

@@ -14,7 +14,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The commands the QMP server answers itself: {@code qmp_capabilities}, {@code query-version},
- * {@code query-commands}, {@code getfd}, {@code closefd}, and {@code quit} (which calls back).
+ * {@code query-commands}, {@code getfd}, {@code closefd}, {@code query-name}, {@code query-qmp-schema},
+ * and {@code quit} (which calls back).
  */
 public final class QmpBuiltins {
     private static final Logger LOG = LoggerFactory.getLogger(QmpBuiltins.class);
@@ -55,6 +56,23 @@ public final class QmpBuiltins {
     }
 
     /**
+     * Registers {@code query-name} ({@code {"name": vmName}}, or {@code {}} when there is none, as
+     * QEMU with and without {@code -name}) and {@code query-qmp-schema} (built from the registry
+     * when asked, so register it after every other command).
+     */
+    public static QmpCommandRegistry registerIntrospection(QmpCommandRegistry registry, java.util.Optional<String> vmName,
+            List<QmpSchema.Event> events) {
+        registry.register(QmpCommand.builder("query-name").handler((args, fds, s) -> {
+            com.fasterxml.jackson.databind.node.ObjectNode r = QmpJson.object();
+            vmName.ifPresent(n -> r.put("name", n));
+            return done(r);
+        }));
+        registry.register(QmpCommand.builder("query-qmp-schema")
+                .handler((args, fds, s) -> done(QmpSchema.introspect(registry, events))));
+        return registry;
+    }
+
+    /**
      * Registers {@code quit}: the reply {@code {}} is sent first, then {@code onQuit} runs on the
      * session's thread (QEMU also answers before it exits).
      */
@@ -71,12 +89,9 @@ public final class QmpBuiltins {
             throw new QmpException(QmpErrorClass.CommandNotFound,
                     "Capabilities negotiation is already complete, command ignored");
         }
+        // the schema admits only "oob", which the greeting offers (QEMU accepts it repeated, too)
         JsonNode enable = args.get("enable");
-        if (enable != null && enable.size() > 0) {
-            // the greeting offers no capability, so any requested one is unavailable
-            throw QmpException.generic("Capability '" + enable.get(0).textValue() + "' not available");
-        }
-        session.enterCommandMode();
+        session.enterCommandMode(enable != null && enable.size() > 0);
         return done(null);
     }
 

@@ -10,12 +10,16 @@ import dev.livetap.nativeio.UnixSockets;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.Executor;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -41,40 +45,71 @@ public final class QmpServer implements AutoCloseable {
      * @param maxClients concurrent clients; one more is closed at once, without a greeting
      * @param maxOutputBytes replies and events queued for a client that does not read; beyond
      *     this the client is disconnected
+     * @param negotiationTimeout a client that has not completed {@code qmp_capabilities} this long
+     *     after connecting is disconnected, so that silent clients cannot hold every slot; a
+     *     negotiated client stays however long it is quiet; zero: never
      */
     public record Config(Path path, int maxClients, int maxOutputBytes, QmpSession.Settings session,
-            int socketMode, Optional<PeerPolicy> peerPolicy) {
+            int socketMode, Optional<PeerPolicy> peerPolicy, Duration negotiationTimeout) {
         public static final int DEFAULT_MAX_CLIENTS = 16;
         public static final int DEFAULT_MAX_OUTPUT_BYTES = 8 << 20;
         public static final int DEFAULT_SOCKET_MODE = 0600;
+        public static final Duration DEFAULT_NEGOTIATION_TIMEOUT = Duration.ofSeconds(10);
 
         public Config {
             Objects.requireNonNull(path, "path");
             Objects.requireNonNull(session, "session");
             Objects.requireNonNull(peerPolicy, "peerPolicy");
+            Objects.requireNonNull(negotiationTimeout, "negotiationTimeout");
             if (maxClients < 1 || maxOutputBytes < 1) {
                 throw new IllegalArgumentException("limits must be positive");
+            }
+            if (negotiationTimeout.isNegative()) {
+                throw new IllegalArgumentException("negotiationTimeout must not be negative");
             }
         }
 
         /** Mode 0600 and no SO_PEERCRED check (tests of the protocol itself). */
         public Config(Path path, int maxClients, int maxOutputBytes, QmpSession.Settings session) {
-            this(path, maxClients, maxOutputBytes, session, DEFAULT_SOCKET_MODE, Optional.empty());
+            this(path, maxClients, maxOutputBytes, session, DEFAULT_SOCKET_MODE, Optional.empty(), DEFAULT_NEGOTIATION_TIMEOUT);
         }
 
         public Config withPeerPolicy(PeerPolicy policy) {
-            return new Config(path, maxClients, maxOutputBytes, session, socketMode, Optional.of(policy));
+            return new Config(path, maxClients, maxOutputBytes, session, socketMode, Optional.of(policy), negotiationTimeout);
         }
 
         /** The socket's file mode; anything wider than 0600 relies on the peer policy alone. */
         public Config withSocketMode(int mode) {
-            return new Config(path, maxClients, maxOutputBytes, session, mode, peerPolicy);
+            return new Config(path, maxClients, maxOutputBytes, session, mode, peerPolicy, negotiationTimeout);
+        }
+
+        public Config withNegotiationTimeout(Duration value) {
+            return new Config(path, maxClients, maxOutputBytes, session, socketMode, peerPolicy, value);
         }
 
         /** Mode 0600, and only peers with this process's uid (SO_PEERCRED). */
         public static Config defaults(Path path, Clock clock) {
             return new Config(path, DEFAULT_MAX_CLIENTS, DEFAULT_MAX_OUTPUT_BYTES, QmpSession.Settings.defaults(clock),
-                    DEFAULT_SOCKET_MODE, Optional.of(PeerPolicy.sameUser(dev.livetap.nativeio.ProcessIdentity.uid())));
+                    DEFAULT_SOCKET_MODE, Optional.of(PeerPolicy.sameUser(dev.livetap.nativeio.ProcessIdentity.uid())),
+                    DEFAULT_NEGOTIATION_TIMEOUT);
+        }
+    }
+
+    /**
+     * Negotiation deadlines of every server in the process: one daemon thread that only hands the
+     * check to the server's reactor (the reactor has no timers of its own).
+     */
+    private static final class Deadlines {
+        static final ScheduledThreadPoolExecutor TIMER = create();
+
+        private static ScheduledThreadPoolExecutor create() {
+            ScheduledThreadPoolExecutor t = new ScheduledThreadPoolExecutor(1, r -> {
+                Thread thread = new Thread(r, "livetap-qmp-deadlines");
+                thread.setDaemon(true);
+                return thread;
+            });
+            t.setRemoveOnCancelPolicy(true);
+            return t;
         }
     }
 
@@ -193,7 +228,7 @@ public final class QmpServer implements AutoCloseable {
                 try {
                     client = unix.accept(listener);
                 } catch (RuntimeException e) {
-                    LOG.warn("QMP accept on {} failed", config.path(), e);
+                    LOG.warn("QMP accept on {} failed: {}", config.path(), e.toString());
                     return;
                 }
                 if (client == null) {
@@ -230,6 +265,20 @@ public final class QmpServer implements AutoCloseable {
         c.session = new QmpSession(c.name, registry, config.session(), c, sessionExecutor);
         LOG.debug("{}: connected on {}", c.name, config.path());
         c.session.start();
+        if (!config.negotiationTimeout().isZero()) {
+            c.deadline = Deadlines.TIMER.schedule(() -> reactor.execute(() -> negotiationDeadline(c)),
+                    config.negotiationTimeout().toNanos(), TimeUnit.NANOSECONDS);
+        }
+    }
+
+    private void negotiationDeadline(Connection c) {
+        synchronized (lock) {
+            if (c.closed || c.session.negotiated()) {
+                return;
+            }
+            LOG.debug("{}: no qmp_capabilities within {} ms, disconnecting", c.name, config.negotiationTimeout().toMillis());
+            drop(c, "capabilities negotiation timed out");
+        }
     }
 
     private void onReady(Connection c, int ops) {
@@ -264,7 +313,7 @@ public final class QmpServer implements AutoCloseable {
                 n = unix.recvmsg(c.fd, readBuffer, fds, UnixSockets.SCM_MAX_FD);
             } catch (RuntimeException e) {
                 OwnedFd.closeAll(fds);
-                LOG.warn("{}: receive failed, disconnecting", c.name, e);
+                LOG.warn("{}: receive failed, disconnecting: {}", c.name, e.toString());
                 drop(c, "receive failed");
                 return;
             }
@@ -322,6 +371,9 @@ public final class QmpServer implements AutoCloseable {
         }
         c.closed = true;
         connections.remove(c);
+        if (c.deadline != null) {
+            c.deadline.cancel(false);
+        }
         if (c.registration != null) {
             c.registration.cancel();
         }
@@ -341,6 +393,7 @@ public final class QmpServer implements AutoCloseable {
         long outBytes;
         Reactor.Registration registration;
         QmpSession session;
+        ScheduledFuture<?> deadline;
         boolean readPaused;
         boolean closed;
 

@@ -38,6 +38,8 @@ import org.slf4j.LoggerFactory;
  */
 public final class QmpSession {
     private static final Logger LOG = LoggerFactory.getLogger(QmpSession.class);
+    /** The one QMP capability; no livetap command is allow-oob, so exec-oob always fails as QEMU's does for such commands. */
+    static final String OOB = "oob";
 
     /** Where a session's output goes. */
     public interface Output {
@@ -106,6 +108,7 @@ public final class QmpSession {
     private Pending inFlight;
     private boolean pumping;
     private boolean negotiated;
+    private boolean oob;
     private boolean started;
     private boolean closed;
     private boolean inputPaused;
@@ -136,7 +139,7 @@ public final class QmpSession {
         ObjectNode greeting = QmpJson.object();
         ObjectNode qmp = greeting.putObject("QMP");
         qmp.set("version", settings.version().toJson());
-        qmp.putArray("capabilities");
+        qmp.putArray("capabilities").add(OOB); // offered as QEMU does on a socket monitor
         output.send(QmpJson.line(greeting));
     }
 
@@ -292,8 +295,14 @@ public final class QmpSession {
         return true;
     }
 
-    void enterCommandMode() {
+    void enterCommandMode(boolean enableOob) {
         negotiated = true;
+        oob = enableOob;
+    }
+
+    /** True when {@code qmp_capabilities} enabled {@code oob}: {@code exec-oob} is then understood. */
+    public boolean oobEnabled() {
+        return oob;
     }
 
     /** Runs {@code task} right after the reply of the command now executing has been sent. */
@@ -368,14 +377,24 @@ public final class QmpSession {
                 throw QmpException.generic("QMP input must be a JSON object");
             }
             String command = null;
+            boolean execOob = false;
             ObjectNode args = null;
             for (Map.Entry<String, JsonNode> e : msg.properties()) {
                 switch (e.getKey()) {
-                    case "execute" -> {
+                    case "execute", "exec-oob" -> {
+                        boolean isOob = e.getKey().equals("exec-oob");
+                        if (isOob && !oob) {
+                            throw QmpException.generic("QMP input member 'exec-oob' is unexpected");
+                        }
                         if (!e.getValue().isTextual()) {
-                            throw QmpException.generic("QMP input member 'execute' must be a string");
+                            throw QmpException.generic("QMP input member '" + e.getKey() + "' must be a string");
+                        }
+                        if (command != null) {
+                            // QEMU's QDict visits exec-oob before execute whatever the input order
+                            throw QmpException.generic("QMP input member 'execute' clashes with 'exec-oob'");
                         }
                         command = e.getValue().textValue();
+                        execOob = isOob;
                     }
                     case "arguments" -> {
                         if (!e.getValue().isObject()) {
@@ -386,7 +405,6 @@ public final class QmpSession {
                     case "id" -> {
                         // any JSON value, echoed in the reply
                     }
-                    // exec-oob lands here too: the oob capability is not offered
                     default -> throw QmpException.generic("QMP input member '" + e.getKey() + "' is unexpected");
                 }
             }
@@ -400,6 +418,9 @@ public final class QmpSession {
             }
             if (cmd == null) {
                 throw QmpException.commandNotFound(command);
+            }
+            if (execOob) {
+                throw QmpException.generic("The command " + command + " does not support OOB");
             }
             if (args == null) {
                 args = QmpJson.object();

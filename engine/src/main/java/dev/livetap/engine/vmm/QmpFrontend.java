@@ -3,15 +3,21 @@ package dev.livetap.engine.vmm;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.livetap.engine.api.VmEndpoint;
+import dev.livetap.actors.vm.VmEvent;
+import dev.livetap.engine.qmp.QmpArg;
 import dev.livetap.engine.qmp.QmpBuiltins;
 import dev.livetap.engine.qmp.QmpCommandRegistry;
+import dev.livetap.engine.qmp.QmpSchema;
 import dev.livetap.engine.qmp.QmpServer;
+import dev.livetap.engine.qmp.QmpType;
 import dev.livetap.engine.qmp.QmpVersion;
 import dev.livetap.engine.qmp.QmpVmCommands;
 import dev.livetap.nativeio.Os;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
@@ -19,6 +25,9 @@ import java.util.concurrent.TimeUnit;
  * One VM endpoint behind one QMP socket: the built-in commands, the VM commands forwarded by
  * {@link VmQmpBackend}, and the endpoint's events ({@code MIGRATION}, {@code STOP},
  * {@code RESUME}) emitted as QMP events; {@link #shutdownEvent} adds QEMU's {@code SHUTDOWN}.
+ * MIGRATION events need the {@code events} capability, as in QEMU: the frontend follows it as set
+ * through QMP (and as the endpoint reported it at start); the in-process {@link VmEndpoint#subscribe}
+ * API is not filtered.
  */
 public final class QmpFrontend implements AutoCloseable {
     private final QmpServer server;
@@ -38,12 +47,26 @@ public final class QmpFrontend implements AutoCloseable {
      * @param onQuit runs on the reactor thread after the reply to {@code quit}; must not block
      */
     public static QmpFrontend start(VmEndpoint endpoint, Os os, Path path, Runnable onQuit, Duration timeout) {
+        return start(endpoint, os, path, onQuit, timeout, QmpServer.Config.DEFAULT_NEGOTIATION_TIMEOUT);
+    }
+
+    /**
+     * As {@link #start(VmEndpoint, Os, Path, Runnable, Duration)}; a client that has not sent
+     * {@code qmp_capabilities} within {@code negotiationTimeout} is disconnected.
+     */
+    public static QmpFrontend start(VmEndpoint endpoint, Os os, Path path, Runnable onQuit, Duration timeout,
+            Duration negotiationTimeout) {
         QmpCommandRegistry registry = new QmpCommandRegistry();
         QmpBuiltins.register(registry, QmpVersion.DEFAULT);
-        QmpVmCommands.register(registry, new VmQmpBackend(endpoint, onQuit));
-        QmpServer server = QmpServer.start(os, registry, QmpServer.Config.defaults(path, Clock.systemUTC()));
+        VmQmpBackend backend = new VmQmpBackend(endpoint, onQuit);
+        QmpVmCommands.register(registry, backend);
+        QmpBuiltins.registerIntrospection(registry, Optional.of(endpoint.name()), EVENTS);
+        QmpServer server = QmpServer.start(os, registry, QmpServer.Config.defaults(path, Clock.systemUTC())
+                .withNegotiationTimeout(negotiationTimeout));
         try {
-            VmEndpoint.Subscription sub = endpoint.subscribe(e -> server.emit(e.event(), VmQmpBackend.toJson(e.data()), e.atNanos()))
+            backend.initMigrationEvents(VmQmpBackend.toJson(endpoint.queryCapabilities().toCompletableFuture()
+                    .get(timeout.toMillis(), TimeUnit.MILLISECONDS)));
+            VmEndpoint.Subscription sub = endpoint.subscribe(e -> forward(server, backend, e))
                     .toCompletableFuture().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
             return new QmpFrontend(server, sub, os);
         } catch (InterruptedException e) {
@@ -54,6 +77,27 @@ public final class QmpFrontend implements AutoCloseable {
             server.close();
             throw new IllegalStateException("cannot subscribe to VM " + endpoint.name() + ": " + e, e);
         }
+    }
+
+    /** The events this frontend emits, for query-qmp-schema. */
+    static final List<QmpSchema.Event> EVENTS = List.of(
+            new QmpSchema.Event("MIGRATION", List.of(QmpArg.enumOf("status", true,
+                    QmpVmCommands.MIGRATION_STATUSES.toArray(String[]::new)))),
+            new QmpSchema.Event("MIGRATION_PASS", List.of(QmpArg.required("pass", QmpType.INT))),
+            new QmpSchema.Event("STOP", List.of()),
+            new QmpSchema.Event("RESUME", List.of()),
+            new QmpSchema.Event("SHUTDOWN", List.of(QmpArg.required("guest", QmpType.BOOL),
+                    QmpArg.required("reason", QmpType.STR))));
+
+    /**
+     * One endpoint event as QEMU would send it: MIGRATION and MIGRATION_PASS only with the
+     * {@code events} capability on; no {@code data} member for an event without data (STOP, RESUME).
+     */
+    private static void forward(QmpServer server, VmQmpBackend backend, VmEvent e) {
+        if ((e.event().equals(VmEvent.MIGRATION) || e.event().equals("MIGRATION_PASS")) && !backend.migrationEvents()) {
+            return;
+        }
+        server.emit(e.event(), e.data().isEmpty() ? null : VmQmpBackend.toJson(e.data()), e.atNanos());
     }
 
     public QmpServer server() {

@@ -30,6 +30,8 @@ public final class VmQmpBackend implements QmpVmBackend {
 
     private final VmEndpoint vm;
     private final Runnable onQuit;
+    /** The {@code events} migration capability as last set through this backend (QEMU's default: off). */
+    private volatile boolean migrationEvents;
 
     public VmQmpBackend(VmEndpoint vm, Runnable onQuit) {
         this.vm = vm;
@@ -68,7 +70,15 @@ public final class VmQmpBackend implements QmpVmBackend {
             OwnedFd.closeAll(taken);
             return CompletableFuture.failedFuture(e);
         }
-        return map(vm.netdevAdd(toMap(args), taken)); // the VM closes them on any refusal
+        String id = args.path("id").asText();
+        // the VM closes the fds on any refusal; QEMU's net_client_init1 says only "Duplicate ID '%s'"
+        return map(vm.netdevAdd(toMap(args), taken)).exceptionallyCompose(e -> {
+            Throwable cause = e instanceof java.util.concurrent.CompletionException && e.getCause() != null ? e.getCause() : e;
+            if (cause instanceof QmpException q && q.desc().equals("Duplicate ID '" + id + "' for netdev")) {
+                return CompletableFuture.failedFuture(QmpException.generic("Duplicate ID '" + id + "'"));
+            }
+            return CompletableFuture.failedFuture(cause);
+        });
     }
 
     @Override
@@ -102,7 +112,31 @@ public final class VmQmpBackend implements QmpVmBackend {
         for (JsonNode c : args.path("capabilities")) {
             caps.put(c.path("capability").asText(), c.path("state").asBoolean());
         }
-        return map(vm.setCapabilities(caps));
+        // the flag changes before the reply leaves, so a migrate sent after it sees the new state
+        return map(vm.setCapabilities(caps).thenApply(v -> {
+            Boolean events = caps.get("events");
+            if (events != null) {
+                migrationEvents = events;
+            }
+            return v;
+        }));
+    }
+
+    /**
+     * Whether MIGRATION and MIGRATION_PASS events reach QMP clients: QEMU emits them only with the
+     * {@code events} capability on (migrate_set_state / migration_bitmap_sync check migrate_use_events()).
+     */
+    public boolean migrationEvents() {
+        return migrationEvents;
+    }
+
+    /** The capability state the endpoint reports when the frontend starts (an embedder may have set it). */
+    void initMigrationEvents(JsonNode queryCapabilities) {
+        for (JsonNode c : queryCapabilities) {
+            if (c.path("capability").asText().equals("events")) {
+                migrationEvents = c.path("state").asBoolean(false);
+            }
+        }
     }
 
     @Override

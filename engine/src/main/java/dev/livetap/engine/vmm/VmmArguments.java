@@ -11,7 +11,7 @@ import java.util.List;
  */
 public record VmmArguments(Path qmp, Path qmpDir, int vms, String name, boolean incoming, boolean paused,
         String machine, String guestIp, boolean jsonLog, boolean noWarmUp, int migrationTimeoutSeconds,
-        boolean dieWithParent, Integer faultVhostSetup, boolean help, boolean version) {
+        int qmpNegotiationTimeoutSeconds, boolean dieWithParent, Integer faultVhostSetup, boolean help, boolean version) {
 
     /** The option with which the VMM watches its stdin and stops at end-of-file (the launcher's death). */
     public static final String DIE_WITH_PARENT_OPTION = "--die-with-parent";
@@ -21,7 +21,8 @@ public record VmmArguments(Path qmp, Path qmpDir, int vms, String name, boolean 
             Usage: livetap vmm [-hV] [--die-with-parent] [--incoming] [--json-log]
                                [--no-warm-up] [--paused] [--guest-ip=IPV4] [--machine=TYPE]
                                [--migration-timeout=SECONDS] [--name=NAME] [--qmp=PATH]
-                               [--qmp-dir=DIR] [--vms=N]
+                               [--qmp-dir=DIR] [--qmp-negotiation-timeout=SECONDS]
+                               [--vms=N]
             Runs VM endpoints, each behind a QMP socket (mode 0600, same uid only).
             Prints 'READY <qmp-path>' per VM once its socket listens (after the warm-up).
             Stops on 'quit' (per VM; the process ends with its last VM, exit 0) or
@@ -44,6 +45,10 @@ public record VmmArguments(Path qmp, Path qmpDir, int vms, String name, boolean 
                   --migration-timeout=SECONDS
                                       Limit of each migration wait (connect/accept, return
                                         path): 1-3600, default 30.
+                  --qmp-negotiation-timeout=SECONDS
+                                      Disconnect a QMP client that has not sent
+                                        qmp_capabilities this long after connecting
+                                        (0: never; 0-3600, default 10).
                   --die-with-parent   Stop (as on SIGTERM) when stdin reaches end-of-file:
                                         the launcher holds the pipe's only write end, so
                                         its death ends this VMM. Without it the VMM
@@ -80,6 +85,7 @@ public record VmmArguments(Path qmp, Path qmpDir, int vms, String name, boolean 
         boolean jsonLog = false;
         boolean noWarmUp = false;
         int migrationTimeout = 30;
+        int qmpNegotiationTimeout = 10;
         boolean dieWithParent = false;
         Integer faultVhostSetup = null;
         boolean help = false;
@@ -118,6 +124,7 @@ public record VmmArguments(Path qmp, Path qmpDir, int vms, String name, boolean 
                         case "--machine" -> machine = value;
                         case "--guest-ip" -> guestIp = value;
                         case "--migration-timeout" -> migrationTimeout = integer(option, value);
+                        case "--qmp-negotiation-timeout" -> qmpNegotiationTimeout = integer(option, value);
                         default -> faultVhostSetup = integer(option, value);
                     }
                 }
@@ -127,9 +134,10 @@ public record VmmArguments(Path qmp, Path qmpDir, int vms, String name, boolean 
             }
         }
         VmmArguments parsed = new VmmArguments(qmp, qmpDir, vms, name, incoming, paused, machine, guestIp, jsonLog, noWarmUp,
-                migrationTimeout, dieWithParent, faultVhostSetup, help, version);
+                migrationTimeout, qmpNegotiationTimeout, dieWithParent, faultVhostSetup, help, version);
         if (!help && !version) {
             range("--migration-timeout", migrationTimeout, 1, 3600);
+            range("--qmp-negotiation-timeout", qmpNegotiationTimeout, 0, 3600);
             if (faultVhostSetup != null) {
                 range("--x-fault-vhost-setup", faultVhostSetup, 0, 255);
             }
@@ -173,7 +181,7 @@ public record VmmArguments(Path qmp, Path qmpDir, int vms, String name, boolean 
             case "--name" -> "NAME";
             case "--machine" -> "TYPE";
             case "--guest-ip" -> "IPV4";
-            case "--migration-timeout" -> "SECONDS";
+            case "--migration-timeout", "--qmp-negotiation-timeout" -> "SECONDS";
             default -> "QUEUE";
         };
     }

@@ -96,7 +96,7 @@ public final class VmmHost implements AutoCloseable {
             vms.add(vm);
         }
         vm.frontend = QmpFrontend.start(endpoint, engine.os(), plan.qmp(), () -> stopVm(vm, "host-qmp-quit"),
-                engine.settings().askTimeout());
+                engine.settings().askTimeout(), engine.settings().qmpNegotiationTimeout());
         LOG.info("VM {} ({}, incoming={}, paused={}) on QMP socket {}", plan.spec().name(), plan.spec().machine(),
                 plan.spec().incoming(), plan.spec().paused(), plan.qmp());
     }

@@ -70,7 +70,8 @@ public final class VmmMain {
         int timeout = a.migrationTimeoutSeconds();
         EngineSettings settings = EngineSettings.defaults()
                 .withTimeouts(new MigrationTimeouts(Duration.ofSeconds(timeout), Duration.ofSeconds(10),
-                        Duration.ofSeconds(Math.max(60, timeout)), Duration.ofSeconds(timeout)));
+                        Duration.ofSeconds(Math.max(60, timeout)), Duration.ofSeconds(timeout)))
+                .withQmpNegotiationTimeout(Duration.ofSeconds(a.qmpNegotiationTimeoutSeconds()));
         if (a.faultVhostSetup() != null) {
             int q = a.faultVhostSetup();
             settings = settings.withVhost(() -> new RecordingVhostBackend().failSetUp(q));

@@ -110,13 +110,13 @@ class QmpSessionTest {
     }
 
     @Test
-    void greetingAnnouncesVersionAndNoCapabilitiesAndEndsWithCrlf() {
+    void greetingAnnouncesVersionAndOobAndEndsWithCrlf() {
         assertEquals(QmpJson.parse("{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 50, \"minor\": 2, \"major\": 10},"
-                + " \"package\": \"livetap-0.1.0\"}, \"capabilities\": []}}"), out.get(0));
+                + " \"package\": \"livetap-0.1.0\"}, \"capabilities\": [\"oob\"]}}"), out.get(0));
         String text = new String(raw.get(0), StandardCharsets.US_ASCII);
         assertTrue(text.endsWith("}\r\n"), "every server message ends with CRLF: " + text);
         assertEquals("{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 50, \"minor\": 2, \"major\": 10}, \"package\": \"livetap-0.1.0\"},"
-                + " \"capabilities\": []}}\r\n", text, "QEMU's separators");
+                + " \"capabilities\": [\"oob\"]}}\r\n", text, "QEMU's separators");
         assertThrows(IllegalStateException.class, session::start, "the greeting is sent once");
     }
 
@@ -137,14 +137,15 @@ class QmpSessionTest {
     }
 
     @Test
-    void qmpCapabilitiesRefusesUnofferedCapabilities() {
-        assertError("GenericError", "Capability 'oob' not available",
-                exec("{\"execute\": \"qmp_capabilities\", \"arguments\": {\"enable\": [\"oob\"]}}"));
+    void qmpCapabilitiesRefusesUnofferedCapabilitiesAndEnablesOob() {
         assertError("GenericError", "Parameter 'enable[0]' does not accept value 'nope'",
                 exec("{\"execute\": \"qmp_capabilities\", \"arguments\": {\"enable\": [\"nope\"]}}"));
         assertFalse(session.negotiated(), "a failed qmp_capabilities leaves negotiation mode");
         assertEquals(QmpJson.parse("{\"return\": {}}"),
-                exec("{\"execute\": \"qmp_capabilities\", \"arguments\": {\"enable\": []}}"));
+                exec("{\"execute\": \"qmp_capabilities\", \"arguments\": {\"enable\": [\"oob\"]}}"));
+        assertTrue(session.oobEnabled(), "oob is enabled as QEMU 7.2 enables it");
+        assertError("GenericError", "The command query-version does not support OOB",
+                exec("{\"exec-oob\": \"query-version\", \"id\": 7}"));
     }
 
     @Test

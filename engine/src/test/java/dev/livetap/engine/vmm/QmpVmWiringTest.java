@@ -95,6 +95,9 @@ class QmpVmWiringTest {
     private QmpClient client(Path qmp) throws Exception {
         QmpClient c = QmpClient.connect(qmp, T);
         c.negotiate();
+        ObjectNode events = args();
+        events.putArray("capabilities").addObject().put("capability", "events").put("state", true);
+        c.execute("migrate-set-capabilities", events); // MIGRATION events need it, as from QEMU
         return c;
     }
 
@@ -327,6 +330,104 @@ class QmpVmWiringTest {
             Thread.sleep(2);
         }
         assertFalse(Files.exists(p), "the QMP socket is removed after quit");
+    }
+
+    @Test
+    void greetingOffersOobAndExecOobIsAnsweredAsQemu() throws Exception {
+        try (RawQmp raw = new RawQmp(dir.resolve("src.qmp"), T)) {
+            JsonNode greeting = raw.next();
+            assertEquals("[\"oob\"]", greeting.path("QMP").path("capabilities").toString(), "QEMU offers oob: " + greeting);
+            raw.send("{\"exec-oob\": \"query-status\", \"id\": 1}\n");
+            assertEquals("QMP input member 'exec-oob' is unexpected", raw.nextReply().path("error").path("desc").asText(),
+                    "exec-oob before oob is enabled");
+            raw.send("{\"execute\": \"qmp_capabilities\", \"arguments\": {\"enable\": [\"oob\"]}, \"id\": 2}\n");
+            JsonNode neg = raw.nextReply();
+            assertTrue(neg.path("return").isObject() && neg.path("return").isEmpty(), "enable oob as QEMU 7.2 does: " + neg);
+            raw.send("{\"exec-oob\": \"query-status\", \"id\": 3}\n");
+            JsonNode oob = raw.nextReply();
+            assertEquals("The command query-status does not support OOB", oob.path("error").path("desc").asText(), oob.toString());
+            assertEquals(3, oob.path("id").asInt(), oob.toString());
+            raw.send("{\"exec-oob\": \"no-such\", \"id\": 4}\n");
+            assertEquals("CommandNotFound", raw.nextReply().path("error").path("class").asText());
+            raw.send("{\"execute\": \"query-status\", \"exec-oob\": \"stop\"}\n");
+            assertEquals("QMP input member 'execute' clashes with 'exec-oob'", raw.nextReply().path("error").path("desc").asText());
+            raw.send("{\"execute\": \"query-status\", \"id\": 5}\n");
+            assertEquals("running", raw.nextReply().path("return").path("status").asText(), "in-band commands still run");
+        }
+    }
+
+    @Test
+    void queryNameAndAWellFormedSchemaOfWhatExists() throws Exception {
+        try (QmpClient c = client(dir.resolve("src.qmp"))) {
+            assertEquals("{\"name\":\"src\"}", c.execute("query-name", null).toString(), "as QEMU with -name src");
+            JsonNode schema = c.execute("query-qmp-schema", null);
+            java.util.Map<String, JsonNode> byName = new java.util.HashMap<>();
+            for (JsonNode e : schema) {
+                assertTrue(byName.put(e.path("name").asText(), e) == null, "each name is defined once: " + e);
+            }
+            for (JsonNode cmd : c.execute("query-commands", null)) {
+                JsonNode e = byName.get(cmd.path("name").asText());
+                assertTrue(e != null && e.path("meta-type").asText().equals("command"), "every command is in the schema: " + cmd);
+            }
+            assertEquals("event", byName.get("MIGRATION").path("meta-type").asText());
+            for (JsonNode e : schema) {
+                for (String ref : List.of("arg-type", "ret-type", "element-type")) {
+                    if (e.has(ref)) {
+                        assertTrue(byName.containsKey(e.path(ref).asText()), e.path("name") + "'s " + ref + " is defined");
+                    }
+                }
+                for (JsonNode m : e.path("members")) {
+                    if (m.has("type")) {
+                        assertTrue(byName.containsKey(m.path("type").asText()), "member " + m + " of " + e.path("name"));
+                    }
+                }
+            }
+            JsonNode caps = byName.get(byName.get("migrate-set-capabilities").path("arg-type").asText()).path("members").get(0);
+            assertEquals("capabilities", caps.path("name").asText());
+            JsonNode array = byName.get(caps.path("type").asText());
+            assertEquals("array", array.path("meta-type").asText());
+            JsonNode capability = byName.get(array.path("element-type").asText()).path("members").get(0);
+            assertTrue(byName.get(capability.path("type").asText()).path("values").toString().contains("\"events\""),
+                    "the capability enum lists events");
+        }
+    }
+
+    @Test
+    void migrationEventsOnlyWithTheEventsCapabilityAndStopResumeWithoutData() throws Exception {
+        try (QmpClient c = QmpClient.connect(dir.resolve("src.qmp"), T)) {
+            c.negotiate();
+            c.execute("migrate", args().put("uri", "unix:/run/livetap/nobody.sock"));
+            long deadline = System.nanoTime() + T.toNanos();
+            while (!c.execute("query-migrate", null).path("status").asText().equals("failed") && System.nanoTime() < deadline) {
+                Thread.sleep(5);
+            }
+            assertEquals("failed", c.execute("query-migrate", null).path("status").asText());
+            c.execute("stop", null);
+            JsonNode stop = c.awaitEvent("STOP");
+            assertFalse(stop.has("data"), "QEMU's STOP carries no data: " + stop);
+            c.execute("cont", null);
+            JsonNode resume = c.awaitEvent("RESUME");
+            assertFalse(resume.has("data"), "QEMU's RESUME carries no data: " + resume);
+            List<String> names = new ArrayList<>();
+            c.drainEvents().forEach(e -> names.add(e.path("event").asText()));
+            assertFalse(names.contains("MIGRATION"), "no MIGRATION event with the events capability off: " + names);
+
+            ObjectNode on = args();
+            on.putArray("capabilities").addObject().put("capability", "events").put("state", true);
+            c.execute("migrate-set-capabilities", on);
+            c.execute("migrate", args().put("uri", "unix:/run/livetap/nobody.sock"));
+            assertEquals(List.of("setup", "failed"), migrationEvents(c), "with events on, QEMU's statuses");
+        }
+    }
+
+    @Test
+    void duplicateNetdevIdHasQemusText() throws Exception {
+        try (QmpClient c = client(dir.resolve("src.qmp"))) {
+            c.execute("netdev_add", args().put("type", "tap").put("id", "hostnet0").put("ifname", "tap0"));
+            QmpException dup = error(c, "netdev_add", args().put("type", "tap").put("id", "hostnet0").put("ifname", "tap1"));
+            assertEquals("Duplicate ID 'hostnet0'", dup.desc());
+            c.execute("netdev_del", args().put("id", "hostnet0"));
+        }
     }
 
     private static List<String> migrationEvents(QmpClient c) throws Exception {

@@ -154,12 +154,15 @@ public final class ConcurrentBench {
                         if (!r.ok()) {
                             refused.add(r.command() + ": " + r.error());
                         }
-                        if (++answered[0] == 3) {
+                        if (++answered[0] == 5) {
                             done.run();
                         }
                     };
+                    // MIGRATION events come only with the events capability, as from QEMU
+                    tgt[i].send("migrate-set-capabilities", Hop.EVENTS_ON.deepCopy(), check);
                     tgt[i].send("migrate-set-parameters", QmpJson.object().put("local", true), check);
                     tgt[i].send("migrate-incoming", QmpJson.object().put("uri", uris[i]), check);
+                    src[i].send("migrate-set-capabilities", Hop.EVENTS_ON.deepCopy(), check);
                     src[i].send("migrate-set-parameters", QmpJson.object().put("local", true), check);
                 });
                 if (!refused.isEmpty()) {

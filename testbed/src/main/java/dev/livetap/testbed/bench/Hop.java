@@ -31,6 +31,14 @@ final class Hop {
 
     /** Replies that never came (bounded waits that gave up), over every client of this JVM. */
     static final AtomicInteger STALLS = new AtomicInteger();
+    /** {@code migrate-set-capabilities} arguments turning {@code events} on: MIGRATION events need it. */
+    static final com.fasterxml.jackson.databind.node.ObjectNode EVENTS_ON = eventsOn();
+
+    private static com.fasterxml.jackson.databind.node.ObjectNode eventsOn() {
+        com.fasterxml.jackson.databind.node.ObjectNode cap = QmpJson.object();
+        cap.putArray("capabilities").addObject().put("capability", "events").put("state", true);
+        return cap;
+    }
 
     /** Downtime in ms and the stamps. */
     record Result(double downtimeMs, long stoppedNs, long startedNs, JsonNode source, JsonNode target) {
@@ -42,6 +50,7 @@ final class Hop {
     /** Sets {@code local} and {@code migrate-incoming} on the target; returns once its socket exists. */
     static void prepareTarget(QmpClient tgt, String uri, Duration timeout) throws IOException, TimeoutException {
         tgt.execute("migrate-set-parameters", QmpJson.object().put("local", true));
+        tgt.execute("migrate-set-capabilities", EVENTS_ON); // MIGRATION events need it, as from QEMU
         tgt.execute("migrate-incoming", QmpJson.object().put("uri", uri));
         Path path = Path.of(uri.substring("unix:".length()));
         long deadline = System.nanoTime() + timeout.toNanos();
@@ -60,6 +69,7 @@ final class Hop {
 
     static void startSource(QmpClient src, String uri) throws TimeoutException {
         src.execute("migrate-set-parameters", QmpJson.object().put("local", true));
+        src.execute("migrate-set-capabilities", EVENTS_ON);
         src.execute("migrate", QmpJson.object().put("uri", uri));
     }
 

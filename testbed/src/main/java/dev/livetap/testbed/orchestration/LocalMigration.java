@@ -176,11 +176,14 @@ public final class LocalMigration {
             ObjectNode local = JsonNodeFactory.instance.objectNode().put("local", o.backendTransfer());
             src.execute("migrate-set-parameters", local);
             tgt.execute("migrate-set-parameters", local);
+            // MIGRATION events come only with the events capability (as from QEMU)
+            tgt.execute("migrate-set-capabilities", eventsOn());
+            ObjectNode cap = eventsOn();
             if (o.hold() != null) {
-                ObjectNode cap = JsonNodeFactory.instance.objectNode();
-                cap.putArray("capabilities").addObject().put("capability", "pause-before-switchover").put("state", true);
-                src.execute("migrate-set-capabilities", cap);
+                ((com.fasterxml.jackson.databind.node.ArrayNode) cap.get("capabilities")).addObject()
+                        .put("capability", "pause-before-switchover").put("state", true);
             }
+            src.execute("migrate-set-capabilities", cap);
             tgt.execute("migrate-incoming", JsonNodeFactory.instance.objectNode().put("uri", uri));
             progress.accept("target: migrate-incoming " + uri);
             awaitListening(uri, deadline);
@@ -393,5 +396,12 @@ public final class LocalMigration {
             sb.append(String.format("  %-18s %s%n", "error", r.error()));
         }
         return sb.toString();
+    }
+
+    /** {@code migrate-set-capabilities} arguments turning {@code events} on. */
+    static ObjectNode eventsOn() {
+        ObjectNode cap = JsonNodeFactory.instance.objectNode();
+        cap.putArray("capabilities").addObject().put("capability", "events").put("state", true);
+        return cap;
     }
 }
