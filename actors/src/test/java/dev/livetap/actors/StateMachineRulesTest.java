@@ -40,7 +40,8 @@ class StateMachineRulesTest {
             "dev.livetap.actors.vm.VmActor",
             "dev.livetap.actors.vm.VmState",
             "dev.livetap.actors.vm.DeviceTable",
-            "dev.livetap.actors.vm.VmDevices");
+            "dev.livetap.actors.vm.VmDevices",
+            "dev.livetap.actors.vm.VmMigrations");
 
     private static final JavaClasses CLASSES = new ClassFileImporter()
             .withImportOption(ImportOption.Predefined.DO_NOT_INCLUDE_TESTS)

@@ -11,19 +11,19 @@ import dev.livetap.actors.migration.ScriptRunner;
 import dev.livetap.actors.nic.VirtioNetActor;
 import dev.livetap.actors.options.MachineType;
 import dev.livetap.actors.options.MigrationCapabilities;
+import dev.livetap.actors.options.MigrationParameters;
 import dev.livetap.actors.options.MigrationStatus;
-import dev.livetap.actors.options.MigrationUri;
 import dev.livetap.actors.options.OptionException;
 import dev.livetap.actors.options.RunState;
 import dev.livetap.actors.options.TapNetdevOptions;
-import dev.livetap.actors.options.VirtioNetRealizeCheck;
+import dev.livetap.actors.options.VirtioNetDeviceOptions;
 import dev.livetap.actors.tap.VhostBackend;
-import dev.livetap.codec.StreamHeader;
 import dev.livetap.nativeio.Os;
 import dev.livetap.nativeio.OwnedFd;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
+import java.util.Collections;
+import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -51,8 +51,6 @@ import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 public final class VmActor {
     /** The dispatcher every livetap actor runs on (reference.conf of the codec module). */
     public static final DispatcherSelector DISPATCHER = DispatcherSelector.fromConfig("livetap.dispatchers.default");
-    /** QMP device_add argument (a livetap extra): the guest stand-in's IPv4 address. */
-    public static final String GUEST_IP_ARGUMENT = "x-guest-ip";
     /** NICs per VM endpoint, realized or being realized (one PCI bus has 32 slots). */
     public static final int MAX_NICS = 32;
     /** Netdevs per VM endpoint: one per NIC, and as many spare (a netdev_add before each device_del). */
@@ -80,40 +78,54 @@ public final class VmActor {
     }
 
     /**
-     * QMP netdev_add. {@code fds} are the descriptors {@code fd=NAME} / {@code fds=A:B:C} name, in
+     * netdev_add. {@code fds} are the descriptors {@code fd=NAME} / {@code fds=A:B:C} name, in
      * that order (resolved by the caller, e.g. from QMP {@code getfd}); they belong to the VM from
      * the moment the command is sent: a refused netdev_add closes every one of them.
      */
-    public record NetdevAdd(Map<String, ?> arguments, List<OwnedFd> fds, ActorRef<VmReply> replyTo) implements Command {
+    public record NetdevAdd(TapNetdevOptions options, List<OwnedFd> fds, ActorRef<VmReply> replyTo) implements Command {
         public NetdevAdd {
             fds = List.copyOf(fds);
         }
 
         /** A netdev that opens its own queues (or waits for incoming ones): no fds come with it. */
-        public NetdevAdd(Map<String, ?> arguments, ActorRef<VmReply> replyTo) {
-            this(arguments, List.of(), replyTo);
+        public NetdevAdd(TapNetdevOptions options, ActorRef<VmReply> replyTo) {
+            this(options, List.of(), replyTo);
         }
     }
 
     public record NetdevDel(String id, ActorRef<VmReply> replyTo) implements Command {
     }
 
-    /** QMP device_add arguments, plus optionally {@value #GUEST_IP_ARGUMENT}. */
-    public record DeviceAdd(Map<String, ?> arguments, ActorRef<VmReply> replyTo) implements Command {
+    /** device_add of a virtio-net NIC; {@code guestIp} (a livetap extra) overrides the VM's default. */
+    public record DeviceAdd(VirtioNetDeviceOptions options, Optional<Ipv4Address> guestIp, ActorRef<VmReply> replyTo)
+            implements Command {
+        public DeviceAdd(VirtioNetDeviceOptions options, ActorRef<VmReply> replyTo) {
+            this(options, Optional.empty(), replyTo);
+        }
     }
 
     public record DeviceDel(String id, ActorRef<VmReply> replyTo) implements Command {
     }
 
-    public record MigrateSetParameters(Map<String, ?> arguments, ActorRef<VmReply> replyTo) implements Command {
+    /** migrate-set-parameters: the parameters {@code update} gives change, the others stay. */
+    public record MigrateSetParameters(MigrationParameters.Update update, ActorRef<VmReply> replyTo) implements Command {
     }
 
+    /** Replies {@link VmReply.Parameters}. */
     public record QueryMigrateParameters(ActorRef<VmReply> replyTo) implements Command {
     }
 
-    public record MigrateSetCapabilities(Map<String, ?> arguments, ActorRef<VmReply> replyTo) implements Command {
+    /** migrate-set-capabilities: the capabilities {@code changes} names are set, the others stay. */
+    public record MigrateSetCapabilities(Map<MigrationCapabilities.Capability, Boolean> changes,
+            ActorRef<VmReply> replyTo) implements Command {
+        public MigrateSetCapabilities {
+            EnumMap<MigrationCapabilities.Capability, Boolean> ordered = new EnumMap<>(MigrationCapabilities.Capability.class);
+            ordered.putAll(changes);
+            changes = Collections.unmodifiableMap(ordered); // in capability order, also in the trace
+        }
     }
 
+    /** Replies {@link VmReply.Capabilities}. */
     public record QueryMigrateCapabilities(ActorRef<VmReply> replyTo) implements Command {
     }
 
@@ -127,17 +139,21 @@ public final class VmActor {
     }
 
     /**
-     * {@code migrate-continue}: {@code expectedStatus} (a status name, e.g. {@code pre-switchover})
-     * must be the status of this VM's outgoing migration, else QEMU's error naming that status.
+     * {@code migrate-continue}: {@code expected} (e.g. {@code pre-switchover}; empty for a status
+     * livetap does not model) must be the status of this VM's outgoing migration, else QEMU's error
+     * naming that status.
      */
-    public record MigrateContinue(String expectedStatus, ActorRef<VmReply> replyTo) implements Command {
+    public record MigrateContinue(Optional<MigrationStatus> expected, ActorRef<VmReply> replyTo) implements Command {
+        public MigrateContinue(MigrationStatus expected, ActorRef<VmReply> replyTo) {
+            this(Optional.of(expected), replyTo);
+        }
     }
 
-    /** Replies with the {@link MigrationInfo} itself as the value (its {@code toQmp()} is the QMP form). */
+    /** Replies {@link VmReply.Migration}. */
     public record QueryMigrate(ActorRef<VmReply> replyTo) implements Command {
     }
 
-    /** {@code {"running": bool, "status": name}}. */
+    /** Replies {@link VmReply.Status}. */
     public record QueryStatus(ActorRef<VmReply> replyTo) implements Command {
     }
 
@@ -150,7 +166,7 @@ public final class VmActor {
     public record Subscribe(ActorRef<VmEvent> subscriber) implements Command {
     }
 
-    /** livetap extra: a {@code List<VirtioNetActor.NicInfo>} in device-id order. */
+    /** livetap extra: replies {@link VmReply.Nics}. */
     public record QueryNics(ActorRef<VmReply> replyTo) implements Command {
     }
 
@@ -168,6 +184,8 @@ public final class VmActor {
     private record NicsTimedOut(long firstRequestId) implements Command {
     }
 
+    static final VmReply DONE = new VmReply.Done();
+
     public static Behavior<Command> create(VmConfig config) {
         return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
             Env env = new Env(ctx, timers, config, ctx.messageAdapter(VirtioNetActor.RealizeResult.class, Realize::new),
@@ -179,7 +197,7 @@ public final class VmActor {
     }
 
     /** What stays the same for the actor's whole life. */
-    private record Env(ActorContext<Command> ctx, TimerScheduler<Command> timers, VmConfig config,
+    record Env(ActorContext<Command> ctx, TimerScheduler<Command> timers, VmConfig config,
             ActorRef<VirtioNetActor.RealizeResult> realizeAdapter, ActorRef<MigrationCoordinator.Report> reportAdapter,
             ActorRef<VirtioNetActor.DeviceReply> nicReplies) {
     }
@@ -201,9 +219,9 @@ public final class VmActor {
     /** {@code -S}: nothing runs until {@code cont}; it may migrate out before ever running. */
     private static Behavior<Command> prelaunch(Env e, VmState s) {
         return common(e, s)
-                .onMessage(Stop.class, m -> reply(e, s, m.replyTo(), VmReply.ok()))
+                .onMessage(Stop.class, m -> reply(e, s, m.replyTo(), DONE))
                 .onMessage(Cont.class, m -> next(e, startNics(e, s, true, Optional.of(m.replyTo()))))
-                .onMessage(Migrate.class, m -> onMigrate(e, s, m, true))
+                .onMessage(Migrate.class, m -> attempt(e, s, m.replyTo(), () -> VmMigrations.migrate(e, s, m, true)))
                 .onMessage(MigrateIncoming.class, m -> notIncoming(e, s, m))
                 .build();
     }
@@ -211,11 +229,11 @@ public final class VmActor {
     /** {@code -incoming}: waits for the incoming migration; stop/cont only set what happens after it. */
     private static Behavior<Command> inmigrate(Env e, VmState s) {
         return common(e, s)
-                .onMessage(Stop.class, m -> reply(e, s.withAutostart(false), m.replyTo(), VmReply.ok()))
+                .onMessage(Stop.class, m -> reply(e, s.withAutostart(false), m.replyTo(), DONE))
                 // QEMU: resume as soon as the incoming migration completes
-                .onMessage(Cont.class, m -> reply(e, s.withAutostart(true), m.replyTo(), VmReply.ok()))
-                .onMessage(Migrate.class, m -> onMigrate(e, s, m, false))
-                .onMessage(MigrateIncoming.class, m -> onMigrateIncoming(e, s, m))
+                .onMessage(Cont.class, m -> reply(e, s.withAutostart(true), m.replyTo(), DONE))
+                .onMessage(Migrate.class, m -> attempt(e, s, m.replyTo(), () -> VmMigrations.migrate(e, s, m, false)))
+                .onMessage(MigrateIncoming.class, m -> attempt(e, s, m.replyTo(), () -> VmMigrations.migrateIncoming(e, s, m)))
                 .build();
     }
 
@@ -223,17 +241,17 @@ public final class VmActor {
         return common(e, s)
                 .onMessage(Stop.class, m -> next(e, askNics(e, s, "stop", VirtioNetActor.Stopped.class,
                         VirtioNetActor.Stop::new, new VmState.StopVm(m.replyTo()))))
-                .onMessage(Cont.class, m -> reply(e, s, m.replyTo(), VmReply.ok()))
-                .onMessage(Migrate.class, m -> onMigrate(e, s, m, true))
+                .onMessage(Cont.class, m -> reply(e, s, m.replyTo(), DONE))
+                .onMessage(Migrate.class, m -> attempt(e, s, m.replyTo(), () -> VmMigrations.migrate(e, s, m, true)))
                 .onMessage(MigrateIncoming.class, m -> notIncoming(e, s, m))
                 .build();
     }
 
     private static Behavior<Command> paused(Env e, VmState s) {
         return common(e, s)
-                .onMessage(Stop.class, m -> reply(e, s, m.replyTo(), VmReply.ok()))
+                .onMessage(Stop.class, m -> reply(e, s, m.replyTo(), DONE))
                 .onMessage(Cont.class, m -> next(e, startNics(e, s, true, Optional.of(m.replyTo()))))
-                .onMessage(Migrate.class, m -> onMigrate(e, s, m, true))
+                .onMessage(Migrate.class, m -> attempt(e, s, m.replyTo(), () -> VmMigrations.migrate(e, s, m, true)))
                 .onMessage(MigrateIncoming.class, m -> notIncoming(e, s, m))
                 .build();
     }
@@ -241,10 +259,10 @@ public final class VmActor {
     /** The source's switch-over: the NICs are stopped and saved by the migration. */
     private static Behavior<Command> finishMigrate(Env e, VmState s) {
         return common(e, s)
-                .onMessage(Stop.class, m -> reply(e, s, m.replyTo(), VmReply.ok()))
-                .onMessage(Cont.class, m -> reply(e, s, m.replyTo(), VmReply.error(QmpError.generic(
+                .onMessage(Stop.class, m -> reply(e, s, m.replyTo(), DONE))
+                .onMessage(Cont.class, m -> reply(e, s, m.replyTo(), VmReply.Refused.rejected((
                         "a migration is in progress (run state " + s.runState().qmpName() + ")"))))
-                .onMessage(Migrate.class, m -> onMigrate(e, s, m, false))
+                .onMessage(Migrate.class, m -> attempt(e, s, m.replyTo(), () -> VmMigrations.migrate(e, s, m, false)))
                 .onMessage(MigrateIncoming.class, m -> notIncoming(e, s, m))
                 .build();
     }
@@ -252,10 +270,10 @@ public final class VmActor {
     /** Migrated away: the backends belong to the target. */
     private static Behavior<Command> postmigrate(Env e, VmState s) {
         return common(e, s)
-                .onMessage(Stop.class, m -> reply(e, s, m.replyTo(), VmReply.ok()))
-                .onMessage(Cont.class, m -> reply(e, s, m.replyTo(), VmReply.error(QmpError.generic(
+                .onMessage(Stop.class, m -> reply(e, s, m.replyTo(), DONE))
+                .onMessage(Cont.class, m -> reply(e, s, m.replyTo(), VmReply.Refused.rejected((
                         "the VM was migrated away (postmigrate): its backends belong to the migration target"))))
-                .onMessage(Migrate.class, m -> onMigrate(e, s, m, false))
+                .onMessage(Migrate.class, m -> attempt(e, s, m.replyTo(), () -> VmMigrations.migrate(e, s, m, false)))
                 .onMessage(MigrateIncoming.class, m -> notIncoming(e, s, m))
                 .build();
     }
@@ -265,7 +283,7 @@ public final class VmActor {
         return Behaviors.receive(Command.class)
                 .onMessage(NetdevAdd.class, m -> attempt(e, s, m.replyTo(), () -> {
                     DeviceTable devices = VmDevices.netdevAdd(e.config(), s.devices(), m);
-                    m.replyTo().tell(VmReply.ok());
+                    m.replyTo().tell(DONE);
                     return s.withDevices(devices);
                 }))
                 .onMessage(NetdevDel.class, m -> onNetdevDel(e, s, m))
@@ -274,33 +292,28 @@ public final class VmActor {
                 .onMessage(DeviceDel.class, m -> onDeviceDel(e, s, m))
                 .onMessage(Realize.class, m -> onRealize(e, s, m.result()))
                 .onMessage(MigrateSetParameters.class, m -> attempt(e, s, m.replyTo(), () -> {
-                    VmState n = s.withParameters(s.parameters().apply(m.arguments()));
-                    m.replyTo().tell(VmReply.ok());
+                    VmState n = s.withParameters(s.parameters().apply(m.update()));
+                    m.replyTo().tell(DONE);
                     return n;
                 }))
-                .onMessage(QueryMigrateParameters.class, m -> reply(e, s, m.replyTo(), VmReply.ok(s.parameters().toQmp())))
+                .onMessage(QueryMigrateParameters.class, m -> reply(e, s, m.replyTo(), new VmReply.Parameters(s.parameters())))
                 .onMessage(MigrateSetCapabilities.class, m -> attempt(e, s, m.replyTo(), () -> {
-                    VmState n = s.withCapabilities(s.capabilities().apply(m.arguments()));
-                    m.replyTo().tell(VmReply.ok());
+                    VmState n = s.withCapabilities(s.capabilities().with(m.changes()));
+                    m.replyTo().tell(DONE);
                     return n;
                 }))
-                .onMessage(QueryMigrateCapabilities.class, m -> reply(e, s, m.replyTo(), VmReply.ok(s.capabilities().toQmp())))
+                .onMessage(QueryMigrateCapabilities.class, m -> reply(e, s, m.replyTo(), new VmReply.Capabilities(s.capabilities())))
                 .onMessage(MigrateCancel.class, m -> {
                     s.coordinator().ifPresent(c -> c.tell(new MigrationCoordinator.Cancel()));
-                    return reply(e, s, m.replyTo(), VmReply.ok());
+                    return reply(e, s, m.replyTo(), DONE);
                 })
                 .onMessage(MigrateContinue.class, m -> onMigrateContinue(e, s, m))
-                .onMessage(QueryMigrate.class, m -> reply(e, s, m.replyTo(), VmReply.ok(s.lastInfo())))
-                .onMessage(QueryStatus.class, m -> {
-                    Map<String, Object> status = new LinkedHashMap<>();
-                    status.put("running", s.runState() == RunState.RUNNING);
-                    status.put("status", s.runState().qmpName());
-                    return reply(e, s, m.replyTo(), VmReply.ok(status));
-                })
+                .onMessage(QueryMigrate.class, m -> reply(e, s, m.replyTo(), new VmReply.Migration(s.lastInfo())))
+                .onMessage(QueryStatus.class, m -> reply(e, s, m.replyTo(), new VmReply.Status(s.runState())))
                 .onMessage(Subscribe.class, m -> next(e, s.withSubscriber(m.subscriber())))
                 .onMessage(QueryNics.class, m -> next(e, askNics(e, s, "query-nics", VirtioNetActor.NicInfo.class,
                         VirtioNetActor.GetInfo::new, new VmState.QueryNics(m.replyTo()))))
-                .onMessage(FromCoordinator.class, m -> next(e, onReport(e, s, m.report())))
+                .onMessage(FromCoordinator.class, m -> next(e, VmMigrations.onReport(e, s, m.report())))
                 .onMessage(NicAnswer.class, m -> onNicAnswer(e, s, m.reply()))
                 .onMessage(NicsTimedOut.class, m -> onNicsTimedOut(e, s, m.firstRequestId()))
                 .onSignal(Terminated.class, t -> next(e, onTerminated(e, s, t)))
@@ -315,19 +328,18 @@ public final class VmActor {
     private static Behavior<Command> onNetdevDel(Env e, VmState s, NetdevDel m) {
         Optional<DeviceTable.Netdev> found = s.devices().netdev(m.id());
         if (found.isEmpty()) {
-            return reply(e, s, m.replyTo(), VmReply.error(new QmpError(QmpError.DEVICE_NOT_FOUND,
-                    "Device '" + m.id() + "' not found")));
+            return reply(e, s, m.replyTo(), VmReply.Refused.deviceNotFound(m.id()));
         }
         Optional<DeviceTable.Nic> user = s.devices().nicUsing(m.id());
         if (user.isPresent()) {
-            return reply(e, s, m.replyTo(), VmReply.error(QmpError.generic("netdev '" + m.id()
+            return reply(e, s, m.replyTo(), VmReply.Refused.rejected(("netdev '" + m.id()
                     + "' is in use by device '" + user.get().deviceId() + "'; device_del it first")));
         }
         DeviceTable.Netdev n = found.get();
         n.closePassed();
         n.vhostQueues().forEach(e.config().vhost()::tearDown);
         VmDevices.runDownscript(e.ctx(), e.config(), n);
-        return reply(e, s.withDevices(s.devices().withoutNetdev(m.id())), m.replyTo(), VmReply.ok());
+        return reply(e, s.withDevices(s.devices().withoutNetdev(m.id())), m.replyTo(), DONE);
     }
 
     private static Behavior<Command> onRealize(Env e, VmState s, VirtioNetActor.RealizeResult result) {
@@ -338,7 +350,7 @@ public final class VmActor {
         DeviceTable.PendingDevice p = found.get();
         DeviceTable devices = s.devices().withoutPending(result.deviceId());
         if (result instanceof VirtioNetActor.RealizeFailed f) {
-            return reply(e, s.withDevices(devices), p.replyTo(), VmReply.error(QmpError.generic(f.error())));
+            return reply(e, s.withDevices(devices), p.replyTo(), VmReply.Refused.rejected((f.error())));
         }
         VirtioNetActor.Realized r = (VirtioNetActor.Realized) result;
         e.ctx().watch(r.nic());
@@ -350,21 +362,20 @@ public final class VmActor {
         if (s.runState() == RunState.RUNNING) {
             r.nic().tell(new VirtioNetActor.Start(e.ctx().getSystem().ignoreRef()));
         }
-        return reply(e, s.withDevices(devices), p.replyTo(), VmReply.ok());
+        return reply(e, s.withDevices(devices), p.replyTo(), DONE);
     }
 
     private static Behavior<Command> onDeviceDel(Env e, VmState s, DeviceDel m) {
         Optional<DeviceTable.Nic> found = s.devices().nic(m.id());
         if (found.isEmpty()) {
-            return reply(e, s, m.replyTo(), VmReply.error(new QmpError(QmpError.DEVICE_NOT_FOUND,
-                    "Device '" + m.id() + "' not found")));
+            return reply(e, s, m.replyTo(), VmReply.Refused.deviceNotFound(m.id()));
         }
         if (s.coordinator().isPresent()) {
-            return reply(e, s, m.replyTo(), VmReply.error(QmpError.generic("device_del is not allowed during a migration")));
+            return reply(e, s, m.replyTo(), VmReply.Refused.rejected(("device_del is not allowed during a migration")));
         }
         e.ctx().unwatch(found.get().ref());
         found.get().ref().tell(new VirtioNetActor.Unplug());
-        return reply(e, s.withDevices(s.devices().withoutNic(m.id())), m.replyTo(), VmReply.ok());
+        return reply(e, s.withDevices(s.devices().withoutNic(m.id())), m.replyTo(), DONE);
     }
 
     private static VmState onTerminated(Env e, VmState s, Terminated t) {
@@ -382,58 +393,7 @@ public final class VmActor {
     // ------------------------------------------------------------------ migration
 
     private static Behavior<Command> notIncoming(Env e, VmState s, MigrateIncoming m) {
-        return reply(e, s, m.replyTo(), VmReply.error(QmpError.generic("'-incoming' was not specified on the command line")));
-    }
-
-    private static Behavior<Command> onMigrateIncoming(Env e, VmState s, MigrateIncoming m) {
-        return attempt(e, s, m.replyTo(), () -> {
-            if (s.coordinator().isPresent() || s.lastInfo().status() == MigrationStatus.COMPLETED) {
-                throw new OptionException("The incoming migration has already been started");
-            }
-            MigrationUri.Unix uri = unixOnly(MigrationUri.parse(m.uri()));
-            String id = migrationId(e, s);
-            List<MigrationCoordinator.Nic> list = new ArrayList<>();
-            s.devices().nicList().forEach(n -> list.add(new MigrationCoordinator.Nic(n.deviceId(), n.ref(), n.peersWaitIncoming())));
-            ActorRef<MigrationCoordinator.Command> c = e.ctx().spawn(e.config().tracer().trace(id, MigrationCoordinator.target(
-                    new MigrationCoordinator.TargetSetup(id, uri, list, e.config().transport(), e.config().os().clock(),
-                            e.config().timeouts()), e.reportAdapter())), id, DISPATCHER);
-            e.ctx().watch(c);
-            m.replyTo().tell(VmReply.ok());
-            return s.withMigrationStarted(c, false, MigrationInfo.starting(id)); // see onMigrate
-        });
-    }
-
-    /** @param migratableHere whether this run state may migrate out */
-    private static Behavior<Command> onMigrate(Env e, VmState s, Migrate m, boolean migratableHere) {
-        return attempt(e, s, m.replyTo(), () -> {
-            MigrationUri uri = MigrationUri.parse(m.uri());
-            MigrationUri.requireChannelFor(s.parameters(), uri); // semantic 1: fails at once, nothing changes
-            MigrationUri.Unix unix = unixOnly(uri);
-            if (s.coordinator().isPresent()) {
-                throw new OptionException("There's a migration process in progress");
-            }
-            if (!migratableHere) {
-                throw new OptionException("cannot migrate in run state " + s.runState().qmpName());
-            }
-            VmConfig config = e.config();
-            String id = migrationId(e, s);
-            List<MigrationCoordinator.Nic> list = new ArrayList<>();
-            s.devices().nicList().forEach(n -> list.add(new MigrationCoordinator.Nic(n.deviceId(), n.ref(),
-                    VirtioNetRealizeCheck.backendTravels(s.parameters(), n.options(), config.machine()))));
-            StreamHeader header = StreamHeader.of(config.pid(), config.name(), config.machine().name());
-            ActorRef<MigrationCoordinator.Command> c = e.ctx().spawn(config.tracer().trace(id, MigrationCoordinator.source(
-                    new MigrationCoordinator.SourceSetup(id, unix, s.parameters(), list, header, config.transport(),
-                            config.os().clock(), config.timeouts(),
-                            s.capabilities().isOn(MigrationCapabilities.Capability.PAUSE_BEFORE_SWITCHOVER)),
-                    e.reportAdapter())), id, DISPATCHER);
-            e.ctx().watch(c);
-            m.replyTo().tell(VmReply.ok());
-            // From the reply on, query-migrate describes this migration (status setup), as QEMU's does: the
-            // coordinator's first report comes a moment later, and until then a client polling right after
-            // 'migrate' read the previous migration's final status and took it for this one's (the cause of
-            // the unmeasured hops in the end-to-end test and the demo).
-            return s.withMigrationStarted(c, true, MigrationInfo.starting(id));
-        });
+        return reply(e, s, m.replyTo(), VmReply.Refused.rejected(("'-incoming' was not specified on the command line")));
     }
 
     /**
@@ -442,88 +402,25 @@ public final class VmActor {
      */
     private static Behavior<Command> onMigrateContinue(Env e, VmState s, MigrateContinue m) {
         MigrationStatus current = s.outgoing() ? s.lastInfo().status() : MigrationStatus.NONE;
-        if (MigrationStatus.fromQmp(m.expectedStatus()).orElse(null) != current) {
-            return reply(e, s, m.replyTo(), VmReply.error(QmpError.generic("Migration not in expected state: "
+        if (m.expected().orElse(null) != current) {
+            return reply(e, s, m.replyTo(), VmReply.Refused.rejected(("Migration not in expected state: "
                     + current.qmpName())));
         }
         if (current == MigrationStatus.PRE_SWITCHOVER) {
             s.coordinator().ifPresent(c -> c.tell(new MigrationCoordinator.ContinueSwitchover()));
         }
-        return reply(e, s, m.replyTo(), VmReply.ok());
-    }
-
-    private static MigrationUri.Unix unixOnly(MigrationUri uri) {
-        if (uri instanceof MigrationUri.Unix u) {
-            return u;
-        }
-        throw new OptionException("livetap migrates only over UNIX sockets (unix:PATH); got " + uri.uri());
-    }
-
-    /** The name of the migration this VM starts next. */
-    private static String migrationId(Env e, VmState s) {
-        return "migration-" + e.config().name() + "-" + (s.migrations() + 1);
-    }
-
-    private static VmState onReport(Env e, VmState s, MigrationCoordinator.Report r) {
-        if (r instanceof MigrationCoordinator.Progress p) {
-            VmState next = s.withLastInfo(p.info());
-            // A final status is announced with Finished, once this actor no longer counts the
-            // migration as running: a client reacting to the event may migrate or unplug at once.
-            return p.info().status().isFinal() ? next : emitMigrationStatus(e, next, p.info());
-        }
-        if (r instanceof MigrationCoordinator.RunStateChange c) {
-            return changeRunState(e, s, c.state());
-        }
-        MigrationCoordinator.Finished f = (MigrationCoordinator.Finished) r;
-        VmState next = s.withLastInfo(f.info()).withoutCoordinator();
-        if (f.succeeded()) {
-            next = migrated(e, next, f);
-        }
-        return emitMigrationStatus(e, next, f.info());
-    }
-
-    /** One MIGRATION event per (migration, status). */
-    private static VmState emitMigrationStatus(Env e, VmState s, MigrationInfo info) {
-        String key = info.migrationId() + "/" + info.status().qmpName();
-        if (key.equals(s.lastAnnounced())) {
-            return s;
-        }
-        emit(e, s, VmEvent.MIGRATION, Map.of("status", info.status().qmpName()));
-        return s.withLastAnnounced(key);
-    }
-
-    private static VmState migrated(Env e, VmState s, MigrationCoordinator.Finished f) {
-        DeviceTable devices = s.devices();
-        if (s.outgoing()) {
-            // the duty passes to the target with 'loaded', for the netdevs whose backend travelled
-            if (f.backendHandedOver()) {
-                for (DeviceTable.Nic n : devices.nicList()) {
-                    if (VirtioNetRealizeCheck.backendTravels(s.parameters(), n.options(), e.config().machine())) {
-                        devices = devices.updateNetdev(n.options().netdev(), d -> d.withDuty(false));
-                    }
-                }
-            }
-            return s.withDevices(devices);
-        }
-        for (DeviceTable.Nic n : devices.nicList()) {
-            if (n.peersWaitIncoming()) {
-                devices = devices.updateNetdev(n.options().netdev(), d -> d.withDuty(true));
-            }
-        }
-        VmState next = s.withDevices(devices);
-        return s.autostart() && f.peerConfirmed() ? startNics(e, next, false, Optional.empty())
-                : changeRunState(e, next, RunState.PAUSED);
+        return reply(e, s, m.replyTo(), DONE);
     }
 
     // ------------------------------------------------------------------ run state
 
     /** VM run: every queue reads again; the last one to start marks the end of the target's downtime. */
-    private static VmState startNics(Env e, VmState s, boolean byCont, Optional<ActorRef<VmReply>> replyTo) {
+    static VmState startNics(Env e, VmState s, boolean byCont, Optional<ActorRef<VmReply>> replyTo) {
         return askNics(e, s, "start", VirtioNetActor.Started.class, VirtioNetActor.Start::new,
                 new VmState.StartVm(byCont, replyTo));
     }
 
-    private static VmState changeRunState(Env e, VmState s, RunState next) {
+    static VmState changeRunState(Env e, VmState s, RunState next) {
         if (s.runState() == RunState.RUNNING && next != RunState.RUNNING) {
             emit(e, s, VmEvent.STOP, Map.of());
         } else if (s.runState() != RunState.RUNNING && next == RunState.RUNNING) {
@@ -532,7 +429,7 @@ public final class VmActor {
         return s.withRunState(next);
     }
 
-    private static void emit(Env e, VmState s, String event, Map<String, Object> data) {
+    static void emit(Env e, VmState s, String event, Map<String, Object> data) {
         VmEvent ev = new VmEvent(event, data, e.config().os().clock().nanos());
         s.subscribers().forEach(sub -> sub.tell(ev));
     }
@@ -581,11 +478,11 @@ public final class VmActor {
                 VmState next = s.replacingNicOp(op, Optional.empty());
                 VmState.Purpose p = op.purpose();
                 if (p instanceof VmState.QueryNics q) {
-                    q.replyTo().tell(VmReply.error(QmpError.generic(error)));
+                    q.replyTo().tell(VmReply.Refused.rejected((error)));
                 } else if (p instanceof VmState.StopVm stop) {
-                    stop.replyTo().tell(VmReply.error(QmpError.generic(error)));
+                    stop.replyTo().tell(VmReply.Refused.rejected((error)));
                 } else if (p instanceof VmState.StartVm start) {
-                    start.replyTo().ifPresent(r -> r.tell(VmReply.error(QmpError.generic(error))));
+                    start.replyTo().ifPresent(r -> r.tell(VmReply.Refused.rejected((error))));
                 }
                 return next(e, next);
             }
@@ -598,12 +495,12 @@ public final class VmActor {
         if (purpose instanceof VmState.QueryNics q) {
             List<VirtioNetActor.NicInfo> infos = new ArrayList<>();
             replies.forEach(r -> infos.add((VirtioNetActor.NicInfo) r));
-            q.replyTo().tell(VmReply.ok(List.copyOf(infos)));
+            q.replyTo().tell(new VmReply.Nics(infos));
             return s;
         }
         if (purpose instanceof VmState.StopVm stop) {
             VmState next = changeRunState(e, s, RunState.PAUSED);
-            stop.replyTo().tell(VmReply.ok());
+            stop.replyTo().tell(DONE);
             return next;
         }
         VmState.StartVm start = (VmState.StartVm) purpose;
@@ -618,7 +515,7 @@ public final class VmActor {
                     start.byCont()));
         }
         next = changeRunState(e, next, RunState.RUNNING);
-        start.replyTo().ifPresent(r -> r.tell(VmReply.ok()));
+        start.replyTo().ifPresent(r -> r.tell(DONE));
         return next;
     }
 
@@ -629,9 +526,9 @@ public final class VmActor {
         try {
             return next(e, action.get());
         } catch (OptionException ex) {
-            return reply(e, s, replyTo, VmReply.error(new QmpError(ex.errorClass(), ex.getMessage())));
+            return reply(e, s, replyTo, VmReply.Refused.rejected(ex.getMessage()));
         } catch (IllegalArgumentException ex) {
-            return reply(e, s, replyTo, VmReply.error(QmpError.generic(ex.getMessage())));
+            return reply(e, s, replyTo, VmReply.Refused.rejected((ex.getMessage())));
         }
     }
 

@@ -12,9 +12,7 @@ import dev.livetap.actors.tap.VhostBackend;
 import dev.livetap.actors.tap.VhostException;
 import dev.livetap.nativeio.OwnedFd;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
@@ -31,9 +29,8 @@ final class VmDevices {
 
     /** The table with the new netdev; the fds that came with the command are closed on refusal. */
     static DeviceTable netdevAdd(VmActor.VmConfig config, DeviceTable devices, VmActor.NetdevAdd m) {
-        TapNetdevOptions o;
+        TapNetdevOptions o = m.options();
         try {
-            o = TapNetdevOptions.fromQmp(m.arguments());
             if (devices.netdev(o.id()).isPresent()) {
                 throw new OptionException("Duplicate ID '" + o.id() + "' for netdev");
             }
@@ -68,9 +65,7 @@ final class VmDevices {
     static DeviceTable deviceAdd(ActorContext<VmActor.Command> ctx, VmActor.VmConfig config,
             ActorRef<VirtioNetActor.RealizeResult> realizeAdapter, DeviceTable devices, RunState runState,
             VmActor.DeviceAdd m) {
-        Map<String, Object> args = new LinkedHashMap<>(m.arguments());
-        Object ip = args.remove(VmActor.GUEST_IP_ARGUMENT);
-        VirtioNetDeviceOptions o = VirtioNetDeviceOptions.fromQmp(args);
+        VirtioNetDeviceOptions o = m.options();
         o.requireNetdevAmong(devices.netdevs().keySet());
         o.requireNetdevUnused(devices.netdevsInUse());
         String deviceId = o.id().orElse(o.netdev());
@@ -90,7 +85,7 @@ final class VmDevices {
         TapBackendFactory factory = new TapBackendFactory(netdev.options(), netdev.passed(), config.os(),
                 netdev.vhostQueues().isEmpty() ? null : config.vhost(), netdev.vhostQueues());
         VirtioNetActor.realizeCheck(factory, runState); // QEMU's texts; nothing opened yet
-        Ipv4Address guestIp = ip == null ? config.defaultGuestIp() : Ipv4Address.parse(String.valueOf(ip));
+        Ipv4Address guestIp = m.guestIp().orElse(config.defaultGuestIp());
         VirtioNetActor.NicConfig nc = new VirtioNetActor.NicConfig(deviceId, o.macAddress(), guestIp, runState,
                 config.queueTimeout(), VmActor.DISPATCHER, config.tracer());
         ctx.spawn(config.tracer().trace("nic-" + deviceId, VirtioNetActor.create(nc, factory, config.os().fds(),
