@@ -521,7 +521,7 @@ public final class VmActor {
 
     // ------------------------------------------------------------------ helpers
 
-    /** Runs {@code action}, which replies itself on success; a refused option becomes the QMP error. */
+    /** Runs {@code action}, which replies itself on success; a refused option becomes a {@link VmReply.Refused} with its text. */
     private static Behavior<Command> attempt(Env e, VmState s, ActorRef<VmReply> replyTo, Supplier<VmState> action) {
         try {
             return next(e, action.get());
