@@ -27,7 +27,7 @@ import org.junit.jupiter.api.Test;
  */
 class StateMachineRulesTest {
 
-    /** Each class and every class nested in it. VmActor joins when its states are behaviours. */
+    /** Each class and every class nested in it. */
     static final List<String> STATE_MACHINES = List.of(
             "dev.livetap.actors.migration.SourceMigration",
             "dev.livetap.actors.migration.TargetMigration",
@@ -36,7 +36,12 @@ class StateMachineRulesTest {
             "dev.livetap.actors.migration.MigrationCoordinator",
             "dev.livetap.actors.nic.VirtioNetActor",
             "dev.livetap.actors.nic.NicStates",
-            "dev.livetap.actors.FanOut");
+            "dev.livetap.actors.FanOut",
+            "dev.livetap.actors.vm.VmActor",
+            "dev.livetap.actors.vm.VmState",
+            "dev.livetap.actors.vm.DeviceTable",
+            "dev.livetap.actors.vm.VmDevices",
+            "dev.livetap.actors.vm.VmMigrations");
 
     private static final JavaClasses CLASSES = new ClassFileImporter()
             .withImportOption(ImportOption.Predefined.DO_NOT_INCLUDE_TESTS)
@@ -92,6 +97,8 @@ class StateMachineRulesTest {
                 "the rule must see the NIC's state record, or it checks nothing");
         assertTrue(CLASSES.stream().anyMatch(c -> c.getName().startsWith("dev.livetap.actors.migration.SourceMigration$")),
                 "the rule must see the source role's state records, or it checks nothing");
+        assertTrue(CLASSES.stream().anyMatch(c -> c.getName().equals("dev.livetap.actors.vm.VmState")),
+                "the rule must see the VM's state record, or it checks nothing");
         assertFalse(CLASSES.stream().filter(c -> STATE_MACHINES.stream().anyMatch(n -> c.getName().equals(n)))
                 .toList().size() < STATE_MACHINES.size(), "every listed state machine exists");
     }

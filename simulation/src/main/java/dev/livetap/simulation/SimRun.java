@@ -8,7 +8,10 @@ import dev.livetap.actors.migration.ReturnPath;
 import dev.livetap.actors.nic.PeerBackend;
 import dev.livetap.actors.options.MachineType;
 import dev.livetap.actors.options.MacAddress;
+import dev.livetap.actors.options.MigrationParameters;
 import dev.livetap.actors.options.MigrationStatus;
+import dev.livetap.actors.options.TapNetdevOptions;
+import dev.livetap.actors.options.VirtioNetDeviceOptions;
 import dev.livetap.actors.tap.NetTapSchema;
 import dev.livetap.actors.tap.NetTapState;
 import dev.livetap.actors.tap.RecordingVhostBackend;
@@ -284,12 +287,12 @@ public final class SimRun {
                 netdev.put("vhost", true);
             }
         }
-        VmReply r = call(vm, rt -> new VmActor.NetdevAdd(netdev, rt));
+        VmReply r = call(vm, rt -> new VmActor.NetdevAdd(TapNetdevOptions.fromQmp(netdev), rt));
         if (!r.isOk()) {
             if (incoming && o.fault() == Fault.VHOST_SETUP_FAILURE) {
                 return false;
             }
-            throw new Violation("ScenarioSetUp", vm.name + " netdev_add refused: " + r.error());
+            throw new Violation("ScenarioSetUp", vm.name + " netdev_add refused: " + r);
         }
         Map<String, Object> nic = new LinkedHashMap<>();
         nic.put("driver", "virtio-net-pci");
@@ -297,7 +300,7 @@ public final class SimRun {
         nic.put("netdev", "net0");
         nic.put("mq", o.queues() > 1);
         nic.put("mac", GUEST_MAC.toString());
-        expectOk(call(vm, rt -> new VmActor.DeviceAdd(nic, rt)), vm.name + " device_add");
+        expectOk(call(vm, rt -> new VmActor.DeviceAdd(VirtioNetDeviceOptions.fromQmp(nic), rt)), vm.name + " device_add");
         return true;
     }
 
@@ -308,7 +311,8 @@ public final class SimRun {
         Map<String, Object> params = new LinkedHashMap<>();
         params.put("local", true);
         params.put("x-switchover-limit", from == src && to == tgt ? o.switchoverLimitMs() : 0);
-        expectOk(call(from, rt -> new VmActor.MigrateSetParameters(params, rt)), "migrate-set-parameters");
+        expectOk(call(from, rt -> new VmActor.MigrateSetParameters(MigrationParameters.Update.fromQmp(params), rt)),
+                "migrate-set-parameters");
         if (from == src && to == tgt && o.fault() == Fault.CHANNEL_CLOSED && o.phase() == Phase.SETUP) {
             from.transport.refuseNextConnect();
             injected(Phase.SETUP);
@@ -452,7 +456,7 @@ public final class SimRun {
             VmReply d = call(vm, rt -> new VmActor.DeviceDel("nic0", rt));
             VmReply n = call(vm, rt -> new VmActor.NetdevDel("net0", rt));
             if (!n.isOk() && d.isOk()) {
-                throw new Violation("ScenarioTearDown", vm.name + " netdev_del: " + n.error());
+                throw new Violation("ScenarioTearDown", vm.name + " netdev_del: " + n);
             }
         }
         settle();
@@ -888,7 +892,7 @@ public final class SimRun {
         VmActor.Command c = command.apply(replyTo);
         vm.ref.tell(c);
         drive(() -> f.isDone() || vm.crashed, "a reply from " + vm.name + " to " + c.getClass().getSimpleName());
-        return f.isDone() ? f.join() : VmReply.error(dev.livetap.actors.vm.QmpError.generic("crashed"));
+        return f.isDone() ? f.join() : VmReply.Refused.rejected("crashed");
     }
 
     private void tellExpectingError(Vm vm, Function<ActorRef<VmReply>, VmActor.Command> command, String what) {
@@ -903,13 +907,13 @@ public final class SimRun {
 
     private void expectOk(VmReply r, String what) {
         if (!r.isOk()) {
-            throw new Violation("ScenarioCommand", what + " failed: " + r.error());
+            throw new Violation("ScenarioCommand", what + " failed: " + r);
         }
     }
 
     private MigrationInfo info(Vm vm) {
         VmReply r = call(vm, VmActor.QueryMigrate::new);
-        return r.isOk() ? (MigrationInfo) r.value() : MigrationInfo.NONE;
+        return r instanceof VmReply.Migration m ? m.info() : MigrationInfo.NONE;
     }
 
     static byte[] echo(int host, int sequence) {

@@ -76,6 +76,14 @@ public record MigrationCapabilities(Map<Capability, Boolean> states) {
      * "state": true}, …]}}. All entries are checked before any applies.
      */
     public MigrationCapabilities apply(Map<String, ?> qmpArguments) {
+        return with(changesFromQmp(qmpArguments));
+    }
+
+    /**
+     * The capabilities a {@code migrate-set-capabilities} call sets, all checked (a later entry for
+     * the same capability wins), in capability order.
+     */
+    public static Map<Capability, Boolean> changesFromQmp(Map<String, ?> qmpArguments) {
         OptionValues top = OptionValues.ofQmp(qmpArguments);
         top.rejectUnknown(List.of("capabilities"));
         Object list = qmpArguments.get("capabilities");
@@ -85,7 +93,7 @@ public record MigrationCapabilities(Map<Capability, Boolean> states) {
         if (!(list instanceof List<?> entries)) {
             throw new OptionException("Invalid parameter type for 'capabilities', expected: array");
         }
-        EnumMap<Capability, Boolean> next = new EnumMap<>(states);
+        EnumMap<Capability, Boolean> changes = new EnumMap<>(Capability.class);
         for (int i = 0; i < entries.size(); i++) {
             if (!(entries.get(i) instanceof Map<?, ?> raw)) {
                 throw new OptionException("Invalid parameter type for 'capabilities[" + i + "]', expected: object");
@@ -96,8 +104,15 @@ public record MigrationCapabilities(Map<Capability, Boolean> states) {
             v.rejectUnknown(List.of("capability", "state"));
             Capability c = Capability.fromQmp(v.requiredString("capability"));
             boolean state = v.bool("state").orElseThrow(() -> OptionValues.missing("state"));
-            next.put(c, state);
+            changes.put(c, state);
         }
+        return java.util.Collections.unmodifiableMap(changes);
+    }
+
+    /** The capabilities with {@code changes} set. */
+    public MigrationCapabilities with(Map<Capability, Boolean> changes) {
+        EnumMap<Capability, Boolean> next = new EnumMap<>(states);
+        next.putAll(changes);
         return new MigrationCapabilities(next);
     }
 

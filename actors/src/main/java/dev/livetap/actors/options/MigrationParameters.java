@@ -53,23 +53,39 @@ public record MigrationParameters(boolean local, long downtimeLimitMs, long swit
     }
 
     /**
+     * A {@code migrate-set-parameters} call: the parameters it sets, each checked; the others keep
+     * their value.
+     */
+    public record Update(Optional<Boolean> local, OptionalLong downtimeLimitMs, OptionalLong switchoverLimitMs) {
+        /** Every given value is checked here, so a rejected call changes nothing. */
+        public static Update fromQmp(Map<String, ?> qmpArguments) {
+            OptionValues v = OptionValues.ofQmp(qmpArguments);
+            v.rejectUnknown(NAMES);
+            Optional<Boolean> local = v.bool(LOCAL);
+            Optional<Boolean> alias = v.bool(LOCAL_ALIAS);
+            if (local.isPresent() && alias.isPresent() && !local.get().equals(alias.get())) {
+                throw new OptionException(LOCAL_ALIAS_CONFLICT);
+            }
+            OptionalLong downtime = v.integer(DOWNTIME_LIMIT, 0, LIMIT_MAX_MS, LIMIT_RANGE);
+            OptionalLong switchover = v.integer(SWITCHOVER_LIMIT, 0, LIMIT_MAX_MS, LIMIT_RANGE);
+            return new Update(local.or(() -> alias), downtime, switchover);
+        }
+    }
+
+    /** The parameters after {@code update}. */
+    public MigrationParameters apply(Update update) {
+        return new MigrationParameters(
+                update.local().orElse(this.local),
+                update.downtimeLimitMs().orElse(downtimeLimitMs),
+                update.switchoverLimitMs().orElse(switchoverLimitMs));
+    }
+
+    /**
      * {@code migrate-set-parameters}: a partial update. Every given value is checked before any
      * is applied, so a rejected call changes nothing (the caller keeps {@code this}).
      */
     public MigrationParameters apply(Map<String, ?> qmpArguments) {
-        OptionValues v = OptionValues.ofQmp(qmpArguments);
-        v.rejectUnknown(NAMES);
-        Optional<Boolean> local = v.bool(LOCAL);
-        Optional<Boolean> alias = v.bool(LOCAL_ALIAS);
-        if (local.isPresent() && alias.isPresent() && !local.get().equals(alias.get())) {
-            throw new OptionException(LOCAL_ALIAS_CONFLICT);
-        }
-        OptionalLong downtime = v.integer(DOWNTIME_LIMIT, 0, LIMIT_MAX_MS, LIMIT_RANGE);
-        OptionalLong switchover = v.integer(SWITCHOVER_LIMIT, 0, LIMIT_MAX_MS, LIMIT_RANGE);
-        return new MigrationParameters(
-                local.or(() -> alias).orElse(this.local),
-                downtime.orElse(downtimeLimitMs),
-                switchover.orElse(switchoverLimitMs));
+        return apply(Update.fromQmp(qmpArguments));
     }
 
     /** True when a switch-over limit is set ({@code x-switchover-limit} above 0). */

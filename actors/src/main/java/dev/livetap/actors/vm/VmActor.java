@@ -1,5 +1,6 @@
 package dev.livetap.actors.vm;
 
+import dev.livetap.actors.FanOut;
 import dev.livetap.actors.Tracer;
 import dev.livetap.actors.guest.Ipv4Address;
 import dev.livetap.actors.migration.MigrationCoordinator;
@@ -12,46 +13,44 @@ import dev.livetap.actors.options.MachineType;
 import dev.livetap.actors.options.MigrationCapabilities;
 import dev.livetap.actors.options.MigrationParameters;
 import dev.livetap.actors.options.MigrationStatus;
-import dev.livetap.actors.options.MigrationUri;
 import dev.livetap.actors.options.OptionException;
 import dev.livetap.actors.options.RunState;
 import dev.livetap.actors.options.TapNetdevOptions;
 import dev.livetap.actors.options.VirtioNetDeviceOptions;
-import dev.livetap.actors.options.VirtioNetRealizeCheck;
-import dev.livetap.actors.tap.PassedTapFds;
-import dev.livetap.actors.tap.TapBackendFactory;
 import dev.livetap.actors.tap.VhostBackend;
-import dev.livetap.actors.tap.VhostException;
-import dev.livetap.codec.StreamHeader;
 import dev.livetap.nativeio.Os;
 import dev.livetap.nativeio.OwnedFd;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
+import java.util.Collections;
+import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.TreeMap;
-import java.util.function.Consumer;
+import java.util.function.BiFunction;
+import java.util.function.Supplier;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.DispatcherSelector;
 import org.apache.pekko.actor.typed.PostStop;
 import org.apache.pekko.actor.typed.Terminated;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.BehaviorBuilder;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 
 /**
- * One VM endpoint (design decision 5: a process may hold several). It holds the run state, the
- * netdevs, the NICs (children), the migration parameters and capabilities, the last migration's
- * figures and the event subscribers, and spawns one {@link MigrationCoordinator} per migration.
- * Its protocol is what QMP needs; every reply is a {@link VmReply} whose error is QMP-ready.
+ * One VM endpoint (design decision 5: a process may hold several). Its states are its run states,
+ * each a behaviour ({@code prelaunch}, {@code inmigrate}, {@code running}, {@code paused},
+ * {@code finishMigrate}, {@code postmigrate}) carrying a {@link VmState}: the {@link DeviceTable}
+ * (netdevs, NICs as children), the migration parameters and capabilities, the last migration's
+ * figures, the running {@link MigrationCoordinator} and the event subscribers. Stop, cont, migrate
+ * and migrate-incoming are each run state's own; a migration moves the run state through its
+ * reports. NIC requests go out as {@link FanOut} gathers matched by request id.
  */
 public final class VmActor {
     /** The dispatcher every livetap actor runs on (reference.conf of the codec module). */
     public static final DispatcherSelector DISPATCHER = DispatcherSelector.fromConfig("livetap.dispatchers.default");
-    /** QMP device_add argument (a livetap extra): the guest stand-in's IPv4 address. */
-    public static final String GUEST_IP_ARGUMENT = "x-guest-ip";
     /** NICs per VM endpoint, realized or being realized (one PCI bus has 32 slots). */
     public static final int MAX_NICS = 32;
     /** Netdevs per VM endpoint: one per NIC, and as many spare (a netdev_add before each device_del). */
@@ -75,44 +74,58 @@ public final class VmActor {
     public sealed interface Command permits NetdevAdd, NetdevDel, DeviceAdd, DeviceDel, MigrateSetParameters,
             QueryMigrateParameters, MigrateSetCapabilities, QueryMigrateCapabilities, MigrateIncoming, Migrate,
             MigrateCancel, MigrateContinue, QueryMigrate, QueryStatus, Stop, Cont, Subscribe, QueryNics, Realize, FromCoordinator,
-            NicsAnswered, NicReply {
+            NicAnswer, NicsTimedOut {
     }
 
     /**
-     * QMP netdev_add. {@code fds} are the descriptors {@code fd=NAME} / {@code fds=A:B:C} name, in
+     * netdev_add. {@code fds} are the descriptors {@code fd=NAME} / {@code fds=A:B:C} name, in
      * that order (resolved by the caller, e.g. from QMP {@code getfd}); they belong to the VM from
      * the moment the command is sent: a refused netdev_add closes every one of them.
      */
-    public record NetdevAdd(Map<String, ?> arguments, List<OwnedFd> fds, ActorRef<VmReply> replyTo) implements Command {
+    public record NetdevAdd(TapNetdevOptions options, List<OwnedFd> fds, ActorRef<VmReply> replyTo) implements Command {
         public NetdevAdd {
             fds = List.copyOf(fds);
         }
 
         /** A netdev that opens its own queues (or waits for incoming ones): no fds come with it. */
-        public NetdevAdd(Map<String, ?> arguments, ActorRef<VmReply> replyTo) {
-            this(arguments, List.of(), replyTo);
+        public NetdevAdd(TapNetdevOptions options, ActorRef<VmReply> replyTo) {
+            this(options, List.of(), replyTo);
         }
     }
 
     public record NetdevDel(String id, ActorRef<VmReply> replyTo) implements Command {
     }
 
-    /** QMP device_add arguments, plus optionally {@value #GUEST_IP_ARGUMENT}. */
-    public record DeviceAdd(Map<String, ?> arguments, ActorRef<VmReply> replyTo) implements Command {
+    /** device_add of a virtio-net NIC; {@code guestIp} (a livetap extra) overrides the VM's default. */
+    public record DeviceAdd(VirtioNetDeviceOptions options, Optional<Ipv4Address> guestIp, ActorRef<VmReply> replyTo)
+            implements Command {
+        public DeviceAdd(VirtioNetDeviceOptions options, ActorRef<VmReply> replyTo) {
+            this(options, Optional.empty(), replyTo);
+        }
     }
 
     public record DeviceDel(String id, ActorRef<VmReply> replyTo) implements Command {
     }
 
-    public record MigrateSetParameters(Map<String, ?> arguments, ActorRef<VmReply> replyTo) implements Command {
+    /** migrate-set-parameters: the parameters {@code update} gives change, the others stay. */
+    public record MigrateSetParameters(MigrationParameters.Update update, ActorRef<VmReply> replyTo) implements Command {
     }
 
+    /** Replies {@link VmReply.Parameters}. */
     public record QueryMigrateParameters(ActorRef<VmReply> replyTo) implements Command {
     }
 
-    public record MigrateSetCapabilities(Map<String, ?> arguments, ActorRef<VmReply> replyTo) implements Command {
+    /** migrate-set-capabilities: the capabilities {@code changes} names are set, the others stay. */
+    public record MigrateSetCapabilities(Map<MigrationCapabilities.Capability, Boolean> changes,
+            ActorRef<VmReply> replyTo) implements Command {
+        public MigrateSetCapabilities {
+            EnumMap<MigrationCapabilities.Capability, Boolean> ordered = new EnumMap<>(MigrationCapabilities.Capability.class);
+            ordered.putAll(changes);
+            changes = Collections.unmodifiableMap(ordered); // in capability order, also in the trace
+        }
     }
 
+    /** Replies {@link VmReply.Capabilities}. */
     public record QueryMigrateCapabilities(ActorRef<VmReply> replyTo) implements Command {
     }
 
@@ -126,17 +139,21 @@ public final class VmActor {
     }
 
     /**
-     * {@code migrate-continue}: {@code expectedStatus} (a status name, e.g. {@code pre-switchover})
-     * must be the status of this VM's outgoing migration, else QEMU's error naming that status.
+     * {@code migrate-continue}: {@code expected} (e.g. {@code pre-switchover}; empty for a status
+     * livetap does not model) must be the status of this VM's outgoing migration, else QEMU's error
+     * naming that status.
      */
-    public record MigrateContinue(String expectedStatus, ActorRef<VmReply> replyTo) implements Command {
+    public record MigrateContinue(Optional<MigrationStatus> expected, ActorRef<VmReply> replyTo) implements Command {
+        public MigrateContinue(MigrationStatus expected, ActorRef<VmReply> replyTo) {
+            this(Optional.of(expected), replyTo);
+        }
     }
 
-    /** Replies with the {@link MigrationInfo} itself as the value (its {@code toQmp()} is the QMP form). */
+    /** Replies {@link VmReply.Migration}. */
     public record QueryMigrate(ActorRef<VmReply> replyTo) implements Command {
     }
 
-    /** {@code {"running": bool, "status": name}}. */
+    /** Replies {@link VmReply.Status}. */
     public record QueryStatus(ActorRef<VmReply> replyTo) implements Command {
     }
 
@@ -149,7 +166,7 @@ public final class VmActor {
     public record Subscribe(ActorRef<VmEvent> subscriber) implements Command {
     }
 
-    /** livetap extra: a {@code List<VirtioNetActor.NicInfo>} in device-id order. */
+    /** livetap extra: replies {@link VmReply.Nics}. */
     public record QueryNics(ActorRef<VmReply> replyTo) implements Command {
     }
 
@@ -159,584 +176,364 @@ public final class VmActor {
     private record FromCoordinator(MigrationCoordinator.Report report) implements Command {
     }
 
-    private record NicsAnswered(long op, int index, Object reply, Throwable failure) implements Command {
+    /** Private: a NIC's reply, matched to its gather by its request id. */
+    private record NicAnswer(VirtioNetActor.DeviceReply reply) implements Command {
     }
 
-    /** Private: a NIC's reply (or its timeout), matched to its request by {@link dev.livetap.actors.Replies}. */
-    private record NicReply(Object wrapped) implements Command {
+    /** Private: the timer of the NIC gather that starts at {@code firstRequestId}. */
+    private record NicsTimedOut(long firstRequestId) implements Command {
     }
+
+    static final VmReply DONE = new VmReply.Done();
 
     public static Behavior<Command> create(VmConfig config) {
-        return Behaviors.setup(ctx -> new VmActor(ctx, config).idle());
+        return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
+            Env env = new Env(ctx, timers, config, ctx.messageAdapter(VirtioNetActor.RealizeResult.class, Realize::new),
+                    ctx.messageAdapter(MigrationCoordinator.Report.class, FromCoordinator::new),
+                    // one adapter for every NIC reply: the other adapters' types are no DeviceReply
+                    ctx.messageAdapter(VirtioNetActor.DeviceReply.class, NicAnswer::new));
+            return next(env, VmState.initial(config));
+        }));
     }
 
-    // ------------------------------------------------------------------ state
-
-    /**
-     * @param passed the fds of {@code fd=}/{@code fds=} while this netdev holds them (until a device
-     *     takes them), else null; {@code passedTaken} once a device took them
-     */
-    private record Netdev(TapNetdevOptions options, List<VhostBackend.VhostQueue> vhostQueues, boolean downscriptDuty,
-            PassedTapFds passed, boolean passedTaken) {
-        Netdev withDuty(boolean duty) {
-            return new Netdev(options, vhostQueues, duty, passed, passedTaken);
-        }
-
-        Netdev passedTakenByDevice() {
-            return new Netdev(options, vhostQueues, downscriptDuty, null, true);
-        }
-
-        /** Closes the passed fds no device took (netdev_del, VM stop). */
-        void closePassed() {
-            if (passed != null) {
-                OwnedFd.closeAll(passed.fds());
-            }
-        }
+    /** What stays the same for the actor's whole life. */
+    record Env(ActorContext<Command> ctx, TimerScheduler<Command> timers, VmConfig config,
+            ActorRef<VirtioNetActor.RealizeResult> realizeAdapter, ActorRef<MigrationCoordinator.Report> reportAdapter,
+            ActorRef<VirtioNetActor.DeviceReply> nicReplies) {
     }
 
-    private record Nic(VirtioNetDeviceOptions options, String deviceId, ActorRef<VirtioNetActor.Command> ref,
-            boolean peersWaitIncoming) {
+    // ------------------------------------------------------------------ the run states
+
+    /** The behaviour of the state's run state. */
+    private static Behavior<Command> next(Env e, VmState s) {
+        return switch (s.runState()) {
+            case PRELAUNCH -> prelaunch(e, s);
+            case INMIGRATE -> inmigrate(e, s);
+            case RUNNING -> running(e, s);
+            case PAUSED -> paused(e, s);
+            case FINISH_MIGRATE -> finishMigrate(e, s);
+            case POSTMIGRATE -> postmigrate(e, s);
+        };
     }
 
-    private record PendingDevice(VirtioNetDeviceOptions options, ActorRef<VmReply> replyTo) {
-    }
-
-    private final ActorContext<Command> ctx;
-    private final VmConfig config;
-    private final TreeMap<String, Netdev> netdevs = new TreeMap<>();
-    private final TreeMap<String, Nic> nics = new TreeMap<>();
-    private final TreeMap<String, PendingDevice> pending = new TreeMap<>();
-    private final List<ActorRef<VmEvent>> subscribers = new ArrayList<>();
-    private final ActorRef<VirtioNetActor.RealizeResult> realizeAdapter;
-    private final ActorRef<MigrationCoordinator.Report> reportAdapter;
-    private final dev.livetap.actors.Replies<Command> nicReplies;
-    private String lastAnnounced = "";
-    private RunState runState;
-    private boolean autostart;
-    private MigrationParameters parameters = MigrationParameters.defaults();
-    private MigrationCapabilities capabilities = MigrationCapabilities.defaults();
-    private MigrationInfo lastInfo = MigrationInfo.NONE;
-    private ActorRef<MigrationCoordinator.Command> coordinator;
-    private boolean coordinatorIsSource;
-    private int migrations;
-    private long nextOp = 1;
-    private final TreeMap<Long, Gather> ops = new TreeMap<>();
-
-    private static final class Gather {
-        final Object[] replies;
-        int missing;
-        final Consumer<List<Object>> onAll;
-
-        Gather(int n, Consumer<List<Object>> onAll) {
-            this.replies = new Object[n];
-            this.missing = n;
-            this.onAll = onAll;
-        }
-    }
-
-    private VmActor(ActorContext<Command> ctx, VmConfig config) {
-        this.ctx = ctx;
-        this.config = config;
-        this.runState = config.incoming() ? RunState.INMIGRATE : config.startPaused() ? RunState.PRELAUNCH : RunState.RUNNING;
-        this.autostart = !config.startPaused();
-        this.realizeAdapter = ctx.messageAdapter(VirtioNetActor.RealizeResult.class, Realize::new);
-        this.reportAdapter = ctx.messageAdapter(MigrationCoordinator.Report.class, FromCoordinator::new);
-        this.nicReplies = new dev.livetap.actors.Replies<>(ctx, NicReply::new,
-                m -> ((VirtioNetActor.DeviceReply) m).deviceId(), VirtioNetActor.DeviceReply.class);
-    }
-
-    private Behavior<Command> idle() {
-        return Behaviors.receive(Command.class)
-                .onMessage(NetdevAdd.class, this::onNetdevAdd)
-                .onMessage(NetdevDel.class, this::onNetdevDel)
-                .onMessage(DeviceAdd.class, this::onDeviceAdd)
-                .onMessage(DeviceDel.class, this::onDeviceDel)
-                .onMessage(Realize.class, this::onRealize)
-                .onMessage(MigrateSetParameters.class, m -> guarded(m.replyTo(), () -> {
-                    parameters = parameters.apply(m.arguments());
-                    return Map.of();
-                }))
-                .onMessage(QueryMigrateParameters.class, m -> reply(m.replyTo(), VmReply.ok(parameters.toQmp())))
-                .onMessage(MigrateSetCapabilities.class, m -> guarded(m.replyTo(), () -> {
-                    capabilities = capabilities.apply(m.arguments());
-                    return Map.of();
-                }))
-                .onMessage(QueryMigrateCapabilities.class, m -> reply(m.replyTo(), VmReply.ok(capabilities.toQmp())))
-                .onMessage(MigrateIncoming.class, this::onMigrateIncoming)
-                .onMessage(Migrate.class, this::onMigrate)
-                .onMessage(MigrateCancel.class, m -> {
-                    if (coordinator != null) {
-                        coordinator.tell(new MigrationCoordinator.Cancel());
-                    }
-                    return reply(m.replyTo(), VmReply.ok());
-                })
-                .onMessage(MigrateContinue.class, this::onMigrateContinue)
-                .onMessage(QueryMigrate.class, m -> reply(m.replyTo(), VmReply.ok(lastInfo)))
-                .onMessage(QueryStatus.class, m -> {
-                    Map<String, Object> s = new LinkedHashMap<>();
-                    s.put("running", runState == RunState.RUNNING);
-                    s.put("status", runState.qmpName());
-                    return reply(m.replyTo(), VmReply.ok(s));
-                })
-                .onMessage(Stop.class, this::onStop)
-                .onMessage(Cont.class, this::onCont)
-                .onMessage(Subscribe.class, m -> {
-                    subscribers.add(m.subscriber());
-                    return Behaviors.same();
-                })
-                .onMessage(QueryNics.class, m -> {
-                    List<Nic> list = new ArrayList<>(nics.values());
-                    askNics(list, VirtioNetActor.NicInfo.class, VirtioNetActor.GetInfo::new,
-                            rs -> m.replyTo().tell(VmReply.ok(List.copyOf(rs))),
-                            e -> m.replyTo().tell(VmReply.error(QmpError.generic(e))));
-                    return Behaviors.same();
-                })
-                .onMessage(FromCoordinator.class, m -> onReport(m.report()))
-                .onMessage(NicsAnswered.class, this::onNicsAnswered)
-                .onMessage(NicReply.class, m -> {
-                    Command answer = nicReplies.deliver(m.wrapped());
-                    return answer == null ? Behaviors.same() : onNicsAnswered((NicsAnswered) answer);
-                })
-                .onSignal(Terminated.class, this::onTerminated)
-                .onSignal(PostStop.class, s -> {
-                    netdevs.values().forEach(Netdev::closePassed); // fds handed to queues close with them
-                    return Behaviors.same();
-                })
+    /** {@code -S}: nothing runs until {@code cont}; it may migrate out before ever running. */
+    private static Behavior<Command> prelaunch(Env e, VmState s) {
+        return common(e, s)
+                .onMessage(Stop.class, m -> reply(e, s, m.replyTo(), DONE))
+                .onMessage(Cont.class, m -> next(e, startNics(e, s, true, Optional.of(m.replyTo()))))
+                .onMessage(Migrate.class, m -> attempt(e, s, m.replyTo(), () -> VmMigrations.migrate(e, s, m, true)))
+                .onMessage(MigrateIncoming.class, m -> notIncoming(e, s, m))
                 .build();
+    }
+
+    /** {@code -incoming}: waits for the incoming migration; stop/cont only set what happens after it. */
+    private static Behavior<Command> inmigrate(Env e, VmState s) {
+        return common(e, s)
+                .onMessage(Stop.class, m -> reply(e, s.withAutostart(false), m.replyTo(), DONE))
+                // QEMU: resume as soon as the incoming migration completes
+                .onMessage(Cont.class, m -> reply(e, s.withAutostart(true), m.replyTo(), DONE))
+                .onMessage(Migrate.class, m -> attempt(e, s, m.replyTo(), () -> VmMigrations.migrate(e, s, m, false)))
+                .onMessage(MigrateIncoming.class, m -> attempt(e, s, m.replyTo(), () -> VmMigrations.migrateIncoming(e, s, m)))
+                .build();
+    }
+
+    private static Behavior<Command> running(Env e, VmState s) {
+        return common(e, s)
+                .onMessage(Stop.class, m -> next(e, askNics(e, s, "stop", VirtioNetActor.Stopped.class,
+                        VirtioNetActor.Stop::new, new VmState.StopVm(m.replyTo()))))
+                .onMessage(Cont.class, m -> reply(e, s, m.replyTo(), DONE))
+                .onMessage(Migrate.class, m -> attempt(e, s, m.replyTo(), () -> VmMigrations.migrate(e, s, m, true)))
+                .onMessage(MigrateIncoming.class, m -> notIncoming(e, s, m))
+                .build();
+    }
+
+    private static Behavior<Command> paused(Env e, VmState s) {
+        return common(e, s)
+                .onMessage(Stop.class, m -> reply(e, s, m.replyTo(), DONE))
+                .onMessage(Cont.class, m -> next(e, startNics(e, s, true, Optional.of(m.replyTo()))))
+                .onMessage(Migrate.class, m -> attempt(e, s, m.replyTo(), () -> VmMigrations.migrate(e, s, m, true)))
+                .onMessage(MigrateIncoming.class, m -> notIncoming(e, s, m))
+                .build();
+    }
+
+    /** The source's switch-over: the NICs are stopped and saved by the migration. */
+    private static Behavior<Command> finishMigrate(Env e, VmState s) {
+        return common(e, s)
+                .onMessage(Stop.class, m -> reply(e, s, m.replyTo(), DONE))
+                .onMessage(Cont.class, m -> reply(e, s, m.replyTo(), VmReply.Refused.rejected((
+                        "a migration is in progress (run state " + s.runState().qmpName() + ")"))))
+                .onMessage(Migrate.class, m -> attempt(e, s, m.replyTo(), () -> VmMigrations.migrate(e, s, m, false)))
+                .onMessage(MigrateIncoming.class, m -> notIncoming(e, s, m))
+                .build();
+    }
+
+    /** Migrated away: the backends belong to the target. */
+    private static Behavior<Command> postmigrate(Env e, VmState s) {
+        return common(e, s)
+                .onMessage(Stop.class, m -> reply(e, s, m.replyTo(), DONE))
+                .onMessage(Cont.class, m -> reply(e, s, m.replyTo(), VmReply.Refused.rejected((
+                        "the VM was migrated away (postmigrate): its backends belong to the migration target"))))
+                .onMessage(Migrate.class, m -> attempt(e, s, m.replyTo(), () -> VmMigrations.migrate(e, s, m, false)))
+                .onMessage(MigrateIncoming.class, m -> notIncoming(e, s, m))
+                .build();
+    }
+
+    /** What every run state answers the same way (stop, cont, migrate and migrate-incoming are each state's own). */
+    private static BehaviorBuilder<Command> common(Env e, VmState s) {
+        return Behaviors.receive(Command.class)
+                .onMessage(NetdevAdd.class, m -> attempt(e, s, m.replyTo(), () -> {
+                    DeviceTable devices = VmDevices.netdevAdd(e.config(), s.devices(), m);
+                    m.replyTo().tell(DONE);
+                    return s.withDevices(devices);
+                }))
+                .onMessage(NetdevDel.class, m -> onNetdevDel(e, s, m))
+                .onMessage(DeviceAdd.class, m -> attempt(e, s, m.replyTo(), () -> s.withDevices(
+                        VmDevices.deviceAdd(e.ctx(), e.config(), e.realizeAdapter(), s.devices(), s.runState(), m))))
+                .onMessage(DeviceDel.class, m -> onDeviceDel(e, s, m))
+                .onMessage(Realize.class, m -> onRealize(e, s, m.result()))
+                .onMessage(MigrateSetParameters.class, m -> attempt(e, s, m.replyTo(), () -> {
+                    VmState n = s.withParameters(s.parameters().apply(m.update()));
+                    m.replyTo().tell(DONE);
+                    return n;
+                }))
+                .onMessage(QueryMigrateParameters.class, m -> reply(e, s, m.replyTo(), new VmReply.Parameters(s.parameters())))
+                .onMessage(MigrateSetCapabilities.class, m -> attempt(e, s, m.replyTo(), () -> {
+                    VmState n = s.withCapabilities(s.capabilities().with(m.changes()));
+                    m.replyTo().tell(DONE);
+                    return n;
+                }))
+                .onMessage(QueryMigrateCapabilities.class, m -> reply(e, s, m.replyTo(), new VmReply.Capabilities(s.capabilities())))
+                .onMessage(MigrateCancel.class, m -> {
+                    s.coordinator().ifPresent(c -> c.tell(new MigrationCoordinator.Cancel()));
+                    return reply(e, s, m.replyTo(), DONE);
+                })
+                .onMessage(MigrateContinue.class, m -> onMigrateContinue(e, s, m))
+                .onMessage(QueryMigrate.class, m -> reply(e, s, m.replyTo(), new VmReply.Migration(s.lastInfo())))
+                .onMessage(QueryStatus.class, m -> reply(e, s, m.replyTo(), new VmReply.Status(s.runState())))
+                .onMessage(Subscribe.class, m -> next(e, s.withSubscriber(m.subscriber())))
+                .onMessage(QueryNics.class, m -> next(e, askNics(e, s, "query-nics", VirtioNetActor.NicInfo.class,
+                        VirtioNetActor.GetInfo::new, new VmState.QueryNics(m.replyTo()))))
+                .onMessage(FromCoordinator.class, m -> next(e, VmMigrations.onReport(e, s, m.report())))
+                .onMessage(NicAnswer.class, m -> onNicAnswer(e, s, m.reply()))
+                .onMessage(NicsTimedOut.class, m -> onNicsTimedOut(e, s, m.firstRequestId()))
+                .onSignal(Terminated.class, t -> next(e, onTerminated(e, s, t)))
+                .onSignal(PostStop.class, sig -> {
+                    s.devices().closePassedFds(); // fds handed to queues close with them
+                    return Behaviors.same();
+                });
     }
 
     // ------------------------------------------------------------------ netdevs and devices
 
-    private Behavior<Command> onNetdevAdd(NetdevAdd m) {
-        return guarded(m.replyTo(), () -> {
-            TapNetdevOptions o;
-            try {
-                o = TapNetdevOptions.fromQmp(m.arguments());
-                if (netdevs.containsKey(o.id())) {
-                    throw new OptionException("Duplicate ID '" + o.id() + "' for netdev");
-                }
-                if (netdevs.size() >= MAX_NETDEVS) {
-                    throw new OptionException("too many netdevs: this VM has " + netdevs.size() + " (limit " + MAX_NETDEVS + ")");
-                }
-            } catch (RuntimeException e) {
-                OwnedFd.closeAll(m.fds()); // the fds came with the command: a refusal closes them
-                throw e;
-            }
-            PassedTapFds passed = PassedTapFds.take(o, m.fds(), config.os()); // closes them all on refusal
-            List<VhostBackend.VhostQueue> vqs = new ArrayList<>();
-            if (o.waitsForIncomingFds() && o.vhostEnabled()) {
-                // semantic 2: the target opens its own vhost fds at netdev creation
-                try {
-                    for (int q = 0; q < o.queueCount(); q++) {
-                        vqs.add(config.vhost().open(q));
-                    }
-                } catch (VhostException e) {
-                    vqs.forEach(config.vhost()::tearDown);
-                    throw new OptionException("vhost-net requested but could not be initialized: " + e.getMessage());
-                }
-            }
-            netdevs.put(o.id(), new Netdev(o, List.copyOf(vqs), !o.waitsForIncomingFds(), passed, false));
-            return Map.of();
-        });
-    }
-
-    private Behavior<Command> onNetdevDel(NetdevDel m) {
-        Netdev n = netdevs.get(m.id());
-        if (n == null) {
-            return reply(m.replyTo(), VmReply.error(new QmpError(QmpError.DEVICE_NOT_FOUND,
-                    "Device '" + m.id() + "' not found")));
+    private static Behavior<Command> onNetdevDel(Env e, VmState s, NetdevDel m) {
+        Optional<DeviceTable.Netdev> found = s.devices().netdev(m.id());
+        if (found.isEmpty()) {
+            return reply(e, s, m.replyTo(), VmReply.Refused.deviceNotFound(m.id()));
         }
-        for (Nic nic : nics.values()) {
-            if (nic.options().netdev().equals(m.id())) {
-                return reply(m.replyTo(), VmReply.error(QmpError.generic("netdev '" + m.id() + "' is in use by device '"
-                        + nic.deviceId() + "'; device_del it first")));
-            }
+        Optional<DeviceTable.Nic> user = s.devices().nicUsing(m.id());
+        if (user.isPresent()) {
+            return reply(e, s, m.replyTo(), VmReply.Refused.rejected(("netdev '" + m.id()
+                    + "' is in use by device '" + user.get().deviceId() + "'; device_del it first")));
         }
-        netdevs.remove(m.id());
+        DeviceTable.Netdev n = found.get();
         n.closePassed();
-        n.vhostQueues().forEach(config.vhost()::tearDown);
-        runDownscript(n);
-        return reply(m.replyTo(), VmReply.ok());
+        n.vhostQueues().forEach(e.config().vhost()::tearDown);
+        VmDevices.runDownscript(e.ctx(), e.config(), n);
+        return reply(e, s.withDevices(s.devices().withoutNetdev(m.id())), m.replyTo(), DONE);
     }
 
-    /** Semantic 8: each side runs only its own downscript, and only while the duty is its own. */
-    private void runDownscript(Netdev n) {
-        Optional<String> script = n.options().downscriptPath();
-        if (script.isPresent() && n.downscriptDuty()) {
-            String ifname = n.options().ifname().orElse(n.options().id());
-            ctx.getLog().info("netdev {}: running downscript {} {}", n.options().id(), script.get(), ifname);
-            config.scripts().run(script.get(), ifname);
-        } else if (script.isPresent()) {
-            ctx.getLog().info("netdev {}: downscript not run (the duty is the other side's)", n.options().id());
-        }
-    }
-
-    private Behavior<Command> onDeviceAdd(DeviceAdd m) {
-        return guarded(m.replyTo(), () -> {
-            Map<String, Object> args = new LinkedHashMap<>(m.arguments());
-            Object ip = args.remove(GUEST_IP_ARGUMENT);
-            VirtioNetDeviceOptions o = VirtioNetDeviceOptions.fromQmp(args);
-            o.requireNetdevAmong(netdevs.keySet());
-            List<String> used = new ArrayList<>();
-            nics.values().forEach(n -> used.add(n.options().netdev()));
-            pending.values().forEach(p -> used.add(p.options().netdev()));
-            o.requireNetdevUnused(used);
-            String deviceId = o.id().orElse(o.netdev());
-            if (nics.containsKey(deviceId) || pending.containsKey(deviceId)) {
-                throw new OptionException("Duplicate device ID '" + deviceId + "' for device");
-            }
-            if (nics.size() + pending.size() >= MAX_NICS) {
-                throw new OptionException("too many NICs: this VM has " + (nics.size() + pending.size()) + " (limit "
-                        + MAX_NICS + ")");
-            }
-            Netdev netdev = netdevs.get(o.netdev());
-            if (netdev.passedTaken()) {
-                throw new OptionException("netdev '" + o.netdev() + "' has no TAP fds left: the fds passed with its "
-                        + (netdev.options().fd().isPresent() ? "fd=" : "fds=") + " were closed with the device that"
-                        + " used them; netdev_del it and netdev_add it again with new fds");
-            }
-            TapBackendFactory factory = new TapBackendFactory(netdev.options(), netdev.passed(), config.os(),
-                    netdev.vhostQueues().isEmpty() ? null : config.vhost(), netdev.vhostQueues());
-            VirtioNetActor.realizeCheck(factory, runState); // QEMU's texts; nothing opened yet
-            Ipv4Address guestIp = ip == null ? config.defaultGuestIp() : Ipv4Address.parse(String.valueOf(ip));
-            VirtioNetActor.NicConfig nc = new VirtioNetActor.NicConfig(deviceId, o.macAddress(), guestIp, runState,
-                    config.queueTimeout(), DISPATCHER, config.tracer());
-            ctx.spawn(config.tracer().trace("nic-" + deviceId, VirtioNetActor.create(nc, factory, config.os().fds(),
-                    realizeAdapter)), "nic-" + deviceId, DISPATCHER);
-            if (netdev.passed() != null) {
-                netdevs.put(o.netdev(), netdev.passedTakenByDevice()); // the NIC's queues own the fds now
-            }
-            pending.put(deviceId, new PendingDevice(o, m.replyTo()));
-            return null; // answered when the NIC reports its realize
-        });
-    }
-
-    private Behavior<Command> onRealize(Realize m) {
-        PendingDevice p = pending.remove(m.result().deviceId());
-        if (p == null) {
+    private static Behavior<Command> onRealize(Env e, VmState s, VirtioNetActor.RealizeResult result) {
+        Optional<DeviceTable.PendingDevice> found = Optional.ofNullable(s.devices().pending().get(result.deviceId()));
+        if (found.isEmpty()) {
             return Behaviors.same();
         }
-        if (m.result() instanceof VirtioNetActor.RealizeFailed f) {
-            p.replyTo().tell(VmReply.error(QmpError.generic(f.error())));
-            return Behaviors.same();
+        DeviceTable.PendingDevice p = found.get();
+        DeviceTable devices = s.devices().withoutPending(result.deviceId());
+        if (result instanceof VirtioNetActor.RealizeFailed f) {
+            return reply(e, s.withDevices(devices), p.replyTo(), VmReply.Refused.rejected((f.error())));
         }
-        VirtioNetActor.Realized r = (VirtioNetActor.Realized) m.result();
-        ctx.watch(r.nic());
-        nics.put(r.deviceId(), new Nic(p.options(), r.deviceId(), r.nic(), r.peersWaitIncoming()));
-        Netdev n = netdevs.get(p.options().netdev());
-        if (!n.options().waitsForIncomingFds() && n.options().script().runs()) {
-            config.scripts().run(n.options().script().optionValue(), n.options().ifname().orElse(n.options().id()));
+        VirtioNetActor.Realized r = (VirtioNetActor.Realized) result;
+        e.ctx().watch(r.nic());
+        devices = devices.withNic(new DeviceTable.Nic(p.options(), r.deviceId(), r.nic(), r.peersWaitIncoming()));
+        TapNetdevOptions n = devices.netdev(p.options().netdev()).orElseThrow().options();
+        if (!n.waitsForIncomingFds() && n.script().runs()) {
+            e.config().scripts().run(n.script().optionValue(), n.ifname().orElse(n.id()));
         }
-        if (runState == RunState.RUNNING) {
-            r.nic().tell(new VirtioNetActor.Start(ctx.getSystem().ignoreRef()));
+        if (s.runState() == RunState.RUNNING) {
+            r.nic().tell(new VirtioNetActor.Start(e.ctx().getSystem().ignoreRef()));
         }
-        p.replyTo().tell(VmReply.ok());
-        return Behaviors.same();
+        return reply(e, s.withDevices(devices), p.replyTo(), DONE);
     }
 
-    private Behavior<Command> onDeviceDel(DeviceDel m) {
-        Nic n = nics.remove(m.id());
-        if (n == null) {
-            return reply(m.replyTo(), VmReply.error(new QmpError(QmpError.DEVICE_NOT_FOUND,
-                    "Device '" + m.id() + "' not found")));
+    private static Behavior<Command> onDeviceDel(Env e, VmState s, DeviceDel m) {
+        Optional<DeviceTable.Nic> found = s.devices().nic(m.id());
+        if (found.isEmpty()) {
+            return reply(e, s, m.replyTo(), VmReply.Refused.deviceNotFound(m.id()));
         }
-        if (coordinator != null) {
-            nics.put(m.id(), n);
-            return reply(m.replyTo(), VmReply.error(QmpError.generic("device_del is not allowed during a migration")));
+        if (s.coordinator().isPresent()) {
+            return reply(e, s, m.replyTo(), VmReply.Refused.rejected(("device_del is not allowed during a migration")));
         }
-        ctx.unwatch(n.ref());
-        n.ref().tell(new VirtioNetActor.Unplug());
-        return reply(m.replyTo(), VmReply.ok());
+        e.ctx().unwatch(found.get().ref());
+        found.get().ref().tell(new VirtioNetActor.Unplug());
+        return reply(e, s.withDevices(s.devices().withoutNic(m.id())), m.replyTo(), DONE);
     }
 
-    private Behavior<Command> onTerminated(Terminated t) {
-        nics.values().removeIf(n -> {
+    private static VmState onTerminated(Env e, VmState s, Terminated t) {
+        DeviceTable devices = s.devices();
+        for (DeviceTable.Nic n : devices.nicList()) {
             if (n.ref().equals(t.getRef())) {
-                ctx.getLog().error("NIC {} stopped unexpectedly", n.deviceId());
-                return true;
+                e.ctx().getLog().error("NIC {} stopped unexpectedly", n.deviceId());
+                devices = devices.withoutNic(n.deviceId());
             }
-            return false;
-        });
-        if (coordinator != null && coordinator.equals(t.getRef())) {
-            coordinator = null;
         }
-        return Behaviors.same();
+        VmState next = s.withDevices(devices);
+        return s.coordinator().filter(c -> c.equals(t.getRef())).isPresent() ? next.withoutCoordinator() : next;
     }
 
     // ------------------------------------------------------------------ migration
 
-    private Behavior<Command> onMigrateIncoming(MigrateIncoming m) {
-        return guarded(m.replyTo(), () -> {
-            if (runState != RunState.INMIGRATE) {
-                throw new OptionException("'-incoming' was not specified on the command line");
-            }
-            if (coordinator != null || lastInfo.status() == MigrationStatus.COMPLETED) {
-                throw new OptionException("The incoming migration has already been started");
-            }
-            MigrationUri.Unix uri = unixOnly(MigrationUri.parse(m.uri()));
-            String id = nextMigrationId();
-            List<MigrationCoordinator.Nic> list = new ArrayList<>();
-            nics.values().forEach(n -> list.add(new MigrationCoordinator.Nic(n.deviceId(), n.ref(), n.peersWaitIncoming())));
-            coordinator = ctx.spawn(config.tracer().trace(id, MigrationCoordinator.target(new MigrationCoordinator.TargetSetup(id, uri, list,
-                    config.transport(), config.os().clock(), config.timeouts()), reportAdapter)), id, DISPATCHER);
-            coordinatorIsSource = false;
-            lastInfo = MigrationInfo.starting(id); // see onMigrate
-            ctx.watch(coordinator);
-            return Map.of();
-        });
-    }
-
-    private Behavior<Command> onMigrate(Migrate m) {
-        return guarded(m.replyTo(), () -> {
-            MigrationUri uri = MigrationUri.parse(m.uri());
-            MigrationUri.requireChannelFor(parameters, uri); // semantic 1: fails at once, nothing changes
-            MigrationUri.Unix unix = unixOnly(uri);
-            if (coordinator != null) {
-                throw new OptionException("There's a migration process in progress");
-            }
-            if (runState != RunState.RUNNING && runState != RunState.PAUSED && runState != RunState.PRELAUNCH) {
-                throw new OptionException("cannot migrate in run state " + runState.qmpName());
-            }
-            String id = nextMigrationId();
-            List<MigrationCoordinator.Nic> list = new ArrayList<>();
-            nics.values().forEach(n -> list.add(new MigrationCoordinator.Nic(n.deviceId(), n.ref(),
-                    VirtioNetRealizeCheck.backendTravels(parameters, n.options(), config.machine()))));
-            StreamHeader header = StreamHeader.of(config.pid(), config.name(), config.machine().name());
-            coordinator = ctx.spawn(config.tracer().trace(id, MigrationCoordinator.source(new MigrationCoordinator.SourceSetup(id, unix, parameters,
-                    list, header, config.transport(), config.os().clock(), config.timeouts(),
-                    capabilities.isOn(MigrationCapabilities.Capability.PAUSE_BEFORE_SWITCHOVER)), reportAdapter)), id,
-                    DISPATCHER);
-            coordinatorIsSource = true;
-            // From the reply on, query-migrate describes this migration (status setup), as QEMU's does: the
-            // coordinator's first report comes a moment later, and until then a client polling right after
-            // 'migrate' read the previous migration's final status and took it for this one's (the cause of
-            // the unmeasured hops in the end-to-end test and the demo).
-            lastInfo = MigrationInfo.starting(id);
-            ctx.watch(coordinator);
-            return Map.of();
-        });
+    private static Behavior<Command> notIncoming(Env e, VmState s, MigrateIncoming m) {
+        return reply(e, s, m.replyTo(), VmReply.Refused.rejected(("'-incoming' was not specified on the command line")));
     }
 
     /**
      * QEMU's qmp_migrate_continue compares with the outgoing migration's status only
      * ({@code migrate_get_current()}): on a target that never migrated out that is {@code none}.
      */
-    private Behavior<Command> onMigrateContinue(MigrateContinue m) {
-        MigrationStatus current = coordinatorIsSource ? lastInfo.status() : MigrationStatus.NONE;
-        if (MigrationStatus.fromQmp(m.expectedStatus()).orElse(null) != current) {
-            return reply(m.replyTo(), VmReply.error(QmpError.generic("Migration not in expected state: "
+    private static Behavior<Command> onMigrateContinue(Env e, VmState s, MigrateContinue m) {
+        MigrationStatus current = s.outgoing() ? s.lastInfo().status() : MigrationStatus.NONE;
+        if (m.expected().orElse(null) != current) {
+            return reply(e, s, m.replyTo(), VmReply.Refused.rejected(("Migration not in expected state: "
                     + current.qmpName())));
         }
-        if (current == MigrationStatus.PRE_SWITCHOVER && coordinator != null) {
-            coordinator.tell(new MigrationCoordinator.ContinueSwitchover());
+        if (current == MigrationStatus.PRE_SWITCHOVER) {
+            s.coordinator().ifPresent(c -> c.tell(new MigrationCoordinator.ContinueSwitchover()));
         }
-        return reply(m.replyTo(), VmReply.ok());
+        return reply(e, s, m.replyTo(), DONE);
     }
 
-    private static MigrationUri.Unix unixOnly(MigrationUri uri) {
-        if (uri instanceof MigrationUri.Unix u) {
-            return u;
+    // ------------------------------------------------------------------ run state
+
+    /** VM run: every queue reads again; the last one to start marks the end of the target's downtime. */
+    static VmState startNics(Env e, VmState s, boolean byCont, Optional<ActorRef<VmReply>> replyTo) {
+        return askNics(e, s, "start", VirtioNetActor.Started.class, VirtioNetActor.Start::new,
+                new VmState.StartVm(byCont, replyTo));
+    }
+
+    static VmState changeRunState(Env e, VmState s, RunState next) {
+        if (s.runState() == RunState.RUNNING && next != RunState.RUNNING) {
+            emit(e, s, VmEvent.STOP, Map.of());
+        } else if (s.runState() != RunState.RUNNING && next == RunState.RUNNING) {
+            emit(e, s, VmEvent.RESUME, Map.of());
         }
-        throw new OptionException("livetap migrates only over UNIX sockets (unix:PATH); got " + uri.uri());
+        return s.withRunState(next);
     }
 
-    private String nextMigrationId() {
-        migrations++;
-        return "migration-" + config.name() + "-" + migrations;
+    static void emit(Env e, VmState s, String event, Map<String, Object> data) {
+        VmEvent ev = new VmEvent(event, data, e.config().os().clock().nanos());
+        s.subscribers().forEach(sub -> sub.tell(ev));
     }
 
-    private Behavior<Command> onReport(MigrationCoordinator.Report r) {
-        if (r instanceof MigrationCoordinator.Progress p) {
-            lastInfo = p.info();
-            // A final status is announced with Finished, once this actor no longer counts the
-            // migration as running: a client reacting to the event may migrate or unplug at once.
-            if (!p.info().status().isFinal()) {
-                emitMigrationStatus(p.info());
+    // ------------------------------------------------------------------ NIC gathers
+
+    /** Asks every NIC (in device-id order); with none, the gather is complete at once. */
+    private static <R> VmState askNics(Env e, VmState s, String what, Class<R> replyType,
+            BiFunction<Long, ActorRef<R>, VirtioNetActor.Command> request, VmState.Purpose purpose) {
+        List<DeviceTable.Nic> nics = s.devices().nicList();
+        if (nics.isEmpty()) {
+            return gathered(e, s, purpose, List.of());
+        }
+        @SuppressWarnings("unchecked")
+        ActorRef<R> replyTo = (ActorRef<R>) (ActorRef<?>) e.nicReplies();
+        FanOut<R> gather = FanOut.scatter(what, replyType, s.nextRequestId(),
+                nics.stream().map(DeviceTable.Nic::deviceId).toList(), nics.stream().map(DeviceTable.Nic::ref).toList(),
+                (i, requestId) -> request.apply(requestId, replyTo), e.timers(), e.config().queueTimeout(),
+                NicsTimedOut::new);
+        return s.withNicOp(new VmState.NicOp(gather, purpose));
+    }
+
+    private static Behavior<Command> onNicAnswer(Env e, VmState s, VirtioNetActor.DeviceReply reply) {
+        for (VmState.NicOp op : s.nicOps()) {
+            if (op.gather().owns(reply.requestId())) {
+                FanOut.Outcome<?> o = op.gather().offer(reply.requestId(), reply, e.timers());
+                if (o instanceof FanOut.Waiting<?> w) {
+                    return next(e, s.replacingNicOp(op, Optional.of(new VmState.NicOp(w.next(), op.purpose()))));
+                }
+                if (o instanceof FanOut.Gathered<?> g) {
+                    return next(e, gathered(e, s.replacingNicOp(op, Optional.empty()), op.purpose(), g.replies()));
+                }
+                break;
             }
-        } else if (r instanceof MigrationCoordinator.RunStateChange c) {
-            setRunState(c.state());
-        } else if (r instanceof MigrationCoordinator.Finished f) {
-            lastInfo = f.info();
-            coordinator = null;
-            if (f.succeeded()) {
-                migrated(f);
-            }
-            emitMigrationStatus(f.info());
         }
+        e.ctx().getLog().debug("a late or unexpected NIC reply dropped: {} {}", reply.getClass().getSimpleName(),
+                reply.requestId());
         return Behaviors.same();
     }
 
-    /** One MIGRATION event per (migration, status). */
-    private void emitMigrationStatus(MigrationInfo info) {
-        String key = info.migrationId() + "/" + info.status().qmpName();
-        if (!key.equals(lastAnnounced)) {
-            lastAnnounced = key;
-            emit(VmEvent.MIGRATION, Map.of("status", info.status().qmpName()));
-        }
-    }
-
-    private void migrated(MigrationCoordinator.Finished f) {
-        if (coordinatorIsSource) {
-            // the duty passes to the target with 'loaded', for the netdevs whose backend travelled
-            if (f.backendHandedOver()) {
-                for (Nic n : nics.values()) {
-                    if (VirtioNetRealizeCheck.backendTravels(parameters, n.options(), config.machine())) {
-                        netdevs.computeIfPresent(n.options().netdev(), (k, v) -> v.withDuty(false));
-                    }
+    private static Behavior<Command> onNicsTimedOut(Env e, VmState s, long firstRequestId) {
+        for (VmState.NicOp op : s.nicOps()) {
+            if (op.gather().firstRequestId() == firstRequestId) {
+                FanOut.TimedOut t = op.gather().timedOut();
+                String error = "a NIC did not answer: no " + t.replyType() + " within the timeout";
+                VmState next = s.replacingNicOp(op, Optional.empty());
+                VmState.Purpose p = op.purpose();
+                if (p instanceof VmState.QueryNics q) {
+                    q.replyTo().tell(VmReply.Refused.rejected((error)));
+                } else if (p instanceof VmState.StopVm stop) {
+                    stop.replyTo().tell(VmReply.Refused.rejected((error)));
+                } else if (p instanceof VmState.StartVm start) {
+                    start.replyTo().ifPresent(r -> r.tell(VmReply.Refused.rejected((error))));
                 }
-            }
-            return;
-        }
-        for (Nic n : nics.values()) {
-            if (n.peersWaitIncoming()) {
-                netdevs.computeIfPresent(n.options().netdev(), (k, v) -> v.withDuty(true));
+                return next(e, next);
             }
         }
-        if (autostart && f.peerConfirmed()) {
-            startNics(false, null);
-        } else {
-            setRunState(RunState.PAUSED);
-        }
+        return Behaviors.same(); // the gather completed just before its timer fired
     }
 
-    private Behavior<Command> onStop(Stop m) {
-        if (runState == RunState.RUNNING) {
-            List<Nic> list = new ArrayList<>(nics.values());
-            askNics(list, VirtioNetActor.Stopped.class, VirtioNetActor.Stop::new, rs -> {
-                setRunState(RunState.PAUSED);
-                m.replyTo().tell(VmReply.ok());
-            }, e -> m.replyTo().tell(VmReply.error(QmpError.generic(e))));
-            return Behaviors.same();
+    /** Every NIC answered: what the gather was for happens now. */
+    private static VmState gathered(Env e, VmState s, VmState.Purpose purpose, List<?> replies) {
+        if (purpose instanceof VmState.QueryNics q) {
+            List<VirtioNetActor.NicInfo> infos = new ArrayList<>();
+            replies.forEach(r -> infos.add((VirtioNetActor.NicInfo) r));
+            q.replyTo().tell(new VmReply.Nics(infos));
+            return s;
         }
-        if (runState == RunState.INMIGRATE) {
-            autostart = false;
+        if (purpose instanceof VmState.StopVm stop) {
+            VmState next = changeRunState(e, s, RunState.PAUSED);
+            stop.replyTo().tell(DONE);
+            return next;
         }
-        return reply(m.replyTo(), VmReply.ok());
-    }
-
-    private Behavior<Command> onCont(Cont m) {
-        switch (runState) {
-            case INMIGRATE:
-                autostart = true; // QEMU: resume as soon as the incoming migration completes
-                return reply(m.replyTo(), VmReply.ok());
-            case PAUSED:
-            case PRELAUNCH:
-                startNics(true, m.replyTo());
-                return Behaviors.same();
-            case RUNNING:
-                return reply(m.replyTo(), VmReply.ok());
-            case POSTMIGRATE:
-                return reply(m.replyTo(), VmReply.error(QmpError.generic(
-                        "the VM was migrated away (postmigrate): its backends belong to the migration target")));
-            default:
-                return reply(m.replyTo(), VmReply.error(QmpError.generic("a migration is in progress (run state "
-                        + runState.qmpName() + ")")));
+        VmState.StartVm start = (VmState.StartVm) purpose;
+        long last = 0;
+        for (Object r : replies) {
+            last = Math.max(last, ((VirtioNetActor.Started) r).lastReadingNanos());
         }
-    }
-
-    /** VM run: every queue reads again; the last one to start marks the end of the target's downtime. */
-    private void startNics(boolean byCont, ActorRef<VmReply> replyTo) {
-        List<Nic> list = new ArrayList<>(nics.values());
-        askNics(list, VirtioNetActor.Started.class, VirtioNetActor.Start::new, rs -> {
-            long last = 0;
-            for (Object r : rs) {
-                last = Math.max(last, ((VirtioNetActor.Started) r).lastReadingNanos());
-            }
-            if (!coordinatorIsSource && lastInfo.status() == MigrationStatus.COMPLETED && lastInfo.targetStartedNanos() == 0) {
-                lastInfo = lastInfo.withTargetStarted(last == 0 ? config.os().clock().nanos() : last, byCont);
-            }
-            setRunState(RunState.RUNNING);
-            if (replyTo != null) {
-                replyTo.tell(VmReply.ok());
-            }
-        }, e -> {
-            if (replyTo != null) {
-                replyTo.tell(VmReply.error(QmpError.generic(e)));
-            }
-        });
-    }
-
-    private void setRunState(RunState next) {
-        RunState before = runState;
-        runState = next;
-        if (before == RunState.RUNNING && next != RunState.RUNNING) {
-            emit(VmEvent.STOP, Map.of());
-        } else if (before != RunState.RUNNING && next == RunState.RUNNING) {
-            emit(VmEvent.RESUME, Map.of());
+        VmState next = s;
+        MigrationInfo info = s.lastInfo();
+        if (!s.outgoing() && info.status() == MigrationStatus.COMPLETED && info.targetStartedNanos() == 0) {
+            next = next.withLastInfo(info.withTargetStarted(last == 0 ? e.config().os().clock().nanos() : last,
+                    start.byCont()));
         }
-    }
-
-    private void emit(String event, Map<String, Object> data) {
-        VmEvent e = new VmEvent(event, data, config.os().clock().nanos());
-        subscribers.forEach(s -> s.tell(e));
+        next = changeRunState(e, next, RunState.RUNNING);
+        start.replyTo().ifPresent(r -> r.tell(DONE));
+        return next;
     }
 
     // ------------------------------------------------------------------ helpers
 
-    private <R> void askNics(List<Nic> list, Class<R> cls,
-            java.util.function.Function<ActorRef<R>, VirtioNetActor.Command> request, Consumer<List<Object>> onAll,
-            Consumer<String> onFailure) {
-        if (list.isEmpty()) {
-            onAll.accept(List.of());
-            return;
-        }
-        long op = nextOp++;
-        ops.put(op, new Gather(list.size(), rs -> onAll.accept(rs)));
-        for (int i = 0; i < list.size(); i++) {
-            int index = i;
-            nicReplies.ask(cls, list.get(i).deviceId(), list.get(i).ref(), config.queueTimeout(), request::apply, (r, ex) -> new NicsAnswered(op, index,
-                    r, ex));
-        }
-        // failures go to onFailure once
-        failures.put(op, onFailure);
-    }
-
-    private final TreeMap<Long, Consumer<String>> failures = new TreeMap<>();
-
-    private Behavior<Command> onNicsAnswered(NicsAnswered a) {
-        Gather g = ops.get(a.op());
-        if (g == null) {
-            return Behaviors.same();
-        }
-        if (a.failure() != null) {
-            ops.remove(a.op());
-            failures.remove(a.op()).accept("a NIC did not answer: " + a.failure().getMessage());
-            return Behaviors.same();
-        }
-        if (g.replies[a.index()] == null) {
-            g.missing--;
-        }
-        g.replies[a.index()] = a.reply();
-        if (g.missing == 0) {
-            ops.remove(a.op());
-            failures.remove(a.op());
-            g.onAll.accept(java.util.Arrays.asList(g.replies));
-        }
-        return Behaviors.same();
-    }
-
-    /** Runs {@code action}; an {@link OptionException} becomes a QMP error; a null result means "answered later". */
-    private Behavior<Command> guarded(ActorRef<VmReply> replyTo, java.util.concurrent.Callable<Object> action) {
-        Object result;
+    /** Runs {@code action}, which replies itself on success; a refused option becomes a {@link VmReply.Refused} with its text. */
+    private static Behavior<Command> attempt(Env e, VmState s, ActorRef<VmReply> replyTo, Supplier<VmState> action) {
         try {
-            result = action.call();
-        } catch (OptionException e) {
-            replyTo.tell(VmReply.error(new QmpError(e.errorClass(), e.getMessage())));
-            return Behaviors.same();
-        } catch (IllegalArgumentException e) {
-            replyTo.tell(VmReply.error(QmpError.generic(e.getMessage())));
-            return Behaviors.same();
-        } catch (Exception e) {
-            throw new IllegalStateException(e);
+            return next(e, action.get());
+        } catch (OptionException ex) {
+            return reply(e, s, replyTo, VmReply.Refused.rejected(ex.getMessage()));
+        } catch (IllegalArgumentException ex) {
+            return reply(e, s, replyTo, VmReply.Refused.rejected((ex.getMessage())));
         }
-        if (result != null) {
-            replyTo.tell(VmReply.ok(result));
-        }
-        return Behaviors.same();
     }
 
-    private static Behavior<Command> reply(ActorRef<VmReply> to, VmReply r) {
+    private static Behavior<Command> reply(Env e, VmState s, ActorRef<VmReply> to, VmReply r) {
         to.tell(r);
-        return Behaviors.same();
+        return next(e, s);
     }
 }

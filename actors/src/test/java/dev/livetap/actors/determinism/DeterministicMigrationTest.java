@@ -1,5 +1,8 @@
 package dev.livetap.actors.determinism;
 
+import dev.livetap.actors.options.TapNetdevOptions;
+import dev.livetap.actors.options.VirtioNetDeviceOptions;
+import dev.livetap.actors.options.MigrationParameters;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -216,15 +219,15 @@ class DeterministicMigrationTest {
                 String uri = "unix:/run/livetap/determinism.sock";
                 Map<String, Object> nic = Map.of("driver", "virtio-net-pci", "id", "nic0", "netdev", "net0", "mq", true,
                         "mac", Frames.GUEST_MAC.toString());
-                d.call(src, r -> new VmActor.NetdevAdd(Map.of("type", "tap", "id", "net0", "ifname", "tap0", "queues", 4), r));
-                d.call(src, r -> new VmActor.DeviceAdd(nic, r));
-                d.call(tgt, r -> new VmActor.NetdevAdd(Map.of("type", "tap", "id", "net0", "ifname", "tap0", "queues", 4,
-                        "incoming-fds", true), r));
-                d.call(tgt, r -> new VmActor.DeviceAdd(nic, r));
+                d.call(src, r -> new VmActor.NetdevAdd(TapNetdevOptions.fromQmp(Map.of("type", "tap", "id", "net0", "ifname", "tap0", "queues", 4)), r));
+                d.call(src, r -> new VmActor.DeviceAdd(VirtioNetDeviceOptions.fromQmp(nic), r));
+                d.call(tgt, r -> new VmActor.NetdevAdd(TapNetdevOptions.fromQmp(Map.of("type", "tap", "id", "net0", "ifname", "tap0", "queues", 4,
+                        "incoming-fds", true)), r));
+                d.call(tgt, r -> new VmActor.DeviceAdd(VirtioNetDeviceOptions.fromQmp(nic), r));
                 d.ping(1, 4);
                 d.call(tgt, r -> new VmActor.MigrateIncoming(uri, r));
                 d.await(() -> tgtTransport.listening().isDone());
-                d.call(src, r -> new VmActor.MigrateSetParameters(Map.of("local", true), r));
+                d.call(src, r -> new VmActor.MigrateSetParameters(MigrationParameters.Update.fromQmp(Map.of("local", true)), r));
                 d.call(src, r -> new VmActor.Migrate(uri, r));
                 d.await(() -> d.events.contains("src:MIGRATION{status=completed}") && d.events.contains("tgt:RESUME{}"));
                 d.ping(1001, 4);
@@ -297,7 +300,7 @@ class DeterministicMigrationTest {
             return Behaviors.receive(Object.class)
                     .onMessage(VmReply.class, r -> {
                         if (!r.isOk()) {
-                            done.completeExceptionally(new AssertionError("command failed: " + r.error()));
+                            done.completeExceptionally(new AssertionError("command failed: " + r));
                             return Behaviors.same();
                         }
                         return next();

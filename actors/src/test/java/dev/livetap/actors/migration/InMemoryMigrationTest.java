@@ -1,5 +1,7 @@
 package dev.livetap.actors.migration;
 
+import dev.livetap.actors.vm.VmReply;
+import dev.livetap.actors.options.MigrationParameters;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -285,12 +287,12 @@ class InMemoryMigrationTest {
         Endpoint src = source();
         src.netdev(Map.of("id", "net0", "ifname", "tap0", "queues", 4));
         src.nic("nic0", "net0");
-        src.ok(r -> new VmActor.MigrateSetParameters(Map.of("backend-transfer", true), r));
+        src.ok(r -> new VmActor.MigrateSetParameters(MigrationParameters.Update.fromQmp(Map.of("backend-transfer", true)), r));
         var reply = src.call(r -> new VmActor.Migrate("tcp:127.0.0.1:4444", r));
         assertFalse(reply.isOk());
-        assertEquals("GenericError", reply.error().errorClass());
+        assertEquals(VmReply.Refusal.REJECTED, ((VmReply.Refused) reply).refusal());
         assertEquals("local migration requires a UNIX socket channel (unix:PATH); got tcp:127.0.0.1:4444",
-                reply.error().desc());
+                ((VmReply.Refused) reply).message());
         assertEquals("running", src.runState(), "nothing changed");
         assertEquals(MigrationInfo.NONE, src.info(), "no migration was started");
         assertTrue(src.nics().get(0).queues().stream().allMatch(q -> q.reading()), "the queues still read");
@@ -300,7 +302,7 @@ class InMemoryMigrationTest {
     private void migrateLocally(Endpoint src, Endpoint tgt) throws Exception {
         tgt.ok(r -> new VmActor.MigrateIncoming(URI, r));
         tgtTransport.listening().get(5, TimeUnit.SECONDS);
-        src.ok(r -> new VmActor.MigrateSetParameters(Map.of("local", true), r));
+        src.ok(r -> new VmActor.MigrateSetParameters(MigrationParameters.Update.fromQmp(Map.of("local", true)), r));
         src.ok(r -> new VmActor.Migrate(URI, r));
     }
 

@@ -1,5 +1,7 @@
 package dev.livetap.actors.migration;
 
+import dev.livetap.actors.vm.VmReply;
+import dev.livetap.actors.options.MigrationParameters;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -81,7 +83,7 @@ class MigrationRollbackTest {
         Endpoint src = new Endpoint(kit, "src", srcOs, transport, false, false, new RecordingVhostBackend(), TIMEOUTS);
         src.netdev(Map.of("id", "net0", "ifname", "tap0", "queues", 4, "downscript", "/etc/src-down"));
         src.nic("nic0", "net0");
-        src.ok(r -> new VmActor.MigrateSetParameters(Map.of("local", true), r));
+        src.ok(r -> new VmActor.MigrateSetParameters(MigrationParameters.Update.fromQmp(Map.of("local", true)), r));
         return src;
     }
 
@@ -227,7 +229,7 @@ class MigrationRollbackTest {
         src.vm.tell(new VmActor.Migrate(URI, migrated.getRef()));
         src.vm.tell(new VmActor.QueryMigrate(queried.getRef()));
         assertTrue(migrated.receiveMessage(Endpoint.WAIT).isOk(), "the second migrate starts");
-        MigrationInfo now = (MigrationInfo) queried.receiveMessage(Endpoint.WAIT).value();
+        MigrationInfo now = ((VmReply.Migration) queried.receiveMessage(Endpoint.WAIT)).info();
         assertEquals("setup", now.status().qmpName(), "query-migrate after migrate reports the new migration: " + now);
         assertTrue(!now.migrationId().equals(first.migrationId()), "with its own id: " + now + " after " + first);
         assertEquals(null, now.errorDesc(), "without the last migration's error");
@@ -243,7 +245,7 @@ class MigrationRollbackTest {
         tgt.vm.tell(new VmActor.MigrateIncoming(URI, incoming.getRef()));
         tgt.vm.tell(new VmActor.QueryMigrate(asked.getRef()));
         assertTrue(incoming.receiveMessage(Endpoint.WAIT).isOk(), "migrate-incoming starts");
-        MigrationInfo tgtNow = (MigrationInfo) asked.receiveMessage(Endpoint.WAIT).value();
+        MigrationInfo tgtNow = ((VmReply.Migration) asked.receiveMessage(Endpoint.WAIT)).info();
         assertEquals("setup", tgtNow.status().qmpName(), "query-migrate after migrate-incoming reports it: " + tgtNow);
         time.timePasses(Duration.ofSeconds(2));
         tgt.awaitMigrationStatus("failed");
@@ -271,7 +273,7 @@ class MigrationRollbackTest {
     @Test
     void switchoverBeyondTheLimitRollsBack() throws Exception {
         Endpoint src = runningSource(new PathTransport(srcOs));
-        src.ok(r -> new VmActor.MigrateSetParameters(Map.of("x-switchover-limit", 50), r));
+        src.ok(r -> new VmActor.MigrateSetParameters(MigrationParameters.Update.fromQmp(Map.of("x-switchover-limit", 50)), r));
         silentTarget(false);
         src.ok(r -> new VmActor.Migrate(URI, r));
         src.awaitMigrationStatus("device");

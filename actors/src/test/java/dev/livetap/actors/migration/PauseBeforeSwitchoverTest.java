@@ -1,5 +1,8 @@
 package dev.livetap.actors.migration;
 
+import dev.livetap.actors.options.MigrationStatus;
+import dev.livetap.actors.options.MigrationCapabilities;
+import dev.livetap.actors.options.MigrationParameters;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -75,22 +78,22 @@ class PauseBeforeSwitchoverTest {
     }
 
     private void pauseBeforeSwitchover(Endpoint e) {
-        e.ok(r -> new VmActor.MigrateSetCapabilities(Map.of("capabilities",
-                List.of(Map.of("capability", "pause-before-switchover", "state", true))), r));
+        e.ok(r -> new VmActor.MigrateSetCapabilities(
+                Map.of(MigrationCapabilities.Capability.PAUSE_BEFORE_SWITCHOVER, true), r));
     }
 
     private void migrateLocally() throws Exception {
         tgt.ok(r -> new VmActor.MigrateIncoming(URI, r));
         tgtTransport.listening().get(5, TimeUnit.SECONDS);
-        src.ok(r -> new VmActor.MigrateSetParameters(Map.of("local", true), r));
+        src.ok(r -> new VmActor.MigrateSetParameters(MigrationParameters.Update.fromQmp(Map.of("local", true)), r));
         src.ok(r -> new VmActor.Migrate(URI, r));
     }
 
     private static String continueError(Endpoint e, String state) {
-        VmReply r = e.call(ref -> new VmActor.MigrateContinue(state, ref));
+        VmReply r = e.call(ref -> new VmActor.MigrateContinue(MigrationStatus.fromQmp(state), ref));
         assertFalse(r.isOk(), "migrate-continue " + state + " must fail on " + e.name);
-        assertEquals("GenericError", r.error().errorClass());
-        return r.error().desc();
+        assertEquals(VmReply.Refusal.REJECTED, ((VmReply.Refused) r).refusal());
+        return ((VmReply.Refused) r).message();
     }
 
     private Set<Integer> collectReplies(int firstSeq, int count) {
@@ -157,7 +160,7 @@ class PauseBeforeSwitchoverTest {
                 "the target has no outgoing migration");
         assertHeld(seen);
 
-        src.ok(r -> new VmActor.MigrateContinue("pre-switchover", r));
+        src.ok(r -> new VmActor.MigrateContinue(MigrationStatus.PRE_SWITCHOVER, r));
         src.awaitMigrationStatus("completed");
         tgt.awaitMigrationStatus("completed");
         assertEquals(List.of("setup", "active", "pre-switchover", "device", "completed"), src.migrationStatuses(),
@@ -199,7 +202,7 @@ class PauseBeforeSwitchoverTest {
     @Test
     void xSwitchoverLimitCountsTheHoldAndRollsBack() throws Exception {
         pauseBeforeSwitchover(src);
-        src.ok(r -> new VmActor.MigrateSetParameters(Map.of("x-switchover-limit", 300), r));
+        src.ok(r -> new VmActor.MigrateSetParameters(MigrationParameters.Update.fromQmp(Map.of("x-switchover-limit", 300)), r));
         migrateLocally();
         src.awaitMigrationStatus("pre-switchover");
         src.awaitMigrationStatus("failed");
@@ -219,8 +222,7 @@ class PauseBeforeSwitchoverTest {
         src.awaitMigrationStatus("completed");
         assertEquals(List.of("setup", "active", "device", "completed"), src.migrationStatuses());
         assertEquals("Migration not in expected state: completed", continueError(src, "pre-switchover"));
-        assertEquals(false, ((List<?>) src.ok(VmActor.QueryMigrateCapabilities::new)).stream()
-                .map(c -> (Map<?, ?>) c).filter(c -> c.get("capability").equals("pause-before-switchover"))
-                .findFirst().orElseThrow().get("state"), "off by default");
+        assertFalse(((VmReply.Capabilities) src.ok(VmActor.QueryMigrateCapabilities::new)).capabilities()
+                .isOn(MigrationCapabilities.Capability.PAUSE_BEFORE_SWITCHOVER), "off by default");
     }
 }

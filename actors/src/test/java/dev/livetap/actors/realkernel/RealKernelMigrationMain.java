@@ -1,5 +1,8 @@
 package dev.livetap.actors.realkernel;
 
+import dev.livetap.actors.options.TapNetdevOptions;
+import dev.livetap.actors.options.VirtioNetDeviceOptions;
+import dev.livetap.actors.options.MigrationParameters;
 import dev.livetap.actors.guest.Ipv4Address;
 import dev.livetap.actors.migration.MigrationInfo;
 import dev.livetap.actors.migration.MigrationTimeouts;
@@ -89,12 +92,12 @@ public final class RealKernelMigrationMain {
                 ProcessHandle.current().pid()), "tgt");
         Map<String, Object> nic = Map.of("driver", "virtio-net-pci", "id", "nic0", "netdev", "net0", "mq", true,
                 "mac", "52:54:00:12:34:56");
-        ok(system, src, r -> new VmActor.NetdevAdd(Map.of("type", "tap", "id", "net0", "ifname", IFNAME, "queues", 4,
-                "downscript", "/bin/true"), r));
-        ok(system, src, r -> new VmActor.DeviceAdd(nic, r));
-        ok(system, tgt, r -> new VmActor.NetdevAdd(Map.of("type", "tap", "id", "net0", "ifname", IFNAME, "queues", 4,
-                "incoming-fds", true, "downscript", "/bin/true"), r));
-        ok(system, tgt, r -> new VmActor.DeviceAdd(nic, r));
+        ok(system, src, r -> new VmActor.NetdevAdd(TapNetdevOptions.fromQmp(Map.of("type", "tap", "id", "net0", "ifname", IFNAME, "queues", 4,
+                "downscript", "/bin/true")), r));
+        ok(system, src, r -> new VmActor.DeviceAdd(VirtioNetDeviceOptions.fromQmp(nic), r));
+        ok(system, tgt, r -> new VmActor.NetdevAdd(TapNetdevOptions.fromQmp(Map.of("type", "tap", "id", "net0", "ifname", IFNAME, "queues", 4,
+                "incoming-fds", true, "downscript", "/bin/true")), r));
+        ok(system, tgt, r -> new VmActor.DeviceAdd(VirtioNetDeviceOptions.fromQmp(nic), r));
         sh("sysctl", "-qw", "net.ipv6.conf." + IFNAME + ".disable_ipv6=1");
         sh("ip", "addr", "add", "10.0.0.1/24", "dev", IFNAME);
         sh("ip", "link", "set", IFNAME, "up");
@@ -110,7 +113,7 @@ public final class RealKernelMigrationMain {
                 .redirectErrorStream(true).start();
         Thread.sleep(300);
         ok(system, tgt, r -> new VmActor.MigrateIncoming("unix:/unused/socketpair", r));
-        ok(system, src, r -> new VmActor.MigrateSetParameters(Map.of("local", true), r));
+        ok(system, src, r -> new VmActor.MigrateSetParameters(MigrationParameters.Update.fromQmp(Map.of("local", true)), r));
         long t0 = System.nanoTime();
         ok(system, src, r -> new VmActor.Migrate("unix:/unused/socketpair", r));
         MigrationInfo si = awaitFinal(system, src);
@@ -119,7 +122,7 @@ public final class RealKernelMigrationMain {
                 + " error=" + si.errorDesc() + "/" + ti.errorDesc());
         awaitRunning(system, tgt);
         System.out.println("RESULT migrationWallMs=" + (System.nanoTime() - t0) / 1_000_000);
-        MigrationInfo tiRunning = (MigrationInfo) ok(system, tgt, VmActor.QueryMigrate::new);
+        MigrationInfo tiRunning = ((VmReply.Migration) ok(system, tgt, VmActor.QueryMigrate::new)).info();
         System.out.println("RESULT downtimeUs=" + (tiRunning.targetStartedNanos() - si.sourceStoppedNanos()) / 1000);
         long srcIcmpAfterMigration = guest(system, src).counters().icmpReplies();
         if (!during.waitFor(20, TimeUnit.SECONDS)) {
@@ -165,20 +168,20 @@ public final class RealKernelMigrationMain {
                 system.scheduler()).toCompletableFuture().get(20, TimeUnit.SECONDS);
     }
 
-    private static Object ok(ActorSystem<SpawnProtocol.Command> system, ActorRef<VmActor.Command> vm,
+    private static VmReply ok(ActorSystem<SpawnProtocol.Command> system, ActorRef<VmActor.Command> vm,
             Function<ActorRef<VmReply>, VmActor.Command> command) throws Exception {
         VmReply r = AskPattern.ask(vm, command::apply, WAIT, system.scheduler()).toCompletableFuture()
                 .get(20, TimeUnit.SECONDS);
         if (!r.isOk()) {
-            throw new IllegalStateException("command failed: " + r.error());
+            throw new IllegalStateException("command failed: " + r);
         }
-        return r.value();
+        return r;
     }
 
     private static MigrationInfo awaitFinal(ActorSystem<SpawnProtocol.Command> system, ActorRef<VmActor.Command> vm) throws Exception {
         long deadline = System.nanoTime() + WAIT.toNanos();
         while (System.nanoTime() < deadline) {
-            MigrationInfo i = (MigrationInfo) ok(system, vm, VmActor.QueryMigrate::new);
+            MigrationInfo i = ((VmReply.Migration) ok(system, vm, VmActor.QueryMigrate::new)).info();
             if (i.status().isFinal()) {
                 return i;
             }
@@ -191,8 +194,7 @@ public final class RealKernelMigrationMain {
     private static void awaitRunning(ActorSystem<SpawnProtocol.Command> system, ActorRef<VmActor.Command> vm) throws Exception {
         long deadline = System.nanoTime() + WAIT.toNanos();
         while (System.nanoTime() < deadline) {
-            Map<String, Object> s = (Map<String, Object>) ok(system, vm, VmActor.QueryStatus::new);
-            if (Boolean.TRUE.equals(s.get("running"))) {
+            if (((VmReply.Status) ok(system, vm, VmActor.QueryStatus::new)).running()) {
                 return;
             }
             Thread.sleep(2);
@@ -203,7 +205,7 @@ public final class RealKernelMigrationMain {
     @SuppressWarnings("unchecked")
     private static dev.livetap.actors.guest.GuestActor.GuestState guest(ActorSystem<SpawnProtocol.Command> system,
             ActorRef<VmActor.Command> vm) throws Exception {
-        List<VirtioNetActor.NicInfo> nics = (List<VirtioNetActor.NicInfo>) ok(system, vm, VmActor.QueryNics::new);
+        List<VirtioNetActor.NicInfo> nics = ((VmReply.Nics) ok(system, vm, VmActor.QueryNics::new)).nics();
         return nics.get(0).guest();
     }
 

@@ -1,5 +1,8 @@
 package dev.livetap.actors.testing;
 
+import java.util.Optional;
+import dev.livetap.actors.options.TapNetdevOptions;
+import dev.livetap.actors.options.VirtioNetDeviceOptions;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -57,37 +60,35 @@ public final class Endpoint {
         return p.receiveMessage(WAIT);
     }
 
-    public Object ok(Function<ActorRef<VmReply>, VmActor.Command> command) {
+    public VmReply ok(Function<ActorRef<VmReply>, VmActor.Command> command) {
         VmReply r = call(command);
-        assertTrue(r.isOk(), name + ": command must succeed, got " + r.error());
-        return r.value();
+        assertTrue(r.isOk(), name + ": command must succeed, got " + r);
+        return r;
     }
 
     public void netdev(Map<String, Object> args) {
         Map<String, Object> a = new LinkedHashMap<>();
         a.put("type", "tap");
         a.putAll(args);
-        ok(r -> new VmActor.NetdevAdd(a, r));
+        ok(r -> new VmActor.NetdevAdd(TapNetdevOptions.fromQmp(a), r));
     }
 
     public void nic(String id, String netdev) {
-        ok(r -> new VmActor.DeviceAdd(Map.of("driver", "virtio-net-pci", "id", id, "netdev", netdev, "mq", true,
-                "mac", Frames.GUEST_MAC.toString(), VmActor.GUEST_IP_ARGUMENT, "10.0.0.2"), r));
+        ok(r -> new VmActor.DeviceAdd(VirtioNetDeviceOptions.fromQmp(Map.of("driver", "virtio-net-pci", "id", id,
+                "netdev", netdev, "mq", true, "mac", Frames.GUEST_MAC.toString())),
+                Optional.of(Ipv4Address.parse("10.0.0.2")), r));
     }
 
     public MigrationInfo info() {
-        return (MigrationInfo) ok(VmActor.QueryMigrate::new);
+        return ((VmReply.Migration) ok(VmActor.QueryMigrate::new)).info();
     }
 
     public String runState() {
-        @SuppressWarnings("unchecked")
-        Map<String, Object> s = (Map<String, Object>) ok(VmActor.QueryStatus::new);
-        return (String) s.get("status");
+        return ((VmReply.Status) ok(VmActor.QueryStatus::new)).runState().qmpName();
     }
 
-    @SuppressWarnings("unchecked")
     public List<VirtioNetActor.NicInfo> nics() {
-        return (List<VirtioNetActor.NicInfo>) ok(VmActor.QueryNics::new);
+        return ((VmReply.Nics) ok(VmActor.QueryNics::new)).nics();
     }
 
     /** Reads events until the MIGRATION event with {@code status}; records every status seen. */

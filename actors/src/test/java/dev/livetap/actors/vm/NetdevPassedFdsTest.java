@@ -1,5 +1,8 @@
 package dev.livetap.actors.vm;
 
+import dev.livetap.actors.options.OptionException;
+import dev.livetap.actors.options.VirtioNetDeviceOptions;
+import dev.livetap.actors.options.MigrationParameters;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -86,7 +89,7 @@ class NetdevPassedFdsTest {
 
     private static Function<org.apache.pekko.actor.typed.ActorRef<VmReply>, VmActor.Command> netdevAdd(
             Map<String, Object> args, List<OwnedFd> fds) {
-        return r -> new VmActor.NetdevAdd(args, fds, r);
+        return r -> new VmActor.NetdevAdd(TapNetdevOptions.fromQmp(args), fds, r);
     }
 
     private Set<Integer> pingAndCollect(String ifname, int firstSeq, int count) {
@@ -138,10 +141,10 @@ class NetdevPassedFdsTest {
         assertEquals(2, srcOs.ledger().open(), "the VM holds exactly the two passed fds");
 
         src.ok(r -> new VmActor.DeviceDel("nic0", r));
-        VmReply again = src.call(r -> new VmActor.DeviceAdd(Map.of("driver", "virtio-net-pci", "id", "nic1",
-                "netdev", "net0"), r));
+        VmReply again = src.call(r -> new VmActor.DeviceAdd(VirtioNetDeviceOptions.fromQmp(Map.of("driver", "virtio-net-pci", "id", "nic1",
+                "netdev", "net0")), r));
         assertFalse(again.isOk(), "the fds went with the unplugged device");
-        assertTrue(again.error().desc().contains("netdev 'net0' has no TAP fds left"), again.error().desc());
+        assertTrue(((VmReply.Refused) again).message().contains("netdev 'net0' has no TAP fds left"), again.toString());
         src.ok(r -> new VmActor.NetdevDel("net0", r));
         awaitOpenCount(openBefore);
         assertEquals(0, srcOs.ledger().open(), "every passed fd is closed");
@@ -167,10 +170,18 @@ class NetdevPassedFdsTest {
     /** One refused netdev_add: the fds it carried are all closed, and nothing else changed. */
     private void refused(Endpoint vm, Map<String, Object> args, List<OwnedFd> fds, String expected, List<OwnedFd> keep) {
         int ledger = srcOs.ledger().open();
-        VmReply r = vm.call(netdevAdd(args, fds));
-        assertFalse(r.isOk(), args + " must be refused");
-        assertEquals("GenericError", r.error().errorClass());
-        assertTrue(r.error().desc().contains(expected), "expected '" + expected + "' in: " + r.error().desc());
+        String refusal;
+        try {
+            TapNetdevOptions options = TapNetdevOptions.fromQmp(args);
+            VmReply r = vm.call(replyTo -> new VmActor.NetdevAdd(options, fds, replyTo));
+            assertFalse(r.isOk(), args + " must be refused");
+            assertEquals(VmReply.Refusal.REJECTED, ((VmReply.Refused) r).refusal());
+            refusal = ((VmReply.Refused) r).message();
+        } catch (OptionException e) {
+            OwnedFd.closeAll(fds); // what the engine's edge does with options that do not parse
+            refusal = e.getMessage();
+        }
+        assertTrue(refusal.contains(expected), "expected '" + expected + "' in: " + refusal);
         for (OwnedFd f : fds) {
             assertTrue(!f.isOpen() || keep.contains(f), "a refused netdev_add closes every fd it carried: " + f.number());
         }
@@ -232,7 +243,7 @@ class NetdevPassedFdsTest {
 
         tgt.ok(r -> new VmActor.MigrateIncoming(URI, r));
         tgtTransport.listening().get(5, TimeUnit.SECONDS);
-        src.ok(r -> new VmActor.MigrateSetParameters(Map.of("local", true), r));
+        src.ok(r -> new VmActor.MigrateSetParameters(MigrationParameters.Update.fromQmp(Map.of("local", true)), r));
         src.ok(r -> new VmActor.Migrate(URI, r));
         src.awaitMigrationStatus("completed");
         tgt.awaitMigrationStatus("completed");

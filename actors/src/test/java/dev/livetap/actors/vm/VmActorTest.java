@@ -1,5 +1,11 @@
 package dev.livetap.actors.vm;
 
+import dev.livetap.actors.options.MigrationParameters;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import dev.livetap.actors.options.OptionException;
+import dev.livetap.actors.options.RunState;
+import dev.livetap.actors.options.TapNetdevOptions;
+import dev.livetap.actors.options.VirtioNetDeviceOptions;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import dev.livetap.actors.options.MigrationStatus;
 import dev.livetap.actors.migration.MigrationInfo;
@@ -47,32 +53,33 @@ class VmActorTest {
                 new RecordingVhostBackend(), InMemoryMigrationTestAccess.TIMEOUTS);
     }
 
-    private static QmpError error(VmReply r) {
+    private static VmReply.Refused error(VmReply r) {
         assertFalse(r.isOk(), "the command must be refused");
-        return r.error();
+        return (VmReply.Refused) r;
     }
 
     @Test
     void refusalsCarryQmpErrorClassesAndQemusTexts() {
         Endpoint src = vm(false, false);
         src.netdev(Map.of("id", "net0", "ifname", "tap0", "queues", 2));
-        assertEquals(new QmpError("GenericError", "Duplicate ID 'net0' for netdev"),
-                error(src.call(r -> new VmActor.NetdevAdd(Map.of("type", "tap", "id", "net0"), r))));
-        assertEquals(new QmpError("GenericError", "Property 'virtio-net-pci.netdev' can't find value 'nope'"),
-                error(src.call(r -> new VmActor.DeviceAdd(Map.of("driver", "virtio-net-pci", "netdev", "nope"), r))));
-        assertEquals(new QmpError("DeviceNotFound", "Device 'nic9' not found"), error(src.call(r -> new VmActor.DeviceDel("nic9", r))));
-        assertEquals(new QmpError("GenericError", "'-incoming' was not specified on the command line"),
+        assertEquals(VmReply.Refused.rejected("Duplicate ID 'net0' for netdev"),
+                error(src.call(r -> new VmActor.NetdevAdd(TapNetdevOptions.fromQmp(Map.of("type", "tap", "id", "net0")), r))));
+        assertEquals(VmReply.Refused.rejected("Property 'virtio-net-pci.netdev' can't find value 'nope'"),
+                error(src.call(r -> new VmActor.DeviceAdd(VirtioNetDeviceOptions.fromQmp(Map.of("driver", "virtio-net-pci", "netdev", "nope")), r))));
+        assertEquals(new VmReply.Refused(VmReply.Refusal.DEVICE_NOT_FOUND, "Device 'nic9' not found"), error(src.call(r -> new VmActor.DeviceDel("nic9", r))));
+        assertEquals(VmReply.Refused.rejected("'-incoming' was not specified on the command line"),
                 error(src.call(r -> new VmActor.MigrateIncoming("unix:/x", r))));
-        assertEquals(new QmpError("GenericError", "incoming-fds is incompatible with fd=, fds=, helper=, script=, downscript="),
-                error(src.call(r -> new VmActor.NetdevAdd(Map.of("type", "tap", "id", "net1", "incoming-fds", true,
-                        "script", "/etc/ifup"), r))));
+        // a netdev_add whose options do not parse never reaches the VM: the edge refuses it with this text
+        assertEquals("incoming-fds is incompatible with fd=, fds=, helper=, script=, downscript=",
+                assertThrows(OptionException.class, () -> TapNetdevOptions.fromQmp(Map.of("type", "tap", "id", "net1",
+                        "incoming-fds", true, "script", "/etc/ifup"))).getMessage());
         src.netdev(Map.of("id", "net1", "ifname", "tap1", "incoming-fds", true));
-        assertEquals(new QmpError("GenericError", "Peers wait for incoming, but it's not an incoming migration."),
-                error(src.call(r -> new VmActor.DeviceAdd(Map.of("driver", "virtio-net-pci", "id", "nic1", "netdev", "net1"), r))));
-        assertEquals(new QmpError("GenericError", "livetap migrates only over UNIX sockets (unix:PATH); got tcp:h:1"),
+        assertEquals(VmReply.Refused.rejected("Peers wait for incoming, but it's not an incoming migration."),
+                error(src.call(r -> new VmActor.DeviceAdd(VirtioNetDeviceOptions.fromQmp(Map.of("driver", "virtio-net-pci", "id", "nic1", "netdev", "net1")), r))));
+        assertEquals(VmReply.Refused.rejected("livetap migrates only over UNIX sockets (unix:PATH); got tcp:h:1"),
                 error(src.call(r -> new VmActor.Migrate("tcp:h:1", r))));
-        assertEquals(Map.of("local", false, "downtime-limit", 300L, "x-switchover-limit", 0L),
-                src.ok(VmActor.QueryMigrateParameters::new));
+        assertEquals(new VmReply.Parameters(MigrationParameters.defaults()),
+                src.call(VmActor.QueryMigrateParameters::new));
         assertEquals(0, os.ledger().open(), "no device was realized, so no TAP queue is open");
     }
 
@@ -81,7 +88,7 @@ class VmActorTest {
         Endpoint src = vm(false, false);
         src.netdev(Map.of("id", "net0", "ifname", "tap0", "queues", 2));
         src.nic("nic0", "net0");
-        assertEquals(Map.of("running", true, "status", "running"), src.ok(VmActor.QueryStatus::new));
+        assertEquals(new VmReply.Status(RunState.RUNNING), src.call(VmActor.QueryStatus::new));
         src.ok(VmActor.Stop::new);
         assertEquals(VmEvent.STOP, src.events.receiveMessage().event());
         assertEquals("paused", src.runState());
@@ -115,7 +122,7 @@ class VmActorTest {
         src.vm.tell(new VmActor.Migrate("unix:/run/nobody-listens.sock", migrated.getRef()));
         src.vm.tell(new VmActor.QueryMigrate(queried.getRef()));
         assertTrue(migrated.receiveMessage(Endpoint.WAIT).isOk());
-        MigrationInfo info = (MigrationInfo) queried.receiveMessage(Endpoint.WAIT).value();
+        MigrationInfo info = ((VmReply.Migration) queried.receiveMessage(Endpoint.WAIT)).info();
         assertEquals("migration-src-2", info.migrationId(), "query-migrate describes the migration just started: " + info);
         // setup, or already this migration's own 'failed' when the coordinator was faster than the
         // test thread's second tell: what matters is that it is the new migration's state

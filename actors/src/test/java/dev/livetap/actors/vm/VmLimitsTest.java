@@ -1,5 +1,7 @@
 package dev.livetap.actors.vm;
 
+import dev.livetap.actors.options.TapNetdevOptions;
+import dev.livetap.actors.options.VirtioNetDeviceOptions;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 
@@ -48,10 +50,10 @@ class VmLimitsTest {
         for (int i = 0; i < VmActor.MAX_NETDEVS; i++) {
             vm.netdev(Map.of("id", "net" + i, "ifname", "tap" + i));
         }
-        VmReply refused = vm.call(r -> new VmActor.NetdevAdd(Map.of("type", "tap", "id", "one-more", "ifname", "tapx"), r));
+        VmReply refused = vm.call(r -> new VmActor.NetdevAdd(TapNetdevOptions.fromQmp(Map.of("type", "tap", "id", "one-more", "ifname", "tapx")), r));
         assertFalse(refused.isOk(), "netdev number MAX_NETDEVS + 1 must be refused");
-        assertEquals(new QmpError("GenericError", "too many netdevs: this VM has " + VmActor.MAX_NETDEVS + " (limit "
-                + VmActor.MAX_NETDEVS + ")"), refused.error());
+        assertEquals(VmReply.Refused.rejected("too many netdevs: this VM has " + VmActor.MAX_NETDEVS + " (limit "
+                + VmActor.MAX_NETDEVS + ")"), refused);
         vm.ok(r -> new VmActor.NetdevDel("net0", r));
         vm.netdev(Map.of("id", "one-more", "ifname", "tapx")); // a freed slot can be used again
         assertEquals(0, os.ledger().open(), "netdevs without a device open nothing");
@@ -68,11 +70,11 @@ class VmLimitsTest {
         }
         int openWithMaxNics = os.ledger().open();
         assertEquals(VmActor.MAX_NICS, openWithMaxNics, "one TAP queue per realized NIC");
-        VmReply refused = vm.call(r -> new VmActor.DeviceAdd(Map.of("driver", "virtio-net-pci", "id", "nicx",
-                "netdev", "net" + VmActor.MAX_NICS), r));
+        VmReply refused = vm.call(r -> new VmActor.DeviceAdd(VirtioNetDeviceOptions.fromQmp(Map.of("driver", "virtio-net-pci", "id", "nicx",
+                "netdev", "net" + VmActor.MAX_NICS)), r));
         assertFalse(refused.isOk(), "NIC number MAX_NICS + 1 must be refused");
-        assertEquals(new QmpError("GenericError", "too many NICs: this VM has " + VmActor.MAX_NICS + " (limit "
-                + VmActor.MAX_NICS + ")"), refused.error());
+        assertEquals(VmReply.Refused.rejected("too many NICs: this VM has " + VmActor.MAX_NICS + " (limit "
+                + VmActor.MAX_NICS + ")"), refused);
         assertEquals(openWithMaxNics, os.ledger().open(), "a refused device_add opens no TAP queue");
         assertEquals(VmActor.MAX_NICS, vm.nics().size());
         vm.ok(r -> new VmActor.DeviceDel("nic0", r));

@@ -2,8 +2,13 @@ package dev.livetap.engine.api;
 
 import dev.livetap.actors.migration.MigrationInfo;
 import dev.livetap.actors.nic.VirtioNetActor;
+import dev.livetap.actors.guest.Ipv4Address;
+import dev.livetap.actors.options.MigrationCapabilities;
+import dev.livetap.actors.options.MigrationParameters;
 import dev.livetap.actors.options.MigrationStatus;
+import dev.livetap.actors.options.OptionException;
 import dev.livetap.actors.options.TapNetdevOptions;
+import dev.livetap.actors.options.VirtioNetDeviceOptions;
 import dev.livetap.actors.vm.VmActor;
 import dev.livetap.actors.vm.VmEvent;
 import dev.livetap.actors.vm.VmReply;
@@ -13,6 +18,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.function.Function;
@@ -29,6 +35,10 @@ import org.apache.pekko.actor.typed.javadsl.AskPattern;
  * never block in them.
  */
 public final class VmEndpoint implements AutoCloseable {
+    /** QMP device_add argument (a livetap extra): the guest stand-in's IPv4 address. */
+    public static final String GUEST_IP_ARGUMENT = "x-guest-ip";
+    /** The QMP error class of a refusal naming a device that does not exist. */
+    static final String DEVICE_NOT_FOUND = "DeviceNotFound";
     private final VmSpec spec;
     /** Runs a completion on the completing thread (no pool, no new thread). */
     private static final java.util.concurrent.Executor DIRECT = Runnable::run;
@@ -73,15 +83,28 @@ public final class VmEndpoint implements AutoCloseable {
         a.put("type", TapNetdevOptions.TYPE);
         a.putAll(arguments);
         List<OwnedFd> passed = List.copyOf(fds);
-        if (closed && !passed.isEmpty()) {
-            OwnedFd.closeAll(passed);
+        TapNetdevOptions options;
+        try {
+            options = closed ? null : TapNetdevOptions.fromQmp(a);
+        } catch (OptionException | IllegalArgumentException e) {
+            OwnedFd.closeAll(passed); // the fds came with the command: a refusal closes them
+            return refused(e);
         }
-        return done(ask(r -> new VmActor.NetdevAdd(a, passed, r)));
+        return netdevAdd(options, passed);
     }
 
     /** {@code netdev_add} from parsed options (e.g. {@code TapNetdevOptions.parse("tap,id=net0,ifname=tap0,queues=4")}). */
     public CompletionStage<Void> netdevAdd(TapNetdevOptions options) {
-        return netdevAdd(toQmp(options));
+        return netdevAdd(options, List.of());
+    }
+
+    /** {@code netdev_add} from parsed options with the fds {@code fd=}/{@code fds=} name; they are the endpoint's from this call on. */
+    public CompletionStage<Void> netdevAdd(TapNetdevOptions options, List<OwnedFd> fds) {
+        List<OwnedFd> passed = List.copyOf(fds);
+        if (closed && !passed.isEmpty()) {
+            OwnedFd.closeAll(passed);
+        }
+        return done(ask(r -> new VmActor.NetdevAdd(options, passed, r)));
     }
 
     public CompletionStage<Void> netdevDel(String id) {
@@ -94,7 +117,21 @@ public final class VmEndpoint implements AutoCloseable {
      */
     public CompletionStage<Void> deviceAdd(Map<String, ?> arguments) {
         Map<String, Object> a = new LinkedHashMap<>(arguments);
-        return done(ask(r -> new VmActor.DeviceAdd(a, r)));
+        Object ip = a.remove(GUEST_IP_ARGUMENT);
+        VirtioNetDeviceOptions options;
+        Optional<Ipv4Address> guestIp;
+        try {
+            options = closed ? null : VirtioNetDeviceOptions.fromQmp(a);
+            guestIp = ip == null || closed ? Optional.empty() : Optional.of(Ipv4Address.parse(String.valueOf(ip)));
+        } catch (OptionException | IllegalArgumentException e) {
+            return refused(e);
+        }
+        return deviceAdd(options, guestIp);
+    }
+
+    /** {@code device_add} from parsed options; {@code guestIp} overrides the VM's guest stand-in address. */
+    public CompletionStage<Void> deviceAdd(VirtioNetDeviceOptions options, Optional<Ipv4Address> guestIp) {
+        return done(ask(r -> new VmActor.DeviceAdd(options, guestIp, r)));
     }
 
     public CompletionStage<Void> deviceDel(String id) {
@@ -103,14 +140,19 @@ public final class VmEndpoint implements AutoCloseable {
 
     /** {@code migrate-set-parameters}, e.g. {@code Map.of("local", true)}. */
     public CompletionStage<Void> setParameters(Map<String, ?> parameters) {
-        Map<String, Object> a = new LinkedHashMap<>(parameters);
-        return done(ask(r -> new VmActor.MigrateSetParameters(a, r)));
+        MigrationParameters.Update update;
+        try {
+            update = closed ? null : MigrationParameters.Update.fromQmp(new LinkedHashMap<>(parameters));
+        } catch (OptionException | IllegalArgumentException e) {
+            return refused(e);
+        }
+        return done(ask(r -> new VmActor.MigrateSetParameters(update, r)));
     }
 
     /** {@code query-migrate-parameters} in QMP form. */
     @SuppressWarnings("unchecked")
     public CompletionStage<Map<String, Object>> queryParameters() {
-        return ask(VmActor.QueryMigrateParameters::new).thenApply(v -> (Map<String, Object>) v);
+        return ask(VmActor.QueryMigrateParameters::new).thenApply(v -> ((VmReply.Parameters) v).parameters().toQmp());
     }
 
     /** {@code migrate-set-capabilities}: capability name to state. */
@@ -122,13 +164,18 @@ public final class VmEndpoint implements AutoCloseable {
             c.put("state", v);
             list.add(c);
         });
-        Map<String, Object> a = Map.of("capabilities", list);
-        return done(ask(r -> new VmActor.MigrateSetCapabilities(a, r)));
+        Map<MigrationCapabilities.Capability, Boolean> changes;
+        try {
+            changes = closed ? Map.of() : MigrationCapabilities.changesFromQmp(Map.of("capabilities", list));
+        } catch (OptionException | IllegalArgumentException e) {
+            return refused(e);
+        }
+        return done(ask(r -> new VmActor.MigrateSetCapabilities(changes, r)));
     }
 
     /** {@code query-migrate-capabilities} in QMP form (a list of {capability, state}). */
     public CompletionStage<Object> queryCapabilities() {
-        return ask(VmActor.QueryMigrateCapabilities::new);
+        return ask(VmActor.QueryMigrateCapabilities::new).thenApply(v -> ((VmReply.Capabilities) v).capabilities().toQmp());
     }
 
     /** {@code migrate-incoming uri=unix:PATH}: listens at PATH (mode 0600, same uid only) for the source. */
@@ -158,18 +205,22 @@ public final class VmEndpoint implements AutoCloseable {
 
     /** {@link #migrateContinue(MigrationStatus)} by QMP status name (any of QEMU's, for QMP). */
     public CompletionStage<Void> migrateContinue(String expectedStatus) {
-        return done(ask(r -> new VmActor.MigrateContinue(expectedStatus, r)));
+        return done(ask(r -> new VmActor.MigrateContinue(MigrationStatus.fromQmp(expectedStatus), r)));
     }
 
     /** {@code query-migrate}: the current or last migration ({@link MigrationInfo#toQmp()} is the QMP form). */
     public CompletionStage<MigrationInfo> query() {
-        return ask(VmActor.QueryMigrate::new).thenApply(v -> (MigrationInfo) v);
+        return ask(VmActor.QueryMigrate::new).thenApply(v -> ((VmReply.Migration) v).info());
     }
 
     /** {@code query-status}: {@code {"running": bool, "status": run-state}}. */
-    @SuppressWarnings("unchecked")
     public CompletionStage<Map<String, Object>> status() {
-        return ask(VmActor.QueryStatus::new).thenApply(v -> (Map<String, Object>) v);
+        return ask(VmActor.QueryStatus::new).thenApply(v -> {
+            Map<String, Object> status = new LinkedHashMap<>();
+            status.put("running", ((VmReply.Status) v).running());
+            status.put("status", ((VmReply.Status) v).runState().qmpName());
+            return status;
+        });
     }
 
     public CompletionStage<Void> cont() {
@@ -181,9 +232,8 @@ public final class VmEndpoint implements AutoCloseable {
     }
 
     /** livetap extra: the NICs, their queues and guest stand-in counters. */
-    @SuppressWarnings("unchecked")
     public CompletionStage<List<VirtioNetActor.NicInfo>> nics() {
-        return ask(VmActor.QueryNics::new).thenApply(v -> (List<VirtioNetActor.NicInfo>) v);
+        return ask(VmActor.QueryNics::new).thenApply(v -> ((VmReply.Nics) v).nics());
     }
 
     /** Delivers every later event to {@code listener}, in order, until the subscription is closed. */
@@ -230,9 +280,12 @@ public final class VmEndpoint implements AutoCloseable {
         return closed;
     }
 
-    /** Sends one raw {@link VmActor} command and maps its {@link VmReply}: the value, or a {@link LivetapException}. */
-    public CompletionStage<Object> ask(Function<ActorRef<VmReply>, VmActor.Command> command) {
-        CompletableFuture<Object> out = new CompletableFuture<>();
+    /**
+     * Sends one raw {@link VmActor} command: its reply, or a {@link LivetapException} with QMP's
+     * error class ({@code DeviceNotFound} for a device that does not exist, else {@code GenericError}).
+     */
+    public CompletionStage<VmReply> ask(Function<ActorRef<VmReply>, VmActor.Command> command) {
+        CompletableFuture<VmReply> out = new CompletableFuture<>();
         if (closed) {
             out.completeExceptionally(new LivetapException(LivetapException.GENERIC, "VM " + name() + " is closed"));
             return out;
@@ -245,48 +298,22 @@ public final class VmEndpoint implements AutoCloseable {
             if (e != null) {
                 out.completeExceptionally(new LivetapException(LivetapException.GENERIC, "VM " + name()
                         + " did not answer within " + askTimeout.toMillis() + " ms"));
-            } else if (r.isOk()) {
-                out.complete(r.value());
+            } else if (r instanceof VmReply.Refused refused) {
+                out.completeExceptionally(new LivetapException(refused.refusal() == VmReply.Refusal.DEVICE_NOT_FOUND
+                        ? DEVICE_NOT_FOUND : LivetapException.GENERIC, refused.message()));
             } else {
-                out.completeExceptionally(new LivetapException(r.error().errorClass(), r.error().desc()));
+                out.complete(r);
             }
         }, DIRECT);
         return out;
     }
 
-    private static CompletionStage<Void> done(CompletionStage<Object> s) {
+    private static CompletionStage<Void> done(CompletionStage<VmReply> s) {
         return s.thenApply(v -> null);
     }
 
-    /** QMP {@code netdev_add} arguments for parsed TAP options. */
-    public static Map<String, Object> toQmp(TapNetdevOptions o) {
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("type", TapNetdevOptions.TYPE);
-        m.put("id", o.id());
-        o.ifname().ifPresent(v -> m.put("ifname", v));
-        o.fd().ifPresent(v -> m.put("fd", v));
-        if (!o.fds().isEmpty()) {
-            m.put("fds", String.join(":", o.fds()));
-        }
-        if (o.script() != null && o.script().optionValue() != null) {
-            m.put("script", o.script().optionValue());
-        }
-        if (o.downscript() != null && o.downscript().optionValue() != null) {
-            m.put("downscript", o.downscript().optionValue());
-        }
-        o.helper().ifPresent(v -> m.put("helper", v));
-        o.vnetHdrOption().ifPresent(v -> m.put("vnet_hdr", v));
-        o.vhost().ifPresent(v -> m.put("vhost", v));
-        o.vhostfd().ifPresent(v -> m.put("vhostfd", v));
-        if (!o.vhostfds().isEmpty()) {
-            m.put("vhostfds", String.join(":", o.vhostfds()));
-        }
-        o.vhostforce().ifPresent(v -> m.put("vhostforce", v));
-        o.queues().ifPresent(v -> m.put("queues", v));
-        o.pollUs().ifPresent(v -> m.put("poll-us", v));
-        if (o.incomingFds()) {
-            m.put("incoming-fds", true);
-        }
-        return m;
+    /** Arguments that do not parse: QMP's GenericError with the option's text; the VM never sees them. */
+    private static CompletionStage<Void> refused(RuntimeException e) {
+        return CompletableFuture.failedFuture(new LivetapException(LivetapException.GENERIC, e.getMessage()));
     }
 }

@@ -1,0 +1,152 @@
+package dev.livetap.actors.vm;
+
+import dev.livetap.actors.nic.VirtioNetActor;
+import dev.livetap.actors.options.TapNetdevOptions;
+import dev.livetap.actors.options.VirtioNetDeviceOptions;
+import dev.livetap.actors.tap.PassedTapFds;
+import dev.livetap.actors.tap.VhostBackend;
+import dev.livetap.nativeio.OwnedFd;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Optional;
+import java.util.SortedMap;
+import java.util.TreeMap;
+import java.util.function.UnaryOperator;
+import org.apache.pekko.actor.typed.ActorRef;
+
+/**
+ * A VM's netdevs, realized NICs and NICs being realized, each by id in id order (the order the
+ * NICs are asked in and handed to a migration). An immutable value: every change gives a new
+ * table, which the VM's state record carries.
+ */
+public record DeviceTable(SortedMap<String, Netdev> netdevs, SortedMap<String, Nic> nics,
+        SortedMap<String, PendingDevice> pending) {
+
+    public DeviceTable {
+        netdevs = frozen(netdevs);
+        nics = frozen(nics);
+        pending = frozen(pending);
+    }
+
+    public static final DeviceTable EMPTY = new DeviceTable(new TreeMap<>(), new TreeMap<>(), new TreeMap<>());
+
+    /**
+     * @param passed the fds of {@code fd=}/{@code fds=} while this netdev holds them (until a device
+     *     takes them), else null; {@code passedTaken} once a device took them
+     */
+    public record Netdev(TapNetdevOptions options, List<VhostBackend.VhostQueue> vhostQueues, boolean downscriptDuty,
+            PassedTapFds passed, boolean passedTaken) {
+        public Netdev {
+            vhostQueues = List.copyOf(vhostQueues);
+        }
+
+        Netdev withDuty(boolean duty) {
+            return new Netdev(options, vhostQueues, duty, passed, passedTaken);
+        }
+
+        Netdev passedTakenByDevice() {
+            return new Netdev(options, vhostQueues, downscriptDuty, null, true);
+        }
+
+        /** Closes the passed fds no device took (netdev_del, VM stop). */
+        void closePassed() {
+            if (passed != null) {
+                OwnedFd.closeAll(passed.fds());
+            }
+        }
+    }
+
+    public record Nic(VirtioNetDeviceOptions options, String deviceId, ActorRef<VirtioNetActor.Command> ref,
+            boolean peersWaitIncoming) {
+    }
+
+    /** A device_add whose NIC has not reported its realize yet: its reply waits for that. */
+    public record PendingDevice(VirtioNetDeviceOptions options, ActorRef<VmReply> replyTo) {
+    }
+
+    private static <V> SortedMap<String, V> frozen(SortedMap<String, V> m) {
+        return Collections.unmodifiableSortedMap(new TreeMap<>(m));
+    }
+
+    private static <V> SortedMap<String, V> with(SortedMap<String, V> m, String key, V value) {
+        TreeMap<String, V> next = new TreeMap<>(m);
+        next.put(key, value);
+        return next;
+    }
+
+    private static <V> SortedMap<String, V> without(SortedMap<String, V> m, String key) {
+        TreeMap<String, V> next = new TreeMap<>(m);
+        next.remove(key);
+        return next;
+    }
+
+    public Optional<Netdev> netdev(String id) {
+        return Optional.ofNullable(netdevs.get(id));
+    }
+
+    public Optional<Nic> nic(String deviceId) {
+        return Optional.ofNullable(nics.get(deviceId));
+    }
+
+    public List<Nic> nicList() {
+        return List.copyOf(nics.values());
+    }
+
+    /** The NIC that uses netdev {@code netdevId}, if any. */
+    public Optional<Nic> nicUsing(String netdevId) {
+        return nics.values().stream().filter(n -> n.options().netdev().equals(netdevId)).findFirst();
+    }
+
+    /** The netdevs the realized and the pending devices use. */
+    public List<String> netdevsInUse() {
+        List<String> used = new ArrayList<>();
+        nics.values().forEach(n -> used.add(n.options().netdev()));
+        pending.values().forEach(p -> used.add(p.options().netdev()));
+        return used;
+    }
+
+    /** Realized and pending NICs. */
+    public int nicCount() {
+        return nics.size() + pending.size();
+    }
+
+    public boolean hasDevice(String deviceId) {
+        return nics.containsKey(deviceId) || pending.containsKey(deviceId);
+    }
+
+    public DeviceTable withNetdev(Netdev n) {
+        return new DeviceTable(with(netdevs, n.options().id(), n), nics, pending);
+    }
+
+    public DeviceTable withoutNetdev(String id) {
+        return new DeviceTable(without(netdevs, id), nics, pending);
+    }
+
+    /** The table with {@code change} applied to netdev {@code id}, if it exists. */
+    public DeviceTable updateNetdev(String id, UnaryOperator<Netdev> change) {
+        Netdev n = netdevs.get(id);
+        return n == null ? this : new DeviceTable(with(netdevs, id, change.apply(n)), nics, pending);
+    }
+
+    public DeviceTable withPending(String deviceId, PendingDevice p) {
+        return new DeviceTable(netdevs, nics, with(pending, deviceId, p));
+    }
+
+    public DeviceTable withoutPending(String deviceId) {
+        return new DeviceTable(netdevs, nics, without(pending, deviceId));
+    }
+
+    public DeviceTable withNic(Nic n) {
+        return new DeviceTable(netdevs, with(nics, n.deviceId(), n), pending);
+    }
+
+    public DeviceTable withoutNic(String deviceId) {
+        return new DeviceTable(netdevs, without(nics, deviceId), pending);
+    }
+
+    /** Closes the passed fds no device took, of every netdev (the VM stops; queues close their own). */
+    public void closePassedFds() {
+        netdevs.values().forEach(Netdev::closePassed);
+    }
+}

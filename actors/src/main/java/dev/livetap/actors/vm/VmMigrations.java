@@ -1,0 +1,136 @@
+package dev.livetap.actors.vm;
+
+import dev.livetap.actors.migration.MigrationCoordinator;
+import dev.livetap.actors.migration.MigrationInfo;
+import dev.livetap.actors.options.MigrationCapabilities;
+import dev.livetap.actors.options.MigrationStatus;
+import dev.livetap.actors.options.MigrationUri;
+import dev.livetap.actors.options.OptionException;
+import dev.livetap.actors.options.RunState;
+import dev.livetap.actors.options.VirtioNetRealizeCheck;
+import dev.livetap.codec.StreamHeader;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.apache.pekko.actor.typed.ActorRef;
+
+/**
+ * The {@link VmActor}'s side of a migration: starting one (a {@link MigrationCoordinator} child per
+ * migration) and what its reports do to the VM's state. A refusal is an {@link OptionException}
+ * with the text a client sees, and changes nothing.
+ */
+final class VmMigrations {
+    private VmMigrations() {
+    }
+
+    static VmState migrateIncoming(VmActor.Env e, VmState s, VmActor.MigrateIncoming m) {
+        if (s.coordinator().isPresent() || s.lastInfo().status() == MigrationStatus.COMPLETED) {
+            throw new OptionException("The incoming migration has already been started");
+        }
+        MigrationUri.Unix uri = unixOnly(MigrationUri.parse(m.uri()));
+        String id = migrationId(e, s);
+        List<MigrationCoordinator.Nic> list = new ArrayList<>();
+        s.devices().nicList().forEach(n -> list.add(new MigrationCoordinator.Nic(n.deviceId(), n.ref(), n.peersWaitIncoming())));
+        ActorRef<MigrationCoordinator.Command> c = e.ctx().spawn(e.config().tracer().trace(id, MigrationCoordinator.target(
+                new MigrationCoordinator.TargetSetup(id, uri, list, e.config().transport(), e.config().os().clock(),
+                        e.config().timeouts()), e.reportAdapter())), id, VmActor.DISPATCHER);
+        e.ctx().watch(c);
+        m.replyTo().tell(VmActor.DONE);
+        return s.withMigrationStarted(c, false, MigrationInfo.starting(id)); // see migrate
+    }
+
+    /** @param migratableHere whether this run state may migrate out */
+    static VmState migrate(VmActor.Env e, VmState s, VmActor.Migrate m, boolean migratableHere) {
+        MigrationUri uri = MigrationUri.parse(m.uri());
+        MigrationUri.requireChannelFor(s.parameters(), uri); // semantic 1: fails at once, nothing changes
+        MigrationUri.Unix unix = unixOnly(uri);
+        if (s.coordinator().isPresent()) {
+            throw new OptionException("There's a migration process in progress");
+        }
+        if (!migratableHere) {
+            throw new OptionException("cannot migrate in run state " + s.runState().qmpName());
+        }
+        VmActor.VmConfig config = e.config();
+        String id = migrationId(e, s);
+        List<MigrationCoordinator.Nic> list = new ArrayList<>();
+        s.devices().nicList().forEach(n -> list.add(new MigrationCoordinator.Nic(n.deviceId(), n.ref(),
+                VirtioNetRealizeCheck.backendTravels(s.parameters(), n.options(), config.machine()))));
+        StreamHeader header = StreamHeader.of(config.pid(), config.name(), config.machine().name());
+        ActorRef<MigrationCoordinator.Command> c = e.ctx().spawn(config.tracer().trace(id, MigrationCoordinator.source(
+                new MigrationCoordinator.SourceSetup(id, unix, s.parameters(), list, header, config.transport(),
+                        config.os().clock(), config.timeouts(),
+                        s.capabilities().isOn(MigrationCapabilities.Capability.PAUSE_BEFORE_SWITCHOVER)),
+                e.reportAdapter())), id, VmActor.DISPATCHER);
+        e.ctx().watch(c);
+        m.replyTo().tell(VmActor.DONE);
+        // From the reply on, query-migrate describes this migration (status setup), as QEMU's does: the
+        // coordinator's first report comes a moment later, and until then a client polling right after
+        // 'migrate' read the previous migration's final status and took it for this one's (the cause of
+        // the unmeasured hops in the end-to-end test and the demo).
+        return s.withMigrationStarted(c, true, MigrationInfo.starting(id));
+    }
+
+    private static MigrationUri.Unix unixOnly(MigrationUri uri) {
+        if (uri instanceof MigrationUri.Unix u) {
+            return u;
+        }
+        throw new OptionException("livetap migrates only over UNIX sockets (unix:PATH); got " + uri.uri());
+    }
+
+    /** The name of the migration this VM starts next. */
+    private static String migrationId(VmActor.Env e, VmState s) {
+        return "migration-" + e.config().name() + "-" + (s.migrations() + 1);
+    }
+
+    static VmState onReport(VmActor.Env e, VmState s, MigrationCoordinator.Report r) {
+        if (r instanceof MigrationCoordinator.Progress p) {
+            VmState next = s.withLastInfo(p.info());
+            // A final status is announced with Finished, once this actor no longer counts the
+            // migration as running: a client reacting to the event may migrate or unplug at once.
+            return p.info().status().isFinal() ? next : emitMigrationStatus(e, next, p.info());
+        }
+        if (r instanceof MigrationCoordinator.RunStateChange c) {
+            return VmActor.changeRunState(e, s, c.state());
+        }
+        MigrationCoordinator.Finished f = (MigrationCoordinator.Finished) r;
+        VmState next = s.withLastInfo(f.info()).withoutCoordinator();
+        if (f.succeeded()) {
+            next = migrated(e, next, f);
+        }
+        return emitMigrationStatus(e, next, f.info());
+    }
+
+    /** One MIGRATION event per (migration, status). */
+    private static VmState emitMigrationStatus(VmActor.Env e, VmState s, MigrationInfo info) {
+        String key = info.migrationId() + "/" + info.status().qmpName();
+        if (key.equals(s.lastAnnounced())) {
+            return s;
+        }
+        VmActor.emit(e, s, VmEvent.MIGRATION, Map.of("status", info.status().qmpName()));
+        return s.withLastAnnounced(key);
+    }
+
+    private static VmState migrated(VmActor.Env e, VmState s, MigrationCoordinator.Finished f) {
+        DeviceTable devices = s.devices();
+        if (s.outgoing()) {
+            // the duty passes to the target with 'loaded', for the netdevs whose backend travelled
+            if (f.backendHandedOver()) {
+                for (DeviceTable.Nic n : devices.nicList()) {
+                    if (VirtioNetRealizeCheck.backendTravels(s.parameters(), n.options(), e.config().machine())) {
+                        devices = devices.updateNetdev(n.options().netdev(), d -> d.withDuty(false));
+                    }
+                }
+            }
+            return s.withDevices(devices);
+        }
+        for (DeviceTable.Nic n : devices.nicList()) {
+            if (n.peersWaitIncoming()) {
+                devices = devices.updateNetdev(n.options().netdev(), d -> d.withDuty(true));
+            }
+        }
+        VmState next = s.withDevices(devices);
+        return s.autostart() && f.peerConfirmed() ? VmActor.startNics(e, next, false, Optional.empty())
+                : VmActor.changeRunState(e, next, RunState.PAUSED);
+    }
+}

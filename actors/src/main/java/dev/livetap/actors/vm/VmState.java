@@ -1,0 +1,139 @@
+package dev.livetap.actors.vm;
+
+import dev.livetap.actors.FanOut;
+import dev.livetap.actors.migration.MigrationCoordinator;
+import dev.livetap.actors.migration.MigrationInfo;
+import dev.livetap.actors.options.MigrationCapabilities;
+import dev.livetap.actors.options.MigrationParameters;
+import dev.livetap.actors.options.RunState;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import org.apache.pekko.actor.typed.ActorRef;
+
+/**
+ * What a {@link VmActor} knows, carried by the behaviour of its run state: an immutable record,
+ * each change a new one.
+ *
+ * @param autostart     whether the VM runs once an incoming migration completes (no {@code -S}, or a
+ *                      {@code cont} while in {@code inmigrate})
+ * @param coordinator   the running migration, if any
+ * @param outgoing      whether the last migration started here was an outgoing one
+ * @param migrations    how many migrations this VM started (names them)
+ * @param lastAnnounced the last MIGRATION event sent, as {@code migrationId/status}
+ * @param nextRequestId the request id the next NIC gather starts at
+ * @param nicOps        the NIC gathers in flight
+ */
+record VmState(RunState runState, boolean autostart, DeviceTable devices, MigrationParameters parameters,
+        MigrationCapabilities capabilities, MigrationInfo lastInfo,
+        Optional<ActorRef<MigrationCoordinator.Command>> coordinator, boolean outgoing, int migrations,
+        String lastAnnounced, List<ActorRef<VmEvent>> subscribers, long nextRequestId, List<NicOp> nicOps) {
+
+    VmState {
+        subscribers = List.copyOf(subscribers);
+        nicOps = List.copyOf(nicOps);
+    }
+
+    static VmState initial(VmActor.VmConfig config) {
+        RunState first = config.incoming() ? RunState.INMIGRATE
+                : config.startPaused() ? RunState.PRELAUNCH : RunState.RUNNING;
+        return new VmState(first, !config.startPaused(), DeviceTable.EMPTY, MigrationParameters.defaults(),
+                MigrationCapabilities.defaults(), MigrationInfo.NONE, Optional.empty(), false, 0, "", List.of(), 1,
+                List.of());
+    }
+
+    /** What a NIC gather is for: what happens once every NIC answered, or one did not. */
+    sealed interface Purpose permits QueryNics, StopVm, StartVm {
+    }
+
+    /** {@code query-nics}: the replies are the answer. */
+    record QueryNics(ActorRef<VmReply> replyTo) implements Purpose {
+    }
+
+    /** {@code stop} of a running VM: paused once every NIC stopped. */
+    record StopVm(ActorRef<VmReply> replyTo) implements Purpose {
+    }
+
+    /** The VM runs again ({@code cont}, or an incoming migration that completes with autostart). */
+    record StartVm(boolean byCont, Optional<ActorRef<VmReply>> replyTo) implements Purpose {
+    }
+
+    /** One NIC gather in flight. */
+    record NicOp(FanOut<?> gather, Purpose purpose) {
+    }
+
+    VmState withRunState(RunState next) {
+        return new VmState(next, autostart, devices, parameters, capabilities, lastInfo, coordinator, outgoing,
+                migrations, lastAnnounced, subscribers, nextRequestId, nicOps);
+    }
+
+    VmState withAutostart(boolean next) {
+        return new VmState(runState, next, devices, parameters, capabilities, lastInfo, coordinator, outgoing,
+                migrations, lastAnnounced, subscribers, nextRequestId, nicOps);
+    }
+
+    VmState withDevices(DeviceTable next) {
+        return new VmState(runState, autostart, next, parameters, capabilities, lastInfo, coordinator, outgoing,
+                migrations, lastAnnounced, subscribers, nextRequestId, nicOps);
+    }
+
+    VmState withParameters(MigrationParameters next) {
+        return new VmState(runState, autostart, devices, next, capabilities, lastInfo, coordinator, outgoing,
+                migrations, lastAnnounced, subscribers, nextRequestId, nicOps);
+    }
+
+    VmState withCapabilities(MigrationCapabilities next) {
+        return new VmState(runState, autostart, devices, parameters, next, lastInfo, coordinator, outgoing,
+                migrations, lastAnnounced, subscribers, nextRequestId, nicOps);
+    }
+
+    VmState withLastInfo(MigrationInfo next) {
+        return new VmState(runState, autostart, devices, parameters, capabilities, next, coordinator, outgoing,
+                migrations, lastAnnounced, subscribers, nextRequestId, nicOps);
+    }
+
+    /** A migration started: it is the running one, it counts, and query-migrate describes it from now on. */
+    VmState withMigrationStarted(ActorRef<MigrationCoordinator.Command> ref, boolean isOutgoing, MigrationInfo starting) {
+        return new VmState(runState, autostart, devices, parameters, capabilities, starting, Optional.of(ref), isOutgoing,
+                migrations + 1, lastAnnounced, subscribers, nextRequestId, nicOps);
+    }
+
+    VmState withoutCoordinator() {
+        return new VmState(runState, autostart, devices, parameters, capabilities, lastInfo, Optional.empty(), outgoing,
+                migrations, lastAnnounced, subscribers, nextRequestId, nicOps);
+    }
+
+    VmState withLastAnnounced(String next) {
+        return new VmState(runState, autostart, devices, parameters, capabilities, lastInfo, coordinator, outgoing,
+                migrations, next, subscribers, nextRequestId, nicOps);
+    }
+
+    VmState withSubscriber(ActorRef<VmEvent> s) {
+        List<ActorRef<VmEvent>> next = new ArrayList<>(subscribers);
+        next.add(s);
+        return new VmState(runState, autostart, devices, parameters, capabilities, lastInfo, coordinator, outgoing,
+                migrations, lastAnnounced, next, nextRequestId, nicOps);
+    }
+
+    /** A gather started: it is in flight and the next one starts after its ids. */
+    VmState withNicOp(NicOp op) {
+        List<NicOp> next = new ArrayList<>(nicOps);
+        next.add(op);
+        return new VmState(runState, autostart, devices, parameters, capabilities, lastInfo, coordinator, outgoing,
+                migrations, lastAnnounced, subscribers, op.gather().nextRequestId(), next);
+    }
+
+    /** The gather {@code old} replaced with {@code replacement}, or removed when that is empty. */
+    VmState replacingNicOp(NicOp old, Optional<NicOp> replacement) {
+        List<NicOp> next = new ArrayList<>(nicOps.size());
+        for (NicOp op : nicOps) {
+            if (op != old) {
+                next.add(op);
+            } else {
+                replacement.ifPresent(next::add);
+            }
+        }
+        return new VmState(runState, autostart, devices, parameters, capabilities, lastInfo, coordinator, outgoing,
+                migrations, lastAnnounced, subscribers, nextRequestId, next);
+    }
+}
