@@ -94,7 +94,7 @@ final class SourceMigration {
     }
 
     static Behavior<Command> create(SourceSetup setup, ActorRef<Report> report) {
-        return Behaviors.withMdc(Command.class, Map.of(MigrationCoordinator.MDC_KEY, setup.migrationId()),
+        return Behaviors.supervise(Behaviors.withMdc(Command.class, Map.of(MigrationCoordinator.MDC_KEY, setup.migrationId()),
                 Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
                     RoleContext rc = RoleContext.of(ctx, timers, report, setup.migrationId(), setup.nics(),
                             setup.clock(), setup.timeouts());
@@ -102,7 +102,7 @@ final class SourceMigration {
                     // created at setup, not in the switch-over: creating one spawns an actor (profile-switchover.md)
                     Role role = new Role(rc, setup, Materializer.createMaterializer(ctx), new CompletableFuture<>());
                     return settingUp(role, rc.status(f, MigrationStatus.SETUP));
-                })));
+                })))).onFailure(MigrationCoordinator.SUPERVISION);
     }
 
     private static Behavior<Command> settingUp(Role role, Figures f) {

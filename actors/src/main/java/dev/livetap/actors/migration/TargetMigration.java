@@ -112,7 +112,7 @@ final class TargetMigration {
     }
 
     static Behavior<Command> create(TargetSetup setup, ActorRef<Report> report) {
-        return Behaviors.withMdc(Command.class, Map.of(MigrationCoordinator.MDC_KEY, setup.migrationId()),
+        return Behaviors.supervise(Behaviors.withMdc(Command.class, Map.of(MigrationCoordinator.MDC_KEY, setup.migrationId()),
                 Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
                     RoleContext rc = RoleContext.of(ctx, timers, report, setup.migrationId(), setup.nics(),
                             setup.clock(), setup.timeouts());
@@ -124,7 +124,7 @@ final class TargetMigration {
                             VirtioNetActor.SectionSchema.class, (nic, id) -> new VirtioNetActor.DescribeSection(id,
                                     rc.nicReplies().narrow()));
                     return describe.complete() ? listening(role, f, describe.gathered()) : describing(role, f, describe);
-                })));
+                })))).onFailure(MigrationCoordinator.SUPERVISION);
     }
 
     private static Behavior<Command> describing(Role role, Figures f, FanOut<VirtioNetActor.SectionSchema> describe) {

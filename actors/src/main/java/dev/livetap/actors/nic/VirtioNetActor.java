@@ -24,6 +24,7 @@ import java.util.Map;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.DispatcherSelector;
+import org.apache.pekko.actor.typed.SupervisorStrategy;
 import org.apache.pekko.actor.typed.javadsl.BehaviorBuilder;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 
@@ -37,8 +38,19 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
  *
  * <p>A peer that dies takes the NIC with it (death pact): its owner sees the NIC terminate and
  * fails any migration in progress.
+ *
+ * <p><b>Supervision: resume</b> ({@link #SUPERVISION}). A handler that throws loses its message; the
+ * state record (open gathers, stash, host features) stays as the last handler returned it, so the
+ * asker's own timeout turns the loss into a failed step that the migration rolls back. Restart
+ * would stop the peers (Pekko stops children on restart, and a queue's PostStop closes its fd,
+ * including one a frame in flight still borrows) and forget the stashed saves whose askers wait;
+ * stop would take the device away from a VM that may still own its TAP. The NIC holds no fd itself:
+ * the fds of a section being loaded are closed by the handler that refuses them.
  */
 public final class VirtioNetActor {
+
+    /** Resume: see the class comment; logged at ERROR by Pekko. */
+    public static final SupervisorStrategy SUPERVISION = SupervisorStrategy.resume();
 
     /** What the NIC was created with. */
     public record NicConfig(String deviceId, MacAddress mac, Ipv4Address guestIp, RunState runStateAtRealize,
@@ -206,7 +218,7 @@ public final class VirtioNetActor {
     /** A NIC that passed {@link #realizeCheck}; reports {@link Realized} or {@link RealizeFailed} to {@code realized}. */
     public static Behavior<Command> create(NicConfig config, PeerBackendFactory factory, FdInspector fds,
             ActorRef<RealizeResult> realized) {
-        return Behaviors.setup(ctx -> Behaviors.withStash(STASH_CAPACITY, stash -> Behaviors.withTimers(timers -> {
+        return Behaviors.supervise(Behaviors.<Command>setup(ctx -> Behaviors.withStash(STASH_CAPACITY, stash -> Behaviors.withTimers(timers -> {
             boolean waiting;
             List<ActorRef<PeerBackend.Command>> peers = new ArrayList<>();
             ActorRef<GuestActor.Command> guest;
@@ -244,7 +256,7 @@ public final class VirtioNetActor {
                         });
             }
             return next(nic, s);
-        })));
+        })))).onFailure(SUPERVISION);
     }
 
     // ------------------------------------------------------------------ implementation

@@ -23,7 +23,7 @@ import java.util.function.Consumer;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.PostStop;
-import org.apache.pekko.actor.typed.PreRestart;
+import org.apache.pekko.actor.typed.SupervisorStrategy;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 
@@ -32,6 +32,18 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
  * reactor), {@code paused} (VM stopped: fd kept, not reading), {@code waitingIncoming} (fd = -1,
  * waiting for the stream), {@code transferred} (fd lent to the stream, kept until the target
  * answers {@code loaded}) and {@code closed}. The fd is closed on stop unless it was handed over.
+ *
+ * <p><b>Supervision: resume</b> ({@link #SUPERVISION}). A handler that throws loses its message (the
+ * asker's gather times out, which the migration treats as a failed step and rolls back); the queue
+ * stays in the state it was in, with the same fd, registration and vhost binding. Restart is wrong
+ * for every state: it would re-run the factory, which in {@code paused}/{@code active} registers the
+ * same fd with the reactor a second time (a second reader), in {@code transferred} would have to close
+ * or forget an fd that a frame in flight still borrows (a closed number can be reused and a different
+ * file sent), and in a loaded {@code waitingIncoming} queue would forget the fd that arrived. Stop is
+ * wrong while {@code transferred} (PostStop would close the borrowed fd) and would take the NIC down
+ * with it (death pact). So no state closes anything on a failure; the fd is closed only by
+ * {@code Release}, {@code Discard}, {@code Close} or {@code PostStop} (netdev_del, VM shutdown).
+ * The NIC watches the queue (death pact) and learns of a stop, never of a resumed failure.
  */
 public final class TapActor {
 
@@ -115,6 +127,9 @@ public final class TapActor {
     /** pre_load's refusal (QEMU's text). */
     public static final String ALREADY_INITIALIZED = "TAP is already initialized and cannot receive incoming fd";
 
+    /** Resume: see the class comment; logged at ERROR by Pekko. */
+    public static final SupervisorStrategy SUPERVISION = SupervisorStrategy.resume();
+
     /** Frames read per readiness message before yielding to the mailbox. */
     static final int READ_BUDGET = 64;
 
@@ -153,11 +168,11 @@ public final class TapActor {
     /** As {@link #opened(TapQueueConfig, Os, ActorRef, OwnedFd, TapFeatures)}, frames going to any consumer. */
     public static Behavior<Command> opened(TapQueueConfig config, Os os, Consumer<Received> frames,
             OwnedFd fd, TapFeatures features) {
-        return Behaviors.setup(ctx -> {
+        return Behaviors.supervise(Behaviors.<Command>setup(ctx -> {
             TapActor a = new TapActor(ctx, config, os, frames, null, null);
             Held held = new Held(fd, a.register(fd), features, true, config.defaultVnetHdrLen());
             return a.paused(held);
-        });
+        })).onFailure(SUPERVISION);
     }
 
     /** A queue of an {@code incoming-fds} netdev: fd = -1 until the stream brings one. */
@@ -172,7 +187,8 @@ public final class TapActor {
      */
     public static Behavior<Command> waitingIncoming(TapQueueConfig config, Os os, Consumer<Received> frames,
             VhostBackend vhost, VhostBackend.VhostQueue vhostQueue) {
-        return Behaviors.setup(ctx -> new TapActor(ctx, config, os, frames, vhost, vhostQueue).waitingIncoming());
+        return Behaviors.supervise(Behaviors.<Command>setup(ctx -> new TapActor(ctx, config, os, frames, vhost, vhostQueue)
+                .waitingIncoming())).onFailure(SUPERVISION);
     }
 
     /** The fd and what travels with it while this actor owns it. */
@@ -237,7 +253,6 @@ public final class TapActor {
                 .onMessage(GetState.class, m -> reportState(m, "active", true, held))
                 .onMessage(Close.class, m -> closeAndStop(held))
                 .onSignal(PostStop.class, s -> releaseOnStop(held))
-                .onSignal(PreRestart.class, s -> releaseOnStop(held))
                 .build();
     }
 
@@ -279,7 +294,6 @@ public final class TapActor {
                 .onMessage(GetState.class, m -> reportState(m, "paused", false, held))
                 .onMessage(Close.class, m -> closeAndStop(held))
                 .onSignal(PostStop.class, s -> releaseOnStop(held))
-                .onSignal(PreRestart.class, s -> releaseOnStop(held))
                 .build();
     }
 
@@ -325,7 +339,6 @@ public final class TapActor {
                 .onMessage(GetState.class, m -> reportState(m, "transferred", false, held))
                 .onMessage(Close.class, m -> closeAndStop(held))
                 .onSignal(PostStop.class, s -> releaseOnStop(held))
-                .onSignal(PreRestart.class, s -> releaseOnStop(held))
                 .build();
     }
 
@@ -402,8 +415,18 @@ public final class TapActor {
                     notReading(m, config.name() + " is closed");
                     return Behaviors.same();
                 })
+                .onMessage(Save.class, m -> {
+                    m.replyTo().tell(new SaveFailed(m.requestId(), queue(), config.name() + " is closed"));
+                    return Behaviors.same();
+                })
+                .onMessage(SetEnabled.class, m -> {
+                    m.replyTo().tell(new EnabledReply(queue(), false, config.name() + " is closed"));
+                    return Behaviors.same();
+                })
+                .onMessage(Transmit.class, m -> drop())
+                .onMessage(Release.class, m -> Behaviors.same()) // a second Release (two migrations' ends) changes nothing
+                .onMessageEquals(QueueReadable.INSTANCE, Behaviors::same) // a wake-up queued before the close
                 .onMessage(Close.class, m -> Behaviors.stopped())
-                .onAnyMessage(m -> Behaviors.same())
                 .build();
     }
 
@@ -554,9 +577,10 @@ public final class TapActor {
         m.replyTo().tell(new Started(m.requestId(), queue(), 0, false));
     }
 
+    /** A message no state of this protocol expects here: Pekko publishes it as unhandled (DEBUG), not swallowed. */
     private Behavior<Command> unexpected(Command m, String state) {
-        ctx.getLog().warn("{}: {} ignored in state {}", config.name(), m.getClass().getSimpleName(), state);
-        return Behaviors.same();
+        ctx.getLog().warn("{}: {} unexpected in state {}", config.name(), m.getClass().getSimpleName(), state);
+        return Behaviors.unhandled();
     }
 
     private Behavior<Command> reportState(GetState m, String state, boolean reading, Held held) {
