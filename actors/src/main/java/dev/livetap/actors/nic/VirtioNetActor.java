@@ -349,8 +349,9 @@ public final class VirtioNetActor {
                             return st2;
                         }))))
                 .onMessage(Unplug.class, m -> {
+                    // the peers stop with the NIC (children), each closing its fd in PostStop; a Close
+                    // told to them now would find them stopped (a dead letter each)
                     nic.peers().forEach(nic.ctx()::unwatch);
-                    nic.peers().forEach(p -> p.tell(new PeerBackend.Close()));
                     return Behaviors.stopped();
                 })
                 .build();
