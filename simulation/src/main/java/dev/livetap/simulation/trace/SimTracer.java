@@ -82,6 +82,13 @@ public final class SimTracer implements Tracer {
         return MigrationCoordinator.SUPERVISION;
     }
 
+    private java.util.function.BiFunction<String, Behavior<?>, Behavior<?>> innermost;
+
+    /** For tests: wraps each behaviour spawned from now on (innermost, before the crash and trace interceptors). */
+    public void wrapEach(java.util.function.BiFunction<String, Behavior<?>, Behavior<?>> wrap) {
+        this.innermost = wrap;
+    }
+
     public void onDeliver(BiConsumer<String, Object> hook) {
         this.onDeliver = hook;
     }
@@ -96,6 +103,9 @@ public final class SimTracer implements Tracer {
     @SuppressWarnings({"unchecked", "rawtypes"})
     public <T> Behavior<T> trace(String actorName, Behavior<T> behavior) {
         String name = side + "/" + actorName;
+        if (innermost != null) {
+            behavior = (Behavior<T>) innermost.apply(actorName, behavior);
+        }
         Behavior<T> crashing = Behaviors.intercept(() -> new BehaviorInterceptor(Object.class) {
             @Override
             public Behavior aroundReceive(TypedActorContext ctx, Object msg, ReceiveTarget target) {
