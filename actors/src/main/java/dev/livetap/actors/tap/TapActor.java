@@ -33,17 +33,10 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
  * waiting for the stream), {@code transferred} (fd lent to the stream, kept until the target
  * answers {@code loaded}) and {@code closed}. The fd is closed on stop unless it was handed over.
  *
- * <p><b>Supervision: resume</b> ({@link #SUPERVISION}). A handler that throws loses its message (the
- * asker's gather times out, which the migration treats as a failed step and rolls back); the queue
- * stays in the state it was in, with the same fd, registration and vhost binding. Restart is wrong
- * for every state: it would re-run the factory, which in {@code paused}/{@code active} registers the
- * same fd with the reactor a second time (a second reader), in {@code transferred} would have to close
- * or forget an fd that a frame in flight still borrows (a closed number can be reused and a different
- * file sent), and in a loaded {@code waitingIncoming} queue would forget the fd that arrived. Stop is
- * wrong while {@code transferred} (PostStop would close the borrowed fd) and would take the NIC down
- * with it (death pact). So no state closes anything on a failure; the fd is closed only by
- * {@code Release}, {@code Discard}, {@code Close} or {@code PostStop} (netdev_del, VM shutdown).
- * The NIC watches the queue (death pact) and learns of a stop, never of a resumed failure.
+ * <p><b>Supervision: resume</b> ({@link #SUPERVISION}): a handler that throws loses its message
+ * (the asker's timeout fails the step) and the queue keeps its state, fd and one registration.
+ * Restart would register the fd twice or drop a lent fd; stop would close a {@code transferred} fd
+ * a frame still borrows (docs/architecture.md, "Supervision").
  */
 public final class TapActor {
 
@@ -127,7 +120,7 @@ public final class TapActor {
     /** pre_load's refusal (QEMU's text). */
     public static final String ALREADY_INITIALIZED = "TAP is already initialized and cannot receive incoming fd";
 
-    /** Resume: see the class comment; logged at ERROR by Pekko. */
+    /** Resume (class comment). */
     public static final SupervisorStrategy SUPERVISION = SupervisorStrategy.resume();
 
     /** Frames read per readiness message before yielding to the mailbox. */
@@ -244,10 +237,7 @@ public final class TapActor {
                     m.replyTo().tell(new Discarded(m.requestId(), queue(), false)); // a running queue is never discarded
                     return Behaviors.same();
                 })
-                .onMessage(Rollback.class, m -> {
-                    m.replyTo().tell(new Stopped(m.requestId(), queue(), os.clock().nanos()));
-                    return Behaviors.same();
-                })
+                .onMessage(Rollback.class, m -> answerStopped(m.requestId(), m.replyTo()))
                 .onMessage(Transmit.class, m -> transmit(held, m))
                 .onMessage(SetEnabled.class, m -> setEnabled(held, m, true))
                 .onMessage(GetState.class, m -> reportState(m, "active", true, held))
@@ -259,10 +249,7 @@ public final class TapActor {
     private Behavior<Command> paused(Held held) {
         return Behaviors.receive(Command.class)
                 .onMessageEquals(QueueReadable.INSTANCE, Behaviors::same) // raced with Pause: stay on the frame boundary
-                .onMessage(Pause.class, m -> {
-                    m.replyTo().tell(new Stopped(m.requestId(), queue(), os.clock().nanos()));
-                    return Behaviors.same();
-                })
+                .onMessage(Pause.class, m -> answerStopped(m.requestId(), m.replyTo()))
                 .onMessage(Resume.class, m -> {
                     held.registration().interest(Reactor.READ);
                     m.replyTo().tell(new Started(m.requestId(), queue(), os.clock().nanos(), true));
@@ -285,10 +272,7 @@ public final class TapActor {
                     ctx.getLog().info("{}: discarded the fd received from the stream", config.name());
                     return waitingIncoming();
                 })
-                .onMessage(Rollback.class, m -> {
-                    m.replyTo().tell(new Stopped(m.requestId(), queue(), os.clock().nanos()));
-                    return Behaviors.same();
-                })
+                .onMessage(Rollback.class, m -> answerStopped(m.requestId(), m.replyTo()))
                 .onMessage(Transmit.class, m -> transmit(held, m))
                 .onMessage(SetEnabled.class, m -> setEnabled(held, m, false))
                 .onMessage(GetState.class, m -> reportState(m, "paused", false, held))
@@ -316,10 +300,7 @@ public final class TapActor {
                     ctx.getLog().info("{}: rolled back, paused with its fd", config.name());
                     return paused(back);
                 })
-                .onMessage(Pause.class, m -> {
-                    m.replyTo().tell(new Stopped(m.requestId(), queue(), os.clock().nanos()));
-                    return Behaviors.same();
-                })
+                .onMessage(Pause.class, m -> answerStopped(m.requestId(), m.replyTo()))
                 .onMessage(Resume.class, m -> {
                     // Reading now could race the target: at most one process reads a queue.
                     ctx.getLog().warn("{}: resume refused while the fd is handed over (roll back first)", config.name());
@@ -346,10 +327,7 @@ public final class TapActor {
         return Behaviors.receive(Command.class)
                 .onMessageEquals(QueueReadable.INSTANCE, Behaviors::same)
                 .onMessage(Load.class, this::load)
-                .onMessage(Pause.class, m -> {
-                    m.replyTo().tell(new Stopped(m.requestId(), queue(), os.clock().nanos()));
-                    return Behaviors.same();
-                })
+                .onMessage(Pause.class, m -> answerStopped(m.requestId(), m.replyTo()))
                 .onMessage(Resume.class, m -> {
                     ctx.getLog().debug("{}: resume before any fd arrived; nothing to read", config.name());
                     notReading(m, config.name() + " has no fd yet (waiting for incoming state)");
@@ -360,10 +338,7 @@ public final class TapActor {
                     return Behaviors.same();
                 })
                 .onMessage(Release.class, m -> Behaviors.same())
-                .onMessage(Rollback.class, m -> {
-                    m.replyTo().tell(new Stopped(m.requestId(), queue(), os.clock().nanos()));
-                    return Behaviors.same();
-                })
+                .onMessage(Rollback.class, m -> answerStopped(m.requestId(), m.replyTo()))
                 .onMessage(Discard.class, m -> {
                     m.replyTo().tell(new Discarded(m.requestId(), queue(), false));
                     return Behaviors.same();
@@ -399,18 +374,12 @@ public final class TapActor {
                     m.replyTo().tell(new LoadFailed(m.requestId(), queue(), config.name() + " is closed"));
                     return Behaviors.same();
                 })
-                .onMessage(Pause.class, m -> {
-                    m.replyTo().tell(new Stopped(m.requestId(), queue(), os.clock().nanos()));
-                    return Behaviors.same();
-                })
+                .onMessage(Pause.class, m -> answerStopped(m.requestId(), m.replyTo()))
                 .onMessage(Discard.class, m -> {
                     m.replyTo().tell(new Discarded(m.requestId(), queue(), false));
                     return Behaviors.same();
                 })
-                .onMessage(Rollback.class, m -> {
-                    m.replyTo().tell(new Stopped(m.requestId(), queue(), os.clock().nanos()));
-                    return Behaviors.same();
-                })
+                .onMessage(Rollback.class, m -> answerStopped(m.requestId(), m.replyTo()))
                 .onMessage(Resume.class, m -> {
                     notReading(m, config.name() + " is closed");
                     return Behaviors.same();
@@ -569,6 +538,12 @@ public final class TapActor {
             return what + ": " + e.getMessage();
         }
         return null;
+    }
+
+    /** Already not reading (or nothing to take back): answered as stopped, the state unchanged. */
+    private Behavior<Command> answerStopped(long requestId, ActorRef<Stopped> replyTo) {
+        replyTo.tell(new Stopped(requestId, queue(), os.clock().nanos()));
+        return Behaviors.same();
     }
 
     /** Resume refused: answered as not reading, the reason logged. */
