@@ -65,7 +65,17 @@ public enum Fault {
     SAME_FD_TWICE("same_fd_twice", "two queues' slots carry the same open TAP queue",
             EnumSet.of(QUEUE_FD)),
     SWITCHOVER_LIMIT("switchover_limit", "x-switchover-limit set and the frame held just beyond it",
-            EnumSet.of(HEADER, DEVICE_SECTION, END_MARKER, VMDESC, RETURN_PATH_LOADED));
+            EnumSet.of(HEADER, DEVICE_SECTION, END_MARKER, VMDESC, RETURN_PATH_LOADED)),
+    TAP_CRASH("tap_crash", "a source TAP queue's handler throws on its first fd-less request after the phase",
+            EnumSet.of(SETUP, HEADER, DEVICE_SECTION)),
+    NIC_CRASH("nic_crash", "the source NIC's handler throws on its first fd-less request after the phase",
+            EnumSet.of(SETUP, HEADER, DEVICE_SECTION)),
+    GUEST_CRASH("guest_crash", "the guest stand-in throws on the snapshot (source) or the restore (target)",
+            EnumSet.of(HEADER, POST_LOAD)),
+    SOURCE_ROLE_CRASH("source_role_crash", "the source migration role throws on its first NIC reply or stream event after the phase",
+            EnumSet.of(SETUP, HEADER, DEVICE_SECTION, RETURN_PATH_LOADED)),
+    TARGET_ROLE_CRASH("target_role_crash", "the target migration role throws on its first NIC reply or stream event after the phase",
+            EnumSet.of(SETUP, HEADER, DEVICE_SECTION, POST_LOAD));
 
     private final String id;
     private final String description;
@@ -92,6 +102,12 @@ public enum Fault {
 
     public boolean appliesTo(Phase p) {
         return phases.contains(p);
+    }
+
+    /** Whether this fault makes an actor throw (through the simulation's tracer, documented outcome: resume). */
+    public boolean isActorCrash() {
+        return this == TAP_CRASH || this == NIC_CRASH || this == GUEST_CRASH || this == SOURCE_ROLE_CRASH
+                || this == TARGET_ROLE_CRASH;
     }
 
     public static Fault parse(String s) {

@@ -5,7 +5,9 @@ import dev.livetap.actors.guest.ProbeFrames;
 import dev.livetap.actors.migration.MigrationInfo;
 import dev.livetap.actors.migration.RecordingScriptRunner;
 import dev.livetap.actors.migration.ReturnPath;
+import dev.livetap.actors.guest.GuestActor;
 import dev.livetap.actors.nic.PeerBackend;
+import dev.livetap.actors.nic.VirtioNetActor;
 import dev.livetap.actors.options.MachineType;
 import dev.livetap.actors.options.MacAddress;
 import dev.livetap.actors.options.MigrationParameters;
@@ -521,6 +523,40 @@ public final class SimRun {
     private void reached(Phase p) {
         reached.add(p);
         trace.add("phase " + p.id());
+        if (o.fault().isActorCrash() && o.phase() == p && !faultInjected) {
+            armCrash(p);
+        }
+    }
+
+    private static final Set<String> ROLE_EVENTS = Set.of("NicReply", "StreamStarted", "StreamSent", "StreamDone");
+
+    /**
+     * An actor crash: the first matching delivery after phase {@code p} throws inside the actor's
+     * supervision (SimTracer). Only messages that carry no fds are chosen: a throw loses the
+     * message, and fds riding on a lost message are the handler's to close, not the supervisor's.
+     */
+    private void armCrash(Phase p) {
+        boolean sourceSide = switch (o.fault()) {
+            case SOURCE_ROLE_CRASH -> true;
+            case TARGET_ROLE_CRASH -> false;
+            default -> p.ordinal() <= Phase.VMDESC.ordinal();
+        };
+        java.util.function.BiPredicate<String, Object> when = switch (o.fault()) {
+            case TAP_CRASH -> (a, m) -> a.contains("/peer-") && (m instanceof PeerBackend.Stop || m instanceof PeerBackend.Start
+                    || m instanceof PeerBackend.Save || m instanceof PeerBackend.Rollback || m instanceof PeerBackend.Discard
+                    || m instanceof PeerBackend.Release || m instanceof PeerBackend.GetStatus);
+            case NIC_CRASH -> (a, m) -> a.startsWith("nic-") && !a.contains("/") && m instanceof VirtioNetActor.Request
+                    && !(m instanceof VirtioNetActor.LoadSection);
+            case GUEST_CRASH -> (a, m) -> a.endsWith("/guest") && (m instanceof GuestActor.Snapshot || m instanceof GuestActor.Restore);
+            default -> (a, m) -> !a.equals("vm") && !a.startsWith("nic-") && ROLE_EVENTS.contains(m.getClass().getSimpleName());
+        };
+        (sourceSide ? src : tgt).tracer.crashOnce((a, m) -> {
+            boolean hit = when.test(a, m);
+            if (hit) {
+                injected(p);
+            }
+            return hit;
+        });
     }
 
     private void injected(Phase p) {

@@ -6,6 +6,7 @@ import dev.livetap.actors.tap.TapActor;
 import java.util.List;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.SupervisorStrategy;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 
 /**
@@ -47,8 +48,11 @@ public final class GuestActor {
     public record GuestState(MacAddress mac, Ipv4Address ip, GuestCounters counters) {
     }
 
+    /** Resume: a restart would forget the queues it answers on ({@link Attach}); it holds no fd. */
+    public static final SupervisorStrategy SUPERVISION = SupervisorStrategy.resume();
+
     public static Behavior<Command> create(GuestState initial, int vnetHdrLen) {
-        return running(initial, vnetHdrLen, List.of());
+        return Behaviors.supervise(running(initial, vnetHdrLen, List.of())).onFailure(SUPERVISION);
     }
 
     private static Behavior<Command> running(GuestState state, int vnetHdrLen, List<ActorRef<PeerBackend.Command>> queues) {

@@ -9,6 +9,7 @@ import dev.livetap.nativeio.MonotonicClock;
 import java.util.List;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.SupervisorStrategy;
 
 /**
  * One migration, source or target role. It opens no socket: a {@link MigrationTransport} gives it
@@ -105,6 +106,18 @@ public final class MigrationCoordinator {
             nics = List.copyOf(nics);
         }
     }
+
+    /**
+     * Both roles resume after a handler throws: the message is lost and the state (a behaviour with
+     * its record) stays, so the phase timer or a gather's timeout turns the loss into
+     * {@code PhaseTimedOut}/{@code StepFailed} and the role's own failure path runs (source: roll
+     * the NICs back, queues paused with their fds; target: discard the fds that arrived). Restart
+     * would re-run set-up (connect or accept again, a new stream) on top of a half-used channel and
+     * forget the gathers whose replies are in flight; stop would leave the VM, which only watches the
+     * role ({@code Terminated}), with its NICs stopped or transferred and nobody to roll them back.
+     * The role's fds (the channel; on the target the sections in flight) are closed only on PostStop.
+     */
+    public static final SupervisorStrategy SUPERVISION = SupervisorStrategy.resume();
 
     public static Behavior<Command> source(SourceSetup setup, ActorRef<Report> report) {
         return SourceMigration.create(setup, report);

@@ -94,7 +94,7 @@ final class SourceMigration {
     }
 
     static Behavior<Command> create(SourceSetup setup, ActorRef<Report> report) {
-        return Behaviors.withMdc(Command.class, Map.of(MigrationCoordinator.MDC_KEY, setup.migrationId()),
+        return Behaviors.supervise(Behaviors.withMdc(Command.class, Map.of(MigrationCoordinator.MDC_KEY, setup.migrationId()),
                 Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
                     RoleContext rc = RoleContext.of(ctx, timers, report, setup.migrationId(), setup.nics(),
                             setup.clock(), setup.timeouts());
@@ -102,7 +102,7 @@ final class SourceMigration {
                     // created at setup, not in the switch-over: creating one spawns an actor (profile-switchover.md)
                     Role role = new Role(rc, setup, Materializer.createMaterializer(ctx), new CompletableFuture<>());
                     return settingUp(role, rc.status(f, MigrationStatus.SETUP));
-                })));
+                })))).onFailure(MigrationCoordinator.SUPERVISION);
     }
 
     private static Behavior<Command> settingUp(Role role, Figures f) {
@@ -485,7 +485,7 @@ final class SourceMigration {
 
     /**
      * What every state handles alike: frames and sections no state expects are closed, anything
-     * else is ignored (DEBUG); a NIC that stops fails the migration; a stop from outside closes the
+     * else is unhandled (DEBUG); a NIC that stops fails the migration; a stop from outside closes the
      * channel this state still owns.
      */
     private static Behavior<Command> common(Role role, Optional<FrameChannel> owned, BehaviorBuilder<Command> b,
@@ -501,8 +501,9 @@ final class SourceMigration {
                 })
                 .onMessage(NicReply.class, m -> late(rc, m))
                 .onAnyMessage(m -> {
-                    rc.ctx().getLog().debug("migration {}: {} ignored", rc.id(), m.getClass().getSimpleName());
-                    return Behaviors.same();
+                    // not this state's: Pekko publishes it as unhandled (DEBUG), the state does not change
+                    rc.ctx().getLog().debug("migration {}: {} not handled in this state", rc.id(), m.getClass().getSimpleName());
+                    return Behaviors.unhandled();
                 })
                 .onSignal(PostStop.class, signal -> {
                     owned.ifPresent(FrameChannel::close); // stopped from outside (VM shutdown)

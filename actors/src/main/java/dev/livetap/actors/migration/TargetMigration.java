@@ -112,7 +112,7 @@ final class TargetMigration {
     }
 
     static Behavior<Command> create(TargetSetup setup, ActorRef<Report> report) {
-        return Behaviors.withMdc(Command.class, Map.of(MigrationCoordinator.MDC_KEY, setup.migrationId()),
+        return Behaviors.supervise(Behaviors.withMdc(Command.class, Map.of(MigrationCoordinator.MDC_KEY, setup.migrationId()),
                 Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
                     RoleContext rc = RoleContext.of(ctx, timers, report, setup.migrationId(), setup.nics(),
                             setup.clock(), setup.timeouts());
@@ -124,7 +124,7 @@ final class TargetMigration {
                             VirtioNetActor.SectionSchema.class, (nic, id) -> new VirtioNetActor.DescribeSection(id,
                                     rc.nicReplies().narrow()));
                     return describe.complete() ? listening(role, f, describe.gathered()) : describing(role, f, describe);
-                })));
+                })))).onFailure(MigrationCoordinator.SUPERVISION);
     }
 
     private static Behavior<Command> describing(Role role, Figures f, FanOut<VirtioNetActor.SectionSchema> describe) {
@@ -335,24 +335,24 @@ final class TargetMigration {
                     try {
                         a = ReturnPath.decode(m.frame());
                     } catch (IllegalArgumentException e) {
-                        return completedUnconfirmed(role, f, "the source's answer to 'loaded' was unreadable ("
+                        return completedUnconfirmed(role, f, Optional.of(channel), "the source's answer to 'loaded' was unreadable ("
                                 + e.getMessage() + ")");
                     }
                     if (a instanceof ReturnPath.Completed) {
-                        return completed(role, f, true);
+                        return completed(role, f, true, Optional.of(channel));
                     }
                     if (a instanceof ReturnPath.Failed failed) {
                         return fail(role, f, Optional.empty(), Optional.of(channel), nextRequestId,
                                 "the source gave up after 'loaded': " + failed.reason());
                     }
-                    return completedUnconfirmed(role, f, "the source answered 'loaded' with " + a);
+                    return completedUnconfirmed(role, f, Optional.of(channel), "the source answered 'loaded' with " + a);
                 })
-                .onMessage(ReturnClosed.class, c -> completedUnconfirmed(role, f, loadedUnsent.isPresent()
+                .onMessage(ReturnClosed.class, c -> completedUnconfirmed(role, f, Optional.empty(), loadedUnsent.isPresent()
                         ? "the source went away before it got 'loaded' (" + loadedUnsent.get().getMessage() + ")"
                         : "the channel closed before the source confirmed" + (c.cause() == null ? "" : " ("
                                 + c.cause().getMessage() + ")")))
-                .onMessage(PhaseTimedOut.class, t -> completedUnconfirmed(role, f, t.text()))
-                .onMessage(StepFailed.class, t -> completedUnconfirmed(role, f, t.description()))
+                .onMessage(PhaseTimedOut.class, t -> completedUnconfirmed(role, f, Optional.of(channel), t.text()))
+                .onMessage(StepFailed.class, t -> completedUnconfirmed(role, f, Optional.of(channel), t.description()))
                 .onMessage(Cancel.class, c -> {
                     rc.ctx().getLog().warn("migration {}: cancel ignored: every section is loaded", rc.id());
                     return Behaviors.same();
@@ -364,13 +364,18 @@ final class TargetMigration {
      * owns the TAP, yet it does not start reading by itself - a source that gave up may be
      * resumed too, and only management knows which one lives. {@code cont} resumes it.
      */
-    private static Behavior<Command> completedUnconfirmed(Role role, Figures f, String why) {
+    private static Behavior<Command> completedUnconfirmed(Role role, Figures f, Optional<HandOverChannel> open, String why) {
         role.rc().ctx().getLog().warn("migration {}: every section loaded but {}: this side owns the TAP; resume it with"
                 + " cont once the source is known to be stopped", role.rc().id(), why);
-        return completed(role, f, false);
+        return completed(role, f, false, open);
     }
 
-    private static Behavior<Command> completed(Role role, Figures f, boolean confirmed) {
+    /**
+     * The end. A channel still open is closed here, and the actor stops on the {@code ReturnClosed}
+     * that closing it delivers (exactly once), so the end of the channel never finds this actor gone
+     * (no dead letter); the step timeout bounds the wait.
+     */
+    private static Behavior<Command> completed(Role role, Figures f, boolean confirmed, Optional<HandOverChannel> open) {
         RoleContext rc = role.rc();
         rc.timers().cancelAll();
         long now = rc.clock().nanos();
@@ -379,7 +384,27 @@ final class TargetMigration {
         rc.ctx().getLog().info("migration {}: status completed", rc.id());
         rc.report().tell(new Progress(info));
         rc.report().tell(new Finished(info, true, true, confirmed));
-        return Behaviors.stopped(); // the source closes the channel; our side goes with this actor (PostStop)
+        if (open.isEmpty()) {
+            return Behaviors.stopped();
+        }
+        rc.phaseTimer("closing the migration channel", rc.timeouts().step());
+        open.get().close();
+        return Behaviors.receive(Command.class)
+                .onMessage(ReturnClosed.class, m -> Behaviors.stopped())
+                .onMessage(PhaseTimedOut.class, m -> Behaviors.stopped())
+                .onMessage(ReturnFrame.class, m -> {
+                    m.frame().close(); // read before the close: nothing is waiting for it now
+                    return Behaviors.same();
+                })
+                .onMessage(NicReply.class, m -> {
+                    rc.dropLate(m.reply());
+                    return Behaviors.same();
+                })
+                .onSignal(PostStop.class, signal -> {
+                    role.inFlight().drain();
+                    return Behaviors.same();
+                })
+                .build();
     }
 
     /** Close everything received, tell the source (if it still listens), report failed. */
@@ -468,7 +493,7 @@ final class TargetMigration {
 
     /**
      * What every state handles alike: frames and sections no state expects are closed, anything
-     * else is ignored (DEBUG); a NIC that stops fails the migration. On stop (from outside too):
+     * else is unhandled (DEBUG); a NIC that stops fails the migration. On stop (from outside too):
      * the accept abandoned, the channel this state owns closed, every section still in the stream closed.
      */
     private static Behavior<Command> common(Role role, Optional<CompletableFuture<FrameChannel>> accepting,
@@ -487,8 +512,9 @@ final class TargetMigration {
                     return Behaviors.same();
                 })
                 .onAnyMessage(m -> {
-                    rc.ctx().getLog().debug("migration {}: {} ignored", rc.id(), m.getClass().getSimpleName());
-                    return Behaviors.same();
+                    // not this state's: Pekko publishes it as unhandled (DEBUG), the state does not change
+                    rc.ctx().getLog().debug("migration {}: {} not handled in this state", rc.id(), m.getClass().getSimpleName());
+                    return Behaviors.unhandled();
                 })
                 .onSignal(PostStop.class, signal -> {
                     accepting.ifPresent(TargetMigration::abandonAccept);

@@ -35,8 +35,11 @@ final class NicStates {
         State apply(State s, List<R> replies);
     }
 
-    /** A gather in flight and what follows it; {@code fatal}: its timeout fails the NIC. */
-    record Job<R>(FanOut<R> gather, Then<R> then, boolean fatal) {
+    /**
+     * A gather in flight and what follows it; {@code stop}: a stop gather, whose timeout ends the stop
+     * (the saves stashed behind it are refused).
+     */
+    record Job<R>(FanOut<R> gather, Then<R> then, boolean stop) {
     }
 
     /**

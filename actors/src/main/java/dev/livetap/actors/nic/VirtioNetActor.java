@@ -24,6 +24,7 @@ import java.util.Map;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.DispatcherSelector;
+import org.apache.pekko.actor.typed.SupervisorStrategy;
 import org.apache.pekko.actor.typed.javadsl.BehaviorBuilder;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 
@@ -37,8 +38,19 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
  *
  * <p>A peer that dies takes the NIC with it (death pact): its owner sees the NIC terminate and
  * fails any migration in progress.
+ *
+ * <p><b>Supervision: resume</b> ({@link #SUPERVISION}). A handler that throws loses its message; the
+ * state record (open gathers, stash, host features) stays as the last handler returned it, so the
+ * asker's own timeout turns the loss into a failed step that the migration rolls back. Restart
+ * would stop the peers (Pekko stops children on restart, and a queue's PostStop closes its fd,
+ * including one a frame in flight still borrows) and forget the stashed saves whose askers wait;
+ * stop would take the device away from a VM that may still own its TAP. The NIC holds no fd itself:
+ * the fds of a section being loaded are closed by the handler that refuses them.
  */
 public final class VirtioNetActor {
+
+    /** Resume: see the class comment; logged at ERROR by Pekko. */
+    public static final SupervisorStrategy SUPERVISION = SupervisorStrategy.resume();
 
     /** What the NIC was created with. */
     public record NicConfig(String deviceId, MacAddress mac, Ipv4Address guestIp, RunState runStateAtRealize,
@@ -206,7 +218,7 @@ public final class VirtioNetActor {
     /** A NIC that passed {@link #realizeCheck}; reports {@link Realized} or {@link RealizeFailed} to {@code realized}. */
     public static Behavior<Command> create(NicConfig config, PeerBackendFactory factory, FdInspector fds,
             ActorRef<RealizeResult> realized) {
-        return Behaviors.setup(ctx -> Behaviors.withStash(STASH_CAPACITY, stash -> Behaviors.withTimers(timers -> {
+        return Behaviors.supervise(Behaviors.<Command>setup(ctx -> Behaviors.withStash(STASH_CAPACITY, stash -> Behaviors.withTimers(timers -> {
             boolean waiting;
             List<ActorRef<PeerBackend.Command>> peers = new ArrayList<>();
             ActorRef<GuestActor.Command> guest;
@@ -244,7 +256,7 @@ public final class VirtioNetActor {
                         });
             }
             return next(nic, s);
-        })));
+        })))).onFailure(SUPERVISION);
     }
 
     // ------------------------------------------------------------------ implementation
@@ -276,12 +288,7 @@ public final class VirtioNetActor {
                     return Behaviors.same();
                 })
                 .onMessage(Rollback.class, m -> {
-                    nic.stash().forEach(held -> {
-                        if (held instanceof SaveSection save) {
-                            save.replyTo().tell(new SectionSaveFailed(save.requestId(), nic.id(), "rolled back before the save"));
-                        }
-                    });
-                    nic.stash().clear();
+                    refuseStashedSaves(nic, "rolled back before the save");
                     return next(nic, rollback(nic, s, m));
                 }));
     }
@@ -292,7 +299,7 @@ public final class VirtioNetActor {
                 .onMessage(GuestReply.class, m -> onReply(nic, s, m.reply().requestId(), m.reply()))
                 .onMessage(GatherTimedOut.class, m -> onTimeout(nic, s, m.firstRequestId()))
                 .onMessage(DescribeSection.class, m -> next(nic, askPeers(nic, s, "describe", PeerBackend.Description.class,
-                        (q, id) -> new PeerBackend.Describe(id, nic.peerReplies().narrow()), true, (st, rs) -> {
+                        (q, id) -> new PeerBackend.Describe(id, nic.peerReplies().narrow()), false, (st, rs) -> {
                             List<Schema> schemas = new ArrayList<>();
                             rs.forEach(r -> schemas.add(r.schema()));
                             m.replyTo().tell(new SectionSchema(m.requestId(), nic.id(), VirtioNetSchema.sectionName(nic.id()),
@@ -310,7 +317,7 @@ public final class VirtioNetActor {
                             return st.withStops(st.stopsInFlight() - 1);
                         })))
                 .onMessage(Start.class, m -> next(nic, askPeers(nic, s, "start", PeerBackend.Started.class,
-                        (q, id) -> new PeerBackend.Start(id, nic.peerReplies().narrow()), true, (st, rs) -> {
+                        (q, id) -> new PeerBackend.Start(id, nic.peerReplies().narrow()), false, (st, rs) -> {
                             long last = 0;
                             int reading = 0;
                             for (PeerBackend.Started r : rs) {
@@ -326,7 +333,7 @@ public final class VirtioNetActor {
                     return Behaviors.same();
                 })
                 .onMessage(Discard.class, m -> next(nic, askPeers(nic, s, "discard", PeerBackend.Discarded.class,
-                        (q, id) -> new PeerBackend.Discard(id, nic.peerReplies().narrow()), true, (st, rs) -> {
+                        (q, id) -> new PeerBackend.Discard(id, nic.peerReplies().narrow()), false, (st, rs) -> {
                             int closed = 0;
                             for (PeerBackend.Discarded r : rs) {
                                 closed += r.closedSomething() ? 1 : 0;
@@ -342,8 +349,9 @@ public final class VirtioNetActor {
                             return st2;
                         }))))
                 .onMessage(Unplug.class, m -> {
+                    // the peers stop with the NIC (children), each closing its fd in PostStop; a Close
+                    // told to them now would find them stopped (a dead letter each)
                     nic.peers().forEach(nic.ctx()::unwatch);
-                    nic.peers().forEach(p -> p.tell(new PeerBackend.Close()));
                     return Behaviors.stopped();
                 })
                 .build();
@@ -351,7 +359,7 @@ public final class VirtioNetActor {
 
     private static State rollback(Nic nic, State s, Rollback m) {
         return askPeers(nic, s.withRollback(), "rollback", PeerBackend.Stopped.class,
-                (q, id) -> new PeerBackend.Rollback(id, nic.peerReplies().narrow()), true, (st, rs) -> {
+                (q, id) -> new PeerBackend.Rollback(id, nic.peerReplies().narrow()), false, (st, rs) -> {
                     m.replyTo().tell(new RolledBack(m.requestId(), nic.id()));
                     return st;
                 });
@@ -374,7 +382,7 @@ public final class VirtioNetActor {
         long key = s.nextRequestId();
         long rollbacksBefore = s.rollbacks();
         State described = askPeers(nic, s, "describe", PeerBackend.Description.class,
-                (q, id) -> new PeerBackend.Describe(id, nic.peerReplies().narrow()), true, (st, ds) -> st.withDescribed(key, ds));
+                (q, id) -> new PeerBackend.Describe(id, nic.peerReplies().narrow()), false, (st, ds) -> st.withDescribed(key, ds));
         return askGuest(nic, described, (st, gs) -> {
             GuestActor.GuestState g = gs.get(0).state();
             if (st.rollbacks() != rollbacksBefore) {
@@ -382,7 +390,7 @@ public final class VirtioNetActor {
                 return st.withDescribed(key, null);
             }
             return askPeers(nic, st, "save", PeerBackend.SaveReply.class,
-                    (q, id) -> new PeerBackend.Save(id, nic.peerReplies().narrow()), true, (st2, rs) -> {
+                    (q, id) -> new PeerBackend.Save(id, nic.peerReplies().narrow()), false, (st2, rs) -> {
                         List<PeerBackend.Description> ds = st2.described().get(key);
                         if (ds == null) {
                             throw new IllegalStateException(nic.id() + ": the queues saved before they described themselves");
@@ -453,7 +461,7 @@ public final class VirtioNetActor {
         }
         List<StateStruct> peerStates = nic.getArray("peers");
         return askPeers(n, s, "load", PeerBackend.LoadReply.class,
-                (q, id) -> new PeerBackend.Load(id, peerStates.get(q), n.peerReplies().narrow()), true, (s1, rs) -> {
+                (q, id) -> new PeerBackend.Load(id, peerStates.get(q), n.peerReplies().narrow()), false, (s1, rs) -> {
                     StringBuilder failures = new StringBuilder();
                     long every = VirtioNetFeatures.FULL;
                     for (PeerBackend.LoadReply r : rs) {
@@ -467,7 +475,7 @@ public final class VirtioNetActor {
                     if (failures.length() > 0) {
                         // the queues that did load hold fds from the stream: close them too
                         return askPeers(n, s1, "discard", PeerBackend.Discarded.class,
-                                (q, id) -> new PeerBackend.Discard(id, n.peerReplies().narrow()), true, (s2, ds) -> {
+                                (q, id) -> new PeerBackend.Discard(id, n.peerReplies().narrow()), false, (s2, ds) -> {
                                     m.replyTo().tell(new SectionLoadFailed(m.requestId(), n.id(), failures.toString()));
                                     return s2;
                                 });
@@ -485,14 +493,14 @@ public final class VirtioNetActor {
 
     /** One request to every peer (queue {@code q}'s request carries the id its reply must carry). */
     private static <R> State askPeers(Nic nic, State s, String what, Class<R> type,
-            FanOut.RequestFactory<PeerBackend.Command> request, boolean fatal, Then<R> then) {
+            FanOut.RequestFactory<PeerBackend.Command> request, boolean stop, Then<R> then) {
         List<String> names = new ArrayList<>();
         for (int q = 0; q < nic.peers().size(); q++) {
             names.add(Integer.toString(q));
         }
         FanOut<R> f = FanOut.scatter(what, type, s.nextRequestId(), names, nic.peers(), request, nic.timers(),
                 nic.config().timeout(), GatherTimedOut::new);
-        return started(s, new Job<>(f, then, fatal));
+        return started(s, new Job<>(f, then, stop));
     }
 
     private static State askGuest(Nic nic, State s, Then<GuestActor.GuestSnapshot> then) {
@@ -500,7 +508,7 @@ public final class VirtioNetActor {
                 s.nextRequestId(), List.of("0"), List.of(nic.guest()),
                 (i, id) -> new GuestActor.Snapshot(id, nic.guestReplies()), nic.timers(), nic.config().timeout(),
                 GatherTimedOut::new);
-        return started(s, new Job<>(f, then, true));
+        return started(s, new Job<>(f, then, false));
     }
 
     private static <R> State started(State s, Job<R> job) {
@@ -529,7 +537,7 @@ public final class VirtioNetActor {
         FanOut.Outcome<R> o = job.gather().offer(requestId, reply, nic.timers());
         List<Job<?>> jobs = new ArrayList<>(s.jobs());
         if (o instanceof FanOut.Waiting<R> w) {
-            jobs.set(index, new Job<>(w.next(), job.then(), job.fatal()));
+            jobs.set(index, new Job<>(w.next(), job.then(), job.stop()));
             return s.withJobs(jobs);
         }
         if (o instanceof FanOut.Gathered<R> g) {
@@ -541,22 +549,37 @@ public final class VirtioNetActor {
         return s;
     }
 
-    /** A peer failed to answer in time: the NIC cannot know its queue's state any more; fail it (its owner rolls back). */
+    /**
+     * A peer (or the guest) failed to answer in time: the gather is dropped and its asker, which runs
+     * its own timer, reports the step failed and rolls back (every queue answers Rollback in any
+     * state). The NIC stays: stopping it would stop its queues, and a queue's PostStop closes an fd
+     * that a frame in flight may still borrow. A stop that timed out ends, refusing the saves behind it.
+     */
     private static Behavior<Command> onTimeout(Nic nic, State s, long firstRequestId) {
         for (Job<?> job : s.jobs()) {
             if (job.gather().firstRequestId() == firstRequestId) {
                 FanOut.TimedOut t = job.gather().timedOut();
-                String reason = t.what() + " of queue " + t.missing().get(0) + " failed: no " + t.replyType()
-                        + " within the timeout";
-                if (job.fatal()) {
-                    throw new IllegalStateException(nic.id() + ": " + reason);
-                }
-                nic.ctx().getLog().warn("{}: {}", nic.id(), reason);
+                nic.ctx().getLog().warn("{}: {} of queue {} failed: no {} within the timeout", nic.id(), t.what(),
+                        t.missing().get(0), t.replyType());
                 List<Job<?>> jobs = new ArrayList<>(s.jobs());
                 jobs.remove(job);
-                return next(nic, s.withJobs(jobs));
+                State next = s.withJobs(jobs);
+                if (job.stop()) {
+                    refuseStashedSaves(nic, "the stop failed before the save");
+                    next = next.withStops(next.stopsInFlight() - 1);
+                }
+                return next(nic, next);
             }
         }
         return Behaviors.same();
+    }
+
+    private static void refuseStashedSaves(Nic nic, String reason) {
+        nic.stash().forEach(held -> {
+            if (held instanceof SaveSection save) {
+                save.replyTo().tell(new SectionSaveFailed(save.requestId(), nic.id(), reason));
+            }
+        });
+        nic.stash().clear();
     }
 }

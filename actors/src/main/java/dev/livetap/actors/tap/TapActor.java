@@ -23,7 +23,7 @@ import java.util.function.Consumer;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.PostStop;
-import org.apache.pekko.actor.typed.PreRestart;
+import org.apache.pekko.actor.typed.SupervisorStrategy;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 
@@ -32,6 +32,11 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
  * reactor), {@code paused} (VM stopped: fd kept, not reading), {@code waitingIncoming} (fd = -1,
  * waiting for the stream), {@code transferred} (fd lent to the stream, kept until the target
  * answers {@code loaded}) and {@code closed}. The fd is closed on stop unless it was handed over.
+ *
+ * <p><b>Supervision: resume</b> ({@link #SUPERVISION}): a handler that throws loses its message
+ * (the asker's timeout fails the step) and the queue keeps its state, fd and one registration.
+ * Restart would register the fd twice or drop a lent fd; stop would close a {@code transferred} fd
+ * a frame still borrows (docs/architecture.md, "Supervision").
  */
 public final class TapActor {
 
@@ -115,6 +120,9 @@ public final class TapActor {
     /** pre_load's refusal (QEMU's text). */
     public static final String ALREADY_INITIALIZED = "TAP is already initialized and cannot receive incoming fd";
 
+    /** Resume (class comment). */
+    public static final SupervisorStrategy SUPERVISION = SupervisorStrategy.resume();
+
     /** Frames read per readiness message before yielding to the mailbox. */
     static final int READ_BUDGET = 64;
 
@@ -153,11 +161,11 @@ public final class TapActor {
     /** As {@link #opened(TapQueueConfig, Os, ActorRef, OwnedFd, TapFeatures)}, frames going to any consumer. */
     public static Behavior<Command> opened(TapQueueConfig config, Os os, Consumer<Received> frames,
             OwnedFd fd, TapFeatures features) {
-        return Behaviors.setup(ctx -> {
+        return Behaviors.supervise(Behaviors.<Command>setup(ctx -> {
             TapActor a = new TapActor(ctx, config, os, frames, null, null);
             Held held = new Held(fd, a.register(fd), features, true, config.defaultVnetHdrLen());
             return a.paused(held);
-        });
+        })).onFailure(SUPERVISION);
     }
 
     /** A queue of an {@code incoming-fds} netdev: fd = -1 until the stream brings one. */
@@ -172,7 +180,8 @@ public final class TapActor {
      */
     public static Behavior<Command> waitingIncoming(TapQueueConfig config, Os os, Consumer<Received> frames,
             VhostBackend vhost, VhostBackend.VhostQueue vhostQueue) {
-        return Behaviors.setup(ctx -> new TapActor(ctx, config, os, frames, vhost, vhostQueue).waitingIncoming());
+        return Behaviors.supervise(Behaviors.<Command>setup(ctx -> new TapActor(ctx, config, os, frames, vhost, vhostQueue)
+                .waitingIncoming())).onFailure(SUPERVISION);
     }
 
     /** The fd and what travels with it while this actor owns it. */
@@ -228,26 +237,19 @@ public final class TapActor {
                     m.replyTo().tell(new Discarded(m.requestId(), queue(), false)); // a running queue is never discarded
                     return Behaviors.same();
                 })
-                .onMessage(Rollback.class, m -> {
-                    m.replyTo().tell(new Stopped(m.requestId(), queue(), os.clock().nanos()));
-                    return Behaviors.same();
-                })
+                .onMessage(Rollback.class, m -> answerStopped(m.requestId(), m.replyTo()))
                 .onMessage(Transmit.class, m -> transmit(held, m))
                 .onMessage(SetEnabled.class, m -> setEnabled(held, m, true))
                 .onMessage(GetState.class, m -> reportState(m, "active", true, held))
                 .onMessage(Close.class, m -> closeAndStop(held))
                 .onSignal(PostStop.class, s -> releaseOnStop(held))
-                .onSignal(PreRestart.class, s -> releaseOnStop(held))
                 .build();
     }
 
     private Behavior<Command> paused(Held held) {
         return Behaviors.receive(Command.class)
                 .onMessageEquals(QueueReadable.INSTANCE, Behaviors::same) // raced with Pause: stay on the frame boundary
-                .onMessage(Pause.class, m -> {
-                    m.replyTo().tell(new Stopped(m.requestId(), queue(), os.clock().nanos()));
-                    return Behaviors.same();
-                })
+                .onMessage(Pause.class, m -> answerStopped(m.requestId(), m.replyTo()))
                 .onMessage(Resume.class, m -> {
                     held.registration().interest(Reactor.READ);
                     m.replyTo().tell(new Started(m.requestId(), queue(), os.clock().nanos(), true));
@@ -270,16 +272,12 @@ public final class TapActor {
                     ctx.getLog().info("{}: discarded the fd received from the stream", config.name());
                     return waitingIncoming();
                 })
-                .onMessage(Rollback.class, m -> {
-                    m.replyTo().tell(new Stopped(m.requestId(), queue(), os.clock().nanos()));
-                    return Behaviors.same();
-                })
+                .onMessage(Rollback.class, m -> answerStopped(m.requestId(), m.replyTo()))
                 .onMessage(Transmit.class, m -> transmit(held, m))
                 .onMessage(SetEnabled.class, m -> setEnabled(held, m, false))
                 .onMessage(GetState.class, m -> reportState(m, "paused", false, held))
                 .onMessage(Close.class, m -> closeAndStop(held))
                 .onSignal(PostStop.class, s -> releaseOnStop(held))
-                .onSignal(PreRestart.class, s -> releaseOnStop(held))
                 .build();
     }
 
@@ -302,10 +300,7 @@ public final class TapActor {
                     ctx.getLog().info("{}: rolled back, paused with its fd", config.name());
                     return paused(back);
                 })
-                .onMessage(Pause.class, m -> {
-                    m.replyTo().tell(new Stopped(m.requestId(), queue(), os.clock().nanos()));
-                    return Behaviors.same();
-                })
+                .onMessage(Pause.class, m -> answerStopped(m.requestId(), m.replyTo()))
                 .onMessage(Resume.class, m -> {
                     // Reading now could race the target: at most one process reads a queue.
                     ctx.getLog().warn("{}: resume refused while the fd is handed over (roll back first)", config.name());
@@ -325,7 +320,6 @@ public final class TapActor {
                 .onMessage(GetState.class, m -> reportState(m, "transferred", false, held))
                 .onMessage(Close.class, m -> closeAndStop(held))
                 .onSignal(PostStop.class, s -> releaseOnStop(held))
-                .onSignal(PreRestart.class, s -> releaseOnStop(held))
                 .build();
     }
 
@@ -333,10 +327,7 @@ public final class TapActor {
         return Behaviors.receive(Command.class)
                 .onMessageEquals(QueueReadable.INSTANCE, Behaviors::same)
                 .onMessage(Load.class, this::load)
-                .onMessage(Pause.class, m -> {
-                    m.replyTo().tell(new Stopped(m.requestId(), queue(), os.clock().nanos()));
-                    return Behaviors.same();
-                })
+                .onMessage(Pause.class, m -> answerStopped(m.requestId(), m.replyTo()))
                 .onMessage(Resume.class, m -> {
                     ctx.getLog().debug("{}: resume before any fd arrived; nothing to read", config.name());
                     notReading(m, config.name() + " has no fd yet (waiting for incoming state)");
@@ -347,10 +338,7 @@ public final class TapActor {
                     return Behaviors.same();
                 })
                 .onMessage(Release.class, m -> Behaviors.same())
-                .onMessage(Rollback.class, m -> {
-                    m.replyTo().tell(new Stopped(m.requestId(), queue(), os.clock().nanos()));
-                    return Behaviors.same();
-                })
+                .onMessage(Rollback.class, m -> answerStopped(m.requestId(), m.replyTo()))
                 .onMessage(Discard.class, m -> {
                     m.replyTo().tell(new Discarded(m.requestId(), queue(), false));
                     return Behaviors.same();
@@ -386,24 +374,28 @@ public final class TapActor {
                     m.replyTo().tell(new LoadFailed(m.requestId(), queue(), config.name() + " is closed"));
                     return Behaviors.same();
                 })
-                .onMessage(Pause.class, m -> {
-                    m.replyTo().tell(new Stopped(m.requestId(), queue(), os.clock().nanos()));
-                    return Behaviors.same();
-                })
+                .onMessage(Pause.class, m -> answerStopped(m.requestId(), m.replyTo()))
                 .onMessage(Discard.class, m -> {
                     m.replyTo().tell(new Discarded(m.requestId(), queue(), false));
                     return Behaviors.same();
                 })
-                .onMessage(Rollback.class, m -> {
-                    m.replyTo().tell(new Stopped(m.requestId(), queue(), os.clock().nanos()));
-                    return Behaviors.same();
-                })
+                .onMessage(Rollback.class, m -> answerStopped(m.requestId(), m.replyTo()))
                 .onMessage(Resume.class, m -> {
                     notReading(m, config.name() + " is closed");
                     return Behaviors.same();
                 })
+                .onMessage(Save.class, m -> {
+                    m.replyTo().tell(new SaveFailed(m.requestId(), queue(), config.name() + " is closed"));
+                    return Behaviors.same();
+                })
+                .onMessage(SetEnabled.class, m -> {
+                    m.replyTo().tell(new EnabledReply(queue(), false, config.name() + " is closed"));
+                    return Behaviors.same();
+                })
+                .onMessage(Transmit.class, m -> drop())
+                .onMessage(Release.class, m -> Behaviors.same()) // a second Release (two migrations' ends) changes nothing
+                .onMessageEquals(QueueReadable.INSTANCE, Behaviors::same) // a wake-up queued before the close
                 .onMessage(Close.class, m -> Behaviors.stopped())
-                .onAnyMessage(m -> Behaviors.same())
                 .build();
     }
 
@@ -548,15 +540,22 @@ public final class TapActor {
         return null;
     }
 
+    /** Already not reading (or nothing to take back): answered as stopped, the state unchanged. */
+    private Behavior<Command> answerStopped(long requestId, ActorRef<Stopped> replyTo) {
+        replyTo.tell(new Stopped(requestId, queue(), os.clock().nanos()));
+        return Behaviors.same();
+    }
+
     /** Resume refused: answered as not reading, the reason logged. */
     private void notReading(Resume m, String reason) {
         ctx.getLog().debug("{}: not reading: {}", config.name(), reason);
         m.replyTo().tell(new Started(m.requestId(), queue(), 0, false));
     }
 
+    /** A message no state of this protocol expects here: Pekko publishes it as unhandled (DEBUG), not swallowed. */
     private Behavior<Command> unexpected(Command m, String state) {
-        ctx.getLog().warn("{}: {} ignored in state {}", config.name(), m.getClass().getSimpleName(), state);
-        return Behaviors.same();
+        ctx.getLog().warn("{}: {} unexpected in state {}", config.name(), m.getClass().getSimpleName(), state);
+        return Behaviors.unhandled();
     }
 
     private Behavior<Command> reportState(GetState m, String state, boolean reading, Held held) {

@@ -1,6 +1,12 @@
 package dev.livetap.simulation.trace;
 
 import dev.livetap.actors.Tracer;
+import dev.livetap.actors.guest.GuestActor;
+import dev.livetap.actors.migration.MigrationCoordinator;
+import dev.livetap.actors.nic.VirtioNetActor;
+import dev.livetap.actors.tap.TapActor;
+import java.util.function.BiPredicate;
+import org.apache.pekko.actor.typed.SupervisorStrategy;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.function.BiConsumer;
@@ -15,6 +21,12 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
  * actor becomes a trace line "side/actor <- Type canonical-text" (typed Pekko messages carry no
  * sender; the reply-to references inside them say who asked). It also remembers each traced
  * actor's reference by name, and lets fault hooks see deliveries ({@code onDeliver}).
+ *
+ * <p>It is also where the simulation makes an actor throw ({@link #crashOnce}): an interceptor in
+ * front of the actor throws {@link SimulatedCrash} on the chosen delivery. An interceptor outside
+ * the actor's own {@code Behaviors.supervise} is not covered by it, so the traced behaviour is
+ * wrapped once more in a supervisor with the actor kind's published strategy (e.g.
+ * {@link TapActor#SUPERVISION}): the crash then ends exactly as a throw inside the actor would.
  */
 public final class SimTracer implements Tracer {
     private final String side;
@@ -34,6 +46,49 @@ public final class SimTracer implements Tracer {
         muted = true;
     }
 
+    /** The exception an injected actor crash throws. */
+    public static final class SimulatedCrash extends RuntimeException {
+        public SimulatedCrash(String what) {
+            super(what, null, false, false);
+        }
+    }
+
+    private BiPredicate<String, Object> crashWhen;
+
+    /** The next delivery that {@code when(actorName, message)} accepts throws (once); the message is not delivered. */
+    public void crashOnce(BiPredicate<String, Object> when) {
+        this.crashWhen = when;
+    }
+
+    /** Whether an armed crash has not fired yet. */
+    public boolean crashPending() {
+        return crashWhen != null;
+    }
+
+    /** The supervision strategy the named actor's own factory applies; null for the VM (not supervised by its factory). */
+    static SupervisorStrategy strategyOf(String actorName) {
+        if (actorName.equals("vm")) {
+            return null;
+        }
+        if (actorName.endsWith("/guest")) {
+            return GuestActor.SUPERVISION;
+        }
+        if (actorName.contains("/peer-")) {
+            return TapActor.SUPERVISION;
+        }
+        if (actorName.startsWith("nic-")) {
+            return VirtioNetActor.SUPERVISION;
+        }
+        return MigrationCoordinator.SUPERVISION;
+    }
+
+    private java.util.function.BiFunction<String, Behavior<?>, Behavior<?>> innermost;
+
+    /** For tests: wraps each behaviour spawned from now on (innermost, before the crash and trace interceptors). */
+    public void wrapEach(java.util.function.BiFunction<String, Behavior<?>, Behavior<?>> wrap) {
+        this.innermost = wrap;
+    }
+
     public void onDeliver(BiConsumer<String, Object> hook) {
         this.onDeliver = hook;
     }
@@ -48,7 +103,22 @@ public final class SimTracer implements Tracer {
     @SuppressWarnings({"unchecked", "rawtypes"})
     public <T> Behavior<T> trace(String actorName, Behavior<T> behavior) {
         String name = side + "/" + actorName;
-        return Behaviors.intercept(() -> new BehaviorInterceptor(Object.class) {
+        if (innermost != null) {
+            behavior = (Behavior<T>) innermost.apply(actorName, behavior);
+        }
+        Behavior<T> crashing = Behaviors.intercept(() -> new BehaviorInterceptor(Object.class) {
+            @Override
+            public Behavior aroundReceive(TypedActorContext ctx, Object msg, ReceiveTarget target) {
+                if (crashWhen != null && !muted && crashWhen.test(actorName, msg)) {
+                    crashWhen = null;
+                    log.add("crash " + name + " on " + msg.getClass().getSimpleName());
+                    throw new SimulatedCrash(name + " throws on " + msg.getClass().getSimpleName());
+                }
+                return target.apply(ctx, msg);
+            }
+        }, behavior);
+        SupervisorStrategy strategy = strategyOf(actorName);
+        Behavior<T> traced = Behaviors.intercept(() -> new BehaviorInterceptor(Object.class) {
             @Override
             public Behavior aroundReceive(TypedActorContext ctx, Object msg, ReceiveTarget target) {
                 refs.putIfAbsent(actorName, ctx.asJava().getSelf());
@@ -59,6 +129,9 @@ public final class SimTracer implements Tracer {
                 onDeliver.accept(actorName, msg);
                 return target.apply(ctx, msg);
             }
-        }, behavior);
+        }, strategy == null ? behavior : crashing);
+        // For SimulatedCrash only: Pekko drops an outer supervisor when one for the same exception
+        // class sits deeper in the stack (the actor's own), which would leave the crash unsupervised.
+        return strategy == null ? traced : Behaviors.supervise(traced).onFailure(SimulatedCrash.class, strategy);
     }
 }
