@@ -1,7 +1,6 @@
 package dev.livetap.testbed;
 
 import dev.livetap.testbed.launch.ChildLaunch;
-import dev.livetap.testbed.selftest.Commands;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.time.Duration;
@@ -43,12 +42,12 @@ public final class NetworkNamespace implements AutoCloseable {
     /** Creates the namespace; it is deleted again if setting it up fails. */
     public static NetworkNamespace create() {
         String name = PREFIX + ProcessHandle.current().pid() + "-" + COUNTER.incrementAndGet();
-        Commands.run(STEP, List.of("ip", "netns", "add", name)).orThrow();
+        HostCommand.run(STEP, List.of("ip", "netns", "add", name)).orThrow();
         ChildLaunch.Reaper reaper;
         try {
             reaper = ChildLaunch.namespaceReaper("ip", name, List.of());
         } catch (IOException e) {
-            Commands.run(STEP, List.of("ip", "netns", "del", name));
+            HostCommand.run(STEP, List.of("ip", "netns", "del", name));
             throw new UncheckedIOException("cannot start the reaper of namespace " + name, e);
         }
         NetworkNamespace ns = new NetworkNamespace(name, reaper);
@@ -76,7 +75,7 @@ public final class NetworkNamespace implements AutoCloseable {
 
     /** Runs {@code command} inside, bounded; throws with its output when it fails. */
     public String run(String... command) {
-        return Commands.run(STEP, wrap(Arrays.asList(command))).orThrow().output();
+        return HostCommand.run(STEP, wrap(Arrays.asList(command))).orThrow().output();
     }
 
     /**
@@ -91,7 +90,7 @@ public final class NetworkNamespace implements AutoCloseable {
 
     /** One ping of {@code address} from inside, waiting at most a second. */
     public boolean pingOnce(String address) {
-        return Commands.run(Duration.ofSeconds(5), wrap(List.of("ping", "-n", "-c", "1", "-W", "1", address))).ok();
+        return HostCommand.run(Duration.ofSeconds(5), wrap(List.of("ping", "-n", "-c", "1", "-W", "1", address))).ok();
     }
 
     /** Pings until {@code address} answers; false when {@code timeout} passes first. */
@@ -106,9 +105,9 @@ public final class NetworkNamespace implements AutoCloseable {
     }
 
     /** {@code ping -c count -i interval} from inside, bounded by {@code -w}: its exit code and output. */
-    public Commands.Result ping(String address, int count, double intervalSeconds) {
+    public HostCommand.Result ping(String address, int count, double intervalSeconds) {
         int deadlineSeconds = (int) Math.ceil(count * intervalSeconds) + 5;
-        return Commands.run(Duration.ofSeconds(deadlineSeconds + 10), wrap(List.of("ping", "-n", "-c", String.valueOf(count),
+        return HostCommand.run(Duration.ofSeconds(deadlineSeconds + 10), wrap(List.of("ping", "-n", "-c", String.valueOf(count),
                 "-i", String.valueOf(intervalSeconds), "-W", "1", "-w", String.valueOf(deadlineSeconds), address)));
     }
 
@@ -119,13 +118,13 @@ public final class NetworkNamespace implements AutoCloseable {
             return;
         }
         closed = true;
-        String pids = Commands.run(STEP, List.of("ip", "netns", "pids", name)).output().strip();
+        String pids = HostCommand.run(STEP, List.of("ip", "netns", "pids", name)).output().strip();
         if (!pids.isEmpty()) {
             List<String> kill = new ArrayList<>(List.of("kill", "-KILL"));
             kill.addAll(Arrays.asList(pids.split("\\s+")));
-            Commands.run(STEP, kill);
+            HostCommand.run(STEP, kill);
         }
-        Commands.run(STEP, List.of("ip", "netns", "del", name)).orThrow();
+        HostCommand.run(STEP, List.of("ip", "netns", "del", name)).orThrow();
         reaper.cancel();
     }
 

@@ -1,6 +1,6 @@
 package dev.livetap.tools;
 
-import dev.livetap.testbed.selftest.Commands;
+import dev.livetap.testbed.HostCommand;
 import dev.livetap.testbed.selftest.HostChecks;
 import java.io.IOException;
 import java.net.StandardProtocolFamily;
@@ -152,7 +152,7 @@ public final class CleanupCommand implements Callable<Integer> {
             problems.add("iproute2's ip is not installed: namespaces not checked");
             return;
         }
-        Commands.Result list = Commands.run(STEP, List.of(ip, "netns", "list"));
+        HostCommand.Result list = HostCommand.run(STEP, List.of(ip, "netns", "list"));
         if (list.exitCode() != 0) {
             problems.add("ip netns list failed: " + list.output().strip());
             return;
@@ -167,11 +167,11 @@ public final class CleanupCommand implements Callable<Integer> {
             if (Files.exists(Path.of("/proc", pid))) {
                 continue; // its creator lives: not ours to remove
             }
-            String users = Commands.run(STEP, List.of(ip, "netns", "pids", ns)).output().strip();
+            String users = HostCommand.run(STEP, List.of(ip, "netns", "pids", ns)).output().strip();
             if (!users.isEmpty() && !endLivetapProcesses(ip, ns, pid, users, removed, problems)) {
                 continue;
             }
-            Commands.Result taps = Commands.run(STEP, List.of(ip, "-n", ns, "-o", "link", "show", "type", "tun"));
+            HostCommand.Result taps = HostCommand.run(STEP, List.of(ip, "-n", ns, "-o", "link", "show", "type", "tun"));
             for (String t : taps.output().split("\n")) {
                 int a = t.indexOf(": ");
                 int b = a < 0 ? -1 : t.indexOf(':', a + 2);
@@ -180,7 +180,7 @@ public final class CleanupCommand implements Callable<Integer> {
                 }
                 String tap = t.substring(a + 2, b).split("@")[0];
                 if (!dryRun) {
-                    Commands.Result del = Commands.run(STEP, List.of(ip, "-n", ns, "link", "del", tap));
+                    HostCommand.Result del = HostCommand.run(STEP, List.of(ip, "-n", ns, "link", "del", tap));
                     if (del.exitCode() != 0) {
                         problems.add("cannot delete TAP " + tap + " in " + ns + ": " + del.output().strip());
                         continue;
@@ -189,7 +189,7 @@ public final class CleanupCommand implements Callable<Integer> {
                 removed.add(new Removal("tap", ns + "/" + tap, "in a dead process's namespace"));
             }
             if (!dryRun) {
-                Commands.Result del = Commands.run(STEP, List.of(ip, "netns", "del", ns));
+                HostCommand.Result del = HostCommand.run(STEP, List.of(ip, "netns", "del", ns));
                 if (del.exitCode() != 0) {
                     problems.add("cannot delete namespace " + ns + ": " + del.output().strip());
                     continue;
@@ -249,7 +249,7 @@ public final class CleanupCommand implements Callable<Integer> {
             return true;
         }
         long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
-        while (!Commands.run(STEP, List.of(ip, "netns", "pids", ns)).output().isBlank()) {
+        while (!HostCommand.run(STEP, List.of(ip, "netns", "pids", ns)).output().isBlank()) {
             if (System.nanoTime() > deadline) {
                 problems.add("namespace " + ns + ": livetap's processes did not end within 5 s of SIGKILL");
                 return false;

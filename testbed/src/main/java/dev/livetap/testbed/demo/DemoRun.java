@@ -3,7 +3,7 @@ package dev.livetap.testbed.demo;
 import dev.livetap.testbed.demo.DemoSummary.Migration;
 import dev.livetap.testbed.launch.ChildLaunch;
 import dev.livetap.testbed.orchestration.LocalMigration;
-import dev.livetap.testbed.selftest.Commands;
+import dev.livetap.testbed.HostCommand;
 import dev.livetap.testbed.selftest.HostChecks;
 import java.io.File;
 import java.io.IOException;
@@ -276,7 +276,7 @@ public final class DemoRun implements AutoCloseable {
                 "link set " + now + " address " + mac, "addr add " + HOST_CIDR + " dev " + now, "link set " + now + " up",
                 "neigh replace " + GUEST + " lladdr " + guestMac + " dev " + now + " nud permanent", ""));
         long t0 = System.nanoTime();
-        Commands.run(STEP, List.of(ip, "-n", ns, "-force", "-batch", batch.toString()));
+        HostCommand.run(STEP, List.of(ip, "-n", ns, "-force", "-batch", batch.toString()));
         return (System.nanoTime() - t0) / 1e6;
     }
 
@@ -310,7 +310,7 @@ public final class DemoRun implements AutoCloseable {
     /** SIGINT makes ping print its statistics (ip netns exec execs ping: the pid is ping's). */
     private void stopPing(Process p) throws InterruptedException {
         if (p.isAlive()) {
-            Commands.run(Duration.ofSeconds(5), List.of("kill", "-INT", String.valueOf(p.pid())));
+            HostCommand.run(Duration.ofSeconds(5), List.of("kill", "-INT", String.valueOf(p.pid())));
         }
         if (!p.waitFor(10, TimeUnit.SECONDS)) {
             p.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
@@ -322,10 +322,10 @@ public final class DemoRun implements AutoCloseable {
      * during a hold go straight into the TAP and are never held back by ARP. Returns the MAC.
      */
     private String pinNeighbour(String ns, String ifname) {
-        String out = Commands.run(STEP, List.of(ip, "-n", ns, "neigh", "show", GUEST, "dev", ifname)).orThrow().output();
+        String out = HostCommand.run(STEP, List.of(ip, "-n", ns, "neigh", "show", GUEST, "dev", ifname)).orThrow().output();
         int i = out.indexOf("lladdr ");
         String mac = i < 0 ? MAC : out.substring(i + 7, i + 24);
-        Commands.run(STEP, List.of(ip, "-n", ns, "neigh", "replace", GUEST, "lladdr", mac, "dev", ifname, "nud", "permanent")).orThrow();
+        HostCommand.run(STEP, List.of(ip, "-n", ns, "neigh", "replace", GUEST, "lladdr", mac, "dev", ifname, "nud", "permanent")).orThrow();
         return mac;
     }
 
@@ -357,7 +357,7 @@ public final class DemoRun implements AutoCloseable {
 
     private void awaitFirstReply(String ns) throws TimeoutException {
         for (int i = 0; i < 10; i++) {
-            if (Commands.run(Duration.ofSeconds(5), List.of(ip, "netns", "exec", ns, pingTool, "-n", "-c", "1", "-W", "1", GUEST)).ok()) {
+            if (HostCommand.run(Duration.ofSeconds(5), List.of(ip, "netns", "exec", ns, pingTool, "-n", "-c", "1", "-W", "1", GUEST)).ok()) {
                 return;
             }
         }
@@ -382,7 +382,7 @@ public final class DemoRun implements AutoCloseable {
             }
             namespaces.add(ns);
         }
-        Commands.run(STEP, List.of(ip, "netns", "add", ns)).orThrow();
+        HostCommand.run(STEP, List.of(ip, "netns", "add", ns)).orThrow();
         // a named namespace (ip netns exec / ip -n everywhere) that a reaper deletes if this process dies unannounced
         try {
             reapers.add(ChildLaunch.namespaceReaper(ip, ns, List.of(dir)));
@@ -391,27 +391,27 @@ public final class DemoRun implements AutoCloseable {
         }
         check(ns, ip, "link", "set", "lo", "up");
         // IPv6 off in the namespace (all and default, before any TAP exists): no MLD / DAD frames beside ping's
-        Commands.run(STEP, List.of(ip, "netns", "exec", ns, "sh", "-c",
+        HostCommand.run(STEP, List.of(ip, "netns", "exec", ns, "sh", "-c",
                 "echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6; echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6"));
     }
 
     private void check(String ns, String... cmd) {
         List<String> full = new ArrayList<>(List.of(ip, "netns", "exec", ns));
         full.addAll(List.of(cmd));
-        Commands.run(STEP, full).orThrow();
+        HostCommand.run(STEP, full).orThrow();
     }
 
     private boolean tapExists(String ns, String ifname) {
-        return Commands.run(STEP, List.of(ip, "-n", ns, "link", "show", ifname)).ok();
+        return HostCommand.run(STEP, List.of(ip, "-n", ns, "link", "show", ifname)).ok();
     }
 
     private int ifindex(String ns, String ifname) {
-        String line = Commands.run(STEP, List.of(ip, "-n", ns, "-o", "link", "show", ifname)).orThrow().output().strip();
+        String line = HostCommand.run(STEP, List.of(ip, "-n", ns, "-o", "link", "show", ifname)).orThrow().output().strip();
         return Integer.parseInt(line.substring(0, line.indexOf(':')).trim());
     }
 
     private String hostMac(String ns, String ifname) {
-        String out = Commands.run(STEP, List.of(ip, "-n", ns, "-o", "link", "show", ifname)).orThrow().output();
+        String out = HostCommand.run(STEP, List.of(ip, "-n", ns, "-o", "link", "show", ifname)).orThrow().output();
         int i = out.indexOf("link/ether ");
         return i < 0 ? MAC : out.substring(i + 11, i + 28);
     }
@@ -461,7 +461,7 @@ public final class DemoRun implements AutoCloseable {
             vmm.kill(Duration.ofSeconds(5));
         }
         for (String ns : namespaces) {
-            Commands.run(STEP, List.of(ip, "netns", "del", ns));
+            HostCommand.run(STEP, List.of(ip, "netns", "del", ns));
         }
         reapers.forEach(ChildLaunch.Reaper::cancel);
         if (dir != null) {

@@ -1,5 +1,6 @@
 package dev.livetap.testbed.selftest;
 
+import dev.livetap.testbed.HostCommand;
 import dev.livetap.testbed.selftest.HostChecks.Check;
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -39,8 +40,8 @@ public final class SelftestHandoff {
         try {
             dir = Files.createTempDirectory("livetap-selftest");
             Path socket = dir.resolve("handoff.sock");
-            Commands.run(STEP, List.of(ip, "netns", "add", ns)).orThrow();
-            Commands.run(STEP, List.of(ip, "netns", "exec", ns, ip, "link", "set", "lo", "up")).orThrow();
+            HostCommand.run(STEP, List.of(ip, "netns", "add", ns)).orThrow();
+            HostCommand.run(STEP, List.of(ip, "netns", "exec", ns, ip, "link", "set", "lo", "up")).orThrow();
 
             Child source = Child.start(List.of(ip, "netns", "exec", ns), childMain, "source", socket, IFNAME, queues);
             children.add(source);
@@ -53,9 +54,9 @@ public final class SelftestHandoff {
                 return new Check(name, false, "the source process did not exit cleanly: " + source.output());
             }
             // Only the target holds the queues now; traffic towards the guest address makes frames.
-            Commands.run(STEP, List.of(ip, "netns", "exec", ns, ip, "addr", "add", "10.0.1.1/24", "dev", IFNAME)).orThrow();
-            Commands.run(STEP, List.of(ip, "netns", "exec", ns, ip, "link", "set", IFNAME, "up")).orThrow();
-            Commands.run(Duration.ofSeconds(5), List.of(ip, "netns", "exec", ns, ping, "-c", "2", "-i", "0.2", "-W", "1", "10.0.1.2"));
+            HostCommand.run(STEP, List.of(ip, "netns", "exec", ns, ip, "addr", "add", "10.0.1.1/24", "dev", IFNAME)).orThrow();
+            HostCommand.run(STEP, List.of(ip, "netns", "exec", ns, ip, "link", "set", IFNAME, "up")).orThrow();
+            HostCommand.run(Duration.ofSeconds(5), List.of(ip, "netns", "exec", ns, ping, "-c", "2", "-i", "0.2", "-W", "1", "10.0.1.2"));
             String frame = target.expect("FRAME");
             long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started);
             String[] r = received.split(" ");
@@ -69,7 +70,7 @@ public final class SelftestHandoff {
             return new Check(name, false, "interrupted");
         } finally {
             children.forEach(Child::kill);
-            Commands.run(STEP, List.of(ip, "netns", "del", ns));
+            HostCommand.run(STEP, List.of(ip, "netns", "del", ns));
             if (dir != null) {
                 try (var files = Files.list(dir)) {
                     for (Path p : files.toList()) {
