@@ -1,5 +1,6 @@
 package dev.livetap.testbed.demo;
 
+import dev.livetap.testbed.Ping;
 import dev.livetap.testbed.demo.DemoSummary.Migration;
 import dev.livetap.testbed.launch.ChildLaunch;
 import dev.livetap.testbed.orchestration.LocalMigration;
@@ -241,7 +242,7 @@ public final class DemoRun implements AutoCloseable {
             migrations.set(i, new Migration(m.index(), m.from(), m.to(), m.status(), m.downtimeMs(), m.stoppedNanos(),
                     m.startedNanos(), m.error(), m.hold().withAnswered(b.answered().size())));
         }
-        PingLog log = PingLog.parse(Files.readAllLines(pingOut, StandardCharsets.UTF_8), offset[0],
+        Ping log = Ping.parse(Files.readAllLines(pingOut, StandardCharsets.UTF_8), offset[0],
                 Math.round(options.intervalMs() * 1e6));
         // requests sent in the last 50 ms before SIGINT may still have been in flight: neither sent nor lost
         int cutOff = log.cutOffAfter(stopMono - 50_000_000L);
@@ -287,7 +288,7 @@ public final class DemoRun implements AutoCloseable {
     private Process startPing(String ns, Path out, long[] offset) throws IOException {
         // ping is the instrument: at nice -10 it does not queue behind the VMM processes (101 JVMs at
         // --migrations 100 on 2 cores). The empty freezes first blamed on that were the parser's icmp_seq
-        // wrap (PingLog). nice execs ping: the pid stays ping's.
+        // wrap (Ping). nice execs ping: the pid stays ping's.
         List<String> cmd = new ArrayList<>(List.of(ip, "netns", "exec", ns, "nice", "-n", "-10"));
         cmd.addAll(ChildLaunch.killWithParentPrefix()); // ping cannot watch a pipe; the namespace reaper catches it too
         cmd.addAll(List.of(pingTool, "-D", "-n", "-i", intervalArg(), "-W", "2", "-w", String.valueOf(PING_DEADLINE_S), GUEST));

@@ -1,4 +1,4 @@
-package dev.livetap.testbed.demo;
+package dev.livetap.testbed;
 
 import java.util.ArrayList;
 import java.util.Collections;
@@ -13,7 +13,7 @@ import java.util.regex.Pattern;
  * totals. Times are converted to CLOCK_MONOTONIC nanoseconds with an offset measured when the
  * run started, so that they can be compared with the freeze windows the VMMs report.
  */
-public final class PingLog {
+public final class Ping {
     private static final Pattern REPLY = Pattern.compile(
             "^\\[(\\d+)\\.(\\d+)\\] \\d+ bytes from [^:]+: icmp_seq=(\\d+) .*time=([0-9.]+) ms(.*)$");
     private static final Pattern TOTALS = Pattern.compile("^(\\d+) packets transmitted, (\\d+) received.*$");
@@ -31,7 +31,7 @@ public final class PingLog {
     private final int transmitted;
     private final int received;
 
-    private PingLog(List<Request> requests, int transmitted, int received) {
+    private Ping(List<Request> requests, int transmitted, int received) {
         this.requests = requests;
         this.transmitted = transmitted;
         this.received = received;
@@ -42,7 +42,7 @@ public final class PingLog {
      * @param wallMinusMonotonicNanos wall-clock ns minus CLOCK_MONOTONIC ns, measured together
      * @param intervalNanos ping's -i, used to place unanswered requests between answered ones
      */
-    public static PingLog parse(List<String> lines, long wallMinusMonotonicNanos, long intervalNanos) {
+    public static Ping parse(List<String> lines, long wallMinusMonotonicNanos, long intervalNanos) {
         TreeMap<Integer, Request> bySeq = new TreeMap<>();
         int transmitted = -1;
         int received = -1;
@@ -101,7 +101,7 @@ public final class PingLog {
             all.add(r);
             previous = r;
         }
-        return new PingLog(Collections.unmodifiableList(all), transmitted, received);
+        return new Ping(Collections.unmodifiableList(all), transmitted, received);
     }
 
     private static long estimateFirst(TreeMap<Integer, Request> bySeq, int seq, long intervalNanos) {
