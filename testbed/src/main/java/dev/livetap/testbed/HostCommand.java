@@ -25,6 +25,11 @@ public final class HostCommand {
     private HostCommand() {
     }
 
+    /** Runs {@code command}, killed after {@code timeout}; its output, or an exception with it when it fails. */
+    public static String check(Duration timeout, String... command) {
+        return run(timeout, List.of(command)).orThrow().output();
+    }
+
     /** Runs {@code command}; a command still running after {@code timeout} is killed and reported as exit -1. */
     public static Result run(Duration timeout, List<String> command) {
         try {

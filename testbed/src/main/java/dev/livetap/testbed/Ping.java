@@ -1,19 +1,144 @@
 package dev.livetap.testbed;
 
+import java.io.File;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.Optional;
 import java.util.TreeMap;
+import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * What iputils {@code ping -D} printed: per request its send time (reply timestamp minus RTT,
+ * The one place that runs iputils {@code ping} and reads what it printed: command lines
+ * ({@link #once}), a ping in the background ({@link #start}, stopped with SIGINT so that it prints
+ * its totals), its totals ({@link #totals}), the 16-bit {@code icmp_seq} unwrapped
+ * ({@link SeqUnwrap}), and a parsed {@code ping -D} log (this class's instances).
+ *
+ * <p>A parsed log is what iputils {@code ping -D} printed: per request its send time (reply timestamp minus RTT,
  * interpolated for requests never answered) and RTT, plus ping's own transmitted/received
  * totals. Times are converted to CLOCK_MONOTONIC nanoseconds with an offset measured when the
  * run started, so that they can be compared with the freeze windows the VMMs report.
  */
 public final class Ping {
+    private static final Pattern TOTALS_ANYWHERE = Pattern.compile("(\\d+) packets transmitted, (\\d+) received");
+
+    /** ping's own totals line. */
+    public record Totals(int transmitted, int received) {
+        public int lost() {
+            return transmitted - received;
+        }
+    }
+
+    /** {@code ping -n -c 1 -W 1 ADDRESS}: one request, a second to answer. */
+    public static List<String> once(String address) {
+        return List.of("ping", "-n", "-c", "1", "-W", "1", address);
+    }
+
+    /** {@code ping -n -c COUNT -i INTERVAL -W 1 -w DEADLINE ADDRESS}, bounded by {@link #deadline}. */
+    public static List<String> counted(String address, int count, double intervalSeconds) {
+        return List.of("ping", "-n", "-c", String.valueOf(count), "-i", String.valueOf(intervalSeconds), "-W", "1", "-w",
+                String.valueOf(deadline(count, intervalSeconds).toSeconds()), address);
+    }
+
+    /** How long a {@link #counted} ping may run: its requests' span plus 5 s. */
+    public static Duration deadline(int count, double intervalSeconds) {
+        return Duration.ofSeconds((long) Math.ceil(count * intervalSeconds) + 5);
+    }
+
+    /** The totals line in {@code output}; empty when ping printed none (it was killed, or never started). */
+    public static Optional<Totals> totals(String output) {
+        Matcher m = TOTALS_ANYWHERE.matcher(output);
+        return m.find() ? Optional.of(new Totals(Integer.parseInt(m.group(1)), Integer.parseInt(m.group(2))))
+                : Optional.empty();
+    }
+
+    /**
+     * Unwraps iputils' 16-bit {@code icmp_seq} in the order ping printed the numbers: a drop by more
+     * than half the span is a wrap (65535 -> 0), a jump up by more than half is a late reply from
+     * before the last wrap.
+     */
+    public static final class SeqUnwrap {
+        private int wraps;
+        private int lastRaw = -1;
+
+        /** The unwrapped sequence number of the next printed {@code raw} icmp_seq. */
+        public int next(int raw) {
+            int epoch = wraps;
+            if (lastRaw >= 0 && raw < lastRaw - SEQ_SPAN / 2) {
+                epoch = ++wraps;
+            } else if (lastRaw >= 0 && raw > lastRaw + SEQ_SPAN / 2 && wraps > 0) {
+                epoch = wraps - 1;
+            }
+            if (epoch == wraps) {
+                lastRaw = raw;
+            }
+            return raw + epoch * SEQ_SPAN;
+        }
+    }
+
+    /**
+     * Starts {@code command} (a ping command line, usually wrapped into a namespace) in the background,
+     * stdout and stderr into {@code out}, stdin closed.
+     */
+    public static Running start(List<String> command, Path out) throws IOException {
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(out.toFile())
+                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null"))).start();
+        return new Running(p, out);
+    }
+
+    /** A ping running in the background; {@link #close()} kills it if it still runs. */
+    public static final class Running implements AutoCloseable {
+        private final Process process;
+        private final Path out;
+
+        private Running(Process process, Path out) {
+            this.process = process;
+            this.out = out;
+        }
+
+        public long pid() {
+            return process.pid();
+        }
+
+        public boolean isAlive() {
+            return process.isAlive();
+        }
+
+        /** SIGINT (ping prints its totals; {@code ip netns exec} and {@code nice} exec it, so the pid is ping's), then waits. */
+        public void interrupt(Duration timeout) throws InterruptedException {
+            if (process.isAlive()) {
+                HostCommand.run(Duration.ofSeconds(5), List.of("kill", "-INT", String.valueOf(process.pid())));
+            }
+            awaitExit(timeout);
+        }
+
+        /** Waits for ping to end by itself; false (and ping killed) when {@code timeout} passes first. */
+        public boolean awaitExit(Duration timeout) throws InterruptedException {
+            if (process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+                return true;
+            }
+            process.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
+            return false;
+        }
+
+        /** What ping printed so far. */
+        public String output() throws IOException {
+            return Files.readString(out, StandardCharsets.UTF_8);
+        }
+
+        @Override
+        public void close() {
+            process.destroyForcibly();
+        }
+    }
+
     private static final Pattern REPLY = Pattern.compile(
             "^\\[(\\d+)\\.(\\d+)\\] \\d+ bytes from [^:]+: icmp_seq=(\\d+) .*time=([0-9.]+) ms(.*)$");
     private static final Pattern TOTALS = Pattern.compile("^(\\d+) packets transmitted, (\\d+) received.*$");
@@ -48,8 +173,7 @@ public final class Ping {
         int received = -1;
         // icmp_seq is 16 bits: at -i 0.001 it wraps after 65.5 s, and a wrapped number must not take the
         // place of the request that had it first (the first freezes then looked empty of requests).
-        int wraps = 0;
-        int lastRaw = -1;
+        SeqUnwrap unwrap = new SeqUnwrap();
         for (String line : lines) {
             Matcher m = REPLY.matcher(line.trim());
             if (m.matches()) {
@@ -58,17 +182,7 @@ public final class Ping {
                 }
                 long wallNanos = Long.parseLong(m.group(1)) * 1_000_000_000L + fractionToNanos(m.group(2));
                 long rtt = Math.round(Double.parseDouble(m.group(4)) * 1_000_000.0);
-                int raw = Integer.parseInt(m.group(3));
-                int epoch = wraps;
-                if (lastRaw >= 0 && raw < lastRaw - SEQ_SPAN / 2) {
-                    epoch = ++wraps; // 65535 -> 0
-                } else if (lastRaw >= 0 && raw > lastRaw + SEQ_SPAN / 2 && wraps > 0) {
-                    epoch = wraps - 1; // a late reply from before the last wrap
-                }
-                if (epoch == wraps) {
-                    lastRaw = raw;
-                }
-                int seq = raw + epoch * SEQ_SPAN;
+                int seq = unwrap.next(Integer.parseInt(m.group(3)));
                 bySeq.put(seq, new Request(seq, wallNanos - rtt - wallMinusMonotonicNanos, rtt));
                 continue;
             }

@@ -1,7 +1,7 @@
 package dev.livetap.tools;
 
 import dev.livetap.testbed.chaos.ChaosRunner;
-import dev.livetap.testbed.chaos.Netns;
+import dev.livetap.testbed.HostCommand;
 import dev.livetap.tools.BadOptionValue;
 import dev.livetap.tools.ExitCodes;
 import dev.livetap.tools.Json;
@@ -122,7 +122,7 @@ public final class ChaosCommand implements Callable<Integer> {
         if (!Files.exists(Path.of("/dev/net/tun"))) {
             return "/dev/net/tun is missing";
         }
-        if (Netns.run(java.time.Duration.ofSeconds(5), List.of("ip", "-V")).exit() != 0) {
+        if (!HostCommand.run(java.time.Duration.ofSeconds(5), List.of("ip", "-V")).ok()) {
             return "iproute2's ip is not installed";
         }
         if (!"root".equals(System.getProperty("user.name"))) {

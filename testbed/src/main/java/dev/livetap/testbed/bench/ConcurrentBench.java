@@ -1,5 +1,7 @@
 package dev.livetap.testbed.bench;
 
+import dev.livetap.testbed.HostCommand;
+import dev.livetap.testbed.NetworkNamespace;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -91,7 +93,7 @@ public final class ConcurrentBench {
         Map<String, Double> phases = new LinkedHashMap<>();
         long wall0 = System.nanoTime();
         long timeoutNs = o.timeout().toNanos();
-        try (Netns ns = Netns.create(); QmpMux mux = new QmpMux()) {
+        try (NetworkNamespace ns = NetworkNamespace.create("b"); QmpMux mux = new QmpMux()) {
             try {
                 long p0 = System.nanoTime();
                 // every target listens from its migrate-incoming until its source connects: scale the waits with the count
@@ -284,7 +286,7 @@ public final class ConcurrentBench {
                     ObjectNode jfrOut = out.putObject("jfr");
                     for (VmmChild c : children) {
                         Path f = o.jfrDir().toAbsolutePath().resolve("vmm-" + c.name + ".jfr");
-                        Netns.run("jcmd", String.valueOf(c.pid()), "JFR.dump", "name=livetap-bench", "filename=" + f);
+                        HostCommand.check(Duration.ofSeconds(20), "jcmd", String.valueOf(c.pid()), "JFR.dump", "name=livetap-bench", "filename=" + f);
                         jfrOut.put(c.name, f.toString());
                     }
                 }
@@ -761,9 +763,9 @@ public final class ConcurrentBench {
         ObjectNode h = new ObjectMapper().createObjectNode();
         String line;
         try {
-            String s = Netns.run("jcmd", String.valueOf(pid), "GC.heap_info");
+            String s = HostCommand.check(Duration.ofSeconds(20), "jcmd", String.valueOf(pid), "GC.heap_info");
             line = s.lines().filter(l -> l.contains("total") && l.contains("used")).findFirst().orElse(null);
-        } catch (IOException e) {
+        } catch (IllegalStateException e) {
             h.put("error", e.getMessage());
             return h;
         }

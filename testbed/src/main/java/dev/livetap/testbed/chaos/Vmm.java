@@ -1,5 +1,7 @@
 package dev.livetap.testbed.chaos;
 
+import dev.livetap.testbed.HostCommand;
+import dev.livetap.testbed.NetworkNamespace;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -49,7 +51,7 @@ final class Vmm implements AutoCloseable {
     }
 
     /** Starts {@code livetap vmm --qmp DIR/NAME.qmp --name NAME [--incoming]} in {@code ns}; does not wait. */
-    static Vmm start(Netns ns, Path dir, String name, boolean incoming, int migrationTimeoutS) throws IOException {
+    static Vmm start(NetworkNamespace ns, Path dir, String name, boolean incoming, int migrationTimeoutS) throws IOException {
         Path qmp = dir.resolve(name + ".qmp");
         Path out = dir.resolve(name + ".out");
         String java = ProcessHandle.current().info().command().orElse("java");
@@ -155,7 +157,7 @@ final class Vmm implements AutoCloseable {
     }
 
     void signal(String sig) {
-        Netns.run(Duration.ofSeconds(5), List.of("kill", "-" + sig, String.valueOf(pid()))).orThrow();
+        HostCommand.run(Duration.ofSeconds(5), List.of("kill", "-" + sig, String.valueOf(pid()))).orThrow();
         stopped = sig.equals("STOP") || (stopped && !sig.equals("CONT"));
     }
 
