@@ -1,6 +1,7 @@
 package dev.livetap.tools;
 
 import dev.livetap.testbed.HostCommand;
+import dev.livetap.testbed.NetworkNamespace;
 import dev.livetap.testbed.selftest.HostChecks;
 import java.io.IOException;
 import java.net.StandardProtocolFamily;
@@ -16,8 +17,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.Callable;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -31,8 +30,6 @@ import picocli.CommandLine.Option;
             "  and the demo's temporary folders (livetap-demo*) when no demo runs. Prints what it removed;",
             "  --dry-run only prints and exits 0 unless a scan failed."})
 public final class CleanupCommand implements Callable<Integer> {
-    /** livetap-t123-4 (tests), livetap-self123 (selftest), livetap-demo123 (demo): the creator's pid is the first number. */
-    static final Pattern NAMESPACE = Pattern.compile("^livetap-[a-z]*?(\\d+)(-\\d+)?$");
     private static final Duration STEP = Duration.ofSeconds(10);
 
     @Option(names = "--dir", paramLabel = "DIR", description = "Directory to scan for stale sockets (repeatable; default /run/livetap).")
@@ -152,22 +149,19 @@ public final class CleanupCommand implements Callable<Integer> {
             problems.add("iproute2's ip is not installed: namespaces not checked");
             return;
         }
-        HostCommand.Result list = HostCommand.run(STEP, List.of(ip, "netns", "list"));
-        if (list.exitCode() != 0) {
-            problems.add("ip netns list failed: " + list.output().strip());
+        List<String> list;
+        try {
+            list = NetworkNamespace.list();
+        } catch (IllegalStateException e) {
+            problems.add("ip netns list failed: " + e.getMessage());
             return;
         }
-        for (String line : list.output().split("\n")) {
-            String ns = line.trim().split("\\s+")[0];
-            Matcher m = NAMESPACE.matcher(ns);
-            if (!m.matches()) {
-                continue;
+        for (String ns : list) {
+            if (!NetworkNamespace.isStale(ns)) {
+                continue; // not livetap's, or its creator lives: not ours to remove
             }
-            String pid = m.group(1);
-            if (Files.exists(Path.of("/proc", pid))) {
-                continue; // its creator lives: not ours to remove
-            }
-            String users = HostCommand.run(STEP, List.of(ip, "netns", "pids", ns)).output().strip();
+            String pid = String.valueOf(NetworkNamespace.creatorPid(ns).orElseThrow());
+            String users = NetworkNamespace.processesInside(ns);
             if (!users.isEmpty() && !endLivetapProcesses(ip, ns, pid, users, removed, problems)) {
                 continue;
             }
@@ -249,7 +243,7 @@ public final class CleanupCommand implements Callable<Integer> {
             return true;
         }
         long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
-        while (!HostCommand.run(STEP, List.of(ip, "netns", "pids", ns)).output().isBlank()) {
+        while (!NetworkNamespace.processesInside(ns).isBlank()) {
             if (System.nanoTime() > deadline) {
                 problems.add("namespace " + ns + ": livetap's processes did not end within 5 s of SIGKILL");
                 return false;

@@ -26,7 +26,7 @@ class DemoKilledEndToEndTest {
     @Test
     void aDemoKilledBySigkillLeavesNoProcessNamespaceOrTapBehind() throws Exception {
         try (ChildJvm demo = ChildJvm.builder(LivetapCommand.class).args("demo", "--migrations", "3").start()) {
-            String ns = "livetap-demo" + demo.pid();
+            String ns = "livetap-demo" + demo.pid() + "-1"; // NetworkNamespace's rule: livetap-<purpose><pid>-<n>
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(180);
             // the line that says ping runs: the first VM, its TAP, ping and every target are up
             while (!demo.stderr().contains("running") && !demo.stdout().contains("running")) {
@@ -54,7 +54,7 @@ class DemoKilledEndToEndTest {
                 Thread.sleep(200);
                 alive = children.stream().filter(p -> ProcessHandle.of(p).map(ProcessHandle::isAlive).orElse(false)).toList();
                 nsListed = HostCommand.run(STEP, List.of("ip", "netns", "list")).output().lines()
-                        .anyMatch(l -> l.startsWith(ns + " ") || l.equals(ns) || l.startsWith(ns + "-1"));
+                        .anyMatch(l -> l.startsWith("livetap-demo" + demo.pid() + "-"));
             } while ((!alive.isEmpty() || nsListed) && System.nanoTime() - killed < TimeUnit.SECONDS.toNanos(10));
             double seconds = (System.nanoTime() - killed) / 1e9;
             System.out.printf("after SIGKILL of the demo: %d children gone, namespace gone in %.1f s%n", children.size(), seconds);
