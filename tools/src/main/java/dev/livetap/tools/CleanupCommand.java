@@ -1,5 +1,7 @@
 package dev.livetap.tools;
 
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.livetap.testbed.HostCommand;
 import dev.livetap.testbed.NetworkNamespace;
 import dev.livetap.testbed.selftest.HostChecks;
@@ -63,17 +65,13 @@ public final class CleanupCommand implements Callable<Integer> {
         }
         demoFolders(Path.of(System.getProperty("java.io.tmpdir")), removed, problems);
         if (json) {
-            StringBuilder sb = new StringBuilder("{\"dry_run\": ").append(dryRun).append(", \"removed\": [");
-            for (int i = 0; i < removed.size(); i++) {
-                Removal r = removed.get(i);
-                sb.append(i == 0 ? "" : ", ").append("{\"kind\": ").append(Json.quote(r.kind())).append(", \"name\": ")
-                        .append(Json.quote(r.name())).append(", \"detail\": ").append(Json.quote(r.detail())).append('}');
+            ObjectNode o = Json.MAPPER.createObjectNode().put("dry_run", dryRun);
+            ArrayNode list = o.putArray("removed");
+            for (Removal r : removed) {
+                list.addObject().put("kind", r.kind()).put("name", r.name()).put("detail", r.detail());
             }
-            sb.append("], \"problems\": [");
-            for (int i = 0; i < problems.size(); i++) {
-                sb.append(i == 0 ? "" : ", ").append(Json.quote(problems.get(i)));
-            }
-            System.out.println(sb.append("]}"));
+            problems.forEach(o.putArray("problems")::add);
+            System.out.println(Json.write(o));
         } else {
             for (Removal r : removed) {
                 System.out.printf("%s %-7s %s (%s)%n", dryRun ? "would remove" : "removed", r.kind(), r.name(), r.detail());

@@ -15,6 +15,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -62,9 +63,12 @@ class CleanupCommandTest {
                     "--dry-run removes nothing");
 
             String json = run("cleanup", "--dir", dir.toString(), "--json");
-            assertTrue(json.contains("\"kind\": \"socket\"") && json.contains(stale.toString()), json);
-            assertTrue(json.contains("\"kind\": \"tap\"") && json.contains(ns + "/ltc0"), "its TAP is removed: " + json);
-            assertTrue(json.contains("\"kind\": \"netns\"") && json.contains(ns), json);
+            List<String> removed = new ArrayList<>();
+            new com.fasterxml.jackson.databind.ObjectMapper().readTree(json).path("removed")
+                    .forEach(r -> removed.add(r.path("kind").asText() + " " + r.path("name").asText()));
+            assertTrue(removed.contains("socket " + stale), json);
+            assertTrue(removed.contains("tap " + ns + "/ltc0"), "its TAP is removed: " + json);
+            assertTrue(removed.contains("netns " + ns), json);
             assertFalse(Files.exists(stale), "the stale socket is removed");
             assertTrue(Files.exists(live), "a socket with a live listener stays");
             assertEquals("keep me", Files.readString(file), "files that are not sockets stay");
