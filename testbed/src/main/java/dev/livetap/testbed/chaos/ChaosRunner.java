@@ -1,5 +1,6 @@
 package dev.livetap.testbed.chaos;
 
+import dev.livetap.testbed.ProcessCensus;
 import dev.livetap.testbed.Ping;
 import dev.livetap.testbed.NetworkNamespace;
 import java.io.IOException;
@@ -211,8 +212,8 @@ public final class ChaosRunner implements AutoCloseable {
         if (!ping(1, 15) || !ping(3, 5)) {
             violations.add("the source does not answer ping before the run [" + diagnose(src) + "]");
         }
-        Vmm.Fds srcBefore = src.fds();
-        Vmm.Fds tgtBefore = tgt.fds();
+        ProcessCensus.FdKinds srcBefore = src.fds();
+        ProcessCensus.FdKinds tgtBefore = tgt.fds();
         Ping.Running traffic = startTraffic();
         String uri = "unix:" + dir.resolve("mig" + index + ".sock");
         Path sock = Path.of(uri.substring(5));
@@ -369,7 +370,7 @@ public final class ChaosRunner implements AutoCloseable {
             }
             int tunWanted = v == owner ? o.queues() : 0;
             int socketsWanted = v == src ? srcBefore.sockets() : tgtBefore.sockets();
-            Vmm.Fds now = v.fds();
+            ProcessCensus.FdKinds now = v.fds();
             for (int k = 0; k < 500 && (now.tun() != tunWanted || now.sockets() > socketsWanted); k++) {
                 Thread.sleep(10); // closes after a failure are asynchronous
                 now = v.fds();
