@@ -29,6 +29,35 @@ import java.util.regex.Pattern;
 public final class Ping {
     private static final Pattern TOTALS_ANYWHERE = Pattern.compile("(\\d+) packets transmitted, (\\d+) received");
 
+    private static final Pattern NO_ANSWER = Pattern.compile("^\\[(\\d+)\\.(\\d+)\\] no answer yet for icmp_seq=(\\d+)");
+
+    /**
+     * One line of {@code ping -D}: a reply (its wall time, raw icmp_seq, RTT, whether ping marked it
+     * {@code DUP!}) or, with {@code -O}, a request still unanswered when the next left ({@code rttNanos} -1).
+     */
+    public record Line(long wallNanos, int rawSeq, long rttNanos, boolean duplicate) {
+        public boolean answered() {
+            return rttNanos >= 0;
+        }
+    }
+
+    /** The reply or "no answer yet" in {@code text}; empty for any other line. */
+    public static Optional<Line> line(String text) {
+        String t = text.trim();
+        Matcher m = REPLY.matcher(t);
+        if (m.matches()) {
+            return Optional.of(new Line(Long.parseLong(m.group(1)) * 1_000_000_000L + fractionToNanos(m.group(2)),
+                    Integer.parseInt(m.group(3)), Math.round(Double.parseDouble(m.group(4)) * 1_000_000.0),
+                    m.group(5).contains("DUP!")));
+        }
+        Matcher n = NO_ANSWER.matcher(t);
+        if (n.find()) {
+            return Optional.of(new Line(Long.parseLong(n.group(1)) * 1_000_000_000L + fractionToNanos(n.group(2)),
+                    Integer.parseInt(n.group(3)), -1, false));
+        }
+        return Optional.empty();
+    }
+
     /** ping's own totals line. */
     public record Totals(int transmitted, int received) {
         public int lost() {
@@ -174,19 +203,18 @@ public final class Ping {
         // icmp_seq is 16 bits: at -i 0.001 it wraps after 65.5 s, and a wrapped number must not take the
         // place of the request that had it first (the first freezes then looked empty of requests).
         SeqUnwrap unwrap = new SeqUnwrap();
-        for (String line : lines) {
-            Matcher m = REPLY.matcher(line.trim());
-            if (m.matches()) {
-                if (m.group(5).contains("DUP!")) {
+        for (String text : lines) {
+            Optional<Line> parsed = line(text);
+            if (parsed.isPresent()) {
+                Line l = parsed.get();
+                if (!l.answered() || l.duplicate()) {
                     continue;
                 }
-                long wallNanos = Long.parseLong(m.group(1)) * 1_000_000_000L + fractionToNanos(m.group(2));
-                long rtt = Math.round(Double.parseDouble(m.group(4)) * 1_000_000.0);
-                int seq = unwrap.next(Integer.parseInt(m.group(3)));
-                bySeq.put(seq, new Request(seq, wallNanos - rtt - wallMinusMonotonicNanos, rtt));
+                int seq = unwrap.next(l.rawSeq());
+                bySeq.put(seq, new Request(seq, l.wallNanos() - l.rttNanos() - wallMinusMonotonicNanos, l.rttNanos()));
                 continue;
             }
-            Matcher t = TOTALS.matcher(line.trim());
+            Matcher t = TOTALS.matcher(text.trim());
             if (t.matches()) {
                 transmitted = Integer.parseInt(t.group(1));
                 received = Integer.parseInt(t.group(2));
