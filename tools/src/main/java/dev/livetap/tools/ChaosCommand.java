@@ -1,10 +1,11 @@
 package dev.livetap.tools;
 
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.livetap.testbed.chaos.ChaosRunner;
-import dev.livetap.testbed.chaos.Netns;
+import dev.livetap.testbed.HostCommand;
 import dev.livetap.tools.BadOptionValue;
 import dev.livetap.tools.ExitCodes;
-import dev.livetap.tools.Json;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -122,7 +123,7 @@ public final class ChaosCommand implements Callable<Integer> {
         if (!Files.exists(Path.of("/dev/net/tun"))) {
             return "/dev/net/tun is missing";
         }
-        if (Netns.run(java.time.Duration.ofSeconds(5), List.of("ip", "-V")).exit() != 0) {
+        if (!HostCommand.run(java.time.Duration.ofSeconds(5), List.of("ip", "-V")).ok()) {
             return "iproute2's ip is not installed";
         }
         if (!"root".equals(System.getProperty("user.name"))) {
@@ -141,43 +142,31 @@ public final class ChaosCommand implements Callable<Integer> {
     }
 
     public static String toJson(long seed, int queues, List<ChaosRunner.Run> runs, long elapsedMs, String faultsArg) {
-        StringBuilder s = new StringBuilder("{");
+        ObjectNode o = Json.MAPPER.createObjectNode();
         long violations = runs.stream().filter(r -> !r.violations().isEmpty()).count();
-        s.append("\"seed\": ").append(seed).append(", \"runs\": ").append(runs.size()).append(", \"queues\": ").append(queues);
-        s.append(", \"real_tap\": true, \"violations\": ").append(violations);
-        s.append(", \"fds_leaked\": ").append(runs.stream().mapToInt(ChaosRunner.Run::fdsLeaked).sum());
-        s.append(", \"per_fault\": {");
-        int i = 0;
+        o.put("seed", seed).put("runs", runs.size()).put("queues", queues).put("real_tap", true).put("violations", violations);
+        o.put("fds_leaked", runs.stream().mapToInt(ChaosRunner.Run::fdsLeaked).sum());
+        ObjectNode perFault = o.putObject("per_fault");
         for (Map.Entry<String, Map<String, Integer>> e : ChaosRunner.perFault(runs).entrySet()) {
-            s.append(i++ > 0 ? ", " : "").append(Json.quote(e.getKey())).append(": {");
-            int j = 0;
-            for (Map.Entry<String, Integer> c : e.getValue().entrySet()) {
-                s.append(j++ > 0 ? ", " : "").append(Json.quote(c.getKey())).append(": ").append(c.getValue());
-            }
-            s.append('}');
+            ObjectNode counts = perFault.putObject(e.getKey());
+            e.getValue().forEach(counts::put);
         }
-        s.append("}, \"violation_list\": [");
-        i = 0;
+        ArrayNode violationList = o.putArray("violation_list");
         for (ChaosRunner.Run r : runs) {
             for (String v : r.violations()) {
-                s.append(i++ > 0 ? ", " : "").append("{\"run\": ").append(r.index()).append(", \"seed\": ").append(r.seed())
-                        .append(", \"fault\": ").append(Json.quote(r.fault().id())).append(", \"message\": ").append(Json.quote(v))
-                        .append(", \"reproduce\": ").append(Json.quote(reproduce(r.seed(), faultsArg))).append('}');
+                violationList.addObject().put("run", r.index()).put("seed", r.seed()).put("fault", r.fault().id()).put("message", v)
+                        .put("reproduce", reproduce(r.seed(), faultsArg));
             }
         }
-        long tx = runs.stream().mapToLong(ChaosRunner.Run::pingTransmitted).sum();
-        long rx = runs.stream().mapToLong(ChaosRunner.Run::pingReceived).sum();
-        s.append("], \"ping\": {\"transmitted\": ").append(tx).append(", \"received\": ").append(rx).append('}');
-        s.append(", \"run_list\": [");
-        i = 0;
+        o.putObject("ping").put("transmitted", runs.stream().mapToLong(ChaosRunner.Run::pingTransmitted).sum())
+                .put("received", runs.stream().mapToLong(ChaosRunner.Run::pingReceived).sum());
+        ArrayNode runList = o.putArray("run_list");
         for (ChaosRunner.Run r : runs) {
-            s.append(i++ > 0 ? ", " : "").append("{\"run\": ").append(r.index()).append(", \"seed\": ").append(r.seed())
-                    .append(", \"fault\": ").append(Json.quote(r.fault().id())).append(", \"at\": ").append(Json.quote(r.moment()))
-                    .append(", \"phase\": ").append(Json.quote(r.phase())).append(", \"outcome\": ").append(Json.quote(r.outcome()))
-                    .append(", \"owner\": ").append(Json.quote(r.owner())).append(", \"fds_leaked\": ").append(r.fdsLeaked())
-                    .append(", \"wall_ms\": ").append(r.wallMs()).append(", \"detail\": ").append(Json.quote(r.detail())).append('}');
+            runList.addObject().put("run", r.index()).put("seed", r.seed()).put("fault", r.fault().id()).put("at", r.moment())
+                    .put("phase", r.phase()).put("outcome", r.outcome()).put("owner", r.owner()).put("fds_leaked", r.fdsLeaked())
+                    .put("wall_ms", r.wallMs()).put("detail", r.detail());
         }
-        s.append("], \"elapsed_ms\": ").append(elapsedMs);
-        return s.append('}').toString();
+        o.put("elapsed_ms", elapsedMs);
+        return Json.write(o);
     }
 }

@@ -1,6 +1,9 @@
 package dev.livetap.tools;
 
-import dev.livetap.testbed.selftest.Commands;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.livetap.testbed.HostCommand;
+import dev.livetap.testbed.NetworkNamespace;
 import dev.livetap.testbed.selftest.HostChecks;
 import java.io.IOException;
 import java.net.StandardProtocolFamily;
@@ -16,8 +19,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.Callable;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -31,8 +32,6 @@ import picocli.CommandLine.Option;
             "  and the demo's temporary folders (livetap-demo*) when no demo runs. Prints what it removed;",
             "  --dry-run only prints and exits 0 unless a scan failed."})
 public final class CleanupCommand implements Callable<Integer> {
-    /** livetap-t123-4 (tests), livetap-self123 (selftest), livetap-demo123 (demo): the creator's pid is the first number. */
-    static final Pattern NAMESPACE = Pattern.compile("^livetap-[a-z]*?(\\d+)(-\\d+)?$");
     private static final Duration STEP = Duration.ofSeconds(10);
 
     @Option(names = "--dir", paramLabel = "DIR", description = "Directory to scan for stale sockets (repeatable; default /run/livetap).")
@@ -66,17 +65,13 @@ public final class CleanupCommand implements Callable<Integer> {
         }
         demoFolders(Path.of(System.getProperty("java.io.tmpdir")), removed, problems);
         if (json) {
-            StringBuilder sb = new StringBuilder("{\"dry_run\": ").append(dryRun).append(", \"removed\": [");
-            for (int i = 0; i < removed.size(); i++) {
-                Removal r = removed.get(i);
-                sb.append(i == 0 ? "" : ", ").append("{\"kind\": ").append(Json.quote(r.kind())).append(", \"name\": ")
-                        .append(Json.quote(r.name())).append(", \"detail\": ").append(Json.quote(r.detail())).append('}');
+            ObjectNode o = Json.MAPPER.createObjectNode().put("dry_run", dryRun);
+            ArrayNode list = o.putArray("removed");
+            for (Removal r : removed) {
+                list.addObject().put("kind", r.kind()).put("name", r.name()).put("detail", r.detail());
             }
-            sb.append("], \"problems\": [");
-            for (int i = 0; i < problems.size(); i++) {
-                sb.append(i == 0 ? "" : ", ").append(Json.quote(problems.get(i)));
-            }
-            System.out.println(sb.append("]}"));
+            problems.forEach(o.putArray("problems")::add);
+            System.out.println(Json.write(o));
         } else {
             for (Removal r : removed) {
                 System.out.printf("%s %-7s %s (%s)%n", dryRun ? "would remove" : "removed", r.kind(), r.name(), r.detail());
@@ -152,26 +147,23 @@ public final class CleanupCommand implements Callable<Integer> {
             problems.add("iproute2's ip is not installed: namespaces not checked");
             return;
         }
-        Commands.Result list = Commands.run(STEP, List.of(ip, "netns", "list"));
-        if (list.exitCode() != 0) {
-            problems.add("ip netns list failed: " + list.output().strip());
+        List<String> list;
+        try {
+            list = NetworkNamespace.list();
+        } catch (IllegalStateException e) {
+            problems.add("ip netns list failed: " + e.getMessage());
             return;
         }
-        for (String line : list.output().split("\n")) {
-            String ns = line.trim().split("\\s+")[0];
-            Matcher m = NAMESPACE.matcher(ns);
-            if (!m.matches()) {
-                continue;
+        for (String ns : list) {
+            if (!NetworkNamespace.isStale(ns)) {
+                continue; // not livetap's, or its creator lives: not ours to remove
             }
-            String pid = m.group(1);
-            if (Files.exists(Path.of("/proc", pid))) {
-                continue; // its creator lives: not ours to remove
-            }
-            String users = Commands.run(STEP, List.of(ip, "netns", "pids", ns)).output().strip();
+            String pid = String.valueOf(NetworkNamespace.creatorPid(ns).orElseThrow());
+            String users = NetworkNamespace.processesInside(ns);
             if (!users.isEmpty() && !endLivetapProcesses(ip, ns, pid, users, removed, problems)) {
                 continue;
             }
-            Commands.Result taps = Commands.run(STEP, List.of(ip, "-n", ns, "-o", "link", "show", "type", "tun"));
+            HostCommand.Result taps = HostCommand.run(STEP, List.of(ip, "-n", ns, "-o", "link", "show", "type", "tun"));
             for (String t : taps.output().split("\n")) {
                 int a = t.indexOf(": ");
                 int b = a < 0 ? -1 : t.indexOf(':', a + 2);
@@ -180,7 +172,7 @@ public final class CleanupCommand implements Callable<Integer> {
                 }
                 String tap = t.substring(a + 2, b).split("@")[0];
                 if (!dryRun) {
-                    Commands.Result del = Commands.run(STEP, List.of(ip, "-n", ns, "link", "del", tap));
+                    HostCommand.Result del = HostCommand.run(STEP, List.of(ip, "-n", ns, "link", "del", tap));
                     if (del.exitCode() != 0) {
                         problems.add("cannot delete TAP " + tap + " in " + ns + ": " + del.output().strip());
                         continue;
@@ -189,7 +181,7 @@ public final class CleanupCommand implements Callable<Integer> {
                 removed.add(new Removal("tap", ns + "/" + tap, "in a dead process's namespace"));
             }
             if (!dryRun) {
-                Commands.Result del = Commands.run(STEP, List.of(ip, "netns", "del", ns));
+                HostCommand.Result del = HostCommand.run(STEP, List.of(ip, "netns", "del", ns));
                 if (del.exitCode() != 0) {
                     problems.add("cannot delete namespace " + ns + ": " + del.output().strip());
                     continue;
@@ -249,7 +241,7 @@ public final class CleanupCommand implements Callable<Integer> {
             return true;
         }
         long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
-        while (!Commands.run(STEP, List.of(ip, "netns", "pids", ns)).output().isBlank()) {
+        while (!NetworkNamespace.processesInside(ns).isBlank()) {
             if (System.nanoTime() > deadline) {
                 problems.add("namespace " + ns + ": livetap's processes did not end within 5 s of SIGKILL");
                 return false;

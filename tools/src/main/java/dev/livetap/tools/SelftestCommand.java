@@ -46,13 +46,12 @@ public final class SelftestCommand implements Callable<Integer> {
         }
         boolean ok = checks.stream().allMatch(Check::ok);
         if (json) {
-            StringBuilder sb = new StringBuilder("{\"ok\": ").append(ok).append(", \"real_tap\": ").append(ok).append(", \"checks\": [");
-            for (int i = 0; i < checks.size(); i++) {
-                Check c = checks.get(i);
-                sb.append(i == 0 ? "" : ", ").append("{\"name\": ").append(Json.quote(c.name()))
-                        .append(", \"ok\": ").append(c.ok()).append(", \"detail\": ").append(Json.quote(c.detail())).append('}');
+            com.fasterxml.jackson.databind.node.ObjectNode o = Json.MAPPER.createObjectNode().put("ok", ok).put("real_tap", ok);
+            com.fasterxml.jackson.databind.node.ArrayNode list = o.putArray("checks");
+            for (Check c : checks) {
+                list.addObject().put("name", c.name()).put("ok", c.ok()).put("detail", c.detail());
             }
-            System.out.println(sb.append("]}"));
+            System.out.println(Json.write(o));
         } else {
             System.out.println(ok ? "selftest: all checks passed" : "selftest: FAILED (see above)");
         }

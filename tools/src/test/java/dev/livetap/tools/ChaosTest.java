@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.livetap.nativeio.testing.RequiresRoot;
 import dev.livetap.nativeio.testing.RequiresTun;
+import dev.livetap.testbed.HostCommand;
 import dev.livetap.tools.ChaosCommand;
 import dev.livetap.testbed.chaos.ChaosRunner;
 import java.util.ArrayList;
@@ -38,8 +39,10 @@ class ChaosTest {
             assertEquals(0, run.fdsLeaked(), run.toString());
             assertTrue(run.owner().equals("source") || run.owner().equals("target") || run.owner().equals("none"), run.toString());
         }
-        assertTrue(json.contains("\"violations\": 0") && json.contains("\"fds_leaked\": 0"), json);
-        String netns = new String(new ProcessBuilder("ip", "netns", "list").start().getInputStream().readAllBytes());
+        com.fasterxml.jackson.databind.JsonNode parsed = new com.fasterxml.jackson.databind.ObjectMapper().readTree(json);
+        assertEquals(0, parsed.path("violations").asInt(-1), json);
+        assertEquals(0, parsed.path("fds_leaked").asInt(-1), json);
+        String netns = HostCommand.run(java.time.Duration.ofSeconds(10), List.of("ip", "netns", "list")).output();
         assertTrue(!netns.contains("livetap-chaos" + ProcessHandle.current().pid()), "the chaos namespace is deleted: " + netns);
     }
 }

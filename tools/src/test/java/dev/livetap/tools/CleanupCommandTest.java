@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.livetap.testbed.selftest.Commands;
+import dev.livetap.testbed.HostCommand;
 import dev.livetap.nativeio.OwnedFd;
 import dev.livetap.nativeio.linux.JnaOs;
 import dev.livetap.nativeio.testing.RequiresRoot;
@@ -15,6 +15,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -52,26 +53,29 @@ class CleanupCommandTest {
         JnaOs.instance().unix().listen(stale, 0600).close();
         Files.writeString(file, "keep me");
         try (OwnedFd listener = JnaOs.instance().unix().listen(live, 0600)) {
-            Commands.run(T, List.of("ip", "netns", "add", ns));
-            assertEquals(0, Commands.run(T, List.of("ip", "-n", ns, "tuntap", "add", "mode", "tap", "name", "ltc0")).exitCode());
+            HostCommand.run(T, List.of("ip", "netns", "add", ns));
+            assertEquals(0, HostCommand.run(T, List.of("ip", "-n", ns, "tuntap", "add", "mode", "tap", "name", "ltc0")).exitCode());
 
             String dry = run("cleanup", "--dir", dir.toString(), "--dry-run");
             assertTrue(dry.contains("would remove socket  " + stale) || dry.contains("would remove socket " + stale), dry);
             assertTrue(dry.contains(ns), "the dead creator's namespace is listed: " + dry);
-            assertTrue(Files.exists(stale) && Commands.run(T, List.of("ip", "netns", "list")).output().contains(ns),
+            assertTrue(Files.exists(stale) && HostCommand.run(T, List.of("ip", "netns", "list")).output().contains(ns),
                     "--dry-run removes nothing");
 
             String json = run("cleanup", "--dir", dir.toString(), "--json");
-            assertTrue(json.contains("\"kind\": \"socket\"") && json.contains(stale.toString()), json);
-            assertTrue(json.contains("\"kind\": \"tap\"") && json.contains(ns + "/ltc0"), "its TAP is removed: " + json);
-            assertTrue(json.contains("\"kind\": \"netns\"") && json.contains(ns), json);
+            List<String> removed = new ArrayList<>();
+            new com.fasterxml.jackson.databind.ObjectMapper().readTree(json).path("removed")
+                    .forEach(r -> removed.add(r.path("kind").asText() + " " + r.path("name").asText()));
+            assertTrue(removed.contains("socket " + stale), json);
+            assertTrue(removed.contains("tap " + ns + "/ltc0"), "its TAP is removed: " + json);
+            assertTrue(removed.contains("netns " + ns), json);
             assertFalse(Files.exists(stale), "the stale socket is removed");
             assertTrue(Files.exists(live), "a socket with a live listener stays");
             assertEquals("keep me", Files.readString(file), "files that are not sockets stay");
-            assertFalse(Commands.run(T, List.of("ip", "netns", "list")).output().contains(ns), "the namespace is deleted");
+            assertFalse(HostCommand.run(T, List.of("ip", "netns", "list")).output().contains(ns), "the namespace is deleted");
             assertFalse(json.contains(live.toString()), json);
         } finally {
-            Commands.run(T, List.of("ip", "netns", "del", ns));
+            HostCommand.run(T, List.of("ip", "netns", "del", ns));
             JnaOs.instance().unix().unlinkSocket(live);
             Files.deleteIfExists(stale);
             Files.deleteIfExists(file);
@@ -109,25 +113,25 @@ class CleanupCommandTest {
         Process foreign = null;
         Process ping = null;
         try {
-            Commands.run(T, List.of("ip", "netns", "add", ns)).orThrow();
-            Commands.run(T, List.of("ip", "-n", ns, "link", "set", "lo", "up")).orThrow();
+            HostCommand.run(T, List.of("ip", "netns", "add", ns)).orThrow();
+            HostCommand.run(T, List.of("ip", "-n", ns, "link", "set", "lo", "up")).orThrow();
             foreign = new ProcessBuilder("ip", "netns", "exec", ns, "sleep", "60").start();
             long foreignPid = foreign.pid();
-            await(() -> !Commands.run(T, List.of("ip", "netns", "pids", ns)).output().isBlank());
+            await(() -> !HostCommand.run(T, List.of("ip", "netns", "pids", ns)).output().isBlank());
             assertEquals(ExitCodes.FAILED, exitOf("cleanup", "--dir", empty.toString(), "--force"),
                     "a namespace used by a process that is not livetap's is a problem");
             assertTrue(foreign.isAlive(), "--force never ends a process that is not livetap's");
-            assertTrue(Commands.run(T, List.of("ip", "netns", "list")).output().contains(ns), "and keeps its namespace");
+            assertTrue(HostCommand.run(T, List.of("ip", "netns", "list")).output().contains(ns), "and keeps its namespace");
             foreign.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
 
             ping = new ProcessBuilder("ip", "netns", "exec", ns, "ping", "-n", "-i", "0.5", "-w", "60", "127.0.0.1").start();
-            await(() -> !Commands.run(T, List.of("ip", "netns", "pids", ns)).output().isBlank());
+            await(() -> !HostCommand.run(T, List.of("ip", "netns", "pids", ns)).output().isBlank());
             assertEquals(ExitCodes.FAILED, exitOf("cleanup", "--dir", empty.toString()), "without --force a used namespace stays");
             assertEquals(ExitCodes.OK, exitOf("cleanup", "--dir", empty.toString(), "--dry-run"), "--dry-run only notes it");
             assertTrue(ping.isAlive(), "--dry-run ends nothing");
             assertEquals(ExitCodes.OK, exitOf("cleanup", "--dir", empty.toString(), "--force"), "--force ends livetap's ping");
             assertTrue(ping.waitFor(5, TimeUnit.SECONDS), "ping was ended");
-            assertFalse(Commands.run(T, List.of("ip", "netns", "list")).output().contains(ns), "and the namespace removed");
+            assertFalse(HostCommand.run(T, List.of("ip", "netns", "list")).output().contains(ns), "and the namespace removed");
             assertTrue(foreignPid > 0);
         } finally {
             if (foreign != null) {
@@ -136,7 +140,7 @@ class CleanupCommandTest {
             if (ping != null) {
                 ping.destroyForcibly();
             }
-            Commands.run(T, List.of("ip", "netns", "del", ns));
+            HostCommand.run(T, List.of("ip", "netns", "del", ns));
             Files.deleteIfExists(empty);
         }
     }

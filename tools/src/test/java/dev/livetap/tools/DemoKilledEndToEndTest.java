@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.livetap.tools.LivetapCommand;
-import dev.livetap.testbed.selftest.Commands;
+import dev.livetap.testbed.HostCommand;
 import dev.livetap.nativeio.testing.ChildJvm;
 import dev.livetap.nativeio.testing.RequiresRoot;
 import dev.livetap.nativeio.testing.RequiresTun;
@@ -26,7 +26,7 @@ class DemoKilledEndToEndTest {
     @Test
     void aDemoKilledBySigkillLeavesNoProcessNamespaceOrTapBehind() throws Exception {
         try (ChildJvm demo = ChildJvm.builder(LivetapCommand.class).args("demo", "--migrations", "3").start()) {
-            String ns = "livetap-demo" + demo.pid();
+            String ns = "livetap-demo" + demo.pid() + "-1"; // NetworkNamespace's rule: livetap-<purpose><pid>-<n>
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(180);
             // the line that says ping runs: the first VM, its TAP, ping and every target are up
             while (!demo.stderr().contains("running") && !demo.stdout().contains("running")) {
@@ -34,7 +34,7 @@ class DemoKilledEndToEndTest {
                 assertTrue(System.nanoTime() < deadline, "the demo's VMs came up within 180 s: " + demo.describe());
                 Thread.sleep(100);
             }
-            String users = Commands.run(STEP, List.of("ip", "netns", "pids", ns)).output().strip();
+            String users = HostCommand.run(STEP, List.of("ip", "netns", "pids", ns)).output().strip();
             List<Long> children = new ArrayList<>();
             for (String u : users.split("\\s+")) {
                 if (!u.isEmpty()) {
@@ -42,10 +42,10 @@ class DemoKilledEndToEndTest {
                 }
             }
             assertTrue(children.size() >= 2, "VMMs and ping run in " + ns + ": " + users);
-            String tap = Commands.run(STEP, List.of("ip", "-n", ns, "-o", "link", "show", "type", "tun")).output();
+            String tap = HostCommand.run(STEP, List.of("ip", "-n", ns, "-o", "link", "show", "type", "tun")).output();
             assertFalse(tap.isBlank(), "the demo's TAP exists before the kill");
 
-            assertEquals(0, Commands.run(STEP, List.of("kill", "-KILL", String.valueOf(demo.pid()))).exitCode());
+            assertEquals(0, HostCommand.run(STEP, List.of("kill", "-KILL", String.valueOf(demo.pid()))).exitCode());
             long killed = System.nanoTime();
             demo.waitFor(Duration.ofSeconds(10));
             List<Long> alive;
@@ -53,8 +53,8 @@ class DemoKilledEndToEndTest {
             do {
                 Thread.sleep(200);
                 alive = children.stream().filter(p -> ProcessHandle.of(p).map(ProcessHandle::isAlive).orElse(false)).toList();
-                nsListed = Commands.run(STEP, List.of("ip", "netns", "list")).output().lines()
-                        .anyMatch(l -> l.startsWith(ns + " ") || l.equals(ns) || l.startsWith(ns + "-1"));
+                nsListed = HostCommand.run(STEP, List.of("ip", "netns", "list")).output().lines()
+                        .anyMatch(l -> l.startsWith("livetap-demo" + demo.pid() + "-"));
             } while ((!alive.isEmpty() || nsListed) && System.nanoTime() - killed < TimeUnit.SECONDS.toNanos(10));
             double seconds = (System.nanoTime() - killed) / 1e9;
             System.out.printf("after SIGKILL of the demo: %d children gone, namespace gone in %.1f s%n", children.size(), seconds);

@@ -1,28 +1,23 @@
 package dev.livetap.nativeio.testing;
 
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
- * A network namespace of this test process, {@code livetap-t<pid>-<n>}, with {@code lo} up.
- * Every TAP and every packet of a test lives in one of these, never on the host's interfaces.
- * {@link #close()} deletes it even after failures; {@link #cleanupStale()} removes leftovers of
- * dead test processes (never those of a live process: other builds may run concurrently).
+ * Test support only: a network namespace of this test process, {@code livetap-t<pid>-<n>}, with
+ * {@code lo} up, for the tests of native, actors and engine (which cannot depend on testbed, where
+ * the harness's {@code dev.livetap.testbed.NetworkNamespace} lives). Named by that class's rule, so
+ * its stale rule covers these too: leftovers of a killed test JVM go with {@code livetap cleanup}
+ * or the next testbed namespace creation. {@link #close()} deletes it even after failures.
  */
 public final class PrivateNetns implements AutoCloseable {
     public static final String PREFIX = "livetap-t";
     public static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(20);
-    private static final Pattern OURS = Pattern.compile("^" + PREFIX + "(\\d+)-(\\d+)$");
     private static final AtomicInteger COUNTER = new AtomicInteger();
-    private static final AtomicBoolean STALE_CLEANED = new AtomicBoolean();
 
     private final String name;
     private final String ip;
@@ -37,9 +32,6 @@ public final class PrivateNetns implements AutoCloseable {
     public static PrivateNetns create() {
         String ip = HostCapabilities.ipCommand().orElseThrow(() -> new IllegalStateException("iproute2's ip is not installed"))
                 .toString();
-        if (STALE_CLEANED.compareAndSet(false, true)) {
-            cleanupStale();
-        }
         String name = PREFIX + ProcessHandle.current().pid() + "-" + COUNTER.incrementAndGet();
         CommandResult.run(DEFAULT_TIMEOUT, List.of(ip, "netns", "add", name)).orThrow();
         PrivateNetns ns = new PrivateNetns(name, ip);
@@ -87,25 +79,6 @@ public final class PrivateNetns implements AutoCloseable {
         if (closed.compareAndSet(false, true)) {
             CommandResult.run(DEFAULT_TIMEOUT, List.of(ip, "netns", "del", name)).orThrow();
         }
-    }
-
-    /** Deletes every {@code livetap-t<pid>-<n>} namespace whose test process is gone; returns how many. */
-    public static int cleanupStale() {
-        String ip = HostCapabilities.ipCommand().map(Path::toString).orElse(null);
-        if (ip == null) {
-            return 0;
-        }
-        int deleted = 0;
-        CommandResult list = CommandResult.run(DEFAULT_TIMEOUT, List.of(ip, "netns", "list")).orThrow();
-        for (String line : list.output().split("\n")) {
-            String ns = line.trim().split("\\s+")[0];
-            Matcher m = OURS.matcher(ns);
-            if (m.matches() && !Files.exists(Path.of("/proc", m.group(1)))) {
-                CommandResult.run(DEFAULT_TIMEOUT, List.of(ip, "netns", "del", ns)).orThrow();
-                deleted++;
-            }
-        }
-        return deleted;
     }
 
     @Override

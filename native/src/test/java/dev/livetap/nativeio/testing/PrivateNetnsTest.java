@@ -4,8 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -46,24 +44,6 @@ class PrivateNetnsTest {
             assertTrue(expected.getMessage().contains("false exited 1"), expected.getMessage());
         }
         assertFalse(listed(name), "a failed command inside does not leave the namespace behind");
-    }
-
-    @Test
-    void staleCleanupSparesLiveProcessesAndRemovesDeadOnes() {
-        String ip = HostCapabilities.ipCommand().orElseThrow().toString();
-        int deadPid = 4_000_000; // above pid_max's ceiling (2^22): no process can have it
-        assertFalse(Files.exists(Path.of("/proc", String.valueOf(deadPid))));
-        String stale = PrivateNetns.PREFIX + deadPid + "-1";
-        CommandResult.run(Duration.ofSeconds(10), List.of(ip, "netns", "add", stale)).orThrow();
-        try (PrivateNetns live = PrivateNetns.create()) {
-            assertTrue(PrivateNetns.cleanupStale() >= 1, "a namespace of a dead test process is removed");
-            assertFalse(listed(stale), "the stale namespace is gone");
-            assertTrue(listed(live.name()), "a namespace of a live process is never removed (other builds run concurrently)");
-        } finally {
-            if (listed(stale)) {
-                CommandResult.run(Duration.ofSeconds(10), List.of(ip, "netns", "del", stale));
-            }
-        }
     }
 
     @Test

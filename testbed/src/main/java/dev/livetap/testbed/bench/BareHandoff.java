@@ -1,5 +1,6 @@
 package dev.livetap.testbed.bench;
 
+import dev.livetap.testbed.HostCommand;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
@@ -9,6 +10,7 @@ import java.nio.file.Path;
 
 /** Builds {@code bare_handoff.c} with gcc -O2 at run time and runs it: the physical floor of a hand-off. */
 final class BareHandoff {
+    private static final java.time.Duration STEP = java.time.Duration.ofSeconds(20);
     private BareHandoff() {
     }
 
@@ -23,10 +25,10 @@ final class BareHandoff {
                 }
                 Files.copy(in, src);
             }
-            Netns.run("gcc", "-O2", "-o", bin.toString(), src.toString());
+            HostCommand.check(STEP, "gcc", "-O2", "-o", bin.toString(), src.toString());
         }
         int chunks = Math.max(1, (fds + 252) / 253);
-        String out = Netns.run(bin.toString(), String.valueOf(fds), String.valueOf(Math.max(bytes, chunks)),
+        String out = HostCommand.check(STEP, bin.toString(), String.valueOf(fds), String.valueOf(Math.max(bytes, chunks)),
                 String.valueOf(iterations));
         String line = out.lines().filter(l -> l.startsWith("{")).reduce((a, b) -> b)
                 .orElseThrow(() -> new IOException("bare_handoff printed no JSON: " + out));

@@ -1,5 +1,8 @@
 package dev.livetap.testbed.bench;
 
+import dev.livetap.testbed.ProcessCensus;
+import dev.livetap.testbed.HostCommand;
+import dev.livetap.testbed.NetworkNamespace;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -91,7 +94,7 @@ public final class ConcurrentBench {
         Map<String, Double> phases = new LinkedHashMap<>();
         long wall0 = System.nanoTime();
         long timeoutNs = o.timeout().toNanos();
-        try (Netns ns = Netns.create(); QmpMux mux = new QmpMux()) {
+        try (NetworkNamespace ns = NetworkNamespace.create("b"); QmpMux mux = new QmpMux()) {
             try {
                 long p0 = System.nanoTime();
                 // every target listens from its migrate-incoming until its source connects: scale the waits with the count
@@ -124,8 +127,8 @@ public final class ConcurrentBench {
                 QmpMux.Conn[] src = all.subList(0, total).toArray(QmpMux.Conn[]::new);
                 QmpMux.Conn[] tgt = all.subList(total, 2 * total).toArray(QmpMux.Conn[]::new);
                 p0 = phase(phases, "connect_qmp", p0);
-                int srcFds0 = fds(s.pid());
-                int tgtFds0 = fds(t.pid());
+                int srcFds0 = ProcessCensus.fdsBesideTheJvmsOwn(s.pid());
+                int tgtFds0 = ProcessCensus.fdsBesideTheJvmsOwn(t.pid());
 
                 // idle QMP round trip: one command at a time on one connection (nothing else running)
                 List<Double> idleRtt = new ArrayList<>();
@@ -193,16 +196,16 @@ public final class ConcurrentBench {
 
                 // ---- measured window: first migrate written -> last migration ended
                 progress.accept(n + " migrations at once; load " + Hop.loadAverage());
-                Map<String, Long> threads0s = threadTicks(s.pid());
-                Map<String, Long> threads0t = threadTicks(t.pid());
-                long[] cpu0 = {cpuTicks(s.pid()), cpuTicks(t.pid()), cpuTicks(ProcessHandle.current().pid())};
+                Map<String, Long> threads0s = ProcessCensus.threadTicks(s.pid());
+                Map<String, Long> threads0t = ProcessCensus.threadTicks(t.pid());
+                long[] cpu0 = {ProcessCensus.cpuTicks(s.pid()), ProcessCensus.cpuTicks(t.pid()), ProcessCensus.cpuTicks(ProcessHandle.current().pid())};
                 long[] machine0 = machineTicks();
                 Batch b = Batch.run(mux, src, tgt, uris, 0, n, o.inFlight(), timeoutNs);
                 long afterWindow = System.nanoTime();
-                long[] cpu1 = {cpuTicks(s.pid()), cpuTicks(t.pid()), cpuTicks(ProcessHandle.current().pid())};
+                long[] cpu1 = {ProcessCensus.cpuTicks(s.pid()), ProcessCensus.cpuTicks(t.pid()), ProcessCensus.cpuTicks(ProcessHandle.current().pid())};
                 long[] machine1 = machineTicks();
-                Map<String, Long> threads1s = threadTicks(s.pid());
-                Map<String, Long> threads1t = threadTicks(t.pid());
+                Map<String, Long> threads1s = ProcessCensus.threadTicks(s.pid());
+                Map<String, Long> threads1t = ProcessCensus.threadTicks(t.pid());
                 phases.put("migrate_window", (b.windowEnd - b.t0) / 1e6);
                 p0 = afterWindow;
                 progress.accept(b.completed + "/" + n + " migrations ended in " + (b.windowEnd - b.t0) / 1_000_000
@@ -276,7 +279,7 @@ public final class ConcurrentBench {
                 long settle = System.nanoTime() + 10_000_000_000L;
                 while (true) {
                     // a migrated TAP fd is the target's now; one that did not migrate is still the source's
-                    leaked = (fds(s.pid()) - srcFds0 - (realTaps - moved)) + (fds(t.pid()) - tgtFds0 - moved);
+                    leaked = (ProcessCensus.fdsBesideTheJvmsOwn(s.pid()) - srcFds0 - (realTaps - moved)) + (ProcessCensus.fdsBesideTheJvmsOwn(t.pid()) - tgtFds0 - moved);
                     if (leaked <= 0 || System.nanoTime() > settle) {
                         break;
                     }
@@ -287,7 +290,7 @@ public final class ConcurrentBench {
                     ObjectNode jfrOut = out.putObject("jfr");
                     for (VmmChild c : children) {
                         Path f = o.jfrDir().toAbsolutePath().resolve("vmm-" + c.name + ".jfr");
-                        Netns.run("jcmd", String.valueOf(c.pid()), "JFR.dump", "name=livetap-bench", "filename=" + f);
+                        HostCommand.check(Duration.ofSeconds(20), "jcmd", String.valueOf(c.pid()), "JFR.dump", "name=livetap-bench", "filename=" + f);
                         jfrOut.put(c.name, f.toString());
                     }
                 }
@@ -649,47 +652,6 @@ public final class ConcurrentBench {
         return now;
     }
 
-    /** utime + stime of a process in clock ticks (USER_HZ, 100 on Linux), -1 if the process is gone. */
-    static long cpuTicks(long pid) {
-        String st;
-        try {
-            st = Files.readString(Path.of("/proc/" + pid + "/stat"));
-        } catch (IOException e) {
-            return -1;
-        }
-        String[] f = st.substring(st.lastIndexOf(')') + 2).split(" ");
-        return Long.parseLong(f[11]) + Long.parseLong(f[12]); // fields 14 and 15 of stat(5)
-    }
-
-    /**
-     * CPU ticks per thread group of a process ({@code /proc/PID/task/TID}: comm with its trailing
-     * digits folded, e.g. all {@code GC Thread#N} together), for the threads alive at the call.
-     */
-    static Map<String, Long> threadTicks(long pid) {
-        Map<String, Long> m = new java.util.TreeMap<>();
-        java.io.File[] tasks = new java.io.File("/proc/" + pid + "/task").listFiles();
-        if (tasks == null) {
-            return m;
-        }
-        for (java.io.File task : tasks) {
-            try {
-                String comm = Files.readString(task.toPath().resolve("comm")).trim().replaceAll("[#-]?\\d+$", "");
-                String st = Files.readString(task.toPath().resolve("stat"));
-                String[] f = st.substring(st.lastIndexOf(')') + 2).split(" ");
-                // key per thread: a thread that ends during the window drops out of both snapshots' difference
-                m.merge(comm + "/" + task.getName(), Long.parseLong(f[11]) + Long.parseLong(f[12]), Long::sum);
-            } catch (java.nio.file.NoSuchFileException e) {
-                continue; // the thread ended between the listing and the read: its ticks are gone with it
-            } catch (IOException e) {
-                if (!task.exists()) {
-                    continue; // ended while being read (ESRCH)
-                }
-                throw new java.io.UncheckedIOException(e);
-            }
-        }
-        return m;
-    }
-
     /** The {@code top} thread groups by CPU seconds between two {@link #threadTicks} snapshots. */
     static ObjectNode topThreads(Map<String, Long> before, Map<String, Long> after, int top) {
         Map<String, Long> byGroup = new java.util.TreeMap<>();
@@ -712,50 +674,10 @@ public final class ConcurrentBench {
         return new long[] {total - idle, total};
     }
 
-    /**
-     * Entries of /proc/PID/fd without the files a JVM opens by itself at any moment (cgroup and /proc
-     * files it reads for its container limits, jars, libraries): one of those open at a snapshot
-     * would otherwise count as a leaked or a missing fd.
-     */
-    static int fds(long pid) {
-        Path dir = Path.of("/proc/" + pid + "/fd");
-        String[] l = dir.toFile().list();
-        if (l == null) {
-            return -1;
-        }
-        int n = 0;
-        for (String e : l) {
-            String target;
-            try {
-                target = Files.readSymbolicLink(dir.resolve(e)).toString();
-            } catch (IOException gone) {
-                continue; // closed meanwhile
-            }
-            if (!(target.startsWith("/sys/fs/cgroup/") || target.startsWith("/proc/") || target.endsWith(".jar")
-                    || target.endsWith(".so") || target.endsWith(".jsa"))) {
-                n++;
-            }
-        }
-        return n;
-    }
-
-    static long rssKb(long pid) {
-        try {
-            for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/status"))) {
-                if (line.startsWith("VmRSS:")) {
-                    return Long.parseLong(line.replaceAll("[^0-9]", ""));
-                }
-            }
-        } catch (IOException e) {
-            return -1; // the process is gone
-        }
-        return -1;
-    }
-
     /** RSS of both processes in MB, or null when either is unreadable. */
     static Long rssMb(long a, long b) {
-        long x = rssKb(a);
-        long y = rssKb(b);
+        long x = ProcessCensus.rssKb(a);
+        long y = ProcessCensus.rssKb(b);
         return x < 0 || y < 0 ? null : (x + y) / 1024;
     }
 
@@ -764,9 +686,9 @@ public final class ConcurrentBench {
         ObjectNode h = new ObjectMapper().createObjectNode();
         String line;
         try {
-            String s = Netns.run("jcmd", String.valueOf(pid), "GC.heap_info");
+            String s = HostCommand.check(Duration.ofSeconds(20), "jcmd", String.valueOf(pid), "GC.heap_info");
             line = s.lines().filter(l -> l.contains("total") && l.contains("used")).findFirst().orElse(null);
-        } catch (IOException e) {
+        } catch (IllegalStateException e) {
             h.put("error", e.getMessage());
             return h;
         }

@@ -1,5 +1,6 @@
 package dev.livetap.testbed.bench;
 
+import dev.livetap.testbed.NetworkNamespace;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -50,7 +51,7 @@ public final class DowntimeBench {
         List<Double> warm = new ArrayList<>();
         long wall0 = System.nanoTime();
         int unmeasured = 0;
-        try (Netns ns = Netns.create()) {
+        try (NetworkNamespace ns = NetworkNamespace.create("b")) {
             try {
                 VmmChild s = VmmChild.start(ns, dir, "s", o.jvmOptions(), List.of("--qmp", dir.resolve("s.qmp").toString(),
                         "--name", "s"));

@@ -1,5 +1,7 @@
 package dev.livetap.testbed.bench;
 
+import dev.livetap.testbed.HostCommand;
+import dev.livetap.testbed.NetworkNamespace;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -31,7 +33,7 @@ final class VmmChild implements AutoCloseable {
         Runtime.getRuntime().addShutdownHook(hook);
     }
 
-    static VmmChild start(Netns ns, Path dir, String name, List<String> jvmOptions, List<String> vmmArgs) throws IOException {
+    static VmmChild start(NetworkNamespace ns, Path dir, String name, List<String> jvmOptions, List<String> vmmArgs) throws IOException {
         String java = ProcessHandle.current().info().command().orElse("java");
         List<String> cmd = new ArrayList<>(List.of(java));
         String jna = System.getProperty("jna.tmpdir");
@@ -95,7 +97,7 @@ final class VmmChild implements AutoCloseable {
     Path dumpThreads() {
         Path out = stderr.resolveSibling(name + ".jstack");
         try {
-            java.nio.file.Files.writeString(out, Netns.run("jstack", String.valueOf(process.pid())));
+            java.nio.file.Files.writeString(out, HostCommand.check(Duration.ofSeconds(20), "jstack", String.valueOf(process.pid())));
         } catch (IOException e) {
             return null;
         }

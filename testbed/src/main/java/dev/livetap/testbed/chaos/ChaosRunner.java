@@ -1,5 +1,8 @@
 package dev.livetap.testbed.chaos;
 
+import dev.livetap.testbed.ProcessCensus;
+import dev.livetap.testbed.Ping;
+import dev.livetap.testbed.NetworkNamespace;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -38,7 +41,6 @@ public final class ChaosRunner implements AutoCloseable {
     static final String GUEST_IP = "10.0.1.2";
     /** Upper bound of the random delay between {@code migrate} and the fault (default; {@code --max-delay-ms}). */
     static final int FAULT_DELAY_US_MAX = 60_000;
-    private static final Pattern PING_SUMMARY = Pattern.compile("(\\d+) packets transmitted, (\\d+) received");
 
     /** The real faults. */
     public enum ChaosFault {
@@ -82,7 +84,7 @@ public final class ChaosRunner implements AutoCloseable {
 
     private final Options o;
     private final Consumer<String> log;
-    private final Netns ns;
+    private final NetworkNamespace ns;
     private final Path dir;
     private final List<Vmm> all = new ArrayList<>();
     private Vmm source;
@@ -90,7 +92,7 @@ public final class ChaosRunner implements AutoCloseable {
     private Vmm reusable;
     private int started;
 
-    private ChaosRunner(Options o, Consumer<String> log, Netns ns, Path dir) {
+    private ChaosRunner(Options o, Consumer<String> log, NetworkNamespace ns, Path dir) {
         this.o = o;
         this.log = log;
         this.ns = ns;
@@ -99,7 +101,7 @@ public final class ChaosRunner implements AutoCloseable {
 
     /** Creates the namespace and the working directory; {@link #close()} removes both and ends every child. */
     public static ChaosRunner open(Options o, Consumer<String> log) throws IOException {
-        Netns ns = Netns.create();
+        NetworkNamespace ns = NetworkNamespace.create("chaos");
         try {
             Path dir = Files.createTempDirectory("livetap-chaos");
             return new ChaosRunner(o, log, ns, dir);
@@ -160,8 +162,8 @@ public final class ChaosRunner implements AutoCloseable {
     private Vmm newSource() throws Exception {
         Vmm s = startVmm(false).awaitReady();
         s.addNic(IFNAME, o.queues());
-        ns.check("ip", "addr", "replace", HOST_IP + "/24", "dev", IFNAME);
-        ns.check("ip", "link", "set", IFNAME, "up");
+        ns.run("ip", "addr", "replace", HOST_IP + "/24", "dev", IFNAME);
+        ns.run("ip", "link", "set", IFNAME, "up");
         return s;
     }
 
@@ -210,9 +212,9 @@ public final class ChaosRunner implements AutoCloseable {
         if (!ping(1, 15) || !ping(3, 5)) {
             violations.add("the source does not answer ping before the run [" + diagnose(src) + "]");
         }
-        Vmm.Fds srcBefore = src.fds();
-        Vmm.Fds tgtBefore = tgt.fds();
-        Process traffic = startTraffic();
+        ProcessCensus.FdKinds srcBefore = src.fds();
+        ProcessCensus.FdKinds tgtBefore = tgt.fds();
+        Ping.Running traffic = startTraffic();
         String uri = "unix:" + dir.resolve("mig" + index + ".sock");
         Path sock = Path.of(uri.substring(5));
         String srcPrevious = src.migrationId();
@@ -368,7 +370,7 @@ public final class ChaosRunner implements AutoCloseable {
             }
             int tunWanted = v == owner ? o.queues() : 0;
             int socketsWanted = v == src ? srcBefore.sockets() : tgtBefore.sockets();
-            Vmm.Fds now = v.fds();
+            ProcessCensus.FdKinds now = v.fds();
             for (int k = 0; k < 500 && (now.tun() != tunWanted || now.sockets() > socketsWanted); k++) {
                 Thread.sleep(10); // closes after a failure are asynchronous
                 now = v.fds();
@@ -498,24 +500,14 @@ public final class ChaosRunner implements AutoCloseable {
                 String.valueOf(deadlineS), GUEST_IP).ok();
     }
 
-    private Process startTraffic() throws IOException {
-        Path out = dir.resolve("traffic.out");
-        Process p = new ProcessBuilder(ns.wrap(List.of("ping", "-q", "-i", "0.005", "-w", "120", "-W", "1", GUEST_IP)))
-                .redirectErrorStream(true).redirectOutput(out.toFile()).start();
-        p.getOutputStream().close();
-        return p;
+    private Ping.Running startTraffic() throws IOException {
+        return Ping.start(ns.wrap(List.of("ping", "-q", "-i", "0.005", "-w", "120", "-W", "1", GUEST_IP)), dir.resolve("traffic.out"));
     }
 
     /** SIGINT (ping prints its summary), then transmitted and received. */
-    private long[] stopTraffic(Process p) throws Exception {
-        Netns.run(Duration.ofSeconds(5), List.of("kill", "-INT", String.valueOf(p.pid())));
-        if (!p.waitFor(5, TimeUnit.SECONDS)) {
-            p.destroyForcibly();
-            p.waitFor(5, TimeUnit.SECONDS);
-        }
-        String text = Files.readString(dir.resolve("traffic.out"), StandardCharsets.UTF_8);
-        Matcher m = PING_SUMMARY.matcher(text);
-        return m.find() ? new long[] {Long.parseLong(m.group(1)), Long.parseLong(m.group(2))} : new long[] {0, 0};
+    private long[] stopTraffic(Ping.Running p) throws Exception {
+        p.interrupt(Duration.ofSeconds(5));
+        return Ping.totals(p.output()).map(t -> new long[] {t.transmitted(), t.received()}).orElse(new long[] {0, 0});
     }
 
     private boolean closed;

@@ -1,13 +1,29 @@
 package dev.livetap.testbed.chaos;
 
+import dev.livetap.testbed.ProcessCensus;
+import java.util.List;
 import dev.livetap.nativeio.Pidfds;
+import dev.livetap.testbed.ProcessCensus;
+import java.util.List;
 import dev.livetap.nativeio.linux.LinuxPidfds;
+import dev.livetap.testbed.ProcessCensus;
+import java.util.List;
 import java.io.IOException;
-import java.nio.file.DirectoryStream;
-import java.nio.file.Files;
+import dev.livetap.testbed.ProcessCensus;
+import java.util.List;
+import dev.livetap.testbed.ProcessCensus;
+import java.util.List;
+import dev.livetap.testbed.ProcessCensus;
+import java.util.List;
 import java.nio.file.Path;
+import dev.livetap.testbed.ProcessCensus;
+import java.util.List;
 import java.util.HashSet;
+import dev.livetap.testbed.ProcessCensus;
+import java.util.List;
 import java.util.OptionalInt;
+import dev.livetap.testbed.ProcessCensus;
+import java.util.List;
 import java.util.Set;
 
 /**
@@ -23,8 +39,7 @@ final class SocketDropper {
 
     /** Whether {@code pid}'s network namespace lists a listening socket (flag __SO_ACCEPTCON) bound to {@code path}. */
     static boolean listening(long pid, Path path) throws IOException {
-        for (String line : Files.readAllLines(Path.of("/proc", String.valueOf(pid), "net", "unix"))) {
-            String[] f = line.trim().split("\\s+");
+        for (String[] f : ProcessCensus.unixSockets(pid)) {
             // Num RefCount Protocol Flags Type St Inode Path; Flags 00010000 = __SO_ACCEPTCON (listening)
             if (f.length >= 8 && f[7].equals(path.toString()) && (Long.parseLong(f[3], 16) & 0x10000) != 0) {
                 return true;
@@ -36,8 +51,7 @@ final class SocketDropper {
     /** The descriptor number in {@code pid} of its connected socket bound to {@code path}, if any. */
     static OptionalInt acceptedSocket(long pid, Path path) throws IOException {
         Set<String> inodes = new HashSet<>();
-        for (String line : Files.readAllLines(Path.of("/proc", String.valueOf(pid), "net", "unix"))) {
-            String[] f = line.trim().split("\\s+");
+        for (String[] f : ProcessCensus.unixSockets(pid)) {
             // Num RefCount Protocol Flags Type St Inode Path; St 03 = connected
             if (f.length >= 8 && f[5].equals("03") && f[7].equals(path.toString())) {
                 inodes.add("socket:[" + f[6] + "]");
@@ -46,18 +60,8 @@ final class SocketDropper {
         if (inodes.isEmpty()) {
             return OptionalInt.empty();
         }
-        try (DirectoryStream<Path> d = Files.newDirectoryStream(Path.of("/proc", String.valueOf(pid), "fd"))) {
-            for (Path e : d) {
-                try {
-                    if (inodes.contains(Files.readSymbolicLink(e).toString())) {
-                        return OptionalInt.of(Integer.parseInt(e.getFileName().toString()));
-                    }
-                } catch (IOException gone) {
-                    // closed meanwhile
-                }
-            }
-        }
-        return OptionalInt.empty();
+        List<ProcessCensus.Fd> fds = ProcessCensus.fds(pid).orElseThrow(() -> new IOException("process " + pid + " is gone"));
+        return fds.stream().filter(fd -> inodes.contains(fd.target())).mapToInt(ProcessCensus.Fd::number).findFirst();
     }
 
     /** shutdown(SHUT_RDWR) on descriptor {@code fd} of process {@code pid} (native's {@link Pidfds}). */

@@ -1,5 +1,8 @@
 package dev.livetap.testbed.chaos;
 
+import dev.livetap.testbed.ProcessCensus;
+import dev.livetap.testbed.HostCommand;
+import dev.livetap.testbed.NetworkNamespace;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -7,7 +10,6 @@ import dev.livetap.testbed.launch.ChildLaunch;
 import dev.livetap.engine.qmp.QmpClient;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -24,13 +26,6 @@ final class Vmm implements AutoCloseable {
     static final Duration READY_MAX = Duration.ofSeconds(90);
     static final Duration QMP_REPLY_MAX = Duration.ofSeconds(10);
 
-    /** Descriptor counts from /proc/PID/fd: TUN queues and sockets. */
-    record Fds(int tun, int sockets) {
-        @Override
-        public String toString() {
-            return tun + " TUN queue(s), " + sockets + " socket(s)";
-        }
-    }
 
     final String name;
     final Path qmpPath;
@@ -49,7 +44,7 @@ final class Vmm implements AutoCloseable {
     }
 
     /** Starts {@code livetap vmm --qmp DIR/NAME.qmp --name NAME [--incoming]} in {@code ns}; does not wait. */
-    static Vmm start(Netns ns, Path dir, String name, boolean incoming, int migrationTimeoutS) throws IOException {
+    static Vmm start(NetworkNamespace ns, Path dir, String name, boolean incoming, int migrationTimeoutS) throws IOException {
         Path qmp = dir.resolve(name + ".qmp");
         Path out = dir.resolve(name + ".out");
         String java = ProcessHandle.current().info().command().orElse("java");
@@ -155,7 +150,7 @@ final class Vmm implements AutoCloseable {
     }
 
     void signal(String sig) {
-        Netns.run(Duration.ofSeconds(5), List.of("kill", "-" + sig, String.valueOf(pid()))).orThrow();
+        HostCommand.run(Duration.ofSeconds(5), List.of("kill", "-" + sig, String.valueOf(pid()))).orThrow();
         stopped = sig.equals("STOP") || (stopped && !sig.equals("CONT"));
     }
 
@@ -172,64 +167,12 @@ final class Vmm implements AutoCloseable {
         }
     }
 
-    /**
-     * Counts TUN queues by {@code /proc/PID/fdinfo/N} (a TUN file shows {@code iff:}), not by the link
-     * name: a queue received from a process whose mount namespace is gone reads as {@code /net/tun}.
-     */
-    Fds fds() {
-        int tun = 0;
-        int sockets = 0;
-        Path proc = Path.of("/proc", String.valueOf(pid()));
-        try (DirectoryStream<Path> d = Files.newDirectoryStream(proc.resolve("fd"))) {
-            for (Path e : d) {
-                String target;
-                try {
-                    target = Files.readSymbolicLink(e).toString();
-                    if (target.startsWith("socket:")) {
-                        sockets++;
-                    } else if (target.endsWith("/tun") && Files.readString(proc.resolve("fdinfo").resolve(e.getFileName()))
-                            .contains("iff:")) {
-                        tun++;
-                    }
-                } catch (IOException gone) {
-                    // closed meanwhile
-                }
-            }
-        } catch (IOException e) {
-            return new Fds(-1, -1);
-        }
-        return new Fds(tun, sockets);
+    ProcessCensus.FdKinds fds() {
+        return ProcessCensus.fdKinds(pid());
     }
 
-    /** The descriptors other than jars, libraries and the JVM's own files (for messages). */
     String describeFds() {
-        java.util.Map<String, String> unix = new java.util.HashMap<>();
-        try {
-            for (String line : Files.readAllLines(Path.of("/proc", String.valueOf(pid()), "net", "unix"))) {
-                String[] f = line.trim().split("\\s+");
-                if (f.length >= 7 && !f[0].equals("Num")) {
-                    unix.put("socket:[" + f[6] + "]", " (unix st " + f[5] + (f.length > 7 ? " " + f[7] : "") + ")");
-                }
-            }
-        } catch (IOException e) {
-            // described without
-        }
-        StringBuilder b = new StringBuilder();
-        try (DirectoryStream<Path> d = Files.newDirectoryStream(Path.of("/proc", String.valueOf(pid()), "fd"))) {
-            for (Path e : d) {
-                try {
-                    String t = Files.readSymbolicLink(e).toString();
-                    if (!(t.endsWith(".jar") || t.endsWith(".so") || t.contains("/jvm/") || t.endsWith(".out"))) {
-                        b.append(b.length() > 0 ? ", " : "").append(e.getFileName()).append("->").append(t).append(unix.getOrDefault(t, ""));
-                    }
-                } catch (IOException gone) {
-                    // closed meanwhile
-                }
-            }
-        } catch (IOException e) {
-            return e.toString();
-        }
-        return b.toString();
+        return ProcessCensus.describeFds(pid());
     }
 
     /** The process's output (its log). */

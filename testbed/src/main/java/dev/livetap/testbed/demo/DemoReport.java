@@ -1,5 +1,6 @@
 package dev.livetap.testbed.demo;
 
+import dev.livetap.testbed.Ping;
 import dev.livetap.testbed.demo.DemoSummary.Migration;
 import dev.livetap.engine.report.SvgChart;
 import java.io.IOException;
@@ -74,7 +75,7 @@ public final class DemoReport {
         long span = 2 * MARGIN_NANOS + longest;
         for (DemoSummary s : modes) {
             for (Migration m : s.migrations()) {
-                for (PingLog.Request r : s.pingRequests()) {
+                for (Ping.Request r : s.pingRequests()) {
                     if (r.answered() && m.stoppedNanos() > 0 && r.sentNanos() >= m.stoppedNanos() - MARGIN_NANOS
                             && r.sentNanos() <= m.stoppedNanos() - MARGIN_NANOS + span) {
                         rttMax = Math.max(rttMax, r.rttNanos() / 1e6);
@@ -112,7 +113,7 @@ public final class DemoReport {
 
     /** The whole run: per pixel column the largest RTT (a bar), lost requests as red ticks from the top, freezes shaded. */
     private static String timeline(DemoSummary s) {
-        List<PingLog.Request> reqs = s.pingRequests();
+        List<Ping.Request> reqs = s.pingRequests();
         SvgChart c = new SvgChart(TIMELINE_W + 80, 190, s.mode() + " ping RTT timeline");
         if (reqs.isEmpty()) {
             c.text(60, 90, "no ping ran", 13, "start");
@@ -122,7 +123,7 @@ public final class DemoReport {
         double end = (reqs.get(reqs.size() - 1).sentNanos() - t0) / 1e9;
         double[] colMax = new double[TIMELINE_W];
         double rtt = 1;
-        for (PingLog.Request r : reqs) {
+        for (Ping.Request r : reqs) {
             if (r.answered()) {
                 rtt = Math.max(rtt, r.rttNanos() / 1e6);
             }
@@ -134,7 +135,7 @@ public final class DemoReport {
                         "migration " + m.index() + ": freeze " + ms((m.startedNanos() - m.stoppedNanos()) / 1e6) + " ms");
             }
         }
-        for (PingLog.Request r : reqs) {
+        for (Ping.Request r : reqs) {
             int col = (int) Math.min(TIMELINE_W - 1, Math.max(0, (p.x((r.sentNanos() - t0) / 1e9) - 60)));
             if (r.answered()) {
                 colMax[col] = Math.max(colMax[col], r.rttNanos() / 1e6);
@@ -146,7 +147,7 @@ public final class DemoReport {
                 c.rect(60 + col, y, 1, p.y(0) - y, ACCENT, 1, null);
             }
         }
-        for (PingLog.Request r : reqs) {
+        for (Ping.Request r : reqs) {
             if (!r.answered()) {
                 p.tick((r.sentNanos() - t0) / 1e9, true, 10, BAD, "lost: icmp_seq " + r.seq());
             }
@@ -171,7 +172,7 @@ public final class DemoReport {
         p.band(0, heldMs, HELD, 0.75, "held freeze " + ms(heldMs) + " ms");
         p.band(heldMs, freezeMs, FREEZE, 0.5, "migrate-continue to target running " + ms(freezeMs - heldMs) + " ms");
         int lost = 0;
-        for (PingLog.Request r : s.pingRequests()) {
+        for (Ping.Request r : s.pingRequests()) {
             if (r.sentNanos() < from || r.sentNanos() > from + span) {
                 continue;
             }

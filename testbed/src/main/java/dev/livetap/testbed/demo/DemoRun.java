@@ -1,11 +1,12 @@
 package dev.livetap.testbed.demo;
 
+import dev.livetap.testbed.NetworkNamespace;
+import dev.livetap.testbed.Ping;
 import dev.livetap.testbed.demo.DemoSummary.Migration;
 import dev.livetap.testbed.launch.ChildLaunch;
 import dev.livetap.testbed.orchestration.LocalMigration;
-import dev.livetap.testbed.selftest.Commands;
+import dev.livetap.testbed.HostCommand;
 import dev.livetap.testbed.selftest.HostChecks;
-import java.io.File;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -14,7 +15,6 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
 
@@ -66,12 +66,10 @@ public final class DemoRun implements AutoCloseable {
     private final Options options;
     private final String ip;
     private final String pingTool;
-    private final String nsBase = "livetap-demo" + ProcessHandle.current().pid();
-    private final List<String> namespaces = new ArrayList<>();
+    private final List<NetworkNamespace> namespaces = new ArrayList<>();
     private final List<DemoVmm> vmms = new ArrayList<>();
-    private final List<Process> pings = new ArrayList<>();
+    private final List<Ping.Running> pings = new ArrayList<>();
     private final List<ProbeWriter> probeWriters = new ArrayList<>();
-    private final List<ChildLaunch.Reaper> reapers = new ArrayList<>();
     private Path dir;
     private boolean closed;
 
@@ -82,7 +80,7 @@ public final class DemoRun implements AutoCloseable {
     }
 
     public String namespace() {
-        return nsBase;
+        return "livetap-demo" + ProcessHandle.current().pid() + "-*";
     }
 
     public Outcome run() throws Exception {
@@ -93,18 +91,18 @@ public final class DemoRun implements AutoCloseable {
             dir = Files.createTempDirectory("livetap-demo");
         }
         int[] ifindex = new int[2];
-        DemoSummary bt = mode(true, nsBase, ifindex);
-        DemoSummary base = mode(false, nsBase + "-1", null);
+        DemoSummary bt = mode(true, ifindex);
+        DemoSummary base = mode(false, null);
         return new Outcome(bt, base, ifindex[0] > 0 && ifindex[0] == ifindex[1], ifindex[0]);
     }
 
     /** One mode: namespace, first VM, ping, N migrations into pre-started targets, ping stopped and parsed. */
-    private DemoSummary mode(boolean backendTransfer, String ns, int[] ifindex) throws Exception {
+    private DemoSummary mode(boolean backendTransfer, int[] ifindex) throws Exception {
         String mode = backendTransfer ? DemoSummary.BACKEND_TRANSFER : DemoSummary.BASELINE;
         String prefix = backendTransfer ? "bt" : "bl";
         say("== " + (backendTransfer ? "backend transfer: the TAP's queue fds travel to each new process"
                 : "baseline: each target opens a new TAP, then address and MAC move to it") + " ==");
-        addNamespace(ns);
+        String ns = addNamespace();
         int n = options.migrations();
         DemoVmm[] vm = new DemoVmm[n + 1];
         // Every target is started and warmed before the ping starts, so that no start-up competes with
@@ -165,7 +163,7 @@ public final class DemoRun implements AutoCloseable {
         Path pingOut = dir.resolve(mode + "-ping.out");
         ProbeWriter probes = probeWriter(ns);
         warmUpProbes(probes, backendTransfer);
-        Process ping = startPing(ns, pingOut, offset);
+        Ping.Running ping = startPing(ns, pingOut, offset);
         List<ProbeWriter.Batch> batches = new ArrayList<>();
         List<Migration> migrations = new ArrayList<>();
         List<Double> switches = new ArrayList<>();
@@ -241,7 +239,7 @@ public final class DemoRun implements AutoCloseable {
             migrations.set(i, new Migration(m.index(), m.from(), m.to(), m.status(), m.downtimeMs(), m.stoppedNanos(),
                     m.startedNanos(), m.error(), m.hold().withAnswered(b.answered().size())));
         }
-        PingLog log = PingLog.parse(Files.readAllLines(pingOut, StandardCharsets.UTF_8), offset[0],
+        Ping log = Ping.parse(Files.readAllLines(pingOut, StandardCharsets.UTF_8), offset[0],
                 Math.round(options.intervalMs() * 1e6));
         // requests sent in the last 50 ms before SIGINT may still have been in flight: neither sent nor lost
         int cutOff = log.cutOffAfter(stopMono - 50_000_000L);
@@ -276,7 +274,7 @@ public final class DemoRun implements AutoCloseable {
                 "link set " + now + " address " + mac, "addr add " + HOST_CIDR + " dev " + now, "link set " + now + " up",
                 "neigh replace " + GUEST + " lladdr " + guestMac + " dev " + now + " nud permanent", ""));
         long t0 = System.nanoTime();
-        Commands.run(STEP, List.of(ip, "-n", ns, "-force", "-batch", batch.toString()));
+        HostCommand.run(STEP, List.of(ip, "-n", ns, "-force", "-batch", batch.toString()));
         return (System.nanoTime() - t0) / 1e6;
     }
 
@@ -284,10 +282,10 @@ public final class DemoRun implements AutoCloseable {
         return String.format(java.util.Locale.ROOT, "%.4f", options.intervalMs() / 1000.0).replaceAll("0+$", "");
     }
 
-    private Process startPing(String ns, Path out, long[] offset) throws IOException {
+    private Ping.Running startPing(String ns, Path out, long[] offset) throws IOException {
         // ping is the instrument: at nice -10 it does not queue behind the VMM processes (101 JVMs at
         // --migrations 100 on 2 cores). The empty freezes first blamed on that were the parser's icmp_seq
-        // wrap (PingLog). nice execs ping: the pid stays ping's.
+        // wrap (Ping.SeqUnwrap). nice execs ping: the pid stays ping's.
         List<String> cmd = new ArrayList<>(List.of(ip, "netns", "exec", ns, "nice", "-n", "-10"));
         cmd.addAll(ChildLaunch.killWithParentPrefix()); // ping cannot watch a pipe; the namespace reaper catches it too
         cmd.addAll(List.of(pingTool, "-D", "-n", "-i", intervalArg(), "-W", "2", "-w", String.valueOf(PING_DEADLINE_S), GUEST));
@@ -295,26 +293,19 @@ public final class DemoRun implements AutoCloseable {
         Instant wall = Instant.now();
         long m2 = System.nanoTime();
         offset[0] = wall.getEpochSecond() * 1_000_000_000L + wall.getNano() - (m1 + (m2 - m1) / 2);
-        Process p;
         synchronized (this) {
             if (closed) {
                 throw new IllegalStateException("closed");
             }
-            p = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectErrorStream(true)
-                    .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null"))).start();
+            Ping.Running p = Ping.start(cmd, out);
             pings.add(p);
+            return p;
         }
-        return p;
     }
 
-    /** SIGINT makes ping print its statistics (ip netns exec execs ping: the pid is ping's). */
-    private void stopPing(Process p) throws InterruptedException {
-        if (p.isAlive()) {
-            Commands.run(Duration.ofSeconds(5), List.of("kill", "-INT", String.valueOf(p.pid())));
-        }
-        if (!p.waitFor(10, TimeUnit.SECONDS)) {
-            p.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
-        }
+    /** SIGINT makes ping print its statistics. */
+    private void stopPing(Ping.Running p) throws InterruptedException {
+        p.interrupt(Duration.ofSeconds(10));
     }
 
     /**
@@ -322,10 +313,10 @@ public final class DemoRun implements AutoCloseable {
      * during a hold go straight into the TAP and are never held back by ARP. Returns the MAC.
      */
     private String pinNeighbour(String ns, String ifname) {
-        String out = Commands.run(STEP, List.of(ip, "-n", ns, "neigh", "show", GUEST, "dev", ifname)).orThrow().output();
+        String out = HostCommand.run(STEP, List.of(ip, "-n", ns, "neigh", "show", GUEST, "dev", ifname)).orThrow().output();
         int i = out.indexOf("lladdr ");
         String mac = i < 0 ? MAC : out.substring(i + 7, i + 24);
-        Commands.run(STEP, List.of(ip, "-n", ns, "neigh", "replace", GUEST, "lladdr", mac, "dev", ifname, "nud", "permanent")).orThrow();
+        HostCommand.run(STEP, List.of(ip, "-n", ns, "neigh", "replace", GUEST, "lladdr", mac, "dev", ifname, "nud", "permanent")).orThrow();
         return mac;
     }
 
@@ -357,7 +348,7 @@ public final class DemoRun implements AutoCloseable {
 
     private void awaitFirstReply(String ns) throws TimeoutException {
         for (int i = 0; i < 10; i++) {
-            if (Commands.run(Duration.ofSeconds(5), List.of(ip, "netns", "exec", ns, pingTool, "-n", "-c", "1", "-W", "1", GUEST)).ok()) {
+            if (HostCommand.run(Duration.ofSeconds(5), List.of(ip, "netns", "exec", ns, pingTool, "-n", "-c", "1", "-W", "1", GUEST)).ok()) {
                 return;
             }
         }
@@ -375,43 +366,33 @@ public final class DemoRun implements AutoCloseable {
         }
     }
 
-    private void addNamespace(String ns) {
-        synchronized (this) {
-            if (closed) {
-                throw new IllegalStateException("closed");
-            }
-            namespaces.add(ns);
+    /** The mode's namespace; its reaper also removes the run's directory if this process dies unannounced. */
+    private synchronized String addNamespace() {
+        if (closed) {
+            throw new IllegalStateException("closed");
         }
-        Commands.run(STEP, List.of(ip, "netns", "add", ns)).orThrow();
-        // a named namespace (ip netns exec / ip -n everywhere) that a reaper deletes if this process dies unannounced
-        try {
-            reapers.add(ChildLaunch.namespaceReaper(ip, ns, List.of(dir)));
-        } catch (IOException e) {
-            throw new java.io.UncheckedIOException("cannot start the reaper of namespace " + ns, e);
-        }
-        check(ns, ip, "link", "set", "lo", "up");
-        // IPv6 off in the namespace (all and default, before any TAP exists): no MLD / DAD frames beside ping's
-        Commands.run(STEP, List.of(ip, "netns", "exec", ns, "sh", "-c",
-                "echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6; echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6"));
+        NetworkNamespace ns = NetworkNamespace.create("demo", List.of(dir));
+        namespaces.add(ns);
+        return ns.name();
     }
 
     private void check(String ns, String... cmd) {
         List<String> full = new ArrayList<>(List.of(ip, "netns", "exec", ns));
         full.addAll(List.of(cmd));
-        Commands.run(STEP, full).orThrow();
+        HostCommand.run(STEP, full).orThrow();
     }
 
     private boolean tapExists(String ns, String ifname) {
-        return Commands.run(STEP, List.of(ip, "-n", ns, "link", "show", ifname)).ok();
+        return HostCommand.run(STEP, List.of(ip, "-n", ns, "link", "show", ifname)).ok();
     }
 
     private int ifindex(String ns, String ifname) {
-        String line = Commands.run(STEP, List.of(ip, "-n", ns, "-o", "link", "show", ifname)).orThrow().output().strip();
+        String line = HostCommand.run(STEP, List.of(ip, "-n", ns, "-o", "link", "show", ifname)).orThrow().output().strip();
         return Integer.parseInt(line.substring(0, line.indexOf(':')).trim());
     }
 
     private String hostMac(String ns, String ifname) {
-        String out = Commands.run(STEP, List.of(ip, "-n", ns, "-o", "link", "show", ifname)).orThrow().output();
+        String out = HostCommand.run(STEP, List.of(ip, "-n", ns, "-o", "link", "show", ifname)).orThrow().output();
         int i = out.indexOf("link/ether ");
         return i < 0 ? MAC : out.substring(i + 11, i + 28);
     }
@@ -445,14 +426,14 @@ public final class DemoRun implements AutoCloseable {
             return;
         }
         closed = true;
-        pings.forEach(Process::destroyForcibly);
+        pings.forEach(Ping.Running::close);
         probeWriters.forEach(ProbeWriter::close);
         for (DemoVmm vmm : vmms) {
             vmm.destroy();
         }
-        for (Process ping : pings) {
+        for (Ping.Running ping : pings) {
             try {
-                ping.waitFor(5, TimeUnit.SECONDS);
+                ping.awaitExit(Duration.ofSeconds(5));
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
@@ -460,10 +441,13 @@ public final class DemoRun implements AutoCloseable {
         for (DemoVmm vmm : vmms) {
             vmm.kill(Duration.ofSeconds(5));
         }
-        for (String ns : namespaces) {
-            Commands.run(STEP, List.of(ip, "netns", "del", ns));
+        for (NetworkNamespace ns : namespaces) {
+            try {
+                ns.close();
+            } catch (RuntimeException e) {
+                System.err.println("livetap demo: cannot delete " + ns + ": " + e.getMessage());
+            }
         }
-        reapers.forEach(ChildLaunch.Reaper::cancel);
         if (dir != null) {
             try (var files = Files.list(dir)) {
                 for (Path f : files.toList()) {

@@ -1,5 +1,6 @@
 package dev.livetap.testbed.demo;
 
+import dev.livetap.testbed.Ping;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.livetap.engine.report.Percentiles;
@@ -49,7 +50,7 @@ public final class DemoSummary {
 
     private final String mode;
     private final List<Migration> migrations;
-    private final PingLog ping;
+    private final Ping ping;
     private final List<Integer> inFreezePerMigration;
     private final Percentiles downtime;
     private final Percentiles switchMs;
@@ -59,10 +60,10 @@ public final class DemoSummary {
     /**
      * @param ping null when no real ping ran (stand-in run)
      * @param networkSwitchMs the baseline's switch-over times (empty for backend transfer)
-     * @param cutOffAtStop requests still in flight when ping was stopped ({@link PingLog#cutOffAfter}):
+     * @param cutOffAtStop requests still in flight when ping was stopped ({@link Ping#cutOffAfter}):
      *                     not counted as sent nor lost
      */
-    public DemoSummary(String mode, List<Migration> migrations, PingLog ping, List<Double> networkSwitchMs, int cutOffAtStop) {
+    public DemoSummary(String mode, List<Migration> migrations, Ping ping, List<Double> networkSwitchMs, int cutOffAtStop) {
         this.cutOff = ping == null ? 0 : cutOffAtStop;
         this.mode = mode;
         this.migrations = List.copyOf(migrations);
@@ -103,7 +104,7 @@ public final class DemoSummary {
     }
 
     /** Ping requests that were never answered, sent times (monotonic ns): the report marks them. */
-    public List<PingLog.Request> pingRequests() {
+    public List<Ping.Request> pingRequests() {
         return ping == null ? List.of() : ping.requests();
     }
 

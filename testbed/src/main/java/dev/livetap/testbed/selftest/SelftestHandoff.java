@@ -1,5 +1,6 @@
 package dev.livetap.testbed.selftest;
 
+import dev.livetap.testbed.NetworkNamespace;
 import dev.livetap.testbed.selftest.HostChecks.Check;
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -32,20 +33,19 @@ public final class SelftestHandoff {
         String name = queues + "-queue TAP hand-off";
         String ip = HostChecks.which("ip").map(Path::toString).orElse("ip");
         String ping = HostChecks.which("ping").map(Path::toString).orElse("ping");
-        String ns = "livetap-self" + ProcessHandle.current().pid();
+        NetworkNamespace ns = null;
         Path dir = null;
         List<Child> children = new ArrayList<>();
         long started = System.nanoTime();
         try {
             dir = Files.createTempDirectory("livetap-selftest");
             Path socket = dir.resolve("handoff.sock");
-            Commands.run(STEP, List.of(ip, "netns", "add", ns)).orThrow();
-            Commands.run(STEP, List.of(ip, "netns", "exec", ns, ip, "link", "set", "lo", "up")).orThrow();
+            ns = NetworkNamespace.create("self");
 
-            Child source = Child.start(List.of(ip, "netns", "exec", ns), childMain, "source", socket, IFNAME, queues);
+            Child source = Child.start(ns.wrap(List.of()), childMain, "source", socket, IFNAME, queues);
             children.add(source);
             source.expect("OPENED");
-            Child target = Child.start(List.of(ip, "netns", "exec", ns), childMain, "target", socket, IFNAME, queues);
+            Child target = Child.start(ns.wrap(List.of()), childMain, "target", socket, IFNAME, queues);
             children.add(target);
             String received = target.expect("RECEIVED");
             source.expect("ACKED");
@@ -53,15 +53,15 @@ public final class SelftestHandoff {
                 return new Check(name, false, "the source process did not exit cleanly: " + source.output());
             }
             // Only the target holds the queues now; traffic towards the guest address makes frames.
-            Commands.run(STEP, List.of(ip, "netns", "exec", ns, ip, "addr", "add", "10.0.1.1/24", "dev", IFNAME)).orThrow();
-            Commands.run(STEP, List.of(ip, "netns", "exec", ns, ip, "link", "set", IFNAME, "up")).orThrow();
-            Commands.run(Duration.ofSeconds(5), List.of(ip, "netns", "exec", ns, ping, "-c", "2", "-i", "0.2", "-W", "1", "10.0.1.2"));
+            ns.run(ip, "addr", "add", "10.0.1.1/24", "dev", IFNAME);
+            ns.run(ip, "link", "set", IFNAME, "up");
+            ns.exec(Duration.ofSeconds(5), ping, "-c", "2", "-i", "0.2", "-W", "1", "10.0.1.2");
             String frame = target.expect("FRAME");
             long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started);
             String[] r = received.split(" ");
             return new Check(name, true, String.format("%s fds of %s (flags %s) passed to a second process; it read %s (%d ms)",
                     r[2], r[1], r[3], frame.substring("FRAME ".length()), ms));
-        } catch (IllegalStateException | IOException e) {
+        } catch (RuntimeException | IOException e) {
             String out = children.isEmpty() ? "" : " | " + children.get(children.size() - 1).output();
             return new Check(name, false, e.getMessage() + out);
         } catch (InterruptedException e) {
@@ -69,7 +69,9 @@ public final class SelftestHandoff {
             return new Check(name, false, "interrupted");
         } finally {
             children.forEach(Child::kill);
-            Commands.run(STEP, List.of(ip, "netns", "del", ns));
+            if (ns != null) {
+                ns.close();
+            }
             if (dir != null) {
                 try (var files = Files.list(dir)) {
                     for (Path p : files.toList()) {

@@ -4,9 +4,9 @@ import static dev.livetap.engine.testing.VmmProcess.args;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.livetap.testbed.Ping;
 import dev.livetap.testbed.orchestration.LocalMigration;
 import dev.livetap.engine.qmp.QmpException;
-import dev.livetap.engine.testing.Ping;
 import dev.livetap.engine.testing.VmmProcess;
 import dev.livetap.nativeio.testing.PrivateNetns;
 import dev.livetap.nativeio.testing.RequiresRoot;
@@ -97,7 +97,7 @@ class VmmEndToEndTest {
         assertTrue(ns.exec(Duration.ofSeconds(10), "ping", "-c", "1", "-W", "2", GUEST).ok(),
                 "the source's guest stand-in answers before any migration");
 
-        try (Ping ping = Ping.start(ns, GUEST, "0.005", 700)) {
+        try (Ping.Running ping = ping(ns, "ab", 700)) {
             Thread.sleep(400);
             LocalMigration.Result ab = LocalMigration.run(LocalMigration.Options.of(a.qmp, b.qmp), line -> { });
             assertTrue(ab.completed(), "A -> B completes: " + LocalMigration.format(ab));
@@ -105,12 +105,13 @@ class VmmEndToEndTest {
             LocalMigration.Result bc = LocalMigration.run(LocalMigration.Options.of(b.qmp, c.qmp), line -> { });
             assertTrue(bc.completed(), "B -> C completes: " + LocalMigration.format(bc));
             assertTrue(ping.isAlive(), "the ping run must span both migrations (make it longer if this fails)");
-            Ping.Result r = ping.await(Duration.ofSeconds(30));
+            Ping.Totals r = await(ping);
+            String output = ping.output();
             System.out.printf("e2e backend transfer: ping %d/%d, downtime A->B %.3f ms, B->C %.3f ms%n",
                     r.received(), r.transmitted(), ab.downtimeMs(), bc.downtimeMs());
-            assertEquals(700, r.transmitted(), r.output());
+            assertEquals(700, r.transmitted(), output);
             assertEquals(r.transmitted(), r.received(),
-                    "with backend transfer no frame is lost: frames sent during the freeze wait in the TAP's queues. " + r.output());
+                    "with backend transfer no frame is lost: frames sent during the freeze wait in the TAP's queues. " + output);
             // Both hops measured: the source's x-source-stopped-ns and the target's x-target-started-ns.
             // (An unmeasured hop used to come from query-migrate answering with the previous migration's
             // final state right after 'migrate'; VmActorTest covers that now.)
@@ -142,7 +143,7 @@ class VmmEndToEndTest {
             ns2.check("ip", "link", "set", "lt1", "up");
             assertTrue(ns2.exec(Duration.ofSeconds(10), "ping", "-c", "1", "-W", "2", GUEST).ok());
             String mac = ns2.check("cat", "/sys/class/net/lt1/address").strip();
-            try (Ping ping = Ping.start(ns2, GUEST, "0.005", 500)) {
+            try (Ping.Running ping = ping(ns2, "de", 500)) {
                 Thread.sleep(300);
                 LocalMigration.Result r = LocalMigration.run(LocalMigration.Options.of(d.qmp, e.qmp)
                         .withBackendTransfer(false), line -> { });
@@ -156,10 +157,10 @@ class VmmEndToEndTest {
                 ns2.check("ip", "link", "set", "lt2", "address", mac);
                 ns2.check("ip", "addr", "add", "10.0.1.1/24", "dev", "lt2");
                 ns2.check("ip", "link", "set", "lt2", "up");
-                Ping.Result p = ping.await(Duration.ofSeconds(30));
+                Ping.Totals p = await(ping);
                 System.out.printf("e2e baseline: ping %d/%d (%d lost), downtime %.3f ms%n", p.received(), p.transmitted(),
                         p.lost(), r.downtimeMs());
-                assertEquals(500, p.transmitted(), p.output());
+                assertEquals(500, p.transmitted(), ping.output());
             }
             assertTrue(ns2.exec(Duration.ofSeconds(10), "ping", "-c", "3", "-i", "0.2", "-W", "2", GUEST).ok(),
                     "after the switch-over the target answers on its own TAP");
@@ -192,5 +193,17 @@ class VmmEndToEndTest {
         assertEquals(130, s.waitFor(Duration.ofSeconds(20)), "SIGTERM: clean stop with exit 130: " + s.describe());
         assertTrue(!Files.exists(s.qmp), "the QMP socket is removed on SIGTERM");
         assertTrue(!ns.exec("ip", "link", "show", "lt5").ok(), "its non-persistent TAP is gone with its last fd");
+    }
+
+    /** {@code ping -q -i 0.005 -c COUNT -W 2 GUEST} in {@code in}, in the background. */
+    private Ping.Running ping(PrivateNetns in, String label, int count) throws java.io.IOException {
+        return Ping.start(in.wrap(List.of("ping", "-q", "-i", "0.005", "-c", String.valueOf(count), "-W", "2", GUEST)),
+                dir.resolve("ping-" + label + ".out"));
+    }
+
+    private static Ping.Totals await(Ping.Running ping) throws Exception {
+        assertTrue(ping.awaitExit(Duration.ofSeconds(30)), "ping finishes within 30 s");
+        String out = ping.output();
+        return Ping.totals(out).orElseThrow(() -> new AssertionError("no ping summary in: " + out));
     }
 }

@@ -1,5 +1,6 @@
 package dev.livetap.testbed.demo;
 
+import dev.livetap.testbed.Ping;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -20,7 +21,7 @@ class DemoSummaryTest {
      * ping every 2 ms from monotonic 0: seq 1 at 0 ms, seq 2 at 2 ms, ... Requests sent inside
      * {@code frozen} windows (ms) are answered when the window ends (+0.1 ms); {@code lost} seqs are never answered.
      */
-    static PingLog ping(int count, List<double[]> frozen, List<Integer> lost, int trailingCut) {
+    static Ping ping(int count, List<double[]> frozen, List<Integer> lost, int trailingCut) {
         List<String> lines = new ArrayList<>();
         int received = 0;
         for (int seq = 1; seq <= count; seq++) {
@@ -40,7 +41,7 @@ class DemoSummaryTest {
             received++;
         }
         lines.add(count + " packets transmitted, " + received + " received, 0% packet loss, time 20ms");
-        return PingLog.parse(lines, OFFSET, 2 * MS);
+        return Ping.parse(lines, OFFSET, 2 * MS);
     }
 
     static Migration migration(int k, double fromMs, double toMs) {
@@ -60,7 +61,7 @@ class DemoSummaryTest {
     void pingRequestsAreCountedPerFreezeWindowAndReportedButDoNotDecide() {
         // freezes [10.5, 15.5] ms (requests at 12 and 14 ms inside) and [30.5, 31.5] ms (none: 30 and 32 outside)
         List<double[]> frozen = List.of(new double[] {10.5, 15.5}, new double[] {30.5, 31.5});
-        PingLog log = ping(30, frozen, List.of(), 0);
+        Ping log = ping(30, frozen, List.of(), 0);
         DemoSummary s = new DemoSummary(DemoSummary.BACKEND_TRANSFER,
                 List.of(migration(1, 10.5, 15.5), migration(2, 30.5, 31.5)), log, List.of(), 0);
         assertEquals(List.of(2, 0), s.requestsInFreezePerMigration(), "requests sent inside each [source stop, target start]");
@@ -79,7 +80,7 @@ class DemoSummaryTest {
 
     @Test
     void aMigrationWithoutStampsOrNotCompletedProvesNothing() {
-        PingLog log = ping(10, List.of(), List.of(), 0);
+        Ping log = ping(10, List.of(), List.of(), 0);
         Migration unknown = new Migration(1, "a", "b", "completed", -1, 5 * MS, 0, null);
         DemoSummary s = new DemoSummary(DemoSummary.BACKEND_TRANSFER, List.of(unknown), log, List.of(), 0);
         assertEquals(List.of(0), s.requestsInFreezePerMigration());
@@ -93,7 +94,7 @@ class DemoSummaryTest {
 
     @Test
     void lostRequestsCountButRequestsCutOffByStoppingPingDoNot() {
-        PingLog log = ping(20, List.of(), List.of(7, 8), 2);
+        Ping log = ping(20, List.of(), List.of(7, 8), 2);
         long stop = 40 * MS;
         int cut = log.cutOffAfter(stop - 5 * MS);
         assertEquals(2, cut, "the two requests in flight when ping was stopped");
@@ -107,7 +108,7 @@ class DemoSummaryTest {
     @Test
     void tableAndJsonCarryTheFiguresOfBothModes() throws Exception {
         List<double[]> frozen = List.of(new double[] {10.5, 15.5}, new double[] {29.5, 31.5});
-        PingLog log = ping(30, frozen, List.of(), 0);
+        Ping log = ping(30, frozen, List.of(), 0);
         // held(...) downtimes: 5.5 - 0.5 = 5 and 2.5 - 0.5 = 2 ms
         List<Migration> ms = List.of(held(1, 10.5, 16.0, 8, 8), held(2, 29.5, 32.0, 8, 8));
         DemoSummary bt = new DemoSummary(DemoSummary.BACKEND_TRANSFER, ms, log, List.of(), 0);

@@ -1,7 +1,7 @@
 package dev.livetap.testbed.guest;
 
 import dev.livetap.engine.qmp.QmpClient;
-import dev.livetap.testbed.selftest.Commands;
+import dev.livetap.testbed.HostCommand;
 import dev.livetap.nativeio.OwnedFd;
 import dev.livetap.nativeio.Tun;
 import dev.livetap.nativeio.TunFlags;
@@ -52,7 +52,7 @@ public final class HeldFdsProbeMain {
                 long deadline = System.nanoTime() + Duration.ofSeconds(90).toNanos();
                 boolean ready = false;
                 while (!ready && System.nanoTime() - deadline < 0) {
-                    ready = Commands.run(Duration.ofSeconds(5), List.of("ping", "-n", "-c", "1", "-W", "1",
+                    ready = HostCommand.run(Duration.ofSeconds(5), List.of("ping", "-n", "-c", "1", "-W", "1",
                             GuestImage.GUEST_ADDRESS)).ok();
                 }
                 line("source-ready", String.valueOf(ready));
@@ -110,7 +110,7 @@ public final class HeldFdsProbeMain {
 
     /** Replies of 10 pings 0.1 s apart. */
     private static int replies() {
-        String out = Commands.run(Duration.ofSeconds(20), List.of("ping", "-n", "-c", "10", "-i", "0.1", "-W", "1", "-w", "8",
+        String out = HostCommand.run(Duration.ofSeconds(20), List.of("ping", "-n", "-c", "10", "-i", "0.1", "-W", "1", "-w", "8",
                 GuestImage.GUEST_ADDRESS)).output();
         return RealGuest.pingSummary(out)[1];
     }

@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import dev.livetap.engine.qmp.QmpClient;
 import dev.livetap.testbed.ChildProcess;
 import dev.livetap.testbed.NetworkNamespace;
+import dev.livetap.testbed.Ping;
 import dev.livetap.testbed.qemu.QemuProcess;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -15,8 +16,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.TreeMap;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -35,8 +34,6 @@ class QemuNewTapMigrationTest {
     private static final String NEW_TAP = "lt1";
     private static final double INTERVAL_S = 0.001;
     private static final int PING_SECONDS = 8;
-    private static final Pattern REPLY = Pattern.compile("^\\[(\\d+\\.\\d+)\\] \\d+ bytes from .*icmp_seq=(\\d+) .*time=([0-9.]+) ms");
-    private static final Pattern NO_ANSWER = Pattern.compile("^\\[(\\d+\\.\\d+)\\] no answer yet for icmp_seq=(\\d+)");
 
     @Test
     @Timeout(300)
@@ -124,15 +121,15 @@ class QemuNewTapMigrationTest {
         TreeMap<Integer, Double> sent = new TreeMap<>();
         List<Integer> lost = new ArrayList<>();
         List<Double> replies = new ArrayList<>();
-        for (String line : out.split("\n")) {
-            Matcher r = REPLY.matcher(line);
-            Matcher n = NO_ANSWER.matcher(line);
-            if (r.find()) {
-                double at = Double.parseDouble(r.group(1));
+        Ping.SeqUnwrap unwrap = new Ping.SeqUnwrap(); // 16-bit icmp_seq, replies and "no answer yet" in printed order
+        for (String text : out.split("\n")) {
+            Ping.Line line = Ping.line(text).orElse(null);
+            if (line != null && line.answered()) {
+                double at = line.wallNanos() / 1e9;
                 replies.add(at);
-                sent.put(Integer.parseInt(r.group(2)), at - Double.parseDouble(r.group(3)) / 1000);
-            } else if (n.find()) {
-                lost.add(Integer.parseInt(n.group(2)));
+                sent.put(unwrap.next(line.rawSeq()), at - line.rttNanos() / 1e9);
+            } else if (line != null) {
+                lost.add(unwrap.next(line.rawSeq()));
             }
         }
         // -O reports a request still unanswered when the next one goes out: at 1 ms a slow reply is not a lost one

@@ -3,8 +3,9 @@ package dev.livetap.testbed.guest;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.livetap.testbed.Ping;
 import dev.livetap.engine.qmp.QmpClient;
-import dev.livetap.testbed.selftest.Commands;
+import dev.livetap.testbed.HostCommand;
 import dev.livetap.testbed.NetworkNamespace;
 import dev.livetap.testbed.qemu.QemuProcess;
 import java.nio.file.Files;
@@ -43,7 +44,8 @@ class RealGuestTest {
                             + qemu.console() + "\n" + qemu.process().describe());
                     assertTrue(qemu.console().contains(GuestImage.READY_LINE), "the guest's /init reported eth0 ready");
 
-                    Commands.Result ping = ns.ping(GuestImage.GUEST_ADDRESS, PINGS, 0.2);
+                    HostCommand.Result ping = ns.exec(Ping.deadline(PINGS, 0.2).plusSeconds(10),
+                            Ping.counted(GuestImage.GUEST_ADDRESS, PINGS, 0.2).toArray(String[]::new));
                     int[] summary = RealGuest.pingSummary(ping.output());
                     System.out.printf("RealGuestTest: boot-to-first-reply %d ms; kernel %d bytes, initrd %d bytes; "
                             + "%d/%d replies after ready%n", bootToPingMs, Files.size(image.kernel()), image.initrdBytes(),

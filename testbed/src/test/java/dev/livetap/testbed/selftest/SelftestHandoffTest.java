@@ -1,5 +1,6 @@
 package dev.livetap.testbed.selftest;
 
+import dev.livetap.testbed.HostCommand;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -18,7 +19,7 @@ class SelftestHandoffTest {
         HostChecks.Check c = SelftestHandoff.run(2, HandoffChild.class.getName());
         assertTrue(c.ok(), "the selftest hand-off passes on a host with TUN and root: " + c.detail());
         assertTrue(c.detail().contains("2 fds of ltself0"), "the detail names the fds and the device: " + c.detail());
-        String netns = Commands.run(Duration.ofSeconds(10), List.of("ip", "netns", "list")).output();
+        String netns = HostCommand.run(Duration.ofSeconds(10), List.of("ip", "netns", "list")).output();
         assertFalse(netns.contains("livetap-self" + ProcessHandle.current().pid()), "the selftest deletes its namespace: " + netns);
     }
 

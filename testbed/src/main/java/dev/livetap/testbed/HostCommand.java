@@ -1,4 +1,4 @@
-package dev.livetap.testbed.selftest;
+package dev.livetap.testbed;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -7,7 +7,7 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /** Runs host tools (ip, ping) with a time limit and captures their output. */
-public final class Commands {
+public final class HostCommand {
     /** What a command did. */
     public record Result(List<String> command, int exitCode, String output) {
         public boolean ok() {
@@ -22,7 +22,12 @@ public final class Commands {
         }
     }
 
-    private Commands() {
+    private HostCommand() {
+    }
+
+    /** Runs {@code command}, killed after {@code timeout}; its output, or an exception with it when it fails. */
+    public static String check(Duration timeout, String... command) {
+        return run(timeout, List.of(command)).orThrow().output();
     }
 
     /** Runs {@code command}; a command still running after {@code timeout} is killed and reported as exit -1. */

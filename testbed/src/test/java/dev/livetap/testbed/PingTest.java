@@ -1,4 +1,4 @@
-package dev.livetap.testbed.demo;
+package dev.livetap.testbed;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
-class PingLogTest {
+class PingTest {
     private static final List<String> OUTPUT = List.of(
             "PING 10.0.1.2 (10.0.1.2) 56(84) bytes of data.",
             "[1000.000100] 64 bytes from 10.0.1.2: icmp_seq=1 ttl=64 time=0.100 ms",
@@ -24,14 +24,14 @@ class PingLogTest {
     @Test
     void requestsGetSendTimesInMonotonicNanosAndTheLostOneIsPlacedOnTheSchedule() {
         long offset = 1000L * 1_000_000_000L - 5_000L; // wall - monotonic
-        PingLog log = PingLog.parse(OUTPUT, offset, 5_000_000L);
+        Ping log = Ping.parse(OUTPUT, offset, 5_000_000L);
         assertEquals(5, log.transmitted(), "ping's own transmitted count");
         assertEquals(4, log.received(), "ping's own received count (duplicates are not new replies)");
         assertEquals(1, log.lost());
         assertEquals(5, log.requests().size(), "one entry per transmitted request");
         assertEquals(5_000L, log.requests().get(0).sentNanos(), "send time = reply time - rtt - offset");
         assertEquals(10_005_000L, log.requests().get(2).sentNanos(), "a delayed reply still dates its request to when it was sent");
-        PingLog.Request lost = log.requests().get(3);
+        Ping.Request lost = log.requests().get(3);
         assertFalse(lost.answered(), "seq 4 was never answered");
         assertEquals(15_005_000L, lost.sentNanos(), "an unanswered request is placed evenly between its answered neighbours");
         assertEquals(10.0, log.rttMaxMs(), 1e-9);
@@ -40,7 +40,7 @@ class PingLogTest {
 
     @Test
     void requestsInsideFreezeWindowsAreCounted() {
-        PingLog log = PingLog.parse(OUTPUT, 1000L * 1_000_000_000L - 5_000L, 5_000_000L);
+        Ping log = Ping.parse(OUTPUT, 1000L * 1_000_000_000L - 5_000L, 5_000_000L);
         assertEquals(2, log.requestsInside(List.of(new long[] {9_000_000L, 16_000_000L})),
                 "seq 3 (delayed) and seq 4 (lost) fall inside the freeze");
         assertEquals(0, log.requestsInside(List.of()), "no windows, nothing inside");
@@ -62,9 +62,9 @@ class PingLogTest {
                     t % 1_000_000, printed));
         }
         lines.add(transmitted + " packets transmitted, " + (transmitted - 1) + " received, 0% packet loss, time 65538ms");
-        PingLog log = PingLog.parse(lines, 0, 1_000_000L);
+        Ping log = Ping.parse(lines, 0, 1_000_000L);
         assertEquals(transmitted, log.requests().size());
-        List<PingLog.Request> r = log.requests();
+        List<Ping.Request> r = log.requests();
         for (int i = 1; i < r.size(); i++) {
             assertTrue(r.get(i).sentNanos() > r.get(i - 1).sentNanos(), "send times grow across the wrap, at seq " + (i + 1));
         }
@@ -77,7 +77,7 @@ class PingLogTest {
 
     @Test
     void outputWithoutStatisticsIsRefused() {
-        assertThrows(IllegalArgumentException.class, () -> PingLog.parse(List.of("PING x"), 0, 1),
+        assertThrows(IllegalArgumentException.class, () -> Ping.parse(List.of("PING x"), 0, 1),
                 "a ping that was killed before its summary cannot be judged");
     }
 }
