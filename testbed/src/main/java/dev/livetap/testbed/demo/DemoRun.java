@@ -2,6 +2,7 @@ package dev.livetap.testbed.demo;
 
 import dev.livetap.testbed.demo.DemoSummary.Migration;
 import dev.livetap.testbed.launch.ChildLaunch;
+import dev.livetap.testbed.vmm.VmmProcess;
 import dev.livetap.testbed.orchestration.LocalMigration;
 import dev.livetap.testbed.selftest.Commands;
 import dev.livetap.testbed.selftest.HostChecks;
@@ -68,7 +69,7 @@ public final class DemoRun implements AutoCloseable {
     private final String pingTool;
     private final String nsBase = "livetap-demo" + ProcessHandle.current().pid();
     private final List<String> namespaces = new ArrayList<>();
-    private final List<DemoVmm> vmms = new ArrayList<>();
+    private final List<VmmProcess> vmms = new ArrayList<>();
     private final List<Process> pings = new ArrayList<>();
     private final List<ProbeWriter> probeWriters = new ArrayList<>();
     private final List<ChildLaunch.Reaper> reapers = new ArrayList<>();
@@ -106,7 +107,7 @@ public final class DemoRun implements AutoCloseable {
                 : "baseline: each target opens a new TAP, then address and MAC move to it") + " ==");
         addNamespace(ns);
         int n = options.migrations();
-        DemoVmm[] vm = new DemoVmm[n + 1];
+        VmmProcess[] vm = new VmmProcess[n + 1];
         // Every target is started and warmed before the ping starts, so that no start-up competes with
         // a measured migration: a few processes per core at a time (JVM start-up and warm-up are the
         // slow part on a small machine; 101 at once missed their READY deadline on 2 cores).
@@ -126,7 +127,7 @@ public final class DemoRun implements AutoCloseable {
             boolean any = false;
             for (int k = 0; k < launched; k++) {
                 if (!connected[k] && vm[k].isReady()) {
-                    vm[k].awaitReady();
+                    vm[k].connect();
                     connected[k] = true;
                     ready++;
                     any = true;
@@ -150,7 +151,7 @@ public final class DemoRun implements AutoCloseable {
             prepareTarget(vm[k], backendTransfer, k);
         }
         long vmmsReady = System.nanoTime();
-        say(String.format("  %d VMM processes ready (source %s and %d warmed targets) in %.1f s", n + 1, vm[0].name, n,
+        say(String.format("  %d VMM processes ready (source %s and %d warmed targets) in %.1f s", n + 1, vm[0].name(), n,
                 (vmmsReady - t0) / 1e9));
         if (ifindex != null) {
             ifindex[0] = ifindex(ns, tap(true, 0));
@@ -185,7 +186,7 @@ public final class DemoRun implements AutoCloseable {
                         });
                 LocalMigration.Result r;
                 try {
-                    r = LocalMigration.run(LocalMigration.Options.of(vm[k - 1].qmp, vm[k].qmp)
+                    r = LocalMigration.run(LocalMigration.Options.of(vm[k - 1].qmpSocket(), vm[k].qmpSocket())
                             .withBackendTransfer(backendTransfer).withTimeout(Duration.ofSeconds(30)).withHold(hold), line -> { });
                 } finally {
                     if (held[0] == null || held[0].probesWritten() == 0) {
@@ -206,7 +207,7 @@ public final class DemoRun implements AutoCloseable {
                 // source stop to migrate-continue (the held part is reported on its own)
                 long from = held[0] != null && held[0].releasedNanos() > stopped ? held[0].releasedNanos() : stopped;
                 double downtimeMs = started > 0 && stopped > 0 ? (started - from) / 1e6 : r.downtimeMs();
-                Migration m = new Migration(k, vm[k - 1].name, vm[k].name, r.status(), downtimeMs, stopped, started, r.error(),
+                Migration m = new Migration(k, vm[k - 1].name(), vm[k].name(), r.status(), downtimeMs, stopped, started, r.error(),
                         held[0]);
                 migrations.add(m);
                 String extra = "";
@@ -245,7 +246,7 @@ public final class DemoRun implements AutoCloseable {
                 Math.round(options.intervalMs() * 1e6));
         // requests sent in the last 50 ms before SIGINT may still have been in flight: neither sent nor lost
         int cutOff = log.cutOffAfter(stopMono - 50_000_000L);
-        for (DemoVmm v : vm) {
+        for (VmmProcess v : vm) {
             if (v != null) {
                 v.close();
             }
@@ -260,8 +261,8 @@ public final class DemoRun implements AutoCloseable {
         return backendTransfer ? "lt0" : "ltb" + k;
     }
 
-    private void prepareTarget(DemoVmm target, boolean backendTransfer, int k) throws Exception {
-        target.awaitReady();
+    private void prepareTarget(VmmProcess target, boolean backendTransfer, int k) throws Exception {
+        target.connect();
         // backend transfer: the same ifname, waiting for the source's fds; baseline: the target's own new TAP
         target.addNic(tap(backendTransfer, k), options.queues(), backendTransfer, MAC);
     }
@@ -364,12 +365,14 @@ public final class DemoRun implements AutoCloseable {
         throw new TimeoutException("the guest stand-in at " + GUEST + " did not answer ping before the migrations");
     }
 
-    private DemoVmm startVmm(String ns, String name, boolean incoming) throws IOException {
+    private VmmProcess startVmm(String ns, String name, boolean incoming) throws IOException {
         synchronized (this) {
             if (closed) {
                 throw new IllegalStateException("closed");
             }
-            DemoVmm v = DemoVmm.start(ip, ns, dir, name, incoming);
+            // ip netns exec execs the JVM (design decision 6); a demo killed by SIGKILL leaves no VMM behind
+            VmmProcess v = VmmProcess.start(VmmProcess.Options.of(dir, name).inNamespace(ip, ns).withIncoming(incoming)
+                    .withExtraJvmOptions(List.of("-Xss1m")));
             vmms.add(v);
             return v;
         }
@@ -419,9 +422,9 @@ public final class DemoRun implements AutoCloseable {
     /** The last lines each VMM wrote to stderr, for a failure report. */
     public synchronized String diagnostics() {
         StringBuilder sb = new StringBuilder();
-        for (DemoVmm v : vmms) {
-            sb.append("--- ").append(v.name).append(" (pid ").append(v.pid()).append(") stderr:\n")
-                    .append(DemoVmm.tail(v.stderr)).append('\n');
+        for (VmmProcess v : vmms) {
+            sb.append("--- ").append(v.name()).append(" (pid ").append(v.pid()).append(") stderr:\n")
+                    .append(v.process().stderrTail(600)).append('\n');
         }
         return sb.toString();
     }
@@ -447,7 +450,7 @@ public final class DemoRun implements AutoCloseable {
         closed = true;
         pings.forEach(Process::destroyForcibly);
         probeWriters.forEach(ProbeWriter::close);
-        for (DemoVmm vmm : vmms) {
+        for (VmmProcess vmm : vmms) {
             vmm.destroy();
         }
         for (Process ping : pings) {
@@ -457,7 +460,7 @@ public final class DemoRun implements AutoCloseable {
                 Thread.currentThread().interrupt();
             }
         }
-        for (DemoVmm vmm : vmms) {
+        for (VmmProcess vmm : vmms) {
             vmm.kill(Duration.ofSeconds(5));
         }
         for (String ns : namespaces) {
