@@ -8,6 +8,7 @@ import dev.livetap.engine.qmp.QmpConnection;
 import dev.livetap.engine.qmp.QmpJson;
 import dev.livetap.engine.qmp.QmpMux;
 import dev.livetap.engine.report.Percentiles;
+import dev.livetap.testbed.vmm.VmmProcess;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -86,7 +87,7 @@ public final class ConcurrentBench {
         int total = n + w; // endpoints per process: the measured VMs 0..n-1, the warm-up VMs n..n+w-1
         String load0 = Hop.loadAverage();
         Path dir = Files.createTempDirectory(Path.of("/tmp"), "ltc");
-        List<VmmChild> children = new ArrayList<>();
+        List<VmmProcess> children = new ArrayList<>();
         ObjectNode out = new ObjectMapper().createObjectNode();
         Map<String, Double> phases = new LinkedHashMap<>();
         long wall0 = System.nanoTime();
@@ -100,15 +101,22 @@ public final class ConcurrentBench {
                 if (o.jfrDir() != null) {
                     jvm.add("-XX:StartFlightRecording=name=livetap-bench,settings=profile,jdk.ExecutionSample#period=2ms");
                 }
-                VmmChild s = VmmChild.start(ns, dir, "s", jvm, List.of("--vms", String.valueOf(total), "--qmp-dir",
-                        dir.resolve("s").toString(), "--name", "s", "--migration-timeout", waits));
+                VmmProcess s = VmmProcess.start(VmmProcess.Options.of(dir, "s").withQmp(null).withPrefix(ns.wrap(List.of()))
+                        .withJvmOptions(jvm).withReadyLines(total).withArgs(List.of("--vms", String.valueOf(total), "--qmp-dir",
+                                dir.resolve("s").toString(), "--name", "s", "--migration-timeout", waits)));
                 children.add(s);
-                VmmChild t = VmmChild.start(ns, dir, "t", jvm, List.of("--vms", String.valueOf(total), "--incoming",
-                        "--qmp-dir", dir.resolve("t").toString(), "--name", "t", "--migration-timeout", waits));
+                VmmProcess t = VmmProcess.start(VmmProcess.Options.of(dir, "t").withQmp(null).withPrefix(ns.wrap(List.of()))
+                        .withJvmOptions(jvm).withReadyLines(total).withIncoming(true).withArgs(List.of("--vms",
+                                String.valueOf(total), "--qmp-dir", dir.resolve("t").toString(), "--name", "t",
+                                "--migration-timeout", waits)));
                 children.add(t);
                 Duration ready = Duration.ofSeconds(Math.max(120, total / 5));
-                s.awaitReady(total, ready);
-                t.awaitReady(total, ready);
+                try {
+                    s.awaitReady(ready);
+                    t.awaitReady(ready);
+                } catch (java.util.concurrent.TimeoutException e) {
+                    throw new IOException(e.getMessage(), e);
+                }
                 p0 = phase(phases, "start_vmm_processes", p0);
                 progress.accept(total + " + " + total + " endpoints ready; load " + Hop.loadAverage());
 
@@ -282,10 +290,10 @@ public final class ConcurrentBench {
                 phase(phases, "fd_settle", p0);
                 if (o.jfrDir() != null) {
                     ObjectNode jfrOut = out.putObject("jfr");
-                    for (VmmChild c : children) {
-                        Path f = o.jfrDir().toAbsolutePath().resolve("vmm-" + c.name + ".jfr");
+                    for (VmmProcess c : children) {
+                        Path f = o.jfrDir().toAbsolutePath().resolve("vmm-" + c.name() + ".jfr");
                         Netns.run("jcmd", String.valueOf(c.pid()), "JFR.dump", "name=livetap-bench", "filename=" + f);
-                        jfrOut.put(c.name, f.toString());
+                        jfrOut.put(c.name(), f.toString());
                     }
                 }
 
@@ -362,13 +370,13 @@ public final class ConcurrentBench {
                 }
             } catch (IOException | RuntimeException e) {
                 StringBuilder sb = new StringBuilder(e.getMessage() == null ? e.toString() : e.getMessage());
-                for (VmmChild c : children) {
-                    sb.append("\n--- ").append(c.name).append(" stderr:\n").append(c.stderrTail());
+                for (VmmProcess c : children) {
+                    sb.append("\n--- ").append(c.name()).append(" stderr:\n").append(c.tail());
                 }
                 sb.append("\n(the VMM processes' logs are kept in ").append(dir).append(")");
                 throw new IOException(sb.toString(), e);
             } finally { // the bench's QMP connections close with the try above, after the children
-                for (VmmChild c : children) {
+                for (VmmProcess c : children) {
                     c.close();
                 }
             }

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.livetap.engine.qmp.QmpClient;
 import dev.livetap.engine.qmp.QmpJson;
 import dev.livetap.engine.report.Percentiles;
+import dev.livetap.testbed.vmm.VmmProcess;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -37,6 +38,24 @@ public final class DowntimeBench {
         return 600 + 40 * queues;
     }
 
+    /** One process of {@code n} incoming VMs ({@code --vms N --qmp-dir DIR/NAME}), ready after {@code n} READY lines. */
+    private static VmmProcess.Options targets(Netns ns, Path dir, String name, int n, List<String> jvmOptions) {
+        return VmmProcess.Options.of(dir, name).withQmp(null).withPrefix(ns.wrap(List.of())).withJvmOptions(jvmOptions)
+                .withIncoming(true).withReadyLines(n)
+                .withArgs(List.of("--vms", String.valueOf(n), "--qmp-dir", dir.resolve(name).toString(), "--name", name));
+    }
+
+    /** Writes {@code jstack} of the child next to its log (diagnosis of a stuck hop); returns the path. */
+    private static Path dumpThreads(VmmProcess c) {
+        Path out = c.log().resolveSibling(c.name() + ".jstack");
+        try {
+            Files.writeString(out, Netns.run("jstack", String.valueOf(c.pid())));
+        } catch (IOException e) {
+            return null;
+        }
+        return out;
+    }
+
     public static ObjectNode run(Options o, Consumer<String> progress) throws IOException {
         if (o.queues() < 1 || o.queues() > 256) {
             throw new IllegalArgumentException("--queues must be 1 to 256");
@@ -45,26 +64,24 @@ public final class DowntimeBench {
         int perSide = (hops + 1) / 2;
         String load0 = Hop.loadAverage();
         Path dir = Files.createTempDirectory(Path.of("/tmp"), "ltb");
-        List<VmmChild> children = new ArrayList<>();
+        List<VmmProcess> children = new ArrayList<>();
         List<Double> downtimes = new ArrayList<>();
         List<Double> warm = new ArrayList<>();
         long wall0 = System.nanoTime();
         int unmeasured = 0;
         try (Netns ns = Netns.create()) {
             try {
-                VmmChild s = VmmChild.start(ns, dir, "s", o.jvmOptions(), List.of("--qmp", dir.resolve("s.qmp").toString(),
-                        "--name", "s"));
+                VmmProcess s = VmmProcess.start(VmmProcess.Options.of(dir, "s").withPrefix(ns.wrap(List.of()))
+                        .withJvmOptions(o.jvmOptions()));
                 children.add(s);
-                VmmChild p = VmmChild.start(ns, dir, "p", o.jvmOptions(), List.of("--vms", String.valueOf(perSide),
-                        "--incoming", "--qmp-dir", dir.resolve("p").toString(), "--name", "p"));
+                VmmProcess p = VmmProcess.start(targets(ns, dir, "p", perSide, o.jvmOptions()));
                 children.add(p);
-                VmmChild q = VmmChild.start(ns, dir, "q", o.jvmOptions(), List.of("--vms", String.valueOf(perSide),
-                        "--incoming", "--qmp-dir", dir.resolve("q").toString(), "--name", "q"));
+                VmmProcess q = VmmProcess.start(targets(ns, dir, "q", perSide, o.jvmOptions()));
                 children.add(q);
                 Duration ready = Duration.ofSeconds(120);
-                s.awaitReady(1, ready);
-                p.awaitReady(perSide, ready);
-                q.awaitReady(perSide, ready);
+                s.awaitReady(ready);
+                p.awaitReady(ready);
+                q.awaitReady(ready);
                 progress.accept("processes ready (" + perSide + " target endpoints each); load " + Hop.loadAverage());
                 Path srcPath = dir.resolve("s.qmp");
                 QmpClient src = connect(srcPath);
@@ -96,13 +113,13 @@ public final class DowntimeBench {
                 src.close();
             } catch (IOException | TimeoutException | RuntimeException e) {
                 StringBuilder sb = new StringBuilder(e.getMessage() == null ? e.toString() : e.getMessage());
-                for (VmmChild c : children) {
-                    sb.append("\n--- ").append(c.name).append(" stderr:\n").append(c.stderrTail());
-                    sb.append("\n--- threads: ").append(c.dumpThreads());
+                for (VmmProcess c : children) {
+                    sb.append("\n--- ").append(c.name()).append(" stderr:\n").append(c.tail());
+                    sb.append("\n--- threads: ").append(dumpThreads(c));
                 }
                 throw new IOException(sb.toString(), e);
             } finally {
-                for (VmmChild c : children) {
+                for (VmmProcess c : children) {
                     c.close();
                 }
             }
