@@ -85,7 +85,7 @@ public final class ConcurrentBench {
         int n = o.vms();
         int w = o.warmupVms();
         int total = n + w; // endpoints per process: the measured VMs 0..n-1, the warm-up VMs n..n+w-1
-        String load0 = Hop.loadAverage();
+        String load0 = DowntimeBench.loadAverage();
         Path dir = Files.createTempDirectory(Path.of("/tmp"), "ltc");
         List<VmmProcess> children = new ArrayList<>();
         ObjectNode out = new ObjectMapper().createObjectNode();
@@ -118,7 +118,7 @@ public final class ConcurrentBench {
                     throw new IOException(e.getMessage(), e);
                 }
                 p0 = phase(phases, "start_vmm_processes", p0);
-                progress.accept(total + " + " + total + " endpoints ready; load " + Hop.loadAverage());
+                progress.accept(total + " + " + total + " endpoints ready; load " + DowntimeBench.loadAverage());
 
                 List<Path> paths = new ArrayList<>();
                 List<String> names = new ArrayList<>();
@@ -179,7 +179,7 @@ public final class ConcurrentBench {
 
                 int warmCompleted = 0;
                 if (w > 0) {
-                    progress.accept(w + " warm-up migrations at once; load " + Hop.loadAverage());
+                    progress.accept(w + " warm-up migrations at once; load " + DowntimeBench.loadAverage());
                     Batch warm = Batch.run(mux, src, tgt, uris, n, total, o.inFlight(), timeoutNs);
                     warmCompleted = warm.completed;
                     if (warm.completed != w) {
@@ -197,7 +197,7 @@ public final class ConcurrentBench {
                 }
 
                 // ---- measured window: first migrate written -> last migration ended
-                progress.accept(n + " migrations at once; load " + Hop.loadAverage());
+                progress.accept(n + " migrations at once; load " + DowntimeBench.loadAverage());
                 Map<String, Long> threads0s = threadTicks(s.pid());
                 Map<String, Long> threads0t = threadTicks(t.pid());
                 long[] cpu0 = {cpuTicks(s.pid()), cpuTicks(t.pid()), cpuTicks(ProcessHandle.current().pid())};
@@ -211,7 +211,7 @@ public final class ConcurrentBench {
                 phases.put("migrate_window", (b.windowEnd - b.t0) / 1e6);
                 p0 = afterWindow;
                 progress.accept(b.completed + "/" + n + " migrations ended in " + (b.windowEnd - b.t0) / 1_000_000
-                        + " ms; load " + Hop.loadAverage());
+                        + " ms; load " + DowntimeBench.loadAverage());
 
                 // ---- after the window: the engine's stamps of every ended migration (pipelined query-migrate)
                 long[] stopped = new long[n];
@@ -382,7 +382,7 @@ public final class ConcurrentBench {
             }
         }
         out.put("load_average_start", load0);
-        out.put("load_average_end", Hop.loadAverage());
+        out.put("load_average_end", DowntimeBench.loadAverage());
         out.put("wall_ms", (System.nanoTime() - wall0) / 1_000_000);
         out.put("jvm_options", String.join(" ", o.jvmOptions()));
         if (out.has("failures")) {

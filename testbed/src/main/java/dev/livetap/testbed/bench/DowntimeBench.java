@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.livetap.engine.qmp.QmpClient;
 import dev.livetap.engine.qmp.QmpJson;
 import dev.livetap.engine.report.Percentiles;
+import dev.livetap.testbed.orchestration.LocalMigration;
 import dev.livetap.testbed.vmm.VmmProcess;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -62,7 +63,7 @@ public final class DowntimeBench {
         }
         int hops = o.migrations() + o.warmup();
         int perSide = (hops + 1) / 2;
-        String load0 = Hop.loadAverage();
+        String load0 = loadAverage();
         Path dir = Files.createTempDirectory(Path.of("/tmp"), "ltb");
         List<VmmProcess> children = new ArrayList<>();
         List<Double> downtimes = new ArrayList<>();
@@ -82,7 +83,7 @@ public final class DowntimeBench {
                 s.awaitReady(ready);
                 p.awaitReady(ready);
                 q.awaitReady(ready);
-                progress.accept("processes ready (" + perSide + " target endpoints each); load " + Hop.loadAverage());
+                progress.accept("processes ready (" + perSide + " target endpoints each); load " + loadAverage());
                 Path srcPath = dir.resolve("s.qmp");
                 QmpClient src = connect(srcPath);
                 addNic(src, o.queues(), false);
@@ -92,22 +93,23 @@ public final class DowntimeBench {
                     QmpClient tgt = connect(tgtPath);
                     addNic(tgt, o.queues(), true);
                     String uri = "unix:" + dir.resolve("m" + h + ".sock");
-                    Hop.prepareTarget(tgt, uri, o.hopTimeout());
-                    tgt.drainEvents();
-                    src.drainEvents();
-                    Hop.startSource(src, uri);
-                    Hop.awaitConnected(src, uri, o.hopTimeout());
-                    Hop.Result r = Hop.finish(src, tgt, o.hopTimeout());
-                    if (Double.isNaN(r.downtimeMs())) {
-                        unmeasured++; // the source never answered query-migrate: no stop stamp
+                    LocalMigration.Result r = LocalMigration.run(LocalMigration.Options.of(srcPath, tgtPath).withUri(uri)
+                            .withTimeout(o.hopTimeout()), line -> { });
+                    if (!r.completed()) {
+                        throw new IOException("migration " + r.status() + " (" + r.error() + "): source " + r.sourceInfo()
+                                + " target " + r.targetInfo());
+                    }
+                    if (r.downtimeMs() < 0) {
+                        unmeasured++; // a stamp missing: the target did not report its start in time
                     } else {
                         (h < o.warmup() ? warm : downtimes).add(r.downtimeMs());
                     }
-                    Hop.quit(src);
+                    quit(src);
                     src = tgt;
+                    srcPath = tgtPath;
                     if ((h + 1) % 50 == 0) {
                         progress.accept("hop " + (h + 1) + "/" + hops + ": last downtime " + String.format("%.3f", r.downtimeMs())
-                                + " ms; load " + Hop.loadAverage());
+                                + " ms; load " + loadAverage());
                     }
                 }
                 src.close();
@@ -125,7 +127,7 @@ public final class DowntimeBench {
             }
         }
         long wallMs = (System.nanoTime() - wall0) / 1_000_000;
-        String load1 = Hop.loadAverage();
+        String load1 = loadAverage();
         int bytes = streamBytes(o.queues());
         JsonNode bare = BareHandoff.run(dir, o.queues(), bytes, o.bareIterations());
         deleteTree(dir);
@@ -152,11 +154,31 @@ public final class DowntimeBench {
         out.put("jvm_options", String.join(" ", o.jvmOptions()));
         out.put("load_average_start", load0);
         out.put("load_average_end", load1);
-        out.put("qmp_stalls_recovered", Hop.STALLS.get());
         out.put("wall_ms", wallMs);
         var samples = out.putArray("downtime_samples_ms");
         downtimes.forEach(x -> samples.add(round(x)));
         return out;
+    }
+
+    /** {@code quit} bounded to 3 s (a stalled endpoint is left to the process's end). */
+    private static void quit(QmpClient q) {
+        try {
+            q.request("quit", null, List.of(), Duration.ofSeconds(3));
+        } catch (TimeoutException | RuntimeException gone) {
+            // closed by the endpoint, the process, or the timeout
+        } finally {
+            q.close();
+        }
+    }
+
+    /** {@code /proc/loadavg}'s first three fields. */
+    static String loadAverage() {
+        try {
+            String[] f = Files.readString(Path.of("/proc/loadavg")).trim().split("\\s+");
+            return f[0] + " " + f[1] + " " + f[2];
+        } catch (IOException e) {
+            return "unknown";
+        }
     }
 
     /** A negotiated client whose waits are bounded to 30 s. */
