@@ -57,7 +57,10 @@ class LocalMigrationWaitsOnEventsTest {
             LocalMigration.Result r = LocalMigration.run(LocalMigration.Options.of(toA.front, toB.front)
                     .withUri(LocalMigration.defaultUri(b.qmpSocket())).withHold((src, info) -> {
                         held[0] = System.nanoTime();
-                        Thread.sleep(300);
+                        java.util.concurrent.locks.LockSupport.parkNanos(300_000_000L);
+                        while (System.nanoTime() - held[0] < 300_000_000L) {
+                            java.util.concurrent.locks.LockSupport.parkNanos(1_000_000L); // a spurious early return
+                        }
                         held[1] = System.nanoTime();
                     }), line -> { });
 
