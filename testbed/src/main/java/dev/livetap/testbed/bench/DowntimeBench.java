@@ -85,13 +85,16 @@ public final class DowntimeBench {
                 q.awaitReady(ready);
                 progress.accept("processes ready (" + perSide + " target endpoints each); load " + loadAverage());
                 Path srcPath = dir.resolve("s.qmp");
-                QmpClient src = connect(srcPath);
-                addNic(src, o.queues(), false);
+                // the bench's own connections close before each migration: only the driver's see its events
+                try (QmpClient src = connect(srcPath)) {
+                    addNic(src, o.queues(), false);
+                }
                 for (int h = 0; h < hops; h++) {
                     Path tgtPath = h % 2 == 0 ? dir.resolve("p").resolve("p" + (h / 2) + ".qmp")
                             : dir.resolve("q").resolve("q" + (h / 2) + ".qmp");
-                    QmpClient tgt = connect(tgtPath);
-                    addNic(tgt, o.queues(), true);
+                    try (QmpClient tgt = connect(tgtPath)) {
+                        addNic(tgt, o.queues(), true);
+                    }
                     String uri = "unix:" + dir.resolve("m" + h + ".sock");
                     LocalMigration.Result r = LocalMigration.run(LocalMigration.Options.of(srcPath, tgtPath).withUri(uri)
                             .withTimeout(o.hopTimeout()), line -> { });
@@ -104,15 +107,13 @@ public final class DowntimeBench {
                     } else {
                         (h < o.warmup() ? warm : downtimes).add(r.downtimeMs());
                     }
-                    quit(src);
-                    src = tgt;
+                    quit(connect(srcPath));
                     srcPath = tgtPath;
                     if ((h + 1) % 50 == 0) {
                         progress.accept("hop " + (h + 1) + "/" + hops + ": last downtime " + String.format("%.3f", r.downtimeMs())
                                 + " ms; load " + loadAverage());
                     }
                 }
-                src.close();
             } catch (IOException | TimeoutException | RuntimeException e) {
                 StringBuilder sb = new StringBuilder(e.getMessage() == null ? e.toString() : e.getMessage());
                 for (VmmProcess c : children) {
