@@ -61,15 +61,23 @@ public final class ChildProcess implements AutoCloseable {
             pb.redirectError(err.toFile());
         }
         Process p;
-        BufferedWriter log;
+        BufferedWriter log = null;
         try {
             log = Files.newBufferedWriter(out, StandardCharsets.UTF_8);
             p = ChildLaunch.start(pb, policy);
         } catch (IOException e) {
+            if (log != null) {
+                try {
+                    log.close();
+                } catch (IOException ignored) {
+                    // reported through the start failure
+                }
+            }
             throw new UncheckedIOException("cannot start " + command, e);
         }
         ChildProcess child = new ChildProcess(p, List.copyOf(command), out, err);
-        Thread reader = new Thread(() -> child.copyStdout(log, marker), "stdout-" + label);
+        BufferedWriter copy = log;
+        Thread reader = new Thread(() -> child.copyStdout(copy, marker), "stdout-" + label);
         reader.setDaemon(true);
         reader.start();
         return child;
