@@ -11,6 +11,7 @@ import dev.livetap.engine.qmp.QmpConnection;
 import dev.livetap.engine.qmp.QmpJson;
 import dev.livetap.engine.qmp.QmpMux;
 import dev.livetap.engine.report.Percentiles;
+import dev.livetap.testbed.vmm.VmmProcess;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -87,9 +88,9 @@ public final class ConcurrentBench {
         int n = o.vms();
         int w = o.warmupVms();
         int total = n + w; // endpoints per process: the measured VMs 0..n-1, the warm-up VMs n..n+w-1
-        String load0 = Hop.loadAverage();
+        String load0 = DowntimeBench.loadAverage();
         Path dir = Files.createTempDirectory(Path.of("/tmp"), "ltc");
-        List<VmmChild> children = new ArrayList<>();
+        List<VmmProcess> children = new ArrayList<>();
         ObjectNode out = new ObjectMapper().createObjectNode();
         Map<String, Double> phases = new LinkedHashMap<>();
         long wall0 = System.nanoTime();
@@ -103,17 +104,24 @@ public final class ConcurrentBench {
                 if (o.jfrDir() != null) {
                     jvm.add("-XX:StartFlightRecording=name=livetap-bench,settings=profile,jdk.ExecutionSample#period=2ms");
                 }
-                VmmChild s = VmmChild.start(ns, dir, "s", jvm, List.of("--vms", String.valueOf(total), "--qmp-dir",
-                        dir.resolve("s").toString(), "--name", "s", "--migration-timeout", waits));
+                VmmProcess s = VmmProcess.start(VmmProcess.Options.of(dir, "s").withQmp(null).withPrefix(ns.wrap(List.of()))
+                        .withJvmOptions(jvm).withReadyLines(total).withArgs(List.of("--vms", String.valueOf(total), "--qmp-dir",
+                                dir.resolve("s").toString(), "--name", "s", "--migration-timeout", waits)));
                 children.add(s);
-                VmmChild t = VmmChild.start(ns, dir, "t", jvm, List.of("--vms", String.valueOf(total), "--incoming",
-                        "--qmp-dir", dir.resolve("t").toString(), "--name", "t", "--migration-timeout", waits));
+                VmmProcess t = VmmProcess.start(VmmProcess.Options.of(dir, "t").withQmp(null).withPrefix(ns.wrap(List.of()))
+                        .withJvmOptions(jvm).withReadyLines(total).withIncoming(true).withArgs(List.of("--vms",
+                                String.valueOf(total), "--qmp-dir", dir.resolve("t").toString(), "--name", "t",
+                                "--migration-timeout", waits)));
                 children.add(t);
                 Duration ready = Duration.ofSeconds(Math.max(120, total / 5));
-                s.awaitReady(total, ready);
-                t.awaitReady(total, ready);
+                try {
+                    s.awaitReady(ready);
+                    t.awaitReady(ready);
+                } catch (java.util.concurrent.TimeoutException e) {
+                    throw new IOException(e.getMessage(), e);
+                }
                 p0 = phase(phases, "start_vmm_processes", p0);
-                progress.accept(total + " + " + total + " endpoints ready; load " + Hop.loadAverage());
+                progress.accept(total + " + " + total + " endpoints ready; load " + DowntimeBench.loadAverage());
 
                 List<Path> paths = new ArrayList<>();
                 List<String> names = new ArrayList<>();
@@ -162,10 +170,10 @@ public final class ConcurrentBench {
                         }
                     };
                     // MIGRATION events come only with the events capability, as from QEMU
-                    tgt[i].send("migrate-set-capabilities", Hop.EVENTS_ON.deepCopy(), check);
+                    tgt[i].send("migrate-set-capabilities", eventsOn(), check);
                     tgt[i].send("migrate-set-parameters", QmpJson.object().put("local", true), check);
                     tgt[i].send("migrate-incoming", QmpJson.object().put("uri", uris[i]), check);
-                    src[i].send("migrate-set-capabilities", Hop.EVENTS_ON.deepCopy(), check);
+                    src[i].send("migrate-set-capabilities", eventsOn(), check);
                     src[i].send("migrate-set-parameters", QmpJson.object().put("local", true), check);
                 });
                 if (!refused.isEmpty()) {
@@ -177,7 +185,7 @@ public final class ConcurrentBench {
 
                 int warmCompleted = 0;
                 if (w > 0) {
-                    progress.accept(w + " warm-up migrations at once; load " + Hop.loadAverage());
+                    progress.accept(w + " warm-up migrations at once; load " + DowntimeBench.loadAverage());
                     Batch warm = Batch.run(mux, src, tgt, uris, n, total, o.inFlight(), timeoutNs);
                     warmCompleted = warm.completed;
                     if (warm.completed != w) {
@@ -195,7 +203,7 @@ public final class ConcurrentBench {
                 }
 
                 // ---- measured window: first migrate written -> last migration ended
-                progress.accept(n + " migrations at once; load " + Hop.loadAverage());
+                progress.accept(n + " migrations at once; load " + DowntimeBench.loadAverage());
                 Map<String, Long> threads0s = ProcessCensus.threadTicks(s.pid());
                 Map<String, Long> threads0t = ProcessCensus.threadTicks(t.pid());
                 long[] cpu0 = {ProcessCensus.cpuTicks(s.pid()), ProcessCensus.cpuTicks(t.pid()), ProcessCensus.cpuTicks(ProcessHandle.current().pid())};
@@ -209,7 +217,7 @@ public final class ConcurrentBench {
                 phases.put("migrate_window", (b.windowEnd - b.t0) / 1e6);
                 p0 = afterWindow;
                 progress.accept(b.completed + "/" + n + " migrations ended in " + (b.windowEnd - b.t0) / 1_000_000
-                        + " ms; load " + Hop.loadAverage());
+                        + " ms; load " + DowntimeBench.loadAverage());
 
                 // ---- after the window: the engine's stamps of every ended migration (pipelined query-migrate)
                 long[] stopped = new long[n];
@@ -288,10 +296,10 @@ public final class ConcurrentBench {
                 phase(phases, "fd_settle", p0);
                 if (o.jfrDir() != null) {
                     ObjectNode jfrOut = out.putObject("jfr");
-                    for (VmmChild c : children) {
-                        Path f = o.jfrDir().toAbsolutePath().resolve("vmm-" + c.name + ".jfr");
+                    for (VmmProcess c : children) {
+                        Path f = o.jfrDir().toAbsolutePath().resolve("vmm-" + c.name() + ".jfr");
                         HostCommand.check(Duration.ofSeconds(20), "jcmd", String.valueOf(c.pid()), "JFR.dump", "name=livetap-bench", "filename=" + f);
-                        jfrOut.put(c.name, f.toString());
+                        jfrOut.put(c.name(), f.toString());
                     }
                 }
 
@@ -368,19 +376,19 @@ public final class ConcurrentBench {
                 }
             } catch (IOException | RuntimeException e) {
                 StringBuilder sb = new StringBuilder(e.getMessage() == null ? e.toString() : e.getMessage());
-                for (VmmChild c : children) {
-                    sb.append("\n--- ").append(c.name).append(" stderr:\n").append(c.stderrTail());
+                for (VmmProcess c : children) {
+                    sb.append("\n--- ").append(c.name()).append(" stderr:\n").append(c.tail());
                 }
                 sb.append("\n(the VMM processes' logs are kept in ").append(dir).append(")");
                 throw new IOException(sb.toString(), e);
             } finally { // the bench's QMP connections close with the try above, after the children
-                for (VmmChild c : children) {
+                for (VmmProcess c : children) {
                     c.close();
                 }
             }
         }
         out.put("load_average_start", load0);
-        out.put("load_average_end", Hop.loadAverage());
+        out.put("load_average_end", DowntimeBench.loadAverage());
         out.put("wall_ms", (System.nanoTime() - wall0) / 1_000_000);
         out.put("jvm_options", String.join(" ", o.jvmOptions()));
         if (out.has("failures")) {
@@ -711,4 +719,11 @@ public final class ConcurrentBench {
         }
     }
 
+
+    /** {@code migrate-set-capabilities} turning on {@code events}: MIGRATION events come only with it, as from QEMU. */
+    private static com.fasterxml.jackson.databind.node.ObjectNode eventsOn() {
+        com.fasterxml.jackson.databind.node.ObjectNode cap = QmpJson.object();
+        cap.putArray("capabilities").addObject().put("capability", "events").put("state", true);
+        return cap;
+    }
 }

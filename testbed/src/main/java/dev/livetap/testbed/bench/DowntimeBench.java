@@ -1,5 +1,6 @@
 package dev.livetap.testbed.bench;
 
+import dev.livetap.testbed.HostCommand;
 import dev.livetap.testbed.NetworkNamespace;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -7,6 +8,8 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.livetap.engine.qmp.QmpClient;
 import dev.livetap.engine.qmp.QmpJson;
 import dev.livetap.engine.report.Percentiles;
+import dev.livetap.testbed.orchestration.LocalMigration;
+import dev.livetap.testbed.vmm.VmmProcess;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -38,78 +41,96 @@ public final class DowntimeBench {
         return 600 + 40 * queues;
     }
 
+    /** One process of {@code n} incoming VMs ({@code --vms N --qmp-dir DIR/NAME}), ready after {@code n} READY lines. */
+    private static VmmProcess.Options targets(NetworkNamespace ns, Path dir, String name, int n, List<String> jvmOptions) {
+        return VmmProcess.Options.of(dir, name).withQmp(null).withPrefix(ns.wrap(List.of())).withJvmOptions(jvmOptions)
+                .withIncoming(true).withReadyLines(n)
+                .withArgs(List.of("--vms", String.valueOf(n), "--qmp-dir", dir.resolve(name).toString(), "--name", name));
+    }
+
+    /** Writes {@code jstack} of the child next to its log (diagnosis of a stuck hop); returns the path. */
+    private static Path dumpThreads(VmmProcess c) {
+        Path out = c.log().resolveSibling(c.name() + ".jstack");
+        try {
+            Files.writeString(out, HostCommand.check(Duration.ofSeconds(20), "jstack", String.valueOf(c.pid())));
+        } catch (IOException e) {
+            return null;
+        }
+        return out;
+    }
+
     public static ObjectNode run(Options o, Consumer<String> progress) throws IOException {
         if (o.queues() < 1 || o.queues() > 256) {
             throw new IllegalArgumentException("--queues must be 1 to 256");
         }
         int hops = o.migrations() + o.warmup();
         int perSide = (hops + 1) / 2;
-        String load0 = Hop.loadAverage();
+        String load0 = loadAverage();
         Path dir = Files.createTempDirectory(Path.of("/tmp"), "ltb");
-        List<VmmChild> children = new ArrayList<>();
+        List<VmmProcess> children = new ArrayList<>();
         List<Double> downtimes = new ArrayList<>();
         List<Double> warm = new ArrayList<>();
         long wall0 = System.nanoTime();
         int unmeasured = 0;
         try (NetworkNamespace ns = NetworkNamespace.create("b")) {
             try {
-                VmmChild s = VmmChild.start(ns, dir, "s", o.jvmOptions(), List.of("--qmp", dir.resolve("s.qmp").toString(),
-                        "--name", "s"));
+                VmmProcess s = VmmProcess.start(VmmProcess.Options.of(dir, "s").withPrefix(ns.wrap(List.of()))
+                        .withJvmOptions(o.jvmOptions()));
                 children.add(s);
-                VmmChild p = VmmChild.start(ns, dir, "p", o.jvmOptions(), List.of("--vms", String.valueOf(perSide),
-                        "--incoming", "--qmp-dir", dir.resolve("p").toString(), "--name", "p"));
+                VmmProcess p = VmmProcess.start(targets(ns, dir, "p", perSide, o.jvmOptions()));
                 children.add(p);
-                VmmChild q = VmmChild.start(ns, dir, "q", o.jvmOptions(), List.of("--vms", String.valueOf(perSide),
-                        "--incoming", "--qmp-dir", dir.resolve("q").toString(), "--name", "q"));
+                VmmProcess q = VmmProcess.start(targets(ns, dir, "q", perSide, o.jvmOptions()));
                 children.add(q);
                 Duration ready = Duration.ofSeconds(120);
-                s.awaitReady(1, ready);
-                p.awaitReady(perSide, ready);
-                q.awaitReady(perSide, ready);
-                progress.accept("processes ready (" + perSide + " target endpoints each); load " + Hop.loadAverage());
+                s.awaitReady(ready);
+                p.awaitReady(ready);
+                q.awaitReady(ready);
+                progress.accept("processes ready (" + perSide + " target endpoints each); load " + loadAverage());
                 Path srcPath = dir.resolve("s.qmp");
-                QmpClient src = connect(srcPath);
-                addNic(src, o.queues(), false);
+                // the bench's own connections close before each migration: only the driver's see its events
+                try (QmpClient src = connect(srcPath)) {
+                    addNic(src, o.queues(), false);
+                }
                 for (int h = 0; h < hops; h++) {
                     Path tgtPath = h % 2 == 0 ? dir.resolve("p").resolve("p" + (h / 2) + ".qmp")
                             : dir.resolve("q").resolve("q" + (h / 2) + ".qmp");
-                    QmpClient tgt = connect(tgtPath);
-                    addNic(tgt, o.queues(), true);
+                    try (QmpClient tgt = connect(tgtPath)) {
+                        addNic(tgt, o.queues(), true);
+                    }
                     String uri = "unix:" + dir.resolve("m" + h + ".sock");
-                    Hop.prepareTarget(tgt, uri, o.hopTimeout());
-                    tgt.drainEvents();
-                    src.drainEvents();
-                    Hop.startSource(src, uri);
-                    Hop.awaitConnected(src, uri, o.hopTimeout());
-                    Hop.Result r = Hop.finish(src, tgt, o.hopTimeout());
-                    if (Double.isNaN(r.downtimeMs())) {
-                        unmeasured++; // the source never answered query-migrate: no stop stamp
+                    LocalMigration.Result r = LocalMigration.run(LocalMigration.Options.of(srcPath, tgtPath).withUri(uri)
+                            .withTimeout(o.hopTimeout()), line -> { });
+                    if (!r.completed()) {
+                        throw new IOException("migration " + r.status() + " (" + r.error() + "): source " + r.sourceInfo()
+                                + " target " + r.targetInfo());
+                    }
+                    if (r.downtimeMs() < 0) {
+                        unmeasured++; // a stamp missing: the target did not report its start in time
                     } else {
                         (h < o.warmup() ? warm : downtimes).add(r.downtimeMs());
                     }
-                    Hop.quit(src);
-                    src = tgt;
+                    quit(connect(srcPath));
+                    srcPath = tgtPath;
                     if ((h + 1) % 50 == 0) {
                         progress.accept("hop " + (h + 1) + "/" + hops + ": last downtime " + String.format("%.3f", r.downtimeMs())
-                                + " ms; load " + Hop.loadAverage());
+                                + " ms; load " + loadAverage());
                     }
                 }
-                src.close();
             } catch (IOException | TimeoutException | RuntimeException e) {
                 StringBuilder sb = new StringBuilder(e.getMessage() == null ? e.toString() : e.getMessage());
-                for (VmmChild c : children) {
-                    sb.append("\n--- ").append(c.name).append(" stderr:\n").append(c.stderrTail());
-                    sb.append("\n--- threads: ").append(c.dumpThreads());
+                for (VmmProcess c : children) {
+                    sb.append("\n--- ").append(c.name()).append(" stderr:\n").append(c.tail());
+                    sb.append("\n--- threads: ").append(dumpThreads(c));
                 }
                 throw new IOException(sb.toString(), e);
             } finally {
-                for (VmmChild c : children) {
+                for (VmmProcess c : children) {
                     c.close();
                 }
             }
         }
         long wallMs = (System.nanoTime() - wall0) / 1_000_000;
-        String load1 = Hop.loadAverage();
+        String load1 = loadAverage();
         int bytes = streamBytes(o.queues());
         JsonNode bare = BareHandoff.run(dir, o.queues(), bytes, o.bareIterations());
         deleteTree(dir);
@@ -136,11 +157,31 @@ public final class DowntimeBench {
         out.put("jvm_options", String.join(" ", o.jvmOptions()));
         out.put("load_average_start", load0);
         out.put("load_average_end", load1);
-        out.put("qmp_stalls_recovered", Hop.STALLS.get());
         out.put("wall_ms", wallMs);
         var samples = out.putArray("downtime_samples_ms");
         downtimes.forEach(x -> samples.add(round(x)));
         return out;
+    }
+
+    /** {@code quit} bounded to 3 s (a stalled endpoint is left to the process's end). */
+    private static void quit(QmpClient q) {
+        try {
+            q.request("quit", null, List.of(), Duration.ofSeconds(3));
+        } catch (TimeoutException | RuntimeException gone) {
+            // closed by the endpoint, the process, or the timeout
+        } finally {
+            q.close();
+        }
+    }
+
+    /** {@code /proc/loadavg}'s first three fields. */
+    static String loadAverage() {
+        try {
+            String[] f = Files.readString(Path.of("/proc/loadavg")).trim().split("\\s+");
+            return f[0] + " " + f[1] + " " + f[2];
+        } catch (IOException e) {
+            return "unknown";
+        }
     }
 
     /** A negotiated client whose waits are bounded to 30 s. */

@@ -3,6 +3,7 @@ package dev.livetap.testbed.chaos;
 import dev.livetap.testbed.ProcessCensus;
 import dev.livetap.testbed.Ping;
 import dev.livetap.testbed.NetworkNamespace;
+import dev.livetap.testbed.vmm.VmmProcess;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -86,10 +87,11 @@ public final class ChaosRunner implements AutoCloseable {
     private final Consumer<String> log;
     private final NetworkNamespace ns;
     private final Path dir;
-    private final List<Vmm> all = new ArrayList<>();
-    private Vmm source;
-    private Vmm spare;
-    private Vmm reusable;
+    private final List<VmmProcess> all = new ArrayList<>();
+    private VmmProcess source;
+    private VmmProcess spare;
+    private VmmProcess reusable;
+    private final java.util.Set<VmmProcess> stopped = new java.util.HashSet<>();
     private int started;
 
     private ChaosRunner(Options o, Consumer<String> log, NetworkNamespace ns, Path dir) {
@@ -133,7 +135,7 @@ public final class ChaosRunner implements AutoCloseable {
                 // with fresh processes
                 r = new Run(i, seeds[i], o.pick(new Random(seeds[i])), "?", "?",
                         "harness_error", "none", 0, List.of("NoUncaughtFailure: " + e), 0, 0, 0, String.valueOf(e));
-                for (Vmm v : List.copyOf(all)) {
+                for (VmmProcess v : List.copyOf(all)) {
                     if (v != spare) {
                         retire(v);
                     }
@@ -149,34 +151,38 @@ public final class ChaosRunner implements AutoCloseable {
 
     // ------------------------------------------------------------------ processes
 
-    private synchronized Vmm startVmm(boolean incoming) throws IOException {
+    private synchronized VmmProcess startVmm(boolean incoming) throws IOException {
         if (closed) {
             throw new IllegalStateException("the chaos runner is closing");
         }
-        Vmm v = Vmm.start(ns, dir, (incoming ? "tgt" : "src") + (started++), incoming, o.migrationTimeoutS());
+        // inside the chaos namespace (design decision 6); stdout and stderr in one log (kept for a failed run)
+        VmmProcess v = VmmProcess.start(VmmProcess.Options.of(dir, (incoming ? "tgt" : "src") + (started++))
+                .withPrefix(ns.wrap(List.of())).withIncoming(incoming).withExtraJvmOptions(List.of("-Xss512k"))
+                .withArgs(List.of("--migration-timeout", String.valueOf(o.migrationTimeoutS()), "--no-warm-up"))
+                .withMergedStderr(true));
         all.add(v);
         return v;
     }
 
     /** A running source that owns a fresh TAP (after the device was lost, or at the start). */
-    private Vmm newSource() throws Exception {
-        Vmm s = startVmm(false).awaitReady();
-        s.addNic(IFNAME, o.queues());
+    private VmmProcess newSource() throws Exception {
+        VmmProcess s = startVmm(false).connect();
+        addNic(s);
         ns.run("ip", "addr", "replace", HOST_IP + "/24", "dev", IFNAME);
         ns.run("ip", "link", "set", IFNAME, "up");
         return s;
     }
 
-    private Vmm takeTarget() throws Exception {
-        Vmm t;
+    private VmmProcess takeTarget() throws Exception {
+        VmmProcess t;
         if (reusable != null) {
             t = reusable;
             reusable = null;
         } else {
             t = spare != null ? spare : startVmm(true);
             spare = null;
-            t.awaitReady();
-            t.addNic(IFNAME, o.queues());
+            t.connect();
+            addNic(t);
         }
         if (spare == null && reusable == null) {
             spare = startVmm(true); // starts while this run goes on
@@ -184,11 +190,128 @@ public final class ChaosRunner implements AutoCloseable {
         return t;
     }
 
-    private void retire(Vmm v) {
+    private void retire(VmmProcess v) {
         if (v != null) {
-            v.close();
+            closeVmm(v);
             all.remove(v);
         }
+    }
+
+    /** A stopped VMM gets SIGCONT first (it could not answer quit), then quit, then the launcher's bounded kill. */
+    private void closeVmm(VmmProcess v) {
+        if (stopped.remove(v) && v.isAlive()) {
+            try {
+                v.signal("CONT");
+            } catch (IOException e) {
+                // killed by close below
+            }
+        }
+        v.close();
+    }
+
+    private void signal(VmmProcess v, String sig) throws IOException {
+        v.signal(sig);
+        if (sig.equals("STOP")) {
+            stopped.add(v);
+        } else if (sig.equals("CONT")) {
+            stopped.remove(v);
+        }
+    }
+
+    /** A multiqueue TAP netdev on the chaos TAP and a virtio-net NIC on it (a target waits for the source's fds). */
+    private void addNic(VmmProcess v) throws Exception {
+        v.addNic(IFNAME, o.queues(), v.options().incoming(), "52:54:00:12:34:56");
+    }
+
+    /** Descriptor counts from /proc/PID/fd: TUN queues and sockets. */
+    record Fds(int tun, int sockets) {
+        @Override
+        public String toString() {
+            return tun + " TUN queue(s), " + sockets + " socket(s)";
+        }
+    }
+
+    private static String migrationStatus(VmmProcess v) throws Exception {
+        return v.execute("query-migrate").path("status").asText("none");
+    }
+
+    /** query-migrate's x-migration-id ("" before any migration). */
+    private static String migrationId(VmmProcess v) throws Exception {
+        return v.execute("query-migrate").path("x-migration-id").asText("");
+    }
+
+    /**
+     * query-migrate's status of a migration other than {@code previousId}; "stale" while the VM
+     * still reports that one (a final status of the last run must never end this run's wait).
+     */
+    private static String migrationStatusAfter(VmmProcess v, String previousId) throws Exception {
+        com.fasterxml.jackson.databind.JsonNode m = v.execute("query-migrate");
+        return m.path("x-migration-id").asText("").equals(previousId) ? "stale" : m.path("status").asText("none");
+    }
+
+    /** query-migrate's error-desc, or null. */
+    private static String migrationError(VmmProcess v) throws Exception {
+        com.fasterxml.jackson.databind.JsonNode e = v.execute("query-migrate").path("error-desc");
+        return e.isMissingNode() || e.isNull() ? null : e.asText();
+    }
+
+    /**
+     * Counts TUN queues by {@code /proc/PID/fdinfo/N} (a TUN file shows {@code iff:}), not by the link
+     * name: a queue received from a process whose mount namespace is gone reads as {@code /net/tun}.
+     */
+    private static Fds fds(VmmProcess v) {
+        int tun = 0;
+        int sockets = 0;
+        Path proc = Path.of("/proc", String.valueOf(v.pid()));
+        try (java.nio.file.DirectoryStream<Path> d = Files.newDirectoryStream(proc.resolve("fd"))) {
+            for (Path e : d) {
+                try {
+                    String target = Files.readSymbolicLink(e).toString();
+                    if (target.startsWith("socket:")) {
+                        sockets++;
+                    } else if (target.endsWith("/tun") && Files.readString(proc.resolve("fdinfo").resolve(e.getFileName()))
+                            .contains("iff:")) {
+                        tun++;
+                    }
+                } catch (IOException gone) {
+                    // closed meanwhile
+                }
+            }
+        } catch (IOException e) {
+            return new Fds(-1, -1);
+        }
+        return new Fds(tun, sockets);
+    }
+
+    /** The descriptors other than jars, libraries and the JVM's own files (for messages). */
+    private static String describeFds(VmmProcess v) {
+        Map<String, String> unix = new java.util.HashMap<>();
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc", String.valueOf(v.pid()), "net", "unix"))) {
+                String[] f = line.trim().split("\\s+");
+                if (f.length >= 7 && !f[0].equals("Num")) {
+                    unix.put("socket:[" + f[6] + "]", " (unix st " + f[5] + (f.length > 7 ? " " + f[7] : "") + ")");
+                }
+            }
+        } catch (IOException e) {
+            // described without
+        }
+        StringBuilder b = new StringBuilder();
+        try (java.nio.file.DirectoryStream<Path> d = Files.newDirectoryStream(Path.of("/proc", String.valueOf(v.pid()), "fd"))) {
+            for (Path e : d) {
+                try {
+                    String t = Files.readSymbolicLink(e).toString();
+                    if (!(t.endsWith(".jar") || t.endsWith(".so") || t.contains("/jvm/") || t.endsWith(".out"))) {
+                        b.append(b.length() > 0 ? ", " : "").append(e.getFileName()).append("->").append(t).append(unix.getOrDefault(t, ""));
+                    }
+                } catch (IOException gone) {
+                    // closed meanwhile
+                }
+            }
+        } catch (IOException e) {
+            return e.toString();
+        }
+        return b.toString();
     }
 
     // ------------------------------------------------------------------ one run
@@ -204,25 +327,25 @@ public final class ChaosRunner implements AutoCloseable {
         List<String> violations = new ArrayList<>();
         StringBuilder detail = new StringBuilder();
 
-        if (source == null || !source.alive()) {
+        if (source == null || !source.isAlive()) {
             source = newSource();
         }
-        Vmm src = source;
-        Vmm tgt = takeTarget();
+        VmmProcess src = source;
+        VmmProcess tgt = takeTarget();
         if (!ping(1, 15) || !ping(3, 5)) {
             violations.add("the source does not answer ping before the run [" + diagnose(src) + "]");
         }
-        ProcessCensus.FdKinds srcBefore = src.fds();
-        ProcessCensus.FdKinds tgtBefore = tgt.fds();
+        Fds srcBefore = fds(src);
+        Fds tgtBefore = fds(tgt);
         Ping.Running traffic = startTraffic();
         String uri = "unix:" + dir.resolve("mig" + index + ".sock");
         Path sock = Path.of(uri.substring(5));
-        String srcPrevious = src.migrationId();
-        String tgtPrevious = tgt.migrationId();
-        src.execute("migrate-set-parameters", Vmm.args().put("local", true));
-        tgt.execute("migrate-set-parameters", Vmm.args().put("local", true));
-        tgt.execute("migrate-incoming", Vmm.args().put("uri", uri));
-        if (tgt.migrationId().equals(tgtPrevious)) {
+        String srcPrevious = migrationId(src);
+        String tgtPrevious = migrationId(tgt);
+        src.execute("migrate-set-parameters", VmmProcess.args().put("local", true));
+        tgt.execute("migrate-set-parameters", VmmProcess.args().put("local", true));
+        tgt.execute("migrate-incoming", VmmProcess.args().put("uri", uri));
+        if (migrationId(tgt).equals(tgtPrevious)) {
             violations.add("LegalStatusSequence: query-migrate right after migrate-incoming still reports the previous migration");
         }
         // migrate-incoming answers before the target listens (docs/qmp.md), and the path appears at bind(), a
@@ -242,34 +365,34 @@ public final class ChaosRunner implements AutoCloseable {
             phase = "incoming";
             injected = inject(fault, src, tgt, sock, detail);
         }
-        src.execute("migrate", Vmm.args().put("uri", uri));
+        src.execute("migrate", VmmProcess.args().put("uri", uri));
         if (!injected) {
             long until = System.nanoTime() + delayUs * 1_000L;
             while (System.nanoTime() < until) {
                 Thread.onSpinWait();
             }
-            phase = src.migrationStatusAfter(srcPrevious);
+            phase = migrationStatusAfter(src, srcPrevious);
             injected = inject(fault, src, tgt, sock, detail);
         }
         if (fault == ChaosFault.STOP_TARGET && injected) {
             Thread.sleep(o.migrationTimeoutS() * 1000L + 500);
             if (contAfterStop) {
-                tgt.signal("CONT");
+                signal(tgt, "CONT");
                 detail.append("; SIGCONT after ").append(o.migrationTimeoutS() * 1000 + 500).append(" ms");
             } else {
-                tgt.kill();
+                tgt.sigkill();
                 detail.append("; SIGKILL after ").append(o.migrationTimeoutS() * 1000 + 500).append(" ms");
             }
         }
         // both ends settle (bounded): the source (if alive) and the target (if alive) reach a final status
         long settleStart = System.nanoTime();
         long deadline = settleStart + TimeUnit.SECONDS.toNanos(settleBoundS(o.migrationTimeoutS()));
-        String srcStatus = src.alive() ? src.migrationStatusAfter(srcPrevious) : "dead";
-        String tgtStatus = tgt.alive() ? tgt.migrationStatusAfter(tgtPrevious) : "dead";
+        String srcStatus = src.isAlive() ? migrationStatusAfter(src, srcPrevious) : "dead";
+        String tgtStatus = tgt.isAlive() ? migrationStatusAfter(tgt, tgtPrevious) : "dead";
         while (System.nanoTime() < deadline && !(isFinal(srcStatus) && isFinal(tgtStatus))) {
             Thread.sleep(5);
-            srcStatus = src.alive() ? src.migrationStatusAfter(srcPrevious) : "dead";
-            tgtStatus = tgt.alive() ? tgt.migrationStatusAfter(tgtPrevious) : "dead";
+            srcStatus = src.isAlive() ? migrationStatusAfter(src, srcPrevious) : "dead";
+            tgtStatus = tgt.isAlive() ? migrationStatusAfter(tgt, tgtPrevious) : "dead";
         }
         if (!(isFinal(srcStatus) && isFinal(tgtStatus))) {
             violations.add("Liveness: no final status within " + settleBoundS(o.migrationTimeoutS()) + " s (source " + srcStatus
@@ -280,8 +403,8 @@ public final class ChaosRunner implements AutoCloseable {
             detail.append("; settled after ").append(settleMs).append(" ms");
         }
         detail.append("; source ").append(srcStatus).append(", target ").append(tgtStatus);
-        String srcError = src.alive() ? src.migrationError() : null;
-        String tgtError = tgt.alive() ? tgt.migrationError() : null;
+        String srcError = src.isAlive() ? migrationError(src) : null;
+        String tgtError = tgt.isAlive() ? migrationError(tgt) : null;
         if (srcError != null) {
             detail.append("; source error: ").append(srcError);
         }
@@ -290,10 +413,10 @@ public final class ChaosRunner implements AutoCloseable {
         }
 
         // the rules: who owns the TAP now
-        Vmm owner;
+        VmmProcess owner;
         String outcome;
-        if (!src.alive()) {
-            if (tgt.alive() && tgtStatus.equals("completed")) {
+        if (!src.isAlive()) {
+            if (tgt.isAlive() && tgtStatus.equals("completed")) {
                 owner = tgt;
                 outcome = "source_killed_target_owns";
             } else {
@@ -303,7 +426,7 @@ public final class ChaosRunner implements AutoCloseable {
         } else if (srcStatus.equals("completed")) {
             owner = tgt;
             outcome = "completed";
-            if (!tgt.alive()) {
+            if (!tgt.isAlive()) {
                 owner = null;
                 if (fault == ChaosFault.KILL_TARGET || fault == ChaosFault.STOP_TARGET && !contAfterStop) {
                     // the fault struck after the hand-over: this run killed the TAP's new owner, so the device
@@ -332,10 +455,10 @@ public final class ChaosRunner implements AutoCloseable {
         }
         if (owner != null) {
             if (!owner.runState().equals("running")) {
-                violations.add(owner.name + " (owner by the rules) is " + owner.runState() + " after cont");
+                violations.add(owner.name() + " (owner by the rules) is " + owner.runState() + " after cont");
             }
             if (!ping(3, 10)) {
-                violations.add(owner.name + " (owner by the rules after " + outcome + ") does not answer ping [" + diagnose(owner) + "]");
+                violations.add(owner.name() + " (owner by the rules after " + outcome + ") does not answer ping [" + diagnose(owner) + "]");
             }
         } else if (tapExists()) {
             // the target holds no queue: once the in-flight fds are closed the non-persistent TAP disappears
@@ -352,15 +475,15 @@ public final class ChaosRunner implements AutoCloseable {
 
         // descriptors: what each survivor holds against what it should
         int leaked = 0;
-        List<Vmm> survivors = new ArrayList<>();
-        if (src.alive()) {
+        List<VmmProcess> survivors = new ArrayList<>();
+        if (src.isAlive()) {
             survivors.add(src);
         }
-        if (tgt.alive()) {
+        if (tgt.isAlive()) {
             survivors.add(tgt);
         }
-        for (Vmm v : survivors) {
-            if (v == tgt && owner == src && "completed".equals(v.migrationStatus()) && "paused".equals(v.runState())) {
+        for (VmmProcess v : survivors) {
+            if (v == tgt && owner == src && "completed".equals(migrationStatus(v)) && "paused".equals(v.runState())) {
                 // The documented undecidable case (docs/architecture.md, "Confirmation"): the channel broke
                 // after the target loaded everything and before it heard completed or failed. It holds the
                 // queues paused and reads nothing; which side lives is the operator's call. The runner acts as
@@ -370,21 +493,21 @@ public final class ChaosRunner implements AutoCloseable {
             }
             int tunWanted = v == owner ? o.queues() : 0;
             int socketsWanted = v == src ? srcBefore.sockets() : tgtBefore.sockets();
-            ProcessCensus.FdKinds now = v.fds();
+            Fds now = fds(v);
             for (int k = 0; k < 500 && (now.tun() != tunWanted || now.sockets() > socketsWanted); k++) {
                 Thread.sleep(10); // closes after a failure are asynchronous
-                now = v.fds();
+                now = fds(v);
             }
             int extra = Math.max(0, now.tun() - tunWanted) + Math.max(0, now.sockets() - socketsWanted);
             leaked += extra;
             if (extra > 0 || now.tun() < tunWanted) {
-                String state = v == tgt ? " [target " + v.migrationStatus() + ", " + v.runState() + "]" : "";
-                if (v == tgt && owner == src && now.tun() > 0 && v.migrationStatus().equals("completed")) {
-                    violations.add("TwoOwners: the source " + outcome + " and resumed on its queues while " + v.name
+                String state = v == tgt ? " [target " + migrationStatus(v) + ", " + v.runState() + "]" : "";
+                if (v == tgt && owner == src && now.tun() > 0 && migrationStatus(v).equals("completed")) {
+                    violations.add("TwoOwners: the source " + outcome + " and resumed on its queues while " + v.name()
                             + " completed (source-crash rule: paused, owns the TAP on cont) holding " + now.tun() + " of them" + state);
                 }
-                violations.add("FdConservation: " + v.name + " holds " + now + ", should hold " + tunWanted + " TUN queue(s) and "
-                        + socketsWanted + " socket(s)" + state + " [" + v.describeFds() + "]");
+                violations.add("FdConservation: " + v.name() + " holds " + now + ", should hold " + tunWanted + " TUN queue(s) and "
+                        + socketsWanted + " socket(s)" + state + " [" + describeFds(v) + "]");
             }
         }
 
@@ -401,7 +524,7 @@ public final class ChaosRunner implements AutoCloseable {
                 retire(src);
                 source = null;
             }
-            if (tgt.alive() && tgtStatus.equals("failed") && violations.isEmpty() && tgt.runState().equals("inmigrate")) {
+            if (tgt.isAlive() && tgtStatus.equals("failed") && violations.isEmpty() && tgt.runState().equals("inmigrate")) {
                 reusable = tgt;
             } else {
                 retire(tgt);
@@ -416,14 +539,14 @@ public final class ChaosRunner implements AutoCloseable {
      * Copies the run's VMM logs out of the working directory (deleted at the end) for diagnosis:
      * {@code $LIVETAP_STATE_DIR/chaos-logs} (the launcher sets it to {@code .livetap}), else the temp directory.
      */
-    private String keepLogs(int index, long seed, Vmm src, Vmm tgt) {
+    private String keepLogs(int index, long seed, VmmProcess src, VmmProcess tgt) {
         String state = System.getenv("LIVETAP_STATE_DIR");
         Path into = (state != null ? Path.of(state) : Path.of(System.getProperty("java.io.tmpdir"))).resolve("chaos-logs");
         try {
             Files.createDirectories(into);
-            for (Vmm v : List.of(src, tgt)) {
+            for (VmmProcess v : List.of(src, tgt)) {
                 if (Files.exists(v.log())) {
-                    Files.copy(v.log(), into.resolve("run" + index + "-seed" + seed + "-" + v.name + ".log"),
+                    Files.copy(v.log(), into.resolve("run" + index + "-seed" + seed + "-" + v.name() + ".log"),
                             java.nio.file.StandardCopyOption.REPLACE_EXISTING);
                 }
             }
@@ -449,18 +572,18 @@ public final class ChaosRunner implements AutoCloseable {
     }
 
     /** Injects the fault now; false when it could not (the drop found no connection: the migration already ended). */
-    private boolean inject(ChaosFault fault, Vmm src, Vmm tgt, Path sock, StringBuilder detail) throws Exception {
+    private boolean inject(ChaosFault fault, VmmProcess src, VmmProcess tgt, Path sock, StringBuilder detail) throws Exception {
         switch (fault) {
             case KILL_SOURCE -> {
-                src.kill();
+                src.sigkill();
                 detail.append("SIGKILL source");
             }
             case KILL_TARGET -> {
-                tgt.kill();
+                tgt.sigkill();
                 detail.append("SIGKILL target");
             }
             case STOP_TARGET -> {
-                tgt.signal("STOP");
+                signal(tgt, "STOP");
                 detail.append("SIGSTOP target");
             }
             case DROP_SOCKET -> {
@@ -484,10 +607,10 @@ public final class ChaosRunner implements AutoCloseable {
     }
 
     /** What a silent owner looks like from outside: the TAP's counters, the neighbour entry, its descriptors. */
-    private String diagnose(Vmm owner) {
+    private String diagnose(VmmProcess owner) {
         String link = ns.exec(Duration.ofSeconds(5), "ip", "-s", "link", "show", IFNAME).output().replaceAll("\\s+", " ").trim();
         String neigh = ns.exec(Duration.ofSeconds(5), "ip", "neigh", "show", "dev", IFNAME).output().replaceAll("\\s+", " ").trim();
-        return "link: " + link + "; neigh: " + neigh + "; " + owner.name + " fds: " + owner.describeFds();
+        return "link: " + link + "; neigh: " + neigh + "; " + owner.name() + " fds: " + describeFds(owner);
     }
 
     private boolean tapExists() {
@@ -516,11 +639,11 @@ public final class ChaosRunner implements AutoCloseable {
     @Override
     public synchronized void close() {
         closed = true;
-        for (Vmm v : List.copyOf(all)) {
+        for (VmmProcess v : List.copyOf(all)) {
             try {
-                v.close();
+                closeVmm(v);
             } catch (RuntimeException e) {
-                v.kill();
+                v.sigkill();
             }
         }
         all.clear();

@@ -4,6 +4,7 @@ import dev.livetap.testbed.NetworkNamespace;
 import dev.livetap.testbed.Ping;
 import dev.livetap.testbed.demo.DemoSummary.Migration;
 import dev.livetap.testbed.launch.ChildLaunch;
+import dev.livetap.testbed.vmm.VmmProcess;
 import dev.livetap.testbed.orchestration.LocalMigration;
 import dev.livetap.testbed.HostCommand;
 import dev.livetap.testbed.selftest.HostChecks;
@@ -67,7 +68,7 @@ public final class DemoRun implements AutoCloseable {
     private final String ip;
     private final String pingTool;
     private final List<NetworkNamespace> namespaces = new ArrayList<>();
-    private final List<DemoVmm> vmms = new ArrayList<>();
+    private final List<VmmProcess> vmms = new ArrayList<>();
     private final List<Ping.Running> pings = new ArrayList<>();
     private final List<ProbeWriter> probeWriters = new ArrayList<>();
     private Path dir;
@@ -104,7 +105,7 @@ public final class DemoRun implements AutoCloseable {
                 : "baseline: each target opens a new TAP, then address and MAC move to it") + " ==");
         String ns = addNamespace();
         int n = options.migrations();
-        DemoVmm[] vm = new DemoVmm[n + 1];
+        VmmProcess[] vm = new VmmProcess[n + 1];
         // Every target is started and warmed before the ping starts, so that no start-up competes with
         // a measured migration: a few processes per core at a time (JVM start-up and warm-up are the
         // slow part on a small machine; 101 at once missed their READY deadline on 2 cores).
@@ -124,7 +125,7 @@ public final class DemoRun implements AutoCloseable {
             boolean any = false;
             for (int k = 0; k < launched; k++) {
                 if (!connected[k] && vm[k].isReady()) {
-                    vm[k].awaitReady();
+                    vm[k].connect();
                     connected[k] = true;
                     ready++;
                     any = true;
@@ -148,7 +149,7 @@ public final class DemoRun implements AutoCloseable {
             prepareTarget(vm[k], backendTransfer, k);
         }
         long vmmsReady = System.nanoTime();
-        say(String.format("  %d VMM processes ready (source %s and %d warmed targets) in %.1f s", n + 1, vm[0].name, n,
+        say(String.format("  %d VMM processes ready (source %s and %d warmed targets) in %.1f s", n + 1, vm[0].name(), n,
                 (vmmsReady - t0) / 1e9));
         if (ifindex != null) {
             ifindex[0] = ifindex(ns, tap(true, 0));
@@ -183,7 +184,7 @@ public final class DemoRun implements AutoCloseable {
                         });
                 LocalMigration.Result r;
                 try {
-                    r = LocalMigration.run(LocalMigration.Options.of(vm[k - 1].qmp, vm[k].qmp)
+                    r = LocalMigration.run(LocalMigration.Options.of(vm[k - 1].qmpSocket(), vm[k].qmpSocket())
                             .withBackendTransfer(backendTransfer).withTimeout(Duration.ofSeconds(30)).withHold(hold), line -> { });
                 } finally {
                     if (held[0] == null || held[0].probesWritten() == 0) {
@@ -204,7 +205,7 @@ public final class DemoRun implements AutoCloseable {
                 // source stop to migrate-continue (the held part is reported on its own)
                 long from = held[0] != null && held[0].releasedNanos() > stopped ? held[0].releasedNanos() : stopped;
                 double downtimeMs = started > 0 && stopped > 0 ? (started - from) / 1e6 : r.downtimeMs();
-                Migration m = new Migration(k, vm[k - 1].name, vm[k].name, r.status(), downtimeMs, stopped, started, r.error(),
+                Migration m = new Migration(k, vm[k - 1].name(), vm[k].name(), r.status(), downtimeMs, stopped, started, r.error(),
                         held[0]);
                 migrations.add(m);
                 String extra = "";
@@ -243,7 +244,7 @@ public final class DemoRun implements AutoCloseable {
                 Math.round(options.intervalMs() * 1e6));
         // requests sent in the last 50 ms before SIGINT may still have been in flight: neither sent nor lost
         int cutOff = log.cutOffAfter(stopMono - 50_000_000L);
-        for (DemoVmm v : vm) {
+        for (VmmProcess v : vm) {
             if (v != null) {
                 v.close();
             }
@@ -258,8 +259,8 @@ public final class DemoRun implements AutoCloseable {
         return backendTransfer ? "lt0" : "ltb" + k;
     }
 
-    private void prepareTarget(DemoVmm target, boolean backendTransfer, int k) throws Exception {
-        target.awaitReady();
+    private void prepareTarget(VmmProcess target, boolean backendTransfer, int k) throws Exception {
+        target.connect();
         // backend transfer: the same ifname, waiting for the source's fds; baseline: the target's own new TAP
         target.addNic(tap(backendTransfer, k), options.queues(), backendTransfer, MAC);
     }
@@ -355,12 +356,14 @@ public final class DemoRun implements AutoCloseable {
         throw new TimeoutException("the guest stand-in at " + GUEST + " did not answer ping before the migrations");
     }
 
-    private DemoVmm startVmm(String ns, String name, boolean incoming) throws IOException {
+    private VmmProcess startVmm(String ns, String name, boolean incoming) throws IOException {
         synchronized (this) {
             if (closed) {
                 throw new IllegalStateException("closed");
             }
-            DemoVmm v = DemoVmm.start(ip, ns, dir, name, incoming);
+            // ip netns exec execs the JVM (design decision 6); a demo killed by SIGKILL leaves no VMM behind
+            VmmProcess v = VmmProcess.start(VmmProcess.Options.of(dir, name).inNamespace(ip, ns).withIncoming(incoming)
+                    .withExtraJvmOptions(List.of("-Xss1m")));
             vmms.add(v);
             return v;
         }
@@ -400,9 +403,9 @@ public final class DemoRun implements AutoCloseable {
     /** The last lines each VMM wrote to stderr, for a failure report. */
     public synchronized String diagnostics() {
         StringBuilder sb = new StringBuilder();
-        for (DemoVmm v : vmms) {
-            sb.append("--- ").append(v.name).append(" (pid ").append(v.pid()).append(") stderr:\n")
-                    .append(DemoVmm.tail(v.stderr)).append('\n');
+        for (VmmProcess v : vmms) {
+            sb.append("--- ").append(v.name()).append(" (pid ").append(v.pid()).append(") stderr:\n")
+                    .append(v.process().stderrTail(600)).append('\n');
         }
         return sb.toString();
     }
@@ -428,7 +431,7 @@ public final class DemoRun implements AutoCloseable {
         closed = true;
         pings.forEach(Ping.Running::close);
         probeWriters.forEach(ProbeWriter::close);
-        for (DemoVmm vmm : vmms) {
+        for (VmmProcess vmm : vmms) {
             vmm.destroy();
         }
         for (Ping.Running ping : pings) {
@@ -438,7 +441,7 @@ public final class DemoRun implements AutoCloseable {
                 Thread.currentThread().interrupt();
             }
         }
-        for (DemoVmm vmm : vmms) {
+        for (VmmProcess vmm : vmms) {
             vmm.kill(Duration.ofSeconds(5));
         }
         for (NetworkNamespace ns : namespaces) {

@@ -9,7 +9,7 @@ import dev.livetap.nativeio.UnixSockets;
 import dev.livetap.nativeio.linux.JnaOs;
 import dev.livetap.testbed.ChildProcess;
 import dev.livetap.testbed.qemu.QemuProcess;
-import dev.livetap.testbed.vmm.LivetapVmmProcess;
+import dev.livetap.testbed.vmm.VmmProcess;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -159,12 +159,15 @@ public final class ScenarioRunner {
                 return null;
             }
         } else {
-            LivetapVmmProcess v = LivetapVmmProcess.start(dir, role, start.incoming(), start.paused(), List.of("--no-warm-up"));
+            VmmProcess v = VmmProcess.start(VmmProcess.Options.of(dir, role).withPrefix(ChildProcess.inPrivateNetns(List.of()))
+                    .withIncoming(start.incoming()).withPaused(start.paused()).withArgs(List.of("--no-warm-up")));
             owner = v;
             process = v.process();
             socket = v.qmpSocket();
-            if (!v.awaitReady(START_TIMEOUT)) {
-                digest.harnessError(role + ": livetap vmm never printed READY: " + process.describe());
+            try {
+                v.awaitReady(START_TIMEOUT);
+            } catch (java.io.IOException | TimeoutException e) {
+                digest.harnessError(role + ": livetap vmm never printed READY: " + e.getMessage() + "\n" + process.describe());
                 v.close();
                 return null;
             }

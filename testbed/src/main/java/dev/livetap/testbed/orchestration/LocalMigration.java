@@ -12,6 +12,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.locks.LockSupport;
@@ -19,9 +20,10 @@ import java.util.function.Consumer;
 
 /**
  * A local migration driven over QMP, as a management layer would: {@code local} on both sides,
- * {@code migrate-incoming} on the target, {@code migrate} on the source, then MIGRATION events
- * and {@code query-migrate} until the source reaches a final status and (on success) the target
- * runs again. Downtime is the target's {@code x-target-started-ns} minus the source's
+ * {@code migrate-incoming} on the target, {@code migrate} on the source, then it waits on the
+ * MIGRATION and RESUME events (capability {@code events} on both sides; no polling:
+ * {@code query-migrate} only for a final or held status) until the source reaches a final status
+ * and (on success) the target runs again. Downtime is the target's {@code x-target-started-ns} minus the source's
  * {@code x-source-stopped-ns}: CLOCK_MONOTONIC stamps shared by every process of the host
  * (design decision 7); it is the one downtime of the progress line, the summary and the JSON.
  * The timeline is ordered by the VMMs' CLOCK_MONOTONIC event stamps ({@code x-monotonic-ns})
@@ -32,7 +34,6 @@ public final class LocalMigration {
     /** How long a completed target may stay paused before it counts as waiting for cont. */
     private static final long TARGET_SELF_RESUME_NANOS = 1_000_000_000L;
     private static final Set<String> FINAL = Set.of("completed", "failed", "cancelled");
-    private static final long POLL_NANOS = 2_000_000;
     private static final int CONNECT_REFUSED_RETRIES = 5;
     private static final long CONNECT_REFUSED_PAUSE_NANOS = 20_000_000;
 
@@ -176,14 +177,17 @@ public final class LocalMigration {
             ObjectNode local = JsonNodeFactory.instance.objectNode().put("local", o.backendTransfer());
             src.execute("migrate-set-parameters", local);
             tgt.execute("migrate-set-parameters", local);
-            // MIGRATION events come only with the events capability (as from QEMU)
-            tgt.execute("migrate-set-capabilities", eventsOn());
-            ObjectNode cap = eventsOn();
+            // MIGRATION events are what the driver waits on: QEMU (and livetap) send them only with capability events
+            ObjectNode srcCaps = JsonNodeFactory.instance.objectNode();
+            var caps = srcCaps.putArray("capabilities");
+            caps.addObject().put("capability", "events").put("state", true);
             if (o.hold() != null) {
-                ((com.fasterxml.jackson.databind.node.ArrayNode) cap.get("capabilities")).addObject()
-                        .put("capability", "pause-before-switchover").put("state", true);
+                caps.addObject().put("capability", "pause-before-switchover").put("state", true);
             }
-            src.execute("migrate-set-capabilities", cap);
+            src.execute("migrate-set-capabilities", srcCaps);
+            ObjectNode tgtCaps = JsonNodeFactory.instance.objectNode();
+            tgtCaps.putArray("capabilities").addObject().put("capability", "events").put("state", true);
+            tgt.execute("migrate-set-capabilities", tgtCaps);
             tgt.execute("migrate-incoming", JsonNodeFactory.instance.objectNode().put("uri", uri));
             progress.accept("target: migrate-incoming " + uri);
             awaitListening(uri, deadline);
@@ -197,34 +201,50 @@ public final class LocalMigration {
             }
             progress.accept("source: migrate " + uri + (error == null ? "" : " refused: " + error));
             List<Step> timeline = new ArrayList<>();
+            List<JsonNode> srcEvents = new ArrayList<>();
+            List<JsonNode> tgtEvents = new ArrayList<>();
             String status = error == null ? "setup" : "failed";
             JsonNode srcInfo = JsonNodeFactory.instance.objectNode();
-            String last = "";
             int refusedRetries = 0;
             boolean continued = false;
-            while (error == null && System.nanoTime() < deadline) {
-                srcInfo = src.execute("query-migrate", null);
-                status = srcInfo.path("status").asText("none");
-                if (!status.equals(last)) {
-                    progress.accept(String.format("source: %-10s (%.1f ms after migrate was sent)", status,
-                            (System.nanoTime() - migrateNanos) / 1e6));
-                    last = status;
+            // the source's MIGRATION events drive it: one query-migrate per final or held status, no polling
+            while (error == null) {
+                long left = deadline - System.nanoTime();
+                Optional<JsonNode> next = left > 0 ? src.pollEvent(Duration.ofNanos(left)) : Optional.empty();
+                if (next.isEmpty()) {
+                    if (src.atEof()) {
+                        error = "the source closed its QMP connection (status " + status + ")";
+                        status = "failed";
+                    }
+                    break;
                 }
-                if (status.equals("failed") && connectRefused(srcInfo) && refusedRetries < CONNECT_REFUSED_RETRIES) {
-                    // The target's socket path appears at bind(), a moment before listen(): a connect in
-                    // between is refused although the target is about to listen. Nothing was sent, the
-                    // source still runs: migrate again, a bounded number of times.
-                    refusedRetries++;
-                    progress.accept("source: connect refused (target not yet listening), migrate again (" + refusedRetries + ")");
-                    LockSupport.parkNanos(CONNECT_REFUSED_PAUSE_NANOS);
-                    src.execute("migrate", JsonNodeFactory.instance.objectNode().put("uri", uri));
-                    last = "";
+                JsonNode event = next.get();
+                srcEvents.add(event);
+                if (!"MIGRATION".equals(event.path("event").asText())) {
                     continue;
+                }
+                status = event.path("data").path("status").asText("none");
+                progress.accept(String.format("source: %-10s (%.1f ms after migrate was sent)", status,
+                        (System.nanoTime() - migrateNanos) / 1e6));
+                if (status.equals("failed")) {
+                    srcInfo = src.execute("query-migrate", null);
+                    if (connectRefused(srcInfo) && refusedRetries < CONNECT_REFUSED_RETRIES) {
+                        // The target's socket path appears at bind(), a moment before listen(): a connect in
+                        // between is refused although the target is about to listen. Nothing was sent, the
+                        // source still runs: migrate again, a bounded number of times.
+                        refusedRetries++;
+                        progress.accept("source: connect refused (target not yet listening), migrate again (" + refusedRetries + ")");
+                        LockSupport.parkNanos(CONNECT_REFUSED_PAUSE_NANOS);
+                        src.execute("migrate", JsonNodeFactory.instance.objectNode().put("uri", uri));
+                        continue;
+                    }
+                    break;
                 }
                 if (FINAL.contains(status)) {
                     break;
                 }
                 if (status.equals("pre-switchover") && o.hold() != null && !continued) {
+                    srcInfo = src.execute("query-migrate", null);
                     try {
                         o.hold().held(src, srcInfo);
                     } catch (IOException | TimeoutException | RuntimeException e) {
@@ -233,13 +253,14 @@ public final class LocalMigration {
                     }
                     src.execute("migrate-continue", JsonNodeFactory.instance.objectNode().put("state", "pre-switchover"));
                     continued = true;
-                    continue;
                 }
-                LockSupport.parkNanos(POLL_NANOS);
             }
             if (error == null && !FINAL.contains(status)) {
                 error = "the migration did not finish within " + o.timeout().toMillis() + " ms (source status " + status + ")";
                 status = "timeout";
+            }
+            if (!src.atEof()) {
+                srcInfo = src.execute("query-migrate", null);
             }
             if (error == null && !status.equals("completed")) {
                 error = srcInfo.path("error-desc").asText(null);
@@ -247,33 +268,16 @@ public final class LocalMigration {
             JsonNode tgtInfo = tgt.execute("query-migrate", null);
             boolean resumedByCont = false;
             if (status.equals("completed")) {
-                // The target resumes by itself once the source's confirmation reaches it, a moment after
-                // the source reports completed; one that stays paused was started with -S (or never
-                // got the confirmation) and waits for cont.
-                long pausedSince = -1;
-                while (System.nanoTime() < deadline && !tgtInfo.has("x-target-started-ns")) {
-                    String run = tgt.execute("query-status", null).path("status").asText();
-                    boolean targetDone = "completed".equals(tgtInfo.path("status").asText());
-                    if (run.equals("paused") && targetDone && o.contTarget()) {
-                        progress.accept("target: paused, sending cont");
-                        tgt.execute("cont", null);
-                    } else if (run.equals("paused") && targetDone) {
-                        pausedSince = pausedSince < 0 ? System.nanoTime() : pausedSince;
-                        if (System.nanoTime() - pausedSince > TARGET_SELF_RESUME_NANOS) {
-                            break;
-                        }
-                    }
-                    LockSupport.parkNanos(POLL_NANOS);
-                    tgtInfo = tgt.execute("query-migrate", null);
-                }
+                tgtInfo = awaitTargetRunning(o, tgt, tgtInfo, tgtEvents, deadline, progress);
                 resumedByCont = tgtInfo.path("x-resumed-by-cont").asBoolean(false);
-                progress.accept("target: " + (tgtInfo.has("x-target-started-ns") ? "running" : "paused, waiting for cont"));
+                progress.accept("target: " + (tgtInfo.has("x-target-started-ns") || resumed(tgtEvents) ? "running"
+                        : "paused, waiting for cont"));
             }
             // flush: events that came before these replies are now in the clients
             src.execute("query-status", null);
             tgt.execute("query-status", null);
-            List<JsonNode> srcEvents = src.drainEvents();
-            List<JsonNode> tgtEvents = tgt.drainEvents();
+            srcEvents.addAll(src.drainEvents());
+            tgtEvents.addAll(tgt.drainEvents());
             boolean monotonic = java.util.stream.Stream.concat(srcEvents.stream(), tgtEvents.stream())
                     .allMatch(e -> e.has(MONOTONIC_STAMP));
             collect(timeline, "source", srcEvents, monotonic, migrateNanos, migrateWallMicros);
@@ -299,6 +303,55 @@ public final class LocalMigration {
                     srcInfo.path("setup-time").asLong(-1), error, resumedByCont, List.copyOf(timeline),
                     monotonic ? MONOTONIC : WALL, srcInfo, tgtInfo, wallMs);
         }
+    }
+
+    /**
+     * After the source completed: the target resumes by itself once the source's confirmation reaches
+     * it (a RESUME event); one that stays paused was started with -S (or never got the confirmation)
+     * and waits for cont, sent here with {@link Options#contTarget()}. Waits on the target's events;
+     * returns its final {@code query-migrate}.
+     */
+    private static JsonNode awaitTargetRunning(Options o, QmpClient tgt, JsonNode tgtInfo, List<JsonNode> tgtEvents,
+            long deadline, Consumer<String> progress) throws TimeoutException {
+        boolean targetDone = "completed".equals(tgtInfo.path("status").asText());
+        boolean checked = false;
+        boolean contSent = false;
+        while (!tgtInfo.has("x-target-started-ns") && !resumed(tgtEvents)) {
+            if (targetDone && !checked) {
+                checked = true;
+                String run = tgt.execute("query-status", null).path("status").asText();
+                if (run.equals("running")) {
+                    break;
+                }
+                if (run.equals("paused") && o.contTarget()) {
+                    progress.accept("target: paused, sending cont");
+                    tgt.execute("cont", null);
+                    contSent = true;
+                }
+            }
+            long left = deadline - System.nanoTime();
+            if (targetDone && !contSent) {
+                left = Math.min(left, TARGET_SELF_RESUME_NANOS);
+            }
+            Optional<JsonNode> next = left > 0 ? tgt.pollEvent(Duration.ofNanos(left)) : Optional.empty();
+            if (next.isEmpty()) {
+                break; // paused and waiting for cont, or the deadline
+            }
+            JsonNode event = next.get();
+            tgtEvents.add(event);
+            if ("MIGRATION".equals(event.path("event").asText())) {
+                String st = event.path("data").path("status").asText();
+                targetDone = targetDone || st.equals("completed");
+                if (st.equals("failed") || st.equals("cancelled")) {
+                    break;
+                }
+            }
+        }
+        return tgt.execute("query-migrate", null);
+    }
+
+    private static boolean resumed(List<JsonNode> events) {
+        return events.stream().anyMatch(e -> "RESUME".equals(e.path("event").asText()));
     }
 
     /** The livetap member of a QMP event: the VMM's CLOCK_MONOTONIC nanoseconds when the event happened. */

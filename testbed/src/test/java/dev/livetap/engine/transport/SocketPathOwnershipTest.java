@@ -6,17 +6,16 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.livetap.engine.vmm.VmmMain;
-import dev.livetap.engine.testing.VmmProcess;
+import dev.livetap.testbed.vmm.VmmProcess;
 import dev.livetap.nativeio.OwnedFd;
 import dev.livetap.nativeio.PathIdentity;
 import dev.livetap.nativeio.UnixSockets;
 import dev.livetap.nativeio.linux.JnaOs;
 import dev.livetap.nativeio.memory.InMemoryKernel;
 import dev.livetap.nativeio.memory.InMemoryOs;
-import dev.livetap.nativeio.testing.ChildJvm;
 import dev.livetap.nativeio.testing.PrivateNetns;
 import dev.livetap.nativeio.testing.RequiresRoot;
+import java.util.List;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -56,23 +55,23 @@ class SocketPathOwnershipTest {
     void aSecondVmmInAnotherNamespaceIsRefusedAndTheLiveSocketKeepsItsInodeAndAnswers() throws Exception {
         UnixSockets unix = JnaOs.instance().unix();
         try (PrivateNetns ns1 = PrivateNetns.create(); PrivateNetns ns2 = PrivateNetns.create();
-                VmmProcess first = VmmProcess.start(ns1, dir, "owner", "--no-warm-up").awaitReady()) {
-            PathIdentity before = unix.identity(first.qmp).orElseThrow();
-            try (ChildJvm second = ChildJvm.builder(VmmMain.class).inNetns(ns2)
-                    .args("vmm", "--qmp", first.qmp.toString(), "--name", "intruder", "--no-warm-up").start()) {
-                int exit = second.waitFor(Duration.ofSeconds(60));
+                VmmProcess first = VmmProcess.start(VmmProcess.Options.of(dir, "owner").withPrefix(ns1.wrap(List.of())).withArgs(List.of("--no-warm-up"))).connect()) {
+            PathIdentity before = unix.identity(first.qmpSocket()).orElseThrow();
+            try (VmmProcess second = VmmProcess.start(VmmProcess.Options.of(dir, "intruder").withQmp(first.qmpSocket())
+                    .withPrefix(ns2.wrap(List.of())).withArgs(List.of("--no-warm-up")))) {
+                int exit = second.awaitExit(Duration.ofSeconds(60)).orElse(-1);
                 assertEquals(1, exit, "a VMM whose socket path a live VMM owns fails to start: " + second.describe());
                 String err = second.stderr();
-                assertTrue(err.contains("refusing to listen on " + first.qmp) && err.contains(first.qmp + ".lock"),
+                assertTrue(err.contains("refusing to listen on " + first.qmpSocket()) && err.contains(first.qmpSocket() + ".lock"),
                         "the error names the path and its lock: " + err);
-                assertFalse(second.stdout().contains("READY"), "the refused VMM never listened: " + second.stdout());
+                assertFalse(second.process().stdout().contains("READY"), "the refused VMM never listened: " + second.process().stdout());
             }
-            assertEquals(before, unix.identity(first.qmp).orElseThrow(), "the live socket keeps its inode");
+            assertEquals(before, unix.identity(first.qmpSocket()).orElseThrow(), "the live socket keeps its inode");
             assertEquals("running", first.execute("query-status").path("status").asText(),
                     "the first VMM still answers QMP on its socket");
             first.execute("quit");
-            await(() -> unix.identity(first.qmp).isEmpty(), "the owner removes its socket when it quits");
-            assertFalse(Files.exists(SocketPaths.lockFileOf(first.qmp)), "and its lock file");
+            await(() -> unix.identity(first.qmpSocket()).isEmpty(), "the owner removes its socket when it quits");
+            assertFalse(Files.exists(SocketPaths.lockFileOf(first.qmpSocket())), "and its lock file");
         }
     }
 

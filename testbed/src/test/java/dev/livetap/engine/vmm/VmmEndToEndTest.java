@@ -1,13 +1,14 @@
 package dev.livetap.engine.vmm;
 
-import static dev.livetap.engine.testing.VmmProcess.args;
+import static dev.livetap.testbed.vmm.VmmProcess.args;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.livetap.testbed.Ping;
 import dev.livetap.testbed.orchestration.LocalMigration;
 import dev.livetap.engine.qmp.QmpException;
-import dev.livetap.engine.testing.VmmProcess;
+import dev.livetap.engine.testing.OpenFds;
+import dev.livetap.testbed.vmm.VmmProcess;
 import dev.livetap.nativeio.testing.PrivateNetns;
 import dev.livetap.nativeio.testing.RequiresRoot;
 import dev.livetap.nativeio.testing.RequiresTun;
@@ -68,7 +69,7 @@ class VmmEndToEndTest {
     }
 
     private VmmProcess start(PrivateNetns in, String name, String... extra) {
-        VmmProcess p = VmmProcess.start(in, dir, name, extra);
+        VmmProcess p = VmmProcess.start(VmmProcess.Options.of(dir, name).withPrefix(in.wrap(List.of())).withArgs(List.of(extra)));
         processes.add(p);
         return p;
     }
@@ -84,12 +85,12 @@ class VmmEndToEndTest {
         VmmProcess a = start(ns, "a");
         VmmProcess b = start(ns, "b", "--incoming");
         VmmProcess c = start(ns, "c", "--incoming");
-        a.awaitReady();
-        b.awaitReady();
-        c.awaitReady();
-        a.addNic("lt0", 4, false);
-        b.addNic("lt0", 4, true);
-        c.addNic("lt0", 4, true);
+        a.connect();
+        b.connect();
+        c.connect();
+        a.addNic("lt0", 4, false, "52:54:00:12:34:56");
+        b.addNic("lt0", 4, true, "52:54:00:12:34:56");
+        c.addNic("lt0", 4, true, "52:54:00:12:34:56");
         ns.check("sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1");
         ns.check("ip", "addr", "add", "10.0.1.1/24", "dev", "lt0");
         ns.check("ip", "link", "set", "lt0", "up");
@@ -99,10 +100,10 @@ class VmmEndToEndTest {
 
         try (Ping.Running ping = ping(ns, "ab", 700)) {
             Thread.sleep(400);
-            LocalMigration.Result ab = LocalMigration.run(LocalMigration.Options.of(a.qmp, b.qmp), line -> { });
+            LocalMigration.Result ab = LocalMigration.run(LocalMigration.Options.of(a.qmpSocket(), b.qmpSocket()), line -> { });
             assertTrue(ab.completed(), "A -> B completes: " + LocalMigration.format(ab));
             Thread.sleep(300);
-            LocalMigration.Result bc = LocalMigration.run(LocalMigration.Options.of(b.qmp, c.qmp), line -> { });
+            LocalMigration.Result bc = LocalMigration.run(LocalMigration.Options.of(b.qmpSocket(), c.qmpSocket()), line -> { });
             assertTrue(bc.completed(), "B -> C completes: " + LocalMigration.format(bc));
             assertTrue(ping.isAlive(), "the ping run must span both migrations (make it longer if this fails)");
             Ping.Totals r = await(ping);
@@ -124,8 +125,8 @@ class VmmEndToEndTest {
         assertEquals("running", c.runState(), "the last target resumed by itself");
         assertTrue(ns.exec(Duration.ofSeconds(10), "ping", "-c", "3", "-i", "0.2", "-W", "2", GUEST).ok(),
                 "the last target answers ping");
-        assertTrue(a.openFds().stream().noneMatch(t -> t.contains("tun")),
-                "the first source holds no TAP queue after the hand-off: " + a.openFds());
+        assertTrue(OpenFds.of(a.pid()).stream().noneMatch(t -> t.contains("tun")),
+                "the first source holds no TAP queue after the hand-off: " + OpenFds.of(a.pid()));
     }
 
     @Test
@@ -134,10 +135,10 @@ class VmmEndToEndTest {
         try (PrivateNetns ns2 = PrivateNetns.create()) {
             VmmProcess d = start(ns2, "d");
             VmmProcess e = start(ns2, "e", "--incoming");
-            d.awaitReady();
-            e.awaitReady();
-            d.addNic("lt1", 4, false);
-            e.addNic("lt2", 4, false); // the baseline target opens its own new TAP
+            d.connect();
+            e.connect();
+            d.addNic("lt1", 4, false, "52:54:00:12:34:56");
+            e.addNic("lt2", 4, false, "52:54:00:12:34:56"); // the baseline target opens its own new TAP
             ns2.check("sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1");
             ns2.check("ip", "addr", "add", "10.0.1.1/24", "dev", "lt1");
             ns2.check("ip", "link", "set", "lt1", "up");
@@ -145,7 +146,7 @@ class VmmEndToEndTest {
             String mac = ns2.check("cat", "/sys/class/net/lt1/address").strip();
             try (Ping.Running ping = ping(ns2, "de", 500)) {
                 Thread.sleep(300);
-                LocalMigration.Result r = LocalMigration.run(LocalMigration.Options.of(d.qmp, e.qmp)
+                LocalMigration.Result r = LocalMigration.run(LocalMigration.Options.of(d.qmpSocket(), e.qmpSocket())
                         .withBackendTransfer(false), line -> { });
                 assertTrue(r.completed(), LocalMigration.format(r));
                 // the network switch-over a management layer does without backend transfer
@@ -173,7 +174,7 @@ class VmmEndToEndTest {
     @Order(3)
     void vhostIsRefusedWithTheReasonOnThisKernel() throws Exception {
         VmmProcess v = start(ns, "v", "--incoming", "--no-warm-up");
-        v.awaitReady();
+        v.connect();
         QmpException e = org.junit.jupiter.api.Assertions.assertThrows(QmpException.class, () -> v.execute("netdev_add",
                 args().put("type", "tap").put("id", "net0").put("ifname", "lt9").put("queues", 2)
                         .put("incoming-fds", true).put("vhost", true)));
@@ -187,11 +188,11 @@ class VmmEndToEndTest {
     @Order(4)
     void sigtermStopsTheProcessCleanly() throws Exception {
         VmmProcess s = start(ns, "s", "--no-warm-up");
-        s.awaitReady();
-        s.addNic("lt5", 2, false);
+        s.connect();
+        s.addNic("lt5", 2, false, "52:54:00:12:34:56");
         s.signal("TERM");
-        assertEquals(130, s.waitFor(Duration.ofSeconds(20)), "SIGTERM: clean stop with exit 130: " + s.describe());
-        assertTrue(!Files.exists(s.qmp), "the QMP socket is removed on SIGTERM");
+        assertEquals(130, s.awaitExit(Duration.ofSeconds(20)).orElse(-1), "SIGTERM: clean stop with exit 130: " + s.describe());
+        assertTrue(!Files.exists(s.qmpSocket()), "the QMP socket is removed on SIGTERM");
         assertTrue(!ns.exec("ip", "link", "show", "lt5").ok(), "its non-persistent TAP is gone with its last fd");
     }
 

@@ -1,13 +1,14 @@
 package dev.livetap.engine.vmm;
 
-import static dev.livetap.engine.testing.VmmProcess.args;
+import static dev.livetap.testbed.vmm.VmmProcess.args;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.livetap.testbed.orchestration.LocalMigration;
-import dev.livetap.engine.testing.VmmProcess;
+import dev.livetap.engine.testing.OpenFds;
+import dev.livetap.testbed.vmm.VmmProcess;
 import dev.livetap.nativeio.testing.PrivateNetns;
 import dev.livetap.nativeio.testing.RequiresRoot;
 import dev.livetap.nativeio.testing.RequiresTun;
@@ -43,9 +44,9 @@ class VmmFailureEndToEndTest {
     void setUp() throws Exception {
         ns = PrivateNetns.create();
         dir = Files.createTempDirectory("livetap-fail");
-        source = VmmProcess.start(ns, dir, "src");
-        source.awaitReady();
-        source.addNic("lt0", 4, false);
+        source = VmmProcess.start(VmmProcess.Options.of(dir, "src").withPrefix(ns.wrap(List.of())));
+        source.connect();
+        source.addNic("lt0", 4, false, "52:54:00:12:34:56");
         ns.check("sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1");
         ns.check("ip", "addr", "add", "10.0.1.1/24", "dev", "lt0");
         ns.check("ip", "link", "set", "lt0", "up");
@@ -73,9 +74,9 @@ class VmmFailureEndToEndTest {
     }
 
     private VmmProcess target(String name, String... extra) throws Exception {
-        VmmProcess t = VmmProcess.start(ns, dir, name, extra);
+        VmmProcess t = VmmProcess.start(VmmProcess.Options.of(dir, name).withPrefix(ns.wrap(List.of())).withArgs(List.of(extra)));
         targets.add(t);
-        return t.awaitReady();
+        return t.connect();
     }
 
     private JsonNode awaitSourceStatus(String... wanted) throws Exception {
@@ -99,7 +100,7 @@ class VmmFailureEndToEndTest {
         assertEquals("running", source.runState(), what + ": cont resumes the source");
         assertTrue(ns.exec(Duration.ofSeconds(10), "ping", "-c", "3", "-i", "0.2", "-W", "2", GUEST).ok(),
                 what + ": after cont the source answers ping again on its own TAP queues; " + failed);
-        List<String> after = source.openFds();
+        List<String> after = OpenFds.of(source.pid());
         assertEquals(fdsBefore, after, what + ": the source holds exactly the descriptors it held before the "
                 + "migration (no fd leaked, its 4 TAP queues kept)");
     }
@@ -107,8 +108,8 @@ class VmmFailureEndToEndTest {
     @Test
     void targetKilledMidWayLeavesTheSourceResumable() throws Exception {
         VmmProcess t = target("killed", "--incoming");
-        t.addNic("lt0", 4, true);
-        String uri = LocalMigration.defaultUri(t.qmp);
+        t.addNic("lt0", 4, true, "52:54:00:12:34:56");
+        String uri = LocalMigration.defaultUri(t.qmpSocket());
         source.execute("migrate-set-parameters", args().put("local", true));
         t.execute("migrate-set-parameters", args().put("local", true));
         t.execute("migrate-incoming", args().put("uri", uri));
@@ -117,7 +118,7 @@ class VmmFailureEndToEndTest {
         while (!Files.exists(sock) && System.nanoTime() < deadline) {
             Thread.sleep(2);
         }
-        List<String> before = source.openFds();
+        List<String> before = OpenFds.of(source.pid());
         // frozen target: the kernel still completes the connection and buffers the whole stream, fds included
         t.signal("STOP");
         source.execute("migrate", args().put("uri", uri));
@@ -125,7 +126,7 @@ class VmmFailureEndToEndTest {
         assertEquals("device", device.path("status").asText(),
                 "the source stopped its queues and sent its state; it now waits for the target's answer: " + device);
         t.signal("KILL");
-        t.waitFor(Duration.ofSeconds(20));
+        t.awaitExit(Duration.ofSeconds(20)).orElse(-1);
         JsonNode failed = awaitSourceStatus("failed");
         assertFalse(failed.path("error-desc").asText().isEmpty(), "the failure says why: " + failed);
         contAndCheck(before, "target killed mid-way");
@@ -138,8 +139,8 @@ class VmmFailureEndToEndTest {
                 .put("incoming-fds", true).put("vhost", true));
         t.execute("device_add", args().put("driver", "virtio-net-pci").put("id", "nic0").put("netdev", "net0")
                 .put("mq", true).put("mac", "52:54:00:12:34:56"));
-        List<String> before = source.openFds();
-        LocalMigration.Result r = LocalMigration.run(LocalMigration.Options.of(source.qmp, t.qmp), line -> { });
+        List<String> before = OpenFds.of(source.pid());
+        LocalMigration.Result r = LocalMigration.run(LocalMigration.Options.of(source.qmpSocket(), t.qmpSocket()), line -> { });
         assertEquals("failed", r.status(), LocalMigration.format(r));
         assertTrue(String.valueOf(r.error()).contains("Failed to setup vhost during TAP post-load"),
                 () -> "the target's post_load failure travels back on the return path: " + r.error()

@@ -3,7 +3,7 @@ package dev.livetap.testbed.orchestration;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.livetap.engine.testing.VmmProcess;
+import dev.livetap.testbed.vmm.VmmProcess;
 import dev.livetap.nativeio.testing.PrivateNetns;
 import dev.livetap.nativeio.testing.RequiresRoot;
 import dev.livetap.nativeio.testing.RequiresTun;
@@ -30,14 +30,14 @@ class HeldSwitchoverEndToEndTest {
         Path dir = Files.createTempDirectory("livetap-held");
         List<VmmProcess> processes = new ArrayList<>();
         try (PrivateNetns ns = PrivateNetns.create()) {
-            VmmProcess a = VmmProcess.start(ns, dir, "a");
+            VmmProcess a = VmmProcess.start(VmmProcess.Options.of(dir, "a").withPrefix(ns.wrap(List.of())));
             processes.add(a);
-            VmmProcess b = VmmProcess.start(ns, dir, "b", "--incoming");
+            VmmProcess b = VmmProcess.start(VmmProcess.Options.of(dir, "b").withPrefix(ns.wrap(List.of())).withArgs(List.of("--incoming")));
             processes.add(b);
-            a.awaitReady();
-            b.awaitReady();
-            a.addNic("lt0", 2, false);
-            b.addNic("lt0", 2, true);
+            a.connect();
+            b.connect();
+            a.addNic("lt0", 2, false, "52:54:00:12:34:56");
+            b.addNic("lt0", 2, true, "52:54:00:12:34:56");
             ns.check("sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1");
             ns.check("ip", "addr", "add", "10.0.1.1/24", "dev", "lt0");
             ns.check("ip", "link", "set", "lt0", "up");
@@ -45,7 +45,7 @@ class HeldSwitchoverEndToEndTest {
 
             List<String> seen = new ArrayList<>();
             long[] window = new long[3];
-            LocalMigration.Result r = LocalMigration.run(LocalMigration.Options.of(a.qmp, b.qmp).withHold((src, info) -> {
+            LocalMigration.Result r = LocalMigration.run(LocalMigration.Options.of(a.qmpSocket(), b.qmpSocket()).withHold((src, info) -> {
                 window[0] = info.path("x-source-stopped-ns").asLong(0);
                 seen.add(src.execute("query-migrate", null).path("status").asText());
                 window[1] = System.nanoTime();

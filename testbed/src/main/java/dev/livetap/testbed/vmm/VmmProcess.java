@@ -1,0 +1,355 @@
+package dev.livetap.testbed.vmm;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.livetap.engine.qmp.QmpClient;
+import dev.livetap.testbed.ChildProcess;
+import dev.livetap.testbed.launch.ChildLaunch;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.OptionalInt;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * The one launcher of a {@code livetap vmm} child: this JVM's java and class path, the VMM's JVM
+ * options ({@link ChildLaunch#VMM_JVM_OPTIONS}), the engine's main class, a {@link ChildLaunch.Policy},
+ * optionally a command prefix ({@code ip netns exec NS}: design decision 6; ip execs the JVM, so the
+ * pid is the JVM's). READY is read one way: the child's stdout line {@code READY <qmp>} (one per VM
+ * with {@code --vms N}), waited for on a condition with a bound. Logs stay in
+ * {@code DIR/NAME.out} (stdout, or everything with {@link Options#mergeStderr}) and {@code DIR/NAME.err}.
+ */
+public final class VmmProcess implements AutoCloseable {
+    public static final Duration READY = Duration.ofSeconds(60);
+    public static final Duration QMP = Duration.ofSeconds(15);
+    private static final String READY_MARK = "READY ";
+
+    /**
+     * How to launch.
+     *
+     * @param qmp         the QMP socket ({@code --qmp}); null: none given (a {@code --vms N --qmp-dir D} process)
+     * @param prefix      runs the java command through it (e.g. {@code ip netns exec NS}); empty: directly
+     * @param jvmOptions  JVM options before {@code extraJvmOptions}; {@link ChildLaunch#VMM_JVM_OPTIONS} by default
+     * @param vmmArgs     further {@code livetap vmm} arguments
+     * @param readyLines  how many {@code READY} lines mean ready (the VMs of a {@code --vms N} process)
+     * @param mergeStderr stderr into stdout's log (one file, as the chaos runner keeps it)
+     */
+    public record Options(Path dir, String name, Path qmp, List<String> prefix, ChildLaunch.Policy policy,
+            List<String> jvmOptions, List<String> extraJvmOptions, List<String> vmmArgs, boolean incoming, boolean paused,
+            int readyLines, boolean mergeStderr) {
+        public Options {
+            Objects.requireNonNull(dir, "dir");
+            Objects.requireNonNull(name, "name");
+            Objects.requireNonNull(policy, "policy");
+            prefix = List.copyOf(prefix);
+            jvmOptions = List.copyOf(jvmOptions);
+            extraJvmOptions = List.copyOf(extraJvmOptions);
+            vmmArgs = List.copyOf(vmmArgs);
+            if (readyLines < 1) {
+                throw new IllegalArgumentException("readyLines must be at least 1: " + readyLines);
+            }
+        }
+
+        /** {@code livetap vmm --qmp DIR/NAME.qmp --name NAME}, dying with this process, no prefix. */
+        public static Options of(Path dir, String name) {
+            return new Options(dir, name, dir.resolve(name + ".qmp"), List.of(), ChildLaunch.Policy.DIES_WITH_PARENT,
+                    ChildLaunch.VMM_JVM_OPTIONS, List.of(), List.of(), false, false, 1, false);
+        }
+
+        public Options withQmp(Path value) {
+            return new Options(dir, name, value, prefix, policy, jvmOptions, extraJvmOptions, vmmArgs, incoming, paused,
+                    readyLines, mergeStderr);
+        }
+
+        public Options withPrefix(List<String> value) {
+            return new Options(dir, name, qmp, value, policy, jvmOptions, extraJvmOptions, vmmArgs, incoming, paused,
+                    readyLines, mergeStderr);
+        }
+
+        /** Runs inside the named network namespace {@code ns} ({@code ip netns exec}). */
+        public Options inNamespace(String ip, String ns) {
+            return withPrefix(List.of(ip, "netns", "exec", ns));
+        }
+
+        public Options withPolicy(ChildLaunch.Policy value) {
+            return new Options(dir, name, qmp, prefix, value, jvmOptions, extraJvmOptions, vmmArgs, incoming, paused,
+                    readyLines, mergeStderr);
+        }
+
+        public Options withJvmOptions(List<String> value) {
+            return new Options(dir, name, qmp, prefix, policy, value, extraJvmOptions, vmmArgs, incoming, paused,
+                    readyLines, mergeStderr);
+        }
+
+        public Options withExtraJvmOptions(List<String> value) {
+            return new Options(dir, name, qmp, prefix, policy, jvmOptions, value, vmmArgs, incoming, paused, readyLines,
+                    mergeStderr);
+        }
+
+        public Options withArgs(List<String> value) {
+            return new Options(dir, name, qmp, prefix, policy, jvmOptions, extraJvmOptions, value, incoming, paused,
+                    readyLines, mergeStderr);
+        }
+
+        public Options withIncoming(boolean value) {
+            return new Options(dir, name, qmp, prefix, policy, jvmOptions, extraJvmOptions, vmmArgs, value, paused,
+                    readyLines, mergeStderr);
+        }
+
+        public Options withPaused(boolean value) {
+            return new Options(dir, name, qmp, prefix, policy, jvmOptions, extraJvmOptions, vmmArgs, incoming, value,
+                    readyLines, mergeStderr);
+        }
+
+        public Options withReadyLines(int value) {
+            return new Options(dir, name, qmp, prefix, policy, jvmOptions, extraJvmOptions, vmmArgs, incoming, paused,
+                    value, mergeStderr);
+        }
+
+        public Options withMergedStderr(boolean value) {
+            return new Options(dir, name, qmp, prefix, policy, jvmOptions, extraJvmOptions, vmmArgs, incoming, paused,
+                    readyLines, value);
+        }
+
+        /** The whole command line. */
+        public List<String> command() {
+            List<String> cmd = new ArrayList<>(prefix);
+            cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+            cmd.addAll(jvmOptions);
+            for (String o : extraJvmOptions) {
+                cmd.add(o.replace("{name}", name)); // e.g. one JFR file per child
+            }
+            String jnaTmp = System.getProperty("jna.tmpdir");
+            if (jnaTmp != null) {
+                cmd.add("-Djna.tmpdir=" + jnaTmp);
+            }
+            cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), ChildLaunch.VMM_MAIN_CLASS, "vmm"));
+            if (qmp != null) {
+                cmd.addAll(List.of("--qmp", qmp.toString(), "--name", name));
+            }
+            if (incoming) {
+                cmd.add("--incoming");
+            }
+            if (paused) {
+                cmd.add("--paused");
+            }
+            cmd.addAll(vmmArgs);
+            cmd.addAll(ChildLaunch.vmmArguments(policy));
+            return cmd;
+        }
+    }
+
+    private final Options options;
+    private final ChildProcess child;
+    private final long startedNanos = System.nanoTime();
+    private QmpClient client;
+
+    private VmmProcess(Options options, ChildProcess child) {
+        this.options = options;
+        this.child = child;
+    }
+
+    /** Starts the child; does not wait. */
+    public static VmmProcess start(Options options) {
+        ChildProcess child = ChildProcess.startWatched(options.command(), options.dir(), options.name(), options.policy(),
+                READY_MARK, options.mergeStderr());
+        return new VmmProcess(options, child);
+    }
+
+    /** Whether every READY line has arrived (never blocks). */
+    public boolean isReady() {
+        return child.hasMarked(options.readyLines());
+    }
+
+    /** Throws if the child exited before READY or is past {@link #READY} since its start (never blocks). */
+    public void checkStarting() throws IOException, TimeoutException {
+        if (isReady()) {
+            return;
+        }
+        if (!child.isAlive()) {
+            throw new IOException("VMM " + name() + " exited before READY: " + child.stderrTail(600));
+        }
+        if (System.nanoTime() - startedNanos > READY.toNanos()) {
+            throw new TimeoutException("VMM " + name() + " not READY within " + READY.toSeconds() + " s: " + child.stderrTail(600));
+        }
+    }
+
+    /**
+     * Waits (bounded) for the READY line(s); with a QMP socket, checks the line names it.
+     *
+     * @throws IOException      the child exited first (its log's tail in the message)
+     * @throws TimeoutException the time passed first
+     */
+    public VmmProcess awaitReady(Duration timeout) throws IOException, TimeoutException {
+        List<String> lines;
+        try {
+            lines = child.awaitMarked(options.readyLines(), timeout);
+        } catch (IOException e) {
+            throw new IOException("VMM " + name() + " " + e.getMessage() + ": " + child.stderrTail(2000), e);
+        } catch (TimeoutException e) {
+            TimeoutException t = new TimeoutException("VMM " + name() + " not READY within " + timeout.toSeconds() + " s: "
+                    + child.stderrTail(2000));
+            t.initCause(e);
+            throw t;
+        }
+        if (options.qmp() != null && !lines.get(0).equals(READY_MARK + options.qmp())) {
+            throw new IOException("VMM " + name() + " printed " + lines.get(0) + ", not READY " + options.qmp());
+        }
+        return this;
+    }
+
+    /** {@link #awaitReady} within {@link #READY}, then connects to the QMP socket and negotiates. Idempotent. */
+    public synchronized VmmProcess connect() throws IOException, TimeoutException {
+        if (client == null) {
+            awaitReady(READY);
+            QmpClient c = QmpClient.connect(options.qmp(), QMP);
+            c.negotiate();
+            client = c;
+        }
+        return this;
+    }
+
+    /** The connected client ({@link #connect} first). */
+    public QmpClient qmp() {
+        if (client == null) {
+            throw new IllegalStateException("VMM " + name() + " not connected");
+        }
+        return client;
+    }
+
+    public JsonNode execute(String command, ObjectNode args) throws TimeoutException {
+        return qmp().execute(command, args);
+    }
+
+    public JsonNode execute(String command) throws TimeoutException {
+        return qmp().execute(command, null);
+    }
+
+    public static ObjectNode args() {
+        return JsonNodeFactory.instance.objectNode();
+    }
+
+    /** A multiqueue TAP netdev {@code net0} on {@code ifname} and the virtio-net NIC {@code nic0} on it. */
+    public void addNic(String ifname, int queues, boolean incomingFds, String mac) throws TimeoutException {
+        ObjectNode netdev = args().put("type", "tap").put("id", "net0").put("ifname", ifname).put("queues", queues);
+        if (incomingFds) {
+            netdev.put("incoming-fds", true);
+        }
+        execute("netdev_add", netdev);
+        execute("device_add", args().put("driver", "virtio-net-pci").put("id", "nic0").put("netdev", "net0").put("mq", true)
+                .put("mac", mac));
+    }
+
+    public String runState() throws TimeoutException {
+        return execute("query-status").path("status").asText();
+    }
+
+    public String name() {
+        return options.name();
+    }
+
+    public Path qmpSocket() {
+        return options.qmp();
+    }
+
+    public Options options() {
+        return options;
+    }
+
+    /** The process (its pid is the JVM's: a prefix such as {@code ip netns exec} execs it). */
+    public ChildProcess process() {
+        return child;
+    }
+
+    public long pid() {
+        return child.pid();
+    }
+
+    public boolean isAlive() {
+        return child.isAlive();
+    }
+
+    /** The exit code once it ended within {@code timeout}; empty while it runs. */
+    public OptionalInt awaitExit(Duration timeout) {
+        return child.awaitExit(timeout);
+    }
+
+    /** Its log: stdout (and stderr when merged). */
+    public Path log() {
+        return child.stdoutFile();
+    }
+
+    public String stderr() {
+        return child.stderr();
+    }
+
+    public String tail() {
+        return child.stderrTail(2000);
+    }
+
+    public String describe() {
+        return child.describe();
+    }
+
+    /** Sends {@code sig} with kill(1) (SIGSTOP and SIGCONT have no JDK API). */
+    public void signal(String sig) throws IOException {
+        try {
+            Process p = new ProcessBuilder("kill", "-" + sig, String.valueOf(pid())).redirectErrorStream(true).start();
+            if (!p.waitFor(5, java.util.concurrent.TimeUnit.SECONDS) || p.exitValue() != 0) {
+                p.destroyForcibly();
+                throw new IOException("kill -" + sig + " " + pid() + " failed");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted", e);
+        }
+    }
+
+    /** SIGKILL now (a fault, not a stop), then a bounded reap. */
+    public void sigkill() {
+        closeClient();
+        child.kill();
+    }
+
+    /** SIGKILL without waiting (a run being torn down). */
+    public void destroy() {
+        child.destroy();
+    }
+
+    /** SIGTERM, up to {@code grace} for the exit, then SIGKILL and a bounded reap. */
+    public void kill(Duration grace) {
+        closeClient();
+        child.terminate(grace);
+    }
+
+    private synchronized void closeClient() {
+        if (client != null) {
+            client.close();
+            client = null;
+        }
+    }
+
+    /** {@code quit} over QMP when connected, up to 5 s for the exit, then SIGTERM/SIGKILL (bounded). Idempotent. */
+    @Override
+    public void close() {
+        QmpClient c;
+        synchronized (this) {
+            c = client;
+        }
+        if (c != null && child.isAlive()) {
+            try {
+                c.execute("quit", null);
+            } catch (RuntimeException | TimeoutException gone) {
+                // gone or stuck: ended below
+            }
+        }
+        closeClient();
+        if (child.awaitExit(c != null ? Duration.ofSeconds(5) : Duration.ZERO).isEmpty()) {
+            child.terminate(Duration.ofSeconds(5));
+        }
+    }
+}

@@ -1,0 +1,174 @@
+package dev.livetap.testbed.orchestration;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.livetap.nativeio.testing.PrivateNetns;
+import dev.livetap.nativeio.testing.RequiresRoot;
+import dev.livetap.nativeio.testing.RequiresTun;
+import dev.livetap.testbed.vmm.VmmProcess;
+import java.io.IOException;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * {@link LocalMigration} waits on QMP events, not by polling: a relay in front of each VMM's QMP
+ * socket counts the {@code query-migrate} and {@code query-status} requests while the source holds
+ * its freeze for 300 ms and the target, started paused, stays paused for the driver's
+ * one-second self-resume grace. A driver polling every 2 ms sends hundreds; this one a handful.
+ */
+@RequiresTun
+@RequiresRoot
+@Timeout(value = 180, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+class LocalMigrationWaitsOnEventsTest {
+    private static final int MAX_QUERIES_PER_SIDE = 4;
+
+    @Test
+    void aHeldMigrationIntoAPausedTargetSendsABoundedFewQueries() throws Exception {
+        Path dir = Files.createTempDirectory("livetap-nopoll");
+        List<AutoCloseable> open = new ArrayList<>();
+        try (PrivateNetns ns = PrivateNetns.create()) {
+            VmmProcess a = VmmProcess.start(VmmProcess.Options.of(dir, "a").withPrefix(ns.wrap(List.of()))
+                    .withArgs(List.of("--no-warm-up")));
+            open.add(a);
+            VmmProcess b = VmmProcess.start(VmmProcess.Options.of(dir, "b").withPrefix(ns.wrap(List.of())).withIncoming(true)
+                    .withPaused(true).withArgs(List.of("--no-warm-up")));
+            open.add(b);
+            a.connect().addNic("lt0", 2, false, "52:54:00:12:34:56");
+            b.connect().addNic("lt0", 2, true, "52:54:00:12:34:56");
+            CountingRelay toA = new CountingRelay(dir.resolve("a-relay.qmp"), a.qmpSocket());
+            open.add(toA);
+            CountingRelay toB = new CountingRelay(dir.resolve("b-relay.qmp"), b.qmpSocket());
+            open.add(toB);
+
+            long[] held = new long[2];
+            LocalMigration.Result r = LocalMigration.run(LocalMigration.Options.of(toA.front, toB.front)
+                    .withUri(LocalMigration.defaultUri(b.qmpSocket())).withHold((src, info) -> {
+                        held[0] = System.nanoTime();
+                        java.util.concurrent.locks.LockSupport.parkNanos(300_000_000L);
+                        while (System.nanoTime() - held[0] < 300_000_000L) {
+                            java.util.concurrent.locks.LockSupport.parkNanos(1_000_000L); // a spurious early return
+                        }
+                        held[1] = System.nanoTime();
+                    }), line -> { });
+
+            assertTrue(r.completed(), LocalMigration.format(r));
+            assertTrue(held[1] - held[0] >= 300_000_000L, "the hold ran");
+            assertFalse(r.resumedByCont(), "no cont was asked for");
+            assertEquals("paused", b.runState(), "the target started paused stays paused without cont");
+            assertTrue(r.timeline().stream().anyMatch(s -> s.event().equals("MIGRATION") && s.detail().equals("pre-switchover")),
+                    "the timeline has the source's events: " + r.timeline());
+            int srcQueries = toA.count("query-migrate") + toA.count("query-status");
+            int tgtQueries = toB.count("query-migrate") + toB.count("query-status");
+            assertTrue(srcQueries <= MAX_QUERIES_PER_SIDE, "source queries " + srcQueries + ": " + toA.sent());
+            assertTrue(tgtQueries <= MAX_QUERIES_PER_SIDE, "target queries " + tgtQueries + ": " + toB.sent());
+            assertTrue(toA.count("\"events\"") == 1 && toB.count("\"events\"") == 1, "capability events on both sides");
+        } finally {
+            for (int i = open.size() - 1; i >= 0; i--) {
+                open.get(i).close();
+            }
+            try (var l = Files.list(dir)) {
+                for (Path p : l.toList()) {
+                    Files.deleteIfExists(p);
+                }
+            }
+            Files.deleteIfExists(dir);
+        }
+    }
+
+    /** A UNIX-socket relay that records what clients send (the driver's QMP requests). */
+    private static final class CountingRelay implements AutoCloseable {
+        final Path front;
+        private final Path back;
+        private final ServerSocketChannel server;
+        private final StringBuffer sent = new StringBuffer();
+        private final List<SocketChannel> channels = new ArrayList<>();
+        private final Thread acceptor;
+
+        CountingRelay(Path front, Path back) throws IOException {
+            this.front = front;
+            this.back = back;
+            server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
+            server.bind(UnixDomainSocketAddress.of(front));
+            acceptor = new Thread(this::acceptLoop, "relay-" + front.getFileName());
+            acceptor.setDaemon(true);
+            acceptor.start();
+        }
+
+        private void acceptLoop() {
+            try {
+                while (true) {
+                    SocketChannel client = server.accept();
+                    SocketChannel upstream = SocketChannel.open(UnixDomainSocketAddress.of(back));
+                    synchronized (channels) {
+                        channels.add(client);
+                        channels.add(upstream);
+                    }
+                    pump(client, upstream, true);
+                    pump(upstream, client, false);
+                }
+            } catch (IOException closed) {
+                // the relay closed
+            }
+        }
+
+        private void pump(SocketChannel from, SocketChannel to, boolean record) {
+            Thread t = new Thread(() -> {
+                ByteBuffer buf = ByteBuffer.allocate(8192);
+                try {
+                    while (from.read(buf) >= 0) {
+                        buf.flip();
+                        if (record) {
+                            sent.append(StandardCharsets.UTF_8.decode(buf.duplicate()));
+                        }
+                        while (buf.hasRemaining()) {
+                            to.write(buf);
+                        }
+                        buf.clear();
+                    }
+                    to.shutdownOutput();
+                } catch (IOException closed) {
+                    // one side went away
+                }
+            }, "relay-pump");
+            t.setDaemon(true);
+            t.start();
+        }
+
+        String sent() {
+            return sent.toString();
+        }
+
+        int count(String text) {
+            String s = sent.toString();
+            int n = 0;
+            for (int i = s.indexOf(text); i >= 0; i = s.indexOf(text, i + 1)) {
+                n++;
+            }
+            return n;
+        }
+
+        @Override
+        public void close() throws IOException {
+            server.close();
+            synchronized (channels) {
+                for (SocketChannel c : channels) {
+                    c.close();
+                }
+            }
+            Files.deleteIfExists(front);
+        }
+    }
+}
