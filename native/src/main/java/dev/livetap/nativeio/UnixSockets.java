@@ -7,7 +7,7 @@ import java.util.Optional;
 
 /**
  * AF_UNIX SOCK_STREAM primitives, all non-blocking and close-on-exec. The framing layer
- * ({@link FramedChannel}) and the QMP server build on these; nothing else calls sendmsg.
+ * ({@link UnixFrameChannel}) and the QMP server build on these; nothing else calls sendmsg.
  */
 public interface UnixSockets {
     /** SCM_MAX_FD: the kernel accepts at most this many fds in one sendmsg. */

@@ -1,7 +1,7 @@
 package dev.livetap.simulation;
 
 import dev.livetap.simulation.invariants.Invariants;
-import dev.livetap.simulation.runtime.Quiet;
+import dev.livetap.simulation.runtime.BatchLogLevel;
 import dev.livetap.simulation.runtime.SimSystem;
 import dev.livetap.simulation.trace.TraceLog;
 import java.security.MessageDigest;
@@ -98,7 +98,7 @@ public final class Simulator {
 
     public static Batch run(long seed, int runs, List<Fault> faults, int minQueues, int maxQueues, int workers,
             Consumer<SimRun.Result> onResult, Consumer<SimRun> plant) {
-        Quiet.logs();
+        BatchLogLevel.logs();
         long[] seeds = runSeeds(seed, runs);
         SimRun.Result[] results = new SimRun.Result[runs];
         AtomicInteger next = new AtomicInteger();
@@ -148,7 +148,7 @@ public final class Simulator {
     /** A single run with its trace kept in memory (replay and diagnosis). */
     public static SimRun.Result replay(long runSeed, List<Fault> faults, int minQueues, int maxQueues, int keepLines,
             Consumer<SimRun> plant) {
-        Quiet.logs();
+        BatchLogLevel.logs();
         SimSystem sim = SimSystem.start();
         try {
             return new SimRun(sim, RunOptions.derive(runSeed, faults, minQueues, maxQueues), Invariants.all(), 0,

@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 
 import dev.livetap.simulation.invariants.Invariants;
-import dev.livetap.simulation.runtime.Quiet;
+import dev.livetap.simulation.runtime.BatchLogLevel;
 import dev.livetap.simulation.runtime.SimSystem;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -19,7 +19,7 @@ class LeftoverTimersTest {
 
     @Test
     void noTimerSurvivesARunAndHistoryDoesNotChangeAHash() {
-        Quiet.logs();
+        BatchLogLevel.logs();
         List<Fault> all = List.of(Fault.values());
         String alone = Simulator.replay(SENSITIVE, all, 1, 8, 0, null).traceHash();
         SimSystem sim = SimSystem.start();

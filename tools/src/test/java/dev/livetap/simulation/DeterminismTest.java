@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.livetap.simulation.invariants.Invariants;
-import dev.livetap.simulation.runtime.Quiet;
+import dev.livetap.simulation.runtime.BatchLogLevel;
 import dev.livetap.simulation.runtime.SimSystem;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -23,7 +23,7 @@ import org.junit.jupiter.api.Timeout;
 class DeterminismTest {
     @Test
     void aRunsTraceDoesNotDependOnTheRunsBeforeIt() {
-        Quiet.logs();
+        BatchLogLevel.logs();
         long[] seeds = Simulator.runSeeds(5, 6);
         List<Fault> all = List.of(Fault.values());
         SimSystem sim = SimSystem.start();

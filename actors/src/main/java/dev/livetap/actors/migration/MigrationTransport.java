@@ -6,7 +6,7 @@ import java.util.concurrent.CompletionStage;
 
 /**
  * How a coordinator gets its channel: actors open no sockets themselves. The engine supplies the
- * real one (path sockets through {@code Os.unix()} and {@code FramedChannel}); tests and the
+ * real one (path sockets through {@code Os.unix()} and {@code UnixFrameChannel}); tests and the
  * simulation supply socket pairs. Each stage must complete (or fail) without blocking a thread;
  * the coordinator times out on its own.
  */

@@ -464,7 +464,7 @@ class MigrationRollbackTest {
         listener.close();
         tgtOs.unix().unlinkSocket(path);
         // the source: the whole stream with 4 real queue fds, its 'failed' (it gave up waiting), then it goes
-        FrameChannel src = dev.livetap.nativeio.FramedChannel.open(srcOs, srcSocket, dev.livetap.nativeio.ChannelLimits.DEFAULT);
+        FrameChannel src = dev.livetap.nativeio.UnixFrameChannel.open(srcOs, srcSocket, dev.livetap.nativeio.ChannelLimits.DEFAULT);
         List<OwnedFd> fds = srcOs.tun().openQueues("tap0", 4, TunFlags.TAP_VNET_MQ);
         StreamEncoder enc = new StreamEncoder(StreamHeader.of(1, "gave-up-source", "pc-q35-11.0"));
         List<CompletableFuture<Void>> sent = new ArrayList<>();
@@ -480,7 +480,7 @@ class MigrationRollbackTest {
         OwnedFd.closeAll(fds); // the source's own copies are not part of this test: the channel duplicated them
         src.close();
         // the frozen target wakes up: everything is already in its socket
-        transport.accept.complete(dev.livetap.nativeio.FramedChannel.open(tgtOs, tgtSocket, dev.livetap.nativeio.ChannelLimits.DEFAULT));
+        transport.accept.complete(dev.livetap.nativeio.UnixFrameChannel.open(tgtOs, tgtSocket, dev.livetap.nativeio.ChannelLimits.DEFAULT));
         tgt.awaitMigrationStatus("failed");
         assertTrue(tgt.info().errorDesc().startsWith("the source gave up"), "the target heard the source's answer: "
                 + tgt.info().errorDesc() + " (statuses " + tgt.migrationStatuses() + ")");

@@ -17,7 +17,7 @@ import dev.livetap.actors.vm.VmActor;
 import dev.livetap.actors.vm.VmReply;
 import dev.livetap.nativeio.ChannelLimits;
 import dev.livetap.nativeio.FrameChannel;
-import dev.livetap.nativeio.FramedChannel;
+import dev.livetap.nativeio.UnixFrameChannel;
 import dev.livetap.nativeio.OwnedFd;
 import dev.livetap.nativeio.linux.JnaOs;
 import java.nio.file.Files;
@@ -73,12 +73,12 @@ public final class RealKernelMigrationMain {
         MigrationTransport transport = new MigrationTransport() {
             @Override
             public CompletionStage<FrameChannel> connect(MigrationUri.Unix uri) {
-                return CompletableFuture.completedFuture(FramedChannel.open(os, pair[0], ChannelLimits.DEFAULT));
+                return CompletableFuture.completedFuture(UnixFrameChannel.open(os, pair[0], ChannelLimits.DEFAULT));
             }
 
             @Override
             public CompletionStage<FrameChannel> acceptOne(MigrationUri.Unix uri) {
-                return CompletableFuture.completedFuture(FramedChannel.open(os, pair[1], ChannelLimits.DEFAULT));
+                return CompletableFuture.completedFuture(UnixFrameChannel.open(os, pair[1], ChannelLimits.DEFAULT));
             }
         };
         MigrationTimeouts timeouts = new MigrationTimeouts(WAIT, WAIT, WAIT, WAIT);

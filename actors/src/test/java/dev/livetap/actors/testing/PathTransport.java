@@ -4,7 +4,7 @@ import dev.livetap.actors.migration.MigrationTransport;
 import dev.livetap.actors.options.MigrationUri;
 import dev.livetap.nativeio.ChannelLimits;
 import dev.livetap.nativeio.FrameChannel;
-import dev.livetap.nativeio.FramedChannel;
+import dev.livetap.nativeio.UnixFrameChannel;
 import dev.livetap.nativeio.Os;
 import dev.livetap.nativeio.OwnedFd;
 import dev.livetap.nativeio.Reactor;
@@ -41,7 +41,7 @@ public final class PathTransport implements MigrationTransport {
         CompletableFuture<FrameChannel> f = new CompletableFuture<>();
         try {
             OwnedFd s = os.unix().connect(Path.of(uri.path()));
-            f.complete(FramedChannel.open(os, s, ChannelLimits.DEFAULT));
+            f.complete(UnixFrameChannel.open(os, s, ChannelLimits.DEFAULT));
         } catch (RuntimeException e) {
             f.completeExceptionally(e);
         }
@@ -68,7 +68,7 @@ public final class PathTransport implements MigrationTransport {
             reg[0].cancel();
             listener.close();
             os.unix().unlinkSocket(path);
-            f.complete(wrapAccepted.apply(FramedChannel.open(os, s, ChannelLimits.DEFAULT)));
+            f.complete(wrapAccepted.apply(UnixFrameChannel.open(os, s, ChannelLimits.DEFAULT)));
         });
         listening.complete(null);
         return f;

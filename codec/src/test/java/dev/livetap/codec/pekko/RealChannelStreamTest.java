@@ -15,7 +15,7 @@ import dev.livetap.codec.StreamSummary;
 import dev.livetap.nativeio.ChannelLimits;
 import dev.livetap.nativeio.FdKind;
 import dev.livetap.nativeio.FrameChannel;
-import dev.livetap.nativeio.FramedChannel;
+import dev.livetap.nativeio.UnixFrameChannel;
 import dev.livetap.nativeio.Os;
 import dev.livetap.nativeio.OwnedFd;
 import dev.livetap.nativeio.linux.JnaOs;
@@ -49,8 +49,8 @@ class RealChannelStreamTest {
         List<OwnedFd> sentFds = new ArrayList<>();
         List<Section> loaded = new ArrayList<>();
         OwnedFd[] ends = os.unix().socketPair();
-        FrameChannel source = FramedChannel.open(os, ends[0], ChannelLimits.DEFAULT);
-        FrameChannel target = FramedChannel.open(os, ends[1], ChannelLimits.DEFAULT);
+        FrameChannel source = UnixFrameChannel.open(os, ends[0], ChannelLimits.DEFAULT);
+        FrameChannel target = UnixFrameChannel.open(os, ends[1], ChannelLimits.DEFAULT);
         try {
             Schema schema = Fixtures.virtioNet(2);
             List<Section> sections = new ArrayList<>();

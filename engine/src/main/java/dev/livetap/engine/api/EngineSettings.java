@@ -18,7 +18,7 @@ import java.util.function.Supplier;
  * @param os           the OS to use; empty means the kernel ({@code JnaOs.instance()})
  * @param timeouts     every wait of a migration (Pekko timers)
  * @param queueTimeout how long a NIC waits for one of its queues to answer
- * @param askTimeout   how long a {@link VmEndpoint} call waits for the endpoint's answer
+ * @param askTimeout   how long a {@link VirtualMachine} call waits for the endpoint's answer
  * @param migrationPeers who may connect to an incoming-migration socket (SO_PEERCRED); empty
  *                     means this process's uid only
  * @param scriptTimeout limit of one {@code script=} / {@code downscript=} run

@@ -25,7 +25,7 @@ import org.slf4j.LoggerFactory;
  * The embedding entry point: one ActorSystem (every dispatcher named under
  * {@code livetap.dispatchers}, design decision 4), the process's {@link Os} (the kernel unless
  * configured), the real migration transport (AF_UNIX path sockets, SO_PEERCRED) and any number of
- * {@link VmEndpoint}s (design decision 5). Close it to stop every endpoint, remove every socket it
+ * {@link VirtualMachine}s (design decision 5). Close it to stop every endpoint, remove every socket it
  * listens on and terminate the ActorSystem.
  */
 public final class LivetapEngine implements AutoCloseable {
@@ -37,7 +37,7 @@ public final class LivetapEngine implements AutoCloseable {
     private final ActorSystem<Void> system;
     private final UnixMigrationTransport transport;
     private final ExecutorService scriptPool;
-    private final List<VmEndpoint> endpoints = new ArrayList<>();
+    private final List<VirtualMachine> endpoints = new ArrayList<>();
     private final AtomicInteger hosts = new AtomicInteger();
     private boolean closed;
 
@@ -91,20 +91,20 @@ public final class LivetapEngine implements AutoCloseable {
      * Creates and starts a VM endpoint. Blocks only until its actor has started (milliseconds,
      * bounded by the ask timeout).
      */
-    public VmEndpoint createVm(VmSpec spec) {
+    public VirtualMachine createVm(VmSpec spec) {
         return createVm(spec, transport);
     }
 
-    VmEndpoint createVm(VmSpec spec, MigrationTransport via) {
+    VirtualMachine createVm(VmSpec spec, MigrationTransport via) {
         return createVm(spec, os, via);
     }
 
-    VmEndpoint createVm(VmSpec spec, Os vmOs, MigrationTransport via) {
+    VirtualMachine createVm(VmSpec spec, Os vmOs, MigrationTransport via) {
         synchronized (endpoints) {
             if (closed) {
                 throw new IllegalStateException("the engine is closed");
             }
-            for (VmEndpoint e : endpoints) {
+            for (VirtualMachine e : endpoints) {
                 if (e.name().equals(spec.name())) {
                     throw new IllegalArgumentException("a VM named '" + spec.name() + "' already exists in this engine");
                 }
@@ -114,7 +114,7 @@ public final class LivetapEngine implements AutoCloseable {
                 vmOs, via, new ProcessScriptRunner(settings.scriptTimeout(), scriptPool), settings.vhost().get(),
                 settings.timeouts(), settings.queueTimeout(), spec.guestIp(), ProcessHandle.current().pid());
         CompletableFuture<ActorRef<VmActor.Command>> vmRef = new CompletableFuture<>();
-        ActorRef<VmHostActor.Command> host = system.systemActorOf(VmHostActor.create(config, vmRef),
+        ActorRef<VmSupervisorActor.Command> host = system.systemActorOf(VmSupervisorActor.create(config, vmRef),
                 "vm-" + hosts.incrementAndGet() + "-" + spec.name(), VmActor.DISPATCHER);
         ActorRef<VmActor.Command> vm;
         try {
@@ -125,8 +125,8 @@ public final class LivetapEngine implements AutoCloseable {
         } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
             throw new LivetapException(LivetapException.GENERIC, "VM " + spec.name() + " did not start: " + e);
         }
-        VmEndpoint[] self = new VmEndpoint[1];
-        VmEndpoint endpoint = new VmEndpoint(spec, system, host, vm, settings.askTimeout(), () -> {
+        VirtualMachine[] self = new VirtualMachine[1];
+        VirtualMachine endpoint = new VirtualMachine(spec, system, host, vm, settings.askTimeout(), () -> {
             synchronized (endpoints) {
                 endpoints.remove(self[0]);
             }
@@ -139,7 +139,7 @@ public final class LivetapEngine implements AutoCloseable {
     }
 
     /** The endpoints not closed yet, in creation order. */
-    public List<VmEndpoint> endpoints() {
+    public List<VirtualMachine> endpoints() {
         synchronized (endpoints) {
             return List.copyOf(endpoints);
         }
@@ -160,7 +160,7 @@ public final class LivetapEngine implements AutoCloseable {
     /** Stops every endpoint (closing their fds), stops listening, terminates the ActorSystem. Bounded; idempotent. */
     @Override
     public void close() {
-        List<VmEndpoint> all;
+        List<VirtualMachine> all;
         synchronized (endpoints) {
             if (closed) {
                 return;
@@ -170,7 +170,7 @@ public final class LivetapEngine implements AutoCloseable {
         }
         long deadline = System.nanoTime() + CLOSE_TIMEOUT.toNanos();
         List<CompletableFuture<Void>> stops = new ArrayList<>();
-        for (VmEndpoint e : all) {
+        for (VirtualMachine e : all) {
             stops.add(e.shutdown().toCompletableFuture());
         }
         for (CompletableFuture<Void> f : stops) {

@@ -6,7 +6,7 @@ import dev.livetap.engine.transport.UnixMigrationTransport;
 import dev.livetap.nativeio.ChannelLimits;
 import dev.livetap.nativeio.Frame;
 import dev.livetap.nativeio.FrameChannel;
-import dev.livetap.nativeio.FramedChannel;
+import dev.livetap.nativeio.UnixFrameChannel;
 import dev.livetap.nativeio.Os;
 import dev.livetap.nativeio.OwnedFd;
 import dev.livetap.nativeio.PeerPolicy;
@@ -94,8 +94,8 @@ public final class WarmUp {
         }
         OwnedFd[] pair = os.unix().socketPair();
         OwnedFd[] passenger = os.unix().socketPair();
-        FrameChannel a = FramedChannel.open(os, pair[0], ChannelLimits.DEFAULT);
-        FrameChannel b = FramedChannel.open(os, pair[1], ChannelLimits.DEFAULT);
+        FrameChannel a = UnixFrameChannel.open(os, pair[0], ChannelLimits.DEFAULT);
+        FrameChannel b = UnixFrameChannel.open(os, pair[1], ChannelLimits.DEFAULT);
         CompletableFuture<Integer> got = new CompletableFuture<>();
         try {
             b.start(new FrameChannel.FrameHandler() {
@@ -144,8 +144,8 @@ public final class WarmUp {
                 UnixMigrationTransport.Settings.defaults(accept).withPeerPolicy(anyInMemory), timer);
         InMemoryReactorDriver driver = new InMemoryReactorDriver("livetap-warm-up-reactors", () -> { }, srcOs, tgtOs);
         String tag = "warmup" + ROUND.incrementAndGet();
-        VmEndpoint src = null;
-        VmEndpoint tgt = null;
+        VirtualMachine src = null;
+        VirtualMachine tgt = null;
         try {
             src = engine.createVm(VmSpec.of(tag + "-src"), srcOs, srcT);
             tgt = engine.createVm(VmSpec.of(tag + "-tgt").incoming(true), tgtOs, tgtT);

@@ -9,7 +9,7 @@ import static dev.livetap.engine.qmp.QmpType.STR;
 import java.util.List;
 
 /**
- * Registers the {@link QmpVmBackend} commands with argument schemas after QEMU's QAPI schema.
+ * Registers the {@link VmCommandHandler} commands with argument schemas after QEMU's QAPI schema.
  * Deliberate narrowings, documented in docs/qmp.md: {@code netdev_add} knows only {@code type:
  * "tap"}; {@code migrate} and {@code migrate-incoming} take {@code uri} only (the
  * {@code channels} form is refused as an unexpected parameter); {@code migrate-set-parameters}
@@ -75,7 +75,7 @@ public final class QmpVmCommands {
     }
 
     /** Registers the 17 VM commands (including {@code quit}) that forward to {@code vm}. */
-    public static QmpCommandRegistry register(QmpCommandRegistry registry, QmpVmBackend vm) {
+    public static QmpCommandRegistry register(QmpCommandRegistry registry, VmCommandHandler vm) {
         registry.register(QmpCommand.builder("netdev_add").args(NETDEV_ADD.toArray(QmpArg[]::new))
                 .handler((a, f, s) -> vm.netdevAdd(a, s)));
         registry.register(QmpCommand.builder("netdev_del").arg(required("id", STR))

@@ -4,7 +4,7 @@ import dev.livetap.actors.migration.MigrationTransport;
 import dev.livetap.actors.options.MigrationUri;
 import dev.livetap.nativeio.ChannelLimits;
 import dev.livetap.nativeio.FrameChannel;
-import dev.livetap.nativeio.FramedChannel;
+import dev.livetap.nativeio.UnixFrameChannel;
 import dev.livetap.nativeio.Os;
 import dev.livetap.nativeio.OwnedFd;
 import dev.livetap.nativeio.PeerCredentials;
@@ -27,7 +27,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The real {@link MigrationTransport}: AF_UNIX path sockets through {@link Os#unix()} and the one
- * framing layer ({@link FramedChannel}), accept driven by the process's reactor (nothing blocks).
+ * framing layer ({@link UnixFrameChannel}), accept driven by the process's reactor (nothing blocks).
  *
  * <p>{@link #acceptOne}: listens at the path with mode 0600, owning it through {@code PATH.lock}
  * ({@link SocketPaths}: a leftover socket is replaced, a path a live process owns or a non-socket
@@ -111,7 +111,7 @@ public final class UnixMigrationTransport implements MigrationTransport, AutoClo
             return f;
         }
         try {
-            f.complete(FramedChannel.open(os, socket, settings.limits()));
+            f.complete(UnixFrameChannel.open(os, socket, settings.limits()));
         } catch (RuntimeException e) {
             socket.close();
             f.completeExceptionally(e);
@@ -254,7 +254,7 @@ public final class UnixMigrationTransport implements MigrationTransport, AutoClo
                 }
                 FrameChannel channel;
                 try {
-                    channel = FramedChannel.open(os, client, settings.limits());
+                    channel = UnixFrameChannel.open(os, client, settings.limits());
                 } catch (RuntimeException e) {
                     client.close();
                     finish(null, e);

@@ -2,7 +2,7 @@ package dev.livetap.engine.vmm;
 
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.livetap.engine.api.VmEndpoint;
+import dev.livetap.engine.api.VirtualMachine;
 import dev.livetap.actors.vm.VmEvent;
 import dev.livetap.engine.qmp.QmpArg;
 import dev.livetap.engine.qmp.QmpBuiltins;
@@ -23,18 +23,18 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * One VM endpoint behind one QMP socket: the built-in commands, the VM commands forwarded by
- * {@link VmQmpBackend}, and the endpoint's events ({@code MIGRATION}, {@code STOP},
+ * {@link EndpointCommandHandler}, and the endpoint's events ({@code MIGRATION}, {@code STOP},
  * {@code RESUME}) emitted as QMP events; {@link #shutdownEvent} adds QEMU's {@code SHUTDOWN}.
  * MIGRATION events need the {@code events} capability, as in QEMU: the frontend follows it as set
- * through QMP (and as the endpoint reported it at start); the in-process {@link VmEndpoint#subscribe}
+ * through QMP (and as the endpoint reported it at start); the in-process {@link VirtualMachine#subscribe}
  * API is not filtered.
  */
 public final class QmpFrontend implements AutoCloseable {
     private final QmpServer server;
-    private final VmEndpoint.Subscription subscription;
+    private final VirtualMachine.Subscription subscription;
     private final Os os;
 
-    private QmpFrontend(QmpServer server, VmEndpoint.Subscription subscription, Os os) {
+    private QmpFrontend(QmpServer server, VirtualMachine.Subscription subscription, Os os) {
         this.server = server;
         this.subscription = subscription;
         this.os = os;
@@ -46,27 +46,27 @@ public final class QmpFrontend implements AutoCloseable {
      *
      * @param onQuit runs on the reactor thread after the reply to {@code quit}; must not block
      */
-    public static QmpFrontend start(VmEndpoint endpoint, Os os, Path path, Runnable onQuit, Duration timeout) {
+    public static QmpFrontend start(VirtualMachine endpoint, Os os, Path path, Runnable onQuit, Duration timeout) {
         return start(endpoint, os, path, onQuit, timeout, QmpServer.Config.DEFAULT_NEGOTIATION_TIMEOUT);
     }
 
     /**
-     * As {@link #start(VmEndpoint, Os, Path, Runnable, Duration)}; a client that has not sent
+     * As {@link #start(VirtualMachine, Os, Path, Runnable, Duration)}; a client that has not sent
      * {@code qmp_capabilities} within {@code negotiationTimeout} is disconnected.
      */
-    public static QmpFrontend start(VmEndpoint endpoint, Os os, Path path, Runnable onQuit, Duration timeout,
+    public static QmpFrontend start(VirtualMachine endpoint, Os os, Path path, Runnable onQuit, Duration timeout,
             Duration negotiationTimeout) {
         QmpCommandRegistry registry = new QmpCommandRegistry();
         QmpBuiltins.register(registry, QmpVersion.DEFAULT);
-        VmQmpBackend backend = new VmQmpBackend(endpoint, onQuit);
+        EndpointCommandHandler backend = new EndpointCommandHandler(endpoint, onQuit);
         QmpVmCommands.register(registry, backend);
         QmpBuiltins.registerIntrospection(registry, Optional.of(endpoint.name()), EVENTS);
         QmpServer server = QmpServer.start(os, registry, QmpServer.Config.defaults(path, Clock.systemUTC())
                 .withNegotiationTimeout(negotiationTimeout));
         try {
-            backend.initMigrationEvents(VmQmpBackend.toJson(endpoint.queryCapabilities().toCompletableFuture()
+            backend.initMigrationEvents(EndpointCommandHandler.toJson(endpoint.queryCapabilities().toCompletableFuture()
                     .get(timeout.toMillis(), TimeUnit.MILLISECONDS)));
-            VmEndpoint.Subscription sub = endpoint.subscribe(e -> forward(server, backend, e))
+            VirtualMachine.Subscription sub = endpoint.subscribe(e -> forward(server, backend, e))
                     .toCompletableFuture().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
             return new QmpFrontend(server, sub, os);
         } catch (InterruptedException e) {
@@ -93,11 +93,11 @@ public final class QmpFrontend implements AutoCloseable {
      * One endpoint event as QEMU would send it: MIGRATION and MIGRATION_PASS only with the
      * {@code events} capability on; no {@code data} member for an event without data (STOP, RESUME).
      */
-    private static void forward(QmpServer server, VmQmpBackend backend, VmEvent e) {
+    private static void forward(QmpServer server, EndpointCommandHandler backend, VmEvent e) {
         if ((e.event().equals(VmEvent.MIGRATION) || e.event().equals("MIGRATION_PASS")) && !backend.migrationEvents()) {
             return;
         }
-        server.emit(e.event(), e.data().isEmpty() ? null : VmQmpBackend.toJson(e.data()), e.atNanos());
+        server.emit(e.event(), e.data().isEmpty() ? null : EndpointCommandHandler.toJson(e.data()), e.atNanos());
     }
 
     public QmpServer server() {

@@ -146,7 +146,7 @@ public record VmmArguments(Path qmp, Path qmpDir, int vms, String name, boolean 
     }
 
     /** The VMs this command line asks for (creates {@code --qmp-dir}); refuses bad combinations and values. */
-    public List<VmmHost.VmPlan> plans() throws BadArguments, java.io.IOException {
+    public List<VmmServer.VmPlan> plans() throws BadArguments, java.io.IOException {
         range("--vms", vms, 1, 4096);
         if ((qmp == null) == (qmpDir == null)) {
             throw new BadArguments("give exactly one of --qmp PATH (one VM) or --qmp-dir DIR");
@@ -159,15 +159,15 @@ public record VmmArguments(Path qmp, Path qmpDir, int vms, String name, boolean 
         base = option("--machine", () -> named.machine(machine)).incoming(incoming).paused(paused);
         VmSpec typed = base;
         base = option("--guest-ip", () -> typed.guestIp(guestIp));
-        List<VmmHost.VmPlan> plans = new java.util.ArrayList<>();
+        List<VmmServer.VmPlan> plans = new java.util.ArrayList<>();
         if (qmp != null) {
-            plans.add(new VmmHost.VmPlan(base, qmp));
+            plans.add(new VmmServer.VmPlan(base, qmp));
             return plans;
         }
         java.nio.file.Files.createDirectories(qmpDir);
         for (int i = 0; i < vms; i++) {
             String n = name + i;
-            plans.add(new VmmHost.VmPlan(new VmSpec(n, base.machine(), incoming, paused, base.guestIp()),
+            plans.add(new VmmServer.VmPlan(new VmSpec(n, base.machine(), incoming, paused, base.guestIp()),
                     qmpDir.resolve(n + ".qmp")));
         }
         return plans;

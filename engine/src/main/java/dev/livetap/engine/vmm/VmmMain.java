@@ -13,7 +13,7 @@ import java.util.function.Consumer;
 
 /**
  * The VMM process's entry point ({@code livetap vmm}): parses {@link VmmArguments}, runs a
- * {@link VmmHost} until its last VM quits or SIGTERM/SIGINT. Loads no command-line library and
+ * {@link VmmServer} until its last VM quits or SIGTERM/SIGINT. Loads no command-line library and
  * no harness, so a VMM child starts with the engine alone.
  */
 public final class VmmMain {
@@ -44,7 +44,7 @@ public final class VmmMain {
         PrintStream out = System.out;
         PrintStream err = System.err;
         VmmArguments a;
-        List<VmmHost.VmPlan> plans;
+        List<VmmServer.VmPlan> plans;
         try {
             a = VmmArguments.parse(args);
             if (a.help()) {
@@ -83,9 +83,9 @@ public final class VmmMain {
         if (a.dieWithParent()) {
             watchParent(signalled);
         }
-        VmmHost host;
+        VmmServer host;
         try {
-            host = VmmHost.start(settings, plans, !a.noWarmUp(), out);
+            host = VmmServer.start(settings, plans, !a.noWarmUp(), out);
         } catch (RuntimeException e) {
             err.println("livetap vmm: " + e.getMessage());
             return FAILED;

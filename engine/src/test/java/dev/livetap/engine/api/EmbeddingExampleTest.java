@@ -48,14 +48,14 @@ class EmbeddingExampleTest {
                 LivetapEngine targetEngine = LivetapEngine.create(settings.withOs(os2).withSystemName("vmm2"))) {
             // tag::embedding[]
             // source: a running VM with a 4-queue TAP and a virtio-net NIC (QEMU: -netdev tap,... -device virtio-net-pci,...)
-            VmEndpoint source = sourceEngine.createVm(VmSpec.of("web1"));
+            VirtualMachine source = sourceEngine.createVm(VmSpec.of("web1"));
             source.netdevAdd(TapNetdevOptions.parse("tap,id=net0,ifname=tap0,queues=4")).toCompletableFuture().join();
             source.deviceAdd(Map.of("driver", "virtio-net-pci", "id", "nic0", "netdev", "net0", "mq", true,
                     "mac", "52:54:00:12:34:56")).toCompletableFuture().join();
 
             // target (another process in production): -incoming, its TAP waits for the source's queue fds
             targetEngine.warmUp(); // before the switch-over: class loading, JNA, first stream
-            VmEndpoint target = targetEngine.createVm(VmSpec.of("web1").incoming(true));
+            VirtualMachine target = targetEngine.createVm(VmSpec.of("web1").incoming(true));
             target.netdevAdd(Map.of("id", "net0", "ifname", "tap0", "queues", 4, "incoming-fds", true))
                     .toCompletableFuture().join();
             target.deviceAdd(Map.of("driver", "virtio-net-pci", "id", "nic0", "netdev", "net0", "mq", true,

@@ -9,7 +9,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 
 /** A VM backend that records every forwarded call and answers {} (or a canned failure). */
-final class RecordingVmBackend implements QmpVmBackend {
+final class RecordingVmBackend implements VmCommandHandler {
     record Call(String command, JsonNode args) {
     }
 

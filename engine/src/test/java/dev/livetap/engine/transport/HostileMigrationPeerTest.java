@@ -16,12 +16,12 @@ import dev.livetap.codec.StateStruct;
 import dev.livetap.codec.StreamEncoder;
 import dev.livetap.codec.StreamHeader;
 import dev.livetap.engine.api.LivetapEngine;
-import dev.livetap.engine.api.VmEndpoint;
+import dev.livetap.engine.api.VirtualMachine;
 import dev.livetap.engine.api.VmSpec;
 import dev.livetap.nativeio.ChannelLimits;
 import dev.livetap.nativeio.Frame;
 import dev.livetap.nativeio.FrameChannel;
-import dev.livetap.nativeio.FramedChannel;
+import dev.livetap.nativeio.UnixFrameChannel;
 import dev.livetap.nativeio.Os;
 import dev.livetap.nativeio.OwnedFd;
 import dev.livetap.nativeio.TunFlags;
@@ -75,7 +75,7 @@ class HostileMigrationPeerTest {
     List<OwnedFd> lta = List.of();
     List<OwnedFd> ltb = List.of();
     LivetapEngine engine;
-    VmEndpoint tgt;
+    VirtualMachine tgt;
     int attempt;
 
     @BeforeEach
@@ -152,7 +152,7 @@ class HostileMigrationPeerTest {
         Path sock = dir.resolve("early.sock");
         get(tgt.migrateIncoming("unix:" + sock));
         await().atMost(T).until(() -> Files.exists(sock));
-        try (FrameChannel ch = FramedChannel.open(os, os.unix().connect(sock), ChannelLimits.DEFAULT)) {
+        try (FrameChannel ch = UnixFrameChannel.open(os, os.unix().connect(sock), ChannelLimits.DEFAULT)) {
             ch.start(new FrameChannel.FrameHandler() {
                 @Override
                 public void onFrame(Frame frame) {
@@ -198,7 +198,7 @@ class HostileMigrationPeerTest {
         Path sock = dir.resolve("in" + (++attempt) + ".sock");
         get(tgt.migrateIncoming("unix:" + sock));
         await().atMost(T).until(() -> Files.exists(sock));
-        FrameChannel ch = FramedChannel.open(os, os.unix().connect(sock), ChannelLimits.DEFAULT);
+        FrameChannel ch = UnixFrameChannel.open(os, os.unix().connect(sock), ChannelLimits.DEFAULT);
         Forged f = new Forged(ch);
         ch.start(new FrameChannel.FrameHandler() {
             @Override

@@ -10,7 +10,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.livetap.actors.nic.VirtioNetActor;
 import dev.livetap.engine.api.EngineSettings;
 import dev.livetap.engine.api.LivetapEngine;
-import dev.livetap.engine.api.VmEndpoint;
+import dev.livetap.engine.api.VirtualMachine;
 import dev.livetap.engine.api.VmSpec;
 import dev.livetap.engine.qmp.QmpClient;
 import dev.livetap.engine.qmp.QmpException;
@@ -53,7 +53,7 @@ class QmpNetdevPassedTapFdsTest {
     Path dir;
     PrivateNetns ns;
     LivetapEngine engine;
-    VmEndpoint vm;
+    VirtualMachine vm;
     QmpFrontend qmp;
     FdCounter fds;
 

@@ -9,7 +9,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.livetap.actors.migration.MigrationTimeouts;
 import dev.livetap.engine.api.EngineSettings;
 import dev.livetap.engine.api.LivetapEngine;
-import dev.livetap.engine.api.VmEndpoint;
+import dev.livetap.engine.api.VirtualMachine;
 import dev.livetap.engine.api.VmSpec;
 import dev.livetap.engine.qmp.QmpClient;
 import dev.livetap.engine.qmp.QmpFuzzInput;
@@ -82,8 +82,8 @@ class QmpSocketFuzzTest {
                 .withMigrationPeers(new PeerPolicy(Set.of(0)));
         srcEngine = LivetapEngine.create(s.withOs(srcOs).withSystemName("fuzz-src"));
         tgtEngine = LivetapEngine.create(s.withOs(tgtOs).withSystemName("fuzz-tgt"));
-        VmEndpoint src = srcEngine.createVm(VmSpec.of("src"));
-        VmEndpoint tgt = tgtEngine.createVm(VmSpec.of("tgt").incoming(true));
+        VirtualMachine src = srcEngine.createVm(VmSpec.of("src"));
+        VirtualMachine tgt = tgtEngine.createVm(VmSpec.of("tgt").incoming(true));
         dir = Files.createTempDirectory("livetap-qmpfuzz");
         srcQmp = QmpFrontend.start(src, os, dir.resolve("src.qmp"), () -> { }, T);
         tgtQmp = QmpFrontend.start(tgt, os, dir.resolve("tgt.qmp"), () -> { }, T);
@@ -194,7 +194,7 @@ class QmpSocketFuzzTest {
     }
 
     @Test
-    void hostileQmpOverARealSocketLeavesTheVmEndpointServingAndNoFdBehind() throws Exception {
+    void hostileQmpOverARealSocketLeavesTheVirtualMachineServingAndNoFdBehind() throws Exception {
         System.out.println("SEED=" + SEED + " cases=" + CASES);
         FdCounter kernelFdsAtStart = FdCounter.snapshot();
         Random rnd = new Random(SEED);

@@ -11,7 +11,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.livetap.actors.migration.MigrationTimeouts;
 import dev.livetap.engine.api.EngineSettings;
 import dev.livetap.engine.api.LivetapEngine;
-import dev.livetap.engine.api.VmEndpoint;
+import dev.livetap.engine.api.VirtualMachine;
 import dev.livetap.engine.api.VmSpec;
 import dev.livetap.engine.qmp.QmpClient;
 import dev.livetap.engine.qmp.QmpErrorClass;
@@ -54,8 +54,8 @@ class QmpVmWiringTest {
     InMemoryReactorDriver reactors;
     LivetapEngine srcEngine;
     LivetapEngine tgtEngine;
-    VmEndpoint src;
-    VmEndpoint tgt;
+    VirtualMachine src;
+    VirtualMachine tgt;
     QmpFrontend srcQmp;
     QmpFrontend tgtQmp;
     Path dir;
@@ -311,7 +311,7 @@ class QmpVmWiringTest {
     void quitRepliesThenShutdownEventAndTheSocketGoes() throws Exception {
         List<String> quits = new ArrayList<>();
         Path p = dir.resolve("q.qmp");
-        VmEndpoint vm = srcEngine.createVm(VmSpec.of("q"));
+        VirtualMachine vm = srcEngine.createVm(VmSpec.of("q"));
         QmpFrontend[] f = new QmpFrontend[1];
         f[0] = QmpFrontend.start(vm, JnaOs.instance(), p, () -> {
             quits.add("quit");

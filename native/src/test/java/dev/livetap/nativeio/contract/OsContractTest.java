@@ -12,7 +12,7 @@ import dev.livetap.nativeio.ChannelLimits;
 import dev.livetap.nativeio.FdKind;
 import dev.livetap.nativeio.Frame;
 import dev.livetap.nativeio.FrameChannel;
-import dev.livetap.nativeio.FramedChannel;
+import dev.livetap.nativeio.UnixFrameChannel;
 import dev.livetap.nativeio.FramingException;
 import dev.livetap.nativeio.NativeException;
 import dev.livetap.nativeio.Os;
@@ -202,8 +202,8 @@ public abstract class OsContractTest {
 
         Pair(ChannelLimits bLimits) {
             OwnedFd[] ends = os.unix().socketPair();
-            a = track(FramedChannel.open(os, ends[0], ChannelLimits.DEFAULT));
-            b = track(FramedChannel.open(os, ends[1], bLimits));
+            a = track(UnixFrameChannel.open(os, ends[0], ChannelLimits.DEFAULT));
+            b = track(UnixFrameChannel.open(os, ends[1], bLimits));
             a.start(ra);
             b.start(rb);
         }
@@ -218,7 +218,7 @@ public abstract class OsContractTest {
         RawToChannel(ChannelLimits limits) {
             OwnedFd[] ends = os.unix().socketPair();
             raw = track(ends[0]);
-            channel = track(FramedChannel.open(os, ends[1], limits));
+            channel = track(UnixFrameChannel.open(os, ends[1], limits));
             channel.start(recorder);
         }
     }
@@ -262,7 +262,7 @@ public abstract class OsContractTest {
     }
 
     private static ByteBuffer header(int magic, int length, int fds) {
-        return ByteBuffer.allocate(FramedChannel.HEADER_BYTES).putInt(magic).putInt(length).putInt(fds).flip();
+        return ByteBuffer.allocate(UnixFrameChannel.HEADER_BYTES).putInt(magic).putInt(length).putInt(fds).flip();
     }
 
     // ------------------------------------------------------------------ framing round trips
@@ -368,7 +368,7 @@ public abstract class OsContractTest {
     @Test
     void peerClosedMidFrameIsAFramingError() {
         RawToChannel r = new RawToChannel(ChannelLimits.DEFAULT);
-        ByteBuffer partial = ByteBuffer.allocate(22).put(header(FramedChannel.MAGIC, 100, 0)).put(new byte[10]).flip();
+        ByteBuffer partial = ByteBuffer.allocate(22).put(header(UnixFrameChannel.MAGIC, 100, 0)).put(new byte[10]).flip();
         assertEquals(22, os.unix().sendmsg(r.raw, partial, List.of()), "22 bytes fit an empty socket");
         r.raw.close();
         awaitThat("EOF inside a frame closes the channel", () -> r.recorder.closes.get() == 1);

@@ -3,7 +3,7 @@ package dev.livetap.simulation.faults;
 import dev.livetap.actors.migration.MigrationTransport;
 import dev.livetap.actors.options.MigrationUri;
 import dev.livetap.nativeio.ChannelLimits;
-import dev.livetap.nativeio.FramedChannel;
+import dev.livetap.nativeio.UnixFrameChannel;
 import dev.livetap.nativeio.FrameChannel;
 import dev.livetap.nativeio.NativeException;
 import dev.livetap.nativeio.Os;
@@ -16,7 +16,7 @@ import java.util.function.Consumer;
 
 /**
  * The simulation's {@link MigrationTransport}: AF_UNIX path sockets of the in-memory OS and the
- * production framing layer ({@link FramedChannel}), as the engine's transport does on the real
+ * production framing layer ({@link UnixFrameChannel}), as the engine's transport does on the real
  * kernel, each channel wrapped in a {@link FaultyChannel} handed to {@code onChannel} first.
  */
 public final class SimTransport implements MigrationTransport {
@@ -52,7 +52,7 @@ public final class SimTransport implements MigrationTransport {
         }
         try {
             OwnedFd s = os.unix().connect(Path.of(uri.path()));
-            FaultyChannel ch = new FaultyChannel(FramedChannel.open(os, s, ChannelLimits.DEFAULT), s);
+            FaultyChannel ch = new FaultyChannel(UnixFrameChannel.open(os, s, ChannelLimits.DEFAULT), s);
             onChannel.accept(ch);
             f.complete(ch);
         } catch (RuntimeException e) {
@@ -85,7 +85,7 @@ public final class SimTransport implements MigrationTransport {
             reg[0].cancel();
             listener.close();
             os.unix().unlinkSocket(path);
-            FaultyChannel ch = new FaultyChannel(FramedChannel.open(os, s, ChannelLimits.DEFAULT), s);
+            FaultyChannel ch = new FaultyChannel(UnixFrameChannel.open(os, s, ChannelLimits.DEFAULT), s);
             onChannel.accept(ch);
             f.complete(ch);
         });

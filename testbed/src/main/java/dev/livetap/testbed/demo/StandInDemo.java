@@ -6,7 +6,7 @@ import dev.livetap.actors.options.MigrationStatus;
 import dev.livetap.actors.options.TapNetdevOptions;
 import dev.livetap.engine.api.EngineSettings;
 import dev.livetap.engine.api.LivetapEngine;
-import dev.livetap.engine.api.VmEndpoint;
+import dev.livetap.engine.api.VirtualMachine;
 import dev.livetap.engine.api.VmSpec;
 import dev.livetap.testbed.demo.DemoSummary.Migration;
 import dev.livetap.engine.transport.UnixMigrationTransport;
@@ -59,12 +59,12 @@ public final class StandInDemo {
         String error = null;
         try {
             progress.accept("== stand-in backend transfer: in-memory processes, " + queues + "-queue in-memory TAP ==");
-            VmEndpoint source = vm(kernel, processes, engines, settings, 0, false);
+            VirtualMachine source = vm(kernel, processes, engines, settings, 0, false);
             source.netdevAdd(TapNetdevOptions.parse("tap,id=net0,ifname=tap0,queues=" + queues)).toCompletableFuture()
                     .get(STEP.toSeconds(), TimeUnit.SECONDS);
             nic(source);
             for (int k = 1; k <= migrations; k++) {
-                VmEndpoint target = vm(kernel, processes, engines, settings, k, true);
+                VirtualMachine target = vm(kernel, processes, engines, settings, k, true);
                 target.netdevAdd(Map.of("id", "net0", "ifname", "tap0", "queues", queues, "incoming-fds", true))
                         .toCompletableFuture().get(STEP.toSeconds(), TimeUnit.SECONDS);
                 nic(target);
@@ -117,7 +117,7 @@ public final class StandInDemo {
         return new Outcome(new DemoSummary(DemoSummary.BACKEND_TRANSFER, done, null, List.of(), 0), error);
     }
 
-    private static VmEndpoint vm(InMemoryKernel kernel, List<InMemoryOs> processes, List<LivetapEngine> engines,
+    private static VirtualMachine vm(InMemoryKernel kernel, List<InMemoryOs> processes, List<LivetapEngine> engines,
             EngineSettings settings, int k, boolean incoming) {
         InMemoryOs os = kernel.newProcess("standin" + k);
         processes.add(os);
@@ -129,7 +129,7 @@ public final class StandInDemo {
         return engine.createVm(VmSpec.of("web").incoming(incoming));
     }
 
-    private static void nic(VmEndpoint vm) throws Exception {
+    private static void nic(VirtualMachine vm) throws Exception {
         vm.deviceAdd(Map.of("driver", "virtio-net-pci", "id", "nic0", "netdev", "net0", "mq", true, "mac", DemoRun.MAC))
                 .toCompletableFuture().get(STEP.toSeconds(), TimeUnit.SECONDS);
     }

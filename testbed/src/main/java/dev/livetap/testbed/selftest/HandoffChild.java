@@ -4,7 +4,7 @@ import dev.livetap.nativeio.ChannelLimits;
 import dev.livetap.nativeio.FdKind;
 import dev.livetap.nativeio.Frame;
 import dev.livetap.nativeio.FrameChannel;
-import dev.livetap.nativeio.FramedChannel;
+import dev.livetap.nativeio.UnixFrameChannel;
 import dev.livetap.nativeio.Os;
 import dev.livetap.nativeio.OwnedFd;
 import dev.livetap.nativeio.TunFlags;
@@ -57,7 +57,7 @@ public final class HandoffChild {
                 }
                 Thread.sleep(2);
             }
-            FrameChannel channel = FramedChannel.open(os, conn, ChannelLimits.DEFAULT);
+            FrameChannel channel = UnixFrameChannel.open(os, conn, ChannelLimits.DEFAULT);
             CompletableFuture<Frame> ack = receiveOne(channel);
             channel.send((ifname + " " + queues).getBytes(StandardCharsets.US_ASCII), fds)
                     .toCompletableFuture().get(WAIT_SECONDS, TimeUnit.SECONDS);
@@ -74,7 +74,7 @@ public final class HandoffChild {
     }
 
     private static int target(Os os, Path socketPath, String ifname, int queues) throws Exception {
-        FrameChannel channel = FramedChannel.open(os, os.unix().connect(socketPath), ChannelLimits.DEFAULT);
+        FrameChannel channel = UnixFrameChannel.open(os, os.unix().connect(socketPath), ChannelLimits.DEFAULT);
         CompletableFuture<Frame> incoming = receiveOne(channel);
         try (Frame frame = incoming.get(WAIT_SECONDS, TimeUnit.SECONDS)) {
             List<OwnedFd> fds = frame.fds();

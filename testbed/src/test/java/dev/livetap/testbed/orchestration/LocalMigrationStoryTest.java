@@ -7,7 +7,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.livetap.actors.tap.RecordingVhostBackend;
 import dev.livetap.engine.api.EngineSettings;
 import dev.livetap.engine.api.VmSpec;
-import dev.livetap.engine.vmm.VmmHost;
+import dev.livetap.engine.vmm.VmmServer;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -39,10 +39,10 @@ class LocalMigrationStoryTest {
         PrintStream quiet = new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8);
         Path srcQmp = dir.resolve("s.qmp");
         Path tgtQmp = dir.resolve("t.qmp");
-        try (VmmHost source = VmmHost.start(settings.withSystemName("story-s"), List.of(new VmmHost.VmPlan(VmSpec.of("s"), srcQmp)),
+        try (VmmServer source = VmmServer.start(settings.withSystemName("story-s"), List.of(new VmmServer.VmPlan(VmSpec.of("s"), srcQmp)),
                 false, quiet);
-                VmmHost target = VmmHost.start(settings.withSystemName("story-t"),
-                        List.of(new VmmHost.VmPlan(VmSpec.of("t").incoming(true), tgtQmp)), false, quiet)) {
+                VmmServer target = VmmServer.start(settings.withSystemName("story-t"),
+                        List.of(new VmmServer.VmPlan(VmSpec.of("t").incoming(true), tgtQmp)), false, quiet)) {
             {
                 List<String> progress = new ArrayList<>();
                 LocalMigration.Result r = LocalMigration.run(LocalMigration.Options.of(srcQmp, tgtQmp), progress::add);

@@ -13,7 +13,7 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
  * Parent of one {@link VmActor}: stopping it stops the VM and, through supervision, its NICs and
  * TAP actors (which close their fds on PostStop); it also owns the event listeners.
  */
-final class VmHostActor {
+final class VmSupervisorActor {
     sealed interface Command permits Shutdown, AddListener, RemoveListener {
     }
 
@@ -27,7 +27,7 @@ final class VmHostActor {
     record RemoveListener(ActorRef<VmEvent> ref) implements Command {
     }
 
-    private VmHostActor() {
+    private VmSupervisorActor() {
     }
 
     static Behavior<Command> create(VmActor.VmConfig config, CompletableFuture<ActorRef<VmActor.Command>> vmRef) {
@@ -89,7 +89,7 @@ final class VmHostActor {
             try {
                 l.onEvent(e);
             } catch (RuntimeException ex) {
-                org.slf4j.LoggerFactory.getLogger(VmHostActor.class).warn("a VM event listener failed on {}", e, ex);
+                org.slf4j.LoggerFactory.getLogger(VmSupervisorActor.class).warn("a VM event listener failed on {}", e, ex);
             }
             return Behaviors.same();
         }).build();

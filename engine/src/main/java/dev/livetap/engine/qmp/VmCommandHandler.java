@@ -13,7 +13,7 @@ import java.util.concurrent.CompletionStage;
  * fd names ({@code netdev_add fd=NAME}, {@code fds=A:B}) are resolved with
  * {@link QmpSession#takeFd(String)} before the method returns.
  */
-public interface QmpVmBackend {
+public interface VmCommandHandler {
     CompletionStage<JsonNode> netdevAdd(ObjectNode args, QmpSession session);
 
     CompletionStage<JsonNode> netdevDel(String id);

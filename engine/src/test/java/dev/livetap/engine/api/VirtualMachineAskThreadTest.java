@@ -15,13 +15,13 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /**
- * A {@link VmEndpoint} answer completes on the thread that answered (an actor's, as its javadoc
+ * A {@link VirtualMachine} answer completes on the thread that answered (an actor's, as its javadoc
  * says), not on a thread of its own: Pekko's ask stage turns {@code whenComplete} into
  * {@code whenCompleteAsync} on the default executor, which on a machine with at most 2 CPUs starts
  * one new Thread per call (1,000 concurrent migrations over QMP started ~5,000 threads).
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
-class VmEndpointAskThreadTest {
+class VirtualMachineAskThreadTest {
     private static final int ASKS = 200;
 
     @Test
@@ -30,7 +30,7 @@ class VmEndpointAskThreadTest {
         InMemoryOs os = kernel.newProcess("vmm-asks");
         try (InMemoryReactorDriver reactors = new InMemoryReactorDriver(os);
                 LivetapEngine engine = LivetapEngine.create(EngineSettings.defaults().withOs(os).withSystemName("asks"))) {
-            VmEndpoint vm = engine.createVm(VmSpec.of("a"));
+            VirtualMachine vm = engine.createVm(VmSpec.of("a"));
             vm.status().toCompletableFuture().get(10, TimeUnit.SECONDS); // actors started, classes loaded
             ThreadMXBean mx = ManagementFactory.getThreadMXBean();
             long before = mx.getTotalStartedThreadCount();

@@ -5,11 +5,11 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.livetap.actors.migration.MigrationInfo;
 import dev.livetap.engine.api.LivetapException;
-import dev.livetap.engine.api.VmEndpoint;
+import dev.livetap.engine.api.VirtualMachine;
 import dev.livetap.engine.qmp.QmpErrorClass;
 import dev.livetap.engine.qmp.QmpException;
 import dev.livetap.engine.qmp.QmpSession;
-import dev.livetap.engine.qmp.QmpVmBackend;
+import dev.livetap.engine.qmp.VmCommandHandler;
 import dev.livetap.nativeio.OwnedFd;
 import java.util.ArrayList;
 import java.util.List;
@@ -18,22 +18,22 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 
 /**
- * Forwards each QMP VM command to a {@link VmEndpoint} and maps the answer: a value becomes the
+ * Forwards each QMP VM command to a {@link VirtualMachine} and maps the answer: a value becomes the
  * {@code return} JSON, a {@link LivetapException} becomes {@code {"error": {class, desc}}}.
  */
-public final class VmQmpBackend implements QmpVmBackend {
+public final class EndpointCommandHandler implements VmCommandHandler {
     private static final ObjectMapper JSON = new ObjectMapper();
     /** Why {@code netdev_add vhostfd=}/{@code vhostfds=} is refused (the fds named are taken and closed, as QEMU would consume them). */
     public static final String VHOSTFD_UNSUPPORTED = "netdev_add with vhostfd=/vhostfds= is not supported by livetap's"
             + " VM endpoint: this kernel has no vhost-net and livetap's native layer has no vhost ioctls; the passed"
             + " descriptor(s) were closed";
 
-    private final VmEndpoint vm;
+    private final VirtualMachine vm;
     private final Runnable onQuit;
     /** The {@code events} migration capability as last set through this backend (QEMU's default: off). */
     private volatile boolean migrationEvents;
 
-    public VmQmpBackend(VmEndpoint vm, Runnable onQuit) {
+    public EndpointCommandHandler(VirtualMachine vm, Runnable onQuit) {
         this.vm = vm;
         this.onQuit = onQuit;
     }

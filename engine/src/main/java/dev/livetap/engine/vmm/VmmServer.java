@@ -2,7 +2,7 @@ package dev.livetap.engine.vmm;
 
 import dev.livetap.engine.api.EngineSettings;
 import dev.livetap.engine.api.LivetapEngine;
-import dev.livetap.engine.api.VmEndpoint;
+import dev.livetap.engine.api.VirtualMachine;
 import dev.livetap.engine.api.VmSpec;
 import dev.livetap.engine.api.WarmUp;
 import java.io.PrintStream;
@@ -23,8 +23,8 @@ import org.slf4j.LoggerFactory;
  * {@link #close()} (SIGTERM) stops everything: no VM left reading, every fd closed, every socket
  * removed.
  */
-public final class VmmHost implements AutoCloseable {
-    private static final Logger LOG = LoggerFactory.getLogger(VmmHost.class);
+public final class VmmServer implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(VmmServer.class);
 
     /** One VM of the host: its spec and QMP socket path. */
     public record VmPlan(VmSpec spec, Path qmp) {
@@ -41,17 +41,17 @@ public final class VmmHost implements AutoCloseable {
 
     private final class Vm {
         final VmPlan plan;
-        final VmEndpoint endpoint;
+        final VirtualMachine endpoint;
         QmpFrontend frontend;
         boolean stopped;
 
-        Vm(VmPlan plan, VmEndpoint endpoint) {
+        Vm(VmPlan plan, VirtualMachine endpoint) {
             this.plan = plan;
             this.endpoint = endpoint;
         }
     }
 
-    private VmmHost(LivetapEngine engine, int count, WarmUp.Report warmUp) {
+    private VmmServer(LivetapEngine engine, int count, WarmUp.Report warmUp) {
         this.engine = engine;
         this.allGone = new CountDownLatch(count);
         this.warmUp = warmUp;
@@ -62,15 +62,15 @@ public final class VmmHost implements AutoCloseable {
      * QMP servers, and prints {@code READY <qmp-path>} for each on {@code out}. On failure
      * everything started so far is stopped again.
      */
-    public static VmmHost start(EngineSettings settings, List<VmPlan> plans, boolean warmUp, PrintStream out) {
+    public static VmmServer start(EngineSettings settings, List<VmPlan> plans, boolean warmUp, PrintStream out) {
         if (plans.isEmpty()) {
             throw new IllegalArgumentException("a VMM host needs at least one VM");
         }
         LivetapEngine engine = LivetapEngine.create(settings);
-        VmmHost host = null;
+        VmmServer host = null;
         try {
             WarmUp.Report report = warmUp ? engine.warmUp() : null;
-            host = new VmmHost(engine, plans.size(), report);
+            host = new VmmServer(engine, plans.size(), report);
             for (VmPlan p : plans) {
                 host.add(p);
             }
@@ -90,7 +90,7 @@ public final class VmmHost implements AutoCloseable {
     }
 
     private void add(VmPlan plan) {
-        VmEndpoint endpoint = engine.createVm(plan.spec());
+        VirtualMachine endpoint = engine.createVm(plan.spec());
         Vm vm = new Vm(plan, endpoint);
         synchronized (vms) {
             vms.add(vm);

@@ -37,14 +37,14 @@ import java.util.concurrent.CompletionStage;
  * later one, but does not close the channel: the frames the peer sent before it went are still
  * delivered, then the end, with the write's failure as the cause.
  */
-public final class FramedChannel {
+public final class UnixFrameChannel {
     /** "LTF1". */
     public static final int MAGIC = 0x4C544631;
     public static final int HEADER_BYTES = 12;
     /** The data byte of every fd chunk after the first. */
     public static final byte FD_MARKER = (byte) 0xFD;
 
-    private FramedChannel() {
+    private UnixFrameChannel() {
     }
 
     /** Wraps a connected non-blocking stream socket; the channel owns {@code socket} from now on. */
@@ -224,7 +224,7 @@ public final class FramedChannel {
 
         @Override
         public String toString() {
-            return "FramedChannel(" + socket + ")";
+            return "UnixFrameChannel(" + socket + ")";
         }
 
         // ------------------------------------------------------------------ reactor side

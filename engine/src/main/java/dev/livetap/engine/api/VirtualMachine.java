@@ -34,7 +34,7 @@ import org.apache.pekko.actor.typed.javadsl.AskPattern;
  * Stages complete on actor threads: chain with non-{@code Async} methods or your own executor,
  * never block in them.
  */
-public final class VmEndpoint implements AutoCloseable {
+public final class VirtualMachine implements AutoCloseable {
     /** QMP device_add argument (a livetap extra): the guest stand-in's IPv4 address. */
     public static final String GUEST_IP_ARGUMENT = "x-guest-ip";
     /** The QMP error class of a refusal naming a device that does not exist. */
@@ -43,13 +43,13 @@ public final class VmEndpoint implements AutoCloseable {
     /** Runs a completion on the completing thread (no pool, no new thread). */
     private static final java.util.concurrent.Executor DIRECT = Runnable::run;
     private final ActorSystem<?> system;
-    private final ActorRef<VmHostActor.Command> host;
+    private final ActorRef<VmSupervisorActor.Command> host;
     private final ActorRef<VmActor.Command> vm;
     private final Duration askTimeout;
     private final Runnable onClose;
     private volatile boolean closed;
 
-    VmEndpoint(VmSpec spec, ActorSystem<?> system, ActorRef<VmHostActor.Command> host, ActorRef<VmActor.Command> vm,
+    VirtualMachine(VmSpec spec, ActorSystem<?> system, ActorRef<VmSupervisorActor.Command> host, ActorRef<VmActor.Command> vm,
             Duration askTimeout, Runnable onClose) {
         this.spec = spec;
         this.system = system;
@@ -240,8 +240,8 @@ public final class VmEndpoint implements AutoCloseable {
     public CompletionStage<Subscription> subscribe(VmListener listener) {
         Objects.requireNonNull(listener, "listener");
         CompletableFuture<ActorRef<VmEvent>> added = new CompletableFuture<>();
-        host.tell(new VmHostActor.AddListener(listener, added));
-        return added.thenApply(ref -> () -> host.tell(new VmHostActor.RemoveListener(ref)));
+        host.tell(new VmSupervisorActor.AddListener(listener, added));
+        return added.thenApply(ref -> () -> host.tell(new VmSupervisorActor.RemoveListener(ref)));
     }
 
     /** An event subscription; closing it stops the deliveries. */
@@ -259,7 +259,7 @@ public final class VmEndpoint implements AutoCloseable {
     public CompletionStage<Void> shutdown() {
         CompletableFuture<Void> done = new CompletableFuture<>();
         closed = true;
-        host.tell(new VmHostActor.Shutdown(done));
+        host.tell(new VmSupervisorActor.Shutdown(done));
         return done.whenComplete((v, e) -> onClose.run());
     }
 

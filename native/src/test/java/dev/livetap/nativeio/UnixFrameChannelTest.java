@@ -27,7 +27,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /** Edge cases of the framing state machine, on the in-memory OS where reads and writes can be made short. */
 @Timeout(value = 20, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
-class FramedChannelTest {
+class UnixFrameChannelTest {
     private InMemoryOs os;
     private int ownedAtStart;
     private final List<AutoCloseable> toClose = new ArrayList<>();
@@ -80,8 +80,8 @@ class FramedChannelTest {
 
     private final class Ends {
         final OwnedFd[] sockets = os.unix().socketPair();
-        final FrameChannel a = track(FramedChannel.open(os, sockets[0], ChannelLimits.DEFAULT));
-        final FrameChannel b = track(FramedChannel.open(os, sockets[1], ChannelLimits.DEFAULT));
+        final FrameChannel a = track(UnixFrameChannel.open(os, sockets[0], ChannelLimits.DEFAULT));
+        final FrameChannel b = track(UnixFrameChannel.open(os, sockets[1], ChannelLimits.DEFAULT));
         final Recorder ra = track(new Recorder());
         final Recorder rb = track(new Recorder());
 
@@ -103,7 +103,7 @@ class FramedChannelTest {
             OwnedFd[] s = os.unix().socketPair();
             raw = track(s[0]);
             receiverSocket = s[1];
-            channel = track(FramedChannel.open(os, s[1], ChannelLimits.DEFAULT));
+            channel = track(UnixFrameChannel.open(os, s[1], ChannelLimits.DEFAULT));
             channel.start(rec);
         }
 
@@ -180,7 +180,7 @@ class FramedChannelTest {
         os.faults().maxBytesPerRecvmsg(1);
         Ends e = new Ends().start();
         List<OwnedFd> fds = pipes(4 * 253 + 1);
-        assertEquals(5, FramedChannel.chunks(fds.size()), "1013 fds take 5 chunks");
+        assertEquals(5, UnixFrameChannel.chunks(fds.size()), "1013 fds take 5 chunks");
         e.a.send(new byte[0], fds);
         assertTrue(os.reactor().runUntil(() -> e.rb.frames.size() == 1), "the frame arrives");
         try (Frame f = e.rb.frames.poll()) {
@@ -251,7 +251,7 @@ class FramedChannelTest {
     @Test
     void strayFdOnAHeaderAnnouncingNoneIsRejected() {
         Raw r = new Raw();
-        r.send(header(FramedChannel.MAGIC, 0, 0), pipes(1));
+        r.send(header(UnixFrameChannel.MAGIC, 0, 0), pipes(1));
         FramingException e = r.failure();
         assertTrue(e.getMessage().contains("announcing 0 fds must carry 0") && e.getMessage().contains("1 arrived"),
                 "the message says what was expected and what arrived: " + e.getMessage());
@@ -260,7 +260,7 @@ class FramedChannelTest {
     @Test
     void headerMissingSomeOfItsFdsIsRejected() {
         Raw r = new Raw();
-        r.send(header(FramedChannel.MAGIC, 0, 2), pipes(1));
+        r.send(header(UnixFrameChannel.MAGIC, 0, 2), pipes(1));
         FramingException e = r.failure();
         assertTrue(e.getMessage().contains("must carry 2") && e.getMessage().contains("but 1 arrived"),
                 "the message says what was expected and what arrived: " + e.getMessage());
@@ -269,7 +269,7 @@ class FramedChannelTest {
     @Test
     void fdsOnPayloadBytesAreStray() {
         Raw r = new Raw();
-        r.send(header(FramedChannel.MAGIC, 4, 0), List.of());
+        r.send(header(UnixFrameChannel.MAGIC, 4, 0), List.of());
         r.send(new byte[] {1, 2, 3, 4}, pipes(1));
         FramingException e = r.failure();
         assertTrue(e.getMessage().contains("1 stray fds arrived on payload bytes"), "names the stray fds: " + e.getMessage());
@@ -278,7 +278,7 @@ class FramedChannelTest {
     @Test
     void wrongMarkerByteIsRejected() {
         Raw r = new Raw();
-        r.send(header(FramedChannel.MAGIC, 0, 254), pipes(253));
+        r.send(header(UnixFrameChannel.MAGIC, 0, 254), pipes(253));
         r.send(new byte[] {0}, pipes(1));
         FramingException e = r.failure();
         assertTrue(e.getMessage().contains("fd chunk 2 of 2: expected marker byte 0xFD, got 0x00"), e.getMessage());
@@ -287,8 +287,8 @@ class FramedChannelTest {
     @Test
     void markerWithTheWrongFdCountIsRejected() {
         Raw r = new Raw();
-        r.send(header(FramedChannel.MAGIC, 0, 254), pipes(253));
-        r.send(new byte[] {FramedChannel.FD_MARKER}, pipes(2));
+        r.send(header(UnixFrameChannel.MAGIC, 0, 254), pipes(253));
+        r.send(new byte[] {UnixFrameChannel.FD_MARKER}, pipes(2));
         FramingException e = r.failure();
         assertTrue(e.getMessage().contains("must carry 1 fds, but 2 arrived"), e.getMessage());
     }
@@ -306,7 +306,7 @@ class FramedChannelTest {
     void emfileWhileReceivingFdsClosesTheChannelAndWhatArrived() {
         Raw r = new Raw();
         os.faults().truncateFdsOnNextRecvmsg(r.receiverSocket);
-        r.send(header(FramedChannel.MAGIC, 0, 3), pipes(3));
+        r.send(header(UnixFrameChannel.MAGIC, 0, 3), pipes(3));
         FramingException e = r.failure();
         assertTrue(e.getMessage().contains("MSG_CTRUNC") && e.getMessage().contains("EMFILE"), e.getMessage());
     }
@@ -314,7 +314,7 @@ class FramedChannelTest {
     @Test
     void corruptedMagicInFlightIsRejected() {
         Raw r = new Raw();
-        r.send(header(FramedChannel.MAGIC, 0, 0), List.of());
+        r.send(header(UnixFrameChannel.MAGIC, 0, 0), List.of());
         assertTrue(os.faults().corruptInFlight(r.receiverSocket, 0, 0xFF), "a byte is in flight to corrupt");
         assertTrue(r.failure().getMessage().contains("bad frame magic 0xB3544631"), "the corrupted magic is named");
     }
@@ -322,7 +322,7 @@ class FramedChannelTest {
     @Test
     void streamTruncatedInFlightIsMidFrame() {
         Raw r = new Raw();
-        r.send(header(FramedChannel.MAGIC, 10, 0), List.of());
+        r.send(header(UnixFrameChannel.MAGIC, 10, 0), List.of());
         r.send(new byte[10], List.of());
         os.faults().truncateInFlight(r.receiverSocket, 15);
         assertTrue(r.failure().getMessage().contains("peer closed mid-frame after 15 of 22 bytes"), "truncation is reported");
@@ -345,8 +345,8 @@ class FramedChannelTest {
     @Test
     void handlerExceptionClosesTheChannelWithThatCause() {
         OwnedFd[] s = os.unix().socketPair();
-        FrameChannel a = track(FramedChannel.open(os, s[0], ChannelLimits.DEFAULT));
-        FrameChannel b = track(FramedChannel.open(os, s[1], ChannelLimits.DEFAULT));
+        FrameChannel a = track(UnixFrameChannel.open(os, s[0], ChannelLimits.DEFAULT));
+        FrameChannel b = track(UnixFrameChannel.open(os, s[1], ChannelLimits.DEFAULT));
         a.start(track(new Recorder()));
         IllegalStateException boom = new IllegalStateException("handler failed");
         AtomicReference<Throwable> cause = new AtomicReference<>();
@@ -446,7 +446,7 @@ class FramedChannelTest {
     void closeBeforeStartReportsAtStart() {
         OwnedFd[] s = os.unix().socketPair();
         track(s[0]);
-        FrameChannel c = FramedChannel.open(os, s[1], ChannelLimits.DEFAULT);
+        FrameChannel c = UnixFrameChannel.open(os, s[1], ChannelLimits.DEFAULT);
         c.close();
         Recorder r = track(new Recorder());
         c.start(r);

@@ -3,8 +3,8 @@ package dev.livetap.simulation.runtime;
 import org.slf4j.LoggerFactory;
 
 /** Faulty runs log warnings by design; a batch of thousands keeps the actors' logs at ERROR unless asked. */
-public final class Quiet {
-    private Quiet() {
+public final class BatchLogLevel {
+    private BatchLogLevel() {
     }
 
     public static void logs() {
