@@ -1,0 +1,96 @@
+package dev.livetap.fleet.cluster;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigValueFactory;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * The configuration of one fleet node: a cluster member on loopback or a given host, the Split Brain
+ * Resolver as downing provider, fleet messages serialized with Jackson CBOR, and the event journal
+ * and snapshot store in a database through pekko-persistence-jdbc (H2 in a file by default).
+ *
+ * @param host        the canonical host the node binds and is reached at
+ * @param port        the canonical port (0: any free port; only for a node that joins itself)
+ * @param seedNodes   {@code pekko://livetap-fleet@HOST:PORT} addresses; empty: the node joins itself
+ * @param journalUrl  a JDBC URL; {@link #h2File(Path)} for the embedded default
+ * @param roles       cluster roles ({@code coordinator}, {@code agent})
+ */
+public record FleetConfig(String host, int port, List<String> seedNodes, String journalUrl, List<String> roles) {
+    /** The actor system name every node of one fleet shares (cluster membership requires it). */
+    public static final String SYSTEM_NAME = "livetap-fleet";
+
+    public FleetConfig {
+        Objects.requireNonNull(host, "host");
+        Objects.requireNonNull(journalUrl, "journalUrl");
+        seedNodes = List.copyOf(seedNodes);
+        roles = List.copyOf(roles);
+        if (port < 0 || port > 65535) {
+            throw new IllegalArgumentException("port must be 0..65535: " + port);
+        }
+    }
+
+    /** A node on 127.0.0.1, any free port, joining itself, journal in the H2 file {@code file}. */
+    public static FleetConfig singleNode(Path h2File) {
+        return new FleetConfig("127.0.0.1", 0, List.of(), h2File(h2File), List.of("coordinator", "agent"));
+    }
+
+    /**
+     * An embedded H2 database in {@code file} (H2 appends {@code .mv.db}); AUTO_SERVER off: one
+     * process owns it, the one holding the coordinator.
+     */
+    public static String h2File(Path file) {
+        return "jdbc:h2:file:" + file.toAbsolutePath() + ";DB_CLOSE_DELAY=-1";
+    }
+
+    /** The Pekko configuration, over the class path's reference.conf files. */
+    public Config toConfig() {
+        String driver = journalUrl.startsWith("jdbc:postgresql:") ? "org.postgresql.Driver" : "org.h2.Driver";
+        String profile = journalUrl.startsWith("jdbc:postgresql:") ? "slick.jdbc.PostgresProfile$" : "slick.jdbc.H2Profile$";
+        Config fleet = ConfigFactory.parseString("""
+                pekko {
+                  loglevel = INFO
+                  loggers = ["org.apache.pekko.event.slf4j.Slf4jLogger"]
+                  logging-filter = "org.apache.pekko.event.slf4j.Slf4jLoggingFilter"
+                  actor.provider = cluster
+                  actor.serialization-bindings {
+                    "dev.livetap.fleet.FleetSerializable" = jackson-cbor
+                  }
+                  remote.artery.transport = tcp
+                  cluster {
+                    downing-provider-class = "org.apache.pekko.cluster.sbr.SplitBrainResolverProvider"
+                    split-brain-resolver.active-strategy = keep-majority
+                    jmx.multi-mbeans-in-same-jvm = on
+                  }
+                  coordinated-shutdown.exit-jvm = off
+                  persistence {
+                    journal.plugin = "jdbc-journal"
+                    snapshot-store.plugin = "jdbc-snapshot-store"
+                  }
+                }
+                jdbc-journal.use-shared-db = "slick"
+                jdbc-snapshot-store.use-shared-db = "slick"
+                jdbc-read-journal.use-shared-db = "slick"
+                jdbc-durable-state-store.use-shared-db = "slick"
+                pekko-persistence-jdbc.shared-databases.slick {
+                  db {
+                    user = "livetap"
+                    password = ""
+                    numThreads = 2
+                    maxConnections = 2
+                    minConnections = 1
+                  }
+                }
+                """)
+                .withValue("pekko.remote.artery.canonical.hostname", ConfigValueFactory.fromAnyRef(host))
+                .withValue("pekko.remote.artery.canonical.port", ConfigValueFactory.fromAnyRef(port))
+                .withValue("pekko.cluster.seed-nodes", ConfigValueFactory.fromIterable(seedNodes))
+                .withValue("pekko.cluster.roles", ConfigValueFactory.fromIterable(roles))
+                .withValue("pekko-persistence-jdbc.shared-databases.slick.profile", ConfigValueFactory.fromAnyRef(profile))
+                .withValue("pekko-persistence-jdbc.shared-databases.slick.db.url", ConfigValueFactory.fromAnyRef(journalUrl))
+                .withValue("pekko-persistence-jdbc.shared-databases.slick.db.driver", ConfigValueFactory.fromAnyRef(driver));
+        return fleet.withFallback(ConfigFactory.load());
+    }
+}

@@ -1,0 +1,93 @@
+package dev.livetap.fleet.cluster;
+
+import dev.livetap.fleet.coordinator.UpgradeCoordinator;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.cluster.MemberStatus;
+import org.apache.pekko.cluster.typed.Cluster;
+import org.apache.pekko.cluster.typed.ClusterSingleton;
+import org.apache.pekko.cluster.typed.Join;
+import org.apache.pekko.cluster.typed.SingletonActor;
+import org.apache.pekko.persistence.jdbc.testkit.javadsl.SchemaUtils;
+
+/**
+ * One fleet node: an actor system that is a cluster member, the journal's tables created if
+ * missing, and a proxy to the {@link UpgradeCoordinator} singleton (which runs on the oldest node
+ * with role {@code coordinator}).
+ */
+public final class FleetNode implements AutoCloseable {
+    private final ActorSystem<Void> system;
+    private final ActorRef<UpgradeCoordinator.Command> coordinator;
+
+    private FleetNode(ActorSystem<Void> system, ActorRef<UpgradeCoordinator.Command> coordinator) {
+        this.system = system;
+        this.coordinator = coordinator;
+    }
+
+    /**
+     * Starts the node, joins the cluster (itself when {@code config} names no seed node), waits
+     * until it is {@code Up} and the journal's tables exist; both waits bounded by {@code timeout}.
+     */
+    public static FleetNode start(FleetConfig config, Duration timeout) throws TimeoutException {
+        ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), FleetConfig.SYSTEM_NAME, config.toConfig());
+        try {
+            Cluster cluster = Cluster.get(system);
+            if (config.seedNodes().isEmpty()) {
+                cluster.manager().tell(Join.create(cluster.selfMember().address()));
+            }
+            long deadline = System.nanoTime() + timeout.toNanos();
+            while (cluster.selfMember().status() != MemberStatus.up()) {
+                if (System.nanoTime() > deadline) {
+                    throw new TimeoutException("the node did not become Up within " + timeout.toMillis() + " ms (status "
+                            + cluster.selfMember().status() + ")");
+                }
+                Thread.sleep(20);
+            }
+            // the journal's tables, from pekko-persistence-jdbc's own DDL for the configured profile
+            SchemaUtils.createIfNotExists(system).toCompletableFuture().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+            ActorRef<UpgradeCoordinator.Command> proxy = ClusterSingleton.get(system).init(
+                    SingletonActor.of(UpgradeCoordinator.create(), UpgradeCoordinator.SINGLETON_NAME).withStopMessage(
+                            UpgradeCoordinator.Passivate.INSTANCE));
+            return new FleetNode(system, proxy);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            close(system, timeout);
+            throw new TimeoutException("interrupted while starting the fleet node");
+        } catch (java.util.concurrent.ExecutionException e) {
+            close(system, timeout);
+            throw new IllegalStateException("the journal's tables could not be created: " + e.getCause().getMessage(), e.getCause());
+        } catch (TimeoutException | RuntimeException e) {
+            close(system, timeout);
+            throw e;
+        }
+    }
+
+    public ActorSystem<Void> system() {
+        return system;
+    }
+
+    /** The singleton proxy: messages reach the one coordinator wherever it runs. */
+    public ActorRef<UpgradeCoordinator.Command> coordinator() {
+        return coordinator;
+    }
+
+    @Override
+    public void close() {
+        close(system, Duration.ofSeconds(30));
+    }
+
+    private static void close(ActorSystem<Void> system, Duration timeout) {
+        system.terminate();
+        try {
+            system.getWhenTerminated().toCompletableFuture().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (java.util.concurrent.ExecutionException | TimeoutException e) {
+            throw new IllegalStateException("the fleet node did not terminate within " + timeout.toMillis() + " ms", e);
+        }
+    }
+}
