@@ -1,0 +1,153 @@
+package dev.livetap.fleet.budget;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+@Timeout(value = 30, unit = TimeUnit.SECONDS)
+class FreezeBudgetTest {
+    private static final Duration SHORT = Duration.ofMillis(50);
+    private static final Duration LONG = Duration.ofSeconds(10);
+
+    @Test
+    void aFixedBudgetGrantsExactlyKAndTheNextWaitsUntilOneIsReleased() throws Exception {
+        FreezeBudget b = new FreezeBudget(FreezeBudget.Settings.fixed(3));
+        List<FreezeBudget.Permit> held = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            held.add(b.acquire(SHORT));
+        }
+        assertThrows(TimeoutException.class, () -> b.acquire(SHORT), "a fourth switch-over must not enter a window of 3");
+        b.release(held.remove(0), 1.0);
+        held.add(b.acquire(SHORT));
+        assertEquals(3, b.inUse());
+        assertEquals(3, b.maxInUse());
+        held.forEach(p -> b.release(p, 1.0));
+        assertEquals(0, b.inUse());
+        assertEquals(3, b.limit(), "a fixed budget never adapts");
+    }
+
+    @Test
+    void manyThreadsNeverHoldMoreThanK() throws Exception {
+        FreezeBudget b = new FreezeBudget(FreezeBudget.Settings.fixed(4));
+        AtomicInteger inside = new AtomicInteger();
+        AtomicInteger most = new AtomicInteger();
+        ExecutorService pool = Executors.newFixedThreadPool(16);
+        try {
+            List<Future<?>> all = new ArrayList<>();
+            for (int i = 0; i < 400; i++) {
+                all.add(pool.submit(() -> {
+                    FreezeBudget.Permit p = b.acquire(LONG);
+                    int now = inside.incrementAndGet();
+                    most.accumulateAndGet(now, Math::max);
+                    Thread.onSpinWait();
+                    inside.decrementAndGet();
+                    b.release(p, 1.0);
+                    return null;
+                }));
+            }
+            for (Future<?> f : all) {
+                f.get(20, TimeUnit.SECONDS);
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+        assertTrue(most.get() <= 4, "at most K holders at once, saw " + most.get());
+        assertTrue(b.maxInUse() <= 4);
+        assertEquals(0, b.inUse());
+    }
+
+    @Test
+    void waitersAreServedInArrivalOrder() throws Exception {
+        FreezeBudget b = new FreezeBudget(FreezeBudget.Settings.fixed(1));
+        FreezeBudget.Permit first = b.acquire(SHORT);
+        List<Integer> order = java.util.Collections.synchronizedList(new ArrayList<>());
+        ExecutorService pool = Executors.newFixedThreadPool(3);
+        try {
+            List<Future<?>> all = new ArrayList<>();
+            for (int i = 0; i < 3; i++) {
+                int me = i;
+                CountDownLatch queued = new CountDownLatch(1);
+                all.add(pool.submit(() -> {
+                    queued.countDown();
+                    FreezeBudget.Permit p = b.acquire(LONG);
+                    order.add(me);
+                    b.release(p, 1.0);
+                    return null;
+                }));
+                queued.await();
+                Thread.sleep(50); // the waiter is parked in acquire before the next one arrives
+            }
+            b.release(first, 1.0);
+            for (Future<?> f : all) {
+                f.get(10, TimeUnit.SECONDS);
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+        assertEquals(List.of(0, 1, 2), order, "first come, first served");
+    }
+
+    @Test
+    void anAdaptiveBudgetHalvesOnADowntimeNearTheLimitAndGrowsBackOneAtATime() throws Exception {
+        FreezeBudget b = new FreezeBudget(FreezeBudget.Settings.adaptive(8, 8, 10.0));
+        List<FreezeBudget.Permit> crowd = new ArrayList<>();
+        for (int i = 0; i < 8; i++) {
+            crowd.add(b.acquire(SHORT));
+        }
+        b.release(crowd.remove(0), 9.0); // above 0.8 x 10 ms
+        assertEquals(4, b.limit(), "a downtime near the limit halves K");
+        for (FreezeBudget.Permit p : crowd) {
+            b.release(p, 50.0); // granted under the old K: they describe the old crowd
+        }
+        assertEquals(4, b.limit(), "releases of permits granted before the decrease must not shrink K again");
+        for (int i = 0; i < 3; i++) {
+            b.release(b.acquire(SHORT), 1.0);
+        }
+        assertEquals(4, b.limit(), "K grows only after K calm downtimes in a row");
+        b.release(b.acquire(SHORT), 1.0);
+        assertEquals(5, b.limit());
+        b.release(b.acquire(SHORT), 6.0); // between 0.4 and 0.8 of the limit: neither
+        assertEquals(5, b.limit());
+        b.release(b.acquire(SHORT), -1); // unknown (failed): does not steer
+        assertEquals(5, b.limit());
+        assertEquals(2, b.adjustments().size());
+        assertEquals(new FreezeBudget.Adjustment(1, 8, 4, 9.0), b.adjustments().get(0));
+    }
+
+    @Test
+    void anAdaptiveBudgetNeverGoesBelowItsMinimum() throws Exception {
+        FreezeBudget b = new FreezeBudget(FreezeBudget.Settings.adaptive(2, 8, 10.0));
+        for (int i = 0; i < 5; i++) {
+            b.release(b.acquire(SHORT), 100.0);
+        }
+        assertEquals(1, b.limit());
+        b.release(b.acquire(SHORT), 100.0);
+        assertEquals(1, b.limit());
+    }
+
+    @Test
+    void aPermitReleasedTwiceIsAnErrorAndATimedOutWaiterLeavesNoTrace() throws Exception {
+        FreezeBudget b = new FreezeBudget(FreezeBudget.Settings.fixed(1));
+        FreezeBudget.Permit p = b.acquire(SHORT);
+        assertThrows(TimeoutException.class, () -> b.acquire(SHORT));
+        b.release(p, 1.0);
+        assertThrows(IllegalStateException.class, () -> b.release(p, 1.0));
+        assertEquals(0, b.inUse(), "a double release must not free a second place");
+        b.release(b.acquire(SHORT), 1.0); // the timed-out waiter's ticket is gone: the queue is not blocked
+        assertThrows(IllegalArgumentException.class, () -> FreezeBudget.Settings.adaptive(0, 4, 10));
+        assertThrows(IllegalArgumentException.class, () -> FreezeBudget.Settings.adaptive(2, 4, 0));
+    }
+}
