@@ -1,0 +1,205 @@
+package dev.livetap.fleet.agent;
+
+import dev.livetap.fleet.FleetSerializable;
+import dev.livetap.fleet.budget.FreezeBudget;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.PostStop;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.receptionist.Receptionist;
+import org.apache.pekko.actor.typed.receptionist.ServiceKey;
+
+/**
+ * One per host: registers with the Receptionist under {@link #KEY}, performs the steps the
+ * coordinator grants through a {@link MigrationPort}, each inside a place of the host's
+ * {@link FreezeBudget}, and is the fence: a step whose coordinator epoch is older than the highest
+ * epoch this agent has accepted (kept in its {@link StepLedger}, so across agent restarts) is
+ * refused, so a coordinator that was downed and came back cannot act. A migration id is performed
+ * at most once: a repeated step gets the recorded outcome (or waits for the running one).
+ */
+public final class HostAgent {
+    public static final ServiceKey<Command> KEY = ServiceKey.create(Command.class, "livetap-host-agent");
+
+    /** What performs one VM's migration (the real one drives {@code LocalMigration}). */
+    @FunctionalInterface
+    public interface MigrationPort {
+        /** Blocking; runs on the agent's executor, never on an actor thread. */
+        StepDone migrate(String vm, String migrationId) throws Exception;
+    }
+
+    public sealed interface Command extends FleetSerializable permits PerformStep, GetState, StepEnded {
+    }
+
+    /** A step granted by the coordinator of {@code epoch}. */
+    public record PerformStep(String host, String vm, String migrationId, long epoch, ActorRef<StepReply> replyTo)
+            implements Command {
+    }
+
+    public record GetState(ActorRef<AgentState> replyTo) implements Command {
+    }
+
+    /** The end of a running step (from the executor, through pipeToSelf). */
+    record StepEnded(String vm, StepDone done) implements Command {
+    }
+
+    public sealed interface StepReply extends FleetSerializable permits StepDone, StepRefused {
+    }
+
+    /** {@code outcome}: {@code completed} or a failure text; {@code downtimeMs} -1 when unknown. */
+    public record StepDone(String vm, String migrationId, String outcome, double downtimeMs) implements StepReply {
+        public boolean completed() {
+            return "completed".equals(outcome);
+        }
+    }
+
+    public record StepRefused(String vm, String migrationId, String reason) implements StepReply {
+    }
+
+    public record AgentState(String host, long highestEpoch, Map<String, String> running, int budgetLimit)
+            implements FleetSerializable {
+    }
+
+    /** A running step: its migration id and who waits for its end. */
+    private record Running(String migrationId, List<ActorRef<StepReply>> waiters) {
+    }
+
+    /** The agent's state between messages: VM → running step. */
+    private record Held(Map<String, Running> running) {
+    }
+
+    private final ActorContext<Command> context;
+    private final String host;
+    private final StepLedger ledger;
+    private final FreezeBudget budget;
+    private final Duration permitTimeout;
+    private final MigrationPort port;
+    private final Executor executor;
+
+    private HostAgent(ActorContext<Command> context, String host, StepLedger ledger, FreezeBudget budget, Duration permitTimeout,
+            MigrationPort port, Executor executor) {
+        this.context = context;
+        this.host = host;
+        this.ledger = ledger;
+        this.budget = budget;
+        this.permitTimeout = permitTimeout;
+        this.port = port;
+        this.executor = executor;
+    }
+
+    /**
+     * @param ledger   the agent's step ledger; the agent closes it when it stops
+     * @param executor where blocking migrations run (named threads the caller owns)
+     */
+    public static Behavior<Command> create(String host, StepLedger ledger, FreezeBudget budget, Duration permitTimeout,
+            MigrationPort port, Executor executor) {
+        return Behaviors.setup(ctx -> {
+            ctx.getSystem().receptionist().tell(Receptionist.register(KEY, ctx.getSelf()));
+            return new HostAgent(ctx, host, ledger, budget, permitTimeout, port, executor).serving(new Held(Map.of()));
+        });
+    }
+
+    private Behavior<Command> serving(Held held) {
+        return Behaviors.receive(Command.class)
+                .onMessage(PerformStep.class, c -> onPerformStep(held, c))
+                .onMessage(StepEnded.class, c -> onStepEnded(held, c))
+                .onMessage(GetState.class, c -> {
+                    Map<String, String> running = new TreeMap<>();
+                    held.running().forEach((vm, r) -> running.put(vm, r.migrationId()));
+                    c.replyTo().tell(new AgentState(host, ledger.highestEpoch(), Map.copyOf(running), budget.limit()));
+                    return Behaviors.same();
+                })
+                .onSignal(PostStop.class, s -> {
+                    ledger.close();
+                    return Behaviors.same();
+                })
+                .build();
+    }
+
+    private Behavior<Command> onPerformStep(Held held, PerformStep c) throws IOException {
+        if (!host.equals(c.host())) {
+            c.replyTo().tell(new StepRefused(c.vm(), c.migrationId(), "this agent serves host " + host + ", not " + c.host()));
+            return Behaviors.same();
+        }
+        long highest = ledger.highestEpoch();
+        if (c.epoch() < highest) {
+            c.replyTo().tell(new StepRefused(c.vm(), c.migrationId(), "fenced: coordinator epoch " + c.epoch()
+                    + " is older than epoch " + highest + " already accepted"));
+            return Behaviors.same();
+        }
+        if (c.epoch() > highest) {
+            ledger.recordEpoch(c.epoch()); // on disk before anything of the new epoch is done
+        }
+        Running now = held.running().get(c.vm());
+        if (now != null && now.migrationId().equals(c.migrationId())) {
+            List<ActorRef<StepReply>> waiters = new ArrayList<>(now.waiters());
+            waiters.add(c.replyTo());
+            return serving(new Held(with(held.running(), c.vm(), new Running(now.migrationId(), List.copyOf(waiters)))));
+        }
+        if (now != null) {
+            c.replyTo().tell(new StepRefused(c.vm(), c.migrationId(), "the VM is in migration " + now.migrationId()));
+            return Behaviors.same();
+        }
+        Optional<StepLedger.Entry> known = ledger.get(c.migrationId());
+        if (known.isPresent() && !known.get().open()) {
+            c.replyTo().tell(new StepDone(c.vm(), c.migrationId(), known.get().outcome(), -1));
+            return Behaviors.same();
+        }
+        Optional<StepLedger.Entry> unresolved = known.isPresent() ? known : ledger.openStepOf(c.vm());
+        if (unresolved.isPresent()) {
+            c.replyTo().tell(new StepRefused(c.vm(), c.migrationId(), "migration " + unresolved.get().migrationId()
+                    + " of this VM began before the agent restarted and has no recorded end; it needs reconciling with the "
+                    + "VMMs' query-migrate (not built yet)"));
+            return Behaviors.same();
+        }
+        ledger.recordStarted(c.migrationId(), c.vm(), c.epoch());
+        String vm = c.vm();
+        String id = c.migrationId();
+        CompletableFuture<StepDone> run = CompletableFuture.supplyAsync(() -> {
+            FreezeBudget.Permit permit;
+            try {
+                permit = budget.acquire(permitTimeout);
+            } catch (Exception e) {
+                return new StepDone(vm, id, "no freeze permit: " + e.getMessage(), -1);
+            }
+            StepDone done = null;
+            try {
+                done = port.migrate(vm, id);
+                return done;
+            } catch (Exception e) {
+                return new StepDone(vm, id, "failed: " + e, -1);
+            } finally {
+                budget.release(permit, done != null && done.completed() ? done.downtimeMs() : -1);
+            }
+        }, executor);
+        context.pipeToSelf(run, (done, error) -> new StepEnded(vm,
+                done != null ? done : new StepDone(vm, id, "failed: " + error, -1)));
+        return serving(new Held(with(held.running(), vm, new Running(id, List.of(c.replyTo())))));
+    }
+
+    private Behavior<Command> onStepEnded(Held held, StepEnded c) throws IOException {
+        Running r = held.running().get(c.vm());
+        ledger.recordEnded(c.done().migrationId(), c.vm(), c.done().outcome());
+        if (r != null) {
+            r.waiters().forEach(w -> w.tell(c.done()));
+        }
+        Map<String, Running> rest = new TreeMap<>(held.running());
+        rest.remove(c.vm());
+        return serving(new Held(Map.copyOf(rest)));
+    }
+
+    private static Map<String, Running> with(Map<String, Running> map, String vm, Running r) {
+        Map<String, Running> copy = new TreeMap<>(map);
+        copy.put(vm, r);
+        return Map.copyOf(copy);
+    }
+}

@@ -1,0 +1,158 @@
+package dev.livetap.fleet.agent;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.livetap.fleet.agent.HostAgent.AgentState;
+import dev.livetap.fleet.agent.HostAgent.PerformStep;
+import dev.livetap.fleet.agent.HostAgent.StepDone;
+import dev.livetap.fleet.agent.HostAgent.StepRefused;
+import dev.livetap.fleet.agent.HostAgent.StepReply;
+import dev.livetap.fleet.budget.FreezeBudget;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.receptionist.Receptionist;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The agent's contracts with a migration port that counts calls (the port stands in for
+ * LocalMigration so that the fence, the ledger and the budget are what is tested; the real port
+ * is the bench's driver).
+ */
+@Timeout(value = 60, unit = TimeUnit.SECONDS)
+class HostAgentTest {
+    private static final ActorTestKit KIT = ActorTestKit.create();
+    private static final Duration WAIT = Duration.ofSeconds(10);
+
+    @TempDir
+    Path dir;
+
+    private ExecutorService executor;
+    private final ConcurrentHashMap<String, AtomicInteger> calls = new ConcurrentHashMap<>();
+    private final AtomicInteger inside = new AtomicInteger();
+    private final AtomicInteger mostInside = new AtomicInteger();
+    private volatile CountDownLatch gate = new CountDownLatch(0);
+
+    @BeforeEach
+    void start() {
+        executor = Executors.newFixedThreadPool(4, r -> new Thread(r, "agent-test-migration"));
+    }
+
+    @AfterEach
+    void stop() {
+        gate.countDown();
+        executor.shutdownNow();
+    }
+
+    @AfterAll
+    static void shutdown() {
+        KIT.shutdownTestKit();
+    }
+
+    private StepDone migrate(String vm, String id) throws InterruptedException {
+        calls.computeIfAbsent(id, k -> new AtomicInteger()).incrementAndGet();
+        mostInside.accumulateAndGet(inside.incrementAndGet(), Math::max);
+        try {
+            assertTrue(gate.await(20, TimeUnit.SECONDS));
+            return new StepDone(vm, id, "completed", 1.5);
+        } finally {
+            inside.decrementAndGet();
+        }
+    }
+
+    private ActorRef<HostAgent.Command> agent(String name, int k) throws Exception {
+        StepLedger ledger = StepLedger.open(dir.resolve("agent/steps.log"));
+        return KIT.spawn(HostAgent.create("host-a", ledger, new FreezeBudget(FreezeBudget.Settings.fixed(k)), WAIT,
+                this::migrate, executor), name);
+    }
+
+    @Test
+    void aStepOfAnOlderCoordinatorEpochIsRefusedAlsoAfterTheAgentRestarts() throws Exception {
+        ActorRef<HostAgent.Command> a = agent("fence-1", 4);
+        TestProbe<StepReply> probe = KIT.createTestProbe();
+        a.tell(new PerformStep("host-a", "vm-1", "m-2-1", 2, probe.getRef()));
+        assertInstanceOf(StepDone.class, probe.receiveMessage(WAIT));
+        a.tell(new PerformStep("host-a", "vm-2", "m-1-7", 1, probe.getRef()));
+        StepRefused refused = assertInstanceOf(StepRefused.class, probe.receiveMessage(WAIT));
+        assertTrue(refused.reason().startsWith("fenced"), refused.reason());
+        assertEquals(null, calls.get("m-1-7"), "a fenced step must not reach the VMMs");
+        KIT.stop(a, WAIT);
+
+        ActorRef<HostAgent.Command> again = agent("fence-2", 4);
+        again.tell(new PerformStep("host-a", "vm-2", "m-1-8", 1, probe.getRef()));
+        assertInstanceOf(StepRefused.class, probe.receiveMessage(WAIT), "the accepted epoch survives an agent restart");
+        again.tell(new PerformStep("host-a", "vm-1", "m-2-1", 2, probe.getRef()));
+        assertEquals(new StepDone("vm-1", "m-2-1", "completed", -1), probe.receiveMessage(WAIT),
+                "a repeated step after a restart gets the recorded outcome");
+        assertEquals(1, calls.get("m-2-1").get(), "and is not migrated again");
+        TestProbe<AgentState> state = KIT.createTestProbe();
+        again.tell(new HostAgent.GetState(state.getRef()));
+        assertEquals(2, state.receiveMessage(WAIT).highestEpoch());
+    }
+
+    @Test
+    void aRepeatedStepWhileItRunsIsOneMigrationAndAnotherIdForTheSameVmIsRefused() throws Exception {
+        gate = new CountDownLatch(1);
+        ActorRef<HostAgent.Command> a = agent("idem", 4);
+        TestProbe<StepReply> first = KIT.createTestProbe();
+        TestProbe<StepReply> second = KIT.createTestProbe();
+        TestProbe<StepReply> other = KIT.createTestProbe();
+        a.tell(new PerformStep("host-a", "vm-1", "m-1-1", 1, first.getRef()));
+        a.tell(new PerformStep("host-a", "vm-1", "m-1-1", 1, second.getRef()));
+        a.tell(new PerformStep("host-a", "vm-1", "m-1-2", 1, other.getRef()));
+        assertTrue(assertInstanceOf(StepRefused.class, other.receiveMessage(WAIT)).reason().contains("m-1-1"),
+                "a VM is never in two migrations at once");
+        gate.countDown();
+        assertEquals(new StepDone("vm-1", "m-1-1", "completed", 1.5), first.receiveMessage(WAIT));
+        assertEquals(new StepDone("vm-1", "m-1-1", "completed", 1.5), second.receiveMessage(WAIT));
+        assertEquals(1, calls.get("m-1-1").get());
+    }
+
+    @Test
+    void theAgentsBudgetBoundsItsMigrationsAndItIsFoundThroughTheReceptionist() throws Exception {
+        gate = new CountDownLatch(1);
+        ActorRef<HostAgent.Command> a = agent("budget", 1);
+        TestProbe<StepReply> probe = KIT.createTestProbe();
+        List<String> vms = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            vms.add("vm-" + i);
+            a.tell(new PerformStep("host-a", "vm-" + i, "m-1-" + i, 1, probe.getRef()));
+        }
+        Thread.sleep(200); // the other two wait for the one place
+        assertEquals(1, mostInside.get());
+        gate.countDown();
+        for (int i = 0; i < 3; i++) {
+            assertInstanceOf(StepDone.class, probe.receiveMessage(WAIT));
+        }
+        assertEquals(1, mostInside.get(), "K=1: never two migrations in their window at once");
+        TestProbe<Receptionist.Listing> listing = KIT.createTestProbe();
+        KIT.system().receptionist().tell(Receptionist.find(HostAgent.KEY, listing.getRef()));
+        assertTrue(listing.receiveMessage(WAIT).getServiceInstances(HostAgent.KEY).contains(a));
+    }
+
+    @Test
+    void aStepForAnotherHostIsRefused() throws Exception {
+        ActorRef<HostAgent.Command> a = agent("host", 1);
+        TestProbe<StepReply> probe = KIT.createTestProbe();
+        a.tell(new PerformStep("host-b", "vm-1", "m-1-1", 1, probe.getRef()));
+        assertInstanceOf(StepRefused.class, probe.receiveMessage(WAIT));
+        assertTrue(calls.isEmpty());
+    }
+}
