@@ -76,7 +76,7 @@ public final class FleetBench {
     }
 
     /** One VM's migration as the bench saw it. */
-    private record Outcome(boolean completed, double downtimeMs, long stoppedNs, long startedNs, String error) {
+    private record Outcome(boolean completed, double downtimeMs, long stoppedNs, long startedNs, long driverMs, String error) {
     }
 
     public static ObjectNode run(Options o, Consumer<String> progress) throws IOException, InterruptedException {
@@ -185,15 +185,15 @@ public final class FleetBench {
             }
             result = LocalMigration.run(opts, line -> { });
             if (!result.completed()) {
-                return new Outcome(false, -1, 0, 0, src.getFileName() + ": " + result.status() + " " + result.error());
+                return new Outcome(false, -1, 0, 0, 0, src.getFileName() + ": " + result.status() + " " + result.error());
             }
             return new Outcome(true, result.downtimeMs(), result.sourceInfo().path("x-source-stopped-ns").asLong(),
-                    result.targetInfo().path("x-target-started-ns").asLong(), null);
+                    result.targetInfo().path("x-target-started-ns").asLong(), result.wallMs(), null);
         } catch (IOException | TimeoutException e) {
-            return new Outcome(false, -1, 0, 0, src.getFileName() + ": " + e.getMessage());
+            return new Outcome(false, -1, 0, 0, 0, src.getFileName() + ": " + e.getMessage());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            return new Outcome(false, -1, 0, 0, src.getFileName() + ": interrupted");
+            return new Outcome(false, -1, 0, 0, 0, src.getFileName() + ": interrupted");
         } finally {
             if (permit[0] != null) {
                 budget.release(permit[0], result != null && result.completed() ? result.downtimeMs() : -1);
@@ -205,7 +205,7 @@ public final class FleetBench {
         try {
             return f.get(timeout.toMillis() * 2, TimeUnit.MILLISECONDS);
         } catch (ExecutionException e) {
-            return new Outcome(false, -1, 0, 0, String.valueOf(e.getCause()));
+            return new Outcome(false, -1, 0, 0, 0, String.valueOf(e.getCause()));
         } catch (TimeoutException e) {
             throw new IOException("a migration did not end within " + timeout.toMillis() * 2 + " ms");
         }
@@ -251,9 +251,9 @@ public final class FleetBench {
                     c.execute("device_add", JsonNodeFactory.instance.objectNode().put("driver", "virtio-net-pci")
                             .put("id", "nic0").put("netdev", "net0").put("mac", String.format("52:54:00:12:%02x:%02x",
                                     vm >> 8, vm & 0xff)));
-                    return new Outcome(true, 0, 0, 0, null);
+                    return new Outcome(true, 0, 0, 0, 0, null);
                 } catch (IOException | TimeoutException | RuntimeException e) {
-                    return new Outcome(false, -1, 0, 0, "g" + generation + "-" + vm + " NIC: " + e.getMessage());
+                    return new Outcome(false, -1, 0, 0, 0, "g" + generation + "-" + vm + " NIC: " + e.getMessage());
                 }
             }));
         }
@@ -301,6 +301,15 @@ public final class FleetBench {
         d.put("p50", p.p50());
         d.put("p99", p.p99());
         d.put("max", p.max());
+        // the driver's whole run (with --gate around: the permit) against its freeze: the rest is QMP set-up and wrap-up
+        Percentiles run = Percentiles.of(ok.stream().map(x -> (double) x.driverMs()).toList());
+        Percentiles unfrozen = Percentiles.of(ok.stream().map(x -> x.driverMs() - x.downtimeMs()).toList());
+        ObjectNode dr = out.putObject("driver_run_ms");
+        dr.put("p50", run.p50());
+        dr.put("p99", run.p99());
+        ObjectNode uf = out.putObject("driver_run_not_frozen_ms");
+        uf.put("p50", unfrozen.p50());
+        uf.put("p99", unfrozen.p99());
         out.put("max_frozen_at_once", maxOverlap(ok.stream().map(x -> new long[] {x.stoppedNs(), x.startedNs()}).toList()));
         out.put("fds_leaked", leakedTun + leakedBench);
         ObjectNode l = out.putObject("fds_leaked_by");
