@@ -1,6 +1,8 @@
 package dev.livetap.fleet.coordinator;
 
 import dev.livetap.fleet.FleetSerializable;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -31,8 +33,8 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
     public static final PersistenceId PERSISTENCE_ID = PersistenceId.ofUniqueId("livetap-upgrade-coordinator");
 
     /** The coordinator's protocol. */
-    public sealed interface Command extends FleetSerializable permits SubmitPlan, StartStep, FinishStep, GetStatus, Passivate,
-            BeginEpoch {
+    public sealed interface Command extends FleetSerializable permits SubmitPlan, StartStep, FinishStep, StartSteps, FinishSteps,
+            GetStatus, Passivate, BeginEpoch {
     }
 
     /** Accepts a plan when none is running. */
@@ -46,6 +48,24 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
     /** Closes a VM's step with its outcome ({@code completed}, or a failure text). */
     public record FinishStep(String vm, String migrationId, boolean completed, String detail, ActorRef<Reply> replyTo)
             implements Command {
+    }
+
+    /** {@link StartStep} for several VMs of one host, journaled in one write; answered with {@link Batch}. */
+    public record StartSteps(String host, List<String> vms, ActorRef<Reply> replyTo) implements Command {
+        public StartSteps {
+            vms = List.copyOf(vms);
+        }
+    }
+
+    /** {@link FinishStep} for several VMs, journaled in one write; answered with {@link Batch}. */
+    public record FinishSteps(List<Finish> steps, ActorRef<Reply> replyTo) implements Command {
+        public FinishSteps {
+            steps = List.copyOf(steps);
+        }
+    }
+
+    /** One VM's end in a {@link FinishSteps}. */
+    public record Finish(String vm, String migrationId, boolean completed, String detail) implements FleetSerializable {
     }
 
     public record GetStatus(ActorRef<Reply> replyTo) implements Command {
@@ -62,7 +82,14 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
     }
 
     /** Replies. */
-    public sealed interface Reply extends FleetSerializable permits PlanAccepted, StepGranted, StepFinished, Rejected, Status {
+    public sealed interface Reply extends FleetSerializable permits PlanAccepted, StepGranted, StepFinished, Rejected, Status, Batch {
+    }
+
+    /** The per-VM answers of a {@link StartSteps} or {@link FinishSteps}, in its order. */
+    public record Batch(List<Reply> replies) implements Reply {
+        public Batch {
+            replies = List.copyOf(replies);
+        }
     }
 
     public record PlanAccepted(long epoch) implements Reply {
@@ -157,6 +184,8 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
                 .onCommand(SubmitPlan.class, this::onSubmitPlan)
                 .onCommand(StartStep.class, this::onStartStep)
                 .onCommand(FinishStep.class, this::onFinishStep)
+                .onCommand(StartSteps.class, this::onStartSteps)
+                .onCommand(FinishSteps.class, this::onFinishSteps)
                 .onCommand(GetStatus.class, (state, c) -> Effect().none().thenReply(c.replyTo(), State::status))
                 .build();
     }
@@ -200,6 +229,55 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
         }
         return Effect().reply(c.replyTo(), new Rejected("no step " + c.migrationId() + " of " + c.vm()
                 + (open != null ? " (open: " + open + ")" : "")));
+    }
+
+    private Effect<Event, State> onStartSteps(State state, StartSteps c) {
+        if (state.plan() == null) {
+            return Effect().reply(c.replyTo(), new Rejected("no plan"));
+        }
+        if (!state.plan().hosts().contains(c.host())) {
+            return Effect().reply(c.replyTo(), new Rejected("host " + c.host() + " is not in the plan"));
+        }
+        List<Event> events = new ArrayList<>();
+        List<Reply> replies = new ArrayList<>();
+        Map<String, String> granted = new TreeMap<>();
+        long next = state.nextStep();
+        for (String vm : c.vms()) {
+            String open = state.open().containsKey(vm) ? state.open().get(vm) : granted.get(vm);
+            if (open != null) {
+                String host = state.hostOf().containsKey(vm) ? state.hostOf().get(vm) : c.host();
+                replies.add(new StepGranted(host, vm, open, state.epoch()));
+            } else if (state.halted()) {
+                replies.add(new Rejected("the plan halted after " + state.failures() + " failure(s)"));
+            } else {
+                String id = "m-" + state.epoch() + "-" + next++;
+                granted.put(vm, id);
+                events.add(new StepStarted(c.host(), vm, id));
+                replies.add(new StepGranted(c.host(), vm, id, state.epoch()));
+            }
+        }
+        Batch batch = new Batch(replies);
+        return events.isEmpty() ? Effect().reply(c.replyTo(), batch) : Effect().persist(events).thenReply(c.replyTo(), s -> batch);
+    }
+
+    private Effect<Event, State> onFinishSteps(State state, FinishSteps c) {
+        List<Event> events = new ArrayList<>();
+        List<Reply> replies = new ArrayList<>();
+        Map<String, String> closing = new TreeMap<>(state.open());
+        for (Finish f : c.steps()) {
+            StepRecord done = state.finished().get(f.vm());
+            if (f.migrationId().equals(closing.get(f.vm()))) {
+                closing.remove(f.vm());
+                events.add(new StepClosed(f.vm(), f.migrationId(), f.completed(), f.detail()));
+                replies.add(new StepFinished(f.vm(), f.migrationId(), f.completed()));
+            } else if (done != null && done.migrationId().equals(f.migrationId())) {
+                replies.add(new StepFinished(f.vm(), f.migrationId(), done.completed()));
+            } else {
+                replies.add(new Rejected("no step " + f.migrationId() + " of " + f.vm()));
+            }
+        }
+        Batch batch = new Batch(replies);
+        return events.isEmpty() ? Effect().reply(c.replyTo(), batch) : Effect().persist(events).thenReply(c.replyTo(), s -> batch);
     }
 
     @Override

@@ -66,6 +66,43 @@ class CoordinatorStepRateTest {
         }
     }
 
+    @Test
+    @Timeout(value = 300, unit = TimeUnit.SECONDS)
+    void batchedStepsAreRecordedOnceEachWithDistinctIdsAndTheRateIsPrinted() throws Exception {
+        int batch = 100;
+        try (FleetNode node = FleetNode.start(FleetConfig.singleNode(dir.resolve("journal-batched")), TIMEOUT)) {
+            assertInstanceOf(UpgradeCoordinator.PlanAccepted.class, ask(node, r -> new UpgradeCoordinator.SubmitPlan(
+                    new Plan("0.2.0", List.of("host-a"), 1, STEPS, 10.0), r)).get(60, TimeUnit.SECONDS));
+            java.util.Set<String> ids = new java.util.HashSet<>();
+            long t0 = System.nanoTime();
+            for (int first = 0; first < STEPS; first += batch) {
+                List<String> vms = new ArrayList<>();
+                for (int i = first; i < first + batch; i++) {
+                    vms.add("vm-" + i);
+                }
+                UpgradeCoordinator.Batch granted = assertInstanceOf(UpgradeCoordinator.Batch.class,
+                        ask(node, r -> new UpgradeCoordinator.StartSteps("host-a", vms, r)).get(60, TimeUnit.SECONDS));
+                List<UpgradeCoordinator.Finish> ends = new ArrayList<>();
+                for (Reply g : granted.replies()) {
+                    UpgradeCoordinator.StepGranted s = assertInstanceOf(UpgradeCoordinator.StepGranted.class, g);
+                    ids.add(s.migrationId());
+                    ends.add(new UpgradeCoordinator.Finish(s.vm(), s.migrationId(), true, "stub"));
+                }
+                UpgradeCoordinator.Batch finished = assertInstanceOf(UpgradeCoordinator.Batch.class,
+                        ask(node, r -> new UpgradeCoordinator.FinishSteps(ends, r)).get(60, TimeUnit.SECONDS));
+                finished.replies().forEach(f -> assertInstanceOf(UpgradeCoordinator.StepFinished.class, f));
+            }
+            double seconds = (System.nanoTime() - t0) / 1e9;
+            UpgradeCoordinator.Status status = (UpgradeCoordinator.Status) ask(node, UpgradeCoordinator.GetStatus::new)
+                    .get(60, TimeUnit.SECONDS);
+            assertEquals(STEPS, ids.size(), "every VM step has its own migration id");
+            assertEquals(STEPS, status.finished().size());
+            System.out.printf(java.util.Locale.ROOT, "coordinator, batched: %d VM steps in batches of %d (%d writes) in %.2f s = "
+                    + "%.0f steps/s, H2 file; load %s%n", STEPS, batch, 2 * STEPS / batch, seconds, STEPS / seconds,
+                    java.nio.file.Files.readString(Path.of("/proc/loadavg")).trim());
+        }
+    }
+
     private static CompletableFuture<Reply> ask(FleetNode node,
             java.util.function.Function<org.apache.pekko.actor.typed.ActorRef<Reply>, UpgradeCoordinator.Command> message) {
         return AskPattern.<UpgradeCoordinator.Command, Reply>ask(node.coordinator(), message::apply, TIMEOUT,
