@@ -12,7 +12,7 @@ import picocli.CommandLine.Option;
 
 /** {@code livetap fleet}: fleet operations (today: the freeze-budget bench on one host). */
 @Command(name = "fleet", mixinStandardHelpOptions = true,
-        description = "Fleet operations on Pekko Cluster (docs/fleet.md says what is built).",
+        description = "Fleet operations on Pekko Cluster; today the freeze-budget bench of one host (docs/fleet.md).",
         subcommands = {FleetCommand.Bench.class})
 public final class FleetCommand implements Callable<Integer> {
     @Override
