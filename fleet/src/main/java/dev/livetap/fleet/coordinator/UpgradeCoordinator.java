@@ -1,5 +1,7 @@
 package dev.livetap.fleet.coordinator;
 
+import com.fasterxml.jackson.annotation.JsonSubTypes;
+import com.fasterxml.jackson.annotation.JsonTypeInfo;
 import dev.livetap.fleet.FleetSerializable;
 import java.util.ArrayList;
 import java.util.List;
@@ -81,7 +83,15 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
         INSTANCE
     }
 
-    /** Replies. */
+    /** Replies; typed by name on the wire because a {@link Batch} holds a list of them. */
+    @JsonTypeInfo(use = JsonTypeInfo.Id.NAME, property = "reply")
+    @JsonSubTypes({
+        @JsonSubTypes.Type(value = PlanAccepted.class, name = "plan-accepted"),
+        @JsonSubTypes.Type(value = StepGranted.class, name = "step-granted"),
+        @JsonSubTypes.Type(value = StepFinished.class, name = "step-finished"),
+        @JsonSubTypes.Type(value = Rejected.class, name = "rejected"),
+        @JsonSubTypes.Type(value = Status.class, name = "status"),
+        @JsonSubTypes.Type(value = Batch.class, name = "batch")})
     public sealed interface Reply extends FleetSerializable permits PlanAccepted, StepGranted, StepFinished, Rejected, Status, Batch {
     }
 
