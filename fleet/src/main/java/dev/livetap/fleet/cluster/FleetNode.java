@@ -10,6 +10,7 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.cluster.MemberStatus;
 import org.apache.pekko.cluster.typed.Cluster;
 import org.apache.pekko.cluster.typed.ClusterSingleton;
+import org.apache.pekko.cluster.typed.ClusterSingletonSettings;
 import org.apache.pekko.cluster.typed.Join;
 import org.apache.pekko.cluster.typed.SingletonActor;
 import org.apache.pekko.persistence.jdbc.testkit.javadsl.SchemaUtils;
@@ -17,9 +18,12 @@ import org.apache.pekko.persistence.jdbc.testkit.javadsl.SchemaUtils;
 /**
  * One fleet node: an actor system that is a cluster member, the journal's tables created if
  * missing, and a proxy to the {@link UpgradeCoordinator} singleton (which runs on the oldest node
- * with role {@code coordinator}).
+ * with role {@code coordinator}). Today every node opens the journal; an agent-only node that must
+ * not touch the database is not built yet.
  */
 public final class FleetNode implements AutoCloseable {
+    /** Nodes with this role may run the coordinator singleton (and so open the journal). */
+    public static final String COORDINATOR_ROLE = "coordinator";
     private final ActorSystem<Void> system;
     private final ActorRef<UpgradeCoordinator.Command> coordinator;
 
@@ -50,8 +54,9 @@ public final class FleetNode implements AutoCloseable {
             // the journal's tables, from pekko-persistence-jdbc's own DDL for the configured profile
             SchemaUtils.createIfNotExists(system).toCompletableFuture().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
             ActorRef<UpgradeCoordinator.Command> proxy = ClusterSingleton.get(system).init(
-                    SingletonActor.of(UpgradeCoordinator.create(), UpgradeCoordinator.SINGLETON_NAME).withStopMessage(
-                            UpgradeCoordinator.Passivate.INSTANCE));
+                    SingletonActor.of(UpgradeCoordinator.create(), UpgradeCoordinator.SINGLETON_NAME)
+                            .withStopMessage(UpgradeCoordinator.Passivate.INSTANCE)
+                            .withSettings(ClusterSingletonSettings.create(system).withRole(COORDINATOR_ROLE)));
             return new FleetNode(system, proxy);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
