@@ -468,19 +468,31 @@ public final class FunctionalBench {
         // ping -D prints the host's wall clock, as the QMP event timestamps: no offset
         Ping log = Ping.parse(Files.readAllLines(out, StandardCharsets.UTF_8), 0, Math.round(o.intervalMs() * 1e6));
         int cutOff = log.cutOffAfter(stopWallNanos - 50_000_000L);
-        return sample(k, r, log, cutOff);
+        Instant wall = Instant.now();
+        long mono = System.nanoTime();
+        return sample(k, r, log, cutOff, wall.getEpochSecond() * 1_000_000_000L + wall.getNano() - mono);
     }
 
     /**
      * The seed's rule over one parsed ping: a request lost (never answered, the last {@code cutOff}
      * excepted: SIGINT caught them in flight) counts outside the freeze when it was sent before
-     * STOP - {@link #MARGIN_MS} or after RESUME + {@link #MARGIN_MS}; without a freeze (no STOP or no
-     * RESUME) every lost request is outside.
+     * its start - {@link #MARGIN_MS} or after its end + {@link #MARGIN_MS}; without a freeze (no STOP
+     * or no RESUME) every lost request is outside. The freeze is the source's STOP to the target's
+     * RESUME event, widened to livetap's own stamps ({@code x-source-stopped-ns},
+     * {@code x-target-started-ns}, CLOCK_MONOTONIC, moved to the wall clock with
+     * {@code wallMinusMonotonicNanos}) where a VMM reports them: livetap stamps its QMP events when it
+     * writes them, which can be well after its queues stopped.
      */
-    static Sample sample(int k, LocalMigration.Result r, Ping log, int cutOff) {
+    static Sample sample(int k, LocalMigration.Result r, Ping log, int cutOff, long wallMinusMonotonicNanos) {
         long stop = r.stopWallMicros() * 1000;
         long resume = r.resumeWallMicros() * 1000;
         boolean frozen = r.stopWallMicros() >= 0 && r.resumeWallMicros() >= 0;
+        if (frozen && r.sourceInfo().has("x-source-stopped-ns")) {
+            stop = Math.min(stop, r.sourceInfo().get("x-source-stopped-ns").asLong() + wallMinusMonotonicNanos);
+        }
+        if (frozen && r.targetInfo().has("x-target-started-ns")) {
+            resume = Math.max(resume, r.targetInfo().get("x-target-started-ns").asLong() + wallMinusMonotonicNanos);
+        }
         long margin = Math.round(MARGIN_MS * 1e6);
         List<Ping.Request> requests = log.requests().subList(0, log.requests().size() - cutOff);
         int lost = 0;
