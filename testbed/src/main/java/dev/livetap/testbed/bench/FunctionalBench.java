@@ -102,11 +102,12 @@ public final class FunctionalBench {
      *
      * @param lostOutsideFreeze lost requests sent before STOP - margin or after RESUME + margin (or not
      *                          placeable: before the first or after the last answered one)
-     * @param lostAtMsFromStop  each lost request's (interpolated) send time relative to STOP
+     * @param ruleFreezeMs      the freeze the seed's rule used (see {@link #sample}); -1 without one
+     * @param lostAtMsFromStop  each lost request's (interpolated) send time relative to the freeze's start
      */
     public record Sample(int index, String status, String error, int sent, int lost, int lostOutsideFreeze,
             int answeredAfterResume, double largestGapMs, double stopToResumeMs, double vmmDowntimeMs,
-            double livetapDowntimeMs, long totalMs, double switchMs, List<Long> lostAtMsFromStop) {
+            double livetapDowntimeMs, long totalMs, double switchMs, double ruleFreezeMs, List<Long> lostAtMsFromStop) {
         public Sample {
             lostAtMsFromStop = List.copyOf(lostAtMsFromStop);
         }
@@ -132,6 +133,7 @@ public final class FunctionalBench {
             o.put("livetap_downtime_ms", round(livetapDowntimeMs));
             o.put("total_ms", totalMs);
             o.put("switch_ms", round(switchMs));
+            o.put("rule_freeze_ms", round(ruleFreezeMs));
             var a = o.putArray("lost_at_ms_from_stop");
             lostAtMsFromStop.forEach(a::add);
             return o;
@@ -200,6 +202,7 @@ public final class FunctionalBench {
             putPercentiles(o, "livetap_downtime_ms", percentiles(Sample::livetapDowntimeMs));
             putPercentiles(o, "total_ms", percentiles(s -> s.totalMs()));
             putPercentiles(o, "switch_ms", percentiles(Sample::switchMs));
+            putPercentiles(o, "rule_freeze_ms", percentiles(Sample::ruleFreezeMs));
             var a = o.putArray("samples");
             samples.forEach(s -> a.add(s.toJson()));
             return o;
@@ -515,7 +518,8 @@ public final class FunctionalBench {
             }
         }
         return new Sample(k, r.status(), r.error(), requests.size(), lost, outside, afterResume, log.largestReplyGapMs(),
-                r.stopToResumeMs(), r.vmmDowntimeMs(), r.downtimeMs(), r.totalMs(), r.switchMs(), at);
+                r.stopToResumeMs(), r.vmmDowntimeMs(), r.downtimeMs(), r.totalMs(), r.switchMs(),
+                frozen ? (resume - stop) / 1e6 : -1, at);
     }
 
     /**
