@@ -155,12 +155,15 @@ public final class BenchCommand implements Callable<Integer> {
     }
 
     @Command(name = "functional", mixinStandardHelpOptions = true,
-            description = {"The seed's functional test as a table: the guest answers on a multiqueue TAP in a private namespace,",
-                "ping -D -O at 1 ms from the namespace, one migration at a time. Rows: real QEMU with a Linux guest (new-tap:",
-                "target -S on a new TAP, network switch, cont), livetap vmm by backend transfer (local) and by new-tap (the",
-                "baseline). Per row: frames lost, lost outside the freeze +-10 ms (the seed's rule: none), the largest ping",
-                "gap, stop -> resume (source STOP to target RESUME event timestamps), the VMM's own downtime, total time.",
-                "Vhost rows are printed as skipped with the reason. Exit 0 when every row that ran kept the rule, 1 if not."})
+            description = {"The seed's functional test as a table: the guest answers on a multiqueue TAP",
+                "in a private namespace, ping -D -O at 1 ms from the namespace, one migration",
+                "at a time. Rows: real QEMU with a Linux guest (new-tap: target -S on a new",
+                "TAP, network switch, cont), livetap vmm by backend transfer (local) and by",
+                "new-tap (the baseline). Per row: frames lost, lost outside the freeze +-10 ms",
+                "(the seed's rule: none), the largest ping gap, stop -> resume (source STOP to",
+                "target RESUME event timestamps), the VMM's own downtime, total time. Vhost",
+                "rows are printed as skipped with the reason. Exit 0 when every row that ran",
+                "kept the rule, 1 if not."})
     static final class Functional implements Callable<Integer> {
         @Option(names = "--migrations", defaultValue = "20", description = "Migrations per row: 1-1000, default ${DEFAULT-VALUE}.")
         int migrations;
@@ -175,6 +178,9 @@ public final class BenchCommand implements Callable<Integer> {
         @Option(names = "--json", description = "Print one JSON object (progress goes to stderr unless --json).")
         boolean json;
 
+        @Option(names = "--save", paramLabel = "FILE", description = "Also write the JSON object to FILE.")
+        java.nio.file.Path save;
+
         @Override
         public Integer call() throws Exception {
             BadOptionValue.range("--migrations", migrations, 1, 1000);
@@ -186,6 +192,9 @@ public final class BenchCommand implements Callable<Integer> {
             FunctionalBench.Options o = FunctionalBench.Options.of(migrations, json ? s -> { } : System.err::println);
             o = new FunctionalBench.Options(migrations, intervalMs, o.settle(), rows.isEmpty() ? o.rows() : rows, o.progress());
             FunctionalBench.Report r = FunctionalBench.run(o);
+            if (save != null) {
+                java.nio.file.Files.writeString(save, new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(r.toJson()) + "\n");
+            }
             print(r.toJson(), json, r.format());
             return r.passed() ? ExitCodes.OK : ExitCodes.FAILED;
         }
