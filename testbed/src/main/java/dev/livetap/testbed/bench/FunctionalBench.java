@@ -37,7 +37,9 @@ import java.util.regex.Pattern;
  * ({@code local}) and by {@code new-tap} (the baseline, the same sequence as for QEMU). Per
  * migration: frames lost, those lost outside the freeze ± {@link #MARGIN_MS} (the seed's rule:
  * none), the largest gap between replies, the common downtime (source STOP to target RESUME, QMP
- * event timestamps), the VMM's own {@code downtime} and its total time.
+ * event timestamps), the VMM's own {@code downtime} and its total time. Ping stops only once the
+ * guest answers in real time again, so that a slow start after the freeze reads as a long gap, not as
+ * losses.
  */
 public final class FunctionalBench {
     /** The seed's rule: no reply lost outside the freeze widened by this much on each side. */
@@ -49,6 +51,9 @@ public final class FunctionalBench {
     static final String RETIRED_MAC = "02:00:00:00:00:01";
     static final int QUEUES = 2;
     static final Duration MIGRATION_TIMEOUT = Duration.ofSeconds(60);
+    /** How long ping may go on after the settle while the guest does not answer in real time yet. */
+    static final Duration ANSWERING_WAIT = Duration.ofSeconds(10);
+    static final long ANSWERING_RECENT_MS = 100;
 
     /** A row of the table. */
     public enum RowKind {
@@ -464,6 +469,7 @@ public final class FunctionalBench {
             Thread.sleep(o.settle().toMillis());
             r = migration.run();
             Thread.sleep(o.settle().toMillis());
+            awaitAnswering(out, ANSWERING_WAIT);
             Instant now = Instant.now();
             stopWallNanos = now.getEpochSecond() * 1_000_000_000L + now.getNano();
             ping.interrupt(Duration.ofSeconds(10));
@@ -474,6 +480,33 @@ public final class FunctionalBench {
         Instant wall = Instant.now();
         long mono = System.nanoTime();
         return sample(k, r, log, cutOff, wall.getEpochSecond() * 1_000_000_000L + wall.getNano() - mono);
+    }
+
+    /**
+     * Waits (bounded) until the guest answers in real time again: the last reply ping printed arrived
+     * within {@link #ANSWERING_RECENT_MS} and took less than that. A fresh TCG target can stall for a
+     * second after {@code cont} (its translation cache is empty) on a loaded host; a ping stopped
+     * meanwhile would count requests still in flight as lost.
+     */
+    static boolean awaitAnswering(Path out, Duration max) throws IOException, InterruptedException {
+        long deadline = System.nanoTime() + max.toNanos();
+        long recent = ANSWERING_RECENT_MS * 1_000_000L;
+        while (System.nanoTime() - deadline < 0) {
+            Ping.Line last = null;
+            for (String text : Files.readAllLines(out, StandardCharsets.UTF_8)) {
+                Ping.Line l = Ping.line(text).orElse(null);
+                if (l != null && l.answered()) {
+                    last = l;
+                }
+            }
+            Instant now = Instant.now();
+            long nowNanos = now.getEpochSecond() * 1_000_000_000L + now.getNano();
+            if (last != null && nowNanos - last.wallNanos() < recent && last.rttNanos() < recent) {
+                return true;
+            }
+            Thread.sleep(50);
+        }
+        return false;
     }
 
     /**
