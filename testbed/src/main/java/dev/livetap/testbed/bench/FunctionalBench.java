@@ -57,7 +57,7 @@ public final class FunctionalBench {
 
     /** A row of the table. */
     public enum RowKind {
-        QEMU_NEW_TAP("qemu new-tap", "QEMU " + "(TCG, Linux guest)", LocalMigration.Method.NEW_TAP),
+        QEMU_NEW_TAP("qemu new-tap", "QEMU (TCG, Linux guest)", LocalMigration.Method.NEW_TAP),
         VMM_LOCAL("livetap local", "livetap vmm (guest stand-in)", LocalMigration.Method.LOCAL),
         VMM_NEW_TAP("livetap new-tap", "livetap vmm (guest stand-in)", LocalMigration.Method.NEW_TAP);
 
@@ -107,11 +107,12 @@ public final class FunctionalBench {
      *
      * @param lostOutsideFreeze lost requests sent before STOP - margin or after RESUME + margin (or not
      *                          placeable: before the first or after the last answered one)
+     * @param answeringAgain    the guest answered in real time again before ping was stopped
      * @param ruleFreezeMs      the freeze the seed's rule used (see {@link #sample}); -1 without one
      * @param lostAtMsFromStop  each lost request's (interpolated) send time relative to the freeze's start
      */
     public record Sample(int index, String status, String error, int sent, int lost, int lostOutsideFreeze,
-            int answeredAfterResume, double largestGapMs, double stopToResumeMs, double vmmDowntimeMs,
+            int answeredAfterResume, boolean answeringAgain, double largestGapMs, double stopToResumeMs, double vmmDowntimeMs,
             double livetapDowntimeMs, long totalMs, double switchMs, double ruleFreezeMs, List<Long> lostAtMsFromStop) {
         public Sample {
             lostAtMsFromStop = List.copyOf(lostAtMsFromStop);
@@ -132,6 +133,7 @@ public final class FunctionalBench {
             o.put("lost", lost);
             o.put("lost_outside_freeze", lostOutsideFreeze);
             o.put("answered_after_resume", answeredAfterResume);
+            o.put("answering_again", answeringAgain);
             o.put("largest_gap_ms", round(largestGapMs));
             o.put("stop_to_resume_ms", round(stopToResumeMs));
             o.put("vmm_downtime_ms", vmmDowntimeMs);
@@ -356,6 +358,12 @@ public final class FunctionalBench {
                         failure = "migration " + k + ": " + s.status() + (s.error() == null ? "" : " (" + s.error() + ")");
                         break;
                     }
+                    if (!s.answeringAgain()) {
+                        // a guest that stopped answering would make every further row entry a loss: stop, show why
+                        failure = "migration " + k + ": the guest did not answer in real time within " + ANSWERING_WAIT.toSeconds()
+                                + " s after it; its console ends: " + lastLines(target.console(), 3);
+                        break;
+                    }
                 }
             } catch (IOException | TimeoutException | RuntimeException e) {
                 failure = e.toString();
@@ -436,6 +444,11 @@ public final class FunctionalBench {
                         failure = "migration " + k + ": " + sample.status() + (sample.error() == null ? "" : " (" + sample.error() + ")");
                         break;
                     }
+                    if (!sample.answeringAgain()) {
+                        failure = "migration " + k + ": the guest stand-in did not answer in real time within "
+                                + ANSWERING_WAIT.toSeconds() + " s after it";
+                        break;
+                    }
                 }
             } catch (IOException | TimeoutException | RuntimeException e) {
                 StringBuilder sb = new StringBuilder(e.toString());
@@ -465,11 +478,12 @@ public final class FunctionalBench {
                 "-W", "1", "-w", "600", GUEST));
         LocalMigration.Result r;
         long stopWallNanos;
+        boolean answering;
         try (Ping.Running ping = Ping.start(cmd, out)) {
             Thread.sleep(o.settle().toMillis());
             r = migration.run();
             Thread.sleep(o.settle().toMillis());
-            awaitAnswering(out, ANSWERING_WAIT);
+            answering = awaitAnswering(out, ANSWERING_WAIT);
             Instant now = Instant.now();
             stopWallNanos = now.getEpochSecond() * 1_000_000_000L + now.getNano();
             ping.interrupt(Duration.ofSeconds(10));
@@ -479,7 +493,7 @@ public final class FunctionalBench {
         int cutOff = log.cutOffAfter(stopWallNanos - 50_000_000L);
         Instant wall = Instant.now();
         long mono = System.nanoTime();
-        return sample(k, r, log, cutOff, wall.getEpochSecond() * 1_000_000_000L + wall.getNano() - mono);
+        return sample(k, r, log, cutOff, answering, wall.getEpochSecond() * 1_000_000_000L + wall.getNano() - mono);
     }
 
     /**
@@ -519,7 +533,7 @@ public final class FunctionalBench {
      * {@code wallMinusMonotonicNanos}) where a VMM reports them: livetap stamps its QMP events when it
      * writes them, which can be well after its queues stopped.
      */
-    static Sample sample(int k, LocalMigration.Result r, Ping log, int cutOff, long wallMinusMonotonicNanos) {
+    static Sample sample(int k, LocalMigration.Result r, Ping log, int cutOff, boolean answering, long wallMinusMonotonicNanos) {
         long stop = r.stopWallMicros() * 1000;
         long resume = r.resumeWallMicros() * 1000;
         boolean frozen = r.stopWallMicros() >= 0 && r.resumeWallMicros() >= 0;
@@ -550,7 +564,7 @@ public final class FunctionalBench {
                 outside++;
             }
         }
-        return new Sample(k, r.status(), r.error(), requests.size(), lost, outside, afterResume, log.largestReplyGapMs(),
+        return new Sample(k, r.status(), r.error(), requests.size(), lost, outside, afterResume, answering, log.largestReplyGapMs(),
                 r.stopToResumeMs(), r.vmmDowntimeMs(), r.downtimeMs(), r.totalMs(), r.switchMs(),
                 frozen ? (resume - stop) / 1e6 : -1, at);
     }
@@ -617,6 +631,11 @@ public final class FunctionalBench {
             throw new IllegalStateException("no MAC on " + ifname + ": " + out);
         }
         return out.substring(i + 11, i + 28);
+    }
+
+    private static String lastLines(String text, int n) {
+        List<String> lines = text.strip().lines().toList();
+        return String.join(" | ", lines.subList(Math.max(0, lines.size() - n), lines.size()));
     }
 
     private static void say(Options o, RowKind kind, Sample s) {

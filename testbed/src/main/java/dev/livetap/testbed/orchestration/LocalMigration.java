@@ -466,6 +466,10 @@ public final class LocalMigration {
                 progress.accept(String.format(java.util.Locale.ROOT, "stop -> resume %.3f ms (source STOP to target RESUME, QMP event timestamps)",
                         stopToResume));
             }
+            if (status.equals("completed") && srcInfo.path("total-time").asLong(0) <= 0 && !src.atEof()) {
+                // QEMU sends "completed" before it computes total-time and downtime: ask again, this much later
+                srcInfo = src.execute("query-migrate", null);
+            }
             double vmmDowntime = srcInfo.has("downtime") ? srcInfo.get("downtime").asDouble() : -1;
             long wallMs = (System.nanoTime() - startNanos) / 1_000_000;
             return new Result(status, uri, method, reason, srcInfo.path("total-time").asLong(-1), downtime, stopToResume,

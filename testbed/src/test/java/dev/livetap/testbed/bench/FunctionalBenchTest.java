@@ -27,7 +27,7 @@ class FunctionalBenchTest {
         // 100 requests 1 ms apart; the freeze is from request 40 to request 50
         Ping inside = log(Set.of(40, 41, 42, 43, 44, 45, 46, 47, 48, 49));
         LocalMigration.Result r = result(T0_US + 39_500, T0_US + 50_000);
-        FunctionalBench.Sample s = FunctionalBench.sample(1, r, inside, 0, 0);
+        FunctionalBench.Sample s = FunctionalBench.sample(1, r, inside, 0, true, 0);
         assertEquals(100, s.sent());
         assertEquals(10, s.lost());
         assertEquals(0, s.lostOutsideFreeze(), "lost inside the freeze: allowed " + s.lostAtMsFromStop());
@@ -35,24 +35,24 @@ class FunctionalBenchTest {
         assertEquals(50, s.answeredAfterResume(), "requests 51..100 were sent after RESUME and answered");
 
         Ping late = log(Set.of(40, 41, 75));
-        FunctionalBench.Sample t = FunctionalBench.sample(1, r, late, 0, 0);
+        FunctionalBench.Sample t = FunctionalBench.sample(1, r, late, 0, true, 0);
         assertEquals(1, t.lostOutsideFreeze(), "request 75, 25 ms after RESUME, breaks the rule: " + t.lostAtMsFromStop());
 
         Ping justOutside = log(Set.of(60));
-        assertEquals(0, FunctionalBench.sample(1, r, justOutside, 0, 0).lostOutsideFreeze(), "within RESUME + 10 ms: allowed");
+        assertEquals(0, FunctionalBench.sample(1, r, justOutside, 0, true, 0).lostOutsideFreeze(), "within RESUME + 10 ms: allowed");
         Ping pastMargin = log(Set.of(61));
-        assertEquals(1, FunctionalBench.sample(1, r, pastMargin, 0, 0).lostOutsideFreeze(), "past RESUME + 10 ms: outside");
+        assertEquals(1, FunctionalBench.sample(1, r, pastMargin, 0, true, 0).lostOutsideFreeze(), "past RESUME + 10 ms: outside");
 
         LocalMigration.Result failed = result(-1, -1);
-        assertEquals(3, FunctionalBench.sample(1, failed, late, 0, 0).lostOutsideFreeze(), "without a freeze every loss is outside");
+        assertEquals(3, FunctionalBench.sample(1, failed, late, 0, true, 0).lostOutsideFreeze(), "without a freeze every loss is outside");
         // livetap's own stamps widen the freeze: its queues stopped 20 ms before the STOP event was stamped
         LocalMigration.Result stamped = result(T0_US + 39_500, T0_US + 50_000, T0_US + 19_500);
         Ping early = log(Set.of(25, 28));
-        assertEquals(2, FunctionalBench.sample(1, r, early, 0, 0).lostOutsideFreeze(), "before STOP - 10 ms: outside");
-        assertEquals(0, FunctionalBench.sample(1, stamped, early, 0, 0).lostOutsideFreeze(),
+        assertEquals(2, FunctionalBench.sample(1, r, early, 0, true, 0).lostOutsideFreeze(), "before STOP - 10 ms: outside");
+        assertEquals(0, FunctionalBench.sample(1, stamped, early, 0, true, 0).lostOutsideFreeze(),
                 "after the source's own stop stamp: inside");
         Ping cutOff = log(Set.of(99, 100));
-        FunctionalBench.Sample c = FunctionalBench.sample(1, r, cutOff, 2, 0);
+        FunctionalBench.Sample c = FunctionalBench.sample(1, r, cutOff, 2, true, 0);
         assertEquals(0, c.lost(), "requests SIGINT caught in flight are neither sent nor lost");
         assertEquals(98, c.sent());
     }
@@ -104,7 +104,7 @@ class FunctionalBenchTest {
                 assertEquals(2, row.completed(), () -> kind + ": both migrations complete: " + row.samples());
                 assertEquals(0, row.lostOutsideFreeze(), () -> kind + ": the seed's rule: " + row.samples());
                 for (FunctionalBench.Sample s : row.samples()) {
-                    assertTrue(s.stopToResumeMs() > 0 && s.answeredAfterResume() > 0, () -> kind + ": " + s);
+                    assertTrue(s.stopToResumeMs() > 0 && s.answeredAfterResume() > 0 && s.answeringAgain(), () -> kind + ": " + s);
                     assertTrue(s.livetapDowntimeMs() > 0, () -> kind + ": livetap's own stamps are there: " + s);
                 }
                 if (kind == FunctionalBench.RowKind.VMM_LOCAL) {

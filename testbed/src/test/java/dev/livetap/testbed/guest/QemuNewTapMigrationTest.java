@@ -39,6 +39,7 @@ class QemuNewTapMigrationTest {
                     + "(source STOP to target RESUME, +-10 ms); migration " + s.index() + " lost at ms from STOP: " + s.lostAtMsFromStop()
                     + ", freeze " + s.stopToResumeMs() + " ms");
             assertTrue(s.answeredAfterResume() > 0, () -> "the guest answers on the new TAP after cont: " + s);
+            assertTrue(s.answeringAgain(), () -> "the guest answers in real time again after the migration: " + s);
             assertTrue(s.stopToResumeMs() > 0, () -> "the freeze is measured from the events: " + s);
             assertTrue(s.vmmDowntimeMs() >= 0 && s.totalMs() > 0, () -> "QEMU's own figures are reported: " + s);
             assertTrue(s.sent() > 500, () -> "ping ran through the migration at 1 ms: " + s);
