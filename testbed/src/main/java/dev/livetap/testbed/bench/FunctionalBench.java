@@ -185,6 +185,12 @@ public final class FunctionalBench {
             return Percentiles.of(v);
         }
 
+        /** Stop -> resume over the completed samples with both events, negative ones (stamped out of order) included. */
+        public Percentiles stopToResume() {
+            return Percentiles.of(samples.stream().filter(s -> s.completed() && s.ruleFreezeMs() >= 0)
+                    .map(Sample::stopToResumeMs).toList());
+        }
+
         ObjectNode toJson() {
             ObjectNode o = JsonNodeFactory.instance.objectNode();
             o.put("row", label);
@@ -204,7 +210,7 @@ public final class FunctionalBench {
             o.put("lost_outside_freeze", lostOutsideFreeze());
             putPercentiles(o, "lost_per_migration", percentiles(Sample::lost));
             putPercentiles(o, "largest_gap_ms", percentiles(Sample::largestGapMs));
-            putPercentiles(o, "stop_to_resume_ms", percentiles(Sample::stopToResumeMs));
+            putPercentiles(o, "stop_to_resume_ms", stopToResume());
             putPercentiles(o, "vmm_downtime_ms", percentiles(Sample::vmmDowntimeMs));
             putPercentiles(o, "livetap_downtime_ms", percentiles(Sample::livetapDowntimeMs));
             putPercentiles(o, "total_ms", percentiles(s -> s.totalMs()));
@@ -263,7 +269,7 @@ public final class FunctionalBench {
                 Percentiles sw = r.percentiles(Sample::switchMs);
                 sb.append(String.format(Locale.ROOT, "%-16s %-7s %-14s %-9d %-16s %-16s %-16s %-14s %-14s%n", r.label(),
                         r.completed() + "/" + r.samples().size(), r.lost() + "/" + r.sent(), r.lostOutsideFreeze(),
-                        pair(r.percentiles(Sample::largestGapMs)), pair(r.percentiles(Sample::stopToResumeMs)),
+                        pair(r.percentiles(Sample::largestGapMs)), pair(r.stopToResume()),
                         pair(r.percentiles(Sample::vmmDowntimeMs)), pair(r.percentiles(s -> s.totalMs())),
                         sw.count() == 0 ? "-" : String.format(Locale.ROOT, "%.1f", sw.p50())));
                 if (r.failure() != null) {
@@ -566,7 +572,7 @@ public final class FunctionalBench {
         }
         return new Sample(k, r.status(), r.error(), requests.size(), lost, outside, afterResume, answering, log.largestReplyGapMs(),
                 r.stopToResumeMs(), r.vmmDowntimeMs(), r.downtimeMs(), r.totalMs(), r.switchMs(),
-                frozen ? (resume - stop) / 1e6 : -1, at);
+                frozen ? Math.max(0, resume - stop) / 1e6 : -1, at);
     }
 
     /**

@@ -199,7 +199,8 @@ public final class LocalMigration {
      * @param downtimeMs      livetap's stamps: source stop to target resume in ms, rounded to the microsecond;
      *                        -1 when unknown (failed, a paused target not continued, or a VMM without the stamps)
      * @param stopToResumeMs  the common downtime: the source's STOP event to the target's RESUME event (QMP event
-     *                        timestamps, host clock), ms; -1 when either event is missing
+     *                        timestamps, host clock), ms; -1 when either event is missing (both wall stamps then
+     *                        -1); negative when a VMM stamped them out of order (a note says so)
      * @param vmmDowntimeMs   the source VMM's own {@code downtime} from {@code query-migrate}; -1 when it gave none
      * @param switchMs        {@code new-tap}: how long the {@link NetworkSwitch} took; -1 when none ran
      * @param stopWallMicros  the source's STOP event timestamp (µs since the epoch); -1 when none
@@ -460,8 +461,13 @@ public final class LocalMigration {
                 progress.accept("downtime " + formatDowntime(downtime, resumedByCont));
             }
             long stopWall = status.equals("completed") ? lastWallMicros(srcEvents, "STOP") : -1;
-            long resumeWall = stopWall < 0 ? -1 : firstWallMicrosAfter(tgtEvents, "RESUME", stopWall);
+            // the target's client is this run's own: its first RESUME is the one that ends the freeze
+            long resumeWall = stopWall < 0 ? -1 : firstWallMicros(tgtEvents, "RESUME");
             double stopToResume = stopWall >= 0 && resumeWall >= 0 ? (resumeWall - stopWall) / 1000.0 : -1;
+            if (stopToResume < 0 && stopWall >= 0 && resumeWall >= 0) {
+                notes.add("the target's RESUME is stamped before the source's STOP: a VMM stamps its events late "
+                        + "(livetap stamps a QMP event when it writes it); stop -> resume is negative");
+            }
             if (stopToResume >= 0) {
                 progress.accept(String.format(java.util.Locale.ROOT, "stop -> resume %.3f ms (source STOP to target RESUME, QMP event timestamps)",
                         stopToResume));
@@ -578,9 +584,9 @@ public final class LocalMigration {
         return at;
     }
 
-    private static long firstWallMicrosAfter(List<JsonNode> events, String name, long after) {
+    private static long firstWallMicros(List<JsonNode> events, String name) {
         for (JsonNode e : events) {
-            if (name.equals(e.path("event").asText()) && wallMicros(e) >= after) {
+            if (name.equals(e.path("event").asText())) {
                 return wallMicros(e);
             }
         }

@@ -104,7 +104,9 @@ class FunctionalBenchTest {
                 assertEquals(2, row.completed(), () -> kind + ": both migrations complete: " + row.samples());
                 assertEquals(0, row.lostOutsideFreeze(), () -> kind + ": the seed's rule: " + row.samples());
                 for (FunctionalBench.Sample s : row.samples()) {
-                    assertTrue(s.stopToResumeMs() > 0 && s.answeredAfterResume() > 0 && s.answeringAgain(), () -> kind + ": " + s);
+                    // the freeze from the events widened to livetap's stamps: livetap stamps a QMP event when it writes
+                    // it, so STOP alone can come after RESUME (docs/operations.md, "Known limit")
+                    assertTrue(s.ruleFreezeMs() > 0 && s.answeredAfterResume() > 0 && s.answeringAgain(), () -> kind + ": " + s);
                     assertTrue(s.livetapDowntimeMs() > 0, () -> kind + ": livetap's own stamps are there: " + s);
                 }
                 if (kind == FunctionalBench.RowKind.VMM_LOCAL) {
