@@ -349,6 +349,9 @@ public final class LocalMigration {
             List<Step> timeline = new ArrayList<>();
             List<DriverStep> driverSteps = new ArrayList<>();
             List<String> notes = new ArrayList<>();
+            if (method == Method.LOCAL && o.networkSwitch() != null) {
+                notes.add("method local moves no network: the switch given was not run");
+            }
             List<JsonNode> srcEvents = new ArrayList<>();
             List<JsonNode> tgtEvents = new ArrayList<>();
             String status = error == null ? "setup" : "failed";
