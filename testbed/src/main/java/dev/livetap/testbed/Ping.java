@@ -277,6 +277,20 @@ public final class Ping {
         return requests.stream().filter(Request::answered).mapToLong(Request::rttNanos).max().orElse(0) / 1e6;
     }
 
+    /**
+     * The largest gap between two consecutive replies' arrivals (send time + RTT), in ms: the freeze
+     * the guest's answers show. 0 with fewer than two replies.
+     */
+    public double largestReplyGapMs() {
+        long[] arrivals = requests.stream().filter(Request::answered).mapToLong(r -> r.sentNanos() + r.rttNanos()).sorted()
+                .toArray();
+        long gap = 0;
+        for (int i = 1; i < arrivals.length; i++) {
+            gap = Math.max(gap, arrivals[i] - arrivals[i - 1]);
+        }
+        return gap / 1e6;
+    }
+
     /** The median RTT in ms: the undisturbed path, against which the freezes' extra delay is read. */
     public double rttMedianMs() {
         long[] rtts = requests.stream().filter(Request::answered).mapToLong(Request::rttNanos).sorted().toArray();

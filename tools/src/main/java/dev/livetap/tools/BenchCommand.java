@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.livetap.testbed.bench.ConcurrentBench;
 import dev.livetap.testbed.bench.DowntimeBench;
+import dev.livetap.testbed.bench.FunctionalBench;
 import dev.livetap.testbed.bench.VmmJvm;
 import dev.livetap.tools.BadOptionValue;
 import java.time.Duration;
@@ -16,11 +17,11 @@ import picocli.CommandLine.Option;
 /** {@code livetap bench}: end-to-end benchmarks between real VMM processes. */
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "End-to-end benchmarks with real VMM processes and real TAPs in a private network namespace (root).",
-        subcommands = {BenchCommand.Downtime.class, BenchCommand.Concurrent.class})
+        subcommands = {BenchCommand.Downtime.class, BenchCommand.Concurrent.class, BenchCommand.Functional.class})
 public final class BenchCommand implements Callable<Integer> {
     @Override
     public Integer call() {
-        throw new BadOptionValue("give a benchmark: downtime or concurrent");
+        throw new BadOptionValue("give a benchmark: downtime, concurrent or functional");
     }
 
     /** The result: one JSON object with {@code --json}, else the few lines of {@code text} (JSON only when asked). */
@@ -150,6 +151,61 @@ public final class BenchCommand implements Callable<Integer> {
                     json ? s -> { } : System.err::println);
             print(r, json, concurrentText(r));
             return 0;
+        }
+    }
+
+    @Command(name = "functional", mixinStandardHelpOptions = true,
+            description = {"The seed's functional test as a table: the guest answers on a multiqueue TAP",
+                "in a private namespace, ping -D -O at 1 ms from the namespace, one migration",
+                "at a time. Rows: real QEMU with a Linux guest (new-tap: target -S on a new",
+                "TAP, network switch, cont), livetap vmm by backend transfer (local) and by",
+                "new-tap (the baseline). Per row: frames lost, lost outside the freeze +-10 ms",
+                "(the seed's rule: none), the largest ping gap, stop -> resume (source STOP to",
+                "target RESUME event timestamps), the VMM's own downtime, total time. Vhost",
+                "rows are printed as skipped with the reason. Exit 0 when every row that ran",
+                "kept the rule, 1 if not."})
+    static final class Functional implements Callable<Integer> {
+        @Option(names = "--migrations", defaultValue = "20", description = "Migrations per row: 1-1000, default ${DEFAULT-VALUE}.")
+        int migrations;
+
+        @Option(names = "--interval-ms", defaultValue = "1", description = "ping's interval in ms: 0.2-1000, default ${DEFAULT-VALUE}.")
+        double intervalMs;
+
+        @Option(names = "--row", paramLabel = "ROW", description = "Run only these rows (repeatable): qemu-new-tap, "
+                + "livetap-local, livetap-new-tap. Default: all.")
+        List<String> rowNames = new ArrayList<>();
+
+        @Option(names = "--json", description = "Print one JSON object (progress goes to stderr unless --json).")
+        boolean json;
+
+        @Option(names = "--save", paramLabel = "FILE", description = "Also write the JSON object to FILE.")
+        java.nio.file.Path save;
+
+        @Override
+        public Integer call() throws Exception {
+            BadOptionValue.range("--migrations", migrations, 1, 1000);
+            BadOptionValue.range("--interval-ms", intervalMs, 0.2, 1000);
+            List<FunctionalBench.RowKind> rows = new ArrayList<>();
+            for (String name : rowNames) {
+                rows.add(row(name));
+            }
+            FunctionalBench.Options o = FunctionalBench.Options.of(migrations, json ? s -> { } : System.err::println);
+            o = new FunctionalBench.Options(migrations, intervalMs, o.settle(), rows.isEmpty() ? o.rows() : rows, o.progress());
+            FunctionalBench.Report r = FunctionalBench.run(o);
+            if (save != null) {
+                java.nio.file.Files.writeString(save, new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(r.toJson()) + "\n");
+            }
+            print(r.toJson(), json, r.format());
+            return r.passed() ? ExitCodes.OK : ExitCodes.FAILED;
+        }
+
+        static FunctionalBench.RowKind row(String name) {
+            for (FunctionalBench.RowKind k : FunctionalBench.RowKind.values()) {
+                if (k.label().replace(' ', '-').equals(name)) {
+                    return k;
+                }
+            }
+            throw new BadOptionValue("--row must be qemu-new-tap, livetap-local or livetap-new-tap, got " + name);
         }
     }
 }

@@ -19,16 +19,24 @@ import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
 
 /**
- * A local migration driven over QMP, as a management layer would: {@code local} on both sides,
- * {@code migrate-incoming} on the target, {@code migrate} on the source, then it waits on the
- * MIGRATION and RESUME events (capability {@code events} on both sides; no polling:
- * {@code query-migrate} only for a final or held status) until the source reaches a final status
- * and (on success) the target runs again. Downtime is the target's {@code x-target-started-ns} minus the source's
- * {@code x-source-stopped-ns}: CLOCK_MONOTONIC stamps shared by every process of the host
- * (design decision 7); it is the one downtime of the progress line, the summary and the JSON.
- * The timeline is ordered by the VMMs' CLOCK_MONOTONIC event stamps ({@code x-monotonic-ns})
- * when every event carries one, else (e.g. QEMU) by the events' wall-clock timestamps. Every wait
- * is bounded by {@link Options#timeout()}.
+ * A local migration driven over QMP, as a management layer would, by one of two methods
+ * ({@link Method}): {@code local} (the backend travels in the stream: migration parameter
+ * {@code local}, or its alias {@code backend-transfer}, on both sides) or {@code new-tap} (the
+ * target, started with {@code -S} on a TAP of its own, is continued with {@code cont} once the
+ * source reports {@code completed} and the {@link NetworkSwitch} has moved the host's address and
+ * MAC to the new TAP). {@link Method#AUTO} probes {@code query-migrate-parameters} and
+ * {@code query-migrate-capabilities} of both VMMs. Then {@code migrate-incoming} on the target,
+ * {@code migrate} on the source, and it waits on the MIGRATION, STOP and RESUME events (capability
+ * {@code events} on both sides; no polling: {@code query-migrate} only for a final or held
+ * status) until the source reaches a final status and (on success) the target runs again.
+ *
+ * <p>Three downtime figures, each named for what it measures: the <em>common</em> one, the
+ * source's STOP event to the target's RESUME event (the QMP events' timestamps, both read from the
+ * host's clock, so any two VMMs compare); the VMM's own {@code downtime} of the source's
+ * {@code query-migrate}; and livetap's {@code x-target-started-ns} minus {@code x-source-stopped-ns}
+ * (CLOCK_MONOTONIC, design decision 7; livetap VMMs only). The timeline is ordered by the VMMs'
+ * CLOCK_MONOTONIC event stamps ({@code x-monotonic-ns}) when every event carries one, else (e.g.
+ * QEMU) by the events' wall-clock timestamps. Every wait is bounded by {@link Options#timeout()}.
  */
 public final class LocalMigration {
     /** How long a completed target may stay paused before it counts as waiting for cont. */
@@ -38,47 +46,122 @@ public final class LocalMigration {
     private static final long CONNECT_REFUSED_PAUSE_NANOS = 20_000_000;
 
     /**
+     * How the NIC's backend reaches the target. {@code held-fds} (a control plane hands the same
+     * open TAP queue files to the target QEMU) has a name only to be refused: it is unsafe with
+     * stock QEMU (docs/qemu.md, "Methods").
+     */
+    public enum Method {
+        /** Probe: {@link #LOCAL} when both VMMs offer {@code local} (or {@code backend-transfer}), else {@link #NEW_TAP}. */
+        AUTO("auto"),
+        /** Backend transfer: the TAP queue fds travel in the migration stream; no network switch. */
+        LOCAL("local"),
+        /** The target on a new TAP, started with {@code -S}; switch the network after {@code completed}, then {@code cont}. */
+        NEW_TAP("new-tap"),
+        /** Refused (see {@link #HELD_FDS_REFUSAL}). */
+        HELD_FDS("held-fds");
+
+        private final String wireName;
+
+        Method(String wireName) {
+            this.wireName = wireName;
+        }
+
+        /** The name on the command line and in the JSON. */
+        public String wireName() {
+            return wireName;
+        }
+
+        /** The method named {@code name} ({@code auto}, {@code local}, {@code new-tap}, {@code held-fds}). */
+        public static Method parse(String name) {
+            for (Method m : values()) {
+                if (m.wireName.equals(name)) {
+                    return m;
+                }
+            }
+            throw new IllegalArgumentException("unknown method '" + name + "': auto, local or new-tap");
+        }
+    }
+
+    /** Why {@link Method#HELD_FDS} is refused, in one message. */
+    public static final String HELD_FDS_REFUSAL = "method held-fds is refused: with stock QEMU the target's netdev_add resets "
+            + "the shared TAP device's vnet header length (12 -> 10 bytes, every frame of the running source mis-framed from "
+            + "then on) and its NIC's realize detaches queues the source uses; use new-tap, or local where the VMM offers it "
+            + "(docs/qemu.md, \"Methods\"; HeldFdsTest shows it)";
+
+    /**
+     * The host's side of a {@code new-tap} switch-over: move the address and MAC (and whatever
+     * routes) from the old TAP to the target's new one. Runs after the source reported
+     * {@code completed} and before {@code cont}; while it runs the guest is frozen.
+     */
+    @FunctionalInterface
+    public interface NetworkSwitch {
+        void switchOver() throws IOException, TimeoutException;
+    }
+
+    /**
      * @param uri              {@code unix:PATH}; null: {@link #defaultUri(Path)} next to the target's QMP socket
-     * @param backendTransfer  sets migration parameter {@code local} on both sides (false: the
-     *                         baseline, the target uses its own TAP)
-     * @param contTarget       send {@code cont} to a target started paused ({@code -S}) once it completed
+     * @param method           {@link Method#AUTO} probes; {@link Method#HELD_FDS} is refused here
+     * @param contTarget       {@code local}: send {@code cont} to a target started paused ({@code -S}) once it completed
+     *                         ({@code new-tap} always continues a paused target after the switch)
      * @param hold             null: no hold; otherwise the source gets capability {@code pause-before-switchover},
      *                         and while it waits in {@code pre-switchover} this runs, then {@code migrate-continue}
+     * @param networkSwitch    {@code new-tap}: runs between {@code completed} and {@code cont}; null: nothing to switch
      */
-    public record Options(Path source, Path target, String uri, boolean backendTransfer, Duration timeout,
-            boolean contTarget, Hold hold) {
+    public record Options(Path source, Path target, String uri, Method method, Duration timeout,
+            boolean contTarget, Hold hold, NetworkSwitch networkSwitch) {
         public Options {
             Objects.requireNonNull(source, "source");
             Objects.requireNonNull(target, "target");
             Objects.requireNonNull(timeout, "timeout");
+            Objects.requireNonNull(method, "method");
+            if (method == Method.HELD_FDS) {
+                throw new IllegalArgumentException(HELD_FDS_REFUSAL);
+            }
         }
 
+        /** Probe the method, 60 s, no hold, no switch. */
         public static Options of(Path source, Path target) {
-            return new Options(source, target, null, true, Duration.ofSeconds(60), false, null);
+            return new Options(source, target, null, Method.AUTO, Duration.ofSeconds(60), false, null, null);
         }
 
         public Options withUri(String value) {
-            return new Options(source, target, value, backendTransfer, timeout, contTarget, hold);
+            return new Options(source, target, value, method, timeout, contTarget, hold, networkSwitch);
         }
 
+        public Options withMethod(Method value) {
+            return new Options(source, target, uri, value, timeout, contTarget, hold, networkSwitch);
+        }
+
+        /** {@link Method#LOCAL} when true, {@link Method#NEW_TAP} (the baseline) when false. */
         public Options withBackendTransfer(boolean value) {
-            return new Options(source, target, uri, value, timeout, contTarget, hold);
+            return withMethod(value ? Method.LOCAL : Method.NEW_TAP);
         }
 
         public Options withTimeout(Duration value) {
-            return new Options(source, target, uri, backendTransfer, value, contTarget, hold);
+            return new Options(source, target, uri, method, value, contTarget, hold, networkSwitch);
         }
 
         public Options withContTarget(boolean value) {
-            return new Options(source, target, uri, backendTransfer, timeout, value, hold);
+            return new Options(source, target, uri, method, timeout, value, hold, networkSwitch);
         }
 
         public Options withHold(Hold value) {
-            return new Options(source, target, uri, backendTransfer, timeout, contTarget, value);
+            return new Options(source, target, uri, method, timeout, contTarget, value, networkSwitch);
+        }
+
+        public Options withNetworkSwitch(NetworkSwitch value) {
+            return new Options(source, target, uri, method, timeout, contTarget, hold, value);
         }
 
         public String effectiveUri() {
             return uri != null ? uri : defaultUri(target);
+        }
+    }
+
+    /** The method asked for is one the VMMs do not offer (nothing was changed on either side). */
+    public static final class MethodUnavailableException extends IOException {
+        public MethodUnavailableException(String message) {
+            super(message);
         }
     }
 
@@ -95,7 +178,11 @@ public final class LocalMigration {
         void held(QmpClient source, JsonNode info) throws IOException, TimeoutException;
     }
 
-    /** One event of the timeline: microseconds since {@code migrate} was sent, on the clock {@link Result#timelineClock()} names. */
+    /**
+     * One event of the timeline: microseconds since {@code migrate} was sent, on the clock
+     * {@link Result#timelineClock()} names; {@code side} is source, target, or driver (the switch
+     * and {@code cont} of {@code new-tap}).
+     */
     public record Step(long atMicros, String side, String event, String detail) {
     }
 
@@ -106,16 +193,43 @@ public final class LocalMigration {
     /**
      * The outcome.
      *
-     * @param downtimeMs source stop to target resume in ms, rounded to the microsecond; -1 when unknown
-     *                   (failed, or a paused target not continued)
-     * @param timelineClock {@link #MONOTONIC} or {@link #WALL}: what orders {@code timeline}
+     * @param method          the method used ({@link Method#LOCAL} or {@link Method#NEW_TAP})
+     * @param methodReason    told, or what the probe found
+     * @param totalMs         the source's {@code total-time}; -1 when unknown
+     * @param downtimeMs      livetap's stamps: source stop to target resume in ms, rounded to the microsecond;
+     *                        -1 when unknown (failed, a paused target not continued, or a VMM without the stamps)
+     * @param stopToResumeMs  the common downtime: the source's STOP event to the target's RESUME event (QMP event
+     *                        timestamps, host clock), ms; -1 when either event is missing (both wall stamps then
+     *                        -1); negative when a VMM stamped them out of order (a note says so)
+     * @param vmmDowntimeMs   the source VMM's own {@code downtime} from {@code query-migrate}; -1 when it gave none
+     * @param switchMs        {@code new-tap}: how long the {@link NetworkSwitch} took; -1 when none ran
+     * @param stopWallMicros  the source's STOP event timestamp (µs since the epoch); -1 when none
+     * @param resumeWallMicros the target's RESUME event timestamp (µs since the epoch); -1 when none
+     * @param notes           what the driver noticed and did not count as an error
+     * @param timelineClock   {@link #MONOTONIC} or {@link #WALL}: what orders {@code timeline}
      * @param sourceInfo the source's final {@code query-migrate}; {@code targetInfo} the target's
      */
-    public record Result(String status, String uri, boolean backendTransfer, long totalMs, double downtimeMs,
-            long setupMs, String error, boolean resumedByCont, List<Step> timeline, String timelineClock,
+    public record Result(String status, String uri, Method method, String methodReason, long totalMs, double downtimeMs,
+            double stopToResumeMs, double vmmDowntimeMs, double switchMs, long stopWallMicros, long resumeWallMicros,
+            long setupMs, String error, boolean resumedByCont, List<String> notes, List<Step> timeline, String timelineClock,
             JsonNode sourceInfo, JsonNode targetInfo, long wallMs) {
+        public Result {
+            notes = List.copyOf(notes);
+            timeline = List.copyOf(timeline);
+        }
+
+        /** The source reached {@code completed}. */
         public boolean completed() {
             return "completed".equals(status);
+        }
+
+        /** Completed, and nothing after it failed (a {@code new-tap} switch or {@code cont}). */
+        public boolean succeeded() {
+            return completed() && error == null;
+        }
+
+        public boolean backendTransfer() {
+            return method == Method.LOCAL;
         }
 
         /** One JSON object (the {@code --json} output of {@code livetap migrate}). */
@@ -123,15 +237,24 @@ public final class LocalMigration {
             ObjectNode o = JsonNodeFactory.instance.objectNode();
             o.put("status", status);
             o.put("uri", uri);
-            o.put("backend_transfer", backendTransfer);
+            o.put("method", method.wireName());
+            o.put("method_reason", methodReason);
+            o.put("backend_transfer", backendTransfer());
             o.put("total_ms", totalMs);
+            o.put("stop_to_resume_ms", stopToResumeMs);
+            o.put("vmm_downtime_ms", vmmDowntimeMs);
             o.put("downtime_ms", downtimeMs);
+            o.put("switch_ms", switchMs);
             o.put("setup_ms", setupMs);
             o.put("resumed_by_cont", resumedByCont);
+            o.put("stop_wall_us", stopWallMicros);
+            o.put("resume_wall_us", resumeWallMicros);
             o.put("wall_ms", wallMs);
             if (error != null) {
                 o.put("error", error);
             }
+            var n = o.putArray("notes");
+            notes.forEach(n::add);
             o.put("timeline_clock", timelineClock);
             var tl = o.putArray("timeline");
             for (Step s : timeline) {
@@ -162,6 +285,8 @@ public final class LocalMigration {
      * Runs the migration; {@code progress} gets one line per status change (call it with
      * {@code System.err::println} or ignore it).
      *
+     * @throws MethodUnavailableException when {@code local} was asked for and a VMM does not offer it
+     *                                    (nothing changed on either side)
      * @throws IOException when a QMP socket cannot be reached
      * @throws TimeoutException when a QMP reply does not come in time
      */
@@ -174,9 +299,32 @@ public final class LocalMigration {
                 QmpClient tgt = connect("target", o.target(), replyTimeout)) {
             src.negotiate();
             tgt.negotiate();
-            ObjectNode local = JsonNodeFactory.instance.objectNode().put("local", o.backendTransfer());
-            src.execute("migrate-set-parameters", local);
-            tgt.execute("migrate-set-parameters", local);
+            LocalSwitch srcLocal = LocalSwitch.offeredBy(src);
+            LocalSwitch tgtLocal = LocalSwitch.offeredBy(tgt);
+            Method method;
+            String reason;
+            if (o.method() == Method.AUTO) {
+                method = srcLocal != null && tgtLocal != null ? Method.LOCAL : Method.NEW_TAP;
+                reason = method == Method.LOCAL ? "probed: both VMMs offer " + srcLocal.describe()
+                        : "probed: " + (srcLocal == null ? "the source" : "the target")
+                                + " offers no local or backend-transfer migration parameter or capability";
+            } else {
+                method = o.method();
+                reason = "told";
+            }
+            if (method == Method.LOCAL && (srcLocal == null || tgtLocal == null)) {
+                throw new MethodUnavailableException("method local: the " + (srcLocal == null ? "source" : "target")
+                        + " VMM offers no local or backend-transfer migration parameter or capability "
+                        + "(query-migrate-parameters, query-migrate-capabilities); use new-tap");
+            }
+            progress.accept("method " + method.wireName() + " (" + reason + ")");
+            // a VMM that can carry its backend must be told which way it goes; one that cannot needs nothing
+            if (srcLocal != null) {
+                srcLocal.set(src, method == Method.LOCAL);
+            }
+            if (tgtLocal != null) {
+                tgtLocal.set(tgt, method == Method.LOCAL);
+            }
             // MIGRATION events are what the driver waits on: QEMU (and livetap) send them only with capability events
             ObjectNode srcCaps = JsonNodeFactory.instance.objectNode();
             var caps = srcCaps.putArray("capabilities");
@@ -185,9 +333,7 @@ public final class LocalMigration {
                 caps.addObject().put("capability", "pause-before-switchover").put("state", true);
             }
             src.execute("migrate-set-capabilities", srcCaps);
-            ObjectNode tgtCaps = JsonNodeFactory.instance.objectNode();
-            tgtCaps.putArray("capabilities").addObject().put("capability", "events").put("state", true);
-            tgt.execute("migrate-set-capabilities", tgtCaps);
+            tgt.execute("migrate-set-capabilities", eventsOn());
             tgt.execute("migrate-incoming", JsonNodeFactory.instance.objectNode().put("uri", uri));
             progress.accept("target: migrate-incoming " + uri);
             awaitListening(uri, deadline);
@@ -201,6 +347,11 @@ public final class LocalMigration {
             }
             progress.accept("source: migrate " + uri + (error == null ? "" : " refused: " + error));
             List<Step> timeline = new ArrayList<>();
+            List<DriverStep> driverSteps = new ArrayList<>();
+            List<String> notes = new ArrayList<>();
+            if (method == Method.LOCAL && o.networkSwitch() != null) {
+                notes.add("method local moves no network: the switch given was not run");
+            }
             List<JsonNode> srcEvents = new ArrayList<>();
             List<JsonNode> tgtEvents = new ArrayList<>();
             String status = error == null ? "setup" : "failed";
@@ -267,11 +418,21 @@ public final class LocalMigration {
             }
             JsonNode tgtInfo = tgt.execute("query-migrate", null);
             boolean resumedByCont = false;
-            if (status.equals("completed")) {
+            double switchMs = -1;
+            if (status.equals("completed") && method == Method.NEW_TAP) {
+                NewTapOutcome n = switchAndContinue(o, tgt, tgtInfo, tgtEvents, deadline, progress, driverSteps, notes);
+                tgtInfo = n.targetInfo();
+                switchMs = n.switchMs();
+                resumedByCont = n.resumedByCont();
+                error = n.error();
+            } else if (status.equals("completed")) {
                 tgtInfo = awaitTargetRunning(o, tgt, tgtInfo, tgtEvents, deadline, progress);
                 resumedByCont = tgtInfo.path("x-resumed-by-cont").asBoolean(false);
-                progress.accept("target: " + (tgtInfo.has("x-target-started-ns") || resumed(tgtEvents) ? "running"
-                        : "paused, waiting for cont"));
+                boolean running = tgtInfo.has("x-target-started-ns") || resumed(tgtEvents);
+                progress.accept("target: " + (running ? "running" : "paused, waiting for cont"));
+                if (running) {
+                    awaitResumeEvent(tgt, tgtEvents, deadline);
+                }
             }
             // flush: events that came before these replies are now in the clients
             src.execute("query-status", null);
@@ -282,6 +443,10 @@ public final class LocalMigration {
                     .allMatch(e -> e.has(MONOTONIC_STAMP));
             collect(timeline, "source", srcEvents, monotonic, migrateNanos, migrateWallMicros);
             collect(timeline, "target", tgtEvents, monotonic, migrateNanos, migrateWallMicros);
+            for (DriverStep d : driverSteps) {
+                long at = monotonic ? (d.nanos() - migrateNanos) / 1000 : d.wallMicros() - migrateWallMicros;
+                timeline.add(new Step(at, "driver", d.event(), d.detail()));
+            }
             if (monotonic) {
                 // the two stamps that define the downtime, on the same clock as the events
                 if (srcInfo.has("x-source-stopped-ns")) {
@@ -298,10 +463,176 @@ public final class LocalMigration {
             if (downtime >= 0) {
                 progress.accept("downtime " + formatDowntime(downtime, resumedByCont));
             }
+            long stopWall = status.equals("completed") ? lastWallMicros(srcEvents, "STOP") : -1;
+            // the target's client is this run's own: its first RESUME is the one that ends the freeze
+            long resumeWall = stopWall < 0 ? -1 : firstWallMicros(tgtEvents, "RESUME");
+            double stopToResume = stopWall >= 0 && resumeWall >= 0 ? (resumeWall - stopWall) / 1000.0 : -1;
+            if (stopToResume < 0 && stopWall >= 0 && resumeWall >= 0) {
+                notes.add("the target's RESUME is stamped before the source's STOP: a VMM stamps its events late "
+                        + "(livetap stamps a QMP event when it writes it); stop -> resume is negative");
+            }
+            if (stopToResume >= 0) {
+                progress.accept(String.format(java.util.Locale.ROOT, "stop -> resume %.3f ms (source STOP to target RESUME, QMP event timestamps)",
+                        stopToResume));
+            }
+            if (status.equals("completed") && srcInfo.path("total-time").asLong(0) <= 0 && !src.atEof()) {
+                // QEMU sends "completed" before it computes total-time and downtime: ask again, this much later
+                srcInfo = src.execute("query-migrate", null);
+            }
+            double vmmDowntime = srcInfo.has("downtime") ? srcInfo.get("downtime").asDouble() : -1;
             long wallMs = (System.nanoTime() - startNanos) / 1_000_000;
-            return new Result(status, uri, o.backendTransfer(), srcInfo.path("total-time").asLong(-1), downtime,
-                    srcInfo.path("setup-time").asLong(-1), error, resumedByCont, List.copyOf(timeline),
-                    monotonic ? MONOTONIC : WALL, srcInfo, tgtInfo, wallMs);
+            return new Result(status, uri, method, reason, srcInfo.path("total-time").asLong(-1), downtime, stopToResume,
+                    vmmDowntime, switchMs, stopWall, resumeWall, srcInfo.path("setup-time").asLong(-1), error, resumedByCont,
+                    notes, timeline, monotonic ? MONOTONIC : WALL, srcInfo, tgtInfo, wallMs);
+        }
+    }
+
+    /** A step the driver took itself ({@code new-tap}'s switch and {@code cont}), stamped on both clocks. */
+    private record DriverStep(long nanos, long wallMicros, String event, String detail) {
+        static DriverStep now(String event, String detail) {
+            return new DriverStep(System.nanoTime(), nowMicros(), event, detail);
+        }
+    }
+
+    private record NewTapOutcome(JsonNode targetInfo, double switchMs, boolean resumedByCont, String error) {
+    }
+
+    /**
+     * {@code new-tap} after the source completed: wait (on events) for the target's
+     * {@code completed}, run the switch, then {@code cont} a paused target and wait for its RESUME.
+     * A target that resumed by itself (started without {@code -S}) ran on the new TAP before the
+     * switch: noted, not an error. A failed switch leaves the target paused and is the error.
+     */
+    private static NewTapOutcome switchAndContinue(Options o, QmpClient tgt, JsonNode tgtInfo, List<JsonNode> tgtEvents,
+            long deadline, Consumer<String> progress, List<DriverStep> steps, List<String> notes) throws TimeoutException {
+        boolean done = "completed".equals(tgtInfo.path("status").asText());
+        while (!done) {
+            long left = deadline - System.nanoTime();
+            Optional<JsonNode> next = left > 0 ? tgt.pollEvent(Duration.ofNanos(left)) : Optional.empty();
+            if (next.isEmpty()) {
+                return new NewTapOutcome(tgt.execute("query-migrate", null), -1, false,
+                        "the target did not report completed within " + o.timeout().toMillis() + " ms");
+            }
+            tgtEvents.add(next.get());
+            if ("MIGRATION".equals(next.get().path("event").asText())) {
+                String st = next.get().path("data").path("status").asText();
+                done = st.equals("completed");
+                if (st.equals("failed") || st.equals("cancelled")) {
+                    return new NewTapOutcome(tgt.execute("query-migrate", null), -1, false, "the target's migration " + st);
+                }
+            }
+        }
+        String run = tgt.execute("query-status", null).path("status").asText();
+        boolean paused = !run.equals("running") && !resumed(tgtEvents);
+        if (!paused) {
+            notes.add("the target resumed by itself before the network switch (start a new-tap target with -S)");
+        }
+        double switchMs = -1;
+        if (o.networkSwitch() != null) {
+            steps.add(DriverStep.now("switch", "network switch starts"));
+            long t0 = System.nanoTime();
+            try {
+                o.networkSwitch().switchOver();
+            } catch (IOException | TimeoutException | RuntimeException e) {
+                steps.add(DriverStep.now("switch", "failed: " + e.getMessage()));
+                progress.accept("driver: network switch failed: " + e.getMessage() + (paused ? " (target left paused)" : ""));
+                return new NewTapOutcome(tgt.execute("query-migrate", null), (System.nanoTime() - t0) / 1e6, false,
+                        "network switch failed: " + e.getMessage() + (paused ? "; the target stays paused" : ""));
+            }
+            switchMs = (System.nanoTime() - t0) / 1e6;
+            steps.add(DriverStep.now("switch", String.format(java.util.Locale.ROOT, "network switched (%.1f ms)", switchMs)));
+            progress.accept(String.format(java.util.Locale.ROOT, "driver: network switched in %.1f ms", switchMs));
+        } else {
+            notes.add("no network switch given: cont follows completed at once");
+        }
+        boolean contSent = false;
+        if (paused) {
+            steps.add(DriverStep.now("cont", "sent to the target"));
+            tgt.execute("cont", null);
+            contSent = true;
+            progress.accept("target: cont");
+        }
+        awaitResumeEvent(tgt, tgtEvents, deadline);
+        String error = resumed(tgtEvents) ? null : "the target sent no RESUME event in time";
+        progress.accept("target: " + (error == null ? "running" : "not resumed"));
+        return new NewTapOutcome(tgt.execute("query-migrate", null), switchMs, contSent, error);
+    }
+
+    /** Waits (on events, bounded) until the target's RESUME has been received. */
+    private static void awaitResumeEvent(QmpClient tgt, List<JsonNode> tgtEvents, long deadline) {
+        while (!resumed(tgtEvents)) {
+            long left = deadline - System.nanoTime();
+            Optional<JsonNode> next = left > 0 ? tgt.pollEvent(Duration.ofNanos(Math.min(left, TARGET_SELF_RESUME_NANOS)))
+                    : Optional.empty();
+            if (next.isEmpty()) {
+                return;
+            }
+            tgtEvents.add(next.get());
+        }
+    }
+
+    /** The QMP event's {@code timestamp} in µs since the epoch. */
+    static long wallMicros(JsonNode event) {
+        JsonNode ts = event.path("timestamp");
+        return ts.path("seconds").asLong() * 1_000_000 + ts.path("microseconds").asLong();
+    }
+
+    private static long lastWallMicros(List<JsonNode> events, String name) {
+        long at = -1;
+        for (JsonNode e : events) {
+            if (name.equals(e.path("event").asText())) {
+                at = wallMicros(e);
+            }
+        }
+        return at;
+    }
+
+    private static long firstWallMicros(List<JsonNode> events, String name) {
+        for (JsonNode e : events) {
+            if (name.equals(e.path("event").asText())) {
+                return wallMicros(e);
+            }
+        }
+        return -1;
+    }
+
+    /**
+     * Where a VMM offers backend transfer: a migration parameter or capability named {@code local}
+     * (or the v10 alias {@code backend-transfer}). Absent: the VMM cannot carry its backend.
+     */
+    private record LocalSwitch(boolean parameter, String name) {
+        private static final List<String> NAMES = List.of("local", "backend-transfer");
+
+        static LocalSwitch offeredBy(QmpClient q) throws TimeoutException {
+            JsonNode params = q.execute("query-migrate-parameters", null);
+            for (String n : NAMES) {
+                if (params.has(n)) {
+                    return new LocalSwitch(true, n);
+                }
+            }
+            JsonNode caps = q.execute("query-migrate-capabilities", null);
+            for (String n : NAMES) {
+                for (JsonNode c : caps) {
+                    if (n.equals(c.path("capability").asText())) {
+                        return new LocalSwitch(false, n);
+                    }
+                }
+            }
+            return null;
+        }
+
+        void set(QmpClient q, boolean on) throws TimeoutException {
+            if (parameter) {
+                q.execute("migrate-set-parameters", JsonNodeFactory.instance.objectNode().put(name, on));
+            } else {
+                ObjectNode args = JsonNodeFactory.instance.objectNode();
+                args.putArray("capabilities").addObject().put("capability", name).put("state", on);
+                q.execute("migrate-set-capabilities", args);
+            }
+        }
+
+        String describe() {
+            return "migration " + (parameter ? "parameter " : "capability ") + name;
         }
     }
 
@@ -411,8 +742,7 @@ public final class LocalMigration {
             long originWallMicros) {
         for (JsonNode e : events) {
             long at = monotonic ? (e.get(MONOTONIC_STAMP).asLong() - originNanos) / 1000
-                    : e.path("timestamp").path("seconds").asLong() * 1_000_000 + e.path("timestamp").path("microseconds").asLong()
-                            - originWallMicros;
+                    : wallMicros(e) - originWallMicros;
             String detail = e.has("data") && e.get("data").size() > 0 ? e.get("data").toString() : "";
             String name = e.path("event").asText();
             if (name.equals("MIGRATION")) {
@@ -438,12 +768,24 @@ public final class LocalMigration {
         }
         sb.append("summary\n");
         sb.append(String.format("  %-18s %s%n", "status", r.status()));
-        sb.append(String.format("  %-18s %s%n", "backend transfer", r.backendTransfer() ? "on (local)" : "off (baseline)"));
+        sb.append(String.format("  %-18s %s (%s)%n", "method", r.method().wireName(), r.methodReason()));
+        sb.append(String.format("  %-18s %s%n", "backend transfer", r.backendTransfer() ? "on (local)" : "off (new TAP, baseline)"));
         sb.append(String.format("  %-18s %s%n", "uri", r.uri()));
         sb.append(String.format("  %-18s %s%n", "total time", r.totalMs() < 0 ? "-" : r.totalMs() + " ms"));
         sb.append(String.format("  %-18s %s%n", "setup time", r.setupMs() < 0 ? "-" : r.setupMs() + " ms"));
+        sb.append(String.format(java.util.Locale.ROOT, "  %-18s %s%n", "stop -> resume", r.stopToResumeMs() < 0 ? "-"
+                : String.format(java.util.Locale.ROOT, "%.3f ms (source STOP event -> target RESUME event, QMP timestamps)%s",
+                        r.stopToResumeMs(), r.resumedByCont() ? ", including the switch and cont" : "")));
+        sb.append(String.format(java.util.Locale.ROOT, "  %-18s %s%n", "vmm downtime", r.vmmDowntimeMs() < 0 ? "-"
+                : String.format(java.util.Locale.ROOT, "%.0f ms (the source's query-migrate downtime)", r.vmmDowntimeMs())));
         sb.append(String.format("  %-18s %s%n", "downtime", r.downtimeMs() < 0 ? "-"
                 : formatDowntime(r.downtimeMs(), r.resumedByCont())));
+        if (r.switchMs() >= 0) {
+            sb.append(String.format(java.util.Locale.ROOT, "  %-18s %.1f ms%n", "network switch", r.switchMs()));
+        }
+        for (String note : r.notes()) {
+            sb.append(String.format("  %-18s %s%n", "note", note));
+        }
         sb.append(String.format("  %-18s %d ms%n", "wall time", r.wallMs()));
         if (r.error() != null) {
             sb.append(String.format("  %-18s %s%n", "error", r.error()));

@@ -70,8 +70,9 @@ class LocalMigrationWaitsOnEventsTest {
             assertEquals("paused", b.runState(), "the target started paused stays paused without cont");
             assertTrue(r.timeline().stream().anyMatch(s -> s.event().equals("MIGRATION") && s.detail().equals("pre-switchover")),
                     "the timeline has the source's events: " + r.timeline());
-            int srcQueries = toA.count("query-migrate") + toA.count("query-status");
-            int tgtQueries = toB.count("query-migrate") + toB.count("query-status");
+            // the command names quoted: the one-time probe (query-migrate-parameters) is not a poll
+            int srcQueries = toA.count("\"query-migrate\"") + toA.count("\"query-status\"");
+            int tgtQueries = toB.count("\"query-migrate\"") + toB.count("\"query-status\"");
             assertTrue(srcQueries <= MAX_QUERIES_PER_SIDE, "source queries " + srcQueries + ": " + toA.sent());
             assertTrue(tgtQueries <= MAX_QUERIES_PER_SIDE, "target queries " + tgtQueries + ": " + toB.sent());
             assertTrue(toA.count("\"events\"") == 1 && toB.count("\"events\"") == 1, "capability events on both sides");
