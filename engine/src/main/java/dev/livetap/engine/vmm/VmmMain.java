@@ -3,7 +3,7 @@ package dev.livetap.engine.vmm;
 import dev.livetap.actors.migration.MigrationTimeouts;
 import dev.livetap.actors.tap.KernelVhostNet;
 import dev.livetap.actors.tap.RecordingVhostBackend;
-import dev.livetap.engine.api.EngineSettings;
+import dev.livetap.engine.internal.EngineSettings;
 import java.io.PrintStream;
 import java.time.Duration;
 import java.util.Arrays;

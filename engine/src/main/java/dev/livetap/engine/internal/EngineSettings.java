@@ -1,4 +1,4 @@
-package dev.livetap.engine.api;
+package dev.livetap.engine.internal;
 
 import dev.livetap.actors.migration.MigrationTimeouts;
 import dev.livetap.actors.tap.KernelVhostNet;
@@ -12,13 +12,13 @@ import java.util.Optional;
 import java.util.function.Supplier;
 
 /**
- * Settings of a {@link LivetapEngine}. Start from {@link #defaults()} and replace what differs.
+ * Settings of a {@link EngineCore}. Start from {@link #defaults()} and replace what differs.
  *
  * @param systemName   the ActorSystem's name
  * @param os           the OS to use; empty means the kernel ({@code JnaOs.instance()})
  * @param timeouts     every wait of a migration (Pekko timers)
  * @param queueTimeout how long a NIC waits for one of its queues to answer
- * @param askTimeout   how long a {@link VirtualMachine} call waits for the endpoint's answer
+ * @param askTimeout   how long a {@link EndpointCore} call waits for the endpoint's answer
  * @param migrationPeers who may connect to an incoming-migration socket (SO_PEERCRED); empty
  *                     means this process's uid only
  * @param scriptTimeout limit of one {@code script=} / {@code downscript=} run

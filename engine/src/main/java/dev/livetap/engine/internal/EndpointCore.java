@@ -1,5 +1,7 @@
-package dev.livetap.engine.api;
+package dev.livetap.engine.internal;
 
+import dev.livetap.engine.api.VmSpec;
+import dev.livetap.engine.api.LivetapException;
 import dev.livetap.actors.migration.MigrationInfo;
 import dev.livetap.actors.nic.VirtioNetActor;
 import dev.livetap.actors.guest.Ipv4Address;
@@ -27,14 +29,14 @@ import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.AskPattern;
 
 /**
- * One VM endpoint of a {@link LivetapEngine}: a virtual machine's NICs and their TAP backends,
+ * One VM endpoint of a {@link EngineCore}: a virtual machine's NICs and their TAP backends,
  * driven by methods that map 1:1 to QMP commands (see docs/qmp.md for every argument and error).
  * Every method returns at once; the stage completes when the endpoint answered, or completes
  * exceptionally with a {@link LivetapException} carrying QMP's error class and description.
  * Stages complete on actor threads: chain with non-{@code Async} methods or your own executor,
  * never block in them.
  */
-public final class VirtualMachine implements AutoCloseable {
+public final class EndpointCore implements AutoCloseable {
     /** QMP device_add argument (a livetap extra): the guest stand-in's IPv4 address. */
     public static final String GUEST_IP_ARGUMENT = "x-guest-ip";
     /** The QMP error class of a refusal naming a device that does not exist. */
@@ -49,7 +51,7 @@ public final class VirtualMachine implements AutoCloseable {
     private final Runnable onClose;
     private volatile boolean closed;
 
-    VirtualMachine(VmSpec spec, ActorSystem<?> system, ActorRef<VmSupervisorActor.Command> host, ActorRef<VmActor.Command> vm,
+    EndpointCore(VmSpec spec, ActorSystem<?> system, ActorRef<VmSupervisorActor.Command> host, ActorRef<VmActor.Command> vm,
             Duration askTimeout, Runnable onClose) {
         this.spec = spec;
         this.system = system;

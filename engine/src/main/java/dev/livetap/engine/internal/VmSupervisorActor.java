@@ -1,5 +1,6 @@
-package dev.livetap.engine.api;
+package dev.livetap.engine.internal;
 
+import dev.livetap.engine.api.LivetapException;
 import dev.livetap.actors.vm.VmActor;
 import dev.livetap.actors.vm.VmEvent;
 import java.util.concurrent.CompletableFuture;
@@ -13,7 +14,7 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
  * Parent of one {@link VmActor}: stopping it stops the VM and, through supervision, its NICs and
  * TAP actors (which close their fds on PostStop); it also owns the event listeners.
  */
-final class VmSupervisorActor {
+public final class VmSupervisorActor {
     sealed interface Command permits Shutdown, AddListener, RemoveListener {
     }
 

@@ -1,4 +1,7 @@
-package dev.livetap.engine.api;
+package dev.livetap.engine.internal;
+
+import dev.livetap.engine.api.LivetapException;
+import dev.livetap.engine.api.VmSpec;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -27,7 +30,7 @@ import org.junit.jupiter.api.Timeout;
 
 /**
  * The code docs/embedding.md shows, compiled and run. In production each engine is
- * {@code LivetapEngine.create()} on the kernel in its own process; here two in-memory
+ * {@code EngineCore.create()} on the kernel in its own process; here two in-memory
  * processes stand in for them so that the example runs anywhere.
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
@@ -44,18 +47,18 @@ class EmbeddingExampleTest {
                         Duration.ofSeconds(5)))
                 .withMigrationPeers(new PeerPolicy(Set.of(0)));
         try (InMemoryReactorDriver reactors = new InMemoryReactorDriver(os1, os2);
-                LivetapEngine sourceEngine = LivetapEngine.create(settings.withOs(os1).withSystemName("vmm1"));
-                LivetapEngine targetEngine = LivetapEngine.create(settings.withOs(os2).withSystemName("vmm2"))) {
+                EngineCore sourceEngine = EngineCore.create(settings.withOs(os1).withSystemName("vmm1"));
+                EngineCore targetEngine = EngineCore.create(settings.withOs(os2).withSystemName("vmm2"))) {
             // tag::embedding[]
             // source: a running VM with a 4-queue TAP and a virtio-net NIC (QEMU: -netdev tap,... -device virtio-net-pci,...)
-            VirtualMachine source = sourceEngine.createVm(VmSpec.of("web1"));
+            EndpointCore source = sourceEngine.createVm(VmSpec.of("web1"));
             source.netdevAdd(TapNetdevOptions.parse("tap,id=net0,ifname=tap0,queues=4")).toCompletableFuture().join();
             source.deviceAdd(Map.of("driver", "virtio-net-pci", "id", "nic0", "netdev", "net0", "mq", true,
                     "mac", "52:54:00:12:34:56")).toCompletableFuture().join();
 
             // target (another process in production): -incoming, its TAP waits for the source's queue fds
             targetEngine.warmUp(); // before the switch-over: class loading, JNA, first stream
-            VirtualMachine target = targetEngine.createVm(VmSpec.of("web1").incoming(true));
+            EndpointCore target = targetEngine.createVm(VmSpec.of("web1").incoming(true));
             target.netdevAdd(Map.of("id", "net0", "ifname", "tap0", "queues", 4, "incoming-fds", true))
                     .toCompletableFuture().join();
             target.deviceAdd(Map.of("driver", "virtio-net-pci", "id", "nic0", "netdev", "net0", "mq", true,

@@ -1,5 +1,7 @@
-package dev.livetap.engine.api;
+package dev.livetap.engine.internal;
 
+import dev.livetap.engine.api.VmSpec;
+import dev.livetap.engine.api.LivetapException;
 import dev.livetap.actors.migration.MigrationTransport;
 import dev.livetap.actors.migration.ProcessScriptRunner;
 import dev.livetap.actors.vm.VmActor;
@@ -25,11 +27,11 @@ import org.slf4j.LoggerFactory;
  * The embedding entry point: one ActorSystem (every dispatcher named under
  * {@code livetap.dispatchers}, design decision 4), the process's {@link Os} (the kernel unless
  * configured), the real migration transport (AF_UNIX path sockets, SO_PEERCRED) and any number of
- * {@link VirtualMachine}s (design decision 5). Close it to stop every endpoint, remove every socket it
+ * {@link EndpointCore}s (design decision 5). Close it to stop every endpoint, remove every socket it
  * listens on and terminate the ActorSystem.
  */
-public final class LivetapEngine implements AutoCloseable {
-    private static final Logger LOG = LoggerFactory.getLogger(LivetapEngine.class);
+public final class EngineCore implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(EngineCore.class);
     private static final Duration CLOSE_TIMEOUT = Duration.ofSeconds(15);
 
     private final EngineSettings settings;
@@ -37,11 +39,11 @@ public final class LivetapEngine implements AutoCloseable {
     private final ActorSystem<Void> system;
     private final UnixMigrationTransport transport;
     private final ExecutorService scriptPool;
-    private final List<VirtualMachine> endpoints = new ArrayList<>();
+    private final List<EndpointCore> endpoints = new ArrayList<>();
     private final AtomicInteger hosts = new AtomicInteger();
     private boolean closed;
 
-    private LivetapEngine(EngineSettings settings) {
+    private EngineCore(EngineSettings settings) {
         this.settings = settings;
         this.os = settings.os().orElseGet(JnaOs::instance);
         this.system = ActorSystem.create(Behaviors.empty(), settings.systemName());
@@ -61,12 +63,12 @@ public final class LivetapEngine implements AutoCloseable {
     }
 
     /** An engine on the kernel with {@link EngineSettings#defaults()}. */
-    public static LivetapEngine create() {
+    public static EngineCore create() {
         return create(EngineSettings.defaults());
     }
 
-    public static LivetapEngine create(EngineSettings settings) {
-        return new LivetapEngine(settings);
+    public static EngineCore create(EngineSettings settings) {
+        return new EngineCore(settings);
     }
 
     public Os os() {
@@ -91,20 +93,20 @@ public final class LivetapEngine implements AutoCloseable {
      * Creates and starts a VM endpoint. Blocks only until its actor has started (milliseconds,
      * bounded by the ask timeout).
      */
-    public VirtualMachine createVm(VmSpec spec) {
+    public EndpointCore createVm(VmSpec spec) {
         return createVm(spec, transport);
     }
 
-    VirtualMachine createVm(VmSpec spec, MigrationTransport via) {
+    EndpointCore createVm(VmSpec spec, MigrationTransport via) {
         return createVm(spec, os, via);
     }
 
-    VirtualMachine createVm(VmSpec spec, Os vmOs, MigrationTransport via) {
+    EndpointCore createVm(VmSpec spec, Os vmOs, MigrationTransport via) {
         synchronized (endpoints) {
             if (closed) {
                 throw new IllegalStateException("the engine is closed");
             }
-            for (VirtualMachine e : endpoints) {
+            for (EndpointCore e : endpoints) {
                 if (e.name().equals(spec.name())) {
                     throw new IllegalArgumentException("a VM named '" + spec.name() + "' already exists in this engine");
                 }
@@ -125,8 +127,8 @@ public final class LivetapEngine implements AutoCloseable {
         } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
             throw new LivetapException(LivetapException.GENERIC, "VM " + spec.name() + " did not start: " + e);
         }
-        VirtualMachine[] self = new VirtualMachine[1];
-        VirtualMachine endpoint = new VirtualMachine(spec, system, host, vm, settings.askTimeout(), () -> {
+        EndpointCore[] self = new EndpointCore[1];
+        EndpointCore endpoint = new EndpointCore(spec, system, host, vm, settings.askTimeout(), () -> {
             synchronized (endpoints) {
                 endpoints.remove(self[0]);
             }
@@ -139,7 +141,7 @@ public final class LivetapEngine implements AutoCloseable {
     }
 
     /** The endpoints not closed yet, in creation order. */
-    public List<VirtualMachine> endpoints() {
+    public List<EndpointCore> endpoints() {
         synchronized (endpoints) {
             return List.copyOf(endpoints);
         }
@@ -160,7 +162,7 @@ public final class LivetapEngine implements AutoCloseable {
     /** Stops every endpoint (closing their fds), stops listening, terminates the ActorSystem. Bounded; idempotent. */
     @Override
     public void close() {
-        List<VirtualMachine> all;
+        List<EndpointCore> all;
         synchronized (endpoints) {
             if (closed) {
                 return;
@@ -170,7 +172,7 @@ public final class LivetapEngine implements AutoCloseable {
         }
         long deadline = System.nanoTime() + CLOSE_TIMEOUT.toNanos();
         List<CompletableFuture<Void>> stops = new ArrayList<>();
-        for (VirtualMachine e : all) {
+        for (EndpointCore e : all) {
             stops.add(e.shutdown().toCompletableFuture());
         }
         for (CompletableFuture<Void> f : stops) {

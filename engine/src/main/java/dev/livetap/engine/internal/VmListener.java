@@ -1,4 +1,4 @@
-package dev.livetap.engine.api;
+package dev.livetap.engine.internal;
 
 import dev.livetap.actors.vm.VmEvent;
 
