@@ -16,6 +16,7 @@ import dev.livetap.actors.vm.VmEvent;
 import dev.livetap.actors.vm.VmReply;
 import dev.livetap.nativeio.OwnedFd;
 import java.time.Duration;
+import java.util.EnumMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -149,6 +150,32 @@ public final class EndpointCore implements AutoCloseable {
             return refused(e);
         }
         return done(ask(r -> new VmActor.MigrateSetParameters(update, r)));
+    }
+
+    /** {@code migrate-set-parameters} from a parsed update. */
+    public CompletionStage<Void> setParameters(MigrationParameters.Update update) {
+        return done(ask(r -> new VmActor.MigrateSetParameters(update, r)));
+    }
+
+    /** {@code migrate-set-capabilities} from parsed changes. */
+    public CompletionStage<Void> setCapabilities(EnumMap<MigrationCapabilities.Capability, Boolean> changes) {
+        Map<MigrationCapabilities.Capability, Boolean> copy = new EnumMap<>(changes);
+        return done(ask(r -> new VmActor.MigrateSetCapabilities(copy, r)));
+    }
+
+    /** {@code query-migrate-parameters}, parsed. */
+    public CompletionStage<MigrationParameters> parameters() {
+        return ask(VmActor.QueryMigrateParameters::new).thenApply(v -> ((VmReply.Parameters) v).parameters());
+    }
+
+    /** {@code query-migrate-capabilities}, parsed. */
+    public CompletionStage<MigrationCapabilities> capabilities() {
+        return ask(VmActor.QueryMigrateCapabilities::new).thenApply(v -> ((VmReply.Capabilities) v).capabilities());
+    }
+
+    /** {@code query-status}, parsed. */
+    public CompletionStage<VmReply.Status> runStatus() {
+        return ask(VmActor.QueryStatus::new).thenApply(v -> (VmReply.Status) v);
     }
 
     /** {@code query-migrate-parameters} in QMP form. */

@@ -4,6 +4,8 @@ import dev.livetap.engine.api.VmSpec;
 import dev.livetap.engine.api.LivetapException;
 import dev.livetap.actors.migration.MigrationTransport;
 import dev.livetap.actors.migration.ProcessScriptRunner;
+import dev.livetap.actors.guest.Ipv4Address;
+import dev.livetap.actors.options.MachineType;
 import dev.livetap.actors.vm.VmActor;
 import dev.livetap.engine.transport.UnixMigrationTransport;
 import dev.livetap.nativeio.Os;
@@ -11,11 +13,13 @@ import dev.livetap.nativeio.linux.JnaOs;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import com.typesafe.config.Config;
 import org.apache.pekko.actor.Cancellable;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
@@ -36,17 +40,30 @@ public final class EngineCore implements AutoCloseable {
 
     private final EngineSettings settings;
     private final Os os;
-    private final ActorSystem<Void> system;
+    private final ActorSystem<?> system;
+    /** Whether this engine created its ActorSystem (and so terminates it on close). */
+    private final boolean ownsSystem;
     private final UnixMigrationTransport transport;
     private final ExecutorService scriptPool;
     private final List<EndpointCore> endpoints = new ArrayList<>();
     private final AtomicInteger hosts = new AtomicInteger();
+    /** Engines sharing a borrowed system name their actors apart. */
+    private static final AtomicInteger BORROWERS = new AtomicInteger();
+    private final String actorPrefix;
     private boolean closed;
 
-    private EngineCore(EngineSettings settings) {
+    private EngineCore(EngineSettings settings, ActorSystem<?> borrowed, Config config) {
         this.settings = settings;
         this.os = settings.os().orElseGet(JnaOs::instance);
-        this.system = ActorSystem.create(Behaviors.empty(), settings.systemName());
+        this.ownsSystem = borrowed == null;
+        this.actorPrefix = borrowed == null ? "" : "livetap-" + BORROWERS.incrementAndGet() + "-";
+        if (borrowed != null) {
+            this.system = borrowed;
+        } else if (config != null) {
+            this.system = ActorSystem.create(Behaviors.empty(), settings.systemName(), config);
+        } else {
+            this.system = ActorSystem.create(Behaviors.empty(), settings.systemName());
+        }
         this.transport = new UnixMigrationTransport(os,
                 UnixMigrationTransport.Settings.defaults(settings.acceptTimeout())
                         .withPeerPolicy(settings.effectiveMigrationPeers()),
@@ -68,7 +85,26 @@ public final class EngineCore implements AutoCloseable {
     }
 
     public static EngineCore create(EngineSettings settings) {
-        return new EngineCore(settings);
+        return new EngineCore(settings, null, null);
+    }
+
+    /**
+     * An engine in {@code system}, which the embedder owns: {@link #close()} stops this engine's
+     * actors and leaves the system running. Its configuration must hold livetap's dispatchers
+     * ({@code ConfigFactory.load()} finds them in the livetap jars' reference.conf).
+     */
+    public static EngineCore inSystem(EngineSettings settings, ActorSystem<?> system) {
+        return new EngineCore(settings, Objects.requireNonNull(system, "system"), null);
+    }
+
+    /** An engine with its own ActorSystem created from {@code config} (the embedder's, with livetap's reference.conf below it). */
+    public static EngineCore withConfig(EngineSettings settings, Config config) {
+        return new EngineCore(settings, null, Objects.requireNonNull(config, "config"));
+    }
+
+    /** Whether {@link #close()} terminates the ActorSystem (false when it was handed in). */
+    public boolean ownsSystem() {
+        return ownsSystem;
     }
 
     public Os os() {
@@ -80,7 +116,7 @@ public final class EngineCore implements AutoCloseable {
     }
 
     /** The ActorSystem the endpoints run in (for embedders that spawn their own actors next to them). */
-    public ActorSystem<Void> system() {
+    public ActorSystem<?> system() {
         return system;
     }
 
@@ -112,12 +148,12 @@ public final class EngineCore implements AutoCloseable {
                 }
             }
         }
-        VmActor.VmConfig config = new VmActor.VmConfig(spec.name(), spec.machine(), spec.incoming(), spec.paused(),
+        VmActor.VmConfig config = new VmActor.VmConfig(spec.name(), MachineType.parse(spec.machine()), spec.incoming(), spec.paused(),
                 vmOs, via, new ProcessScriptRunner(settings.scriptTimeout(), scriptPool), settings.vhost().get(),
-                settings.timeouts(), settings.queueTimeout(), spec.guestIp(), ProcessHandle.current().pid());
+                settings.timeouts(), settings.queueTimeout(), Ipv4Address.parse(spec.guestIp()), ProcessHandle.current().pid());
         CompletableFuture<ActorRef<VmActor.Command>> vmRef = new CompletableFuture<>();
         ActorRef<VmSupervisorActor.Command> host = system.systemActorOf(VmSupervisorActor.create(config, vmRef),
-                "vm-" + hosts.incrementAndGet() + "-" + spec.name(), VmActor.DISPATCHER);
+                actorPrefix + "vm-" + hosts.incrementAndGet() + "-" + spec.name(), VmActor.DISPATCHER);
         ActorRef<VmActor.Command> vm;
         try {
             vm = vmRef.get(settings.askTimeout().toMillis(), TimeUnit.MILLISECONDS);
@@ -159,7 +195,10 @@ public final class EngineCore implements AutoCloseable {
         return WarmUp.run(this);
     }
 
-    /** Stops every endpoint (closing their fds), stops listening, terminates the ActorSystem. Bounded; idempotent. */
+    /**
+     * Stops every endpoint (closing their fds), stops listening, terminates the ActorSystem if this
+     * engine created it (a borrowed one keeps running). Bounded; idempotent.
+     */
     @Override
     public void close() {
         List<EndpointCore> all;
@@ -186,6 +225,10 @@ public final class EngineCore implements AutoCloseable {
             }
         }
         transport.close();
+        if (!ownsSystem) {
+            scriptPool.shutdownNow(); // the borrowed system is the embedder's: it keeps running
+            return;
+        }
         system.terminate();
         try {
             system.getWhenTerminated().toCompletableFuture().get(Math.max(1, deadline - System.nanoTime()),

@@ -9,4 +9,8 @@ import dev.livetap.actors.vm.VmEvent;
 @FunctionalInterface
 public interface VmListener {
     void onEvent(VmEvent event);
+
+    /** The subscription ended (closed, or the VM stopped): no event follows. */
+    default void onClosed() {
+    }
 }

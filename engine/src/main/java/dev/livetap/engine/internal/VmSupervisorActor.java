@@ -6,6 +6,7 @@ import dev.livetap.actors.vm.VmEvent;
 import java.util.concurrent.CompletableFuture;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.PostStop;
 import org.apache.pekko.actor.typed.Terminated;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
@@ -91,6 +92,13 @@ public final class VmSupervisorActor {
                 l.onEvent(e);
             } catch (RuntimeException ex) {
                 org.slf4j.LoggerFactory.getLogger(VmSupervisorActor.class).warn("a VM event listener failed on {}", e, ex);
+            }
+            return Behaviors.same();
+        }).onSignal(PostStop.class, sig -> {
+            try {
+                l.onClosed();
+            } catch (RuntimeException ex) {
+                org.slf4j.LoggerFactory.getLogger(VmSupervisorActor.class).warn("a VM event listener failed on close", ex);
             }
             return Behaviors.same();
         }).build();
