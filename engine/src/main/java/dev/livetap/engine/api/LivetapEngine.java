@@ -54,6 +54,10 @@ public final class LivetapEngine implements AutoCloseable {
         return new LivetapEngine(core);
     }
 
+    EngineCore core() {
+        return core;
+    }
+
     /**
      * Creates and starts a VM endpoint. Blocks only until its actor has started (milliseconds,
      * bounded by the ask timeout). Fails with {@link IllegalArgumentException} for a name already

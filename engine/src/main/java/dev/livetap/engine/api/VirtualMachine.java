@@ -239,7 +239,14 @@ public final class VirtualMachine implements AutoCloseable {
 
                 @Override
                 public void onClosed() {
-                    queue.complete();
+                    if (!ended[0]) {
+                        ended[0] = true;
+                        try {
+                            queue.complete();
+                        } catch (IllegalStateException alreadyEnded) {
+                            // the stream ended first (cancelled downstream): nothing to complete
+                        }
+                    }
                 }
             }).whenComplete((s, e) -> {
                 if (e != null) {
