@@ -54,7 +54,7 @@ public final class VmmMain {
             }
             if (a.version()) {
                 String v = VmmMain.class.getPackage().getImplementationVersion();
-                out.println("livetap " + (v == null ? "0.1.0-SNAPSHOT" : v));
+                out.println("livetap " + (v == null ? "0.2.0" : v));
                 out.flush();
                 return OK;
             }
