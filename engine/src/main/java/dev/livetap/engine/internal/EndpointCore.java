@@ -268,9 +268,9 @@ public final class EndpointCore implements AutoCloseable {
     /** Delivers every later event to {@code listener}, in order, until the subscription is closed. */
     public CompletionStage<Subscription> subscribe(VmListener listener) {
         Objects.requireNonNull(listener, "listener");
-        CompletableFuture<ActorRef<VmEvent>> added = new CompletableFuture<>();
+        CompletableFuture<Long> added = new CompletableFuture<>();
         host.tell(new VmSupervisorActor.AddListener(listener, added));
-        return added.thenApply(ref -> () -> host.tell(new VmSupervisorActor.RemoveListener(ref)));
+        return added.thenApply(id -> () -> host.tell(new VmSupervisorActor.RemoveListener(id)));
     }
 
     /** An event subscription; closing it stops the deliveries. */
