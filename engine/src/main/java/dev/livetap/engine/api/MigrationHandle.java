@@ -28,7 +28,8 @@ public interface MigrationHandle {
      *   <li>{@code setup}, {@code active}, {@code pre-switchover}, {@code device} (the source has not
      *       received the target's {@code loaded}): status {@code cancelling}, then {@code cancelled};
      *       the source rolls back: it keeps its TAP queues, reading again, and resumes if it was
-     *       running when {@code migrate} started; the target closes every fd it received.
+     *       running when {@code migrate} started (a cancel in the {@code pre-switchover} hold leaves it
+     *       paused until {@code cont}, docs/qmp.md); the target closes every fd it received.
      *       {@link #outcome()} becomes {@link MigrationOutcome.Cancelled}.</li>
      *   <li>while a rollback already runs ({@code cancelling}, or a failure being rolled back): no
      *       further effect.</li>

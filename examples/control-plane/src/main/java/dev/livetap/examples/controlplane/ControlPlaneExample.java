@@ -73,7 +73,7 @@ public final class ControlPlaneExample {
             watch.close();
             first.close();
             join(source.setCapability(MigrationCapability.PAUSE_BEFORE_SWITCHOVER, false));
-            join(source.cont()); // a cancel in pre-switchover leaves the source paused, as QEMU's
+            join(source.cont()); // a cancel in the pre-switchover hold leaves the source paused (docs/qmp.md)
             // end::cancel[]
             require(rolledBack instanceof MigrationOutcome.Cancelled, "cancelled: " + rolledBack);
             System.out.println("cancelled migration: " + rolledBack);
