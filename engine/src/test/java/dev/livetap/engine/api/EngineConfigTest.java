@@ -45,6 +45,12 @@ class EngineConfigTest {
     }
 
     @Test
+    void theDocumentedPekkoVersionIsTheOneOnTheClassPath() {
+        assertEquals(org.apache.pekko.actor.ActorSystem.Version(), LivetapEngine.PEKKO_VERSION,
+                "docs/embedding.md and LivetapEngine.PEKKO_VERSION name the Pekko an embedder must run");
+    }
+
+    @Test
     void aMalformedValueFailsNamingTheKey() {
         Config bad = ConfigFactory.parseString("livetap.engine.ask-timeout = soon");
         ConfigException e = assertThrows(ConfigException.class, () -> EngineSettings.fromConfig(bad));
