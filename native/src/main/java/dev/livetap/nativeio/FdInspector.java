@@ -27,6 +27,12 @@ public interface FdInspector {
     /** Entries of /proc/self/fd (or the in-memory OS's table): every descriptor, owned or not. */
     int countProcessFds();
 
+    /**
+     * Takes ownership of a descriptor number this process opened outside livetap (an embedder's
+     * pre-opened TAP queue): fails with EBADF, owning nothing, when the number is not open.
+     */
+    OwnedFd adopt(int fd);
+
     /** pipe2(O_CLOEXEC|O_NONBLOCK): [read end, write end]; stand-in fds where no TUN exists. */
     OwnedFd[] pipe();
 }

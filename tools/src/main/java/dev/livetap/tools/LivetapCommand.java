@@ -117,7 +117,7 @@ public final class LivetapCommand implements Callable<Integer> {
         @Override
         public String[] getVersion() {
             String v = LivetapCommand.class.getPackage().getImplementationVersion();
-            return new String[] {"livetap " + (v == null ? "0.1.0-SNAPSHOT" : v),
+            return new String[] {"livetap " + (v == null ? "0.2.0" : v),
                 "Java " + System.getProperty("java.version") + " on " + System.getProperty("os.name") + " " + System.getProperty("os.arch")};
         }
     }

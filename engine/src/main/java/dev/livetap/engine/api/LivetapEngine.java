@@ -1,198 +1,224 @@
 package dev.livetap.engine.api;
 
-import dev.livetap.actors.migration.MigrationTransport;
-import dev.livetap.actors.migration.ProcessScriptRunner;
-import dev.livetap.actors.vm.VmActor;
-import dev.livetap.engine.transport.UnixMigrationTransport;
-import dev.livetap.nativeio.Os;
-import dev.livetap.nativeio.linux.JnaOs;
+import com.typesafe.config.Config;
+import dev.livetap.actors.migration.MigrationTimeouts;
+import dev.livetap.engine.internal.EndpointCore;
+import dev.livetap.engine.internal.EngineCore;
+import dev.livetap.engine.internal.EngineSettings;
+import dev.livetap.engine.internal.WarmUp;
+import dev.livetap.nativeio.PeerPolicy;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
-import org.apache.pekko.actor.Cancellable;
-import org.apache.pekko.actor.typed.ActorRef;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
 import org.apache.pekko.actor.typed.ActorSystem;
-import org.apache.pekko.actor.typed.javadsl.Behaviors;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
- * The embedding entry point: one ActorSystem (every dispatcher named under
- * {@code livetap.dispatchers}, design decision 4), the process's {@link Os} (the kernel unless
- * configured), the real migration transport (AF_UNIX path sockets, SO_PEERCRED) and any number of
- * {@link VirtualMachine}s (design decision 5). Close it to stop every endpoint, remove every socket it
- * listens on and terminate the ActorSystem.
+ * The embedding entry point: VM endpoints ({@link VirtualMachine}) on the kernel of this process,
+ * migrating over AF_UNIX path sockets (mode 0600, SO_PEERCRED: this uid unless configured).
+ *
+ * <p>Runtime: by default the engine creates its own Pekko {@link ActorSystem} and terminates it
+ * on {@link #close()}. Hand in yours with {@link Builder#actorSystem(ActorSystem)} (then
+ * {@code close()} stops livetap's actors and leaves your system running) or your
+ * {@link Config} with {@link Builder#config(Config)}. Pekko refuses mixed module versions in one
+ * system: the embedder's Pekko must be the version livetap was built with ({@value #PEKKO_VERSION}).
+ *
+ * <p>Settings: {@code livetap.engine { ... }} in the configuration (the handed-in system's or
+ * {@code Config}; see {@link Builder}), overridden by the builder's setters.
  */
 public final class LivetapEngine implements AutoCloseable {
-    private static final Logger LOG = LoggerFactory.getLogger(LivetapEngine.class);
-    private static final Duration CLOSE_TIMEOUT = Duration.ofSeconds(15);
+    /** The Pekko version livetap is built with and an embedder's ActorSystem must run. */
+    public static final String PEKKO_VERSION = "1.7.0";
 
-    private final EngineSettings settings;
-    private final Os os;
-    private final ActorSystem<Void> system;
-    private final UnixMigrationTransport transport;
-    private final ExecutorService scriptPool;
-    private final List<VirtualMachine> endpoints = new ArrayList<>();
-    private final AtomicInteger hosts = new AtomicInteger();
-    private boolean closed;
+    private final EngineCore core;
+    private final List<VirtualMachine> vms = new ArrayList<>();
 
-    private LivetapEngine(EngineSettings settings) {
-        this.settings = settings;
-        this.os = settings.os().orElseGet(JnaOs::instance);
-        this.system = ActorSystem.create(Behaviors.empty(), settings.systemName());
-        this.transport = new UnixMigrationTransport(os,
-                UnixMigrationTransport.Settings.defaults(settings.acceptTimeout())
-                        .withPeerPolicy(settings.effectiveMigrationPeers()),
-                (delay, task) -> {
-                    Cancellable c = system.scheduler().scheduleOnce(delay, task, system.executionContext());
-                    return c::cancel;
-                });
-        AtomicInteger n = new AtomicInteger();
-        this.scriptPool = Executors.newFixedThreadPool(2, r -> {
-            Thread t = new Thread(r, "livetap-scripts-" + n.incrementAndGet());
-            t.setDaemon(true);
-            return t;
-        });
+    private LivetapEngine(EngineCore core) {
+        this.core = core;
     }
 
-    /** An engine on the kernel with {@link EngineSettings#defaults()}. */
+    /** An engine with its own ActorSystem, settings from {@code ConfigFactory.load()}'s {@code livetap.engine}. */
     public static LivetapEngine create() {
-        return create(EngineSettings.defaults());
+        return builder().build();
     }
 
-    public static LivetapEngine create(EngineSettings settings) {
-        return new LivetapEngine(settings);
+    /** Starts a configuration. */
+    public static Builder builder() {
+        return new Builder();
     }
 
-    public Os os() {
-        return os;
+    /** For livetap's own tests and tools: an engine on an internal core. */
+    static LivetapEngine wrap(EngineCore core) {
+        return new LivetapEngine(core);
     }
 
-    public EngineSettings settings() {
-        return settings;
-    }
-
-    /** The ActorSystem the endpoints run in (for embedders that spawn their own actors next to them). */
-    public ActorSystem<Void> system() {
-        return system;
-    }
-
-    /** The real transport every endpoint of this engine migrates over. */
-    public MigrationTransport transport() {
-        return transport;
+    EngineCore core() {
+        return core;
     }
 
     /**
      * Creates and starts a VM endpoint. Blocks only until its actor has started (milliseconds,
-     * bounded by the ask timeout).
+     * bounded by the ask timeout). Fails with {@link IllegalArgumentException} for a name already
+     * used in this engine, {@link IllegalStateException} once the engine is closed.
      */
     public VirtualMachine createVm(VmSpec spec) {
-        return createVm(spec, transport);
+        EndpointCore c = core.createVm(spec);
+        VirtualMachine vm = new VirtualMachine(c, core.os());
+        synchronized (vms) {
+            vms.add(vm);
+        }
+        return vm;
     }
 
-    VirtualMachine createVm(VmSpec spec, MigrationTransport via) {
-        return createVm(spec, os, via);
-    }
-
-    VirtualMachine createVm(VmSpec spec, Os vmOs, MigrationTransport via) {
-        synchronized (endpoints) {
-            if (closed) {
-                throw new IllegalStateException("the engine is closed");
-            }
-            for (VirtualMachine e : endpoints) {
-                if (e.name().equals(spec.name())) {
-                    throw new IllegalArgumentException("a VM named '" + spec.name() + "' already exists in this engine");
-                }
-            }
-        }
-        VmActor.VmConfig config = new VmActor.VmConfig(spec.name(), spec.machine(), spec.incoming(), spec.paused(),
-                vmOs, via, new ProcessScriptRunner(settings.scriptTimeout(), scriptPool), settings.vhost().get(),
-                settings.timeouts(), settings.queueTimeout(), spec.guestIp(), ProcessHandle.current().pid());
-        CompletableFuture<ActorRef<VmActor.Command>> vmRef = new CompletableFuture<>();
-        ActorRef<VmSupervisorActor.Command> host = system.systemActorOf(VmSupervisorActor.create(config, vmRef),
-                "vm-" + hosts.incrementAndGet() + "-" + spec.name(), VmActor.DISPATCHER);
-        ActorRef<VmActor.Command> vm;
-        try {
-            vm = vmRef.get(settings.askTimeout().toMillis(), TimeUnit.MILLISECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new LivetapException(LivetapException.GENERIC, "interrupted while creating VM " + spec.name());
-        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
-            throw new LivetapException(LivetapException.GENERIC, "VM " + spec.name() + " did not start: " + e);
-        }
-        VirtualMachine[] self = new VirtualMachine[1];
-        VirtualMachine endpoint = new VirtualMachine(spec, system, host, vm, settings.askTimeout(), () -> {
-            synchronized (endpoints) {
-                endpoints.remove(self[0]);
-            }
-        });
-        self[0] = endpoint;
-        synchronized (endpoints) {
-            endpoints.add(endpoint);
-        }
-        return endpoint;
-    }
-
-    /** The endpoints not closed yet, in creation order. */
-    public List<VirtualMachine> endpoints() {
-        synchronized (endpoints) {
-            return List.copyOf(endpoints);
+    /** The VMs not closed yet, in creation order. */
+    public List<VirtualMachine> vms() {
+        synchronized (vms) {
+            vms.removeIf(VirtualMachine::isClosed);
+            return List.copyOf(vms);
         }
     }
 
     /**
-     * Warms the process up before it has to be fast (design decision 5; a cold first hand-off
-     * took 23-31 ms): loads and runs the actors, the codec, a Pekko Streams migration pipeline and
-     * the native sockets once, with an in-memory migration of a 1-queue NIC and a real fd-passing
-     * frame over a socketpair. Touches no real TAP, no network and no file-system path.
-     *
-     * @return what was warmed and how long it took
+     * Warms the process up before it has to be fast (a cold first hand-off took 23-31 ms): runs
+     * the actors, the codec, a Pekko Streams migration and the native sockets once, in memory and
+     * over a socketpair. Touches no real TAP, no network and no file-system path.
      */
-    public WarmUp.Report warmUp() {
-        return WarmUp.run(this);
+    public WarmUpReport warmUp() {
+        WarmUp.Report r = core.warmUp();
+        return new WarmUpReport(r.millis(), r.nativeFrame(), r.migration(),
+                r.failure().isEmpty() ? Optional.empty() : Optional.of(r.failure()));
     }
 
-    /** Stops every endpoint (closing their fds), stops listening, terminates the ActorSystem. Bounded; idempotent. */
+    /** The ActorSystem the VMs run in: the handed-in one, or the engine's own (to materialize {@link VirtualMachine#events()}). */
+    public ActorSystem<?> actorSystem() {
+        return core.system();
+    }
+
+    /** Whether {@link #close()} terminates {@link #actorSystem()} (false when it was handed in). */
+    public boolean ownsActorSystem() {
+        return core.ownsSystem();
+    }
+
+    /** The ask timeout in force (each VM call's limit). */
+    public Duration askTimeout() {
+        return core.settings().askTimeout();
+    }
+
+    /**
+     * Stops every VM (closing their fds), stops listening (removing the sockets), and terminates
+     * the ActorSystem if the engine created it. Bounded; idempotent.
+     */
     @Override
     public void close() {
-        List<VirtualMachine> all;
-        synchronized (endpoints) {
-            if (closed) {
-                return;
+        core.close();
+    }
+
+    /**
+     * How to create a {@link LivetapEngine}. Each setting comes from, in order: the setter; the
+     * configuration's {@code livetap.engine} block ({@code system-name}, {@code ask-timeout},
+     * {@code queue-timeout}, {@code script-timeout}, {@code migration-peer-uids = [1000]},
+     * {@code migration-timeouts { channel, step, stream, return-path }}); livetap's default.
+     * The configuration is the handed-in ActorSystem's, else the handed-in {@link Config}, else
+     * {@code ConfigFactory.load()}.
+     */
+    public static final class Builder {
+        private ActorSystem<?> system;
+        private Config config;
+        private String systemName;
+        private Duration askTimeout;
+        private Duration queueTimeout;
+        private Duration scriptTimeout;
+        private Set<Integer> peerUids;
+        private MigrationTimeouts timeouts;
+
+        private Builder() {
+        }
+
+        /** Run in this ActorSystem, which stays the embedder's: {@link LivetapEngine#close()} leaves it running. */
+        public Builder actorSystem(ActorSystem<?> value) {
+            this.system = Objects.requireNonNull(value, "actorSystem");
+            return this;
+        }
+
+        /** Create the engine's own ActorSystem from this configuration (it must include Pekko's and livetap's reference.conf, as {@code ConfigFactory.load()} does). */
+        public Builder config(Config value) {
+            this.config = Objects.requireNonNull(value, "config");
+            return this;
+        }
+
+        /** The name of the engine's own ActorSystem (default {@code livetap}). */
+        public Builder systemName(String value) {
+            this.systemName = Objects.requireNonNull(value, "systemName");
+            return this;
+        }
+
+        /** How long each VM call waits for the VM's answer (default 15 s). */
+        public Builder askTimeout(Duration value) {
+            this.askTimeout = Objects.requireNonNull(value, "askTimeout");
+            return this;
+        }
+
+        /** How long a NIC waits for one of its queues to answer (default 5 s). */
+        public Builder queueTimeout(Duration value) {
+            this.queueTimeout = Objects.requireNonNull(value, "queueTimeout");
+            return this;
+        }
+
+        /** Limit of one {@code script=} / {@code downscript=} run (default 10 s). */
+        public Builder scriptTimeout(Duration value) {
+            this.scriptTimeout = Objects.requireNonNull(value, "scriptTimeout");
+            return this;
+        }
+
+        /** The uids allowed to connect to an incoming-migration socket (SO_PEERCRED; default: this process's uid). */
+        public Builder migrationPeerUids(Set<Integer> uids) {
+            this.peerUids = Set.copyOf(uids);
+            return this;
+        }
+
+        /**
+         * The limits of a migration's waits (defaults 30 s, 10 s, 60 s, 30 s).
+         *
+         * @param channel    source: connecting; target: waiting for the source
+         * @param step       one round of requests to the NICs (stop, save, load, roll back)
+         * @param stream     the whole stream
+         * @param returnPath source: from the end of the stream to the target's answer
+         */
+        public Builder migrationTimeouts(Duration channel, Duration step, Duration stream, Duration returnPath) {
+            this.timeouts = new MigrationTimeouts(channel, step, stream, returnPath);
+            return this;
+        }
+
+        /** Starts the engine (and its ActorSystem unless one was handed in). */
+        public LivetapEngine build() {
+            if (system != null && config != null) {
+                throw new IllegalStateException("hand in an ActorSystem or a Config, not both (the system has its config)");
             }
-            closed = true;
-            all = new ArrayList<>(endpoints);
-        }
-        long deadline = System.nanoTime() + CLOSE_TIMEOUT.toNanos();
-        List<CompletableFuture<Void>> stops = new ArrayList<>();
-        for (VirtualMachine e : all) {
-            stops.add(e.shutdown().toCompletableFuture());
-        }
-        for (CompletableFuture<Void> f : stops) {
-            try {
-                f.get(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
-            } catch (InterruptedException ex) {
-                Thread.currentThread().interrupt();
-                break;
-            } catch (Exception ex) {
-                LOG.warn("a VM endpoint did not stop in time: {}", ex.toString());
+            Config source = system != null ? system.settings().config()
+                    : config != null ? config : com.typesafe.config.ConfigFactory.load();
+            EngineSettings s = EngineSettings.fromConfig(source);
+            if (systemName != null) {
+                s = s.withSystemName(systemName);
             }
+            if (askTimeout != null) {
+                s = s.withAskTimeout(askTimeout);
+            }
+            if (queueTimeout != null) {
+                s = s.withQueueTimeout(queueTimeout);
+            }
+            if (scriptTimeout != null) {
+                s = s.withScriptTimeout(scriptTimeout);
+            }
+            if (peerUids != null) {
+                s = s.withMigrationPeers(new PeerPolicy(peerUids));
+            }
+            if (timeouts != null) {
+                s = s.withTimeouts(timeouts);
+            }
+            return new LivetapEngine(system != null ? EngineCore.inSystem(s, system)
+                    : EngineCore.withConfig(s, source));
         }
-        transport.close();
-        system.terminate();
-        try {
-            system.getWhenTerminated().toCompletableFuture().get(Math.max(1, deadline - System.nanoTime()),
-                    TimeUnit.NANOSECONDS);
-        } catch (InterruptedException ex) {
-            Thread.currentThread().interrupt();
-        } catch (Exception ex) {
-            LOG.warn("the ActorSystem did not terminate in time: {}", ex.toString());
-        }
-        scriptPool.shutdownNow();
     }
 }

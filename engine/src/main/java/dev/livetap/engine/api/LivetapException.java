@@ -5,7 +5,7 @@ import java.util.Objects;
 /**
  * A VM endpoint refused a command, or did not answer in time: the same error a QMP client would
  * see, with its class ({@code GenericError}, {@code DeviceNotFound}, ...) and description.
- * Stages returned by {@link VirtualMachine} complete exceptionally with this exception.
+ * Stages returned by {@link dev.livetap.engine.api.VirtualMachine} complete exceptionally with this exception.
  */
 public final class LivetapException extends RuntimeException {
     /** The error class used when an endpoint did not answer within the engine's ask timeout. */

@@ -1,319 +1,341 @@
 package dev.livetap.engine.api;
 
-import dev.livetap.actors.migration.MigrationInfo;
+import dev.livetap.actors.nic.PeerBackend;
 import dev.livetap.actors.nic.VirtioNetActor;
-import dev.livetap.actors.guest.Ipv4Address;
 import dev.livetap.actors.options.MigrationCapabilities;
-import dev.livetap.actors.options.MigrationParameters;
-import dev.livetap.actors.options.MigrationStatus;
-import dev.livetap.actors.options.OptionException;
-import dev.livetap.actors.options.TapNetdevOptions;
-import dev.livetap.actors.options.VirtioNetDeviceOptions;
-import dev.livetap.actors.vm.VmActor;
-import dev.livetap.actors.vm.VmEvent;
-import dev.livetap.actors.vm.VmReply;
+import dev.livetap.engine.internal.EndpointCore;
+import dev.livetap.engine.internal.VmListener;
+import dev.livetap.nativeio.Os;
 import dev.livetap.nativeio.OwnedFd;
-import java.time.Duration;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.EnumSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
-import java.util.function.Function;
-import org.apache.pekko.actor.typed.ActorRef;
-import org.apache.pekko.actor.typed.ActorSystem;
-import org.apache.pekko.actor.typed.javadsl.AskPattern;
+import org.apache.pekko.NotUsed;
+import org.apache.pekko.stream.BoundedSourceQueue;
+import org.apache.pekko.stream.QueueOfferResult;
+import org.apache.pekko.stream.javadsl.Source;
 
 /**
- * One VM endpoint of a {@link LivetapEngine}: a virtual machine's NICs and their TAP backends,
- * driven by methods that map 1:1 to QMP commands (see docs/qmp.md for every argument and error).
- * Every method returns at once; the stage completes when the endpoint answered, or completes
- * exceptionally with a {@link LivetapException} carrying QMP's error class and description.
- * Stages complete on actor threads: chain with non-{@code Async} methods or your own executor,
- * never block in them.
+ * One VM endpoint of a {@link LivetapEngine}: a virtual machine's NICs and their TAP backends.
+ * Each method corresponds to a QMP command (docs/qmp.md has every rule and error text) and
+ * returns at once; the stage completes when the VM answered, or fails with a
+ * {@link LivetapException} carrying QMP's error class and description. Stages complete on actor
+ * threads: chain with non-{@code Async} methods or your own executor, never block in them;
+ * {@code join()} from your own threads is fine (every stage ends within the engine's ask timeout).
  */
 public final class VirtualMachine implements AutoCloseable {
-    /** QMP device_add argument (a livetap extra): the guest stand-in's IPv4 address. */
-    public static final String GUEST_IP_ARGUMENT = "x-guest-ip";
-    /** The QMP error class of a refusal naming a device that does not exist. */
-    static final String DEVICE_NOT_FOUND = "DeviceNotFound";
-    private final VmSpec spec;
-    /** Runs a completion on the completing thread (no pool, no new thread). */
-    private static final java.util.concurrent.Executor DIRECT = Runnable::run;
-    private final ActorSystem<?> system;
-    private final ActorRef<VmSupervisorActor.Command> host;
-    private final ActorRef<VmActor.Command> vm;
-    private final Duration askTimeout;
-    private final Runnable onClose;
-    private volatile boolean closed;
+    /** Events buffered per {@link #events()} stream before it fails as too slow. */
+    public static final int EVENT_BUFFER = 256;
 
-    VirtualMachine(VmSpec spec, ActorSystem<?> system, ActorRef<VmSupervisorActor.Command> host, ActorRef<VmActor.Command> vm,
-            Duration askTimeout, Runnable onClose) {
-        this.spec = spec;
-        this.system = system;
-        this.host = host;
-        this.vm = vm;
-        this.askTimeout = askTimeout;
-        this.onClose = onClose;
+    private final EndpointCore core;
+    private final Os os;
+
+    VirtualMachine(EndpointCore core, Os os) {
+        this.core = core;
+        this.os = os;
     }
 
+    EndpointCore core() {
+        return core;
+    }
+
+    /** The VM's name. */
     public String name() {
-        return spec.name();
+        return core.name();
     }
 
+    /** How it was created. */
     public VmSpec spec() {
-        return spec;
+        return core.spec();
     }
 
-    /** {@code netdev_add} with QMP arguments ({@code type} defaults to {@code tap}). */
-    public CompletionStage<Void> netdevAdd(Map<String, ?> arguments) {
-        return netdevAdd(arguments, List.of());
+    /** {@code netdev_add}: a TAP netdev whose queues the VM opens by name, or that waits for incoming fds. */
+    public CompletionStage<Void> netdevAdd(TapNetdev netdev) {
+        return core.netdevAdd(qmp(netdev, List.of()), List.of());
     }
 
     /**
-     * {@code netdev_add fd=NAME} / {@code fds=A:B:C} with the already open TAP queue fds those names
-     * stand for, in the same order. The fds belong to the endpoint from this call on: a refusal (or
-     * a closed endpoint) closes every one of them; {@code netdev_del}, the device's unplug or the
-     * endpoint's shutdown closes them later.
+     * {@code netdev_add fd=}/{@code fds=}: a TAP netdev on queue descriptors the caller already
+     * opened (one per queue, in order; e.g. opened by a helper inside the VM's network namespace
+     * and received over SCM_RIGHTS), so that this JVM need not live in that namespace. Each
+     * number must be an open descriptor of this process; from this call on it belongs to the
+     * VM, which closes it on any refusal, on {@code netdev_del}, or when the VM stops: never
+     * close it yourself.
      */
-    public CompletionStage<Void> netdevAdd(Map<String, ?> arguments, List<OwnedFd> fds) {
-        Map<String, Object> a = new LinkedHashMap<>();
-        a.put("type", TapNetdevOptions.TYPE);
-        a.putAll(arguments);
-        List<OwnedFd> passed = List.copyOf(fds);
-        TapNetdevOptions options;
+    public CompletionStage<Void> netdevAdd(TapNetdev netdev, List<Integer> queueFds) {
+        Objects.requireNonNull(netdev, "netdev");
+        List<OwnedFd> owned = new ArrayList<>();
         try {
-            options = closed ? null : TapNetdevOptions.fromQmp(a);
-        } catch (OptionException | IllegalArgumentException e) {
-            OwnedFd.closeAll(passed); // the fds came with the command: a refusal closes them
-            return refused(e);
+            for (Integer n : queueFds) {
+                owned.add(os.fds().adopt(n));
+            }
+        } catch (RuntimeException e) {
+            OwnedFd.closeAll(owned);
+            return CompletableFuture.failedFuture(new LivetapException(LivetapException.GENERIC, e.getMessage()));
         }
-        return netdevAdd(options, passed);
+        return core.netdevAdd(qmp(netdev, owned), owned);
     }
 
-    /** {@code netdev_add} from parsed options (e.g. {@code TapNetdevOptions.parse("tap,id=net0,ifname=tap0,queues=4")}). */
-    public CompletionStage<Void> netdevAdd(TapNetdevOptions options) {
-        return netdevAdd(options, List.of());
-    }
-
-    /** {@code netdev_add} from parsed options with the fds {@code fd=}/{@code fds=} name; they are the endpoint's from this call on. */
-    public CompletionStage<Void> netdevAdd(TapNetdevOptions options, List<OwnedFd> fds) {
-        List<OwnedFd> passed = List.copyOf(fds);
-        if (closed && !passed.isEmpty()) {
-            OwnedFd.closeAll(passed);
-        }
-        return done(ask(r -> new VmActor.NetdevAdd(options, passed, r)));
-    }
-
+    /** {@code netdev_del}. */
     public CompletionStage<Void> netdevDel(String id) {
-        return done(ask(r -> new VmActor.NetdevDel(id, r)));
+        return core.netdevDel(id);
     }
 
-    /**
-     * {@code device_add} with QMP arguments, e.g. {@code driver=virtio-net-pci, id, netdev, mac,
-     * mq, backend-transfer}, and livetap's {@code x-guest-ip}.
-     */
-    public CompletionStage<Void> deviceAdd(Map<String, ?> arguments) {
-        Map<String, Object> a = new LinkedHashMap<>(arguments);
-        Object ip = a.remove(GUEST_IP_ARGUMENT);
-        VirtioNetDeviceOptions options;
-        Optional<Ipv4Address> guestIp;
-        try {
-            options = closed ? null : VirtioNetDeviceOptions.fromQmp(a);
-            guestIp = ip == null || closed ? Optional.empty() : Optional.of(Ipv4Address.parse(String.valueOf(ip)));
-        } catch (OptionException | IllegalArgumentException e) {
-            return refused(e);
-        }
-        return deviceAdd(options, guestIp);
+    /** {@code device_add driver=virtio-net-pci}. */
+    public CompletionStage<Void> deviceAdd(VirtioNetDevice device) {
+        Map<String, Object> a = new LinkedHashMap<>();
+        a.put("driver", "virtio-net-pci");
+        a.put("id", device.id());
+        a.put("netdev", device.netdev());
+        device.mac().ifPresent(v -> a.put("mac", v));
+        device.multiqueue().ifPresent(v -> a.put("mq", v));
+        device.backendTransfer().ifPresent(v -> a.put("backend-transfer", v));
+        device.guestIp().ifPresent(v -> a.put(EndpointCore.GUEST_IP_ARGUMENT, v));
+        return core.deviceAdd(a);
     }
 
-    /** {@code device_add} from parsed options; {@code guestIp} overrides the VM's guest stand-in address. */
-    public CompletionStage<Void> deviceAdd(VirtioNetDeviceOptions options, Optional<Ipv4Address> guestIp) {
-        return done(ask(r -> new VmActor.DeviceAdd(options, guestIp, r)));
-    }
-
+    /** {@code device_del}. */
     public CompletionStage<Void> deviceDel(String id) {
-        return done(ask(r -> new VmActor.DeviceDel(id, r)));
+        return core.deviceDel(id);
     }
 
-    /** {@code migrate-set-parameters}, e.g. {@code Map.of("local", true)}. */
-    public CompletionStage<Void> setParameters(Map<String, ?> parameters) {
-        MigrationParameters.Update update;
-        try {
-            update = closed ? null : MigrationParameters.Update.fromQmp(new LinkedHashMap<>(parameters));
-        } catch (OptionException | IllegalArgumentException e) {
-            return refused(e);
-        }
-        return done(ask(r -> new VmActor.MigrateSetParameters(update, r)));
+    /** {@code migrate-set-parameters}: what the update holds changes, the rest stays. */
+    public CompletionStage<Void> setParameters(MigrationParameterUpdate update) {
+        Map<String, Object> a = new LinkedHashMap<>();
+        update.local().ifPresent(v -> a.put("local", v));
+        update.downtimeLimitMs().ifPresent(v -> a.put("downtime-limit", v));
+        update.switchoverLimitMs().ifPresent(v -> a.put("x-switchover-limit", v));
+        return core.setParameters(a);
     }
 
-    /** {@code query-migrate-parameters} in QMP form. */
-    @SuppressWarnings("unchecked")
-    public CompletionStage<Map<String, Object>> queryParameters() {
-        return ask(VmActor.QueryMigrateParameters::new).thenApply(v -> ((VmReply.Parameters) v).parameters().toQmp());
+    /** {@code query-migrate-parameters}. */
+    public CompletionStage<MigrationParameters> parameters() {
+        return core.parameters().thenApply(p -> new MigrationParameters(p.local(), p.downtimeLimitMs(), p.switchoverLimitMs()));
     }
 
-    /** {@code migrate-set-capabilities}: capability name to state. */
-    public CompletionStage<Void> setCapabilities(Map<String, Boolean> capabilities) {
-        List<Map<String, Object>> list = new java.util.ArrayList<>();
-        capabilities.forEach((k, v) -> {
-            Map<String, Object> c = new LinkedHashMap<>();
-            c.put("capability", k);
-            c.put("state", v);
-            list.add(c);
+    /** {@code migrate-set-capabilities} with one capability. */
+    public CompletionStage<Void> setCapability(MigrationCapability capability, boolean on) {
+        return core.setCapabilities(Map.of(capability.qmpName(), on));
+    }
+
+    /** {@code query-migrate-capabilities}: the capabilities that are on. */
+    public CompletionStage<Set<MigrationCapability>> capabilities() {
+        return core.capabilities().thenApply(c -> {
+            Set<MigrationCapability> on = EnumSet.noneOf(MigrationCapability.class);
+            for (MigrationCapability m : MigrationCapability.values()) {
+                if (c.isOn(MigrationCapabilities.Capability.fromQmp(m.qmpName()))) {
+                    on.add(m);
+                }
+            }
+            return Set.copyOf(on);
         });
-        Map<MigrationCapabilities.Capability, Boolean> changes;
-        try {
-            changes = closed ? Map.of() : MigrationCapabilities.changesFromQmp(Map.of("capabilities", list));
-        } catch (OptionException | IllegalArgumentException e) {
-            return refused(e);
-        }
-        return done(ask(r -> new VmActor.MigrateSetCapabilities(changes, r)));
-    }
-
-    /** {@code query-migrate-capabilities} in QMP form (a list of {capability, state}). */
-    public CompletionStage<Object> queryCapabilities() {
-        return ask(VmActor.QueryMigrateCapabilities::new).thenApply(v -> ((VmReply.Capabilities) v).capabilities().toQmp());
-    }
-
-    /** {@code migrate-incoming uri=unix:PATH}: listens at PATH (mode 0600, same uid only) for the source. */
-    public CompletionStage<Void> migrateIncoming(String uri) {
-        return done(ask(r -> new VmActor.MigrateIncoming(uri, r)));
-    }
-
-    /** {@code migrate uri=unix:PATH}: returns once the migration started; follow it with {@link #subscribe} or {@link #query}. */
-    public CompletionStage<Void> migrate(String uri) {
-        return done(ask(r -> new VmActor.Migrate(uri, r)));
-    }
-
-    /** {@code migrate_cancel}. */
-    public CompletionStage<Void> cancel() {
-        return done(ask(VmActor.MigrateCancel::new));
     }
 
     /**
-     * {@code migrate-continue}: a source held in {@code pre-switchover} (capability
-     * {@code pause-before-switchover}) saves and sends its device state. Fails with QEMU's
-     * "Migration not in expected state: STATUS" when {@code expected} is not the outgoing
+     * {@code migrate-incoming unix:PATH}: listens at PATH (mode 0600, this uid unless the engine's
+     * migration peers say otherwise) for the source. A VM created with {@link VmSpec#incoming(boolean)} only.
+     */
+    public CompletionStage<Void> migrateIncoming(String uri) {
+        return core.migrateIncoming(uri);
+    }
+
+    /** {@link #migrateIncoming(String)} on {@code unix:SOCKET}. */
+    public CompletionStage<Void> migrateIncoming(Path socket) {
+        return migrateIncoming("unix:" + socket);
+    }
+
+    /**
+     * {@code migrate uri=unix:PATH}: starts an outgoing migration and returns its handle at once:
+     * {@link MigrationHandle#accepted()} is the command's own answer, {@link MigrationHandle#outcome()}
+     * its end, {@link MigrationHandle#cancel()} cancels it.
+     */
+    public MigrationHandle migrate(String uri) {
+        return Migration.start(this, core, uri);
+    }
+
+    /** {@link #migrate(String)} to {@code unix:SOCKET}. */
+    public MigrationHandle migrate(Path socket) {
+        return migrate("unix:" + socket);
+    }
+
+    /**
+     * {@code migrate-continue}: a source held in {@link MigrationStatus#PRE_SWITCHOVER} (capability
+     * {@link MigrationCapability#PAUSE_BEFORE_SWITCHOVER}) saves and sends its device state. Fails
+     * with QEMU's "Migration not in expected state: STATUS" when {@code expected} is not the
      * migration's status.
      */
     public CompletionStage<Void> migrateContinue(MigrationStatus expected) {
-        return migrateContinue(expected.qmpName());
+        return core.migrateContinue(expected.name().toLowerCase(java.util.Locale.ROOT).replace('_', '-'));
     }
 
-    /** {@link #migrateContinue(MigrationStatus)} by QMP status name (any of QEMU's, for QMP). */
-    public CompletionStage<Void> migrateContinue(String expectedStatus) {
-        return done(ask(r -> new VmActor.MigrateContinue(MigrationStatus.fromQmp(expectedStatus), r)));
+    /** {@code query-migrate}: the current or last migration of this VM (either direction). */
+    public CompletionStage<MigrationInfo> migrationInfo() {
+        return core.query().thenApply(VirtualMachine::info);
     }
 
-    /** {@code query-migrate}: the current or last migration ({@link MigrationInfo#toQmp()} is the QMP form). */
-    public CompletionStage<MigrationInfo> query() {
-        return ask(VmActor.QueryMigrate::new).thenApply(v -> ((VmReply.Migration) v).info());
+    /** {@code query-status}. */
+    public CompletionStage<VmStatus> status() {
+        return core.runStatus().thenApply(s -> new VmStatus(s.running(), RunState.valueOf(s.runState().name())));
     }
 
-    /** {@code query-status}: {@code {"running": bool, "status": run-state}}. */
-    public CompletionStage<Map<String, Object>> status() {
-        return ask(VmActor.QueryStatus::new).thenApply(v -> {
-            Map<String, Object> status = new LinkedHashMap<>();
-            status.put("running", ((VmReply.Status) v).running());
-            status.put("status", ((VmReply.Status) v).runState().qmpName());
-            return status;
+    /** {@code cont}. */
+    public CompletionStage<Void> cont() {
+        return core.cont();
+    }
+
+    /** {@code stop}: the VM is stopped when the stage completes (its STOP event came first). */
+    public CompletionStage<Void> stop() {
+        return core.stop();
+    }
+
+    /** livetap's {@code x-query-nics}: the NICs, their TAP queues and the guest stand-in's counters. */
+    public CompletionStage<List<NicInfo>> nics() {
+        return core.nics().thenApply(list -> list.stream().map(VirtualMachine::nic).toList());
+    }
+
+    /** Delivers every later event to {@code listener}, in order, until the subscription is closed or the VM stops. */
+    public CompletionStage<Subscription> subscribe(VmEventListener listener) {
+        Objects.requireNonNull(listener, "listener");
+        return core.subscribe(e -> listener.onEvent(event(e))).thenApply(s -> s::close);
+    }
+
+    /**
+     * The VM's later events as a Pekko Streams source: each materialization subscribes; the stream
+     * completes when the VM stops, and cancelling it ends the subscription (at the next event). A
+     * consumer more than {@value #EVENT_BUFFER} events behind fails the stream rather than lose
+     * events silently. Materialize it with the engine's {@link LivetapEngine#actorSystem()} or your own.
+     */
+    public Source<VmEvent, NotUsed> events() {
+        return Source.<VmEvent>queue(EVENT_BUFFER).mapMaterializedValue(queue -> {
+            java.util.concurrent.atomic.AtomicReference<Subscription> sub = new java.util.concurrent.atomic.AtomicReference<>();
+            boolean[] ended = new boolean[1];
+            core.subscribe(new VmListener() {
+                @Override
+                public void onEvent(dev.livetap.actors.vm.VmEvent e) {
+                    if (ended[0]) {
+                        return;
+                    }
+                    QueueOfferResult r = queue.offer(event(e));
+                    if (r == QueueOfferResult.dropped()) {
+                        ended[0] = true;
+                        queue.fail(new LivetapException(LivetapException.GENERIC, "the events() consumer of VM " + name()
+                                + " fell more than " + EVENT_BUFFER + " events behind"));
+                    } else if (r != QueueOfferResult.enqueued()) {
+                        ended[0] = true; // cancelled or failed downstream
+                    }
+                    Subscription s = sub.get();
+                    if (ended[0] && s != null) {
+                        s.close();
+                    }
+                }
+
+                @Override
+                public void onClosed() {
+                    if (!ended[0]) {
+                        ended[0] = true;
+                        try {
+                            queue.complete();
+                        } catch (IllegalStateException alreadyEnded) {
+                            // the stream ended first (cancelled downstream): nothing to complete
+                        }
+                    }
+                }
+            }).whenComplete((s, e) -> {
+                if (e != null) {
+                    queue.fail(e);
+                } else {
+                    sub.set(s::close);
+                }
+            });
+            return NotUsed.getInstance();
         });
     }
 
-    public CompletionStage<Void> cont() {
-        return done(ask(VmActor.Cont::new));
-    }
-
-    public CompletionStage<Void> stop() {
-        return done(ask(VmActor.Stop::new));
-    }
-
-    /** livetap extra: the NICs, their queues and guest stand-in counters. */
-    public CompletionStage<List<VirtioNetActor.NicInfo>> nics() {
-        return ask(VmActor.QueryNics::new).thenApply(v -> ((VmReply.Nics) v).nics());
-    }
-
-    /** Delivers every later event to {@code listener}, in order, until the subscription is closed. */
-    public CompletionStage<Subscription> subscribe(VmListener listener) {
-        Objects.requireNonNull(listener, "listener");
-        CompletableFuture<ActorRef<VmEvent>> added = new CompletableFuture<>();
-        host.tell(new VmSupervisorActor.AddListener(listener, added));
-        return added.thenApply(ref -> () -> host.tell(new VmSupervisorActor.RemoveListener(ref)));
-    }
-
-    /** An event subscription; closing it stops the deliveries. */
-    @FunctionalInterface
-    public interface Subscription extends AutoCloseable {
-        @Override
-        void close();
-    }
-
     /**
-     * Stops the endpoint: its actors stop, every TAP queue fd it holds is closed (a
-     * non-persistent TAP whose last fd this was disappears), pending waits fail. The stage
-     * completes when everything stopped.
+     * Stops the VM: its actors stop, every TAP queue fd it holds is closed (a non-persistent TAP
+     * whose last fd this was disappears), pending calls fail. Completes when everything stopped.
      */
     public CompletionStage<Void> shutdown() {
-        CompletableFuture<Void> done = new CompletableFuture<>();
-        closed = true;
-        host.tell(new VmSupervisorActor.Shutdown(done));
-        return done.whenComplete((v, e) -> onClose.run());
+        return core.shutdown();
     }
 
-    /** {@link #shutdown()} and wait for it (bounded by the ask timeout). */
+    /** {@link #shutdown()} and wait for it (bounded by the engine's ask timeout). */
     @Override
     public void close() {
-        try {
-            shutdown().toCompletableFuture().get(askTimeout.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
-            throw new LivetapException(LivetapException.GENERIC, "VM " + name() + " did not stop within "
-                    + askTimeout.toMillis() + " ms");
-        }
+        core.close();
     }
 
+    /** Whether {@link #shutdown()} was called. */
     public boolean isClosed() {
-        return closed;
+        return core.isClosed();
     }
 
-    /**
-     * Sends one raw {@link VmActor} command: its reply, or a {@link LivetapException} with QMP's
-     * error class ({@code DeviceNotFound} for a device that does not exist, else {@code GenericError}).
-     */
-    public CompletionStage<VmReply> ask(Function<ActorRef<VmReply>, VmActor.Command> command) {
-        CompletableFuture<VmReply> out = new CompletableFuture<>();
-        if (closed) {
-            out.completeExceptionally(new LivetapException(LivetapException.GENERIC, "VM " + name() + " is closed"));
-            return out;
+    @Override
+    public String toString() {
+        return "VirtualMachine(" + name() + ")";
+    }
+
+    // ------------------------------------------------------------------ conversions from the internal types
+
+    private static Map<String, Object> qmp(TapNetdev n, List<OwnedFd> fds) {
+        Map<String, Object> a = new LinkedHashMap<>();
+        a.put("id", n.id());
+        n.ifname().ifPresent(v -> a.put("ifname", v));
+        n.queues().ifPresent(v -> a.put("queues", v));
+        n.vnetHdr().ifPresent(v -> a.put("vnet_hdr", v));
+        n.vhost().ifPresent(v -> a.put("vhost", v));
+        n.script().ifPresent(v -> a.put("script", v));
+        n.downscript().ifPresent(v -> a.put("downscript", v));
+        if (n.incomingFds()) {
+            a.put("incoming-fds", true);
         }
-        // Pekko's stage is Scala's CompletableFuture adapter, which turns whenComplete into
-        // whenCompleteAsync on the default executor: one new Thread per ask where the common pool
-        // has parallelism 1 (<= 2 CPUs), a common-pool hop elsewhere. Run the mapping on the
-        // thread that completes the ask (the replying actor's, or the scheduler's on timeout).
-        AskPattern.<VmActor.Command, VmReply>ask(vm, command::apply, askTimeout, system.scheduler()).whenCompleteAsync((r, e) -> {
-            if (e != null) {
-                out.completeExceptionally(new LivetapException(LivetapException.GENERIC, "VM " + name()
-                        + " did not answer within " + askTimeout.toMillis() + " ms"));
-            } else if (r instanceof VmReply.Refused refused) {
-                out.completeExceptionally(new LivetapException(refused.refusal() == VmReply.Refusal.DEVICE_NOT_FOUND
-                        ? DEVICE_NOT_FOUND : LivetapException.GENERIC, refused.message()));
-            } else {
-                out.complete(r);
+        if (fds.size() == 1) {
+            a.put("fd", "fd0");
+        } else if (fds.size() > 1) {
+            List<String> names = new ArrayList<>();
+            for (int i = 0; i < fds.size(); i++) {
+                names.add("fd" + i);
             }
-        }, DIRECT);
-        return out;
+            a.put("fds", String.join(":", names));
+        }
+        return a;
     }
 
-    private static CompletionStage<Void> done(CompletionStage<VmReply> s) {
-        return s.thenApply(v -> null);
+    static MigrationInfo info(dev.livetap.actors.migration.MigrationInfo i) {
+        return new MigrationInfo(i.migrationId(), status(i.status()), i.setupTimeMs(), i.downtimeMs(), i.totalTimeMs(),
+                Optional.ofNullable(i.errorDesc()), i.sourceStoppedNanos(), i.targetStartedNanos(), i.resumedByCont());
     }
 
-    /** Arguments that do not parse: QMP's GenericError with the option's text; the VM never sees them. */
-    private static CompletionStage<Void> refused(RuntimeException e) {
-        return CompletableFuture.failedFuture(new LivetapException(LivetapException.GENERIC, e.getMessage()));
+    static MigrationStatus status(dev.livetap.actors.options.MigrationStatus s) {
+        return MigrationStatus.valueOf(s.name());
+    }
+
+    static VmEvent event(dev.livetap.actors.vm.VmEvent e) {
+        return switch (e.event()) {
+            case dev.livetap.actors.vm.VmEvent.MIGRATION -> new VmEvent.MigrationStatusChanged(
+                    dev.livetap.actors.options.MigrationStatus.fromQmp(String.valueOf(e.data().get("status")))
+                            .map(VirtualMachine::status).orElseThrow(), e.atNanos());
+            case dev.livetap.actors.vm.VmEvent.STOP -> new VmEvent.Stopped(e.atNanos());
+            case dev.livetap.actors.vm.VmEvent.RESUME -> new VmEvent.Resumed(e.atNanos());
+            default -> throw new IllegalStateException("an event livetap does not emit: " + e.event());
+        };
+    }
+
+    private static NicInfo nic(VirtioNetActor.NicInfo n) {
+        List<NicInfo.QueueInfo> queues = new ArrayList<>();
+        for (PeerBackend.Status q : n.queues()) {
+            queues.add(new NicInfo.QueueInfo(q.queue(), q.state(), q.reading(), q.ownsResource()));
+        }
+        var g = n.guest();
+        return new NicInfo(n.deviceId(), n.queuePairs(), n.peersWaitIncoming(), queues, g.mac().toString(),
+                g.ip().toString(), g.counters().framesSeen(), g.counters().arpReplies(), g.counters().icmpReplies());
     }
 }

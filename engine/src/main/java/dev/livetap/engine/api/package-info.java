@@ -1,7 +1,8 @@
 /**
- * The embedding API: {@link dev.livetap.engine.api.LivetapEngine} owns one ActorSystem and the
- * process's OS; {@link dev.livetap.engine.api.VirtualMachine} drives one VM endpoint with
- * CompletionStage-returning methods that map 1:1 to QMP commands. The option types are those of
- * {@code dev.livetap.actors.options} (on the compile class path of {@code livetap-engine}).
+ * livetap's embedding API, the only package a control plane needs: {@link dev.livetap.engine.api.LivetapEngine}
+ * (in its own or the embedder's ActorSystem) creates {@link dev.livetap.engine.api.VirtualMachine}s, driven
+ * with typed options and answering with typed results; {@link dev.livetap.engine.api.VirtualMachine#migrate}
+ * returns a {@link dev.livetap.engine.api.MigrationHandle}; events come as a sealed
+ * {@link dev.livetap.engine.api.VmEvent} hierarchy, to a listener or as a Pekko Streams {@code Source}.
  */
 package dev.livetap.engine.api;

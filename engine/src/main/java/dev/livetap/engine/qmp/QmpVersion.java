@@ -8,7 +8,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
  * that tree (its device property defaults to off for machine types up to 10.2).
  */
 public record QmpVersion(int major, int minor, int micro, String pkg) {
-    public static final QmpVersion DEFAULT = new QmpVersion(10, 2, 50, "livetap-0.1.0");
+    public static final QmpVersion DEFAULT = new QmpVersion(10, 2, 50, "livetap-0.2.0");
 
     /** {"qemu": {"micro": .., "minor": .., "major": ..}, "package": ..} as QEMU orders it. */
     public ObjectNode toJson() {

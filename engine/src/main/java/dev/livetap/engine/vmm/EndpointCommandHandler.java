@@ -5,7 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.livetap.actors.migration.MigrationInfo;
 import dev.livetap.engine.api.LivetapException;
-import dev.livetap.engine.api.VirtualMachine;
+import dev.livetap.engine.internal.EndpointCore;
 import dev.livetap.engine.qmp.QmpErrorClass;
 import dev.livetap.engine.qmp.QmpException;
 import dev.livetap.engine.qmp.QmpSession;
@@ -18,7 +18,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 
 /**
- * Forwards each QMP VM command to a {@link VirtualMachine} and maps the answer: a value becomes the
+ * Forwards each QMP VM command to a {@link EndpointCore} and maps the answer: a value becomes the
  * {@code return} JSON, a {@link LivetapException} becomes {@code {"error": {class, desc}}}.
  */
 public final class EndpointCommandHandler implements VmCommandHandler {
@@ -28,12 +28,12 @@ public final class EndpointCommandHandler implements VmCommandHandler {
             + " VM endpoint: this kernel has no vhost-net and livetap's native layer has no vhost ioctls; the passed"
             + " descriptor(s) were closed";
 
-    private final VirtualMachine vm;
+    private final EndpointCore vm;
     private final Runnable onQuit;
     /** The {@code events} migration capability as last set through this backend (QEMU's default: off). */
     private volatile boolean migrationEvents;
 
-    public EndpointCommandHandler(VirtualMachine vm, Runnable onQuit) {
+    public EndpointCommandHandler(EndpointCore vm, Runnable onQuit) {
         this.vm = vm;
         this.onQuit = onQuit;
     }

@@ -2,7 +2,7 @@ package dev.livetap.engine.vmm;
 
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.livetap.engine.api.VirtualMachine;
+import dev.livetap.engine.internal.EndpointCore;
 import dev.livetap.actors.vm.VmEvent;
 import dev.livetap.engine.qmp.QmpArg;
 import dev.livetap.engine.qmp.QmpBuiltins;
@@ -26,15 +26,15 @@ import java.util.concurrent.TimeUnit;
  * {@link EndpointCommandHandler}, and the endpoint's events ({@code MIGRATION}, {@code STOP},
  * {@code RESUME}) emitted as QMP events; {@link #shutdownEvent} adds QEMU's {@code SHUTDOWN}.
  * MIGRATION events need the {@code events} capability, as in QEMU: the frontend follows it as set
- * through QMP (and as the endpoint reported it at start); the in-process {@link VirtualMachine#subscribe}
+ * through QMP (and as the endpoint reported it at start); the in-process {@link EndpointCore#subscribe}
  * API is not filtered.
  */
 public final class QmpFrontend implements AutoCloseable {
     private final QmpServer server;
-    private final VirtualMachine.Subscription subscription;
+    private final EndpointCore.Subscription subscription;
     private final Os os;
 
-    private QmpFrontend(QmpServer server, VirtualMachine.Subscription subscription, Os os) {
+    private QmpFrontend(QmpServer server, EndpointCore.Subscription subscription, Os os) {
         this.server = server;
         this.subscription = subscription;
         this.os = os;
@@ -46,15 +46,15 @@ public final class QmpFrontend implements AutoCloseable {
      *
      * @param onQuit runs on the reactor thread after the reply to {@code quit}; must not block
      */
-    public static QmpFrontend start(VirtualMachine endpoint, Os os, Path path, Runnable onQuit, Duration timeout) {
+    public static QmpFrontend start(EndpointCore endpoint, Os os, Path path, Runnable onQuit, Duration timeout) {
         return start(endpoint, os, path, onQuit, timeout, QmpServer.Config.DEFAULT_NEGOTIATION_TIMEOUT);
     }
 
     /**
-     * As {@link #start(VirtualMachine, Os, Path, Runnable, Duration)}; a client that has not sent
+     * As {@link #start(EndpointCore, Os, Path, Runnable, Duration)}; a client that has not sent
      * {@code qmp_capabilities} within {@code negotiationTimeout} is disconnected.
      */
-    public static QmpFrontend start(VirtualMachine endpoint, Os os, Path path, Runnable onQuit, Duration timeout,
+    public static QmpFrontend start(EndpointCore endpoint, Os os, Path path, Runnable onQuit, Duration timeout,
             Duration negotiationTimeout) {
         QmpCommandRegistry registry = new QmpCommandRegistry();
         QmpBuiltins.register(registry, QmpVersion.DEFAULT);
@@ -66,7 +66,7 @@ public final class QmpFrontend implements AutoCloseable {
         try {
             backend.initMigrationEvents(EndpointCommandHandler.toJson(endpoint.queryCapabilities().toCompletableFuture()
                     .get(timeout.toMillis(), TimeUnit.MILLISECONDS)));
-            VirtualMachine.Subscription sub = endpoint.subscribe(e -> forward(server, backend, e))
+            EndpointCore.Subscription sub = endpoint.subscribe(e -> forward(server, backend, e))
                     .toCompletableFuture().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
             return new QmpFrontend(server, sub, os);
         } catch (InterruptedException e) {

@@ -3,7 +3,7 @@ package dev.livetap.engine.vmm;
 import dev.livetap.actors.migration.MigrationTimeouts;
 import dev.livetap.actors.tap.KernelVhostNet;
 import dev.livetap.actors.tap.RecordingVhostBackend;
-import dev.livetap.engine.api.EngineSettings;
+import dev.livetap.engine.internal.EngineSettings;
 import java.io.PrintStream;
 import java.time.Duration;
 import java.util.Arrays;
@@ -54,7 +54,7 @@ public final class VmmMain {
             }
             if (a.version()) {
                 String v = VmmMain.class.getPackage().getImplementationVersion();
-                out.println("livetap " + (v == null ? "0.1.0-SNAPSHOT" : v));
+                out.println("livetap " + (v == null ? "0.2.0" : v));
                 out.flush();
                 return OK;
             }

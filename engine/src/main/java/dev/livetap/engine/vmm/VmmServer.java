@@ -1,10 +1,10 @@
 package dev.livetap.engine.vmm;
 
-import dev.livetap.engine.api.EngineSettings;
-import dev.livetap.engine.api.LivetapEngine;
-import dev.livetap.engine.api.VirtualMachine;
+import dev.livetap.engine.internal.EngineSettings;
+import dev.livetap.engine.internal.EngineCore;
+import dev.livetap.engine.internal.EndpointCore;
 import dev.livetap.engine.api.VmSpec;
-import dev.livetap.engine.api.WarmUp;
+import dev.livetap.engine.internal.WarmUp;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -17,7 +17,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A VMM host: one {@link LivetapEngine}, one or more VM endpoints, each behind its own QMP
+ * A VMM host: one {@link EngineCore}, one or more VM endpoints, each behind its own QMP
  * socket (design decision 5). VM events become QMP events; {@code quit} on a VM's socket stops
  * that VM (SHUTDOWN event, socket removed) and the host ends when its last VM is gone.
  * {@link #close()} (SIGTERM) stops everything: no VM left reading, every fd closed, every socket
@@ -34,24 +34,24 @@ public final class VmmServer implements AutoCloseable {
         }
     }
 
-    private final LivetapEngine engine;
+    private final EngineCore engine;
     private final List<Vm> vms = new ArrayList<>();
     private final CountDownLatch allGone;
     private final WarmUp.Report warmUp;
 
     private final class Vm {
         final VmPlan plan;
-        final VirtualMachine endpoint;
+        final EndpointCore endpoint;
         QmpFrontend frontend;
         boolean stopped;
 
-        Vm(VmPlan plan, VirtualMachine endpoint) {
+        Vm(VmPlan plan, EndpointCore endpoint) {
             this.plan = plan;
             this.endpoint = endpoint;
         }
     }
 
-    private VmmServer(LivetapEngine engine, int count, WarmUp.Report warmUp) {
+    private VmmServer(EngineCore engine, int count, WarmUp.Report warmUp) {
         this.engine = engine;
         this.allGone = new CountDownLatch(count);
         this.warmUp = warmUp;
@@ -66,7 +66,7 @@ public final class VmmServer implements AutoCloseable {
         if (plans.isEmpty()) {
             throw new IllegalArgumentException("a VMM host needs at least one VM");
         }
-        LivetapEngine engine = LivetapEngine.create(settings);
+        EngineCore engine = EngineCore.create(settings);
         VmmServer host = null;
         try {
             WarmUp.Report report = warmUp ? engine.warmUp() : null;
@@ -90,7 +90,7 @@ public final class VmmServer implements AutoCloseable {
     }
 
     private void add(VmPlan plan) {
-        VirtualMachine endpoint = engine.createVm(plan.spec());
+        EndpointCore endpoint = engine.createVm(plan.spec());
         Vm vm = new Vm(plan, endpoint);
         synchronized (vms) {
             vms.add(vm);
@@ -101,7 +101,7 @@ public final class VmmServer implements AutoCloseable {
                 plan.spec().incoming(), plan.spec().paused(), plan.qmp());
     }
 
-    public LivetapEngine engine() {
+    public EngineCore engine() {
         return engine;
     }
 

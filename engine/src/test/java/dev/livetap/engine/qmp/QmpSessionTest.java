@@ -112,10 +112,10 @@ class QmpSessionTest {
     @Test
     void greetingAnnouncesVersionAndOobAndEndsWithCrlf() {
         assertEquals(QmpJson.parse("{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 50, \"minor\": 2, \"major\": 10},"
-                + " \"package\": \"livetap-0.1.0\"}, \"capabilities\": [\"oob\"]}}"), out.get(0));
+                + " \"package\": \"livetap-0.2.0\"}, \"capabilities\": [\"oob\"]}}"), out.get(0));
         String text = new String(raw.get(0), StandardCharsets.US_ASCII);
         assertTrue(text.endsWith("}\r\n"), "every server message ends with CRLF: " + text);
-        assertEquals("{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 50, \"minor\": 2, \"major\": 10}, \"package\": \"livetap-0.1.0\"},"
+        assertEquals("{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 50, \"minor\": 2, \"major\": 10}, \"package\": \"livetap-0.2.0\"},"
                 + " \"capabilities\": [\"oob\"]}}\r\n", text, "QEMU's separators");
         assertThrows(IllegalStateException.class, session::start, "the greeting is sent once");
     }

@@ -15,8 +15,8 @@ import dev.livetap.codec.Section;
 import dev.livetap.codec.StateStruct;
 import dev.livetap.codec.StreamEncoder;
 import dev.livetap.codec.StreamHeader;
-import dev.livetap.engine.api.LivetapEngine;
-import dev.livetap.engine.api.VirtualMachine;
+import dev.livetap.engine.internal.EngineCore;
+import dev.livetap.engine.internal.EndpointCore;
 import dev.livetap.engine.api.VmSpec;
 import dev.livetap.nativeio.ChannelLimits;
 import dev.livetap.nativeio.Frame;
@@ -74,8 +74,8 @@ class HostileMigrationPeerTest {
     PrivateNetns ns;
     List<OwnedFd> lta = List.of();
     List<OwnedFd> ltb = List.of();
-    LivetapEngine engine;
-    VirtualMachine tgt;
+    EngineCore engine;
+    EndpointCore tgt;
     int attempt;
 
     @BeforeEach
@@ -87,7 +87,7 @@ class HostileMigrationPeerTest {
         ns = PrivateNetns.create();
         lta = brokerTap("lta", 2);
         ltb = brokerTap("ltb", 1);
-        engine = LivetapEngine.create(dev.livetap.engine.api.EngineSettings.defaults().withSystemName("hostile"));
+        engine = EngineCore.create(dev.livetap.engine.internal.EngineSettings.defaults().withSystemName("hostile"));
         tgt = engine.createVm(VmSpec.of("tgt").incoming(true));
         get(tgt.netdevAdd(Map.of("type", "tap", "id", "net0", "ifname", "lta", "queues", 2, "vnet_hdr", true,
                 "incoming-fds", true)));

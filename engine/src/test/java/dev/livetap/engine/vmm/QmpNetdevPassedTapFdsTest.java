@@ -8,9 +8,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.livetap.actors.nic.VirtioNetActor;
-import dev.livetap.engine.api.EngineSettings;
-import dev.livetap.engine.api.LivetapEngine;
-import dev.livetap.engine.api.VirtualMachine;
+import dev.livetap.engine.internal.EngineSettings;
+import dev.livetap.engine.internal.EngineCore;
+import dev.livetap.engine.internal.EndpointCore;
 import dev.livetap.engine.api.VmSpec;
 import dev.livetap.engine.qmp.QmpClient;
 import dev.livetap.engine.qmp.QmpException;
@@ -52,8 +52,8 @@ class QmpNetdevPassedTapFdsTest {
     Os os;
     Path dir;
     PrivateNetns ns;
-    LivetapEngine engine;
-    VirtualMachine vm;
+    EngineCore engine;
+    EndpointCore vm;
     QmpFrontend qmp;
     FdCounter fds;
 
@@ -64,7 +64,7 @@ class QmpNetdevPassedTapFdsTest {
         fds = FdCounter.snapshot();
         dir = Files.createTempDirectory("livetap-fdpass");
         ns = PrivateNetns.create();
-        engine = LivetapEngine.create(EngineSettings.defaults().withSystemName("fdpass"));
+        engine = EngineCore.create(EngineSettings.defaults().withSystemName("fdpass"));
         vm = engine.createVm(VmSpec.of("vm").guestIp(GUEST));
         qmp = QmpFrontend.start(vm, os, dir.resolve("vm.qmp"), () -> { }, T);
     }

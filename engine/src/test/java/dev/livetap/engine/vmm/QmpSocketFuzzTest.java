@@ -7,9 +7,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.livetap.actors.migration.MigrationTimeouts;
-import dev.livetap.engine.api.EngineSettings;
-import dev.livetap.engine.api.LivetapEngine;
-import dev.livetap.engine.api.VirtualMachine;
+import dev.livetap.engine.internal.EngineSettings;
+import dev.livetap.engine.internal.EngineCore;
+import dev.livetap.engine.internal.EndpointCore;
 import dev.livetap.engine.api.VmSpec;
 import dev.livetap.engine.qmp.QmpClient;
 import dev.livetap.engine.qmp.QmpFuzzInput;
@@ -63,8 +63,8 @@ class QmpSocketFuzzTest {
     Os os;
     InMemoryKernel kernel;
     InMemoryReactorDriver reactors;
-    LivetapEngine srcEngine;
-    LivetapEngine tgtEngine;
+    EngineCore srcEngine;
+    EngineCore tgtEngine;
     QmpFrontend srcQmp;
     QmpFrontend tgtQmp;
     Path dir;
@@ -80,10 +80,10 @@ class QmpSocketFuzzTest {
         reactors = new InMemoryReactorDriver(srcOs, tgtOs);
         EngineSettings s = EngineSettings.defaults().withTimeouts(TIMEOUTS).withAskTimeout(Duration.ofSeconds(5))
                 .withMigrationPeers(new PeerPolicy(Set.of(0)));
-        srcEngine = LivetapEngine.create(s.withOs(srcOs).withSystemName("fuzz-src"));
-        tgtEngine = LivetapEngine.create(s.withOs(tgtOs).withSystemName("fuzz-tgt"));
-        VirtualMachine src = srcEngine.createVm(VmSpec.of("src"));
-        VirtualMachine tgt = tgtEngine.createVm(VmSpec.of("tgt").incoming(true));
+        srcEngine = EngineCore.create(s.withOs(srcOs).withSystemName("fuzz-src"));
+        tgtEngine = EngineCore.create(s.withOs(tgtOs).withSystemName("fuzz-tgt"));
+        EndpointCore src = srcEngine.createVm(VmSpec.of("src"));
+        EndpointCore tgt = tgtEngine.createVm(VmSpec.of("tgt").incoming(true));
         dir = Files.createTempDirectory("livetap-qmpfuzz");
         srcQmp = QmpFrontend.start(src, os, dir.resolve("src.qmp"), () -> { }, T);
         tgtQmp = QmpFrontend.start(tgt, os, dir.resolve("tgt.qmp"), () -> { }, T);

@@ -9,9 +9,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.livetap.actors.migration.MigrationTimeouts;
-import dev.livetap.engine.api.EngineSettings;
-import dev.livetap.engine.api.LivetapEngine;
-import dev.livetap.engine.api.VirtualMachine;
+import dev.livetap.engine.internal.EngineSettings;
+import dev.livetap.engine.internal.EngineCore;
+import dev.livetap.engine.internal.EndpointCore;
 import dev.livetap.engine.api.VmSpec;
 import dev.livetap.engine.qmp.QmpClient;
 import dev.livetap.engine.qmp.QmpErrorClass;
@@ -52,10 +52,10 @@ class QmpVmWiringTest {
     InMemoryOs srcOs;
     InMemoryOs tgtOs;
     InMemoryReactorDriver reactors;
-    LivetapEngine srcEngine;
-    LivetapEngine tgtEngine;
-    VirtualMachine src;
-    VirtualMachine tgt;
+    EngineCore srcEngine;
+    EngineCore tgtEngine;
+    EndpointCore src;
+    EndpointCore tgt;
     QmpFrontend srcQmp;
     QmpFrontend tgtQmp;
     Path dir;
@@ -71,8 +71,8 @@ class QmpVmWiringTest {
         tgtOs = kernel.newProcess("target");
         reactors = new InMemoryReactorDriver(srcOs, tgtOs);
         EngineSettings s = EngineSettings.defaults().withTimeouts(TIMEOUTS).withMigrationPeers(new PeerPolicy(Set.of(0)));
-        srcEngine = LivetapEngine.create(s.withOs(srcOs).withSystemName("wiring-src"));
-        tgtEngine = LivetapEngine.create(s.withOs(tgtOs).withSystemName("wiring-tgt"));
+        srcEngine = EngineCore.create(s.withOs(srcOs).withSystemName("wiring-src"));
+        tgtEngine = EngineCore.create(s.withOs(tgtOs).withSystemName("wiring-tgt"));
         src = srcEngine.createVm(VmSpec.of("src"));
         tgt = tgtEngine.createVm(VmSpec.of("tgt").incoming(true));
         dir = Files.createTempDirectory("livetap-wiring");
@@ -311,7 +311,7 @@ class QmpVmWiringTest {
     void quitRepliesThenShutdownEventAndTheSocketGoes() throws Exception {
         List<String> quits = new ArrayList<>();
         Path p = dir.resolve("q.qmp");
-        VirtualMachine vm = srcEngine.createVm(VmSpec.of("q"));
+        EndpointCore vm = srcEngine.createVm(VmSpec.of("q"));
         QmpFrontend[] f = new QmpFrontend[1];
         f[0] = QmpFrontend.start(vm, JnaOs.instance(), p, () -> {
             quits.add("quit");

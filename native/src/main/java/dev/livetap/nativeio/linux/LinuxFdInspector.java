@@ -110,6 +110,14 @@ final class LinuxFdInspector implements FdInspector {
     }
 
     @Override
+    public OwnedFd adopt(int fd) {
+        if (fd < 0 || LinuxC.fcntl(fd, LinuxC.F_GETFL, 0) < 0) {
+            throw Errno.failure("fcntl(F_GETFL)", "fd " + fd + " handed in to adopt", fd < 0 ? LinuxC.EBADF : LinuxC.errno());
+        }
+        return LinuxFdOps.adopt(fd);
+    }
+
+    @Override
     public OwnedFd[] pipe() {
         int[] fds = new int[2];
         if (LinuxC.pipe2(fds, LinuxC.O_CLOEXEC | LinuxC.O_NONBLOCK) != 0) {

@@ -155,6 +155,14 @@ public final class InMemoryOs implements Os {
         return OwnedFd.adopt(fd, table);
     }
 
+    /** An owner for a table entry whose number came from outside (the entry's current owner gives it up). */
+    OwnedFd adoptNumber(int fd) {
+        if (!table.entries.containsKey(fd)) {
+            throw new NativeException("fcntl(F_GETFL)", Errno.EBADF, "fd " + fd + " handed in to adopt: bad file descriptor (EBADF)");
+        }
+        return OwnedFd.adopt(fd, table);
+    }
+
     OpenFile fileOf(OwnedFd fd, String call) {
         if (fd.ops() != table) {
             throw new IllegalArgumentException(call + ": " + fd + " does not belong to " + this);

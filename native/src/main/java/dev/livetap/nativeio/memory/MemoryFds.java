@@ -47,6 +47,13 @@ final class MemoryFds implements FdInspector {
     }
 
     @Override
+    public OwnedFd adopt(int fd) {
+        synchronized (os.lock()) {
+            return os.adoptNumber(fd);
+        }
+    }
+
+    @Override
     public OwnedFd[] pipe() {
         synchronized (os.lock()) {
             return new OwnedFd[] {

@@ -424,6 +424,16 @@ public abstract class OsContractTest {
     }
 
     @Test
+    void adoptingANumberThatIsNotOpenFailsWithEbadfAndOwnsNothing() {
+        int owned = OwnedFd.openCount();
+        NativeException e = assertThrows(NativeException.class, () -> os().fds().adopt(1_000_000),
+                "an embedder's fd number must be open to be adopted");
+        assertEquals(9, e.errno(), "EBADF: " + e.getMessage());
+        assertThrows(NativeException.class, () -> os().fds().adopt(-1));
+        assertEquals(owned, OwnedFd.openCount(), "a refused adoption owns nothing");
+    }
+
+    @Test
     void closeFailsPendingSendsAndReportsOnce() {
         Pair p = new Pair(ChannelLimits.DEFAULT);
         p.b.pauseReading();

@@ -388,6 +388,13 @@ public final class RecordingOs implements Os {
         }
 
         @Override
+        public OwnedFd adopt(int fd) {
+            OwnedFd a = f.adopt(fd);
+            log("adopt(" + fd + ") -> fd " + n(a));
+            return a;
+        }
+
+        @Override
         public OwnedFd[] pipe() {
             OwnedFd[] p = f.pipe();
             out(p[0]);

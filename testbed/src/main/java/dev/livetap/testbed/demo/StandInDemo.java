@@ -4,9 +4,9 @@ import dev.livetap.actors.migration.MigrationInfo;
 import dev.livetap.actors.migration.MigrationTimeouts;
 import dev.livetap.actors.options.MigrationStatus;
 import dev.livetap.actors.options.TapNetdevOptions;
-import dev.livetap.engine.api.EngineSettings;
-import dev.livetap.engine.api.LivetapEngine;
-import dev.livetap.engine.api.VirtualMachine;
+import dev.livetap.engine.internal.EngineSettings;
+import dev.livetap.engine.internal.EngineCore;
+import dev.livetap.engine.internal.EndpointCore;
 import dev.livetap.engine.api.VmSpec;
 import dev.livetap.testbed.demo.DemoSummary.Migration;
 import dev.livetap.engine.transport.UnixMigrationTransport;
@@ -45,7 +45,7 @@ public final class StandInDemo {
         InMemoryKernel kernel = new InMemoryKernel();
         kernel.clock().advance(Duration.ofSeconds(1));
         List<InMemoryOs> processes = new CopyOnWriteArrayList<>();
-        List<LivetapEngine> engines = new ArrayList<>();
+        List<EngineCore> engines = new ArrayList<>();
         List<Migration> done = new ArrayList<>();
         EngineSettings settings = EngineSettings.defaults()
                 .withTimeouts(new MigrationTimeouts(Duration.ofSeconds(5), Duration.ofSeconds(5), Duration.ofSeconds(10),
@@ -59,12 +59,12 @@ public final class StandInDemo {
         String error = null;
         try {
             progress.accept("== stand-in backend transfer: in-memory processes, " + queues + "-queue in-memory TAP ==");
-            VirtualMachine source = vm(kernel, processes, engines, settings, 0, false);
+            EndpointCore source = vm(kernel, processes, engines, settings, 0, false);
             source.netdevAdd(TapNetdevOptions.parse("tap,id=net0,ifname=tap0,queues=" + queues)).toCompletableFuture()
                     .get(STEP.toSeconds(), TimeUnit.SECONDS);
             nic(source);
             for (int k = 1; k <= migrations; k++) {
-                VirtualMachine target = vm(kernel, processes, engines, settings, k, true);
+                EndpointCore target = vm(kernel, processes, engines, settings, k, true);
                 target.netdevAdd(Map.of("id", "net0", "ifname", "tap0", "queues", queues, "incoming-fds", true))
                         .toCompletableFuture().get(STEP.toSeconds(), TimeUnit.SECONDS);
                 nic(target);
@@ -105,7 +105,7 @@ public final class StandInDemo {
         } catch (Exception e) {
             error = e.toString();
         } finally {
-            for (LivetapEngine e : engines) {
+            for (EngineCore e : engines) {
                 try {
                     e.close();
                 } catch (RuntimeException ignored) {
@@ -117,11 +117,11 @@ public final class StandInDemo {
         return new Outcome(new DemoSummary(DemoSummary.BACKEND_TRANSFER, done, null, List.of(), 0), error);
     }
 
-    private static VirtualMachine vm(InMemoryKernel kernel, List<InMemoryOs> processes, List<LivetapEngine> engines,
+    private static EndpointCore vm(InMemoryKernel kernel, List<InMemoryOs> processes, List<EngineCore> engines,
             EngineSettings settings, int k, boolean incoming) {
         InMemoryOs os = kernel.newProcess("standin" + k);
         processes.add(os);
-        LivetapEngine engine = LivetapEngine.create(settings.withOs(os).withSystemName("standin" + k));
+        EngineCore engine = EngineCore.create(settings.withOs(os).withSystemName("standin" + k));
         engines.add(engine);
         if (incoming) {
             engine.warmUp();
@@ -129,7 +129,7 @@ public final class StandInDemo {
         return engine.createVm(VmSpec.of("web").incoming(incoming));
     }
 
-    private static void nic(VirtualMachine vm) throws Exception {
+    private static void nic(EndpointCore vm) throws Exception {
         vm.deviceAdd(Map.of("driver", "virtio-net-pci", "id", "nic0", "netdev", "net0", "mq", true, "mac", DemoRun.MAC))
                 .toCompletableFuture().get(STEP.toSeconds(), TimeUnit.SECONDS);
     }

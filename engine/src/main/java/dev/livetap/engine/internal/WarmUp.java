@@ -1,5 +1,6 @@
-package dev.livetap.engine.api;
+package dev.livetap.engine.internal;
 
+import dev.livetap.engine.api.VmSpec;
 import dev.livetap.actors.migration.MigrationInfo;
 import dev.livetap.actors.options.MigrationStatus;
 import dev.livetap.engine.transport.UnixMigrationTransport;
@@ -25,7 +26,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The warm-up of {@link LivetapEngine#warmUp()}: in-memory migrations of a 4-queue NIC with
+ * The warm-up of {@link EngineCore#warmUp()}: in-memory migrations of a 4-queue NIC with
  * backend transfer (actors, codec, Pekko Streams, the transport's accept path) and real
  * fd-carrying frames over a kernel socketpair (JNA sendmsg/recvmsg, the reactor), repeated within
  * a time budget of about 1.5 s. Every wait is
@@ -51,7 +52,7 @@ public final class WarmUp {
     private WarmUp() {
     }
 
-    static Report run(LivetapEngine engine) {
+    static Report run(EngineCore engine) {
         long start = System.nanoTime();
         StringBuilder failures = new StringBuilder();
         long budgetEnd = start + BUDGET.toNanos();
@@ -127,7 +128,7 @@ public final class WarmUp {
         }
     }
 
-    private static boolean inMemoryMigration(LivetapEngine engine) {
+    private static boolean inMemoryMigration(EngineCore engine) {
         InMemoryKernel kernel = new InMemoryKernel();
         kernel.clock().advance(Duration.ofSeconds(1)); // monotonic stamps of 0 mean "unknown"
         InMemoryOs srcOs = kernel.newProcess("warm-up-source");
@@ -144,8 +145,8 @@ public final class WarmUp {
                 UnixMigrationTransport.Settings.defaults(accept).withPeerPolicy(anyInMemory), timer);
         InMemoryReactorDriver driver = new InMemoryReactorDriver("livetap-warm-up-reactors", () -> { }, srcOs, tgtOs);
         String tag = "warmup" + ROUND.incrementAndGet();
-        VirtualMachine src = null;
-        VirtualMachine tgt = null;
+        EndpointCore src = null;
+        EndpointCore tgt = null;
         try {
             src = engine.createVm(VmSpec.of(tag + "-src"), srcOs, srcT);
             tgt = engine.createVm(VmSpec.of(tag + "-tgt").incoming(true), tgtOs, tgtT);

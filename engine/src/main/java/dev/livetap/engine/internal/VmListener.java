@@ -1,4 +1,4 @@
-package dev.livetap.engine.api;
+package dev.livetap.engine.internal;
 
 import dev.livetap.actors.vm.VmEvent;
 
@@ -9,4 +9,8 @@ import dev.livetap.actors.vm.VmEvent;
 @FunctionalInterface
 public interface VmListener {
     void onEvent(VmEvent event);
+
+    /** The subscription ended (closed, or the VM stopped): no event follows. */
+    default void onClosed() {
+    }
 }

@@ -1,5 +1,6 @@
-package dev.livetap.engine.api;
+package dev.livetap.engine.internal;
 
+import com.typesafe.config.Config;
 import dev.livetap.actors.migration.MigrationTimeouts;
 import dev.livetap.actors.tap.KernelVhostNet;
 import dev.livetap.actors.tap.VhostBackend;
@@ -12,13 +13,13 @@ import java.util.Optional;
 import java.util.function.Supplier;
 
 /**
- * Settings of a {@link LivetapEngine}. Start from {@link #defaults()} and replace what differs.
+ * Settings of a {@link EngineCore}. Start from {@link #defaults()} and replace what differs.
  *
  * @param systemName   the ActorSystem's name
  * @param os           the OS to use; empty means the kernel ({@code JnaOs.instance()})
  * @param timeouts     every wait of a migration (Pekko timers)
  * @param queueTimeout how long a NIC waits for one of its queues to answer
- * @param askTimeout   how long a {@link VirtualMachine} call waits for the endpoint's answer
+ * @param askTimeout   how long a {@link EndpointCore} call waits for the endpoint's answer
  * @param migrationPeers who may connect to an incoming-migration socket (SO_PEERCRED); empty
  *                     means this process's uid only
  * @param scriptTimeout limit of one {@code script=} / {@code downscript=} run
@@ -54,6 +55,60 @@ public record EngineSettings(String systemName, Optional<Os> os, MigrationTimeou
                 Duration.ofSeconds(10));
     }
 
+    /** Where {@link #fromConfig} reads: {@code livetap.engine { ask-timeout = 15s, ... }}. */
+    public static final String CONFIG_PATH = "livetap.engine";
+
+    /**
+     * {@link #defaults()} overridden by what {@code config} holds under {@value #CONFIG_PATH}:
+     * {@code system-name}, {@code ask-timeout}, {@code queue-timeout}, {@code script-timeout},
+     * {@code qmp-negotiation-timeout}, {@code migration-peer-uids} (a list), and
+     * {@code migration-timeouts { channel, step, stream, return-path }}. An absent key keeps its
+     * default; a malformed one fails with Typesafe Config's message naming the key.
+     */
+    public static EngineSettings fromConfig(Config config) {
+        EngineSettings s = defaults();
+        if (!config.hasPath(CONFIG_PATH)) {
+            return s;
+        }
+        Config c = config.getConfig(CONFIG_PATH);
+        if (c.hasPath("system-name")) {
+            s = s.withSystemName(c.getString("system-name"));
+        }
+        if (c.hasPath("ask-timeout")) {
+            s = s.withAskTimeout(c.getDuration("ask-timeout"));
+        }
+        if (c.hasPath("queue-timeout")) {
+            s = s.withQueueTimeout(c.getDuration("queue-timeout"));
+        }
+        if (c.hasPath("script-timeout")) {
+            s = s.withScriptTimeout(c.getDuration("script-timeout"));
+        }
+        if (c.hasPath("qmp-negotiation-timeout")) {
+            s = s.withQmpNegotiationTimeout(c.getDuration("qmp-negotiation-timeout"));
+        }
+        if (c.hasPath("migration-peer-uids")) {
+            s = s.withMigrationPeers(new PeerPolicy(java.util.Set.copyOf(c.getIntList("migration-peer-uids"))));
+        }
+        if (c.hasPath("migration-timeouts")) {
+            Config t = c.getConfig("migration-timeouts");
+            MigrationTimeouts d = s.timeouts();
+            s = s.withTimeouts(new MigrationTimeouts(
+                    t.hasPath("channel") ? t.getDuration("channel") : d.channel(),
+                    t.hasPath("step") ? t.getDuration("step") : d.step(),
+                    t.hasPath("stream") ? t.getDuration("stream") : d.stream(),
+                    t.hasPath("return-path") ? t.getDuration("return-path") : d.returnPath()));
+        }
+        return s;
+    }
+
+    public EngineSettings withQueueTimeout(Duration value) {
+        return new EngineSettings(systemName, os, timeouts, value, askTimeout, migrationPeers, scriptTimeout, vhost, qmpNegotiationTimeout);
+    }
+
+    public EngineSettings withScriptTimeout(Duration value) {
+        return new EngineSettings(systemName, os, timeouts, queueTimeout, askTimeout, migrationPeers, value, vhost, qmpNegotiationTimeout);
+    }
+
     public EngineSettings withSystemName(String name) {
         return new EngineSettings(name, os, timeouts, queueTimeout, askTimeout, migrationPeers, scriptTimeout, vhost, qmpNegotiationTimeout);
     }
@@ -86,7 +141,7 @@ public record EngineSettings(String systemName, Optional<Os> os, MigrationTimeou
     }
 
     /** The peer policy in force: the configured one, else this process's uid only. */
-    PeerPolicy effectiveMigrationPeers() {
+    public PeerPolicy effectiveMigrationPeers() {
         return migrationPeers.orElseGet(() -> PeerPolicy.sameUser(ProcessIdentity.uid()));
     }
 

@@ -1,4 +1,6 @@
-package dev.livetap.engine.api;
+package dev.livetap.engine.internal;
+
+import dev.livetap.engine.api.VmSpec;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -15,13 +17,13 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /**
- * A {@link VirtualMachine} answer completes on the thread that answered (an actor's, as its javadoc
+ * A {@link EndpointCore} answer completes on the thread that answered (an actor's, as its javadoc
  * says), not on a thread of its own: Pekko's ask stage turns {@code whenComplete} into
  * {@code whenCompleteAsync} on the default executor, which on a machine with at most 2 CPUs starts
  * one new Thread per call (1,000 concurrent migrations over QMP started ~5,000 threads).
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
-class VirtualMachineAskThreadTest {
+class EndpointCoreAskThreadTest {
     private static final int ASKS = 200;
 
     @Test
@@ -29,8 +31,8 @@ class VirtualMachineAskThreadTest {
         InMemoryKernel kernel = new InMemoryKernel();
         InMemoryOs os = kernel.newProcess("vmm-asks");
         try (InMemoryReactorDriver reactors = new InMemoryReactorDriver(os);
-                LivetapEngine engine = LivetapEngine.create(EngineSettings.defaults().withOs(os).withSystemName("asks"))) {
-            VirtualMachine vm = engine.createVm(VmSpec.of("a"));
+                EngineCore engine = EngineCore.create(EngineSettings.defaults().withOs(os).withSystemName("asks"))) {
+            EndpointCore vm = engine.createVm(VmSpec.of("a"));
             vm.status().toCompletableFuture().get(10, TimeUnit.SECONDS); // actors started, classes loaded
             ThreadMXBean mx = ManagementFactory.getThreadMXBean();
             long before = mx.getTotalStartedThreadCount();
