@@ -14,7 +14,7 @@ import org.apache.pekko.actor.typed.SupervisorStrategy;
 /**
  * One migration, source or target role. It opens no socket: a {@link MigrationTransport} gives it
  * the channel. Sections flow through the codec's Pekko Streams pipeline (encode flow → channel
- * sink; channel source → decode flow → this actor, with back-pressure); the target answers on the
+ * sink; channel source → decode flow → this actor, which queues the sections itself); the target answers on the
  * same socket through the {@link ReturnPath}.
  *
  * <p>QEMU's statuses, each reported to the VM (which emits the MIGRATION event): source
