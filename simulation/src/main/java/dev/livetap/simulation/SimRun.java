@@ -225,11 +225,15 @@ public final class SimRun {
 
     private void scenario() {
         trace.add("run " + o.describe());
-        src = newVm("source", false);
-        tgt = newVm("target", true);
+        src = new Vm("source", false);
+        tgt = new Vm("target", true);
+        vms.add(src);
+        vms.add(tgt);
         if (plant != null) {
-            plant.accept(this);
+            plant.accept(this); // before the spawns: a plant may wrap every actor of the run, the VMs too
         }
+        start(src);
+        start(tgt);
         if (o.fault() == Fault.VHOST_SETUP_FAILURE && o.phase() == Phase.SETUP) {
             tgt.vhost.failOpen(0);
             injected(Phase.SETUP);
@@ -258,6 +262,12 @@ public final class SimRun {
     private Vm newVm(String name, boolean incoming) {
         Vm vm = new Vm(name, incoming);
         vms.add(vm);
+        return start(vm);
+    }
+
+    private Vm start(Vm vm) {
+        String name = vm.name;
+        boolean incoming = vm.incoming;
         VmActor.VmConfig c = new VmActor.VmConfig(name, MachineType.parse("q35"), incoming, incoming && o.startPaused(),
                 vm.os, vm.transport, new RecordingScriptRunner(), vm.vhost, o.timeouts(), Duration.ofMillis(
                         o.timeouts().step().toMillis()), GUEST_IP, vm.os.base().credentials().pid(), vm.tracer);

@@ -1,5 +1,6 @@
 package dev.livetap.actors.migration;
 
+import dev.livetap.actors.StateName;
 import dev.livetap.actors.nic.VirtioNetActor;
 import dev.livetap.actors.options.MigrationParameters;
 import dev.livetap.actors.options.MigrationUri;
@@ -42,7 +43,11 @@ public final class MigrationCoordinator {
     }
 
     /** The public messages, and the roles' private ones ({@link MigrationEvents}). */
-    public sealed interface Command permits Cancel, ContinueSwitchover, MigrationEvents.Event {
+    public sealed interface Command permits Cancel, ContinueSwitchover, GetState, MigrationEvents.Event {
+    }
+
+    /** Read-only: the current state's name as the role's diagram in docs/architecture.md writes it. */
+    public record GetState(ActorRef<StateName> replyTo) implements Command {
     }
 
     /** {@code migrate_cancel}. */

@@ -4,6 +4,7 @@ import dev.livetap.actors.FanOut;
 import dev.livetap.actors.migration.MigrationCoordinator.Cancel;
 import dev.livetap.actors.migration.MigrationCoordinator.Command;
 import dev.livetap.actors.migration.MigrationCoordinator.Finished;
+import dev.livetap.actors.migration.MigrationCoordinator.GetState;
 import dev.livetap.actors.migration.MigrationCoordinator.Progress;
 import dev.livetap.actors.migration.MigrationCoordinator.Report;
 import dev.livetap.actors.migration.MigrationCoordinator.TargetSetup;
@@ -128,6 +129,7 @@ final class TargetMigration {
     private static Behavior<Command> describing(Role role, Figures f, FanOut<VirtioNetActor.SectionSchema> describe) {
         RoleContext rc = role.rc();
         return beforeTheStream(role, f, Optional.empty(), Behaviors.receive(Command.class)
+                .onMessage(GetState.class, m -> SourceMigration.stateIs(m, "describing"))
                 .onMessage(NicReply.class, m -> {
                     FanOut.Outcome<VirtioNetActor.SectionSchema> o = describe.offer(m.reply().requestId(), m.reply(),
                             rc.timers());
@@ -163,6 +165,7 @@ final class TargetMigration {
         Map<String, Schema> frozen = Map.copyOf(schemas);
         Map<String, Integer> index = Map.copyOf(bySection);
         return beforeTheStream(role, f, Optional.of(accepting), Behaviors.receive(Command.class)
+                .onMessage(GetState.class, m -> SourceMigration.stateIs(m, "listening"))
                 .onMessage(Connected.class, m -> {
                     ActorRef<Command> self = rc.ctx().getSelf();
                     HandOverChannel channel = new HandOverChannel(m.channel(), frame -> self.tell(new ReturnFrame(frame)));
@@ -204,6 +207,7 @@ final class TargetMigration {
         Function<String, Behavior<Command>> failed = reason -> fail(role, r.figures(), Optional.empty(),
                 Optional.of(r.channel()), r.nextRequestId(), reason);
         return common(role, Optional.empty(), Optional.of(r.channel()), Behaviors.receive(Command.class)
+                .onMessage(GetState.class, m -> SourceMigration.stateIs(m, r.load().isPresent() ? "loading" : "receiving"))
                 .onMessage(SectionIn.class, m -> onSection(role, r, m))
                 .onMessage(StreamDone.class, m -> r.load().isPresent() ? receiving(role, r.withStreamDone())
                         : allLoaded(role, r.withStreamDone()))
@@ -319,6 +323,7 @@ final class TargetMigration {
             Optional<Throwable> loadedUnsent) {
         RoleContext rc = role.rc();
         return common(role, Optional.empty(), Optional.of(channel), Behaviors.receive(Command.class)
+                .onMessage(GetState.class, m -> SourceMigration.stateIs(m, "awaitingConfirmation"))
                 // A source that gave up first sent 'failed' before it went away: that answer may be
                 // in our socket behind the stream. Read to the end (bounded by the phase timer)
                 // instead of concluding that the source died.
@@ -384,6 +389,7 @@ final class TargetMigration {
         rc.phaseTimer("closing the migration channel", rc.timeouts().step());
         open.get().close();
         return Behaviors.receive(Command.class)
+                .onMessage(GetState.class, m -> SourceMigration.stateIs(m, confirmed ? "completed" : "completedUnconfirmed"))
                 .onMessage(ReturnClosed.class, m -> Behaviors.stopped())
                 .onMessage(PhaseTimedOut.class, m -> Behaviors.stopped())
                 .onMessage(ReturnFrame.class, m -> {
@@ -426,6 +432,7 @@ final class TargetMigration {
     private static Behavior<Command> discarding(Role role, Discarding d) {
         RoleContext rc = role.rc();
         return common(role, Optional.empty(), d.toClose(), Behaviors.receive(Command.class)
+                .onMessage(GetState.class, m -> SourceMigration.stateIs(m, "discarding"))
                 .onMessage(NicReply.class, m -> {
                     if (d.discard().isEmpty()) {
                         rc.dropLate(m.reply());
