@@ -88,7 +88,7 @@ class StateDiagramTest {
     }
 
     /** Which machine an actor of the tracer is, and how to ask its state; null for actors without a diagram. */
-    private static Function<Object, Object> question(String actor, TestInbox<Object> inbox) {
+    static Function<Object, Object> question(String actor, TestInbox<Object> inbox) {
         if (actor.equals("vm")) {
             return x -> new VmActor.QueryStatus(inbox.getRef().narrow());
         }
@@ -104,7 +104,7 @@ class StateDiagramTest {
         return x -> new MigrationCoordinator.GetState(inbox.getRef().narrow());
     }
 
-    private static String answer(Object reply) {
+    static String answer(Object reply) {
         if (reply instanceof VmReply.Status s) {
             return camel(s.runState().qmpName());
         }
