@@ -90,6 +90,8 @@ public final class SimRun {
         final List<String> statuses = new ArrayList<>();
         final List<String> events = new ArrayList<>();
         boolean crashed;
+        /** The VM actor stopped (it threw; not supervised) while its process lives on: its reactor still runs. */
+        boolean actorStopped;
         boolean resumed;
 
         Vm(String name, boolean incoming) {
@@ -279,6 +281,13 @@ public final class SimRun {
     private Vm start(Vm vm) {
         String name = vm.name;
         boolean incoming = vm.incoming;
+        vm.tracer.onStoppingCrash(() -> {
+            // the endpoint is lost; its actors stop in Pekko's order and close their own fds (muted: not traced)
+            vm.crashed = true;
+            vm.actorStopped = true;
+            vm.tracer.mute();
+            vm.os.mute();
+        });
         VmActor.VmConfig c = new VmActor.VmConfig(name, MachineType.parse("q35"), incoming, incoming && o.startPaused(),
                 vm.os, vm.transport, new RecordingScriptRunner(), vm.vhost, o.timeouts(), Duration.ofMillis(
                         o.timeouts().step().toMillis()), GUEST_IP, vm.os.base().credentials().pid(), vm.tracer);
@@ -569,6 +578,7 @@ public final class SimRun {
             case NIC_CRASH -> (a, m) -> a.startsWith("nic-") && !a.contains("/") && m instanceof VirtioNetActor.Request
                     && !(m instanceof VirtioNetActor.LoadSection);
             case GUEST_CRASH -> (a, m) -> a.endsWith("/guest") && (m instanceof GuestActor.Snapshot || m instanceof GuestActor.Restore);
+            case VM_CRASH -> (a, m) -> a.equals("vm") && m.getClass().getSimpleName().equals("FromCoordinator");
             default -> (a, m) -> !a.equals("vm") && !a.startsWith("nic-") && ROLE_EVENTS.contains(m.getClass().getSimpleName());
         };
         (sourceSide ? src : tgt).tracer.crashOnce((a, m) -> {
@@ -908,7 +918,7 @@ public final class SimRun {
         }
         for (int k = 0; k < vms.size(); k++) {
             Vm vm = vms.get(o.sourceFirst() ? k : vms.size() - 1 - k);
-            if (!vm.crashed) {
+            if (!vm.crashed || vm.actorStopped) {
                 progressed |= vm.os.base().reactor().runOnce();
             }
         }

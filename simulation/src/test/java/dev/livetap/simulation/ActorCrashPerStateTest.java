@@ -25,10 +25,11 @@ import org.junit.jupiter.api.Timeout;
 /**
  * One crash per actor kind, in a chosen state, against the outcome docs/architecture.md
  * ("Supervision") documents: the actor throws (through the simulation's tracer, no hook in the
- * actor) on the first message of a given kind it receives while in that state; its strategy
- * (resume) keeps it in that state with its record, the lost message is turned into a failure by
- * the asker's timer, and the run ends as documented with every invariant holding (single reader
- * per queue, fd conservation: no fd leaked at the end of each run).
+ * actor) on the first message of a given kind it receives while in that state. Queue, NIC and
+ * roles resume: each stays in that state with its record, the lost message is turned into a
+ * failure by the asker's timer. The VM is not supervised: it stops with its children, which close
+ * their fds. Every run ends as documented with every invariant holding (single reader per queue,
+ * fd conservation: no process holds an fd at the end of a run, the stopped VM's included).
  */
 @Timeout(value = 300, unit = TimeUnit.SECONDS)
 class ActorCrashPerStateTest {
@@ -52,7 +53,7 @@ class ActorCrashPerStateTest {
             for (SimRun.Vm vm : run.vms()) {
                 if (vm.name().equals(side)) {
                     vm.tracer.wrapEach((name, b) -> actor.test(name) ? crashing(name, b, state, message, armed, crashed,
-                            crashes, afterCrash) : b);
+                            crashes, afterCrash, vm.tracer) : b);
                 }
             }
         };
@@ -68,7 +69,7 @@ class ActorCrashPerStateTest {
      */
     @SuppressWarnings({"unchecked", "rawtypes"})
     private static Behavior<?> crashing(String actor, Behavior<?> behavior, String state, Predicate<Object> message,
-            boolean[] armed, String[] crashed, List<String> crashes, List<String> afterCrash) {
+            boolean[] armed, String[] crashed, List<String> crashes, List<String> afterCrash, SimTracer tracer) {
         TestInbox<Object> inbox = TestInbox.create();
         Function<Object, Object> ask = StateDiagramTest.question(actor, inbox);
         return Behaviors.intercept(() -> new BehaviorInterceptor(Object.class) {
@@ -84,6 +85,9 @@ class ActorCrashPerStateTest {
                     armed[0] = false;
                     crashed[0] = actor;
                     crashes.add(actor + " in " + state + " on " + msg.getClass().getSimpleName());
+                    if (actor.equals("vm")) {
+                        tracer.stoppingCrash(); // not supervised: it stops, and the run loses the endpoint
+                    }
                     throw new SimTracer.SimulatedCrash(actor + " throws in " + state);
                 }
                 return target.apply(ctx, msg);
@@ -123,6 +127,18 @@ class ActorCrashPerStateTest {
         Seen seen = crashIn("source", a -> a.startsWith("migration-"), "stopping",
                 m -> m.getClass().getSimpleName().equals("NicReply"));
         assertDocumentedOutcome(seen, "stopping", Map.of("failed", RUNS));
+    }
+
+    @Test
+    void aSourceVmThatThrowsInFinishMigrateStopsWithItsActorsAndTheirFdsAndTheTargetFollowsTheSourceCrashRule() {
+        Seen seen = crashIn("source", "vm"::equals, "finishMigrate", m -> m.getClass().getSimpleName().equals("FromCoordinator"));
+        assertEquals(List.of(), seen.batch().violations().stream().map(r -> r.violation().getMessage()).toList(),
+                "every invariant holds after the VM stopped (its actors closed every fd of the source process)");
+        assertEquals(RUNS, seen.crashes().size(), "one crash per run: " + seen.crashes());
+        assertEquals(List.of(), seen.afterCrash(), "a stopped VM gets no further message");
+        Map<String, Integer> outcomes = seen.batch().outcomes();
+        assertEquals(RUNS, outcomes.getOrDefault("source_crashed_device_lost", 0)
+                + outcomes.getOrDefault("source_crashed_target_owns", 0), "the source-crash rule decides each run: " + outcomes);
     }
 
     @Test
