@@ -76,7 +76,7 @@ final class VmSupervisorActor {
                     m.added().completeExceptionally(new LivetapException(LivetapException.GENERIC, "the VM is closing"));
                     return Behaviors.same();
                 })
-                .onAnyMessage(m -> Behaviors.same())
+                .onMessage(RemoveListener.class, m -> Behaviors.same()) // every listener stops with this actor
                 .onSignal(Terminated.class, t -> {
                     done.complete(null);
                     return Behaviors.stopped();
