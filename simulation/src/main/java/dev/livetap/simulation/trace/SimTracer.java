@@ -26,7 +26,9 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
  * front of the actor throws {@link SimulatedCrash} on the chosen delivery. An interceptor outside
  * the actor's own {@code Behaviors.supervise} is not covered by it, so the traced behaviour is
  * wrapped once more in a supervisor with the actor kind's published strategy (e.g.
- * {@link TapActor#SUPERVISION}): the crash then ends exactly as a throw inside the actor would.
+ * {@link TapActor#SUPERVISION}): the crash then ends exactly as a throw inside the actor would. The
+ * VM has no strategy of its own (Pekko's default: a throw stops it), so its crash is not wrapped:
+ * it stops, and {@link #onStoppingCrash} tells the run first.
  */
 public final class SimTracer implements Tracer {
     private final String side;
