@@ -75,7 +75,10 @@ public enum Fault {
     SOURCE_ROLE_CRASH("source_role_crash", "the source migration role throws on its first NIC reply or stream event after the phase",
             EnumSet.of(SETUP, HEADER, DEVICE_SECTION, RETURN_PATH_LOADED)),
     TARGET_ROLE_CRASH("target_role_crash", "the target migration role throws on its first NIC reply or stream event after the phase",
-            EnumSet.of(SETUP, HEADER, DEVICE_SECTION, POST_LOAD));
+            EnumSet.of(SETUP, HEADER, DEVICE_SECTION, POST_LOAD)),
+    VM_CRASH("vm_crash", "the source VM actor throws on its first report from the migration role after the phase: not"
+            + " supervised, it stops, and its NICs, queues and role stop with it, closing their fds (the endpoint is lost)",
+            EnumSet.of(SETUP, HEADER, DEVICE_SECTION, VMDESC));
 
     private final String id;
     private final String description;
@@ -104,10 +107,10 @@ public enum Fault {
         return phases.contains(p);
     }
 
-    /** Whether this fault makes an actor throw (through the simulation's tracer, documented outcome: resume). */
+    /** Whether this fault makes an actor throw (through the simulation's tracer; documented outcome: resume, the VM stops). */
     public boolean isActorCrash() {
         return this == TAP_CRASH || this == NIC_CRASH || this == GUEST_CRASH || this == SOURCE_ROLE_CRASH
-                || this == TARGET_ROLE_CRASH;
+                || this == TARGET_ROLE_CRASH || this == VM_CRASH;
     }
 
     public static Fault parse(String s) {

@@ -1,5 +1,6 @@
 package dev.livetap.actors.migration;
 
+import dev.livetap.actors.StateName;
 import dev.livetap.actors.nic.VirtioNetActor;
 import dev.livetap.actors.options.MigrationParameters;
 import dev.livetap.actors.options.MigrationUri;
@@ -14,7 +15,7 @@ import org.apache.pekko.actor.typed.SupervisorStrategy;
 /**
  * One migration, source or target role. It opens no socket: a {@link MigrationTransport} gives it
  * the channel. Sections flow through the codec's Pekko Streams pipeline (encode flow → channel
- * sink; channel source → decode flow → this actor, with back-pressure); the target answers on the
+ * sink; channel source → decode flow → this actor, which queues the sections itself); the target answers on the
  * same socket through the {@link ReturnPath}.
  *
  * <p>QEMU's statuses, each reported to the VM (which emits the MIGRATION event): source
@@ -42,7 +43,11 @@ public final class MigrationCoordinator {
     }
 
     /** The public messages, and the roles' private ones ({@link MigrationEvents}). */
-    public sealed interface Command permits Cancel, ContinueSwitchover, MigrationEvents.Event {
+    public sealed interface Command permits Cancel, ContinueSwitchover, GetState, MigrationEvents.Event {
+    }
+
+    /** Read-only: the current state's name as the role's diagram in docs/architecture.md writes it. */
+    public record GetState(ActorRef<StateName> replyTo) implements Command {
     }
 
     /** {@code migrate_cancel}. */

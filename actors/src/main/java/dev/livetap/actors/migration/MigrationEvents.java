@@ -66,12 +66,8 @@ final class MigrationEvents {
     record ReturnClosed(Throwable cause) implements Event {
     }
 
-    enum Ack { INSTANCE }
-
-    record StreamInit(ActorRef<Ack> ack) implements Event {
-    }
-
-    record SectionIn(ActorRef<Ack> ack, Section section) implements Event {
+    /** A decoded section from the target's stream (the stream's own actor sink sends it; no ack). */
+    record SectionIn(Section section) implements Event {
     }
 
     record StreamDone() implements Event {

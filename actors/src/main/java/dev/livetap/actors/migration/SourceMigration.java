@@ -1,10 +1,12 @@
 package dev.livetap.actors.migration;
 
 import dev.livetap.actors.FanOut;
+import dev.livetap.actors.StateName;
 import dev.livetap.actors.migration.MigrationCoordinator.Cancel;
 import dev.livetap.actors.migration.MigrationCoordinator.Command;
 import dev.livetap.actors.migration.MigrationCoordinator.ContinueSwitchover;
 import dev.livetap.actors.migration.MigrationCoordinator.Finished;
+import dev.livetap.actors.migration.MigrationCoordinator.GetState;
 import dev.livetap.actors.migration.MigrationCoordinator.Nic;
 import dev.livetap.actors.migration.MigrationCoordinator.Progress;
 import dev.livetap.actors.migration.MigrationCoordinator.Report;
@@ -111,6 +113,7 @@ final class SourceMigration {
         rc.ctx().pipeToSelf(role.setup().transport().connect(role.setup().uri()),
                 (ch, ex) -> ex == null ? new Connected(ch) : new ChannelFailed(ex));
         return common(role, Optional.empty(), Behaviors.receive(Command.class)
+                .onMessage(GetState.class, m -> stateIs(m, "settingUp"))
                 .onMessage(Connected.class, m -> {
                     m.channel().start(new ReturnPathHandler(rc.ctx().getSelf()));
                     Figures active = rc.status(f, MigrationStatus.ACTIVE);
@@ -139,6 +142,7 @@ final class SourceMigration {
         rc.phaseTimer("starting the migration stream", rc.timeouts().step());
         Function<String, Behavior<Command>> failed = r -> fail(role, f, channel, 1, r, false, false);
         return common(role, Optional.of(channel), Behaviors.receive(Command.class)
+                .onMessage(GetState.class, m -> stateIs(m, "streamStarting"))
                 .onMessage(StreamStarted.class, m -> stopping(role, f, channel))
                 .onMessage(StreamSendFailed.class, m -> failed.apply(sendFailedText(m)))
                 .onMessage(ReturnFrame.class, m -> onAnswer(m, failed,
@@ -298,6 +302,9 @@ final class SourceMigration {
     private static Behavior<Command> switchOverCommon(Role role, SwitchOver s, BehaviorBuilder<Command> b) {
         RoleContext rc = role.rc();
         return common(role, Optional.of(s.channel()), b
+                .onMessage(GetState.class, m -> stateIs(m, s.stop().isPresent() ? "stopping"
+                        : role.setup().pauseBeforeSwitchover() && s.save().isEmpty() && s.saved().isEmpty() ? "held"
+                        : s.saved().isEmpty() ? "saving" : "awaitingLoaded"))
                 .onMessage(NicReply.class, m -> {
                     long id = m.reply().requestId();
                     if (s.stop().isPresent() && s.stop().get().owns(id)) {
@@ -389,7 +396,7 @@ final class SourceMigration {
         rc.ctx().getLog().info("migration {}: status completed (downtime {} ms on the source side)", rc.id(), info.downtimeMs());
         rc.report().tell(new Progress(info));
         rc.report().tell(new Finished(info, true, handedOver, true));
-        return ended(role);
+        return ended(role, "completed");
     }
 
     private static Behavior<Command> fail(Role role, SwitchOver s, String reason, boolean cancelled) {
@@ -428,6 +435,7 @@ final class SourceMigration {
     private static Behavior<Command> rollingBack(Role role, Ending e) {
         RoleContext rc = role.rc();
         return common(role, Optional.empty(), Behaviors.receive(Command.class)
+                .onMessage(GetState.class, m -> stateIs(m, "rollingBack"))
                 .onMessage(NicReply.class, m -> {
                     if (e.rollback().isEmpty()) {
                         return late(rc, m);
@@ -469,7 +477,7 @@ final class SourceMigration {
         rc.ctx().getLog().info("migration {}: status {}{}", rc.id(), e.end().qmpName(), error == null ? "" : " (" + error + ")");
         rc.report().tell(new Progress(info));
         rc.report().tell(new Finished(info, false, false, false));
-        return e.queuesStopped() ? Behaviors.stopped() : ended(role);
+        return e.queuesStopped() ? Behaviors.stopped() : ended(role, "ended");
     }
 
     /**
@@ -477,10 +485,16 @@ final class SourceMigration {
      * a state that owns the channel would close it at once in its {@code PostStop} and drop the
      * last frame, so the actor stops from here, one message later.
      */
-    private static Behavior<Command> ended(Role role) {
+    private static Behavior<Command> ended(Role role, String state) {
         role.rc().ctx().getSelf().tell(new MigrationEvents.Ended());
         return common(role, Optional.empty(), Behaviors.receive(Command.class)
+                .onMessage(GetState.class, m -> stateIs(m, state))
                 .onMessage(MigrationEvents.Ended.class, m -> Behaviors.stopped()), r -> Behaviors.same());
+    }
+
+    static Behavior<Command> stateIs(GetState m, String state) {
+        m.replyTo().tell(new StateName(state));
+        return Behaviors.same();
     }
 
     /**

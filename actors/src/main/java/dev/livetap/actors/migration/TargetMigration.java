@@ -4,10 +4,10 @@ import dev.livetap.actors.FanOut;
 import dev.livetap.actors.migration.MigrationCoordinator.Cancel;
 import dev.livetap.actors.migration.MigrationCoordinator.Command;
 import dev.livetap.actors.migration.MigrationCoordinator.Finished;
+import dev.livetap.actors.migration.MigrationCoordinator.GetState;
 import dev.livetap.actors.migration.MigrationCoordinator.Progress;
 import dev.livetap.actors.migration.MigrationCoordinator.Report;
 import dev.livetap.actors.migration.MigrationCoordinator.TargetSetup;
-import dev.livetap.actors.migration.MigrationEvents.Ack;
 import dev.livetap.actors.migration.MigrationEvents.ChannelFailed;
 import dev.livetap.actors.migration.MigrationEvents.Connected;
 import dev.livetap.actors.migration.MigrationEvents.Discarded;
@@ -23,7 +23,6 @@ import dev.livetap.actors.migration.MigrationEvents.StepFailed;
 import dev.livetap.actors.migration.MigrationEvents.StreamBroken;
 import dev.livetap.actors.migration.MigrationEvents.StreamDone;
 import dev.livetap.actors.migration.MigrationEvents.StreamFailed;
-import dev.livetap.actors.migration.MigrationEvents.StreamInit;
 import dev.livetap.actors.migration.RoleContext.Figures;
 import dev.livetap.actors.nic.VirtioNetActor;
 import dev.livetap.actors.options.MigrationStatus;
@@ -130,6 +129,7 @@ final class TargetMigration {
     private static Behavior<Command> describing(Role role, Figures f, FanOut<VirtioNetActor.SectionSchema> describe) {
         RoleContext rc = role.rc();
         return beforeTheStream(role, f, Optional.empty(), Behaviors.receive(Command.class)
+                .onMessage(GetState.class, m -> SourceMigration.stateIs(m, "describing"))
                 .onMessage(NicReply.class, m -> {
                     FanOut.Outcome<VirtioNetActor.SectionSchema> o = describe.offer(m.reply().requestId(), m.reply(),
                             rc.timers());
@@ -165,22 +165,24 @@ final class TargetMigration {
         Map<String, Schema> frozen = Map.copyOf(schemas);
         Map<String, Integer> index = Map.copyOf(bySection);
         return beforeTheStream(role, f, Optional.of(accepting), Behaviors.receive(Command.class)
+                .onMessage(GetState.class, m -> SourceMigration.stateIs(m, "listening"))
                 .onMessage(Connected.class, m -> {
                     ActorRef<Command> self = rc.ctx().getSelf();
                     HandOverChannel channel = new HandOverChannel(m.channel(), frame -> self.tell(new ReturnFrame(frame)));
                     Figures active = rc.status(f, MigrationStatus.ACTIVE);
                     rc.phaseTimer("receiving the migration stream", rc.timeouts().stream());
                     SectionResolver resolver = (name, instance) -> instance == 0 ? frozen.get(name) : null;
-                    // A failure travels in-band, behind the sections already decoded: ActorSink drops
-                    // its buffered elements when upstream fails, and a dropped section is leaked fds.
+                    // A failure travels in-band, behind the sections already decoded (never dropped
+                    // with a stage's buffer: a dropped section is leaked fds). No ack protocol: this
+                    // actor queues sections itself, and Pekko's back-pressured sink completes
+                    // without waiting for the last ack, which then reached a stopped stage.
                     MigrationStreamFlows.fromChannel(channel)
                             .viaMat(MigrationStreamFlows.decoder(resolver), Keep.none())
                             .<Object>map(role.inFlight()::track)
                             .recover(new PFBuilder<Throwable, Object>().match(Throwable.class, StreamBroken::new).build())
-                            .to(ActorSink.<Object, Command, Ack>actorRefWithBackpressure(self,
-                                    (ack, element) -> element instanceof Section section ? new SectionIn(ack, section)
-                                            : new StreamFailed(((StreamBroken) element).cause()),
-                                    StreamInit::new, Ack.INSTANCE, new StreamDone(), StreamFailed::new))
+                            .<Command>map(element -> element instanceof Section section ? new SectionIn(section)
+                                    : new StreamFailed(((StreamBroken) element).cause()))
+                            .to(ActorSink.actorRef(self, new StreamDone(), StreamFailed::new))
                             .run(role.materializer());
                     return receiving(role, new Receiving(active, channel, index, 1 + rc.nics().size(), Optional.empty(), -1,
                             List.of(), false, Optional.empty(), Set.of()));
@@ -205,10 +207,7 @@ final class TargetMigration {
         Function<String, Behavior<Command>> failed = reason -> fail(role, r.figures(), Optional.empty(),
                 Optional.of(r.channel()), r.nextRequestId(), reason);
         return common(role, Optional.empty(), Optional.of(r.channel()), Behaviors.receive(Command.class)
-                .onMessage(StreamInit.class, m -> {
-                    m.ack().tell(Ack.INSTANCE);
-                    return Behaviors.same();
-                })
+                .onMessage(GetState.class, m -> SourceMigration.stateIs(m, r.load().isPresent() ? "loading" : "receiving"))
                 .onMessage(SectionIn.class, m -> onSection(role, r, m))
                 .onMessage(StreamDone.class, m -> r.load().isPresent() ? receiving(role, r.withStreamDone())
                         : allLoaded(role, r.withStreamDone()))
@@ -226,13 +225,12 @@ final class TargetMigration {
     }
 
     /**
-     * Acked at once: the stream decodes what follows (the end of the stream, or the next section)
-     * while this section loads, instead of after an ack round trip through the stream; that round
-     * trip and the end-of-stream message behind it were two hand-offs of the downtime
-     * (profile-switchover.md, third round). Sections still load one at a time, in stream order.
+     * Queued here, not held back in the stream: the stream decodes what follows (the end of the
+     * stream, or the next section) while this section loads; an ack round trip per section was two
+     * hand-offs of the downtime (profile-switchover.md, third round). Sections still load one at a
+     * time, in stream order.
      */
     private static Behavior<Command> onSection(Role role, Receiving r, SectionIn m) {
-        m.ack().tell(Ack.INSTANCE);
         if (r.load().isPresent()) {
             List<Section> q = new ArrayList<>(r.queued());
             q.add(m.section()); // still tracked as in flight: closed if the migration fails first
@@ -325,6 +323,7 @@ final class TargetMigration {
             Optional<Throwable> loadedUnsent) {
         RoleContext rc = role.rc();
         return common(role, Optional.empty(), Optional.of(channel), Behaviors.receive(Command.class)
+                .onMessage(GetState.class, m -> SourceMigration.stateIs(m, "awaitingConfirmation"))
                 // A source that gave up first sent 'failed' before it went away: that answer may be
                 // in our socket behind the stream. Read to the end (bounded by the phase timer)
                 // instead of concluding that the source died.
@@ -390,6 +389,7 @@ final class TargetMigration {
         rc.phaseTimer("closing the migration channel", rc.timeouts().step());
         open.get().close();
         return Behaviors.receive(Command.class)
+                .onMessage(GetState.class, m -> SourceMigration.stateIs(m, confirmed ? "completed" : "completedUnconfirmed"))
                 .onMessage(ReturnClosed.class, m -> Behaviors.stopped())
                 .onMessage(PhaseTimedOut.class, m -> Behaviors.stopped())
                 .onMessage(ReturnFrame.class, m -> {
@@ -432,6 +432,7 @@ final class TargetMigration {
     private static Behavior<Command> discarding(Role role, Discarding d) {
         RoleContext rc = role.rc();
         return common(role, Optional.empty(), d.toClose(), Behaviors.receive(Command.class)
+                .onMessage(GetState.class, m -> SourceMigration.stateIs(m, "discarding"))
                 .onMessage(NicReply.class, m -> {
                     if (d.discard().isEmpty()) {
                         rc.dropLate(m.reply());
@@ -462,7 +463,6 @@ final class TargetMigration {
                 .onMessage(Cancel.class, m -> Behaviors.same())
                 .onMessage(SectionIn.class, m -> {
                     m.section().close(); // still in flight when the migration failed: never leak its fds
-                    m.ack().tell(Ack.INSTANCE);
                     return Behaviors.same();
                 }), r -> Behaviors.same());
     }

@@ -1,6 +1,7 @@
 package dev.livetap.actors.nic;
 
 import dev.livetap.actors.FanOut;
+import dev.livetap.actors.StateName;
 import dev.livetap.actors.Tracer;
 import dev.livetap.actors.guest.GuestActor;
 import dev.livetap.actors.guest.GuestCounters;
@@ -61,7 +62,7 @@ public final class VirtioNetActor {
         }
     }
 
-    public sealed interface Command permits Request, Release, Unplug, PeerReply, GuestReply, GatherTimedOut {
+    public sealed interface Command permits Request, Release, Unplug, GetState, PeerReply, GuestReply, GatherTimedOut {
     }
 
     /**
@@ -178,6 +179,10 @@ public final class VirtioNetActor {
     public record Unplug() implements Command {
     }
 
+    /** Read-only: the current state's name ({@code idle}, {@code stopping}), for the state-diagram test. */
+    public record GetState(ActorRef<StateName> replyTo) implements Command {
+    }
+
     /** Realize outcome, sent once to whoever created the NIC. */
     public sealed interface RealizeResult permits Realized, RealizeFailed {
         String deviceId();
@@ -271,6 +276,7 @@ public final class VirtioNetActor {
 
     private static Behavior<Command> idle(Nic nic, State s) {
         return common(nic, s, Behaviors.receive(Command.class)
+                .onMessage(GetState.class, m -> answerState(m, "idle"))
                 .onMessage(SaveSection.class, m -> next(nic, onSave(nic, s, m)))
                 .onMessage(Rollback.class, m -> next(nic, rollback(nic, s, m))));
     }
@@ -283,6 +289,7 @@ public final class VirtioNetActor {
      */
     private static Behavior<Command> stopping(Nic nic, State s) {
         return common(nic, s, Behaviors.receive(Command.class)
+                .onMessage(GetState.class, m -> answerState(m, "stopping"))
                 .onMessage(SaveSection.class, m -> {
                     nic.stash().stash(m);
                     return Behaviors.same();
@@ -291,6 +298,11 @@ public final class VirtioNetActor {
                     refuseStashedSaves(nic, "rolled back before the save");
                     return next(nic, rollback(nic, s, m));
                 }));
+    }
+
+    private static Behavior<Command> answerState(GetState m, String state) {
+        m.replyTo().tell(new StateName(state));
+        return Behaviors.same();
     }
 
     /** What both states handle alike. A peer that dies takes the NIC with it (no Terminated handler: death pact). */

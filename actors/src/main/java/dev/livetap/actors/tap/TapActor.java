@@ -337,7 +337,7 @@ public final class TapActor {
                     m.replyTo().tell(new SaveFailed(m.requestId(), queue(), config.name() + " has no fd (waiting for an incoming migration)"));
                     return Behaviors.same();
                 })
-                .onMessage(Release.class, m -> Behaviors.same())
+                .onMessage(Release.class, m -> unexpected(m, "waitingIncoming")) // nothing was saved, so no migration ends with it
                 .onMessage(Rollback.class, m -> answerStopped(m.requestId(), m.replyTo()))
                 .onMessage(Discard.class, m -> {
                     m.replyTo().tell(new Discarded(m.requestId(), queue(), false));

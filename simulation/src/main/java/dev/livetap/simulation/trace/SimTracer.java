@@ -26,7 +26,9 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
  * front of the actor throws {@link SimulatedCrash} on the chosen delivery. An interceptor outside
  * the actor's own {@code Behaviors.supervise} is not covered by it, so the traced behaviour is
  * wrapped once more in a supervisor with the actor kind's published strategy (e.g.
- * {@link TapActor#SUPERVISION}): the crash then ends exactly as a throw inside the actor would.
+ * {@link TapActor#SUPERVISION}): the crash then ends exactly as a throw inside the actor would. The
+ * VM has no strategy of its own (Pekko's default: a throw stops it), so its crash is not wrapped:
+ * it stops, and {@link #onStoppingCrash} tells the run first.
  */
 public final class SimTracer implements Tracer {
     private final String side;
@@ -60,12 +62,25 @@ public final class SimTracer implements Tracer {
         this.crashWhen = when;
     }
 
+    private Runnable onStoppingCrash = () -> { };
+
+    /** Runs (before the throw) when an actor without a supervision strategy of its own, the VM, is made to throw: it stops. */
+    public void onStoppingCrash(Runnable hook) {
+        this.onStoppingCrash = hook;
+    }
+
+    /** For tests that make the VM throw from an interceptor of their own: tells the run, as {@link #crashOnce} does. */
+    public void stoppingCrash() {
+        log.add("crash " + side + "/vm (planted)");
+        onStoppingCrash.run();
+    }
+
     /** Whether an armed crash has not fired yet. */
     public boolean crashPending() {
         return crashWhen != null;
     }
 
-    /** The supervision strategy the named actor's own factory applies; null for the VM (not supervised by its factory). */
+    /** The supervision strategy the named actor's own factory applies; null for the VM (not supervised by its factory: a throw stops it). */
     static SupervisorStrategy strategyOf(String actorName) {
         if (actorName.equals("vm")) {
             return null;
@@ -112,6 +127,9 @@ public final class SimTracer implements Tracer {
                 if (crashWhen != null && !muted && crashWhen.test(actorName, msg)) {
                     crashWhen = null;
                     log.add("crash " + name + " on " + msg.getClass().getSimpleName());
+                    if (strategyOf(actorName) == null) {
+                        onStoppingCrash.run();
+                    }
                     throw new SimulatedCrash(name + " throws on " + msg.getClass().getSimpleName());
                 }
                 return target.apply(ctx, msg);
@@ -129,7 +147,7 @@ public final class SimTracer implements Tracer {
                 onDeliver.accept(actorName, msg);
                 return target.apply(ctx, msg);
             }
-        }, strategy == null ? behavior : crashing);
+        }, crashing);
         // For SimulatedCrash only: Pekko drops an outer supervisor when one for the same exception
         // class sits deeper in the stack (the actor's own), which would leave the crash unsupervised.
         return strategy == null ? traced : Behaviors.supervise(traced).onFailure(SimulatedCrash.class, strategy);
