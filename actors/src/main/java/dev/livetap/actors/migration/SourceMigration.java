@@ -47,6 +47,7 @@ import org.apache.pekko.actor.typed.Terminated;
 import org.apache.pekko.actor.typed.javadsl.BehaviorBuilder;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.stream.Materializer;
+import org.apache.pekko.stream.javadsl.Keep;
 import org.apache.pekko.stream.javadsl.Source;
 
 /**
@@ -154,7 +155,7 @@ final class SourceMigration {
      */
     private static void startStream(Role role, FrameChannel channel) {
         ActorRef<Command> self = role.rc().ctx().getSelf();
-        role.rc().ctx().pipeToSelf(Source.completionStage(role.sectionsToSend())
+        role.rc().ctx().pipeToSelf(MigrationStreamFlows.onStreamDispatcher(Source.completionStage(role.sectionsToSend())
                         .mapConcat(list -> list)
                         .via(MigrationStreamFlows.encoder(role.setup().header()))
                         .zipWithIndex()
@@ -164,7 +165,7 @@ final class SourceMigration {
                             }
                             return p.first();
                         })
-                        .runWith(MigrationStreamFlows.toChannel(channel), role.materializer()),
+                        .toMat(MigrationStreamFlows.toChannel(channel), Keep.right())).run(role.materializer()),
                 (done, ex) -> ex == null ? new StreamSent() : new StreamSendFailed(ex));
     }
 

@@ -173,14 +173,14 @@ final class TargetMigration {
                     SectionResolver resolver = (name, instance) -> instance == 0 ? frozen.get(name) : null;
                     // A failure travels in-band, behind the sections already decoded: ActorSink drops
                     // its buffered elements when upstream fails, and a dropped section is leaked fds.
-                    MigrationStreamFlows.fromChannel(channel)
+                    MigrationStreamFlows.onStreamDispatcher(MigrationStreamFlows.fromChannel(channel)
                             .viaMat(MigrationStreamFlows.decoder(resolver), Keep.none())
                             .<Object>map(role.inFlight()::track)
                             .recover(new PFBuilder<Throwable, Object>().match(Throwable.class, StreamBroken::new).build())
                             .to(ActorSink.<Object, Command, Ack>actorRefWithBackpressure(self,
                                     (ack, element) -> element instanceof Section section ? new SectionIn(ack, section)
                                             : new StreamFailed(((StreamBroken) element).cause()),
-                                    StreamInit::new, Ack.INSTANCE, new StreamDone(), StreamFailed::new))
+                                    StreamInit::new, Ack.INSTANCE, new StreamDone(), StreamFailed::new)))
                             .run(role.materializer());
                     return receiving(role, new Receiving(active, channel, index, 1 + rc.nics().size(), Optional.empty(), -1,
                             List.of(), false, Optional.empty(), Set.of()));
