@@ -3,12 +3,14 @@ package dev.livetap.engine.api;
 import dev.livetap.actors.migration.MigrationTransport;
 import dev.livetap.actors.migration.ProcessScriptRunner;
 import dev.livetap.actors.vm.VmActor;
+import dev.livetap.engine.metrics.LivetapMetrics;
 import dev.livetap.engine.transport.UnixMigrationTransport;
 import dev.livetap.nativeio.Os;
 import dev.livetap.nativeio.linux.JnaOs;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -39,11 +41,17 @@ public final class LivetapEngine implements AutoCloseable {
     private final ExecutorService scriptPool;
     private final List<VirtualMachine> endpoints = new ArrayList<>();
     private final AtomicInteger hosts = new AtomicInteger();
+    private final Optional<LivetapMetrics> metrics;
     private boolean closed;
 
     private LivetapEngine(EngineSettings settings) {
         this.settings = settings;
         this.os = settings.os().orElseGet(JnaOs::instance);
+        this.metrics = settings.meterRegistry().map(r -> {
+            LivetapMetrics m = new LivetapMetrics();
+            m.bindTo(r);
+            return m;
+        });
         this.system = ActorSystem.create(Behaviors.empty(), settings.systemName());
         this.transport = new UnixMigrationTransport(os,
                 UnixMigrationTransport.Settings.defaults(settings.acceptTimeout())
@@ -82,6 +90,11 @@ public final class LivetapEngine implements AutoCloseable {
         return system;
     }
 
+    /** The meters of this engine, when {@link EngineSettings#withMeterRegistry} named a registry. */
+    public Optional<LivetapMetrics> metrics() {
+        return metrics;
+    }
+
     /** The real transport every endpoint of this engine migrates over. */
     public MigrationTransport transport() {
         return transport;
@@ -92,7 +105,9 @@ public final class LivetapEngine implements AutoCloseable {
      * bounded by the ask timeout).
      */
     public VirtualMachine createVm(VmSpec spec) {
-        return createVm(spec, transport);
+        VirtualMachine vm = createVm(spec, transport);
+        metrics.ifPresent(m -> m.watch(vm)); // only here: the warm-up's VMs are no migrations of the embedder's
+        return vm;
     }
 
     VirtualMachine createVm(VmSpec spec, MigrationTransport via) {
