@@ -4,6 +4,7 @@ import dev.livetap.actors.nic.VirtioNetActor;
 import dev.livetap.codec.Section;
 import dev.livetap.nativeio.Frame;
 import dev.livetap.nativeio.FrameChannel;
+import org.apache.pekko.actor.DeadLetterSuppression;
 import org.apache.pekko.actor.typed.ActorRef;
 
 /**
@@ -63,10 +64,12 @@ final class MigrationEvents {
     record ReturnFrame(Frame frame) implements Event {
     }
 
-    record ReturnClosed(Throwable cause) implements Event {
+    /** Also sent when the role's own PostStop closes the channel: a dead letter then, and no news. */
+    record ReturnClosed(Throwable cause) implements Event, DeadLetterSuppression {
     }
 
-    enum Ack { INSTANCE }
+    /** The stream's sink stage may have completed when a late Ack arrives: a dead letter, and no news. */
+    enum Ack implements DeadLetterSuppression { INSTANCE }
 
     record StreamInit(ActorRef<Ack> ack) implements Event {
     }
@@ -84,7 +87,8 @@ final class MigrationEvents {
     record StreamBroken(Throwable cause) {
     }
 
-    record LoadedSent(Throwable failure) implements Event {
+    /** May arrive after the source's answer ended the role: a dead letter then, and no news. */
+    record LoadedSent(Throwable failure) implements Event, DeadLetterSuppression {
     }
 
     /** Source: every NIC rolled back. */

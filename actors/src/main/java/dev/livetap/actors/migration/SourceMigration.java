@@ -1,5 +1,6 @@
 package dev.livetap.actors.migration;
 
+import dev.livetap.actors.RoutineLog;
 import dev.livetap.actors.FanOut;
 import dev.livetap.actors.migration.MigrationCoordinator.Cancel;
 import dev.livetap.actors.migration.MigrationCoordinator.Command;
@@ -288,7 +289,7 @@ final class SourceMigration {
         RoleContext rc = role.rc();
         return switchOverCommon(role, s, Behaviors.receive(Command.class)
                 .onMessage(StreamSent.class, m -> {
-                    rc.ctx().getLog().info("migration {}: stream sent, waiting for the target's answer", rc.id());
+                    RoutineLog.info(rc.ctx().getLog(), "migration {}: stream sent, waiting for the target's answer", rc.id());
                     rc.phaseTimer("waiting for the target's answer (return path)", rc.timeouts().returnPath());
                     return Behaviors.same();
                 })
@@ -387,7 +388,7 @@ final class SourceMigration {
         MigrationInfo info = new MigrationInfo(rc.id(), MigrationStatus.COMPLETED, s.figures().info().setupTimeMs(),
                 RoleContext.ms(now - s.stoppedAt()), RoleContext.ms(now - s.figures().startedAt()), null, s.stoppedAt(), 0, false);
         rc.report().tell(new RunStateChange(rc.id(), RunState.POSTMIGRATE));
-        rc.ctx().getLog().info("migration {}: status completed (downtime {} ms on the source side)", rc.id(), info.downtimeMs());
+        RoutineLog.info(rc.ctx().getLog(), "migration {}: status completed (downtime {} ms on the source side)", rc.id(), info.downtimeMs());
         rc.report().tell(new Progress(info));
         rc.report().tell(new Finished(info, true, handedOver, true));
         return ended(role);
@@ -467,7 +468,7 @@ final class SourceMigration {
         if (e.queuesStopped()) {
             rc.report().tell(new RunStateChange(rc.id(), RunState.PAUSED));
         }
-        rc.ctx().getLog().info("migration {}: status {}{}", rc.id(), e.end().qmpName(), error == null ? "" : " (" + error + ")");
+        RoutineLog.info(rc.ctx().getLog(), "migration {}: status {}{}", rc.id(), e.end().qmpName(), error == null ? "" : " (" + error + ")");
         rc.report().tell(new Progress(info));
         rc.report().tell(new Finished(info, false, false, false));
         return e.queuesStopped() ? Behaviors.stopped() : ended(role);
@@ -481,7 +482,8 @@ final class SourceMigration {
     private static Behavior<Command> ended(Role role) {
         role.rc().ctx().getSelf().tell(new MigrationEvents.Ended());
         return common(role, Optional.empty(), Behaviors.receive(Command.class)
-                .onMessage(MigrationEvents.Ended.class, m -> Behaviors.stopped()), r -> Behaviors.same());
+                .onMessage(MigrationEvents.Ended.class, m -> Behaviors.stopped())
+                .onMessage(ReturnClosed.class, m -> Behaviors.same()), r -> Behaviors.same()); // closeAfter's own close
     }
 
     /**

@@ -1,5 +1,6 @@
 package dev.livetap.actors.migration;
 
+import dev.livetap.actors.RoutineLog;
 import dev.livetap.actors.FanOut;
 import dev.livetap.actors.migration.MigrationCoordinator.Cancel;
 import dev.livetap.actors.migration.MigrationCoordinator.Command;
@@ -315,7 +316,10 @@ final class TargetMigration {
         rc.timers().cancel(RoleContext.PHASE);
         // From here on this actor reads the channel: the source answers loaded with completed or failed.
         r.channel().handOver(new ReturnPathHandler(rc.ctx().getSelf()));
-        rc.ctx().pipeToSelf(r.channel().send(ReturnPath.loaded(), List.of()), (v, ex) -> new LoadedSent(ex));
+        // a told LoadedSent, not pipeToSelf: the source's answer may end this role first, and a piped null result
+        // that reaches a stopped actor crashes Pekko's DeadLetterListener (docs/embedding.md)
+        ActorRef<Command> self = rc.ctx().getSelf();
+        r.channel().send(ReturnPath.loaded(), List.of()).whenComplete((v, ex) -> self.tell(new LoadedSent(ex)));
         // The source's answer may overtake the confirmation that 'loaded' was sent: wait for both here.
         rc.phaseTimer("waiting for the source's confirmation", rc.timeouts().returnPath());
         return awaitingConfirmation(role, r.figures(), r.channel(), r.nextRequestId(), Optional.empty());
@@ -381,7 +385,7 @@ final class TargetMigration {
         long now = rc.clock().nanos();
         MigrationInfo info = new MigrationInfo(rc.id(), MigrationStatus.COMPLETED, f.info().setupTimeMs(), -1,
                 RoleContext.ms(now - f.startedAt()), null, 0, 0, false);
-        rc.ctx().getLog().info("migration {}: status completed", rc.id());
+        RoutineLog.info(rc.ctx().getLog(), "migration {}: status completed", rc.id());
         rc.report().tell(new Progress(info));
         rc.report().tell(new Finished(info, true, true, confirmed));
         if (open.isEmpty()) {
@@ -472,7 +476,7 @@ final class TargetMigration {
         long now = rc.clock().nanos();
         MigrationInfo info = new MigrationInfo(rc.id(), MigrationStatus.FAILED, d.figures().info().setupTimeMs(), -1,
                 RoleContext.ms(now - d.figures().startedAt()), desc, 0, 0, false);
-        rc.ctx().getLog().info("migration {}: status failed ({})", rc.id(), desc);
+        RoutineLog.info(rc.ctx().getLog(), "migration {}: status failed ({})", rc.id(), desc);
         rc.report().tell(new Progress(info));
         rc.report().tell(new Finished(info, false, false, false));
         return Behaviors.stopped();

@@ -1,5 +1,7 @@
 package dev.livetap.engine.api;
 
+import dev.livetap.actors.RoutineLog;
+import dev.livetap.actors.Tracer;
 import dev.livetap.actors.migration.MigrationTransport;
 import dev.livetap.actors.migration.ProcessScriptRunner;
 import dev.livetap.actors.vm.VmActor;
@@ -115,6 +117,11 @@ public final class LivetapEngine implements AutoCloseable {
     }
 
     VirtualMachine createVm(VmSpec spec, Os vmOs, MigrationTransport via) {
+        return createVm(spec, vmOs, via, Tracer.NONE);
+    }
+
+    /** {@code tracer} decorates every actor of the VM ({@link RoutineLog#WARM_UP} for the warm-up's). */
+    VirtualMachine createVm(VmSpec spec, Os vmOs, MigrationTransport via, Tracer tracer) {
         synchronized (endpoints) {
             if (closed) {
                 throw new IllegalStateException("the engine is closed");
@@ -127,7 +134,7 @@ public final class LivetapEngine implements AutoCloseable {
         }
         VmActor.VmConfig config = new VmActor.VmConfig(spec.name(), spec.machine(), spec.incoming(), spec.paused(),
                 vmOs, via, new ProcessScriptRunner(settings.scriptTimeout(), scriptPool), settings.vhost().get(),
-                settings.timeouts(), settings.queueTimeout(), spec.guestIp(), ProcessHandle.current().pid());
+                settings.timeouts(), settings.queueTimeout(), spec.guestIp(), ProcessHandle.current().pid(), tracer);
         CompletableFuture<ActorRef<VmActor.Command>> vmRef = new CompletableFuture<>();
         ActorRef<VmSupervisorActor.Command> host = system.systemActorOf(VmSupervisorActor.create(config, vmRef),
                 "vm-" + hosts.incrementAndGet() + "-" + spec.name(), VmActor.DISPATCHER);

@@ -32,7 +32,7 @@ final class VmSupervisorActor {
 
     static Behavior<Command> create(VmActor.VmConfig config, CompletableFuture<ActorRef<VmActor.Command>> vmRef) {
         return Behaviors.setup(ctx -> {
-            ActorRef<VmActor.Command> vm = ctx.spawn(VmActor.create(config), "vm", VmActor.DISPATCHER);
+            ActorRef<VmActor.Command> vm = ctx.spawn(config.tracer().trace("vm", VmActor.create(config)), "vm", VmActor.DISPATCHER);
             ctx.watch(vm);
             vmRef.complete(vm);
             return running(ctx, vm, 0);

@@ -1,5 +1,6 @@
 package dev.livetap.engine.api;
 
+import dev.livetap.actors.RoutineLog;
 import dev.livetap.actors.migration.MigrationInfo;
 import dev.livetap.actors.options.MigrationStatus;
 import dev.livetap.engine.transport.UnixMigrationTransport;
@@ -147,8 +148,8 @@ public final class WarmUp {
         VirtualMachine src = null;
         VirtualMachine tgt = null;
         try {
-            src = engine.createVm(VmSpec.of(tag + "-src"), srcOs, srcT);
-            tgt = engine.createVm(VmSpec.of(tag + "-tgt").incoming(true), tgtOs, tgtT);
+            src = engine.createVm(VmSpec.of(tag + "-src"), srcOs, srcT, RoutineLog.WARM_UP);
+            tgt = engine.createVm(VmSpec.of(tag + "-tgt").incoming(true), tgtOs, tgtT, RoutineLog.WARM_UP);
             await(src.netdevAdd(Map.of("id", "net0", "ifname", "warm0", "queues", QUEUES)));
             await(src.deviceAdd(Map.of("driver", "virtio-net-pci", "id", "nic0", "netdev", "net0",
                     "mac", "52:54:00:00:00:01")));
