@@ -181,6 +181,7 @@ final class SourceMigration {
      */
     private static Behavior<Command> stopping(Role role, Figures f, FrameChannel channel) {
         RoleContext rc = role.rc();
+        SwitchoverStepEvent.step(rc, SwitchoverStepEvent.SOURCE, "stop queues");
         rc.report().tell(new RunStateChange(rc.id(), RunState.FINISH_MIGRATE));
         rc.phaseTimer("stopping the queues", rc.timeouts().step());
         FanOut<VirtioNetActor.Stopped> stop = rc.askNics(1, "stop", VirtioNetActor.Stopped.class,
@@ -194,6 +195,7 @@ final class SourceMigration {
     }
 
     private static SwitchOver askSave(Role role, SwitchOver s) {
+        SwitchoverStepEvent.step(role.rc(), SwitchoverStepEvent.SOURCE, "save asked");
         FanOut<VirtioNetActor.SaveResult> save = role.rc().askNics(s.nextRequestId(), "save", VirtioNetActor.SaveResult.class,
                 (nic, id) -> new VirtioNetActor.SaveSection(id, nic.backendTravels(), role.rc().nicReplies().narrow()));
         return save.complete() ? saved(role, s.withSave(Optional.of(save), Optional.empty()), save.gathered())
@@ -208,6 +210,7 @@ final class SourceMigration {
             last = Math.max(last, r.lastStopNanos());
         }
         long stoppedAt = last == 0 ? rc.clock().nanos() : last;
+        SwitchoverStepEvent.step(rc.id(), SwitchoverStepEvent.SOURCE, "queues stopped (last stop)", stoppedAt);
         MigrationInfo i = s.figures().info();
         Figures f = s.figures().with(new MigrationInfo(rc.id(), i.status(), i.setupTimeMs(), -1, i.totalTimeMs(), null,
                 stoppedAt, 0, false));
@@ -236,6 +239,7 @@ final class SourceMigration {
             }
             sections.add(((VirtioNetActor.SectionSaved) r).section());
         }
+        SwitchoverStepEvent.step(role.rc(), SwitchoverStepEvent.SOURCE, "sections saved");
         if (s.stop().isEmpty()) { // every queue stopped already
             send(role, sections);
         }
@@ -243,6 +247,7 @@ final class SourceMigration {
     }
 
     private static void send(Role role, List<Section> sections) {
+        SwitchoverStepEvent.step(role.rc(), SwitchoverStepEvent.SOURCE, "send");
         role.rc().phaseTimer("sending the migration stream", role.rc().timeouts().stream());
         role.sectionsToSend().complete(sections);
     }
@@ -289,6 +294,7 @@ final class SourceMigration {
         RoleContext rc = role.rc();
         return switchOverCommon(role, s, Behaviors.receive(Command.class)
                 .onMessage(StreamSent.class, m -> {
+                    SwitchoverStepEvent.step(rc, SwitchoverStepEvent.SOURCE, "stream sent");
                     RoutineLog.info(rc.ctx().getLog(), "migration {}: stream sent, waiting for the target's answer", rc.id());
                     rc.phaseTimer("waiting for the target's answer (return path)", rc.timeouts().returnPath());
                     return Behaviors.same();
@@ -375,6 +381,7 @@ final class SourceMigration {
         if (!(a instanceof ReturnPath.Loaded)) {
             return fail(role, s, "the target answered with " + a + " instead of loaded", false);
         }
+        SwitchoverStepEvent.step(rc, SwitchoverStepEvent.SOURCE, "loaded received");
         rc.timers().cancelAll();
         // The target waits for this confirmation to resume: it goes first, the bookkeeping after
         // (the source's queues stopped long ago and nothing below can roll back any more).
@@ -391,6 +398,7 @@ final class SourceMigration {
         RoutineLog.info(rc.ctx().getLog(), "migration {}: status completed (downtime {} ms on the source side)", rc.id(), info.downtimeMs());
         rc.report().tell(new Progress(info));
         rc.report().tell(new Finished(info, true, handedOver, true));
+        SwitchoverStepEvent.step(rc, SwitchoverStepEvent.SOURCE, "completed");
         return ended(role);
     }
 

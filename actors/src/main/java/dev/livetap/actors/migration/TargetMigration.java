@@ -167,6 +167,7 @@ final class TargetMigration {
         Map<String, Integer> index = Map.copyOf(bySection);
         return beforeTheStream(role, f, Optional.of(accepting), Behaviors.receive(Command.class)
                 .onMessage(Connected.class, m -> {
+                    SwitchoverStepEvent.step(rc, SwitchoverStepEvent.TARGET, "source connected");
                     ActorRef<Command> self = rc.ctx().getSelf();
                     HandOverChannel channel = new HandOverChannel(m.channel(), frame -> self.tell(new ReturnFrame(frame)));
                     Figures active = rc.status(f, MigrationStatus.ACTIVE);
@@ -244,6 +245,7 @@ final class TargetMigration {
 
     private static Receiving load(Role role, Receiving r, Section section) {
         RoleContext rc = role.rc();
+        SwitchoverStepEvent.step(rc, SwitchoverStepEvent.TARGET, "load " + section.name());
         role.inFlight().taken(section);
         Integer index = r.bySection().get(section.name());
         if (index == null) { // the resolver only knows our sections: cannot happen, but never leak
@@ -270,6 +272,7 @@ final class TargetMigration {
             rc.ctx().getSelf().tell(new StepFailed("loading", failure));
             return receiving(role, r.withLoadFailure(failure));
         }
+        SwitchoverStepEvent.step(rc, SwitchoverStepEvent.TARGET, "section loaded");
         Receiving next = r.withLoaded(r.loadingIndex());
         if (!next.queued().isEmpty()) {
             Section head = next.queued().get(0);
@@ -313,6 +316,7 @@ final class TargetMigration {
                         "the stream carried no section for " + rc.nics().get(i).deviceId());
             }
         }
+        SwitchoverStepEvent.step(rc, SwitchoverStepEvent.TARGET, "send loaded");
         rc.timers().cancel(RoleContext.PHASE);
         // From here on this actor reads the channel: the source answers loaded with completed or failed.
         r.channel().handOver(new ReturnPathHandler(rc.ctx().getSelf()));
@@ -381,6 +385,7 @@ final class TargetMigration {
      */
     private static Behavior<Command> completed(Role role, Figures f, boolean confirmed, Optional<HandOverChannel> open) {
         RoleContext rc = role.rc();
+        SwitchoverStepEvent.step(rc, SwitchoverStepEvent.TARGET, confirmed ? "completed received" : "completed unconfirmed");
         rc.timers().cancelAll();
         long now = rc.clock().nanos();
         MigrationInfo info = new MigrationInfo(rc.id(), MigrationStatus.COMPLETED, f.info().setupTimeMs(), -1,
