@@ -1,5 +1,6 @@
 package dev.livetap.actors.migration;
 
+import dev.livetap.actors.RoutineLog;
 import jdk.jfr.Category;
 import jdk.jfr.Description;
 import jdk.jfr.Label;
@@ -36,7 +37,7 @@ public final class SwitchoverStepEvent extends jdk.jfr.Event {
     /** Commits one step if a recording wants it (a field check otherwise). */
     public static void step(String migrationId, String role, String step, long monotonicNanos) {
         SwitchoverStepEvent e = new SwitchoverStepEvent();
-        if (e.shouldCommit()) {
+        if (e.shouldCommit() && !RoutineLog.isWarmUp()) { // the engine's own warm-up is no migration of the VMM's
             e.migrationId = migrationId;
             e.role = role;
             e.step = step;
