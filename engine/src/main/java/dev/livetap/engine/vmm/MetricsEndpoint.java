@@ -2,6 +2,7 @@ package dev.livetap.engine.vmm;
 
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
@@ -42,7 +43,8 @@ final class MetricsEndpoint implements AutoCloseable {
         return e;
     }
 
-    PrometheusMeterRegistry registry() {
+    /** The registry as Micrometer's type: callers (VmmMain) then verify without the optional Prometheus jar. */
+    MeterRegistry registry() {
         return registry;
     }
 

@@ -85,6 +85,10 @@ public final class VmmMain {
             } catch (java.io.IOException | RuntimeException e) {
                 err.println("livetap vmm: --metrics-port " + a.metricsPort() + ": " + e.getMessage());
                 return FAILED;
+            } catch (NoClassDefFoundError e) { // an optional dependency of the engine; the distribution has it
+                err.println("livetap vmm: --metrics-port needs micrometer-registry-prometheus on the class path ("
+                        + e.getMessage() + ")");
+                return FAILED;
             }
             settings = settings.withMeterRegistry(metrics.registry());
         }
