@@ -4,6 +4,7 @@ import dev.livetap.actors.nic.VirtioNetActor;
 import dev.livetap.codec.Section;
 import dev.livetap.nativeio.Frame;
 import dev.livetap.nativeio.FrameChannel;
+import org.apache.pekko.actor.DeadLetterSuppression;
 import org.apache.pekko.actor.typed.ActorRef;
 
 /**
@@ -63,7 +64,8 @@ final class MigrationEvents {
     record ReturnFrame(Frame frame) implements Event {
     }
 
-    record ReturnClosed(Throwable cause) implements Event {
+    /** Also sent when the role's own PostStop closes the channel: a dead letter then, and no news. */
+    record ReturnClosed(Throwable cause) implements Event, DeadLetterSuppression {
     }
 
     /** A decoded section from the target's stream (the stream's own actor sink sends it; no ack). */
@@ -80,7 +82,8 @@ final class MigrationEvents {
     record StreamBroken(Throwable cause) {
     }
 
-    record LoadedSent(Throwable failure) implements Event {
+    /** May arrive after the source's answer ended the role: a dead letter then, and no news. */
+    record LoadedSent(Throwable failure) implements Event, DeadLetterSuppression {
     }
 
     /** Source: every NIC rolled back. */

@@ -1,5 +1,6 @@
 package dev.livetap.actors.migration;
 
+import dev.livetap.actors.RoutineLog;
 import dev.livetap.actors.FanOut;
 import dev.livetap.actors.migration.MigrationCoordinator.Command;
 import dev.livetap.actors.migration.MigrationCoordinator.Nic;
@@ -63,7 +64,7 @@ record RoleContext(ActorContext<Command> ctx, TimerScheduler<Command> timers, Ac
         MigrationInfo info = new MigrationInfo(id, s, activeAt < 0 ? -1 : ms(activeAt - f.startedAt()),
                 f.info().downtimeMs(), ms(now - f.startedAt()), f.info().errorDesc(), f.info().sourceStoppedNanos(),
                 f.info().targetStartedNanos(), false);
-        ctx.getLog().info("migration {}: status {}", id, s.qmpName());
+        RoutineLog.info(ctx.getLog(), "migration {}: status {}", id, s.qmpName());
         report.tell(new Progress(info));
         return new Figures(f.startedAt(), activeAt, info);
     }

@@ -1,5 +1,6 @@
 package dev.livetap.actors.migration;
 
+import dev.livetap.actors.RoutineLog;
 import dev.livetap.actors.FanOut;
 import dev.livetap.actors.StateName;
 import dev.livetap.actors.migration.MigrationCoordinator.Cancel;
@@ -49,6 +50,7 @@ import org.apache.pekko.actor.typed.Terminated;
 import org.apache.pekko.actor.typed.javadsl.BehaviorBuilder;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.stream.Materializer;
+import org.apache.pekko.stream.javadsl.Keep;
 import org.apache.pekko.stream.javadsl.Source;
 
 /**
@@ -158,7 +160,7 @@ final class SourceMigration {
      */
     private static void startStream(Role role, FrameChannel channel) {
         ActorRef<Command> self = role.rc().ctx().getSelf();
-        role.rc().ctx().pipeToSelf(Source.completionStage(role.sectionsToSend())
+        role.rc().ctx().pipeToSelf(MigrationStreamFlows.onStreamDispatcher(Source.completionStage(role.sectionsToSend())
                         .mapConcat(list -> list)
                         .via(MigrationStreamFlows.encoder(role.setup().header()))
                         .zipWithIndex()
@@ -168,7 +170,7 @@ final class SourceMigration {
                             }
                             return p.first();
                         })
-                        .runWith(MigrationStreamFlows.toChannel(channel), role.materializer()),
+                        .toMat(MigrationStreamFlows.toChannel(channel), Keep.right())).run(role.materializer()),
                 (done, ex) -> ex == null ? new StreamSent() : new StreamSendFailed(ex));
     }
 
@@ -183,6 +185,7 @@ final class SourceMigration {
      */
     private static Behavior<Command> stopping(Role role, Figures f, FrameChannel channel) {
         RoleContext rc = role.rc();
+        SwitchoverStepEvent.step(rc, SwitchoverStepEvent.SOURCE, "stop queues");
         rc.report().tell(new RunStateChange(rc.id(), RunState.FINISH_MIGRATE));
         rc.phaseTimer("stopping the queues", rc.timeouts().step());
         FanOut<VirtioNetActor.Stopped> stop = rc.askNics(1, "stop", VirtioNetActor.Stopped.class,
@@ -196,6 +199,7 @@ final class SourceMigration {
     }
 
     private static SwitchOver askSave(Role role, SwitchOver s) {
+        SwitchoverStepEvent.step(role.rc(), SwitchoverStepEvent.SOURCE, "save asked");
         FanOut<VirtioNetActor.SaveResult> save = role.rc().askNics(s.nextRequestId(), "save", VirtioNetActor.SaveResult.class,
                 (nic, id) -> new VirtioNetActor.SaveSection(id, nic.backendTravels(), role.rc().nicReplies().narrow()));
         return save.complete() ? saved(role, s.withSave(Optional.of(save), Optional.empty()), save.gathered())
@@ -210,6 +214,7 @@ final class SourceMigration {
             last = Math.max(last, r.lastStopNanos());
         }
         long stoppedAt = last == 0 ? rc.clock().nanos() : last;
+        SwitchoverStepEvent.step(rc.id(), SwitchoverStepEvent.SOURCE, "queues stopped (last stop)", stoppedAt);
         MigrationInfo i = s.figures().info();
         Figures f = s.figures().with(new MigrationInfo(rc.id(), i.status(), i.setupTimeMs(), -1, i.totalTimeMs(), null,
                 stoppedAt, 0, false));
@@ -238,6 +243,7 @@ final class SourceMigration {
             }
             sections.add(((VirtioNetActor.SectionSaved) r).section());
         }
+        SwitchoverStepEvent.step(role.rc(), SwitchoverStepEvent.SOURCE, "sections saved");
         if (s.stop().isEmpty()) { // every queue stopped already
             send(role, sections);
         }
@@ -245,6 +251,7 @@ final class SourceMigration {
     }
 
     private static void send(Role role, List<Section> sections) {
+        SwitchoverStepEvent.step(role.rc(), SwitchoverStepEvent.SOURCE, "send");
         role.rc().phaseTimer("sending the migration stream", role.rc().timeouts().stream());
         role.sectionsToSend().complete(sections);
     }
@@ -291,7 +298,8 @@ final class SourceMigration {
         RoleContext rc = role.rc();
         return switchOverCommon(role, s, Behaviors.receive(Command.class)
                 .onMessage(StreamSent.class, m -> {
-                    rc.ctx().getLog().info("migration {}: stream sent, waiting for the target's answer", rc.id());
+                    SwitchoverStepEvent.step(rc, SwitchoverStepEvent.SOURCE, "stream sent");
+                    RoutineLog.info(rc.ctx().getLog(), "migration {}: stream sent, waiting for the target's answer", rc.id());
                     rc.phaseTimer("waiting for the target's answer (return path)", rc.timeouts().returnPath());
                     return Behaviors.same();
                 })
@@ -380,6 +388,7 @@ final class SourceMigration {
         if (!(a instanceof ReturnPath.Loaded)) {
             return fail(role, s, "the target answered with " + a + " instead of loaded", false);
         }
+        SwitchoverStepEvent.step(rc, SwitchoverStepEvent.SOURCE, "loaded received");
         rc.timers().cancelAll();
         // The target waits for this confirmation to resume: it goes first, the bookkeeping after
         // (the source's queues stopped long ago and nothing below can roll back any more).
@@ -393,9 +402,10 @@ final class SourceMigration {
         MigrationInfo info = new MigrationInfo(rc.id(), MigrationStatus.COMPLETED, s.figures().info().setupTimeMs(),
                 RoleContext.ms(now - s.stoppedAt()), RoleContext.ms(now - s.figures().startedAt()), null, s.stoppedAt(), 0, false);
         rc.report().tell(new RunStateChange(rc.id(), RunState.POSTMIGRATE));
-        rc.ctx().getLog().info("migration {}: status completed (downtime {} ms on the source side)", rc.id(), info.downtimeMs());
+        RoutineLog.info(rc.ctx().getLog(), "migration {}: status completed (downtime {} ms on the source side)", rc.id(), info.downtimeMs());
         rc.report().tell(new Progress(info));
         rc.report().tell(new Finished(info, true, handedOver, true));
+        SwitchoverStepEvent.step(rc, SwitchoverStepEvent.SOURCE, "completed");
         return ended(role, "completed");
     }
 
@@ -474,7 +484,7 @@ final class SourceMigration {
         if (e.queuesStopped()) {
             rc.report().tell(new RunStateChange(rc.id(), RunState.PAUSED));
         }
-        rc.ctx().getLog().info("migration {}: status {}{}", rc.id(), e.end().qmpName(), error == null ? "" : " (" + error + ")");
+        RoutineLog.info(rc.ctx().getLog(), "migration {}: status {}{}", rc.id(), e.end().qmpName(), error == null ? "" : " (" + error + ")");
         rc.report().tell(new Progress(info));
         rc.report().tell(new Finished(info, false, false, false));
         return e.queuesStopped() ? Behaviors.stopped() : ended(role, "ended");
@@ -489,7 +499,8 @@ final class SourceMigration {
         role.rc().ctx().getSelf().tell(new MigrationEvents.Ended());
         return common(role, Optional.empty(), Behaviors.receive(Command.class)
                 .onMessage(GetState.class, m -> stateIs(m, state))
-                .onMessage(MigrationEvents.Ended.class, m -> Behaviors.stopped()), r -> Behaviors.same());
+                .onMessage(MigrationEvents.Ended.class, m -> Behaviors.stopped())
+                .onMessage(ReturnClosed.class, m -> Behaviors.same()), r -> Behaviors.same()); // closeAfter's own close
     }
 
     static Behavior<Command> stateIs(GetState m, String state) {

@@ -1,5 +1,6 @@
 package dev.livetap.actors.migration;
 
+import dev.livetap.actors.RoutineLog;
 import dev.livetap.actors.FanOut;
 import dev.livetap.actors.migration.MigrationCoordinator.Cancel;
 import dev.livetap.actors.migration.MigrationCoordinator.Command;
@@ -167,6 +168,7 @@ final class TargetMigration {
         return beforeTheStream(role, f, Optional.of(accepting), Behaviors.receive(Command.class)
                 .onMessage(GetState.class, m -> SourceMigration.stateIs(m, "listening"))
                 .onMessage(Connected.class, m -> {
+                    SwitchoverStepEvent.step(rc, SwitchoverStepEvent.TARGET, "source connected");
                     ActorRef<Command> self = rc.ctx().getSelf();
                     HandOverChannel channel = new HandOverChannel(m.channel(), frame -> self.tell(new ReturnFrame(frame)));
                     Figures active = rc.status(f, MigrationStatus.ACTIVE);
@@ -176,13 +178,13 @@ final class TargetMigration {
                     // with a stage's buffer: a dropped section is leaked fds). No ack protocol: this
                     // actor queues sections itself, and Pekko's back-pressured sink completes
                     // without waiting for the last ack, which then reached a stopped stage.
-                    MigrationStreamFlows.fromChannel(channel)
+                    MigrationStreamFlows.onStreamDispatcher(MigrationStreamFlows.fromChannel(channel)
                             .viaMat(MigrationStreamFlows.decoder(resolver), Keep.none())
                             .<Object>map(role.inFlight()::track)
                             .recover(new PFBuilder<Throwable, Object>().match(Throwable.class, StreamBroken::new).build())
                             .<Command>map(element -> element instanceof Section section ? new SectionIn(section)
                                     : new StreamFailed(((StreamBroken) element).cause()))
-                            .to(ActorSink.actorRef(self, new StreamDone(), StreamFailed::new))
+                            .to(ActorSink.actorRef(self, new StreamDone(), StreamFailed::new)))
                             .run(role.materializer());
                     return receiving(role, new Receiving(active, channel, index, 1 + rc.nics().size(), Optional.empty(), -1,
                             List.of(), false, Optional.empty(), Set.of()));
@@ -241,6 +243,7 @@ final class TargetMigration {
 
     private static Receiving load(Role role, Receiving r, Section section) {
         RoleContext rc = role.rc();
+        SwitchoverStepEvent.step(rc, SwitchoverStepEvent.TARGET, "load " + section.name());
         role.inFlight().taken(section);
         Integer index = r.bySection().get(section.name());
         if (index == null) { // the resolver only knows our sections: cannot happen, but never leak
@@ -267,6 +270,7 @@ final class TargetMigration {
             rc.ctx().getSelf().tell(new StepFailed("loading", failure));
             return receiving(role, r.withLoadFailure(failure));
         }
+        SwitchoverStepEvent.step(rc, SwitchoverStepEvent.TARGET, "section loaded");
         Receiving next = r.withLoaded(r.loadingIndex());
         if (!next.queued().isEmpty()) {
             Section head = next.queued().get(0);
@@ -310,10 +314,14 @@ final class TargetMigration {
                         "the stream carried no section for " + rc.nics().get(i).deviceId());
             }
         }
+        SwitchoverStepEvent.step(rc, SwitchoverStepEvent.TARGET, "send loaded");
         rc.timers().cancel(RoleContext.PHASE);
         // From here on this actor reads the channel: the source answers loaded with completed or failed.
         r.channel().handOver(new ReturnPathHandler(rc.ctx().getSelf()));
-        rc.ctx().pipeToSelf(r.channel().send(ReturnPath.loaded(), List.of()), (v, ex) -> new LoadedSent(ex));
+        // a told LoadedSent, not pipeToSelf: the source's answer may end this role first, and a piped null result
+        // that reaches a stopped actor crashes Pekko's DeadLetterListener (docs/embedding.md)
+        ActorRef<Command> self = rc.ctx().getSelf();
+        r.channel().send(ReturnPath.loaded(), List.of()).whenComplete((v, ex) -> self.tell(new LoadedSent(ex)));
         // The source's answer may overtake the confirmation that 'loaded' was sent: wait for both here.
         rc.phaseTimer("waiting for the source's confirmation", rc.timeouts().returnPath());
         return awaitingConfirmation(role, r.figures(), r.channel(), r.nextRequestId(), Optional.empty());
@@ -376,11 +384,12 @@ final class TargetMigration {
      */
     private static Behavior<Command> completed(Role role, Figures f, boolean confirmed, Optional<HandOverChannel> open) {
         RoleContext rc = role.rc();
+        SwitchoverStepEvent.step(rc, SwitchoverStepEvent.TARGET, confirmed ? "completed received" : "completed unconfirmed");
         rc.timers().cancelAll();
         long now = rc.clock().nanos();
         MigrationInfo info = new MigrationInfo(rc.id(), MigrationStatus.COMPLETED, f.info().setupTimeMs(), -1,
                 RoleContext.ms(now - f.startedAt()), null, 0, 0, false);
-        rc.ctx().getLog().info("migration {}: status completed", rc.id());
+        RoutineLog.info(rc.ctx().getLog(), "migration {}: status completed", rc.id());
         rc.report().tell(new Progress(info));
         rc.report().tell(new Finished(info, true, true, confirmed));
         if (open.isEmpty()) {
@@ -472,7 +481,7 @@ final class TargetMigration {
         long now = rc.clock().nanos();
         MigrationInfo info = new MigrationInfo(rc.id(), MigrationStatus.FAILED, d.figures().info().setupTimeMs(), -1,
                 RoleContext.ms(now - d.figures().startedAt()), desc, 0, 0, false);
-        rc.ctx().getLog().info("migration {}: status failed ({})", rc.id(), desc);
+        RoutineLog.info(rc.ctx().getLog(), "migration {}: status failed ({})", rc.id(), desc);
         rc.report().tell(new Progress(info));
         rc.report().tell(new Finished(info, false, false, false));
         return Behaviors.stopped();

@@ -1,5 +1,6 @@
 package dev.livetap.actors.nic;
 
+import dev.livetap.actors.RoutineLog;
 import dev.livetap.actors.FanOut;
 import dev.livetap.actors.StateName;
 import dev.livetap.actors.Tracer;
@@ -494,7 +495,7 @@ public final class VirtioNetActor {
                     }
                     long features = VirtioNetFeatures.nic(every, n.peers().size());
                     n.guest().tell(new GuestActor.Restore(g));
-                    n.ctx().getLog().info("{}: section loaded, {} queues, host features 0x{}", n.id(), n.peers().size(),
+                    RoutineLog.info(n.ctx().getLog(), "{}: section loaded, {} queues, host features 0x{}", n.id(), n.peers().size(),
                             Long.toHexString(features));
                     m.replyTo().tell(new SectionLoaded(m.requestId(), n.id(), features));
                     return s1.withHostFeatures(features);

@@ -5,6 +5,7 @@ import dev.livetap.actors.Tracer;
 import dev.livetap.actors.guest.Ipv4Address;
 import dev.livetap.actors.migration.MigrationCoordinator;
 import dev.livetap.actors.migration.MigrationInfo;
+import dev.livetap.actors.migration.SwitchoverStepEvent;
 import dev.livetap.actors.migration.MigrationTimeouts;
 import dev.livetap.actors.migration.MigrationTransport;
 import dev.livetap.actors.migration.ScriptRunner;
@@ -513,6 +514,8 @@ public final class VmActor {
         if (!s.outgoing() && info.status() == MigrationStatus.COMPLETED && info.targetStartedNanos() == 0) {
             next = next.withLastInfo(info.withTargetStarted(last == 0 ? e.config().os().clock().nanos() : last,
                     start.byCont()));
+            SwitchoverStepEvent.step(info.migrationId(), SwitchoverStepEvent.TARGET, "queues reading (last start)",
+                    next.lastInfo().targetStartedNanos());
         }
         next = changeRunState(e, next, RunState.RUNNING);
         start.replyTo().ifPresent(r -> r.tell(DONE));

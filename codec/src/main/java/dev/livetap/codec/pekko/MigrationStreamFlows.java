@@ -9,7 +9,9 @@ import dev.livetap.nativeio.Frame;
 import dev.livetap.nativeio.FrameChannel;
 import org.apache.pekko.Done;
 import org.apache.pekko.NotUsed;
+import org.apache.pekko.stream.ActorAttributes;
 import org.apache.pekko.stream.Attributes;
+import org.apache.pekko.stream.javadsl.RunnableGraph;
 import org.apache.pekko.stream.javadsl.Flow;
 import org.apache.pekko.stream.javadsl.Sink;
 import org.apache.pekko.stream.javadsl.Source;
@@ -19,7 +21,9 @@ import java.util.concurrent.CompletionStage;
 /**
  * The migration stream as Pekko Streams: encode and decode flows over native frames, and a source
  * and sink over a {@link FrameChannel}. Every stage runs on the dispatcher named
- * {@value #STREAM_DISPATCHER} (reference.conf), which the simulation binds to its one FIFO executor.
+ * {@value #STREAM_DISPATCHER} (reference.conf), which the simulation binds to its one FIFO executor:
+ * a runnable migration stream is started through {@link #onStreamDispatcher}, never on Pekko's
+ * global materializer settings (an embedder's own streams stay on its dispatchers).
  */
 public final class MigrationStreamFlows {
     /** The dispatcher all stages of the migration stream run on. */
@@ -76,11 +80,16 @@ public final class MigrationStreamFlows {
     }
 
     /**
-     * Only a name: the stages run on {@code pekko.stream.materializer.dispatcher}, which livetap's
-     * reference.conf sets to {@code livetap.dispatchers.stream}. A per-stage dispatcher attribute
-     * would make each stage its own island, and frames buffered between islands are dropped, fds
-     * and all, when a downstream cancels.
+     * {@code graph} with every stage on {@value #STREAM_DISPATCHER}. The dispatcher is an attribute of
+     * the whole graph, which is what the materializer reads for its first (here: only) island; it
+     * adds no async boundary, so the graph stays one island: frames buffered between islands are
+     * dropped, fds and all, when a downstream cancels.
      */
+    public static <M> RunnableGraph<M> onStreamDispatcher(RunnableGraph<M> graph) {
+        return graph.addAttributes(ActorAttributes.dispatcher(STREAM_DISPATCHER));
+    }
+
+    /** Only a name: the dispatcher comes from {@link #onStreamDispatcher} on the whole graph. */
     private static Attributes named(String name) {
         return Attributes.name(name);
     }

@@ -98,13 +98,15 @@ class MigrationStreamFlowsTest {
         };
 
         Pair<CompletionStage<StreamSummary>, CompletionStage<List<Section>>> rx =
-                MigrationStreamFlows.fromChannel(target)
+                MigrationStreamFlows.onStreamDispatcher(MigrationStreamFlows.fromChannel(target)
                         .viaMat(MigrationStreamFlows.decoder(resolver), Keep.right())
-                        .toMat(Sink.seq(), Keep.both())
+                        .toMat(Sink.seq(), Keep.both()))
                         .run(system);
-        CompletionStage<Done> tx = Source.from(List.of(Section.of("nic0", 0, s0), Section.of("nic1", 1, s1)))
+        CompletionStage<Done> tx = MigrationStreamFlows.onStreamDispatcher(
+                Source.from(List.of(Section.of("nic0", 0, s0), Section.of("nic1", 1, s1)))
                 .via(MigrationStreamFlows.encoder(StreamHeader.of(77, "src", Fixtures.MACHINE)))
-                .runWith(MigrationStreamFlows.toChannel(source), system);
+                .toMat(MigrationStreamFlows.toChannel(source), Keep.right()))
+                .run(system);
 
         get(tx);
         List<Section> loaded = get(rx.second());

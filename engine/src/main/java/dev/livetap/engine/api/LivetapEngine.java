@@ -7,6 +7,7 @@ import dev.livetap.engine.internal.EngineCore;
 import dev.livetap.engine.internal.EngineSettings;
 import dev.livetap.engine.internal.WarmUp;
 import dev.livetap.nativeio.PeerPolicy;
+import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -132,6 +133,7 @@ public final class LivetapEngine implements AutoCloseable {
         private Duration scriptTimeout;
         private Set<Integer> peerUids;
         private MigrationTimeouts timeouts;
+        private MeterRegistry meterRegistry;
 
         private Builder() {
         }
@@ -191,6 +193,16 @@ public final class LivetapEngine implements AutoCloseable {
             return this;
         }
 
+        /**
+         * Bind the engine's Micrometer meters to this registry (migrations by role, outcome and
+         * phase; switch-over downtime; in-flight migrations; TAP fds held; QMP sessions; see
+         * docs/embedding.md). Default: no meters.
+         */
+        public Builder meterRegistry(MeterRegistry value) {
+            this.meterRegistry = Objects.requireNonNull(value, "meterRegistry");
+            return this;
+        }
+
         /** Starts the engine (and its ActorSystem unless one was handed in). */
         public LivetapEngine build() {
             if (system != null && config != null) {
@@ -216,6 +228,9 @@ public final class LivetapEngine implements AutoCloseable {
             }
             if (timeouts != null) {
                 s = s.withTimeouts(timeouts);
+            }
+            if (meterRegistry != null) {
+                s = s.withMeterRegistry(meterRegistry);
             }
             return new LivetapEngine(system != null ? EngineCore.inSystem(s, system)
                     : EngineCore.withConfig(s, source));

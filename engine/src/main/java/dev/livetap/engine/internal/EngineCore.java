@@ -7,7 +7,11 @@ import dev.livetap.actors.migration.ProcessScriptRunner;
 import dev.livetap.actors.guest.Ipv4Address;
 import dev.livetap.actors.options.MachineType;
 import dev.livetap.actors.vm.VmActor;
+import dev.livetap.actors.RoutineLog;
+import dev.livetap.actors.Tracer;
+import dev.livetap.engine.metrics.LivetapMetrics;
 import dev.livetap.engine.transport.UnixMigrationTransport;
+import java.util.Optional;
 import dev.livetap.nativeio.Os;
 import dev.livetap.nativeio.linux.JnaOs;
 import java.time.Duration;
@@ -47,6 +51,7 @@ public final class EngineCore implements AutoCloseable {
     private final ExecutorService scriptPool;
     private final List<EndpointCore> endpoints = new ArrayList<>();
     private final AtomicInteger hosts = new AtomicInteger();
+    private final Optional<LivetapMetrics> metrics;
     /** Engines sharing a borrowed system name their actors apart. */
     private static final AtomicInteger BORROWERS = new AtomicInteger();
     private final String actorPrefix;
@@ -55,6 +60,11 @@ public final class EngineCore implements AutoCloseable {
     private EngineCore(EngineSettings settings, ActorSystem<?> borrowed, Config config) {
         this.settings = settings;
         this.os = settings.os().orElseGet(JnaOs::instance);
+        this.metrics = settings.meterRegistry().map(r -> {
+            LivetapMetrics m = new LivetapMetrics();
+            m.bindTo(r);
+            return m;
+        });
         this.ownsSystem = borrowed == null;
         this.actorPrefix = borrowed == null ? "" : "livetap-" + BORROWERS.incrementAndGet() + "-";
         if (borrowed != null) {
@@ -130,7 +140,14 @@ public final class EngineCore implements AutoCloseable {
      * bounded by the ask timeout).
      */
     public EndpointCore createVm(VmSpec spec) {
-        return createVm(spec, transport);
+        EndpointCore vm = createVm(spec, transport);
+        metrics.ifPresent(m -> m.watch(vm)); // only here: the warm-up's VMs are no migrations of the embedder's
+        return vm;
+    }
+
+    /** The meters of this engine, when {@link EngineSettings#withMeterRegistry} named a registry. */
+    public Optional<LivetapMetrics> metrics() {
+        return metrics;
     }
 
     EndpointCore createVm(VmSpec spec, MigrationTransport via) {
@@ -138,6 +155,11 @@ public final class EngineCore implements AutoCloseable {
     }
 
     EndpointCore createVm(VmSpec spec, Os vmOs, MigrationTransport via) {
+        return createVm(spec, vmOs, via, Tracer.NONE);
+    }
+
+    /** {@code tracer} decorates every actor of the VM ({@link RoutineLog#WARM_UP} for the warm-up's). */
+    EndpointCore createVm(VmSpec spec, Os vmOs, MigrationTransport via, Tracer tracer) {
         synchronized (endpoints) {
             if (closed) {
                 throw new IllegalStateException("the engine is closed");
@@ -150,7 +172,7 @@ public final class EngineCore implements AutoCloseable {
         }
         VmActor.VmConfig config = new VmActor.VmConfig(spec.name(), MachineType.parse(spec.machine()), spec.incoming(), spec.paused(),
                 vmOs, via, new ProcessScriptRunner(settings.scriptTimeout(), scriptPool), settings.vhost().get(),
-                settings.timeouts(), settings.queueTimeout(), Ipv4Address.parse(spec.guestIp()), ProcessHandle.current().pid());
+                settings.timeouts(), settings.queueTimeout(), Ipv4Address.parse(spec.guestIp()), ProcessHandle.current().pid(), tracer);
         CompletableFuture<ActorRef<VmActor.Command>> vmRef = new CompletableFuture<>();
         ActorRef<VmSupervisorActor.Command> host = system.systemActorOf(VmSupervisorActor.create(config, vmRef),
                 actorPrefix + "vm-" + hosts.incrementAndGet() + "-" + spec.name(), VmActor.DISPATCHER);

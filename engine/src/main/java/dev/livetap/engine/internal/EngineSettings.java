@@ -7,6 +7,7 @@ import dev.livetap.actors.tap.VhostBackend;
 import dev.livetap.nativeio.Os;
 import dev.livetap.nativeio.PeerPolicy;
 import dev.livetap.nativeio.ProcessIdentity;
+import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.Optional;
@@ -28,9 +29,11 @@ import java.util.function.Supplier;
  * @param qmpNegotiationTimeout a QMP client that has not sent {@code qmp_capabilities} this long
  *                     after connecting is disconnected (16 silent clients would lock every other
  *                     one out); zero: never
+ * @param meterRegistry the registry the engine's meters ({@code LivetapMetrics}) bind to; empty: no meters
  */
 public record EngineSettings(String systemName, Optional<Os> os, MigrationTimeouts timeouts, Duration queueTimeout,
-        Duration askTimeout, Optional<PeerPolicy> migrationPeers, Duration scriptTimeout, Supplier<VhostBackend> vhost, Duration qmpNegotiationTimeout) {
+        Duration askTimeout, Optional<PeerPolicy> migrationPeers, Duration scriptTimeout, Supplier<VhostBackend> vhost, Duration qmpNegotiationTimeout,
+        Optional<MeterRegistry> meterRegistry) {
     public EngineSettings {
         Objects.requireNonNull(systemName, "systemName");
         Objects.requireNonNull(os, "os");
@@ -41,6 +44,7 @@ public record EngineSettings(String systemName, Optional<Os> os, MigrationTimeou
         Objects.requireNonNull(scriptTimeout, "scriptTimeout");
         Objects.requireNonNull(vhost, "vhost");
         Objects.requireNonNull(qmpNegotiationTimeout, "qmpNegotiationTimeout");
+        Objects.requireNonNull(meterRegistry, "meterRegistry");
         if (qmpNegotiationTimeout.isNegative()) {
             throw new IllegalArgumentException("qmpNegotiationTimeout must not be negative");
         }
@@ -52,7 +56,7 @@ public record EngineSettings(String systemName, Optional<Os> os, MigrationTimeou
     public static EngineSettings defaults() {
         return new EngineSettings("livetap", Optional.empty(), MigrationTimeouts.DEFAULT, Duration.ofSeconds(5),
                 Duration.ofSeconds(15), Optional.empty(), Duration.ofSeconds(10), KernelVhostNet::new,
-                Duration.ofSeconds(10));
+                Duration.ofSeconds(10), Optional.empty());
     }
 
     /** Where {@link #fromConfig} reads: {@code livetap.engine { ask-timeout = 15s, ... }}. */
@@ -102,42 +106,48 @@ public record EngineSettings(String systemName, Optional<Os> os, MigrationTimeou
     }
 
     public EngineSettings withQueueTimeout(Duration value) {
-        return new EngineSettings(systemName, os, timeouts, value, askTimeout, migrationPeers, scriptTimeout, vhost, qmpNegotiationTimeout);
+        return new EngineSettings(systemName, os, timeouts, value, askTimeout, migrationPeers, scriptTimeout, vhost, qmpNegotiationTimeout, meterRegistry);
     }
 
     public EngineSettings withScriptTimeout(Duration value) {
-        return new EngineSettings(systemName, os, timeouts, queueTimeout, askTimeout, migrationPeers, value, vhost, qmpNegotiationTimeout);
+        return new EngineSettings(systemName, os, timeouts, queueTimeout, askTimeout, migrationPeers, value, vhost, qmpNegotiationTimeout, meterRegistry);
     }
 
     public EngineSettings withSystemName(String name) {
-        return new EngineSettings(name, os, timeouts, queueTimeout, askTimeout, migrationPeers, scriptTimeout, vhost, qmpNegotiationTimeout);
+        return new EngineSettings(name, os, timeouts, queueTimeout, askTimeout, migrationPeers, scriptTimeout, vhost, qmpNegotiationTimeout, meterRegistry);
     }
 
     public EngineSettings withOs(Os value) {
         return new EngineSettings(systemName, Optional.of(value), timeouts, queueTimeout, askTimeout, migrationPeers,
-                scriptTimeout, vhost, qmpNegotiationTimeout);
+                scriptTimeout, vhost, qmpNegotiationTimeout, meterRegistry);
     }
 
     public EngineSettings withTimeouts(MigrationTimeouts value) {
-        return new EngineSettings(systemName, os, value, queueTimeout, askTimeout, migrationPeers, scriptTimeout, vhost, qmpNegotiationTimeout);
+        return new EngineSettings(systemName, os, value, queueTimeout, askTimeout, migrationPeers, scriptTimeout, vhost, qmpNegotiationTimeout, meterRegistry);
     }
 
     public EngineSettings withAskTimeout(Duration value) {
-        return new EngineSettings(systemName, os, timeouts, queueTimeout, value, migrationPeers, scriptTimeout, vhost, qmpNegotiationTimeout);
+        return new EngineSettings(systemName, os, timeouts, queueTimeout, value, migrationPeers, scriptTimeout, vhost, qmpNegotiationTimeout, meterRegistry);
     }
 
     public EngineSettings withMigrationPeers(PeerPolicy value) {
         return new EngineSettings(systemName, os, timeouts, queueTimeout, askTimeout, Optional.of(value), scriptTimeout,
-                vhost, qmpNegotiationTimeout);
+                vhost, qmpNegotiationTimeout, meterRegistry);
     }
 
     public EngineSettings withVhost(Supplier<VhostBackend> value) {
-        return new EngineSettings(systemName, os, timeouts, queueTimeout, askTimeout, migrationPeers, scriptTimeout, value, qmpNegotiationTimeout);
+        return new EngineSettings(systemName, os, timeouts, queueTimeout, askTimeout, migrationPeers, scriptTimeout, value, qmpNegotiationTimeout, meterRegistry);
     }
 
     public EngineSettings withQmpNegotiationTimeout(Duration value) {
         return new EngineSettings(systemName, os, timeouts, queueTimeout, askTimeout, migrationPeers, scriptTimeout, vhost,
-                value);
+                value, meterRegistry);
+    }
+
+    /** Meters of this engine in {@code registry} (see {@code dev.livetap.engine.metrics.LivetapMetrics}). */
+    public EngineSettings withMeterRegistry(MeterRegistry registry) {
+        return new EngineSettings(systemName, os, timeouts, queueTimeout, askTimeout, migrationPeers, scriptTimeout, vhost,
+                qmpNegotiationTimeout, Optional.of(registry));
     }
 
     /** The peer policy in force: the configured one, else this process's uid only. */

@@ -62,7 +62,7 @@ public final class VmSupervisorActor {
 
     static Behavior<Command> create(VmActor.VmConfig config, CompletableFuture<ActorRef<VmActor.Command>> vmRef) {
         return Behaviors.setup(ctx -> {
-            ActorRef<VmActor.Command> vm = ctx.spawn(VmActor.create(config), "vm", VmActor.DISPATCHER);
+            ActorRef<VmActor.Command> vm = ctx.spawn(config.tracer().trace("vm", VmActor.create(config)), "vm", VmActor.DISPATCHER);
             ctx.watch(vm);
             vm.tell(new VmActor.Subscribe(ctx.messageAdapter(VmEvent.class, Deliver::new)));
             vmRef.complete(vm);

@@ -1,5 +1,6 @@
 package dev.livetap.engine.internal;
 
+import dev.livetap.actors.RoutineLog;
 import dev.livetap.engine.api.VmSpec;
 import dev.livetap.actors.migration.MigrationInfo;
 import dev.livetap.actors.options.MigrationStatus;
@@ -148,8 +149,8 @@ public final class WarmUp {
         EndpointCore src = null;
         EndpointCore tgt = null;
         try {
-            src = engine.createVm(VmSpec.of(tag + "-src"), srcOs, srcT);
-            tgt = engine.createVm(VmSpec.of(tag + "-tgt").incoming(true), tgtOs, tgtT);
+            src = engine.createVm(VmSpec.of(tag + "-src"), srcOs, srcT, RoutineLog.WARM_UP);
+            tgt = engine.createVm(VmSpec.of(tag + "-tgt").incoming(true), tgtOs, tgtT, RoutineLog.WARM_UP);
             await(src.netdevAdd(Map.of("id", "net0", "ifname", "warm0", "queues", QUEUES)));
             await(src.deviceAdd(Map.of("driver", "virtio-net-pci", "id", "nic0", "netdev", "net0",
                     "mac", "52:54:00:00:00:01")));

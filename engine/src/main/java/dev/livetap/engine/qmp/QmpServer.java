@@ -3,6 +3,7 @@ package dev.livetap.engine.qmp;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.livetap.nativeio.Os;
+import dev.livetap.nativeio.NativeException;
 import dev.livetap.nativeio.OwnedFd;
 import dev.livetap.nativeio.PeerPolicy;
 import dev.livetap.nativeio.Reactor;
@@ -38,6 +39,9 @@ import org.slf4j.LoggerFactory;
  * {@link #close()} / {@link #emit} (from any thread) serialise on one lock.
  */
 public final class QmpServer implements AutoCloseable {
+    /** errno(3) values, the same on every Linux ABI. */
+    private static final int EPIPE = 32;
+    private static final int ECONNRESET = 104;
     private static final Logger LOG = LoggerFactory.getLogger(QmpServer.class);
     private static final int READ_BUFFER_BYTES = 64 * 1024;
 
@@ -313,8 +317,13 @@ public final class QmpServer implements AutoCloseable {
                 n = unix.recvmsg(c.fd, readBuffer, fds, UnixSockets.SCM_MAX_FD);
             } catch (RuntimeException e) {
                 OwnedFd.closeAll(fds);
-                LOG.warn("{}: receive failed, disconnecting: {}", c.name, e.toString());
-                drop(c, "receive failed");
+                if (peerWentAway(e)) {
+                    LOG.debug("{}: the client went away: {}", c.name, e.getMessage());
+                    drop(c, "client reset the connection");
+                } else {
+                    LOG.warn("{}: receive failed, disconnecting: {}", c.name, e.toString());
+                    drop(c, "receive failed");
+                }
                 return;
             }
             if (n < 0) {
@@ -363,6 +372,11 @@ public final class QmpServer implements AutoCloseable {
         if (c.registration != null && c.registration.interest() != ops) {
             c.registration.interest(ops);
         }
+    }
+
+    /** ECONNRESET / EPIPE: a client that closed its end with data unread is a client leaving, not a fault. */
+    private static boolean peerWentAway(RuntimeException e) {
+        return e instanceof NativeException n && (n.errno() == ECONNRESET || n.errno() == EPIPE);
     }
 
     private void drop(Connection c, String why) {

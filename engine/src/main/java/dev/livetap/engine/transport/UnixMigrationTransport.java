@@ -1,5 +1,6 @@
 package dev.livetap.engine.transport;
 
+import dev.livetap.actors.RoutineLog;
 import dev.livetap.actors.migration.MigrationTransport;
 import dev.livetap.actors.options.MigrationUri;
 import dev.livetap.nativeio.ChannelLimits;
@@ -15,6 +16,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
@@ -23,6 +25,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.TimeoutException;
 import org.slf4j.Logger;
+import org.slf4j.MDC;
 import org.slf4j.LoggerFactory;
 
 /**
@@ -167,7 +170,7 @@ public final class UnixMigrationTransport implements MigrationTransport, AutoClo
                 os.reactor().execute(() -> a.finish(null, e));
             }
         });
-        LOG.info("migration socket {}: listening (mode {}, accept timeout {} ms)", path,
+        RoutineLog.info(LOG, "migration socket {}: listening (mode {}, accept timeout {} ms)", path,
                 Integer.toOctalString(settings.socketMode()), settings.acceptTimeout().toMillis());
         return f;
     }
@@ -202,6 +205,8 @@ public final class UnixMigrationTransport implements MigrationTransport, AutoClo
         Reactor.Registration registration;
         Runnable cancelTimer;
         boolean done;
+        /** The caller's MDC (the VM's actor: migration id, warm-up): the reactor thread logs with it. */
+        final Map<String, String> mdc = MDC.getCopyOfContextMap();
 
         Accept(Path path, SocketPaths.BoundSocket listener, CompletableFuture<FrameChannel> result) {
             this.path = path;
@@ -260,7 +265,9 @@ public final class UnixMigrationTransport implements MigrationTransport, AutoClo
                     finish(null, e);
                     return;
                 }
-                LOG.info("migration socket {}: accepted peer pid {} uid {}", path, peer.pid(), peer.uid());
+                PeerCredentials accepted = peer;
+                RoutineLog.withMdc(mdc, () -> RoutineLog.info(LOG, "migration socket {}: accepted peer pid {} uid {}", path,
+                        accepted.pid(), accepted.uid()));
                 finish(channel, null);
                 return;
             }
@@ -315,7 +322,8 @@ public final class UnixMigrationTransport implements MigrationTransport, AutoClo
                 if (!result.completeExceptionally(failure)) {
                     LOG.debug("migration socket {}: already completed", path);
                 }
-                LOG.info("migration socket {}: stopped waiting: {}", path, failure.getMessage());
+                RoutineLog.withMdc(mdc, () -> RoutineLog.info(LOG, "migration socket {}: stopped waiting: {}", path,
+                        failure.getMessage()));
             }
         }
     }

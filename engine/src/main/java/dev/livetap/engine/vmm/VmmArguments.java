@@ -11,7 +11,8 @@ import java.util.List;
  */
 public record VmmArguments(Path qmp, Path qmpDir, int vms, String name, boolean incoming, boolean paused,
         String machine, String guestIp, boolean jsonLog, boolean noWarmUp, int migrationTimeoutSeconds,
-        int qmpNegotiationTimeoutSeconds, boolean dieWithParent, Integer faultVhostSetup, boolean help, boolean version) {
+        int qmpNegotiationTimeoutSeconds, boolean dieWithParent, Integer faultVhostSetup, Integer metricsPort, boolean help,
+        boolean version) {
 
     /** The option with which the VMM watches its stdin and stops at end-of-file (the launcher's death). */
     public static final String DIE_WITH_PARENT_OPTION = "--die-with-parent";
@@ -22,7 +23,7 @@ public record VmmArguments(Path qmp, Path qmpDir, int vms, String name, boolean 
                                [--no-warm-up] [--paused] [--guest-ip=IPV4] [--machine=TYPE]
                                [--migration-timeout=SECONDS] [--name=NAME] [--qmp=PATH]
                                [--qmp-dir=DIR] [--qmp-negotiation-timeout=SECONDS]
-                               [--vms=N]
+                               [--metrics-port=PORT] [--vms=N]
             Runs VM endpoints, each behind a QMP socket (mode 0600, same uid only).
             Prints 'READY <qmp-path>' per VM once its socket listens (after the warm-up).
             Stops on 'quit' (per VM; the process ends with its last VM, exit 0) or
@@ -49,6 +50,9 @@ public record VmmArguments(Path qmp, Path qmpDir, int vms, String name, boolean 
                                       Disconnect a QMP client that has not sent
                                         qmp_capabilities this long after connecting
                                         (0: never; 0-3600, default 10).
+                  --metrics-port=PORT Serve the Prometheus scrape endpoint
+                                        http://127.0.0.1:PORT/metrics (1-65535;
+                                        loopback only; off by default).
                   --die-with-parent   Stop (as on SIGTERM) when stdin reaches end-of-file:
                                         the launcher holds the pipe's only write end, so
                                         its death ends this VMM. Without it the VMM
@@ -88,6 +92,7 @@ public record VmmArguments(Path qmp, Path qmpDir, int vms, String name, boolean 
         int qmpNegotiationTimeout = 10;
         boolean dieWithParent = false;
         Integer faultVhostSetup = null;
+        Integer metricsPort = null;
         boolean help = false;
         boolean version = false;
         for (int i = 0; i < args.size(); i++) {
@@ -108,7 +113,7 @@ public record VmmArguments(Path qmp, Path qmpDir, int vms, String name, boolean 
                 case "--no-warm-up" -> noWarmUp = true;
                 case DIE_WITH_PARENT_OPTION -> dieWithParent = true;
                 case "--qmp", "--qmp-dir", "--vms", "--name", "--machine", "--guest-ip", "--migration-timeout",
-                        "--x-fault-vhost-setup" -> {
+                        "--qmp-negotiation-timeout", "--metrics-port", "--x-fault-vhost-setup" -> {
                     String value = inline;
                     if (value == null) {
                         if (i + 1 >= args.size()) {
@@ -125,6 +130,7 @@ public record VmmArguments(Path qmp, Path qmpDir, int vms, String name, boolean 
                         case "--guest-ip" -> guestIp = value;
                         case "--migration-timeout" -> migrationTimeout = integer(option, value);
                         case "--qmp-negotiation-timeout" -> qmpNegotiationTimeout = integer(option, value);
+                        case "--metrics-port" -> metricsPort = integer(option, value);
                         default -> faultVhostSetup = integer(option, value);
                     }
                 }
@@ -134,12 +140,15 @@ public record VmmArguments(Path qmp, Path qmpDir, int vms, String name, boolean 
             }
         }
         VmmArguments parsed = new VmmArguments(qmp, qmpDir, vms, name, incoming, paused, machine, guestIp, jsonLog, noWarmUp,
-                migrationTimeout, qmpNegotiationTimeout, dieWithParent, faultVhostSetup, help, version);
+                migrationTimeout, qmpNegotiationTimeout, dieWithParent, faultVhostSetup, metricsPort, help, version);
         if (!help && !version) {
             range("--migration-timeout", migrationTimeout, 1, 3600);
             range("--qmp-negotiation-timeout", qmpNegotiationTimeout, 0, 3600);
             if (faultVhostSetup != null) {
                 range("--x-fault-vhost-setup", faultVhostSetup, 0, 255);
+            }
+            if (metricsPort != null) {
+                range("--metrics-port", metricsPort, 1, 65535);
             }
         }
         return parsed;
@@ -182,6 +191,7 @@ public record VmmArguments(Path qmp, Path qmpDir, int vms, String name, boolean 
             case "--machine" -> "TYPE";
             case "--guest-ip" -> "IPV4";
             case "--migration-timeout", "--qmp-negotiation-timeout" -> "SECONDS";
+            case "--metrics-port" -> "PORT";
             default -> "QUEUE";
         };
     }

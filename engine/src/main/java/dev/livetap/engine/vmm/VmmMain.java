@@ -78,6 +78,31 @@ public final class VmmMain {
         } else {
             settings = settings.withVhost(KernelVhostNet::new);
         }
+        MetricsEndpoint metrics = null;
+        if (a.metricsPort() != null) {
+            try {
+                metrics = MetricsEndpoint.start(a.metricsPort());
+            } catch (java.io.IOException | RuntimeException e) {
+                err.println("livetap vmm: --metrics-port " + a.metricsPort() + ": " + e.getMessage());
+                return FAILED;
+            } catch (NoClassDefFoundError e) { // an optional dependency of the engine; the distribution has it
+                err.println("livetap vmm: --metrics-port needs micrometer-registry-prometheus on the class path ("
+                        + e.getMessage() + ")");
+                return FAILED;
+            }
+            settings = settings.withMeterRegistry(metrics.registry());
+        }
+        try {
+            return serve(a, settings, plans, out, err);
+        } finally {
+            if (metrics != null) {
+                metrics.close();
+            }
+        }
+    }
+
+    private static int serve(VmmArguments a, EngineSettings settings, List<VmmServer.VmPlan> plans, PrintStream out,
+            PrintStream err) {
         CompletableFuture<String> signalled = new CompletableFuture<>();
         onTermination(signalled::complete);
         if (a.dieWithParent()) {

@@ -43,7 +43,7 @@ public final class VmmServer implements AutoCloseable {
         final VmPlan plan;
         final EndpointCore endpoint;
         QmpFrontend frontend;
-        boolean stopped;
+        volatile boolean stopped;
 
         Vm(VmPlan plan, EndpointCore endpoint) {
             this.plan = plan;
@@ -97,6 +97,8 @@ public final class VmmServer implements AutoCloseable {
         }
         vm.frontend = QmpFrontend.start(endpoint, engine.os(), plan.qmp(), () -> stopVm(vm, "host-qmp-quit"),
                 engine.settings().askTimeout(), engine.settings().qmpNegotiationTimeout());
+        QmpFrontend frontend = vm.frontend;
+        engine.metrics().ifPresent(m -> m.countQmpSessions(() -> vm.stopped ? 0 : frontend.server().clientCount()));
         LOG.info("VM {} ({}, incoming={}, paused={}) on QMP socket {}", plan.spec().name(), plan.spec().machine(),
                 plan.spec().incoming(), plan.spec().paused(), plan.qmp());
     }

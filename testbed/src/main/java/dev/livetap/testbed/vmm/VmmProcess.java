@@ -119,9 +119,11 @@ public final class VmmProcess implements AutoCloseable {
         public List<String> command() {
             List<String> cmd = new ArrayList<>(prefix);
             cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-            cmd.addAll(jvmOptions);
+            for (String o : jvmOptions) {
+                cmd.add(o.replace("{name}", name)); // e.g. one JFR file per child (bench --jfr)
+            }
             for (String o : extraJvmOptions) {
-                cmd.add(o.replace("{name}", name)); // e.g. one JFR file per child
+                cmd.add(o.replace("{name}", name));
             }
             String jnaTmp = System.getProperty("jna.tmpdir");
             if (jnaTmp != null) {

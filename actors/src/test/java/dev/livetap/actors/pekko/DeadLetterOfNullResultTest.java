@@ -1,0 +1,83 @@
+package dev.livetap.actors.pekko;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import org.apache.pekko.Done;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.event.Logging;
+import com.typesafe.config.ConfigFactory;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * Pekko 1.7.0's DeadLetterListener throws a NullPointerException (logged at ERROR) on a
+ * {@code pipeToSelf} result that reaches a stopped actor when the stage completed with
+ * {@code null} (a {@code CompletionStage<Void>}): the dead letter wraps {@code AdaptMessage(null, f)}
+ * and the listener calls {@code getClass()} on the unwrapped null (docs/embedding.md, the report
+ * drafted for Pekko). livetap pipes non-null results only; this test pins both halves.
+ */
+@Timeout(value = 30, unit = TimeUnit.SECONDS)
+class DeadLetterOfNullResultTest {
+    private ActorSystem<Void> system;
+    private final List<String> errors = new CopyOnWriteArrayList<>();
+
+    @BeforeEach
+    void start() {
+        system = ActorSystem.create(Behaviors.empty(), "dead-letter-null", ConfigFactory.parseString(
+                "pekko.loggers = [\"org.apache.pekko.event.Logging$StandardOutLogger\"]\npekko.use-slf4j = off\n"
+                        + "pekko.loglevel = ERROR\npekko.stdout-loglevel = OFF").withFallback(ConfigFactory.load()));
+        ActorRef<Logging.Error> sink = system.systemActorOf(Behaviors.receive(Logging.Error.class)
+                .onMessage(Logging.Error.class, e -> {
+                    errors.add(e.logSource() + ": " + e.message() + " " + e.cause());
+                    return Behaviors.same();
+                }).build(), "errors", org.apache.pekko.actor.typed.Props.empty());
+        system.eventStream().tell(new org.apache.pekko.actor.typed.eventstream.EventStream.Subscribe<>(
+                Logging.Error.class, sink));
+    }
+
+    @AfterEach
+    void stop() throws Exception {
+        system.terminate();
+        system.getWhenTerminated().toCompletableFuture().get(10, TimeUnit.SECONDS);
+    }
+
+    /** Pipes {@code stage} to itself and stops at once: the result becomes a dead letter. */
+    private static <V> Behavior<Object> pipeAndStop(CompletableFuture<V> stage) {
+        return Behaviors.setup(ctx -> {
+            ctx.pipeToSelf(stage, (v, ex) -> "result");
+            return Behaviors.stopped();
+        });
+    }
+
+    private void deadLetterOf(Object result) throws Exception {
+        CompletableFuture<Object> stage = new CompletableFuture<>();
+        system.systemActorOf(pipeAndStop(stage), "piping-" + System.nanoTime(), org.apache.pekko.actor.typed.Props.empty());
+        Thread.sleep(200); // the actor has stopped
+        stage.complete(result);
+        Thread.sleep(500); // the dead letter reaches the listener
+    }
+
+    @Test
+    void aNullResultPipedToAStoppedActorMakesPekkosDeadLetterListenerThrow() throws Exception {
+        deadLetterOf(null);
+        assertTrue(errors.stream().anyMatch(e -> e.contains("NullPointerException")),
+                "Pekko 1.7.0: the DeadLetterListener fails on AdaptMessage(null); if this fails, Pekko fixed it and"
+                        + " docs/embedding.md's workaround can go: " + errors);
+    }
+
+    @Test
+    void aNonNullResultPipedToAStoppedActorIsAnOrdinaryDeadLetter() throws Exception {
+        deadLetterOf(Done.getInstance());
+        assertEquals(List.of(), errors, "a non-null result (livetap's workaround) logs no error");
+    }
+}
