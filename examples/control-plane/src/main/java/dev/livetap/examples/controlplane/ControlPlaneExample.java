@@ -12,6 +12,7 @@ import dev.livetap.engine.api.VirtioNetDevice;
 import dev.livetap.engine.api.VirtualMachine;
 import dev.livetap.engine.api.VmEvent;
 import dev.livetap.engine.api.VmSpec;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -37,8 +38,9 @@ public final class ControlPlaneExample {
     public static void main(String[] args) throws Exception {
         Path dir = Files.createTempDirectory("livetap-example");
         // tag::engine[]
-        // TODO(h16a): .meterRegistry(registry) with a SimpleMeterRegistry once the engine has its meters
-        try (LivetapEngine engine = LivetapEngine.builder().askTimeout(Duration.ofSeconds(15)).build()) {
+        SimpleMeterRegistry registry = new SimpleMeterRegistry(); // or your application's registry
+        try (LivetapEngine engine = LivetapEngine.builder().askTimeout(Duration.ofSeconds(15))
+                .meterRegistry(registry).build()) {
             engine.warmUp(); // before the switch-over: class loading, JNA, the first stream
 
             // the source: a running VM with a 4-queue TAP and a virtio-net NIC
@@ -108,7 +110,13 @@ public final class ControlPlaneExample {
                     && c.status() == MigrationStatus.CANCELLED), "the Source saw the cancel: " + seen);
             System.out.println("target: " + join(target.status()) + ", NICs " + join(target.nics()));
             System.out.println("source after: " + join(source.status()) + " " + join(source.migrationInfo()).status());
-            // TODO(h16a): print the registry's livetap meters here (migrations by outcome, downtime histogram)
+            // tag::metrics[]
+            registry.getMeters().stream().filter(m -> m.getId().getName().startsWith("livetap."))
+                    .forEach(m -> System.out.println("meter " + m.getId().getName() + " " + m.getId().getTags()
+                            + " " + m.measure()));
+            // end::metrics[]
+            require(registry.find("livetap.migrations").tag("outcome", "completed").counter() != null,
+                    "the registry counted the completed migration");
         }
         Files.deleteIfExists(dir);
         System.out.println("example: ok");
