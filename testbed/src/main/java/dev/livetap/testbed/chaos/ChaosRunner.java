@@ -3,6 +3,8 @@ package dev.livetap.testbed.chaos;
 import dev.livetap.testbed.ProcessCensus;
 import dev.livetap.testbed.Ping;
 import dev.livetap.testbed.NetworkNamespace;
+import dev.livetap.testbed.Retry;
+import dev.livetap.testbed.orchestration.LocalMigration;
 import dev.livetap.testbed.vmm.VmmProcess;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -339,54 +341,65 @@ public final class ChaosRunner implements AutoCloseable {
         Fds tgtBefore = fds(tgt);
         Ping.Running traffic = startTraffic();
         String uri = "unix:" + dir.resolve("mig" + index + ".sock");
-        Path sock = Path.of(uri.substring(5));
         String srcPrevious = migrationId(src);
         String tgtPrevious = migrationId(tgt);
-        src.execute("migrate-set-parameters", VmmProcess.args().put("local", true));
-        tgt.execute("migrate-set-parameters", VmmProcess.args().put("local", true));
-        tgt.execute("migrate-incoming", VmmProcess.args().put("uri", uri));
-        if (migrationId(tgt).equals(tgtPrevious)) {
-            violations.add("LegalStatusSequence: query-migrate right after migrate-incoming still reports the previous migration");
-        }
-        // migrate-incoming answers before the target listens (docs/qmp.md), and the path appears at bind(), a
-        // moment before listen(): a connect in between is refused. Wait (bounded) until the kernel lists it listening.
-        boolean listening = SocketDropper.listening(tgt.pid(), sock);
-        for (int k = 0; k < 2_000 && !listening; k++) {
-            Thread.sleep(1);
-            listening = SocketDropper.listening(tgt.pid(), sock);
-        }
-        if (!listening) {
-            // not a violation by itself (a loaded machine); the migration then fails to connect and the source resumes
-            detail.append("target not listening after 2000 polls; ");
-        }
-        String phase = "none";
-        boolean injected = false;
-        if (beforeMigrate) {
-            phase = "incoming";
-            injected = inject(fault, src, tgt, sock, detail);
-        }
-        src.execute("migrate", VmmProcess.args().put("uri", uri));
-        if (!injected) {
-            long until = System.nanoTime() + delayUs * 1_000L;
-            while (System.nanoTime() < until) {
-                Thread.onSpinWait();
+        String[] phase = {"none"};
+        // the one driver (local on both sides, events, migrate-incoming, migrate); the faults strike in its hooks
+        LocalMigration.Hooks faults = new LocalMigration.Hooks() {
+            boolean injected;
+
+            @Override
+            public void beforeMigrate(String to) throws Exception {
+                if (migrationId(tgt).equals(tgtPrevious)) {
+                    violations.add("LegalStatusSequence: query-migrate right after migrate-incoming still reports the previous migration");
+                }
+                // the path appears at bind(), a moment before listen(): a connect in between is refused. Wait
+                // (bounded) until the kernel lists it listening, so that the fault meets a listening target.
+                Path sock = Path.of(to.substring("unix:".length()));
+                if (!Retry.until(Duration.ofMillis(2_000), Duration.ofMillis(1), () -> SocketDropper.listening(tgt.pid(), sock))) {
+                    // not a violation by itself (a loaded machine); the migration then fails to connect and the source resumes
+                    detail.append("target not listening after 2 s; ");
+                }
+                if (beforeMigrate) {
+                    phase[0] = "incoming";
+                    injected = inject(fault, src, tgt, sock, detail);
+                }
             }
-            phase = migrationStatusAfter(src, srcPrevious);
-            injected = inject(fault, src, tgt, sock, detail);
-        }
-        if (fault == ChaosFault.STOP_TARGET && injected) {
-            Thread.sleep(o.migrationTimeoutS() * 1000L + 500);
-            if (contAfterStop) {
-                signal(tgt, "CONT");
-                detail.append("; SIGCONT after ").append(o.migrationTimeoutS() * 1000 + 500).append(" ms");
-            } else {
-                tgt.sigkill();
-                detail.append("; SIGKILL after ").append(o.migrationTimeoutS() * 1000 + 500).append(" ms");
+
+            @Override
+            public void afterMigrate(String to) throws Exception {
+                if (!injected) {
+                    long until = System.nanoTime() + delayUs * 1_000L;
+                    while (System.nanoTime() < until) {
+                        Thread.onSpinWait();
+                    }
+                    phase[0] = migrationStatusAfter(src, srcPrevious);
+                    injected = inject(fault, src, tgt, Path.of(to.substring("unix:".length())), detail);
+                }
+                if (fault == ChaosFault.STOP_TARGET && injected) {
+                    Thread.sleep(o.migrationTimeoutS() * 1000L + 500);
+                    if (contAfterStop) {
+                        signal(tgt, "CONT");
+                        detail.append("; SIGCONT after ").append(o.migrationTimeoutS() * 1000 + 500).append(" ms");
+                    } else {
+                        tgt.sigkill();
+                        detail.append("; SIGKILL after ").append(o.migrationTimeoutS() * 1000 + 500).append(" ms");
+                    }
+                }
             }
-        }
-        // both ends settle (bounded): the source (if alive) and the target (if alive) reach a final status
+
+            @Override
+            public boolean sidesMayDie() {
+                return true;
+            }
+        };
         long settleStart = System.nanoTime();
         long deadline = settleStart + TimeUnit.SECONDS.toNanos(settleBoundS(o.migrationTimeoutS()));
+        LocalMigration.run(LocalMigration.Options.of(src.qmpSocket(), tgt.qmpSocket())
+                .withUri(uri)
+                .withTimeout(Duration.ofSeconds(settleBoundS(o.migrationTimeoutS()))), line -> { }, faults);
+        // the driver waited for both sides; the runner reads their statuses through its own connections (a
+        // status still short of final by the same bound is a liveness violation)
         String srcStatus = src.isAlive() ? migrationStatusAfter(src, srcPrevious) : "dead";
         String tgtStatus = tgt.isAlive() ? migrationStatusAfter(tgt, tgtPrevious) : "dead";
         while (System.nanoTime() < deadline && !(isFinal(srcStatus) && isFinal(tgtStatus))) {
@@ -531,7 +544,7 @@ public final class ChaosRunner implements AutoCloseable {
             }
         }
         long wallMs = (System.nanoTime() - t0) / 1_000_000;
-        return new Run(index, seed, fault, moment, phase, outcome, owner == null ? "none" : owner == src ? "source" : "target",
+        return new Run(index, seed, fault, moment, phase[0], outcome, owner == null ? "none" : owner == src ? "source" : "target",
                 leaked, violations, pings[0], pings[1], wallMs, detail.toString().replaceFirst("^; ", ""));
     }
 
