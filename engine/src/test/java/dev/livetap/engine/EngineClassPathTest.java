@@ -24,7 +24,7 @@ class EngineClassPathTest {
     private static final List<String> FORBIDDEN = List.of("picocli", "logback", "livetap-simulation", "livetap-testbed",
             "livetap-tools", "livetap-distribution", "/simulation/target/", "/testbed/target/", "/tools/target/");
     private static final Set<String> LIBRARY_PACKAGES = Set.of("dev.livetap.engine", "dev.livetap.engine.api", "dev.livetap.engine.qmp",
-            "dev.livetap.engine.vmm", "dev.livetap.engine.transport", "dev.livetap.engine.report");
+            "dev.livetap.engine.vmm", "dev.livetap.engine.transport");
 
     @Test
     void runtimeClassPathHasNoPicocliLogbackOrHarness() throws IOException {
@@ -50,7 +50,7 @@ class EngineClassPathTest {
         }
         Set<String> outside = new TreeSet<>(packages);
         outside.removeAll(LIBRARY_PACKAGES);
-        assertEquals(Set.of(), outside, "engine packages outside the library (api, qmp, vmm, transport, report)");
+        assertEquals(Set.of(), outside, "engine packages outside the library (api, qmp, vmm, transport)");
         try (Stream<Path> files = Files.walk(classes)) {
             assertEquals(List.of(), files.map(f -> classes.relativize(f).toString())
                     .filter(n -> n.startsWith("logback") || n.startsWith("META-INF/services")).toList(),

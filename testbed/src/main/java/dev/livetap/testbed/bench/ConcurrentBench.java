@@ -10,7 +10,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.livetap.engine.qmp.QmpConnection;
 import dev.livetap.engine.qmp.QmpJson;
 import dev.livetap.engine.qmp.QmpMux;
-import dev.livetap.engine.report.Percentiles;
+import dev.livetap.report.Percentiles;
 import dev.livetap.testbed.Retry;
 import dev.livetap.testbed.orchestration.LocalMigration;
 import dev.livetap.testbed.vmm.VmmProcess;

@@ -7,7 +7,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.livetap.engine.qmp.QmpClient;
 import dev.livetap.engine.qmp.QmpJson;
-import dev.livetap.engine.report.Percentiles;
+import dev.livetap.report.Percentiles;
 import dev.livetap.testbed.orchestration.LocalMigration;
 import dev.livetap.testbed.vmm.VmmProcess;
 import java.io.IOException;

@@ -3,8 +3,8 @@ package dev.livetap.testbed.demo;
 import dev.livetap.testbed.Ping;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.livetap.engine.report.Percentiles;
-import dev.livetap.engine.report.Table;
+import dev.livetap.report.Percentiles;
+import dev.livetap.report.Table;
 import java.util.ArrayList;
 import java.util.List;
 

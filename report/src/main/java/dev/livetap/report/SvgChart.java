@@ -1,4 +1,4 @@
-package dev.livetap.engine.report;
+package dev.livetap.report;
 
 import java.util.Locale;
 

@@ -1,4 +1,4 @@
-package dev.livetap.engine.report;
+package dev.livetap.report;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
