@@ -40,6 +40,31 @@ class EngineClassPathTest {
         }
     }
 
+    /** Test doubles by their names' habit: the fault doubles live in the simulation module. */
+    private static final java.util.regex.Pattern DOUBLE = java.util.regex.Pattern.compile("(^|/)(Recording|Fake|Stub)[^/$]*\\.class$");
+
+    @Test
+    void runtimeClassPathHoldsNoTestDoubles() throws IOException {
+        List<String> entries = List.of(Files.readString(BUILD.resolve("runtime-classpath.txt")).strip().split(java.io.File.pathSeparator));
+        List<String> doubles = new java.util.ArrayList<>();
+        for (String entry : entries) {
+            Path p = Path.of(entry);
+            if (!(entry.contains("livetap-") || entry.contains("/target/classes"))) {
+                continue; // third-party jars
+            }
+            if (Files.isDirectory(p)) {
+                try (Stream<Path> files = Files.walk(p)) {
+                    files.map(f -> p.relativize(f).toString()).filter(n -> DOUBLE.matcher(n).find()).forEach(doubles::add);
+                }
+            } else if (Files.isRegularFile(p)) {
+                try (java.util.zip.ZipFile jar = new java.util.zip.ZipFile(p.toFile())) {
+                    jar.stream().map(java.util.zip.ZipEntry::getName).filter(n -> DOUBLE.matcher(n).find()).forEach(doubles::add);
+                }
+            }
+        }
+        assertEquals(List.of(), doubles, "the engine's runtime class path must hold no test doubles (they live in simulation)");
+    }
+
     @Test
     void engineClassesLiveInTheLibraryPackagesOnly() throws IOException {
         Path classes = BUILD.resolve("classes");

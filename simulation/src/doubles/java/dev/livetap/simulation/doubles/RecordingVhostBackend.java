@@ -1,5 +1,7 @@
-package dev.livetap.actors.tap;
+package dev.livetap.simulation.doubles;
 
+import dev.livetap.actors.tap.VhostBackend;
+import dev.livetap.actors.tap.VhostException;
 import dev.livetap.nativeio.OwnedFd;
 import java.util.ArrayList;
 import java.util.List;

@@ -1,5 +1,6 @@
-package dev.livetap.actors.migration;
+package dev.livetap.simulation.doubles;
 
+import dev.livetap.actors.migration.ScriptRunner;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
