@@ -488,6 +488,7 @@ public final class ConcurrentBench {
             return;
         }
         Percentiles p = Percentiles.of(samples);
+        node.put("count", p.count());
         node.put("min", DowntimeBench.round(p.min()));
         node.put("p50", DowntimeBench.round(p.p50()));
         node.put("p99", DowntimeBench.round(p.p99()));

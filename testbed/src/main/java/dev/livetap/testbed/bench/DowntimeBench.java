@@ -142,6 +142,7 @@ public final class DowntimeBench {
         out.put("warmup_migrations", warm.size());
         out.put("unmeasured_migrations", unmeasured);
         ObjectNode dt = out.putObject("downtime_ms");
+        dt.put("count", d.count());
         dt.put("p50", round(d.p50()));
         dt.put("p99", round(d.p99()));
         dt.put("max", round(d.max()));
