@@ -400,13 +400,14 @@ public final class ChaosRunner implements AutoCloseable {
                 .withTimeout(Duration.ofSeconds(settleBoundS(o.migrationTimeoutS()))), line -> { }, faults);
         // the driver waited for both sides; the runner reads their statuses through its own connections (a
         // status still short of final by the same bound is a liveness violation)
-        String srcStatus = src.isAlive() ? migrationStatusAfter(src, srcPrevious) : "dead";
-        String tgtStatus = tgt.isAlive() ? migrationStatusAfter(tgt, tgtPrevious) : "dead";
-        while (System.nanoTime() < deadline && !(isFinal(srcStatus) && isFinal(tgtStatus))) {
-            Thread.sleep(5);
-            srcStatus = src.isAlive() ? migrationStatusAfter(src, srcPrevious) : "dead";
-            tgtStatus = tgt.isAlive() ? migrationStatusAfter(tgt, tgtPrevious) : "dead";
-        }
+        String[] statuses = new String[2];
+        Retry.until(Duration.ofNanos(Math.max(0, deadline - System.nanoTime())), Duration.ofMillis(5), () -> {
+            statuses[0] = src.isAlive() ? migrationStatusAfter(src, srcPrevious) : "dead";
+            statuses[1] = tgt.isAlive() ? migrationStatusAfter(tgt, tgtPrevious) : "dead";
+            return isFinal(statuses[0]) && isFinal(statuses[1]);
+        });
+        String srcStatus = statuses[0];
+        String tgtStatus = statuses[1];
         if (!(isFinal(srcStatus) && isFinal(tgtStatus))) {
             violations.add("Liveness: no final status within " + settleBoundS(o.migrationTimeoutS()) + " s (source " + srcStatus
                     + ", target " + tgtStatus + ")");
@@ -456,8 +457,8 @@ public final class ChaosRunner implements AutoCloseable {
         if (owner == tgt) {
             // after completed the target resumes by itself once the source's confirmation arrived (bounded wait);
             // a target that completed without it (the source died) stays paused and resumes on cont
-            for (int k = 0; k < 100 && outcome.equals("completed") && !tgt.runState().equals("running"); k++) {
-                Thread.sleep(10);
+            if (outcome.equals("completed")) {
+                Retry.until(Duration.ofSeconds(2), Duration.ofMillis(10), () -> tgt.runState().equals("running"));
             }
             if (!tgt.runState().equals("running")) {
                 tgt.execute("cont");
@@ -475,12 +476,7 @@ public final class ChaosRunner implements AutoCloseable {
             }
         } else if (tapExists()) {
             // the target holds no queue: once the in-flight fds are closed the non-persistent TAP disappears
-            boolean gone = false;
-            for (int k = 0; k < 300 && !gone; k++) {
-                Thread.sleep(10);
-                gone = !tapExists();
-            }
-            if (!gone) {
+            if (!Retry.until(Duration.ofSeconds(10), Duration.ofMillis(10), () -> !tapExists())) {
                 violations.add("device lost by the rules, but " + IFNAME + " still exists (someone still holds a queue)");
             }
         }
@@ -506,11 +502,13 @@ public final class ChaosRunner implements AutoCloseable {
             }
             int tunWanted = v == owner ? o.queues() : 0;
             int socketsWanted = v == src ? srcBefore.sockets() : tgtBefore.sockets();
-            Fds now = fds(v);
-            for (int k = 0; k < 500 && (now.tun() != tunWanted || now.sockets() > socketsWanted); k++) {
-                Thread.sleep(10); // closes after a failure are asynchronous
-                now = fds(v);
-            }
+            Fds[] seen = {null};
+            // closes after a failure are asynchronous
+            Retry.until(Duration.ofSeconds(10), Duration.ofMillis(10), () -> {
+                seen[0] = fds(v);
+                return seen[0].tun() == tunWanted && seen[0].sockets() <= socketsWanted;
+            });
+            Fds now = seen[0];
             int extra = Math.max(0, now.tun() - tunWanted) + Math.max(0, now.sockets() - socketsWanted);
             leaked += extra;
             if (extra > 0 || now.tun() < tunWanted) {
@@ -600,13 +598,12 @@ public final class ChaosRunner implements AutoCloseable {
                 detail.append("SIGSTOP target");
             }
             case DROP_SOCKET -> {
-                OptionalInt fd = OptionalInt.empty();
-                for (int k = 0; k < 50 && fd.isEmpty(); k++) {
-                    fd = SocketDropper.acceptedSocket(tgt.pid(), sock);
-                    if (fd.isEmpty()) {
-                        Thread.sleep(1);
-                    }
-                }
+                OptionalInt[] found = {OptionalInt.empty()};
+                Retry.until(Duration.ofMillis(100), Duration.ofMillis(1), () -> {
+                    found[0] = SocketDropper.acceptedSocket(tgt.pid(), sock);
+                    return found[0].isPresent();
+                });
+                OptionalInt fd = found[0];
                 if (fd.isEmpty()) {
                     detail.append("no migration connection to drop (already closed)");
                     return true;
