@@ -9,7 +9,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.livetap.testbed.orchestration.LocalMigration;
 import dev.livetap.engine.testing.OpenFds;
 import dev.livetap.testbed.vmm.VmmProcess;
-import dev.livetap.nativeio.testing.PrivateNetns;
+import dev.livetap.testbed.NetworkNamespace;
 import dev.livetap.nativeio.testing.RequiresRoot;
 import dev.livetap.nativeio.testing.RequiresTun;
 import java.nio.file.Files;
@@ -35,21 +35,21 @@ import org.junit.jupiter.api.Timeout;
 @Timeout(value = 120, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
 class VmmFailureEndToEndTest {
     static final String GUEST = "10.0.1.2";
-    PrivateNetns ns;
+    NetworkNamespace ns;
     Path dir;
     VmmProcess source;
     final List<VmmProcess> targets = new ArrayList<>();
 
     @BeforeAll
     void setUp() throws Exception {
-        ns = PrivateNetns.create();
+        ns = NetworkNamespace.create();
         dir = Files.createTempDirectory("livetap-fail");
         source = VmmProcess.start(VmmProcess.Options.of(dir, "src").withPrefix(ns.wrap(List.of())));
         source.connect();
         source.addNic("lt0", 4, false, "52:54:00:12:34:56");
-        ns.check("sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1");
-        ns.check("ip", "addr", "add", "10.0.1.1/24", "dev", "lt0");
-        ns.check("ip", "link", "set", "lt0", "up");
+        ns.run("sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1");
+        ns.run("ip", "addr", "add", "10.0.1.1/24", "dev", "lt0");
+        ns.run("ip", "link", "set", "lt0", "up");
         assertTrue(ns.exec(Duration.ofSeconds(10), "ping", "-c", "2", "-i", "0.2", "-W", "2", GUEST).ok(),
                 "the source answers before any migration");
     }

@@ -4,8 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.livetap.nativeio.testing.ChildJvm;
-import dev.livetap.nativeio.testing.PrivateNetns;
+import dev.livetap.testbed.testing.ChildJvm;
+import dev.livetap.testbed.NetworkNamespace;
 import dev.livetap.nativeio.testing.RequiresTun;
 import java.time.Duration;
 import java.util.HashMap;
@@ -28,7 +28,7 @@ class TapKernelFactsTest {
 
     @BeforeAll
     static void runChild() {
-        try (PrivateNetns ns = PrivateNetns.create();
+        try (NetworkNamespace ns = NetworkNamespace.create();
              ChildJvm child = ChildJvm.builder(TapFactsMain.class).inNetns(ns).start()) {
             int exit = child.waitFor(Duration.ofSeconds(45));
             transcript = child.describe();

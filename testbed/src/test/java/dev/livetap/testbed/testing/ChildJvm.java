@@ -1,5 +1,6 @@
-package dev.livetap.nativeio.testing;
+package dev.livetap.testbed.testing;
 
+import dev.livetap.testbed.NetworkNamespace;
 import java.io.File;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -14,7 +15,7 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * A second JVM running {@code MainClass} with this JVM's class path, optionally started inside
- * a {@link PrivateNetns} (design decision 6: a process that opens TAPs starts inside its
+ * a {@link NetworkNamespace} (design decision 6: a process that opens TAPs starts inside its
  * namespace). Output goes to files, so a chatty child can never block on a full pipe; every wait
  * is bounded and {@link #close()} kills the child if it is still running.
  */
@@ -40,7 +41,7 @@ public final class ChildJvm implements AutoCloseable {
         private final Class<?> mainClass;
         private final List<String> args = new ArrayList<>();
         private final List<String> jvmOptions = new ArrayList<>();
-        private PrivateNetns netns;
+        private NetworkNamespace netns;
 
         private Builder(Class<?> mainClass) {
             this.mainClass = mainClass;
@@ -57,7 +58,7 @@ public final class ChildJvm implements AutoCloseable {
         }
 
         /** Starts the child inside {@code ns} with {@code ip netns exec}. */
-        public Builder inNetns(PrivateNetns ns) {
+        public Builder inNetns(NetworkNamespace ns) {
             this.netns = ns;
             return this;
         }

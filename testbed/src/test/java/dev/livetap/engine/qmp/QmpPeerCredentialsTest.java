@@ -8,7 +8,7 @@ import ch.qos.logback.core.read.ListAppender;
 import dev.livetap.nativeio.Os;
 import dev.livetap.nativeio.linux.JnaOs;
 import dev.livetap.nativeio.testing.RequiresRoot;
-import dev.livetap.nativeio.testing.CommandResult;
+import dev.livetap.testbed.HostCommand;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -46,13 +46,13 @@ class QmpPeerCredentialsTest {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         try (QmpServer server = QmpServer.start(os, registry,
                 QmpServer.Config.defaults(sock, Clock.systemUTC()).withSocketMode(0666))) {
-            CommandResult nobody = CommandResult.run(Duration.ofSeconds(40), List.of("setpriv", "--reuid=65534", "--regid=65534",
+            HostCommand.Result nobody = HostCommand.run(Duration.ofSeconds(40), List.of("setpriv", "--reuid=65534", "--regid=65534",
                     "--clear-groups", java, "-Xshare:off", probe.toString(), sock.toString()));
             assertTrue(nobody.output().contains("EOF") && !nobody.output().contains("GREETING"),
                     "a peer with another uid is closed without a greeting: " + nobody.output());
             assertTrue(log.list.stream().anyMatch(e -> e.getFormattedMessage().contains("uid 65534")),
                     "the refusal is logged with the peer's uid: " + log.list);
-            CommandResult same = CommandResult.run(Duration.ofSeconds(40), List.of(java, "-Xshare:off", probe.toString(), sock.toString()));
+            HostCommand.Result same = HostCommand.run(Duration.ofSeconds(40), List.of(java, "-Xshare:off", probe.toString(), sock.toString()));
             assertTrue(same.output().contains("GREETING"), "a same-uid peer is served: " + same.output());
         } finally {
             logger.detachAppender(log);

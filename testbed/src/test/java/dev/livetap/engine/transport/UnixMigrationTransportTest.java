@@ -11,7 +11,7 @@ import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
 import dev.livetap.actors.options.MigrationUri;
-import dev.livetap.nativeio.testing.CommandResult;
+import dev.livetap.testbed.HostCommand;
 import dev.livetap.nativeio.Frame;
 import dev.livetap.nativeio.FrameChannel;
 import dev.livetap.nativeio.Os;
@@ -201,7 +201,7 @@ class UnixMigrationTransportTest {
                 .withSocketMode(0666))) {
             MigrationUri.Unix uri = new MigrationUri.Unix(sock.toString());
             CompletableFuture<FrameChannel> accepted = t.acceptOne(uri).toCompletableFuture();
-            CommandResult nobody = CommandResult.run(Duration.ofSeconds(40), List.of("setpriv", "--reuid=65534",
+            HostCommand.Result nobody = HostCommand.run(Duration.ofSeconds(40), List.of("setpriv", "--reuid=65534",
                     "--regid=65534", "--clear-groups", java, "-Xshare:off", probe.toString(), sock.toString()));
             assertTrue(nobody.output().contains("EOF"), "uid 65534 is connected and then closed: " + nobody.output());
             assertTrue(log.list.stream().anyMatch(e -> e.getFormattedMessage().contains("refused connection")

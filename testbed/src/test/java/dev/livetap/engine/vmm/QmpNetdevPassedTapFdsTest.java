@@ -20,7 +20,7 @@ import dev.livetap.nativeio.OwnedFd;
 import dev.livetap.nativeio.TunFlags;
 import dev.livetap.nativeio.linux.JnaOs;
 import dev.livetap.nativeio.testing.FdCounter;
-import dev.livetap.nativeio.testing.PrivateNetns;
+import dev.livetap.testbed.NetworkNamespace;
 import dev.livetap.nativeio.testing.RequiresRoot;
 import dev.livetap.nativeio.testing.RequiresTun;
 import java.io.IOException;
@@ -51,7 +51,7 @@ class QmpNetdevPassedTapFdsTest {
 
     Os os;
     Path dir;
-    PrivateNetns ns;
+    NetworkNamespace ns;
     LivetapEngine engine;
     VirtualMachine vm;
     QmpFrontend qmp;
@@ -63,7 +63,7 @@ class QmpNetdevPassedTapFdsTest {
         os.reactor();
         fds = FdCounter.snapshot();
         dir = Files.createTempDirectory("livetap-fdpass");
-        ns = PrivateNetns.create();
+        ns = NetworkNamespace.create();
         engine = LivetapEngine.create(EngineSettings.defaults().withSystemName("fdpass"));
         vm = engine.createVm(VmSpec.of("vm").guestIp(GUEST));
         qmp = QmpFrontend.start(vm, os, dir.resolve("vm.qmp"), () -> { }, T);
@@ -145,9 +145,9 @@ class QmpNetdevPassedTapFdsTest {
                     .put("mq", true));
             assertEquals(tunBefore + 2, tunFds(), "the NIC's two queues hold the passed fds; nothing was opened");
 
-            ns.check("sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1");
-            ns.check("ip", "addr", "add", "10.0.7.1/24", "dev", "ltf0");
-            ns.check("ip", "link", "set", "ltf0", "up");
+            ns.run("sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1");
+            ns.run("ip", "addr", "add", "10.0.7.1/24", "dev", "ltf0");
+            ns.run("ip", "link", "set", "ltf0", "up");
             assertTrue(ns.exec(Duration.ofSeconds(15), "ping", "-c", "3", "-i", "0.2", "-W", "2", GUEST).ok(),
                     "the guest stand-in answers ping through the passed TAP queue fds");
             VirtioNetActor.NicInfo nic = vm.nics().toCompletableFuture().get(10, TimeUnit.SECONDS).get(0);
@@ -163,7 +163,7 @@ class QmpNetdevPassedTapFdsTest {
                 Thread.sleep(5);
             }
             assertEquals(tunBefore, tunFds(), "device_del + netdev_del close every passed queue fd");
-            assertFalse(ns.exec("ip", "link", "show", "ltf0").ok(), "the non-persistent TAP went with its last fd");
+            assertFalse(ns.exec(Duration.ofSeconds(20), "ip", "link", "show", "ltf0").ok(), "the non-persistent TAP went with its last fd");
         }
     }
 }

@@ -5,8 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.livetap.nativeio.Os;
 import dev.livetap.nativeio.OwnedFd;
 import dev.livetap.nativeio.linux.TapBrokerMain;
-import dev.livetap.nativeio.testing.ChildJvm;
-import dev.livetap.nativeio.testing.PrivateNetns;
+import dev.livetap.testbed.testing.ChildJvm;
+import dev.livetap.testbed.NetworkNamespace;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -23,7 +23,7 @@ public final class TapBroker {
     private TapBroker() {
     }
 
-    public static List<OwnedFd> openQueues(Os os, Path dir, PrivateNetns ns, String ifname, int queues, int flags,
+    public static List<OwnedFd> openQueues(Os os, Path dir, NetworkNamespace ns, String ifname, int queues, int flags,
             Duration timeout) throws Exception {
         Path sock = dir.resolve("broker-" + ifname + ".sock");
         List<OwnedFd> received = new ArrayList<>();

@@ -3,8 +3,8 @@ package dev.livetap.actors.realkernel;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.livetap.nativeio.testing.ChildJvm;
-import dev.livetap.nativeio.testing.PrivateNetns;
+import dev.livetap.testbed.testing.ChildJvm;
+import dev.livetap.testbed.NetworkNamespace;
 import dev.livetap.nativeio.testing.RequiresTun;
 import java.time.Duration;
 import java.util.Map;
@@ -26,7 +26,7 @@ class RealKernelMigrationTest {
 
     @Test
     void fourQueueTapMigratesOnTheRealKernelAndPingKeepsBeingAnswered() {
-        try (PrivateNetns ns = PrivateNetns.create();
+        try (NetworkNamespace ns = NetworkNamespace.create();
              ChildJvm child = ChildJvm.builder(RealKernelMigrationMain.class).inNetns(ns)
                      .jvmOption("-Dlivetap.test.log=" + System.getProperty("livetap.test.log", "WARN")).start()) {
             int exit = child.waitFor(Duration.ofSeconds(75));
