@@ -225,14 +225,6 @@ public final class ChaosRunner implements AutoCloseable {
         v.addNic(IFNAME, o.queues(), v.options().incoming(), "52:54:00:12:34:56");
     }
 
-    /** Descriptor counts from /proc/PID/fd: TUN queues and sockets. */
-    record Fds(int tun, int sockets) {
-        @Override
-        public String toString() {
-            return tun + " TUN queue(s), " + sockets + " socket(s)";
-        }
-    }
-
     private static String migrationStatus(VmmProcess v) throws Exception {
         return v.execute("query-migrate").path("status").asText("none");
     }
@@ -257,63 +249,14 @@ public final class ChaosRunner implements AutoCloseable {
         return e.isMissingNode() || e.isNull() ? null : e.asText();
     }
 
-    /**
-     * Counts TUN queues by {@code /proc/PID/fdinfo/N} (a TUN file shows {@code iff:}), not by the link
-     * name: a queue received from a process whose mount namespace is gone reads as {@code /net/tun}.
-     */
-    private static Fds fds(VmmProcess v) {
-        int tun = 0;
-        int sockets = 0;
-        Path proc = Path.of("/proc", String.valueOf(v.pid()));
-        try (java.nio.file.DirectoryStream<Path> d = Files.newDirectoryStream(proc.resolve("fd"))) {
-            for (Path e : d) {
-                try {
-                    String target = Files.readSymbolicLink(e).toString();
-                    if (target.startsWith("socket:")) {
-                        sockets++;
-                    } else if (target.endsWith("/tun") && Files.readString(proc.resolve("fdinfo").resolve(e.getFileName()))
-                            .contains("iff:")) {
-                        tun++;
-                    }
-                } catch (IOException gone) {
-                    // closed meanwhile
-                }
-            }
-        } catch (IOException e) {
-            return new Fds(-1, -1);
-        }
-        return new Fds(tun, sockets);
+    /** TUN queues and sockets of a VMM (the census counts TUN queues by fdinfo, not by the link name). */
+    private static ProcessCensus.FdKinds fds(VmmProcess v) {
+        return ProcessCensus.fdKinds(v.pid());
     }
 
     /** The descriptors other than jars, libraries and the JVM's own files (for messages). */
     private static String describeFds(VmmProcess v) {
-        Map<String, String> unix = new java.util.HashMap<>();
-        try {
-            for (String line : Files.readAllLines(Path.of("/proc", String.valueOf(v.pid()), "net", "unix"))) {
-                String[] f = line.trim().split("\\s+");
-                if (f.length >= 7 && !f[0].equals("Num")) {
-                    unix.put("socket:[" + f[6] + "]", " (unix st " + f[5] + (f.length > 7 ? " " + f[7] : "") + ")");
-                }
-            }
-        } catch (IOException e) {
-            // described without
-        }
-        StringBuilder b = new StringBuilder();
-        try (java.nio.file.DirectoryStream<Path> d = Files.newDirectoryStream(Path.of("/proc", String.valueOf(v.pid()), "fd"))) {
-            for (Path e : d) {
-                try {
-                    String t = Files.readSymbolicLink(e).toString();
-                    if (!(t.endsWith(".jar") || t.endsWith(".so") || t.contains("/jvm/") || t.endsWith(".out"))) {
-                        b.append(b.length() > 0 ? ", " : "").append(e.getFileName()).append("->").append(t).append(unix.getOrDefault(t, ""));
-                    }
-                } catch (IOException gone) {
-                    // closed meanwhile
-                }
-            }
-        } catch (IOException e) {
-            return e.toString();
-        }
-        return b.toString();
+        return ProcessCensus.describeFds(v.pid());
     }
 
     // ------------------------------------------------------------------ one run
@@ -337,8 +280,8 @@ public final class ChaosRunner implements AutoCloseable {
         if (!ping(1, 15) || !ping(3, 5)) {
             violations.add("the source does not answer ping before the run [" + diagnose(src) + "]");
         }
-        Fds srcBefore = fds(src);
-        Fds tgtBefore = fds(tgt);
+        ProcessCensus.FdKinds srcBefore = fds(src);
+        ProcessCensus.FdKinds tgtBefore = fds(tgt);
         Ping.Running traffic = startTraffic();
         String uri = "unix:" + dir.resolve("mig" + index + ".sock");
         String srcPrevious = migrationId(src);
@@ -502,13 +445,13 @@ public final class ChaosRunner implements AutoCloseable {
             }
             int tunWanted = v == owner ? o.queues() : 0;
             int socketsWanted = v == src ? srcBefore.sockets() : tgtBefore.sockets();
-            Fds[] seen = {null};
+            ProcessCensus.FdKinds[] seen = {null};
             // closes after a failure are asynchronous
             Retry.until(Duration.ofSeconds(10), Duration.ofMillis(10), () -> {
                 seen[0] = fds(v);
                 return seen[0].tun() == tunWanted && seen[0].sockets() <= socketsWanted;
             });
-            Fds now = seen[0];
+            ProcessCensus.FdKinds now = seen[0];
             int extra = Math.max(0, now.tun() - tunWanted) + Math.max(0, now.sockets() - socketsWanted);
             leaked += extra;
             if (extra > 0 || now.tun() < tunWanted) {

@@ -21,6 +21,7 @@ import dev.livetap.nativeio.TunFlags;
 import dev.livetap.nativeio.linux.JnaOs;
 import dev.livetap.nativeio.testing.FdCounter;
 import dev.livetap.testbed.NetworkNamespace;
+import dev.livetap.testbed.ProcessCensus;
 import dev.livetap.nativeio.testing.RequiresRoot;
 import dev.livetap.nativeio.testing.RequiresTun;
 import java.io.IOException;
@@ -100,23 +101,13 @@ class QmpNetdevPassedTapFdsTest {
         return JsonNodeFactory.instance.objectNode();
     }
 
-    /** TAP queue fds of this process, from /proc/self/fd (a queue fd links to /dev/net/tun). */
-    private static long tunFds() throws IOException {
-        return fdTargets().stream().filter(t -> t.endsWith("/net/tun")).count();
+    /** TAP queue fds of this process (the census: by fdinfo). */
+    private static long tunFds() {
+        return ProcessCensus.fdKinds(ProcessHandle.current().pid()).tun();
     }
 
-    private static List<String> fdTargets() throws IOException {
-        List<String> out = new java.util.ArrayList<>();
-        try (var d = Files.newDirectoryStream(Path.of("/proc", String.valueOf(ProcessHandle.current().pid()), "fd"))) {
-            for (Path p : d) {
-                try {
-                    out.add(Files.readSymbolicLink(p).toString());
-                } catch (IOException gone) {
-                    // the directory stream's own fd, closed meanwhile
-                }
-            }
-        }
-        return out;
+    private static String fdTargets() {
+        return ProcessCensus.describeFds(ProcessHandle.current().pid());
     }
 
     @Test

@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.livetap.testbed.Ping;
 import dev.livetap.testbed.orchestration.LocalMigration;
 import dev.livetap.engine.qmp.QmpException;
-import dev.livetap.engine.testing.OpenFds;
+import dev.livetap.testbed.ProcessCensus;
 import dev.livetap.testbed.vmm.VmmProcess;
 import dev.livetap.testbed.NetworkNamespace;
 import dev.livetap.nativeio.testing.RequiresRoot;
@@ -125,8 +125,8 @@ class VmmEndToEndTest {
         assertEquals("running", c.runState(), "the last target resumed by itself");
         assertTrue(ns.exec(Duration.ofSeconds(10), "ping", "-c", "3", "-i", "0.2", "-W", "2", GUEST).ok(),
                 "the last target answers ping");
-        assertTrue(OpenFds.of(a.pid()).stream().noneMatch(t -> t.contains("tun")),
-                "the first source holds no TAP queue after the hand-off: " + OpenFds.of(a.pid()));
+        assertTrue(ProcessCensus.targetsBesideTheJvmsOwn(a.pid()).orElseThrow().stream().noneMatch(t -> t.contains("tun")),
+                "the first source holds no TAP queue after the hand-off: " + ProcessCensus.targetsBesideTheJvmsOwn(a.pid()).orElseThrow());
     }
 
     @Test
