@@ -1,8 +1,5 @@
 package dev.livetap.tools;
 
-import com.fasterxml.jackson.databind.node.ArrayNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.livetap.report.Percentiles;
 import dev.livetap.tools.BadOptionValue;
 import dev.livetap.tools.ExitCodes;
 import dev.livetap.tools.Json;
@@ -157,48 +154,72 @@ public final class SimulateCommand implements Callable<Integer> {
 
     /** @param runList with every run's seed, fault, phase, outcome and trace hash (report.json: diff two batches run by run) */
     public static String toJson(Simulator.Batch b, String faultsArg, String queuesArg, boolean runList) {
-        ObjectNode o = Json.MAPPER.createObjectNode();
-        o.put("seed", b.seed()).put("runs", b.runs()).put("violations", b.violations().size());
-        ArrayNode violations = o.putArray("violation_list");
+        StringBuilder s = new StringBuilder("{");
+        s.append("\"seed\": ").append(b.seed()).append(", \"runs\": ").append(b.runs());
+        s.append(", \"violations\": ").append(b.violations().size());
+        s.append(", \"violation_list\": [");
+        int i = 0;
         for (SimRun.Result r : b.violations()) {
-            violations.addObject().put("seed", r.options().seed()).put("invariant", r.violation().invariant())
-                    .put("fault", r.options().fault().id()).put("phase", r.options().phase().id())
-                    .put("message", r.violation().getMessage()).put("reproduce", Simulator.repro(r, faultsArg, queuesArg));
-        }
-        o.set("faults_injected", counts(b.faultsInjected()));
-        o.set("outcomes", counts(b.outcomes()));
-        ObjectNode matrix = o.putObject("matrix");
-        b.matrix().forEach((fault, outcomes) -> matrix.set(fault, counts(outcomes)));
-        List<Long> d = b.downtimesMs();
-        ObjectNode downtime = o.putObject("downtime_ms");
-        downtime.put("count", d.size());
-        if (!d.isEmpty()) {
-            Percentiles p = Percentiles.of(d);
-            downtime.put("p50", p.p50()).put("p99", p.p99()).put("max", p.max());
-        }
-        HtmlReport.Histogram h = HtmlReport.Histogram.of(d, 20);
-        ObjectNode histogram = o.putObject("downtime_histogram").put("min_ms", h.min()).put("bin_width_ms", h.width());
-        ArrayNode bins = histogram.putArray("counts");
-        for (long c : h.counts()) {
-            bins.add(c);
-        }
-        o.putObject("options").put("faults", faultsArg == null ? "all" : faultsArg).put("queues", b.minQueues() + "-" + b.maxQueues());
-        o.put("trace_hash", b.traceHash()).put("workers", b.workers()).put("elapsed_ms", b.elapsedNanos() / 1_000_000)
-                .put("runs_per_minute", Math.round(b.runsPerMinute()));
-        if (runList) {
-            ArrayNode runs = o.putArray("run_list");
-            for (SimRun.Result r : b.results()) {
-                runs.addObject().put("seed", r.options().seed()).put("fault", r.options().fault().id())
-                        .put("phase", r.options().phase().id()).put("outcome", r.ok() ? r.outcome() : "violation")
-                        .put("trace_hash", r.traceHash());
+            if (i++ > 0) {
+                s.append(", ");
             }
+            s.append("{\"seed\": ").append(r.options().seed()).append(", \"invariant\": ")
+                    .append(Json.quote(r.violation().invariant())).append(", \"fault\": ").append(Json.quote(r.options().fault().id()))
+                    .append(", \"phase\": ").append(Json.quote(r.options().phase().id())).append(", \"message\": ")
+                    .append(Json.quote(r.violation().getMessage())).append(", \"reproduce\": ")
+                    .append(Json.quote(Simulator.repro(r, faultsArg, queuesArg))).append('}');
         }
-        return Json.write(o);
+        s.append("]");
+        s.append(", \"faults_injected\": ").append(map(b.faultsInjected()));
+        s.append(", \"outcomes\": ").append(map(b.outcomes()));
+        s.append(", \"matrix\": {");
+        i = 0;
+        for (Map.Entry<String, Map<String, Integer>> e : b.matrix().entrySet()) {
+            s.append(i++ > 0 ? ", " : "").append(Json.quote(e.getKey())).append(": ").append(map(e.getValue()));
+        }
+        s.append("}");
+        List<Long> d = b.downtimesMs();
+        List<Long> sorted = d.stream().sorted().toList();
+        s.append(", \"downtime_ms\": {\"count\": ").append(d.size());
+        if (!sorted.isEmpty()) {
+            s.append(", \"p50\": ").append(sorted.get(sorted.size() / 2)).append(", \"p99\": ")
+                    .append(sorted.get(Math.min(sorted.size() - 1, (int) (sorted.size() * 0.99)))).append(", \"max\": ")
+                    .append(sorted.get(sorted.size() - 1));
+        }
+        s.append("}");
+        HtmlReport.Histogram h = HtmlReport.Histogram.of(d, 20);
+        s.append(", \"downtime_histogram\": {\"min_ms\": ").append(h.min()).append(", \"bin_width_ms\": ").append(h.width())
+                .append(", \"counts\": [");
+        for (int k = 0; k < h.counts().length; k++) {
+            s.append(k > 0 ? ", " : "").append(h.counts()[k]);
+        }
+        s.append("]}");
+        s.append(", \"options\": {\"faults\": ").append(Json.quote(faultsArg == null ? "all" : faultsArg))
+                .append(", \"queues\": ").append(Json.quote(b.minQueues() + "-" + b.maxQueues())).append("}");
+        s.append(", \"trace_hash\": ").append(Json.quote(b.traceHash()));
+        s.append(", \"workers\": ").append(b.workers());
+        s.append(", \"elapsed_ms\": ").append(b.elapsedNanos() / 1_000_000);
+        s.append(", \"runs_per_minute\": ").append(Math.round(b.runsPerMinute()));
+        if (runList) {
+            s.append(", \"run_list\": [");
+            int k = 0;
+            for (SimRun.Result r : b.results()) {
+                s.append(k++ > 0 ? ", " : "").append("{\"seed\": ").append(r.options().seed()).append(", \"fault\": ")
+                        .append(Json.quote(r.options().fault().id())).append(", \"phase\": ").append(Json.quote(r.options().phase().id()))
+                        .append(", \"outcome\": ").append(Json.quote(r.ok() ? r.outcome() : "violation")).append(", \"trace_hash\": ")
+                        .append(Json.quote(r.traceHash())).append('}');
+            }
+            s.append(']');
+        }
+        return s.append("}").toString();
     }
 
-    private static ObjectNode counts(Map<String, Integer> m) {
-        ObjectNode o = Json.MAPPER.createObjectNode();
-        m.forEach(o::put);
-        return o;
+    private static String map(Map<String, Integer> m) {
+        StringBuilder s = new StringBuilder("{");
+        int i = 0;
+        for (Map.Entry<String, Integer> e : m.entrySet()) {
+            s.append(i++ > 0 ? ", " : "").append(Json.quote(e.getKey())).append(": ").append(e.getValue());
+        }
+        return s.append("}").toString();
     }
 }
