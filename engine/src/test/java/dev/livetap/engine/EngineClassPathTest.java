@@ -24,7 +24,7 @@ class EngineClassPathTest {
     private static final List<String> FORBIDDEN = List.of("picocli", "logback", "livetap-simulation", "livetap-testbed",
             "livetap-tools", "livetap-distribution", "/simulation/target/", "/testbed/target/", "/tools/target/");
     private static final Set<String> LIBRARY_PACKAGES = Set.of("dev.livetap.engine", "dev.livetap.engine.api", "dev.livetap.engine.internal", "dev.livetap.engine.qmp",
-            "dev.livetap.engine.vmm", "dev.livetap.engine.transport", "dev.livetap.engine.report", "dev.livetap.engine.metrics");
+            "dev.livetap.engine.vmm", "dev.livetap.engine.transport", "dev.livetap.engine.metrics");
 
     @Test
     void runtimeClassPathHasNoPicocliLogbackOrHarness() throws IOException {
@@ -40,6 +40,31 @@ class EngineClassPathTest {
         }
     }
 
+    /** Test doubles by their names' habit: the fault doubles live in the simulation module. */
+    private static final java.util.regex.Pattern DOUBLE = java.util.regex.Pattern.compile("(^|/)(Recording|Fake|Stub)[^/$]*\\.class$");
+
+    @Test
+    void runtimeClassPathHoldsNoTestDoubles() throws IOException {
+        List<String> entries = List.of(Files.readString(BUILD.resolve("runtime-classpath.txt")).strip().split(java.io.File.pathSeparator));
+        List<String> doubles = new java.util.ArrayList<>();
+        for (String entry : entries) {
+            Path p = Path.of(entry);
+            if (!(entry.contains("livetap-") || entry.contains("/target/classes"))) {
+                continue; // third-party jars
+            }
+            if (Files.isDirectory(p)) {
+                try (Stream<Path> files = Files.walk(p)) {
+                    files.map(f -> p.relativize(f).toString()).filter(n -> DOUBLE.matcher(n).find()).forEach(doubles::add);
+                }
+            } else if (Files.isRegularFile(p)) {
+                try (java.util.zip.ZipFile jar = new java.util.zip.ZipFile(p.toFile())) {
+                    jar.stream().map(java.util.zip.ZipEntry::getName).filter(n -> DOUBLE.matcher(n).find()).forEach(doubles::add);
+                }
+            }
+        }
+        assertEquals(List.of(), doubles, "the engine's runtime class path must hold no test doubles (they live in simulation)");
+    }
+
     @Test
     void engineClassesLiveInTheLibraryPackagesOnly() throws IOException {
         Path classes = BUILD.resolve("classes");
@@ -50,7 +75,7 @@ class EngineClassPathTest {
         }
         Set<String> outside = new TreeSet<>(packages);
         outside.removeAll(LIBRARY_PACKAGES);
-        assertEquals(Set.of(), outside, "engine packages outside the library (api, internal, qmp, vmm, transport, report, metrics)");
+        assertEquals(Set.of(), outside, "engine packages outside the library (api, internal, qmp, vmm, transport, metrics)");
         try (Stream<Path> files = Files.walk(classes)) {
             assertEquals(List.of(), files.map(f -> classes.relativize(f).toString())
                     .filter(n -> n.startsWith("logback") || n.startsWith("META-INF/services")).toList(),

@@ -239,22 +239,8 @@ public final class ChildProcess implements AutoCloseable {
     }
 
     private boolean awaitCondition(java.util.function.BooleanSupplier done, Duration timeout) {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (System.nanoTime() - deadline < 0) {
-            if (done.getAsBoolean()) {
-                return true;
-            }
-            if (!process.isAlive()) {
-                return done.getAsBoolean();
-            }
-            try {
-                Thread.sleep(20);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return false;
-            }
-        }
-        return false;
+        Retry.until(timeout, Duration.ofMillis(20), () -> done.getAsBoolean() || !process.isAlive());
+        return done.getAsBoolean();
     }
 
     /** SIGKILL, then reaps (bounded). */

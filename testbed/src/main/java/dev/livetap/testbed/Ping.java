@@ -1,5 +1,6 @@
 package dev.livetap.testbed;
 
+import dev.livetap.report.Percentiles;
 import java.io.File;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -293,8 +294,8 @@ public final class Ping {
 
     /** The median RTT in ms: the undisturbed path, against which the freezes' extra delay is read. */
     public double rttMedianMs() {
-        long[] rtts = requests.stream().filter(Request::answered).mapToLong(Request::rttNanos).sorted().toArray();
-        return rtts.length == 0 ? 0 : rtts[rtts.length / 2] / 1e6;
+        double[] rttsMs = requests.stream().filter(Request::answered).mapToDouble(r -> r.rttNanos() / 1e6).toArray();
+        return rttsMs.length == 0 ? 0 : Percentiles.of(rttsMs).p50();
     }
 
     /**

@@ -58,8 +58,13 @@ public final class ProcessCensus {
      * snapshot would otherwise count as a leaked or a missing fd. -1 when the process is gone.
      */
     public static int fdsBesideTheJvmsOwn(long pid) {
-        return fds(pid).map(l -> (int) l.stream().map(Fd::target).filter(t -> !(t.startsWith("/sys/fs/cgroup/")
-                || t.startsWith("/proc/") || t.endsWith(".jar") || t.endsWith(".so") || t.endsWith(".jsa"))).count()).orElse(-1);
+        return targetsBesideTheJvmsOwn(pid).map(List::size).orElse(-1);
+    }
+
+    /** What the descriptors of {@link #fdsBesideTheJvmsOwn} point to, sorted; empty when the process is gone. */
+    public static Optional<List<String>> targetsBesideTheJvmsOwn(long pid) {
+        return fds(pid).map(l -> l.stream().map(Fd::target).filter(t -> !(t.startsWith("/sys/fs/cgroup/")
+                || t.startsWith("/proc/") || t.endsWith(".jar") || t.endsWith(".so") || t.endsWith(".jsa"))).sorted().toList());
     }
 
     /**

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.livetap.testbed.HostCommand;
 import dev.livetap.testbed.NetworkNamespace;
+import dev.livetap.testbed.Retry;
 import dev.livetap.testbed.selftest.HostChecks;
 import java.io.IOException;
 import java.net.StandardProtocolFamily;
@@ -240,18 +241,9 @@ public final class CleanupCommand implements Callable<Integer> {
         if (dryRun) {
             return true;
         }
-        long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
-        while (!NetworkNamespace.processesInside(ns).isBlank()) {
-            if (System.nanoTime() > deadline) {
-                problems.add("namespace " + ns + ": livetap's processes did not end within 5 s of SIGKILL");
-                return false;
-            }
-            try {
-                Thread.sleep(50);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return false;
-            }
+        if (!Retry.until(Duration.ofSeconds(5), Duration.ofMillis(50), () -> NetworkNamespace.processesInside(ns).isBlank())) {
+            problems.add("namespace " + ns + ": livetap's processes did not end within 5 s of SIGKILL");
+            return false;
         }
         return true;
     }

@@ -75,7 +75,7 @@ public final class DemoCommand implements Callable<Integer> {
             Runtime.getRuntime().halt(ExitCodes.INTERRUPTED);
         });
         progressOut.printf("livetap demo: %d migrations per mode, %d-queue TAP, ping every %s ms, namespace %s%n",
-                migrations, queues, dev.livetap.engine.report.Table.format(intervalMs), run.namespace());
+                migrations, queues, dev.livetap.report.Table.format(intervalMs), run.namespace());
         DemoRun.Outcome outcome;
         try {
             outcome = run.run();
@@ -102,7 +102,7 @@ public final class DemoCommand implements Callable<Integer> {
         boolean ok = verdict.ok();
         String table = DemoSummary.table(List.of(bt, base));
         String title = String.format("%d migrations per mode, %d-queue TAP, %d probes per held freeze, ping every %s ms",
-                migrations, queues, probes, dev.livetap.engine.report.Table.format(intervalMs));
+                migrations, queues, probes, dev.livetap.report.Table.format(intervalMs));
         Path reportPath = report.toAbsolutePath();
         try {
             DemoReport.write(reportPath, title, List.of(bt, base), verdict, table);

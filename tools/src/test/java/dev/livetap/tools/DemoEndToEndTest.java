@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.livetap.tools.LivetapCommand;
-import dev.livetap.nativeio.testing.ChildJvm;
+import dev.livetap.testbed.testing.ChildJvm;
 import dev.livetap.nativeio.testing.RequiresRoot;
 import dev.livetap.nativeio.testing.RequiresTun;
 import java.nio.file.Files;

@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.livetap.tools.LivetapCommand;
 import dev.livetap.testbed.HostCommand;
-import dev.livetap.nativeio.testing.ChildJvm;
+import dev.livetap.testbed.testing.ChildJvm;
 import dev.livetap.nativeio.testing.RequiresRoot;
 import dev.livetap.nativeio.testing.RequiresTun;
 import java.time.Duration;

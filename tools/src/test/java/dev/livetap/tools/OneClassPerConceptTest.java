@@ -16,8 +16,9 @@ import org.junit.jupiter.api.Test;
 
 /**
  * docs/architecture.md, "One class per concept": the main code of every module (tools sees them all)
- * holds one network-namespace class, one host-command runner, one VMM launcher and one QMP client
- * stack. A second one fails here; the allowed classes are named explicitly.
+ * holds one network-namespace class, one host-command runner, one VMM launcher, one QMP client
+ * stack, one local-migration driver, one chart writer and percentile computation, and one bounded
+ * wait. A second one fails here; the allowed classes are named explicitly.
  */
 class OneClassPerConceptTest {
     /** Starting processes: the runner of host commands, the long-running child, ping, the launch policy, the VMM launcher. */
@@ -108,6 +109,34 @@ class OneClassPerConceptTest {
                 .should().haveSimpleNameEndingWith("QmpClient").orShould().haveSimpleNameContaining("QmpMux")
                 .orShould().haveSimpleNameContaining("QmpConnection")
                 .because("there is one QMP client stack, in engine/qmp")
+                .check(main);
+    }
+
+    /** Readers of QMP events in the harness: the one local-migration driver and the differential suite (which records every event of each step). */
+    static final Set<String> MIGRATION_EVENT_READERS = Set.of("dev.livetap.testbed.orchestration.LocalMigration",
+            "dev.livetap.testbed.oracle.ScenarioRunner");
+
+    @Test
+    void oneLocalMigrationDriver() {
+        noClasses().that(outside(MIGRATION_EVENT_READERS)).and().resideInAnyPackage("dev.livetap.testbed..", "dev.livetap.tools..")
+                .should().callMethod(dev.livetap.engine.qmp.QmpClient.class, "pollEvent", java.time.Duration.class)
+                .orShould().callMethod(dev.livetap.engine.qmp.QmpClient.class, "awaitEvent", String.class)
+                .orShould().callMethod(dev.livetap.engine.qmp.QmpMux.Conn.class, "onEvent", java.util.function.Consumer.class)
+                .because("local migrations are driven by LocalMigration (run, with Hooks for chaos; runBatch for many at once),"
+                        + " which waits on their events")
+                .check(main);
+    }
+
+    @Test
+    void oneChartWriterOnePercentileComputationOneBoundedWait() {
+        noClasses().that().resideOutsideOfPackage("dev.livetap.report..")
+                .should().dependOnClassesThat().resideInAPackage("org.HdrHistogram..")
+                .orShould().haveSimpleNameContaining("Percentile").orShould().haveSimpleNameContaining("Chart")
+                .because("latency percentiles (HdrHistogram) and charts are report's Percentiles and SvgChart")
+                .check(main);
+        noClasses().that(outside(Set.of("dev.livetap.testbed.Retry")))
+                .should().haveSimpleNameContaining("Retry").orShould().haveSimpleNameContaining("Backoff")
+                .because("bounded polling goes through testbed.Retry")
                 .check(main);
     }
 

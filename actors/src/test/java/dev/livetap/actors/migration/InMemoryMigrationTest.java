@@ -1,5 +1,6 @@
 package dev.livetap.actors.migration;
 
+import dev.livetap.simulation.doubles.RecordingScriptRunner;
 import dev.livetap.actors.vm.VmReply;
 import dev.livetap.actors.options.MigrationParameters;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -7,7 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.livetap.actors.nic.VirtioNetActor;
-import dev.livetap.actors.tap.RecordingVhostBackend;
+import dev.livetap.simulation.doubles.RecordingVhostBackend;
 import dev.livetap.actors.testing.Endpoint;
 import dev.livetap.actors.testing.Frames;
 import dev.livetap.actors.testing.InterposedChannel;

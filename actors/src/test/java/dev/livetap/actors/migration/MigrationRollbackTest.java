@@ -1,5 +1,6 @@
 package dev.livetap.actors.migration;
 
+import dev.livetap.simulation.doubles.RecordingScriptRunner;
 import dev.livetap.actors.vm.VmReply;
 import dev.livetap.actors.options.MigrationParameters;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -8,7 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.livetap.actors.nic.VirtioNetSchema;
 import dev.livetap.actors.options.MigrationUri;
 import dev.livetap.actors.tap.NetTapSchema;
-import dev.livetap.actors.tap.RecordingVhostBackend;
+import dev.livetap.simulation.doubles.RecordingVhostBackend;
 import dev.livetap.actors.testing.Endpoint;
 import dev.livetap.actors.testing.Frames;
 import dev.livetap.actors.testing.PathTransport;

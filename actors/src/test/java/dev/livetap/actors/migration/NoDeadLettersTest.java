@@ -2,7 +2,7 @@ package dev.livetap.actors.migration;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import dev.livetap.actors.tap.RecordingVhostBackend;
+import dev.livetap.simulation.doubles.RecordingVhostBackend;
 import dev.livetap.actors.testing.Endpoint;
 import dev.livetap.actors.testing.Frames;
 import dev.livetap.actors.testing.PathTransport;

@@ -1,5 +1,6 @@
 package dev.livetap.actors.tap;
 
+import dev.livetap.simulation.doubles.RecordingVhostBackend;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;

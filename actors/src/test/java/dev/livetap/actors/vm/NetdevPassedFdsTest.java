@@ -9,7 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.livetap.actors.migration.MigrationTimeouts;
 import dev.livetap.actors.options.TapNetdevOptions;
-import dev.livetap.actors.tap.RecordingVhostBackend;
+import dev.livetap.simulation.doubles.RecordingVhostBackend;
 import dev.livetap.actors.testing.Endpoint;
 import dev.livetap.actors.testing.Frames;
 import dev.livetap.actors.testing.PathTransport;

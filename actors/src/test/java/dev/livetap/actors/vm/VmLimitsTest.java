@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 
 import dev.livetap.actors.migration.InMemoryMigrationTestAccess;
-import dev.livetap.actors.tap.RecordingVhostBackend;
+import dev.livetap.simulation.doubles.RecordingVhostBackend;
 import dev.livetap.actors.testing.Endpoint;
 import dev.livetap.actors.testing.PathTransport;
 import dev.livetap.nativeio.memory.InMemoryReactorDriver;

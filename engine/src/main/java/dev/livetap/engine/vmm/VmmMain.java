@@ -2,12 +2,13 @@ package dev.livetap.engine.vmm;
 
 import dev.livetap.actors.migration.MigrationTimeouts;
 import dev.livetap.actors.tap.KernelVhostNet;
-import dev.livetap.actors.tap.RecordingVhostBackend;
+import dev.livetap.actors.tap.VhostSetUpFault;
 import dev.livetap.engine.internal.EngineSettings;
 import java.io.PrintStream;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
+import java.util.ServiceLoader;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Consumer;
 
@@ -74,7 +75,14 @@ public final class VmmMain {
                 .withQmpNegotiationTimeout(Duration.ofSeconds(a.qmpNegotiationTimeoutSeconds()));
         if (a.faultVhostSetup() != null) {
             int q = a.faultVhostSetup();
-            settings = settings.withVhost(() -> new RecordingVhostBackend().failSetUp(q));
+            // the fault's double is a plug-in (the simulation module's): the library ships none
+            VhostSetUpFault fault = ServiceLoader.load(VhostSetUpFault.class).findFirst().orElse(null);
+            if (fault == null) {
+                err.println("livetap vmm: --x-fault-vhost-setup needs a fault plug-in on the class path (the livetap-simulation"
+                        + " jar); none found");
+                return USAGE;
+            }
+            settings = settings.withVhost(() -> fault.failingSetUp(q));
         } else {
             settings = settings.withVhost(KernelVhostNet::new);
         }

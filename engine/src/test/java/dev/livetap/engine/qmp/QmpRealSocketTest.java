@@ -5,15 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.livetap.engine.testing.TapBroker;
-import dev.livetap.nativeio.FdKind;
 import dev.livetap.nativeio.Os;
 import dev.livetap.nativeio.OwnedFd;
-import dev.livetap.nativeio.TunFlags;
 import dev.livetap.nativeio.linux.JnaOs;
 import dev.livetap.nativeio.testing.FdCounter;
-import dev.livetap.nativeio.testing.PrivateNetns;
-import dev.livetap.nativeio.testing.RequiresTun;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -31,7 +26,7 @@ import org.junit.jupiter.api.Timeout;
 
 /**
  * The QMP server on the real kernel: a path socket with mode 0600, a client over AF_UNIX, and
- * {@code getfd} with a real TAP queue fd passed by SCM_RIGHTS, as libvirt passes TAP fds.
+ * (getfd with real TAP queue fds: testbed's QmpNetdevPassedTapFdsTest).
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
 class QmpRealSocketTest {
@@ -91,22 +86,6 @@ class QmpRealSocketTest {
         }
     }
 
-    @Test
-    @RequiresTun
-    void getfdTakesARealTapQueueFdForNetdevAdd() throws Exception {
-        List<OwnedFd> queue = brokerTapQueue();
-        try (QmpClient c = QmpClient.connect(os, dir.resolve("vm.qmp"), T)) {
-            c.negotiate();
-            c.getfd("tapfd0", queue.get(0));
-            OwnedFd.closeAll(queue);
-            c.execute("netdev_add", QmpJson.object().put("type", "tap").put("id", "net0").put("fd", "tapfd0"));
-            assertEquals(1, vm.takenFds.size(), "netdev_add fd=tapfd0 gets the fd passed with getfd");
-            OwnedFd got = vm.takenFds.get(0);
-            assertEquals(FdKind.TUN, os.fds().kind(got), "the fd that arrived over QMP is the TAP queue");
-            assertEquals("ltq0", os.tun().info(got).name(), "TUNGETIFF on the received fd names the TAP");
-        }
-    }
-
     private String exchange(OwnedFd raw, String send, String until) throws InterruptedException {
         ByteBuffer out = ByteBuffer.wrap(send.getBytes(StandardCharsets.UTF_8));
         StringBuilder in = new StringBuilder();
@@ -126,13 +105,5 @@ class QmpRealSocketTest {
             }
         }
         return in.toString();
-    }
-
-    /** One queue of a TAP that a child JVM opens inside a private namespace and passes back. */
-    private List<OwnedFd> brokerTapQueue() throws Exception {
-        // The namespace goes away with try-with-resources; the TAP lives on through our fd.
-        try (PrivateNetns ns = PrivateNetns.create()) {
-            return TapBroker.openQueues(os, dir, ns, "ltq0", 1, TunFlags.TAP_VNET_MQ, T);
-        }
     }
 }

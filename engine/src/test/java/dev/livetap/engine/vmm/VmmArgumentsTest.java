@@ -50,6 +50,13 @@ class VmmArgumentsTest {
         assertEquals(VmmMain.USAGE, VmmMain.run(List.of("--vms", "0", "--qmp-dir", "/nonexistent-livetap-test")));
     }
 
+    @Test
+    void theVhostFaultOptionNeedsItsPlugInWhichTheLibraryDoesNotShip(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) {
+        assertEquals(VmmMain.USAGE, VmmMain.run(List.of("--qmp", dir.resolve("a.qmp").toString(), "--x-fault-vhost-setup", "1")),
+                "without the simulation's plug-in on the class path the VMM refuses before it starts");
+        assertTrue(java.nio.file.Files.notExists(dir.resolve("a.qmp")), "nothing was started");
+    }
+
     private static String message(String... args) {
         return assertThrows(VmmArguments.BadArguments.class, () -> VmmArguments.parse(List.of(args).isEmpty() ? List.of()
                 : List.of(args)).plans(), "refused: " + List.of(args)).getMessage();

@@ -4,7 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.livetap.engine.qmp.QmpClient;
-import dev.livetap.engine.report.Percentiles;
+import dev.livetap.report.Percentiles;
 import dev.livetap.fleet.budget.FreezeBudget;
 import dev.livetap.testbed.NetworkNamespace;
 import dev.livetap.testbed.ProcessCensus;

@@ -1,6 +1,6 @@
 package dev.livetap.simulation.report;
 
-import dev.livetap.engine.report.SvgChart;
+import dev.livetap.report.SvgChart;
 import dev.livetap.simulation.Fault;
 import dev.livetap.simulation.Phase;
 import dev.livetap.simulation.SimRun;

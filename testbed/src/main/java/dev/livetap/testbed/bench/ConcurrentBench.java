@@ -10,7 +10,9 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.livetap.engine.qmp.QmpConnection;
 import dev.livetap.engine.qmp.QmpJson;
 import dev.livetap.engine.qmp.QmpMux;
-import dev.livetap.engine.report.Percentiles;
+import dev.livetap.report.Percentiles;
+import dev.livetap.testbed.Retry;
+import dev.livetap.testbed.orchestration.LocalMigration;
 import dev.livetap.testbed.vmm.VmmProcess;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -54,29 +56,10 @@ public final class ConcurrentBench {
         }
     }
 
-    /** Retries of a {@code migrate} refused because the target had bound but not yet listened. */
-    static final int MAX_CONNECT_RETRIES = 100;
     /** VMs whose set-up commands (NICs, migrate-incoming) are in progress at once. */
     static final int SETUP_WIDTH = 16;
 
     private ConcurrentBench() {
-    }
-
-    /** What the bench saw of one VM's migration (bench clock = CLOCK_MONOTONIC, as the engine's stamps). */
-    private static final class Vm {
-        long migrateSentNs;
-        long migrateReplyNs;
-        long sourceActiveNs;
-        long sourceCompletedNs;
-        long targetCompletedNs;
-        long targetResumedNs;
-        int connectRetries;
-        boolean ended;
-        String failure;
-
-        long endNs() {
-            return Math.max(sourceCompletedNs, targetResumedNs);
-        }
     }
 
     public static ObjectNode run(Options o, Consumer<String> progress) throws IOException {
@@ -161,20 +144,15 @@ public final class ConcurrentBench {
                 List<String> refused = new ArrayList<>();
                 windowed(mux, total, o.setupWidth(), timeoutNs, "migrate-incoming", (i, done) -> {
                     int[] answered = {0};
-                    Consumer<QmpConnection.Reply> check = r -> {
+                    // the driver's set-up: local and events on both sides, migrate-incoming on the target
+                    LocalMigration.sendSetUp(src[i], tgt[i], uris[i], r -> {
                         if (!r.ok()) {
                             refused.add(r.command() + ": " + r.error());
                         }
-                        if (++answered[0] == 5) {
+                        if (++answered[0] == LocalMigration.SET_UP_COMMANDS) {
                             done.run();
                         }
-                    };
-                    // MIGRATION events come only with the events capability, as from QEMU
-                    tgt[i].send("migrate-set-capabilities", eventsOn(), check);
-                    tgt[i].send("migrate-set-parameters", QmpJson.object().put("local", true), check);
-                    tgt[i].send("migrate-incoming", QmpJson.object().put("uri", uris[i]), check);
-                    src[i].send("migrate-set-capabilities", eventsOn(), check);
-                    src[i].send("migrate-set-parameters", QmpJson.object().put("local", true), check);
+                    });
                 });
                 if (!refused.isEmpty()) {
                     throw new IOException(refused.size() + " set-up command(s) refused, first: " + refused.get(0));
@@ -186,20 +164,20 @@ public final class ConcurrentBench {
                 int warmCompleted = 0;
                 if (w > 0) {
                     progress.accept(w + " warm-up migrations at once; load " + DowntimeBench.loadAverage());
-                    Batch warm = Batch.run(mux, src, tgt, uris, n, total, o.inFlight(), timeoutNs);
-                    warmCompleted = warm.completed;
-                    if (warm.completed != w) {
-                        throw new IOException("warm-up: " + warm.completed + "/" + w + " migrations ended: "
-                                + (warm.unfinished != null ? warm.unfinished + "; " : "") + warm.failures);
+                    LocalMigration.BatchResult warm = LocalMigration.runBatch(mux, src, tgt, uris, n, total, o.inFlight(), o.timeout());
+                    warmCompleted = warm.completed();
+                    if (warm.completed() != w) {
+                        throw new IOException("warm-up: " + warm.completed() + "/" + w + " migrations ended: "
+                                + (warm.unfinished() != null ? warm.unfinished() + "; " : "") + warm.failures());
                     }
                     p0 = phase(phases, "warmup_migrations", p0);
                     // the first batch of a fresh process pair (the JIT compiles the migration path meanwhile)
                     ObjectNode cold = out.putObject("warmup");
                     cold.put("vms", w);
-                    cold.put("completed", warm.completed);
-                    double ws = (warm.windowEnd - warm.t0) / 1e9;
-                    cold.put("migrations_per_s", ws > 0 ? Math.round(warm.completed / ws * 10) / 10.0 : 0);
-                    cold.put("window_ms", DowntimeBench.round((warm.windowEnd - warm.t0) / 1e6));
+                    cold.put("completed", warm.completed());
+                    double ws = (warm.windowEnd() - warm.t0()) / 1e9;
+                    cold.put("migrations_per_s", ws > 0 ? Math.round(warm.completed() / ws * 10) / 10.0 : 0);
+                    cold.put("window_ms", DowntimeBench.round((warm.windowEnd() - warm.t0()) / 1e6));
                 }
 
                 // ---- measured window: first migrate written -> last migration ended
@@ -208,15 +186,15 @@ public final class ConcurrentBench {
                 Map<String, Long> threads0t = ProcessCensus.threadTicks(t.pid());
                 long[] cpu0 = {ProcessCensus.cpuTicks(s.pid()), ProcessCensus.cpuTicks(t.pid()), ProcessCensus.cpuTicks(ProcessHandle.current().pid())};
                 long[] machine0 = machineTicks();
-                Batch b = Batch.run(mux, src, tgt, uris, 0, n, o.inFlight(), timeoutNs);
+                LocalMigration.BatchResult b = LocalMigration.runBatch(mux, src, tgt, uris, 0, n, o.inFlight(), o.timeout());
                 long afterWindow = System.nanoTime();
                 long[] cpu1 = {ProcessCensus.cpuTicks(s.pid()), ProcessCensus.cpuTicks(t.pid()), ProcessCensus.cpuTicks(ProcessHandle.current().pid())};
                 long[] machine1 = machineTicks();
                 Map<String, Long> threads1s = ProcessCensus.threadTicks(s.pid());
                 Map<String, Long> threads1t = ProcessCensus.threadTicks(t.pid());
-                phases.put("migrate_window", (b.windowEnd - b.t0) / 1e6);
+                phases.put("migrate_window", (b.windowEnd() - b.t0()) / 1e6);
                 p0 = afterWindow;
-                progress.accept(b.completed + "/" + n + " migrations ended in " + (b.windowEnd - b.t0) / 1_000_000
+                progress.accept(b.completed() + "/" + n + " migrations ended in " + (b.windowEnd() - b.t0()) / 1_000_000
                         + " ms; load " + DowntimeBench.loadAverage());
 
                 // ---- after the window: the engine's stamps of every ended migration (pipelined query-migrate)
@@ -225,7 +203,7 @@ public final class ConcurrentBench {
                 int[] stamps = {0};
                 int wanted = 0;
                 for (int i = 0; i < n; i++) {
-                    if (!b.vms[i].ended) {
+                    if (!b.migrations().get(i).ended()) {
                         continue;
                     }
                     int v = i;
@@ -256,43 +234,40 @@ public final class ConcurrentBench {
                 List<long[]> inFlight = new ArrayList<>();
                 List<long[]> frozen = new ArrayList<>();
                 for (int i = 0; i < n; i++) {
-                    Vm vm = b.vms[i];
-                    retries += vm.connectRetries;
-                    if (vm.migrateReplyNs != 0) {
-                        migrateRtt.add((vm.migrateReplyNs - vm.migrateSentNs) / 1e6);
+                    LocalMigration.BatchMigration vm = b.migrations().get(i);
+                    retries += vm.connectRetries();
+                    if (vm.migrateReplyNs() != 0) {
+                        migrateRtt.add((vm.migrateReplyNs() - vm.migrateSentNs()) / 1e6);
                     }
-                    if (!vm.ended) {
+                    if (!vm.ended()) {
                         continue;
                     }
-                    if (vm.sourceActiveNs != 0) {
-                        toActive.add((vm.sourceActiveNs - b.t0) / 1e6);
+                    if (vm.sourceActiveNs() != 0) {
+                        toActive.add((vm.sourceActiveNs() - b.t0()) / 1e6);
                     }
-                    toEnd.add((vm.endNs() - b.t0) / 1e6);
-                    inFlight.add(new long[] {vm.migrateSentNs, vm.endNs()});
+                    toEnd.add((vm.endNs() - b.t0()) / 1e6);
+                    inFlight.add(new long[] {vm.migrateSentNs(), vm.endNs()});
                     if (stopped[i] == 0 || started[i] == 0) {
                         unstamped++;
                         continue;
                     }
                     downtimes.add((started[i] - stopped[i]) / 1e6);
-                    stopAt.add((stopped[i] - b.t0) / 1e6); // the engine's stamps are CLOCK_MONOTONIC, as System.nanoTime
-                    startAt.add((started[i] - b.t0) / 1e6);
+                    stopAt.add((stopped[i] - b.t0()) / 1e6); // the engine's stamps are CLOCK_MONOTONIC, as System.nanoTime
+                    startAt.add((started[i] - b.t0()) / 1e6);
                     frozen.add(new long[] {stopped[i], started[i]});
                     firstStop = Math.min(firstStop, stopped[i]);
                     lastStart = Math.max(lastStart, started[i]);
                 }
                 Long rss1 = rssMb(s.pid(), t.pid());
                 // the source closes each channel once its 'completed' is in the kernel: let the closes land
-                int leaked;
-                int moved = b.completed + warmCompleted;
-                long settle = System.nanoTime() + 10_000_000_000L;
-                while (true) {
+                int moved = b.completed() + warmCompleted;
+                int[] leaked = {0};
+                Retry.until(Duration.ofSeconds(10), Duration.ofMillis(50), () -> {
                     // a migrated TAP fd is the target's now; one that did not migrate is still the source's
-                    leaked = (ProcessCensus.fdsBesideTheJvmsOwn(s.pid()) - srcFds0 - (realTaps - moved)) + (ProcessCensus.fdsBesideTheJvmsOwn(t.pid()) - tgtFds0 - moved);
-                    if (leaked <= 0 || System.nanoTime() > settle) {
-                        break;
-                    }
-                    sleep(50);
-                }
+                    leaked[0] = (ProcessCensus.fdsBesideTheJvmsOwn(s.pid()) - srcFds0 - (realTaps - moved))
+                            + (ProcessCensus.fdsBesideTheJvmsOwn(t.pid()) - tgtFds0 - moved);
+                    return leaked[0] <= 0;
+                });
                 phase(phases, "fd_settle", p0);
                 if (o.jfrDir() != null) {
                     ObjectNode jfrOut = out.putObject("jfr");
@@ -309,18 +284,18 @@ public final class ConcurrentBench {
                 out.put("stand_in_fds", 0);
                 out.put("warmup_vms", w);
                 out.put("in_flight_limit", Math.min(o.inFlight(), n));
-                out.put("completed", b.completed);
-                double seconds = (b.windowEnd - b.t0) / 1e9;
-                out.put("migrations_per_s", seconds > 0 ? Math.round(b.completed / seconds * 10) / 10.0 : 0);
-                out.put("window_ms", DowntimeBench.round((b.windowEnd - b.t0) / 1e6));
-                if (b.issued != 0) { // first to last migrate written (all at once: a few ms)
-                    out.put("migrate_commands_ms", DowntimeBench.round((b.issued - b.t0) / 1e6));
+                out.put("completed", b.completed());
+                double seconds = (b.windowEnd() - b.t0()) / 1e9;
+                out.put("migrations_per_s", seconds > 0 ? Math.round(b.completed() / seconds * 10) / 10.0 : 0);
+                out.put("window_ms", DowntimeBench.round((b.windowEnd() - b.t0()) / 1e6));
+                if (b.issued() != 0) { // first to last migrate written (all at once: a few ms)
+                    out.put("migrate_commands_ms", DowntimeBench.round((b.issued() - b.t0()) / 1e6));
                 }
                 // the window on the wall clock, to cut profiles (e.g. --jfr) to it
                 long epochMinusMono = System.currentTimeMillis() - System.nanoTime() / 1_000_000;
                 ArrayNode we = out.putArray("window_epoch_ms");
-                we.add(b.t0 / 1_000_000 + epochMinusMono);
-                we.add(b.windowEnd / 1_000_000 + epochMinusMono);
+                we.add(b.t0() / 1_000_000 + epochMinusMono);
+                we.add(b.windowEnd() / 1_000_000 + epochMinusMono);
                 out.put("first_stop_to_last_start_ms", firstStop == Long.MAX_VALUE ? 0
                         : DowntimeBench.round((lastStart - firstStop) / 1e6));
                 putPercentiles(out.putObject("downtime_ms"), downtimes);
@@ -342,7 +317,7 @@ public final class ConcurrentBench {
                         cpu.put(who[k], (cpu1[k] - cpu0[k]) / hz);
                     }
                 }
-                cpu.put("wall", DowntimeBench.round((afterWindow - b.t0) / 1e9));
+                cpu.put("wall", DowntimeBench.round((afterWindow - b.t0()) / 1e9));
                 long busy = machine1[0] - machine0[0];
                 long all0 = machine1[1] - machine0[1];
                 cpu.put("machine_busy_fraction", all0 > 0 ? Math.round(100.0 * busy / all0) / 100.0 : 0);
@@ -359,16 +334,16 @@ public final class ConcurrentBench {
                 ObjectNode heap = out.putObject("heap_mb");
                 heap.set("source", heapInfo(s.pid()));
                 heap.set("target", heapInfo(t.pid()));
-                out.put("fds_leaked", Math.max(0, leaked));
+                out.put("fds_leaked", Math.max(0, leaked[0]));
                 ObjectNode ph = out.putObject("phases_ms");
                 phases.forEach((k, v) -> ph.put(k, DowntimeBench.round(v)));
                 ObjectNode q = out.putObject("bench_qmp");
                 q.put("replies", mux.replies());
                 q.put("events", mux.events());
                 q.put("selects", mux.selects());
-                List<String> failures = new ArrayList<>(b.failures);
-                if (b.unfinished != null) {
-                    failures.add(0, b.unfinished);
+                List<String> failures = new ArrayList<>(b.failures());
+                if (b.unfinished() != null) {
+                    failures.add(0, b.unfinished());
                 }
                 if (!failures.isEmpty()) {
                     ArrayNode f = out.putArray("failures");
@@ -397,138 +372,6 @@ public final class ConcurrentBench {
             DowntimeBench.deleteTree(dir);
         }
         return out;
-    }
-
-    /**
-     * VMs {@code from..to-1} migrating at once: every {@code migrate} is written without waiting,
-     * then the bench dispatches MIGRATION/RESUME events until each migration ended (source
-     * completed and target resumed) or failed, bounded by {@code timeoutNs} from the first write.
-     */
-    static final class Batch {
-        final Vm[] vms;
-        long t0;
-        long issued;
-        long windowEnd;
-        int completed;
-        final List<String> failures = new ArrayList<>();
-        String unfinished;
-
-        private Batch(int count) {
-            vms = new Vm[count];
-            for (int i = 0; i < count; i++) {
-                vms[i] = new Vm();
-            }
-        }
-
-        static Batch run(QmpMux mux, QmpMux.Conn[] src, QmpMux.Conn[] tgt, String[] uris, int from, int to, int inFlight,
-                long timeoutNs) throws IOException {
-            int count = to - from;
-            Batch b = new Batch(count);
-            int[] open = {count};
-            List<Consumer<QmpConnection.Reply>> onMigrateReply = new ArrayList<>();
-            int[] next = {0};
-            // at most inFlight migrations between their migrate and their end: each end lets the next one go
-            Runnable startNext = () -> {
-                if (next[0] < count) {
-                    int k = next[0]++;
-                    b.vms[k].migrateSentNs = System.nanoTime();
-                    src[from + k].send("migrate", QmpJson.object().put("uri", uris[from + k]), onMigrateReply.get(k));
-                    if (next[0] == count) {
-                        b.issued = System.nanoTime();
-                    }
-                }
-            };
-            for (int k = 0; k < count; k++) {
-                Vm vm = b.vms[k];
-                QmpMux.Conn sc = src[from + k];
-                QmpMux.Conn tc = tgt[from + k];
-                String uri = uris[from + k];
-                Runnable endIfDone = () -> {
-                    if (!vm.ended && vm.failure == null && vm.sourceCompletedNs != 0 && vm.targetResumedNs != 0) {
-                        vm.ended = true;
-                        open[0]--;
-                        startNext.run();
-                    }
-                };
-                Consumer<String> fail = why -> {
-                    if (!vm.ended && vm.failure == null) {
-                        vm.failure = why;
-                        open[0]--;
-                        startNext.run();
-                    }
-                };
-                Consumer<QmpConnection.Reply> onMigrate = r -> {
-                    vm.migrateReplyNs = r.receivedNs();
-                    if (!r.ok()) {
-                        fail.accept("migrate: " + r.error());
-                    }
-                };
-                onMigrateReply.add(onMigrate);
-                sc.onEvent(e -> {
-                    if (!e.event().equals("MIGRATION")) {
-                        return;
-                    }
-                    switch (e.status()) {
-                        case "active" -> vm.sourceActiveNs = vm.sourceActiveNs == 0 ? e.ns() : vm.sourceActiveNs;
-                        case "completed" -> {
-                            vm.sourceCompletedNs = e.ns();
-                            endIfDone.run();
-                        }
-                        case "failed", "cancelled" -> sc.send("query-migrate", null, q -> {
-                            String error = q.ok() ? q.value().path("error-desc").asText() : q.error();
-                            // bind(2) and listen(2) of the target are two steps: a connect in between is
-                            // refused and the source fails at once, before stopping anything: retry (bounded)
-                            if (error.startsWith("cannot connect") && vm.connectRetries < MAX_CONNECT_RETRIES
-                                    && vm.sourceActiveNs == 0) {
-                                vm.connectRetries++;
-                                mux.later(2_000_000L, () -> sc.send("migrate", QmpJson.object().put("uri", uri), onMigrate));
-                            } else {
-                                fail.accept("source " + e.status() + ": " + error);
-                            }
-                        });
-                        default -> {
-                            // setup, device: progress only
-                        }
-                    }
-                });
-                tc.onEvent(e -> {
-                    if (e.event().equals("RESUME")) {
-                        vm.targetResumedNs = e.ns();
-                        endIfDone.run();
-                    } else if (e.event().equals("MIGRATION")) {
-                        if (e.status().equals("completed")) {
-                            vm.targetCompletedNs = e.ns();
-                        } else if (e.status().equals("failed") || e.status().equals("cancelled")) {
-                            tc.send("query-migrate", null, q -> fail.accept("target " + e.status() + ": "
-                                    + (q.ok() ? q.value().path("error-desc").asText() : q.error())));
-                        }
-                    }
-                });
-            }
-            b.t0 = System.nanoTime();
-            for (int k = 0; k < Math.min(inFlight, count); k++) {
-                startNext.run();
-            }
-            try {
-                mux.pump(b.t0 + timeoutNs, () -> open[0] == 0, "the end of " + count + " migrations");
-            } catch (QmpMux.TimeoutException e) {
-                b.unfinished = open[0] + " migration(s) not ended within " + timeoutNs / 1_000_000 + " ms";
-            }
-            b.windowEnd = b.t0;
-            for (Vm vm : b.vms) {
-                if (vm.ended) {
-                    b.completed++;
-                    b.windowEnd = Math.max(b.windowEnd, vm.endNs());
-                } else if (vm.failure != null && b.failures.size() < 5) {
-                    b.failures.add(vm.failure);
-                }
-            }
-            for (int k = 0; k < count; k++) { // later events of these VMs are not this batch's
-                src[from + k].onEvent(e -> { });
-                tgt[from + k].onEvent(e -> { });
-            }
-            return b;
-        }
     }
 
     /**
@@ -610,16 +453,13 @@ public final class ConcurrentBench {
         mux.pump(System.nanoTime() + timeoutNs, () -> finished[0] == n, what);
     }
 
-    /** Waits (bounded, 1 ms naps) until every target's migration socket path exists. */
+    /** Waits (bounded, {@link Retry}) until every target's migration socket path exists. */
     private static void awaitPaths(Path dir, int n, long timeoutNs) throws IOException {
         long deadline = System.nanoTime() + timeoutNs;
         for (int i = 0; i < n; i++) {
             Path p = dir.resolve("m" + i + ".sock");
-            while (!Files.exists(p)) {
-                if (System.nanoTime() > deadline) {
-                    throw new IOException("the target did not listen at " + p + " in time");
-                }
-                sleep(1);
+            if (!Retry.until(Duration.ofNanos(Math.max(0, deadline - System.nanoTime())), Duration.ofMillis(1), () -> Files.exists(p))) {
+                throw new IOException("the target did not listen at " + p + " in time");
             }
         }
     }
@@ -648,6 +488,7 @@ public final class ConcurrentBench {
             return;
         }
         Percentiles p = Percentiles.of(samples);
+        node.put("count", p.count());
         node.put("min", DowntimeBench.round(p.min()));
         node.put("p50", DowntimeBench.round(p.p50()));
         node.put("p99", DowntimeBench.round(p.p99()));
@@ -711,19 +552,4 @@ public final class ConcurrentBench {
         return h;
     }
 
-    private static void sleep(long ms) {
-        try {
-            Thread.sleep(ms);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-    }
-
-
-    /** {@code migrate-set-capabilities} turning on {@code events}: MIGRATION events come only with it, as from QEMU. */
-    private static com.fasterxml.jackson.databind.node.ObjectNode eventsOn() {
-        com.fasterxml.jackson.databind.node.ObjectNode cap = QmpJson.object();
-        cap.putArray("capabilities").addObject().put("capability", "events").put("state", true);
-        return cap;
-    }
 }

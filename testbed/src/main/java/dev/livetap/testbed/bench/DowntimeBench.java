@@ -7,7 +7,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.livetap.engine.qmp.QmpClient;
 import dev.livetap.engine.qmp.QmpJson;
-import dev.livetap.engine.report.Percentiles;
+import dev.livetap.report.Percentiles;
 import dev.livetap.testbed.orchestration.LocalMigration;
 import dev.livetap.testbed.vmm.VmmProcess;
 import java.io.IOException;
@@ -142,6 +142,7 @@ public final class DowntimeBench {
         out.put("warmup_migrations", warm.size());
         out.put("unmeasured_migrations", unmeasured);
         ObjectNode dt = out.putObject("downtime_ms");
+        dt.put("count", d.count());
         dt.put("p50", round(d.p50()));
         dt.put("p99", round(d.p99()));
         dt.put("max", round(d.max()));

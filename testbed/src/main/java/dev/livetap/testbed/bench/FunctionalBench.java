@@ -4,7 +4,7 @@ import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.livetap.engine.qmp.QmpClient;
 import dev.livetap.engine.qmp.QmpJson;
-import dev.livetap.engine.report.Percentiles;
+import dev.livetap.report.Percentiles;
 import dev.livetap.testbed.HostCommand;
 import dev.livetap.testbed.NetworkNamespace;
 import dev.livetap.testbed.Ping;

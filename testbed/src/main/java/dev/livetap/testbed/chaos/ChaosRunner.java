@@ -3,6 +3,8 @@ package dev.livetap.testbed.chaos;
 import dev.livetap.testbed.ProcessCensus;
 import dev.livetap.testbed.Ping;
 import dev.livetap.testbed.NetworkNamespace;
+import dev.livetap.testbed.Retry;
+import dev.livetap.testbed.orchestration.LocalMigration;
 import dev.livetap.testbed.vmm.VmmProcess;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -223,14 +225,6 @@ public final class ChaosRunner implements AutoCloseable {
         v.addNic(IFNAME, o.queues(), v.options().incoming(), "52:54:00:12:34:56");
     }
 
-    /** Descriptor counts from /proc/PID/fd: TUN queues and sockets. */
-    record Fds(int tun, int sockets) {
-        @Override
-        public String toString() {
-            return tun + " TUN queue(s), " + sockets + " socket(s)";
-        }
-    }
-
     private static String migrationStatus(VmmProcess v) throws Exception {
         return v.execute("query-migrate").path("status").asText("none");
     }
@@ -255,63 +249,14 @@ public final class ChaosRunner implements AutoCloseable {
         return e.isMissingNode() || e.isNull() ? null : e.asText();
     }
 
-    /**
-     * Counts TUN queues by {@code /proc/PID/fdinfo/N} (a TUN file shows {@code iff:}), not by the link
-     * name: a queue received from a process whose mount namespace is gone reads as {@code /net/tun}.
-     */
-    private static Fds fds(VmmProcess v) {
-        int tun = 0;
-        int sockets = 0;
-        Path proc = Path.of("/proc", String.valueOf(v.pid()));
-        try (java.nio.file.DirectoryStream<Path> d = Files.newDirectoryStream(proc.resolve("fd"))) {
-            for (Path e : d) {
-                try {
-                    String target = Files.readSymbolicLink(e).toString();
-                    if (target.startsWith("socket:")) {
-                        sockets++;
-                    } else if (target.endsWith("/tun") && Files.readString(proc.resolve("fdinfo").resolve(e.getFileName()))
-                            .contains("iff:")) {
-                        tun++;
-                    }
-                } catch (IOException gone) {
-                    // closed meanwhile
-                }
-            }
-        } catch (IOException e) {
-            return new Fds(-1, -1);
-        }
-        return new Fds(tun, sockets);
+    /** TUN queues and sockets of a VMM (the census counts TUN queues by fdinfo, not by the link name). */
+    private static ProcessCensus.FdKinds fds(VmmProcess v) {
+        return ProcessCensus.fdKinds(v.pid());
     }
 
     /** The descriptors other than jars, libraries and the JVM's own files (for messages). */
     private static String describeFds(VmmProcess v) {
-        Map<String, String> unix = new java.util.HashMap<>();
-        try {
-            for (String line : Files.readAllLines(Path.of("/proc", String.valueOf(v.pid()), "net", "unix"))) {
-                String[] f = line.trim().split("\\s+");
-                if (f.length >= 7 && !f[0].equals("Num")) {
-                    unix.put("socket:[" + f[6] + "]", " (unix st " + f[5] + (f.length > 7 ? " " + f[7] : "") + ")");
-                }
-            }
-        } catch (IOException e) {
-            // described without
-        }
-        StringBuilder b = new StringBuilder();
-        try (java.nio.file.DirectoryStream<Path> d = Files.newDirectoryStream(Path.of("/proc", String.valueOf(v.pid()), "fd"))) {
-            for (Path e : d) {
-                try {
-                    String t = Files.readSymbolicLink(e).toString();
-                    if (!(t.endsWith(".jar") || t.endsWith(".so") || t.contains("/jvm/") || t.endsWith(".out"))) {
-                        b.append(b.length() > 0 ? ", " : "").append(e.getFileName()).append("->").append(t).append(unix.getOrDefault(t, ""));
-                    }
-                } catch (IOException gone) {
-                    // closed meanwhile
-                }
-            }
-        } catch (IOException e) {
-            return e.toString();
-        }
-        return b.toString();
+        return ProcessCensus.describeFds(v.pid());
     }
 
     // ------------------------------------------------------------------ one run
@@ -335,65 +280,77 @@ public final class ChaosRunner implements AutoCloseable {
         if (!ping(1, 15) || !ping(3, 5)) {
             violations.add("the source does not answer ping before the run [" + diagnose(src) + "]");
         }
-        Fds srcBefore = fds(src);
-        Fds tgtBefore = fds(tgt);
+        ProcessCensus.FdKinds srcBefore = fds(src);
+        ProcessCensus.FdKinds tgtBefore = fds(tgt);
         Ping.Running traffic = startTraffic();
         String uri = "unix:" + dir.resolve("mig" + index + ".sock");
-        Path sock = Path.of(uri.substring(5));
         String srcPrevious = migrationId(src);
         String tgtPrevious = migrationId(tgt);
-        src.execute("migrate-set-parameters", VmmProcess.args().put("local", true));
-        tgt.execute("migrate-set-parameters", VmmProcess.args().put("local", true));
-        tgt.execute("migrate-incoming", VmmProcess.args().put("uri", uri));
-        if (migrationId(tgt).equals(tgtPrevious)) {
-            violations.add("LegalStatusSequence: query-migrate right after migrate-incoming still reports the previous migration");
-        }
-        // migrate-incoming answers before the target listens (docs/qmp.md), and the path appears at bind(), a
-        // moment before listen(): a connect in between is refused. Wait (bounded) until the kernel lists it listening.
-        boolean listening = SocketDropper.listening(tgt.pid(), sock);
-        for (int k = 0; k < 2_000 && !listening; k++) {
-            Thread.sleep(1);
-            listening = SocketDropper.listening(tgt.pid(), sock);
-        }
-        if (!listening) {
-            // not a violation by itself (a loaded machine); the migration then fails to connect and the source resumes
-            detail.append("target not listening after 2000 polls; ");
-        }
-        String phase = "none";
-        boolean injected = false;
-        if (beforeMigrate) {
-            phase = "incoming";
-            injected = inject(fault, src, tgt, sock, detail);
-        }
-        src.execute("migrate", VmmProcess.args().put("uri", uri));
-        if (!injected) {
-            long until = System.nanoTime() + delayUs * 1_000L;
-            while (System.nanoTime() < until) {
-                Thread.onSpinWait();
+        String[] phase = {"none"};
+        // the one driver (local on both sides, events, migrate-incoming, migrate); the faults strike in its hooks
+        LocalMigration.Hooks faults = new LocalMigration.Hooks() {
+            boolean injected;
+
+            @Override
+            public void beforeMigrate(String to) throws Exception {
+                if (migrationId(tgt).equals(tgtPrevious)) {
+                    violations.add("LegalStatusSequence: query-migrate right after migrate-incoming still reports the previous migration");
+                }
+                // the path appears at bind(), a moment before listen(): a connect in between is refused. Wait
+                // (bounded) until the kernel lists it listening, so that the fault meets a listening target.
+                Path sock = Path.of(to.substring("unix:".length()));
+                if (!Retry.until(Duration.ofMillis(2_000), Duration.ofMillis(1), () -> SocketDropper.listening(tgt.pid(), sock))) {
+                    // not a violation by itself (a loaded machine); the migration then fails to connect and the source resumes
+                    detail.append("target not listening after 2 s; ");
+                }
+                if (beforeMigrate) {
+                    phase[0] = "incoming";
+                    injected = inject(fault, src, tgt, sock, detail);
+                }
             }
-            phase = migrationStatusAfter(src, srcPrevious);
-            injected = inject(fault, src, tgt, sock, detail);
-        }
-        if (fault == ChaosFault.STOP_TARGET && injected) {
-            Thread.sleep(o.migrationTimeoutS() * 1000L + 500);
-            if (contAfterStop) {
-                signal(tgt, "CONT");
-                detail.append("; SIGCONT after ").append(o.migrationTimeoutS() * 1000 + 500).append(" ms");
-            } else {
-                tgt.sigkill();
-                detail.append("; SIGKILL after ").append(o.migrationTimeoutS() * 1000 + 500).append(" ms");
+
+            @Override
+            public void afterMigrate(String to) throws Exception {
+                if (!injected) {
+                    long until = System.nanoTime() + delayUs * 1_000L;
+                    while (System.nanoTime() < until) {
+                        Thread.onSpinWait();
+                    }
+                    phase[0] = migrationStatusAfter(src, srcPrevious);
+                    injected = inject(fault, src, tgt, Path.of(to.substring("unix:".length())), detail);
+                }
+                if (fault == ChaosFault.STOP_TARGET && injected) {
+                    Thread.sleep(o.migrationTimeoutS() * 1000L + 500);
+                    if (contAfterStop) {
+                        signal(tgt, "CONT");
+                        detail.append("; SIGCONT after ").append(o.migrationTimeoutS() * 1000 + 500).append(" ms");
+                    } else {
+                        tgt.sigkill();
+                        detail.append("; SIGKILL after ").append(o.migrationTimeoutS() * 1000 + 500).append(" ms");
+                    }
+                }
             }
-        }
-        // both ends settle (bounded): the source (if alive) and the target (if alive) reach a final status
+
+            @Override
+            public boolean sidesMayDie() {
+                return true;
+            }
+        };
         long settleStart = System.nanoTime();
         long deadline = settleStart + TimeUnit.SECONDS.toNanos(settleBoundS(o.migrationTimeoutS()));
-        String srcStatus = src.isAlive() ? migrationStatusAfter(src, srcPrevious) : "dead";
-        String tgtStatus = tgt.isAlive() ? migrationStatusAfter(tgt, tgtPrevious) : "dead";
-        while (System.nanoTime() < deadline && !(isFinal(srcStatus) && isFinal(tgtStatus))) {
-            Thread.sleep(5);
-            srcStatus = src.isAlive() ? migrationStatusAfter(src, srcPrevious) : "dead";
-            tgtStatus = tgt.isAlive() ? migrationStatusAfter(tgt, tgtPrevious) : "dead";
-        }
+        LocalMigration.run(LocalMigration.Options.of(src.qmpSocket(), tgt.qmpSocket())
+                .withUri(uri)
+                .withTimeout(Duration.ofSeconds(settleBoundS(o.migrationTimeoutS()))), line -> { }, faults);
+        // the driver waited for both sides; the runner reads their statuses through its own connections (a
+        // status still short of final by the same bound is a liveness violation)
+        String[] statuses = new String[2];
+        Retry.until(Duration.ofNanos(Math.max(0, deadline - System.nanoTime())), Duration.ofMillis(5), () -> {
+            statuses[0] = src.isAlive() ? migrationStatusAfter(src, srcPrevious) : "dead";
+            statuses[1] = tgt.isAlive() ? migrationStatusAfter(tgt, tgtPrevious) : "dead";
+            return isFinal(statuses[0]) && isFinal(statuses[1]);
+        });
+        String srcStatus = statuses[0];
+        String tgtStatus = statuses[1];
         if (!(isFinal(srcStatus) && isFinal(tgtStatus))) {
             violations.add("Liveness: no final status within " + settleBoundS(o.migrationTimeoutS()) + " s (source " + srcStatus
                     + ", target " + tgtStatus + ")");
@@ -443,8 +400,8 @@ public final class ChaosRunner implements AutoCloseable {
         if (owner == tgt) {
             // after completed the target resumes by itself once the source's confirmation arrived (bounded wait);
             // a target that completed without it (the source died) stays paused and resumes on cont
-            for (int k = 0; k < 100 && outcome.equals("completed") && !tgt.runState().equals("running"); k++) {
-                Thread.sleep(10);
+            if (outcome.equals("completed")) {
+                Retry.until(Duration.ofSeconds(2), Duration.ofMillis(10), () -> tgt.runState().equals("running"));
             }
             if (!tgt.runState().equals("running")) {
                 tgt.execute("cont");
@@ -462,12 +419,7 @@ public final class ChaosRunner implements AutoCloseable {
             }
         } else if (tapExists()) {
             // the target holds no queue: once the in-flight fds are closed the non-persistent TAP disappears
-            boolean gone = false;
-            for (int k = 0; k < 300 && !gone; k++) {
-                Thread.sleep(10);
-                gone = !tapExists();
-            }
-            if (!gone) {
+            if (!Retry.until(Duration.ofSeconds(10), Duration.ofMillis(10), () -> !tapExists())) {
                 violations.add("device lost by the rules, but " + IFNAME + " still exists (someone still holds a queue)");
             }
         }
@@ -493,11 +445,13 @@ public final class ChaosRunner implements AutoCloseable {
             }
             int tunWanted = v == owner ? o.queues() : 0;
             int socketsWanted = v == src ? srcBefore.sockets() : tgtBefore.sockets();
-            Fds now = fds(v);
-            for (int k = 0; k < 500 && (now.tun() != tunWanted || now.sockets() > socketsWanted); k++) {
-                Thread.sleep(10); // closes after a failure are asynchronous
-                now = fds(v);
-            }
+            ProcessCensus.FdKinds[] seen = {null};
+            // closes after a failure are asynchronous
+            Retry.until(Duration.ofSeconds(10), Duration.ofMillis(10), () -> {
+                seen[0] = fds(v);
+                return seen[0].tun() == tunWanted && seen[0].sockets() <= socketsWanted;
+            });
+            ProcessCensus.FdKinds now = seen[0];
             int extra = Math.max(0, now.tun() - tunWanted) + Math.max(0, now.sockets() - socketsWanted);
             leaked += extra;
             if (extra > 0 || now.tun() < tunWanted) {
@@ -531,7 +485,7 @@ public final class ChaosRunner implements AutoCloseable {
             }
         }
         long wallMs = (System.nanoTime() - t0) / 1_000_000;
-        return new Run(index, seed, fault, moment, phase, outcome, owner == null ? "none" : owner == src ? "source" : "target",
+        return new Run(index, seed, fault, moment, phase[0], outcome, owner == null ? "none" : owner == src ? "source" : "target",
                 leaked, violations, pings[0], pings[1], wallMs, detail.toString().replaceFirst("^; ", ""));
     }
 
@@ -587,13 +541,12 @@ public final class ChaosRunner implements AutoCloseable {
                 detail.append("SIGSTOP target");
             }
             case DROP_SOCKET -> {
-                OptionalInt fd = OptionalInt.empty();
-                for (int k = 0; k < 50 && fd.isEmpty(); k++) {
-                    fd = SocketDropper.acceptedSocket(tgt.pid(), sock);
-                    if (fd.isEmpty()) {
-                        Thread.sleep(1);
-                    }
-                }
+                OptionalInt[] found = {OptionalInt.empty()};
+                Retry.until(Duration.ofMillis(100), Duration.ofMillis(1), () -> {
+                    found[0] = SocketDropper.acceptedSocket(tgt.pid(), sock);
+                    return found[0].isPresent();
+                });
+                OptionalInt fd = found[0];
                 if (fd.isEmpty()) {
                     detail.append("no migration connection to drop (already closed)");
                     return true;

@@ -2,7 +2,7 @@ package dev.livetap.testbed.demo;
 
 import dev.livetap.testbed.Ping;
 import dev.livetap.testbed.demo.DemoSummary.Migration;
-import dev.livetap.engine.report.SvgChart;
+import dev.livetap.report.SvgChart;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;

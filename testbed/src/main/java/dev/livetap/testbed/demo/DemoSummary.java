@@ -3,8 +3,8 @@ package dev.livetap.testbed.demo;
 import dev.livetap.testbed.Ping;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.livetap.engine.report.Percentiles;
-import dev.livetap.engine.report.Table;
+import dev.livetap.report.Percentiles;
+import dev.livetap.report.Table;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -226,12 +226,14 @@ public final class DemoSummary {
         o.put("migrations", migrations.size());
         o.put("migrations_completed", completed());
         ObjectNode d = o.putObject("downtime_ms");
+        d.put("count", downtime.count());
         number(d, "p50", downtime.p50());
         number(d, "p99", downtime.p99());
         number(d, "max", downtime.max());
         if (switchMs.count() > 0) {
             ObjectNode s = o.putObject("network_switch_ms");
-            number(s, "p50", switchMs.p50());
+            s.put("count", switchMs.count());
+        number(s, "p50", switchMs.p50());
             number(s, "p99", switchMs.p99());
         }
         if (ping != null) {
@@ -255,6 +257,7 @@ public final class DemoSummary {
         o.put("probes_answered", probesAnswered());
         o.put("freezes_without_probe", freezesWithoutProbe());
         ObjectNode h = o.putObject("held_freeze_ms");
+        h.put("count", heldMs.count());
         number(h, "p50", heldMs.p50());
         number(h, "p99", heldMs.p99());
         var list = o.putArray("runs");

@@ -8,6 +8,7 @@ import dev.livetap.nativeio.OwnedFd;
 import dev.livetap.nativeio.UnixSockets;
 import dev.livetap.nativeio.linux.JnaOs;
 import dev.livetap.testbed.ChildProcess;
+import dev.livetap.testbed.Retry;
 import dev.livetap.testbed.qemu.QemuProcess;
 import dev.livetap.testbed.vmm.VmmProcess;
 import java.io.UncheckedIOException;
@@ -172,27 +173,27 @@ public final class ScenarioRunner {
                 return null;
             }
         }
-        long deadline = System.nanoTime() + CONNECT_RETRY.toNanos();
-        while (true) {
+        QmpClient[] client = {null};
+        Exception[] last = {null};
+        Path qmp = socket;
+        // QEMU creates its socket a moment after it starts: connect again (bounded) until it answers
+        Retry.until(CONNECT_RETRY, Duration.ofMillis(50), () -> {
             try {
-                QmpClient client = QmpClient.connect(unix, JnaOs.instance().reactor(), socket, QMP_TIMEOUT);
-                Session s = new Session(role, process, owner, client);
-                client.observeLines(s::onLine);
-                return s;
+                client[0] = QmpClient.connect(unix, JnaOs.instance().reactor(), qmp, QMP_TIMEOUT);
+                return true;
             } catch (RuntimeException | TimeoutException e) {
-                if (System.nanoTime() - deadline > 0) {
-                    digest.harnessError(role + ": cannot connect to QMP at " + socket + ": " + e + "\n" + process.describe());
-                    process.close();
-                    return null;
-                }
-                try {
-                    Thread.sleep(50);
-                } catch (InterruptedException ie) {
-                    Thread.currentThread().interrupt();
-                    throw new IllegalStateException("interrupted", ie);
-                }
+                last[0] = e;
+                return false;
             }
+        });
+        if (client[0] == null) {
+            digest.harnessError(role + ": cannot connect to QMP at " + socket + ": " + last[0] + "\n" + process.describe());
+            process.close();
+            return null;
         }
+        Session s = new Session(role, process, owner, client[0]);
+        client[0].observeLines(s::onLine);
+        return s;
     }
 
     /** Replaces {@code {dir}} in every string value (arguments are flat or nested objects and arrays). */

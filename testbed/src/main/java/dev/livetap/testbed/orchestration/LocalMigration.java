@@ -4,6 +4,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.livetap.engine.qmp.QmpClient;
+import dev.livetap.engine.qmp.QmpConnection;
+import dev.livetap.engine.qmp.QmpJson;
+import dev.livetap.engine.qmp.QmpMux;
 import dev.livetap.engine.qmp.QmpException;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -291,6 +294,14 @@ public final class LocalMigration {
      * @throws TimeoutException when a QMP reply does not come in time
      */
     public static Result run(Options o, Consumer<String> progress) throws IOException, TimeoutException {
+        return run(o, progress, Hooks.NONE);
+    }
+
+    /**
+     * {@link #run(Options, Consumer)} with {@code hooks} called at their points of the run (the chaos
+     * runner injects its faults there).
+     */
+    public static Result run(Options o, Consumer<String> progress, Hooks hooks) throws IOException, TimeoutException {
         String uri = o.effectiveUri();
         long startNanos = System.nanoTime();
         long deadline = startNanos + o.timeout().toNanos();
@@ -337,6 +348,7 @@ public final class LocalMigration {
             tgt.execute("migrate-incoming", JsonNodeFactory.instance.objectNode().put("uri", uri));
             progress.accept("target: migrate-incoming " + uri);
             awaitListening(uri, deadline);
+            hooks.call(() -> hooks.beforeMigrate(uri));
             long migrateWallMicros = nowMicros();
             long migrateNanos = System.nanoTime(); // CLOCK_MONOTONIC, as the VMMs' stamps
             String error = null;
@@ -346,6 +358,7 @@ public final class LocalMigration {
                 error = e.desc();
             }
             progress.accept("source: migrate " + uri + (error == null ? "" : " refused: " + error));
+            hooks.call(() -> hooks.afterMigrate(uri));
             List<Step> timeline = new ArrayList<>();
             List<DriverStep> driverSteps = new ArrayList<>();
             List<String> notes = new ArrayList<>();
@@ -409,6 +422,9 @@ public final class LocalMigration {
             if (error == null && !FINAL.contains(status)) {
                 error = "the migration did not finish within " + o.timeout().toMillis() + " ms (source status " + status + ")";
                 status = "timeout";
+            }
+            if (hooks.sidesMayDie()) {
+                return settleBothSides(o, uri, status, error, src, tgt, srcEvents, tgtEvents, deadline, startNanos);
             }
             if (!src.atEof()) {
                 srcInfo = src.execute("query-migrate", null);
@@ -757,6 +773,94 @@ public final class LocalMigration {
         return now.getEpochSecond() * 1_000_000 + now.getNano() / 1000;
     }
 
+    /**
+     * Where a caller acts during a run: {@link #run(Options, Consumer, Hooks)} calls each on the
+     * driver's thread, the events of both sides keep arriving meanwhile (the clients buffer them).
+     */
+    public interface Hooks {
+        /** A plain run. */
+        Hooks NONE = new Hooks() {
+        };
+
+        /** After {@code migrate-incoming} answered and the socket path exists; before {@code migrate}. */
+        default void beforeMigrate(String uri) throws Exception {
+        }
+
+        /** Right after {@code migrate} answered (accepted or refused). */
+        default void afterMigrate(String uri) throws Exception {
+        }
+
+        /**
+         * True: either VMM may die or freeze during the run. The driver then waits, after the source's
+         * final status (or its end), for the target's final status (or its end) too, bounded by the
+         * run's timeout, and reports a dead side's info as an empty object (no timeline, no
+         * {@code cont}: the caller applies its own ownership rules).
+         */
+        default boolean sidesMayDie() {
+            return false;
+        }
+
+        private void call(Callable action) throws IOException, TimeoutException {
+            try {
+                action.run();
+            } catch (IOException | TimeoutException | RuntimeException e) {
+                throw e;
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IOException("interrupted in a hook of the migration", e);
+            } catch (Exception e) {
+                throw new IOException("a hook of the migration failed: " + e, e);
+            }
+        }
+
+        /** A hook's body. */
+        @FunctionalInterface
+        interface Callable {
+            void run() throws Exception;
+        }
+    }
+
+    /**
+     * The end of a run whose sides may die ({@link Hooks#sidesMayDie()}): the target's events until
+     * its final status or its end (bounded by {@code deadline}), then each live side's {@code query-migrate}.
+     */
+    private static Result settleBothSides(Options o, String uri, String status, String error, QmpClient src, QmpClient tgt,
+            List<JsonNode> srcEvents, List<JsonNode> tgtEvents, long deadline, long startNanos) {
+        String targetStatus = "none";
+        while (!FINAL.contains(targetStatus) && !tgt.atEof()) {
+            long left = deadline - System.nanoTime();
+            Optional<JsonNode> next = left > 0 ? tgt.pollEvent(Duration.ofNanos(left)) : Optional.empty();
+            if (next.isEmpty()) {
+                break;
+            }
+            tgtEvents.add(next.get());
+            if ("MIGRATION".equals(next.get().path("event").asText())) {
+                targetStatus = next.get().path("data").path("status").asText("none");
+            }
+        }
+        JsonNode srcInfo = infoOfLiveSide(src);
+        JsonNode tgtInfo = infoOfLiveSide(tgt);
+        if (error == null && !status.equals("completed")) {
+            error = srcInfo.path("error-desc").asText(null);
+        }
+        double downtime = downtimeMs(srcInfo, tgtInfo);
+        return new Result(status, uri, o.backendTransfer(), srcInfo.path("total-time").asLong(-1), downtime,
+                srcInfo.path("setup-time").asLong(-1), error, tgtInfo.path("x-resumed-by-cont").asBoolean(false), List.of(),
+                WALL, srcInfo, tgtInfo, (System.nanoTime() - startNanos) / 1_000_000);
+    }
+
+    /** {@code query-migrate} of a side that may be gone or frozen: an empty object when it does not answer. */
+    private static JsonNode infoOfLiveSide(QmpClient side) {
+        if (side.atEof()) {
+            return JsonNodeFactory.instance.objectNode();
+        }
+        try {
+            return side.execute("query-migrate", null);
+        } catch (TimeoutException | RuntimeException gone) {
+            return JsonNodeFactory.instance.objectNode();
+        }
+    }
+
     /** The human-readable report: timeline and summary table. */
     public static String format(Result r) {
         StringBuilder sb = new StringBuilder();
@@ -791,6 +895,188 @@ public final class LocalMigration {
             sb.append(String.format("  %-18s %s%n", "error", r.error()));
         }
         return sb.toString();
+    }
+
+    // ------------------------------------------------------------------ many migrations at once
+
+    /**
+     * Retries of a batch migration's {@code migrate} refused because its target had bound but not
+     * yet listened (the batch starts hundreds of targets at once: more than {@link #run}'s few).
+     */
+    public static final int BATCH_CONNECT_RETRIES = 100;
+
+    /**
+     * Sends one migration's set-up on multiplexed connections, the same commands as {@link #run}:
+     * {@code local} and capability {@code events} on both sides, {@code migrate-incoming} on the
+     * target. Each of the {@value #SET_UP_COMMANDS} replies goes to {@code onReply}.
+     */
+    public static void sendSetUp(QmpMux.Conn source, QmpMux.Conn target, String uri, Consumer<QmpConnection.Reply> onReply) {
+        target.send("migrate-set-capabilities", eventsOn(), onReply);
+        target.send("migrate-set-parameters", QmpJson.object().put("local", true), onReply);
+        target.send("migrate-incoming", QmpJson.object().put("uri", uri), onReply);
+        source.send("migrate-set-capabilities", eventsOn(), onReply);
+        source.send("migrate-set-parameters", QmpJson.object().put("local", true), onReply);
+    }
+
+    /** The replies {@link #sendSetUp} asks for. */
+    public static final int SET_UP_COMMANDS = 5;
+
+    /**
+     * What a batch saw of one migration, on CLOCK_MONOTONIC (the VMMs' event stamps; 0: not seen).
+     * It ended when the source reported MIGRATION {@code completed} and the target RESUME.
+     */
+    public record BatchMigration(long migrateSentNs, long migrateReplyNs, long sourceActiveNs, long sourceCompletedNs,
+            long targetCompletedNs, long targetResumedNs, int connectRetries, boolean ended, String failure) {
+        public long endNs() {
+            return Math.max(sourceCompletedNs, targetResumedNs);
+        }
+    }
+
+    /**
+     * A batch's outcome: the migrations in order, the first {@code migrate} written ({@code t0}), the
+     * last one written ({@code issued}, 0 if not all were), the last end seen ({@code windowEnd}), the
+     * first few failures and, when the bound struck, how many were still open ({@code unfinished}).
+     */
+    public record BatchResult(List<BatchMigration> migrations, long t0, long issued, long windowEnd, int completed,
+            List<String> failures, String unfinished) {
+    }
+
+    /**
+     * The batch entry point of this driver: migrations {@code from..to-1} of already set-up pairs
+     * ({@link #sendSetUp}, the targets listening) at once on one {@link QmpMux}, as a control plane
+     * drives many VMs: every {@code migrate} written without waiting (at most {@code inFlight} between
+     * their {@code migrate} and their end; each end lets the next one go), then the MIGRATION/RESUME
+     * events are dispatched until each migration ended or failed, bounded by {@code timeout} from
+     * the first write. A {@code migrate} refused before the target listened is sent again (bounded).
+     */
+    public static BatchResult runBatch(QmpMux mux, QmpMux.Conn[] src, QmpMux.Conn[] tgt, String[] uris, int from, int to,
+            int inFlight, Duration timeout) throws IOException {
+        final class Tracker {
+            long migrateSentNs;
+            long migrateReplyNs;
+            long sourceActiveNs;
+            long sourceCompletedNs;
+            long targetCompletedNs;
+            long targetResumedNs;
+            int connectRetries;
+            boolean ended;
+            String failure;
+        }
+        int count = to - from;
+        Tracker[] vms = new Tracker[count];
+        for (int i = 0; i < count; i++) {
+            vms[i] = new Tracker();
+        }
+        long[] issued = {0};
+        int[] open = {count};
+        List<Consumer<QmpConnection.Reply>> onMigrateReply = new ArrayList<>();
+        int[] next = {0};
+        Runnable startNext = () -> {
+            if (next[0] < count) {
+                int k = next[0]++;
+                vms[k].migrateSentNs = System.nanoTime();
+                src[from + k].send("migrate", QmpJson.object().put("uri", uris[from + k]), onMigrateReply.get(k));
+                if (next[0] == count) {
+                    issued[0] = System.nanoTime();
+                }
+            }
+        };
+        for (int k = 0; k < count; k++) {
+            Tracker vm = vms[k];
+            QmpMux.Conn sc = src[from + k];
+            QmpMux.Conn tc = tgt[from + k];
+            String uri = uris[from + k];
+            Runnable endIfDone = () -> {
+                if (!vm.ended && vm.failure == null && vm.sourceCompletedNs != 0 && vm.targetResumedNs != 0) {
+                    vm.ended = true;
+                    open[0]--;
+                    startNext.run();
+                }
+            };
+            Consumer<String> fail = why -> {
+                if (!vm.ended && vm.failure == null) {
+                    vm.failure = why;
+                    open[0]--;
+                    startNext.run();
+                }
+            };
+            Consumer<QmpConnection.Reply> onMigrate = r -> {
+                vm.migrateReplyNs = r.receivedNs();
+                if (!r.ok()) {
+                    fail.accept("migrate: " + r.error());
+                }
+            };
+            onMigrateReply.add(onMigrate);
+            sc.onEvent(e -> {
+                if (!e.event().equals("MIGRATION")) {
+                    return;
+                }
+                switch (e.status()) {
+                    case "active" -> vm.sourceActiveNs = vm.sourceActiveNs == 0 ? e.ns() : vm.sourceActiveNs;
+                    case "completed" -> {
+                        vm.sourceCompletedNs = e.ns();
+                        endIfDone.run();
+                    }
+                    case "failed", "cancelled" -> sc.send("query-migrate", null, q -> {
+                        String error = q.ok() ? q.value().path("error-desc").asText() : q.error();
+                        // refused between the target's bind(2) and listen(2): nothing stopped yet, migrate again
+                        if (error.startsWith("cannot connect") && vm.connectRetries < BATCH_CONNECT_RETRIES
+                                && vm.sourceActiveNs == 0) {
+                            vm.connectRetries++;
+                            mux.later(2_000_000L, () -> sc.send("migrate", QmpJson.object().put("uri", uri), onMigrate));
+                        } else {
+                            fail.accept("source " + e.status() + ": " + error);
+                        }
+                    });
+                    default -> {
+                        // setup, device: progress only
+                    }
+                }
+            });
+            tc.onEvent(e -> {
+                if (e.event().equals("RESUME")) {
+                    vm.targetResumedNs = e.ns();
+                    endIfDone.run();
+                } else if (e.event().equals("MIGRATION")) {
+                    if (e.status().equals("completed")) {
+                        vm.targetCompletedNs = e.ns();
+                    } else if (e.status().equals("failed") || e.status().equals("cancelled")) {
+                        tc.send("query-migrate", null, q -> fail.accept("target " + e.status() + ": "
+                                + (q.ok() ? q.value().path("error-desc").asText() : q.error())));
+                    }
+                }
+            });
+        }
+        long t0 = System.nanoTime();
+        for (int k = 0; k < Math.min(inFlight, count); k++) {
+            startNext.run();
+        }
+        String unfinished = null;
+        try {
+            mux.pump(t0 + timeout.toNanos(), () -> open[0] == 0, "the end of " + count + " migrations");
+        } catch (QmpMux.TimeoutException e) {
+            unfinished = open[0] + " migration(s) not ended within " + timeout.toMillis() + " ms";
+        }
+        long windowEnd = t0;
+        int completed = 0;
+        List<String> failures = new ArrayList<>();
+        List<BatchMigration> out = new ArrayList<>(count);
+        for (Tracker vm : vms) {
+            BatchMigration m = new BatchMigration(vm.migrateSentNs, vm.migrateReplyNs, vm.sourceActiveNs, vm.sourceCompletedNs,
+                    vm.targetCompletedNs, vm.targetResumedNs, vm.connectRetries, vm.ended, vm.failure);
+            out.add(m);
+            if (m.ended()) {
+                completed++;
+                windowEnd = Math.max(windowEnd, m.endNs());
+            } else if (m.failure() != null && failures.size() < 5) {
+                failures.add(m.failure());
+            }
+        }
+        for (int k = 0; k < count; k++) { // later events of these VMs are not this batch's
+            src[from + k].onEvent(e -> { });
+            tgt[from + k].onEvent(e -> { });
+        }
+        return new BatchResult(List.copyOf(out), t0, issued[0], windowEnd, completed, List.copyOf(failures), unfinished);
     }
 
     /** {@code migrate-set-capabilities} arguments turning {@code events} on. */

@@ -13,7 +13,7 @@ import dev.livetap.nativeio.UnixSockets;
 import dev.livetap.nativeio.linux.JnaOs;
 import dev.livetap.nativeio.memory.InMemoryKernel;
 import dev.livetap.nativeio.memory.InMemoryOs;
-import dev.livetap.nativeio.testing.PrivateNetns;
+import dev.livetap.testbed.NetworkNamespace;
 import dev.livetap.nativeio.testing.RequiresRoot;
 import java.util.List;
 import java.io.IOException;
@@ -54,7 +54,7 @@ class SocketPathOwnershipTest {
     @RequiresRoot
     void aSecondVmmInAnotherNamespaceIsRefusedAndTheLiveSocketKeepsItsInodeAndAnswers() throws Exception {
         UnixSockets unix = JnaOs.instance().unix();
-        try (PrivateNetns ns1 = PrivateNetns.create(); PrivateNetns ns2 = PrivateNetns.create();
+        try (NetworkNamespace ns1 = NetworkNamespace.create(); NetworkNamespace ns2 = NetworkNamespace.create();
                 VmmProcess first = VmmProcess.start(VmmProcess.Options.of(dir, "owner").withPrefix(ns1.wrap(List.of())).withArgs(List.of("--no-warm-up"))).connect()) {
             PathIdentity before = unix.identity(first.qmpSocket()).orElseThrow();
             try (VmmProcess second = VmmProcess.start(VmmProcess.Options.of(dir, "intruder").withQmp(first.qmpSocket())

@@ -7,9 +7,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.livetap.testbed.Ping;
 import dev.livetap.testbed.orchestration.LocalMigration;
 import dev.livetap.engine.qmp.QmpException;
-import dev.livetap.engine.testing.OpenFds;
+import dev.livetap.testbed.ProcessCensus;
 import dev.livetap.testbed.vmm.VmmProcess;
-import dev.livetap.nativeio.testing.PrivateNetns;
+import dev.livetap.testbed.NetworkNamespace;
 import dev.livetap.nativeio.testing.RequiresRoot;
 import dev.livetap.nativeio.testing.RequiresTun;
 import java.nio.file.Files;
@@ -42,13 +42,13 @@ import org.junit.jupiter.api.Timeout;
 @Timeout(value = 120, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
 class VmmEndToEndTest {
     static final String GUEST = "10.0.1.2";
-    PrivateNetns ns;
+    NetworkNamespace ns;
     Path dir;
     final List<VmmProcess> processes = new ArrayList<>();
 
     @BeforeAll
     void setUp() throws Exception {
-        ns = PrivateNetns.create();
+        ns = NetworkNamespace.create();
         dir = Files.createTempDirectory("livetap-e2e");
     }
 
@@ -68,14 +68,14 @@ class VmmEndToEndTest {
         Files.deleteIfExists(dir);
     }
 
-    private VmmProcess start(PrivateNetns in, String name, String... extra) {
+    private VmmProcess start(NetworkNamespace in, String name, String... extra) {
         VmmProcess p = VmmProcess.start(VmmProcess.Options.of(dir, name).withPrefix(in.wrap(List.of())).withArgs(List.of(extra)));
         processes.add(p);
         return p;
     }
 
-    private int ifindex(PrivateNetns in, String ifname) {
-        String line = in.check("ip", "-o", "link", "show", ifname);
+    private int ifindex(NetworkNamespace in, String ifname) {
+        String line = in.run("ip", "-o", "link", "show", ifname);
         return Integer.parseInt(line.substring(0, line.indexOf(':')).trim());
     }
 
@@ -91,9 +91,9 @@ class VmmEndToEndTest {
         a.addNic("lt0", 4, false, "52:54:00:12:34:56");
         b.addNic("lt0", 4, true, "52:54:00:12:34:56");
         c.addNic("lt0", 4, true, "52:54:00:12:34:56");
-        ns.check("sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1");
-        ns.check("ip", "addr", "add", "10.0.1.1/24", "dev", "lt0");
-        ns.check("ip", "link", "set", "lt0", "up");
+        ns.run("sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1");
+        ns.run("ip", "addr", "add", "10.0.1.1/24", "dev", "lt0");
+        ns.run("ip", "link", "set", "lt0", "up");
         int ifindex = ifindex(ns, "lt0");
         assertTrue(ns.exec(Duration.ofSeconds(10), "ping", "-c", "1", "-W", "2", GUEST).ok(),
                 "the source's guest stand-in answers before any migration");
@@ -125,25 +125,25 @@ class VmmEndToEndTest {
         assertEquals("running", c.runState(), "the last target resumed by itself");
         assertTrue(ns.exec(Duration.ofSeconds(10), "ping", "-c", "3", "-i", "0.2", "-W", "2", GUEST).ok(),
                 "the last target answers ping");
-        assertTrue(OpenFds.of(a.pid()).stream().noneMatch(t -> t.contains("tun")),
-                "the first source holds no TAP queue after the hand-off: " + OpenFds.of(a.pid()));
+        assertTrue(ProcessCensus.targetsBesideTheJvmsOwn(a.pid()).orElseThrow().stream().noneMatch(t -> t.contains("tun")),
+                "the first source holds no TAP queue after the hand-off: " + ProcessCensus.targetsBesideTheJvmsOwn(a.pid()).orElseThrow());
     }
 
     @Test
     @Order(2)
     void baselineWithoutBackendTransferNeedsANewTapAndANetworkSwitch() throws Exception {
-        try (PrivateNetns ns2 = PrivateNetns.create()) {
+        try (NetworkNamespace ns2 = NetworkNamespace.create()) {
             VmmProcess d = start(ns2, "d");
             VmmProcess e = start(ns2, "e", "--incoming");
             d.connect();
             e.connect();
             d.addNic("lt1", 4, false, "52:54:00:12:34:56");
             e.addNic("lt2", 4, false, "52:54:00:12:34:56"); // the baseline target opens its own new TAP
-            ns2.check("sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1");
-            ns2.check("ip", "addr", "add", "10.0.1.1/24", "dev", "lt1");
-            ns2.check("ip", "link", "set", "lt1", "up");
+            ns2.run("sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1");
+            ns2.run("ip", "addr", "add", "10.0.1.1/24", "dev", "lt1");
+            ns2.run("ip", "link", "set", "lt1", "up");
             assertTrue(ns2.exec(Duration.ofSeconds(10), "ping", "-c", "1", "-W", "2", GUEST).ok());
-            String mac = ns2.check("cat", "/sys/class/net/lt1/address").strip();
+            String mac = ns2.run("cat", "/sys/class/net/lt1/address").strip();
             try (Ping.Running ping = ping(ns2, "de", 500)) {
                 Thread.sleep(300);
                 LocalMigration.Result r = LocalMigration.run(LocalMigration.Options.of(d.qmpSocket(), e.qmpSocket())
@@ -151,13 +151,13 @@ class VmmEndToEndTest {
                 assertTrue(r.completed(), LocalMigration.format(r));
                 // the network switch-over a management layer does without backend transfer
                 // (the source closed its queues at completion, so its non-persistent lt1 may already be gone)
-                if (ns2.exec("ip", "link", "show", "lt1").ok()) {
-                    ns2.check("ip", "link", "set", "lt1", "down");
-                    ns2.check("ip", "addr", "flush", "dev", "lt1");
+                if (ns2.exec(Duration.ofSeconds(20), "ip", "link", "show", "lt1").ok()) {
+                    ns2.run("ip", "link", "set", "lt1", "down");
+                    ns2.run("ip", "addr", "flush", "dev", "lt1");
                 }
-                ns2.check("ip", "link", "set", "lt2", "address", mac);
-                ns2.check("ip", "addr", "add", "10.0.1.1/24", "dev", "lt2");
-                ns2.check("ip", "link", "set", "lt2", "up");
+                ns2.run("ip", "link", "set", "lt2", "address", mac);
+                ns2.run("ip", "addr", "add", "10.0.1.1/24", "dev", "lt2");
+                ns2.run("ip", "link", "set", "lt2", "up");
                 Ping.Totals p = await(ping);
                 System.out.printf("e2e baseline: ping %d/%d (%d lost), downtime %.3f ms%n", p.received(), p.transmitted(),
                         p.lost(), r.downtimeMs());
@@ -193,11 +193,11 @@ class VmmEndToEndTest {
         s.signal("TERM");
         assertEquals(130, s.awaitExit(Duration.ofSeconds(20)).orElse(-1), "SIGTERM: clean stop with exit 130: " + s.describe());
         assertTrue(!Files.exists(s.qmpSocket()), "the QMP socket is removed on SIGTERM");
-        assertTrue(!ns.exec("ip", "link", "show", "lt5").ok(), "its non-persistent TAP is gone with its last fd");
+        assertTrue(!ns.exec(Duration.ofSeconds(20), "ip", "link", "show", "lt5").ok(), "its non-persistent TAP is gone with its last fd");
     }
 
     /** {@code ping -q -i 0.005 -c COUNT -W 2 GUEST} in {@code in}, in the background. */
-    private Ping.Running ping(PrivateNetns in, String label, int count) throws java.io.IOException {
+    private Ping.Running ping(NetworkNamespace in, String label, int count) throws java.io.IOException {
         return Ping.start(in.wrap(List.of("ping", "-q", "-i", "0.005", "-c", String.valueOf(count), "-W", "2", GUEST)),
                 dir.resolve("ping-" + label + ".out"));
     }

@@ -7,9 +7,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.livetap.testbed.orchestration.LocalMigration;
-import dev.livetap.engine.testing.OpenFds;
+import dev.livetap.testbed.ProcessCensus;
 import dev.livetap.testbed.vmm.VmmProcess;
-import dev.livetap.nativeio.testing.PrivateNetns;
+import dev.livetap.testbed.NetworkNamespace;
 import dev.livetap.nativeio.testing.RequiresRoot;
 import dev.livetap.nativeio.testing.RequiresTun;
 import java.nio.file.Files;
@@ -35,21 +35,21 @@ import org.junit.jupiter.api.Timeout;
 @Timeout(value = 120, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
 class VmmFailureEndToEndTest {
     static final String GUEST = "10.0.1.2";
-    PrivateNetns ns;
+    NetworkNamespace ns;
     Path dir;
     VmmProcess source;
     final List<VmmProcess> targets = new ArrayList<>();
 
     @BeforeAll
     void setUp() throws Exception {
-        ns = PrivateNetns.create();
+        ns = NetworkNamespace.create();
         dir = Files.createTempDirectory("livetap-fail");
         source = VmmProcess.start(VmmProcess.Options.of(dir, "src").withPrefix(ns.wrap(List.of())));
         source.connect();
         source.addNic("lt0", 4, false, "52:54:00:12:34:56");
-        ns.check("sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1");
-        ns.check("ip", "addr", "add", "10.0.1.1/24", "dev", "lt0");
-        ns.check("ip", "link", "set", "lt0", "up");
+        ns.run("sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1");
+        ns.run("ip", "addr", "add", "10.0.1.1/24", "dev", "lt0");
+        ns.run("ip", "link", "set", "lt0", "up");
         assertTrue(ns.exec(Duration.ofSeconds(10), "ping", "-c", "2", "-i", "0.2", "-W", "2", GUEST).ok(),
                 "the source answers before any migration");
     }
@@ -100,7 +100,7 @@ class VmmFailureEndToEndTest {
         assertEquals("running", source.runState(), what + ": cont resumes the source");
         assertTrue(ns.exec(Duration.ofSeconds(10), "ping", "-c", "3", "-i", "0.2", "-W", "2", GUEST).ok(),
                 what + ": after cont the source answers ping again on its own TAP queues; " + failed);
-        List<String> after = OpenFds.of(source.pid());
+        List<String> after = ProcessCensus.targetsBesideTheJvmsOwn(source.pid()).orElseThrow();
         assertEquals(fdsBefore, after, what + ": the source holds exactly the descriptors it held before the "
                 + "migration (no fd leaked, its 4 TAP queues kept)");
     }
@@ -118,7 +118,7 @@ class VmmFailureEndToEndTest {
         while (!Files.exists(sock) && System.nanoTime() < deadline) {
             Thread.sleep(2);
         }
-        List<String> before = OpenFds.of(source.pid());
+        List<String> before = ProcessCensus.targetsBesideTheJvmsOwn(source.pid()).orElseThrow();
         // frozen target: the kernel still completes the connection and buffers the whole stream, fds included
         t.signal("STOP");
         source.execute("migrate", args().put("uri", uri));
@@ -139,7 +139,7 @@ class VmmFailureEndToEndTest {
                 .put("incoming-fds", true).put("vhost", true));
         t.execute("device_add", args().put("driver", "virtio-net-pci").put("id", "nic0").put("netdev", "net0")
                 .put("mq", true).put("mac", "52:54:00:12:34:56"));
-        List<String> before = OpenFds.of(source.pid());
+        List<String> before = ProcessCensus.targetsBesideTheJvmsOwn(source.pid()).orElseThrow();
         LocalMigration.Result r = LocalMigration.run(LocalMigration.Options.of(source.qmpSocket(), t.qmpSocket()), line -> { });
         assertEquals("failed", r.status(), LocalMigration.format(r));
         assertTrue(String.valueOf(r.error()).contains("Failed to setup vhost during TAP post-load"),

@@ -11,10 +11,10 @@ import dev.livetap.nativeio.Tun;
 import dev.livetap.nativeio.TunFlags;
 import dev.livetap.nativeio.TunInfo;
 import dev.livetap.nativeio.UnixSockets;
-import dev.livetap.nativeio.testing.ChildJvm;
-import dev.livetap.nativeio.testing.CommandResult;
+import dev.livetap.testbed.testing.ChildJvm;
+import dev.livetap.testbed.HostCommand;
 import dev.livetap.nativeio.testing.FdCounter;
-import dev.livetap.nativeio.testing.PrivateNetns;
+import dev.livetap.testbed.NetworkNamespace;
 import dev.livetap.nativeio.testing.RequiresTun;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
@@ -51,7 +51,7 @@ class TapHandoffTest {
         Path socketPath = Path.of("/tmp", "livetap-t" + ProcessHandle.current().pid() + "-handoff.sock");
         unix.unlinkSocket(socketPath);
         List<OwnedFd> queues = new ArrayList<>();
-        try (PrivateNetns ns = PrivateNetns.create();
+        try (NetworkNamespace ns = NetworkNamespace.create();
              OwnedFd listener = unix.listen(socketPath, 0600)) {
             try (ChildJvm source = ChildJvm.builder(TapHolderMain.class).inNetns(ns)
                     .args(socketPath.toString(), IFNAME, String.valueOf(QUEUES)).start()) {
@@ -89,10 +89,10 @@ class TapHandoffTest {
             }
 
             // The sender is gone: this process alone keeps the TAP alive.
-            ns.check("ip", "addr", "add", "10.0.1.1/24", "dev", IFNAME);
-            ns.check("ip", "link", "set", IFNAME, "up");
-            CommandResult ping = ns.exec(Duration.ofSeconds(10), "ping", "-n", "-c", "2", "-i", "0.2", "-W", "1", "10.0.1.2");
-            assertFalse(ping.timedOut(), "ping is bounded by -c and -W: " + ping);
+            ns.run("ip", "addr", "add", "10.0.1.1/24", "dev", IFNAME);
+            ns.run("ip", "link", "set", IFNAME, "up");
+            HostCommand.Result ping = ns.exec(Duration.ofSeconds(10), "ping", "-n", "-c", "2", "-i", "0.2", "-W", "1", "10.0.1.2");
+            assertTrue(ping.exitCode() != -1, "ping is bounded by -c and -W (HostCommand gives -1 on its timeout): " + ping);
 
             byte[] arp = awaitArpRequest(tun, queues, ping);
             assertTrue(allZero(arp, 0, VNET_HDR), "a plain frame from the stack starts with an all-zero 10-byte virtio_net_hdr");
@@ -104,7 +104,7 @@ class TapHandoffTest {
             assertFalse(reply.hasRemaining(), "writeFrame consumes the whole frame");
             long rxAfter = rxPackets(ns);
             assertEquals(rxBefore + 1, rxAfter, "a frame written on a received queue fd arrives at the namespace's interface");
-            String neigh = ns.check("ip", "neigh", "show", "10.0.1.2", "dev", IFNAME);
+            String neigh = ns.run("ip", "neigh", "show", "10.0.1.2", "dev", IFNAME);
             assertTrue(neigh.contains("02:00:00:00:00:02"), "the namespace learned the stand-in's MAC from our ARP reply: " + neigh);
         } finally {
             OwnedFd.closeAll(queues);
@@ -133,7 +133,7 @@ class TapHandoffTest {
     }
 
     /** Reads every queue (frames spread by flow hash) until an ARP request for 10.0.1.2 shows up; IPv6 noise is skipped. */
-    private static byte[] awaitArpRequest(Tun tun, List<OwnedFd> queues, CommandResult ping) throws InterruptedException {
+    private static byte[] awaitArpRequest(Tun tun, List<OwnedFd> queues, HostCommand.Result ping) throws InterruptedException {
         ByteBuffer buf = ByteBuffer.allocateDirect(65536 + VNET_HDR);
         List<String> skipped = new ArrayList<>();
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
@@ -174,8 +174,8 @@ class TapHandoffTest {
         return f.array();
     }
 
-    private static long rxPackets(PrivateNetns ns) {
-        return Long.parseLong(ns.check("cat", "/sys/class/net/" + IFNAME + "/statistics/rx_packets").trim());
+    private static long rxPackets(NetworkNamespace ns) {
+        return Long.parseLong(ns.run("cat", "/sys/class/net/" + IFNAME + "/statistics/rx_packets").trim());
     }
 
     private static boolean allZero(byte[] b, int from, int to) {

@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.livetap.testbed.vmm.VmmProcess;
-import dev.livetap.nativeio.testing.PrivateNetns;
+import dev.livetap.testbed.NetworkNamespace;
 import dev.livetap.nativeio.testing.RequiresRoot;
 import dev.livetap.nativeio.testing.RequiresTun;
 import java.nio.file.Files;
@@ -29,7 +29,7 @@ class HeldSwitchoverEndToEndTest {
     void theHoldRunsOnceInPreSwitchoverInsideTheStampedFreeze() throws Exception {
         Path dir = Files.createTempDirectory("livetap-held");
         List<VmmProcess> processes = new ArrayList<>();
-        try (PrivateNetns ns = PrivateNetns.create()) {
+        try (NetworkNamespace ns = NetworkNamespace.create()) {
             VmmProcess a = VmmProcess.start(VmmProcess.Options.of(dir, "a").withPrefix(ns.wrap(List.of())));
             processes.add(a);
             VmmProcess b = VmmProcess.start(VmmProcess.Options.of(dir, "b").withPrefix(ns.wrap(List.of())).withArgs(List.of("--incoming")));
@@ -38,9 +38,9 @@ class HeldSwitchoverEndToEndTest {
             b.connect();
             a.addNic("lt0", 2, false, "52:54:00:12:34:56");
             b.addNic("lt0", 2, true, "52:54:00:12:34:56");
-            ns.check("sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1");
-            ns.check("ip", "addr", "add", "10.0.1.1/24", "dev", "lt0");
-            ns.check("ip", "link", "set", "lt0", "up");
+            ns.run("sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1");
+            ns.run("ip", "addr", "add", "10.0.1.1/24", "dev", "lt0");
+            ns.run("ip", "link", "set", "lt0", "up");
             assertTrue(ns.exec(Duration.ofSeconds(10), "ping", "-c", "1", "-W", "2", "10.0.1.2").ok(), "the guest answers first");
 
             List<String> seen = new ArrayList<>();

@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.livetap.nativeio.testing.PrivateNetns;
+import dev.livetap.testbed.NetworkNamespace;
 import dev.livetap.nativeio.testing.RequiresRoot;
 import dev.livetap.nativeio.testing.RequiresTun;
 import dev.livetap.testbed.vmm.VmmProcess;
@@ -39,7 +39,7 @@ class LocalMigrationWaitsOnEventsTest {
     void aHeldMigrationIntoAPausedTargetSendsABoundedFewQueries() throws Exception {
         Path dir = Files.createTempDirectory("livetap-nopoll");
         List<AutoCloseable> open = new ArrayList<>();
-        try (PrivateNetns ns = PrivateNetns.create()) {
+        try (NetworkNamespace ns = NetworkNamespace.create()) {
             VmmProcess a = VmmProcess.start(VmmProcess.Options.of(dir, "a").withPrefix(ns.wrap(List.of()))
                     .withArgs(List.of("--no-warm-up")));
             open.add(a);
