@@ -424,7 +424,7 @@ public final class LocalMigration {
                 status = "timeout";
             }
             if (hooks.sidesMayDie()) {
-                return settleBothSides(o, uri, status, error, src, tgt, srcEvents, tgtEvents, deadline, startNanos);
+                return settleBothSides(o, uri, method, reason, status, error, src, tgt, srcEvents, tgtEvents, deadline, startNanos);
             }
             if (!src.atEof()) {
                 srcInfo = src.execute("query-migrate", null);
@@ -824,7 +824,7 @@ public final class LocalMigration {
      * The end of a run whose sides may die ({@link Hooks#sidesMayDie()}): the target's events until
      * its final status or its end (bounded by {@code deadline}), then each live side's {@code query-migrate}.
      */
-    private static Result settleBothSides(Options o, String uri, String status, String error, QmpClient src, QmpClient tgt,
+    private static Result settleBothSides(Options o, String uri, Method method, String reason, String status, String error, QmpClient src, QmpClient tgt,
             List<JsonNode> srcEvents, List<JsonNode> tgtEvents, long deadline, long startNanos) {
         String targetStatus = "none";
         while (!FINAL.contains(targetStatus) && !tgt.atEof()) {
@@ -844,9 +844,11 @@ public final class LocalMigration {
             error = srcInfo.path("error-desc").asText(null);
         }
         double downtime = downtimeMs(srcInfo, tgtInfo);
-        return new Result(status, uri, o.backendTransfer(), srcInfo.path("total-time").asLong(-1), downtime,
-                srcInfo.path("setup-time").asLong(-1), error, tgtInfo.path("x-resumed-by-cont").asBoolean(false), List.of(),
-                WALL, srcInfo, tgtInfo, (System.nanoTime() - startNanos) / 1_000_000);
+        double vmmDowntime = srcInfo.has("downtime") ? srcInfo.get("downtime").asDouble() : -1;
+        return new Result(status, uri, method, reason, srcInfo.path("total-time").asLong(-1), downtime, -1, vmmDowntime, -1,
+                -1, -1, srcInfo.path("setup-time").asLong(-1), error, tgtInfo.path("x-resumed-by-cont").asBoolean(false),
+                List.of("a side may have died: no timeline"), List.of(), WALL, srcInfo, tgtInfo,
+                (System.nanoTime() - startNanos) / 1_000_000);
     }
 
     /** {@code query-migrate} of a side that may be gone or frozen: an empty object when it does not answer. */
