@@ -5,8 +5,10 @@ import dev.livetap.actors.options.MigrationParameters;
 import dev.livetap.actors.options.MigrationUri;
 import dev.livetap.actors.options.RunState;
 import dev.livetap.codec.StreamHeader;
+import dev.livetap.nativeio.FrameChannel;
 import dev.livetap.nativeio.MonotonicClock;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.SupervisorStrategy;
@@ -100,8 +102,13 @@ public final class MigrationCoordinator {
         }
     }
 
-    public record TargetSetup(String migrationId, MigrationUri.Unix uri, List<Nic> nics, MigrationTransport transport,
-            MonotonicClock clock, MigrationTimeouts timeouts) {
+    /**
+     * @param accepting the transport's {@link MigrationTransport#acceptOne} at {@code uri}, already
+     *     listening: the VM listens before it answers {@code migrate-incoming} (QEMU binds in
+     *     qmp_migrate_incoming), so a bind error is the command's error and nothing starts
+     */
+    public record TargetSetup(String migrationId, MigrationUri.Unix uri, List<Nic> nics,
+            CompletableFuture<FrameChannel> accepting, MonotonicClock clock, MigrationTimeouts timeouts) {
         public TargetSetup {
             nics = List.copyOf(nics);
         }

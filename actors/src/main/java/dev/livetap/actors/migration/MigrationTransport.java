@@ -14,6 +14,10 @@ public interface MigrationTransport {
     /** Source side: a channel connected to the target listening at {@code uri}. */
     CompletionStage<FrameChannel> connect(MigrationUri.Unix uri);
 
-    /** Target side: listen at {@code uri}, accept one connection, stop listening. */
+    /**
+     * Target side: listen at {@code uri}, accept one connection, stop listening. It binds and
+     * listens before it returns: a failure to listen completes the returned stage exceptionally
+     * before it returns (the VM answers {@code migrate-incoming} with it).
+     */
     CompletionStage<FrameChannel> acceptOne(MigrationUri.Unix uri);
 }

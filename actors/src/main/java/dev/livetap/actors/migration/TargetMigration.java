@@ -129,7 +129,8 @@ final class TargetMigration {
 
     private static Behavior<Command> describing(Role role, Figures f, FanOut<VirtioNetActor.SectionSchema> describe) {
         RoleContext rc = role.rc();
-        return beforeTheStream(role, f, Optional.empty(), Behaviors.receive(Command.class)
+        // already listening (the VM answered migrate-incoming once it did): a failure stops that too
+        return beforeTheStream(role, f, Optional.of(role.setup().accepting()), Behaviors.receive(Command.class)
                 .onMessage(NicReply.class, m -> {
                     FanOut.Outcome<VirtioNetActor.SectionSchema> o = describe.offer(m.reply().requestId(), m.reply(),
                             rc.timers());
@@ -150,7 +151,7 @@ final class TargetMigration {
                 }));
     }
 
-    /** Every NIC described its section: accept the source's connection. */
+    /** Every NIC described its section: take the source's connection (it may have arrived while describing). */
     private static Behavior<Command> listening(Role role, Figures f, List<VirtioNetActor.SectionSchema> rs) {
         RoleContext rc = role.rc();
         Map<String, Schema> schemas = new TreeMap<>();
@@ -160,7 +161,7 @@ final class TargetMigration {
             bySection.put(rs.get(i).sectionName(), i);
         }
         rc.phaseTimer("waiting for the source to connect at " + role.setup().uri().uri(), rc.timeouts().channel());
-        CompletableFuture<FrameChannel> accepting = role.setup().transport().acceptOne(role.setup().uri()).toCompletableFuture();
+        CompletableFuture<FrameChannel> accepting = role.setup().accepting();
         rc.ctx().pipeToSelf(accepting, (ch, ex) -> ex == null ? new Connected(ch) : new ChannelFailed(ex));
         Map<String, Schema> frozen = Map.copyOf(schemas);
         Map<String, Integer> index = Map.copyOf(bySection);

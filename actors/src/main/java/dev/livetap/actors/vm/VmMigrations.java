@@ -9,10 +9,13 @@ import dev.livetap.actors.options.OptionException;
 import dev.livetap.actors.options.RunState;
 import dev.livetap.actors.options.VirtioNetRealizeCheck;
 import dev.livetap.codec.StreamHeader;
+import dev.livetap.nativeio.FrameChannel;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import org.apache.pekko.actor.typed.ActorRef;
 
 /**
@@ -29,15 +32,24 @@ final class VmMigrations {
             throw new OptionException("The incoming migration has already been started");
         }
         MigrationUri.Unix uri = unixOnly(MigrationUri.parse(m.uri()));
+        // QEMU binds in qmp_migrate_incoming: the reply means "listening", a bind error is the reply
+        // and leaves nothing started (a later migrate-incoming may try again)
+        CompletableFuture<FrameChannel> accepting = e.config().transport().acceptOne(uri).toCompletableFuture();
+        if (accepting.isCompletedExceptionally()) {
+            throw new OptionException(listenFailure(uri, accepting));
+        }
         String id = migrationId(e, s);
         List<MigrationCoordinator.Nic> list = new ArrayList<>();
         s.devices().nicList().forEach(n -> list.add(new MigrationCoordinator.Nic(n.deviceId(), n.ref(), n.peersWaitIncoming())));
         ActorRef<MigrationCoordinator.Command> c = e.ctx().spawn(e.config().tracer().trace(id, MigrationCoordinator.target(
-                new MigrationCoordinator.TargetSetup(id, uri, list, e.config().transport(), e.config().os().clock(),
+                new MigrationCoordinator.TargetSetup(id, uri, list, accepting, e.config().os().clock(),
                         e.config().timeouts()), e.reportAdapter())), id, VmActor.DISPATCHER);
         e.ctx().watch(c);
+        // QEMU announces setup before the reply (qemu_start_incoming_migration)
+        VmState started = emitMigrationStatus(e, s.withMigrationStarted(c, false, MigrationInfo.starting(id)),
+                MigrationInfo.starting(id)); // query-migrate: see migrate
         m.replyTo().tell(VmActor.DONE);
-        return s.withMigrationStarted(c, false, MigrationInfo.starting(id)); // see migrate
+        return started;
     }
 
     /** @param migratableHere whether this run state may migrate out */
@@ -63,12 +75,27 @@ final class VmMigrations {
                         s.capabilities().isOn(MigrationCapabilities.Capability.PAUSE_BEFORE_SWITCHOVER)),
                 e.reportAdapter())), id, VmActor.DISPATCHER);
         e.ctx().watch(c);
+        // QEMU announces setup before the reply (qmp_migrate → migrate_init, then migrate_set_state to setup)
+        VmState started = emitMigrationStatus(e, s.withMigrationStarted(c, true, MigrationInfo.starting(id)),
+                MigrationInfo.starting(id));
         m.replyTo().tell(VmActor.DONE);
         // From the reply on, query-migrate describes this migration (status setup), as QEMU's does: the
         // coordinator's first report comes a moment later, and until then a client polling right after
         // 'migrate' read the previous migration's final status and took it for this one's (the cause of
         // the unmeasured hops in the end-to-end test and the demo).
-        return s.withMigrationStarted(c, true, MigrationInfo.starting(id));
+        return started;
+    }
+
+    /** QEMU's socket_listen_unix text ("Failed to bind socket to PATH: ...") with the transport's reason. */
+    private static String listenFailure(MigrationUri.Unix uri, CompletableFuture<FrameChannel> failed) {
+        Throwable cause;
+        try {
+            failed.join();
+            cause = null;
+        } catch (CompletionException ex) {
+            cause = ex.getCause() == null ? ex : ex.getCause();
+        }
+        return "Failed to bind socket to " + uri.path() + ": " + (cause == null ? "unknown error" : cause.getMessage());
     }
 
     private static MigrationUri.Unix unixOnly(MigrationUri uri) {

@@ -178,14 +178,19 @@ public final class VirtualMachine implements AutoCloseable {
         return ask(VmActor.QueryMigrateCapabilities::new).thenApply(v -> ((VmReply.Capabilities) v).capabilities().toQmp());
     }
 
-    /** {@code migrate-incoming uri=unix:PATH}: listens at PATH (mode 0600, same uid only) for the source. */
+    /**
+     * {@code migrate-incoming uri=unix:PATH}: listens at PATH (mode 0600, same uid only) for the
+     * source. The stage completes once the socket listens (a {@code migrate} to PATH may follow at
+     * once), or fails with the bind error (QEMU's {@code Failed to bind socket to PATH: ...}; nothing
+     * started, a later call may try again).
+     */
     public CompletionStage<Void> migrateIncoming(String uri) {
-        return done(ask(r -> new VmActor.MigrateIncoming(uri, r)));
+        return done(askAfterEvents(r -> new VmActor.MigrateIncoming(uri, r)));
     }
 
     /** {@code migrate uri=unix:PATH}: returns once the migration started; follow it with {@link #subscribe} or {@link #query}. */
     public CompletionStage<Void> migrate(String uri) {
-        return done(ask(r -> new VmActor.Migrate(uri, r)));
+        return done(askAfterEvents(r -> new VmActor.Migrate(uri, r)));
     }
 
     /** {@code migrate_cancel}. */
@@ -223,12 +228,14 @@ public final class VirtualMachine implements AutoCloseable {
         });
     }
 
+    /** {@code cont}; completes after the listeners got the {@code RESUME} it caused (QEMU sends it before the reply). */
     public CompletionStage<Void> cont() {
-        return done(ask(VmActor.Cont::new));
+        return done(askAfterEvents(VmActor.Cont::new));
     }
 
+    /** {@code stop}; completes after the listeners got the {@code STOP} it caused (QEMU sends it before the reply). */
     public CompletionStage<Void> stop() {
-        return done(ask(VmActor.Stop::new));
+        return done(askAfterEvents(VmActor.Stop::new));
     }
 
     /** livetap extra: the NICs, their queues and guest stand-in counters. */
@@ -306,6 +313,24 @@ public final class VirtualMachine implements AutoCloseable {
             }
         }, DIRECT);
         return out;
+    }
+
+    /**
+     * {@link #ask}, completing after every listener handled the events the VM sent before its reply
+     * (QEMU sends STOP before the reply of {@code stop}, MIGRATION {@code setup} before that of
+     * {@code migrate}). Bounded by the ask timeout: a listener that stopped meanwhile does not hold it.
+     */
+    private CompletionStage<VmReply> askAfterEvents(Function<ActorRef<VmReply>, VmActor.Command> command) {
+        return ask(command).thenCompose(r -> {
+            CompletableFuture<Void> synced = new CompletableFuture<>();
+            host.tell(new VmSupervisorActor.SyncListeners(synced));
+            org.apache.pekko.actor.Cancellable bound = system.scheduler().scheduleOnce(askTimeout,
+                    () -> synced.complete(null), system.executionContext());
+            return synced.thenApply(v -> {
+                bound.cancel();
+                return r;
+            });
+        });
     }
 
     private static CompletionStage<Void> done(CompletionStage<VmReply> s) {

@@ -2,7 +2,10 @@ package dev.livetap.engine.api;
 
 import dev.livetap.actors.vm.VmActor;
 import dev.livetap.actors.vm.VmEvent;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.Terminated;
@@ -14,7 +17,7 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
  * TAP actors (which close their fds on PostStop); it also owns the event listeners.
  */
 final class VmSupervisorActor {
-    sealed interface Command permits Shutdown, AddListener, RemoveListener {
+    sealed interface Command permits Shutdown, AddListener, RemoveListener, SyncListeners {
     }
 
     /** Stops the VM; {@code done} completes once the VM actor and all its children have stopped. */
@@ -27,6 +30,22 @@ final class VmSupervisorActor {
     record RemoveListener(ActorRef<VmEvent> ref) implements Command {
     }
 
+    /**
+     * Completes {@code done} once every listener has handled the events the VM sent before this
+     * message was sent: a reply the VM tells after its events (STOP before the reply of stop)
+     * reaches the caller after the listeners (the QMP server) got them. The VM enqueues each event
+     * in the listeners' mailboxes before it replies; the sync is enqueued behind it.
+     */
+    record SyncListeners(CompletableFuture<Void> done) implements Command {
+    }
+
+    /** A listener's own messages besides the VM's events: a sync to pass on. */
+    private record Synced(Runnable onDone) {
+    }
+
+    /** Stops a listener after what is already in its mailbox (a pending sync still completes). */
+    private enum Unsubscribed { INSTANCE }
+
     private VmSupervisorActor() {
     }
 
@@ -35,21 +54,44 @@ final class VmSupervisorActor {
             ActorRef<VmActor.Command> vm = ctx.spawn(VmActor.create(config), "vm", VmActor.DISPATCHER);
             ctx.watch(vm);
             vmRef.complete(vm);
-            return running(ctx, vm, 0);
+            return running(ctx, vm, 0, List.of());
         });
     }
 
-    private static Behavior<Command> running(ActorContext<Command> ctx, ActorRef<VmActor.Command> vm, int listeners) {
+    private static Behavior<Command> running(ActorContext<Command> ctx, ActorRef<VmActor.Command> vm, int spawned,
+            List<ActorRef<Object>> listeners) {
         return Behaviors.receive(Command.class)
                 .onMessage(AddListener.class, m -> {
-                    ActorRef<VmEvent> ref = ctx.spawn(listener(m.listener()), "listener-" + (listeners + 1),
-                            VmActor.DISPATCHER);
-                    vm.tell(new VmActor.Subscribe(ref));
-                    m.added().complete(ref);
-                    return running(ctx, vm, listeners + 1);
+                    ActorRef<Object> l = ctx.spawn(listener(m.listener()), "listener-" + (spawned + 1), VmActor.DISPATCHER);
+                    vm.tell(new VmActor.Subscribe(l.narrow()));
+                    m.added().complete(l.narrow());
+                    List<ActorRef<Object>> next = new ArrayList<>(listeners);
+                    next.add(l);
+                    return running(ctx, vm, spawned + 1, next);
                 })
                 .onMessage(RemoveListener.class, m -> {
-                    ctx.stop(m.ref());
+                    List<ActorRef<Object>> next = new ArrayList<>(listeners);
+                    next.removeIf(l -> {
+                        boolean match = l.equals(m.ref());
+                        if (match) {
+                            l.tell(Unsubscribed.INSTANCE);
+                        }
+                        return match;
+                    });
+                    return running(ctx, vm, spawned, next);
+                })
+                .onMessage(SyncListeners.class, m -> {
+                    if (listeners.isEmpty()) {
+                        m.done().complete(null);
+                        return Behaviors.same();
+                    }
+                    AtomicInteger left = new AtomicInteger(listeners.size());
+                    Runnable onDone = () -> {
+                        if (left.decrementAndGet() == 0) {
+                            m.done().complete(null);
+                        }
+                    };
+                    listeners.forEach(l -> l.tell(new Synced(onDone)));
                     return Behaviors.same();
                 })
                 .onMessage(Shutdown.class, m -> {
@@ -76,6 +118,10 @@ final class VmSupervisorActor {
                     m.added().completeExceptionally(new LivetapException(LivetapException.GENERIC, "the VM is closing"));
                     return Behaviors.same();
                 })
+                .onMessage(SyncListeners.class, m -> {
+                    m.done().complete(null); // nothing more will be delivered
+                    return Behaviors.same();
+                })
                 .onAnyMessage(m -> Behaviors.same())
                 .onSignal(Terminated.class, t -> {
                     done.complete(null);
@@ -84,14 +130,21 @@ final class VmSupervisorActor {
                 .build();
     }
 
-    private static Behavior<VmEvent> listener(VmListener l) {
-        return Behaviors.receive(VmEvent.class).onMessage(VmEvent.class, e -> {
-            try {
-                l.onEvent(e);
-            } catch (RuntimeException ex) {
-                org.slf4j.LoggerFactory.getLogger(VmSupervisorActor.class).warn("a VM event listener failed on {}", e, ex);
-            }
-            return Behaviors.same();
-        }).build();
+    private static Behavior<Object> listener(VmListener l) {
+        return Behaviors.receive(Object.class)
+                .onMessage(VmEvent.class, e -> {
+                    try {
+                        l.onEvent(e);
+                    } catch (RuntimeException ex) {
+                        org.slf4j.LoggerFactory.getLogger(VmSupervisorActor.class).warn("a VM event listener failed on {}", e, ex);
+                    }
+                    return Behaviors.same();
+                })
+                .onMessage(Synced.class, m -> {
+                    m.onDone().run();
+                    return Behaviors.same();
+                })
+                .onMessage(Unsubscribed.class, m -> Behaviors.stopped())
+                .build();
     }
 }
