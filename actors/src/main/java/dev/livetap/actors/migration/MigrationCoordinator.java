@@ -76,8 +76,12 @@ public final class MigrationCoordinator {
      * {@code loaded} (false: the source went away after the whole stream loaded: the target owns the
      * TAP but must not resume by itself).
      */
-    public record Finished(MigrationInfo info, boolean succeeded, boolean backendHandedOver, boolean peerConfirmed)
-            implements Report {
+    public record Finished(MigrationInfo info, boolean succeeded, boolean backendHandedOver, boolean peerConfirmed,
+            boolean sourceRunning) implements Report {
+        /** A source's end, or a target's whose source was running. */
+        public Finished(MigrationInfo info, boolean succeeded, boolean backendHandedOver, boolean peerConfirmed) {
+            this(info, succeeded, backendHandedOver, peerConfirmed, true);
+        }
     }
 
     /** A NIC of the VM and whether its backend travels (semantic 1: {@code local} and {@code backend-transfer}). */
@@ -87,12 +91,21 @@ public final class MigrationCoordinator {
     /**
      * @param pauseBeforeSwitchover capability {@code pause-before-switchover}: after the stop, report
      *     {@code pre-switchover} and wait for {@link ContinueSwitchover} before saving anything
+     * @param vmRunning the VM ran when {@code migrate} started: the target resumes by itself only
+     *     then (the run state travels in {@code completed}, QEMU's global_state)
      */
     public record SourceSetup(String migrationId, MigrationUri.Unix uri, MigrationParameters parameters, List<Nic> nics,
             StreamHeader header, MigrationTransport transport, MonotonicClock clock, MigrationTimeouts timeouts,
-            boolean pauseBeforeSwitchover) {
+            boolean pauseBeforeSwitchover, boolean vmRunning) {
         public SourceSetup {
             nics = List.copyOf(nics);
+        }
+
+        /** Of a running VM. */
+        public SourceSetup(String migrationId, MigrationUri.Unix uri, MigrationParameters parameters, List<Nic> nics,
+                StreamHeader header, MigrationTransport transport, MonotonicClock clock, MigrationTimeouts timeouts,
+                boolean pauseBeforeSwitchover) {
+            this(migrationId, uri, parameters, nics, header, transport, clock, timeouts, pauseBeforeSwitchover, true);
         }
 
         /** Without {@code pause-before-switchover}. */

@@ -376,7 +376,7 @@ final class SourceMigration {
         rc.timers().cancelAll();
         // The target waits for this confirmation to resume: it goes first, the bookkeeping after
         // (the source's queues stopped long ago and nothing below can roll back any more).
-        rc.closeAfter(s.channel(), s.channel().send(ReturnPath.completed(), List.of()));
+        rc.closeAfter(s.channel(), s.channel().send(ReturnPath.completed(role.setup().vmRunning()), List.of()));
         boolean handedOver = false;
         for (Nic n : rc.nics()) {
             n.ref().tell(new VirtioNetActor.Release());

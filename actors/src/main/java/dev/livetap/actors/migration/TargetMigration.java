@@ -339,8 +339,8 @@ final class TargetMigration {
                         return completedUnconfirmed(role, f, Optional.of(channel), "the source's answer to 'loaded' was unreadable ("
                                 + e.getMessage() + ")");
                     }
-                    if (a instanceof ReturnPath.Completed) {
-                        return completed(role, f, true, Optional.of(channel));
+                    if (a instanceof ReturnPath.Completed c) {
+                        return completed(role, f, true, c.sourceRunning(), Optional.of(channel));
                     }
                     if (a instanceof ReturnPath.Failed failed) {
                         return fail(role, f, Optional.empty(), Optional.of(channel), nextRequestId,
@@ -368,7 +368,7 @@ final class TargetMigration {
     private static Behavior<Command> completedUnconfirmed(Role role, Figures f, Optional<HandOverChannel> open, String why) {
         role.rc().ctx().getLog().warn("migration {}: every section loaded but {}: this side owns the TAP; resume it with"
                 + " cont once the source is known to be stopped", role.rc().id(), why);
-        return completed(role, f, false, open);
+        return completed(role, f, false, true, open);
     }
 
     /**
@@ -376,7 +376,8 @@ final class TargetMigration {
      * that closing it delivers (exactly once), so the end of the channel never finds this actor gone
      * (no dead letter); the step timeout bounds the wait.
      */
-    private static Behavior<Command> completed(Role role, Figures f, boolean confirmed, Optional<HandOverChannel> open) {
+    private static Behavior<Command> completed(Role role, Figures f, boolean confirmed, boolean sourceRunning,
+            Optional<HandOverChannel> open) {
         RoleContext rc = role.rc();
         rc.timers().cancelAll();
         long now = rc.clock().nanos();
@@ -384,7 +385,7 @@ final class TargetMigration {
                 RoleContext.ms(now - f.startedAt()), null, 0, 0, false);
         rc.ctx().getLog().info("migration {}: status completed", rc.id());
         rc.report().tell(new Progress(info));
-        rc.report().tell(new Finished(info, true, true, confirmed));
+        rc.report().tell(new Finished(info, true, true, confirmed, sourceRunning));
         if (open.isEmpty()) {
             return Behaviors.stopped();
         }

@@ -72,7 +72,8 @@ final class VmMigrations {
         ActorRef<MigrationCoordinator.Command> c = e.ctx().spawn(config.tracer().trace(id, MigrationCoordinator.source(
                 new MigrationCoordinator.SourceSetup(id, unix, s.parameters(), list, header, config.transport(),
                         config.os().clock(), config.timeouts(),
-                        s.capabilities().isOn(MigrationCapabilities.Capability.PAUSE_BEFORE_SWITCHOVER)),
+                        s.capabilities().isOn(MigrationCapabilities.Capability.PAUSE_BEFORE_SWITCHOVER),
+                        s.runState() == RunState.RUNNING),
                 e.reportAdapter())), id, VmActor.DISPATCHER);
         e.ctx().watch(c);
         // QEMU announces setup before the reply (qmp_migrate → migrate_init, then migrate_set_state to setup)
@@ -118,14 +119,22 @@ final class VmMigrations {
             return p.info().status().isFinal() ? next : emitMigrationStatus(e, next, p.info());
         }
         if (r instanceof MigrationCoordinator.RunStateChange c) {
-            return VmActor.changeRunState(e, s, c.state());
+            // the source's switch-over: whether it ran decides what a failure brings it back to
+            VmState next = c.state() == RunState.FINISH_MIGRATE ? s.withAutostart(s.runState() == RunState.RUNNING) : s;
+            return VmActor.changeRunState(e, next, c.state());
         }
         MigrationCoordinator.Finished f = (MigrationCoordinator.Finished) r;
         VmState next = s.withLastInfo(f.info()).withoutCoordinator();
         if (f.succeeded()) {
             next = migrated(e, next, f);
         }
-        return emitMigrationStatus(e, next, f.info());
+        next = emitMigrationStatus(e, next, f.info());
+        // QEMU (migration_iteration_finish): a source that was running when it stopped resumes by
+        // itself after a failure or cancel, after the MIGRATION event; one that was paused stays paused
+        if (!f.succeeded() && next.outgoing() && next.runState() == RunState.PAUSED && next.autostart()) {
+            next = VmActor.startNics(e, next, false, Optional.empty());
+        }
+        return next;
     }
 
     /** One MIGRATION event per (migration, status). */
@@ -157,7 +166,8 @@ final class VmMigrations {
             }
         }
         VmState next = s.withDevices(devices);
-        return s.autostart() && f.peerConfirmed() ? VmActor.startNics(e, next, false, Optional.empty())
+        // the run state travels (QEMU's global_state): a source that was paused gives a paused target
+        return s.autostart() && f.peerConfirmed() && f.sourceRunning() ? VmActor.startNics(e, next, false, Optional.empty())
                 : VmActor.changeRunState(e, next, RunState.PAUSED);
     }
 }
