@@ -39,6 +39,13 @@ public final class MigrationCoordinator {
     public static final String DEVICE_LOST =
             "the migration source went away before every section loaded: the TAP device is lost"
                     + " (closing its fds destroys a non-persistent TAP)";
+    /**
+     * The target's error when the stream broke before any TAP fd arrived: it received nothing and
+     * closing nothing destroys a TAP (the source's TAP is intact while the source runs: a rogue peer's
+     * bytes; it is gone with the source if the source died).
+     */
+    public static final String NOTHING_RECEIVED = "the migration stream broke before any TAP fd arrived: this target"
+            + " received and holds nothing, and destroyed no TAP (the source's TAP is intact if the source still runs)";
 
     private MigrationCoordinator() {
     }

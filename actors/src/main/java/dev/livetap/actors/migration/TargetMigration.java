@@ -72,7 +72,7 @@ final class TargetMigration {
     /** Receiving the stream: the load in flight (if any), the sections queued behind it, what loaded. */
     private record Receiving(Figures figures, HandOverChannel channel, Map<String, Integer> bySection, long nextRequestId,
             Optional<FanOut<VirtioNetActor.LoadResult>> load, int loadingIndex, List<Section> queued, boolean streamDone,
-            Optional<String> loadFailure, Set<Integer> loaded) {
+            Optional<String> loadFailure, Set<Integer> loaded, boolean fdsArrived) {
         Receiving {
             bySection = Map.copyOf(bySection);
             queued = List.copyOf(queued);
@@ -80,29 +80,35 @@ final class TargetMigration {
         }
 
         Receiving withLoad(Optional<FanOut<VirtioNetActor.LoadResult>> l, int index, long next) {
-            return new Receiving(figures, channel, bySection, next, l, index, queued, streamDone, loadFailure, loaded);
+            return new Receiving(figures, channel, bySection, next, l, index, queued, streamDone, loadFailure, loaded, fdsArrived);
         }
 
         Receiving withQueued(List<Section> q) {
             return new Receiving(figures, channel, bySection, nextRequestId, load, loadingIndex, q, streamDone, loadFailure,
-                    loaded);
+                    loaded, fdsArrived);
         }
 
         Receiving withStreamDone() {
             return new Receiving(figures, channel, bySection, nextRequestId, load, loadingIndex, queued, true, loadFailure,
-                    loaded);
+                    loaded, fdsArrived);
         }
 
         Receiving withLoadFailure(String failure) {
             return new Receiving(figures, channel, bySection, nextRequestId, Optional.empty(), -1, queued, streamDone,
-                    Optional.of(failure), loaded);
+                    Optional.of(failure), loaded, fdsArrived);
+        }
+
+        /** A section that carried fds arrived: from now on a broken stream loses a device. */
+        Receiving withFdsArrived() {
+            return new Receiving(figures, channel, bySection, nextRequestId, load, loadingIndex, queued, streamDone,
+                    loadFailure, loaded, true);
         }
 
         Receiving withLoaded(int index) {
             Set<Integer> l = new TreeSet<>(loaded);
             l.add(index);
             return new Receiving(figures, channel, bySection, nextRequestId, Optional.empty(), -1, queued, streamDone,
-                    loadFailure, l);
+                    loadFailure, l, fdsArrived);
         }
     }
 
@@ -184,7 +190,7 @@ final class TargetMigration {
                                     StreamInit::new, Ack.INSTANCE, new StreamDone(), StreamFailed::new))
                             .run(role.materializer());
                     return receiving(role, new Receiving(active, channel, index, 1 + rc.nics().size(), Optional.empty(), -1,
-                            List.of(), false, Optional.empty(), Set.of()));
+                            List.of(), false, Optional.empty(), Set.of(), false));
                 })
                 .onMessage(ChannelFailed.class, m -> fail(role, f, Optional.of(accepting), Optional.empty(), 1 + rc.nics().size(),
                         "no migration connection at " + role.setup().uri().uri() + ": " + m.cause().getMessage())));
@@ -219,7 +225,7 @@ final class TargetMigration {
                             .tell(new StepFailed("loading", RoleContext.failureText(l))));
                     return Behaviors.same();
                 })
-                .onMessage(StreamFailed.class, m -> failed.apply(streamFailure(m.cause())))
+                .onMessage(StreamFailed.class, m -> failed.apply(streamFailure(m.cause(), r.fdsArrived())))
                 .onMessage(ReturnFrame.class, m -> failed.apply(answerBeforeTheEnd(m)))
                 .onMessage(PhaseTimedOut.class, m -> failed.apply(m.text()))
                 .onMessage(StepFailed.class, m -> failed.apply(m.description()))
@@ -232,8 +238,9 @@ final class TargetMigration {
      * trip and the end-of-stream message behind it were two hand-offs of the downtime
      * (profile-switchover.md, third round). Sections still load one at a time, in stream order.
      */
-    private static Behavior<Command> onSection(Role role, Receiving r, SectionIn m) {
+    private static Behavior<Command> onSection(Role role, Receiving before, SectionIn m) {
         m.ack().tell(Ack.INSTANCE);
+        Receiving r = before.fdsArrived() || m.section().struct().fds().isEmpty() ? before : before.withFdsArrived();
         if (r.load().isPresent()) {
             List<Section> q = new ArrayList<>(r.queued());
             q.add(m.section()); // still tracked as in flight: closed if the migration fails first
@@ -293,10 +300,15 @@ final class TargetMigration {
                 : "the source answered " + a + " before the end of the stream";
     }
 
-    private static String streamFailure(Throwable cause) {
+    /**
+     * "Device lost" only when it is: fds arrived here and closing them may destroy the TAP. Before
+     * any fd (a rogue peer's bytes, a source that died before its sections) nothing was received.
+     */
+    private static String streamFailure(Throwable cause, boolean fdsArrived) {
         if (cause instanceof StreamFormatException e && e.reason() == StreamFormatException.Reason.TRUNCATED
                 || !(cause instanceof StreamFormatException)) {
-            return MigrationCoordinator.DEVICE_LOST + " (" + cause.getMessage() + ")";
+            return (fdsArrived ? MigrationCoordinator.DEVICE_LOST : MigrationCoordinator.NOTHING_RECEIVED)
+                    + " (" + cause.getMessage() + ")";
         }
         return "the migration stream was refused: " + cause.getMessage();
     }

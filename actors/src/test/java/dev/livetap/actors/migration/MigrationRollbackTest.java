@@ -3,6 +3,7 @@ package dev.livetap.actors.migration;
 import dev.livetap.actors.vm.VmReply;
 import dev.livetap.actors.options.MigrationParameters;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.livetap.actors.nic.VirtioNetSchema;
@@ -310,6 +311,26 @@ class MigrationRollbackTest {
                         || src.info().errorDesc().startsWith("sending the migration stream failed"),
                 "a lost channel fails the migration: " + src.info().errorDesc());
         assertResumable(src);
+    }
+
+    @Test
+    void aStreamThatBreaksBeforeAnyFdArrivedIsNotReportedAsALostDevice() throws Exception {
+        PathTransport tgtTransport = new PathTransport(tgtOs);
+        Endpoint tgt = new Endpoint(kit, "tgt", tgtOs, tgtTransport, true, false, new RecordingVhostBackend(), TIMEOUTS);
+        tgt.netdev(Map.of("id", "net0", "ifname", "tap0", "queues", 4, "incoming-fds", true));
+        tgt.nic("nic0", "net0");
+        tgt.ok(r -> new VmActor.MigrateIncoming(URI, r));
+        // a peer that sends a header and goes away: no section, no fd (a rogue peer, or a source that died early)
+        FrameChannel ch = new PathTransport(srcOs).connect(new MigrationUri.Unix("/run/livetap/rollback.sock"))
+                .toCompletableFuture().get(5, TimeUnit.SECONDS);
+        StreamEncoder enc = new StreamEncoder(StreamHeader.of(1, "rogue", "pc-q35-11.0"));
+        ch.send(enc.header().payload(), List.of()).toCompletableFuture().get(5, TimeUnit.SECONDS);
+        ch.close();
+        tgt.awaitMigrationStatus("failed");
+        String desc = tgt.info().errorDesc();
+        assertTrue(desc.startsWith(MigrationCoordinator.NOTHING_RECEIVED), "no fd arrived, so no device was lost here: " + desc);
+        assertFalse(desc.contains("device is lost"), desc);
+        assertEquals(0, tgtOs.ledger().open(), "the target holds nothing");
     }
 
     @Test
