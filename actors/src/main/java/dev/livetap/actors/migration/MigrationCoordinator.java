@@ -7,7 +7,9 @@ import dev.livetap.actors.options.RunState;
 import dev.livetap.codec.StreamHeader;
 import dev.livetap.nativeio.FrameChannel;
 import dev.livetap.nativeio.MonotonicClock;
+import dev.livetap.nativeio.OwnedFd;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
@@ -100,12 +102,25 @@ public final class MigrationCoordinator {
      *     {@code pre-switchover} and wait for {@link ContinueSwitchover} before saving anything
      * @param vmRunning the VM ran when {@code migrate} started: the target resumes by itself only
      *     then (the run state travels in {@code completed}, QEMU's global_state)
+     * @param socket for an {@code fd:} URI, the connected AF_UNIX socket it names (the role's from now
+     *     on); empty for {@code unix:}, which the role connects itself
      */
-    public record SourceSetup(String migrationId, MigrationUri.Unix uri, MigrationParameters parameters, List<Nic> nics,
+    public record SourceSetup(String migrationId, MigrationUri uri, MigrationParameters parameters, List<Nic> nics,
             StreamHeader header, MigrationTransport transport, MonotonicClock clock, MigrationTimeouts timeouts,
-            boolean pauseBeforeSwitchover, boolean vmRunning) {
+            boolean pauseBeforeSwitchover, boolean vmRunning, Optional<OwnedFd> socket) {
         public SourceSetup {
             nics = List.copyOf(nics);
+            if (!(uri instanceof MigrationUri.Unix) && socket.isEmpty()) {
+                throw new IllegalArgumentException("a source channel is a unix: URI or a passed socket; got " + uri.uri());
+            }
+        }
+
+        /** Over a {@code unix:} URI. */
+        public SourceSetup(String migrationId, MigrationUri.Unix uri, MigrationParameters parameters, List<Nic> nics,
+                StreamHeader header, MigrationTransport transport, MonotonicClock clock, MigrationTimeouts timeouts,
+                boolean pauseBeforeSwitchover, boolean vmRunning) {
+            this(migrationId, uri, parameters, nics, header, transport, clock, timeouts, pauseBeforeSwitchover, vmRunning,
+                    Optional.empty());
         }
 
         /** Of a running VM. */

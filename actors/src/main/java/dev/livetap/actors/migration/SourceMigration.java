@@ -28,6 +28,7 @@ import dev.livetap.actors.migration.MigrationEvents.SwitchoverLimitExceeded;
 import dev.livetap.actors.migration.RoleContext.Figures;
 import dev.livetap.actors.nic.VirtioNetActor;
 import dev.livetap.actors.options.MigrationStatus;
+import dev.livetap.actors.options.MigrationUri;
 import dev.livetap.actors.options.RunState;
 import dev.livetap.codec.Section;
 import dev.livetap.codec.pekko.MigrationStreamFlows;
@@ -108,7 +109,9 @@ final class SourceMigration {
     private static Behavior<Command> settingUp(Role role, Figures f) {
         RoleContext rc = role.rc();
         rc.phaseTimer("connecting to " + role.setup().uri().uri(), rc.timeouts().channel());
-        rc.ctx().pipeToSelf(role.setup().transport().connect(role.setup().uri()),
+        SourceSetup setup = role.setup();
+        rc.ctx().pipeToSelf(setup.uri() instanceof MigrationUri.Unix unix ? setup.transport().connect(unix)
+                        : setup.transport().adopt(setup.socket().orElseThrow()),
                 (ch, ex) -> ex == null ? new Connected(ch) : new ChannelFailed(ex));
         return common(role, Optional.empty(), Behaviors.receive(Command.class)
                 .onMessage(Connected.class, m -> {

@@ -132,7 +132,14 @@ public final class VmActor {
     public record MigrateIncoming(String uri, ActorRef<VmReply> replyTo) implements Command {
     }
 
-    public record Migrate(String uri, ActorRef<VmReply> replyTo) implements Command {
+    /**
+     * {@code migrate}. {@code socket}: for {@code fd:NAME}, the descriptor NAME stands for (from QMP
+     * {@code getfd}); it belongs to the VM from the moment the command is sent, a refusal closes it.
+     */
+    public record Migrate(String uri, Optional<OwnedFd> socket, ActorRef<VmReply> replyTo) implements Command {
+        public Migrate(String uri, ActorRef<VmReply> replyTo) {
+            this(uri, Optional.empty(), replyTo);
+        }
     }
 
     public record MigrateCancel(ActorRef<VmReply> replyTo) implements Command {

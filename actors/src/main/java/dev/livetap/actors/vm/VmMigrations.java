@@ -10,6 +10,7 @@ import dev.livetap.actors.options.RunState;
 import dev.livetap.actors.options.VirtioNetRealizeCheck;
 import dev.livetap.codec.StreamHeader;
 import dev.livetap.nativeio.FrameChannel;
+import dev.livetap.nativeio.OwnedFd;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -52,11 +53,37 @@ final class VmMigrations {
         return started;
     }
 
-    /** @param migratableHere whether this run state may migrate out */
+    /**
+     * @param migratableHere whether this run state may migrate out
+     * A refusal closes the socket an {@code fd:} URI came with.
+     */
     static VmState migrate(VmActor.Env e, VmState s, VmActor.Migrate m, boolean migratableHere) {
+        try {
+            return migrateChecked(e, s, m, migratableHere);
+        } catch (RuntimeException ex) {
+            m.socket().ifPresent(OwnedFd::close);
+            throw ex;
+        }
+    }
+
+    private static VmState migrateChecked(VmActor.Env e, VmState s, VmActor.Migrate m, boolean migratableHere) {
         MigrationUri uri = MigrationUri.parse(m.uri());
-        MigrationUri.requireChannelFor(s.parameters(), uri); // semantic 1: fails at once, nothing changes
-        MigrationUri.Unix unix = unixOnly(uri);
+        if (uri instanceof MigrationUri.Fd fd) {
+            // libvirt's form: a connected socket passed with getfd; only an AF_UNIX stream socket carries fds
+            if (m.socket().isEmpty()) {
+                throw new OptionException("File descriptor named '" + fd.name() + "' has not been found");
+            }
+            if (!e.config().os().unix().isUnixStreamSocket(m.socket().get())) {
+                throw new OptionException("livetap migrates only over UNIX stream sockets: the descriptor '" + fd.name()
+                        + "' is not an AF_UNIX SOCK_STREAM socket");
+            }
+        } else {
+            MigrationUri.requireChannelFor(s.parameters(), uri); // semantic 1: fails at once, nothing changes
+            unixOnly(uri);
+            if (m.socket().isPresent()) {
+                throw new OptionException("a descriptor came with a " + uri.uri() + " URI; only fd: takes one");
+            }
+        }
         if (s.coordinator().isPresent()) {
             throw new OptionException("There's a migration process in progress");
         }
@@ -70,10 +97,10 @@ final class VmMigrations {
                 VirtioNetRealizeCheck.backendTravels(s.parameters(), n.options(), config.machine()))));
         StreamHeader header = StreamHeader.of(config.pid(), config.name(), config.machine().name());
         ActorRef<MigrationCoordinator.Command> c = e.ctx().spawn(config.tracer().trace(id, MigrationCoordinator.source(
-                new MigrationCoordinator.SourceSetup(id, unix, s.parameters(), list, header, config.transport(),
+                new MigrationCoordinator.SourceSetup(id, uri, s.parameters(), list, header, config.transport(),
                         config.os().clock(), config.timeouts(),
                         s.capabilities().isOn(MigrationCapabilities.Capability.PAUSE_BEFORE_SWITCHOVER),
-                        s.runState() == RunState.RUNNING),
+                        s.runState() == RunState.RUNNING, m.socket()),
                 e.reportAdapter())), id, VmActor.DISPATCHER);
         e.ctx().watch(c);
         // QEMU announces setup before the reply (qmp_migrate → migrate_init, then migrate_set_state to setup)

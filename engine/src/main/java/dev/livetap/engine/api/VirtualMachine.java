@@ -193,6 +193,17 @@ public final class VirtualMachine implements AutoCloseable {
         return done(askAfterEvents(r -> new VmActor.Migrate(uri, r)));
     }
 
+    /**
+     * {@code migrate uri=fd:NAME} with the connected AF_UNIX stream socket NAME stands for
+     * (libvirt's form); the socket is the endpoint's from this call on, a refusal closes it.
+     */
+    public CompletionStage<Void> migrate(String uri, OwnedFd socket) {
+        if (closed) {
+            socket.close();
+        }
+        return done(askAfterEvents(r -> new VmActor.Migrate(uri, Optional.of(socket), r)));
+    }
+
     /** {@code migrate_cancel}. */
     public CompletionStage<Void> cancel() {
         return done(ask(VmActor.MigrateCancel::new));

@@ -158,6 +158,29 @@ public final class EndpointCommandHandler implements VmCommandHandler {
         return map(vm.migrate(args.get("uri").textValue()));
     }
 
+    /**
+     * {@code fd:NAME} (libvirt's form): the descriptor NAME is taken out of the session (QEMU's
+     * monitor_get_fd) and passed with the command; the VM checks it is an AF_UNIX stream socket.
+     */
+    @Override
+    public CompletionStage<JsonNode> migrate(ObjectNode args, QmpSession session) {
+        String uri = args.get("uri").textValue();
+        if (!uri.startsWith("fd:") || uri.length() == 3 || args.path("resume").asBoolean(false)) {
+            return migrate(args);
+        }
+        String name = uri.substring(3);
+        OwnedFd socket;
+        try {
+            if (Character.isDigit(name.charAt(0))) {
+                throw QmpException.generic("livetap takes descriptors only by the name given with getfd; got fd:" + name);
+            }
+            socket = session.takeFd(name); // an unknown name fails with QEMU's text
+        } catch (RuntimeException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+        return map(vm.migrate(uri, socket));
+    }
+
     @Override
     public CompletionStage<JsonNode> migrateCancel() {
         return map(vm.cancel());
