@@ -10,6 +10,7 @@ import dev.livetap.actors.options.RunState;
 import dev.livetap.actors.options.VirtioNetRealizeCheck;
 import dev.livetap.codec.StreamHeader;
 import dev.livetap.nativeio.FrameChannel;
+import dev.livetap.nativeio.NativeException;
 import dev.livetap.nativeio.OwnedFd;
 import java.util.ArrayList;
 import java.util.List;
@@ -17,6 +18,8 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.apache.pekko.actor.typed.ActorRef;
 
 /**
@@ -33,22 +36,24 @@ final class VmMigrations {
             throw new OptionException("The incoming migration has already been started");
         }
         MigrationUri.Unix uri = unixOnly(MigrationUri.parse(m.uri()));
+        String id = migrationId(e, s);
+        // QEMU (qemu_start_incoming_migration) announces setup before it binds, whether or not the bind works
+        VmActor.emit(e, s, VmEvent.MIGRATION, Map.of("status", MigrationStatus.SETUP.qmpName()));
         // QEMU binds in qmp_migrate_incoming: the reply means "listening", a bind error is the reply
         // and leaves nothing started (a later migrate-incoming may try again)
         CompletableFuture<FrameChannel> accepting = e.config().transport().acceptOne(uri).toCompletableFuture();
         if (accepting.isCompletedExceptionally()) {
             throw new OptionException(listenFailure(uri, accepting));
         }
-        String id = migrationId(e, s);
         List<MigrationCoordinator.Nic> list = new ArrayList<>();
         s.devices().nicList().forEach(n -> list.add(new MigrationCoordinator.Nic(n.deviceId(), n.ref(), n.peersWaitIncoming())));
         ActorRef<MigrationCoordinator.Command> c = e.ctx().spawn(e.config().tracer().trace(id, MigrationCoordinator.target(
                 new MigrationCoordinator.TargetSetup(id, uri, list, accepting, e.config().os().clock(),
                         e.config().timeouts()), e.reportAdapter())), id, VmActor.DISPATCHER);
         e.ctx().watch(c);
-        // QEMU announces setup before the reply (qemu_start_incoming_migration)
-        VmState started = emitMigrationStatus(e, s.withMigrationStarted(c, false, MigrationInfo.starting(id)),
-                MigrationInfo.starting(id)); // query-migrate: see migrate
+        // setup is announced above: the coordinator's own setup report must not repeat it
+        VmState started = s.withMigrationStarted(c, false, MigrationInfo.starting(id)) // query-migrate: see migrate
+                .withLastAnnounced(id + "/" + MigrationStatus.SETUP.qmpName());
         m.replyTo().tell(VmActor.DONE);
         return started;
     }
@@ -114,7 +119,10 @@ final class VmMigrations {
         return started;
     }
 
-    /** QEMU's socket_listen_unix text ("Failed to bind socket to PATH: ...") with the transport's reason. */
+    /**
+     * QEMU's socket_listen_unix text, {@code Failed to bind socket to PATH: STRERROR} when a system
+     * call failed (the errno's meaning, as QEMU's error_setg_errno), else with the transport's reason.
+     */
     private static String listenFailure(MigrationUri.Unix uri, CompletableFuture<FrameChannel> failed) {
         Throwable cause;
         try {
@@ -123,8 +131,18 @@ final class VmMigrations {
         } catch (CompletionException ex) {
             cause = ex.getCause() == null ? ex : ex.getCause();
         }
-        return "Failed to bind socket to " + uri.path() + ": " + (cause == null ? "unknown error" : cause.getMessage());
+        String reason = cause == null ? "unknown error" : cause.getMessage();
+        for (Throwable t = cause; t != null; t = t.getCause()) {
+            if (t instanceof NativeException n) {
+                Matcher errno = STRERROR.matcher(String.valueOf(n.getMessage()));
+                reason = errno.find() ? errno.group(1) : reason;
+            }
+        }
+        return "Failed to bind socket to " + uri.path() + ": " + reason;
     }
+
+    /** The native layer's message ends with "(ENAME: strerror)". */
+    private static final Pattern STRERROR = Pattern.compile("\\(E[A-Z0-9]+: ([^)]+)\\)$");
 
     private static MigrationUri.Unix unixOnly(MigrationUri uri) {
         if (uri instanceof MigrationUri.Unix u) {

@@ -43,15 +43,17 @@ class VmReplyOrderTest {
                     .migrateIncoming("unix:/nonexistent/livetap-dir/x.sock").toCompletableFuture().get(T, TimeUnit.SECONDS),
                     "a socket that cannot be bound is the command's error, as in QEMU");
             LivetapException l = assertInstanceOf(LivetapException.class, bad.getCause());
-            assertTrue(l.desc().startsWith("Failed to bind socket to /nonexistent/livetap-dir/x.sock: "), l.desc());
+            assertEquals("Failed to bind socket to /nonexistent/livetap-dir/x.sock: No such file or directory", l.desc(),
+                    "QEMU's socket_listen_unix text");
             assertEquals("none", target.query().toCompletableFuture().get(T, TimeUnit.SECONDS).status().qmpName(),
                     "a refused migrate-incoming starts nothing");
-            assertTrue(events.isEmpty(), "nothing was announced for a migration that never started: " + events);
+            assertEquals(List.of("MIGRATION setup"), events.stream().map(VmReplyOrderTest::token).toList(),
+                    "QEMU announces setup before it binds, even when the bind fails");
 
             target.migrateIncoming("unix:" + sock).toCompletableFuture().get(T, TimeUnit.SECONDS);
             OwnedFd peer = JnaOs.instance().unix().connect(sock); // no retry: listening when the stage completed
             peer.close();
-            assertEquals(List.of("MIGRATION setup"), events.stream().map(VmReplyOrderTest::token).toList(),
+            assertEquals(List.of("MIGRATION setup", "MIGRATION setup"), events.stream().map(VmReplyOrderTest::token).toList(),
                     "setup is announced before the reply, as QEMU's qemu_start_incoming_migration does");
         } finally {
             Files.deleteIfExists(sock);

@@ -37,6 +37,12 @@ public final class Scenarios {
                         .qmp("target", "migrate-incoming", uri(MIGRATION_SOCKET))
                         .qmpText("target", "migrate-incoming", uri("unix:{dir}/second.sock"))
                         .build(),
+                Scenario.named("migrate-incoming-bind-error", "migrate-incoming to a socket in a missing directory, then to a good one")
+                        .startIncoming("target").eventsOn("target")
+                        .qmpText("target", "migrate-incoming", uri("unix:{dir}/missing-dir/x.sock"))
+                        .qmp("target", "query-migrate")
+                        .qmp("target", "migrate-incoming", uri(MIGRATION_SOCKET))
+                        .build(),
                 Scenario.named("migrate-incoming-without-incoming", "migrate-incoming on a VMM started without -incoming")
                         .start("vm")
                         .qmpText("vm", "migrate-incoming", uri(MIGRATION_SOCKET))
