@@ -32,6 +32,8 @@ public final class EndpointCommandHandler implements VmCommandHandler {
     private final Runnable onQuit;
     /** The {@code events} migration capability as last set through this backend (QEMU's default: off). */
     private volatile boolean migrationEvents;
+    /** An incoming migration started with {@code exit-on-error} on (QEMU >= 9.1's default) and not ended yet. */
+    private volatile boolean exitOnIncomingError;
 
     public EndpointCommandHandler(VirtualMachine vm, Runnable onQuit) {
         this.vm = vm;
@@ -144,9 +146,31 @@ public final class EndpointCommandHandler implements VmCommandHandler {
         return map(vm.queryCapabilities());
     }
 
+    /**
+     * {@code exit-on-error} (QEMU >= 9.1, default true): once the incoming migration fails, the VM
+     * endpoint ends after its cleanup (in {@code livetap vmm} the process exits 1 with its last VM,
+     * as QEMU's does); false: it stays with status {@code failed}.
+     */
     @Override
     public CompletionStage<JsonNode> migrateIncoming(ObjectNode args) {
-        return map(vm.migrateIncoming(args.get("uri").textValue()));
+        boolean exitOnError = args.path("exit-on-error").asBoolean(true);
+        // armed before the reply leaves: the failure's event may follow the reply at once
+        return map(vm.migrateIncoming(args.get("uri").textValue()).thenApply(v -> {
+            exitOnIncomingError = exitOnError;
+            return v;
+        }));
+    }
+
+    /**
+     * Called with each MIGRATION status of this endpoint, in order: true when it is the failure of an
+     * incoming migration started with {@code exit-on-error} on (once; the end of that migration disarms it).
+     */
+    boolean incomingFailedWithExit(String status) {
+        if (!exitOnIncomingError || !(status.equals("failed") || status.equals("completed"))) {
+            return false;
+        }
+        exitOnIncomingError = false;
+        return status.equals("failed");
     }
 
     @Override
