@@ -332,16 +332,23 @@ public final class VirtualMachine implements AutoCloseable {
      * {@code migrate}). Bounded by the ask timeout: a listener that stopped meanwhile does not hold it.
      */
     private CompletionStage<VmReply> askAfterEvents(Function<ActorRef<VmReply>, VmActor.Command> command) {
-        return ask(command).thenCompose(r -> {
+        // a refusal too: QEMU announces migrate-incoming's setup even before a bind error
+        CompletableFuture<VmReply> out = new CompletableFuture<>();
+        ask(command).whenComplete((r, e) -> {
             CompletableFuture<Void> synced = new CompletableFuture<>();
             host.tell(new VmSupervisorActor.SyncListeners(synced));
             org.apache.pekko.actor.Cancellable bound = system.scheduler().scheduleOnce(askTimeout,
                     () -> synced.complete(null), system.executionContext());
-            return synced.thenApply(v -> {
+            synced.whenComplete((v, ignored) -> {
                 bound.cancel();
-                return r;
+                if (e != null) {
+                    out.completeExceptionally(e);
+                } else {
+                    out.complete(r);
+                }
             });
         });
+        return out;
     }
 
     private static CompletionStage<Void> done(CompletionStage<VmReply> s) {

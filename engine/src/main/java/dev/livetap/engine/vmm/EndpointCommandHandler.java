@@ -30,14 +30,25 @@ public final class EndpointCommandHandler implements VmCommandHandler {
 
     private final VirtualMachine vm;
     private final Runnable onQuit;
+    private final java.util.concurrent.Executor completions;
     /** The {@code events} migration capability as last set through this backend (QEMU's default: off). */
     private volatile boolean migrationEvents;
     /** An incoming migration started with {@code exit-on-error} on (QEMU >= 9.1's default) and not ended yet. */
     private volatile boolean exitOnIncomingError;
 
     public EndpointCommandHandler(VirtualMachine vm, Runnable onQuit) {
+        this(vm, onQuit, Runnable::run);
+    }
+
+    /**
+     * @param completions where each answer completes: the QMP server's reactor, so that an answer is
+     *     queued behind the events the VM sent before it (the server delivers those through the same
+     *     queue) and is never written ahead of them when it arrives while the reactor dispatches
+     */
+    public EndpointCommandHandler(VirtualMachine vm, Runnable onQuit, java.util.concurrent.Executor completions) {
         this.vm = vm;
         this.onQuit = onQuit;
+        this.completions = completions;
     }
 
     /**
@@ -253,26 +264,28 @@ public final class EndpointCommandHandler implements VmCommandHandler {
         return JSON.valueToTree(value);
     }
 
-    private static CompletionStage<JsonNode> map(CompletionStage<?> stage) {
+    private CompletionStage<JsonNode> map(CompletionStage<?> stage) {
         CompletableFuture<JsonNode> out = new CompletableFuture<>();
-        stage.whenComplete((v, e) -> {
-            if (e == null) {
-                out.complete(toJson(v));
-                return;
-            }
-            LivetapException l = LivetapException.unwrap(e);
-            if (l == null) {
-                out.completeExceptionally(QmpException.generic(String.valueOf(e.getMessage())));
-                return;
-            }
-            QmpErrorClass cls;
-            try {
-                cls = QmpErrorClass.valueOf(l.errorClass());
-            } catch (IllegalArgumentException unknown) {
-                cls = QmpErrorClass.GenericError;
-            }
-            out.completeExceptionally(new QmpException(cls, l.desc()));
-        });
+        stage.whenComplete((v, e) -> completions.execute(() -> complete(out, v, e)));
         return out;
+    }
+
+    private static void complete(CompletableFuture<JsonNode> out, Object v, Throwable e) {
+        if (e == null) {
+            out.complete(toJson(v));
+            return;
+        }
+        LivetapException l = LivetapException.unwrap(e);
+        if (l == null) {
+            out.completeExceptionally(QmpException.generic(String.valueOf(e.getMessage())));
+            return;
+        }
+        QmpErrorClass cls;
+        try {
+            cls = QmpErrorClass.valueOf(l.errorClass());
+        } catch (IllegalArgumentException unknown) {
+            cls = QmpErrorClass.GenericError;
+        }
+        out.completeExceptionally(new QmpException(cls, l.desc()));
     }
 }
