@@ -48,6 +48,8 @@ public final class VirtualMachine implements AutoCloseable {
     private final Duration askTimeout;
     private final Runnable onClose;
     private volatile boolean closed;
+    /** The listener actors, for {@link #askAfterEvents}. */
+    private final java.util.Set<ActorRef<Object>> listeners = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
     VirtualMachine(VmSpec spec, ActorSystem<?> system, ActorRef<VmSupervisorActor.Command> host, ActorRef<VmActor.Command> vm,
             Duration askTimeout, Runnable onClose) {
@@ -259,7 +261,14 @@ public final class VirtualMachine implements AutoCloseable {
         Objects.requireNonNull(listener, "listener");
         CompletableFuture<ActorRef<VmEvent>> added = new CompletableFuture<>();
         host.tell(new VmSupervisorActor.AddListener(listener, added));
-        return added.thenApply(ref -> () -> host.tell(new VmSupervisorActor.RemoveListener(ref)));
+        return added.thenApply(ref -> {
+            ActorRef<Object> l = ref.unsafeUpcast();
+            listeners.add(l);
+            return () -> {
+                listeners.remove(l);
+                host.tell(new VmSupervisorActor.RemoveListener(ref));
+            };
+        });
     }
 
     /** An event subscription; closing it stops the deliveries. */
@@ -332,11 +341,22 @@ public final class VirtualMachine implements AutoCloseable {
      * {@code migrate}). Bounded by the ask timeout: a listener that stopped meanwhile does not hold it.
      */
     private CompletionStage<VmReply> askAfterEvents(Function<ActorRef<VmReply>, VmActor.Command> command) {
-        // a refusal too: QEMU announces migrate-incoming's setup even before a bind error
+        // a refusal too: QEMU announces migrate-incoming's setup even before a bind error. The sync is
+        // told on the thread that completes the ask, the VM's while it handles the command: events of
+        // its later messages (the migration's active) queue behind it
         CompletableFuture<VmReply> out = new CompletableFuture<>();
         ask(command).whenComplete((r, e) -> {
             CompletableFuture<Void> synced = new CompletableFuture<>();
-            host.tell(new VmSupervisorActor.SyncListeners(synced));
+            java.util.List<ActorRef<Object>> now = java.util.List.copyOf(listeners);
+            java.util.concurrent.atomic.AtomicInteger left = new java.util.concurrent.atomic.AtomicInteger(now.size());
+            now.forEach(l -> l.tell(new VmSupervisorActor.Synced(() -> {
+                if (left.decrementAndGet() == 0) {
+                    synced.complete(null);
+                }
+            })));
+            if (now.isEmpty()) {
+                synced.complete(null);
+            }
             org.apache.pekko.actor.Cancellable bound = system.scheduler().scheduleOnce(askTimeout,
                     () -> synced.complete(null), system.executionContext());
             synced.whenComplete((v, ignored) -> {

@@ -5,7 +5,6 @@ import dev.livetap.actors.vm.VmEvent;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.Terminated;
@@ -17,7 +16,7 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
  * TAP actors (which close their fds on PostStop); it also owns the event listeners.
  */
 final class VmSupervisorActor {
-    sealed interface Command permits Shutdown, AddListener, RemoveListener, SyncListeners {
+    sealed interface Command permits Shutdown, AddListener, RemoveListener {
     }
 
     /** Stops the VM; {@code done} completes once the VM actor and all its children have stopped. */
@@ -30,17 +29,8 @@ final class VmSupervisorActor {
     record RemoveListener(ActorRef<VmEvent> ref) implements Command {
     }
 
-    /**
-     * Completes {@code done} once every listener has handled the events the VM sent before this
-     * message was sent: a reply the VM tells after its events (STOP before the reply of stop)
-     * reaches the caller after the listeners (the QMP server) got them. The VM enqueues each event
-     * in the listeners' mailboxes before it replies; the sync is enqueued behind it.
-     */
-    record SyncListeners(CompletableFuture<Void> done) implements Command {
-    }
-
-    /** A listener's own messages besides the VM's events: a sync to pass on. */
-    private record Synced(Runnable onDone) {
+    /** A listener's own message besides the VM's events: runs {@code onDone} after the events before it. */
+    record Synced(Runnable onDone) {
     }
 
     /** Stops a listener after what is already in its mailbox (a pending sync still completes). */
@@ -80,20 +70,6 @@ final class VmSupervisorActor {
                     });
                     return running(ctx, vm, spawned, next);
                 })
-                .onMessage(SyncListeners.class, m -> {
-                    if (listeners.isEmpty()) {
-                        m.done().complete(null);
-                        return Behaviors.same();
-                    }
-                    AtomicInteger left = new AtomicInteger(listeners.size());
-                    Runnable onDone = () -> {
-                        if (left.decrementAndGet() == 0) {
-                            m.done().complete(null);
-                        }
-                    };
-                    listeners.forEach(l -> l.tell(new Synced(onDone)));
-                    return Behaviors.same();
-                })
                 .onMessage(Shutdown.class, m -> {
                     ctx.stop(vm);
                     return stopping(m.done());
@@ -116,10 +92,6 @@ final class VmSupervisorActor {
                 })
                 .onMessage(AddListener.class, m -> {
                     m.added().completeExceptionally(new LivetapException(LivetapException.GENERIC, "the VM is closing"));
-                    return Behaviors.same();
-                })
-                .onMessage(SyncListeners.class, m -> {
-                    m.done().complete(null); // nothing more will be delivered
                     return Behaviors.same();
                 })
                 .onAnyMessage(m -> Behaviors.same())

@@ -30,25 +30,14 @@ public final class EndpointCommandHandler implements VmCommandHandler {
 
     private final VirtualMachine vm;
     private final Runnable onQuit;
-    private final java.util.concurrent.Executor completions;
     /** The {@code events} migration capability as last set through this backend (QEMU's default: off). */
     private volatile boolean migrationEvents;
     /** An incoming migration started with {@code exit-on-error} on (QEMU >= 9.1's default) and not ended yet. */
     private volatile boolean exitOnIncomingError;
 
     public EndpointCommandHandler(VirtualMachine vm, Runnable onQuit) {
-        this(vm, onQuit, Runnable::run);
-    }
-
-    /**
-     * @param completions where each answer completes: the QMP server's reactor, so that an answer is
-     *     queued behind the events the VM sent before it (the server delivers those through the same
-     *     queue) and is never written ahead of them when it arrives while the reactor dispatches
-     */
-    public EndpointCommandHandler(VirtualMachine vm, Runnable onQuit, java.util.concurrent.Executor completions) {
         this.vm = vm;
         this.onQuit = onQuit;
-        this.completions = completions;
     }
 
     /**
@@ -264,9 +253,9 @@ public final class EndpointCommandHandler implements VmCommandHandler {
         return JSON.valueToTree(value);
     }
 
-    private CompletionStage<JsonNode> map(CompletionStage<?> stage) {
+    private static CompletionStage<JsonNode> map(CompletionStage<?> stage) {
         CompletableFuture<JsonNode> out = new CompletableFuture<>();
-        stage.whenComplete((v, e) -> completions.execute(() -> complete(out, v, e)));
+        stage.whenComplete((v, e) -> complete(out, v, e));
         return out;
     }
 

@@ -68,7 +68,7 @@ public final class QmpFrontend implements AutoCloseable {
             Duration timeout, Duration negotiationTimeout) {
         QmpCommandRegistry registry = new QmpCommandRegistry();
         QmpBuiltins.register(registry, QmpVersion.DEFAULT);
-        EndpointCommandHandler backend = new EndpointCommandHandler(endpoint, onQuit, os.reactor()::execute);
+        EndpointCommandHandler backend = new EndpointCommandHandler(endpoint, onQuit);
         QmpVmCommands.register(registry, backend);
         QmpBuiltins.registerIntrospection(registry, Optional.of(endpoint.name()), EVENTS);
         QmpServer server = QmpServer.start(os, registry, QmpServer.Config.defaults(path, Clock.systemUTC())
