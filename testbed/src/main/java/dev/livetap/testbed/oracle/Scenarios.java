@@ -13,8 +13,8 @@ import java.util.List;
 public final class Scenarios {
     static final String MIGRATION_SOCKET = "unix:{dir}/migration.sock";
     private static final String[] END = {"completed", "failed", "cancelled"};
-    private static final String HOLD_PENDING = "needs pause-before-switchover/migrate-continue to hold the migration in "
-            + "'active'; livetap has not got it yet (branch h1 has no 'pause-before-switchover: usable' commit)";
+    private static final String HOLD_PENDING = "needs a migration held with pause-before-switchover (livetap has it now);"
+            + " scenario not written yet";
 
     private Scenarios() { }
 
