@@ -29,6 +29,15 @@ public interface UnixSockets {
     PeerCredentials peerCredentials(OwnedFd socket);
 
     /**
+     * Whether {@code fd} is an AF_UNIX SOCK_STREAM socket (getsockopt SO_DOMAIN and SO_TYPE; false
+     * for any other file): only such a socket carries SCM_RIGHTS, e.g. the fd of an {@code fd:}
+     * migration URI.
+     */
+    default boolean isUnixStreamSocket(OwnedFd fd) {
+        return false; // an implementation that cannot tell refuses fd: URIs
+    }
+
+    /**
      * One sendmsg of {@code data} (from its position to its limit) with {@code fds} (at most
      * {@link #SCM_MAX_FD}) attached to the first byte. Advances the buffer's position.
      *

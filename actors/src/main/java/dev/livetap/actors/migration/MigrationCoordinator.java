@@ -6,8 +6,12 @@ import dev.livetap.actors.options.MigrationParameters;
 import dev.livetap.actors.options.MigrationUri;
 import dev.livetap.actors.options.RunState;
 import dev.livetap.codec.StreamHeader;
+import dev.livetap.nativeio.FrameChannel;
 import dev.livetap.nativeio.MonotonicClock;
+import dev.livetap.nativeio.OwnedFd;
 import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.SupervisorStrategy;
@@ -38,6 +42,13 @@ public final class MigrationCoordinator {
     public static final String DEVICE_LOST =
             "the migration source went away before every section loaded: the TAP device is lost"
                     + " (closing its fds destroys a non-persistent TAP)";
+    /**
+     * The target's error when the stream broke before any TAP fd arrived: it received nothing and
+     * closing nothing destroys a TAP (the source's TAP is intact while the source runs: a rogue peer's
+     * bytes; it is gone with the source if the source died).
+     */
+    public static final String NOTHING_RECEIVED = "the migration stream broke before any TAP fd arrived: this target"
+            + " received and holds nothing, and destroyed no TAP (the source's TAP is intact if the source still runs)";
 
     private MigrationCoordinator() {
     }
@@ -79,8 +90,12 @@ public final class MigrationCoordinator {
      * {@code loaded} (false: the source went away after the whole stream loaded: the target owns the
      * TAP but must not resume by itself).
      */
-    public record Finished(MigrationInfo info, boolean succeeded, boolean backendHandedOver, boolean peerConfirmed)
-            implements Report {
+    public record Finished(MigrationInfo info, boolean succeeded, boolean backendHandedOver, boolean peerConfirmed,
+            boolean sourceRunning) implements Report {
+        /** A source's end, or a target's whose source was running. */
+        public Finished(MigrationInfo info, boolean succeeded, boolean backendHandedOver, boolean peerConfirmed) {
+            this(info, succeeded, backendHandedOver, peerConfirmed, true);
+        }
     }
 
     /** A NIC of the VM and whether its backend travels (semantic 1: {@code local} and {@code backend-transfer}). */
@@ -90,12 +105,34 @@ public final class MigrationCoordinator {
     /**
      * @param pauseBeforeSwitchover capability {@code pause-before-switchover}: after the stop, report
      *     {@code pre-switchover} and wait for {@link ContinueSwitchover} before saving anything
+     * @param vmRunning the VM ran when {@code migrate} started: the target resumes by itself only
+     *     then (the run state travels in {@code completed}, QEMU's global_state)
+     * @param socket for an {@code fd:} URI, the connected AF_UNIX socket it names (the role's from now
+     *     on); empty for {@code unix:}, which the role connects itself
      */
-    public record SourceSetup(String migrationId, MigrationUri.Unix uri, MigrationParameters parameters, List<Nic> nics,
+    public record SourceSetup(String migrationId, MigrationUri uri, MigrationParameters parameters, List<Nic> nics,
             StreamHeader header, MigrationTransport transport, MonotonicClock clock, MigrationTimeouts timeouts,
-            boolean pauseBeforeSwitchover) {
+            boolean pauseBeforeSwitchover, boolean vmRunning, Optional<OwnedFd> socket) {
         public SourceSetup {
             nics = List.copyOf(nics);
+            if (!(uri instanceof MigrationUri.Unix) && socket.isEmpty()) {
+                throw new IllegalArgumentException("a source channel is a unix: URI or a passed socket; got " + uri.uri());
+            }
+        }
+
+        /** Over a {@code unix:} URI. */
+        public SourceSetup(String migrationId, MigrationUri.Unix uri, MigrationParameters parameters, List<Nic> nics,
+                StreamHeader header, MigrationTransport transport, MonotonicClock clock, MigrationTimeouts timeouts,
+                boolean pauseBeforeSwitchover, boolean vmRunning) {
+            this(migrationId, uri, parameters, nics, header, transport, clock, timeouts, pauseBeforeSwitchover, vmRunning,
+                    Optional.empty());
+        }
+
+        /** Of a running VM. */
+        public SourceSetup(String migrationId, MigrationUri.Unix uri, MigrationParameters parameters, List<Nic> nics,
+                StreamHeader header, MigrationTransport transport, MonotonicClock clock, MigrationTimeouts timeouts,
+                boolean pauseBeforeSwitchover) {
+            this(migrationId, uri, parameters, nics, header, transport, clock, timeouts, pauseBeforeSwitchover, true);
         }
 
         /** Without {@code pause-before-switchover}. */
@@ -105,8 +142,13 @@ public final class MigrationCoordinator {
         }
     }
 
-    public record TargetSetup(String migrationId, MigrationUri.Unix uri, List<Nic> nics, MigrationTransport transport,
-            MonotonicClock clock, MigrationTimeouts timeouts) {
+    /**
+     * @param accepting the transport's {@link MigrationTransport#acceptOne} at {@code uri}, already
+     *     listening: the VM listens before it answers {@code migrate-incoming} (QEMU binds in
+     *     qmp_migrate_incoming), so a bind error is the command's error and nothing starts
+     */
+    public record TargetSetup(String migrationId, MigrationUri.Unix uri, List<Nic> nics,
+            CompletableFuture<FrameChannel> accepting, MonotonicClock clock, MigrationTimeouts timeouts) {
         public TargetSetup {
             nics = List.copyOf(nics);
         }

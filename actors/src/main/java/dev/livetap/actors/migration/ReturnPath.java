@@ -13,7 +13,7 @@ import java.util.Map;
 /**
  * The return path (design decision 3): the target's answer on the same socket, one frame without
  * fds. Payload: the kind byte {@code 0x20}, then a CBOR map {@code {"kind": "loaded"}},
- * {@code {"kind": "completed"}} (the source's confirmation) or {@code {"kind": "failed", "reason": TEXT}}
+ * {@code {"kind": "completed"}} (the source's confirmation; {@code "run-state": "paused"} added for a paused source) or {@code {"kind": "failed", "reason": TEXT}}
  * (either side; documented in docs/architecture.md). The codec's
  * own frame kinds are 0x00, 0x04 and 0x06, so a return-path frame is never mistaken for stream data.
  */
@@ -39,8 +39,14 @@ public final class ReturnPath {
      * The source's confirmation that it received {@code loaded} and released the TAP: only now does
      * the target start reading by itself, so a source that gave up on a late or damaged
      * {@code loaded} (and says {@code failed}) never leaves two readers of one queue.
+     * {@code sourceRunning}: the source's VM was running when it stopped for the switch-over (QEMU's
+     * global_state: the run state travels; a paused source gives a paused target). On the wire
+     * {@code "run-state": "paused"} when false; absent means running.
      */
-    public record Completed() implements Answer {
+    public record Completed(boolean sourceRunning) implements Answer {
+        public Completed() {
+            this(true);
+        }
     }
 
     private ReturnPath() {
@@ -53,8 +59,16 @@ public final class ReturnPath {
     }
 
     public static byte[] completed() {
+        return completed(true);
+    }
+
+    /** {@code completed}, saying whether the source's VM was running (the run state travels). */
+    public static byte[] completed(boolean sourceRunning) {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("kind", "completed");
+        if (!sourceRunning) {
+            m.put("run-state", "paused");
+        }
         return encode(m);
     }
 
@@ -122,10 +136,11 @@ public final class ReturnPath {
                     }
                     return new Loaded();
                 case "completed":
-                    if (n.size() != 1) {
+                    boolean paused = n.path("run-state").asText("running").equals("paused");
+                    if (n.size() != (n.has("run-state") ? 2 : 1) || n.has("run-state") && !paused) {
                         throw new IllegalArgumentException("return-path 'completed' has extra keys");
                     }
-                    return new Completed();
+                    return new Completed(!paused);
                 case "failed":
                     if (!n.path("reason").isTextual() || n.size() != 2) {
                         throw new IllegalArgumentException("return-path 'failed' needs exactly a text 'reason'");

@@ -31,6 +31,7 @@ import dev.livetap.actors.migration.MigrationEvents.SwitchoverLimitExceeded;
 import dev.livetap.actors.migration.RoleContext.Figures;
 import dev.livetap.actors.nic.VirtioNetActor;
 import dev.livetap.actors.options.MigrationStatus;
+import dev.livetap.actors.options.MigrationUri;
 import dev.livetap.actors.options.RunState;
 import dev.livetap.codec.Section;
 import dev.livetap.codec.pekko.MigrationStreamFlows;
@@ -112,7 +113,9 @@ final class SourceMigration {
     private static Behavior<Command> settingUp(Role role, Figures f) {
         RoleContext rc = role.rc();
         rc.phaseTimer("connecting to " + role.setup().uri().uri(), rc.timeouts().channel());
-        rc.ctx().pipeToSelf(role.setup().transport().connect(role.setup().uri()),
+        SourceSetup setup = role.setup();
+        rc.ctx().pipeToSelf(setup.uri() instanceof MigrationUri.Unix unix ? setup.transport().connect(unix)
+                        : setup.transport().adopt(setup.socket().orElseThrow()),
                 (ch, ex) -> ex == null ? new Connected(ch) : new ChannelFailed(ex));
         return common(role, Optional.empty(), Behaviors.receive(Command.class)
                 .onMessage(GetState.class, m -> stateIs(m, "settingUp"))
@@ -392,7 +395,7 @@ final class SourceMigration {
         rc.timers().cancelAll();
         // The target waits for this confirmation to resume: it goes first, the bookkeeping after
         // (the source's queues stopped long ago and nothing below can roll back any more).
-        rc.closeAfter(s.channel(), s.channel().send(ReturnPath.completed(), List.of()));
+        rc.closeAfter(s.channel(), s.channel().send(ReturnPath.completed(role.setup().vmRunning()), List.of()));
         boolean handedOver = false;
         for (Nic n : rc.nics()) {
             n.ref().tell(new VirtioNetActor.Release());

@@ -72,7 +72,7 @@ final class TargetMigration {
     /** Receiving the stream: the load in flight (if any), the sections queued behind it, what loaded. */
     private record Receiving(Figures figures, HandOverChannel channel, Map<String, Integer> bySection, long nextRequestId,
             Optional<FanOut<VirtioNetActor.LoadResult>> load, int loadingIndex, List<Section> queued, boolean streamDone,
-            Optional<String> loadFailure, Set<Integer> loaded) {
+            Optional<String> loadFailure, Set<Integer> loaded, boolean fdsArrived) {
         Receiving {
             bySection = Map.copyOf(bySection);
             queued = List.copyOf(queued);
@@ -80,29 +80,35 @@ final class TargetMigration {
         }
 
         Receiving withLoad(Optional<FanOut<VirtioNetActor.LoadResult>> l, int index, long next) {
-            return new Receiving(figures, channel, bySection, next, l, index, queued, streamDone, loadFailure, loaded);
+            return new Receiving(figures, channel, bySection, next, l, index, queued, streamDone, loadFailure, loaded, fdsArrived);
         }
 
         Receiving withQueued(List<Section> q) {
             return new Receiving(figures, channel, bySection, nextRequestId, load, loadingIndex, q, streamDone, loadFailure,
-                    loaded);
+                    loaded, fdsArrived);
         }
 
         Receiving withStreamDone() {
             return new Receiving(figures, channel, bySection, nextRequestId, load, loadingIndex, queued, true, loadFailure,
-                    loaded);
+                    loaded, fdsArrived);
         }
 
         Receiving withLoadFailure(String failure) {
             return new Receiving(figures, channel, bySection, nextRequestId, Optional.empty(), -1, queued, streamDone,
-                    Optional.of(failure), loaded);
+                    Optional.of(failure), loaded, fdsArrived);
+        }
+
+        /** A section that carried fds arrived: from now on a broken stream loses a device. */
+        Receiving withFdsArrived() {
+            return new Receiving(figures, channel, bySection, nextRequestId, load, loadingIndex, queued, streamDone,
+                    loadFailure, loaded, true);
         }
 
         Receiving withLoaded(int index) {
             Set<Integer> l = new TreeSet<>(loaded);
             l.add(index);
             return new Receiving(figures, channel, bySection, nextRequestId, Optional.empty(), -1, queued, streamDone,
-                    loadFailure, l);
+                    loadFailure, l, fdsArrived);
         }
     }
 
@@ -129,7 +135,8 @@ final class TargetMigration {
 
     private static Behavior<Command> describing(Role role, Figures f, FanOut<VirtioNetActor.SectionSchema> describe) {
         RoleContext rc = role.rc();
-        return beforeTheStream(role, f, Optional.empty(), Behaviors.receive(Command.class)
+        // already listening (the VM answered migrate-incoming once it did): a failure stops that too
+        return beforeTheStream(role, f, Optional.of(role.setup().accepting()), Behaviors.receive(Command.class)
                 .onMessage(GetState.class, m -> SourceMigration.stateIs(m, "describing"))
                 .onMessage(NicReply.class, m -> {
                     FanOut.Outcome<VirtioNetActor.SectionSchema> o = describe.offer(m.reply().requestId(), m.reply(),
@@ -151,7 +158,7 @@ final class TargetMigration {
                 }));
     }
 
-    /** Every NIC described its section: accept the source's connection. */
+    /** Every NIC described its section: take the source's connection (it may have arrived while describing). */
     private static Behavior<Command> listening(Role role, Figures f, List<VirtioNetActor.SectionSchema> rs) {
         RoleContext rc = role.rc();
         Map<String, Schema> schemas = new TreeMap<>();
@@ -161,7 +168,7 @@ final class TargetMigration {
             bySection.put(rs.get(i).sectionName(), i);
         }
         rc.phaseTimer("waiting for the source to connect at " + role.setup().uri().uri(), rc.timeouts().channel());
-        CompletableFuture<FrameChannel> accepting = role.setup().transport().acceptOne(role.setup().uri()).toCompletableFuture();
+        CompletableFuture<FrameChannel> accepting = role.setup().accepting();
         rc.ctx().pipeToSelf(accepting, (ch, ex) -> ex == null ? new Connected(ch) : new ChannelFailed(ex));
         Map<String, Schema> frozen = Map.copyOf(schemas);
         Map<String, Integer> index = Map.copyOf(bySection);
@@ -187,7 +194,7 @@ final class TargetMigration {
                             .to(ActorSink.actorRef(self, new StreamDone(), StreamFailed::new)))
                             .run(role.materializer());
                     return receiving(role, new Receiving(active, channel, index, 1 + rc.nics().size(), Optional.empty(), -1,
-                            List.of(), false, Optional.empty(), Set.of()));
+                            List.of(), false, Optional.empty(), Set.of(), false));
                 })
                 .onMessage(ChannelFailed.class, m -> fail(role, f, Optional.of(accepting), Optional.empty(), 1 + rc.nics().size(),
                         "no migration connection at " + role.setup().uri().uri() + ": " + m.cause().getMessage())));
@@ -219,7 +226,7 @@ final class TargetMigration {
                             .tell(new StepFailed("loading", RoleContext.failureText(l))));
                     return Behaviors.same();
                 })
-                .onMessage(StreamFailed.class, m -> failed.apply(streamFailure(m.cause())))
+                .onMessage(StreamFailed.class, m -> failed.apply(streamFailure(m.cause(), r.fdsArrived())))
                 .onMessage(ReturnFrame.class, m -> failed.apply(answerBeforeTheEnd(m)))
                 .onMessage(PhaseTimedOut.class, m -> failed.apply(m.text()))
                 .onMessage(StepFailed.class, m -> failed.apply(m.description()))
@@ -232,7 +239,8 @@ final class TargetMigration {
      * hand-offs of the downtime (profile-switchover.md, third round). Sections still load one at a
      * time, in stream order.
      */
-    private static Behavior<Command> onSection(Role role, Receiving r, SectionIn m) {
+    private static Behavior<Command> onSection(Role role, Receiving before, SectionIn m) {
+        Receiving r = before.fdsArrived() || m.section().struct().fds().isEmpty() ? before : before.withFdsArrived();
         if (r.load().isPresent()) {
             List<Section> q = new ArrayList<>(r.queued());
             q.add(m.section()); // still tracked as in flight: closed if the migration fails first
@@ -294,10 +302,15 @@ final class TargetMigration {
                 : "the source answered " + a + " before the end of the stream";
     }
 
-    private static String streamFailure(Throwable cause) {
+    /**
+     * "Device lost" only when it is: fds arrived here and closing them may destroy the TAP. Before
+     * any fd (a rogue peer's bytes, a source that died before its sections) nothing was received.
+     */
+    private static String streamFailure(Throwable cause, boolean fdsArrived) {
         if (cause instanceof StreamFormatException e && e.reason() == StreamFormatException.Reason.TRUNCATED
                 || !(cause instanceof StreamFormatException)) {
-            return MigrationCoordinator.DEVICE_LOST + " (" + cause.getMessage() + ")";
+            return (fdsArrived ? MigrationCoordinator.DEVICE_LOST : MigrationCoordinator.NOTHING_RECEIVED)
+                    + " (" + cause.getMessage() + ")";
         }
         return "the migration stream was refused: " + cause.getMessage();
     }
@@ -345,8 +358,8 @@ final class TargetMigration {
                         return completedUnconfirmed(role, f, Optional.of(channel), "the source's answer to 'loaded' was unreadable ("
                                 + e.getMessage() + ")");
                     }
-                    if (a instanceof ReturnPath.Completed) {
-                        return completed(role, f, true, Optional.of(channel));
+                    if (a instanceof ReturnPath.Completed c) {
+                        return completed(role, f, true, c.sourceRunning(), Optional.of(channel));
                     }
                     if (a instanceof ReturnPath.Failed failed) {
                         return fail(role, f, Optional.empty(), Optional.of(channel), nextRequestId,
@@ -374,7 +387,7 @@ final class TargetMigration {
     private static Behavior<Command> completedUnconfirmed(Role role, Figures f, Optional<HandOverChannel> open, String why) {
         role.rc().ctx().getLog().warn("migration {}: every section loaded but {}: this side owns the TAP; resume it with"
                 + " cont once the source is known to be stopped", role.rc().id(), why);
-        return completed(role, f, false, open);
+        return completed(role, f, false, true, open);
     }
 
     /**
@@ -382,7 +395,8 @@ final class TargetMigration {
      * that closing it delivers (exactly once), so the end of the channel never finds this actor gone
      * (no dead letter); the step timeout bounds the wait.
      */
-    private static Behavior<Command> completed(Role role, Figures f, boolean confirmed, Optional<HandOverChannel> open) {
+    private static Behavior<Command> completed(Role role, Figures f, boolean confirmed, boolean sourceRunning,
+            Optional<HandOverChannel> open) {
         RoleContext rc = role.rc();
         SwitchoverStepEvent.step(rc, SwitchoverStepEvent.TARGET, confirmed ? "completed received" : "completed unconfirmed");
         rc.timers().cancelAll();
@@ -391,7 +405,7 @@ final class TargetMigration {
                 RoleContext.ms(now - f.startedAt()), null, 0, 0, false);
         RoutineLog.info(rc.ctx().getLog(), "migration {}: status completed", rc.id());
         rc.report().tell(new Progress(info));
-        rc.report().tell(new Finished(info, true, true, confirmed));
+        rc.report().tell(new Finished(info, true, true, confirmed, sourceRunning));
         if (open.isEmpty()) {
             return Behaviors.stopped();
         }

@@ -134,11 +134,11 @@ public sealed interface MigrationUri {
 
     /**
      * {@code migrate} with {@code local} on needs a UNIX socket (only it carries SCM_RIGHTS):
-     * any other channel fails at once, before anything changes. {@code fd:} is refused too,
-     * even when the descriptor is a UNIX socket, because nothing here can check that.
+     * any other channel fails at once, before anything changes. {@code fd:} passes here; the VM
+     * checks that its descriptor is an AF_UNIX stream socket.
      */
     static void requireChannelFor(MigrationParameters parameters, MigrationUri uri) {
-        if (parameters.local() && !(uri instanceof Unix)) {
+        if (parameters.local() && !(uri instanceof Unix) && !(uri instanceof Fd)) {
             throw new OptionException(localNeedsUnixSocket(uri),
                     "Use a unix: URI, or set migration parameter 'local' to false");
         }

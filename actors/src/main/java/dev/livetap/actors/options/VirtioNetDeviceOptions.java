@@ -28,8 +28,14 @@ public record VirtioNetDeviceOptions(
     /** QEMU's text. */
     public static final String MULTICAST_MAC = "NIC cannot have multicast MAC address (odd 1st byte)";
     public static final String ZERO_MAC = "NIC cannot have the all-zero MAC address";
-    /** Every property name accepted (besides {@code driver}). */
+    /** Every property name accepted (besides {@code driver} and {@link #PCI_PROPERTIES}). */
     public static final List<String> OPTION_NAMES = List.of("id", "netdev", "mac", "mq", BACKEND_TRANSFER);
+    /**
+     * virtio-net-pci's PCI placement, ROM and MSI-X properties that libvirt passes: checked for their
+     * type and accepted; livetap models no PCI bus, so they change nothing.
+     */
+    public static final List<String> PCI_PROPERTIES = List.of("bus", "addr", "romfile", "vectors", "disable-legacy",
+            "disable-modern", "multifunction", "rombar", "bootindex");
 
     public VirtioNetDeviceOptions {
         id = Optional.ofNullable(id).flatMap(x -> x);
@@ -70,7 +76,20 @@ public record VirtioNetDeviceOptions(
         }
         List<String> known = new ArrayList<>(OPTION_NAMES);
         known.add("driver");
+        known.addAll(PCI_PROPERTIES);
         v.rejectUnknown(known);
+        v.string("bus");
+        v.string("addr");
+        v.string("romfile");
+        v.integer("vectors", 0, 2048, "an MSI-X vector count from 0 to 2048");
+        v.integer("rombar", 0, 1, "0 or 1");
+        v.integer("bootindex", -1, Integer.MAX_VALUE, "a boot index");
+        v.bool("multifunction");
+        for (String onOffAuto : List.of("disable-legacy", "disable-modern")) {
+            v.string(onOffAuto).filter(x -> !List.of("on", "off", "auto").contains(x)).ifPresent(x -> {
+                throw new OptionException("Parameter '" + onOffAuto + "' does not accept value '" + x + "'");
+            });
+        }
         Optional<MacAddress> mac = v.string("mac").map(text -> {
             try {
                 return MacAddress.parse(text);

@@ -20,6 +20,7 @@ public final class KernelVhostNet implements VhostBackend {
             "/dev/vhost-net exists, but livetap's native layer has no vhost ioctls yet (VHOST_NET_SET_BACKEND)";
 
     private final Optional<String> cause;
+    private final boolean deviceExists;
 
     /** Looks at {@link #DEVICE} once. */
     public KernelVhostNet() {
@@ -28,7 +29,8 @@ public final class KernelVhostNet implements VhostBackend {
 
     /** Looks at {@code device} once (tests point it elsewhere). */
     public KernelVhostNet(Path device) {
-        this.cause = Optional.of(Files.exists(device)
+        this.deviceExists = Files.exists(device);
+        this.cause = Optional.of(deviceExists
                 ? NOT_IMPLEMENTED.replace("/dev/vhost-net", device.toString())
                 : ABSENT.replace("/dev/vhost-net", device.toString()));
     }
@@ -43,9 +45,12 @@ public final class KernelVhostNet implements VhostBackend {
         return cause;
     }
 
+    /** QEMU's net_init_tap_one text when /dev/vhost-net cannot be opened (ENOENT here: the device does not exist). */
+    public static final String OPEN_FAILED = "tap: open vhost char device failed: No such file or directory";
+
     @Override
     public VhostQueue open(int queueIndex) {
-        throw new VhostException("vhost-net unavailable: " + cause.orElseThrow());
+        throw new VhostException(deviceExists ? "vhost-net unavailable: " + cause.orElseThrow() : OPEN_FAILED);
     }
 
     @Override

@@ -133,7 +133,14 @@ public final class VmActor {
     public record MigrateIncoming(String uri, ActorRef<VmReply> replyTo) implements Command {
     }
 
-    public record Migrate(String uri, ActorRef<VmReply> replyTo) implements Command {
+    /**
+     * {@code migrate}. {@code socket}: for {@code fd:NAME}, the descriptor NAME stands for (from QMP
+     * {@code getfd}); it belongs to the VM from the moment the command is sent, a refusal closes it.
+     */
+    public record Migrate(String uri, Optional<OwnedFd> socket, ActorRef<VmReply> replyTo) implements Command {
+        public Migrate(String uri, ActorRef<VmReply> replyTo) {
+            this(uri, Optional.empty(), replyTo);
+        }
     }
 
     public record MigrateCancel(ActorRef<VmReply> replyTo) implements Command {
@@ -186,6 +193,10 @@ public final class VmActor {
     }
 
     static final VmReply DONE = new VmReply.Done();
+    /** {@code cont} of a source whose NICs' TAP queues went to the target (or were released): docs/qmp.md. */
+    public static final String POSTMIGRATE_CONT_REFUSED = "the VM was migrated away (postmigrate): its NICs' TAP queues"
+            + " were handed to the migration target or released; livetap refuses cont here so that no TAP queue has two"
+            + " readers (QEMU would resume)";
 
     public static Behavior<Command> create(VmConfig config) {
         return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
@@ -268,12 +279,18 @@ public final class VmActor {
                 .build();
     }
 
-    /** Migrated away: the backends belong to the target. */
+    /**
+     * Migrated away. {@code cont} runs the VM again as QEMU does when it has no NIC; a NIC's TAP queues
+     * were handed to the target or released at {@code completed}, so livetap refuses it then (a
+     * deliberate difference from QEMU: two processes reading one queue lose frames to each other).
+     */
     private static Behavior<Command> postmigrate(Env e, VmState s) {
         return common(e, s)
-                .onMessage(Stop.class, m -> reply(e, s, m.replyTo(), DONE))
-                .onMessage(Cont.class, m -> reply(e, s, m.replyTo(), VmReply.Refused.rejected((
-                        "the VM was migrated away (postmigrate): its backends belong to the migration target"))))
+                .onMessage(Stop.class, m -> s.devices().nicList().isEmpty()
+                        ? reply(e, changeRunState(e, s, RunState.PAUSED), m.replyTo(), DONE) : reply(e, s, m.replyTo(), DONE))
+                .onMessage(Cont.class, m -> s.devices().nicList().isEmpty()
+                        ? next(e, startNics(e, s, true, Optional.of(m.replyTo())))
+                        : reply(e, s, m.replyTo(), VmReply.Refused.rejected(POSTMIGRATE_CONT_REFUSED)))
                 .onMessage(Migrate.class, m -> attempt(e, s, m.replyTo(), () -> VmMigrations.migrate(e, s, m, false)))
                 .onMessage(MigrateIncoming.class, m -> notIncoming(e, s, m))
                 .build();
@@ -484,6 +501,12 @@ public final class VmActor {
                     stop.replyTo().tell(VmReply.Refused.rejected((error)));
                 } else if (p instanceof VmState.StartVm start) {
                     start.replyTo().ifPresent(r -> r.tell(VmReply.Refused.rejected((error))));
+                    if (next.runState() == RunState.INMIGRATE) {
+                        // a target's own resume after completed: end in a defined state (management may cont)
+                        e.ctx().getLog().error("VM {}: resuming after the incoming migration failed ({}); it is paused",
+                                e.config().name(), error);
+                        next = changeRunState(e, next, RunState.PAUSED);
+                    }
                 }
                 return next(e, next);
             }

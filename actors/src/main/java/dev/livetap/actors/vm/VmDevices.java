@@ -6,6 +6,7 @@ import dev.livetap.actors.options.OptionException;
 import dev.livetap.actors.options.RunState;
 import dev.livetap.actors.options.TapNetdevOptions;
 import dev.livetap.actors.options.VirtioNetDeviceOptions;
+import dev.livetap.actors.tap.KernelVhostNet;
 import dev.livetap.actors.tap.PassedTapFds;
 import dev.livetap.actors.tap.TapBackendFactory;
 import dev.livetap.actors.tap.VhostBackend;
@@ -44,15 +45,20 @@ final class VmDevices {
         }
         PassedTapFds passed = PassedTapFds.take(o, m.fds(), config.os()); // closes them all on refusal
         List<VhostBackend.VhostQueue> vqs = new ArrayList<>();
-        if (o.waitsForIncomingFds() && o.vhostEnabled()) {
-            // semantic 2: the target opens its own vhost fds at netdev creation
+        if (o.vhostEnabled()) {
+            // QEMU opens vhost at netdev creation and fails netdev_add when it cannot (never silently
+            // without it); semantic 2: a target opens its own vhost fds here too
             try {
                 for (int q = 0; q < o.queueCount(); q++) {
                     vqs.add(config.vhost().open(q));
                 }
             } catch (VhostException e) {
                 vqs.forEach(config.vhost()::tearDown);
-                throw new OptionException("vhost-net requested but could not be initialized: " + e.getMessage());
+                if (passed != null) {
+                    OwnedFd.closeAll(passed.fds()); // a refused netdev_add closes the fds it came with
+                }
+                throw new OptionException(e.getMessage().equals(KernelVhostNet.OPEN_FAILED) ? e.getMessage()
+                        : "vhost-net requested but could not be initialized: " + e.getMessage());
             }
         }
         return devices.withNetdev(new DeviceTable.Netdev(o, vqs, !o.waitsForIncomingFds(), passed, false));

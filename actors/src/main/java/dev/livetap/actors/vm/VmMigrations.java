@@ -9,10 +9,17 @@ import dev.livetap.actors.options.OptionException;
 import dev.livetap.actors.options.RunState;
 import dev.livetap.actors.options.VirtioNetRealizeCheck;
 import dev.livetap.codec.StreamHeader;
+import dev.livetap.nativeio.FrameChannel;
+import dev.livetap.nativeio.NativeException;
+import dev.livetap.nativeio.OwnedFd;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.apache.pekko.actor.typed.ActorRef;
 
 /**
@@ -30,21 +37,58 @@ final class VmMigrations {
         }
         MigrationUri.Unix uri = unixOnly(MigrationUri.parse(m.uri()));
         String id = migrationId(e, s);
+        // QEMU (qemu_start_incoming_migration) announces setup before it binds, whether or not the bind works
+        VmActor.emit(e, s, VmEvent.MIGRATION, Map.of("status", MigrationStatus.SETUP.qmpName()));
+        // QEMU binds in qmp_migrate_incoming: the reply means "listening", a bind error is the reply
+        // and leaves nothing started (a later migrate-incoming may try again)
+        CompletableFuture<FrameChannel> accepting = e.config().transport().acceptOne(uri).toCompletableFuture();
+        if (accepting.isCompletedExceptionally()) {
+            throw new OptionException(listenFailure(uri, accepting));
+        }
         List<MigrationCoordinator.Nic> list = new ArrayList<>();
         s.devices().nicList().forEach(n -> list.add(new MigrationCoordinator.Nic(n.deviceId(), n.ref(), n.peersWaitIncoming())));
         ActorRef<MigrationCoordinator.Command> c = e.ctx().spawn(e.config().tracer().trace(id, MigrationCoordinator.target(
-                new MigrationCoordinator.TargetSetup(id, uri, list, e.config().transport(), e.config().os().clock(),
+                new MigrationCoordinator.TargetSetup(id, uri, list, accepting, e.config().os().clock(),
                         e.config().timeouts()), e.reportAdapter())), id, VmActor.DISPATCHER);
         e.ctx().watch(c);
+        // setup is announced above: the coordinator's own setup report must not repeat it
+        VmState started = s.withMigrationStarted(c, false, MigrationInfo.starting(id)) // query-migrate: see migrate
+                .withLastAnnounced(id + "/" + MigrationStatus.SETUP.qmpName());
         m.replyTo().tell(VmActor.DONE);
-        return s.withMigrationStarted(c, false, MigrationInfo.starting(id)); // see migrate
+        return started;
     }
 
-    /** @param migratableHere whether this run state may migrate out */
+    /**
+     * @param migratableHere whether this run state may migrate out
+     * A refusal closes the socket an {@code fd:} URI came with.
+     */
     static VmState migrate(VmActor.Env e, VmState s, VmActor.Migrate m, boolean migratableHere) {
+        try {
+            return migrateChecked(e, s, m, migratableHere);
+        } catch (RuntimeException ex) {
+            m.socket().ifPresent(OwnedFd::close);
+            throw ex;
+        }
+    }
+
+    private static VmState migrateChecked(VmActor.Env e, VmState s, VmActor.Migrate m, boolean migratableHere) {
         MigrationUri uri = MigrationUri.parse(m.uri());
-        MigrationUri.requireChannelFor(s.parameters(), uri); // semantic 1: fails at once, nothing changes
-        MigrationUri.Unix unix = unixOnly(uri);
+        if (uri instanceof MigrationUri.Fd fd) {
+            // libvirt's form: a connected socket passed with getfd; only an AF_UNIX stream socket carries fds
+            if (m.socket().isEmpty()) {
+                throw new OptionException("File descriptor named '" + fd.name() + "' has not been found");
+            }
+            if (!e.config().os().unix().isUnixStreamSocket(m.socket().get())) {
+                throw new OptionException("livetap migrates only over UNIX stream sockets: the descriptor '" + fd.name()
+                        + "' is not an AF_UNIX SOCK_STREAM socket");
+            }
+        } else {
+            MigrationUri.requireChannelFor(s.parameters(), uri); // semantic 1: fails at once, nothing changes
+            unixOnly(uri);
+            if (m.socket().isPresent()) {
+                throw new OptionException("a descriptor came with a " + uri.uri() + " URI; only fd: takes one");
+            }
+        }
         if (s.coordinator().isPresent()) {
             throw new OptionException("There's a migration process in progress");
         }
@@ -58,18 +102,47 @@ final class VmMigrations {
                 VirtioNetRealizeCheck.backendTravels(s.parameters(), n.options(), config.machine()))));
         StreamHeader header = StreamHeader.of(config.pid(), config.name(), config.machine().name());
         ActorRef<MigrationCoordinator.Command> c = e.ctx().spawn(config.tracer().trace(id, MigrationCoordinator.source(
-                new MigrationCoordinator.SourceSetup(id, unix, s.parameters(), list, header, config.transport(),
+                new MigrationCoordinator.SourceSetup(id, uri, s.parameters(), list, header, config.transport(),
                         config.os().clock(), config.timeouts(),
-                        s.capabilities().isOn(MigrationCapabilities.Capability.PAUSE_BEFORE_SWITCHOVER)),
+                        s.capabilities().isOn(MigrationCapabilities.Capability.PAUSE_BEFORE_SWITCHOVER),
+                        s.runState() == RunState.RUNNING, m.socket()),
                 e.reportAdapter())), id, VmActor.DISPATCHER);
         e.ctx().watch(c);
+        // QEMU announces setup before the reply (qmp_migrate → migrate_init, then migrate_set_state to setup)
+        VmState started = emitMigrationStatus(e, s.withMigrationStarted(c, true, MigrationInfo.starting(id)),
+                MigrationInfo.starting(id));
         m.replyTo().tell(VmActor.DONE);
         // From the reply on, query-migrate describes this migration (status setup), as QEMU's does: the
         // coordinator's first report comes a moment later, and until then a client polling right after
         // 'migrate' read the previous migration's final status and took it for this one's (the cause of
         // the unmeasured hops in the end-to-end test and the demo).
-        return s.withMigrationStarted(c, true, MigrationInfo.starting(id));
+        return started;
     }
+
+    /**
+     * QEMU's socket_listen_unix text, {@code Failed to bind socket to PATH: STRERROR} when a system
+     * call failed (the errno's meaning, as QEMU's error_setg_errno), else with the transport's reason.
+     */
+    private static String listenFailure(MigrationUri.Unix uri, CompletableFuture<FrameChannel> failed) {
+        Throwable cause;
+        try {
+            failed.join();
+            cause = null;
+        } catch (CompletionException ex) {
+            cause = ex.getCause() == null ? ex : ex.getCause();
+        }
+        String reason = cause == null ? "unknown error" : cause.getMessage();
+        for (Throwable t = cause; t != null; t = t.getCause()) {
+            if (t instanceof NativeException n) {
+                Matcher errno = STRERROR.matcher(String.valueOf(n.getMessage()));
+                reason = errno.find() ? errno.group(1) : reason;
+            }
+        }
+        return "Failed to bind socket to " + uri.path() + ": " + reason;
+    }
+
+    /** The native layer's message ends with "(ENAME: strerror)". */
+    private static final Pattern STRERROR = Pattern.compile("\\(E[A-Z0-9]+: ([^)]+)\\)$");
 
     private static MigrationUri.Unix unixOnly(MigrationUri uri) {
         if (uri instanceof MigrationUri.Unix u) {
@@ -91,14 +164,22 @@ final class VmMigrations {
             return p.info().status().isFinal() ? next : emitMigrationStatus(e, next, p.info());
         }
         if (r instanceof MigrationCoordinator.RunStateChange c) {
-            return VmActor.changeRunState(e, s, c.state());
+            // the source's switch-over: whether it ran decides what a failure brings it back to
+            VmState next = c.state() == RunState.FINISH_MIGRATE ? s.withAutostart(s.runState() == RunState.RUNNING) : s;
+            return VmActor.changeRunState(e, next, c.state());
         }
         MigrationCoordinator.Finished f = (MigrationCoordinator.Finished) r;
         VmState next = s.withLastInfo(f.info()).withoutCoordinator();
         if (f.succeeded()) {
             next = migrated(e, next, f);
         }
-        return emitMigrationStatus(e, next, f.info());
+        next = emitMigrationStatus(e, next, f.info());
+        // QEMU (migration_iteration_finish): a source that was running when it stopped resumes by
+        // itself after a failure or cancel, after the MIGRATION event; one that was paused stays paused
+        if (!f.succeeded() && next.outgoing() && next.runState() == RunState.PAUSED && next.autostart()) {
+            next = VmActor.startNics(e, next, false, Optional.empty());
+        }
+        return next;
     }
 
     /** One MIGRATION event per (migration, status). */
@@ -130,7 +211,8 @@ final class VmMigrations {
             }
         }
         VmState next = s.withDevices(devices);
-        return s.autostart() && f.peerConfirmed() ? VmActor.startNics(e, next, false, Optional.empty())
+        // the run state travels (QEMU's global_state): a source that was paused gives a paused target
+        return s.autostart() && f.peerConfirmed() && f.sourceRunning() ? VmActor.startNics(e, next, false, Optional.empty())
                 : VmActor.changeRunState(e, next, RunState.PAUSED);
     }
 }

@@ -15,8 +15,10 @@ import org.apache.pekko.actor.typed.ActorRef;
  * What a {@link VmActor} knows, carried by the behaviour of its run state: an immutable record,
  * each change a new one.
  *
- * @param autostart     whether the VM runs once an incoming migration completes (no {@code -S}, or a
- *                      {@code cont} while in {@code inmigrate})
+ * @param autostart     whether the VM runs by itself when a migration ends: target, once its incoming
+ *                      migration completes (no {@code -S}, or a {@code cont} while in {@code inmigrate});
+ *                      source, after a failed or cancelled one (it was running when it stopped for the
+ *                      switch-over, QEMU's vm_was_running)
  * @param coordinator   the running migration, if any
  * @param outgoing      whether the last migration started here was an outgoing one
  * @param migrations    how many migrations this VM started (names them)

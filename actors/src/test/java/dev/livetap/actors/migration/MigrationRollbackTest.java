@@ -4,6 +4,7 @@ import dev.livetap.simulation.doubles.RecordingScriptRunner;
 import dev.livetap.actors.vm.VmReply;
 import dev.livetap.actors.options.MigrationParameters;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.livetap.actors.nic.VirtioNetSchema;
@@ -119,12 +120,15 @@ class MigrationRollbackTest {
         return null; // the channel is accepted later, on the reactor thread; tests close it through the source
     }
 
-    /** The source rolled back: paused, fds kept, and after cont every queue reads and the guest answers. */
+    /**
+     * The source rolled back: a source that was running runs again by itself (QEMU), every queue
+     * reads with its fd, and the guest answers.
+     */
     private void assertResumable(Endpoint src) {
-        assertEquals("paused", src.runState(), "a failed migration leaves the source paused");
-        assertTrue(src.nics().get(0).queues().stream().allMatch(q -> q.state().equals("paused") && q.ownsResource()),
-                "every queue is back to paused with its fd: " + src.nics().get(0).queues());
-        src.ok(VmActor.Cont::new);
+        src.awaitRunState("running");
+        assertTrue(src.nics().get(0).queues().stream().allMatch(q -> q.reading() && q.ownsResource()),
+                "every queue reads again with its fd: " + src.nics().get(0).queues());
+        src.ok(VmActor.Cont::new); // a no-op on a running VM
         for (int i = 0; i < 8; i++) {
             kernel.hostSend("tap0", Frames.echo(100 + i, 500 + i));
         }
@@ -133,7 +137,7 @@ class MigrationRollbackTest {
         while (answered < 8 && System.nanoTime() < deadline) {
             answered += kernel.hostReceive("tap0").flatMap(Frames::echoReplySequence).isPresent() ? 1 : 0;
         }
-        assertEquals(8, answered, "after cont the source's queues read and its guest answers");
+        assertEquals(8, answered, "the source's queues read and its guest answers");
         src.ok(r -> new VmActor.DeviceDel("nic0", r));
         src.ok(r -> new VmActor.NetdevDel("net0", r));
         assertEquals(List.of(new RecordingScriptRunner.Call("/etc/src-down", "tap0")), src.scripts.calls(),
@@ -308,6 +312,26 @@ class MigrationRollbackTest {
                         || src.info().errorDesc().startsWith("sending the migration stream failed"),
                 "a lost channel fails the migration: " + src.info().errorDesc());
         assertResumable(src);
+    }
+
+    @Test
+    void aStreamThatBreaksBeforeAnyFdArrivedIsNotReportedAsALostDevice() throws Exception {
+        PathTransport tgtTransport = new PathTransport(tgtOs);
+        Endpoint tgt = new Endpoint(kit, "tgt", tgtOs, tgtTransport, true, false, new RecordingVhostBackend(), TIMEOUTS);
+        tgt.netdev(Map.of("id", "net0", "ifname", "tap0", "queues", 4, "incoming-fds", true));
+        tgt.nic("nic0", "net0");
+        tgt.ok(r -> new VmActor.MigrateIncoming(URI, r));
+        // a peer that sends a header and goes away: no section, no fd (a rogue peer, or a source that died early)
+        FrameChannel ch = new PathTransport(srcOs).connect(new MigrationUri.Unix("/run/livetap/rollback.sock"))
+                .toCompletableFuture().get(5, TimeUnit.SECONDS);
+        StreamEncoder enc = new StreamEncoder(StreamHeader.of(1, "rogue", "pc-q35-11.0"));
+        ch.send(enc.header().payload(), List.of()).toCompletableFuture().get(5, TimeUnit.SECONDS);
+        ch.close();
+        tgt.awaitMigrationStatus("failed");
+        String desc = tgt.info().errorDesc();
+        assertTrue(desc.startsWith(MigrationCoordinator.NOTHING_RECEIVED), "no fd arrived, so no device was lost here: " + desc);
+        assertFalse(desc.contains("device is lost"), desc);
+        assertEquals(0, tgtOs.ledger().open(), "the target holds nothing");
     }
 
     @Test

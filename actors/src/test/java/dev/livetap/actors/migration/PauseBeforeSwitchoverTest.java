@@ -189,7 +189,7 @@ class PauseBeforeSwitchoverTest {
         src.awaitMigrationStatus("cancelled");
         tgt.awaitMigrationStatus("failed");
         assertEquals(List.of("setup", "active", "pre-switchover", "cancelling", "cancelled"), src.migrationStatuses());
-        assertEquals("paused", src.runState(), "rolled back as after any cancel: paused, able to cont");
+        src.awaitRunState("running"); // rolled back as after any cancel: it was running, it runs again (QEMU)
         assertEquals(4, src.nics().get(0).queues().stream().filter(q -> q.ownsResource()).count(),
                 "every source queue kept its fd");
         assertEquals(srcFds - 1, srcOs.ledger().open(), "the source closed its migration socket and nothing else");
@@ -208,7 +208,7 @@ class PauseBeforeSwitchoverTest {
         src.awaitMigrationStatus("failed");
         tgt.awaitMigrationStatus("failed");
         assertEquals("switch-over exceeded x-switchover-limit of 300 ms; rolled back", src.info().errorDesc());
-        assertEquals("paused", src.runState());
+        src.awaitRunState("running");
         assertEquals(4, src.nics().get(0).queues().stream().filter(q -> q.ownsResource()).count(),
                 "every source queue kept its fd");
         assertEquals(0, tgtOs.ledger().open());

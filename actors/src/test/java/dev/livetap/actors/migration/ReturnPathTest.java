@@ -26,6 +26,9 @@ class ReturnPathTest {
         byte[] b = ReturnPath.completed();
         assertEquals(0x20, b[0] & 0xFF, "a return-path frame starts with kind 0x20");
         assertEquals(new ReturnPath.Completed(), ReturnPath.decode(Frame.of(b)), "completed round trips");
+        assertEquals(new ReturnPath.Completed(false), ReturnPath.decode(Frame.of(ReturnPath.completed(false))),
+                "a paused source says so: the run state travels");
+        assertEquals(new ReturnPath.Completed(true), ReturnPath.decode(Frame.of(ReturnPath.completed(true))));
     }
 
     @Test

@@ -39,6 +39,19 @@ class VirtioNetDeviceOptionsTest {
     }
 
     @Test
+    void acceptsThePciPropertiesLibvirtPasses() {
+        VirtioNetDeviceOptions d = VirtioNetDeviceOptions.fromQmp(java.util.Map.of("driver", "virtio-net-pci", "id", "net0",
+                "netdev", "hostnet0", "bus", "pci.1", "addr", "0x0", "romfile", "", "vectors", 6, "disable-legacy", "on",
+                "mac", "52:54:00:12:34:56"));
+        assertEquals("hostnet0", d.netdev());
+        VirtioNetDeviceOptions.parse("virtio-net-pci,netdev=n,bus=rp0,addr=0x2.0x1,vectors=10,disable-legacy=off,romfile=");
+        assertRejected("Parameter 'disable-legacy' does not accept value 'maybe'",
+                () -> VirtioNetDeviceOptions.parse("virtio-net-pci,netdev=n,disable-legacy=maybe"));
+        assertRejected("Parameter 'x-unknown' is unexpected",
+                () -> VirtioNetDeviceOptions.fromQmp(java.util.Map.of("driver", "virtio-net-pci", "netdev", "n", "x-unknown", 1)));
+    }
+
+    @Test
     void netdevIsRequired() {
         assertRejected("Parameter 'netdev' is missing", () -> VirtioNetDeviceOptions.parse("virtio-net-pci,id=nic0"));
         assertRejected("Parameter 'netdev' expects an identifier",
@@ -49,9 +62,9 @@ class VirtioNetDeviceOptionsTest {
     void onlyVirtioNetPci() {
         assertRejected("livetap supports only device driver 'virtio-net-pci'; got 'e1000'",
                 () -> VirtioNetDeviceOptions.parse("e1000,netdev=n"));
-        assertRejected("Invalid parameter 'vectors'", () -> VirtioNetDeviceOptions.parse("virtio-net-pci,netdev=n,vectors=4"));
-        assertRejected("Parameter 'vectors' is unexpected",
-                () -> VirtioNetDeviceOptions.fromQmp(qmp("netdev", "n", "vectors", 4)));
+        assertRejected("Invalid parameter 'x-vectors'", () -> VirtioNetDeviceOptions.parse("virtio-net-pci,netdev=n,x-vectors=4"));
+        assertRejected("Parameter 'x-vectors' is unexpected",
+                () -> VirtioNetDeviceOptions.fromQmp(qmp("netdev", "n", "x-vectors", 4)));
         assertRejected("Invalid parameter type for 'mq', expected: boolean",
                 () -> VirtioNetDeviceOptions.fromQmp(qmp("netdev", "n", "mq", "on")));
         assertRejected("Invalid parameter type for 'backend-transfer', expected: boolean",

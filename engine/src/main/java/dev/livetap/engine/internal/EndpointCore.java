@@ -51,6 +51,7 @@ public final class EndpointCore implements AutoCloseable {
     private final Duration askTimeout;
     private final Runnable onClose;
     private volatile boolean closed;
+    /** The listener actors, for {@link #askAfterEvents}. */
 
     EndpointCore(VmSpec spec, ActorSystem<?> system, ActorRef<VmSupervisorActor.Command> host, ActorRef<VmActor.Command> vm,
             Duration askTimeout, Runnable onClose) {
@@ -207,14 +208,30 @@ public final class EndpointCore implements AutoCloseable {
         return ask(VmActor.QueryMigrateCapabilities::new).thenApply(v -> ((VmReply.Capabilities) v).capabilities().toQmp());
     }
 
-    /** {@code migrate-incoming uri=unix:PATH}: listens at PATH (mode 0600, same uid only) for the source. */
+    /**
+     * {@code migrate-incoming uri=unix:PATH}: listens at PATH (mode 0600, same uid only) for the
+     * source. The stage completes once the socket listens (a {@code migrate} to PATH may follow at
+     * once), or fails with the bind error (QEMU's {@code Failed to bind socket to PATH: ...}; nothing
+     * started, a later call may try again).
+     */
     public CompletionStage<Void> migrateIncoming(String uri) {
-        return done(ask(r -> new VmActor.MigrateIncoming(uri, r)));
+        return done(askAfterEvents(r -> new VmActor.MigrateIncoming(uri, r)));
     }
 
     /** {@code migrate uri=unix:PATH}: returns once the migration started; follow it with {@link #subscribe} or {@link #query}. */
     public CompletionStage<Void> migrate(String uri) {
-        return done(ask(r -> new VmActor.Migrate(uri, r)));
+        return done(askAfterEvents(r -> new VmActor.Migrate(uri, r)));
+    }
+
+    /**
+     * {@code migrate uri=fd:NAME} with the connected AF_UNIX stream socket NAME stands for
+     * (libvirt's form); the socket is the endpoint's from this call on, a refusal closes it.
+     */
+    public CompletionStage<Void> migrate(String uri, OwnedFd socket) {
+        if (closed) {
+            socket.close();
+        }
+        return done(askAfterEvents(r -> new VmActor.Migrate(uri, Optional.of(socket), r)));
     }
 
     /** {@code migrate_cancel}. */
@@ -252,12 +269,14 @@ public final class EndpointCore implements AutoCloseable {
         });
     }
 
+    /** {@code cont}; completes after the listeners got the {@code RESUME} it caused (QEMU sends it before the reply). */
     public CompletionStage<Void> cont() {
-        return done(ask(VmActor.Cont::new));
+        return done(askAfterEvents(VmActor.Cont::new));
     }
 
+    /** {@code stop}; completes after the listeners got the {@code STOP} it caused (QEMU sends it before the reply). */
     public CompletionStage<Void> stop() {
-        return done(ask(VmActor.Stop::new));
+        return done(askAfterEvents(VmActor.Stop::new));
     }
 
     /** livetap extra: the NICs, their queues and guest stand-in counters. */
@@ -334,6 +353,35 @@ public final class EndpointCore implements AutoCloseable {
                 out.complete(r);
             }
         }, DIRECT);
+        return out;
+    }
+
+    /**
+     * {@link #ask}, completing after the listeners were handed the events the VM sent before its reply
+     * (QEMU sends STOP before the reply of {@code stop}, MIGRATION {@code setup} before that of
+     * {@code migrate}). Bounded by the ask timeout: a supervisor that stopped meanwhile does not hold it.
+     */
+    private CompletionStage<VmReply> askAfterEvents(Function<ActorRef<VmReply>, VmActor.Command> command) {
+        // a refusal too: QEMU announces migrate-incoming's setup even before a bind error. The sync is
+        // told on the thread that completes the ask, the VM's while it handles the command: events of
+        // its later messages (the migration's active) queue behind it
+        CompletableFuture<VmReply> out = new CompletableFuture<>();
+        ask(command).whenComplete((r, e) -> {
+            CompletableFuture<Void> synced = new CompletableFuture<>();
+            // the supervisor is the VM's one event subscriber and calls every listener as it delivers:
+            // once it runs this, every event the VM sent before its reply has been handed out
+            host.tell(new VmSupervisorActor.Synced(() -> synced.complete(null)));
+            org.apache.pekko.actor.Cancellable bound = system.scheduler().scheduleOnce(askTimeout,
+                    () -> synced.complete(null), system.executionContext());
+            synced.whenComplete((v, ignored) -> {
+                bound.cancel();
+                if (e != null) {
+                    out.completeExceptionally(e);
+                } else {
+                    out.complete(r);
+                }
+            });
+        });
         return out;
     }
 

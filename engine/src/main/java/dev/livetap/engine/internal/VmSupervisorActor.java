@@ -23,7 +23,7 @@ import org.slf4j.LoggerFactory;
 public final class VmSupervisorActor {
     private static final Logger LOG = LoggerFactory.getLogger(VmSupervisorActor.class);
 
-    sealed interface Command permits Shutdown, AddListener, RemoveListener, Deliver {
+    sealed interface Command permits Shutdown, AddListener, RemoveListener, Deliver, Synced {
     }
 
     /** Stops the VM; {@code done} completes once the VM actor and all its children have stopped. */
@@ -36,6 +36,10 @@ public final class VmSupervisorActor {
 
     /** Removes a listener (its {@code onClosed} runs); an unknown id is ignored. */
     record RemoveListener(long id) implements Command {
+    }
+
+    /** Runs {@code onDone} after the events already in this mailbox were handed to the listeners (QEMU's events-before-reply order). */
+    record Synced(Runnable onDone) implements Command {
     }
 
     /** One event of the VM (adapted). */
@@ -76,6 +80,10 @@ public final class VmSupervisorActor {
                     deliver(listeners, m.event());
                     return Behaviors.same();
                 })
+                .onMessage(Synced.class, m -> {
+                    m.onDone().run();
+                    return Behaviors.same();
+                })
                 .onMessage(AddListener.class, m -> {
                     Listeners next = listeners.with(m.listener());
                     m.added().complete(listeners.nextId());
@@ -108,6 +116,10 @@ public final class VmSupervisorActor {
         return Behaviors.receive(Command.class)
                 .onMessage(Deliver.class, m -> {
                     deliver(listeners, m.event());
+                    return Behaviors.same();
+                })
+                .onMessage(Synced.class, m -> {
+                    m.onDone().run();
                     return Behaviors.same();
                 })
                 .onMessage(Shutdown.class, m -> {

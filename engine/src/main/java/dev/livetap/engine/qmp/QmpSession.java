@@ -344,10 +344,9 @@ public final class QmpSession {
                 Pending p = queue.poll();
                 JsonNode id = p.message() != null && p.message().isObject() ? p.message().get("id") : null;
                 CompletableFuture<JsonNode> result = dispatch(p);
-                if (result.isDone()) {
-                    finish(id, result);
-                    continue;
-                }
+                // even a result that is already complete is finished through the executor: one that
+                // completed on another thread meanwhile must not overtake what that thread queued
+                // before it (an event the VM sent before its answer)
                 inFlight = p;
                 result.whenComplete((v, e) -> executor.execute(() -> {
                     if (inFlight == p) {

@@ -100,7 +100,7 @@ public final class QmpVmCommands {
                 .handler((a, f, s) -> vm.migrateIncoming(a)));
         registry.register(QmpCommand.builder("migrate")
                 .args(required("uri", STR), optional("detach", BOOL), optional("resume", BOOL))
-                .handler((a, f, s) -> vm.migrate(a)));
+                .handler((a, f, s) -> vm.migrate(a, s)));
         registry.register(QmpCommand.builder("migrate_cancel").handler((a, f, s) -> vm.migrateCancel()));
         registry.register(QmpCommand.builder("migrate-continue")
                 .arg(QmpArg.enumOf("state", true, MIGRATION_STATUSES.toArray(String[]::new)))

@@ -36,6 +36,11 @@ public interface VmCommandHandler {
 
     CompletionStage<JsonNode> migrate(ObjectNode args);
 
+    /** {@code migrate} with the session, whose {@code getfd} descriptors an {@code fd:NAME} URI names. */
+    default CompletionStage<JsonNode> migrate(ObjectNode args, QmpSession session) {
+        return migrate(args);
+    }
+
     CompletionStage<JsonNode> migrateCancel();
 
     /** {@code state}: a QEMU MigrationStatus name (schema-checked). */

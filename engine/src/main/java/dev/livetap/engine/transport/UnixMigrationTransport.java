@@ -123,6 +123,16 @@ public final class UnixMigrationTransport implements MigrationTransport, AutoClo
     }
 
     @Override
+    public CompletionStage<FrameChannel> adopt(OwnedFd socket) {
+        try {
+            return CompletableFuture.completedFuture(UnixFrameChannel.open(os, socket, settings.limits()));
+        } catch (RuntimeException e) {
+            socket.close();
+            return CompletableFuture.failedFuture(e);
+        }
+    }
+
+    @Override
     public CompletionStage<FrameChannel> acceptOne(MigrationUri.Unix uri) {
         CompletableFuture<FrameChannel> f = new CompletableFuture<>();
         Path path = Path.of(uri.path());

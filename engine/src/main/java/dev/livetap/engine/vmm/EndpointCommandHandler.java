@@ -32,6 +32,8 @@ public final class EndpointCommandHandler implements VmCommandHandler {
     private final Runnable onQuit;
     /** The {@code events} migration capability as last set through this backend (QEMU's default: off). */
     private volatile boolean migrationEvents;
+    /** An incoming migration started with {@code exit-on-error} on (QEMU >= 9.1's default) and not ended yet. */
+    private volatile boolean exitOnIncomingError;
 
     public EndpointCommandHandler(EndpointCore vm, Runnable onQuit) {
         this.vm = vm;
@@ -144,9 +146,31 @@ public final class EndpointCommandHandler implements VmCommandHandler {
         return map(vm.queryCapabilities());
     }
 
+    /**
+     * {@code exit-on-error} (QEMU >= 9.1, default true): once the incoming migration fails, the VM
+     * endpoint ends after its cleanup (in {@code livetap vmm} the process exits 1 with its last VM,
+     * as QEMU's does); false: it stays with status {@code failed}.
+     */
     @Override
     public CompletionStage<JsonNode> migrateIncoming(ObjectNode args) {
-        return map(vm.migrateIncoming(args.get("uri").textValue()));
+        boolean exitOnError = args.path("exit-on-error").asBoolean(true);
+        // armed before the reply leaves: the failure's event may follow the reply at once
+        return map(vm.migrateIncoming(args.get("uri").textValue()).thenApply(v -> {
+            exitOnIncomingError = exitOnError;
+            return v;
+        }));
+    }
+
+    /**
+     * Called with each MIGRATION status of this endpoint, in order: true when it is the failure of an
+     * incoming migration started with {@code exit-on-error} on (once; the end of that migration disarms it).
+     */
+    boolean incomingFailedWithExit(String status) {
+        if (!exitOnIncomingError || !(status.equals("failed") || status.equals("completed"))) {
+            return false;
+        }
+        exitOnIncomingError = false;
+        return status.equals("failed");
     }
 
     @Override
@@ -156,6 +180,29 @@ public final class EndpointCommandHandler implements VmCommandHandler {
                     "migrate resume=true is for postcopy recovery, which livetap does not model"));
         }
         return map(vm.migrate(args.get("uri").textValue()));
+    }
+
+    /**
+     * {@code fd:NAME} (libvirt's form): the descriptor NAME is taken out of the session (QEMU's
+     * monitor_get_fd) and passed with the command; the VM checks it is an AF_UNIX stream socket.
+     */
+    @Override
+    public CompletionStage<JsonNode> migrate(ObjectNode args, QmpSession session) {
+        String uri = args.get("uri").textValue();
+        if (!uri.startsWith("fd:") || uri.length() == 3 || args.path("resume").asBoolean(false)) {
+            return migrate(args);
+        }
+        String name = uri.substring(3);
+        OwnedFd socket;
+        try {
+            if (Character.isDigit(name.charAt(0))) {
+                throw QmpException.generic("livetap takes descriptors only by the name given with getfd; got fd:" + name);
+            }
+            socket = session.takeFd(name); // an unknown name fails with QEMU's text
+        } catch (RuntimeException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+        return map(vm.migrate(uri, socket));
     }
 
     @Override
@@ -208,24 +255,26 @@ public final class EndpointCommandHandler implements VmCommandHandler {
 
     private static CompletionStage<JsonNode> map(CompletionStage<?> stage) {
         CompletableFuture<JsonNode> out = new CompletableFuture<>();
-        stage.whenComplete((v, e) -> {
-            if (e == null) {
-                out.complete(toJson(v));
-                return;
-            }
-            LivetapException l = LivetapException.unwrap(e);
-            if (l == null) {
-                out.completeExceptionally(QmpException.generic(String.valueOf(e.getMessage())));
-                return;
-            }
-            QmpErrorClass cls;
-            try {
-                cls = QmpErrorClass.valueOf(l.errorClass());
-            } catch (IllegalArgumentException unknown) {
-                cls = QmpErrorClass.GenericError;
-            }
-            out.completeExceptionally(new QmpException(cls, l.desc()));
-        });
+        stage.whenComplete((v, e) -> complete(out, v, e));
         return out;
+    }
+
+    private static void complete(CompletableFuture<JsonNode> out, Object v, Throwable e) {
+        if (e == null) {
+            out.complete(toJson(v));
+            return;
+        }
+        LivetapException l = LivetapException.unwrap(e);
+        if (l == null) {
+            out.completeExceptionally(QmpException.generic(String.valueOf(e.getMessage())));
+            return;
+        }
+        QmpErrorClass cls;
+        try {
+            cls = QmpErrorClass.valueOf(l.errorClass());
+        } catch (IllegalArgumentException unknown) {
+            cls = QmpErrorClass.GenericError;
+        }
+        out.completeExceptionally(new QmpException(cls, l.desc()));
     }
 }

@@ -56,6 +56,16 @@ public final class QmpFrontend implements AutoCloseable {
      */
     public static QmpFrontend start(EndpointCore endpoint, Os os, Path path, Runnable onQuit, Duration timeout,
             Duration negotiationTimeout) {
+        return start(endpoint, os, path, onQuit, () -> { }, timeout, negotiationTimeout);
+    }
+
+    /**
+     * As above; {@code onIncomingFailed} runs on the reactor thread, after the MIGRATION {@code failed}
+     * event went out, when an incoming migration started with {@code exit-on-error} (default true)
+     * failed: the caller ends the endpoint (QEMU exits). Must not block.
+     */
+    public static QmpFrontend start(EndpointCore endpoint, Os os, Path path, Runnable onQuit, Runnable onIncomingFailed,
+            Duration timeout, Duration negotiationTimeout) {
         QmpCommandRegistry registry = new QmpCommandRegistry();
         QmpBuiltins.register(registry, QmpVersion.DEFAULT);
         EndpointCommandHandler backend = new EndpointCommandHandler(endpoint, onQuit);
@@ -66,7 +76,13 @@ public final class QmpFrontend implements AutoCloseable {
         try {
             backend.initMigrationEvents(EndpointCommandHandler.toJson(endpoint.queryCapabilities().toCompletableFuture()
                     .get(timeout.toMillis(), TimeUnit.MILLISECONDS)));
-            EndpointCore.Subscription sub = endpoint.subscribe(e -> forward(server, backend, e))
+            EndpointCore.Subscription sub = endpoint.subscribe(e -> {
+                        forward(server, backend, e);
+                        if (e.event().equals(VmEvent.MIGRATION)
+                                && backend.incomingFailedWithExit(String.valueOf(e.data().get("status")))) {
+                            os.reactor().execute(onIncomingFailed); // behind the event's delivery
+                        }
+                    })
                     .toCompletableFuture().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
             return new QmpFrontend(server, sub, os);
         } catch (InterruptedException e) {

@@ -20,7 +20,7 @@ import java.util.function.Consumer;
 public final class VmmMain {
     /** Every VM quit. */
     public static final int OK = 0;
-    /** The start failed. */
+    /** The start failed, or a VM ended because its incoming migration failed (exit-on-error, as QEMU exits 1). */
     public static final int FAILED = 1;
     /** Bad command line. */
     public static final int USAGE = 2;
@@ -134,7 +134,7 @@ public final class VmmMain {
                 }
             }
             host.close();
-            return OK;
+            return host.incomingMigrationFailed() ? FAILED : OK;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             host.close();

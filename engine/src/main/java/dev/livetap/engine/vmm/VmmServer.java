@@ -38,6 +38,7 @@ public final class VmmServer implements AutoCloseable {
     private final List<Vm> vms = new ArrayList<>();
     private final CountDownLatch allGone;
     private final WarmUp.Report warmUp;
+    private volatile boolean incomingFailed;
 
     private final class Vm {
         final VmPlan plan;
@@ -95,8 +96,11 @@ public final class VmmServer implements AutoCloseable {
         synchronized (vms) {
             vms.add(vm);
         }
-        vm.frontend = QmpFrontend.start(endpoint, engine.os(), plan.qmp(), () -> stopVm(vm, "host-qmp-quit"),
-                engine.settings().askTimeout(), engine.settings().qmpNegotiationTimeout());
+        vm.frontend = QmpFrontend.start(endpoint, engine.os(), plan.qmp(), () -> stopVm(vm, "host-qmp-quit"), () -> {
+            LOG.error("VM {}: the incoming migration failed (exit-on-error): the VM ends", plan.spec().name());
+            incomingFailed = true;
+            stopVm(vm, null);
+        }, engine.settings().askTimeout(), engine.settings().qmpNegotiationTimeout());
         QmpFrontend frontend = vm.frontend;
         engine.metrics().ifPresent(m -> m.countQmpSessions(() -> vm.stopped ? 0 : frontend.server().clientCount()));
         LOG.info("VM {} ({}, incoming={}, paused={}) on QMP socket {}", plan.spec().name(), plan.spec().machine(),
@@ -112,6 +116,11 @@ public final class VmmServer implements AutoCloseable {
         return warmUp;
     }
 
+    /** Whether a VM ended because its incoming migration failed with {@code exit-on-error} (the process exits 1, as QEMU). */
+    public boolean incomingMigrationFailed() {
+        return incomingFailed;
+    }
+
     /** Waits until every VM quit (or the host was closed); false on timeout. */
     public boolean awaitAllStopped(Duration timeout) throws InterruptedException {
         return allGone.await(timeout.toMillis(), TimeUnit.MILLISECONDS);
@@ -122,7 +131,10 @@ public final class VmmServer implements AutoCloseable {
         allGone.await();
     }
 
-    /** SHUTDOWN event, socket closed and removed, VM stopped (its fds closed). Idempotent. */
+    /**
+     * SHUTDOWN event (none when {@code reason} is null: QEMU exits after a failed incoming migration
+     * without one), socket closed and removed, VM stopped (its fds closed). Idempotent.
+     */
     private void stopVm(Vm vm, String reason) {
         synchronized (vm) {
             if (vm.stopped) {
@@ -132,7 +144,9 @@ public final class VmmServer implements AutoCloseable {
         }
         try {
             if (vm.frontend != null) {
-                vm.frontend.shutdownEvent(reason);
+                if (reason != null) {
+                    vm.frontend.shutdownEvent(reason);
+                }
                 vm.frontend.close();
             }
         } catch (RuntimeException e) {
@@ -140,7 +154,7 @@ public final class VmmServer implements AutoCloseable {
         }
         // the VM's actors stop asynchronously; quit may run on the reactor thread, so never wait here
         vm.endpoint.shutdown().whenComplete((v, e) -> {
-            LOG.info("VM {} stopped ({})", vm.plan.spec().name(), reason);
+            LOG.info("VM {} stopped ({})", vm.plan.spec().name(), reason == null ? "incoming migration failed" : reason);
             allGone.countDown();
         });
     }

@@ -64,6 +64,8 @@ final class LinuxC {
     static final int SO_ERROR = 4;
     static final int SO_PASSCRED = 16;
     static final int SO_PEERCRED = 17;
+    static final int SO_TYPE = 3;
+    static final int SO_DOMAIN = 39;
     static final int SO_SNDBUF = 7;
     static final int SCM_RIGHTS = 1;
     static final int MSG_CTRUNC = 0x8;

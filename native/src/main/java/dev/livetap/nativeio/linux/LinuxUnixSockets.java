@@ -169,6 +169,23 @@ final class LinuxUnixSockets implements UnixSockets {
     }
 
     @Override
+    public boolean isUnixStreamSocket(OwnedFd fd) {
+        Scratch s = Scratch.get();
+        s.smallLen.setInt(0, 4);
+        if (LinuxC.getsockopt(fd.fd(), LinuxC.SOL_SOCKET, LinuxC.SO_DOMAIN, s.small, s.smallLen) != 0) {
+            return false; // ENOTSOCK: not a socket at all
+        }
+        if (s.small.getInt(0) != LinuxC.AF_UNIX) {
+            return false;
+        }
+        s.smallLen.setInt(0, 4);
+        if (LinuxC.getsockopt(fd.fd(), LinuxC.SOL_SOCKET, LinuxC.SO_TYPE, s.small, s.smallLen) != 0) {
+            return false;
+        }
+        return s.small.getInt(0) == LinuxC.SOCK_STREAM;
+    }
+
+    @Override
     public int sendmsg(OwnedFd socket, ByteBuffer data, List<OwnedFd> fds) {
         int nfds = fds.size();
         if (nfds > SCM_MAX_FD) {

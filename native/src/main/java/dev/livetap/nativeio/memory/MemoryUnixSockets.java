@@ -94,6 +94,19 @@ final class MemoryUnixSockets implements UnixSockets {
         }
     }
 
+    /** Every in-memory socket is an AF_UNIX stream socket. */
+    @Override
+    public boolean isUnixStreamSocket(OwnedFd fd) {
+        synchronized (os.lock()) {
+            try {
+                InMemoryOs.socketOf(fd, "getsockopt(SO_DOMAIN)");
+                return true;
+            } catch (RuntimeException notASocket) {
+                return false;
+            }
+        }
+    }
+
     @Override
     public int sendmsg(OwnedFd socket, ByteBuffer data, List<OwnedFd> fds) {
         synchronized (os.lock()) {

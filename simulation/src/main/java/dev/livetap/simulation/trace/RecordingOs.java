@@ -297,6 +297,11 @@ public final class RecordingOs implements Os {
         }
 
         @Override
+        public boolean isUnixStreamSocket(OwnedFd fd) {
+            return u.isUnixStreamSocket(fd);
+        }
+
+        @Override
         public int sendmsg(OwnedFd socket, ByteBuffer data, List<OwnedFd> fds) {
             int len = data.remaining();
             int r = u.sendmsg(socket, data, fds);

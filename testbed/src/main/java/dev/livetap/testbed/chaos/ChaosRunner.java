@@ -332,6 +332,11 @@ public final class ChaosRunner implements AutoCloseable {
             }
 
             @Override
+            public boolean targetStaysAfterFailure() {
+                return true; // processes are reused: a target whose migration failed stays for the next run
+            }
+
+            @Override
             public boolean sidesMayDie() {
                 return true;
             }

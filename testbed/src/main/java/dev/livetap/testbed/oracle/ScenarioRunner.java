@@ -111,7 +111,9 @@ public final class ScenarioRunner {
         }
         if (step instanceof Step.Command c) {
             ObjectNode args = c.args() == null ? null : substitute(c.args(), dir);
-            digest.put(prefix + c.command(), s.command(c.command(), args, c.textFixed(), List.of()));
+            // the scenario's directory differs per flavor: a text naming a path in it names {dir}
+            digest.put(prefix + c.command(), s.command(c.command(), args, c.textFixed(), List.of())
+                    .replace(dir.toString(), "{dir}"));
             digest.put(prefix + c.command() + " order", s.order());
         } else if (step instanceof Step.Getfd g) {
             List<OwnedFd> mine = new ArrayList<>();

@@ -13,8 +13,8 @@ import java.util.List;
 public final class Scenarios {
     static final String MIGRATION_SOCKET = "unix:{dir}/migration.sock";
     private static final String[] END = {"completed", "failed", "cancelled"};
-    private static final String HOLD_PENDING = "needs pause-before-switchover/migrate-continue to hold the migration in "
-            + "'active'; livetap has not got it yet (branch h1 has no 'pause-before-switchover: usable' commit)";
+    private static final String HOLD_PENDING = "needs a migration held with pause-before-switchover (livetap has it now);"
+            + " scenario not written yet";
 
     private Scenarios() { }
 
@@ -36,6 +36,12 @@ public final class Scenarios {
                         .startIncoming("target").eventsOn("target")
                         .qmp("target", "migrate-incoming", uri(MIGRATION_SOCKET))
                         .qmpText("target", "migrate-incoming", uri("unix:{dir}/second.sock"))
+                        .build(),
+                Scenario.named("migrate-incoming-bind-error", "migrate-incoming to a socket in a missing directory, then to a good one")
+                        .startIncoming("target").eventsOn("target")
+                        .qmpText("target", "migrate-incoming", uri("unix:{dir}/missing-dir/x.sock"))
+                        .qmp("target", "query-migrate")
+                        .qmp("target", "migrate-incoming", uri(MIGRATION_SOCKET))
                         .build(),
                 Scenario.named("migrate-incoming-without-incoming", "migrate-incoming on a VMM started without -incoming")
                         .start("vm")

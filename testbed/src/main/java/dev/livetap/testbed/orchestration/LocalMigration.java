@@ -345,7 +345,11 @@ public final class LocalMigration {
             }
             src.execute("migrate-set-capabilities", srcCaps);
             tgt.execute("migrate-set-capabilities", eventsOn());
-            tgt.execute("migrate-incoming", JsonNodeFactory.instance.objectNode().put("uri", uri));
+            ObjectNode incoming = JsonNodeFactory.instance.objectNode().put("uri", uri);
+            if (hooks.targetStaysAfterFailure()) {
+                incoming.put("exit-on-error", false); // QEMU >= 9.1 and livetap; QEMU 7.2 knows no such argument
+            }
+            tgt.execute("migrate-incoming", incoming);
             progress.accept("target: migrate-incoming " + uri);
             awaitListening(uri, deadline);
             hooks.call(() -> hooks.beforeMigrate(uri));
@@ -797,6 +801,15 @@ public final class LocalMigration {
          * {@code cont}: the caller applies its own ownership rules).
          */
         default boolean sidesMayDie() {
+            return false;
+        }
+
+        /**
+         * True: {@code migrate-incoming} with {@code exit-on-error=false}, so that a target whose
+         * incoming migration failed stays (status {@code failed}) for the caller to reuse; false: the
+         * VMM's default (QEMU >= 9.1 and livetap exit).
+         */
+        default boolean targetStaysAfterFailure() {
             return false;
         }
 
