@@ -142,6 +142,8 @@ public final class VirtualMachine implements AutoCloseable {
     /**
      * {@code migrate-incoming unix:PATH}: listens at PATH (mode 0600, this uid unless the engine's
      * migration peers say otherwise) for the source. A VM created with {@link VmSpec#incoming(boolean)} only.
+     * Completes once the socket listens (a source may connect at once); fails with the bind error
+     * ({@code Failed to bind socket to PATH: ...}, as QEMU) when it cannot, and nothing is started.
      */
     public CompletionStage<Void> migrateIncoming(String uri) {
         return core.migrateIncoming(uri);

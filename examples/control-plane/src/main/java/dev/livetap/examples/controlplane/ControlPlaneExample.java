@@ -129,29 +129,10 @@ public final class ControlPlaneExample {
         join(target.netdevAdd(TapNetdev.named("net0").ifname("tap0").queues(4).incomingFds(true)));
         join(target.deviceAdd(VirtioNetDevice.of("nic0", "net0").multiqueue(true).mac("52:54:00:12:34:56")));
         join(target.setParameters(MigrationParameterUpdate.none().local(true)));
-        join(target.migrateIncoming("unix:" + dir.resolve(name + ".sock")));
-        awaitListening(dir.resolve(name + ".sock")); // until migrate-incoming answers only once it listens
+        join(target.migrateIncoming("unix:" + dir.resolve(name + ".sock"))); // completes once it listens
         return target;
     }
     // end::target[]
-
-    /**
-     * Until migrate-incoming answers only once its socket listens (issue 16, bind before reply):
-     * waits, bounded, for /proc/net/unix to list the path as listening. Drop it once that lands.
-     */
-    static void awaitListening(Path socket) throws Exception {
-        long deadline = System.nanoTime() + WAIT.toNanos();
-        while (System.nanoTime() < deadline) {
-            for (String line : Files.readAllLines(Path.of("/proc/net/unix"))) {
-                String[] f = line.trim().split("\\s+");
-                if (f.length >= 8 && f[f.length - 1].equals(socket.toString()) && f[3].equals("00010000")) {
-                    return;
-                }
-            }
-            Thread.sleep(2);
-        }
-        throw new IllegalStateException(socket + " does not listen after " + WAIT.toMillis() + " ms");
-    }
 
     static <T> T join(CompletionStage<T> stage) throws Exception {
         return stage.toCompletableFuture().get(WAIT.toMillis(), TimeUnit.MILLISECONDS);
