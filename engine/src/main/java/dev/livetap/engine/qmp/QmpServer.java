@@ -182,7 +182,15 @@ public final class QmpServer implements AutoCloseable {
      * (the wall-clock {@code timestamp} is taken later, when the event reaches this server).
      */
     public void emit(String event, JsonNode data, long monotonicNanos) {
-        ObjectNode message = QmpSession.eventMessage(config.session().clock().instant(), event, data);
+        emit(event, data, monotonicNanos, 0);
+    }
+
+    /**
+     * As {@link #emit(String, JsonNode, long)}, with a {@code timestamp} of now minus {@code ageNanos}:
+     * when the event happened, for a caller that knows how long ago that was.
+     */
+    public void emit(String event, JsonNode data, long monotonicNanos, long ageNanos) {
+        ObjectNode message = QmpSession.eventMessage(config.session().clock().instant().minusNanos(ageNanos), event, data);
         message.put("x-monotonic-ns", monotonicNanos);
         deliver(message);
     }

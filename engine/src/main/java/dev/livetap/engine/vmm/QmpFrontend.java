@@ -32,6 +32,7 @@ import java.util.concurrent.TimeUnit;
 public final class QmpFrontend implements AutoCloseable {
     private final QmpServer server;
     private final EndpointCore.Subscription subscription;
+    private static final long MAX_EVENT_AGE_NANOS = 10_000_000_000L;
     private final Os os;
 
     private QmpFrontend(QmpServer server, EndpointCore.Subscription subscription, Os os) {
@@ -77,7 +78,7 @@ public final class QmpFrontend implements AutoCloseable {
             backend.initMigrationEvents(EndpointCommandHandler.toJson(endpoint.queryCapabilities().toCompletableFuture()
                     .get(timeout.toMillis(), TimeUnit.MILLISECONDS)));
             EndpointCore.Subscription sub = endpoint.subscribe(e -> {
-                        forward(server, backend, e);
+                        forward(server, backend, os, e);
                         if (e.event().equals(VmEvent.MIGRATION)
                                 && backend.incomingFailedWithExit(String.valueOf(e.data().get("status")))) {
                             os.reactor().execute(onIncomingFailed); // behind the event's delivery
@@ -109,11 +110,14 @@ public final class QmpFrontend implements AutoCloseable {
      * One endpoint event as QEMU would send it: MIGRATION and MIGRATION_PASS only with the
      * {@code events} capability on; no {@code data} member for an event without data (STOP, RESUME).
      */
-    private static void forward(QmpServer server, EndpointCommandHandler backend, VmEvent e) {
+    private static void forward(QmpServer server, EndpointCommandHandler backend, Os os, VmEvent e) {
         if ((e.event().equals(VmEvent.MIGRATION) || e.event().equals("MIGRATION_PASS")) && !backend.migrationEvents()) {
             return;
         }
-        server.emit(e.event(), e.data().isEmpty() ? null : EndpointCommandHandler.toJson(e.data()), e.atNanos());
+        // the timestamp says when the VM emitted the event, not when the server got to write it (a loaded
+        // reactor could stamp a target's RESUME before the source's STOP); the age is bounded for sanity
+        long age = Math.max(0, Math.min(os.clock().nanos() - e.atNanos(), MAX_EVENT_AGE_NANOS));
+        server.emit(e.event(), e.data().isEmpty() ? null : EndpointCommandHandler.toJson(e.data()), e.atNanos(), age);
     }
 
     public QmpServer server() {
