@@ -222,9 +222,29 @@ public final class QemuProcess implements AutoCloseable {
         return qmp;
     }
 
-    /** Waits (bounded) until the QMP socket exists; false if the process exits or the time passes first. */
+    /**
+     * Waits (bounded) until the QMP socket accepts a connection; false if the process exits or the
+     * time passes first. The path exists from QEMU's bind(), a moment before its listen(): a client
+     * connecting in between is refused, so the wait ends on a connect that succeeded (closed at once;
+     * QEMU's QMP chardev takes the next client).
+     */
     public boolean awaitQmpSocket(Duration timeout) {
-        return child.awaitFile(qmp, timeout);
+        long deadline = System.nanoTime() + timeout.toNanos();
+        if (!child.awaitFile(qmp, timeout)) {
+            return false;
+        }
+        Duration left = Duration.ofNanos(Math.max(0, deadline - System.nanoTime()));
+        return dev.livetap.testbed.Retry.until(left, Duration.ofMillis(5), () -> {
+            if (!child.isAlive()) {
+                return false;
+            }
+            try (var probe = java.nio.channels.SocketChannel.open(java.net.StandardProtocolFamily.UNIX)) {
+                probe.connect(java.net.UnixDomainSocketAddress.of(qmp));
+                return true;
+            } catch (java.io.IOException refused) {
+                return false; // bound, not listening yet
+            }
+        });
     }
 
     public ChildProcess process() {
