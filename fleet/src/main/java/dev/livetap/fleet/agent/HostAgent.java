@@ -29,12 +29,19 @@ import org.apache.pekko.actor.typed.receptionist.ServiceKey;
  */
 public final class HostAgent {
     public static final ServiceKey<Command> KEY = ServiceKey.create(Command.class, "livetap-host-agent");
+    /** The agent's actor name is this prefix and its host: the coordinator's driver reads the host from it. */
+    public static final String ACTOR_NAME_PREFIX = "host-agent-";
 
     /** What performs one VM's migration (the real one drives {@code LocalMigration}). */
     @FunctionalInterface
     public interface MigrationPort {
         /** Blocking; runs on the agent's executor, never on an actor thread. */
         StepDone migrate(String vm, String migrationId) throws Exception;
+
+        /** The VMs of this host the port can migrate (the coordinator's driver plans a host's steps from it). */
+        default List<String> vms() {
+            return List.of();
+        }
     }
 
     public sealed interface Command extends FleetSerializable permits PerformStep, GetState, StepEnded {
@@ -65,8 +72,12 @@ public final class HostAgent {
     public record StepRefused(String vm, String migrationId, String reason) implements StepReply {
     }
 
-    public record AgentState(String host, long highestEpoch, Map<String, String> running, int budgetLimit)
+    /** {@code vms}: what the port reports it can migrate, sorted. */
+    public record AgentState(String host, long highestEpoch, Map<String, String> running, int budgetLimit, List<String> vms)
             implements FleetSerializable {
+        public AgentState {
+            vms = List.copyOf(vms);
+        }
     }
 
     /** A running step: its migration id and who waits for its end. */
@@ -115,7 +126,8 @@ public final class HostAgent {
                 .onMessage(GetState.class, c -> {
                     Map<String, String> running = new TreeMap<>();
                     held.running().forEach((vm, r) -> running.put(vm, r.migrationId()));
-                    c.replyTo().tell(new AgentState(host, ledger.highestEpoch(), Map.copyOf(running), budget.limit()));
+                    c.replyTo().tell(new AgentState(host, ledger.highestEpoch(), Map.copyOf(running), budget.limit(),
+                            port.vms().stream().sorted().toList()));
                     return Behaviors.same();
                 })
                 .onSignal(PostStop.class, s -> {
