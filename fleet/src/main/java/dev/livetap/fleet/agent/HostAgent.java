@@ -42,6 +42,15 @@ public final class HostAgent {
         default List<String> vms() {
             return List.of();
         }
+
+        /**
+         * How step {@code migrationId} of {@code vm}, begun before the agent restarted and never
+         * recorded as ended, did end ({@code completed} or a failure text), from the VMMs themselves;
+         * empty when the port cannot tell (the step is then refused as needing reconciliation).
+         */
+        default Optional<String> reconcile(String vm, String migrationId) throws IOException {
+            return Optional.empty();
+        }
     }
 
     public sealed interface Command extends FleetSerializable permits PerformStep, GetState, StepEnded {
@@ -168,9 +177,16 @@ public final class HostAgent {
         }
         Optional<StepLedger.Entry> unresolved = known.isPresent() ? known : ledger.openStepOf(c.vm());
         if (unresolved.isPresent()) {
+            StepLedger.Entry open = unresolved.get();
+            Optional<String> outcome = port.reconcile(open.vm(), open.migrationId());
+            if (outcome.isPresent()) {
+                ledger.recordEnded(open.migrationId(), open.vm(), outcome.get());
+                context.getLog().info("step {} of {} reconciled after a restart: {}", open.migrationId(), open.vm(), outcome.get());
+                return onPerformStep(held, c); // the ledger now knows its end: answered as any recorded step
+            }
             c.replyTo().tell(new StepRefused(c.vm(), c.migrationId(), "migration " + unresolved.get().migrationId()
-                    + " of this VM began before the agent restarted and has no recorded end; it needs reconciling with the "
-                    + "VMMs' query-migrate (not built yet)"));
+                    + " of this VM began before the agent restarted and has no recorded end; it needs reconciling and the "
+                    + "migration port cannot tell how it ended"));
             return Behaviors.same();
         }
         ledger.recordStarted(c.migrationId(), c.vm(), c.epoch());

@@ -1,0 +1,276 @@
+package dev.livetap.fleet.agent;
+
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.livetap.engine.qmp.QmpClient;
+import dev.livetap.testbed.launch.ChildLaunch;
+import dev.livetap.testbed.orchestration.LocalMigration;
+import dev.livetap.testbed.vmm.VmmProcess;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeoutException;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The host agent's real migration port: one {@code livetap vmm} process per VM, their QMP sockets
+ * in one directory, adopted at start and replaced one VM at a time.
+ *
+ * <p>The directory's layout (the agent's state directory): {@code VM.nic} describes a VM's NIC
+ * ({@code ifname=… queues=… mac=…}: livetap vmm has no query that reports it), {@code VM.qmp} is
+ * generation 0's QMP socket and {@code VM.gN.qmp} generation N's. A step starts generation N+1
+ * ({@code --incoming}, launched {@link ChildLaunch.Policy#DETACHED DETACHED} so that it outlives
+ * the agent), gives it the NIC with {@code incoming-fds}, moves the VM with {@link LocalMigration},
+ * and makes the old process {@code quit}. Before launching, {@code VM.step} records the step's
+ * migration id and target generation (forced to disk), so that a restarted agent can tell how an
+ * interrupted step ended: {@link #reconcile}.
+ *
+ * <p>Adoption: of a VM's sockets, the process whose {@code query-status} is {@code running} is the
+ * VM's VMM; every other live process of the VM (a retired source in {@code postmigrate}, an
+ * unfinished target in {@code inmigrate}) is made to quit, and sockets nobody answers are removed.
+ */
+public final class VmmDirectoryPort implements HostAgent.MigrationPort {
+    private static final Logger LOG = LoggerFactory.getLogger(VmmDirectoryPort.class);
+    private static final Pattern SOCKET = Pattern.compile("^(.+?)(?:\\.g(\\d+))?\\.qmp$");
+    private static final Duration PROBE = Duration.ofSeconds(3);
+
+    /** The VMM process a VM runs on now. */
+    public record Current(int generation, Path qmp) {
+    }
+
+    private final Path dir;
+    private final List<String> prefix;
+    private final Duration timeout;
+    private final Map<String, Current> current = new ConcurrentHashMap<>();
+    private final Map<String, String> unadopted = new TreeMap<>();
+
+    private VmmDirectoryPort(Path dir, List<String> prefix, Duration timeout) {
+        this.dir = dir;
+        this.prefix = List.copyOf(prefix);
+        this.timeout = timeout;
+    }
+
+    /**
+     * Adopts the VMs described in {@code dir}.
+     *
+     * @param prefix what new VMM processes are started through (e.g. {@code ip netns exec NS}); empty: directly
+     */
+    public static VmmDirectoryPort adopt(Path dir, List<String> prefix, Duration timeout) throws IOException {
+        if (!Files.isDirectory(dir)) {
+            throw new IOException("the VMM directory does not exist: " + dir);
+        }
+        VmmDirectoryPort port = new VmmDirectoryPort(dir, prefix, timeout);
+        for (String vm : port.described()) {
+            port.adoptVm(vm);
+        }
+        return port;
+    }
+
+    private List<String> described() throws IOException {
+        try (Stream<Path> files = Files.list(dir)) {
+            return files.map(p -> p.getFileName().toString()).filter(n -> n.endsWith(".nic"))
+                    .map(n -> n.substring(0, n.length() - ".nic".length())).sorted().toList();
+        }
+    }
+
+    private void adoptVm(String vm) throws IOException {
+        List<Current> sockets = new ArrayList<>();
+        try (Stream<Path> files = Files.list(dir)) {
+            for (Path p : files.toList()) {
+                Matcher m = SOCKET.matcher(p.getFileName().toString());
+                if (m.matches() && m.group(1).equals(vm)) {
+                    sockets.add(new Current(m.group(2) == null ? 0 : Integer.parseInt(m.group(2)), p));
+                }
+            }
+        }
+        sockets.sort(Comparator.comparingInt(Current::generation).reversed());
+        Current running = null;
+        List<String> seen = new ArrayList<>();
+        for (Current c : sockets) {
+            Optional<String> status = status(c.qmp());
+            seen.add("g" + c.generation() + " " + status.orElse("gone"));
+            if (status.isEmpty()) {
+                Files.deleteIfExists(c.qmp()); // nobody listens: a process that ended
+            } else if ("running".equals(status.get()) && running == null) {
+                running = c;
+            }
+        }
+        if (running == null) {
+            unadopted.put(vm, "no running VMM process (" + String.join(", ", seen) + ")");
+            LOG.warn("VM {} not adopted: {}", vm, unadopted.get(vm));
+            return;
+        }
+        for (Current c : sockets) {
+            if (c != running && Files.exists(c.qmp())) {
+                LOG.info("VM {}: generation {} is not the VM's VMM ({}); making it quit", vm, c.generation(), seen);
+                quit(c.qmp());
+            }
+        }
+        current.put(vm, running);
+        LOG.info("VM {} adopted: generation {} ({})", vm, running.generation(), running.qmp());
+    }
+
+    /** The VMs adopted (those with a running VMM process). */
+    @Override
+    public List<String> vms() {
+        return current.keySet().stream().sorted().toList();
+    }
+
+    /** VMs described in the directory that could not be adopted, with why. */
+    public Map<String, String> unadopted() {
+        return Map.copyOf(unadopted);
+    }
+
+    public Optional<Current> currentOf(String vm) {
+        return Optional.ofNullable(current.get(vm));
+    }
+
+    /**
+     * How an interrupted step {@code migrationId} of {@code vm} ended, from {@code VM.step} and the
+     * adopted process: {@code completed} when the VM runs on the step's target generation, a failure
+     * text otherwise (the VM stayed on its source, or the step file names another id).
+     */
+    @Override
+    public Optional<String> reconcile(String vm, String migrationId) throws IOException {
+        return Optional.of(outcomeOf(vm, migrationId));
+    }
+
+    private String outcomeOf(String vm, String migrationId) throws IOException {
+        Path step = dir.resolve(vm + ".step");
+        if (!Files.exists(step)) {
+            return "failed: no step record of " + migrationId + " (interrupted before it launched anything)";
+        }
+        String[] rec = Files.readString(step, StandardCharsets.UTF_8).trim().split(" ");
+        if (!rec[0].equals(migrationId)) {
+            return "failed: interrupted before it launched anything (the step file names " + rec[0] + ")";
+        }
+        Current now = current.get(vm);
+        int target = Integer.parseInt(rec[1]);
+        if (now != null && now.generation() == target) {
+            return "completed";
+        }
+        return "failed: interrupted; the VM runs on " + (now == null ? "no VMM process" : "generation " + now.generation())
+                + ", not the step's target generation " + target;
+    }
+
+    @Override
+    public HostAgent.StepDone migrate(String vm, String migrationId) throws IOException, TimeoutException {
+        Current source = current.get(vm);
+        if (source == null) {
+            return new HostAgent.StepDone(vm, migrationId, "failed: VM " + vm + " is not adopted on this host"
+                    + (unadopted.containsKey(vm) ? " (" + unadopted.get(vm) + ")" : ""), -1);
+        }
+        String[] nic = nicOf(vm);
+        int generation = source.generation() + 1;
+        String name = vm + ".g" + generation;
+        writeForced(dir.resolve(vm + ".step"), migrationId + " " + generation + "\n");
+        VmmProcess target = VmmProcess.start(VmmProcess.Options.of(dir, name).withPolicy(ChildLaunch.Policy.DETACHED)
+                .withPrefix(prefix).withIncoming(true)
+                .withArgs(List.of("--migration-timeout", String.valueOf(Math.max(30, timeout.toSeconds())))));
+        boolean moved = false;
+        try {
+            target.awaitReady(timeout);
+            try (QmpClient c = QmpClient.connect(target.qmpSocket(), timeout)) {
+                c.negotiate();
+                ObjectNode netdev = JsonNodeFactory.instance.objectNode().put("type", "tap").put("id", "net0")
+                        .put("ifname", nic[0]).put("queues", Integer.parseInt(nic[1])).put("incoming-fds", true);
+                c.execute("netdev_add", netdev);
+                ObjectNode device = JsonNodeFactory.instance.objectNode().put("driver", "virtio-net-pci").put("id", "nic0")
+                        .put("netdev", "net0").put("mac", nic[2]);
+                if (Integer.parseInt(nic[1]) > 1) {
+                    device.put("mq", true);
+                }
+                c.execute("device_add", device);
+            }
+            LocalMigration.Result r = LocalMigration.run(LocalMigration.Options.of(source.qmp(), target.qmpSocket())
+                    .withTimeout(timeout), line -> { });
+            if (!r.succeeded()) {
+                return new HostAgent.StepDone(vm, migrationId, "failed: " + r.status() + (r.error() != null ? " " + r.error() : ""),
+                        -1);
+            }
+            moved = true;
+            current.put(vm, new Current(generation, target.qmpSocket()));
+            quit(source.qmp());
+            return new HostAgent.StepDone(vm, migrationId, "completed", r.downtimeMs());
+        } finally {
+            if (!moved) {
+                target.close(); // the VM stayed on its source: the unfinished target goes
+            }
+        }
+    }
+
+    /** {@code ifname}, {@code queues}, {@code mac} from {@code VM.nic}. */
+    private String[] nicOf(String vm) throws IOException {
+        Map<String, String> kv = new TreeMap<>();
+        for (String part : Files.readString(dir.resolve(vm + ".nic"), StandardCharsets.UTF_8).trim().split("\\s+")) {
+            int eq = part.indexOf('=');
+            if (eq > 0) {
+                kv.put(part.substring(0, eq), part.substring(eq + 1));
+            }
+        }
+        if (!kv.containsKey("ifname") || !kv.containsKey("mac")) {
+            throw new IOException(vm + ".nic needs ifname=… and mac=… (queues=… optional): " + kv);
+        }
+        return new String[] {kv.get("ifname"), kv.getOrDefault("queues", "1"), kv.get("mac")};
+    }
+
+    /** Writes the NIC description of a VM ({@code VM.nic}). */
+    public static void describe(Path dir, String vm, String ifname, int queues, String mac) throws IOException {
+        writeForced(dir.resolve(vm + ".nic"), "ifname=" + ifname + " queues=" + queues + " mac=" + mac + "\n");
+    }
+
+    private static void writeForced(Path file, String text) throws IOException {
+        try (var ch = java.nio.channels.FileChannel.open(file, java.nio.file.StandardOpenOption.CREATE,
+                java.nio.file.StandardOpenOption.WRITE, java.nio.file.StandardOpenOption.TRUNCATE_EXISTING)) {
+            ch.write(java.nio.ByteBuffer.wrap(text.getBytes(StandardCharsets.UTF_8)));
+            ch.force(true);
+        }
+    }
+
+    /** The QMP {@code query-status} of the process at {@code qmp}; empty when nobody answers. */
+    static Optional<String> status(Path qmp) {
+        try (QmpClient c = QmpClient.connect(qmp, PROBE)) {
+            c.negotiate();
+            return Optional.of(c.execute("query-status", null).path("status").asText());
+        } catch (IOException | TimeoutException | RuntimeException e) {
+            return Optional.empty();
+        }
+    }
+
+    /** Makes the process at {@code qmp} quit; waits (bounded) until its socket no longer answers. */
+    static void quit(Path qmp) {
+        try (QmpClient c = QmpClient.connect(qmp, PROBE)) {
+            c.negotiate();
+            c.execute("quit", null);
+        } catch (IOException | TimeoutException | RuntimeException e) {
+            LOG.debug("quit {}: {}", qmp, e.toString()); // gone already, or going
+        }
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        while (System.nanoTime() < deadline && status(qmp).isPresent()) {
+            try {
+                Thread.sleep(50);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
+        try {
+            Files.deleteIfExists(qmp);
+        } catch (IOException e) {
+            LOG.debug("remove {}: {}", qmp, e.toString());
+        }
+    }
+}
