@@ -97,6 +97,9 @@ public final class PlanDriver {
     private final Map<String, HostWork> active = new TreeMap<>();
     private final Deque<String> pendingHosts = new ArrayDeque<>();
     private final ActorRef<UpgradeCoordinator.Reply> ignore;
+    /** One adapter for every agent's answers (adapters are one per message class); the host comes from the VM. */
+    private final ActorRef<HostAgent.StepReply> answered;
+    private final Map<String, String> hostOfVm = new HashMap<>();
     private Drive plan;
     private int failures;
 
@@ -107,6 +110,8 @@ public final class PlanDriver {
         this.coordinator = coordinator;
         this.settings = settings;
         this.ignore = context.messageAdapter(UpgradeCoordinator.Reply.class, r -> new Granted("", r));
+        this.answered = context.messageAdapter(HostAgent.StepReply.class, r -> new StepAnswered(
+                hostOfVm.getOrDefault(r instanceof HostAgent.StepDone d ? d.vm() : ((HostAgent.StepRefused) r).vm(), ""), r));
     }
 
     public static Behavior<Command> create(ActorRef<UpgradeCoordinator.Command> coordinator, Settings settings) {
@@ -255,12 +260,15 @@ public final class PlanDriver {
             next.add(w.waiting.poll());
         }
         if (!next.isEmpty()) {
-            ActorRef<UpgradeCoordinator.Reply> granted = context.messageAdapter(UpgradeCoordinator.Reply.class,
-                    r -> new Granted(host, r));
             for (String vm : next) {
                 w.out.put(vm, ""); // reserved until the coordinator granted its id
+                hostOfVm.put(vm, host);
             }
-            coordinator.tell(new UpgradeCoordinator.StartSteps(host, next, granted));
+            // an ask (its own temporary receiver) per request: a message adapter is one per class, its host would be the last
+            context.ask(UpgradeCoordinator.Reply.class, coordinator, settings.askTimeout(),
+                    r -> new UpgradeCoordinator.StartSteps(host, next, r),
+                    (reply, error) -> new Granted(host, reply != null ? reply
+                            : new UpgradeCoordinator.Rejected("no answer to StartSteps: " + error)));
         } else if (w.out.isEmpty() && (w.waiting.isEmpty() || halted())) {
             active.remove(host);
             if (!halted() || w.waiting.isEmpty()) {
@@ -276,8 +284,17 @@ public final class PlanDriver {
     private Behavior<Command> onGranted(Granted c) {
         HostWork w = active.get(c.host());
         if (w == null || !(c.reply() instanceof UpgradeCoordinator.Batch batch)) {
-            if (c.reply() instanceof UpgradeCoordinator.Rejected r) {
+            if (w != null && c.reply() instanceof UpgradeCoordinator.Rejected r) {
+                // nothing granted: the reserved VMs go back to the queue (asked again on the next answer or retry)
                 LOG.warn("host {}: the coordinator refused: {}", c.host(), r.reason());
+                w.out.entrySet().removeIf(e -> {
+                    if (e.getValue().isEmpty()) {
+                        w.waiting.addFirst(e.getKey());
+                        return true;
+                    }
+                    return false;
+                });
+                fill(c.host(), w);
             }
             return Behaviors.same();
         }
@@ -299,7 +316,7 @@ public final class PlanDriver {
         if (agent == null || id.isEmpty()) {
             return; // sent when the agent (re-)registers
         }
-        ActorRef<HostAgent.StepReply> answered = context.messageAdapter(HostAgent.StepReply.class, r -> new StepAnswered(host, r));
+        hostOfVm.put(vm, host);
         agent.tell(new HostAgent.PerformStep(host, vm, id, plan.epoch(), answered));
     }
 
