@@ -24,8 +24,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
-import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
@@ -46,92 +44,185 @@ class FleetMultiJvmTest {
     private static final int QUEUES = 2;
     private static final Duration WAIT = Duration.ofSeconds(60);
 
+    /** A coordinator JVM, generation 0 of {@code vms} VMs in a namespace, and an agent JVM on {@code agentPort}. */
+    private static final class Fleet {
+        final Path vmmDir;
+        final NetworkNamespace ns;
+        final List<ChildJvm> jvms;
+        final String seed;
+        final int agentPort = freePort();
+
+        Fleet(Path dir, NetworkNamespace ns, List<ChildJvm> jvms, int vms) throws Exception {
+            this.vmmDir = Files.createDirectories(dir.resolve("h1"));
+            this.ns = ns;
+            this.jvms = jvms;
+            int port = freePort();
+            seed = "pekko://livetap-fleet@127.0.0.1:" + port;
+            ChildJvm coordinator = ChildJvm.builder(LivetapCommand.class)
+                    .args("fleet", "node", "--journal", dir.resolve("journal").toString(), "--port", String.valueOf(port)).start();
+            jvms.add(coordinator);
+            // generation 0, as a host has it before the agent comes: one detached livetap vmm per VM with a real TAP
+            for (int i = 0; i < vms; i++) {
+                String vm = "vm" + i;
+                VmmProcess p = VmmProcess.start(VmmProcess.Options.of(vmmDir, vm).withPolicy(ChildLaunch.Policy.DETACHED)
+                        .withPrefix(ns.wrap(List.of())));
+                p.awaitReady(WAIT);
+                String mac = String.format("52:54:00:18:00:%02x", i);
+                try (QmpClient c = QmpClient.connect(p.qmpSocket(), WAIT)) {
+                    c.negotiate();
+                    c.execute("netdev_add", JsonNodeFactory.instance.objectNode().put("type", "tap").put("id", "net0")
+                            .put("ifname", "lt" + i).put("queues", QUEUES));
+                    c.execute("device_add", JsonNodeFactory.instance.objectNode().put("driver", "virtio-net-pci")
+                            .put("id", "nic0").put("netdev", "net0").put("mq", true).put("mac", mac));
+                }
+                VmmDirectoryPort.describe(vmmDir, vm, "lt" + i, QUEUES, mac);
+                assertEquals(QUEUES, ProcessCensus.fdKinds(p.pid()).tun(), vm + " holds its TAP queues");
+            }
+            assertTrue(coordinator.awaitOutput("READY", WAIT), coordinator.describe());
+        }
+
+        ChildJvm agent(int budget, int vms) {
+            ChildJvm agent = ChildJvm.builder(LivetapCommand.class).args("agent", "--host", "h1", "--seed-nodes", seed,
+                    "--vmm-dir", vmmDir.toString(), "--netns", ns.name(), "--budget", String.valueOf(budget),
+                    "--port", String.valueOf(agentPort)).start();
+            jvms.add(agent);
+            assertTrue(agent.awaitOutput("READY h1 " + vms + " VM(s) adopted", WAIT), agent.describe());
+            return agent;
+        }
+
+        void startPlan(int maxFailures) throws IOException {
+            ChildJvm start = ChildJvm.builder(LivetapCommand.class).args("fleet", "start", "--seed-nodes", seed,
+                    "--hosts", "h1", "--max-failures", String.valueOf(maxFailures), "--json").start();
+            jvms.add(start);
+            assertEquals(0, start.waitFor(WAIT), start.describe());
+            JsonNode accepted = Json.MAPPER.readTree(lastLine(start.stdout()));
+            assertTrue(accepted.path("accepted").asBoolean(), start.stdout());
+        }
+
+        /**
+         * Every VM runs on exactly one live VMM process (the process table), which holds its TAP queue
+         * fds and runs it; a VM whose step completed is on generation 1, one whose step failed on 0.
+         */
+        void checkEveryVm(int vms, UpgradeCoordinator.Status status) throws Exception {
+            for (int i = 0; i < vms; i++) {
+                String vm = "vm" + i;
+                List<Long> pids = vmmProcessesOf(vmmDir, vm);
+                assertEquals(1, pids.size(), vm + " must run on exactly one VMM process: "
+                        + pids.stream().map(pid -> pid + ": " + cmdline(pid).replaceAll(".* vmm ", "vmm ")).toList()
+                        + "; its step: " + status.finished().get(vm));
+                assertEquals(QUEUES, ProcessCensus.fdKinds(pids.get(0)).tun(), vm + ": its TAP fd count must be unchanged");
+                UpgradeCoordinator.StepRecord step = status.finished().get(vm);
+                Path qmp = vmmDir.resolve(step != null && step.completed() ? vm + ".g1.qmp" : vm + ".qmp");
+                assertTrue(cmdline(pids.get(0)).contains(qmp.toString()),
+                        vm + " (step " + step + ") must run on " + qmp.getFileName() + ": " + cmdline(pids.get(0)));
+                try (QmpClient c = QmpClient.connect(qmp, WAIT)) {
+                    c.negotiate();
+                    assertEquals("running", c.execute("query-status", null).path("status").asText());
+                }
+            }
+        }
+    }
+
+    private static UpgradeCoordinator.Status awaitComplete(OperatorClient client, ChildJvm agent) throws Exception {
+        UpgradeCoordinator.Status status;
+        long deadline = System.nanoTime() + WAIT.toNanos();
+        do {
+            Thread.sleep(200);
+            status = client.status();
+        } while (!status.complete() && System.nanoTime() < deadline);
+        assertTrue(status.complete(), "the plan did not complete: " + status + "\n" + agent.describe());
+        return status;
+    }
+
     @Test
     void aPlanRunFromTheCommandLineMovesEveryVmOfTheAgentsHostToOneNewVmmProcessKeepingItsTapFds() throws Exception {
         Path dir = Files.createTempDirectory(Path.of("/tmp"), "ltfm"); // short: QMP socket paths
-        Path vmmDir = Files.createDirectories(dir.resolve("h1"));
         List<ChildJvm> jvms = new ArrayList<>();
         long t0 = System.nanoTime();
+        Fleet fleet = null;
         try (NetworkNamespace ns = NetworkNamespace.create("fm", List.of(dir))) {
             try {
-                int port = freePort();
-                String seed = "pekko://livetap-fleet@127.0.0.1:" + port;
-                ChildJvm coordinator = ChildJvm.builder(LivetapCommand.class)
-                        .args("fleet", "node", "--journal", dir.resolve("journal").toString(), "--port", String.valueOf(port)).start();
-                jvms.add(coordinator);
-                // generation 0, as a host has it before the agent comes: one detached livetap vmm per VM with a real TAP
-                Map<String, Integer> tapsBefore = new TreeMap<>();
-                for (int i = 0; i < VMS; i++) {
-                    String vm = "vm" + i;
-                    VmmProcess p = VmmProcess.start(VmmProcess.Options.of(vmmDir, vm).withPolicy(ChildLaunch.Policy.DETACHED)
-                            .withPrefix(ns.wrap(List.of())));
-                    p.awaitReady(WAIT);
-                    String mac = String.format("52:54:00:18:00:%02x", i);
-                    try (QmpClient c = QmpClient.connect(p.qmpSocket(), WAIT)) {
-                        c.negotiate();
-                        c.execute("netdev_add", JsonNodeFactory.instance.objectNode().put("type", "tap").put("id", "net0")
-                                .put("ifname", "lt" + i).put("queues", QUEUES));
-                        c.execute("device_add", JsonNodeFactory.instance.objectNode().put("driver", "virtio-net-pci")
-                                .put("id", "nic0").put("netdev", "net0").put("mq", true).put("mac", mac));
-                    }
-                    VmmDirectoryPort.describe(vmmDir, vm, "lt" + i, QUEUES, mac);
-                    tapsBefore.put(vm, ProcessCensus.fdKinds(p.pid()).tun());
-                }
-                assertEquals(Map.of("vm0", QUEUES, "vm1", QUEUES, "vm2", QUEUES), tapsBefore, "each VM holds its TAP queues");
-                assertTrue(coordinator.awaitOutput("READY", WAIT), coordinator.describe());
-                ChildJvm agent = ChildJvm.builder(LivetapCommand.class).args("agent", "--host", "h1", "--seed-nodes", seed,
-                        "--vmm-dir", vmmDir.toString(), "--netns", ns.name(), "--budget", "2").start();
-                jvms.add(agent);
-                assertTrue(agent.awaitOutput("READY h1 3 VM(s) adopted", WAIT), agent.describe());
-
-                ChildJvm start = ChildJvm.builder(LivetapCommand.class).args("fleet", "start", "--seed-nodes", seed,
-                        "--hosts", "h1", "--max-failures", "0", "--json").start();
-                jvms.add(start);
-                assertEquals(0, start.waitFor(WAIT), start.describe());
-                JsonNode accepted = Json.MAPPER.readTree(lastLine(start.stdout()));
-                assertTrue(accepted.path("accepted").asBoolean(), start.stdout());
-
+                fleet = new Fleet(dir, ns, jvms, VMS);
+                ChildJvm agent = fleet.agent(2, VMS);
+                fleet.startPlan(0);
                 UpgradeCoordinator.Status status;
-                try (OperatorClient client = OperatorClient.join(List.of(seed), Duration.ofSeconds(30))) {
-                    long deadline = System.nanoTime() + WAIT.toNanos();
-                    do {
-                        Thread.sleep(200);
-                        status = client.status();
-                    } while (!status.complete() && System.nanoTime() < deadline);
+                try (OperatorClient client = OperatorClient.join(List.of(fleet.seed), Duration.ofSeconds(30))) {
+                    status = awaitComplete(client, agent);
                 }
-                assertTrue(status.complete(), "the plan did not complete: " + status + "\n" + agent.describe());
                 assertEquals(0, status.failures(), status.toString());
                 assertEquals(List.of("h1"), status.doneHosts());
                 assertEquals(VMS, status.finished().size(), status.toString());
                 assertTrue(status.finished().values().stream().allMatch(UpgradeCoordinator.StepRecord::completed), status.toString());
-
-                for (int i = 0; i < VMS; i++) {
-                    String vm = "vm" + i;
-                    List<Long> pids = vmmProcessesOf(vmmDir, vm);
-                    assertEquals(1, pids.size(), vm + " must run on exactly one VMM process: " + pids);
-                    assertEquals(QUEUES, ProcessCensus.fdKinds(pids.get(0)).tun(), vm + ": its TAP fd count must be unchanged");
-                    assertTrue(cmdline(pids.get(0)).contains(vmmDir.resolve(vm + ".g1.qmp").toString()),
-                            vm + " must be on generation 1: " + cmdline(pids.get(0)));
-                    try (QmpClient c = QmpClient.connect(vmmDir.resolve(vm + ".g1.qmp"), WAIT)) {
-                        c.negotiate();
-                        assertEquals("running", c.execute("query-status", null).path("status").asText());
-                    }
-                }
+                fleet.checkEveryVm(VMS, status);
                 System.out.printf("fleet multi-JVM: %d VMs upgraded, test wall %d ms%n", VMS, (System.nanoTime() - t0) / 1_000_000);
             } finally {
                 for (ChildJvm j : jvms) {
                     j.close();
                 }
-                quitAll(vmmDir);
+                if (fleet != null) {
+                    quitAll(fleet.vmmDir);
+                }
             }
         } finally {
             deleteTree(dir);
         }
     }
 
-    private static int freePort() throws IOException {
+    /**
+     * SIGKILL of the agent once the plan's first step has finished, then the agent restarted on the
+     * same address: it re-adopts the VMMs (a VM's leftover process of the interrupted step is made
+     * to quit), reconciles the interrupted step from the VMMs, the coordinator resends its open steps
+     * with the same ids, and the plan completes. The test JVM's operator member stays joined so that
+     * the Split Brain Resolver keeps the coordinator's side (2 of 3) while the agent is gone.
+     */
+    @Test
+    void anAgentKilledMidPlanAndRestartedReadoptsItsVmmsAndThePlanCompletes() throws Exception {
+        int vms = 4;
+        Path dir = Files.createTempDirectory(Path.of("/tmp"), "ltfk");
+        List<ChildJvm> jvms = new ArrayList<>();
+        long t0 = System.nanoTime();
+        Fleet fleet = null;
+        try (NetworkNamespace ns = NetworkNamespace.create("fk", List.of(dir))) {
+            try {
+                fleet = new Fleet(dir, ns, jvms, vms);
+                ChildJvm agent = fleet.agent(1, vms);
+                try (OperatorClient client = OperatorClient.join(List.of(fleet.seed), Duration.ofSeconds(30))) {
+                    fleet.startPlan(vms);
+                    long deadline = System.nanoTime() + WAIT.toNanos();
+                    UpgradeCoordinator.Status mid;
+                    do {
+                        Thread.sleep(50);
+                        mid = client.status();
+                    } while (mid.finished().isEmpty() && System.nanoTime() < deadline);
+                    assertTrue(!mid.finished().isEmpty() && !mid.complete(), "no mid-plan moment: " + mid);
+                    agent.close(); // SIGKILL
+                    ChildJvm again = fleet.agent(1, vms);
+                    UpgradeCoordinator.Status status = awaitComplete(client, again);
+                    assertEquals(vms, status.finished().size(), status.toString());
+                    assertTrue(status.finished().values().stream().filter(UpgradeCoordinator.StepRecord::completed).count() >= 2,
+                            "the steps before the kill and after the restart completed: " + status);
+                    fleet.checkEveryVm(vms, status);
+                    System.out.printf("fleet multi-JVM, agent SIGKILLed after %d step(s): %s; test wall %d ms%n",
+                            mid.finished().size(), status.finished(), (System.nanoTime() - t0) / 1_000_000);
+                }
+            } finally {
+                for (ChildJvm j : jvms) {
+                    j.close();
+                }
+                if (fleet != null) {
+                    quitAll(fleet.vmmDir);
+                }
+            }
+        } finally {
+            deleteTree(dir);
+        }
+    }
+
+    private static int freePort() {
         try (ServerSocket s = new ServerSocket(0)) {
             return s.getLocalPort();
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
         }
     }
 

@@ -45,9 +45,12 @@ public final class HostAgent {
 
         /**
          * How step {@code migrationId} of {@code vm}, begun before the agent restarted and never
-         * recorded as ended, did end ({@code completed} or a failure text), from the VMMs themselves;
+         * recorded as ended, did end ({@code completed}, a failure text, or {@link #NOT_STARTED}), from the VMMs themselves;
          * empty when the port cannot tell (the step is then refused as needing reconciliation).
          */
+        /** {@link #reconcile}'s answer for a step that never touched the VM (it may be performed now). */
+        String NOT_STARTED = "not-started";
+
         default Optional<String> reconcile(String vm, String migrationId) throws IOException {
             return Optional.empty();
         }
@@ -179,15 +182,23 @@ public final class HostAgent {
         if (unresolved.isPresent()) {
             StepLedger.Entry open = unresolved.get();
             Optional<String> outcome = port.reconcile(open.vm(), open.migrationId());
-            if (outcome.isPresent()) {
-                ledger.recordEnded(open.migrationId(), open.vm(), outcome.get());
-                context.getLog().info("step {} of {} reconciled after a restart: {}", open.migrationId(), open.vm(), outcome.get());
+            boolean notStarted = outcome.isPresent() && MigrationPort.NOT_STARTED.equals(outcome.get());
+            if (notStarted && open.migrationId().equals(c.migrationId())) {
+                // accepted, then waiting (for a permit) when the agent died: nothing touched the VM, perform it now
+                context.getLog().info("step {} of {} never launched anything before the restart; performing it now",
+                        open.migrationId(), open.vm());
+            } else if (outcome.isPresent()) {
+                String end = notStarted ? "failed: never started before the agent restarted" : outcome.get();
+                ledger.recordEnded(open.migrationId(), open.vm(), end);
+                context.getLog().info("step {} of {} reconciled after a restart: {}", open.migrationId(), open.vm(), end);
                 return onPerformStep(held, c); // the ledger now knows its end: answered as any recorded step
             }
-            c.replyTo().tell(new StepRefused(c.vm(), c.migrationId(), "migration " + unresolved.get().migrationId()
+            if (outcome.isEmpty()) {
+                c.replyTo().tell(new StepRefused(c.vm(), c.migrationId(), "migration " + unresolved.get().migrationId()
                     + " of this VM began before the agent restarted and has no recorded end; it needs reconciling and the "
-                    + "migration port cannot tell how it ended"));
-            return Behaviors.same();
+                        + "migration port cannot tell how it ended"));
+                return Behaviors.same();
+            }
         }
         ledger.recordStarted(c.migrationId(), c.vm(), c.epoch());
         String vm = c.vm();

@@ -58,7 +58,7 @@ public final class VmmDirectoryPort implements HostAgent.MigrationPort {
     private final Map<String, String> unadopted = new TreeMap<>();
 
     private VmmDirectoryPort(Path dir, List<String> prefix, Duration timeout) {
-        this.dir = dir;
+        this.dir = dir.toAbsolutePath().normalize();
         this.prefix = List.copyOf(prefix);
         this.timeout = timeout;
     }
@@ -72,7 +72,7 @@ public final class VmmDirectoryPort implements HostAgent.MigrationPort {
         if (!Files.isDirectory(dir)) {
             throw new IOException("the VMM directory does not exist: " + dir);
         }
-        VmmDirectoryPort port = new VmmDirectoryPort(dir, prefix, timeout);
+        VmmDirectoryPort port = new VmmDirectoryPort(dir.toAbsolutePath().normalize(), prefix, timeout);
         for (String vm : port.described()) {
             port.adoptVm(vm);
         }
@@ -119,8 +119,62 @@ public final class VmmDirectoryPort implements HostAgent.MigrationPort {
                 quit(c.qmp());
             }
         }
+        // the process table has the last word: a VMM of this VM that is not the adopted one (a target that was still
+        // starting, or stuck, when the agent died: it may have no answering socket) must not live on beside it
+        for (long pid : processesOf(vm)) {
+            if (!running.qmp().equals(qmpOf(pid).orElse(null))) {
+                LOG.warn("VM {}: process {} ({}) is not the VM's VMM; killing it", vm, pid, qmpOf(pid).orElse(null));
+                ProcessHandle.of(pid).ifPresent(h -> {
+                    h.destroyForcibly();
+                    try {
+                        h.onExit().get(10, java.util.concurrent.TimeUnit.SECONDS);
+                    } catch (Exception e) {
+                        LOG.warn("process {} did not end within 10 s after SIGKILL: {}", pid, e.toString());
+                    }
+                });
+            }
+        }
         current.put(vm, running);
         LOG.info("VM {} adopted: generation {} ({})", vm, running.generation(), running.qmp());
+    }
+
+    /** Live {@code livetap vmm} processes whose {@code --qmp} socket is one of {@code vm}'s in this directory. */
+    List<Long> processesOf(String vm) throws IOException {
+        List<Long> pids = new ArrayList<>();
+        try (Stream<Path> procs = Files.list(Path.of("/proc"))) {
+            for (Path p : procs.toList()) {
+                String name = p.getFileName().toString();
+                if (!name.chars().allMatch(Character::isDigit)) {
+                    continue;
+                }
+                Optional<Path> qmp = qmpOf(Long.parseLong(name));
+                if (qmp.isPresent() && dir.equals(qmp.get().getParent())) {
+                    Matcher m = SOCKET.matcher(qmp.get().getFileName().toString());
+                    if (m.matches() && m.group(1).equals(vm)) {
+                        pids.add(Long.parseLong(name));
+                    }
+                }
+            }
+        }
+        return pids;
+    }
+
+    /** The {@code --qmp} argument of a {@code livetap vmm} process (from /proc/PID/cmdline); empty for any other. */
+    static Optional<Path> qmpOf(long pid) {
+        try {
+            String[] args = new String(Files.readAllBytes(Path.of("/proc", String.valueOf(pid), "cmdline")),
+                    StandardCharsets.UTF_8).split("\0");
+            boolean vmm = false;
+            for (int i = 0; i < args.length; i++) {
+                vmm |= args[i].equals("vmm");
+                if (vmm && args[i].equals("--qmp") && i + 1 < args.length) {
+                    return Optional.of(Path.of(args[i + 1]));
+                }
+            }
+        } catch (IOException e) {
+            // ended meanwhile, or not ours to read
+        }
+        return Optional.empty();
     }
 
     /** The VMs adopted (those with a running VMM process). */
@@ -141,7 +195,8 @@ public final class VmmDirectoryPort implements HostAgent.MigrationPort {
     /**
      * How an interrupted step {@code migrationId} of {@code vm} ended, from {@code VM.step} and the
      * adopted process: {@code completed} when the VM runs on the step's target generation, a failure
-     * text otherwise (the VM stayed on its source, or the step file names another id).
+     * text when it launched a target and the VM is not on it (it stayed on its source), {@link #NOT_STARTED} when the
+     * step file does not name it (nothing was launched for it: it waited for a freeze permit).
      */
     @Override
     public Optional<String> reconcile(String vm, String migrationId) throws IOException {
@@ -151,11 +206,11 @@ public final class VmmDirectoryPort implements HostAgent.MigrationPort {
     private String outcomeOf(String vm, String migrationId) throws IOException {
         Path step = dir.resolve(vm + ".step");
         if (!Files.exists(step)) {
-            return "failed: no step record of " + migrationId + " (interrupted before it launched anything)";
+            return NOT_STARTED; // nothing was launched for it
         }
         String[] rec = Files.readString(step, StandardCharsets.UTF_8).trim().split(" ");
         if (!rec[0].equals(migrationId)) {
-            return "failed: interrupted before it launched anything (the step file names " + rec[0] + ")";
+            return NOT_STARTED; // the step file is written before anything is launched: this id launched nothing
         }
         Current now = current.get(vm);
         int target = Integer.parseInt(rec[1]);
@@ -250,21 +305,41 @@ public final class VmmDirectoryPort implements HostAgent.MigrationPort {
         }
     }
 
-    /** Makes the process at {@code qmp} quit; waits (bounded) until its socket no longer answers. */
-    static void quit(Path qmp) {
+    /**
+     * Makes the process at {@code qmp} quit and waits (bounded) until it has exited, found by its
+     * command line in the process table; SIGKILL when it is still there after 10 s.
+     */
+    void quit(Path qmp) {
+        List<ProcessHandle> owners = new ArrayList<>();
+        try {
+            Matcher m = SOCKET.matcher(qmp.getFileName().toString());
+            if (m.matches()) {
+                for (long pid : processesOf(m.group(1))) {
+                    if (qmp.equals(qmpOf(pid).orElse(null))) {
+                        ProcessHandle.of(pid).ifPresent(owners::add);
+                    }
+                }
+            }
+        } catch (IOException e) {
+            LOG.warn("process table: {}", e.toString());
+        }
         try (QmpClient c = QmpClient.connect(qmp, PROBE)) {
             c.negotiate();
             c.execute("quit", null);
         } catch (IOException | TimeoutException | RuntimeException e) {
             LOG.debug("quit {}: {}", qmp, e.toString()); // gone already, or going
         }
-        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
-        while (System.nanoTime() < deadline && status(qmp).isPresent()) {
+        for (ProcessHandle h : owners) {
             try {
-                Thread.sleep(50);
+                h.onExit().get(10, java.util.concurrent.TimeUnit.SECONDS);
+            } catch (java.util.concurrent.TimeoutException e) {
+                LOG.warn("{} (pid {}) did not exit within 10 s of quit; SIGKILL", qmp, h.pid());
+                h.destroyForcibly();
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 return;
+            } catch (java.util.concurrent.ExecutionException e) {
+                LOG.debug("waiting for {}: {}", h.pid(), e.toString());
             }
         }
         try {
