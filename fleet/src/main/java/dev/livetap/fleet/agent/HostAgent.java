@@ -195,7 +195,7 @@ public final class HostAgent {
             }
             if (outcome.isEmpty()) {
                 c.replyTo().tell(new StepRefused(c.vm(), c.migrationId(), "migration " + unresolved.get().migrationId()
-                    + " of this VM began before the agent restarted and has no recorded end; it needs reconciling and the "
+                        + " of this VM began before the agent restarted and has no recorded end; it needs reconciling and the "
                         + "migration port cannot tell how it ended"));
                 return Behaviors.same();
             }
