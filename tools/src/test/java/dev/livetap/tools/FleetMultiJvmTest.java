@@ -32,7 +32,7 @@ import org.junit.jupiter.api.Timeout;
 /**
  * Separate JVMs on loopback: a coordinator node ({@code livetap fleet node}), a host agent
  * ({@code livetap agent}) whose VMM processes run in a network namespace of this test with real
- * multiqueue TAPs, and {@code livetap fleet start --json}. The plan completes; every VM then runs
+ * multiqueue TAPs, {@code livetap fleet start --json} and {@code status --json}. The plan completes; every VM then runs
  * on exactly one VMM process (the new generation), which holds the VM's two TAP queue fds, as the
  * old one did.
  */
@@ -154,6 +154,15 @@ class FleetMultiJvmTest {
                 assertEquals(VMS, status.finished().size(), status.toString());
                 assertTrue(status.finished().values().stream().allMatch(UpgradeCoordinator.StepRecord::completed), status.toString());
                 fleet.checkEveryVm(VMS, status);
+                ChildJvm statusCli = ChildJvm.builder(LivetapCommand.class).args("fleet", "status", "--seed-nodes", fleet.seed,
+                        "--json").start();
+                jvms.add(statusCli);
+                assertEquals(0, statusCli.waitFor(WAIT), statusCli.describe());
+                JsonNode json = Json.MAPPER.readTree(lastLine(statusCli.stdout()));
+                assertTrue(json.path("complete").asBoolean(), json.toString());
+                assertEquals(VMS, json.path("finished").size(), json.toString());
+                assertEquals("h1", json.path("done_hosts").path(0).asText(), json.toString());
+                assertTrue(json.path("finished").path("vm0").path("completed").asBoolean(), json.toString());
                 System.out.printf("fleet multi-JVM: %d VMs upgraded, test wall %d ms%n", VMS, (System.nanoTime() - t0) / 1_000_000);
             } finally {
                 for (ChildJvm j : jvms) {
