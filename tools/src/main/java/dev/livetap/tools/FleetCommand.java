@@ -10,14 +10,139 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-/** {@code livetap fleet}: fleet operations (today: the freeze-budget bench on one host). */
+/** {@code livetap fleet}: fleet operations (a coordinator node, plans, status, the freeze-budget bench). */
 @Command(name = "fleet", mixinStandardHelpOptions = true,
-        description = "Fleet operations on Pekko Cluster; today the freeze-budget bench of one host (docs/fleet.md).",
-        subcommands = {FleetCommand.Bench.class})
+        description = "Fleet operations on Pekko Cluster: a coordinator node, start a plan, its status, and the "
+                + "freeze-budget bench of one host (docs/fleet.md).",
+        subcommands = {FleetCommand.Bench.class, FleetCommand.Node.class, FleetCommand.Start.class, FleetCommand.Status.class})
 public final class FleetCommand implements Callable<Integer> {
     @Override
     public Integer call() {
-        throw new BadOptionValue("give a fleet command: bench");
+        throw new BadOptionValue("give a fleet command: node, start, status or bench");
+    }
+
+    @Command(name = "node", mixinStandardHelpOptions = true,
+            description = "Runs a coordinator-capable node (the upgrade coordinator singleton runs on the oldest), its "
+                    + "journal in an H2 file. Prints READY ADDRESS; runs until SIGTERM/SIGINT.")
+    static final class Node implements Callable<Integer> {
+        @Option(names = "--journal", required = true, paramLabel = "FILE", description = "The H2 file of the journal (H2 appends .mv.db).")
+        java.nio.file.Path journal;
+
+        @Option(names = "--port", defaultValue = "0", description = "Cluster port on 127.0.0.1 (0: any free): default ${DEFAULT-VALUE}.")
+        int port;
+
+        @Option(names = "--seed-nodes", split = ",", paramLabel = "ADDR", description = "Seed nodes; none: the node founds the cluster.")
+        java.util.List<String> seedNodes = java.util.List.of();
+
+        @Override
+        public Integer call() throws Exception {
+            BadOptionValue.range("--port", port, 0, 65535);
+            java.util.concurrent.CountDownLatch stop = new java.util.concurrent.CountDownLatch(1);
+            try (dev.livetap.fleet.cluster.FleetNode node = dev.livetap.fleet.cluster.FleetNode.start(
+                    new dev.livetap.fleet.cluster.FleetConfig("127.0.0.1", port, seedNodes,
+                            dev.livetap.fleet.cluster.FleetConfig.h2File(journal),
+                            java.util.List.of(dev.livetap.fleet.cluster.FleetNode.COORDINATOR_ROLE)), Duration.ofSeconds(60))) {
+                Signals.onTermination(s -> stop.countDown());
+                System.out.println("READY " + org.apache.pekko.cluster.typed.Cluster.get(node.system()).selfMember().address());
+                System.out.flush();
+                stop.await();
+            }
+            return ExitCodes.OK;
+        }
+    }
+
+    @Command(name = "start", mixinStandardHelpOptions = true,
+            description = "Submits a plan to the coordinator: every VM of --hosts moves to a new VMM process.")
+    static final class Start implements Callable<Integer> {
+        @Option(names = "--seed-nodes", required = true, split = ",", paramLabel = "ADDR", description = "The fleet's seed nodes.")
+        java.util.List<String> seedNodes;
+
+        @Option(names = "--hosts", required = true, split = ",", paramLabel = "HOST", description = "Hosts of the plan, comma separated.")
+        java.util.List<String> hosts;
+
+        @Option(names = "--target-version", defaultValue = "current", description = "The VMM version the plan moves to (recorded; the agents start their own build): default ${DEFAULT-VALUE}.")
+        String target;
+
+        @Option(names = "--max-parallel-hosts", defaultValue = "1", description = "Hosts upgrading at once: default ${DEFAULT-VALUE}.")
+        int maxParallelHosts;
+
+        @Option(names = "--max-failures", defaultValue = "0", description = "Failed VM steps before the plan halts: default ${DEFAULT-VALUE}.")
+        int maxFailures;
+
+        @Option(names = "--downtime-limit-ms", defaultValue = "300", description = "Per-VM downtime limit: default ${DEFAULT-VALUE}.")
+        double downtimeLimitMs;
+
+        @Option(names = "--json", description = "Print one JSON object.")
+        boolean json;
+
+        @Override
+        public Integer call() throws Exception {
+            BadOptionValue.range("--max-parallel-hosts", maxParallelHosts, 1, 100_000);
+            BadOptionValue.range("--max-failures", maxFailures, 0, 1_000_000);
+            BadOptionValue.range("--downtime-limit-ms", downtimeLimitMs, 0.001, 100_000);
+            dev.livetap.fleet.coordinator.Plan plan = new dev.livetap.fleet.coordinator.Plan(target, hosts, maxParallelHosts,
+                    maxFailures, downtimeLimitMs);
+            try (dev.livetap.fleet.cluster.OperatorClient client = dev.livetap.fleet.cluster.OperatorClient.join(seedNodes,
+                    Duration.ofSeconds(30))) {
+                dev.livetap.fleet.coordinator.UpgradeCoordinator.Reply r = client.submit(plan);
+                com.fasterxml.jackson.databind.node.ObjectNode o = Json.MAPPER.createObjectNode();
+                if (r instanceof dev.livetap.fleet.coordinator.UpgradeCoordinator.PlanAccepted a) {
+                    o.put("accepted", true).put("epoch", a.epoch());
+                } else {
+                    o.put("accepted", false).put("reason", r instanceof dev.livetap.fleet.coordinator.UpgradeCoordinator.Rejected x
+                            ? x.reason() : String.valueOf(r));
+                }
+                System.out.println(json ? Json.write(o) : o.path("accepted").asBoolean()
+                        ? "plan accepted at coordinator epoch " + o.path("epoch").asText()
+                        : "plan refused: " + o.path("reason").asText());
+                return o.path("accepted").asBoolean() ? ExitCodes.OK : ExitCodes.FAILED;
+            }
+        }
+    }
+
+    @Command(name = "status", mixinStandardHelpOptions = true, description = "The coordinator's journaled state of the plan.")
+    static final class Status implements Callable<Integer> {
+        @Option(names = "--seed-nodes", required = true, split = ",", paramLabel = "ADDR", description = "The fleet's seed nodes.")
+        java.util.List<String> seedNodes;
+
+        @Option(names = "--json", description = "Print one JSON object.")
+        boolean json;
+
+        @Override
+        public Integer call() throws Exception {
+            try (dev.livetap.fleet.cluster.OperatorClient client = dev.livetap.fleet.cluster.OperatorClient.join(seedNodes,
+                    Duration.ofSeconds(30))) {
+                JsonNode o = statusJson(client.status());
+                System.out.println(json ? Json.write(o) : o.path("plan").isNull() ? "no plan (epoch " + o.path("epoch").asText() + ")"
+                        : String.format(java.util.Locale.ROOT, "plan to %s: %d step(s) finished (%d failed), %d open, hosts done %s%s%s",
+                                o.path("plan").path("target_version").asText(), o.path("finished").size(), o.path("failures").asInt(),
+                                o.path("open").size(), o.path("done_hosts"), o.path("halted").asBoolean() ? ", HALTED" : "",
+                                o.path("complete").asBoolean() ? ", complete" : ""));
+                return ExitCodes.OK;
+            }
+        }
+
+        static JsonNode statusJson(dev.livetap.fleet.coordinator.UpgradeCoordinator.Status s) {
+            com.fasterxml.jackson.databind.node.ObjectNode o = Json.MAPPER.createObjectNode();
+            o.put("epoch", s.epoch());
+            if (s.plan() == null) {
+                o.putNull("plan");
+            } else {
+                com.fasterxml.jackson.databind.node.ObjectNode p = o.putObject("plan");
+                p.put("target_version", s.plan().targetVersion());
+                s.plan().hosts().forEach(p.putArray("hosts")::add);
+                p.put("max_parallel_hosts", s.plan().maxParallelHosts()).put("max_failures", s.plan().maxFailures())
+                        .put("downtime_limit_ms", s.plan().downtimeLimitMs());
+            }
+            com.fasterxml.jackson.databind.node.ObjectNode open = o.putObject("open");
+            s.open().forEach(open::put);
+            com.fasterxml.jackson.databind.node.ObjectNode finished = o.putObject("finished");
+            s.finished().forEach((vm, r) -> finished.putObject(vm).put("host", r.host()).put("migration_id", r.migrationId())
+                    .put("completed", r.completed()).put("detail", r.detail()));
+            o.put("failures", s.failures()).put("halted", s.halted()).put("complete", s.complete());
+            s.doneHosts().forEach(o.putArray("done_hosts")::add);
+            return o;
+        }
     }
 
     @Command(name = "bench", mixinStandardHelpOptions = true,

@@ -44,6 +44,7 @@ public final class LivetapCommand implements Callable<Integer> {
         cl.addSubcommand("chaos", new ChaosCommand());
         cl.addSubcommand("bench", new BenchCommand());
         cl.addSubcommand("fleet", new FleetCommand());
+        cl.addSubcommand("agent", new AgentCommand());
         cl.setExitCodeExceptionMapper(t -> t instanceof CommandLine.ParameterException || t instanceof BadOptionValue
                 ? ExitCodes.USAGE : ExitCodes.FAILED);
         // one place for every command: a bad command line is exit 2 and one line, never a stack trace

@@ -29,12 +29,31 @@ import org.apache.pekko.actor.typed.receptionist.ServiceKey;
  */
 public final class HostAgent {
     public static final ServiceKey<Command> KEY = ServiceKey.create(Command.class, "livetap-host-agent");
+    /** The agent's actor name is this prefix and its host: the coordinator's driver reads the host from it. */
+    public static final String ACTOR_NAME_PREFIX = "host-agent-";
 
     /** What performs one VM's migration (the real one drives {@code LocalMigration}). */
     @FunctionalInterface
     public interface MigrationPort {
         /** Blocking; runs on the agent's executor, never on an actor thread. */
         StepDone migrate(String vm, String migrationId) throws Exception;
+
+        /** The VMs of this host the port can migrate (the coordinator's driver plans a host's steps from it). */
+        default List<String> vms() {
+            return List.of();
+        }
+
+        /**
+         * How step {@code migrationId} of {@code vm}, begun before the agent restarted and never
+         * recorded as ended, did end ({@code completed}, a failure text, or {@link #NOT_STARTED}), from the VMMs themselves;
+         * empty when the port cannot tell (the step is then refused as needing reconciliation).
+         */
+        /** {@link #reconcile}'s answer for a step that never touched the VM (it may be performed now). */
+        String NOT_STARTED = "not-started";
+
+        default Optional<String> reconcile(String vm, String migrationId) throws IOException {
+            return Optional.empty();
+        }
     }
 
     public sealed interface Command extends FleetSerializable permits PerformStep, GetState, StepEnded {
@@ -65,8 +84,12 @@ public final class HostAgent {
     public record StepRefused(String vm, String migrationId, String reason) implements StepReply {
     }
 
-    public record AgentState(String host, long highestEpoch, Map<String, String> running, int budgetLimit)
+    /** {@code vms}: what the port reports it can migrate, sorted. */
+    public record AgentState(String host, long highestEpoch, Map<String, String> running, int budgetLimit, List<String> vms)
             implements FleetSerializable {
+        public AgentState {
+            vms = List.copyOf(vms);
+        }
     }
 
     /** A running step: its migration id and who waits for its end. */
@@ -115,7 +138,8 @@ public final class HostAgent {
                 .onMessage(GetState.class, c -> {
                     Map<String, String> running = new TreeMap<>();
                     held.running().forEach((vm, r) -> running.put(vm, r.migrationId()));
-                    c.replyTo().tell(new AgentState(host, ledger.highestEpoch(), Map.copyOf(running), budget.limit()));
+                    c.replyTo().tell(new AgentState(host, ledger.highestEpoch(), Map.copyOf(running), budget.limit(),
+                            port.vms().stream().sorted().toList()));
                     return Behaviors.same();
                 })
                 .onSignal(PostStop.class, s -> {
@@ -156,10 +180,25 @@ public final class HostAgent {
         }
         Optional<StepLedger.Entry> unresolved = known.isPresent() ? known : ledger.openStepOf(c.vm());
         if (unresolved.isPresent()) {
-            c.replyTo().tell(new StepRefused(c.vm(), c.migrationId(), "migration " + unresolved.get().migrationId()
-                    + " of this VM began before the agent restarted and has no recorded end; it needs reconciling with the "
-                    + "VMMs' query-migrate (not built yet)"));
-            return Behaviors.same();
+            StepLedger.Entry open = unresolved.get();
+            Optional<String> outcome = port.reconcile(open.vm(), open.migrationId());
+            boolean notStarted = outcome.isPresent() && MigrationPort.NOT_STARTED.equals(outcome.get());
+            if (notStarted && open.migrationId().equals(c.migrationId())) {
+                // accepted, then waiting (for a permit) when the agent died: nothing touched the VM, perform it now
+                context.getLog().info("step {} of {} never launched anything before the restart; performing it now",
+                        open.migrationId(), open.vm());
+            } else if (outcome.isPresent()) {
+                String end = notStarted ? "failed: never started before the agent restarted" : outcome.get();
+                ledger.recordEnded(open.migrationId(), open.vm(), end);
+                context.getLog().info("step {} of {} reconciled after a restart: {}", open.migrationId(), open.vm(), end);
+                return onPerformStep(held, c); // the ledger now knows its end: answered as any recorded step
+            }
+            if (outcome.isEmpty()) {
+                c.replyTo().tell(new StepRefused(c.vm(), c.migrationId(), "migration " + unresolved.get().migrationId()
+                        + " of this VM began before the agent restarted and has no recorded end; it needs reconciling and the "
+                        + "migration port cannot tell how it ended"));
+                return Behaviors.same();
+            }
         }
         ledger.recordStarted(c.migrationId(), c.vm(), c.epoch());
         String vm = c.vm();

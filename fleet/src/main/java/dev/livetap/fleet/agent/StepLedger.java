@@ -17,7 +17,7 @@ import java.util.Optional;
  * {@code started MIGRATION_ID VM EPOCH} before a migration begins, {@code ended MIGRATION_ID VM OUTCOME}
  * after. QEMU keeps no migration id; this file is how a repeated step is recognised after an agent
  * restart. A step started and never ended (the agent died mid-step) is reported as
- * {@link Entry#open()}; resolving it needs the VMMs' {@code query-migrate} (not built yet).
+ * {@link Entry#open()}; the agent resolves it through its migration port ({@code MigrationPort.reconcile}).
  */
 public final class StepLedger implements AutoCloseable {
     /** What the ledger knows of one migration id. */

@@ -62,7 +62,7 @@ public final class FleetBench {
         public Options {
             if (hosts != 1) {
                 throw new IllegalArgumentException("--hosts: only 1 is built (one host, its VMM processes local); "
-                        + "several host agents are not built yet, see docs/fleet.md");
+                        + "the bench does not drive host agents yet, see docs/fleet.md");
             }
             if (vmsPerHost < 1 || vmsPerHost > 1000 || rounds < 1 || rounds > 100 || warmupRounds < 0 || warmupRounds > 10
                     || drivers < 1 || drivers > 1000) {

@@ -18,12 +18,16 @@ import org.apache.pekko.persistence.jdbc.testkit.javadsl.SchemaUtils;
 /**
  * One fleet node: an actor system that is a cluster member, the journal's tables created if
  * missing, and a proxy to the {@link UpgradeCoordinator} singleton (which runs on the oldest node
- * with role {@code coordinator}). Today every node opens the journal; an agent-only node that must
- * not touch the database is not built yet.
+ * with role {@code coordinator}). Only nodes with that role open the journal: an agent-only node
+ * ({@code agent}) or an operator's short-lived member ({@code operator}) never touches the database.
  */
 public final class FleetNode implements AutoCloseable {
     /** Nodes with this role may run the coordinator singleton (and so open the journal). */
     public static final String COORDINATOR_ROLE = "coordinator";
+    /** A host agent's node. */
+    public static final String AGENT_ROLE = "agent";
+    /** A short-lived member that only talks to the coordinator ({@code livetap fleet start|status}). */
+    public static final String OPERATOR_ROLE = "operator";
     private final ActorSystem<Void> system;
     private final ActorRef<UpgradeCoordinator.Command> coordinator;
 
@@ -51,8 +55,11 @@ public final class FleetNode implements AutoCloseable {
                 }
                 Thread.sleep(20);
             }
-            // the journal's tables, from pekko-persistence-jdbc's own DDL for the configured profile
-            SchemaUtils.createIfNotExists(system).toCompletableFuture().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+            if (config.roles().contains(COORDINATOR_ROLE)) {
+                // the journal's tables, from pekko-persistence-jdbc's own DDL for the configured profile; a node
+                // without the role never runs the singleton and never opens the database (H2 in a file has one owner)
+                SchemaUtils.createIfNotExists(system).toCompletableFuture().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+            }
             ActorRef<UpgradeCoordinator.Command> proxy = ClusterSingleton.get(system).init(
                     SingletonActor.of(UpgradeCoordinator.create(), UpgradeCoordinator.SINGLETON_NAME)
                             .withStopMessage(UpgradeCoordinator.Passivate.INSTANCE)

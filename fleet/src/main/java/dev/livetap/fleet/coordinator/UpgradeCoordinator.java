@@ -36,7 +36,7 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
 
     /** The coordinator's protocol. */
     public sealed interface Command extends FleetSerializable permits SubmitPlan, StartStep, FinishStep, StartSteps, FinishSteps,
-            GetStatus, Passivate, BeginEpoch {
+            GetStatus, Passivate, BeginEpoch, HostDone {
     }
 
     /** Accepts a plan when none is running. */
@@ -71,6 +71,10 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
     }
 
     public record GetStatus(ActorRef<Reply> replyTo) implements Command {
+    }
+
+    /** From the plan's driver: every VM of {@code host} has had its step in this plan. */
+    public record HostDone(String host) implements Command {
     }
 
     /** The singleton's stop message on hand-over. */
@@ -116,8 +120,12 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
     }
 
     /** The journaled state as seen now. */
+    /** {@code complete}: every host of the plan is done (or it halted and no step is open). */
     public record Status(long epoch, Plan plan, Map<String, String> open, Map<String, StepRecord> finished, int failures,
-            boolean halted) implements Reply {
+            boolean halted, List<String> doneHosts, boolean complete) implements Reply {
+        public Status {
+            doneHosts = List.copyOf(doneHosts);
+        }
     }
 
     /** A finished step. */
@@ -125,7 +133,8 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
     }
 
     /** Journaled events. */
-    public sealed interface Event extends FleetSerializable permits EpochBegan, PlanSubmitted, StepStarted, StepClosed {
+    public sealed interface Event extends FleetSerializable permits EpochBegan, PlanSubmitted, StepStarted, StepClosed,
+            HostFinished {
     }
 
     public record EpochBegan(long epoch) implements Event {
@@ -140,14 +149,21 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
     public record StepClosed(String vm, String migrationId, boolean completed, String detail) implements Event {
     }
 
+    public record HostFinished(String host) implements Event {
+    }
+
     /**
      * @param open     VM → migration id of its open step; {@code hostOf} the open step's host
      * @param nextStep the sequence number of the next migration id
      */
     public record State(long epoch, Plan plan, Map<String, String> open, Map<String, String> hostOf,
-            Map<String, StepRecord> finished, long nextStep, int failures) {
+            Map<String, StepRecord> finished, long nextStep, int failures, List<String> doneHosts) {
         static State empty() {
-            return new State(0, null, Map.of(), Map.of(), Map.of(), 1, 0);
+            return new State(0, null, Map.of(), Map.of(), Map.of(), 1, 0, List.of());
+        }
+
+        boolean complete() {
+            return plan != null && open.isEmpty() && (halted() || doneHosts.containsAll(plan.hosts()));
         }
 
         boolean halted() {
@@ -155,21 +171,36 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
         }
 
         Status status() {
-            return new Status(epoch, plan, open, finished, failures, halted());
+            return new Status(epoch, plan, open, finished, failures, halted(), doneHosts, complete());
         }
     }
 
     private final ActorContext<Command> context;
+    private final ActorRef<PlanDriver.Command> driver;
     /** The epoch this incarnation persisted; 0 until then (commands are stashed meanwhile). */
     private long incarnationEpoch;
 
-    private UpgradeCoordinator(ActorContext<Command> context) {
+    private UpgradeCoordinator(ActorContext<Command> context, PlanDriver.Settings settings) {
         super(PERSISTENCE_ID);
         this.context = context;
+        this.driver = context.spawn(PlanDriver.create(context.getSelf(), settings), "plan-driver");
     }
 
+    /** The coordinator with the driver's default settings. */
     public static Behavior<Command> create() {
-        return Behaviors.setup(UpgradeCoordinator::new);
+        return create(PlanDriver.Settings.DEFAULT);
+    }
+
+    public static Behavior<Command> create(PlanDriver.Settings settings) {
+        return Behaviors.setup(ctx -> new UpgradeCoordinator(ctx, settings));
+    }
+
+    /** Hands the driver the journaled plan and what of it is done (a new incarnation resumes it). */
+    private void drive(State s) {
+        if (s.plan() != null && !s.complete()) {
+            driver.tell(new PlanDriver.Drive(s.plan(), s.epoch(), s.open(), s.hostOf(), s.finished().keySet(), s.doneHosts(),
+                    s.failures()));
+        }
     }
 
     @Override
@@ -188,7 +219,10 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
     public CommandHandler<Command, Event, State> commandHandler() {
         return newCommandHandlerBuilder().forAnyState()
                 .onCommand(BeginEpoch.class, (state, c) -> Effect().persist(new EpochBegan(state.epoch() + 1))
-                        .thenRun(s -> incarnationEpoch = s.epoch()).thenUnstashAll())
+                        .thenRun(s -> {
+                            incarnationEpoch = s.epoch();
+                            drive(s);
+                        }).thenUnstashAll())
                 .onCommand(Passivate.class, (state, c) -> Effect().stop())
                 .onCommand(c -> incarnationEpoch == 0, (state, c) -> Effect().stash())
                 .onCommand(SubmitPlan.class, this::onSubmitPlan)
@@ -197,6 +231,8 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
                 .onCommand(StartSteps.class, this::onStartSteps)
                 .onCommand(FinishSteps.class, this::onFinishSteps)
                 .onCommand(GetStatus.class, (state, c) -> Effect().none().thenReply(c.replyTo(), State::status))
+                .onCommand(HostDone.class, (state, c) -> state.doneHosts().contains(c.host()) || state.plan() == null
+                        ? Effect().none() : Effect().persist(new HostFinished(c.host())))
                 .build();
     }
 
@@ -204,7 +240,8 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
         if (state.plan() != null && !state.halted() && !state.open().isEmpty()) {
             return Effect().reply(c.replyTo(), new Rejected("a plan is running (" + state.open().size() + " step(s) open)"));
         }
-        return Effect().persist(new PlanSubmitted(c.plan())).thenReply(c.replyTo(), s -> new PlanAccepted(s.epoch()));
+        return Effect().persist(new PlanSubmitted(c.plan())).thenRun(this::drive)
+                .thenReply(c.replyTo(), s -> new PlanAccepted(s.epoch()));
     }
 
     private Effect<Event, State> onStartStep(State state, StartStep c) {
@@ -294,15 +331,17 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
     public EventHandler<State, Event> eventHandler() {
         return newEventHandlerBuilder().forAnyState()
                 .onEvent(EpochBegan.class, (s, e) -> new State(e.epoch(), s.plan(), s.open(), s.hostOf(), s.finished(),
-                        s.nextStep(), s.failures()))
+                        s.nextStep(), s.failures(), s.doneHosts()))
                 .onEvent(PlanSubmitted.class, (s, e) -> new State(s.epoch(), e.plan(), s.open(), s.hostOf(), Map.of(),
-                        s.nextStep(), 0))
+                        s.nextStep(), 0, List.of()))
                 .onEvent(StepStarted.class, (s, e) -> new State(s.epoch(), s.plan(), with(s.open(), e.vm(), e.migrationId()),
-                        with(s.hostOf(), e.vm(), e.host()), s.finished(), s.nextStep() + 1, s.failures()))
+                        with(s.hostOf(), e.vm(), e.host()), s.finished(), s.nextStep() + 1, s.failures(), s.doneHosts()))
                 .onEvent(StepClosed.class, (s, e) -> new State(s.epoch(), s.plan(), without(s.open(), e.vm()),
                         without(s.hostOf(), e.vm()), with(s.finished(), e.vm(),
                                 new StepRecord(s.hostOf().get(e.vm()), e.migrationId(), e.completed(), e.detail())),
-                        s.nextStep(), s.failures() + (e.completed() ? 0 : 1)))
+                        s.nextStep(), s.failures() + (e.completed() ? 0 : 1), s.doneHosts()))
+                .onEvent(HostFinished.class, (s, e) -> new State(s.epoch(), s.plan(), s.open(), s.hostOf(), s.finished(),
+                        s.nextStep(), s.failures(), appended(s.doneHosts(), e.host())))
                 .build();
     }
 
@@ -310,6 +349,12 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
         TreeMap<String, V> copy = new TreeMap<>(map);
         copy.put(key, value);
         return java.util.Collections.unmodifiableMap(copy);
+    }
+
+    private static List<String> appended(List<String> list, String value) {
+        List<String> copy = new ArrayList<>(list);
+        copy.add(value);
+        return List.copyOf(copy);
     }
 
     private static <V> Map<String, V> without(Map<String, V> map, String key) {

@@ -14,6 +14,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
@@ -154,5 +155,49 @@ class HostAgentTest {
         a.tell(new PerformStep("host-b", "vm-1", "m-1-1", 1, probe.getRef()));
         assertInstanceOf(StepRefused.class, probe.receiveMessage(WAIT));
         assertTrue(calls.isEmpty());
+    }
+
+    @Test
+    void stepsOpenInTheLedgerAfterARestartAreReconciledThroughThePort() throws Exception {
+        // a ledger as an agent killed mid-plan leaves it: three steps started, none ended
+        try (StepLedger ledger = StepLedger.open(dir.resolve("agent/steps.log"))) {
+            ledger.recordEpoch(1);
+            ledger.recordStarted("m-1-1", "vm-1", 1);
+            ledger.recordStarted("m-1-2", "vm-2", 1);
+            ledger.recordStarted("m-1-3", "vm-3", 1);
+        }
+        Map<String, String> answers = Map.of("m-1-1", "completed", "m-1-2", "failed: interrupted",
+                "m-1-3", HostAgent.MigrationPort.NOT_STARTED);
+        HostAgent.MigrationPort port = new HostAgent.MigrationPort() {
+            @Override
+            public StepDone migrate(String vm, String id) throws Exception {
+                return HostAgentTest.this.migrate(vm, id);
+            }
+
+            @Override
+            public java.util.Optional<String> reconcile(String vm, String id) {
+                return java.util.Optional.of(answers.get(id));
+            }
+        };
+        ActorRef<HostAgent.Command> a = KIT.spawn(HostAgent.create("host-a", StepLedger.open(dir.resolve("agent/steps.log")),
+                new FreezeBudget(FreezeBudget.Settings.fixed(2)), WAIT, port, executor), "reconcile");
+        TestProbe<StepReply> probe = KIT.createTestProbe();
+        a.tell(new PerformStep("host-a", "vm-1", "m-1-1", 1, probe.getRef()));
+        assertEquals(new StepDone("vm-1", "m-1-1", "completed", -1), probe.receiveMessage(WAIT),
+                "a step the VMMs show completed is answered completed");
+        a.tell(new PerformStep("host-a", "vm-2", "m-1-2", 1, probe.getRef()));
+        assertEquals(new StepDone("vm-2", "m-1-2", "failed: interrupted", -1), probe.receiveMessage(WAIT));
+        a.tell(new PerformStep("host-a", "vm-3", "m-1-3", 1, probe.getRef()));
+        assertEquals(new StepDone("vm-3", "m-1-3", "completed", 1.5), probe.receiveMessage(WAIT),
+                "a step that never launched anything is performed now, under its id");
+        assertEquals(null, calls.get("m-1-1"), "a reconciled step is not migrated again");
+        assertEquals(null, calls.get("m-1-2"));
+        assertEquals(1, calls.get("m-1-3").get());
+        KIT.stop(a, WAIT);
+        try (StepLedger ledger = StepLedger.open(dir.resolve("agent/steps.log"))) {
+            assertEquals("completed", ledger.get("m-1-1").orElseThrow().outcome());
+            assertEquals("failed: interrupted", ledger.get("m-1-2").orElseThrow().outcome());
+            assertEquals("completed", ledger.get("m-1-3").orElseThrow().outcome());
+        }
     }
 }

@@ -1,0 +1,90 @@
+package dev.livetap.fleet.agent;
+
+import dev.livetap.fleet.budget.FreezeBudget;
+import dev.livetap.fleet.cluster.FleetConfig;
+import dev.livetap.fleet.cluster.FleetNode;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.apache.pekko.actor.typed.Props;
+
+/**
+ * A host agent's process: an agent-only cluster member (role {@code agent}, never opens the
+ * journal) running one {@link HostAgent} named {@link HostAgent#ACTOR_NAME_PREFIX}{@code HOST}
+ * over a {@link VmmDirectoryPort} that adopted the VMMs of {@code vmmDir}; its step ledger is
+ * {@code vmmDir/agent.ledger}.
+ */
+public final class AgentNode implements AutoCloseable {
+    public static final String LEDGER = "agent.ledger";
+
+    private final FleetNode node;
+    private final ExecutorService executor;
+    private final VmmDirectoryPort port;
+
+    private AgentNode(FleetNode node, ExecutorService executor, VmmDirectoryPort port) {
+        this.node = node;
+        this.executor = executor;
+        this.port = port;
+    }
+
+    /**
+     * @param vmmPrefix what new VMM processes start through (e.g. {@code ip netns exec NS}); empty: directly
+     * @param budget    the host's freeze budget
+     * @param stepTimeout bound of one migration (and of a freeze permit's wait)
+     */
+    public static AgentNode start(String host, String bindHost, int port, List<String> seedNodes, Path vmmDir,
+            List<String> vmmPrefix, FreezeBudget.Settings budget, Duration stepTimeout, Duration startTimeout)
+            throws IOException, TimeoutException {
+        if (seedNodes.isEmpty()) {
+            throw new IllegalArgumentException("an agent joins an existing fleet: give at least one seed node");
+        }
+        VmmDirectoryPort vmms = VmmDirectoryPort.adopt(vmmDir, vmmPrefix, stepTimeout);
+        StepLedger ledger = StepLedger.open(vmmDir.resolve(LEDGER));
+        // the journal URL is never opened on a node without the coordinator role
+        FleetNode node;
+        try {
+            node = FleetNode.start(new FleetConfig(bindHost, port, seedNodes, "jdbc:h2:mem:never-opened",
+                    List.of(FleetNode.AGENT_ROLE)), startTimeout);
+        } catch (TimeoutException | RuntimeException e) {
+            ledger.close();
+            throw e;
+        }
+        AtomicInteger threadNo = new AtomicInteger();
+        ExecutorService executor = Executors.newFixedThreadPool(8, r -> {
+            Thread t = new Thread(r, "host-agent-migration-" + threadNo.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+        });
+        node.system().systemActorOf(HostAgent.create(host, ledger, new FreezeBudget(budget), stepTimeout, vmms, executor),
+                HostAgent.ACTOR_NAME_PREFIX + host, Props.empty());
+        return new AgentNode(node, executor, vmms);
+    }
+
+    public VmmDirectoryPort port() {
+        return port;
+    }
+
+    public FleetNode node() {
+        return node;
+    }
+
+    @Override
+    public void close() {
+        try {
+            node.close();
+        } finally {
+            executor.shutdownNow();
+            try {
+                executor.awaitTermination(10, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+}

@@ -1,0 +1,351 @@
+package dev.livetap.fleet.agent;
+
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.livetap.engine.qmp.QmpClient;
+import dev.livetap.testbed.launch.ChildLaunch;
+import dev.livetap.testbed.orchestration.LocalMigration;
+import dev.livetap.testbed.vmm.VmmProcess;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeoutException;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The host agent's real migration port: one {@code livetap vmm} process per VM, their QMP sockets
+ * in one directory, adopted at start and replaced one VM at a time.
+ *
+ * <p>The directory's layout (the agent's state directory): {@code VM.nic} describes a VM's NIC
+ * ({@code ifname=… queues=… mac=…}: livetap vmm has no query that reports it), {@code VM.qmp} is
+ * generation 0's QMP socket and {@code VM.gN.qmp} generation N's. A step starts generation N+1
+ * ({@code --incoming}, launched {@link ChildLaunch.Policy#DETACHED DETACHED} so that it outlives
+ * the agent), gives it the NIC with {@code incoming-fds}, moves the VM with {@link LocalMigration},
+ * and makes the old process {@code quit}. Before launching, {@code VM.step} records the step's
+ * migration id and target generation (forced to disk), so that a restarted agent can tell how an
+ * interrupted step ended: {@link #reconcile}.
+ *
+ * <p>Adoption: of a VM's sockets, the process whose {@code query-status} is {@code running} is the
+ * VM's VMM; every other live process of the VM (a retired source in {@code postmigrate}, an
+ * unfinished target in {@code inmigrate}) is made to quit, and sockets nobody answers are removed.
+ */
+public final class VmmDirectoryPort implements HostAgent.MigrationPort {
+    private static final Logger LOG = LoggerFactory.getLogger(VmmDirectoryPort.class);
+    private static final Pattern SOCKET = Pattern.compile("^(.+?)(?:\\.g(\\d+))?\\.qmp$");
+    private static final Duration PROBE = Duration.ofSeconds(3);
+
+    /** The VMM process a VM runs on now. */
+    public record Current(int generation, Path qmp) {
+    }
+
+    private final Path dir;
+    private final List<String> prefix;
+    private final Duration timeout;
+    private final Map<String, Current> current = new ConcurrentHashMap<>();
+    private final Map<String, String> unadopted = new TreeMap<>();
+
+    private VmmDirectoryPort(Path dir, List<String> prefix, Duration timeout) {
+        this.dir = dir.toAbsolutePath().normalize();
+        this.prefix = List.copyOf(prefix);
+        this.timeout = timeout;
+    }
+
+    /**
+     * Adopts the VMs described in {@code dir}.
+     *
+     * @param prefix what new VMM processes are started through (e.g. {@code ip netns exec NS}); empty: directly
+     */
+    public static VmmDirectoryPort adopt(Path dir, List<String> prefix, Duration timeout) throws IOException {
+        if (!Files.isDirectory(dir)) {
+            throw new IOException("the VMM directory does not exist: " + dir);
+        }
+        VmmDirectoryPort port = new VmmDirectoryPort(dir.toAbsolutePath().normalize(), prefix, timeout);
+        for (String vm : port.described()) {
+            port.adoptVm(vm);
+        }
+        return port;
+    }
+
+    private List<String> described() throws IOException {
+        try (Stream<Path> files = Files.list(dir)) {
+            return files.map(p -> p.getFileName().toString()).filter(n -> n.endsWith(".nic"))
+                    .map(n -> n.substring(0, n.length() - ".nic".length())).sorted().toList();
+        }
+    }
+
+    private void adoptVm(String vm) throws IOException {
+        List<Current> sockets = new ArrayList<>();
+        try (Stream<Path> files = Files.list(dir)) {
+            for (Path p : files.toList()) {
+                Matcher m = SOCKET.matcher(p.getFileName().toString());
+                if (m.matches() && m.group(1).equals(vm)) {
+                    sockets.add(new Current(m.group(2) == null ? 0 : Integer.parseInt(m.group(2)), p));
+                }
+            }
+        }
+        sockets.sort(Comparator.comparingInt(Current::generation).reversed());
+        Current running = null;
+        List<String> seen = new ArrayList<>();
+        for (Current c : sockets) {
+            Optional<String> status = status(c.qmp());
+            seen.add("g" + c.generation() + " " + status.orElse("gone"));
+            if (status.isEmpty()) {
+                Files.deleteIfExists(c.qmp()); // nobody listens: a process that ended
+            } else if ("running".equals(status.get()) && running == null) {
+                running = c;
+            }
+        }
+        if (running == null) {
+            unadopted.put(vm, "no running VMM process (" + String.join(", ", seen) + ")");
+            LOG.warn("VM {} not adopted: {}", vm, unadopted.get(vm));
+            return;
+        }
+        for (Current c : sockets) {
+            if (c != running && Files.exists(c.qmp())) {
+                LOG.info("VM {}: generation {} is not the VM's VMM ({}); making it quit", vm, c.generation(), seen);
+                quit(c.qmp());
+            }
+        }
+        // the process table has the last word: a VMM of this VM that is not the adopted one (a target that was still
+        // starting, or stuck, when the agent died: it may have no answering socket) must not live on beside it
+        for (long pid : processesOf(vm)) {
+            if (!running.qmp().equals(qmpOf(pid).orElse(null))) {
+                LOG.warn("VM {}: process {} ({}) is not the VM's VMM; killing it", vm, pid, qmpOf(pid).orElse(null));
+                ProcessHandle.of(pid).ifPresent(h -> {
+                    h.destroyForcibly();
+                    try {
+                        h.onExit().get(10, java.util.concurrent.TimeUnit.SECONDS);
+                    } catch (Exception e) {
+                        LOG.warn("process {} did not end within 10 s after SIGKILL: {}", pid, e.toString());
+                    }
+                });
+            }
+        }
+        current.put(vm, running);
+        LOG.info("VM {} adopted: generation {} ({})", vm, running.generation(), running.qmp());
+    }
+
+    /** Live {@code livetap vmm} processes whose {@code --qmp} socket is one of {@code vm}'s in this directory. */
+    List<Long> processesOf(String vm) throws IOException {
+        List<Long> pids = new ArrayList<>();
+        try (Stream<Path> procs = Files.list(Path.of("/proc"))) {
+            for (Path p : procs.toList()) {
+                String name = p.getFileName().toString();
+                if (!name.chars().allMatch(Character::isDigit)) {
+                    continue;
+                }
+                Optional<Path> qmp = qmpOf(Long.parseLong(name));
+                if (qmp.isPresent() && dir.equals(qmp.get().getParent())) {
+                    Matcher m = SOCKET.matcher(qmp.get().getFileName().toString());
+                    if (m.matches() && m.group(1).equals(vm)) {
+                        pids.add(Long.parseLong(name));
+                    }
+                }
+            }
+        }
+        return pids;
+    }
+
+    /** The {@code --qmp} argument of a {@code livetap vmm} process (from /proc/PID/cmdline); empty for any other. */
+    static Optional<Path> qmpOf(long pid) {
+        try {
+            String[] args = new String(Files.readAllBytes(Path.of("/proc", String.valueOf(pid), "cmdline")),
+                    StandardCharsets.UTF_8).split("\0");
+            boolean vmm = false;
+            for (int i = 0; i < args.length; i++) {
+                vmm |= args[i].equals("vmm");
+                if (vmm && args[i].equals("--qmp") && i + 1 < args.length) {
+                    return Optional.of(Path.of(args[i + 1]));
+                }
+            }
+        } catch (IOException e) {
+            // ended meanwhile, or not ours to read
+        }
+        return Optional.empty();
+    }
+
+    /** The VMs adopted (those with a running VMM process). */
+    @Override
+    public List<String> vms() {
+        return current.keySet().stream().sorted().toList();
+    }
+
+    /** VMs described in the directory that could not be adopted, with why. */
+    public Map<String, String> unadopted() {
+        return Map.copyOf(unadopted);
+    }
+
+    public Optional<Current> currentOf(String vm) {
+        return Optional.ofNullable(current.get(vm));
+    }
+
+    /**
+     * How an interrupted step {@code migrationId} of {@code vm} ended, from {@code VM.step} and the
+     * adopted process: {@code completed} when the VM runs on the step's target generation, a failure
+     * text when it launched a target and the VM is not on it (it stayed on its source), {@link #NOT_STARTED} when the
+     * step file does not name it (nothing was launched for it: it waited for a freeze permit).
+     */
+    @Override
+    public Optional<String> reconcile(String vm, String migrationId) throws IOException {
+        return Optional.of(outcomeOf(vm, migrationId));
+    }
+
+    private String outcomeOf(String vm, String migrationId) throws IOException {
+        Path step = dir.resolve(vm + ".step");
+        if (!Files.exists(step)) {
+            return NOT_STARTED; // nothing was launched for it
+        }
+        String[] rec = Files.readString(step, StandardCharsets.UTF_8).trim().split(" ");
+        if (!rec[0].equals(migrationId)) {
+            return NOT_STARTED; // the step file is written before anything is launched: this id launched nothing
+        }
+        Current now = current.get(vm);
+        int target = Integer.parseInt(rec[1]);
+        if (now != null && now.generation() == target) {
+            return "completed";
+        }
+        return "failed: interrupted; the VM runs on " + (now == null ? "no VMM process" : "generation " + now.generation())
+                + ", not the step's target generation " + target;
+    }
+
+    @Override
+    public HostAgent.StepDone migrate(String vm, String migrationId) throws IOException, TimeoutException {
+        Current source = current.get(vm);
+        if (source == null) {
+            return new HostAgent.StepDone(vm, migrationId, "failed: VM " + vm + " is not adopted on this host"
+                    + (unadopted.containsKey(vm) ? " (" + unadopted.get(vm) + ")" : ""), -1);
+        }
+        String[] nic = nicOf(vm);
+        int generation = source.generation() + 1;
+        String name = vm + ".g" + generation;
+        writeForced(dir.resolve(vm + ".step"), migrationId + " " + generation + "\n");
+        VmmProcess target = VmmProcess.start(VmmProcess.Options.of(dir, name).withPolicy(ChildLaunch.Policy.DETACHED)
+                .withPrefix(prefix).withIncoming(true)
+                .withArgs(List.of("--migration-timeout", String.valueOf(Math.max(30, timeout.toSeconds())))));
+        boolean moved = false;
+        try {
+            target.awaitReady(timeout);
+            try (QmpClient c = QmpClient.connect(target.qmpSocket(), timeout)) {
+                c.negotiate();
+                ObjectNode netdev = JsonNodeFactory.instance.objectNode().put("type", "tap").put("id", "net0")
+                        .put("ifname", nic[0]).put("queues", Integer.parseInt(nic[1])).put("incoming-fds", true);
+                c.execute("netdev_add", netdev);
+                ObjectNode device = JsonNodeFactory.instance.objectNode().put("driver", "virtio-net-pci").put("id", "nic0")
+                        .put("netdev", "net0").put("mac", nic[2]);
+                if (Integer.parseInt(nic[1]) > 1) {
+                    device.put("mq", true);
+                }
+                c.execute("device_add", device);
+            }
+            LocalMigration.Result r = LocalMigration.run(LocalMigration.Options.of(source.qmp(), target.qmpSocket())
+                    .withTimeout(timeout), line -> { });
+            if (!r.succeeded()) {
+                return new HostAgent.StepDone(vm, migrationId, "failed: " + r.status() + (r.error() != null ? " " + r.error() : ""),
+                        -1);
+            }
+            moved = true;
+            current.put(vm, new Current(generation, target.qmpSocket()));
+            quit(source.qmp());
+            return new HostAgent.StepDone(vm, migrationId, "completed", r.downtimeMs());
+        } finally {
+            if (!moved) {
+                target.close(); // the VM stayed on its source: the unfinished target goes
+            }
+        }
+    }
+
+    /** {@code ifname}, {@code queues}, {@code mac} from {@code VM.nic}. */
+    private String[] nicOf(String vm) throws IOException {
+        Map<String, String> kv = new TreeMap<>();
+        for (String part : Files.readString(dir.resolve(vm + ".nic"), StandardCharsets.UTF_8).trim().split("\\s+")) {
+            int eq = part.indexOf('=');
+            if (eq > 0) {
+                kv.put(part.substring(0, eq), part.substring(eq + 1));
+            }
+        }
+        if (!kv.containsKey("ifname") || !kv.containsKey("mac")) {
+            throw new IOException(vm + ".nic needs ifname=… and mac=… (queues=… optional): " + kv);
+        }
+        return new String[] {kv.get("ifname"), kv.getOrDefault("queues", "1"), kv.get("mac")};
+    }
+
+    /** Writes the NIC description of a VM ({@code VM.nic}). */
+    public static void describe(Path dir, String vm, String ifname, int queues, String mac) throws IOException {
+        writeForced(dir.resolve(vm + ".nic"), "ifname=" + ifname + " queues=" + queues + " mac=" + mac + "\n");
+    }
+
+    private static void writeForced(Path file, String text) throws IOException {
+        try (var ch = java.nio.channels.FileChannel.open(file, java.nio.file.StandardOpenOption.CREATE,
+                java.nio.file.StandardOpenOption.WRITE, java.nio.file.StandardOpenOption.TRUNCATE_EXISTING)) {
+            ch.write(java.nio.ByteBuffer.wrap(text.getBytes(StandardCharsets.UTF_8)));
+            ch.force(true);
+        }
+    }
+
+    /** The QMP {@code query-status} of the process at {@code qmp}; empty when nobody answers. */
+    static Optional<String> status(Path qmp) {
+        try (QmpClient c = QmpClient.connect(qmp, PROBE)) {
+            c.negotiate();
+            return Optional.of(c.execute("query-status", null).path("status").asText());
+        } catch (IOException | TimeoutException | RuntimeException e) {
+            return Optional.empty();
+        }
+    }
+
+    /**
+     * Makes the process at {@code qmp} quit and waits (bounded) until it has exited, found by its
+     * command line in the process table; SIGKILL when it is still there after 10 s.
+     */
+    void quit(Path qmp) {
+        List<ProcessHandle> owners = new ArrayList<>();
+        try {
+            Matcher m = SOCKET.matcher(qmp.getFileName().toString());
+            if (m.matches()) {
+                for (long pid : processesOf(m.group(1))) {
+                    if (qmp.equals(qmpOf(pid).orElse(null))) {
+                        ProcessHandle.of(pid).ifPresent(owners::add);
+                    }
+                }
+            }
+        } catch (IOException e) {
+            LOG.warn("process table: {}", e.toString());
+        }
+        try (QmpClient c = QmpClient.connect(qmp, PROBE)) {
+            c.negotiate();
+            c.execute("quit", null);
+        } catch (IOException | TimeoutException | RuntimeException e) {
+            LOG.debug("quit {}: {}", qmp, e.toString()); // gone already, or going
+        }
+        for (ProcessHandle h : owners) {
+            try {
+                h.onExit().get(10, java.util.concurrent.TimeUnit.SECONDS);
+            } catch (java.util.concurrent.TimeoutException e) {
+                LOG.warn("{} (pid {}) did not exit within 10 s of quit; SIGKILL", qmp, h.pid());
+                h.destroyForcibly();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            } catch (java.util.concurrent.ExecutionException e) {
+                LOG.debug("waiting for {}: {}", h.pid(), e.toString());
+            }
+        }
+        try {
+            Files.deleteIfExists(qmp);
+        } catch (IOException e) {
+            LOG.debug("remove {}: {}", qmp, e.toString());
+        }
+    }
+}

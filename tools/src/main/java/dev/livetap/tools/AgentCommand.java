@@ -1,0 +1,66 @@
+package dev.livetap.tools;
+
+import dev.livetap.fleet.agent.AgentNode;
+import dev.livetap.fleet.budget.FreezeBudget;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code livetap agent}: one host's agent, a member of the fleet cluster (docs/fleet.md). */
+@Command(name = "agent", mixinStandardHelpOptions = true,
+        description = "Runs a host agent: joins the fleet cluster (role agent, never opens the journal), adopts the "
+                + "livetap vmm processes whose QMP sockets and NIC descriptions are in --vmm-dir, and performs the "
+                + "coordinator's steps (one new detached VMM process per VM step). Prints READY HOST when it serves; "
+                + "runs until SIGTERM/SIGINT.")
+final class AgentCommand implements Callable<Integer> {
+    @Option(names = "--host", required = true, paramLabel = "NAME", description = "The host this agent serves.")
+    String host;
+
+    @Option(names = "--seed-nodes", required = true, split = ",", paramLabel = "ADDR",
+            description = "Seed nodes: pekko://livetap-fleet@HOST:PORT, comma separated.")
+    List<String> seedNodes;
+
+    @Option(names = "--vmm-dir", required = true, paramLabel = "DIR", description = "The agent's state directory: VM.nic, VM[.gN].qmp, agent.ledger.")
+    Path vmmDir;
+
+    @Option(names = "--port", defaultValue = "0", description = "Cluster port on 127.0.0.1 (0: any free): default ${DEFAULT-VALUE}.")
+    int port;
+
+    @Option(names = "--netns", paramLabel = "NS", description = "Start new VMM processes inside this named network namespace (ip netns exec).")
+    String netns;
+
+    @Option(names = "--budget", paramLabel = "K", defaultValue = "2", description = "Switch-overs in their freeze window at once: 1-1000, default ${DEFAULT-VALUE}.")
+    int budget;
+
+    @Option(names = "--step-timeout", paramLabel = "SECONDS", defaultValue = "60", description = "Bound of one VM step: 1-3600, default ${DEFAULT-VALUE}.")
+    int stepTimeout;
+
+    @Override
+    public Integer call() throws Exception {
+        BadOptionValue.range("--port", port, 0, 65535);
+        BadOptionValue.range("--budget", budget, 1, 1000);
+        BadOptionValue.range("--step-timeout", stepTimeout, 1, 3600);
+        if (host.isBlank() || !host.matches("[A-Za-z0-9._-]+")) {
+            throw new BadOptionValue("--host must be letters, digits, '.', '_' or '-': " + host);
+        }
+        List<String> prefix = new ArrayList<>();
+        if (netns != null) {
+            prefix.addAll(List.of("ip", "netns", "exec", netns));
+        }
+        CountDownLatch stop = new CountDownLatch(1);
+        try (AgentNode agent = AgentNode.start(host, "127.0.0.1", port, seedNodes, vmmDir, prefix,
+                FreezeBudget.Settings.fixed(budget), Duration.ofSeconds(stepTimeout), Duration.ofSeconds(60))) {
+            Signals.onTermination(s -> stop.countDown());
+            agent.port().unadopted().forEach((vm, why) -> System.err.println("livetap agent: VM " + vm + " not adopted: " + why));
+            System.out.println("READY " + host + " " + agent.port().vms().size() + " VM(s) adopted");
+            System.out.flush();
+            stop.await();
+        }
+        return ExitCodes.OK;
+    }
+}

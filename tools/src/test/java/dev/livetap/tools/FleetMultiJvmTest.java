@@ -1,0 +1,295 @@
+package dev.livetap.tools;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import dev.livetap.engine.qmp.QmpClient;
+import dev.livetap.fleet.agent.VmmDirectoryPort;
+import dev.livetap.fleet.cluster.OperatorClient;
+import dev.livetap.fleet.coordinator.UpgradeCoordinator;
+import dev.livetap.nativeio.testing.ChildJvm;
+import dev.livetap.nativeio.testing.RequiresRoot;
+import dev.livetap.nativeio.testing.RequiresTun;
+import dev.livetap.testbed.NetworkNamespace;
+import dev.livetap.testbed.ProcessCensus;
+import dev.livetap.testbed.launch.ChildLaunch;
+import dev.livetap.testbed.vmm.VmmProcess;
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * Separate JVMs on loopback: a coordinator node ({@code livetap fleet node}), a host agent
+ * ({@code livetap agent}) whose VMM processes run in a network namespace of this test with real
+ * multiqueue TAPs, {@code livetap fleet start --json} and {@code status --json}. The plan completes; every VM then runs
+ * on exactly one VMM process (the new generation), which holds the VM's two TAP queue fds, as the
+ * old one did.
+ */
+@RequiresTun
+@RequiresRoot
+@Timeout(value = 180, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+class FleetMultiJvmTest {
+    private static final int VMS = 3;
+    private static final int QUEUES = 2;
+    private static final Duration WAIT = Duration.ofSeconds(60);
+
+    /** A coordinator JVM, generation 0 of {@code vms} VMs in a namespace, and an agent JVM on {@code agentPort}. */
+    private static final class Fleet {
+        final Path vmmDir;
+        final NetworkNamespace ns;
+        final List<ChildJvm> jvms;
+        final String seed;
+        final int agentPort = freePort();
+
+        Fleet(Path dir, NetworkNamespace ns, List<ChildJvm> jvms, int vms) throws Exception {
+            this.vmmDir = Files.createDirectories(dir.resolve("h1"));
+            this.ns = ns;
+            this.jvms = jvms;
+            int port = freePort();
+            seed = "pekko://livetap-fleet@127.0.0.1:" + port;
+            ChildJvm coordinator = ChildJvm.builder(LivetapCommand.class)
+                    .args("fleet", "node", "--journal", dir.resolve("journal").toString(), "--port", String.valueOf(port)).start();
+            jvms.add(coordinator);
+            // generation 0, as a host has it before the agent comes: one detached livetap vmm per VM with a real TAP
+            for (int i = 0; i < vms; i++) {
+                String vm = "vm" + i;
+                VmmProcess p = VmmProcess.start(VmmProcess.Options.of(vmmDir, vm).withPolicy(ChildLaunch.Policy.DETACHED)
+                        .withPrefix(ns.wrap(List.of())));
+                p.awaitReady(WAIT);
+                String mac = String.format("52:54:00:18:00:%02x", i);
+                try (QmpClient c = QmpClient.connect(p.qmpSocket(), WAIT)) {
+                    c.negotiate();
+                    c.execute("netdev_add", JsonNodeFactory.instance.objectNode().put("type", "tap").put("id", "net0")
+                            .put("ifname", "lt" + i).put("queues", QUEUES));
+                    c.execute("device_add", JsonNodeFactory.instance.objectNode().put("driver", "virtio-net-pci")
+                            .put("id", "nic0").put("netdev", "net0").put("mq", true).put("mac", mac));
+                }
+                VmmDirectoryPort.describe(vmmDir, vm, "lt" + i, QUEUES, mac);
+                assertEquals(QUEUES, ProcessCensus.fdKinds(p.pid()).tun(), vm + " holds its TAP queues");
+            }
+            assertTrue(coordinator.awaitOutput("READY", WAIT), coordinator.describe());
+        }
+
+        ChildJvm agent(int budget, int vms) {
+            ChildJvm agent = ChildJvm.builder(LivetapCommand.class).args("agent", "--host", "h1", "--seed-nodes", seed,
+                    "--vmm-dir", vmmDir.toString(), "--netns", ns.name(), "--budget", String.valueOf(budget),
+                    "--port", String.valueOf(agentPort)).start();
+            jvms.add(agent);
+            assertTrue(agent.awaitOutput("READY h1 " + vms + " VM(s) adopted", WAIT), agent.describe());
+            return agent;
+        }
+
+        void startPlan(int maxFailures) throws IOException {
+            ChildJvm start = ChildJvm.builder(LivetapCommand.class).args("fleet", "start", "--seed-nodes", seed,
+                    "--hosts", "h1", "--max-failures", String.valueOf(maxFailures), "--json").start();
+            jvms.add(start);
+            assertEquals(0, start.waitFor(WAIT), start.describe());
+            JsonNode accepted = Json.MAPPER.readTree(lastLine(start.stdout()));
+            assertTrue(accepted.path("accepted").asBoolean(), start.stdout());
+        }
+
+        /**
+         * Every VM runs on exactly one live VMM process (the process table), which holds its TAP queue
+         * fds and runs it; a VM whose step completed is on generation 1, one whose step failed on 0.
+         */
+        void checkEveryVm(int vms, UpgradeCoordinator.Status status) throws Exception {
+            for (int i = 0; i < vms; i++) {
+                String vm = "vm" + i;
+                List<Long> pids = vmmProcessesOf(vmmDir, vm);
+                assertEquals(1, pids.size(), vm + " must run on exactly one VMM process: "
+                        + pids.stream().map(pid -> pid + ": " + cmdline(pid).replaceAll(".* vmm ", "vmm ")).toList()
+                        + "; its step: " + status.finished().get(vm));
+                assertEquals(QUEUES, ProcessCensus.fdKinds(pids.get(0)).tun(), vm + ": its TAP fd count must be unchanged");
+                UpgradeCoordinator.StepRecord step = status.finished().get(vm);
+                Path qmp = vmmDir.resolve(step != null && step.completed() ? vm + ".g1.qmp" : vm + ".qmp");
+                assertTrue(cmdline(pids.get(0)).contains(qmp.toString()),
+                        vm + " (step " + step + ") must run on " + qmp.getFileName() + ": " + cmdline(pids.get(0)));
+                try (QmpClient c = QmpClient.connect(qmp, WAIT)) {
+                    c.negotiate();
+                    assertEquals("running", c.execute("query-status", null).path("status").asText());
+                }
+            }
+        }
+    }
+
+    private static UpgradeCoordinator.Status awaitComplete(OperatorClient client, ChildJvm agent) throws Exception {
+        UpgradeCoordinator.Status status;
+        long deadline = System.nanoTime() + WAIT.toNanos();
+        do {
+            Thread.sleep(200);
+            status = client.status();
+        } while (!status.complete() && System.nanoTime() < deadline);
+        assertTrue(status.complete(), "the plan did not complete: " + status + "\n" + agent.describe());
+        return status;
+    }
+
+    @Test
+    void aPlanRunFromTheCommandLineMovesEveryVmOfTheAgentsHostToOneNewVmmProcessKeepingItsTapFds() throws Exception {
+        Path dir = Files.createTempDirectory(Path.of("/tmp"), "ltfm"); // short: QMP socket paths
+        List<ChildJvm> jvms = new ArrayList<>();
+        long t0 = System.nanoTime();
+        Fleet fleet = null;
+        try (NetworkNamespace ns = NetworkNamespace.create("fm", List.of(dir))) {
+            try {
+                fleet = new Fleet(dir, ns, jvms, VMS);
+                ChildJvm agent = fleet.agent(2, VMS);
+                fleet.startPlan(0);
+                UpgradeCoordinator.Status status;
+                try (OperatorClient client = OperatorClient.join(List.of(fleet.seed), Duration.ofSeconds(30))) {
+                    status = awaitComplete(client, agent);
+                }
+                assertEquals(0, status.failures(), status.toString());
+                assertEquals(List.of("h1"), status.doneHosts());
+                assertEquals(VMS, status.finished().size(), status.toString());
+                assertTrue(status.finished().values().stream().allMatch(UpgradeCoordinator.StepRecord::completed), status.toString());
+                fleet.checkEveryVm(VMS, status);
+                ChildJvm statusCli = ChildJvm.builder(LivetapCommand.class).args("fleet", "status", "--seed-nodes", fleet.seed,
+                        "--json").start();
+                jvms.add(statusCli);
+                assertEquals(0, statusCli.waitFor(WAIT), statusCli.describe());
+                JsonNode json = Json.MAPPER.readTree(lastLine(statusCli.stdout()));
+                assertTrue(json.path("complete").asBoolean(), json.toString());
+                assertEquals(VMS, json.path("finished").size(), json.toString());
+                assertEquals("h1", json.path("done_hosts").path(0).asText(), json.toString());
+                assertTrue(json.path("finished").path("vm0").path("completed").asBoolean(), json.toString());
+                System.out.printf("fleet multi-JVM: %d VMs upgraded, test wall %d ms%n", VMS, (System.nanoTime() - t0) / 1_000_000);
+            } finally {
+                for (ChildJvm j : jvms) {
+                    j.close();
+                }
+                if (fleet != null) {
+                    quitAll(fleet.vmmDir);
+                }
+            }
+        } finally {
+            deleteTree(dir);
+        }
+    }
+
+    /**
+     * SIGKILL of the agent once the plan's first step has finished, then the agent restarted on the
+     * same address: it re-adopts the VMMs (a VM's leftover process of the interrupted step is made
+     * to quit), reconciles the interrupted step from the VMMs, the coordinator resends its open steps
+     * with the same ids, and the plan completes. The test JVM's operator member stays joined so that
+     * the Split Brain Resolver keeps the coordinator's side (2 of 3) while the agent is gone.
+     */
+    @Test
+    void anAgentKilledMidPlanAndRestartedReadoptsItsVmmsAndThePlanCompletes() throws Exception {
+        int vms = 4;
+        Path dir = Files.createTempDirectory(Path.of("/tmp"), "ltfk");
+        List<ChildJvm> jvms = new ArrayList<>();
+        long t0 = System.nanoTime();
+        Fleet fleet = null;
+        try (NetworkNamespace ns = NetworkNamespace.create("fk", List.of(dir))) {
+            try {
+                fleet = new Fleet(dir, ns, jvms, vms);
+                ChildJvm agent = fleet.agent(1, vms);
+                try (OperatorClient client = OperatorClient.join(List.of(fleet.seed), Duration.ofSeconds(30))) {
+                    fleet.startPlan(vms);
+                    long deadline = System.nanoTime() + WAIT.toNanos();
+                    UpgradeCoordinator.Status mid;
+                    do {
+                        Thread.sleep(50);
+                        mid = client.status();
+                    } while (mid.finished().isEmpty() && System.nanoTime() < deadline);
+                    assertTrue(!mid.finished().isEmpty() && !mid.complete(), "no mid-plan moment: " + mid);
+                    agent.close(); // SIGKILL
+                    ChildJvm again = fleet.agent(1, vms);
+                    UpgradeCoordinator.Status status = awaitComplete(client, again);
+                    assertEquals(vms, status.finished().size(), status.toString());
+                    assertTrue(status.finished().values().stream().filter(UpgradeCoordinator.StepRecord::completed).count() >= 2,
+                            "the steps before the kill and after the restart completed: " + status);
+                    fleet.checkEveryVm(vms, status);
+                    System.out.printf("fleet multi-JVM, agent SIGKILLed after %d step(s): %s; test wall %d ms%n",
+                            mid.finished().size(), status.finished(), (System.nanoTime() - t0) / 1_000_000);
+                }
+            } finally {
+                for (ChildJvm j : jvms) {
+                    j.close();
+                }
+                if (fleet != null) {
+                    quitAll(fleet.vmmDir);
+                }
+            }
+        } finally {
+            deleteTree(dir);
+        }
+    }
+
+    private static int freePort() {
+        try (ServerSocket s = new ServerSocket(0)) {
+            return s.getLocalPort();
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    private static String lastLine(String text) {
+        String[] lines = text.strip().split("\n");
+        return lines[lines.length - 1];
+    }
+
+    /** Live processes whose command line names one of {@code vm}'s QMP sockets (the process table, not the agent). */
+    static List<Long> vmmProcessesOf(Path vmmDir, String vm) throws IOException {
+        String zero = vmmDir.resolve(vm + ".qmp").toString();
+        String later = vmmDir.resolve(vm + ".g").toString();
+        List<Long> pids = new ArrayList<>();
+        try (Stream<Path> procs = Files.list(Path.of("/proc"))) {
+            for (Path p : procs.toList()) {
+                String name = p.getFileName().toString();
+                if (!name.chars().allMatch(Character::isDigit)) {
+                    continue;
+                }
+                String cmd = cmdline(Long.parseLong(name));
+                if (cmd.contains(" vmm ") && (cmd.contains(zero) || cmd.contains(later)) && !cmd.startsWith("ip ")) {
+                    pids.add(Long.parseLong(name));
+                }
+            }
+        }
+        return pids;
+    }
+
+    static String cmdline(long pid) {
+        try {
+            return new String(Files.readAllBytes(Path.of("/proc", String.valueOf(pid), "cmdline")), StandardCharsets.UTF_8)
+                    .replace('\0', ' ');
+        } catch (IOException e) {
+            return ""; // ended meanwhile
+        }
+    }
+
+    private static void quitAll(Path vmmDir) throws IOException {
+        if (!Files.isDirectory(vmmDir)) {
+            return;
+        }
+        try (Stream<Path> files = Files.list(vmmDir)) {
+            for (Path q : files.filter(f -> f.getFileName().toString().endsWith(".qmp")).toList()) {
+                try (QmpClient c = QmpClient.connect(q, Duration.ofSeconds(2))) {
+                    c.negotiate();
+                    c.execute("quit", null);
+                } catch (IOException | java.util.concurrent.TimeoutException | RuntimeException gone) {
+                    // already gone
+                }
+            }
+        }
+    }
+
+    private static void deleteTree(Path dir) throws IOException {
+        try (Stream<Path> all = Files.walk(dir)) {
+            for (Path p : all.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        }
+    }
+}
