@@ -9,7 +9,7 @@ import dev.livetap.engine.qmp.QmpClient;
 import dev.livetap.fleet.agent.VmmDirectoryPort;
 import dev.livetap.fleet.cluster.OperatorClient;
 import dev.livetap.fleet.coordinator.UpgradeCoordinator;
-import dev.livetap.nativeio.testing.ChildJvm;
+import dev.livetap.testbed.testing.ChildJvm;
 import dev.livetap.nativeio.testing.RequiresRoot;
 import dev.livetap.nativeio.testing.RequiresTun;
 import dev.livetap.testbed.NetworkNamespace;
