@@ -60,7 +60,11 @@ public final class PeerBackend {
     }
 
     /** VM run: read again. {@code reading} is false where the backend cannot (no fd, handed over). */
-    public record Start(long requestId, ActorRef<Started> replyTo) implements Command {
+    public record Start(long requestId, ActorRef<Started> replyTo, String migrationId) implements Command, MigrationMdc.Tagged {
+        public Start(long requestId, ActorRef<Started> replyTo) {
+            this(requestId, replyTo, null);
+        }
+
         /** Without a request id (an asker that matches nothing). */
         public Start(ActorRef<Started> replyTo) {
             this(0, replyTo);

@@ -109,7 +109,12 @@ public final class VirtioNetActor {
     public record Stopped(long requestId, String deviceId, long lastStopNanos) implements DeviceReply {
     }
 
-    public record Start(long requestId, ActorRef<Started> replyTo) implements Request {
+    /** @param migrationId the migration that starts the VM (a target's autostart, a failed source's resume), or null */
+    public record Start(long requestId, ActorRef<Started> replyTo, String migrationId) implements Request, MigrationMdc.Tagged {
+        public Start(long requestId, ActorRef<Started> replyTo) {
+            this(requestId, replyTo, null);
+        }
+
         public Start(ActorRef<Started> replyTo) {
             this(0, replyTo);
         }
@@ -361,7 +366,7 @@ public final class VirtioNetActor {
                             return st.withStops(st.stopsInFlight() - 1);
                         })))
                 .onMessage(Start.class, m -> next(nic, askPeers(nic, s, "start", PeerBackend.Started.class,
-                        (q, id) -> new PeerBackend.Start(id, nic.peerReplies().narrow()), false, (st, rs) -> {
+                        (q, id) -> new PeerBackend.Start(id, nic.peerReplies().narrow(), m.migrationId()), false, (st, rs) -> {
                             long last = 0;
                             int reading = 0;
                             for (PeerBackend.Started r : rs) {

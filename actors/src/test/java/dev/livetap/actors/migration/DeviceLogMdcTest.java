@@ -113,6 +113,8 @@ class DeviceLogMdcTest {
         migrate(src, tgt);
         src.awaitMigrationStatus("completed");
         tgt.awaitMigrationStatus("completed");
+        tgt.awaitRunState("running"); // the migration's autostart
+        awaitOpen(srcOs, 0); // the source's queues released their fds: the migration's last lines there
         List<ILoggingEvent> lines = stopCapture();
         List<ILoggingEvent> device = assertEveryDeviceLineTagged(lines, src.info().migrationId(), tgt.info().migrationId());
         assertLogged(device, "nic0: section loaded", tgt.info().migrationId());
@@ -130,7 +132,7 @@ class DeviceLogMdcTest {
         src.awaitMigrationStatus("failed");
         tgt.awaitMigrationStatus("failed");
         src.awaitRunState("running");
-        awaitTargetFds(0);
+        awaitOpen(tgtOs, 0); // the target closed what it received
         List<ILoggingEvent> lines = stopCapture();
         List<ILoggingEvent> device = assertEveryDeviceLineTagged(lines, src.info().migrationId(), tgt.info().migrationId());
         assertLogged(device, "rolled back, paused with its fd", src.info().migrationId());
@@ -190,11 +192,11 @@ class DeviceLogMdcTest {
         return b.toString();
     }
 
-    private void awaitTargetFds(int expected) {
+    private static void awaitOpen(InMemoryOs os, int expected) {
         long deadline = System.nanoTime() + Endpoint.WAIT.toNanos();
-        while (tgtOs.ledger().open() != expected && System.nanoTime() < deadline) {
+        while (os.ledger().open() != expected && System.nanoTime() < deadline) {
             Thread.onSpinWait();
         }
-        assertEquals(expected, tgtOs.ledger().open(), "the target closed every fd it received");
+        assertEquals(expected, os.ledger().open(), "fds open in " + os);
     }
 }
