@@ -37,7 +37,7 @@ import org.apache.pekko.actor.typed.SupervisorStrategy;
  */
 public final class MigrationCoordinator {
     /** The MDC key every log line of a migration carries. */
-    public static final String MDC_KEY = "migrationId";
+    public static final String MDC_KEY = dev.livetap.actors.MigrationMdc.KEY;
     /** Source-crash rule (semantic 7), in the target's error. */
     public static final String DEVICE_LOST =
             "the migration source went away before every section loaded: the TAP device is lost"

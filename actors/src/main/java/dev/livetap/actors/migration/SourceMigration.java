@@ -192,7 +192,7 @@ final class SourceMigration {
         rc.report().tell(new RunStateChange(rc.id(), RunState.FINISH_MIGRATE));
         rc.phaseTimer("stopping the queues", rc.timeouts().step());
         FanOut<VirtioNetActor.Stopped> stop = rc.askNics(1, "stop", VirtioNetActor.Stopped.class,
-                (nic, id) -> new VirtioNetActor.Stop(id, rc.nicReplies().narrow()));
+                (nic, id) -> new VirtioNetActor.Stop(id, rc.nicReplies().narrow(), rc.id()));
         SwitchOver s = new SwitchOver(f, channel, stop.nextRequestId(), Optional.of(stop), 0, Optional.empty(),
                 Optional.empty());
         if (!role.setup().pauseBeforeSwitchover()) {
@@ -204,7 +204,8 @@ final class SourceMigration {
     private static SwitchOver askSave(Role role, SwitchOver s) {
         SwitchoverStepEvent.step(role.rc(), SwitchoverStepEvent.SOURCE, "save asked");
         FanOut<VirtioNetActor.SaveResult> save = role.rc().askNics(s.nextRequestId(), "save", VirtioNetActor.SaveResult.class,
-                (nic, id) -> new VirtioNetActor.SaveSection(id, nic.backendTravels(), role.rc().nicReplies().narrow()));
+                (nic, id) -> new VirtioNetActor.SaveSection(id, nic.backendTravels(), role.rc().nicReplies().narrow(),
+                        role.rc().id()));
         return save.complete() ? saved(role, s.withSave(Optional.of(save), Optional.empty()), save.gathered())
                 : s.withSave(Optional.of(save), Optional.empty());
     }
@@ -398,7 +399,7 @@ final class SourceMigration {
         rc.closeAfter(s.channel(), s.channel().send(ReturnPath.completed(role.setup().vmRunning()), List.of()));
         boolean handedOver = false;
         for (Nic n : rc.nics()) {
-            n.ref().tell(new VirtioNetActor.Release());
+            n.ref().tell(new VirtioNetActor.Release(rc.id()));
             handedOver |= n.backendTravels();
         }
         long now = rc.clock().nanos();
@@ -438,7 +439,7 @@ final class SourceMigration {
         }
         rc.phaseTimer("rolling back", rc.timeouts().step());
         FanOut<VirtioNetActor.RolledBack> rollback = rc.askNics(nextRequestId, "rollback", VirtioNetActor.RolledBack.class,
-                (nic, id) -> new VirtioNetActor.Rollback(id, rc.nicReplies().narrow()));
+                (nic, id) -> new VirtioNetActor.Rollback(id, rc.nicReplies().narrow(), rc.id()));
         if (rollback.complete()) {
             rc.ctx().getSelf().tell(new RolledBack());
         }

@@ -128,7 +128,7 @@ final class TargetMigration {
                     rc.phaseTimer("describing the devices", rc.timeouts().step());
                     FanOut<VirtioNetActor.SectionSchema> describe = rc.askNics(1, "describe",
                             VirtioNetActor.SectionSchema.class, (nic, id) -> new VirtioNetActor.DescribeSection(id,
-                                    rc.nicReplies().narrow()));
+                                    rc.nicReplies().narrow(), rc.id()));
                     return describe.complete() ? listening(role, f, describe.gathered()) : describing(role, f, describe);
                 })))).onFailure(MigrationCoordinator.SUPERVISION);
     }
@@ -261,7 +261,7 @@ final class TargetMigration {
         }
         FanOut<VirtioNetActor.LoadResult> load = rc.askNic(r.nextRequestId(), index, "loading " + section.name(),
                 VirtioNetActor.LoadResult.class, (nic, id) -> new VirtioNetActor.LoadSection(id, section,
-                        rc.nicReplies().narrow()));
+                        rc.nicReplies().narrow(), rc.id()));
         return r.withLoad(Optional.of(load), index, load.nextRequestId());
     }
 
@@ -445,7 +445,7 @@ final class TargetMigration {
         }
         rc.phaseTimer("discarding", rc.timeouts().step());
         FanOut<VirtioNetActor.Discarded> discard = rc.askNics(nextRequestId, "discard", VirtioNetActor.Discarded.class,
-                (nic, id) -> new VirtioNetActor.Discard(id, rc.nicReplies().narrow()));
+                (nic, id) -> new VirtioNetActor.Discard(id, rc.nicReplies().narrow(), rc.id()));
         if (discard.complete()) {
             rc.ctx().getSelf().tell(new Discarded());
         }

@@ -39,7 +39,8 @@ final class NicStates {
      * A gather in flight and what follows it; {@code stop}: a stop gather, whose timeout ends the stop
      * (the saves stashed behind it are refused).
      */
-    record Job<R>(FanOut<R> gather, Then<R> then, boolean stop) {
+    /** @param migrationId the migration the gather runs for (its replies are handled with it in the MDC), or null */
+    record Job<R>(FanOut<R> gather, Then<R> then, boolean stop, String migrationId) {
     }
 
     /**

@@ -1,5 +1,6 @@
 package dev.livetap.actors.nic;
 
+import dev.livetap.actors.MigrationMdc;
 import dev.livetap.actors.options.PeerState;
 import dev.livetap.codec.Schema;
 import dev.livetap.codec.StateStruct;
@@ -44,7 +45,11 @@ public final class PeerBackend {
     }
 
     /** VM stop: stop reading on a frame boundary. */
-    public record Stop(long requestId, ActorRef<Stopped> replyTo) implements Command {
+    public record Stop(long requestId, ActorRef<Stopped> replyTo, String migrationId) implements Command, MigrationMdc.Tagged {
+        public Stop(long requestId, ActorRef<Stopped> replyTo) {
+            this(requestId, replyTo, null);
+        }
+
         /** Without a request id (an asker that matches nothing). */
         public Stop(ActorRef<Stopped> replyTo) {
             this(0, replyTo);
@@ -55,7 +60,11 @@ public final class PeerBackend {
     }
 
     /** VM run: read again. {@code reading} is false where the backend cannot (no fd, handed over). */
-    public record Start(long requestId, ActorRef<Started> replyTo) implements Command {
+    public record Start(long requestId, ActorRef<Started> replyTo, String migrationId) implements Command, MigrationMdc.Tagged {
+        public Start(long requestId, ActorRef<Started> replyTo) {
+            this(requestId, replyTo, null);
+        }
+
         /** Without a request id (an asker that matches nothing). */
         public Start(ActorRef<Started> replyTo) {
             this(0, replyTo);
@@ -66,7 +75,11 @@ public final class PeerBackend {
     }
 
     /** pre_save: lend the (stopped) backend's state to the stream; it stays the backend's until {@link Release}. */
-    public record Save(long requestId, ActorRef<SaveReply> replyTo) implements Command {
+    public record Save(long requestId, ActorRef<SaveReply> replyTo, String migrationId) implements Command, MigrationMdc.Tagged {
+        public Save(long requestId, ActorRef<SaveReply> replyTo) {
+            this(requestId, replyTo, null);
+        }
+
         /** Without a request id (an asker that matches nothing). */
         public Save(ActorRef<SaveReply> replyTo) {
             this(0, replyTo);
@@ -85,7 +98,11 @@ public final class PeerBackend {
     }
 
     /** pre_load, checks and post_load of an incoming state; its fds pass to the backend (closed on refusal). */
-    public record Load(long requestId, StateStruct state, ActorRef<LoadReply> replyTo) implements Command {
+    public record Load(long requestId, StateStruct state, ActorRef<LoadReply> replyTo, String migrationId) implements Command, MigrationMdc.Tagged {
+        public Load(long requestId, StateStruct state, ActorRef<LoadReply> replyTo) {
+            this(requestId, state, replyTo, null);
+        }
+
         /** Without a request id (an asker that matches nothing). */
         public Load(StateStruct state, ActorRef<LoadReply> replyTo) {
             this(0, state, replyTo);
@@ -104,11 +121,18 @@ public final class PeerBackend {
     }
 
     /** Source, the target answered {@code loaded} (or a migration without backend transfer completed): give the resource up. */
-    public record Release() implements Command {
+    public record Release(String migrationId) implements Command, MigrationMdc.Tagged {
+        public Release() {
+            this(null);
+        }
     }
 
     /** Source, the migration failed before {@code loaded}: take the state back, stopped. */
-    public record Rollback(long requestId, ActorRef<Stopped> replyTo) implements Command {
+    public record Rollback(long requestId, ActorRef<Stopped> replyTo, String migrationId) implements Command, MigrationMdc.Tagged {
+        public Rollback(long requestId, ActorRef<Stopped> replyTo) {
+            this(requestId, replyTo, null);
+        }
+
         /** Without a request id (an asker that matches nothing). */
         public Rollback(ActorRef<Stopped> replyTo) {
             this(0, replyTo);
@@ -116,7 +140,11 @@ public final class PeerBackend {
     }
 
     /** Target, the migration failed: close whatever arrived and wait again. */
-    public record Discard(long requestId, ActorRef<Discarded> replyTo) implements Command {
+    public record Discard(long requestId, ActorRef<Discarded> replyTo, String migrationId) implements Command, MigrationMdc.Tagged {
+        public Discard(long requestId, ActorRef<Discarded> replyTo) {
+            this(requestId, replyTo, null);
+        }
+
         /** Without a request id (an asker that matches nothing). */
         public Discard(ActorRef<Discarded> replyTo) {
             this(0, replyTo);

@@ -2,6 +2,7 @@ package dev.livetap.actors.nic;
 
 import dev.livetap.actors.RoutineLog;
 import dev.livetap.actors.FanOut;
+import dev.livetap.actors.MigrationMdc;
 import dev.livetap.actors.StateName;
 import dev.livetap.actors.Tracer;
 import dev.livetap.actors.guest.GuestActor;
@@ -84,13 +85,21 @@ public final class VirtioNetActor {
     }
 
     /** The schema the target's decoder loads this NIC's section with. */
-    public record DescribeSection(long requestId, ActorRef<SectionSchema> replyTo) implements Request {
+    public record DescribeSection(long requestId, ActorRef<SectionSchema> replyTo, String migrationId)
+            implements Request, MigrationMdc.Tagged {
+        public DescribeSection(long requestId, ActorRef<SectionSchema> replyTo) {
+            this(requestId, replyTo, null);
+        }
     }
 
     public record SectionSchema(long requestId, String deviceId, String sectionName, Schema schema) implements DeviceReply {
     }
 
-    public record Stop(long requestId, ActorRef<Stopped> replyTo) implements Request {
+    public record Stop(long requestId, ActorRef<Stopped> replyTo, String migrationId) implements Request, MigrationMdc.Tagged {
+        public Stop(long requestId, ActorRef<Stopped> replyTo) {
+            this(requestId, replyTo, null);
+        }
+
         public Stop(ActorRef<Stopped> replyTo) {
             this(0, replyTo);
         }
@@ -100,7 +109,12 @@ public final class VirtioNetActor {
     public record Stopped(long requestId, String deviceId, long lastStopNanos) implements DeviceReply {
     }
 
-    public record Start(long requestId, ActorRef<Started> replyTo) implements Request {
+    /** @param migrationId the migration that starts the VM (a target's autostart, a failed source's resume), or null */
+    public record Start(long requestId, ActorRef<Started> replyTo, String migrationId) implements Request, MigrationMdc.Tagged {
+        public Start(long requestId, ActorRef<Started> replyTo) {
+            this(requestId, replyTo, null);
+        }
+
         public Start(ActorRef<Started> replyTo) {
             this(0, replyTo);
         }
@@ -111,7 +125,12 @@ public final class VirtioNetActor {
     }
 
     /** Saves the section; the VM must be stopped. With {@code backendTravels} the peers' states go in {@code virtio-net-nic}. */
-    public record SaveSection(long requestId, boolean backendTravels, ActorRef<SaveResult> replyTo) implements Request {
+    public record SaveSection(long requestId, boolean backendTravels, ActorRef<SaveResult> replyTo, String migrationId)
+            implements Request, MigrationMdc.Tagged {
+        public SaveSection(long requestId, boolean backendTravels, ActorRef<SaveResult> replyTo) {
+            this(requestId, backendTravels, replyTo, null);
+        }
+
         public SaveSection(boolean backendTravels, ActorRef<SaveResult> replyTo) {
             this(0, backendTravels, replyTo);
         }
@@ -129,7 +148,12 @@ public final class VirtioNetActor {
     }
 
     /** Loads a section (its fds pass to this NIC: they are closed on refusal). */
-    public record LoadSection(long requestId, Section section, ActorRef<LoadResult> replyTo) implements Request {
+    public record LoadSection(long requestId, Section section, ActorRef<LoadResult> replyTo, String migrationId)
+            implements Request, MigrationMdc.Tagged {
+        public LoadSection(long requestId, Section section, ActorRef<LoadResult> replyTo) {
+            this(requestId, section, replyTo, null);
+        }
+
         public LoadSection(Section section, ActorRef<LoadResult> replyTo) {
             this(0, section, replyTo);
         }
@@ -146,11 +170,19 @@ public final class VirtioNetActor {
     }
 
     /** Source: the target answered {@code loaded}; every peer gives its resource up. */
-    public record Release() implements Command {
+    public record Release(String migrationId) implements Command, MigrationMdc.Tagged {
+        public Release() {
+            this(null);
+        }
     }
 
     /** Source: the migration failed; every peer takes its state back, stopped. */
-    public record Rollback(long requestId, ActorRef<RolledBack> replyTo) implements Request {
+    public record Rollback(long requestId, ActorRef<RolledBack> replyTo, String migrationId)
+            implements Request, MigrationMdc.Tagged {
+        public Rollback(long requestId, ActorRef<RolledBack> replyTo) {
+            this(requestId, replyTo, null);
+        }
+
         public Rollback(ActorRef<RolledBack> replyTo) {
             this(0, replyTo);
         }
@@ -160,7 +192,11 @@ public final class VirtioNetActor {
     }
 
     /** Target: the migration failed; every peer closes what it received. */
-    public record Discard(long requestId, ActorRef<Discarded> replyTo) implements Request {
+    public record Discard(long requestId, ActorRef<Discarded> replyTo, String migrationId)
+            implements Request, MigrationMdc.Tagged {
+        public Discard(long requestId, ActorRef<Discarded> replyTo) {
+            this(requestId, replyTo, null);
+        }
     }
 
     public record Discarded(long requestId, String deviceId, int closed) implements DeviceReply {
@@ -224,7 +260,7 @@ public final class VirtioNetActor {
     /** A NIC that passed {@link #realizeCheck}; reports {@link Realized} or {@link RealizeFailed} to {@code realized}. */
     public static Behavior<Command> create(NicConfig config, PeerBackendFactory factory, FdInspector fds,
             ActorRef<RealizeResult> realized) {
-        return Behaviors.supervise(Behaviors.<Command>setup(ctx -> Behaviors.withStash(STASH_CAPACITY, stash -> Behaviors.withTimers(timers -> {
+        return Behaviors.supervise(MigrationMdc.perMessage(Command.class, Behaviors.<Command>setup(ctx -> Behaviors.withStash(STASH_CAPACITY, stash -> Behaviors.withTimers(timers -> {
             boolean waiting;
             List<ActorRef<PeerBackend.Command>> peers = new ArrayList<>();
             ActorRef<GuestActor.Command> guest;
@@ -262,7 +298,7 @@ public final class VirtioNetActor {
                         });
             }
             return next(nic, s);
-        })))).onFailure(SUPERVISION);
+        }))))).onFailure(SUPERVISION);
     }
 
     // ------------------------------------------------------------------ implementation
@@ -320,7 +356,7 @@ public final class VirtioNetActor {
                             return st;
                         })))
                 .onMessage(Stop.class, m -> next(nic, askPeers(nic, s.withStops(s.stopsInFlight() + 1), "stop",
-                        PeerBackend.Stopped.class, (q, id) -> new PeerBackend.Stop(id, nic.peerReplies().narrow()), true,
+                        PeerBackend.Stopped.class, (q, id) -> new PeerBackend.Stop(id, nic.peerReplies().narrow(), m.migrationId()), true,
                         (st, rs) -> {
                             long last = 0;
                             for (PeerBackend.Stopped r : rs) {
@@ -330,7 +366,7 @@ public final class VirtioNetActor {
                             return st.withStops(st.stopsInFlight() - 1);
                         })))
                 .onMessage(Start.class, m -> next(nic, askPeers(nic, s, "start", PeerBackend.Started.class,
-                        (q, id) -> new PeerBackend.Start(id, nic.peerReplies().narrow()), false, (st, rs) -> {
+                        (q, id) -> new PeerBackend.Start(id, nic.peerReplies().narrow(), m.migrationId()), false, (st, rs) -> {
                             long last = 0;
                             int reading = 0;
                             for (PeerBackend.Started r : rs) {
@@ -342,11 +378,11 @@ public final class VirtioNetActor {
                         })))
                 .onMessage(LoadSection.class, m -> next(nic, onLoad(nic, s, m)))
                 .onMessage(Release.class, m -> {
-                    nic.peers().forEach(p -> p.tell(new PeerBackend.Release()));
+                    nic.peers().forEach(p -> p.tell(new PeerBackend.Release(m.migrationId())));
                     return Behaviors.same();
                 })
                 .onMessage(Discard.class, m -> next(nic, askPeers(nic, s, "discard", PeerBackend.Discarded.class,
-                        (q, id) -> new PeerBackend.Discard(id, nic.peerReplies().narrow()), false, (st, rs) -> {
+                        (q, id) -> new PeerBackend.Discard(id, nic.peerReplies().narrow(), m.migrationId()), false, (st, rs) -> {
                             int closed = 0;
                             for (PeerBackend.Discarded r : rs) {
                                 closed += r.closedSomething() ? 1 : 0;
@@ -372,13 +408,18 @@ public final class VirtioNetActor {
 
     private static State rollback(Nic nic, State s, Rollback m) {
         return askPeers(nic, s.withRollback(), "rollback", PeerBackend.Stopped.class,
-                (q, id) -> new PeerBackend.Rollback(id, nic.peerReplies().narrow()), false, (st, rs) -> {
+                (q, id) -> new PeerBackend.Rollback(id, nic.peerReplies().narrow(), m.migrationId()), false, (st, rs) -> {
                     m.replyTo().tell(new RolledBack(m.requestId(), nic.id()));
                     return st;
                 });
     }
 
+    /** With the save's migration id in the MDC: a stashed save is handled inside another message's handling. */
     private static State onSave(Nic nic, State s, SaveSection m) {
+        return MigrationMdc.with(m.migrationId(), () -> save(nic, s, m));
+    }
+
+    private static State save(Nic nic, State s, SaveSection m) {
         if (!m.backendTravels()) {
             return askGuest(nic, s, (st, g) -> {
                 m.replyTo().tell(new SectionSaved(m.requestId(), nic.id(), section(nic, st.hostFeatures(), g.get(0).state(),
@@ -403,7 +444,7 @@ public final class VirtioNetActor {
                 return st.withDescribed(key, null);
             }
             return askPeers(nic, st, "save", PeerBackend.SaveReply.class,
-                    (q, id) -> new PeerBackend.Save(id, nic.peerReplies().narrow()), false, (st2, rs) -> {
+                    (q, id) -> new PeerBackend.Save(id, nic.peerReplies().narrow(), m.migrationId()), false, (st2, rs) -> {
                         List<PeerBackend.Description> ds = st2.described().get(key);
                         if (ds == null) {
                             throw new IllegalStateException(nic.id() + ": the queues saved before they described themselves");
@@ -474,7 +515,7 @@ public final class VirtioNetActor {
         }
         List<StateStruct> peerStates = nic.getArray("peers");
         return askPeers(n, s, "load", PeerBackend.LoadReply.class,
-                (q, id) -> new PeerBackend.Load(id, peerStates.get(q), n.peerReplies().narrow()), false, (s1, rs) -> {
+                (q, id) -> new PeerBackend.Load(id, peerStates.get(q), n.peerReplies().narrow(), m.migrationId()), false, (s1, rs) -> {
                     StringBuilder failures = new StringBuilder();
                     long every = VirtioNetFeatures.FULL;
                     for (PeerBackend.LoadReply r : rs) {
@@ -488,7 +529,7 @@ public final class VirtioNetActor {
                     if (failures.length() > 0) {
                         // the queues that did load hold fds from the stream: close them too
                         return askPeers(n, s1, "discard", PeerBackend.Discarded.class,
-                                (q, id) -> new PeerBackend.Discard(id, n.peerReplies().narrow()), false, (s2, ds) -> {
+                                (q, id) -> new PeerBackend.Discard(id, n.peerReplies().narrow(), m.migrationId()), false, (s2, ds) -> {
                                     m.replyTo().tell(new SectionLoadFailed(m.requestId(), n.id(), failures.toString()));
                                     return s2;
                                 });
@@ -513,7 +554,7 @@ public final class VirtioNetActor {
         }
         FanOut<R> f = FanOut.scatter(what, type, s.nextRequestId(), names, nic.peers(), request, nic.timers(),
                 nic.config().timeout(), GatherTimedOut::new);
-        return started(s, new Job<>(f, then, stop));
+        return started(s, new Job<>(f, then, stop, MigrationMdc.current()));
     }
 
     private static State askGuest(Nic nic, State s, Then<GuestActor.GuestSnapshot> then) {
@@ -521,7 +562,7 @@ public final class VirtioNetActor {
                 s.nextRequestId(), List.of("0"), List.of(nic.guest()),
                 (i, id) -> new GuestActor.Snapshot(id, nic.guestReplies()), nic.timers(), nic.config().timeout(),
                 GatherTimedOut::new);
-        return started(s, new Job<>(f, then, false));
+        return started(s, new Job<>(f, then, false, MigrationMdc.current()));
     }
 
     private static <R> State started(State s, Job<R> job) {
@@ -538,7 +579,8 @@ public final class VirtioNetActor {
         for (int i = 0; i < s.jobs().size(); i++) {
             Job<?> job = s.jobs().get(i);
             if (job.gather().owns(requestId)) {
-                return next(nic, offer(nic, s, i, job, requestId, reply));
+                int index = i;
+                return MigrationMdc.with(job.migrationId(), () -> next(nic, offer(nic, s, index, job, requestId, reply)));
             }
         }
         nic.ctx().getLog().debug("{}: late reply {} (request {}) dropped", nic.id(), reply.getClass().getSimpleName(),
@@ -550,7 +592,7 @@ public final class VirtioNetActor {
         FanOut.Outcome<R> o = job.gather().offer(requestId, reply, nic.timers());
         List<Job<?>> jobs = new ArrayList<>(s.jobs());
         if (o instanceof FanOut.Waiting<R> w) {
-            jobs.set(index, new Job<>(w.next(), job.then(), job.stop()));
+            jobs.set(index, new Job<>(w.next(), job.then(), job.stop(), job.migrationId()));
             return s.withJobs(jobs);
         }
         if (o instanceof FanOut.Gathered<R> g) {
@@ -571,20 +613,24 @@ public final class VirtioNetActor {
     private static Behavior<Command> onTimeout(Nic nic, State s, long firstRequestId) {
         for (Job<?> job : s.jobs()) {
             if (job.gather().firstRequestId() == firstRequestId) {
-                FanOut.TimedOut t = job.gather().timedOut();
-                nic.ctx().getLog().warn("{}: {} of queue {} failed: no {} within the timeout", nic.id(), t.what(),
-                        t.missing().get(0), t.replyType());
-                List<Job<?>> jobs = new ArrayList<>(s.jobs());
-                jobs.remove(job);
-                State next = s.withJobs(jobs);
-                if (job.stop()) {
-                    refuseStashedSaves(nic, "the stop failed before the save");
-                    next = next.withStops(next.stopsInFlight() - 1);
-                }
-                return next(nic, next);
+                return MigrationMdc.with(job.migrationId(), () -> timedOut(nic, s, job));
             }
         }
         return Behaviors.same();
+    }
+
+    private static Behavior<Command> timedOut(Nic nic, State s, Job<?> job) {
+        FanOut.TimedOut t = job.gather().timedOut();
+        nic.ctx().getLog().warn("{}: {} of queue {} failed: no {} within the timeout", nic.id(), t.what(),
+                t.missing().get(0), t.replyType());
+        List<Job<?>> jobs = new ArrayList<>(s.jobs());
+        jobs.remove(job);
+        State next = s.withJobs(jobs);
+        if (job.stop()) {
+            refuseStashedSaves(nic, "the stop failed before the save");
+            next = next.withStops(next.stopsInFlight() - 1);
+        }
+        return next(nic, next);
     }
 
     private static void refuseStashedSaves(Nic nic, String reason) {

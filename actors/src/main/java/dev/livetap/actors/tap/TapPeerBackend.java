@@ -1,5 +1,6 @@
 package dev.livetap.actors.tap;
 
+import dev.livetap.actors.MigrationMdc;
 import dev.livetap.actors.nic.PeerBackend;
 import dev.livetap.actors.options.PeerState;
 import dev.livetap.actors.nic.VirtioNetFeatures;
@@ -88,7 +89,8 @@ public final class TapPeerBackend {
             } else {
                 throw new IllegalArgumentException("unknown peer-backend request " + msg);
             }
-            return target.apply(ctx, request);
+            // the queue's lines for a migration's request carry its id (same actor: the queue handles it inside this call)
+            return MigrationMdc.with(MigrationMdc.of(msg).get(MigrationMdc.KEY), () -> target.apply(ctx, request));
         }
     }
 }

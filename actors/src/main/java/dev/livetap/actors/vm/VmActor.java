@@ -434,8 +434,13 @@ public final class VmActor {
 
     /** VM run: every queue reads again; the last one to start marks the end of the target's downtime. */
     static VmState startNics(Env e, VmState s, boolean byCont, Optional<ActorRef<VmReply>> replyTo) {
-        return askNics(e, s, "start", VirtioNetActor.Started.class, VirtioNetActor.Start::new,
-                new VmState.StartVm(byCont, replyTo));
+        return startNics(e, s, byCont, replyTo, null);
+    }
+
+    /** @param migrationId the migration that starts the VM (its queues log their start with it), or null */
+    static VmState startNics(Env e, VmState s, boolean byCont, Optional<ActorRef<VmReply>> replyTo, String migrationId) {
+        return askNics(e, s, "start", VirtioNetActor.Started.class,
+                (requestId, r) -> new VirtioNetActor.Start(requestId, r, migrationId), new VmState.StartVm(byCont, replyTo));
     }
 
     static VmState changeRunState(Env e, VmState s, RunState next) {

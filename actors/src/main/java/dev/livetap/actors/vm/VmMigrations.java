@@ -177,7 +177,7 @@ final class VmMigrations {
         // QEMU (migration_iteration_finish): a source that was running when it stopped resumes by
         // itself after a failure or cancel, after the MIGRATION event; one that was paused stays paused
         if (!f.succeeded() && next.outgoing() && next.runState() == RunState.PAUSED && next.autostart()) {
-            next = VmActor.startNics(e, next, false, Optional.empty());
+            next = VmActor.startNics(e, next, false, Optional.empty(), f.info().migrationId());
         }
         return next;
     }
@@ -212,7 +212,7 @@ final class VmMigrations {
         }
         VmState next = s.withDevices(devices);
         // the run state travels (QEMU's global_state): a source that was paused gives a paused target
-        return s.autostart() && f.peerConfirmed() && f.sourceRunning() ? VmActor.startNics(e, next, false, Optional.empty())
-                : VmActor.changeRunState(e, next, RunState.PAUSED);
+        return s.autostart() && f.peerConfirmed() && f.sourceRunning() ? VmActor.startNics(e, next, false, Optional.empty(),
+                f.info().migrationId()) : VmActor.changeRunState(e, next, RunState.PAUSED);
     }
 }

@@ -1,0 +1,61 @@
+package dev.livetap.actors;
+
+import java.util.Map;
+import java.util.function.Supplier;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.slf4j.MDC;
+
+/**
+ * The migration id in the MDC ({@value #KEY}) of the lines a device logs for a migration: the
+ * messages a migration role sends its NICs, and those the NICs send their queues, carry the id
+ * ({@link Tagged}); the device puts it in the MDC while it handles them.
+ */
+public final class MigrationMdc {
+    /** The MDC key every log line of a migration carries. */
+    public static final String KEY = "migrationId";
+
+    /** A message sent for a migration; {@code migrationId} is null when none is in progress. */
+    public interface Tagged {
+        String migrationId();
+    }
+
+    private MigrationMdc() {
+    }
+
+    /** The migration id in this thread's MDC, or null. */
+    public static String current() {
+        return MDC.get(KEY);
+    }
+
+    /** {@code behavior} with {@value #KEY} in the MDC while it handles a {@link Tagged} message that has an id. */
+    public static <T> Behavior<T> perMessage(Class<T> type, Behavior<T> behavior) {
+        return Behaviors.withMdc(type, MigrationMdc::of, behavior);
+    }
+
+    /** The MDC of one message: its migration id, if it carries one. */
+    public static Map<String, String> of(Object message) {
+        if (message instanceof Tagged t && t.migrationId() != null) {
+            return Map.of(KEY, t.migrationId());
+        }
+        return Map.of();
+    }
+
+    /** Runs {@code body} with {@code migrationId} (if not null) in the MDC, restoring the previous value after. */
+    public static <T> T with(String migrationId, Supplier<T> body) {
+        if (migrationId == null) {
+            return body.get();
+        }
+        String before = MDC.get(KEY);
+        MDC.put(KEY, migrationId);
+        try {
+            return body.get();
+        } finally {
+            if (before == null) {
+                MDC.remove(KEY);
+            } else {
+                MDC.put(KEY, before);
+            }
+        }
+    }
+}
