@@ -140,7 +140,14 @@ class VmmFailureEndToEndTest {
         t.execute("device_add", args().put("driver", "virtio-net-pci").put("id", "nic0").put("netdev", "net0")
                 .put("mq", true).put("mac", "52:54:00:12:34:56"));
         List<String> before = ProcessCensus.targetsBesideTheJvmsOwn(source.pid()).orElseThrow();
-        LocalMigration.Result r = LocalMigration.run(LocalMigration.Options.of(source.qmpSocket(), t.qmpSocket()), line -> { });
+        // exit-on-error=false: the target stays after its failure, so that its own status can be read
+        LocalMigration.Result r = LocalMigration.run(LocalMigration.Options.of(source.qmpSocket(), t.qmpSocket()), line -> { },
+                new LocalMigration.Hooks() {
+                    @Override
+                    public boolean targetStaysAfterFailure() {
+                        return true;
+                    }
+                });
         assertEquals("failed", r.status(), LocalMigration.format(r));
         assertTrue(String.valueOf(r.error()).contains("Failed to setup vhost during TAP post-load"),
                 () -> "the target's post_load failure travels back on the return path: " + r.error()
