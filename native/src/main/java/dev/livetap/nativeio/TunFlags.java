@@ -19,6 +19,8 @@ public final class TunFlags {
     public static final int TUN_F_UFO = 0x10;
     public static final int TUN_F_USO4 = 0x20;
     public static final int TUN_F_USO6 = 0x40;
+    /** UDP tunnel (e.g. VXLAN) segmentation offload, Linux 6.17 and later; older kernels refuse the bit (EINVAL). */
+    public static final int TUN_F_UDP_TUNNEL_GSO = 0x080;
 
     /** The usual livetap queue: a TAP without packet info, with a virtio_net_hdr. */
     public static final int TAP_VNET_MQ = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | IFF_MULTI_QUEUE;

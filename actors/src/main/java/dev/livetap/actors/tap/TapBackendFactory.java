@@ -110,11 +110,13 @@ public final class TapBackendFactory implements PeerBackendFactory {
         } else {
             fds = os.tun().openQueues(ifname, n, new TapQueueConfig(options.id(), ifname, 0, n, vnetHdr).flags());
         }
+        // has_ufo/has_uso/has_tunnel of net-tap are the device's: probed once, on the first queue
+        TapFeatures features = fds.isEmpty() ? TapFeatures.NONE : TapFeatures.probe(os.tun(), fds.get(0));
         for (int q = 0; q < n; q++) {
             TapQueueConfig config = new TapQueueConfig(options.id(), ifname, q, n, vnetHdr);
             Behavior<TapActor.Command> tap = TapActor.opened(config, os,
                     (java.util.function.Consumer<TapActor.Received>) r -> guest.tell(new GuestActor.Rx(r)),
-                    fds.get(q), TapFeatures.NONE);
+                    fds.get(q), features);
             out.add(TapPeerBackend.create(tap, q, PeerState.CONNECTED, vnetHdr));
         }
         return out;

@@ -553,6 +553,18 @@ public abstract class OsContractTest {
     }
 
     @Test
+    void tunSetOffloadTakesKnownBitsRefusesUnknownOnesAndZeroClears() {
+        assumeTapAvailable();
+        List<OwnedFd> qs = openTapQueues(TAP, 1, TunFlags.TAP_VNET_MQ);
+        qs.forEach(this::track);
+        os.tun().setOffload(qs.get(0), TunFlags.TUN_F_CSUM | TunFlags.TUN_F_TSO4 | TunFlags.TUN_F_TSO6 | TunFlags.TUN_F_UFO);
+        NativeException unknown = assertThrows(NativeException.class, () -> os.tun().setOffload(qs.get(0), 1 << 30),
+                "a bit no kernel knows is refused");
+        assertEquals(22, unknown.errno(), "EINVAL: " + unknown.getMessage());
+        os.tun().setOffload(qs.get(0), 0);
+    }
+
+    @Test
     void detachedQueueReportsIffDetachQueue() {
         assumeTapAvailable();
         List<OwnedFd> qs = openTapQueues(TAP, 2, TunFlags.TAP_VNET_MQ);

@@ -30,6 +30,29 @@ class JnaOsContractTest extends OsContractTest {
     private static final Duration CHILD_MAX = Duration.ofSeconds(30);
     private static NetworkNamespace netns;
 
+    /**
+     * The TAP feature probe (QEMU's trial TUNSETOFFLOAD) on the real kernel: UFO since Linux 4.17 (tun
+     * accepts the bit again), USO since 6.2, UDP tunnel GSO since 6.17; the probe leaves no offload.
+     */
+    @org.junit.jupiter.api.Test
+    void tapFeatureProbeFindsWhatThisKernelOffers() {
+        assumeTapAvailable();
+        List<OwnedFd> qs = openTapQueues("ltprobe0", 1, dev.livetap.nativeio.TunFlags.TAP_VNET_MQ);
+        try {
+            dev.livetap.actors.tap.TapFeatures f = dev.livetap.actors.tap.TapFeatures.probe(JnaOs.instance().tun(), qs.get(0));
+            String[] v = System.getProperty("os.version").split("[.-]");
+            int kernel = Integer.parseInt(v[0]) * 1000 + Integer.parseInt(v[1]);
+            System.out.println("TapFeatures on Linux " + System.getProperty("os.version") + ": " + f);
+            org.junit.jupiter.api.Assertions.assertEquals(kernel >= 4017, f.hasUfo(), "has_ufo on " + System.getProperty("os.version"));
+            org.junit.jupiter.api.Assertions.assertEquals(kernel >= 6002, f.hasUso(), "has_uso on " + System.getProperty("os.version"));
+            org.junit.jupiter.api.Assertions.assertEquals(kernel >= 6017, f.hasTunnel(), "has_tunnel on " + System.getProperty("os.version"));
+            org.junit.jupiter.api.Assertions.assertEquals(f, dev.livetap.actors.tap.TapFeatures.probe(JnaOs.instance().tun(), qs.get(0)),
+                    "probing again finds the same: the first probe changed nothing it tests");
+        } finally {
+            qs.forEach(OwnedFd::close);
+        }
+    }
+
     @Override
     protected Os createOs() {
         Os os = JnaOs.instance();
