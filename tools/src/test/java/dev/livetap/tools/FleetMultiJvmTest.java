@@ -58,7 +58,7 @@ class FleetMultiJvmTest {
             this.jvms = jvms;
             int port = freePort();
             seed = "pekko://livetap-fleet@127.0.0.1:" + port;
-            ChildJvm coordinator = ChildJvm.builder(LivetapCommand.class)
+            ChildJvm coordinator = cli()
                     .args("fleet", "node", "--journal", dir.resolve("journal").toString(), "--port", String.valueOf(port)).start();
             jvms.add(coordinator);
             // generation 0, as a host has it before the agent comes: one detached livetap vmm per VM with a real TAP
@@ -82,7 +82,7 @@ class FleetMultiJvmTest {
         }
 
         ChildJvm agent(int budget, int vms) {
-            ChildJvm agent = ChildJvm.builder(LivetapCommand.class).args("agent", "--host", "h1", "--seed-nodes", seed,
+            ChildJvm agent = cli().args("agent", "--host", "h1", "--seed-nodes", seed,
                     "--vmm-dir", vmmDir.toString(), "--netns", ns.name(), "--budget", String.valueOf(budget),
                     "--port", String.valueOf(agentPort)).start();
             jvms.add(agent);
@@ -91,7 +91,7 @@ class FleetMultiJvmTest {
         }
 
         void startPlan(int maxFailures) throws IOException {
-            ChildJvm start = ChildJvm.builder(LivetapCommand.class).args("fleet", "start", "--seed-nodes", seed,
+            ChildJvm start = cli().args("fleet", "start", "--seed-nodes", seed,
                     "--hosts", "h1", "--max-failures", String.valueOf(maxFailures), "--json").start();
             jvms.add(start);
             assertEquals(0, start.waitFor(WAIT), start.describe());
@@ -154,7 +154,7 @@ class FleetMultiJvmTest {
                 assertEquals(VMS, status.finished().size(), status.toString());
                 assertTrue(status.finished().values().stream().allMatch(UpgradeCoordinator.StepRecord::completed), status.toString());
                 fleet.checkEveryVm(VMS, status);
-                ChildJvm statusCli = ChildJvm.builder(LivetapCommand.class).args("fleet", "status", "--seed-nodes", fleet.seed,
+                ChildJvm statusCli = cli().args("fleet", "status", "--seed-nodes", fleet.seed,
                         "--json").start();
                 jvms.add(statusCli);
                 assertEquals(0, statusCli.waitFor(WAIT), statusCli.describe());
@@ -233,6 +233,14 @@ class FleetMultiJvmTest {
         } catch (IOException e) {
             throw new java.io.UncheckedIOException(e);
         }
+    }
+
+    /**
+     * A `livetap` command as it runs for a user: with the CLI's own logging configuration (stderr),
+     * not the test logging configuration testbed's test-jar brings onto this class path (stdout).
+     */
+    private static ChildJvm.Builder cli() {
+        return ChildJvm.builder(LivetapCommand.class).jvmOption("-Dlogback.configurationFile=logback.xml");
     }
 
     private static String lastLine(String text) {

@@ -54,6 +54,9 @@ public record FleetConfig(String host, int port, List<String> seedNodes, String 
                   loglevel = INFO
                   loggers = ["org.apache.pekko.event.slf4j.Slf4jLogger"]
                   logging-filter = "org.apache.pekko.event.slf4j.Slf4jLoggingFilter"
+                  # Pekko's own stdout logger speaks before SLF4J starts and after it stops (a leaving
+                  # member's shutdown): stdout belongs to the commands' output (--json), so it stays off
+                  stdout-loglevel = OFF
                   actor.provider = cluster
                   actor.serialization-bindings {
                     "dev.livetap.fleet.FleetSerializable" = jackson-cbor

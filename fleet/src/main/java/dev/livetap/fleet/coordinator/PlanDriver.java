@@ -48,7 +48,7 @@ public final class PlanDriver {
     }
 
     /** The driver's protocol (local: it only talks to its parent and, through adapters, to agents). */
-    public sealed interface Command permits Drive, AgentsChanged, HostDescribed, Granted, StepAnswered, Retry {
+    public sealed interface Command permits Drive, AgentsChanged, HostDescribed, Granted, StepAnswered, AskHostAgain {
     }
 
     /**
@@ -78,7 +78,7 @@ public final class PlanDriver {
     record StepAnswered(String host, HostAgent.StepReply reply) implements Command {
     }
 
-    record Retry(String host) implements Command {
+    record AskHostAgain(String host) implements Command {
     }
 
     /** One host being upgraded: VMs not yet asked for, steps out (VM → id). */
@@ -136,7 +136,7 @@ public final class PlanDriver {
                 .onMessage(HostDescribed.class, this::onDescribed)
                 .onMessage(Granted.class, this::onGranted)
                 .onMessage(StepAnswered.class, this::onAnswered)
-                .onMessage(Retry.class, r -> {
+                .onMessage(AskHostAgain.class, r -> {
                     HostWork w = active.get(r.host());
                     if (w != null && !w.described) {
                         describe(r.host(), w);
@@ -239,7 +239,7 @@ public final class PlanDriver {
         w.asking = false;
         if (c.vms() == null) {
             LOG.warn("host {}: asking its agent for its VMs failed ({}); retrying", c.host(), c.error());
-            timers.startSingleTimer(new Retry(c.host()), settings.retryAfter());
+            timers.startSingleTimer(new AskHostAgain(c.host()), settings.retryAfter());
             return Behaviors.same();
         }
         w.described = true;
