@@ -54,10 +54,11 @@ class VmReplyOrderTest {
                     "QEMU announces setup before it binds, even when the bind fails");
 
             target.migrateIncoming("unix:" + sock).toCompletableFuture().get(T, TimeUnit.SECONDS);
-            OwnedFd peer = JnaOs.instance().unix().connect(sock); // no retry: listening when the stage completed
-            peer.close();
+            // read before connecting: the connection is the target's news (MIGRATION active), at any moment after it
             assertEquals(List.of("MIGRATION setup", "MIGRATION setup"), events.stream().map(VmReplyOrderTest::token).toList(),
                     "setup is announced before the reply, as QEMU's qemu_start_incoming_migration does");
+            OwnedFd peer = JnaOs.instance().unix().connect(sock); // no retry: listening when the stage completed
+            peer.close();
         } finally {
             Files.deleteIfExists(sock);
             Files.deleteIfExists(dir.resolve("in.sock.lock"));
