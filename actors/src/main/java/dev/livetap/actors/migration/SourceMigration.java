@@ -68,7 +68,22 @@ final class SourceMigration {
 
     /** What the role keeps for its whole life. */
     private record Role(RoleContext rc, SourceSetup setup, Materializer materializer,
-            CompletableFuture<List<Section>> sectionsToSend) {
+            CompletableFuture<List<Section>> sectionsToSend, StreamProgress stream) {
+    }
+
+    /**
+     * Whether the migration stream runs. Its end is a piped message that may come after the role
+     * has finished (the target can answer {@code loaded} before the last write's completion is
+     * told): the role stays until it has come, so it never reaches a stopped actor as a dead
+     * letter. Touched only by this actor (the pipe's adapter runs in the actor).
+     */
+    private static final class StreamProgress {
+        private boolean started;
+        private boolean ended;
+
+        boolean running() {
+            return started && !ended;
+        }
     }
 
     /** The switch-over in progress: the open gathers and what they gave so far. */
@@ -105,7 +120,8 @@ final class SourceMigration {
                             setup.clock(), setup.timeouts());
                     Figures f = Figures.start(setup.migrationId(), setup.clock().nanos());
                     // created at setup, not in the switch-over: creating one spawns an actor (profile-switchover.md)
-                    Role role = new Role(rc, setup, Materializer.createMaterializer(ctx), new CompletableFuture<>());
+                    Role role = new Role(rc, setup, Materializer.createMaterializer(ctx), new CompletableFuture<>(),
+                            new StreamProgress());
                     return settingUp(role, rc.status(f, MigrationStatus.SETUP));
                 })))).onFailure(MigrationCoordinator.SUPERVISION);
     }
@@ -163,6 +179,7 @@ final class SourceMigration {
      */
     private static void startStream(Role role, FrameChannel channel) {
         ActorRef<Command> self = role.rc().ctx().getSelf();
+        role.stream().started = true;
         role.rc().ctx().pipeToSelf(MigrationStreamFlows.onStreamDispatcher(Source.completionStage(role.sectionsToSend())
                         .mapConcat(list -> list)
                         .via(MigrationStreamFlows.encoder(role.setup().header()))
@@ -174,7 +191,10 @@ final class SourceMigration {
                             return p.first();
                         })
                         .toMat(MigrationStreamFlows.toChannel(channel), Keep.right())).run(role.materializer()),
-                (done, ex) -> ex == null ? new StreamSent() : new StreamSendFailed(ex));
+                (done, ex) -> {
+                    role.stream().ended = true;
+                    return ex == null ? new StreamSent() : new StreamSendFailed(ex);
+                });
     }
 
     /**
@@ -358,6 +378,11 @@ final class SourceMigration {
                 ? held(role, s) : switchOver(role, s);
     }
 
+    private static Behavior<Command> lateStreamEvent(RoleContext rc, Command m) {
+        rc.ctx().getLog().debug("migration {}: late {} ignored", rc.id(), m.getClass().getSimpleName());
+        return Behaviors.same();
+    }
+
     private static Behavior<Command> late(RoleContext rc, NicReply m) {
         rc.dropLate(m.reply());
         return Behaviors.same();
@@ -491,19 +516,31 @@ final class SourceMigration {
         RoutineLog.info(rc.ctx().getLog(), "migration {}: status {}{}", rc.id(), e.end().qmpName(), error == null ? "" : " (" + error + ")");
         rc.report().tell(new Progress(info));
         rc.report().tell(new Finished(info, false, false, false));
-        return e.queuesStopped() ? Behaviors.stopped() : ended(role, "ended");
+        return e.queuesStopped() && !role.stream().running() ? Behaviors.stopped() : ended(role, "ended");
     }
 
     /**
      * The end, with the channel handed to {@link RoleContext#closeAfter} (or closed): stopping from
      * a state that owns the channel would close it at once in its {@code PostStop} and drop the
-     * last frame, so the actor stops from here, one message later.
+     * last frame, so the actor stops from here, one message later - or, while the stream still
+     * runs, once its end is told (bounded by the step timeout: the channel is closed, so it ends).
      */
     private static Behavior<Command> ended(Role role, String state) {
-        role.rc().ctx().getSelf().tell(new MigrationEvents.Ended());
+        RoleContext rc = role.rc();
+        if (role.stream().running()) {
+            rc.phaseTimer("ending the migration stream", rc.timeouts().step());
+        } else {
+            rc.ctx().getSelf().tell(new MigrationEvents.Ended());
+        }
         return common(role, Optional.empty(), Behaviors.receive(Command.class)
                 .onMessage(GetState.class, m -> stateIs(m, state))
                 .onMessage(MigrationEvents.Ended.class, m -> Behaviors.stopped())
+                .onMessage(StreamSent.class, m -> Behaviors.stopped())
+                .onMessage(StreamSendFailed.class, m -> Behaviors.stopped())
+                .onMessage(PhaseTimedOut.class, m -> {
+                    rc.ctx().getLog().debug("migration {}: stopping before the stream told its end", rc.id());
+                    return Behaviors.stopped();
+                })
                 .onMessage(ReturnClosed.class, m -> Behaviors.same()), r -> Behaviors.same()); // closeAfter's own close
     }
 
@@ -513,8 +550,8 @@ final class SourceMigration {
     }
 
     /**
-     * What every state handles alike: frames and sections no state expects are closed, anything
-     * else is unhandled (DEBUG); a NIC that stops fails the migration; a stop from outside closes the
+     * What every state handles alike: frames and sections no state expects are closed, the
+     * stream's late progress is dropped (DEBUG), anything else is unhandled (a dead-letter notice); a NIC that stops fails the migration; a stop from outside closes the
      * channel this state still owns.
      */
     private static Behavior<Command> common(Role role, Optional<FrameChannel> owned, BehaviorBuilder<Command> b,
@@ -529,8 +566,12 @@ final class SourceMigration {
                     return Behaviors.same();
                 })
                 .onMessage(NicReply.class, m -> late(rc, m))
+                // the stream's progress told after the state that waited for it (a failure came first)
+                .onMessage(StreamStarted.class, m -> lateStreamEvent(rc, m))
+                .onMessage(StreamSent.class, m -> lateStreamEvent(rc, m))
+                .onMessage(StreamSendFailed.class, m -> lateStreamEvent(rc, m))
                 .onAnyMessage(m -> {
-                    // not this state's: Pekko publishes it as unhandled (DEBUG), the state does not change
+                    // not this state's: Pekko publishes it as unhandled (logged as a dead letter), the state does not change
                     rc.ctx().getLog().debug("migration {}: {} not handled in this state", rc.id(), m.getClass().getSimpleName());
                     return Behaviors.unhandled();
                 })

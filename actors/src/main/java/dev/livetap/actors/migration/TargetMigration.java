@@ -516,7 +516,7 @@ final class TargetMigration {
 
     /**
      * What every state handles alike: frames and sections no state expects are closed, anything
-     * else is unhandled (DEBUG); a NIC that stops fails the migration. On stop (from outside too):
+     * else is unhandled (a dead-letter notice); a NIC that stops fails the migration. On stop (from outside too):
      * the accept abandoned, the channel this state owns closed, every section still in the stream closed.
      */
     private static Behavior<Command> common(Role role, Optional<CompletableFuture<FrameChannel>> accepting,
@@ -535,7 +535,7 @@ final class TargetMigration {
                     return Behaviors.same();
                 })
                 .onAnyMessage(m -> {
-                    // not this state's: Pekko publishes it as unhandled (DEBUG), the state does not change
+                    // not this state's: Pekko publishes it as unhandled (logged as a dead letter), the state does not change
                     rc.ctx().getLog().debug("migration {}: {} not handled in this state", rc.id(), m.getClass().getSimpleName());
                     return Behaviors.unhandled();
                 })

@@ -552,7 +552,7 @@ public final class TapActor {
         m.replyTo().tell(new Started(m.requestId(), queue(), 0, false));
     }
 
-    /** A message no state of this protocol expects here: Pekko publishes it as unhandled (DEBUG), not swallowed. */
+    /** A message no state of this protocol expects here: Pekko publishes it as unhandled (a dead-letter notice), not swallowed. */
     private Behavior<Command> unexpected(Command m, String state) {
         ctx.getLog().warn("{}: {} unexpected in state {}", config.name(), m.getClass().getSimpleName(), state);
         return Behaviors.unhandled();
