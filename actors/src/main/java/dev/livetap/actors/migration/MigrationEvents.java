@@ -51,14 +51,17 @@ final class MigrationEvents {
     record FanOutTimedOut(long firstRequestId) implements Event {
     }
 
-    /** Source: the stream runs and its header is on its way to the target. */
-    record StreamStarted() implements Event {
+    /**
+     * Source: the stream runs and its header is on its way to the target. The stream's three
+     * messages are no news once the role has gone (a VM stopped from outside stops it at once).
+     */
+    record StreamStarted() implements Event, DeadLetterSuppression {
     }
 
-    record StreamSent() implements Event {
+    record StreamSent() implements Event, DeadLetterSuppression {
     }
 
-    record StreamSendFailed(Throwable cause) implements Event {
+    record StreamSendFailed(Throwable cause) implements Event, DeadLetterSuppression {
     }
 
     record ReturnFrame(Frame frame) implements Event {
@@ -94,8 +97,11 @@ final class MigrationEvents {
     record Discarded() implements Event {
     }
 
-    /** Source: the end was reported; the actor stops (see {@code SourceMigration.ended}). */
-    record Ended() implements Event {
+    /**
+     * Source: the end was reported; the actor stops (see {@code SourceMigration.ended}). Lost,
+     * without news, when the VM stops the role first (a {@code quit} right after {@code completed}).
+     */
+    record Ended() implements Event, DeadLetterSuppression {
     }
 
     /** The return path's frames and its end, as messages to the role (the one handler both roles use). */

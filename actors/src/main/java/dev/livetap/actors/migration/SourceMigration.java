@@ -43,7 +43,10 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Function;
+import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.PostStop;
@@ -72,17 +75,18 @@ final class SourceMigration {
     }
 
     /**
-     * Whether the migration stream runs. Its end is a piped message that may come after the role
+     * Whether the migration stream runs. Its end is told by the stream and may come after the role
      * has finished (the target can answer {@code loaded} before the last write's completion is
      * told): the role stays until it has come, so it never reaches a stopped actor as a dead
-     * letter. Touched only by this actor (the pipe's adapter runs in the actor).
+     * letter. {@code started} is the actor's; {@code ended} is set by the stream just before it
+     * tells its end, so a role that reads it false will still receive that message.
      */
     private static final class StreamProgress {
         private boolean started;
-        private boolean ended;
+        private final AtomicBoolean ended = new AtomicBoolean();
 
         boolean running() {
-            return started && !ended;
+            return started && !ended.get();
         }
     }
 
@@ -180,21 +184,22 @@ final class SourceMigration {
     private static void startStream(Role role, FrameChannel channel) {
         ActorRef<Command> self = role.rc().ctx().getSelf();
         role.stream().started = true;
-        role.rc().ctx().pipeToSelf(MigrationStreamFlows.onStreamDispatcher(Source.completionStage(role.sectionsToSend())
-                        .mapConcat(list -> list)
-                        .via(MigrationStreamFlows.encoder(role.setup().header()))
-                        .zipWithIndex()
-                        .map(p -> {
-                            if (p.second() == 0) { // the encoder's first frame: the header
-                                self.tell(new StreamStarted());
-                            }
-                            return p.first();
-                        })
-                        .toMat(MigrationStreamFlows.toChannel(channel), Keep.right())).run(role.materializer()),
-                (done, ex) -> {
-                    role.stream().ended = true;
-                    return ex == null ? new StreamSent() : new StreamSendFailed(ex);
-                });
+        CompletionStage<Done> sent = MigrationStreamFlows.onStreamDispatcher(Source.completionStage(role.sectionsToSend())
+                .mapConcat(list -> list)
+                .via(MigrationStreamFlows.encoder(role.setup().header()))
+                .zipWithIndex()
+                .map(p -> {
+                    if (p.second() == 0) { // the encoder's first frame: the header
+                        self.tell(new StreamStarted());
+                    }
+                    return p.first();
+                })
+                .toMat(MigrationStreamFlows.toChannel(channel), Keep.right())).run(role.materializer());
+        sent.whenComplete((done, ex) -> {
+            // told, not piped: a piped result that reaches a role stopped from outside is a dead letter Pekko logs
+            role.stream().ended.set(true);
+            self.tell(ex == null ? new StreamSent() : new StreamSendFailed(ex));
+        });
     }
 
     /**

@@ -4,6 +4,7 @@ import dev.livetap.actors.MigrationMdc;
 import dev.livetap.actors.options.PeerState;
 import dev.livetap.codec.Schema;
 import dev.livetap.codec.StateStruct;
+import org.apache.pekko.actor.DeadLetterSuppression;
 import org.apache.pekko.actor.typed.ActorRef;
 
 /**
@@ -120,8 +121,11 @@ public final class PeerBackend {
     public record LoadFailed(long requestId, int queue, String reason) implements LoadReply {
     }
 
-    /** Source, the target answered {@code loaded} (or a migration without backend transfer completed): give the resource up. */
-    public record Release(String migrationId) implements Command, MigrationMdc.Tagged {
+    /**
+     * Source, the target answered {@code loaded} (or a migration without backend transfer completed): give the resource up.
+     * Lost without news when the VM stops first ({@code quit} right after {@code completed}): the stop gives it up too.
+     */
+    public record Release(String migrationId) implements Command, MigrationMdc.Tagged, DeadLetterSuppression {
         public Release() {
             this(null);
         }

@@ -24,6 +24,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import org.apache.pekko.actor.DeadLetterSuppression;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.DispatcherSelector;
@@ -169,8 +170,11 @@ public final class VirtioNetActor {
     public record SectionLoadFailed(long requestId, String deviceId, String reason) implements LoadResult {
     }
 
-    /** Source: the target answered {@code loaded}; every peer gives its resource up. */
-    public record Release(String migrationId) implements Command, MigrationMdc.Tagged {
+    /**
+     * Source: the target answered {@code loaded}; every peer gives its resource up. Lost without news
+     * when the VM stops first: the peers' stop gives it up too.
+     */
+    public record Release(String migrationId) implements Command, MigrationMdc.Tagged, DeadLetterSuppression {
         public Release() {
             this(null);
         }

@@ -20,6 +20,7 @@ import dev.livetap.nativeio.TunFlags;
 import dev.livetap.nativeio.TunInfo;
 import java.nio.ByteBuffer;
 import java.util.function.Consumer;
+import org.apache.pekko.actor.DeadLetterSuppression;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.PostStop;
@@ -66,7 +67,7 @@ public final class TapActor {
      * again. Also accepted while paused (a migration without backend transfer completed: the source
      * gives its own queue up).
      */
-    public record Release() implements Command {
+    public record Release() implements Command, DeadLetterSuppression { // a stop closes the fd the same way
     }
 
     /**

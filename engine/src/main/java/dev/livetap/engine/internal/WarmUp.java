@@ -167,8 +167,10 @@ public final class WarmUp {
             await(src.migrate(uri));
             while (System.nanoTime() < deadline) {
                 MigrationInfo i = await(tgt.query());
+                // both sides done: closing the source before its role has reported would cut it off mid-message
                 if (i.status() == MigrationStatus.COMPLETED
-                        && Boolean.TRUE.equals(await(tgt.status()).get("running"))) {
+                        && Boolean.TRUE.equals(await(tgt.status()).get("running"))
+                        && await(src.query()).status() == MigrationStatus.COMPLETED) {
                     return true;
                 }
                 if (i.status() == MigrationStatus.FAILED) {
