@@ -44,7 +44,6 @@ import java.util.Optional;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Function;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -71,22 +70,16 @@ final class SourceMigration {
 
     /** What the role keeps for its whole life. */
     private record Role(RoleContext rc, SourceSetup setup, Materializer materializer,
-            CompletableFuture<List<Section>> sectionsToSend, StreamProgress stream) {
-    }
-
-    /**
-     * Whether the migration stream runs. Its end is told by the stream and may come after the role
-     * has finished (the target can answer {@code loaded} before the last write's completion is
-     * told): the role stays until it has come, so it never reaches a stopped actor as a dead
-     * letter. {@code started} is the actor's; {@code ended} is set by the stream just before it
-     * tells its end, so a role that reads it false will still receive that message.
-     */
-    private static final class StreamProgress {
-        private boolean started;
-        private final AtomicBoolean ended = new AtomicBoolean();
-
-        boolean running() {
-            return started && !ended.get();
+            CompletableFuture<List<Section>> sectionsToSend, CompletableFuture<Void> streamEnded) {
+        /**
+         * The stream's end is told and may come after the role has finished (the target can answer
+         * {@code loaded} before the last write's completion is told): the role stays until it has
+         * come, so it never reaches a stopped actor as a dead letter. The stream completes
+         * {@code streamEnded} just before it tells its end: a role that finds it open will still
+         * receive that message.
+         */
+        boolean streamRunning(boolean started) {
+            return started && !streamEnded.isDone();
         }
     }
 
@@ -112,9 +105,12 @@ final class SourceMigration {
         }
     }
 
-    /** How the migration ends after a failure. */
+    /** How the migration ends after a failure; {@code streamStarted}: the channel was connected. */
     private record Ending(Figures figures, MigrationStatus end, String desc, boolean queuesStopped,
-            Optional<FanOut<VirtioNetActor.RolledBack>> rollback) {
+            Optional<FanOut<VirtioNetActor.RolledBack>> rollback, boolean streamStarted) {
+        Ending withRollback(Optional<FanOut<VirtioNetActor.RolledBack>> r) {
+            return new Ending(figures, end, desc, queuesStopped, r, streamStarted);
+        }
     }
 
     static Behavior<Command> create(SourceSetup setup, ActorRef<Report> report) {
@@ -125,7 +121,7 @@ final class SourceMigration {
                     Figures f = Figures.start(setup.migrationId(), setup.clock().nanos());
                     // created at setup, not in the switch-over: creating one spawns an actor (profile-switchover.md)
                     Role role = new Role(rc, setup, Materializer.createMaterializer(ctx), new CompletableFuture<>(),
-                            new StreamProgress());
+                            new CompletableFuture<>());
                     return settingUp(role, rc.status(f, MigrationStatus.SETUP));
                 })))).onFailure(MigrationCoordinator.SUPERVISION);
     }
@@ -183,7 +179,6 @@ final class SourceMigration {
      */
     private static void startStream(Role role, FrameChannel channel) {
         ActorRef<Command> self = role.rc().ctx().getSelf();
-        role.stream().started = true;
         CompletionStage<Done> sent = MigrationStreamFlows.onStreamDispatcher(Source.completionStage(role.sectionsToSend())
                 .mapConcat(list -> list)
                 .via(MigrationStreamFlows.encoder(role.setup().header()))
@@ -197,7 +192,7 @@ final class SourceMigration {
                 .toMat(MigrationStreamFlows.toChannel(channel), Keep.right())).run(role.materializer());
         sent.whenComplete((done, ex) -> {
             // told, not piped: a piped result that reaches a role stopped from outside is a dead letter Pekko logs
-            role.stream().ended.set(true);
+            role.streamEnded().complete(null);
             self.tell(ex == null ? new StreamSent() : new StreamSendFailed(ex));
         });
     }
@@ -440,7 +435,7 @@ final class SourceMigration {
         rc.report().tell(new Progress(info));
         rc.report().tell(new Finished(info, true, handedOver, true));
         SwitchoverStepEvent.step(rc, SwitchoverStepEvent.SOURCE, "completed");
-        return ended(role, "completed");
+        return ended(role, "completed", true);
     }
 
     private static Behavior<Command> fail(Role role, SwitchOver s, String reason, boolean cancelled) {
@@ -465,7 +460,7 @@ final class SourceMigration {
         MigrationStatus end = cancelled ? MigrationStatus.CANCELLED : MigrationStatus.FAILED;
         String desc = cancelled ? null : reason;
         if (!queuesStopped) {
-            return finish(role, new Ending(now, end, desc, false, Optional.empty()), null);
+            return finish(role, new Ending(now, end, desc, false, Optional.empty(), channel != null), null);
         }
         rc.phaseTimer("rolling back", rc.timeouts().step());
         FanOut<VirtioNetActor.RolledBack> rollback = rc.askNics(nextRequestId, "rollback", VirtioNetActor.RolledBack.class,
@@ -473,7 +468,8 @@ final class SourceMigration {
         if (rollback.complete()) {
             rc.ctx().getSelf().tell(new RolledBack());
         }
-        return rollingBack(role, new Ending(now, end, desc, true, Optional.of(rollback).filter(r -> !r.complete())));
+        return rollingBack(role, new Ending(now, end, desc, true, Optional.of(rollback).filter(r -> !r.complete()),
+                channel != null));
     }
 
     private static Behavior<Command> rollingBack(Role role, Ending e) {
@@ -487,11 +483,11 @@ final class SourceMigration {
                     FanOut.Outcome<VirtioNetActor.RolledBack> o = e.rollback().get().offer(m.reply().requestId(), m.reply(),
                             rc.timers());
                     if (o instanceof FanOut.Waiting<VirtioNetActor.RolledBack> w) {
-                        return rollingBack(role, new Ending(e.figures(), e.end(), e.desc(), true, Optional.of(w.next())));
+                        return rollingBack(role, e.withRollback(Optional.of(w.next())));
                     }
                     if (o instanceof FanOut.Gathered) {
                         rc.ctx().getSelf().tell(new RolledBack());
-                        return rollingBack(role, new Ending(e.figures(), e.end(), e.desc(), true, Optional.empty()));
+                        return rollingBack(role, e.withRollback(Optional.empty()));
                     }
                     return late(rc, m);
                 })
@@ -521,7 +517,8 @@ final class SourceMigration {
         RoutineLog.info(rc.ctx().getLog(), "migration {}: status {}{}", rc.id(), e.end().qmpName(), error == null ? "" : " (" + error + ")");
         rc.report().tell(new Progress(info));
         rc.report().tell(new Finished(info, false, false, false));
-        return e.queuesStopped() && !role.stream().running() ? Behaviors.stopped() : ended(role, "ended");
+        return e.queuesStopped() && !role.streamRunning(e.streamStarted()) ? Behaviors.stopped()
+                : ended(role, "ended", e.streamStarted());
     }
 
     /**
@@ -530,9 +527,9 @@ final class SourceMigration {
      * last frame, so the actor stops from here, one message later - or, while the stream still
      * runs, once its end is told (bounded by the step timeout: the channel is closed, so it ends).
      */
-    private static Behavior<Command> ended(Role role, String state) {
+    private static Behavior<Command> ended(Role role, String state, boolean streamStarted) {
         RoleContext rc = role.rc();
-        if (role.stream().running()) {
+        if (role.streamRunning(streamStarted)) {
             rc.phaseTimer("ending the migration stream", rc.timeouts().step());
         } else {
             rc.ctx().getSelf().tell(new MigrationEvents.Ended());
