@@ -39,9 +39,9 @@ import org.junit.jupiter.api.Timeout;
 class PauseBeforeSwitchoverTest {
     static final String URI = "unix:/run/livetap/hold.sock";
     /** A step (stop, save, load one section) far shorter than the holds below: the hold must not count as one. */
-    static final MigrationTimeouts TIMEOUTS = new MigrationTimeouts(Duration.ofSeconds(5), Duration.ofMillis(400),
+    static final MigrationTimeouts TIMEOUTS = new MigrationTimeouts(Duration.ofSeconds(5), Duration.ofSeconds(1),
             Duration.ofSeconds(10), Duration.ofSeconds(5));
-    static final Duration HOLD = Duration.ofMillis(1_200);
+    static final Duration HOLD = Duration.ofMillis(3_000);
 
     InMemoryKernel kernel;
     InMemoryOs srcOs;
