@@ -177,7 +177,7 @@ class VmmEndToEndTest {
         v.connect();
         QmpException e = org.junit.jupiter.api.Assertions.assertThrows(QmpException.class, () -> v.execute("netdev_add",
                 args().put("type", "tap").put("id", "net0").put("ifname", "lt9").put("queues", 2)
-                        .put("incoming-fds", true).put("vhost", true)));
+                        .put("incoming-fds", true).put("script", "no").put("downscript", "no").put("vhost", true)));
         assertTrue(e.desc().contains("vhost"), "vhost=on fails loudly with the reason: " + e.desc());
         Assumptions.assumeTrue(Files.exists(Path.of("/dev/vhost-net")),
                 "vhost migration variants skipped: no vhost-net in this kernel (CONFIG_VHOST_NET is not set); refusal checked: "
