@@ -69,7 +69,8 @@ class VirtioNetActorTest {
 
     private static TapNetdevOptions netdev(boolean incoming) {
         return TapNetdevOptions.fromQmp(incoming
-                ? Map.of("type", "tap", "id", "net0", "ifname", "tap0", "queues", 4, "incoming-fds", true, "script", "no", "downscript", "no")
+                ? Map.of("type", "tap", "id", "net0", "ifname", "tap0", "queues", 4, "incoming-fds", true,
+                        "script", "no", "downscript", "no")
                 : Map.of("type", "tap", "id", "net0", "ifname", "tap0", "queues", 4));
     }
 
