@@ -145,8 +145,8 @@ public record TapNetdevOptions(
         localMigrationSupportedOption = Optional.ofNullable(localMigrationSupportedOption).flatMap(x -> x);
         check(id, ifname, fd, fds, script, downscript, helper, vnetHdrOption, vhost, vhostfd, vhostfds,
                 vhostforce, queues, pollUs, incomingFds);
-        checkIncoming(ifname, fd, fds, script, downscript, helper, vnetHdrOption, incomingFds,
-                localMigrationSupportedOption, downscriptDutyExtension);
+        checkIncoming(ifname, script, downscript, vnetHdrOption, incomingFds, localMigrationSupportedOption,
+                downscriptDutyExtension);
     }
 
     /** A netdev of the v10 form (no {@code local-migration-supported}, no downscript duty). */
@@ -213,9 +213,9 @@ public record TapNetdevOptions(
      * The rules of a target's netdev: its scripts (the review's rule and livetap's downscript-duty
      * extension) and the v17 form's own (v16: no {@code ifname=}/{@code vnet_hdr=}).
      */
-    private static void checkIncoming(Optional<String> ifname, Optional<String> fd, List<String> fds,
-            ScriptOption script, ScriptOption downscript, Optional<String> helper, Optional<Boolean> vnetHdr,
-            boolean incomingFds, Optional<Boolean> localMigrationSupported, boolean downscriptDuty) {
+    private static void checkIncoming(Optional<String> ifname, ScriptOption script, ScriptOption downscript,
+            Optional<Boolean> vnetHdr, boolean incomingFds, Optional<Boolean> localMigrationSupported,
+            boolean downscriptDuty) {
         if (downscriptDuty && !incomingFds) {
             throw new OptionException(DOWNSCRIPT_DUTY_WITHOUT_INCOMING_FDS);
         }
