@@ -315,6 +315,8 @@ public final class SimRun {
         netdev.put("queues", o.queues());
         if (incoming) {
             netdev.put("incoming-fds", true);
+            netdev.put("script", "no"); // the review's rule: a target's netdev runs no script
+            netdev.put("downscript", "no");
             if (o.vhost()) {
                 netdev.put("vhost", true);
             }

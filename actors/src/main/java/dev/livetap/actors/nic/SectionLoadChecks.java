@@ -18,8 +18,8 @@ final class SectionLoadChecks {
                     + ") but this NIC's peers do not wait for incoming state (incoming-fds=off)";
         }
         if (nic == null && peersWait) {
-            return "the stream carries no backend state (backend-transfer or 'local' off on the source)"
-                    + " but this NIC's peers wait for incoming fds";
+            return "the stream carries no backend state ('local', backend-transfer or local-migration-supported off on"
+                    + " the source) but this NIC's peers wait for incoming fds";
         }
         if (nic == null) {
             return null;

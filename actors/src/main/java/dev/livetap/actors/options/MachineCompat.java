@@ -14,7 +14,21 @@ public final class MachineCompat {
     public static final CompatProperty BACKEND_TRANSFER_OFF =
             new CompatProperty(VirtioNetDeviceOptions.DRIVER, "backend-transfer", "false");
 
+    /**
+     * The series' v17 TAP patch turns {@code local-migration-supported} on from the 11.2 machine types:
+     * every older machine type keeps it off. A netdev is no qdev device, so this is the machine's
+     * default for {@code -netdev tap}, listed here with the device compat properties.
+     */
+    public static final CompatProperty LOCAL_MIGRATION_SUPPORTED_OFF =
+            new CompatProperty(TapNetdevOptions.TYPE, TapNetdevOptions.LOCAL_MIGRATION_SUPPORTED, "false");
+
     private MachineCompat() {
+    }
+
+    /** The default of the TAP netdev's {@code local-migration-supported} on {@code machine}: on from 11.2. */
+    public static boolean localMigrationSupportedDefault(MachineType machine) {
+        return defaultFor(machine, TapNetdevOptions.TYPE, TapNetdevOptions.LOCAL_MIGRATION_SUPPORTED)
+                .map(Boolean::parseBoolean).orElse(true);
     }
 
     /** The compat properties {@code machine} applies, in application order. */
@@ -22,6 +36,9 @@ public final class MachineCompat {
         List<CompatProperty> out = new ArrayList<>();
         if (machine.isAtMost(10, 2)) {
             out.add(BACKEND_TRANSFER_OFF);
+        }
+        if (machine.isAtMost(11, 1)) {
+            out.add(LOCAL_MIGRATION_SUPPORTED_OFF);
         }
         return List.copyOf(out);
     }

@@ -49,4 +49,20 @@ public final class VirtioNetRealizeCheck {
             MachineType machine) {
         return backendTravels(parameters, device.backendTransfer(machine));
     }
+
+    /**
+     * The rule of the NIC's form. v10 (the netdev has no {@code local-migration-supported}): {@code local}
+     * and the device's effective {@code backend-transfer}. v17: {@code local} and the netdev's
+     * {@code local-migration-supported}; v17 has no device switch, so the device's compat default does
+     * not apply, but an explicit {@code backend-transfer=off} on the device still keeps the backend home
+     * (a switch the control plane set is never ignored).
+     */
+    public static boolean backendTravels(MigrationParameters parameters, VirtioNetDeviceOptions device,
+            TapNetdevOptions netdev, MachineType machine) {
+        if (!netdev.v17Form(machine)) {
+            return backendTravels(parameters, device, machine);
+        }
+        return parameters.local() && netdev.localMigrationSupported(machine)
+                && device.backendTransferOption().orElse(true);
+    }
 }

@@ -300,7 +300,8 @@ public final class VmActor {
     private static BehaviorBuilder<Command> common(Env e, VmState s) {
         return Behaviors.receive(Command.class)
                 .onMessage(NetdevAdd.class, m -> attempt(e, s, m.replyTo(), () -> {
-                    DeviceTable devices = VmDevices.netdevAdd(e.config(), s.devices(), m);
+                    DeviceTable devices = VmDevices.netdevAdd(e.config(), s.devices(), s.runState(),
+                            s.parameters().local(), m);
                     m.replyTo().tell(DONE);
                     return s.withDevices(devices);
                 }))

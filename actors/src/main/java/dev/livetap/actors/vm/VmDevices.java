@@ -28,10 +28,16 @@ final class VmDevices {
     private VmDevices() {
     }
 
-    /** The table with the new netdev; the fds that came with the command are closed on refusal. */
-    static DeviceTable netdevAdd(VmActor.VmConfig config, DeviceTable devices, VmActor.NetdevAdd m) {
+    /**
+     * The table with the new netdev; the fds that came with the command are closed on refusal.
+     * {@code runState} and {@code localOn} (migration parameter {@code local} now) decide the v17
+     * form's creation rules.
+     */
+    static DeviceTable netdevAdd(VmActor.VmConfig config, DeviceTable devices, RunState runState, boolean localOn,
+            VmActor.NetdevAdd m) {
         TapNetdevOptions o = m.options();
         try {
+            o.checkCreation(config.machine(), runState, localOn);
             if (devices.netdev(o.id()).isPresent()) {
                 throw new OptionException("Duplicate ID '" + o.id() + "' for netdev");
             }

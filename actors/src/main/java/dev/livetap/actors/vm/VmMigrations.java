@@ -7,6 +7,7 @@ import dev.livetap.actors.options.MigrationStatus;
 import dev.livetap.actors.options.MigrationUri;
 import dev.livetap.actors.options.OptionException;
 import dev.livetap.actors.options.RunState;
+import dev.livetap.actors.options.TapNetdevOptions;
 import dev.livetap.actors.options.VirtioNetRealizeCheck;
 import dev.livetap.codec.StreamHeader;
 import dev.livetap.nativeio.FrameChannel;
@@ -99,7 +100,7 @@ final class VmMigrations {
         String id = migrationId(e, s);
         List<MigrationCoordinator.Nic> list = new ArrayList<>();
         s.devices().nicList().forEach(n -> list.add(new MigrationCoordinator.Nic(n.deviceId(), n.ref(),
-                VirtioNetRealizeCheck.backendTravels(s.parameters(), n.options(), config.machine()))));
+                backendTravels(e, s, n))));
         StreamHeader header = StreamHeader.of(config.pid(), config.name(), config.machine().name());
         ActorRef<MigrationCoordinator.Command> c = e.ctx().spawn(config.tracer().trace(id, MigrationCoordinator.source(
                 new MigrationCoordinator.SourceSetup(id, uri, s.parameters(), list, header, config.transport(),
@@ -151,6 +152,12 @@ final class VmMigrations {
         throw new OptionException("livetap migrates only over UNIX sockets (unix:PATH); got " + uri.uri());
     }
 
+    /** Semantic 1, in the form of the NIC's netdev (the seed's v10 or the series' v17). */
+    private static boolean backendTravels(VmActor.Env e, VmState s, DeviceTable.Nic n) {
+        TapNetdevOptions netdev = s.devices().netdev(n.options().netdev()).orElseThrow().options();
+        return VirtioNetRealizeCheck.backendTravels(s.parameters(), n.options(), netdev, e.config().machine());
+    }
+
     /** The name of the migration this VM starts next. */
     private static String migrationId(VmActor.Env e, VmState s) {
         return "migration-" + e.config().name() + "-" + (s.migrations() + 1);
@@ -198,7 +205,7 @@ final class VmMigrations {
             // the duty passes to the target with 'loaded', for the netdevs whose backend travelled
             if (f.backendHandedOver()) {
                 for (DeviceTable.Nic n : devices.nicList()) {
-                    if (VirtioNetRealizeCheck.backendTravels(s.parameters(), n.options(), e.config().machine())) {
+                    if (backendTravels(e, s, n)) {
                         devices = devices.updateNetdev(n.options().netdev(), d -> d.withDuty(false));
                     }
                 }

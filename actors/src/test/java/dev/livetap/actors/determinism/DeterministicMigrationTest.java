@@ -222,7 +222,7 @@ class DeterministicMigrationTest {
                 d.call(src, r -> new VmActor.NetdevAdd(TapNetdevOptions.fromQmp(Map.of("type", "tap", "id", "net0", "ifname", "tap0", "queues", 4)), r));
                 d.call(src, r -> new VmActor.DeviceAdd(VirtioNetDeviceOptions.fromQmp(nic), r));
                 d.call(tgt, r -> new VmActor.NetdevAdd(TapNetdevOptions.fromQmp(Map.of("type", "tap", "id", "net0", "ifname", "tap0", "queues", 4,
-                        "incoming-fds", true)), r));
+                        "incoming-fds", true, "script", "no", "downscript", "no")), r));
                 d.call(tgt, r -> new VmActor.DeviceAdd(VirtioNetDeviceOptions.fromQmp(nic), r));
                 d.ping(1, 4);
                 d.call(tgt, r -> new VmActor.MigrateIncoming(uri, r));

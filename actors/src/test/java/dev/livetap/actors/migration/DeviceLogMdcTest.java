@@ -79,8 +79,10 @@ class DeviceLogMdcTest {
 
     private Endpoint target(RecordingVhostBackend vhost, boolean withVhost) {
         Endpoint tgt = new Endpoint(kit, "tgt", tgtOs, tgtTransport, true, false, vhost, InMemoryMigrationTest.TIMEOUTS);
-        tgt.netdev(withVhost ? Map.of("id", "net0", "ifname", "tap0", "queues", 4, "incoming-fds", true, "vhost", true)
-                : Map.of("id", "net0", "ifname", "tap0", "queues", 4, "incoming-fds", true));
+        tgt.netdev(withVhost ? Map.of("id", "net0", "ifname", "tap0", "queues", 4, "incoming-fds", true,
+                "script", "no", "downscript", "no", "vhost", true)
+                : Map.of("id", "net0", "ifname", "tap0", "queues", 4, "incoming-fds", true,
+                        "script", "no", "downscript", "no"));
         tgt.nic("nic0", "net0");
         return tgt;
     }

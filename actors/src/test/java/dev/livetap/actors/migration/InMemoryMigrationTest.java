@@ -110,7 +110,8 @@ class InMemoryMigrationTest {
         Endpoint tgt = target(new RecordingVhostBackend());
         src.netdev(Map.of("id", "net0", "ifname", "tap0", "queues", 4, "downscript", "/etc/src-down"));
         src.nic("nic0", "net0");
-        tgt.netdev(Map.of("id", "net0", "ifname", "tap0", "queues", 4, "incoming-fds", true, "downscript", "/etc/tgt-down"));
+        tgt.netdev(Map.of("id", "net0", "ifname", "tap0", "queues", 4, "incoming-fds", true,
+                "script", "no", "x-downscript-duty", true, "downscript", "/etc/tgt-down"));
         tgt.nic("nic0", "net0");
         assertEquals(range(1, 8), pingAndCollect("tap0", 1, 8), "the source guest answers on its 4 queues before");
         long srcSeen = src.nics().get(0).guest().counters().framesSeen();
@@ -196,7 +197,8 @@ class InMemoryMigrationTest {
         Endpoint tgt = target(new RecordingVhostBackend().failSetUp(2));
         src.netdev(Map.of("id", "net0", "ifname", "tap0", "queues", 4, "downscript", "/etc/src-down"));
         src.nic("nic0", "net0");
-        tgt.netdev(Map.of("id", "net0", "ifname", "tap0", "queues", 4, "incoming-fds", true, "vhost", true,
+        tgt.netdev(Map.of("id", "net0", "ifname", "tap0", "queues", 4, "incoming-fds", true,
+                "script", "no", "x-downscript-duty", true, "vhost", true,
                 "downscript", "/etc/tgt-down"));
         tgt.nic("nic0", "net0");
         migrateLocally(src, tgt);
@@ -232,7 +234,8 @@ class InMemoryMigrationTest {
         for (String n : List.of("0", "1")) {
             src.netdev(Map.of("id", "net" + n, "ifname", "tap" + n, "queues", 2));
             src.nic("nic" + n, "net" + n);
-            tgt.netdev(Map.of("id", "net" + n, "ifname", "tap" + n, "queues", 2, "incoming-fds", true));
+            tgt.netdev(Map.of("id", "net" + n, "ifname", "tap" + n, "queues", 2, "incoming-fds", true,
+                    "script", "no", "downscript", "no"));
             tgt.nic("nic" + n, "net" + n);
         }
         migrateLocally(src, tgt);
@@ -262,9 +265,11 @@ class InMemoryMigrationTest {
             src.netdev(Map.of("id", "net" + n, "ifname", "tap" + n, "queues", 2));
             src.nic("nic" + n, "net" + n);
         }
-        tgt.netdev(Map.of("id", "net0", "ifname", "tap0", "queues", 2, "incoming-fds", true));
+        tgt.netdev(Map.of("id", "net0", "ifname", "tap0", "queues", 2, "incoming-fds", true,
+                "script", "no", "downscript", "no"));
         tgt.nic("nic0", "net0");
-        tgt.netdev(Map.of("id", "net1", "ifname", "tap1", "queues", 2, "incoming-fds", true, "vhost", true));
+        tgt.netdev(Map.of("id", "net1", "ifname", "tap1", "queues", 2, "incoming-fds", true,
+                "script", "no", "downscript", "no", "vhost", true));
         tgt.nic("nic1", "net1");
         migrateLocally(src, tgt);
         src.awaitMigrationStatus("failed");

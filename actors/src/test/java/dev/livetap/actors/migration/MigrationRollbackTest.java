@@ -243,7 +243,8 @@ class MigrationRollbackTest {
 
         HeldAccept transport = new HeldAccept();
         Endpoint tgt = new Endpoint(kit, "tgt", tgtOs, transport, true, false, new RecordingVhostBackend(), TIMEOUTS);
-        tgt.netdev(Map.of("id", "net0", "ifname", "tap0", "queues", 4, "incoming-fds", true));
+        tgt.netdev(Map.of("id", "net0", "ifname", "tap0", "queues", 4, "incoming-fds", true,
+                "script", "no", "downscript", "no"));
         tgt.nic("nic0", "net0");
         org.apache.pekko.actor.testkit.typed.javadsl.TestProbe<dev.livetap.actors.vm.VmReply> incoming = kit.createTestProbe();
         org.apache.pekko.actor.testkit.typed.javadsl.TestProbe<dev.livetap.actors.vm.VmReply> asked = kit.createTestProbe();
@@ -318,7 +319,8 @@ class MigrationRollbackTest {
     void aStreamThatBreaksBeforeAnyFdArrivedIsNotReportedAsALostDevice() throws Exception {
         PathTransport tgtTransport = new PathTransport(tgtOs);
         Endpoint tgt = new Endpoint(kit, "tgt", tgtOs, tgtTransport, true, false, new RecordingVhostBackend(), TIMEOUTS);
-        tgt.netdev(Map.of("id", "net0", "ifname", "tap0", "queues", 4, "incoming-fds", true));
+        tgt.netdev(Map.of("id", "net0", "ifname", "tap0", "queues", 4, "incoming-fds", true,
+                "script", "no", "downscript", "no"));
         tgt.nic("nic0", "net0");
         tgt.ok(r -> new VmActor.MigrateIncoming(URI, r));
         // a peer that sends a header and goes away: no section, no fd (a rogue peer, or a source that died early)
@@ -338,7 +340,8 @@ class MigrationRollbackTest {
     void aTargetWhoseSourceDiesMidStreamReportsTheDeviceLostAndClosesTheFds() throws Exception {
         PathTransport tgtTransport = new PathTransport(tgtOs);
         Endpoint tgt = new Endpoint(kit, "tgt", tgtOs, tgtTransport, true, false, new RecordingVhostBackend(), TIMEOUTS);
-        tgt.netdev(Map.of("id", "net0", "ifname", "tap0", "queues", 4, "incoming-fds", true));
+        tgt.netdev(Map.of("id", "net0", "ifname", "tap0", "queues", 4, "incoming-fds", true,
+                "script", "no", "downscript", "no"));
         tgt.nic("nic0", "net0");
         tgt.ok(r -> new VmActor.MigrateIncoming(URI, r));
         tgtTransport.listening().get(5, TimeUnit.SECONDS);
@@ -423,7 +426,8 @@ class MigrationRollbackTest {
 
     private Endpoint waitingTarget(HeldAccept transport) throws Exception {
         Endpoint tgt = new Endpoint(kit, "tgt", tgtOs, transport, true, false, new RecordingVhostBackend(), TIMEOUTS);
-        tgt.netdev(Map.of("id", "net0", "ifname", "tap0", "queues", 4, "incoming-fds", true));
+        tgt.netdev(Map.of("id", "net0", "ifname", "tap0", "queues", 4, "incoming-fds", true,
+                "script", "no", "downscript", "no"));
         tgt.nic("nic0", "net0");
         tgt.ok(r -> new VmActor.MigrateIncoming(URI, r));
         transport.asked.get(5, TimeUnit.SECONDS);

@@ -88,7 +88,8 @@ class MigrationRunStateTest {
         target(new RecordingVhostBackend());
         src.netdev(Map.of("id", "net0", "ifname", "tap0", "queues", 2));
         src.nic("nic0", "net0");
-        tgt.netdev(Map.of("id", "net0", "ifname", "tap0", "queues", 2, "incoming-fds", true));
+        tgt.netdev(Map.of("id", "net0", "ifname", "tap0", "queues", 2, "incoming-fds", true,
+                "script", "no", "downscript", "no"));
         tgt.nic("nic0", "net0");
         src.ok(VmActor.Stop::new);
         migrate();
@@ -108,7 +109,8 @@ class MigrationRunStateTest {
         target(new RecordingVhostBackend().failSetUp(1)); // the target fails to load: after the source stopped
         src.netdev(Map.of("id", "net0", "ifname", "tap0", "queues", 2));
         src.nic("nic0", "net0");
-        tgt.netdev(Map.of("id", "net0", "ifname", "tap0", "queues", 2, "incoming-fds", true, "vhost", true));
+        tgt.netdev(Map.of("id", "net0", "ifname", "tap0", "queues", 2, "incoming-fds", true,
+                "script", "no", "downscript", "no", "vhost", true));
         tgt.nic("nic0", "net0");
         src.ok(VmActor.Stop::new);
         migrate();
@@ -138,7 +140,8 @@ class MigrationRunStateTest {
         target(new RecordingVhostBackend());
         src.netdev(Map.of("id", "net0", "ifname", "tap0", "queues", 2));
         src.nic("nic0", "net0");
-        tgt.netdev(Map.of("id", "net0", "ifname", "tap0", "queues", 2, "incoming-fds", true));
+        tgt.netdev(Map.of("id", "net0", "ifname", "tap0", "queues", 2, "incoming-fds", true,
+                "script", "no", "downscript", "no"));
         tgt.nic("nic0", "net0");
         migrate();
         src.awaitMigrationStatus("completed");

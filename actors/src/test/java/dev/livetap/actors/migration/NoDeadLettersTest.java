@@ -76,7 +76,8 @@ class NoDeadLettersTest {
                 InMemoryMigrationTest.TIMEOUTS);
         src.netdev(Map.of("id", "net0", "ifname", "tap0", "queues", 4));
         src.nic("nic0", "net0");
-        tgt.netdev(Map.of("id", "net0", "ifname", "tap0", "queues", 4, "incoming-fds", true));
+        tgt.netdev(Map.of("id", "net0", "ifname", "tap0", "queues", 4, "incoming-fds", true,
+                "script", "no", "downscript", "no"));
         tgt.nic("nic0", "net0");
         for (int i = 0; i < 4; i++) {
             kernel.hostSend("tap0", Frames.echo(100 + i, 1 + i));

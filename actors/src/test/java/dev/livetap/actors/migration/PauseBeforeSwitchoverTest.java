@@ -67,7 +67,8 @@ class PauseBeforeSwitchoverTest {
         tgt = new Endpoint(kit, "tgt", tgtOs, tgtTransport, true, false, new RecordingVhostBackend(), TIMEOUTS);
         src.netdev(Map.of("id", "net0", "ifname", "tap0", "queues", 4));
         src.nic("nic0", "net0");
-        tgt.netdev(Map.of("id", "net0", "ifname", "tap0", "queues", 4, "incoming-fds", true));
+        tgt.netdev(Map.of("id", "net0", "ifname", "tap0", "queues", 4, "incoming-fds", true,
+                "script", "no", "downscript", "no"));
         tgt.nic("nic0", "net0");
     }
 

@@ -69,7 +69,8 @@ class VirtioNetActorTest {
 
     private static TapNetdevOptions netdev(boolean incoming) {
         return TapNetdevOptions.fromQmp(incoming
-                ? Map.of("type", "tap", "id", "net0", "ifname", "tap0", "queues", 4, "incoming-fds", true)
+                ? Map.of("type", "tap", "id", "net0", "ifname", "tap0", "queues", 4, "incoming-fds", true,
+                        "script", "no", "downscript", "no")
                 : Map.of("type", "tap", "id", "net0", "ifname", "tap0", "queues", 4));
     }
 
@@ -291,8 +292,8 @@ class VirtioNetActorTest {
     @Test
     void waitingPeersNeedTheBackendState() {
         ActorRef<VirtioNetActor.Command> nic = realize(true, RunState.INMIGRATE);
-        assertEquals("the stream carries no backend state (backend-transfer or 'local' off on the source) but this"
-                + " NIC's peers wait for incoming fds", refusal(nic, section(null, 4)));
+        assertEquals("the stream carries no backend state ('local', backend-transfer or local-migration-supported off"
+                + " on the source) but this NIC's peers wait for incoming fds", refusal(nic, section(null, 4)));
         nic.tell(new VirtioNetActor.Unplug());
     }
 

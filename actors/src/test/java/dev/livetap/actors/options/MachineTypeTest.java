@@ -2,6 +2,7 @@ package dev.livetap.actors.options;
 
 import static dev.livetap.actors.options.Errors.assertRejected;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.List;
@@ -24,10 +25,16 @@ class MachineTypeTest {
 
     @Test
     void compatTable() {
-        assertEquals(List.of(new CompatProperty("virtio-net-pci", "backend-transfer", "false")),
+        assertEquals(List.of(new CompatProperty("virtio-net-pci", "backend-transfer", "false"),
+                new CompatProperty("tap", "local-migration-supported", "false")),
                 MachineCompat.propertiesFor(MachineType.parse("pc-q35-10.2")));
         assertEquals("virtio-net-pci.backend-transfer=false", MachineCompat.BACKEND_TRANSFER_OFF.toString());
-        assertEquals(List.of(), MachineCompat.propertiesFor(MachineType.parse("pc-q35-11.0")));
+        assertEquals(List.of(new CompatProperty("tap", "local-migration-supported", "false")),
+                MachineCompat.propertiesFor(MachineType.parse("pc-q35-11.0")),
+                "v17 turns local-migration-supported on from 11.2: every machine type livetap models keeps it off");
+        for (String name : MachineType.all().keySet()) {
+            assertFalse(MachineCompat.localMigrationSupportedDefault(MachineType.parse(name)), name);
+        }
         assertTrue(MachineType.parse("pc-q35-10.1").compareTo(MachineType.parse("pc-i440fx-10.2")) < 0);
     }
 }

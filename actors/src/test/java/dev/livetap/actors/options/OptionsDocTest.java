@@ -25,7 +25,10 @@ class OptionsDocTest {
     void everyFixedErrorTextIsDocumented() throws IOException {
         String doc = optionsDoc();
         List<String> texts = List.of(
-                TapNetdevOptions.INCOMING_FDS_INCOMPATIBLE, TapNetdevOptions.INCOMING_FDS_HINT,
+                TapNetdevOptions.INCOMING_FDS_INCOMPATIBLE, TapNetdevOptions.INCOMING_FDS_SCRIPTS,
+                TapNetdevOptions.DOWNSCRIPT_DUTY_WITHOUT_INCOMING_FDS, TapNetdevOptions.DOWNSCRIPT_DUTY_WITHOUT_PATH,
+                TapNetdevOptions.INCOMING_FDS_IFNAME_VNET_HDR, TapNetdevOptions.INCOMING_FDS_NOT_SUPPORTED,
+                TapNetdevOptions.INCOMING_FDS_NOT_INCOMING, TapNetdevOptions.INCOMING_FDS_LOCAL_OFF,
                 TapNetdevOptions.INVALID_WITH_FD, TapNetdevOptions.INVALID_WITH_FDS,
                 TapNetdevOptions.INVALID_WITH_HELPER, TapNetdevOptions.VHOSTFDS_WITHOUT_FDS,
                 TapNetdevOptions.VHOSTFDS_COUNT_MISMATCH, TapNetdevOptions.VHOSTFD_WITHOUT_VHOST,

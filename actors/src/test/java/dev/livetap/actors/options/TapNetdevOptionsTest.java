@@ -3,6 +3,7 @@ package dev.livetap.actors.options;
 import static dev.livetap.actors.options.Errors.assertRejected;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.math.BigInteger;
@@ -28,14 +29,15 @@ class TapNetdevOptionsTest {
     @Test
     void parsesTheTargetExampleWithIncomingFdsAndItsOwnDownscript() {
         TapNetdevOptions o = TapNetdevOptions.parse(
-                "tap,id=net0,ifname=tap0,queues=4,vnet_hdr=on,incoming-fds=on,downscript=/path");
+                "tap,id=net0,ifname=tap0,queues=4,vnet_hdr=on,incoming-fds=on,script=no,x-downscript-duty=on,downscript=/path");
         assertEquals("net0", o.id());
         assertEquals(Optional.of("tap0"), o.ifname());
         assertEquals(4, o.queueCount());
         assertTrue(o.vnetHdr());
         assertTrue(o.waitsForIncomingFds());
+        assertTrue(o.downscriptDutyExtension());
         assertEquals(Optional.of("/path"), o.downscriptPath());
-        assertEquals(ScriptOption.UNSET, o.script());
+        assertEquals(ScriptOption.DISABLED, o.script());
     }
 
     @Test
@@ -51,7 +53,8 @@ class TapNetdevOptionsTest {
 
     @Test
     void typeMayBeGivenAsKeyAndBooleansTakeQemuSpellings() {
-        TapNetdevOptions o = TapNetdevOptions.parse("type=tap,id=n,vnet_hdr=no,vhost=yes,incoming-fds=true");
+        TapNetdevOptions o = TapNetdevOptions.parse(
+                "type=tap,id=n,vnet_hdr=no,vhost=yes,incoming-fds=true,script=no,downscript=no");
         assertFalse(o.vnetHdr());
         assertTrue(o.vhostEnabled());
         assertTrue(o.incomingFds());
@@ -66,7 +69,8 @@ class TapNetdevOptionsTest {
 
     @Test
     void optionStringRoundTrips() {
-        String s = "tap,id=net0,ifname=tap0,downscript=/path,vnet_hdr=on,queues=4,poll-us=50,incoming-fds=on";
+        String s = "tap,id=net0,ifname=tap0,script=no,downscript=/path,vnet_hdr=on,queues=4,poll-us=50,incoming-fds=on,"
+                + "x-downscript-duty=on";
         TapNetdevOptions o = TapNetdevOptions.parse(s);
         assertEquals(s, o.toOptionString());
         assertEquals(o, TapNetdevOptions.parse(o.toOptionString()));
@@ -75,7 +79,7 @@ class TapNetdevOptionsTest {
     @Test
     void qmpTakesJsonTypes() {
         TapNetdevOptions o = TapNetdevOptions.fromQmp(qmp("id", "net0", "queues", 8, "vhost", false,
-                "incoming-fds", true, "poll-us", 50L));
+                "incoming-fds", true, "script", "no", "downscript", "no", "poll-us", 50L));
         assertEquals(8, o.queueCount());
         assertFalse(o.vhostEnabled());
         assertTrue(o.incomingFds());
@@ -187,21 +191,121 @@ class TapNetdevOptionsTest {
     // --- incoming-fds ---
 
     @ParameterizedTest
-    @ValueSource(strings = {"fd=3", "fds=3:4", "helper=/usr/lib/qemu/qemu-bridge-helper", "script=/etc/up"})
-    void incomingFdsRefusesSourcesOfFdsAndAScript(String extra) {
-        OptionException e = assertRejected("incoming-fds is incompatible with fd=, fds=, helper=, script=, downscript=",
-                () -> TapNetdevOptions.parse("tap,id=n,incoming-fds=on," + extra));
-        assertEquals(Optional.of(TapNetdevOptions.INCOMING_FDS_HINT), e.hint());
+    @ValueSource(strings = {"fd=3", "fds=3:4", "helper=/usr/lib/qemu/qemu-bridge-helper"})
+    void incomingFdsRefusesSourcesOfFds(String extra) {
+        assertRejected("incoming-fds is incompatible with fd=, fds=, helper=",
+                () -> TapNetdevOptions.parse("tap,id=n,incoming-fds=on,script=no,downscript=no," + extra));
+    }
+
+    /** The series' review: with incoming-fds both scripts must be given, and as {@code no}. */
+    @ParameterizedTest
+    @ValueSource(strings = {"", "script=no", "downscript=no", "script=/etc/up,downscript=no",
+            "script=no,downscript=/etc/down"})
+    void incomingFdsNeedsBothScriptsGivenAsNo(String scripts) {
+        String options = "tap,id=n,incoming-fds=on" + (scripts.isEmpty() ? "" : "," + scripts);
+        OptionException e = assertThrows(OptionException.class, () -> TapNetdevOptions.parse(options));
+        assertTrue(e.getMessage().startsWith("incoming-fds requires script=no and downscript=no (got "), e.getMessage());
+        assertTrue(e.getMessage().contains("absent script= or downscript= means QEMU's default /etc/qemu-ifup"),
+                "the text says why: " + e.getMessage());
+        assertFalse(e.getMessage().contains("incompatible"), "scripts are not incompatible, they must be 'no'");
     }
 
     @Test
-    void incomingFdsAcceptsNoScriptsAndTheTargetsOwnDownscript() {
-        assertTrue(TapNetdevOptions.parse("tap,id=n,incoming-fds=on,script=no,downscript=no").incomingFds());
-        TapNetdevOptions o = TapNetdevOptions.parse("tap,id=n,incoming-fds=on,downscript=/etc/qemu-ifdown");
+    void theRefusalNamesWhatCameAndTheExtensionForADownscriptPath() {
+        assertRejected("incoming-fds requires script=no and downscript=no (got script absent, downscript absent): the"
+                + " TAP arrives from the migration source already set up, and an absent script= or downscript= means"
+                + " QEMU's default /etc/qemu-ifup or /etc/qemu-ifdown",
+                () -> TapNetdevOptions.fromQmp(qmp("id", "n", "incoming-fds", true)));
+        assertRejected("incoming-fds requires script=no and downscript=no (got script=no, downscript=/etc/down): the"
+                + " TAP arrives from the migration source already set up, and an absent script= or downscript= means"
+                + " QEMU's default /etc/qemu-ifup or /etc/qemu-ifdown; to have this target run its own downscript once"
+                + " the source has received 'loaded' (livetap's extension), add x-downscript-duty=on",
+                () -> TapNetdevOptions.fromQmp(qmp("id", "n", "incoming-fds", true, "script", "no",
+                        "downscript", "/etc/down")));
+    }
+
+    @Test
+    void incomingFdsAcceptsNoScriptsAndTheTargetsOwnDownscriptOnlyWithTheExtension() {
+        TapNetdevOptions plain = TapNetdevOptions.parse("tap,id=n,incoming-fds=on,script=no,downscript=no");
+        assertTrue(plain.incomingFds());
+        assertEquals(Optional.empty(), plain.downscriptPath());
+        assertFalse(plain.downscriptDutyExtension());
+        TapNetdevOptions o = TapNetdevOptions.parse(
+                "tap,id=n,incoming-fds=on,script=no,downscript=/etc/qemu-ifdown,x-downscript-duty=on");
         assertEquals(Optional.of("/etc/qemu-ifdown"), o.downscriptPath(),
-                "livetap (beyond QEMU) lets the target bring its own downscript");
-        assertRejected(TapNetdevOptions.INCOMING_FDS_INCOMPATIBLE,
-                () -> TapNetdevOptions.fromQmp(qmp("id", "n", "incoming-fds", true, "script", "/up")));
+                "livetap's extension, asked for: the target brings its own downscript");
+        OptionException e = assertThrows(OptionException.class, () -> TapNetdevOptions.fromQmp(qmp("id", "n",
+                "incoming-fds", true, "script", "/up", "downscript", "/d", "x-downscript-duty", true)));
+        assertTrue(e.getMessage().startsWith(TapNetdevOptions.INCOMING_FDS_SCRIPTS), "script= stays 'no': " + e.getMessage());
+    }
+
+    @Test
+    void theDownscriptDutyExtensionNeedsATargetAndAPath() {
+        assertRejected("x-downscript-duty=on applies only to a migration target's netdev (incoming-fds=on)",
+                () -> TapNetdevOptions.parse("tap,id=n,ifname=t,downscript=/d,x-downscript-duty=on"));
+        assertRejected("x-downscript-duty=on needs downscript=PATH (the downscript this target runs once the source"
+                + " has received 'loaded')",
+                () -> TapNetdevOptions.parse("tap,id=n,incoming-fds=on,script=no,downscript=no,x-downscript-duty=on"));
+        assertEquals(TapNetdevOptions.parse("tap,id=n,incoming-fds=on,script=no,downscript=no"),
+                TapNetdevOptions.parse("tap,id=n,incoming-fds=on,script=no,downscript=no,x-downscript-duty=off"));
+    }
+
+    // --- the series' v17 form: local-migration-supported ---
+
+    @Test
+    void v17FormIsTheOneWithLocalMigrationSupported() {
+        MachineType q35 = MachineType.parse("q35");
+        TapNetdevOptions v10 = TapNetdevOptions.parse("tap,id=n,ifname=t");
+        assertFalse(v10.v17Form(q35), "absent: the seed's v10 form, livetap's default");
+        assertFalse(v10.localMigrationSupported(q35), "v17's default is off before the 11.2 machine types");
+        TapNetdevOptions on = TapNetdevOptions.fromQmp(qmp("id", "n", "ifname", "t", "local-migration-supported", true));
+        assertTrue(on.v17Form(q35));
+        assertTrue(on.localMigrationSupported(MachineType.parse("pc-q35-10.0")));
+        assertEquals("tap,id=n,ifname=t,local-migration-supported=on", on.toOptionString());
+        assertEquals(on, TapNetdevOptions.parse(on.toOptionString()));
+        TapNetdevOptions off = TapNetdevOptions.parse("tap,id=n,local-migration-supported=off");
+        assertTrue(off.v17Form(q35));
+        assertFalse(off.localMigrationSupported(q35));
+        assertRejected("Invalid parameter type for 'local-migration-supported', expected: boolean",
+                () -> TapNetdevOptions.fromQmp(qmp("id", "n", "local-migration-supported", "on")));
+    }
+
+    /** v16 excluded vnet_hdr= and ifname= with incoming-fds; the v10 form keeps them as expectations. */
+    @ParameterizedTest
+    @ValueSource(strings = {"ifname=tap0", "vnet_hdr=on", "vnet_hdr=off"})
+    void v17FormRefusesIfnameAndVnetHdrWithIncomingFds(String extra) {
+        String target = "tap,id=n,queues=4,incoming-fds=on,script=no,downscript=no,";
+        assertRejected(TapNetdevOptions.INCOMING_FDS_IFNAME_VNET_HDR,
+                () -> TapNetdevOptions.parse(target + "local-migration-supported=on," + extra));
+        assertTrue(TapNetdevOptions.parse(target + extra).incomingFds(), "the v10 form accepts " + extra);
+        assertTrue(TapNetdevOptions.parse("tap,id=n,local-migration-supported=on," + extra).v17Form(
+                MachineType.parse("q35")), "a v17 source netdev names its TAP");
+    }
+
+    @Test
+    void v17IncomingFdsNeedsLocalMigrationSupportedOn() {
+        assertRejected("incoming-fds=on with local-migration-supported=off: this netdev's backend never travels, so no"
+                + " TAP would arrive; set local-migration-supported=on",
+                () -> TapNetdevOptions.parse("tap,id=n,incoming-fds=on,script=no,downscript=no,local-migration-supported=off"));
+    }
+
+    /** v17: incoming-fds only during an incoming migration, and 'local' on before the netdev is created. */
+    @Test
+    void v17CreationRules() {
+        MachineType q35 = MachineType.parse("q35");
+        TapNetdevOptions target = TapNetdevOptions.parse(
+                "tap,id=n,queues=4,incoming-fds=on,script=no,downscript=no,local-migration-supported=on");
+        target.checkCreation(q35, RunState.INMIGRATE, true);
+        assertRejected("incoming-fds=on is valid only during an incoming migration (run state inmigrate: start the VMM"
+                + " with -incoming); this VM is running", () -> target.checkCreation(q35, RunState.RUNNING, true));
+        assertRejected("incoming-fds=on with local-migration-supported=on needs migration parameter 'local' on before"
+                + " the netdev is created (a TAP netdev created while 'local' is off initializes as usual and accepts no"
+                + " incoming state): run migrate-set-parameters {\"local\": true}, then netdev_add",
+                () -> target.checkCreation(q35, RunState.INMIGRATE, false));
+        TapNetdevOptions v10 = TapNetdevOptions.parse("tap,id=n,queues=4,incoming-fds=on,script=no,downscript=no");
+        v10.checkCreation(q35, RunState.RUNNING, false); // the v10 form is checked at the device's realize
+        TapNetdevOptions.parse("tap,id=n,ifname=t,local-migration-supported=on").checkCreation(q35, RunState.RUNNING,
+                false); // a v17 netdev that opens its own TAP is created as usual
     }
 
     @Test
@@ -294,5 +398,9 @@ class TapNetdevOptionsTest {
         assertRejected(TapNetdevOptions.INCOMING_FDS_INCOMPATIBLE, () -> new TapNetdevOptions("n", Optional.empty(),
                 Optional.of("3"), List.of(), null, null, Optional.empty(), Optional.empty(), Optional.empty(),
                 Optional.empty(), List.of(), Optional.empty(), null, null, true));
+        assertRejected(TapNetdevOptions.INCOMING_FDS_IFNAME_VNET_HDR, () -> new TapNetdevOptions("n", Optional.of("t"),
+                Optional.empty(), List.of(), ScriptOption.DISABLED, ScriptOption.DISABLED, Optional.empty(),
+                Optional.empty(), Optional.empty(), Optional.empty(), List.of(), Optional.empty(), null, null, true,
+                Optional.of(true), false));
     }
 }

@@ -49,4 +49,25 @@ class VirtioNetRealizeCheckTest {
         assertEquals(true, VirtioNetRealizeCheck.backendTravels(on,
                 VirtioNetDeviceOptions.parse("virtio-net-pci,netdev=n,backend-transfer=on"), MachineType.parse("pc-q35-10.2")));
     }
+
+    /** The netdev's form decides the rule: v10 (no local-migration-supported) or v17. */
+    @Test
+    void backendTravelsByTheRuleOfTheNetdevsForm() {
+        MigrationParameters off = MigrationParameters.defaults();
+        MigrationParameters on = off.apply(Map.of("local", true));
+        MachineType old = MachineType.parse("pc-q35-10.2");
+        MachineType latest = MachineType.parse("q35");
+        VirtioNetDeviceOptions d = VirtioNetDeviceOptions.parse("virtio-net-pci,netdev=n");
+        TapNetdevOptions v10 = TapNetdevOptions.parse("tap,id=n,ifname=t");
+        TapNetdevOptions v17 = TapNetdevOptions.parse("tap,id=n,ifname=t,local-migration-supported=on");
+        TapNetdevOptions v17Off = TapNetdevOptions.parse("tap,id=n,ifname=t,local-migration-supported=off");
+        assertTrue(VirtioNetRealizeCheck.backendTravels(on, d, v10, latest));
+        assertFalse(VirtioNetRealizeCheck.backendTravels(on, d, v10, old), "v10: the device's compat default");
+        assertTrue(VirtioNetRealizeCheck.backendTravels(on, d, v17, old), "v17 has no device switch to default off");
+        assertFalse(VirtioNetRealizeCheck.backendTravels(off, d, v17, latest), "v17 still needs 'local'");
+        assertFalse(VirtioNetRealizeCheck.backendTravels(on, d, v17Off, latest));
+        assertFalse(VirtioNetRealizeCheck.backendTravels(on,
+                VirtioNetDeviceOptions.parse("virtio-net-pci,netdev=n,backend-transfer=off"), v17, latest),
+                "an explicit backend-transfer=off is never ignored");
+    }
 }

@@ -237,7 +237,8 @@ class NetdevPassedFdsTest {
         Endpoint tgt = new Endpoint(kit, "tgt", tgtOs, tgtTransport, true, false, new RecordingVhostBackend(), TIMEOUTS);
         src.ok(netdevAdd(tap("id", "net0", "fds", "q0:q1:q2"), srcOs.tun().openQueues("tap0", 3, TunFlags.TAP_VNET_MQ)));
         src.nic("nic0", "net0");
-        tgt.netdev(Map.of("id", "net0", "ifname", "tap0", "queues", 3, "incoming-fds", true));
+        tgt.netdev(Map.of("id", "net0", "ifname", "tap0", "queues", 3, "incoming-fds", true,
+                "script", "no", "downscript", "no"));
         tgt.nic("nic0", "net0");
         assertEquals(range(1, 6), pingAndCollect("tap0", 1, 6));
 

@@ -70,10 +70,10 @@ class VmActorTest {
         assertEquals(VmReply.Refused.rejected("'-incoming' was not specified on the command line"),
                 error(src.call(r -> new VmActor.MigrateIncoming("unix:/x", r))));
         // a netdev_add whose options do not parse never reaches the VM: the edge refuses it with this text
-        assertEquals("incoming-fds is incompatible with fd=, fds=, helper=, script=, downscript=",
+        assertEquals("incoming-fds is incompatible with fd=, fds=, helper=",
                 assertThrows(OptionException.class, () -> TapNetdevOptions.fromQmp(Map.of("type", "tap", "id", "net1",
-                        "incoming-fds", true, "script", "/etc/ifup"))).getMessage());
-        src.netdev(Map.of("id", "net1", "ifname", "tap1", "incoming-fds", true));
+                        "incoming-fds", true, "helper", "/usr/lib/qemu/qemu-bridge-helper"))).getMessage());
+        src.netdev(Map.of("id", "net1", "ifname", "tap1", "incoming-fds", true, "script", "no", "downscript", "no"));
         assertEquals(VmReply.Refused.rejected("Peers wait for incoming, but it's not an incoming migration."),
                 error(src.call(r -> new VmActor.DeviceAdd(VirtioNetDeviceOptions.fromQmp(Map.of("driver", "virtio-net-pci", "id", "nic1", "netdev", "net1")), r))));
         assertEquals(VmReply.Refused.rejected("livetap migrates only over UNIX sockets (unix:PATH); got tcp:h:1"),

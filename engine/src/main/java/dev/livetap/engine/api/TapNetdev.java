@@ -23,9 +23,15 @@ import java.util.OptionalInt;
  * @param script      QEMU's {@code script}: {@code "no"} or a path; empty: none runs
  * @param downscript  QEMU's {@code downscript}: {@code "no"} or a path; empty: none runs
  * @param incomingFds the live-TAP series' {@code incoming-fds}: the queues wait for the source's fds
+ *                    (needs {@code script("no")} and {@code downscript("no")}, the series' review rule)
+ * @param localMigrationSupported the series' v17 {@code local-migration-supported}; empty: the seed's
+ *                    v10 form, where the device's {@code backend-transfer} is the switch
+ * @param downscriptDuty livetap's {@code x-downscript-duty}: a target's netdev may name its own
+ *                    {@code downscript} PATH, which it runs once the source has received {@code loaded}
  */
 public record TapNetdev(String id, Optional<String> ifname, OptionalInt queues, Optional<Boolean> vnetHdr,
-        Optional<Boolean> vhost, Optional<String> script, Optional<String> downscript, boolean incomingFds) {
+        Optional<Boolean> vhost, Optional<String> script, Optional<String> downscript, boolean incomingFds,
+        Optional<Boolean> localMigrationSupported, boolean downscriptDuty) {
 
     /** Checks only for absent members; QEMU's rules are checked by the VM. */
     public TapNetdev {
@@ -36,46 +42,72 @@ public record TapNetdev(String id, Optional<String> ifname, OptionalInt queues, 
         Objects.requireNonNull(vhost, "vhost");
         Objects.requireNonNull(script, "script");
         Objects.requireNonNull(downscript, "downscript");
+        Objects.requireNonNull(localMigrationSupported, "localMigrationSupported");
+    }
+
+    /** The v10 form's members, as before {@code local-migration-supported} and {@code x-downscript-duty}. */
+    public TapNetdev(String id, Optional<String> ifname, OptionalInt queues, Optional<Boolean> vnetHdr,
+            Optional<Boolean> vhost, Optional<String> script, Optional<String> downscript, boolean incomingFds) {
+        this(id, ifname, queues, vnetHdr, vhost, script, downscript, incomingFds, Optional.empty(), false);
     }
 
     /** A TAP netdev with this id and every other option left to its default. */
     public static TapNetdev named(String id) {
         return new TapNetdev(id, Optional.empty(), OptionalInt.empty(), Optional.empty(), Optional.empty(),
-                Optional.empty(), Optional.empty(), false);
+                Optional.empty(), Optional.empty(), false, Optional.empty(), false);
     }
 
     /** {@code ifname=NAME}. */
     public TapNetdev ifname(String name) {
-        return new TapNetdev(id, Optional.of(name), queues, vnetHdr, vhost, script, downscript, incomingFds);
+        return new TapNetdev(id, Optional.of(name), queues, vnetHdr, vhost, script, downscript, incomingFds,
+                localMigrationSupported, downscriptDuty);
     }
 
     /** {@code queues=N}. */
     public TapNetdev queues(int count) {
-        return new TapNetdev(id, ifname, OptionalInt.of(count), vnetHdr, vhost, script, downscript, incomingFds);
+        return new TapNetdev(id, ifname, OptionalInt.of(count), vnetHdr, vhost, script, downscript, incomingFds,
+                localMigrationSupported, downscriptDuty);
     }
 
     /** {@code vnet_hdr=on|off}. */
     public TapNetdev vnetHdr(boolean on) {
-        return new TapNetdev(id, ifname, queues, Optional.of(on), vhost, script, downscript, incomingFds);
+        return new TapNetdev(id, ifname, queues, Optional.of(on), vhost, script, downscript, incomingFds,
+                localMigrationSupported, downscriptDuty);
     }
 
     /** {@code vhost=on|off}. */
     public TapNetdev vhost(boolean on) {
-        return new TapNetdev(id, ifname, queues, vnetHdr, Optional.of(on), script, downscript, incomingFds);
+        return new TapNetdev(id, ifname, queues, vnetHdr, Optional.of(on), script, downscript, incomingFds,
+                localMigrationSupported, downscriptDuty);
     }
 
     /** {@code script=no|PATH}. */
     public TapNetdev script(String noOrPath) {
-        return new TapNetdev(id, ifname, queues, vnetHdr, vhost, Optional.of(noOrPath), downscript, incomingFds);
+        return new TapNetdev(id, ifname, queues, vnetHdr, vhost, Optional.of(noOrPath), downscript, incomingFds,
+                localMigrationSupported, downscriptDuty);
     }
 
     /** {@code downscript=no|PATH}. */
     public TapNetdev downscript(String noOrPath) {
-        return new TapNetdev(id, ifname, queues, vnetHdr, vhost, script, Optional.of(noOrPath), incomingFds);
+        return new TapNetdev(id, ifname, queues, vnetHdr, vhost, script, Optional.of(noOrPath), incomingFds,
+                localMigrationSupported, downscriptDuty);
     }
 
     /** {@code incoming-fds=on|off}. */
     public TapNetdev incomingFds(boolean on) {
-        return new TapNetdev(id, ifname, queues, vnetHdr, vhost, script, downscript, on);
+        return new TapNetdev(id, ifname, queues, vnetHdr, vhost, script, downscript, on,
+                localMigrationSupported, downscriptDuty);
+    }
+
+    /** {@code local-migration-supported=on|off}: the series' v17 form (docs/options.md). */
+    public TapNetdev localMigrationSupported(boolean on) {
+        return new TapNetdev(id, ifname, queues, vnetHdr, vhost, script, downscript, incomingFds, Optional.of(on),
+                downscriptDuty);
+    }
+
+    /** {@code x-downscript-duty=on|off}: livetap's extension (design semantic 8). */
+    public TapNetdev downscriptDuty(boolean on) {
+        return new TapNetdev(id, ifname, queues, vnetHdr, vhost, script, downscript, incomingFds,
+                localMigrationSupported, on);
     }
 }

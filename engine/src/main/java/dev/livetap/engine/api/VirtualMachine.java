@@ -299,6 +299,10 @@ public final class VirtualMachine implements AutoCloseable {
         if (n.incomingFds()) {
             a.put("incoming-fds", true);
         }
+        n.localMigrationSupported().ifPresent(v -> a.put("local-migration-supported", v));
+        if (n.downscriptDuty()) {
+            a.put("x-downscript-duty", true);
+        }
         if (fds.size() == 1) {
             a.put("fd", "fd0");
         } else if (fds.size() > 1) {

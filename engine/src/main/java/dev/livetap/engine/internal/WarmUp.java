@@ -154,7 +154,8 @@ public final class WarmUp {
             await(src.netdevAdd(Map.of("id", "net0", "ifname", "warm0", "queues", QUEUES)));
             await(src.deviceAdd(Map.of("driver", "virtio-net-pci", "id", "nic0", "netdev", "net0",
                     "mac", "52:54:00:00:00:01")));
-            await(tgt.netdevAdd(Map.of("id", "net0", "ifname", "warm0", "queues", QUEUES, "incoming-fds", true)));
+            await(tgt.netdevAdd(Map.of("id", "net0", "ifname", "warm0", "queues", QUEUES, "incoming-fds", true,
+                    "script", "no", "downscript", "no")));
             await(tgt.deviceAdd(Map.of("driver", "virtio-net-pci", "id", "nic0", "netdev", "net0",
                     "mac", "52:54:00:00:00:01")));
             String uri = "unix:/livetap-warm-up/" + tag + ".sock";

@@ -16,7 +16,10 @@ import java.util.List;
  * knows the parameters livetap models.
  */
 public final class QmpVmCommands {
-    /** NetdevTapOptions (qapi/net.json) plus livetap's {@code incoming-fds}. */
+    /**
+     * NetdevTapOptions (qapi/net.json) plus the live-TAP series' {@code incoming-fds} and v17
+     * {@code local-migration-supported}, and livetap's {@code x-downscript-duty}.
+     */
     public static final List<QmpArg> NETDEV_ADD = List.of(
             QmpArg.enumOf("type", true, "tap"),
             required("id", STR),
@@ -35,7 +38,9 @@ public final class QmpVmCommands {
             optional("vhostforce", BOOL),
             optional("queues", INT),
             optional("poll-us", INT),
-            optional("incoming-fds", BOOL));
+            optional("incoming-fds", BOOL),
+            optional("local-migration-supported", BOOL),
+            optional("x-downscript-duty", BOOL));
 
     /** device_add: declared members are typed, every other property is passed on. */
     public static final List<QmpArg> DEVICE_ADD = List.of(

@@ -178,7 +178,8 @@ class EmbeddingApiTest {
 
     private static VirtualMachine incoming(LivetapEngine engine, String name) throws Exception {
         VirtualMachine target = engine.createVm(VmSpec.of(name).incoming(true));
-        join(target.netdevAdd(TapNetdev.named("net0").ifname("tap0").queues(4).incomingFds(true)));
+        join(target.netdevAdd(TapNetdev.named("net0").ifname("tap0").queues(4).incomingFds(true)
+                .script("no").downscript("no")));
         join(target.deviceAdd(VirtioNetDevice.of("nic0", "net0").multiqueue(true).mac("52:54:00:12:34:56")));
         join(target.setParameters(MigrationParameterUpdate.none().local(true)));
         UnixMigrationTransport t = (UnixMigrationTransport) engine.core().transport();

@@ -61,7 +61,8 @@ class LivetapMetricsTest {
             source.deviceAdd(Map.of("driver", "virtio-net-pci", "id", "nic0", "netdev", "net0", "mq", true))
                     .toCompletableFuture().join();
             EndpointCore target = targetEngine.createVm(VmSpec.of("web1").incoming(true));
-            target.netdevAdd(Map.of("id", "net0", "ifname", "tap0", "queues", 4, "incoming-fds", true))
+            target.netdevAdd(Map.of("id", "net0", "ifname", "tap0", "queues", 4, "incoming-fds", true,
+                    "script", "no", "downscript", "no"))
                     .toCompletableFuture().join();
             target.deviceAdd(Map.of("driver", "virtio-net-pci", "id", "nic0", "netdev", "net0", "mq", true))
                     .toCompletableFuture().join();

@@ -214,7 +214,8 @@ class QmpSessionTest {
     @Test
     void vmCommandsAreForwardedWithTheirArguments() {
         negotiate();
-        exec("{\"execute\": \"netdev_add\", \"arguments\": {\"type\": \"tap\", \"id\": \"n0\", \"incoming-fds\": true, \"queues\": 4}}");
+        exec("{\"execute\": \"netdev_add\", \"arguments\": {\"type\": \"tap\", \"id\": \"n0\", \"incoming-fds\": true, \"script\": \"no\","
+                + " \"downscript\": \"no\", \"queues\": 4}}");
         exec("{\"execute\": \"device_add\", \"arguments\": {\"driver\": \"virtio-net-pci\", \"id\": \"nic0\", \"netdev\": \"n0\","
                 + " \"backend-transfer\": true, \"mq\": \"on\"}}");
         exec("{\"execute\": \"migrate-set-parameters\", \"arguments\": {\"local\": true, \"x-switchover-limit\": 100}}");

@@ -98,7 +98,8 @@ class QmpSocketFuzzTest {
         try (QmpClient c = QmpClient.connect(dir.resolve("tgt.qmp"), T)) {
             c.negotiate();
             c.execute("netdev_add", (com.fasterxml.jackson.databind.node.ObjectNode) QmpJson.parse(
-                    "{\"type\": \"tap\", \"id\": \"net0\", \"ifname\": \"tap0\", \"queues\": 2, \"incoming-fds\": true}"));
+                    "{\"type\": \"tap\", \"id\": \"net0\", \"ifname\": \"tap0\", \"queues\": 2, \"incoming-fds\": true,"
+                    + " \"script\": \"no\", \"downscript\": \"no\"}"));
             c.execute("device_add", (com.fasterxml.jackson.databind.node.ObjectNode) QmpJson.parse(
                     "{\"driver\": \"virtio-net-pci\", \"id\": \"nic0\", \"netdev\": \"net0\", \"mq\": true}"));
             c.execute("migrate-set-parameters", (com.fasterxml.jackson.databind.node.ObjectNode) QmpJson.parse("{\"local\": true}"));

@@ -241,7 +241,8 @@ public final class VmmDirectoryPort implements HostAgent.MigrationPort {
             try (QmpClient c = QmpClient.connect(target.qmpSocket(), timeout)) {
                 c.negotiate();
                 ObjectNode netdev = JsonNodeFactory.instance.objectNode().put("type", "tap").put("id", "net0")
-                        .put("ifname", nic[0]).put("queues", Integer.parseInt(nic[1])).put("incoming-fds", true);
+                        .put("ifname", nic[0]).put("queues", Integer.parseInt(nic[1])).put("incoming-fds", true)
+                        .put("script", "no").put("downscript", "no");
                 c.execute("netdev_add", netdev);
                 ObjectNode device = JsonNodeFactory.instance.objectNode().put("driver", "virtio-net-pci").put("id", "nic0")
                         .put("netdev", "net0").put("mac", nic[2]);

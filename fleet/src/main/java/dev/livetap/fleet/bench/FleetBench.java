@@ -245,7 +245,7 @@ public final class FleetBench {
                     ObjectNode netdev = JsonNodeFactory.instance.objectNode().put("type", "tap").put("id", "net0")
                             .put("ifname", "lt" + vm).put("queues", 1);
                     if (incoming) {
-                        netdev.put("incoming-fds", true);
+                        netdev.put("incoming-fds", true).put("script", "no").put("downscript", "no");
                     }
                     c.execute("netdev_add", netdev);
                     c.execute("device_add", JsonNodeFactory.instance.objectNode().put("driver", "virtio-net-pci")

@@ -390,7 +390,7 @@ public final class ConcurrentBench {
                 QmpMux.Conn c = incoming ? tgt[i] : src[i];
                 ObjectNode netdev = QmpJson.object().put("type", "tap").put("id", "net0").put("ifname", "lt" + i).put("queues", 1);
                 if (incoming) {
-                    netdev.put("incoming-fds", true);
+                    netdev.put("incoming-fds", true).put("script", "no").put("downscript", "no");
                 }
                 c.send("netdev_add", netdev, r -> {
                     if (r.ok() && !incoming) {

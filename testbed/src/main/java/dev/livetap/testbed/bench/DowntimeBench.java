@@ -200,7 +200,7 @@ public final class DowntimeBench {
     static void addNic(QmpClient q, int queues, boolean incoming) throws TimeoutException {
         ObjectNode netdev = QmpJson.object().put("type", "tap").put("id", "net0").put("ifname", "lt0").put("queues", queues);
         if (incoming) {
-            netdev.put("incoming-fds", true);
+            netdev.put("incoming-fds", true).put("script", "no").put("downscript", "no");
         }
         q.execute("netdev_add", netdev);
         q.execute("device_add", QmpJson.object().put("driver", "virtio-net-pci").put("id", "nic0").put("netdev", "net0")

@@ -606,7 +606,7 @@ public final class FunctionalBench {
     private static void addNic(QmpClient q, String ifname, boolean incomingFds) throws TimeoutException {
         ObjectNode netdev = QmpJson.object().put("type", "tap").put("id", "net0").put("ifname", ifname).put("queues", QUEUES);
         if (incomingFds) {
-            netdev.put("incoming-fds", true);
+            netdev.put("incoming-fds", true).put("script", "no").put("downscript", "no");
         }
         q.execute("netdev_add", netdev);
         q.execute("device_add", QmpJson.object().put("driver", "virtio-net-pci").put("id", "nic0").put("netdev", "net0")

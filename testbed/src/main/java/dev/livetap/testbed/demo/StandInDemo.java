@@ -65,7 +65,8 @@ public final class StandInDemo {
             nic(source);
             for (int k = 1; k <= migrations; k++) {
                 EndpointCore target = vm(kernel, processes, engines, settings, k, true);
-                target.netdevAdd(Map.of("id", "net0", "ifname", "tap0", "queues", queues, "incoming-fds", true))
+                target.netdevAdd(Map.of("id", "net0", "ifname", "tap0", "queues", queues, "incoming-fds", true,
+                        "script", "no", "downscript", "no"))
                         .toCompletableFuture().get(STEP.toSeconds(), TimeUnit.SECONDS);
                 nic(target);
                 String uri = "unix:/run/livetap/standin" + k + "-incoming.sock";

@@ -239,7 +239,7 @@ public final class VmmProcess implements AutoCloseable {
     public void addNic(String ifname, int queues, boolean incomingFds, String mac) throws TimeoutException {
         ObjectNode netdev = args().put("type", "tap").put("id", "net0").put("ifname", ifname).put("queues", queues);
         if (incomingFds) {
-            netdev.put("incoming-fds", true);
+            netdev.put("incoming-fds", true).put("script", "no").put("downscript", "no");
         }
         execute("netdev_add", netdev);
         execute("device_add", args().put("driver", "virtio-net-pci").put("id", "nic0").put("netdev", "net0").put("mq", true)

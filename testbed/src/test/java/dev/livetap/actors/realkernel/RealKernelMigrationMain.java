@@ -96,7 +96,7 @@ public final class RealKernelMigrationMain {
                 "downscript", "/bin/true")), r));
         ok(system, src, r -> new VmActor.DeviceAdd(VirtioNetDeviceOptions.fromQmp(nic), r));
         ok(system, tgt, r -> new VmActor.NetdevAdd(TapNetdevOptions.fromQmp(Map.of("type", "tap", "id", "net0", "ifname", IFNAME, "queues", 4,
-                "incoming-fds", true, "downscript", "/bin/true")), r));
+                "incoming-fds", true, "script", "no", "x-downscript-duty", true, "downscript", "/bin/true")), r));
         ok(system, tgt, r -> new VmActor.DeviceAdd(VirtioNetDeviceOptions.fromQmp(nic), r));
         sh("sysctl", "-qw", "net.ipv6.conf." + IFNAME + ".disable_ipv6=1");
         sh("ip", "addr", "add", "10.0.0.1/24", "dev", IFNAME);

@@ -90,7 +90,7 @@ class HostileMigrationPeerTest {
         engine = EngineCore.create(dev.livetap.engine.internal.EngineSettings.defaults().withSystemName("hostile"));
         tgt = engine.createVm(VmSpec.of("tgt").incoming(true));
         get(tgt.netdevAdd(Map.of("type", "tap", "id", "net0", "ifname", "lta", "queues", 2, "vnet_hdr", true,
-                "incoming-fds", true)));
+                "incoming-fds", true, "script", "no", "downscript", "no")));
         get(tgt.deviceAdd(Map.of("driver", "virtio-net-pci", "id", "nic0", "netdev", "net0", "mq", true,
                 "mac", "52:54:00:12:34:56")));
         get(tgt.setParameters(Map.of("local", true)));

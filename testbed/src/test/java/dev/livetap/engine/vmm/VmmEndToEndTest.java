@@ -4,6 +4,7 @@ import static dev.livetap.testbed.vmm.VmmProcess.args;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.livetap.testbed.Ping;
 import dev.livetap.testbed.orchestration.LocalMigration;
 import dev.livetap.actors.tap.KernelVhostNet;
@@ -177,7 +178,7 @@ class VmmEndToEndTest {
         v.connect();
         QmpException e = org.junit.jupiter.api.Assertions.assertThrows(QmpException.class, () -> v.execute("netdev_add",
                 args().put("type", "tap").put("id", "net0").put("ifname", "lt9").put("queues", 2)
-                        .put("incoming-fds", true).put("vhost", true)));
+                        .put("incoming-fds", true).put("script", "no").put("downscript", "no").put("vhost", true)));
         // livetap has no vhost ioctls: vhost=on is refused on every kernel; without the device in QEMU's words
         String expected = Files.exists(KernelVhostNet.DEVICE) ? "vhost-net requested but could not be initialized: vhost-net unavailable: "
                 + KernelVhostNet.NOT_IMPLEMENTED : KernelVhostNet.OPEN_FAILED;
@@ -194,6 +195,45 @@ class VmmEndToEndTest {
         assertEquals(130, s.awaitExit(Duration.ofSeconds(20)).orElse(-1), "SIGTERM: clean stop with exit 130: " + s.describe());
         assertTrue(!Files.exists(s.qmpSocket()), "the QMP socket is removed on SIGTERM");
         assertTrue(!ns.exec(Duration.ofSeconds(20), "ip", "link", "show", "lt5").ok(), "its non-persistent TAP is gone with its last fd");
+    }
+
+    /**
+     * The series' v17 form between two real VMMs: {@code local-migration-supported=on} on both netdevs,
+     * the target's {@code local} set before its netdev (which names no ifname: the TAP arrives).
+     */
+    @Test
+    @Order(5)
+    void v17FormMovesTheTapWithLocalMigrationSupported() throws Exception {
+        try (NetworkNamespace ns3 = NetworkNamespace.create()) {
+            VmmProcess s = start(ns3, "s17", "--no-warm-up");
+            VmmProcess t = start(ns3, "t17", "--incoming", "--no-warm-up");
+            s.connect();
+            t.connect();
+            s.execute("netdev_add", args().put("type", "tap").put("id", "net0").put("ifname", "lt7").put("queues", 2)
+                    .put("local-migration-supported", true));
+            s.execute("device_add", args().put("driver", "virtio-net-pci").put("id", "nic0").put("netdev", "net0")
+                    .put("mq", true).put("mac", "52:54:00:12:34:56"));
+            ObjectNode v17Target = args().put("type", "tap").put("id", "net0").put("queues", 2).put("incoming-fds", true)
+                    .put("script", "no").put("downscript", "no").put("local-migration-supported", true);
+            QmpException early = org.junit.jupiter.api.Assertions.assertThrows(QmpException.class,
+                    () -> t.execute("netdev_add", v17Target));
+            assertTrue(early.desc().contains("needs migration parameter 'local' on before the netdev is created"),
+                    early.desc());
+            t.execute("migrate-set-parameters", args().put("local", true));
+            t.execute("netdev_add", v17Target);
+            t.execute("device_add", args().put("driver", "virtio-net-pci").put("id", "nic0").put("netdev", "net0")
+                    .put("mq", true).put("mac", "52:54:00:12:34:56"));
+            ns3.run("sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1");
+            ns3.run("ip", "addr", "add", "10.0.1.1/24", "dev", "lt7");
+            ns3.run("ip", "link", "set", "lt7", "up");
+            int ifindex = ifindex(ns3, "lt7");
+            LocalMigration.Result r = LocalMigration.run(LocalMigration.Options.of(s.qmpSocket(), t.qmpSocket()), line -> { });
+            assertTrue(r.completed() && r.method() == LocalMigration.Method.LOCAL, LocalMigration.format(r));
+            assertEquals(ifindex, ifindex(ns3, "lt7"), "the TAP travelled: the same device");
+            assertEquals("running", t.runState());
+            assertTrue(ns3.exec(Duration.ofSeconds(10), "ping", "-c", "3", "-i", "0.2", "-W", "2", GUEST).ok(),
+                    "the v17 target answers on the TAP it received");
+        }
     }
 
     /** {@code ping -q -i 0.005 -c COUNT -W 2 GUEST} in {@code in}, in the background. */

@@ -136,7 +136,7 @@ class VmmFailureEndToEndTest {
     void targetPostLoadFailureRollsBackAndTheSourceResumes() throws Exception {
         VmmProcess t = target("postload", "--incoming", "--x-fault-vhost-setup", "2");
         t.execute("netdev_add", args().put("type", "tap").put("id", "net0").put("ifname", "lt0").put("queues", 4)
-                .put("incoming-fds", true).put("vhost", true));
+                .put("incoming-fds", true).put("script", "no").put("downscript", "no").put("vhost", true));
         t.execute("device_add", args().put("driver", "virtio-net-pci").put("id", "nic0").put("netdev", "net0")
                 .put("mq", true).put("mac", "52:54:00:12:34:56"));
         List<String> before = ProcessCensus.targetsBesideTheJvmsOwn(source.pid()).orElseThrow();

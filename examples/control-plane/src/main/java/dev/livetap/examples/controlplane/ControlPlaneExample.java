@@ -126,7 +126,8 @@ public final class ControlPlaneExample {
     /** An incoming VM whose TAP waits for the source's queue fds, listening at DIR/NAME.sock. */
     static VirtualMachine target(LivetapEngine engine, String name, Path dir) throws Exception {
         VirtualMachine target = engine.createVm(VmSpec.of(name).incoming(true));
-        join(target.netdevAdd(TapNetdev.named("net0").ifname("tap0").queues(4).incomingFds(true)));
+        join(target.netdevAdd(TapNetdev.named("net0").ifname("tap0").queues(4).incomingFds(true)
+                .script("no").downscript("no")));
         join(target.deviceAdd(VirtioNetDevice.of("nic0", "net0").multiqueue(true).mac("52:54:00:12:34:56")));
         join(target.setParameters(MigrationParameterUpdate.none().local(true)));
         join(target.migrateIncoming("unix:" + dir.resolve(name + ".sock"))); // completes once it listens
