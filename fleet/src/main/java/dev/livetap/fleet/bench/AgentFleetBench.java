@@ -178,6 +178,65 @@ public final class AgentFleetBench {
         }
     }
 
+    /** One budget of a K curve: its label ({@code 4}, {@code auto}) and settings. */
+    public record Budget(String label, FreezeBudget.Settings settings) {
+    }
+
+    /**
+     * One full run per budget (each with its own agents and warm-up), then {@code curve}: K →
+     * throughput, downtime p50/p99/max, fds leaked; {@code runs}: every run's report; totals of
+     * {@code completed}, {@code failed}, {@code fds_leaked} and {@code wall_ms}.
+     */
+    public static ObjectNode curve(Options base, List<Budget> budgets, Consumer<String> progress)
+            throws IOException, InterruptedException, TimeoutException {
+        long wall0 = System.nanoTime();
+        ObjectNode out = JsonNodeFactory.instance.objectNode();
+        out.put("mode", "agents");
+        out.put("hosts", base.hosts());
+        out.put("vms_per_host", base.vmsPerHost());
+        out.put("rounds", base.rounds());
+        out.put("warmup_rounds", base.warmupRounds());
+        ArrayNode curve = out.putArray("curve");
+        ArrayNode runs = out.putArray("runs");
+        long completed = 0;
+        long failed = 0;
+        long leaked = 0;
+        for (Budget b : budgets) {
+            progress.accept("budget " + b.label() + ":");
+            ObjectNode r = run(new Options(base.hosts(), base.vmsPerHost(), base.rounds(), base.warmupRounds(), b.settings(),
+                    b.label(), base.threads(), base.timeout(), base.agentHeapMb()), progress);
+            runs.add(r);
+            curve.addObject().put("budget", b.label()).put("migrations_per_s", r.path("migrations_per_s").asDouble())
+                    .put("downtime_p50_ms", r.path("downtime_ms").path("p50").asDouble())
+                    .put("downtime_p99_ms", r.path("downtime_ms").path("p99").asDouble())
+                    .put("downtime_max_ms", r.path("downtime_ms").path("max").asDouble())
+                    .put("max_frozen_at_once_per_host", r.path("max_frozen_at_once_per_host").asInt())
+                    .put("completed", r.path("completed").asInt()).put("failed", r.path("failed").asInt())
+                    .put("fds_leaked", r.path("fds_leaked").asInt()).put("load_before", r.path("load_before").asText());
+            completed += r.path("completed").asLong();
+            failed += r.path("failed").asLong();
+            leaked += r.path("fds_leaked").asLong();
+        }
+        out.put("completed", completed);
+        out.put("failed", failed);
+        out.put("fds_leaked", leaked);
+        out.put("wall_ms", (System.nanoTime() - wall0) / 1_000_000);
+        return out;
+    }
+
+    /** The curve as a text table. */
+    public static String curveTable(com.fasterxml.jackson.databind.JsonNode curve) {
+        StringBuilder t = new StringBuilder(String.format(Locale.ROOT, "%8s %14s %12s %12s %12s %10s %6s%n", "budget",
+                "migrations/s", "p50 ms", "p99 ms", "max ms", "frozen<=", "fds"));
+        for (com.fasterxml.jackson.databind.JsonNode c : curve) {
+            t.append(String.format(Locale.ROOT, "%8s %14.1f %12.3f %12.3f %12.3f %10d %6d%n", c.path("budget").asText(),
+                    c.path("migrations_per_s").asDouble(), c.path("downtime_p50_ms").asDouble(),
+                    c.path("downtime_p99_ms").asDouble(), c.path("downtime_max_ms").asDouble(),
+                    c.path("max_frozen_at_once_per_host").asInt(), c.path("fds_leaked").asInt()));
+        }
+        return t.toString();
+    }
+
     private static List<String> agentCommand(Options o, String host, String seed, Path hostDir, String netns) {
         List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-Xms" + o.agentHeapMb() + "m", "-Xmx" + o.agentHeapMb() + "m", "-XX:+AlwaysPreTouch"));

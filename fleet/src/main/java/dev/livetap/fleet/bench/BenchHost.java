@@ -60,6 +60,7 @@ public final class BenchHost {
                 }
             }, "bench-host-stop");
             Runtime.getRuntime().addShutdownHook(stop);
+            port.sample("ready"); // the first sample: the agent joined and serves
             say("READY " + host);
             while (System.in.read() >= 0) {
                 // the parent holds the pipe's write end and never writes: end-of-file means it is gone

@@ -78,7 +78,7 @@ public final class RollingHostPort implements HostAgent.MigrationPort, AutoClose
     }
 
     /**
-     * Starts generation 0 (real TAPs) and generation 1 (incoming), samples this JVM as {@code ready}.
+     * Starts generation 0 (real TAPs) and generation 1 (incoming); the caller samples once its agent serves.
      *
      * @param prefix   what the VMM processes start through ({@code ip netns exec NS})
      * @param announce where {@code READY g…} lines go (the bench host's stdout)
@@ -96,7 +96,6 @@ public final class RollingHostPort implements HostAgent.MigrationPort, AutoClose
             }
             FleetBench.addNics(port.nicSetUp, g0, 0, n, false, timeout);
             port.prepare(1);
-            port.sample("ready");
             return port;
         } catch (IOException | InterruptedException | RuntimeException e) {
             port.close();
@@ -194,8 +193,8 @@ public final class RollingHostPort implements HostAgent.MigrationPort, AutoClose
         }
     }
 
-    /** This JVM after a full GC: heap used, RSS, fds beside the JVM's own files, threads. */
-    private void sample(String label) {
+    /** Logs a sample of this JVM after a full GC: heap used, RSS, fds beside the JVM's own files, threads. */
+    public void sample(String label) {
         System.gc();
         long heap = ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed();
         long self = ProcessHandle.current().pid();
