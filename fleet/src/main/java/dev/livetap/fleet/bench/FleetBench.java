@@ -61,8 +61,8 @@ public final class FleetBench {
             String budgetLabel, int drivers, Gate gate, Duration timeout) {
         public Options {
             if (hosts != 1) {
-                throw new IllegalArgumentException("--hosts: only 1 is built (one host, its VMM processes local); "
-                        + "the bench does not drive host agents yet, see docs/fleet.md");
+                throw new IllegalArgumentException("--hosts: the in-process bench drives one host from this JVM; "
+                        + "AgentFleetBench (--mode agents) runs one host agent process per host");
             }
             if (vmsPerHost < 1 || vmsPerHost > 1000 || rounds < 1 || rounds > 100 || warmupRounds < 0 || warmupRounds > 10
                     || drivers < 1 || drivers > 1000) {
