@@ -16,10 +16,13 @@ import java.util.function.Consumer;
  * performs {@code migrations} consecutive VM steps ({@link AgentFleetBench} with one host, in
  * rounds of {@code vms}); after every round it samples its heap used after a full GC, RSS, fds and
  * threads. The verdict is {@code flat} when each of the four grew by at most {@link #FLAT_PERCENT} %
- * from the sample at the end of the warm-up to the last sample.
+ * from the baseline (the median of the first {@link #MEDIAN_OF} samples from the end of the warm-up
+ * on) to the end (the median of the last {@value #MEDIAN_OF}).
  */
 public final class FleetSoak {
     public static final double FLAT_PERCENT = 5.0;
+    /** Baseline and end are medians of this many samples: one full GC's figure varies by a few hundred KB. */
+    static final int MEDIAN_OF = 3;
     static final List<String> METRICS = List.of("heap_used_after_gc_mb", "rss_mb", "fds", "threads");
 
     /** @param warmupMigrations migrations before the baseline sample (rounded up to whole rounds) */
@@ -60,20 +63,27 @@ public final class FleetSoak {
             soak.put("why", "fewer than two samples after the warm-up (" + samples.size() + " samples)");
             return;
         }
-        JsonNode base = samples.get(warmupRounds);
-        JsonNode end = samples.get(samples.size() - 1);
-        soak.put("baseline_after_migrations", base.path("after_migrations").asLong());
-        soak.put("end_after_migrations", end.path("after_migrations").asLong());
+        int first = warmupRounds;
+        int last = samples.size() - 1;
+        int window = Math.min(MEDIAN_OF, last - first + 1);
+        soak.put("baseline_after_migrations", samples.get(first).path("after_migrations").asLong());
+        soak.put("end_after_migrations", samples.get(last).path("after_migrations").asLong());
+        soak.put("median_of_samples", window);
         ObjectNode growth = soak.putObject("growth_percent");
         ObjectNode maxGrowth = soak.putObject("max_growth_percent");
+        ObjectNode baseline = soak.putObject("baseline");
+        ObjectNode endValues = soak.putObject("end");
         List<String> grown = new ArrayList<>();
         for (String m : METRICS) {
-            double b = base.path(m).asDouble();
-            double g = percent(b, end.path(m).asDouble());
+            double b = median(samples, m, first, first + window);
+            double e = median(samples, m, last + 1 - window, last + 1);
+            double g = percent(b, e);
             double max = g;
-            for (int i = warmupRounds; i < samples.size(); i++) {
+            for (int i = first; i <= last; i++) {
                 max = Math.max(max, percent(b, samples.get(i).path(m).asDouble()));
             }
+            baseline.put(m, b);
+            endValues.put(m, e);
             growth.put(m, round2(g));
             maxGrowth.put(m, round2(max));
             if (g > FLAT_PERCENT) {
@@ -84,6 +94,17 @@ public final class FleetSoak {
         if (!grown.isEmpty()) {
             soak.put("grown", String.join(",", grown));
         }
+    }
+
+    /** The median of {@code metric} over samples {@code from} (inclusive) to {@code to} (exclusive). */
+    private static double median(JsonNode samples, String metric, int from, int to) {
+        List<Double> v = new ArrayList<>();
+        for (int i = from; i < to; i++) {
+            v.add(samples.get(i).path(metric).asDouble());
+        }
+        v.sort(null);
+        int n = v.size();
+        return n % 2 == 1 ? v.get(n / 2) : (v.get(n / 2 - 1) + v.get(n / 2)) / 2;
     }
 
     private static double percent(double base, double value) {
