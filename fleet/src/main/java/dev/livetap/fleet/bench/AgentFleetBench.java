@@ -45,7 +45,9 @@ import org.apache.pekko.cluster.typed.Cluster;
  * <p>{@code migrations_per_s} = completed measured migrations ÷ the sum of the measured rounds'
  * windows (first step sent → last answer; the next generations start between rounds).
  * {@code fds_leaked}: TAP fds left in a retired VMM process or beyond one per VM in its successor,
- * fds the agent JVMs gained between the end of the warm-up and the end, and fds this JVM gained.
+ * fds the agent JVMs gained between the end of the warm-up and the end, and fds this JVM gained;
+ * the JVMs' fds counted without their TCP sockets (the cluster transport's connections come and go
+ * with membership: at set-up the agents of one run held 25 to 37 fds). Samples show both figures.
  */
 public final class AgentFleetBench {
     /** Coordinator epoch of every step the bench sends (a fresh agent accepts any epoch ≥ 0). */
@@ -73,7 +75,11 @@ public final class AgentFleetBench {
     }
 
     /** A line {@code S label heap rss fds threads} of an agent's log. */
-    record Sample(String label, long heapBytes, long rssKb, int fds, int threads) {
+    record Sample(String label, long heapBytes, long rssKb, int fds, int threads, int networkSockets) {
+        /** The fds a leak is judged by: without the cluster transport's TCP connections. */
+        int ownFds() {
+            return fds - networkSockets;
+        }
     }
 
     private AgentFleetBench() {
@@ -112,7 +118,7 @@ public final class AgentFleetBench {
             Map<String, ActorRef<HostAgent.Command>> refs = findAgents(bench, agents.keySet().stream().toList());
             progress.accept(o.hosts() + " host agent(s) serve " + o.vmsPerHost() + " VMs each (real TAPs); load "
                     + FleetBench.loadAverage());
-            benchFds0 = ProcessCensus.fdsBesideTheJvmsOwn(self);
+            benchFds0 = ProcessCensus.fdsBesideTheJvmsOwn(self) - RollingHostPort.networkSockets(self);
             for (int r = 0; r < o.warmupRounds() + o.rounds(); r++) {
                 boolean warm = r < o.warmupRounds();
                 for (Map.Entry<String, ChildProcess> a : agents.entrySet()) {
@@ -160,7 +166,7 @@ public final class AgentFleetBench {
                         Duration.ofSeconds(30), bench.system().scheduler()).toCompletableFuture().get(31, TimeUnit.SECONDS)
                         .budgetLimit());
             }
-            benchFds1 = ProcessCensus.fdsBesideTheJvmsOwn(self);
+            benchFds1 = ProcessCensus.fdsBesideTheJvmsOwn(self) - RollingHostPort.networkSockets(self);
         } catch (ExecutionException e) {
             throw new IOException("an agent did not report its state: " + e.getCause(), e);
         } finally {
@@ -356,7 +362,7 @@ public final class AgentFleetBench {
             int agentFds = 0;
             if (s.size() > o.warmupRounds() + 1) {
                 // baseline: the sample after the warm-up's last retirement (or at set-up); both have two VMM children alive
-                agentFds = Math.max(0, s.get(s.size() - 1).fds() - s.get(o.warmupRounds()).fds());
+                agentFds = Math.max(0, s.get(s.size() - 1).ownFds() - s.get(o.warmupRounds()).ownFds());
             }
             leakedAgents += agentFds;
             ObjectNode h = perHost.addObject();
@@ -400,7 +406,8 @@ public final class AgentFleetBench {
                 Sample s = list.get(i);
                 sampleRows.addObject().put("host", host).put("after_migrations", (long) i * o.vmsPerHost())
                         .put("warm_up", i < o.warmupRounds()).put("heap_used_after_gc_mb", Math.round(s.heapBytes() / 1e4) / 100.0)
-                        .put("rss_mb", Math.round(s.rssKb() / 10.24) / 100.0).put("fds", s.fds()).put("threads", s.threads());
+                        .put("rss_mb", Math.round(s.rssKb() / 10.24) / 100.0).put("fds", s.fds()).put("fds_network_sockets", s.networkSockets())
+                        .put("threads", s.threads());
             }
         });
         if (!failures.isEmpty()) {
@@ -430,7 +437,7 @@ public final class AgentFleetBench {
                     }
                     case "G" -> leaked += Math.max(0, Integer.parseInt(f[2])) + Math.max(0, Integer.parseInt(f[3]) - vms);
                     case "S" -> samples.add(new Sample(f[1], Long.parseLong(f[2]), Long.parseLong(f[3]), Integer.parseInt(f[4]),
-                            Integer.parseInt(f[5])));
+                            Integer.parseInt(f[5]), f.length > 6 ? Integer.parseInt(f[6]) : 0));
                     default -> {
                         // E lines: reported through the agent's READY FAILED line
                     }

@@ -35,7 +35,7 @@ import java.util.function.Consumer;
  * <p>Everything the bench reads afterwards goes to {@code DIR/host.log}, one line per event:
  * {@code M vm id completed downtime_ms stopped_ns started_ns driver_ms} (or {@code M vm id failed …}),
  * {@code G generation tap_fds_left_in_retired tap_fds_in_new}, {@code S label heap_used_after_gc_bytes
- * rss_kb fds threads}.
+ * rss_kb fds threads network_sockets}.
  */
 public final class RollingHostPort implements HostAgent.MigrationPort, AutoCloseable {
     /** The prefix of the line that announces a prepared generation (or a failure to prepare one). */
@@ -199,7 +199,18 @@ public final class RollingHostPort implements HostAgent.MigrationPort, AutoClose
         long heap = ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed();
         long self = ProcessHandle.current().pid();
         write("S " + label + " " + heap + " " + ProcessCensus.rssKb(self) + " " + ProcessCensus.fdsBesideTheJvmsOwn(self) + " "
-                + ProcessCensus.threads(self));
+                + ProcessCensus.threads(self) + " " + networkSockets(self));
+    }
+
+    /**
+     * The sockets of {@code pid} that are not unix sockets: the cluster transport's TCP connections,
+     * which come and go with membership and heartbeats (a leak is judged without them).
+     */
+    static int networkSockets(long pid) {
+        java.util.Set<String> unix = new java.util.HashSet<>();
+        ProcessCensus.unixSockets(pid).forEach(f -> unix.add("socket:[" + f[6] + "]"));
+        return (int) ProcessCensus.targetsBesideTheJvmsOwn(pid).orElse(List.of()).stream()
+                .filter(t -> t.startsWith("socket:") && !unix.contains(t)).count();
     }
 
     private void write(String line) {
