@@ -19,9 +19,9 @@ import org.junit.jupiter.api.Timeout;
  */
 @RequiresTun
 @RequiresRoot
-@Timeout(value = 300, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+@Timeout(value = 600, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
 class FleetBenchCommandTest {
-    private static final Duration WAIT = Duration.ofSeconds(280);
+    private static final Duration WAIT = Duration.ofSeconds(540);
     private static final List<String> REQUIRED = List.of("completed", "migrations_per_s", "downtime_ms", "fds_leaked", "wall_ms",
             "budget");
 

@@ -19,7 +19,7 @@ class AgentFleetBenchTest {
     @Test
     @RequiresTun
     @RequiresRoot
-    @Timeout(value = 300, unit = TimeUnit.SECONDS)
+    @Timeout(value = 480, unit = TimeUnit.SECONDS)
     void twoAgentProcessesMoveEveryVmOncePerRoundUnderTheirBudgetAndLeakNoFd() throws Exception {
         List<String> lines = new ArrayList<>();
         JsonNode r = AgentFleetBench.run(new AgentFleetBench.Options(2, 3, 2, 1, FreezeBudget.Settings.fixed(2), "2", 3,
