@@ -1,7 +1,9 @@
 package dev.livetap.tools;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.livetap.fleet.bench.AgentFleetBench;
 import dev.livetap.fleet.bench.FleetBench;
+import dev.livetap.fleet.bench.FleetSoak;
 import dev.livetap.fleet.budget.FreezeBudget;
 import dev.livetap.testbed.NetworkNamespace;
 import java.time.Duration;
@@ -10,15 +12,16 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-/** {@code livetap fleet}: fleet operations (a coordinator node, plans, status, the freeze-budget bench). */
+/** {@code livetap fleet}: fleet operations (a coordinator node, plans, status, the freeze-budget bench, the soak). */
 @Command(name = "fleet", mixinStandardHelpOptions = true,
-        description = "Fleet operations on Pekko Cluster: a coordinator node, start a plan, its status, and the "
-                + "freeze-budget bench of one host (docs/fleet.md).",
-        subcommands = {FleetCommand.Bench.class, FleetCommand.Node.class, FleetCommand.Start.class, FleetCommand.Status.class})
+        description = "Fleet operations on Pekko Cluster: a coordinator node, start a plan, its status, the "
+                + "freeze-budget bench of host agent processes and the agent's soak (docs/fleet.md).",
+        subcommands = {FleetCommand.Bench.class, FleetCommand.Node.class, FleetCommand.Start.class, FleetCommand.Status.class,
+                FleetCommand.Soak.class})
 public final class FleetCommand implements Callable<Integer> {
     @Override
     public Integer call() {
-        throw new BadOptionValue("give a fleet command: node, start, status or bench");
+        throw new BadOptionValue("give a fleet command: node, start, status, bench or soak");
     }
 
     @Command(name = "node", mixinStandardHelpOptions = true,
@@ -146,10 +149,17 @@ public final class FleetCommand implements Callable<Integer> {
     }
 
     @Command(name = "bench", mixinStandardHelpOptions = true,
-            description = "Rolling replacement of a host's VMM process under a freeze budget: each round starts a new "
-                    + "livetap vmm process and migrates every VM into it (real TAPs in a private namespace, root).")
+            description = "Rolling replacement of every host's VMM process under a freeze budget. Default mode agents: "
+                    + "one host agent JVM per host (cluster members on loopback, each with its own VMM processes in a "
+                    + "network namespace with real TAPs), each round migrating every VM once (root). --budget 1,2,4,8 "
+                    + "runs once per budget and prints the K curve.")
     static final class Bench implements Callable<Integer> {
-        @Option(names = "--hosts", defaultValue = "1", description = "Hosts (only 1 is built; default ${DEFAULT-VALUE}).")
+        @Option(names = "--mode", paramLabel = "agents|in-process", defaultValue = "agents",
+                description = "agents (one host agent process per host) or in-process (one host driven by this JVM, "
+                        + "with --gate and --drivers as migration threads); default ${DEFAULT-VALUE}.")
+        String mode;
+
+        @Option(names = "--hosts", defaultValue = "1", description = "Hosts: 1-64 (in-process: 1); default ${DEFAULT-VALUE}.")
         int hosts;
 
         @Option(names = "--vms-per-host", paramLabel = "N", defaultValue = "100", description = "VMs per host: 1-1000, default ${DEFAULT-VALUE}.")
@@ -161,21 +171,25 @@ public final class FleetCommand implements Callable<Integer> {
         @Option(names = "--warmup-rounds", paramLabel = "W", defaultValue = "1", description = "Unmeasured rounds first: 0-10, default ${DEFAULT-VALUE}.")
         int warmupRounds;
 
-        @Option(names = "--budget", paramLabel = "K|auto|none", defaultValue = "auto",
-                description = "Switch-overs in their freeze window at once: a number, auto (adaptive, steering to "
-                        + "--downtime-limit-ms) or none (every driver at once); default ${DEFAULT-VALUE}.")
-        String budget;
+        @Option(names = "--budget", paramLabel = "K|auto|none[,…]", defaultValue = "auto", split = ",",
+                description = "Switch-overs per host in their freeze window at once: a number, auto (adaptive, steering to "
+                        + "--downtime-limit-ms) or none (every driver at once); several, comma separated: one run each "
+                        + "and the K curve (agents mode); default ${DEFAULT-VALUE}.")
+        java.util.List<String> budgets;
 
         @Option(names = "--downtime-limit-ms", paramLabel = "MS", defaultValue = "10", description = "Per-VM downtime limit auto steers by: default ${DEFAULT-VALUE}.")
         double limitMs;
 
-        @Option(names = "--drivers", paramLabel = "D", defaultValue = "64", description = "Migrations driven at once (driver threads): 1-1000, default ${DEFAULT-VALUE}.")
+        @Option(names = "--drivers", paramLabel = "D", defaultValue = "64", description = "Migrations driven at once per host (threads): 1-1000, default ${DEFAULT-VALUE}.")
         int drivers;
 
         @Option(names = "--gate", paramLabel = "around|hold", defaultValue = "around",
-                description = "Where the budget applies: around the whole driver run (default), or at the release of a "
-                        + "source held in pre-switchover (already frozen while it waits).")
+                description = "in-process mode: where the budget applies: around the whole driver run (default), or at the "
+                        + "release of a source held in pre-switchover (already frozen while it waits).")
         String gate;
+
+        @Option(names = "--agent-heap-mb", paramLabel = "MB", defaultValue = "256", description = "Each agent JVM's fixed heap (-Xms = -Xmx): 64-16384, default ${DEFAULT-VALUE}.")
+        int agentHeapMb;
 
         @Option(names = "--timeout", paramLabel = "SECONDS", defaultValue = "120", description = "Bound of each migration and wait: 1-3600, default ${DEFAULT-VALUE}.")
         int timeoutSeconds;
@@ -185,40 +199,78 @@ public final class FleetCommand implements Callable<Integer> {
 
         @Override
         public Integer call() throws Exception {
-            BadOptionValue.range("--hosts", hosts, 1, 1);
+            BadOptionValue.range("--hosts", hosts, 1, 64);
             BadOptionValue.range("--vms-per-host", vms, 1, 1000);
             BadOptionValue.range("--rounds", rounds, 1, 100);
             BadOptionValue.range("--warmup-rounds", warmupRounds, 0, 10);
             BadOptionValue.range("--drivers", drivers, 1, 1000);
             BadOptionValue.range("--timeout", timeoutSeconds, 1, 3600);
             BadOptionValue.range("--downtime-limit-ms", limitMs, 0.001, 100_000);
-            FreezeBudget.Settings settings = switch (budget) {
+            BadOptionValue.range("--agent-heap-mb", agentHeapMb, 64, 16_384);
+            java.util.List<AgentFleetBench.Budget> asked = new java.util.ArrayList<>();
+            for (String b : budgets) {
+                asked.add(new AgentFleetBench.Budget(b, settings(b, vms, drivers, limitMs)));
+            }
+            boolean inProcess = switch (mode) {
+                case "agents" -> false;
+                case "in-process" -> true;
+                default -> throw new BadOptionValue("--mode must be agents or in-process: " + mode);
+            };
+            if (inProcess && (hosts != 1 || asked.size() != 1)) {
+                throw new BadOptionValue("--mode in-process drives one host with one budget: give --hosts 1 and one --budget");
+            }
+            FleetBench.Gate where = switch (gate) {
+                case "around" -> FleetBench.Gate.AROUND;
+                case "hold" -> FleetBench.Gate.HOLD;
+                default -> throw new BadOptionValue("--gate must be around or hold: " + gate);
+            };
+            if (!inProcess && where != FleetBench.Gate.AROUND) {
+                throw new BadOptionValue("--gate hold exists only with --mode in-process (an agent holds its permit around the step)");
+            }
+            Optional<String> missing = NetworkNamespace.unavailabilityCause();
+            if (missing.isPresent()) {
+                System.err.println("livetap fleet bench: " + missing.get());
+                return ExitCodes.UNAVAILABLE;
+            }
+            java.util.function.Consumer<String> progress = json ? s -> { } : System.err::println;
+            JsonNode r;
+            String text;
+            if (inProcess) {
+                r = FleetBench.run(new FleetBench.Options(hosts, vms, rounds, warmupRounds, asked.get(0).settings(),
+                        asked.get(0).label(), drivers, where, Duration.ofSeconds(timeoutSeconds)), progress);
+                text = text(r);
+            } else {
+                AgentFleetBench.Options base = new AgentFleetBench.Options(hosts, vms, rounds, warmupRounds,
+                        asked.get(0).settings(), asked.get(0).label(), drivers, Duration.ofSeconds(timeoutSeconds), agentHeapMb);
+                if (asked.size() == 1) {
+                    r = AgentFleetBench.run(base, progress);
+                    text = text(r);
+                } else {
+                    r = AgentFleetBench.curve(base, asked, progress);
+                    text = AgentFleetBench.curveTable(r.path("curve")) + r.path("completed").asText() + " migrations completed ("
+                            + r.path("failed").asText() + " failed), fds leaked " + r.path("fds_leaked").asText() + ", wall "
+                            + r.path("wall_ms").asText() + " ms (all figures: --json)";
+                }
+            }
+            BenchCommand.print(r, json, text);
+            return r.path("failed").asInt() == 0 && r.path("fds_leaked").asInt() == 0 ? ExitCodes.OK : ExitCodes.FAILED;
+        }
+
+        /** A budget asked on the command line: a number, auto or none. */
+        static FreezeBudget.Settings settings(String budget, int vms, int drivers, double limitMs) {
+            return switch (budget) {
                 case "auto" -> FreezeBudget.Settings.adaptive(Math.min(4, vms), Math.max(1, Math.min(drivers, vms)), limitMs);
                 case "none" -> FreezeBudget.Settings.fixed(Math.max(1, Math.min(drivers, vms)));
                 default -> {
                     int k;
                     try {
-                        k = Integer.parseInt(budget);
+                        k = Integer.parseInt(budget.strip());
                     } catch (NumberFormatException e) {
                         throw new BadOptionValue("--budget must be a number, auto or none: " + budget);
                     }
                     yield FreezeBudget.Settings.fixed(BadOptionValue.range("--budget", k, 1, 1000));
                 }
             };
-            FleetBench.Gate where = switch (gate) {
-                case "around" -> FleetBench.Gate.AROUND;
-                case "hold" -> FleetBench.Gate.HOLD;
-                default -> throw new BadOptionValue("--gate must be around or hold: " + gate);
-            };
-            Optional<String> missing = NetworkNamespace.unavailabilityCause();
-            if (missing.isPresent()) {
-                System.err.println("livetap fleet bench: " + missing.get());
-                return ExitCodes.UNAVAILABLE;
-            }
-            JsonNode r = FleetBench.run(new FleetBench.Options(hosts, vms, rounds, warmupRounds, settings, budget, drivers, where,
-                    Duration.ofSeconds(timeoutSeconds)), json ? s -> { } : System.err::println);
-            BenchCommand.print(r, json, text(r));
-            return r.path("failed").asInt() == 0 && r.path("fds_leaked").asInt() == 0 ? ExitCodes.OK : ExitCodes.FAILED;
         }
 
         static String text(JsonNode r) {
@@ -226,10 +278,73 @@ public final class FleetCommand implements Callable<Integer> {
             return r.path("completed").asText() + " migrations completed (" + r.path("failed").asText() + " failed), "
                     + r.path("migrations_per_s").asText() + " migrations/s\n"
                     + "downtime: " + BenchCommand.percentiles(r.path("downtime_ms")) + "; at most "
-                    + r.path("max_frozen_at_once").asText() + " VMs frozen at once\n"
-                    + "budget " + b.path("asked").asText() + ": K " + b.path("k_initial").asText() + " -> " + b.path("k_final").asText()
-                    + " (" + b.path("adjustments").asText() + " adjustments), fds leaked " + r.path("fds_leaked").asText()
-                    + ", wall " + r.path("wall_ms").asText() + " ms (all figures: --json)";
+                    + (r.has("max_frozen_at_once") ? r.path("max_frozen_at_once") : r.path("max_frozen_at_once_per_host")).asText()
+                    + " VMs frozen at once" + (r.has("max_frozen_at_once") ? "" : " per host") + "\n"
+                    + "budget " + b.path("asked").asText() + ": K " + b.path("k_initial").asText() + " -> "
+                    + (b.has("k_final") ? b.path("k_final").asText() : b.path("k_final_per_host").toString())
+                    + ", fds leaked " + r.path("fds_leaked").asText() + ", wall " + r.path("wall_ms").asText()
+                    + " ms (all figures: --json)";
+        }
+    }
+
+    @Command(name = "soak", mixinStandardHelpOptions = true,
+            description = "One host agent process with a fixed heap performs --migrations consecutive VM steps (rounds of "
+                    + "--vms); after every round it samples heap used after a full GC, RSS, fds and threads. Verdict flat: "
+                    + "each grew at most 5 % from the end of the warm-up to the end (root).")
+    static final class Soak implements Callable<Integer> {
+        @Option(names = "--migrations", paramLabel = "N", defaultValue = "10000", description = "Measured migrations: 1-10000000, default ${DEFAULT-VALUE}.")
+        int migrations;
+
+        @Option(names = "--warmup-migrations", paramLabel = "W", defaultValue = "1000", description = "Migrations before the baseline sample: default ${DEFAULT-VALUE}.")
+        int warmup;
+
+        @Option(names = "--vms", paramLabel = "V", defaultValue = "100", description = "VMs on the host (one round moves each once): 1-1000, default ${DEFAULT-VALUE}.")
+        int vms;
+
+        @Option(names = "--budget", paramLabel = "K", defaultValue = "2", description = "Switch-overs in their freeze window at once (a number, auto or none): default ${DEFAULT-VALUE}.")
+        String budget;
+
+        @Option(names = "--drivers", paramLabel = "D", defaultValue = "4", description = "Migrations the agent runs at once: 1-1000, default ${DEFAULT-VALUE}.")
+        int drivers;
+
+        @Option(names = "--downtime-limit-ms", paramLabel = "MS", defaultValue = "10", description = "Per-VM downtime limit --budget auto steers by: default ${DEFAULT-VALUE}.")
+        double limitMs;
+
+        @Option(names = "--agent-heap-mb", paramLabel = "MB", defaultValue = "256", description = "The agent JVM's fixed heap (-Xms = -Xmx): 64-16384, default ${DEFAULT-VALUE}.")
+        int agentHeapMb;
+
+        @Option(names = "--timeout", paramLabel = "SECONDS", defaultValue = "120", description = "Bound of each migration and wait: 1-3600, default ${DEFAULT-VALUE}.")
+        int timeoutSeconds;
+
+        @Option(names = "--json", description = "Print one JSON object.")
+        boolean json;
+
+        @Override
+        public Integer call() throws Exception {
+            BadOptionValue.range("--migrations", migrations, 1, 10_000_000);
+            BadOptionValue.range("--warmup-migrations", warmup, 0, 10_000_000);
+            BadOptionValue.range("--vms", vms, 1, 1000);
+            BadOptionValue.range("--drivers", drivers, 1, 1000);
+            BadOptionValue.range("--timeout", timeoutSeconds, 1, 3600);
+            BadOptionValue.range("--downtime-limit-ms", limitMs, 0.001, 100_000);
+            BadOptionValue.range("--agent-heap-mb", agentHeapMb, 64, 16_384);
+            FreezeBudget.Settings settings = Bench.settings(budget, vms, drivers, limitMs);
+            Optional<String> missing = NetworkNamespace.unavailabilityCause();
+            if (missing.isPresent()) {
+                System.err.println("livetap fleet soak: " + missing.get());
+                return ExitCodes.UNAVAILABLE;
+            }
+            JsonNode r = FleetSoak.run(new FleetSoak.Options(migrations, vms, warmup, settings, budget, drivers,
+                    Duration.ofSeconds(timeoutSeconds), agentHeapMb), json ? s -> { } : System.err::println);
+            JsonNode soak = r.path("soak");
+            String text = FleetSoak.table(r, 25) + r.path("completed").asText() + " migrations completed (" + r.path("failed").asText()
+                    + " failed), " + r.path("migrations_per_s").asText() + " migrations/s, downtime "
+                    + BenchCommand.percentiles(r.path("downtime_ms")) + ", fds leaked " + r.path("fds_leaked").asText()
+                    + "\ngrowth from the end of the warm-up to the end, %: " + soak.path("growth_percent") + "\nverdict: "
+                    + soak.path("verdict").asText() + " (limit +" + soak.path("flat_limit_percent").asText() + " %)";
+            BenchCommand.print(r, json, text);
+            return r.path("failed").asInt() == 0 && r.path("fds_leaked").asInt() == 0 && "flat".equals(soak.path("verdict").asText())
+                    ? ExitCodes.OK : ExitCodes.FAILED;
         }
     }
 }

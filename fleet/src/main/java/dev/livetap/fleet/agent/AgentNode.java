@@ -22,6 +22,8 @@ import org.apache.pekko.actor.typed.Props;
  */
 public final class AgentNode implements AutoCloseable {
     public static final String LEDGER = "agent.ledger";
+    /** Migrations a {@code livetap agent} runs at once at most. */
+    public static final int MIGRATION_THREADS = 8;
 
     private final FleetNode node;
     private final ExecutorService executor;
@@ -45,7 +47,24 @@ public final class AgentNode implements AutoCloseable {
             throw new IllegalArgumentException("an agent joins an existing fleet: give at least one seed node");
         }
         VmmDirectoryPort vmms = VmmDirectoryPort.adopt(vmmDir, vmmPrefix, stepTimeout);
-        StepLedger ledger = StepLedger.open(vmmDir.resolve(LEDGER));
+        return start(host, bindHost, port, seedNodes, vmms, vmms, vmmDir.resolve(LEDGER), budget, stepTimeout, startTimeout,
+                MIGRATION_THREADS);
+    }
+
+    /**
+     * An agent over any {@link HostAgent.MigrationPort} (the fleet bench's hosts use one whose VMs
+     * share a {@code --vms N} process).
+     *
+     * @param ledgerFile       the agent's step ledger
+     * @param migrationThreads migrations the agent runs at once at most (each inside a freeze permit)
+     */
+    public static AgentNode start(String host, String bindHost, int port, List<String> seedNodes,
+            HostAgent.MigrationPort migrations, VmmDirectoryPort directoryPort, Path ledgerFile, FreezeBudget.Settings budget,
+            Duration stepTimeout, Duration startTimeout, int migrationThreads) throws IOException, TimeoutException {
+        if (seedNodes.isEmpty()) {
+            throw new IllegalArgumentException("an agent joins an existing fleet: give at least one seed node");
+        }
+        StepLedger ledger = StepLedger.open(ledgerFile);
         // the journal URL is never opened on a node without the coordinator role
         FleetNode node;
         try {
@@ -56,16 +75,17 @@ public final class AgentNode implements AutoCloseable {
             throw e;
         }
         AtomicInteger threadNo = new AtomicInteger();
-        ExecutorService executor = Executors.newFixedThreadPool(8, r -> {
+        ExecutorService executor = Executors.newFixedThreadPool(migrationThreads, r -> {
             Thread t = new Thread(r, "host-agent-migration-" + threadNo.incrementAndGet());
             t.setDaemon(true);
             return t;
         });
-        node.system().systemActorOf(HostAgent.create(host, ledger, new FreezeBudget(budget), stepTimeout, vmms, executor),
+        node.system().systemActorOf(HostAgent.create(host, ledger, new FreezeBudget(budget), stepTimeout, migrations, executor),
                 HostAgent.ACTOR_NAME_PREFIX + host, Props.empty());
-        return new AgentNode(node, executor, vmms);
+        return new AgentNode(node, executor, directoryPort);
     }
 
+    /** The directory port this agent adopted its VMMs with; null for an agent over another port. */
     public VmmDirectoryPort port() {
         return port;
     }

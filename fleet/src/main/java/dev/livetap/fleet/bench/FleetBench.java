@@ -61,8 +61,8 @@ public final class FleetBench {
             String budgetLabel, int drivers, Gate gate, Duration timeout) {
         public Options {
             if (hosts != 1) {
-                throw new IllegalArgumentException("--hosts: only 1 is built (one host, its VMM processes local); "
-                        + "the bench does not drive host agents yet, see docs/fleet.md");
+                throw new IllegalArgumentException("--hosts: the in-process bench drives one host from this JVM; "
+                        + "AgentFleetBench (--mode agents) runs one host agent process per host");
             }
             if (vmsPerHost < 1 || vmsPerHost > 1000 || rounds < 1 || rounds > 100 || warmupRounds < 0 || warmupRounds > 10
                     || drivers < 1 || drivers > 1000) {
@@ -101,14 +101,14 @@ public final class FleetBench {
         VmmProcess current = null;
         try (NetworkNamespace ns = NetworkNamespace.create("f")) {
             try {
-                current = startGeneration(dir, ns, 0, n, false, o.timeout());
+                current = startGeneration(dir, ns.wrap(List.of()), 0, n, false, o.timeout());
                 addNics(pool, current, 0, n, false, o.timeout());
                 progress.accept("generation 0: " + n + " VMs with a real TAP each; load " + loadAverage());
                 // counted once the process's reactor exists (its epoll and wake-up fds open with the first QMP client)
                 benchFds0 = ProcessCensus.fdsBesideTheJvmsOwn(self);
                 for (int r = 0; r < o.warmupRounds() + o.rounds(); r++) {
                     boolean warm = r < o.warmupRounds();
-                    VmmProcess next = startGeneration(dir, ns, r + 1, n, true, o.timeout());
+                    VmmProcess next = startGeneration(dir, ns.wrap(List.of()), r + 1, n, true, o.timeout());
                     try {
                         addNics(pool, next, r + 1, n, true, o.timeout());
                     } catch (IOException | RuntimeException e) {
@@ -211,15 +211,16 @@ public final class FleetBench {
         }
     }
 
-    private static Path qmp(Path dir, int generation, int vm) {
+    static Path qmp(Path dir, int generation, int vm) {
         return dir.resolve("g" + generation).resolve("g" + generation + "-" + vm + ".qmp");
     }
 
-    private static VmmProcess startGeneration(Path dir, NetworkNamespace ns, int generation, int n, boolean incoming,
+    /** Starts generation {@code generation} of a host: one {@code livetap vmm --vms n} process through {@code prefix}. */
+    static VmmProcess startGeneration(Path dir, List<String> prefix, int generation, int n, boolean incoming,
             Duration timeout) throws IOException {
         String name = "g" + generation;
         Files.createDirectories(dir.resolve(name));
-        VmmProcess p = VmmProcess.start(VmmProcess.Options.of(dir, name).withQmp(null).withPrefix(ns.wrap(List.of()))
+        VmmProcess p = VmmProcess.start(VmmProcess.Options.of(dir, name).withQmp(null).withPrefix(prefix)
                 .withReadyLines(n).withIncoming(incoming).withArgs(List.of("--vms", String.valueOf(n), "--qmp-dir",
                         dir.resolve(name).toString(), "--name", name + "-", "--migration-timeout",
                         String.valueOf(Math.max(30, timeout.toSeconds())))));
@@ -233,7 +234,7 @@ public final class FleetBench {
     }
 
     /** netdev_add/device_add on every VM of a generation: a real TAP on the first, incoming-fds after. */
-    private static void addNics(ExecutorService pool, VmmProcess vmm, int generation, int n, boolean incoming,
+    static void addNics(ExecutorService pool, VmmProcess vmm, int generation, int n, boolean incoming,
             Duration timeout) throws IOException, InterruptedException {
         Path dir = vmm.options().dir();
         List<Future<Outcome>> work = new ArrayList<>();
@@ -348,7 +349,7 @@ public final class FleetBench {
         }
     }
 
-    private static void deleteTree(Path dir) {
+    static void deleteTree(Path dir) {
         try (var walk = Files.walk(dir)) {
             walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
         } catch (IOException e) {
