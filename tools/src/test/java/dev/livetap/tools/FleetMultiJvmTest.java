@@ -32,7 +32,8 @@ import org.junit.jupiter.api.Timeout;
 /**
  * Separate JVMs on loopback: a coordinator node ({@code livetap fleet node}), a host agent
  * ({@code livetap agent}) whose VMM processes run in a network namespace of this test with real
- * multiqueue TAPs, {@code livetap fleet start --json} and {@code status --json}. The plan completes; every VM then runs
+ * multiqueue TAPs, {@code livetap fleet start|pause|status|resume}. The plan, paused from the command line
+ * before the agent came, starts nothing until resumed, then completes; every VM then runs
  * on exactly one VMM process (the new generation), which holds the VM's two TAP queue fds, as the
  * old one did.
  */
@@ -99,6 +100,16 @@ class FleetMultiJvmTest {
             assertTrue(accepted.path("accepted").asBoolean(), start.stdout());
         }
 
+        /** Runs {@code livetap ARGS --seed-nodes SEED --json}, expects exit {@code exit}, returns its JSON line. */
+        JsonNode cliJson(int exit, String... args) throws IOException {
+            List<String> all = new ArrayList<>(List.of(args));
+            all.addAll(List.of("--seed-nodes", seed, "--json"));
+            ChildJvm c = cli().args(all.toArray(String[]::new)).start();
+            jvms.add(c);
+            assertEquals(exit, c.waitFor(WAIT), c.describe());
+            return Json.MAPPER.readTree(lastLine(c.stdout()));
+        }
+
         /**
          * Every VM runs on exactly one live VMM process (the process table), which holds its TAP queue
          * fds and runs it; a VM whose step completed is on generation 1, one whose step failed on 0.
@@ -143,10 +154,24 @@ class FleetMultiJvmTest {
         try (NetworkNamespace ns = NetworkNamespace.create("fm", List.of(dir))) {
             try {
                 fleet = new Fleet(dir, ns, jvms, VMS);
-                ChildJvm agent = fleet.agent(2, VMS);
+                // the plan first, paused from the command line before the host's agent exists: nothing may start
                 fleet.startPlan(0);
+                JsonNode paused = fleet.cliJson(0, "fleet", "pause");
+                assertEquals("paused", paused.path("state").asText(), paused.toString());
+                ChildJvm agent = fleet.agent(2, VMS);
                 UpgradeCoordinator.Status status;
                 try (OperatorClient client = OperatorClient.join(List.of(fleet.seed), Duration.ofSeconds(30))) {
+                    Thread.sleep(2000);
+                    UpgradeCoordinator.Status held = client.status();
+                    assertEquals("paused", held.state(), held.toString());
+                    assertTrue(held.open().isEmpty() && held.finished().isEmpty(), "no step starts while paused: " + held);
+                    ChildJvm table = cli().args("fleet", "status", "--seed-nodes", fleet.seed).start();
+                    jvms.add(table);
+                    assertEquals(0, table.waitFor(WAIT), table.describe());
+                    assertTrue(table.stdout().contains("): paused") && table.stdout().matches("(?s).*HOST\\s+STATE\\s+DONE.*"),
+                            table.stdout());
+                    JsonNode resumed = fleet.cliJson(0, "fleet", "resume");
+                    assertEquals("running", resumed.path("state").asText(), resumed.toString());
                     status = awaitComplete(client, agent);
                 }
                 assertEquals(0, status.failures(), status.toString());
@@ -163,6 +188,9 @@ class FleetMultiJvmTest {
                 assertEquals(VMS, json.path("finished").size(), json.toString());
                 assertEquals("h1", json.path("done_hosts").path(0).asText(), json.toString());
                 assertTrue(json.path("finished").path("vm0").path("completed").asBoolean(), json.toString());
+                assertEquals("complete", json.path("state").asText(), json.toString());
+                assertEquals(VMS, json.path("progress").path("total").path("done").asInt(), json.toString());
+                assertEquals(0, json.path("progress").path("total").path("left").asInt(), json.toString());
                 System.out.printf("fleet multi-JVM: %d VMs upgraded, test wall %d ms%n", VMS, (System.nanoTime() - t0) / 1_000_000);
             } finally {
                 for (ChildJvm j : jvms) {
