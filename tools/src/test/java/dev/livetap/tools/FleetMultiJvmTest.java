@@ -24,6 +24,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
@@ -253,6 +254,83 @@ class FleetMultiJvmTest {
         } finally {
             deleteTree(dir);
         }
+    }
+
+    /**
+     * The host-down policy across processes (not in CI: about 2-3 minutes; run it with
+     * {@code -Dlivetap.fleet.long=true}, docs/fleet.md): the agent is SIGKILLed mid-plan and stays dead
+     * past the plan's host-down limit. Its node is found unreachable and downed, its agent leaves the
+     * Receptionist's listing, its open steps become unknown, the host is given up (one failure) and
+     * the plan completes without it; then the agent is restarted: it re-adopts its VMMs, and exactly
+     * the unknown steps are settled under their ids (no new step of the given-up host). Every VM then
+     * runs on exactly one VMM process, on the generation its journaled step says.
+     */
+    @Test
+    @org.junit.jupiter.api.condition.EnabledIfSystemProperty(named = "livetap.fleet.long", matches = "true")
+    @Timeout(value = 600, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void anAgentDeadPastTheHostDownLimitIsGivenUpAndItsUnknownStepsAreSettledWhenItReturns() throws Exception {
+        int vms = 4;
+        Path dir = Files.createTempDirectory(Path.of("/tmp"), "ltfd");
+        List<ChildJvm> jvms = new ArrayList<>();
+        long t0 = System.nanoTime();
+        Fleet fleet = null;
+        try (NetworkNamespace ns = NetworkNamespace.create("fd", List.of(dir))) {
+            try {
+                fleet = new Fleet(dir, ns, jvms, vms);
+                ChildJvm agent = fleet.agent(1, vms);
+                try (OperatorClient client = OperatorClient.join(List.of(fleet.seed), Duration.ofSeconds(30))) {
+                    ChildJvm start = cli().args("fleet", "start", "--seed-nodes", fleet.seed, "--hosts", "h1",
+                            "--max-failures", "5", "--host-down-limit-s", "20", "--json").start();
+                    jvms.add(start);
+                    assertEquals(0, start.waitFor(WAIT), start.describe());
+                    UpgradeCoordinator.Status mid = awaitStatus(client, s -> !s.finished().isEmpty(), "a first step finished");
+                    assertTrue(!mid.complete(), "no mid-plan moment: " + mid);
+                    agent.close(); // SIGKILL, not restarted before the limit
+                    long killed = System.nanoTime();
+                    UpgradeCoordinator.Status lost = awaitStatus(client, s -> s.unreachableHosts().contains("h1")
+                            || s.givenUpHosts().contains("h1"), "h1 lost");
+                    UpgradeCoordinator.Status given = awaitStatus(client, UpgradeCoordinator.Status::complete, "the plan ends without h1");
+                    long givenUpMs = (System.nanoTime() - killed) / 1_000_000;
+                    assertEquals(List.of("h1"), given.givenUpHosts(), given.toString());
+                    assertEquals("complete", given.state(), given.toString());
+                    Map<String, String> unknown = Map.copyOf(given.open());
+                    assertEquals(unknown.size(), given.progress().hosts().get("h1").unknown(), given.progress().toString());
+                    ChildJvm again = fleet.agent(1, vms);
+                    UpgradeCoordinator.Status settled = awaitStatus(client, s -> s.open().isEmpty(), "the unknown steps settled");
+                    unknown.forEach((vm, id) -> assertEquals(id, settled.finished().get(vm).migrationId(), vm + ": settled under its id"));
+                    Thread.sleep(2000);
+                    UpgradeCoordinator.Status end = client.status();
+                    assertEquals(mid.finished().size() + unknown.size(), end.finished().size(),
+                            "no new step of the given-up host: " + end);
+                    fleet.checkEveryVm(vms, end);
+                    System.out.printf("fleet multi-JVM, agent dead past the limit: lost with %d unknown step(s) (%s), given up %d ms "
+                            + "after the kill; settled %s; test wall %d ms%n", lost.open().size(), lost.state(), givenUpMs,
+                            end.finished(), (System.nanoTime() - t0) / 1_000_000);
+                    assertTrue(again.isAlive(), again.describe());
+                }
+            } finally {
+                for (ChildJvm j : jvms) {
+                    j.close();
+                }
+                if (fleet != null) {
+                    quitAll(fleet.vmmDir);
+                }
+            }
+        } finally {
+            deleteTree(dir);
+        }
+    }
+
+    private static UpgradeCoordinator.Status awaitStatus(OperatorClient client,
+            java.util.function.Predicate<UpgradeCoordinator.Status> condition, String what) throws Exception {
+        long deadline = System.nanoTime() + Duration.ofSeconds(180).toNanos();
+        UpgradeCoordinator.Status s;
+        do {
+            Thread.sleep(200);
+            s = client.status();
+        } while (!condition.test(s) && System.nanoTime() < deadline);
+        assertTrue(condition.test(s), what + ": " + s);
+        return s;
     }
 
     private static int freePort() {
