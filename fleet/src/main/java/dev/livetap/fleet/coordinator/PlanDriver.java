@@ -219,8 +219,12 @@ public final class PlanDriver {
             if (pendingHosts.remove(host)) {
                 pendingHosts.addFirst(host);
             } else if (givenUp.contains(host) && d.plan().hosts().contains(host)) {
-                // given up with unknown steps: reconciled if its agent comes back
-                lost.put(host, workWithOpenSteps(host));
+                // given up with unknown steps: settled when its agent is (or comes) back, no new step
+                HostWork w = workWithOpenSteps(host);
+                lost.put(host, w);
+                if (agents.containsKey(host)) {
+                    w.out.forEach((vm, id) -> send(host, vm, id));
+                }
             }
         }
         admit();

@@ -150,6 +150,46 @@ class PlanTimeLimitsTest {
     }
 
     @Test
+    @Timeout(value = 180, unit = TimeUnit.SECONDS)
+    void theUnknownStepsOfAGivenUpHostSurviveACoordinatorRestartAndALaterPlanSettlesThemUnderTheirIds() throws Exception {
+        List<String> vms = List.of("b-vm1", "b-vm2", "b-vm3");
+        Map<String, String> unknown;
+        try (FleetNode node = FleetNode.start(FleetConfig.singleNode(dir.resolve("journal")), TIMEOUT)) {
+            spawn(node, "b", standIn("b", vms, 0, true));
+            assertInstanceOf(PlanAccepted.class, ask(node, r -> new SubmitPlan(new Plan("0.2.0", List.of("b"), 1, 1, 10.0, 30_000,
+                    1_000), r)));
+            Status given = await(node, Status::complete, "b given up");
+            assertEquals(List.of("b"), given.givenUpHosts());
+            unknown = Map.copyOf(given.open());
+            assertFalse(unknown.isEmpty());
+        }
+        received.clear();
+        try (FleetNode node = FleetNode.start(FleetConfig.singleNode(dir.resolve("journal")), TIMEOUT)) {
+            Status recovered = await(node, s -> s.epoch() == 2, "the next incarnation");
+            assertEquals(unknown, recovered.open(), "the unknown steps are journaled: still open after the restart");
+            assertEquals(List.of("b"), recovered.givenUpHosts());
+            assertTrue(recovered.complete());
+            for (Map.Entry<String, String> e : unknown.entrySet()) {
+                StepGranted again = assertInstanceOf(StepGranted.class, ask(node, r -> new StartStep("b", e.getKey(), r)));
+                assertEquals(e.getValue(), again.migrationId(), "no second migration of " + e.getKey() + " across the restart");
+                assertEquals(2, again.epoch());
+            }
+            // a later plan naming the host: its open steps go first, under their ids, then its other VMs
+            spawn(node, "b", standIn("b", vms, 0, false));
+            assertInstanceOf(PlanAccepted.class, ask(node, r -> new SubmitPlan(new Plan("0.3.0", List.of("b"), 1, 0, 10.0), r)));
+            Status done = await(node, Status::complete, "the later plan completes");
+            assertEquals(List.of("b"), done.doneHosts(), done.toString());
+            assertEquals(0, done.failures(), done.toString());
+            assertEquals(3, done.finished().size());
+            unknown.forEach((vm, id) -> {
+                assertEquals(id, done.finished().get(vm).migrationId(), vm + ": settled under its old id");
+                assertEquals(List.of("b " + vm + " " + id), received.stream().filter(r -> r.startsWith("b " + vm + " ")).toList(),
+                        vm + ": only its old step was sent");
+            });
+        }
+    }
+
+    @Test
     @Timeout(value = 120, unit = TimeUnit.SECONDS)
     void aHostWhoseAgentReturnsWithinTheLimitIsReconciledAndCompletes() throws Exception {
         try (FleetNode node = FleetNode.start(FleetConfig.singleNode(dir.resolve("journal")), TIMEOUT)) {
