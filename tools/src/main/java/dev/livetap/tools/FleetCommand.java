@@ -14,14 +14,14 @@ import picocli.CommandLine.Option;
 
 /** {@code livetap fleet}: fleet operations (a coordinator node, plans, status, the freeze-budget bench, the soak). */
 @Command(name = "fleet", mixinStandardHelpOptions = true,
-        description = "Fleet operations on Pekko Cluster: a coordinator node, start a plan, its status, the "
-                + "freeze-budget bench of host agent processes and the agent's soak (docs/fleet.md).",
+        description = "Fleet operations on Pekko Cluster: a coordinator node, start a plan, its status, pause, resume or "
+                + "abort it, the freeze-budget bench of host agent processes and the agent's soak (docs/fleet.md).",
         subcommands = {FleetCommand.Bench.class, FleetCommand.Node.class, FleetCommand.Start.class, FleetCommand.Status.class,
-                FleetCommand.Soak.class})
+            FleetCommand.Pause.class, FleetCommand.Resume.class, FleetCommand.Abort.class, FleetCommand.Soak.class})
 public final class FleetCommand implements Callable<Integer> {
     @Override
     public Integer call() {
-        throw new BadOptionValue("give a fleet command: node, start, status, bench or soak");
+        throw new BadOptionValue("give a fleet command: node, start, status, pause, resume, abort, bench or soak");
     }
 
     @Command(name = "node", mixinStandardHelpOptions = true,
@@ -75,6 +75,15 @@ public final class FleetCommand implements Callable<Integer> {
         @Option(names = "--downtime-limit-ms", defaultValue = "300", description = "Per-VM downtime limit: default ${DEFAULT-VALUE}.")
         double downtimeLimitMs;
 
+        @Option(names = "--step-timeout-s", paramLabel = "S", defaultValue = "30",
+                description = "A step its agent does not answer within S seconds is sent again with the same migration id: "
+                        + "1-3600, default ${DEFAULT-VALUE}.")
+        int stepTimeoutS;
+
+        @Option(names = "--host-down-limit-s", paramLabel = "S", defaultValue = "120",
+                description = "A host whose agent is gone S seconds is given up (one failure): 1-86400, default ${DEFAULT-VALUE}.")
+        int hostDownLimitS;
+
         @Option(names = "--json", description = "Print one JSON object.")
         boolean json;
 
@@ -83,8 +92,10 @@ public final class FleetCommand implements Callable<Integer> {
             BadOptionValue.range("--max-parallel-hosts", maxParallelHosts, 1, 100_000);
             BadOptionValue.range("--max-failures", maxFailures, 0, 1_000_000);
             BadOptionValue.range("--downtime-limit-ms", downtimeLimitMs, 0.001, 100_000);
+            BadOptionValue.range("--step-timeout-s", stepTimeoutS, 1, 3600);
+            BadOptionValue.range("--host-down-limit-s", hostDownLimitS, 1, 86_400);
             dev.livetap.fleet.coordinator.Plan plan = new dev.livetap.fleet.coordinator.Plan(target, hosts, maxParallelHosts,
-                    maxFailures, downtimeLimitMs);
+                    maxFailures, downtimeLimitMs, stepTimeoutS * 1000L, hostDownLimitS * 1000L);
             try (dev.livetap.fleet.cluster.OperatorClient client = dev.livetap.fleet.cluster.OperatorClient.join(seedNodes,
                     Duration.ofSeconds(30))) {
                 dev.livetap.fleet.coordinator.UpgradeCoordinator.Reply r = client.submit(plan);
@@ -103,7 +114,9 @@ public final class FleetCommand implements Callable<Integer> {
         }
     }
 
-    @Command(name = "status", mixinStandardHelpOptions = true, description = "The coordinator's journaled state of the plan.")
+    @Command(name = "status", mixinStandardHelpOptions = true,
+            description = "The plan's journaled state: per host and in total the steps done, failed, in flight, unknown "
+                    + "(host lost) and left, the observed step rate and the ETA; --json for one JSON object.")
     static final class Status implements Callable<Integer> {
         @Option(names = "--seed-nodes", required = true, split = ",", paramLabel = "ADDR", description = "The fleet's seed nodes.")
         java.util.List<String> seedNodes;
@@ -116,18 +129,48 @@ public final class FleetCommand implements Callable<Integer> {
             try (dev.livetap.fleet.cluster.OperatorClient client = dev.livetap.fleet.cluster.OperatorClient.join(seedNodes,
                     Duration.ofSeconds(30))) {
                 JsonNode o = statusJson(client.status());
-                System.out.println(json ? Json.write(o) : o.path("plan").isNull() ? "no plan (epoch " + o.path("epoch").asText() + ")"
-                        : String.format(java.util.Locale.ROOT, "plan to %s: %d step(s) finished (%d failed), %d open, hosts done %s%s%s",
-                                o.path("plan").path("target_version").asText(), o.path("finished").size(), o.path("failures").asInt(),
-                                o.path("open").size(), o.path("done_hosts"), o.path("halted").asBoolean() ? ", HALTED" : "",
-                                o.path("complete").asBoolean() ? ", complete" : ""));
+                System.out.println(json ? Json.write(o) : text(o));
                 return ExitCodes.OK;
             }
+        }
+
+        /** The human-readable form: a headline, the per-host table with a total row, the rate and ETA. */
+        static String text(JsonNode o) {
+            if (o.path("plan").isNull()) {
+                return "no plan (coordinator epoch " + o.path("epoch").asText() + ")";
+            }
+            StringBuilder sb = new StringBuilder(String.format(java.util.Locale.ROOT, "plan to %s (coordinator epoch %s): %s%n",
+                    o.path("plan").path("target_version").asText(), o.path("epoch").asText(), o.path("state").asText()));
+            dev.livetap.report.Table t = new dev.livetap.report.Table("HOST", "STATE", "DONE", "FAILED", "IN FLIGHT", "UNKNOWN", "LEFT");
+            JsonNode progress = o.path("progress");
+            progress.path("hosts").fields().forEachRemaining(e -> row(t, e.getKey(), e.getValue()));
+            row(t, "total", progress.path("total"));
+            sb.append(t);
+            JsonNode rate = progress.path("steps_per_s");
+            JsonNode eta = progress.path("eta_s");
+            sb.append(String.format(java.util.Locale.ROOT, "failures %d of at most %d%s; rate %s; ETA %s",
+                    o.path("failures").asInt(), o.path("plan").path("max_failures").asInt(),
+                    o.path("halted").asBoolean() ? " (halted)" : "",
+                    rate.isNull() ? "not measured yet" : String.format(java.util.Locale.ROOT, "%.2f steps/s", rate.asDouble()),
+                    eta.isNull() ? "-" : duration(eta.asDouble()) + (progress.path("left_estimated").asBoolean()
+                            ? " (hosts not asked yet estimated)" : "")));
+            return sb.toString();
+        }
+
+        private static void row(dev.livetap.report.Table t, String host, JsonNode p) {
+            t.row(host, p.path("state").asText(), p.path("done").asInt(), p.path("failed").asInt(), p.path("in_flight").asInt(),
+                    p.path("unknown").asInt(), p.path("left").asInt() < 0 ? "?" : p.path("left").asText());
+        }
+
+        private static String duration(double seconds) {
+            long s = Math.round(seconds);
+            return s < 60 ? s + " s" : s < 3600 ? (s / 60) + " min " + (s % 60) + " s" : (s / 3600) + " h " + (s % 3600 / 60) + " min";
         }
 
         static JsonNode statusJson(dev.livetap.fleet.coordinator.UpgradeCoordinator.Status s) {
             com.fasterxml.jackson.databind.node.ObjectNode o = Json.MAPPER.createObjectNode();
             o.put("epoch", s.epoch());
+            o.put("state", s.state());
             if (s.plan() == null) {
                 o.putNull("plan");
             } else {
@@ -135,7 +178,8 @@ public final class FleetCommand implements Callable<Integer> {
                 p.put("target_version", s.plan().targetVersion());
                 s.plan().hosts().forEach(p.putArray("hosts")::add);
                 p.put("max_parallel_hosts", s.plan().maxParallelHosts()).put("max_failures", s.plan().maxFailures())
-                        .put("downtime_limit_ms", s.plan().downtimeLimitMs());
+                        .put("downtime_limit_ms", s.plan().downtimeLimitMs()).put("step_timeout_ms", s.plan().stepTimeoutMs())
+                        .put("host_down_limit_ms", s.plan().hostDownLimitMs());
             }
             com.fasterxml.jackson.databind.node.ObjectNode open = o.putObject("open");
             s.open().forEach(open::put);
@@ -144,7 +188,93 @@ public final class FleetCommand implements Callable<Integer> {
                     .put("completed", r.completed()).put("detail", r.detail()));
             o.put("failures", s.failures()).put("halted", s.halted()).put("complete", s.complete());
             s.doneHosts().forEach(o.putArray("done_hosts")::add);
+            s.unreachableHosts().forEach(o.putArray("unreachable_hosts")::add);
+            s.givenUpHosts().forEach(o.putArray("given_up_hosts")::add);
+            if (s.progress() == null) {
+                o.putNull("progress");
+            } else {
+                com.fasterxml.jackson.databind.node.ObjectNode pr = o.putObject("progress");
+                com.fasterxml.jackson.databind.node.ObjectNode hosts = pr.putObject("hosts");
+                s.progress().hosts().forEach((h, p) -> progress(hosts.putObject(h), p));
+                progress(pr.putObject("total"), s.progress().total());
+                pr.put("left_estimated", s.progress().leftEstimated());
+                if (s.progress().stepsPerS() == null) {
+                    pr.putNull("steps_per_s");
+                } else {
+                    pr.put("steps_per_s", Math.round(s.progress().stepsPerS() * 1000) / 1000.0);
+                }
+                if (s.progress().etaS() == null) {
+                    pr.putNull("eta_s");
+                } else {
+                    pr.put("eta_s", Math.round(s.progress().etaS() * 10) / 10.0);
+                }
+            }
             return o;
+        }
+
+        private static void progress(com.fasterxml.jackson.databind.node.ObjectNode n,
+                dev.livetap.fleet.coordinator.UpgradeCoordinator.HostProgress p) {
+            n.put("state", p.state()).put("done", p.done()).put("failed", p.failed()).put("in_flight", p.inFlight())
+                    .put("unknown", p.unknown()).put("left", p.left());
+        }
+    }
+
+    /** {@code fleet pause|resume|abort}: one journaled control of the running plan. */
+    abstract static class Control implements Callable<Integer> {
+        @Option(names = "--seed-nodes", required = true, split = ",", paramLabel = "ADDR", description = "The fleet's seed nodes.")
+        java.util.List<String> seedNodes;
+
+        @Option(names = "--json", description = "Print one JSON object.")
+        boolean json;
+
+        abstract dev.livetap.fleet.coordinator.UpgradeCoordinator.Action action();
+
+        @Override
+        public Integer call() throws Exception {
+            try (dev.livetap.fleet.cluster.OperatorClient client = dev.livetap.fleet.cluster.OperatorClient.join(seedNodes,
+                    Duration.ofSeconds(30))) {
+                dev.livetap.fleet.coordinator.UpgradeCoordinator.Reply r = client.control(action());
+                com.fasterxml.jackson.databind.node.ObjectNode o = Json.MAPPER.createObjectNode();
+                String verb = action().name().toLowerCase(java.util.Locale.ROOT);
+                if (r instanceof dev.livetap.fleet.coordinator.UpgradeCoordinator.Controlled c) {
+                    o.put("ok", true).put("state", c.state());
+                } else {
+                    o.put("ok", false).put("reason", r instanceof dev.livetap.fleet.coordinator.UpgradeCoordinator.Rejected x
+                            ? x.reason() : String.valueOf(r));
+                }
+                System.out.println(json ? Json.write(o) : o.path("ok").asBoolean() ? verb + ": the plan is " + o.path("state").asText()
+                        : verb + " refused: " + o.path("reason").asText());
+                return o.path("ok").asBoolean() ? ExitCodes.OK : ExitCodes.FAILED;
+            }
+        }
+    }
+
+    @Command(name = "pause", mixinStandardHelpOptions = true,
+            description = "Pauses the running plan: no new step starts, steps in flight finish. Journaled (survives a "
+                    + "coordinator fail-over). Prints the plan's state; exit 1 when there is no running plan.")
+    static final class Pause extends Control {
+        @Override
+        dev.livetap.fleet.coordinator.UpgradeCoordinator.Action action() {
+            return dev.livetap.fleet.coordinator.UpgradeCoordinator.Action.PAUSE;
+        }
+    }
+
+    @Command(name = "resume", mixinStandardHelpOptions = true,
+            description = "Resumes a paused plan. Exit 1 when there is no running plan or it was aborted.")
+    static final class Resume extends Control {
+        @Override
+        dev.livetap.fleet.coordinator.UpgradeCoordinator.Action action() {
+            return dev.livetap.fleet.coordinator.UpgradeCoordinator.Action.RESUME;
+        }
+    }
+
+    @Command(name = "abort", mixinStandardHelpOptions = true,
+            description = "Aborts the running plan: no new step starts; the plan ends 'aborted' once the steps in flight "
+                    + "ended. Journaled. Exit 1 when there is no running plan.")
+    static final class Abort extends Control {
+        @Override
+        dev.livetap.fleet.coordinator.UpgradeCoordinator.Action action() {
+            return dev.livetap.fleet.coordinator.UpgradeCoordinator.Action.ABORT;
         }
     }
 

@@ -74,7 +74,11 @@ class BadCommandLineTest {
                 bad("--queues", "0", "selftest", "--queues", "0"),
                 bad("--queues", "0", "demo", "--queues", "0"),
                 bad("--migrations", "101", "demo", "--migrations", "101"),
-                bad("--interval-ms", "0.1", "demo", "--interval-ms", "0.1"));
+                bad("--interval-ms", "0.1", "demo", "--interval-ms", "0.1"),
+                bad("--step-timeout-s", "0", "fleet", "start", "--seed-nodes", "x", "--hosts", "h", "--step-timeout-s", "0"),
+                bad("--host-down-limit-s", "0", "fleet", "start", "--seed-nodes", "x", "--hosts", "h", "--host-down-limit-s", "0"),
+                bad("--seed-nodes", "fleet", "pause"),
+                bad("--seed-nodes", "fleet", "abort"));
     }
 
     /** {@code names}: what the one line must mention; then the command line. */
@@ -88,7 +92,7 @@ class BadCommandLineTest {
     }
 
     private static boolean isCommand(String s) {
-        return List.of("bench", "chaos", "simulate", "vmm", "migrate", "qmp", "stream", "selftest", "demo").contains(s);
+        return List.of("bench", "chaos", "simulate", "vmm", "migrate", "qmp", "stream", "selftest", "demo", "fleet").contains(s);
     }
 
     @ParameterizedTest(name = "livetap {1}")

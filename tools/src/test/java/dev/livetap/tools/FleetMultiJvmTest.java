@@ -24,6 +24,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
@@ -32,7 +33,8 @@ import org.junit.jupiter.api.Timeout;
 /**
  * Separate JVMs on loopback: a coordinator node ({@code livetap fleet node}), a host agent
  * ({@code livetap agent}) whose VMM processes run in a network namespace of this test with real
- * multiqueue TAPs, {@code livetap fleet start --json} and {@code status --json}. The plan completes; every VM then runs
+ * multiqueue TAPs, {@code livetap fleet start|pause|status|resume}. The plan, paused from the command line
+ * before the agent came, starts nothing until resumed, then completes; every VM then runs
  * on exactly one VMM process (the new generation), which holds the VM's two TAP queue fds, as the
  * old one did.
  */
@@ -99,6 +101,16 @@ class FleetMultiJvmTest {
             assertTrue(accepted.path("accepted").asBoolean(), start.stdout());
         }
 
+        /** Runs {@code livetap ARGS --seed-nodes SEED --json}, expects exit {@code exit}, returns its JSON line. */
+        JsonNode cliJson(int exit, String... args) throws IOException {
+            List<String> all = new ArrayList<>(List.of(args));
+            all.addAll(List.of("--seed-nodes", seed, "--json"));
+            ChildJvm c = cli().args(all.toArray(String[]::new)).start();
+            jvms.add(c);
+            assertEquals(exit, c.waitFor(WAIT), c.describe());
+            return Json.MAPPER.readTree(lastLine(c.stdout()));
+        }
+
         /**
          * Every VM runs on exactly one live VMM process (the process table), which holds its TAP queue
          * fds and runs it; a VM whose step completed is on generation 1, one whose step failed on 0.
@@ -143,10 +155,24 @@ class FleetMultiJvmTest {
         try (NetworkNamespace ns = NetworkNamespace.create("fm", List.of(dir))) {
             try {
                 fleet = new Fleet(dir, ns, jvms, VMS);
-                ChildJvm agent = fleet.agent(2, VMS);
+                // the plan first, paused from the command line before the host's agent exists: nothing may start
                 fleet.startPlan(0);
+                JsonNode paused = fleet.cliJson(0, "fleet", "pause");
+                assertEquals("paused", paused.path("state").asText(), paused.toString());
+                ChildJvm agent = fleet.agent(2, VMS);
                 UpgradeCoordinator.Status status;
                 try (OperatorClient client = OperatorClient.join(List.of(fleet.seed), Duration.ofSeconds(30))) {
+                    Thread.sleep(2000);
+                    UpgradeCoordinator.Status held = client.status();
+                    assertEquals("paused", held.state(), held.toString());
+                    assertTrue(held.open().isEmpty() && held.finished().isEmpty(), "no step starts while paused: " + held);
+                    ChildJvm table = cli().args("fleet", "status", "--seed-nodes", fleet.seed).start();
+                    jvms.add(table);
+                    assertEquals(0, table.waitFor(WAIT), table.describe());
+                    assertTrue(table.stdout().contains("): paused") && table.stdout().matches("(?s).*HOST\\s+STATE\\s+DONE.*"),
+                            table.stdout());
+                    JsonNode resumed = fleet.cliJson(0, "fleet", "resume");
+                    assertEquals("running", resumed.path("state").asText(), resumed.toString());
                     status = awaitComplete(client, agent);
                 }
                 assertEquals(0, status.failures(), status.toString());
@@ -163,6 +189,9 @@ class FleetMultiJvmTest {
                 assertEquals(VMS, json.path("finished").size(), json.toString());
                 assertEquals("h1", json.path("done_hosts").path(0).asText(), json.toString());
                 assertTrue(json.path("finished").path("vm0").path("completed").asBoolean(), json.toString());
+                assertEquals("complete", json.path("state").asText(), json.toString());
+                assertEquals(VMS, json.path("progress").path("total").path("done").asInt(), json.toString());
+                assertEquals(0, json.path("progress").path("total").path("left").asInt(), json.toString());
                 System.out.printf("fleet multi-JVM: %d VMs upgraded, test wall %d ms%n", VMS, (System.nanoTime() - t0) / 1_000_000);
             } finally {
                 for (ChildJvm j : jvms) {
@@ -185,6 +214,8 @@ class FleetMultiJvmTest {
      * the Split Brain Resolver keeps the coordinator's side (2 of 3) while the agent is gone.
      */
     @Test
+    // seven JVMs start in this test: 126 s at load 23 and past 180 s at load 30-47 on the shared 2-core machine
+    @Timeout(value = 300, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
     void anAgentKilledMidPlanAndRestartedReadoptsItsVmmsAndThePlanCompletes() throws Exception {
         int vms = 4;
         Path dir = Files.createTempDirectory(Path.of("/tmp"), "ltfk");
@@ -225,6 +256,83 @@ class FleetMultiJvmTest {
         } finally {
             deleteTree(dir);
         }
+    }
+
+    /**
+     * The host-down policy across processes (not in CI: about 2-3 minutes; run it with
+     * {@code -Dlivetap.fleet.long=true}, docs/fleet.md): the agent is SIGKILLed mid-plan and stays dead
+     * past the plan's host-down limit. Its node is found unreachable and downed, its agent leaves the
+     * Receptionist's listing, its open steps become unknown, the host is given up (one failure) and
+     * the plan completes without it; then the agent is restarted: it re-adopts its VMMs, and exactly
+     * the unknown steps are settled under their ids (no new step of the given-up host). Every VM then
+     * runs on exactly one VMM process, on the generation its journaled step says.
+     */
+    @Test
+    @org.junit.jupiter.api.condition.EnabledIfSystemProperty(named = "livetap.fleet.long", matches = "true")
+    @Timeout(value = 600, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void anAgentDeadPastTheHostDownLimitIsGivenUpAndItsUnknownStepsAreSettledWhenItReturns() throws Exception {
+        int vms = 4;
+        Path dir = Files.createTempDirectory(Path.of("/tmp"), "ltfd");
+        List<ChildJvm> jvms = new ArrayList<>();
+        long t0 = System.nanoTime();
+        Fleet fleet = null;
+        try (NetworkNamespace ns = NetworkNamespace.create("fd", List.of(dir))) {
+            try {
+                fleet = new Fleet(dir, ns, jvms, vms);
+                ChildJvm agent = fleet.agent(1, vms);
+                try (OperatorClient client = OperatorClient.join(List.of(fleet.seed), Duration.ofSeconds(30))) {
+                    ChildJvm start = cli().args("fleet", "start", "--seed-nodes", fleet.seed, "--hosts", "h1",
+                            "--max-failures", "5", "--host-down-limit-s", "20", "--json").start();
+                    jvms.add(start);
+                    assertEquals(0, start.waitFor(WAIT), start.describe());
+                    UpgradeCoordinator.Status mid = awaitStatus(client, s -> !s.finished().isEmpty(), "a first step finished");
+                    assertTrue(!mid.complete(), "no mid-plan moment: " + mid);
+                    agent.close(); // SIGKILL, not restarted before the limit
+                    long killed = System.nanoTime();
+                    UpgradeCoordinator.Status lost = awaitStatus(client, s -> s.unreachableHosts().contains("h1")
+                            || s.givenUpHosts().contains("h1"), "h1 lost");
+                    UpgradeCoordinator.Status given = awaitStatus(client, UpgradeCoordinator.Status::complete, "the plan ends without h1");
+                    long givenUpMs = (System.nanoTime() - killed) / 1_000_000;
+                    assertEquals(List.of("h1"), given.givenUpHosts(), given.toString());
+                    assertEquals("complete", given.state(), given.toString());
+                    Map<String, String> unknown = Map.copyOf(given.open());
+                    assertEquals(unknown.size(), given.progress().hosts().get("h1").unknown(), given.progress().toString());
+                    ChildJvm again = fleet.agent(1, vms);
+                    UpgradeCoordinator.Status settled = awaitStatus(client, s -> s.open().isEmpty(), "the unknown steps settled");
+                    unknown.forEach((vm, id) -> assertEquals(id, settled.finished().get(vm).migrationId(), vm + ": settled under its id"));
+                    Thread.sleep(2000);
+                    UpgradeCoordinator.Status end = client.status();
+                    assertEquals(mid.finished().size() + unknown.size(), end.finished().size(),
+                            "no new step of the given-up host: " + end);
+                    fleet.checkEveryVm(vms, end);
+                    System.out.printf("fleet multi-JVM, agent dead past the limit: lost with %d unknown step(s) (%s), given up %d ms "
+                            + "after the kill; settled %s; test wall %d ms%n", lost.open().size(), lost.state(), givenUpMs,
+                            end.finished(), (System.nanoTime() - t0) / 1_000_000);
+                    assertTrue(again.isAlive(), again.describe());
+                }
+            } finally {
+                for (ChildJvm j : jvms) {
+                    j.close();
+                }
+                if (fleet != null) {
+                    quitAll(fleet.vmmDir);
+                }
+            }
+        } finally {
+            deleteTree(dir);
+        }
+    }
+
+    private static UpgradeCoordinator.Status awaitStatus(OperatorClient client,
+            java.util.function.Predicate<UpgradeCoordinator.Status> condition, String what) throws Exception {
+        long deadline = System.nanoTime() + Duration.ofSeconds(180).toNanos();
+        UpgradeCoordinator.Status s;
+        do {
+            Thread.sleep(200);
+            s = client.status();
+        } while (!condition.test(s) && System.nanoTime() < deadline);
+        assertTrue(condition.test(s), what + ": " + s);
+        return s;
     }
 
     private static int freePort() {
@@ -277,19 +385,52 @@ class FleetMultiJvmTest {
         }
     }
 
+    /**
+     * Ends every VMM process of the test's host: {@code quit} over QMP, then SIGKILL for any process the
+     * process table still shows with a socket of this directory (the VMMs are detached: nothing else
+     * ends them). Runs with the interrupt flag cleared, since a test's timeout interrupts the thread
+     * that runs this clean-up.
+     */
     private static void quitAll(Path vmmDir) throws IOException {
-        if (!Files.isDirectory(vmmDir)) {
-            return;
-        }
-        try (Stream<Path> files = Files.list(vmmDir)) {
-            for (Path q : files.filter(f -> f.getFileName().toString().endsWith(".qmp")).toList()) {
-                try (QmpClient c = QmpClient.connect(q, Duration.ofSeconds(2))) {
-                    c.negotiate();
-                    c.execute("quit", null);
-                } catch (IOException | java.util.concurrent.TimeoutException | RuntimeException gone) {
-                    // already gone
+        boolean interrupted = Thread.interrupted();
+        try {
+            if (Files.isDirectory(vmmDir)) {
+                try (Stream<Path> files = Files.list(vmmDir)) {
+                    for (Path q : files.filter(f -> f.getFileName().toString().endsWith(".qmp")).toList()) {
+                        try (QmpClient c = QmpClient.connect(q, Duration.ofSeconds(2))) {
+                            c.negotiate();
+                            c.execute("quit", null);
+                        } catch (IOException | java.util.concurrent.TimeoutException | RuntimeException gone) {
+                            // already gone
+                        }
+                    }
                 }
             }
+            String mine = vmmDir + "/";
+            long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+            List<ProcessHandle> left;
+            do {
+                left = ProcessHandle.allProcesses().filter(p -> {
+                    String cmd = cmdline(p.pid());
+                    return cmd.contains(" vmm ") && cmd.contains(mine) && !cmd.startsWith("ip ");
+                }).toList();
+                if (!left.isEmpty()) {
+                    sleepQuietly(200);
+                }
+            } while (!left.isEmpty() && System.nanoTime() < deadline);
+            left.forEach(ProcessHandle::destroyForcibly);
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    private static void sleepQuietly(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 

@@ -71,7 +71,14 @@ public final class HostAgent {
     record StepEnded(String vm, StepDone done) implements Command {
     }
 
-    public sealed interface StepReply extends FleetSerializable permits StepDone, StepRefused {
+    public sealed interface StepReply extends FleetSerializable permits StepDone, StepRefused, StepRunning {
+        String vm();
+
+        String migrationId();
+    }
+
+    /** The answer to a repeat of a step that is still running (its end goes to every waiter once). */
+    public record StepRunning(String vm, String migrationId) implements StepReply {
     }
 
     /** {@code outcome}: {@code completed} or a failure text; {@code downtimeMs} -1 when unknown. */
@@ -165,6 +172,11 @@ public final class HostAgent {
         }
         Running now = held.running().get(c.vm());
         if (now != null && now.migrationId().equals(c.migrationId())) {
+            // a repeat (the coordinator's step timeout, or a new incarnation): tell it the step is alive
+            c.replyTo().tell(new StepRunning(c.vm(), c.migrationId()));
+            if (now.waiters().contains(c.replyTo())) {
+                return Behaviors.same();
+            }
             List<ActorRef<StepReply>> waiters = new ArrayList<>(now.waiters());
             waiters.add(c.replyTo());
             return serving(new Held(with(held.running(), c.vm(), new Running(now.migrationId(), List.copyOf(waiters)))));

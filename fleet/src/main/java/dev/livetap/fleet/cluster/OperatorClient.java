@@ -43,6 +43,11 @@ public final class OperatorClient implements AutoCloseable {
         throw new IllegalStateException("the coordinator answered " + r);
     }
 
+    /** {@code fleet pause|resume|abort}: {@link UpgradeCoordinator.Controlled} or {@link UpgradeCoordinator.Rejected}. */
+    public UpgradeCoordinator.Reply control(UpgradeCoordinator.Action action) throws TimeoutException, InterruptedException {
+        return ask(r -> new UpgradeCoordinator.ControlPlan(action, r));
+    }
+
     private UpgradeCoordinator.Reply ask(
             java.util.function.Function<org.apache.pekko.actor.typed.ActorRef<UpgradeCoordinator.Reply>, UpgradeCoordinator.Command> m)
             throws TimeoutException, InterruptedException {

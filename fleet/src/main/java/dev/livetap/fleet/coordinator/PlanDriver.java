@@ -26,16 +26,30 @@ import org.slf4j.LoggerFactory;
  * at once, asks each host's agent for its VMs, has the coordinator journal each VM's step (its
  * migration id and epoch) before sending it to the agent, and journals every outcome. At most
  * {@link Settings#stepsInFlightPerHost} steps of one host are out at once, so that a halt (more
- * failures than the plan allows) stops the rest. The driver's own state is not journaled: a new
- * incarnation gets the journaled plan, open steps and done hosts in {@link Drive} and resends the
- * open steps with their ids (the agent performs an id at most once).
+ * failures than the plan allows), a pause or an abort stops the rest. The driver's own state is not
+ * journaled: a new incarnation gets the journaled plan, open steps, done and given-up hosts and the
+ * operator's pause/abort in {@link Drive} and resends the open steps with their ids (the agent
+ * performs an id at most once).
+ *
+ * <p>Time limits (docs/fleet.md, "When an agent does not answer"): a step not answered within the
+ * plan's step timeout is sent again with the same id (the agent answers a repeat of a running step
+ * with "running"); after {@link #SILENT_RETRIES} unanswered repeats, or when the host's agent leaves
+ * the Receptionist's listing (its node unreachable or downed), the host is <em>lost</em>: its open
+ * steps are journaled as unknown, it leaves its parallel-hosts slot and the plan goes on with other
+ * hosts. A lost host whose agent registers again is taken up first: its unknown steps are sent
+ * again with their ids (the agent answers each from its ledger or reconciles it from the VMMs) and
+ * its other VMs continue. A host lost longer than the plan's host-down limit is given up (one
+ * failure); its unknown steps stay open in the journal, so none of its VMs gets a second migration.
  */
 public final class PlanDriver {
     private static final Logger LOG = LoggerFactory.getLogger(PlanDriver.class);
+    /** Repeats of one step with no answer at all (not even "running") before its host counts as lost. */
+    static final int SILENT_RETRIES = 3;
 
     /**
      * @param stepsInFlightPerHost steps of one host sent and not answered yet
-     * @param askTimeout           bound of the ask for a host's VMs (retried after {@code retryAfter})
+     * @param askTimeout           bound of the ask for a host's VMs (retried after {@code retryAfter}); also how long an
+     *                             admitted host's agent may be missing from the listing before the host counts as lost
      */
     public record Settings(int stepsInFlightPerHost, Duration askTimeout, Duration retryAfter) {
         public static final Settings DEFAULT = new Settings(4, Duration.ofSeconds(10), Duration.ofSeconds(1));
@@ -48,21 +62,27 @@ public final class PlanDriver {
     }
 
     /** The driver's protocol (local: it only talks to its parent and, through adapters, to agents). */
-    public sealed interface Command permits Drive, AgentsChanged, HostDescribed, Granted, StepAnswered, AskHostAgain {
+    public sealed interface Command permits Drive, Control, AgentsChanged, HostDescribed, Granted, StepAnswered, AskHostAgain,
+            StepTimedOut, AgentMissing, HostDownLimit {
     }
 
     /**
      * A plan to drive, with what the journal says of it: open steps (VM → id, VM → host), VMs
-     * whose step is finished, hosts done, failures so far.
+     * whose step is finished, hosts done and given up, failures so far, the operator's pause/abort.
      */
     public record Drive(Plan plan, long epoch, Map<String, String> open, Map<String, String> hostOf, Set<String> finished,
-            List<String> doneHosts, int failures) implements Command {
+            List<String> doneHosts, int failures, List<String> givenUp, boolean paused, boolean aborted) implements Command {
         public Drive {
             open = Map.copyOf(open);
             hostOf = Map.copyOf(hostOf);
             finished = Set.copyOf(finished);
             doneHosts = List.copyOf(doneHosts);
+            givenUp = List.copyOf(givenUp);
         }
+    }
+
+    /** The operator's pause/resume/abort, after the coordinator journaled it. */
+    public record Control(boolean paused, boolean aborted) implements Command {
     }
 
     record AgentsChanged(Set<ActorRef<HostAgent.Command>> agents) implements Command {
@@ -72,7 +92,8 @@ public final class PlanDriver {
     record HostDescribed(String host, List<String> vms, String error) implements Command {
     }
 
-    record Granted(String host, UpgradeCoordinator.Reply reply) implements Command {
+    /** The coordinator's answer to the StartSteps of {@code vms}. */
+    record Granted(String host, List<String> vms, UpgradeCoordinator.Reply reply) implements Command {
     }
 
     record StepAnswered(String host, HostAgent.StepReply reply) implements Command {
@@ -81,10 +102,21 @@ public final class PlanDriver {
     record AskHostAgain(String host) implements Command {
     }
 
-    /** One host being upgraded: VMs not yet asked for, steps out (VM → id). */
+    record StepTimedOut(String host, String vm, String migrationId) implements Command {
+    }
+
+    /** An admitted host's agent was still not in the listing after the grace. */
+    record AgentMissing(String host) implements Command {
+    }
+
+    record HostDownLimit(String host) implements Command {
+    }
+
+    /** One host being upgraded: VMs not yet asked for, steps out (VM → id), unanswered repeats per VM. */
     private static final class HostWork {
         final Deque<String> waiting = new ArrayDeque<>();
         final Map<String, String> out = new LinkedHashMap<>();
+        final Map<String, Integer> silentRepeats = new HashMap<>();
         boolean described;
         boolean asking;
     }
@@ -95,13 +127,19 @@ public final class PlanDriver {
     private final Settings settings;
     private final Map<String, ActorRef<HostAgent.Command>> agents = new HashMap<>();
     private final Map<String, HostWork> active = new TreeMap<>();
+    /** Lost hosts (agent gone): their work, kept for when the agent comes back. */
+    private final Map<String, HostWork> lost = new TreeMap<>();
+    private final Set<String> givenUp = new java.util.TreeSet<>();
     private final Deque<String> pendingHosts = new ArrayDeque<>();
+    private final Set<String> finishedVms = new java.util.HashSet<>();
     private final ActorRef<UpgradeCoordinator.Reply> ignore;
     /** One adapter for every agent's answers (adapters are one per message class); the host comes from the VM. */
     private final ActorRef<HostAgent.StepReply> answered;
     private final Map<String, String> hostOfVm = new HashMap<>();
     private Drive plan;
     private int failures;
+    private boolean paused;
+    private boolean aborted;
 
     private PlanDriver(ActorContext<Command> context, TimerScheduler<Command> timers, ActorRef<UpgradeCoordinator.Command> coordinator,
             Settings settings) {
@@ -109,9 +147,8 @@ public final class PlanDriver {
         this.timers = timers;
         this.coordinator = coordinator;
         this.settings = settings;
-        this.ignore = context.messageAdapter(UpgradeCoordinator.Reply.class, r -> new Granted("", r));
-        this.answered = context.messageAdapter(HostAgent.StepReply.class, r -> new StepAnswered(
-                hostOfVm.getOrDefault(r instanceof HostAgent.StepDone d ? d.vm() : ((HostAgent.StepRefused) r).vm(), ""), r));
+        this.ignore = context.messageAdapter(UpgradeCoordinator.Reply.class, r -> new Granted("", List.of(), r));
+        this.answered = context.messageAdapter(HostAgent.StepReply.class, r -> new StepAnswered(hostOfVm.getOrDefault(r.vm(), ""), r));
     }
 
     public static Behavior<Command> create(ActorRef<UpgradeCoordinator.Command> coordinator, Settings settings) {
@@ -132,6 +169,7 @@ public final class PlanDriver {
     private Behavior<Command> behavior() {
         return Behaviors.receive(Command.class)
                 .onMessage(Drive.class, this::onDrive)
+                .onMessage(Control.class, this::onControl)
                 .onMessage(AgentsChanged.class, this::onAgents)
                 .onMessage(HostDescribed.class, this::onDescribed)
                 .onMessage(Granted.class, this::onGranted)
@@ -143,26 +181,78 @@ public final class PlanDriver {
                     }
                     return Behaviors.same();
                 })
+                .onMessage(StepTimedOut.class, this::onStepTimedOut)
+                .onMessage(AgentMissing.class, m -> {
+                    if (active.containsKey(m.host()) && !agents.containsKey(m.host())) {
+                        hostLost(m.host(), "its agent is not registered");
+                    }
+                    return Behaviors.same();
+                })
+                .onMessage(HostDownLimit.class, this::onHostDownLimit)
                 .build();
     }
 
     private Behavior<Command> onDrive(Drive d) {
         plan = d;
         failures = d.failures();
+        paused = d.paused();
+        aborted = d.aborted();
         active.clear();
+        lost.clear();
         pendingHosts.clear();
+        finishedVms.clear();
+        finishedVms.addAll(d.finished());
+        givenUp.clear();
+        givenUp.addAll(d.givenUp());
+        timers.cancelAll();
         for (String host : d.plan().hosts()) {
-            if (!d.doneHosts().contains(host)) {
+            if (!d.doneHosts().contains(host) && !givenUp.contains(host)) {
                 pendingHosts.add(host);
             }
         }
-        LOG.info("driving plan to {} over {} host(s) at epoch {} ({} done, {} step(s) open)", d.plan().targetVersion(),
-                d.plan().hosts().size(), d.epoch(), d.doneHosts().size(), d.open().size());
+        LOG.info("driving plan to {} over {} host(s) at epoch {} ({} done, {} given up, {} step(s) open{}{})",
+                d.plan().targetVersion(), d.plan().hosts().size(), d.epoch(), d.doneHosts().size(), givenUp.size(), d.open().size(),
+                paused ? ", paused" : "", aborted ? ", aborted" : "");
         // hosts with open steps first: their VMs must end the step they are in
         List<String> withOpen = d.hostOf().values().stream().distinct().sorted().toList();
         for (String host : withOpen) {
             if (pendingHosts.remove(host)) {
                 pendingHosts.addFirst(host);
+            } else if (givenUp.contains(host) && d.plan().hosts().contains(host)) {
+                // given up with unknown steps: settled when its agent is (or comes) back, no new step
+                HostWork w = workWithOpenSteps(host);
+                lost.put(host, w);
+                if (agents.containsKey(host)) {
+                    w.out.forEach((vm, id) -> send(host, vm, id));
+                }
+            }
+        }
+        admit();
+        return Behaviors.same();
+    }
+
+    private HostWork workWithOpenSteps(String host) {
+        HostWork w = new HostWork();
+        plan.open().forEach((vm, id) -> {
+            if (host.equals(plan.hostOf().get(vm)) && !finishedVms.contains(vm)) {
+                w.out.put(vm, id);
+                hostOfVm.put(vm, host);
+            }
+        });
+        return w;
+    }
+
+    private Behavior<Command> onControl(Control c) {
+        if (plan == null) {
+            return Behaviors.same();
+        }
+        paused = c.paused();
+        aborted = c.aborted();
+        LOG.info("plan {}", aborted ? "aborted: no new step starts" : paused ? "paused: no new step starts" : "resumed");
+        for (String host : List.copyOf(active.keySet())) {
+            HostWork w = active.get(host);
+            if (w != null && w.described) {
+                fill(host, w);
             }
         }
         admit();
@@ -173,21 +263,32 @@ public final class PlanDriver {
         return plan != null && failures > plan.plan().maxFailures();
     }
 
-    /** Starts hosts while fewer than maxParallelHosts are active and the plan has not halted. */
+    /** No new step may start (open steps are still sent and recorded). */
+    private boolean stopped() {
+        return halted() || paused || aborted;
+    }
+
+    /**
+     * Starts hosts while fewer than maxParallelHosts are active: any host while no new step may start is
+     * refused, only hosts with open steps (to record them) otherwise.
+     */
     private void admit() {
         if (plan == null) {
             return;
         }
-        while (!halted() && active.size() < plan.plan().maxParallelHosts() && !pendingHosts.isEmpty()) {
-            String host = pendingHosts.poll();
-            HostWork w = new HostWork();
+        while (active.size() < plan.plan().maxParallelHosts() && !pendingHosts.isEmpty()) {
+            String host = pendingHosts.peek();
+            HostWork w = lost.containsKey(host) ? lost.remove(host) : workWithOpenSteps(host);
+            if (stopped() && w.out.isEmpty()) {
+                return;
+            }
+            pendingHosts.poll();
+            w.described = false;
+            w.asking = false;
             active.put(host, w);
-            // open steps of this host (an earlier incarnation's): resend with the same ids
-            plan.open().forEach((vm, id) -> {
-                if (host.equals(plan.hostOf().get(vm))) {
-                    w.out.put(vm, id);
-                }
-            });
+            if (!agents.containsKey(host)) {
+                timers.startSingleTimer("missing-" + host, new AgentMissing(host), settings.askTimeout());
+            }
             describe(host, w);
         }
     }
@@ -213,21 +314,74 @@ public final class PlanDriver {
             }
         }
         for (Map.Entry<String, ActorRef<HostAgent.Command>> e : now.entrySet()) {
-            ActorRef<HostAgent.Command> before = agents.get(e.getKey());
-            HostWork w = active.get(e.getKey());
-            if (!e.getValue().equals(before) && w != null) {
-                LOG.info("agent of host {} registered: {}", e.getKey(), e.getValue().path());
-                agents.put(e.getKey(), e.getValue());
+            String host = e.getKey();
+            ActorRef<HostAgent.Command> before = agents.get(host);
+            agents.put(host, e.getValue());
+            if (e.getValue().equals(before)) {
+                continue;
+            }
+            HostWork w = active.get(host);
+            if (w != null) {
+                LOG.info("agent of host {} registered: {}", host, e.getValue().path());
+                timers.cancel("missing-" + host);
                 if (w.described) {
-                    w.out.forEach((vm, id) -> send(e.getKey(), vm, id)); // a restarted agent: same ids again
+                    w.out.forEach((vm, id) -> send(host, vm, id)); // a restarted agent: same ids again
                 } else {
                     w.asking = false;
-                    describe(e.getKey(), w);
+                    describe(host, w);
+                }
+            } else if (lost.containsKey(host) && givenUp.contains(host)) {
+                // given up: only its unknown steps are settled (sent again with their ids); its other VMs wait for a later plan
+                LOG.info("agent of given-up host {} is back ({}); reconciling its {} unknown step(s), no new step", host,
+                        e.getValue().path(), lost.get(host).out.size());
+                lost.get(host).out.forEach((vm, id) -> send(host, vm, id));
+            } else if (lost.containsKey(host)) {
+                // back within the limit: first in line; its unknown steps are sent again with their ids (the agent
+                // answers each from its ledger or reconciles it from the VMMs), then its other VMs continue
+                LOG.info("agent of lost host {} is back ({}); reconciling its {} unknown step(s)", host, e.getValue().path(),
+                        lost.get(host).out.size());
+                timers.cancel("down-" + host);
+                coordinator.tell(new UpgradeCoordinator.HostBack(host));
+                pendingHosts.remove(host);
+                pendingHosts.addFirst(host);
+            }
+        }
+        for (String host : List.copyOf(agents.keySet())) {
+            if (!now.containsKey(host)) {
+                agents.remove(host);
+                if (active.containsKey(host)) {
+                    hostLost(host, "its agent left the listing (unreachable or downed)");
                 }
             }
         }
-        agents.keySet().retainAll(now.keySet());
-        agents.putAll(now);
+        admit();
+        return Behaviors.same();
+    }
+
+    /** The host's agent is gone: its open steps are unknown, its slot goes to another host, the down limit runs. */
+    private void hostLost(String host, String why) {
+        HostWork w = active.remove(host);
+        if (w == null) {
+            return;
+        }
+        w.out.keySet().forEach(vm -> timers.cancel("step-" + vm));
+        w.silentRepeats.clear();
+        lost.put(host, w);
+        LOG.warn("host {} lost: {}; {} step(s) unknown; given up after {} ms unless its agent returns", host, why,
+                w.out.values().stream().filter(id -> !id.isEmpty()).count(), plan.plan().hostDownLimitMs());
+        coordinator.tell(new UpgradeCoordinator.HostLost(host));
+        timers.startSingleTimer("down-" + host, new HostDownLimit(host), Duration.ofMillis(plan.plan().hostDownLimitMs()));
+        admit();
+    }
+
+    private Behavior<Command> onHostDownLimit(HostDownLimit m) {
+        if (plan != null && lost.containsKey(m.host()) && givenUp.add(m.host())) {
+            failures++;
+            LOG.warn("host {} given up: its agent stayed gone for {} ms (failure {} of at most {})", m.host(),
+                    plan.plan().hostDownLimitMs(), failures, plan.plan().maxFailures());
+            coordinator.tell(new UpgradeCoordinator.GiveUpHost(m.host()));
+            admit();
+        }
         return Behaviors.same();
     }
 
@@ -243,8 +397,10 @@ public final class PlanDriver {
             return Behaviors.same();
         }
         w.described = true;
+        coordinator.tell(new UpgradeCoordinator.Inventory(c.host(), c.vms().size()));
+        w.waiting.clear();
         for (String vm : c.vms()) {
-            if (!plan.finished().contains(vm) && !w.out.containsKey(vm)) {
+            if (!finishedVms.contains(vm) && !w.out.containsKey(vm)) {
                 w.waiting.add(vm);
             }
         }
@@ -253,10 +409,10 @@ public final class PlanDriver {
         return Behaviors.same();
     }
 
-    /** Opens steps (journaled by the coordinator) until stepsInFlightPerHost are out. */
+    /** Opens steps (journaled by the coordinator) until stepsInFlightPerHost are out; ends the host when nothing is left. */
     private void fill(String host, HostWork w) {
         List<String> next = new ArrayList<>();
-        while (!halted() && w.out.size() + next.size() < settings.stepsInFlightPerHost() && !w.waiting.isEmpty()) {
+        while (!stopped() && w.out.size() + next.size() < settings.stepsInFlightPerHost() && !w.waiting.isEmpty()) {
             next.add(w.waiting.poll());
         }
         if (!next.isEmpty()) {
@@ -267,47 +423,51 @@ public final class PlanDriver {
             // an ask (its own temporary receiver) per request: a message adapter is one per class, its host would be the last
             context.ask(UpgradeCoordinator.Reply.class, coordinator, settings.askTimeout(),
                     r -> new UpgradeCoordinator.StartSteps(host, next, r),
-                    (reply, error) -> new Granted(host, reply != null ? reply
+                    (reply, error) -> new Granted(host, next, reply != null ? reply
                             : new UpgradeCoordinator.Rejected("no answer to StartSteps: " + error)));
-        } else if (w.out.isEmpty() && (w.waiting.isEmpty() || halted())) {
+        } else if (w.out.isEmpty() && (w.waiting.isEmpty() || halted() || aborted)) {
             active.remove(host);
-            if (!halted() || w.waiting.isEmpty()) {
+            if (w.waiting.isEmpty()) {
                 coordinator.tell(new UpgradeCoordinator.HostDone(host));
                 LOG.info("host {} done", host);
             } else {
-                LOG.warn("host {}: the plan halted after {} failure(s); {} VM(s) not upgraded", host, failures, w.waiting.size());
+                LOG.warn("host {}: the plan {}; {} VM(s) not upgraded", host,
+                        aborted ? "was aborted" : "halted after " + failures + " failure(s)", w.waiting.size());
             }
             admit();
         }
+        // paused with nothing out: the host keeps its slot and waits for resume
     }
 
     private Behavior<Command> onGranted(Granted c) {
-        HostWork w = active.get(c.host());
-        if (w == null || !(c.reply() instanceof UpgradeCoordinator.Batch batch)) {
-            if (w != null && c.reply() instanceof UpgradeCoordinator.Rejected r) {
-                // nothing granted: the reserved VMs go back to the queue (asked again on the next answer or retry)
-                LOG.warn("host {}: the coordinator refused: {}", c.host(), r.reason());
-                w.out.entrySet().removeIf(e -> {
-                    if (e.getValue().isEmpty()) {
-                        w.waiting.addFirst(e.getKey());
-                        return true;
-                    }
-                    return false;
-                });
-                fill(c.host(), w);
-            }
+        HostWork w = active.containsKey(c.host()) ? active.get(c.host()) : lost.get(c.host());
+        if (w == null) {
             return Behaviors.same();
         }
-        for (UpgradeCoordinator.Reply r : batch.replies()) {
+        List<UpgradeCoordinator.Reply> replies = c.reply() instanceof UpgradeCoordinator.Batch batch ? batch.replies() : List.of();
+        if (c.reply() instanceof UpgradeCoordinator.Rejected r) {
+            LOG.warn("host {}: the coordinator refused: {}", c.host(), r.reason());
+        }
+        for (int i = 0; i < c.vms().size(); i++) {
+            String vm = c.vms().get(i);
+            UpgradeCoordinator.Reply r = i < replies.size() ? replies.get(i) : c.reply();
             if (r instanceof UpgradeCoordinator.StepGranted g) {
                 w.out.put(g.vm(), g.migrationId());
-                send(c.host(), g.vm(), g.migrationId());
-            } else if (r instanceof UpgradeCoordinator.Rejected rej) {
-                LOG.warn("host {}: a step was refused: {}", c.host(), rej.reason());
-                w.out.values().removeIf(String::isEmpty);
+                if (active.get(c.host()) == w) {
+                    send(c.host(), g.vm(), g.migrationId());
+                }
+            } else if ("".equals(w.out.get(vm))) {
+                // not granted (paused, aborted, halted, or no answer): back to the queue, asked again on the next fill
+                if (r instanceof UpgradeCoordinator.Rejected rej && replies.size() > 0) {
+                    LOG.info("host {}: step of {} not started: {}", c.host(), vm, rej.reason());
+                }
+                w.out.remove(vm);
+                w.waiting.addFirst(vm);
             }
         }
-        fill(c.host(), w);
+        if (active.get(c.host()) == w && w.described) {
+            fill(c.host(), w);
+        }
         return Behaviors.same();
     }
 
@@ -318,23 +478,43 @@ public final class PlanDriver {
         }
         hostOfVm.put(vm, host);
         agent.tell(new HostAgent.PerformStep(host, vm, id, plan.epoch(), answered));
+        timers.startSingleTimer("step-" + vm, new StepTimedOut(host, vm, id), Duration.ofMillis(plan.plan().stepTimeoutMs()));
+    }
+
+    private Behavior<Command> onStepTimedOut(StepTimedOut t) {
+        HostWork w = active.get(t.host());
+        if (w == null || !t.migrationId().equals(w.out.get(t.vm()))) {
+            return Behaviors.same();
+        }
+        int repeats = w.silentRepeats.merge(t.vm(), 1, Integer::sum);
+        if (repeats > SILENT_RETRIES) {
+            hostLost(t.host(), "step " + t.migrationId() + " of " + t.vm() + " unanswered after " + SILENT_RETRIES + " repeats of "
+                    + plan.plan().stepTimeoutMs() + " ms");
+        } else {
+            LOG.warn("host {}: step {} of {} not answered within {} ms; sending it again with the same id ({} of {})", t.host(),
+                    t.migrationId(), t.vm(), plan.plan().stepTimeoutMs(), repeats, SILENT_RETRIES);
+            send(t.host(), t.vm(), t.migrationId());
+        }
+        return Behaviors.same();
     }
 
     private Behavior<Command> onAnswered(StepAnswered c) {
-        HostWork w = active.get(c.host());
-        String vm;
-        String id;
+        HostWork w = active.containsKey(c.host()) ? active.get(c.host()) : lost.get(c.host());
+        String vm = c.reply().vm();
+        String id = c.reply().migrationId();
+        if (c.reply() instanceof HostAgent.StepRunning) {
+            if (w != null && id.equals(w.out.get(vm))) {
+                w.silentRepeats.remove(vm); // alive and working on it: the step timer runs again from now
+            }
+            return Behaviors.same();
+        }
         boolean completed;
         String detail;
         if (c.reply() instanceof HostAgent.StepDone d) {
-            vm = d.vm();
-            id = d.migrationId();
             completed = d.completed();
             detail = d.outcome() + (d.downtimeMs() >= 0 ? String.format(java.util.Locale.ROOT, " (downtime %.3f ms)", d.downtimeMs()) : "");
         } else {
             HostAgent.StepRefused r = (HostAgent.StepRefused) c.reply();
-            vm = r.vm();
-            id = r.migrationId();
             completed = false;
             detail = "refused: " + r.reason();
             if (r.reason().startsWith("fenced")) {
@@ -342,7 +522,9 @@ public final class PlanDriver {
                 LOG.warn("host {}: fenced ({}); this coordinator stops driving", c.host(), r.reason());
                 plan = null;
                 active.clear();
+                lost.clear();
                 pendingHosts.clear();
+                timers.cancelAll();
                 return Behaviors.same();
             }
         }
@@ -350,12 +532,17 @@ public final class PlanDriver {
             return Behaviors.same(); // an answer to a resend already recorded
         }
         w.out.remove(vm);
+        w.silentRepeats.remove(vm);
+        timers.cancel("step-" + vm);
+        finishedVms.add(vm);
         if (!completed) {
             failures++;
             LOG.warn("host {}: step {} of {} failed: {}", c.host(), id, vm, detail);
         }
         coordinator.tell(new UpgradeCoordinator.FinishStep(vm, id, completed, detail, ignore));
-        fill(c.host(), w);
+        if (active.get(c.host()) == w) {
+            fill(c.host(), w);
+        }
         return Behaviors.same();
     }
 }

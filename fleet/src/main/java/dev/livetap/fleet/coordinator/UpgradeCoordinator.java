@@ -36,7 +36,36 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
 
     /** The coordinator's protocol. */
     public sealed interface Command extends FleetSerializable permits SubmitPlan, StartStep, FinishStep, StartSteps, FinishSteps,
-            GetStatus, Passivate, BeginEpoch, HostDone {
+            GetStatus, Passivate, BeginEpoch, HostDone, ControlPlan, HostLost, HostBack, GiveUpHost, Inventory {
+    }
+
+    /** What an operator does to a running plan. */
+    public enum Action {
+        /** No new step starts; steps in flight finish. */
+        PAUSE,
+        RESUME,
+        /** No new step starts; the plan ends {@code aborted} once the steps in flight ended. */
+        ABORT
+    }
+
+    /** {@code fleet pause|resume|abort}: journaled, so it survives a coordinator fail-over; answered with {@link Controlled}. */
+    public record ControlPlan(Action action, ActorRef<Reply> replyTo) implements Command {
+    }
+
+    /** From the driver: {@code host}'s agent is gone (unreachable, downed, or silent); its open steps are unknown now. */
+    public record HostLost(String host) implements Command {
+    }
+
+    /** From the driver: {@code host}'s agent registered again; its unknown steps are being reconciled. */
+    public record HostBack(String host) implements Command {
+    }
+
+    /** From the driver: {@code host}'s agent stayed gone past the plan's host-down limit; counts as one failure. */
+    public record GiveUpHost(String host) implements Command {
+    }
+
+    /** From the driver: {@code host}'s agent reported {@code vms} VMs (the progress's "left"). */
+    public record Inventory(String host, int vms) implements Command {
     }
 
     /** Accepts a plan when none is running. */
@@ -95,8 +124,14 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
         @JsonSubTypes.Type(value = StepFinished.class, name = "step-finished"),
         @JsonSubTypes.Type(value = Rejected.class, name = "rejected"),
         @JsonSubTypes.Type(value = Status.class, name = "status"),
-        @JsonSubTypes.Type(value = Batch.class, name = "batch")})
-    public sealed interface Reply extends FleetSerializable permits PlanAccepted, StepGranted, StepFinished, Rejected, Status, Batch {
+        @JsonSubTypes.Type(value = Batch.class, name = "batch"),
+        @JsonSubTypes.Type(value = Controlled.class, name = "controlled")})
+    public sealed interface Reply extends FleetSerializable permits PlanAccepted, StepGranted, StepFinished, Rejected, Status, Batch,
+            Controlled {
+    }
+
+    /** A {@link ControlPlan} took effect (or had already): the plan's state now ({@link Status#state()}). */
+    public record Controlled(String state) implements Reply {
     }
 
     /** The per-VM answers of a {@link StartSteps} or {@link FinishSteps}, in its order. */
@@ -119,12 +154,41 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
     public record Rejected(String reason) implements Reply {
     }
 
-    /** The journaled state as seen now. */
-    /** {@code complete}: every host of the plan is done (or it halted and no step is open). */
+    /**
+     * The journaled state as seen now. {@code complete}: every host of the plan is done or given up,
+     * or the plan halted or was aborted, and no step of a host still counted on is open.
+     * {@code state}: none, running, paused, aborting, aborted, halting, halted or complete.
+     * {@code unreachableHosts}: hosts whose agent is gone (their open steps are unknown);
+     * {@code givenUpHosts}: hosts gone past the host-down limit.
+     */
     public record Status(long epoch, Plan plan, Map<String, String> open, Map<String, StepRecord> finished, int failures,
-            boolean halted, List<String> doneHosts, boolean complete) implements Reply {
+            boolean halted, List<String> doneHosts, boolean complete, String state, List<String> unreachableHosts,
+            List<String> givenUpHosts, Progress progress) implements Reply {
         public Status {
             doneHosts = List.copyOf(doneHosts);
+            unreachableHosts = List.copyOf(unreachableHosts);
+            givenUpHosts = List.copyOf(givenUpHosts);
+        }
+    }
+
+    /**
+     * One host's (or the plan's) steps. {@code inFlight}: open steps on a reachable host; {@code unknown}: open
+     * steps of an unreachable or given-up host; {@code left}: VMs with no step yet, -1 while the host's agent
+     * has not been asked. {@code state}: waiting, upgrading, unreachable, given-up or done.
+     */
+    public record HostProgress(int done, int failed, int inFlight, int unknown, int left, String state) implements FleetSerializable {
+    }
+
+    /**
+     * Progress of the plan: per host, the total ({@code leftEstimated}: hosts not asked yet counted at the mean
+     * VM count of those asked), the step rate observed by this incarnation (closes over its last
+     * {@value StepRate#WINDOW} steps; null before two) and the ETA in seconds ((left + in flight) / rate;
+     * null while paused or ended, or without a rate).
+     */
+    public record Progress(Map<String, HostProgress> hosts, HostProgress total, boolean leftEstimated, Double stepsPerS,
+            Double etaS) implements FleetSerializable {
+        public Progress {
+            hosts = java.util.Collections.unmodifiableMap(new TreeMap<>(hosts));
         }
     }
 
@@ -134,7 +198,22 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
 
     /** Journaled events. */
     public sealed interface Event extends FleetSerializable permits EpochBegan, PlanSubmitted, StepStarted, StepClosed,
-            HostFinished {
+            HostFinished, PlanControlled, HostUnreachable, HostReturned, HostGivenUp, HostInventoried {
+    }
+
+    public record PlanControlled(Action action) implements Event {
+    }
+
+    public record HostUnreachable(String host) implements Event {
+    }
+
+    public record HostReturned(String host) implements Event {
+    }
+
+    public record HostGivenUp(String host) implements Event {
+    }
+
+    public record HostInventoried(String host, int vms) implements Event {
     }
 
     public record EpochBegan(long epoch) implements Event {
@@ -153,25 +232,160 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
     }
 
     /**
-     * @param open     VM → migration id of its open step; {@code hostOf} the open step's host
-     * @param nextStep the sequence number of the next migration id
+     * @param open        VM → migration id of its open step; {@code hostOf} the open step's host
+     * @param nextStep    the sequence number of the next migration id
+     * @param unreachable hosts whose agent is gone and not given up; {@code givenUp} hosts given up in this plan
+     * @param inventory   host → the VM count its agent reported
      */
     public record State(long epoch, Plan plan, Map<String, String> open, Map<String, String> hostOf,
-            Map<String, StepRecord> finished, long nextStep, int failures, List<String> doneHosts) {
+            Map<String, StepRecord> finished, long nextStep, int failures, List<String> doneHosts, List<String> unreachable,
+            List<String> givenUp, boolean paused, boolean aborted, Map<String, Integer> inventory) {
         static State empty() {
-            return new State(0, null, Map.of(), Map.of(), Map.of(), 1, 0, List.of());
+            return new State(0, null, Map.of(), Map.of(), Map.of(), 1, 0, List.of(), List.of(), List.of(), false, false, Map.of());
+        }
+
+        /** Open steps the plan still waits for: of its hosts, not given up (a given-up host's steps stay open, unknown). */
+        Map<String, String> openCounted() {
+            Map<String, String> counted = new TreeMap<>();
+            open.forEach((vm, id) -> {
+                String host = hostOf.get(vm);
+                if (plan != null && plan.hosts().contains(host) && !givenUp.contains(host)) {
+                    counted.put(vm, id);
+                }
+            });
+            return counted;
         }
 
         boolean complete() {
-            return plan != null && open.isEmpty() && (halted() || doneHosts.containsAll(plan.hosts()));
+            if (plan == null || !openCounted().isEmpty()) {
+                return false;
+            }
+            return halted() || aborted || plan.hosts().stream().allMatch(h -> doneHosts.contains(h) || givenUp.contains(h));
         }
 
         boolean halted() {
             return plan != null && failures > plan.maxFailures();
         }
 
-        Status status() {
-            return new Status(epoch, plan, open, finished, failures, halted(), doneHosts, complete());
+        /** Why no new step may start now; null when one may. */
+        String stopped() {
+            return halted() ? "the plan halted after " + failures + " failure(s)" : aborted ? "the plan was aborted"
+                    : paused ? "the plan is paused" : null;
+        }
+
+        String name() {
+            if (plan == null) {
+                return "none";
+            }
+            if (complete()) {
+                return aborted ? "aborted" : halted() ? "halted" : "complete";
+            }
+            return aborted ? "aborting" : halted() ? "halting" : paused ? "paused" : "running";
+        }
+
+        Status status(Double stepsPerS) {
+            return new Status(epoch, plan, open, finished, failures, halted(), doneHosts, complete(), name(), unreachable, givenUp,
+                    plan == null ? null : progress(stepsPerS));
+        }
+
+        Progress progress(Double stepsPerS) {
+            Map<String, HostProgress> hosts = new TreeMap<>();
+            int done = 0;
+            int failed = 0;
+            int inFlight = 0;
+            int unknown = 0;
+            int left = 0;
+            int asked = 0;
+            int askedVms = 0;
+            for (String h : plan.hosts()) {
+                int hd = 0;
+                int hf = 0;
+                for (StepRecord r : finished.values()) {
+                    if (h.equals(r.host())) {
+                        if (r.completed()) {
+                            hd++;
+                        } else {
+                            hf++;
+                        }
+                    }
+                }
+                boolean gone = unreachable.contains(h) || givenUp.contains(h);
+                int hOpen = (int) open.keySet().stream().filter(vm -> h.equals(hostOf.get(vm))).count();
+                Integer vms = inventory.get(h);
+                int hLeft = vms == null ? -1 : Math.max(0, vms - hd - hf - hOpen);
+                String hs = doneHosts.contains(h) ? "done" : givenUp.contains(h) ? "given-up" : unreachable.contains(h) ? "unreachable"
+                        : vms != null || hOpen > 0 ? "upgrading" : "waiting";
+                hosts.put(h, new HostProgress(hd, hf, gone ? 0 : hOpen, gone ? hOpen : 0, hLeft, hs));
+                done += hd;
+                failed += hf;
+                inFlight += gone ? 0 : hOpen;
+                unknown += gone ? hOpen : 0;
+                if (vms != null) {
+                    asked++;
+                    askedVms += vms;
+                    left += hLeft;
+                }
+            }
+            int notAsked = plan.hosts().size() - asked;
+            boolean estimated = notAsked > 0 && asked > 0;
+            if (estimated) {
+                left += Math.round((float) askedVms / asked) * notAsked;
+            }
+            int totalLeft = asked == 0 && notAsked > 0 ? -1 : left;
+            Double eta = stepsPerS != null && stepsPerS > 0 && totalLeft >= 0 && "running".equals(name())
+                    ? (totalLeft + inFlight) / stepsPerS : null;
+            return new Progress(hosts, new HostProgress(done, failed, inFlight, unknown, totalLeft, name()), estimated, stepsPerS, eta);
+        }
+
+        State withEpoch(long e) {
+            return new State(e, plan, open, hostOf, finished, nextStep, failures, doneHosts, unreachable, givenUp, paused, aborted,
+                    inventory);
+        }
+
+        State withPlan(Plan p) {
+            return new State(epoch, p, open, hostOf, Map.of(), nextStep, 0, List.of(), List.of(), List.of(), false, false, Map.of());
+        }
+
+        State withSteps(Map<String, String> o, Map<String, String> h, Map<String, StepRecord> f, long next, int fails) {
+            return new State(epoch, plan, o, h, f, next, fails, doneHosts, unreachable, givenUp, paused, aborted, inventory);
+        }
+
+        State withHosts(List<String> done, List<String> gone, List<String> up, int fails) {
+            return new State(epoch, plan, open, hostOf, finished, nextStep, fails, done, gone, up, paused, aborted, inventory);
+        }
+
+        State withControl(boolean p, boolean a) {
+            return new State(epoch, plan, open, hostOf, finished, nextStep, failures, doneHosts, unreachable, givenUp, p, a, inventory);
+        }
+
+        State withInventory(Map<String, Integer> inv) {
+            return new State(epoch, plan, open, hostOf, finished, nextStep, failures, doneHosts, unreachable, givenUp, paused, aborted,
+                    inv);
+        }
+    }
+
+    /** Times of the last {@link #WINDOW} step closes this incarnation saw (not journaled: a rate, not a fact). */
+    static final class StepRate {
+        static final int WINDOW = 64;
+        private final long[] closedAt = new long[WINDOW];
+        private int count;
+
+        void closed(int steps) {
+            long now = System.nanoTime();
+            for (int i = 0; i < steps; i++) {
+                closedAt[count++ % WINDOW] = now;
+            }
+        }
+
+        /** Steps per second over the window; null before two closes or when they all came at once. */
+        Double perSecond() {
+            int n = Math.min(count, WINDOW);
+            if (n < 2) {
+                return null;
+            }
+            long last = closedAt[(count - 1) % WINDOW];
+            long first = closedAt[(count - n) % WINDOW];
+            return last > first ? (n - 1) * 1e9 / (last - first) : null;
         }
     }
 
@@ -179,6 +393,7 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
     private final ActorRef<PlanDriver.Command> driver;
     /** The epoch this incarnation persisted; 0 until then (commands are stashed meanwhile). */
     private long incarnationEpoch;
+    private final StepRate rate = new StepRate();
 
     private UpgradeCoordinator(ActorContext<Command> context, PlanDriver.Settings settings) {
         super(PERSISTENCE_ID);
@@ -199,7 +414,7 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
     private void drive(State s) {
         if (s.plan() != null && !s.complete()) {
             driver.tell(new PlanDriver.Drive(s.plan(), s.epoch(), s.open(), s.hostOf(), s.finished().keySet(), s.doneHosts(),
-                    s.failures()));
+                    s.failures(), s.givenUp(), s.paused(), s.aborted()));
         }
     }
 
@@ -230,15 +445,49 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
                 .onCommand(FinishStep.class, this::onFinishStep)
                 .onCommand(StartSteps.class, this::onStartSteps)
                 .onCommand(FinishSteps.class, this::onFinishSteps)
-                .onCommand(GetStatus.class, (state, c) -> Effect().none().thenReply(c.replyTo(), State::status))
+                .onCommand(GetStatus.class, (state, c) -> Effect().none().thenReply(c.replyTo(), s -> s.status(rate.perSecond())))
                 .onCommand(HostDone.class, (state, c) -> state.doneHosts().contains(c.host()) || state.plan() == null
                         ? Effect().none() : Effect().persist(new HostFinished(c.host())))
+                .onCommand(ControlPlan.class, this::onControl)
+                .onCommand(HostLost.class, (state, c) -> inPlan(state, c.host()) && !state.unreachable().contains(c.host())
+                        ? Effect().persist(new HostUnreachable(c.host())) : Effect().none())
+                .onCommand(HostBack.class, (state, c) -> state.unreachable().contains(c.host()) || state.givenUp().contains(c.host())
+                        ? Effect().persist(new HostReturned(c.host())) : Effect().none())
+                .onCommand(GiveUpHost.class, (state, c) -> inPlan(state, c.host()) && !state.givenUp().contains(c.host())
+                        && !state.doneHosts().contains(c.host()) ? Effect().persist(new HostGivenUp(c.host())) : Effect().none())
+                .onCommand(Inventory.class, (state, c) -> inPlan(state, c.host())
+                        && !Integer.valueOf(c.vms()).equals(state.inventory().get(c.host()))
+                        ? Effect().persist(new HostInventoried(c.host(), c.vms())) : Effect().none())
                 .build();
     }
 
+    private static boolean inPlan(State state, String host) {
+        return state.plan() != null && state.plan().hosts().contains(host);
+    }
+
+    private Effect<Event, State> onControl(State state, ControlPlan c) {
+        if (state.plan() == null || state.complete()) {
+            return Effect().reply(c.replyTo(), new Rejected("no running plan (" + state.name() + ")"));
+        }
+        boolean already = switch (c.action()) {
+            case PAUSE -> state.paused() || state.aborted();
+            case RESUME -> !state.paused() && !state.aborted();
+            case ABORT -> state.aborted();
+        };
+        if (c.action() == Action.RESUME && state.aborted()) {
+            return Effect().reply(c.replyTo(), new Rejected("an aborted plan does not resume"));
+        }
+        if (already) {
+            return Effect().reply(c.replyTo(), new Controlled(state.name()));
+        }
+        return Effect().persist(new PlanControlled(c.action()))
+                .thenRun(s -> driver.tell(new PlanDriver.Control(s.paused(), s.aborted())))
+                .thenReply(c.replyTo(), s -> new Controlled(s.name()));
+    }
+
     private Effect<Event, State> onSubmitPlan(State state, SubmitPlan c) {
-        if (state.plan() != null && !state.halted() && !state.open().isEmpty()) {
-            return Effect().reply(c.replyTo(), new Rejected("a plan is running (" + state.open().size() + " step(s) open)"));
+        if (state.plan() != null && !state.complete() && !state.openCounted().isEmpty()) {
+            return Effect().reply(c.replyTo(), new Rejected("a plan is running (" + state.openCounted().size() + " step(s) open)"));
         }
         return Effect().persist(new PlanSubmitted(c.plan())).thenRun(this::drive)
                 .thenReply(c.replyTo(), s -> new PlanAccepted(s.epoch()));
@@ -256,8 +505,8 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
             // a retried request: the same step, never a second migration of the same VM
             return Effect().reply(c.replyTo(), new StepGranted(state.hostOf().get(c.vm()), c.vm(), open, state.epoch()));
         }
-        if (state.halted()) {
-            return Effect().reply(c.replyTo(), new Rejected("the plan halted after " + state.failures() + " failure(s)"));
+        if (state.stopped() != null) {
+            return Effect().reply(c.replyTo(), new Rejected(state.stopped()));
         }
         String id = "m-" + state.epoch() + "-" + state.nextStep();
         return Effect().persist(new StepStarted(c.host(), c.vm(), id))
@@ -268,7 +517,7 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
         String open = state.open().get(c.vm());
         if (c.migrationId().equals(open)) {
             return Effect().persist(new StepClosed(c.vm(), c.migrationId(), c.completed(), c.detail()))
-                    .thenReply(c.replyTo(), s -> new StepFinished(c.vm(), c.migrationId(), c.completed()));
+                    .thenRun(s -> rate.closed(1)).thenReply(c.replyTo(), s -> new StepFinished(c.vm(), c.migrationId(), c.completed()));
         }
         StepRecord done = state.finished().get(c.vm());
         if (done != null && done.migrationId().equals(c.migrationId())) {
@@ -294,8 +543,8 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
             if (open != null) {
                 String host = state.hostOf().containsKey(vm) ? state.hostOf().get(vm) : c.host();
                 replies.add(new StepGranted(host, vm, open, state.epoch()));
-            } else if (state.halted()) {
-                replies.add(new Rejected("the plan halted after " + state.failures() + " failure(s)"));
+            } else if (state.stopped() != null) {
+                replies.add(new Rejected(state.stopped()));
             } else {
                 String id = "m-" + state.epoch() + "-" + next++;
                 granted.put(vm, id);
@@ -324,24 +573,36 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
             }
         }
         Batch batch = new Batch(replies);
-        return events.isEmpty() ? Effect().reply(c.replyTo(), batch) : Effect().persist(events).thenReply(c.replyTo(), s -> batch);
+        int closed = events.size();
+        return events.isEmpty() ? Effect().reply(c.replyTo(), batch)
+                : Effect().persist(events).thenRun(s -> rate.closed(closed)).thenReply(c.replyTo(), s -> batch);
     }
 
     @Override
     public EventHandler<State, Event> eventHandler() {
         return newEventHandlerBuilder().forAnyState()
-                .onEvent(EpochBegan.class, (s, e) -> new State(e.epoch(), s.plan(), s.open(), s.hostOf(), s.finished(),
-                        s.nextStep(), s.failures(), s.doneHosts()))
-                .onEvent(PlanSubmitted.class, (s, e) -> new State(s.epoch(), e.plan(), s.open(), s.hostOf(), Map.of(),
-                        s.nextStep(), 0, List.of()))
-                .onEvent(StepStarted.class, (s, e) -> new State(s.epoch(), s.plan(), with(s.open(), e.vm(), e.migrationId()),
-                        with(s.hostOf(), e.vm(), e.host()), s.finished(), s.nextStep() + 1, s.failures(), s.doneHosts()))
-                .onEvent(StepClosed.class, (s, e) -> new State(s.epoch(), s.plan(), without(s.open(), e.vm()),
-                        without(s.hostOf(), e.vm()), with(s.finished(), e.vm(),
-                                new StepRecord(s.hostOf().get(e.vm()), e.migrationId(), e.completed(), e.detail())),
-                        s.nextStep(), s.failures() + (e.completed() ? 0 : 1), s.doneHosts()))
-                .onEvent(HostFinished.class, (s, e) -> new State(s.epoch(), s.plan(), s.open(), s.hostOf(), s.finished(),
-                        s.nextStep(), s.failures(), appended(s.doneHosts(), e.host())))
+                .onEvent(EpochBegan.class, (s, e) -> s.withEpoch(e.epoch()))
+                .onEvent(PlanSubmitted.class, (s, e) -> s.withPlan(e.plan()))
+                .onEvent(StepStarted.class, (s, e) -> s.withSteps(with(s.open(), e.vm(), e.migrationId()),
+                        with(s.hostOf(), e.vm(), e.host()), s.finished(), s.nextStep() + 1, s.failures()))
+                .onEvent(StepClosed.class, (s, e) -> s.withSteps(without(s.open(), e.vm()), without(s.hostOf(), e.vm()),
+                        with(s.finished(), e.vm(), new StepRecord(s.hostOf().get(e.vm()), e.migrationId(), e.completed(), e.detail())),
+                        s.nextStep(), s.failures() + (e.completed() ? 0 : 1)))
+                .onEvent(HostFinished.class, (s, e) -> s.withHosts(appended(s.doneHosts(), e.host()),
+                        removed(s.unreachable(), e.host()), s.givenUp(), s.failures()))
+                .onEvent(HostUnreachable.class, (s, e) -> s.withHosts(s.doneHosts(), appended(s.unreachable(), e.host()), s.givenUp(),
+                        s.failures()))
+                .onEvent(HostReturned.class, (s, e) -> s.withHosts(s.doneHosts(), removed(s.unreachable(), e.host()),
+                        removed(s.givenUp(), e.host()), s.failures()))
+                // a given-up host counts as one failure, also if it comes back later (the count is what halts a plan)
+                .onEvent(HostGivenUp.class, (s, e) -> s.withHosts(s.doneHosts(), removed(s.unreachable(), e.host()),
+                        appended(s.givenUp(), e.host()), s.failures() + 1))
+                .onEvent(PlanControlled.class, (s, e) -> switch (e.action()) {
+                    case PAUSE -> s.withControl(true, s.aborted());
+                    case RESUME -> s.withControl(false, s.aborted());
+                    case ABORT -> s.withControl(false, true);
+                })
+                .onEvent(HostInventoried.class, (s, e) -> s.withInventory(with(s.inventory(), e.host(), e.vms())))
                 .build();
     }
 
@@ -354,6 +615,12 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
     private static List<String> appended(List<String> list, String value) {
         List<String> copy = new ArrayList<>(list);
         copy.add(value);
+        return List.copyOf(copy);
+    }
+
+    private static List<String> removed(List<String> list, String value) {
+        List<String> copy = new ArrayList<>(list);
+        copy.remove(value);
         return List.copyOf(copy);
     }
 
