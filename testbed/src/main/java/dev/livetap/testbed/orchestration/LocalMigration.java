@@ -430,6 +430,9 @@ public final class LocalMigration {
             if (hooks.sidesMayDie()) {
                 return settleBothSides(o, uri, method, reason, status, error, src, tgt, srcEvents, tgtEvents, deadline, startNanos);
             }
+            if (status.equals("completed") && method == Method.LOCAL) {
+                awaitTargetSwitchover(o, tgt, tgtEvents, deadline);
+            }
             if (!src.atEof()) {
                 srcInfo = src.execute("query-migrate", null);
             }
@@ -576,6 +579,39 @@ public final class LocalMigration {
         String error = resumed(tgtEvents) ? null : "the target sent no RESUME event in time";
         progress.accept("target: " + (error == null ? "running" : "not resumed"));
         return new NewTapOutcome(tgt.execute("query-migrate", null), switchMs, contSent, error);
+    }
+
+    /**
+     * The source reports {@code completed} when it receives {@code loaded}; the target's switch-over
+     * goes on until its confirmation arrives and its queues read again. Until then this driver sends
+     * neither VMM a command: a {@code query-migrate} there is work for both VMMs inside the downtime
+     * (on the target a VM-actor message ahead of its resume), and this driver used to send two there
+     * in about a third of the hops (docs/benchmarks.md, "Downtime A/B of the merged main"). Waits on
+     * the target's events alone: until its RESUME or a failed/cancelled status; with
+     * {@link Options#contTarget()}, until its {@code completed} (a -S target needs its cont at once);
+     * otherwise at most {@link #TARGET_SELF_RESUME_NANOS} after {@code completed}, and as long when
+     * the target reports nothing (a VMM without events), after which the callers ask as before.
+     */
+    private static void awaitTargetSwitchover(Options o, QmpClient tgt, List<JsonNode> tgtEvents, long deadline) {
+        long until = Math.min(deadline, System.nanoTime() + TARGET_SELF_RESUME_NANOS);
+        while (!resumed(tgtEvents)) {
+            long left = until - System.nanoTime();
+            Optional<JsonNode> next = left > 0 ? tgt.pollEvent(Duration.ofNanos(left)) : Optional.empty();
+            if (next.isEmpty()) {
+                return;
+            }
+            JsonNode event = next.get();
+            tgtEvents.add(event);
+            if ("MIGRATION".equals(event.path("event").asText())) {
+                String st = event.path("data").path("status").asText();
+                if (st.equals("failed") || st.equals("cancelled") || st.equals("completed") && o.contTarget()) {
+                    return;
+                }
+                if (st.equals("completed")) {
+                    until = Math.min(deadline, System.nanoTime() + TARGET_SELF_RESUME_NANOS);
+                }
+            }
+        }
     }
 
     /** Waits (on events, bounded) until the target's RESUME has been received. */

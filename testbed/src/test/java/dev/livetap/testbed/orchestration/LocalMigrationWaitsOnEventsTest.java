@@ -89,7 +89,64 @@ class LocalMigrationWaitsOnEventsTest {
         }
     }
 
-    /** A UNIX-socket relay that records what clients send (the driver's QMP requests). */
+    /**
+     * The source reports {@code completed} when {@code loaded} reaches it; the target resumes a moment
+     * later. A command sent in between is work for both VMMs inside the downtime (docs/benchmarks.md,
+     * "Downtime A/B of the merged main"): the driver waits for the target's RESUME first. The target's
+     * relay holds the RESUME back for 300 ms, so a driver that asked at the source's {@code completed}
+     * shows up in the journal every time.
+     */
+    @Test
+    void noCommandReachesEitherVmmBetweenMigrateAndTheTargetsResume() throws Exception {
+        Path dir = Files.createTempDirectory("livetap-quiet");
+        List<AutoCloseable> open = new ArrayList<>();
+        try (NetworkNamespace ns = NetworkNamespace.create()) {
+            VmmProcess a = VmmProcess.start(VmmProcess.Options.of(dir, "a").withPrefix(ns.wrap(List.of()))
+                    .withArgs(List.of("--no-warm-up")));
+            open.add(a);
+            VmmProcess b = VmmProcess.start(VmmProcess.Options.of(dir, "b").withPrefix(ns.wrap(List.of())).withIncoming(true)
+                    .withArgs(List.of("--no-warm-up")));
+            open.add(b);
+            a.connect().addNic("lt0", 2, false, "52:54:00:12:34:56");
+            b.connect().addNic("lt0", 2, true, "52:54:00:12:34:56");
+            List<String> journal = java.util.Collections.synchronizedList(new ArrayList<>());
+            CountingRelay toA = new CountingRelay(dir.resolve("a-relay.qmp"), a.qmpSocket(), "source", journal, null);
+            open.add(toA);
+            CountingRelay toB = new CountingRelay(dir.resolve("b-relay.qmp"), b.qmpSocket(), "target", journal, "RESUME");
+            open.add(toB);
+
+            LocalMigration.Result r = LocalMigration.run(LocalMigration.Options.of(toA.front, toB.front)
+                    .withUri(LocalMigration.defaultUri(b.qmpSocket())), line -> { });
+
+            assertTrue(r.completed(), LocalMigration.format(r));
+            assertEquals("running", b.runState(), "the target resumed by itself");
+            List<String> seen;
+            synchronized (journal) {
+                seen = List.copyOf(journal);
+            }
+            int migrate = seen.indexOf("source command migrate");
+            int resume = seen.indexOf("target event RESUME");
+            assertTrue(migrate >= 0 && resume > migrate, "migrate, then the target's RESUME: " + seen);
+            List<String> between = seen.subList(migrate + 1, resume).stream().filter(e -> e.contains(" command ")).toList();
+            assertEquals(List.of(), between, "commands between migrate and the target's RESUME: " + seen);
+        } finally {
+            for (int i = open.size() - 1; i >= 0; i--) {
+                open.get(i).close();
+            }
+            try (var l = Files.list(dir)) {
+                for (Path p : l.toList()) {
+                    Files.deleteIfExists(p);
+                }
+            }
+            Files.deleteIfExists(dir);
+        }
+    }
+
+    /**
+     * A UNIX-socket relay that records what clients send (the driver's QMP requests); with a journal,
+     * also the order of commands and events (named {@code "<side> command <name>"}, {@code "<side> event
+     * <name>"}), and it can hold back the server's data carrying one event for {@link #HOLD_MS} ms.
+     */
     private static final class CountingRelay implements AutoCloseable {
         final Path front;
         private final Path back;
@@ -97,10 +154,20 @@ class LocalMigrationWaitsOnEventsTest {
         private final StringBuffer sent = new StringBuffer();
         private final List<SocketChannel> channels = new ArrayList<>();
         private final Thread acceptor;
+        private final String side;
+        private final List<String> journal;
+        private final String heldEvent;
 
         CountingRelay(Path front, Path back) throws IOException {
+            this(front, back, "", java.util.Collections.synchronizedList(new ArrayList<>()), null);
+        }
+
+        CountingRelay(Path front, Path back, String side, List<String> journal, String heldEvent) throws IOException {
             this.front = front;
             this.back = back;
+            this.side = side;
+            this.journal = journal;
+            this.heldEvent = heldEvent;
             server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
             server.bind(UnixDomainSocketAddress.of(front));
             acceptor = new Thread(this::acceptLoop, "relay-" + front.getFileName());
@@ -128,12 +195,19 @@ class LocalMigrationWaitsOnEventsTest {
         private void pump(SocketChannel from, SocketChannel to, boolean record) {
             Thread t = new Thread(() -> {
                 ByteBuffer buf = ByteBuffer.allocate(8192);
+                StringBuilder partial = new StringBuilder();
                 try {
                     while (from.read(buf) >= 0) {
                         buf.flip();
+                        String text = StandardCharsets.UTF_8.decode(buf.duplicate()).toString();
                         if (record) {
-                            sent.append(StandardCharsets.UTF_8.decode(buf.duplicate()));
+                            sent.append(text);
                         }
+                        List<String> entries = journalEntries(partial, text, record);
+                        if (heldEvent != null && entries.contains(side + " event " + heldEvent)) {
+                            java.util.concurrent.locks.LockSupport.parkNanos(HOLD_MS * 1_000_000L);
+                        }
+                        journal.addAll(entries); // when it passes on: the order the driver sees
                         while (buf.hasRemaining()) {
                             to.write(buf);
                         }
@@ -146,6 +220,33 @@ class LocalMigrationWaitsOnEventsTest {
             }, "relay-pump");
             t.setDaemon(true);
             t.start();
+        }
+
+        static final long HOLD_MS = 300;
+        private static final com.fasterxml.jackson.databind.ObjectMapper JSON = new com.fasterxml.jackson.databind.ObjectMapper();
+
+        /** The complete lines of {@code text} (after what {@code partial} kept) as journal entries. */
+        private List<String> journalEntries(StringBuilder partial, String text, boolean fromClient) {
+            partial.append(text);
+            List<String> out = new ArrayList<>();
+            for (int nl = partial.indexOf("\n"); nl >= 0; nl = partial.indexOf("\n")) {
+                String line = partial.substring(0, nl).trim();
+                partial.delete(0, nl + 1);
+                if (line.isEmpty()) {
+                    continue;
+                }
+                try {
+                    com.fasterxml.jackson.databind.JsonNode m = JSON.readTree(line);
+                    if (fromClient && m.has("execute")) {
+                        out.add(side + " command " + m.get("execute").asText());
+                    } else if (!fromClient && m.has("event")) {
+                        out.add(side + " event " + m.get("event").asText());
+                    }
+                } catch (IOException notJson) {
+                    out.add(side + " unreadable " + line);
+                }
+            }
+            return out;
         }
 
         String sent() {
