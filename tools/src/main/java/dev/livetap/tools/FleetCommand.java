@@ -14,8 +14,8 @@ import picocli.CommandLine.Option;
 
 /** {@code livetap fleet}: fleet operations (a coordinator node, plans, status, the freeze-budget bench, the soak). */
 @Command(name = "fleet", mixinStandardHelpOptions = true,
-        description = "Fleet operations on Pekko Cluster: a coordinator node, start a plan, its status, pause, resume or "
-                + "abort it, the freeze-budget bench of host agent processes and the agent's soak (docs/fleet.md).",
+        description = "Fleet operations on Pekko Cluster: a coordinator node, start a plan, show its status, pause, resume "
+                + "or abort it, bench the freeze budget of host agent processes, soak one agent.",
         subcommands = {FleetCommand.Bench.class, FleetCommand.Node.class, FleetCommand.Start.class, FleetCommand.Status.class,
             FleetCommand.Pause.class, FleetCommand.Resume.class, FleetCommand.Abort.class, FleetCommand.Soak.class})
 public final class FleetCommand implements Callable<Integer> {
