@@ -424,8 +424,11 @@ final class SourceMigration {
         rc.closeAfter(s.channel(), s.channel().send(ReturnPath.completed(role.setup().vmRunning()), List.of()));
         boolean handedOver = false;
         for (Nic n : rc.nics()) {
-            n.ref().tell(new VirtioNetActor.Release(rc.id()));
-            handedOver |= n.backendTravels();
+            // a backend that stayed is kept, paused, until the VM ends (QEMU closes its TAP only then)
+            if (n.backendTravels()) {
+                n.ref().tell(new VirtioNetActor.Release(rc.id()));
+                handedOver = true;
+            }
         }
         long now = rc.clock().nanos();
         MigrationInfo info = new MigrationInfo(rc.id(), MigrationStatus.COMPLETED, s.figures().info().setupTimeMs(),

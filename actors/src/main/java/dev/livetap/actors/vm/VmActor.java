@@ -28,6 +28,7 @@ import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.function.BiFunction;
 import java.util.function.Supplier;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -75,7 +76,7 @@ public final class VmActor {
     public sealed interface Command permits NetdevAdd, NetdevDel, DeviceAdd, DeviceDel, MigrateSetParameters,
             QueryMigrateParameters, MigrateSetCapabilities, QueryMigrateCapabilities, MigrateIncoming, Migrate,
             MigrateCancel, MigrateContinue, QueryMigrate, QueryStatus, Stop, Cont, Subscribe, QueryNics, Realize, FromCoordinator,
-            NicAnswer, NicsTimedOut {
+            NicAnswer, NicsTimedOut, Shutdown, DownscriptsDone {
     }
 
     /**
@@ -187,6 +188,22 @@ public final class VmActor {
     /** Private: a NIC's reply, matched to its gather by its request id. */
     private record NicAnswer(VirtioNetActor.DeviceReply reply) implements Command {
     }
+
+    /**
+     * The VM ends (QMP {@code quit}, a signal, the embedding closing it): as QEMU's net_cleanup, each
+     * netdev whose downscript duty is this side's runs its downscript while its TAP queues are still
+     * open, then the VM stops and its queues close their fds (a non-persistent TAP then disappears).
+     */
+    public record Shutdown() implements Command {
+    }
+
+    /** Private: every downscript of the shutdown ended (or their time ran out). */
+    private enum DownscriptsDone implements Command {
+        INSTANCE
+    }
+
+    /** How long a shutdown waits for the downscripts (each is also bounded by its runner). */
+    static final Duration DOWNSCRIPTS_MAX = Duration.ofSeconds(30);
 
     /** Private: the timer of the NIC gather that starts at {@code firstRequestId}. */
     private record NicsTimedOut(long firstRequestId) implements Command {
@@ -334,11 +351,41 @@ public final class VmActor {
                 .onMessage(FromCoordinator.class, m -> next(e, VmMigrations.onReport(e, s, m.report())))
                 .onMessage(NicAnswer.class, m -> onNicAnswer(e, s, m.reply()))
                 .onMessage(NicsTimedOut.class, m -> onNicsTimedOut(e, s, m.firstRequestId()))
+                .onMessage(Shutdown.class, m -> shutdown(e, s))
                 .onSignal(Terminated.class, t -> next(e, onTerminated(e, s, t)))
                 .onSignal(PostStop.class, sig -> {
                     s.devices().closePassedFds(); // fds handed to queues close with them
                     return Behaviors.same();
                 });
+    }
+
+    // ------------------------------------------------------------------ the end
+
+    /** Runs the downscripts that are this side's duty, then stops (the queues close their fds on stop). */
+    private static Behavior<Command> shutdown(Env e, VmState s) {
+        List<CompletableFuture<Integer>> runs = new ArrayList<>();
+        for (DeviceTable.Netdev n : s.devices().netdevs().values()) {
+            VmDevices.runDownscript(e.ctx(), e.config(), n).ifPresent(r -> runs.add(r.toCompletableFuture()));
+        }
+        if (runs.isEmpty()) {
+            return Behaviors.stopped();
+        }
+        e.timers().startSingleTimer(DownscriptsDone.INSTANCE, DOWNSCRIPTS_MAX);
+        e.ctx().pipeToSelf(CompletableFuture.allOf(runs.toArray(new CompletableFuture<?>[0])),
+                (v, ex) -> DownscriptsDone.INSTANCE);
+        return ending(s);
+    }
+
+    /** Waiting for the downscripts of a shutdown: nothing else is done any more. */
+    private static Behavior<Command> ending(VmState s) {
+        return Behaviors.receive(Command.class)
+                .onMessageEquals(DownscriptsDone.INSTANCE, Behaviors::stopped)
+                .onAnyMessage(m -> Behaviors.same())
+                .onSignal(PostStop.class, sig -> {
+                    s.devices().closePassedFds();
+                    return Behaviors.same();
+                })
+                .build();
     }
 
     // ------------------------------------------------------------------ netdevs and devices

@@ -162,7 +162,7 @@ class InMemoryMigrationTest {
     }
 
     @Test
-    void withoutBackendTransferTheTargetOpensItsOwnTap() throws Exception {
+    void withoutBackendTransferTheTargetOpensItsOwnTapAndTheSourceKeepsItsTapUntilItEnds() throws Exception {
         Endpoint src = source();
         Endpoint tgt = target(new RecordingVhostBackend());
         src.netdev(Map.of("id", "net0", "ifname", "tap0", "queues", 4, "downscript", "/etc/src-down"));
@@ -179,15 +179,34 @@ class InMemoryMigrationTest {
         assertEquals(range(50, 4), pingAndCollect("tap1", 50, 4), "the target's guest answers on its own TAP");
         assertEquals(4, tgt.nics().get(0).guest().counters().framesSeen() - 4,
                 "the guest state travelled even without the backend");
-        assertEquals(List.of("tap1"), kernel.tapDevices(), "the source gave its own TAP up after completing");
-        assertEquals(0, srcOs.ledger().open());
-        src.ok(r -> new VmActor.DeviceDel("nic0", r));
-        src.ok(r -> new VmActor.NetdevDel("net0", r));
+        // QEMU keeps the source's TAP until the process ends: a completed migration closes nothing
+        assertEquals(List.of("tap0", "tap1"), kernel.tapDevices(), "the source keeps its own TAP after completing");
+        assertEquals(4, srcOs.ledger().open(), "the source still holds its 4 queue fds");
+        assertEquals(4, src.nics().get(0).queues().stream().filter(q -> q.ownsResource() && !q.reading()).count(),
+                "each source queue keeps its fd, paused (not reading)");
+        assertEquals(List.of(), src.scripts.calls(), "no downscript before the VM ends");
+
+        List<Boolean> tapWhileDownscriptRan = new java.util.concurrent.CopyOnWriteArrayList<>();
+        src.scripts.onRun(c -> tapWhileDownscriptRan.add(kernel.tapDevices().contains("tap0")));
+        org.apache.pekko.actor.testkit.typed.javadsl.TestProbe<Object> watcher = kit.createTestProbe();
+        src.vm.tell(new VmActor.Shutdown());
+        watcher.expectTerminated(src.vm, Duration.ofSeconds(10));
         assertEquals(List.of(new RecordingScriptRunner.Call("/etc/src-down", "tap0")), src.scripts.calls(),
-                "without backend transfer the source keeps its downscript duty");
+                "without backend transfer the source keeps its downscript duty and runs it when the VM ends");
+        assertEquals(List.of(true), tapWhileDownscriptRan, "the downscript runs while the TAP still exists (QEMU's order)");
+        awaitSourceFds(0);
+        assertEquals(List.of("tap1"), kernel.tapDevices(), "the VM's end closed the source's queues: its TAP is gone");
         tgt.ok(r -> new VmActor.DeviceDel("nic0", r));
         tgt.ok(r -> new VmActor.NetdevDel("net0", r));
         awaitOpenCount(openBefore);
+    }
+
+    private void awaitSourceFds(int expected) throws InterruptedException {
+        long deadline = System.nanoTime() + Endpoint.WAIT.toNanos();
+        while (srcOs.ledger().open() != expected && System.nanoTime() < deadline) {
+            Thread.sleep(2);
+        }
+        assertEquals(expected, srcOs.ledger().open());
     }
 
     @Test
