@@ -209,6 +209,41 @@ class InMemoryMigrationTest {
         assertEquals(expected, srcOs.ledger().open());
     }
 
+    /**
+     * A target that cannot take a frame (out of descriptors when the section's fds arrive: EMFILE,
+     * MSG_CTRUNC) stays alive and knows why: it says so on the return path before it closes, so the
+     * source's error-desc names the cause instead of only "the channel closed … ECONNRESET".
+     */
+    @Test
+    void aTargetOutOfDescriptorsTellsTheSourceWhyBeforeItCloses() throws Exception {
+        Endpoint src = source();
+        Endpoint tgt = target(new RecordingVhostBackend());
+        src.netdev(Map.of("id", "net0", "ifname", "tap0", "queues", 4));
+        src.nic("nic0", "net0");
+        tgt.netdev(Map.of("id", "net0", "ifname", "tap0", "queues", 4, "incoming-fds", true));
+        tgt.nic("nic0", "net0");
+        tgtTransport.onAcceptedSocket(s -> kernel.faults().truncateFdsOnNextRecvmsg(s));
+        migrateLocally(src, tgt);
+        src.awaitMigrationStatus("failed");
+        tgt.awaitMigrationStatus("failed");
+        String desc = src.info().errorDesc();
+        assertTrue(desc.startsWith("the target failed to load the migration: the target could not receive the migration stream: "),
+                "the source says what happened on the target: " + desc);
+        assertTrue(desc.contains("EMFILE"), "the target's reason (its descriptor limit) reaches the source: " + desc);
+        assertFalse(desc.contains("closed before the target answered"), desc);
+        String tdesc = tgt.info().errorDesc();
+        assertTrue(tdesc.startsWith(MigrationCoordinator.NOTHING_RECEIVED), "no fd arrived: the target says so, not"
+                + " 'device lost': " + tdesc);
+        src.awaitRunState("running"); // a source that was running resumes by itself (QEMU)
+        awaitTargetFds(0);
+        assertEquals(range(1, 8), pingAndCollect("tap0", 1, 8), "the source's queues work again");
+        src.ok(r -> new VmActor.DeviceDel("nic0", r));
+        src.ok(r -> new VmActor.NetdevDel("net0", r));
+        tgt.ok(r -> new VmActor.DeviceDel("nic0", r));
+        tgt.ok(r -> new VmActor.NetdevDel("net0", r));
+        awaitOpenCount(openBefore);
+    }
+
     @Test
     void targetPostLoadFailureRollsTheSourceBackAndTheTargetClosesWhatItReceived() throws Exception {
         Endpoint src = source();
