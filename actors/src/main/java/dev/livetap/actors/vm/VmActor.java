@@ -1,6 +1,7 @@
 package dev.livetap.actors.vm;
 
 import dev.livetap.actors.FanOut;
+import dev.livetap.actors.StateName;
 import dev.livetap.actors.Tracer;
 import dev.livetap.actors.guest.Ipv4Address;
 import dev.livetap.actors.migration.MigrationCoordinator;
@@ -76,7 +77,7 @@ public final class VmActor {
     public sealed interface Command permits NetdevAdd, NetdevDel, DeviceAdd, DeviceDel, MigrateSetParameters,
             QueryMigrateParameters, MigrateSetCapabilities, QueryMigrateCapabilities, MigrateIncoming, Migrate,
             MigrateCancel, MigrateContinue, QueryMigrate, QueryStatus, Stop, Cont, Subscribe, QueryNics, Realize, FromCoordinator,
-            NicAnswer, NicsTimedOut, Shutdown, DownscriptsDone {
+            NicAnswer, NicsTimedOut, Shutdown, DownscriptsDone, CancelHandled {
     }
 
     /**
@@ -195,6 +196,10 @@ public final class VmActor {
      * open, then the VM stops and its queues close their fds (a non-persistent TAP then disappears).
      */
     public record Shutdown() implements Command {
+    }
+
+    /** Private: the coordinator handled a {@code migrate_cancel} (or did not answer in time): reply now. */
+    private record CancelHandled(ActorRef<VmReply> replyTo) implements Command {
     }
 
     /** Private: every downscript of the shutdown ended (or their time ran out). */
@@ -338,10 +343,8 @@ public final class VmActor {
                     return n;
                 }))
                 .onMessage(QueryMigrateCapabilities.class, m -> reply(e, s, m.replyTo(), new VmReply.Capabilities(s.capabilities())))
-                .onMessage(MigrateCancel.class, m -> {
-                    s.coordinator().ifPresent(c -> c.tell(new MigrationCoordinator.Cancel()));
-                    return reply(e, s, m.replyTo(), DONE);
-                })
+                .onMessage(MigrateCancel.class, m -> onMigrateCancel(e, s, m))
+                .onMessage(CancelHandled.class, m -> reply(e, s, m.replyTo(), DONE))
                 .onMessage(MigrateContinue.class, m -> onMigrateContinue(e, s, m))
                 .onMessage(QueryMigrate.class, m -> reply(e, s, m.replyTo(), new VmReply.Migration(s.lastInfo())))
                 .onMessage(QueryStatus.class, m -> reply(e, s, m.replyTo(), new VmReply.Status(s.runState())))
@@ -465,6 +468,22 @@ public final class VmActor {
      * QEMU's qmp_migrate_continue compares with the outgoing migration's status only
      * ({@code migrate_get_current()}): on a target that never migrated out that is {@code none}.
      */
+    /**
+     * QEMU's migrate_fd_cancel sets {@code cancelling} before {@code migrate_cancel} returns: the reply
+     * waits until the coordinator handled the cancel. Its answer to a state query comes after the
+     * report it made while cancelling (one sender, one mailbox), so the MIGRATION event is out first.
+     */
+    private static Behavior<Command> onMigrateCancel(Env e, VmState s, MigrateCancel m) {
+        if (s.coordinator().isEmpty()) {
+            return reply(e, s, m.replyTo(), DONE);
+        }
+        ActorRef<MigrationCoordinator.Command> c = s.coordinator().get();
+        c.tell(new MigrationCoordinator.Cancel());
+        e.ctx().ask(StateName.class, c, e.config().queueTimeout(), MigrationCoordinator.GetState::new,
+                (state, failure) -> new CancelHandled(m.replyTo()));
+        return Behaviors.same();
+    }
+
     private static Behavior<Command> onMigrateContinue(Env e, VmState s, MigrateContinue m) {
         MigrationStatus current = s.outgoing() ? s.lastInfo().status() : MigrationStatus.NONE;
         if (m.expected().orElse(null) != current) {
@@ -486,8 +505,12 @@ public final class VmActor {
 
     /** @param migrationId the migration that starts the VM (its queues log their start with it), or null */
     static VmState startNics(Env e, VmState s, boolean byCont, Optional<ActorRef<VmReply>> replyTo, String migrationId) {
+        return startNics(e, s, new VmState.StartVm(byCont, replyTo), migrationId);
+    }
+
+    static VmState startNics(Env e, VmState s, VmState.StartVm start, String migrationId) {
         return askNics(e, s, "start", VirtioNetActor.Started.class,
-                (requestId, r) -> new VirtioNetActor.Start(requestId, r, migrationId), new VmState.StartVm(byCont, replyTo));
+                (requestId, r) -> new VirtioNetActor.Start(requestId, r, migrationId), start);
     }
 
     static VmState changeRunState(Env e, VmState s, RunState next) {
@@ -553,6 +576,9 @@ public final class VmActor {
                     stop.replyTo().tell(VmReply.Refused.rejected((error)));
                 } else if (p instanceof VmState.StartVm start) {
                     start.replyTo().ifPresent(r -> r.tell(VmReply.Refused.rejected((error))));
+                    if (start.thenAnnounce().isPresent()) {
+                        next = VmMigrations.emitMigrationStatus(e, next, start.thenAnnounce().get());
+                    }
                     if (next.runState() == RunState.INMIGRATE) {
                         // a target's own resume after completed: end in a defined state (management may cont)
                         e.ctx().getLog().error("VM {}: resuming after the incoming migration failed ({}); it is paused",
@@ -594,7 +620,7 @@ public final class VmActor {
         }
         next = changeRunState(e, next, RunState.RUNNING);
         start.replyTo().ifPresent(r -> r.tell(DONE));
-        return next;
+        return start.thenAnnounce().isPresent() ? VmMigrations.emitMigrationStatus(e, next, start.thenAnnounce().get()) : next;
     }
 
     // ------------------------------------------------------------------ helpers
