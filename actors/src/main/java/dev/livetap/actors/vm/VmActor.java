@@ -215,9 +215,9 @@ public final class VmActor {
     }
 
     static final VmReply DONE = new VmReply.Done();
-    /** {@code cont} of a source whose NICs' TAP queues went to the target (or were released): docs/qmp.md. */
+    /** {@code cont} of a source whose NICs' TAP queues went to the target: docs/qmp.md. */
     public static final String POSTMIGRATE_CONT_REFUSED = "the VM was migrated away (postmigrate): its NICs' TAP queues"
-            + " were handed to the migration target or released; livetap refuses cont here so that no TAP queue has two"
+            + " were handed to the migration target; livetap refuses cont here so that no TAP queue has two"
             + " readers (QEMU would resume)";
 
     public static Behavior<Command> create(VmConfig config) {
@@ -302,15 +302,15 @@ public final class VmActor {
     }
 
     /**
-     * Migrated away. {@code cont} runs the VM again as QEMU does when it has no NIC; a NIC's TAP queues
-     * were handed to the target or released at {@code completed}, so livetap refuses it then (a
-     * deliberate difference from QEMU: two processes reading one queue lose frames to each other).
+     * Migrated away. {@code cont} runs the VM again as QEMU does when no NIC's backend travelled (its
+     * queues kept their fds, paused); when a NIC's TAP queues went to the target, livetap refuses it
+     * (a deliberate difference from QEMU: two processes reading one queue lose frames to each other).
      */
     private static Behavior<Command> postmigrate(Env e, VmState s) {
         return common(e, s)
-                .onMessage(Stop.class, m -> s.devices().nicList().isEmpty()
+                .onMessage(Stop.class, m -> !s.devices().anyBackendGone()
                         ? reply(e, changeRunState(e, s, RunState.PAUSED), m.replyTo(), DONE) : reply(e, s, m.replyTo(), DONE))
-                .onMessage(Cont.class, m -> s.devices().nicList().isEmpty()
+                .onMessage(Cont.class, m -> !s.devices().anyBackendGone()
                         ? next(e, startNics(e, s, true, Optional.of(m.replyTo())))
                         : reply(e, s, m.replyTo(), VmReply.Refused.rejected(POSTMIGRATE_CONT_REFUSED)))
                 .onMessage(Migrate.class, m -> attempt(e, s, m.replyTo(), () -> VmMigrations.migrate(e, s, m, false)))

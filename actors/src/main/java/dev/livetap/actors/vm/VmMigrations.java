@@ -206,7 +206,7 @@ final class VmMigrations {
             if (f.backendHandedOver()) {
                 for (DeviceTable.Nic n : devices.nicList()) {
                     if (VirtioNetRealizeCheck.backendTravels(s.parameters(), n.options(), e.config().machine())) {
-                        devices = devices.updateNetdev(n.options().netdev(), d -> d.withDuty(false));
+                        devices = devices.updateNetdev(n.options().netdev(), d -> d.withDuty(false)).withNic(n.withBackendGone());
                     }
                 }
             }

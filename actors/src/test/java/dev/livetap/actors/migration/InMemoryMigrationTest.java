@@ -185,6 +185,12 @@ class InMemoryMigrationTest {
         assertEquals(4, src.nics().get(0).queues().stream().filter(q -> q.ownsResource() && !q.reading()).count(),
                 "each source queue keeps its fd, paused (not reading)");
         assertEquals(List.of(), src.scripts.calls(), "no downscript before the VM ends");
+        // QEMU resumes a source in postmigrate on cont; its backend stayed here, so livetap does too
+        src.ok(VmActor.Cont::new);
+        assertEquals("running", src.runState());
+        assertEquals(range(70, 4), pingAndCollect("tap0", 70, 4), "the source's own queues read again after cont");
+        src.ok(VmActor.Stop::new);
+        assertEquals("paused", src.runState());
 
         List<Boolean> tapWhileDownscriptRan = new java.util.concurrent.CopyOnWriteArrayList<>();
         src.scripts.onRun(c -> tapWhileDownscriptRan.add(kernel.tapDevices().contains("tap0")));
