@@ -32,7 +32,8 @@ import java.util.concurrent.TimeoutException;
  * capability list); per step {@code NN} and role: {@code NN role command} (the reply: "return {}",
  * "return {…}", "error CLASS[: text]", "no reply: …"), {@code NN role command order} (the events that
  * came before the reply, then "reply"), {@code NN role status} (query-status of every live VMM
- * after the step, or how its process ended); at the end {@code end role events} (all events in
+ * after the step, or how its process ended; "(migration in flight)" after {@code migrate} and
+ * {@code migrate-continue}), {@code NN role peer} (a {@link Step.ConnectAndClose}); at the end {@code end role events} (all events in
  * arrival order; MIGRATION with its status; MIGRATION_PASS left out: how many passes a migration
  * takes is timing), {@code end role MIGRATION}, {@code end role STOP/RESUME data} (whether those
  * events carried a {@code data} member) and {@code end role process}.
