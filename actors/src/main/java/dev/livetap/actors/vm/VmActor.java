@@ -465,10 +465,6 @@ public final class VmActor {
     }
 
     /**
-     * QEMU's qmp_migrate_continue compares with the outgoing migration's status only
-     * ({@code migrate_get_current()}): on a target that never migrated out that is {@code none}.
-     */
-    /**
      * QEMU's migrate_fd_cancel sets {@code cancelling} before {@code migrate_cancel} returns: the reply
      * waits until the coordinator handled the cancel. Its answer to a state query comes after the
      * report it made while cancelling (one sender, one mailbox), so the MIGRATION event is out first.
@@ -484,6 +480,10 @@ public final class VmActor {
         return Behaviors.same();
     }
 
+    /**
+     * QEMU's qmp_migrate_continue compares with the outgoing migration's status only
+     * ({@code migrate_get_current()}): on a target that never migrated out that is {@code none}.
+     */
     private static Behavior<Command> onMigrateContinue(Env e, VmState s, MigrateContinue m) {
         MigrationStatus current = s.outgoing() ? s.lastInfo().status() : MigrationStatus.NONE;
         if (m.expected().orElse(null) != current) {
