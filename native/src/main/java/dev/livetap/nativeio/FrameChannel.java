@@ -2,6 +2,7 @@ package dev.livetap.nativeio;
 
 import java.util.List;
 import java.util.concurrent.CompletionStage;
+import java.util.function.Function;
 
 /**
  * The framing layer (design decision 2): length-prefixed frames over a connected AF_UNIX
@@ -30,6 +31,16 @@ public interface FrameChannel extends AutoCloseable {
     PeerCredentials peerCredentials();
 
     boolean isOpen();
+
+    /**
+     * What to tell the peer when receiving fails (a frame refused or cut short by the framing layer,
+     * e.g. fds the kernel dropped at this process's descriptor limit, EMFILE): {@code lastWords}
+     * gives a payload for the failure, written as one fd-less frame, best effort and without
+     * blocking, before the channel closes; its handler then sees the failure as usual. Without it
+     * (the default) a receive failure closes the channel at once and the peer sees only the close.
+     */
+    default void lastWordsOnReceiveFailure(Function<Throwable, byte[]> lastWords) {
+    }
 
     /** Closes the socket; a partially received frame's fds are closed. Idempotent. */
     @Override

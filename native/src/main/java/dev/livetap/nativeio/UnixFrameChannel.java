@@ -6,6 +6,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.function.Function;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The one implementation of {@link FrameChannel}, written against {@link UnixSockets} and
@@ -38,6 +41,7 @@ import java.util.concurrent.CompletionStage;
  * delivered, then the end, with the write's failure as the cause.
  */
 public final class UnixFrameChannel {
+    private static final Logger LOG = LoggerFactory.getLogger(UnixFrameChannel.class);
     /** "LTF1". */
     public static final int MAGIC = 0x4C544631;
     public static final int HEADER_BYTES = 12;
@@ -95,6 +99,8 @@ public final class UnixFrameChannel {
          * rolled back.
          */
         private Throwable writeFailure;
+        /** The frame written before a receive failure closes the channel, if any. */
+        private Function<Throwable, byte[]> lastWords;
         private final ArrayDeque<PendingSend> sendQueue = new ArrayDeque<>();
         /** Sends failed by a close, completed outside the lock. */
         private final List<PendingSend> toFail = new ArrayList<>();
@@ -215,6 +221,11 @@ public final class UnixFrameChannel {
         }
 
         @Override
+        public synchronized void lastWordsOnReceiveFailure(Function<Throwable, byte[]> words) {
+            this.lastWords = words;
+        }
+
+        @Override
         public void close() {
             synchronized (this) {
                 closeLocked(null);
@@ -290,6 +301,7 @@ public final class UnixFrameChannel {
                             frame = readOneFrame();
                         } catch (RuntimeException e) {
                             frame = null;
+                            sayLastWordsLocked(e);
                             closeLocked(e);
                         }
                     }
@@ -308,6 +320,24 @@ public final class UnixFrameChannel {
                     afterUnlock();
                     return;
                 }
+            }
+        }
+
+        /**
+         * A receive failure: the peer hears why before the close, when the socket takes one more
+         * frame at once (nothing queued ahead of it, writing not broken); otherwise it sees only the close.
+         */
+        private void sayLastWordsLocked(RuntimeException cause) {
+            if (lastWords == null || writeFailure != null || !sendQueue.isEmpty()) {
+                return;
+            }
+            try {
+                byte[] words = lastWords.apply(cause);
+                if (words != null && !new PendingSend(words, List.of(), false, new CompletableFuture<>()).writeSome(unix, socket)) {
+                    LOG.debug("{}: the last words did not fit in the socket at once", this);
+                }
+            } catch (RuntimeException e) {
+                LOG.debug("{}: the last words could not be written: {}", this, e.toString());
             }
         }
 

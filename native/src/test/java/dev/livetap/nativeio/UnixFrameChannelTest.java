@@ -312,6 +312,23 @@ class UnixFrameChannelTest {
     }
 
     @Test
+    void aReceiveFailureWritesTheLastWordsBeforeTheClose() {
+        Ends e = new Ends();
+        e.b.lastWordsOnReceiveFailure(cause -> ("cannot take it: " + cause.getClass().getSimpleName())
+                .getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        e.start();
+        os.faults().truncateFdsOnNextRecvmsg(e.sockets[1]);
+        e.a.send(bytes(10, 1), pipes(3));
+        os.reactor().runUntilIdle();
+        assertEquals(1, e.rb.closes.get(), "the receiver closes on the truncated frame");
+        assertInstanceOf(FramingException.class, e.rb.cause);
+        assertEquals(1, e.ra.frames.size(), "the peer hears why before the close");
+        assertEquals("cannot take it: FramingException", new String(e.ra.frames.peek().payload(),
+                java.nio.charset.StandardCharsets.UTF_8));
+        assertEquals(1, e.ra.closes.get(), "then the close");
+    }
+
+    @Test
     void corruptedMagicInFlightIsRejected() {
         Raw r = new Raw();
         r.send(header(UnixFrameChannel.MAGIC, 0, 0), List.of());

@@ -43,6 +43,11 @@ final class HandOverChannel implements FrameChannel {
     }
 
     @Override
+    public void lastWordsOnReceiveFailure(java.util.function.Function<Throwable, byte[]> lastWords) {
+        delegate.lastWordsOnReceiveFailure(lastWords);
+    }
+
+    @Override
     public void start(FrameHandler handler) {
         receiver = handler;
         delegate.start(new FrameHandler() {

@@ -309,8 +309,28 @@ final class SourceMigration {
                     rc.phaseTimer("saving the device state", rc.timeouts().step());
                     return switchOver(role, askSave(role, s.withFigures(device)));
                 })
+                .onMessage(ReturnClosed.class, m -> s.figures().info().status() == MigrationStatus.PRE_SWITCHOVER
+                        ? heldWithoutTarget(role, s, closedText(m.cause())) : fail(role, s, closedText(m.cause()), false))
                 .onMessage(ReturnFrame.class, m -> onAnswer(m, r -> fail(role, s, r, false),
                         a -> fail(role, s, "the target answered " + a + " before the stream was sent", false))));
+    }
+
+    /**
+     * Held in {@code pre-switchover} after the channel closed (the target died): as QEMU, whose
+     * migration thread waits on its semaphore until {@code migrate-continue} or a cancel, the source
+     * stays held, stopped, with its queues and their fds; {@code migrate-continue} then goes on to
+     * {@code device} and fails at once with what happened to the channel (rolled back as any failure).
+     */
+    private static Behavior<Command> heldWithoutTarget(Role role, SwitchOver s, String reason) {
+        RoleContext rc = role.rc();
+        rc.ctx().getLog().warn("migration {}: {} while held in pre-switchover; the source stays held until"
+                + " migrate-continue or migrate_cancel", rc.id(), reason);
+        return switchOverCommon(role, s, Behaviors.receive(Command.class)
+                .onMessage(ContinueSwitchover.class, m -> fail(role, s.withFigures(rc.status(s.figures(), MigrationStatus.DEVICE)),
+                        reason, false))
+                .onMessage(ReturnClosed.class, m -> Behaviors.same())
+                .onMessage(StreamSendFailed.class, m -> Behaviors.same()) // the same closed channel, told twice
+                .onMessage(ReturnFrame.class, m -> lateStreamEvent(rc, m)));
     }
 
     /**
@@ -424,8 +444,11 @@ final class SourceMigration {
         rc.closeAfter(s.channel(), s.channel().send(ReturnPath.completed(role.setup().vmRunning()), List.of()));
         boolean handedOver = false;
         for (Nic n : rc.nics()) {
-            n.ref().tell(new VirtioNetActor.Release(rc.id()));
-            handedOver |= n.backendTravels();
+            // a backend that stayed is kept, paused, until the VM ends (QEMU closes its TAP only then)
+            if (n.backendTravels()) {
+                n.ref().tell(new VirtioNetActor.Release(rc.id()));
+                handedOver = true;
+            }
         }
         long now = rc.clock().nanos();
         MigrationInfo info = new MigrationInfo(rc.id(), MigrationStatus.COMPLETED, s.figures().info().setupTimeMs(),

@@ -178,6 +178,9 @@ final class TargetMigration {
                     SwitchoverStepEvent.step(rc, SwitchoverStepEvent.TARGET, "source connected");
                     ActorRef<Command> self = rc.ctx().getSelf();
                     HandOverChannel channel = new HandOverChannel(m.channel(), frame -> self.tell(new ReturnFrame(frame)));
+                    // a frame this side cannot take (fds lost at its descriptor limit, a bad length) closes the
+                    // channel in the framing layer: the source hears why first, not only the close
+                    channel.lastWordsOnReceiveFailure(cause -> ReturnPath.failed(receiveFailure(cause)));
                     Figures active = rc.status(f, MigrationStatus.ACTIVE);
                     rc.phaseTimer("receiving the migration stream", rc.timeouts().stream());
                     SectionResolver resolver = (name, instance) -> instance == 0 ? frozen.get(name) : null;
@@ -313,6 +316,11 @@ final class TargetMigration {
                     + " (" + cause.getMessage() + ")";
         }
         return "the migration stream was refused: " + cause.getMessage();
+    }
+
+    /** What the source is told when this side could not receive a frame of the stream. */
+    static String receiveFailure(Throwable cause) {
+        return "the target could not receive the migration stream: " + cause.getMessage();
     }
 
     /** End of stream reached and every post_load done: answer {@code loaded}. */

@@ -64,8 +64,8 @@ public final class TapActor {
 
     /**
      * The target answered {@code loaded}: the TAP is the target's now; close our fd without reading
-     * again. Also accepted while paused (a migration without backend transfer completed: the source
-     * gives its own queue up).
+     * again. Only a queue lent to the stream is released: one whose backend stayed (a migration
+     * without backend transfer) keeps its fd, paused, until the VM ends, as QEMU keeps its TAP.
      */
     public record Release() implements Command, DeadLetterSuppression { // a stop closes the fd the same way
     }
@@ -262,11 +262,7 @@ public final class TapActor {
                     return transferred(held);
                 })
                 .onMessage(Load.class, m -> refuseLoad(m))
-                .onMessage(Release.class, m -> {
-                    closeHeld(held);
-                    ctx.getLog().debug("{}: released after a migration that kept the backend here", config.name());
-                    return closed();
-                })
+                .onMessage(Release.class, m -> unexpected(m, "paused")) // nothing was lent: the fd stays until the VM ends
                 .onMessage(Discard.class, m -> {
                     closeHeld(held);
                     m.replyTo().tell(new Discarded(m.requestId(), queue(), true));

@@ -57,8 +57,17 @@ public record DeviceTable(SortedMap<String, Netdev> netdevs, SortedMap<String, N
         }
     }
 
+    /** @param backendGone its TAP queues were handed to a migration target (released at {@code loaded}) */
     public record Nic(VirtioNetDeviceOptions options, String deviceId, ActorRef<VirtioNetActor.Command> ref,
-            boolean peersWaitIncoming) {
+            boolean peersWaitIncoming, boolean backendGone) {
+        public Nic(VirtioNetDeviceOptions options, String deviceId, ActorRef<VirtioNetActor.Command> ref,
+                boolean peersWaitIncoming) {
+            this(options, deviceId, ref, peersWaitIncoming, false);
+        }
+
+        Nic withBackendGone() {
+            return new Nic(options, deviceId, ref, peersWaitIncoming, true);
+        }
     }
 
     /** A device_add whose NIC has not reported its realize yet: its reply waits for that. */
@@ -107,6 +116,11 @@ public record DeviceTable(SortedMap<String, Netdev> netdevs, SortedMap<String, N
     }
 
     /** Realized and pending NICs. */
+    /** Whether some NIC's TAP queues went to a migration target. */
+    public boolean anyBackendGone() {
+        return nics.values().stream().anyMatch(Nic::backendGone);
+    }
+
     public int nicCount() {
         return nics.size() + pending.size();
     }

@@ -1,6 +1,7 @@
 package dev.livetap.actors.vm;
 
 import dev.livetap.actors.FanOut;
+import dev.livetap.actors.StateName;
 import dev.livetap.actors.Tracer;
 import dev.livetap.actors.guest.Ipv4Address;
 import dev.livetap.actors.migration.MigrationCoordinator;
@@ -28,6 +29,7 @@ import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.function.BiFunction;
 import java.util.function.Supplier;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -75,7 +77,7 @@ public final class VmActor {
     public sealed interface Command permits NetdevAdd, NetdevDel, DeviceAdd, DeviceDel, MigrateSetParameters,
             QueryMigrateParameters, MigrateSetCapabilities, QueryMigrateCapabilities, MigrateIncoming, Migrate,
             MigrateCancel, MigrateContinue, QueryMigrate, QueryStatus, Stop, Cont, Subscribe, QueryNics, Realize, FromCoordinator,
-            NicAnswer, NicsTimedOut {
+            NicAnswer, NicsTimedOut, Shutdown, DownscriptsDone, CancelHandled {
     }
 
     /**
@@ -188,14 +190,34 @@ public final class VmActor {
     private record NicAnswer(VirtioNetActor.DeviceReply reply) implements Command {
     }
 
+    /**
+     * The VM ends (QMP {@code quit}, a signal, the embedding closing it): as QEMU's net_cleanup, each
+     * netdev whose downscript duty is this side's runs its downscript while its TAP queues are still
+     * open, then the VM stops and its queues close their fds (a non-persistent TAP then disappears).
+     */
+    public record Shutdown() implements Command {
+    }
+
+    /** Private: the coordinator handled a {@code migrate_cancel} (or did not answer in time): reply now. */
+    private record CancelHandled(ActorRef<VmReply> replyTo) implements Command {
+    }
+
+    /** Private: every downscript of the shutdown ended (or their time ran out). */
+    private enum DownscriptsDone implements Command {
+        INSTANCE
+    }
+
+    /** How long a shutdown waits for the downscripts (each is also bounded by its runner). */
+    static final Duration DOWNSCRIPTS_MAX = Duration.ofSeconds(30);
+
     /** Private: the timer of the NIC gather that starts at {@code firstRequestId}. */
     private record NicsTimedOut(long firstRequestId) implements Command {
     }
 
     static final VmReply DONE = new VmReply.Done();
-    /** {@code cont} of a source whose NICs' TAP queues went to the target (or were released): docs/qmp.md. */
+    /** {@code cont} of a source whose NICs' TAP queues went to the target: docs/qmp.md. */
     public static final String POSTMIGRATE_CONT_REFUSED = "the VM was migrated away (postmigrate): its NICs' TAP queues"
-            + " were handed to the migration target or released; livetap refuses cont here so that no TAP queue has two"
+            + " were handed to the migration target; livetap refuses cont here so that no TAP queue has two"
             + " readers (QEMU would resume)";
 
     public static Behavior<Command> create(VmConfig config) {
@@ -280,15 +302,15 @@ public final class VmActor {
     }
 
     /**
-     * Migrated away. {@code cont} runs the VM again as QEMU does when it has no NIC; a NIC's TAP queues
-     * were handed to the target or released at {@code completed}, so livetap refuses it then (a
-     * deliberate difference from QEMU: two processes reading one queue lose frames to each other).
+     * Migrated away. {@code cont} runs the VM again as QEMU does when no NIC's backend travelled (its
+     * queues kept their fds, paused); when a NIC's TAP queues went to the target, livetap refuses it
+     * (a deliberate difference from QEMU: two processes reading one queue lose frames to each other).
      */
     private static Behavior<Command> postmigrate(Env e, VmState s) {
         return common(e, s)
-                .onMessage(Stop.class, m -> s.devices().nicList().isEmpty()
+                .onMessage(Stop.class, m -> !s.devices().anyBackendGone()
                         ? reply(e, changeRunState(e, s, RunState.PAUSED), m.replyTo(), DONE) : reply(e, s, m.replyTo(), DONE))
-                .onMessage(Cont.class, m -> s.devices().nicList().isEmpty()
+                .onMessage(Cont.class, m -> !s.devices().anyBackendGone()
                         ? next(e, startNics(e, s, true, Optional.of(m.replyTo())))
                         : reply(e, s, m.replyTo(), VmReply.Refused.rejected(POSTMIGRATE_CONT_REFUSED)))
                 .onMessage(Migrate.class, m -> attempt(e, s, m.replyTo(), () -> VmMigrations.migrate(e, s, m, false)))
@@ -322,10 +344,8 @@ public final class VmActor {
                     return n;
                 }))
                 .onMessage(QueryMigrateCapabilities.class, m -> reply(e, s, m.replyTo(), new VmReply.Capabilities(s.capabilities())))
-                .onMessage(MigrateCancel.class, m -> {
-                    s.coordinator().ifPresent(c -> c.tell(new MigrationCoordinator.Cancel()));
-                    return reply(e, s, m.replyTo(), DONE);
-                })
+                .onMessage(MigrateCancel.class, m -> onMigrateCancel(e, s, m))
+                .onMessage(CancelHandled.class, m -> reply(e, s, m.replyTo(), DONE))
                 .onMessage(MigrateContinue.class, m -> onMigrateContinue(e, s, m))
                 .onMessage(QueryMigrate.class, m -> reply(e, s, m.replyTo(), new VmReply.Migration(s.lastInfo())))
                 .onMessage(QueryStatus.class, m -> reply(e, s, m.replyTo(), new VmReply.Status(s.runState())))
@@ -335,11 +355,41 @@ public final class VmActor {
                 .onMessage(FromCoordinator.class, m -> next(e, VmMigrations.onReport(e, s, m.report())))
                 .onMessage(NicAnswer.class, m -> onNicAnswer(e, s, m.reply()))
                 .onMessage(NicsTimedOut.class, m -> onNicsTimedOut(e, s, m.firstRequestId()))
+                .onMessage(Shutdown.class, m -> shutdown(e, s))
                 .onSignal(Terminated.class, t -> next(e, onTerminated(e, s, t)))
                 .onSignal(PostStop.class, sig -> {
                     s.devices().closePassedFds(); // fds handed to queues close with them
                     return Behaviors.same();
                 });
+    }
+
+    // ------------------------------------------------------------------ the end
+
+    /** Runs the downscripts that are this side's duty, then stops (the queues close their fds on stop). */
+    private static Behavior<Command> shutdown(Env e, VmState s) {
+        List<CompletableFuture<Integer>> runs = new ArrayList<>();
+        for (DeviceTable.Netdev n : s.devices().netdevs().values()) {
+            VmDevices.runDownscript(e.ctx(), e.config(), n).ifPresent(r -> runs.add(r.toCompletableFuture()));
+        }
+        if (runs.isEmpty()) {
+            return Behaviors.stopped();
+        }
+        e.timers().startSingleTimer(DownscriptsDone.INSTANCE, DOWNSCRIPTS_MAX);
+        e.ctx().pipeToSelf(CompletableFuture.allOf(runs.toArray(new CompletableFuture<?>[0])),
+                (v, ex) -> DownscriptsDone.INSTANCE);
+        return ending(s);
+    }
+
+    /** Waiting for the downscripts of a shutdown: nothing else is done any more. */
+    private static Behavior<Command> ending(VmState s) {
+        return Behaviors.receive(Command.class)
+                .onMessageEquals(DownscriptsDone.INSTANCE, Behaviors::stopped)
+                .onAnyMessage(m -> Behaviors.same())
+                .onSignal(PostStop.class, sig -> {
+                    s.devices().closePassedFds();
+                    return Behaviors.same();
+                })
+                .build();
     }
 
     // ------------------------------------------------------------------ netdevs and devices
@@ -416,6 +466,22 @@ public final class VmActor {
     }
 
     /**
+     * QEMU's migrate_fd_cancel sets {@code cancelling} before {@code migrate_cancel} returns: the reply
+     * waits until the coordinator handled the cancel. Its answer to a state query comes after the
+     * report it made while cancelling (one sender, one mailbox), so the MIGRATION event is out first.
+     */
+    private static Behavior<Command> onMigrateCancel(Env e, VmState s, MigrateCancel m) {
+        if (s.coordinator().isEmpty()) {
+            return reply(e, s, m.replyTo(), DONE);
+        }
+        ActorRef<MigrationCoordinator.Command> c = s.coordinator().get();
+        c.tell(new MigrationCoordinator.Cancel());
+        e.ctx().ask(StateName.class, c, e.config().queueTimeout(), MigrationCoordinator.GetState::new,
+                (state, failure) -> new CancelHandled(m.replyTo()));
+        return Behaviors.same();
+    }
+
+    /**
      * QEMU's qmp_migrate_continue compares with the outgoing migration's status only
      * ({@code migrate_get_current()}): on a target that never migrated out that is {@code none}.
      */
@@ -440,8 +506,12 @@ public final class VmActor {
 
     /** @param migrationId the migration that starts the VM (its queues log their start with it), or null */
     static VmState startNics(Env e, VmState s, boolean byCont, Optional<ActorRef<VmReply>> replyTo, String migrationId) {
+        return startNics(e, s, new VmState.StartVm(byCont, replyTo), migrationId);
+    }
+
+    static VmState startNics(Env e, VmState s, VmState.StartVm start, String migrationId) {
         return askNics(e, s, "start", VirtioNetActor.Started.class,
-                (requestId, r) -> new VirtioNetActor.Start(requestId, r, migrationId), new VmState.StartVm(byCont, replyTo));
+                (requestId, r) -> new VirtioNetActor.Start(requestId, r, migrationId), start);
     }
 
     static VmState changeRunState(Env e, VmState s, RunState next) {
@@ -507,6 +577,9 @@ public final class VmActor {
                     stop.replyTo().tell(VmReply.Refused.rejected((error)));
                 } else if (p instanceof VmState.StartVm start) {
                     start.replyTo().ifPresent(r -> r.tell(VmReply.Refused.rejected((error))));
+                    if (start.thenAnnounce().isPresent()) {
+                        next = VmMigrations.emitMigrationStatus(e, next, start.thenAnnounce().get());
+                    }
                     if (next.runState() == RunState.INMIGRATE) {
                         // a target's own resume after completed: end in a defined state (management may cont)
                         e.ctx().getLog().error("VM {}: resuming after the incoming migration failed ({}); it is paused",
@@ -548,7 +621,7 @@ public final class VmActor {
         }
         next = changeRunState(e, next, RunState.RUNNING);
         start.replyTo().ifPresent(r -> r.tell(DONE));
-        return next;
+        return start.thenAnnounce().isPresent() ? VmMigrations.emitMigrationStatus(e, next, start.thenAnnounce().get()) : next;
     }
 
     // ------------------------------------------------------------------ helpers

@@ -15,6 +15,7 @@ import dev.livetap.nativeio.OwnedFd;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.CompletionStage;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 
@@ -109,15 +110,25 @@ final class VmDevices {
         return next.withPending(deviceId, new DeviceTable.PendingDevice(o, m.replyTo()));
     }
 
-    /** Semantic 8: each side runs only its own downscript, and only while the duty is its own. */
-    static void runDownscript(ActorContext<?> ctx, VmActor.VmConfig config, DeviceTable.Netdev n) {
+    /**
+     * Semantic 8: each side runs only its own downscript, and only while the duty is its own.
+     *
+     * @return the run's end, when one started
+     */
+    static Optional<CompletionStage<Integer>> runDownscript(ActorContext<?> ctx, VmActor.VmConfig config, DeviceTable.Netdev n) {
         Optional<String> script = n.options().downscriptPath();
         if (script.isPresent() && n.downscriptDuty()) {
             String ifname = n.options().ifname().orElse(n.options().id());
             ctx.getLog().info("netdev {}: running downscript {} {}", n.options().id(), script.get(), ifname);
-            config.scripts().run(script.get(), ifname);
+            try {
+                return Optional.of(config.scripts().run(script.get(), ifname));
+            } catch (RuntimeException ex) {
+                ctx.getLog().warn("netdev {}: downscript {} did not start: {}", n.options().id(), script.get(), ex.toString());
+                return Optional.empty();
+            }
         } else if (script.isPresent()) {
             ctx.getLog().info("netdev {}: downscript not run (the duty is the other side's)", n.options().id());
         }
+        return Optional.empty();
     }
 }

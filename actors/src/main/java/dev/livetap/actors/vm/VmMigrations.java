@@ -180,17 +180,24 @@ final class VmMigrations {
         if (f.succeeded()) {
             next = migrated(e, next, f);
         }
-        next = emitMigrationStatus(e, next, f.info());
         // QEMU (migration_iteration_finish): a source that was running when it stopped resumes by
-        // itself after a failure or cancel, after the MIGRATION event; one that was paused stays paused
-        if (!f.succeeded() && next.outgoing() && next.runState() == RunState.PAUSED && next.autostart()) {
+        // itself after a failure or cancel; one that was paused stays paused. A failure is announced
+        // first (the migration thread set it), a cancel after the resume (cancelling becomes cancelled
+        // in the cleanup that follows migration_iteration_finish)
+        boolean resumes = !f.succeeded() && next.outgoing() && next.runState() == RunState.PAUSED && next.autostart();
+        if (resumes && f.info().status() == MigrationStatus.CANCELLED) {
+            return VmActor.startNics(e, next, new VmState.StartVm(false, Optional.empty(), Optional.of(f.info())),
+                    f.info().migrationId());
+        }
+        next = emitMigrationStatus(e, next, f.info());
+        if (resumes) {
             next = VmActor.startNics(e, next, false, Optional.empty(), f.info().migrationId());
         }
         return next;
     }
 
     /** One MIGRATION event per (migration, status). */
-    private static VmState emitMigrationStatus(VmActor.Env e, VmState s, MigrationInfo info) {
+    static VmState emitMigrationStatus(VmActor.Env e, VmState s, MigrationInfo info) {
         String key = info.migrationId() + "/" + info.status().qmpName();
         if (key.equals(s.lastAnnounced())) {
             return s;
@@ -206,7 +213,7 @@ final class VmMigrations {
             if (f.backendHandedOver()) {
                 for (DeviceTable.Nic n : devices.nicList()) {
                     if (backendTravels(e, s, n)) {
-                        devices = devices.updateNetdev(n.options().netdev(), d -> d.withDuty(false));
+                        devices = devices.updateNetdev(n.options().netdev(), d -> d.withDuty(false)).withNic(n.withBackendGone());
                     }
                 }
             }

@@ -56,8 +56,16 @@ record VmState(RunState runState, boolean autostart, DeviceTable devices, Migrat
     record StopVm(ActorRef<VmReply> replyTo) implements Purpose {
     }
 
-    /** The VM runs again ({@code cont}, or an incoming migration that completes with autostart). */
-    record StartVm(boolean byCont, Optional<ActorRef<VmReply>> replyTo) implements Purpose {
+    /**
+     * The VM runs again ({@code cont}, or an incoming migration that completes with autostart).
+     * {@code thenAnnounce}: a migration status announced once it runs (QEMU resumes a cancelled
+     * source before it reports {@code cancelled}).
+     */
+    record StartVm(boolean byCont, Optional<ActorRef<VmReply>> replyTo, Optional<MigrationInfo> thenAnnounce)
+            implements Purpose {
+        StartVm(boolean byCont, Optional<ActorRef<VmReply>> replyTo) {
+            this(byCont, replyTo, Optional.empty());
+        }
     }
 
     /** One NIC gather in flight. */

@@ -163,7 +163,7 @@ class InMemoryMigrationTest {
     }
 
     @Test
-    void withoutBackendTransferTheTargetOpensItsOwnTap() throws Exception {
+    void withoutBackendTransferTheTargetOpensItsOwnTapAndTheSourceKeepsItsTapUntilItEnds() throws Exception {
         Endpoint src = source();
         Endpoint tgt = target(new RecordingVhostBackend());
         src.netdev(Map.of("id", "net0", "ifname", "tap0", "queues", 4, "downscript", "/etc/src-down"));
@@ -180,12 +180,72 @@ class InMemoryMigrationTest {
         assertEquals(range(50, 4), pingAndCollect("tap1", 50, 4), "the target's guest answers on its own TAP");
         assertEquals(4, tgt.nics().get(0).guest().counters().framesSeen() - 4,
                 "the guest state travelled even without the backend");
-        assertEquals(List.of("tap1"), kernel.tapDevices(), "the source gave its own TAP up after completing");
-        assertEquals(0, srcOs.ledger().open());
+        // QEMU keeps the source's TAP until the process ends: a completed migration closes nothing
+        assertEquals(List.of("tap0", "tap1"), kernel.tapDevices(), "the source keeps its own TAP after completing");
+        assertEquals(4, srcOs.ledger().open(), "the source still holds its 4 queue fds");
+        assertEquals(4, src.nics().get(0).queues().stream().filter(q -> q.ownsResource() && !q.reading()).count(),
+                "each source queue keeps its fd, paused (not reading)");
+        assertEquals(List.of(), src.scripts.calls(), "no downscript before the VM ends");
+        // QEMU resumes a source in postmigrate on cont; its backend stayed here, so livetap does too
+        src.ok(VmActor.Cont::new);
+        assertEquals("running", src.runState());
+        assertEquals(range(70, 4), pingAndCollect("tap0", 70, 4), "the source's own queues read again after cont");
+        src.ok(VmActor.Stop::new);
+        assertEquals("paused", src.runState());
+
+        List<Boolean> tapWhileDownscriptRan = new java.util.concurrent.CopyOnWriteArrayList<>();
+        src.scripts.onRun(c -> tapWhileDownscriptRan.add(kernel.tapDevices().contains("tap0")));
+        org.apache.pekko.actor.testkit.typed.javadsl.TestProbe<Object> watcher = kit.createTestProbe();
+        src.vm.tell(new VmActor.Shutdown());
+        watcher.expectTerminated(src.vm, Duration.ofSeconds(10));
+        assertEquals(List.of(new RecordingScriptRunner.Call("/etc/src-down", "tap0")), src.scripts.calls(),
+                "without backend transfer the source keeps its downscript duty and runs it when the VM ends");
+        assertEquals(List.of(true), tapWhileDownscriptRan, "the downscript runs while the TAP still exists (QEMU's order)");
+        awaitSourceFds(0);
+        assertEquals(List.of("tap1"), kernel.tapDevices(), "the VM's end closed the source's queues: its TAP is gone");
+        tgt.ok(r -> new VmActor.DeviceDel("nic0", r));
+        tgt.ok(r -> new VmActor.NetdevDel("net0", r));
+        awaitOpenCount(openBefore);
+    }
+
+    private void awaitSourceFds(int expected) throws InterruptedException {
+        long deadline = System.nanoTime() + Endpoint.WAIT.toNanos();
+        while (srcOs.ledger().open() != expected && System.nanoTime() < deadline) {
+            Thread.sleep(2);
+        }
+        assertEquals(expected, srcOs.ledger().open());
+    }
+
+    /**
+     * A target that cannot take a frame (out of descriptors when the section's fds arrive: EMFILE,
+     * MSG_CTRUNC) stays alive and knows why: it says so on the return path before it closes, so the
+     * source's error-desc names the cause instead of only "the channel closed … ECONNRESET".
+     */
+    @Test
+    void aTargetOutOfDescriptorsTellsTheSourceWhyBeforeItCloses() throws Exception {
+        Endpoint src = source();
+        Endpoint tgt = target(new RecordingVhostBackend());
+        src.netdev(Map.of("id", "net0", "ifname", "tap0", "queues", 4));
+        src.nic("nic0", "net0");
+        tgt.netdev(Map.of("id", "net0", "ifname", "tap0", "queues", 4, "incoming-fds", true));
+        tgt.nic("nic0", "net0");
+        tgtTransport.onAcceptedSocket(s -> kernel.faults().truncateFdsOnNextRecvmsg(s));
+        migrateLocally(src, tgt);
+        src.awaitMigrationStatus("failed");
+        tgt.awaitMigrationStatus("failed");
+        String desc = src.info().errorDesc();
+        assertTrue(desc.startsWith("the target failed to load the migration: the target could not receive the migration stream: "),
+                "the source says what happened on the target: " + desc);
+        assertTrue(desc.contains("EMFILE"), "the target's reason (its descriptor limit) reaches the source: " + desc);
+        assertFalse(desc.contains("closed before the target answered"), desc);
+        String tdesc = tgt.info().errorDesc();
+        assertTrue(tdesc.startsWith(MigrationCoordinator.NOTHING_RECEIVED), "no fd arrived: the target says so, not"
+                + " 'device lost': " + tdesc);
+        src.awaitRunState("running"); // a source that was running resumes by itself (QEMU)
+        awaitTargetFds(0);
+        assertEquals(range(1, 8), pingAndCollect("tap0", 1, 8), "the source's queues work again");
         src.ok(r -> new VmActor.DeviceDel("nic0", r));
         src.ok(r -> new VmActor.NetdevDel("net0", r));
-        assertEquals(List.of(new RecordingScriptRunner.Call("/etc/src-down", "tap0")), src.scripts.calls(),
-                "without backend transfer the source keeps its downscript duty");
         tgt.ok(r -> new VmActor.DeviceDel("nic0", r));
         tgt.ok(r -> new VmActor.NetdevDel("net0", r));
         awaitOpenCount(openBefore);

@@ -178,6 +178,40 @@ class PauseBeforeSwitchoverTest {
         assertEquals("Migration not in expected state: completed", continueError(src, "pre-switchover"));
     }
 
+    /**
+     * QEMU's source waits in pre-switchover until migrate-continue even when the target died meanwhile
+     * (its migration thread sleeps on a semaphore): livetap's stays held too, queues stopped with their
+     * fds, and migrate-continue then goes to device and fails at once, rolled back; the source runs again.
+     */
+    @Test
+    void aTargetThatDiesInTheHoldLeavesTheSourceHeldUntilMigrateContinueWhichThenFails() throws Exception {
+        OwnedFd[] accepted = new OwnedFd[1];
+        tgtTransport.onAcceptedSocket(sock -> accepted[0] = sock);
+        pauseBeforeSwitchover(src);
+        assertEquals(range(1, 4), ping(1, 4));
+        long seen = src.nics().get(0).guest().counters().framesSeen();
+        migrateLocally();
+        src.awaitMigrationStatus("pre-switchover");
+        kernel.faults().dropConnection(accepted[0]); // the target's end goes: the source reads ECONNRESET
+        Thread.sleep(300); // the source has heard of it by now
+        assertEquals("pre-switchover", src.info().status().qmpName(), "still held after the target went away (QEMU)");
+        assertEquals("finish-migrate", src.runState());
+        VirtioNetActor.NicInfo held = src.nics().get(0);
+        assertEquals(4, held.queues().stream().filter(q -> !q.reading() && q.ownsResource()).count(),
+                "every source queue is stopped and keeps its fd: " + held.queues());
+        assertEquals(seen, held.guest().counters().framesSeen());
+
+        src.ok(r -> new VmActor.MigrateContinue(MigrationStatus.PRE_SWITCHOVER, r));
+        src.awaitMigrationStatus("failed");
+        assertEquals(List.of("setup", "active", "pre-switchover", "device", "failed"), src.migrationStatuses(),
+                "QEMU's sequence: migrate-continue goes on to device, then the dead channel fails it");
+        assertTrue(src.info().errorDesc().startsWith("the migration channel closed before the target answered"),
+                src.info().errorDesc());
+        src.awaitRunState("running"); // it was running before migrate: it resumes by itself
+        assertEquals(range(10, 4), ping(10, 4), "the source's queues work again");
+        tgt.awaitMigrationStatus("failed");
+    }
+
     @Test
     void cancelInTheHoldRollsBackWithEveryFdAndTheSourceWorksAfterCont() throws Exception {
         pauseBeforeSwitchover(src);

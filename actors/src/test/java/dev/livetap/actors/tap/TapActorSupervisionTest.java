@@ -121,6 +121,8 @@ class TapActorSupervisionTest {
         assertInstanceOf(PeerBackend.Stopped.class, this.<PeerBackend.Stopped>ask(kit, to -> new TapActor.Rollback(0, to)));
         assertEquals("paused", state(kit), "the rollback still brings the queue back with its fd");
         kit.run(new TapActor.Release());
+        assertTrue(lent.isOpen(), "a paused queue lent nothing: a release keeps its fd (the VM's end closes it)");
+        kit.run(new TapActor.Close());
         assertFalse(lent.isOpen());
         fds.get(1).close();
     }

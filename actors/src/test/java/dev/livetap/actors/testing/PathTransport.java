@@ -22,6 +22,7 @@ public final class PathTransport implements MigrationTransport {
     private final Os os;
     private final CompletableFuture<Void> listening = new CompletableFuture<>();
     private volatile UnaryOperator<FrameChannel> wrapAccepted = UnaryOperator.identity();
+    private volatile java.util.function.Consumer<OwnedFd> onAcceptedSocket = s -> { };
 
     public PathTransport(Os os) {
         this.os = os;
@@ -29,6 +30,12 @@ public final class PathTransport implements MigrationTransport {
 
     public CompletableFuture<Void> listening() {
         return listening;
+    }
+
+    /** {@code hook} sees the accepted socket before the channel wraps it (e.g. to inject a kernel fault on it). */
+    public PathTransport onAcceptedSocket(java.util.function.Consumer<OwnedFd> hook) {
+        this.onAcceptedSocket = hook;
+        return this;
     }
 
     public PathTransport wrapAccepted(UnaryOperator<FrameChannel> wrap) {
@@ -68,6 +75,7 @@ public final class PathTransport implements MigrationTransport {
             reg[0].cancel();
             listener.close();
             os.unix().unlinkSocket(path);
+            onAcceptedSocket.accept(s);
             f.complete(wrapAccepted.apply(UnixFrameChannel.open(os, s, ChannelLimits.DEFAULT)));
         });
         listening.complete(null);

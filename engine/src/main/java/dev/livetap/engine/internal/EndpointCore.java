@@ -236,7 +236,7 @@ public final class EndpointCore implements AutoCloseable {
 
     /** {@code migrate_cancel}. */
     public CompletionStage<Void> cancel() {
-        return done(ask(VmActor.MigrateCancel::new));
+        return done(askAfterEvents(VmActor.MigrateCancel::new)); // QEMU: cancelling before the reply
     }
 
     /**

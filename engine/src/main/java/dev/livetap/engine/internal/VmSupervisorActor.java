@@ -15,8 +15,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Parent of one {@link VmActor}: stopping it stops the VM and, through supervision, its NICs and
- * TAP actors (which close their fds on PostStop). It is also the VM's one event subscriber and
+ * Parent of one {@link VmActor}: its {@link Shutdown} ends the VM ({@link VmActor.Shutdown}: the
+ * downscripts that are its duty run, then it stops and, through supervision, its NICs and TAP actors,
+ * which close their fds on PostStop). It is also the VM's one event subscriber and
  * fans each event out to the current listeners, so that a listener added or removed never leaves
  * the VM sending to a stopped actor (no dead letters).
  */
@@ -98,7 +99,7 @@ public final class VmSupervisorActor {
                     return running(ctx, vm, listeners.without(m.id()));
                 })
                 .onMessage(Shutdown.class, m -> {
-                    ctx.stop(vm);
+                    vm.tell(new VmActor.Shutdown()); // its downscripts run before its queues close, then it stops
                     return stopping(listeners, m.done());
                 })
                 .onSignal(Terminated.class, t -> {

@@ -124,6 +124,11 @@ public final class FaultyChannel implements FrameChannel {
     }
 
     @Override
+    public void lastWordsOnReceiveFailure(java.util.function.Function<Throwable, byte[]> lastWords) {
+        delegate.lastWordsOnReceiveFailure(lastWords);
+    }
+
+    @Override
     public void pauseReading() {
         delegate.pauseReading();
     }

@@ -576,8 +576,8 @@ public final class FunctionalBench {
     }
 
     /**
-     * new-tap's switch on the host's side, one {@code ip -batch} ({@code -force}: a livetap source's
-     * non-persistent TAP is gone once it closed its queues): the old TAP down, its address flushed and
+     * new-tap's switch on the host's side, one {@code ip -batch} ({@code -force}: the source's
+     * non-persistent TAP is gone once its process ended): the old TAP down, its address flushed and
      * its MAC retired; the host's MAC and address on the new TAP, up; the guest's neighbour entry
      * pinned (as the demo does) so the first frames need no ARP.
      */
@@ -591,7 +591,7 @@ public final class FunctionalBench {
         lines.addAll(newSide);
         Files.writeString(batch, String.join("\n", lines) + "\n");
         HostCommand.Result r = ns.exec(Duration.ofSeconds(10), "ip", "-force", "-batch", batch.toString());
-        // a failed line of the old side is expected (the TAP went with its last queue); one of the new side is not
+        // a failed line of the old side may happen (the TAP went with its source); one of the new side may not
         Matcher failed = Pattern.compile("Command failed " + Pattern.quote(batch.toString()) + ":(\\d+)").matcher(r.output());
         while (failed.find()) {
             if (Integer.parseInt(failed.group(1)) > oldSide.size()) {

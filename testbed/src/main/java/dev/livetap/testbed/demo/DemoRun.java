@@ -270,7 +270,7 @@ public final class DemoRun implements AutoCloseable {
         Path batch = dir.resolve("switch-" + k + ".ip");
         String old = tap(false, k - 1);
         String now = tap(false, k);
-        // the old TAP may already be gone (non-persistent; the source closed its queues): -force goes on
+        // the old TAP stays until its source ends (QEMU and livetap keep it), or is gone if it ended: -force goes on
         Files.writeString(batch, String.join("\n", "link set " + old + " down", "addr flush dev " + old,
                 "link set " + now + " address " + mac, "addr add " + HOST_CIDR + " dev " + now, "link set " + now + " up",
                 "neigh replace " + GUEST + " lladdr " + guestMac + " dev " + now + " nud permanent", ""));

@@ -4,7 +4,10 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.livetap.engine.qmp.QmpJson;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 
@@ -13,8 +16,19 @@ import java.util.Set;
  *
  * @param pendingReason why the scenario cannot run yet (e.g. a capability livetap lacks), or null
  * @param only the flavor it runs on (a behaviour newer than the oracle's QEMU), or null for both
+ * @param expected for a scenario that runs on livetap only: the digest fields QEMU's source at the
+ *     announced version fixes, with their values (only these are compared); empty otherwise
+ * @param expectedSource where in QEMU's source {@code expected} comes from (commit, file, function)
  */
-public record Scenario(String name, String about, List<Step> steps, String pendingReason, Flavor only) {
+public record Scenario(String name, String about, List<Step> steps, String pendingReason, Flavor only,
+        Map<String, String> expected, String expectedSource) {
+    public Scenario {
+        expected = Collections.unmodifiableMap(new LinkedHashMap<>(expected));
+        if (only == Flavor.LIVETAP && pendingReason == null && (expected.isEmpty() || expectedSource == null)) {
+            throw new IllegalArgumentException(name + ": a livetap-only scenario needs the digest QEMU's source gives, and where from");
+        }
+    }
+
     public Optional<String> pending() {
         return Optional.ofNullable(pendingReason);
     }
@@ -31,6 +45,8 @@ public record Scenario(String name, String about, List<Step> steps, String pendi
         private final List<Step> steps = new ArrayList<>();
         private String pendingReason;
         private Flavor only;
+        private Map<String, String> expected = Map.of();
+        private String expectedSource;
 
         private Builder(String name, String about) {
             this.name = name;
@@ -74,6 +90,19 @@ public record Scenario(String name, String about, List<Step> steps, String pendi
             return qmp(role, "migrate-set-capabilities", args);
         }
 
+        /** {@code migrate-set-capabilities} with {@code capability} on. */
+        public Builder capabilityOn(String role, String capability) {
+            ObjectNode args = QmpJson.object();
+            args.putArray("capabilities").addObject().put("capability", capability).put("state", true);
+            return qmp(role, "migrate-set-capabilities", args);
+        }
+
+        /** A peer connects to {@code path} (may hold {@code {dir}}) and closes at once, before any byte. */
+        public Builder connectAndClose(String role, String path) {
+            steps.add(new Step.ConnectAndClose(role, path));
+            return this;
+        }
+
         public Builder awaitMigration(String role, String... statuses) {
             steps.add(new Step.AwaitMigration(role, Set.of(statuses), MIGRATION_WAIT));
             return this;
@@ -104,8 +133,15 @@ public record Scenario(String name, String about, List<Step> steps, String pendi
             return this;
         }
 
+        /** For a livetap-only scenario: the digest fields QEMU's source fixes, and where they come from. */
+        public Builder expected(Map<String, String> fields, String source) {
+            this.expected = fields;
+            this.expectedSource = source;
+            return this;
+        }
+
         public Scenario build() {
-            return new Scenario(name, about, List.copyOf(steps), pendingReason, only);
+            return new Scenario(name, about, List.copyOf(steps), pendingReason, only, expected, expectedSource);
         }
     }
 

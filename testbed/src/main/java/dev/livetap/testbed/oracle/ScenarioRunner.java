@@ -32,7 +32,8 @@ import java.util.concurrent.TimeoutException;
  * capability list); per step {@code NN} and role: {@code NN role command} (the reply: "return {}",
  * "return {…}", "error CLASS[: text]", "no reply: …"), {@code NN role command order} (the events that
  * came before the reply, then "reply"), {@code NN role status} (query-status of every live VMM
- * after the step, or how its process ended); at the end {@code end role events} (all events in
+ * after the step, or how its process ended; "(migration in flight)" after {@code migrate} and
+ * {@code migrate-continue}), {@code NN role peer} (a {@link Step.ConnectAndClose}); at the end {@code end role events} (all events in
  * arrival order; MIGRATION with its status; MIGRATION_PASS left out: how many passes a migration
  * takes is timing), {@code end role MIGRATION}, {@code end role STOP/RESUME data} (whether those
  * events carried a {@code data} member) and {@code end role process}.
@@ -43,6 +44,7 @@ public final class ScenarioRunner {
     private static final Duration SETTLE_QUIET = Duration.ofMillis(200);
     private static final Duration SETTLE_MAX = Duration.ofSeconds(3);
     private static final Duration CONNECT_RETRY = Duration.ofSeconds(5);
+    private static final Duration EXIT_AFTER_QMP_CLOSED = Duration.ofSeconds(5);
 
     private final UnixSockets unix;
 
@@ -62,10 +64,13 @@ public final class ScenarioRunner {
                 if (!execute(step, prefix, flavor, dir, sessions, digest)) {
                     break;
                 }
-                boolean inFlight = step instanceof Step.Command c && c.command().equals("migrate");
+                // QEMU's migrate starts a thread and migrate-continue only wakes it (qmp_migrate_continue
+                // posts pause_sem): how far the migration got when they return is timing
+                boolean inFlight = step instanceof Step.Command c
+                        && (c.command().equals("migrate") || c.command().equals("migrate-continue"));
                 for (Session s : sessions.values()) {
                     s.settle();
-                    // how far a migration got when migrate returns is timing: the await steps record the states
+                    // the await steps record the states
                     digest.put(String.format("%02d %s status", n, s.role), inFlight ? "(migration in flight)" : s.status());
                 }
             }
@@ -136,6 +141,13 @@ public final class ScenarioRunner {
         } else if (step instanceof Step.AwaitExit e) {
             OptionalInt code = s.process.awaitExit(e.timeout());
             digest.put(prefix + "exit", code.isPresent() ? "exited " + code.getAsInt() : "still running after " + e.timeout().toSeconds() + " s");
+        } else if (step instanceof Step.ConnectAndClose c) {
+            try {
+                unix.connect(Path.of(c.connectTo().replace("{dir}", dir.toString()))).close();
+                digest.put(prefix + "peer", "connected and closed");
+            } catch (RuntimeException e) {
+                digest.put(prefix + "peer", "cannot connect");
+            }
         } else if (step instanceof Step.Kill) {
             s.process.kill();
             s.killed = true;
@@ -325,12 +337,12 @@ public final class ScenarioRunner {
         }
 
         String status() {
-            if (!process.isAlive()) {
+            if (!process.isAlive() || exiting()) {
                 return processState();
             }
             JsonNode r = query("query-status");
             if (r == null) {
-                return qmpClosed ? "no QMP (closed), process alive" : "no reply to query-status";
+                return exiting() ? processState() : qmpClosed ? "no QMP (closed), process alive" : "no reply to query-status";
             }
             return r.path("status").asText() + " running=" + r.path("running").asText();
         }
@@ -341,7 +353,7 @@ public final class ScenarioRunner {
             while (System.nanoTime() - deadline < 0) {
                 JsonNode r = query("query-migrate");
                 if (r == null) {
-                    return process.isAlive() ? "no reply to query-migrate" : processState();
+                    return process.isAlive() && !exiting() ? "no reply to query-migrate" : processState();
                 }
                 last = r.path("status").asText("none");
                 if (a.statuses().contains(last)) {
@@ -354,6 +366,15 @@ public final class ScenarioRunner {
                 qmp.drainEvents();
             }
             return "timeout after " + a.timeout().toSeconds() + " s (last " + last + ")";
+        }
+
+        /**
+         * A VMM whose QMP socket closed while its process still runs is on its way out (QEMU closes its
+         * monitor when it exits; a JVM takes longer to end): waits, bounded, for the exit. How soon a
+         * process ends after its monitor closed is timing, not behaviour.
+         */
+        boolean exiting() {
+            return qmpClosed && !killed && process.awaitExit(EXIT_AFTER_QMP_CLOSED).isPresent();
         }
 
         String processState() {

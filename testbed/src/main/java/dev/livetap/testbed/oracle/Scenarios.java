@@ -13,8 +13,6 @@ import java.util.List;
 public final class Scenarios {
     static final String MIGRATION_SOCKET = "unix:{dir}/migration.sock";
     private static final String[] END = {"completed", "failed", "cancelled"};
-    private static final String HOLD_PENDING = "needs a migration held with pause-before-switchover (livetap has it now);"
-            + " scenario not written yet";
 
     private Scenarios() { }
 
@@ -82,16 +80,92 @@ public final class Scenarios {
                         .awaitMigration("source", END)
                         .awaitMigration("target", END)
                         .build(),
-                Scenario.named("cancel-during-active", "migrate_cancel while the migration is held in active")
-                        .pending(HOLD_PENDING).build(),
-                Scenario.named("target-killed-during-active", "the target is killed while the migration is held in active")
-                        .pending(HOLD_PENDING).build(),
-                Scenario.named("source-killed-during-active", "the source is killed while the migration is held in active")
-                        .pending(HOLD_PENDING).build(),
-                Scenario.named("migrate-incoming-exit-on-error", "exit-on-error true/false after a failed incoming migration")
-                        .pending("QEMU 7.2 has no exit-on-error (QEMU >= 9.1): runs on livetap only with an expected digest "
-                                + "derived from QEMU's source; not written yet")
-                        .only(Flavor.LIVETAP).build());
+                cancelWhileHeld(),
+                targetKilledWhileHeld(),
+                sourceKilledWhileHeld(),
+                exitOnError(true),
+                exitOnError(false));
+    }
+
+    /**
+     * Source and target with events on, the source with {@code pause-before-switchover}, target
+     * listening, {@code migrate}, then held: the source stops and waits in {@code pre-switchover} for
+     * {@code migrate-continue} (the bounded wait makes the kill and cancel scenarios independent of timing).
+     */
+    private static Scenario.Builder held(String name, String about) {
+        return Scenario.named(name, about)
+                .startIncoming("target").start("source").eventsOn("target").eventsOn("source")
+                .capabilityOn("source", "pause-before-switchover")
+                .qmp("target", "migrate-incoming", uri(MIGRATION_SOCKET))
+                .qmp("source", "migrate", uri(MIGRATION_SOCKET))
+                .awaitMigration("source", "pre-switchover", "completed", "failed", "cancelled");
+    }
+
+    static Scenario cancelWhileHeld() {
+        return held("cancel-during-active", "migrate_cancel while the migration is held (pause-before-switchover)")
+                .qmp("source", "migrate_cancel")
+                .awaitMigration("source", END)
+                .awaitMigration("target", END)
+                .awaitExit("target", Duration.ofSeconds(3))
+                .build();
+    }
+
+    static Scenario targetKilledWhileHeld() {
+        return held("target-killed-during-active", "the target is killed while the migration is held, then migrate-continue")
+                .kill("target")
+                .awaitMigration("source", "pre-switchover", "completed", "failed", "cancelled")
+                .qmpText("source", "migrate-continue", QmpJson.object().put("state", "pre-switchover"))
+                .awaitMigration("source", END)
+                .build();
+    }
+
+    static Scenario sourceKilledWhileHeld() {
+        return held("source-killed-during-active", "the source is killed while the migration is held")
+                .kill("source")
+                .awaitMigration("target", END)
+                .awaitExit("target", Duration.ofSeconds(3))
+                .build();
+    }
+
+    /**
+     * {@code migrate-incoming} with {@code exit-on-error} (QEMU >= 9.1; the oracle's 7.2 has none), then a
+     * peer that connects and goes away before the stream's header: livetap only, against what QEMU's
+     * source gives (qemu/qemu dbea1c89dad3 "qapi: introduce exit-on-error parameter for migrate-incoming",
+     * migration/migration.c: process_incoming_migration_co() sets the incoming state setup → active
+     * before qemu_loadvm_state(); its fail: label sets active → failed (a MIGRATION event), records the
+     * error for query-migrate's error-desc, then exit(EXIT_FAILURE) only if mis->exit_on_error, which
+     * defaults to true, INMIGRATE_DEFAULT_EXIT_ON_ERROR).
+     */
+    static Scenario exitOnError(boolean exits) {
+        String name = "migrate-incoming-exit-on-error-" + exits;
+        Scenario.Builder b = Scenario.named(name, "exit-on-error " + exits + ": a failed incoming migration "
+                        + (exits ? "ends the target (exit 1)" : "leaves the target with status failed"))
+                .startIncoming("target").eventsOn("target")
+                .qmp("target", "migrate-incoming", uri(MIGRATION_SOCKET).put("exit-on-error", exits))
+                .connectAndClose("target", "{dir}/migration.sock");
+        if (exits) {
+            b.awaitExit("target", Duration.ofSeconds(10));
+        } else {
+            b.awaitMigration("target", END).qmp("target", "query-status");
+        }
+        java.util.Map<String, String> expected = new java.util.LinkedHashMap<>();
+        expected.put("03 target migrate-incoming", "return {}");
+        expected.put("03 target migrate-incoming order", "MIGRATION:setup reply");
+        if (exits) {
+            expected.put("05 target exit", "exited 1");
+            expected.put("end target MIGRATION", "setup active failed");
+            expected.put("end target process", "exited 1");
+        } else {
+            expected.put("05 target migration", "failed");
+            expected.put("06 target query-status", "return {…}");
+            expected.put("06 target status", "inmigrate running=false");
+            expected.put("end target MIGRATION", "setup active failed");
+            expected.put("end target process", "alive");
+        }
+        return b.only(Flavor.LIVETAP).expected(expected, "qemu/qemu dbea1c89dad3 \"qapi: introduce exit-on-error parameter for"
+                + " migrate-incoming\" (QEMU 9.1), migration/migration.c process_incoming_migration_co(): setup -> active before"
+                + " qemu_loadvm_state(); fail: active -> failed, migrate_set_error(), exit(EXIT_FAILURE) iff exit_on_error"
+                + " (default true)").build();
     }
 
     /**

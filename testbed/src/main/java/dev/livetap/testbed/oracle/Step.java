@@ -23,6 +23,9 @@ public sealed interface Step {
     /** Waits (bounded) for the process to exit by itself; the digest records whether and how it did. */
     record AwaitExit(String role, Duration timeout) implements Step { }
 
+    /** A peer connects to {@code connectTo} (may hold {@code {dir}}) and closes at once (a source that gives up before its header). */
+    record ConnectAndClose(String role, String connectTo) implements Step { }
+
     /** SIGKILL. */
     record Kill(String role) implements Step { }
 

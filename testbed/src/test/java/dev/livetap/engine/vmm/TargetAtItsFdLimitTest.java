@@ -1,0 +1,97 @@
+package dev.livetap.engine.vmm;
+
+import static dev.livetap.testbed.vmm.VmmProcess.args;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.livetap.nativeio.testing.RequiresRoot;
+import dev.livetap.nativeio.testing.RequiresTun;
+import dev.livetap.testbed.HostCommand;
+import dev.livetap.testbed.NetworkNamespace;
+import dev.livetap.testbed.orchestration.LocalMigration;
+import dev.livetap.testbed.vmm.VmmProcess;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Comparator;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * A real {@code livetap vmm} target at its descriptor limit (RLIMIT_NOFILE lowered with prlimit(1)
+ * once it listens): the 4 TAP queue fds of the source's section cannot be installed (the kernel sets
+ * MSG_CTRUNC), the target stays alive and tells the source why on the return path, so the source's
+ * {@code error-desc} names the target's limit instead of only a closed channel; the source rolls back
+ * and runs again.
+ */
+@RequiresTun
+@RequiresRoot
+@Timeout(value = 150, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+class TargetAtItsFdLimitTest {
+    private static final String TAP = "lf0";
+
+    @Test
+    void aTargetAtItsFdLimitTellsTheSourceWhy() throws Exception {
+        Path dir = Files.createTempDirectory("livetap-fd-limit");
+        try (NetworkNamespace ns = NetworkNamespace.create();
+                VmmProcess source = VmmProcess.start(VmmProcess.Options.of(dir, "src").withPrefix(ns.wrap(List.of()))
+                        .withArgs(List.of("--no-warm-up")));
+                VmmProcess target = VmmProcess.start(VmmProcess.Options.of(dir, "tgt").withPrefix(ns.wrap(List.of()))
+                        .withIncoming(true).withArgs(List.of("--no-warm-up")))) {
+            source.connect();
+            target.connect();
+            source.addNic(TAP, 4, false, "52:54:00:12:34:56");
+            target.addNic(TAP, 4, true, "52:54:00:12:34:56");
+            source.execute("migrate-set-parameters", args().put("local", true));
+            target.execute("migrate-set-parameters", args().put("local", true));
+            String uri = LocalMigration.defaultUri(target.qmpSocket());
+            target.execute("migrate-incoming", args().put("uri", uri).put("exit-on-error", false));
+            // room for the accepted connection and one more, not for the section's 4 queue fds
+            int open = openFds(target.pid());
+            HostCommand.Result limited = HostCommand.run(Duration.ofSeconds(10), List.of("prlimit", "--pid",
+                    Long.toString(target.pid()), "--nofile=" + (open + 2) + ":"));
+            assertTrue(limited.ok(), "prlimit: " + limited);
+            source.execute("migrate", args().put("uri", uri));
+            JsonNode failed = awaitFinal(source);
+            assertEquals("failed", failed.path("status").asText(), failed.toString());
+            String desc = failed.path("error-desc").asText();
+            assertTrue(desc.startsWith("the target failed to load the migration: the target could not receive the"
+                    + " migration stream: "), "the source says what happened on the target: " + desc);
+            assertTrue(desc.contains("MSG_CTRUNC") && desc.contains("EMFILE"), "the target's descriptor limit is named: " + desc);
+            assertFalse(desc.contains("closed before the target answered"), desc);
+            assertTrue(target.isAlive(), "the target at its limit stays alive (exit-on-error false)");
+            assertEquals("running", source.runState(), "the source rolled back and runs again");
+            // the target's own QMP session is not asked here: at its fd limit it may lose it (seen once)
+        } finally {
+            try (Stream<Path> paths = Files.walk(dir)) {
+                paths.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            }
+        }
+    }
+
+    private static int openFds(long pid) throws IOException {
+        try (Stream<Path> fds = Files.list(Path.of("/proc", Long.toString(pid), "fd"))) {
+            return (int) fds.count();
+        }
+    }
+
+    private static JsonNode awaitFinal(VmmProcess vmm) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(40);
+        JsonNode info = null;
+        while (System.nanoTime() < deadline) {
+            info = vmm.execute("query-migrate");
+            String status = info.path("status").asText();
+            if (status.equals("completed") || status.equals("failed") || status.equals("cancelled")) {
+                return info;
+            }
+            Thread.sleep(10);
+        }
+        throw new AssertionError(vmm.name() + ": no final migration status within 40 s: " + info);
+    }
+}
