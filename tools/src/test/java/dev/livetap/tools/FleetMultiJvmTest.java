@@ -259,8 +259,8 @@ class FleetMultiJvmTest {
     }
 
     /**
-     * The host-down policy across processes (not in CI: about 2-3 minutes; run it with
-     * {@code -Dlivetap.fleet.long=true}, docs/fleet.md): the agent is SIGKILLed mid-plan and stays dead
+     * The host-down policy across processes (not in CI: about 2-3 minutes; tagged {@code long}, run it
+     * with {@code -Dlivetap.test.excludedGroups=none}, docs/fleet.md): the agent is SIGKILLed mid-plan and stays dead
      * past the plan's host-down limit. Its node is found unreachable and downed, its agent leaves the
      * Receptionist's listing, its open steps become unknown, the host is given up (one failure) and
      * the plan completes without it; then the agent is restarted: it re-adopts its VMMs, and exactly
@@ -268,7 +268,7 @@ class FleetMultiJvmTest {
      * runs on exactly one VMM process, on the generation its journaled step says.
      */
     @Test
-    @org.junit.jupiter.api.condition.EnabledIfSystemProperty(named = "livetap.fleet.long", matches = "true")
+    @org.junit.jupiter.api.Tag("long")
     @Timeout(value = 600, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
     void anAgentDeadPastTheHostDownLimitIsGivenUpAndItsUnknownStepsAreSettledWhenItReturns() throws Exception {
         int vms = 4;
