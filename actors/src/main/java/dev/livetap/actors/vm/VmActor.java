@@ -476,8 +476,24 @@ public final class VmActor {
         }
         ActorRef<MigrationCoordinator.Command> c = s.coordinator().get();
         c.tell(new MigrationCoordinator.Cancel());
-        e.ctx().ask(StateName.class, c, e.config().queueTimeout(), MigrationCoordinator.GetState::new,
-                (state, failure) -> new CancelHandled(m.replyTo()));
+        // The coordinator answers in order: its answer to a state question asked after the cancel means the
+        // cancel was handled. A child relays it (not ask: a future's callback would break the simulation's
+        // determinism, docs/architecture.md decision 4); a coordinator that stops first ends the wait too.
+        ActorRef<VmActor.Command> vm = e.ctx().getSelf();
+        ActorRef<StateName> relay = e.ctx().spawnAnonymous(Behaviors.setup(rctx -> {
+            rctx.watch(c);
+            return Behaviors.receive(StateName.class)
+                    .onAnyMessage(state -> {
+                        vm.tell(new CancelHandled(m.replyTo()));
+                        return Behaviors.stopped();
+                    })
+                    .onSignal(Terminated.class, t -> {
+                        vm.tell(new CancelHandled(m.replyTo()));
+                        return Behaviors.stopped();
+                    })
+                    .build();
+        }));
+        c.tell(new MigrationCoordinator.GetState(relay));
         return Behaviors.same();
     }
 
