@@ -384,12 +384,28 @@ final class SourceMigration {
                     f.ifPresent(x -> rc.ctx().getSelf().tell(new StepFailed(x.what(), RoleContext.failureText(x))));
                     return Behaviors.same();
                 })
-                .onMessage(StreamSendFailed.class, m -> fail(role, s, sendFailedText(m), false))
+                .onMessage(StreamSendFailed.class, m -> s.stop().isEmpty() && s.save().isEmpty()
+                        ? afterSendFailed(role, s, sendFailedText(m)) : fail(role, s, sendFailedText(m), false))
                 .onMessage(ReturnClosed.class, m -> fail(role, s, closedText(m.cause()), false))
                 .onMessage(PhaseTimedOut.class, m -> fail(role, s, m.text(), false))
                 .onMessage(SwitchoverLimitExceeded.class, m -> fail(role, s, m.text(), false))
                 .onMessage(StepFailed.class, m -> fail(role, s, m.description(), false))
                 .onMessage(Cancel.class, m -> fail(role, s, "cancelled", true)), r -> fail(role, s, r, false));
+    }
+
+    /**
+     * The stream could not be sent (the target closed its end): a target that could still speak said
+     * why before it closed, and that frame may come after the send failure. It is read first, bounded
+     * by the step timeout; only when nothing readable comes does the send failure stand.
+     */
+    private static Behavior<Command> afterSendFailed(Role role, SwitchOver s, String sendFailure) {
+        RoleContext rc = role.rc();
+        rc.phaseTimer("reading the target's answer after the send failed", rc.timeouts().step());
+        return switchOverCommon(role, s, Behaviors.receive(Command.class)
+                .onMessage(ReturnFrame.class, m -> onAnswer(m, r -> fail(role, s, r, false), a -> fail(role, s, sendFailure, false)))
+                .onMessage(ReturnClosed.class, m -> fail(role, s, sendFailure, false))
+                .onMessage(PhaseTimedOut.class, m -> fail(role, s, sendFailure, false))
+                .onMessage(StreamSendFailed.class, m -> Behaviors.same()));
     }
 
     /** The same state with the record {@code s}: held until the stop is complete, else switching over. */
