@@ -227,7 +227,8 @@ class InMemoryMigrationTest {
         Endpoint tgt = target(new RecordingVhostBackend());
         src.netdev(Map.of("id", "net0", "ifname", "tap0", "queues", 4));
         src.nic("nic0", "net0");
-        tgt.netdev(Map.of("id", "net0", "ifname", "tap0", "queues", 4, "incoming-fds", true));
+        tgt.netdev(Map.of("id", "net0", "ifname", "tap0", "queues", 4, "incoming-fds", true, "script", "no",
+                "downscript", "no"));
         tgt.nic("nic0", "net0");
         tgtTransport.onAcceptedSocket(s -> kernel.faults().truncateFdsOnNextRecvmsg(s));
         migrateLocally(src, tgt);
