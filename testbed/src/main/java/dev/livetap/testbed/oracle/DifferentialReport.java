@@ -52,6 +52,20 @@ public final class DifferentialReport {
         return results.stream().flatMap(r -> r.differences().stream()).filter(d -> !d.cited()).count();
     }
 
+    /** Every uncited difference, one per line ({@code scenario: field: QEMU <q> / livetap <l>}). */
+    public String uncitedLines() {
+        StringBuilder b = new StringBuilder();
+        for (ScenarioResult r : results) {
+            for (ClassifiedDifference d : r.differences()) {
+                if (!d.cited()) {
+                    b.append(r.scenario().name()).append(": ").append(d.difference().field()).append(": QEMU ")
+                            .append(d.difference().qemu()).append(" / livetap ").append(d.difference().livetap()).append('\n');
+                }
+            }
+        }
+        return b.toString();
+    }
+
     /** The report as Markdown: the summary table, then every difference. */
     public String markdown() {
         StringBuilder b = new StringBuilder();
