@@ -198,8 +198,9 @@ public final class VmActor {
     public record Shutdown() implements Command {
     }
 
-    /** Private: the coordinator handled a {@code migrate_cancel} (or did not answer in time): reply now. */
-    private record CancelHandled(ActorRef<VmReply> replyTo) implements Command {
+    /** Private: the coordinator handled a {@code migrate_cancel}: the oldest waiting one is answered. */
+    private enum CancelHandled implements Command {
+        INSTANCE
     }
 
     /** Private: every downscript of the shutdown ended (or their time ran out). */
@@ -345,7 +346,7 @@ public final class VmActor {
                 }))
                 .onMessage(QueryMigrateCapabilities.class, m -> reply(e, s, m.replyTo(), new VmReply.Capabilities(s.capabilities())))
                 .onMessage(MigrateCancel.class, m -> onMigrateCancel(e, s, m))
-                .onMessage(CancelHandled.class, m -> reply(e, s, m.replyTo(), DONE))
+                .onMessage(CancelHandled.class, m -> onCancelHandled(e, s))
                 .onMessage(MigrateContinue.class, m -> onMigrateContinue(e, s, m))
                 .onMessage(QueryMigrate.class, m -> reply(e, s, m.replyTo(), new VmReply.Migration(s.lastInfo())))
                 .onMessage(QueryStatus.class, m -> reply(e, s, m.replyTo(), new VmReply.Status(s.runState())))
@@ -456,7 +457,7 @@ public final class VmActor {
             }
         }
         VmState next = s.withDevices(devices);
-        return s.coordinator().filter(c -> c.equals(t.getRef())).isPresent() ? next.withoutCoordinator() : next;
+        return s.coordinator().filter(c -> c.equals(t.getRef())).isPresent() ? answerWaitingCancels(next.withoutCoordinator()) : next;
     }
 
     // ------------------------------------------------------------------ migration
@@ -467,8 +468,12 @@ public final class VmActor {
 
     /**
      * QEMU's migrate_fd_cancel sets {@code cancelling} before {@code migrate_cancel} returns: the reply
-     * waits until the coordinator handled the cancel. Its answer to a state query comes after the
-     * report it made while cancelling (one sender, one mailbox), so the MIGRATION event is out first.
+     * waits until the coordinator handled the cancel. The coordinator answers in order, so its answer to
+     * a state question asked after the cancel comes after the report it made while cancelling, and
+     * before anything the rollback brings (the answer goes straight into this mailbox: an extra actor in
+     * between let the rollback's resume overtake it). Not ask: a future's callback would break the
+     * simulation's determinism (docs/architecture.md decision 4). A coordinator that ends first answers
+     * every waiting cancel ({@link #answerWaitingCancels}).
      */
     private static Behavior<Command> onMigrateCancel(Env e, VmState s, MigrateCancel m) {
         if (s.coordinator().isEmpty()) {
@@ -476,25 +481,23 @@ public final class VmActor {
         }
         ActorRef<MigrationCoordinator.Command> c = s.coordinator().get();
         c.tell(new MigrationCoordinator.Cancel());
-        // The coordinator answers in order: its answer to a state question asked after the cancel means the
-        // cancel was handled. A child relays it (not ask: a future's callback would break the simulation's
-        // determinism, docs/architecture.md decision 4); a coordinator that stops first ends the wait too.
-        ActorRef<VmActor.Command> vm = e.ctx().getSelf();
-        ActorRef<StateName> relay = e.ctx().spawnAnonymous(Behaviors.setup(rctx -> {
-            rctx.watch(c);
-            return Behaviors.receive(StateName.class)
-                    .onAnyMessage(state -> {
-                        vm.tell(new CancelHandled(m.replyTo()));
-                        return Behaviors.stopped();
-                    })
-                    .onSignal(Terminated.class, t -> {
-                        vm.tell(new CancelHandled(m.replyTo()));
-                        return Behaviors.stopped();
-                    })
-                    .build();
-        }));
-        c.tell(new MigrationCoordinator.GetState(relay));
-        return Behaviors.same();
+        c.tell(new MigrationCoordinator.GetState(e.ctx().messageAdapter(StateName.class, state -> CancelHandled.INSTANCE)));
+        return next(e, s.withCancelWaiting(m.replyTo()));
+    }
+
+    /** The oldest waiting {@code migrate_cancel} is answered (none waits: a coordinator that ended answered it). */
+    private static Behavior<Command> onCancelHandled(Env e, VmState s) {
+        if (s.cancelsWaiting().isEmpty()) {
+            return Behaviors.same();
+        }
+        s.cancelsWaiting().get(0).tell(DONE);
+        return next(e, s.withoutOldestCancels(1));
+    }
+
+    /** The coordinator ended: no answer of its will come, every waiting cancel is done. */
+    static VmState answerWaitingCancels(VmState s) {
+        s.cancelsWaiting().forEach(r -> r.tell(DONE));
+        return s.withoutOldestCancels(s.cancelsWaiting().size());
     }
 
     /**

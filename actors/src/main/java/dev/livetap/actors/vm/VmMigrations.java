@@ -176,7 +176,7 @@ final class VmMigrations {
             return VmActor.changeRunState(e, next, c.state());
         }
         MigrationCoordinator.Finished f = (MigrationCoordinator.Finished) r;
-        VmState next = s.withLastInfo(f.info()).withoutCoordinator();
+        VmState next = VmActor.answerWaitingCancels(s.withLastInfo(f.info()).withoutCoordinator());
         if (f.succeeded()) {
             next = migrated(e, next, f);
         }

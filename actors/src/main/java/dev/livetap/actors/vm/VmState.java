@@ -29,11 +29,13 @@ import org.apache.pekko.actor.typed.ActorRef;
 record VmState(RunState runState, boolean autostart, DeviceTable devices, MigrationParameters parameters,
         MigrationCapabilities capabilities, MigrationInfo lastInfo,
         Optional<ActorRef<MigrationCoordinator.Command>> coordinator, boolean outgoing, int migrations,
-        String lastAnnounced, List<ActorRef<VmEvent>> subscribers, long nextRequestId, List<NicOp> nicOps) {
+        String lastAnnounced, List<ActorRef<VmEvent>> subscribers, long nextRequestId, List<NicOp> nicOps,
+        List<ActorRef<VmReply>> cancelsWaiting) {
 
     VmState {
         subscribers = List.copyOf(subscribers);
         nicOps = List.copyOf(nicOps);
+        cancelsWaiting = List.copyOf(cancelsWaiting);
     }
 
     static VmState initial(VmActor.VmConfig config) {
@@ -41,7 +43,7 @@ record VmState(RunState runState, boolean autostart, DeviceTable devices, Migrat
                 : config.startPaused() ? RunState.PRELAUNCH : RunState.RUNNING;
         return new VmState(first, !config.startPaused(), DeviceTable.EMPTY, MigrationParameters.defaults(),
                 MigrationCapabilities.defaults(), MigrationInfo.NONE, Optional.empty(), false, 0, "", List.of(), 1,
-                List.of());
+                List.of(), List.of());
     }
 
     /** What a NIC gather is for: what happens once every NIC answered, or one did not. */
@@ -74,55 +76,55 @@ record VmState(RunState runState, boolean autostart, DeviceTable devices, Migrat
 
     VmState withRunState(RunState next) {
         return new VmState(next, autostart, devices, parameters, capabilities, lastInfo, coordinator, outgoing,
-                migrations, lastAnnounced, subscribers, nextRequestId, nicOps);
+                migrations, lastAnnounced, subscribers, nextRequestId, nicOps, cancelsWaiting);
     }
 
     VmState withAutostart(boolean next) {
         return new VmState(runState, next, devices, parameters, capabilities, lastInfo, coordinator, outgoing,
-                migrations, lastAnnounced, subscribers, nextRequestId, nicOps);
+                migrations, lastAnnounced, subscribers, nextRequestId, nicOps, cancelsWaiting);
     }
 
     VmState withDevices(DeviceTable next) {
         return new VmState(runState, autostart, next, parameters, capabilities, lastInfo, coordinator, outgoing,
-                migrations, lastAnnounced, subscribers, nextRequestId, nicOps);
+                migrations, lastAnnounced, subscribers, nextRequestId, nicOps, cancelsWaiting);
     }
 
     VmState withParameters(MigrationParameters next) {
         return new VmState(runState, autostart, devices, next, capabilities, lastInfo, coordinator, outgoing,
-                migrations, lastAnnounced, subscribers, nextRequestId, nicOps);
+                migrations, lastAnnounced, subscribers, nextRequestId, nicOps, cancelsWaiting);
     }
 
     VmState withCapabilities(MigrationCapabilities next) {
         return new VmState(runState, autostart, devices, parameters, next, lastInfo, coordinator, outgoing,
-                migrations, lastAnnounced, subscribers, nextRequestId, nicOps);
+                migrations, lastAnnounced, subscribers, nextRequestId, nicOps, cancelsWaiting);
     }
 
     VmState withLastInfo(MigrationInfo next) {
         return new VmState(runState, autostart, devices, parameters, capabilities, next, coordinator, outgoing,
-                migrations, lastAnnounced, subscribers, nextRequestId, nicOps);
+                migrations, lastAnnounced, subscribers, nextRequestId, nicOps, cancelsWaiting);
     }
 
     /** A migration started: it is the running one, it counts, and query-migrate describes it from now on. */
     VmState withMigrationStarted(ActorRef<MigrationCoordinator.Command> ref, boolean isOutgoing, MigrationInfo starting) {
         return new VmState(runState, autostart, devices, parameters, capabilities, starting, Optional.of(ref), isOutgoing,
-                migrations + 1, lastAnnounced, subscribers, nextRequestId, nicOps);
+                migrations + 1, lastAnnounced, subscribers, nextRequestId, nicOps, cancelsWaiting);
     }
 
     VmState withoutCoordinator() {
         return new VmState(runState, autostart, devices, parameters, capabilities, lastInfo, Optional.empty(), outgoing,
-                migrations, lastAnnounced, subscribers, nextRequestId, nicOps);
+                migrations, lastAnnounced, subscribers, nextRequestId, nicOps, cancelsWaiting);
     }
 
     VmState withLastAnnounced(String next) {
         return new VmState(runState, autostart, devices, parameters, capabilities, lastInfo, coordinator, outgoing,
-                migrations, next, subscribers, nextRequestId, nicOps);
+                migrations, next, subscribers, nextRequestId, nicOps, cancelsWaiting);
     }
 
     VmState withSubscriber(ActorRef<VmEvent> s) {
         List<ActorRef<VmEvent>> next = new ArrayList<>(subscribers);
         next.add(s);
         return new VmState(runState, autostart, devices, parameters, capabilities, lastInfo, coordinator, outgoing,
-                migrations, lastAnnounced, next, nextRequestId, nicOps);
+                migrations, lastAnnounced, next, nextRequestId, nicOps, cancelsWaiting);
     }
 
     /** A gather started: it is in flight and the next one starts after its ids. */
@@ -130,7 +132,7 @@ record VmState(RunState runState, boolean autostart, DeviceTable devices, Migrat
         List<NicOp> next = new ArrayList<>(nicOps);
         next.add(op);
         return new VmState(runState, autostart, devices, parameters, capabilities, lastInfo, coordinator, outgoing,
-                migrations, lastAnnounced, subscribers, op.gather().nextRequestId(), next);
+                migrations, lastAnnounced, subscribers, op.gather().nextRequestId(), next, cancelsWaiting);
     }
 
     /** The gather {@code old} replaced with {@code replacement}, or removed when that is empty. */
@@ -144,6 +146,21 @@ record VmState(RunState runState, boolean autostart, DeviceTable devices, Migrat
             }
         }
         return new VmState(runState, autostart, devices, parameters, capabilities, lastInfo, coordinator, outgoing,
-                migrations, lastAnnounced, subscribers, nextRequestId, next);
+                migrations, lastAnnounced, subscribers, nextRequestId, next, cancelsWaiting);
+    }
+
+    /** A {@code migrate_cancel} waits for the coordinator's answer (answers come in the order asked). */
+    VmState withCancelWaiting(ActorRef<VmReply> replyTo) {
+        List<ActorRef<VmReply>> next = new ArrayList<>(cancelsWaiting);
+        next.add(replyTo);
+        return new VmState(runState, autostart, devices, parameters, capabilities, lastInfo, coordinator, outgoing,
+                migrations, lastAnnounced, subscribers, nextRequestId, nicOps, next);
+    }
+
+    /** The {@code count} oldest waiting cancels answered. */
+    VmState withoutOldestCancels(int count) {
+        return new VmState(runState, autostart, devices, parameters, capabilities, lastInfo, coordinator, outgoing,
+                migrations, lastAnnounced, subscribers, nextRequestId, nicOps,
+                cancelsWaiting.subList(Math.min(count, cancelsWaiting.size()), cancelsWaiting.size()));
     }
 }

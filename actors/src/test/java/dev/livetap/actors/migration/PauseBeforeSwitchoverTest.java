@@ -13,12 +13,14 @@ import dev.livetap.actors.testing.Endpoint;
 import dev.livetap.actors.testing.Frames;
 import dev.livetap.actors.testing.PathTransport;
 import dev.livetap.actors.vm.VmActor;
+import dev.livetap.actors.vm.VmEvent;
 import dev.livetap.actors.vm.VmReply;
 import dev.livetap.nativeio.OwnedFd;
 import dev.livetap.nativeio.memory.InMemoryKernel;
 import dev.livetap.nativeio.memory.InMemoryOs;
 import dev.livetap.nativeio.memory.InMemoryReactorDriver;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -26,6 +28,7 @@ import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -232,6 +235,33 @@ class PauseBeforeSwitchoverTest {
         assertEquals("Migration not in expected state: cancelled", continueError(src, "pre-switchover"));
         src.ok(VmActor.Cont::new);
         assertEquals(range(30, 8), ping(30, 8), "after cont the source's queues read again");
+    }
+
+    /**
+     * QEMU's migrate_cancel returns once the migration is {@code cancelling}; the resume and
+     * {@code cancelled} come later. One probe sees both the events and the reply, in the VM's order.
+     */
+    @Test
+    void cancelInTheHoldRepliesAfterCancellingAndBeforeTheResume() throws Exception {
+        pauseBeforeSwitchover(src);
+        migrateLocally();
+        src.awaitMigrationStatus("pre-switchover");
+        TestProbe<Object> session = kit.createTestProbe();
+        src.vm.tell(new VmActor.Subscribe(session.getRef().narrow()));
+        src.vm.tell(new VmActor.MigrateCancel(session.getRef().narrow()));
+        List<String> beforeReply = new ArrayList<>();
+        for (int i = 0; i < 20; i++) {
+            Object m = session.receiveMessage(Endpoint.WAIT);
+            if (m instanceof VmReply r) {
+                assertTrue(r.isOk(), "migrate_cancel: " + r);
+                break;
+            }
+            VmEvent e = (VmEvent) m;
+            beforeReply.add(e.event().equals(VmEvent.MIGRATION) ? e.event() + ":" + e.data().get("status") : e.event());
+        }
+        assertEquals(List.of("MIGRATION:cancelling"), beforeReply, "QEMU: cancelling, then the reply");
+        src.awaitMigrationStatus("cancelled");
+        src.awaitRunState("running");
     }
 
     @Test
