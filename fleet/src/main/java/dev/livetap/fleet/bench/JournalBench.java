@@ -197,7 +197,10 @@ public final class JournalBench {
     }
 
     private static void submit(FleetNode node, int steps) throws Exception {
-        Reply r = ask(node, c -> new UpgradeCoordinator.SubmitPlan(new Plan("0.2.0", List.of("host-a"), 1, steps, 10.0), c));
+        // host-a has no agent (the bench asks for its steps itself): the driver reports it lost after its ask timeout,
+        // and the hour's host-down limit keeps it from being given up (which would refuse its steps) during the bench
+        Reply r = ask(node, c -> new UpgradeCoordinator.SubmitPlan(new Plan("0.2.0", List.of("host-a"), 1, steps, 10.0, 0,
+                3_600_000), c));
         if (!(r instanceof UpgradeCoordinator.PlanAccepted)) {
             throw new IllegalStateException("the bench plan was refused: " + r);
         }
