@@ -206,8 +206,10 @@ class PostgresJournalTest {
             for (int i = 0; i < vmsPerHost; i++) {
                 vms.add(host + "-vm" + i);
             }
+            // a step waits for a permit as long as the gate holds the migrations that have them (a node leaving, a
+            // server stopping): a permit timeout shorter than that would fail steps the plan allows none of
             node.system().systemActorOf(HostAgent.create(host, StepLedger.open(dir.resolve(host + ".ledger")),
-                    new FreezeBudget(FreezeBudget.Settings.fixed(2)), Duration.ofSeconds(10), stubPort(vms), executor),
+                    new FreezeBudget(FreezeBudget.Settings.fixed(2)), TIMEOUT, stubPort(vms), executor),
                     HostAgent.ACTOR_NAME_PREFIX + host, Props.empty());
         }
     }
