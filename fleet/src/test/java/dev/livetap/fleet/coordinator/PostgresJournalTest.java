@@ -157,6 +157,7 @@ class PostgresJournalTest {
     }
 
     @Test
+    @Tag("long") // two cluster starts and a hand-over: 25-30 s on the loaded machine, past CI's budget for one test
     @Timeout(value = 120, unit = TimeUnit.SECONDS)
     void aCoordinatorOnAnotherNodeResumesThePlanFromTheSameJournal() throws Exception {
         String url = server.createDatabase("fail_over");
