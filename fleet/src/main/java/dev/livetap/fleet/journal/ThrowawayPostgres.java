@@ -156,13 +156,18 @@ public final class ThrowawayPostgres implements AutoCloseable {
         }
         try {
             Path.of("/").getFileSystem().getUserPrincipalLookupService().lookupPrincipalByName(RUN_AS);
-            return Files.isExecutable(Path.of("/usr/sbin/runuser")) || Files.isExecutable(Path.of("/sbin/runuser"))
-                    ? Optional.empty() : Optional.of("running as root, and runuser (util-linux) is missing to run PostgreSQL as "
-                            + RUN_AS);
+            return runuser().isPresent() ? Optional.empty()
+                    : Optional.of("running as root, and runuser (util-linux) is missing to run PostgreSQL as " + RUN_AS);
         } catch (IOException e) {
             return Optional.of("running as root, PostgreSQL refuses root and the system user '" + RUN_AS
                     + "' (made by Debian's " + PACKAGE + " package) does not exist");
         }
+    }
+
+    /** util-linux's runuser (its absolute path: a test JVM's PATH may lack the sbin directories). */
+    private static Optional<Path> runuser() {
+        return Stream.of("/usr/sbin/runuser", "/sbin/runuser", "/usr/bin/runuser").map(Path::of).filter(Files::isExecutable)
+                .findFirst();
     }
 
     private static boolean isRoot() {
@@ -270,7 +275,7 @@ public final class ThrowawayPostgres implements AutoCloseable {
     private void run(List<String> command) throws IOException, InterruptedException {
         List<String> full = new ArrayList<>();
         if (asRoot) {
-            full.addAll(List.of("runuser", "-u", RUN_AS, "--"));
+            full.addAll(List.of(runuser().orElseThrow(() -> new IOException("runuser is missing")).toString(), "-u", RUN_AS, "--"));
         }
         full.addAll(command);
         Path out = dir.resolve("commands.log");
