@@ -17,19 +17,62 @@ import picocli.CommandLine.Option;
         description = "Fleet operations on Pekko Cluster: a coordinator node, start a plan, show its status, pause, resume "
                 + "or abort it, bench the freeze budget of host agent processes, soak one agent.",
         subcommands = {FleetCommand.Bench.class, FleetCommand.Node.class, FleetCommand.Start.class, FleetCommand.Status.class,
-            FleetCommand.Pause.class, FleetCommand.Resume.class, FleetCommand.Abort.class, FleetCommand.Soak.class})
+            FleetCommand.Pause.class, FleetCommand.Resume.class, FleetCommand.Abort.class, FleetCommand.Soak.class,
+            FleetCommand.JournalBenchCommand.class})
 public final class FleetCommand implements Callable<Integer> {
     @Override
     public Integer call() {
-        throw new BadOptionValue("give a fleet command: node, start, status, pause, resume, abort, bench or soak");
+        throw new BadOptionValue("give a fleet command: node, start, status, pause, resume, abort, bench, soak or journal-bench");
+    }
+
+    /**
+     * The coordinator journal's options: an H2 file (the default, one machine) or a PostgreSQL database
+     * (url and user here; the password from a file or the environment, never on the command line).
+     */
+    static final class JournalOptions {
+        @Option(names = "--journal", paramLabel = "FILE", description = "The journal in this H2 file (H2 appends .mv.db): "
+                + "one machine. Give it or --journal-url.")
+        java.nio.file.Path journal;
+
+        @Option(names = "--journal-url", paramLabel = "URL", description = "The journal in PostgreSQL: "
+                + "jdbc:postgresql://HOST[:PORT]/DATABASE (without user or password). Every coordinator-capable node names "
+                + "the same database, so the coordinator survives losing a machine.")
+        String journalUrl;
+
+        @Option(names = "--journal-user", paramLabel = "USER", defaultValue = "livetap",
+                description = "PostgreSQL user: default ${DEFAULT-VALUE}.")
+        String journalUser;
+
+        @Option(names = "--journal-password-file", paramLabel = "FILE", description = "PostgreSQL password: the first line "
+                + "of FILE (mode 600; a file others may read is refused). Without it: the environment variable "
+                + dev.livetap.fleet.journal.JournalCredentials.PASSWORD_ENV + ".")
+        java.nio.file.Path journalPasswordFile;
+
+        dev.livetap.fleet.journal.JournalDatabase database() throws java.io.IOException {
+            if ((journal == null) == (journalUrl == null)) {
+                throw new BadOptionValue("give the journal: --journal FILE (H2) or --journal-url jdbc:postgresql://... (one of them)");
+            }
+            if (journal != null) {
+                if (journalPasswordFile != null) {
+                    throw new BadOptionValue("--journal-password-file goes with --journal-url (an H2 file has no password)");
+                }
+                return dev.livetap.fleet.journal.JournalDatabase.h2File(journal);
+            }
+            try {
+                return dev.livetap.fleet.journal.JournalDatabase.postgres(journalUrl, journalUser, journalPasswordFile, System.getenv());
+            } catch (IllegalArgumentException e) {
+                throw new BadOptionValue(e.getMessage());
+            }
+        }
     }
 
     @Command(name = "node", mixinStandardHelpOptions = true,
             description = "Runs a coordinator-capable node (the upgrade coordinator singleton runs on the oldest), its "
-                    + "journal in an H2 file. Prints READY ADDRESS; runs until SIGTERM/SIGINT.")
+                    + "journal in an H2 file (--journal) or PostgreSQL (--journal-url). Prints READY ADDRESS; runs until "
+                    + "SIGTERM/SIGINT.")
     static final class Node implements Callable<Integer> {
-        @Option(names = "--journal", required = true, paramLabel = "FILE", description = "The H2 file of the journal (H2 appends .mv.db).")
-        java.nio.file.Path journal;
+        @picocli.CommandLine.Mixin
+        JournalOptions journal = new JournalOptions();
 
         @Option(names = "--port", defaultValue = "0", description = "Cluster port on 127.0.0.1 (0: any free): default ${DEFAULT-VALUE}.")
         int port;
@@ -40,15 +83,124 @@ public final class FleetCommand implements Callable<Integer> {
         @Override
         public Integer call() throws Exception {
             BadOptionValue.range("--port", port, 0, 65535);
+            dev.livetap.fleet.journal.JournalDatabase database = journal.database();
             java.util.concurrent.CountDownLatch stop = new java.util.concurrent.CountDownLatch(1);
-            try (dev.livetap.fleet.cluster.FleetNode node = dev.livetap.fleet.cluster.FleetNode.start(
-                    new dev.livetap.fleet.cluster.FleetConfig("127.0.0.1", port, seedNodes,
-                            dev.livetap.fleet.cluster.FleetConfig.h2File(journal),
-                            java.util.List.of(dev.livetap.fleet.cluster.FleetNode.COORDINATOR_ROLE)), Duration.ofSeconds(60))) {
+            try (dev.livetap.fleet.cluster.FleetNode node = dev.livetap.fleet.cluster.FleetNode.start(database.applyTo(
+                    new dev.livetap.fleet.cluster.FleetConfig("127.0.0.1", port, seedNodes, "jdbc:h2:mem:unused",
+                            java.util.List.of(dev.livetap.fleet.cluster.FleetNode.COORDINATOR_ROLE))), Duration.ofSeconds(60))) {
                 Signals.onTermination(s -> stop.countDown());
                 System.out.println("READY " + org.apache.pekko.cluster.typed.Cluster.get(node.system()).selfMember().address());
                 System.out.flush();
                 stop.await();
+            }
+            return ExitCodes.OK;
+        }
+    }
+
+    @Command(name = "journal-bench", mixinStandardHelpOptions = true,
+            description = "Issue 18's goal B: VM steps per second the upgrade coordinator journals with stub agents, three "
+                    + "ways (plan: a real plan through the driver, every host a stub agent answering at once; asks: "
+                    + "StartStep/FinishStep with --in-flight asks; batched: StartSteps/FinishSteps of --batch VMs), each "
+                    + "on a fresh coordinator over an empty journal. --journal h2: files in a temp directory; postgres: "
+                    + "a throw-away PostgreSQL server (initdb in a temp directory, removed after) unless --journal-url names one.")
+    static final class JournalBenchCommand implements Callable<Integer> {
+        @Option(names = "--journal", paramLabel = "h2|postgres", defaultValue = "h2", description = "default ${DEFAULT-VALUE}.")
+        String kind;
+
+        @Option(names = "--journal-url", paramLabel = "URL", description = "postgres: an existing EMPTY database "
+                + "(jdbc:postgresql://HOST[:PORT]/DB) instead of a throw-away server; its tables are created if missing and "
+                + "only the plan way runs (one coordinator per database).")
+        String journalUrl;
+
+        @Option(names = "--journal-user", paramLabel = "USER", defaultValue = "livetap", description = "default ${DEFAULT-VALUE}.")
+        String journalUser;
+
+        @Option(names = "--journal-password-file", paramLabel = "FILE", description = "The password's file (mode 600); "
+                + "without it: " + dev.livetap.fleet.journal.JournalCredentials.PASSWORD_ENV + ".")
+        java.nio.file.Path journalPasswordFile;
+
+        @Option(names = "--hosts", defaultValue = "20", description = "Hosts (stub agents) of the plan way, all in parallel: "
+                + "1-1000, default ${DEFAULT-VALUE}.")
+        int hosts;
+
+        @Option(names = "--vms-per-host", paramLabel = "N", defaultValue = "250", description = "1-100000, default ${DEFAULT-VALUE} "
+                + "(steps = hosts × N).")
+        int vmsPerHost;
+
+        @Option(names = "--in-flight", defaultValue = "64", description = "Asks in flight (asks way): 1-10000, default ${DEFAULT-VALUE}.")
+        int inFlight;
+
+        @Option(names = "--batch", defaultValue = "100", description = "VMs per batch (batched way): 1-10000, default ${DEFAULT-VALUE}.")
+        int batch;
+
+        @Option(names = "--json", description = "One JSON object.")
+        boolean json;
+
+        @Override
+        public Integer call() throws Exception {
+            BadOptionValue.range("--hosts", hosts, 1, 1000);
+            BadOptionValue.range("--vms-per-host", vmsPerHost, 1, 100_000);
+            BadOptionValue.range("--in-flight", inFlight, 1, 10_000);
+            BadOptionValue.range("--batch", batch, 1, 10_000);
+            dev.livetap.fleet.bench.JournalBench.Settings settings =
+                    new dev.livetap.fleet.bench.JournalBench.Settings(hosts, vmsPerHost, inFlight, batch);
+            java.util.List<dev.livetap.fleet.bench.JournalBench.Result> results;
+            String described;
+            switch (kind) {
+                case "h2" -> {
+                    if (journalUrl != null || journalPasswordFile != null) {
+                        throw new BadOptionValue("--journal-url and --journal-password-file go with --journal postgres");
+                    }
+                    java.nio.file.Path dir = java.nio.file.Files.createTempDirectory("livetap-journal-bench-");
+                    try {
+                        results = dev.livetap.fleet.bench.JournalBench.run(settings,
+                                way -> dev.livetap.fleet.journal.JournalDatabase.h2File(dir.resolve(way)));
+                    } finally {
+                        try (java.util.stream.Stream<java.nio.file.Path> files = java.nio.file.Files.walk(dir)) {
+                            for (java.nio.file.Path f : files.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                                java.nio.file.Files.deleteIfExists(f);
+                            }
+                        }
+                    }
+                    described = "h2 file";
+                }
+                case "postgres" -> {
+                    if (journalUrl != null) {
+                        dev.livetap.fleet.journal.JournalDatabase db;
+                        try {
+                            db = dev.livetap.fleet.journal.JournalDatabase.postgres(journalUrl, journalUser, journalPasswordFile,
+                                    System.getenv());
+                        } catch (IllegalArgumentException e) {
+                            throw new BadOptionValue(e.getMessage());
+                        }
+                        results = java.util.List.of(dev.livetap.fleet.bench.JournalBench.plan(settings, db));
+                        described = "postgresql " + journalUrl;
+                    } else {
+                        java.util.Optional<String> unavailable = dev.livetap.fleet.journal.ThrowawayPostgres.unavailableReason(true);
+                        if (unavailable.isPresent()) {
+                            System.err.println("journal-bench: " + unavailable.get());
+                            return ExitCodes.UNAVAILABLE;
+                        }
+                        try (dev.livetap.fleet.journal.ThrowawayPostgres pg = dev.livetap.fleet.journal.ThrowawayPostgres.start()) {
+                            results = dev.livetap.fleet.bench.JournalBench.run(settings,
+                                    way -> new dev.livetap.fleet.journal.JournalDatabase(pg.createDatabase("bench_" + way),
+                                            pg.credentials()));
+                        }
+                        described = "postgresql (throw-away server, 127.0.0.1, fsync on)";
+                    }
+                }
+                default -> throw new BadOptionValue("--journal is h2 or postgres, not " + kind);
+            }
+            java.util.Map<String, Object> out = dev.livetap.fleet.bench.JournalBench.toJson(described, settings, results);
+            if (json) {
+                System.out.println(Json.MAPPER.writeValueAsString(out));
+            } else {
+                System.out.printf(java.util.Locale.ROOT, "journal: %s; %d steps (2 events each); load %s%n", described,
+                        settings.steps(), out.get("load"));
+                for (dev.livetap.fleet.bench.JournalBench.Result r : results) {
+                    System.out.printf(java.util.Locale.ROOT, "  %-8s %7d steps in %7.2f s = %7.0f steps/s%n", r.way(), r.steps(),
+                            r.seconds(), r.stepsPerS());
+                }
             }
             return ExitCodes.OK;
         }

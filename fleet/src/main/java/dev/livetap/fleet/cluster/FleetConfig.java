@@ -3,6 +3,7 @@ package dev.livetap.fleet.cluster;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigValueFactory;
+import dev.livetap.fleet.journal.JournalCredentials;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Objects;
@@ -17,19 +18,48 @@ import java.util.Objects;
  * @param seedNodes   {@code pekko://livetap-fleet@HOST:PORT} addresses; empty: the node joins itself
  * @param journalUrl  a JDBC URL; {@link #h2File(Path)} for the embedded default
  * @param roles       cluster roles ({@code coordinator}, {@code agent})
+ * @param journalCredentials the journal database's login (H2's default for an H2 file)
  */
-public record FleetConfig(String host, int port, List<String> seedNodes, String journalUrl, List<String> roles) {
+public record FleetConfig(String host, int port, List<String> seedNodes, String journalUrl, List<String> roles,
+        JournalCredentials journalCredentials) {
     /** The actor system name every node of one fleet shares (cluster membership requires it). */
     public static final String SYSTEM_NAME = "livetap-fleet";
 
     public FleetConfig {
         Objects.requireNonNull(host, "host");
         Objects.requireNonNull(journalUrl, "journalUrl");
+        Objects.requireNonNull(journalCredentials, "journalCredentials");
+        if (!isPostgres(journalUrl) && !journalUrl.startsWith("jdbc:h2:")) {
+            throw new IllegalArgumentException("the journal must be a jdbc:h2: or jdbc:postgresql: URL: " + journalUrl);
+        }
         seedNodes = List.copyOf(seedNodes);
         roles = List.copyOf(roles);
         if (port < 0 || port > 65535) {
             throw new IllegalArgumentException("port must be 0..65535: " + port);
         }
+    }
+
+    /**
+     * How long a journal write or read waits for a database connection (Slick's default, made explicit). A
+     * database restarted within it is invisible (the writes wait); a longer outage fails the write and the
+     * coordinator restarts with a backoff until the database answers (a new epoch). Not shorter: on the
+     * loaded 2-core machine opening an H2 file took more than 3 s.
+     */
+    public static final int JOURNAL_CONNECTION_TIMEOUT_MS = 30_000;
+
+    /** A node whose journal logs in as H2's default user (an H2 file, or a database that needs no password). */
+    public FleetConfig(String host, int port, List<String> seedNodes, String journalUrl, List<String> roles) {
+        this(host, port, seedNodes, journalUrl, roles, JournalCredentials.H2_DEFAULT);
+    }
+
+    /** True for a PostgreSQL journal URL (Slick's Postgres profile and the PostgreSQL driver). */
+    public static boolean isPostgres(String journalUrl) {
+        return journalUrl.startsWith("jdbc:postgresql:");
+    }
+
+    /** This configuration with another journal (URL and login); everything else unchanged. */
+    public FleetConfig withJournal(String url, JournalCredentials credentials) {
+        return new FleetConfig(host, port, seedNodes, url, roles, credentials);
     }
 
     /** A node on 127.0.0.1, any free port, joining itself, journal in the H2 file {@code file}. */
@@ -47,8 +77,8 @@ public record FleetConfig(String host, int port, List<String> seedNodes, String 
 
     /** The Pekko configuration, over the class path's reference.conf files. */
     public Config toConfig() {
-        String driver = journalUrl.startsWith("jdbc:postgresql:") ? "org.postgresql.Driver" : "org.h2.Driver";
-        String profile = journalUrl.startsWith("jdbc:postgresql:") ? "slick.jdbc.PostgresProfile$" : "slick.jdbc.H2Profile$";
+        String driver = isPostgres(journalUrl) ? "org.postgresql.Driver" : "org.h2.Driver";
+        String profile = isPostgres(journalUrl) ? "slick.jdbc.PostgresProfile$" : "slick.jdbc.H2Profile$";
         Config fleet = ConfigFactory.parseString("""
                 pekko {
                   loglevel = INFO
@@ -79,8 +109,8 @@ public record FleetConfig(String host, int port, List<String> seedNodes, String 
                 jdbc-durable-state-store.use-shared-db = "slick"
                 pekko-persistence-jdbc.shared-databases.slick {
                   db {
-                    user = "livetap"
-                    password = ""
+                    # a pooled connection is checked before use; a dead one (the server restarted) is replaced
+                    validationTimeout = 1000
                     numThreads = 2
                     maxConnections = 2
                     minConnections = 1
@@ -93,7 +123,13 @@ public record FleetConfig(String host, int port, List<String> seedNodes, String 
                 .withValue("pekko.cluster.roles", ConfigValueFactory.fromIterable(roles))
                 .withValue("pekko-persistence-jdbc.shared-databases.slick.profile", ConfigValueFactory.fromAnyRef(profile))
                 .withValue("pekko-persistence-jdbc.shared-databases.slick.db.url", ConfigValueFactory.fromAnyRef(journalUrl))
-                .withValue("pekko-persistence-jdbc.shared-databases.slick.db.driver", ConfigValueFactory.fromAnyRef(driver));
+                .withValue("pekko-persistence-jdbc.shared-databases.slick.db.driver", ConfigValueFactory.fromAnyRef(driver))
+                .withValue("pekko-persistence-jdbc.shared-databases.slick.db.connectionTimeout",
+                        ConfigValueFactory.fromAnyRef(JOURNAL_CONNECTION_TIMEOUT_MS))
+                .withValue("pekko-persistence-jdbc.shared-databases.slick.db.user",
+                        ConfigValueFactory.fromAnyRef(journalCredentials.user()))
+                .withValue("pekko-persistence-jdbc.shared-databases.slick.db.password",
+                        ConfigValueFactory.fromAnyRef(journalCredentials.password()));
         return fleet.withFallback(ConfigFactory.load());
     }
 }

@@ -1,6 +1,7 @@
 package dev.livetap.fleet.cluster;
 
 import dev.livetap.fleet.coordinator.UpgradeCoordinator;
+import dev.livetap.fleet.journal.JournalSchema;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -56,9 +57,8 @@ public final class FleetNode implements AutoCloseable {
                 Thread.sleep(20);
             }
             if (config.roles().contains(COORDINATOR_ROLE)) {
-                // the journal's tables, from pekko-persistence-jdbc's own DDL for the configured profile; a node
-                // without the role never runs the singleton and never opens the database (H2 in a file has one owner)
-                SchemaUtils.createIfNotExists(system).toCompletableFuture().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+                // a node without the role never runs the singleton and never opens the database (H2 in a file has one owner)
+                createJournalTables(system, config, timeout);
             }
             ActorRef<UpgradeCoordinator.Command> proxy = ClusterSingleton.get(system).init(
                     SingletonActor.of(UpgradeCoordinator.create(), UpgradeCoordinator.SINGLETON_NAME)
@@ -75,6 +75,23 @@ public final class FleetNode implements AutoCloseable {
         } catch (TimeoutException | RuntimeException e) {
             close(system, timeout);
             throw e;
+        }
+    }
+
+    /**
+     * The journal's tables if missing: for H2 pekko-persistence-jdbc's own DDL for the profile; for
+     * PostgreSQL livetap's {@link JournalSchema} (its own DDL, idempotent, one transaction).
+     */
+    private static void createJournalTables(ActorSystem<Void> system, FleetConfig config, Duration timeout)
+            throws TimeoutException, InterruptedException, java.util.concurrent.ExecutionException {
+        if (FleetConfig.isPostgres(config.journalUrl())) {
+            try {
+                JournalSchema.createPostgres(config.journalUrl(), config.journalCredentials());
+            } catch (java.sql.SQLException e) {
+                throw new java.util.concurrent.ExecutionException(e);
+            }
+        } else {
+            SchemaUtils.createIfNotExists(system).toCompletableFuture().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
         }
     }
 

@@ -540,7 +540,9 @@ public final class PlanDriver {
             LOG.warn("host {}: step {} of {} failed: {}", c.host(), id, vm, detail);
         }
         coordinator.tell(new UpgradeCoordinator.FinishStep(vm, id, completed, detail, ignore));
-        if (active.get(c.host()) == w) {
+        // not before the agent listed the host's VMs: an open step of a fail-over may be answered first, and an
+        // undescribed host has nothing waiting, so fill would end it with its VMs not upgraded
+        if (active.get(c.host()) == w && w.described) {
             fill(c.host(), w);
         }
         return Behaviors.same();

@@ -9,6 +9,7 @@ import java.util.Map;
 import java.util.TreeMap;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.SupervisorStrategy;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.persistence.typed.PersistenceId;
@@ -28,11 +29,20 @@ import org.apache.pekko.persistence.typed.javadsl.SignalHandler;
  * step of an older incarnation. A VM is in at most one step at a time, across incarnations too,
  * because open steps are journaled; starting and finishing a step are idempotent (a retried
  * request gets the same migration id, a repeated finish the same answer).
+ *
+ * <p>A journal that fails (the database restarted or unreachable) makes the incarnation fail: it is
+ * restarted with a backoff ({@link #JOURNAL_BACKOFF_MIN} to {@link #JOURNAL_BACKOFF_MAX}, commands
+ * stashed meanwhile), recovers from the journal once it answers and begins the next epoch, like a
+ * fail-over on the same node. Its plan driver is stopped and a new one started after the recovery.
  */
 public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordinator.Command, UpgradeCoordinator.Event,
         UpgradeCoordinator.State> {
     public static final String SINGLETON_NAME = "upgrade-coordinator";
     public static final PersistenceId PERSISTENCE_ID = PersistenceId.ofUniqueId("livetap-upgrade-coordinator");
+    /** The first wait before an incarnation that failed (a journal write or recovery) starts again. */
+    public static final java.time.Duration JOURNAL_BACKOFF_MIN = java.time.Duration.ofMillis(200);
+    /** The longest wait between attempts while the journal stays unreachable. */
+    public static final java.time.Duration JOURNAL_BACKOFF_MAX = java.time.Duration.ofSeconds(2);
 
     /** The coordinator's protocol. */
     public sealed interface Command extends FleetSerializable permits SubmitPlan, StartStep, FinishStep, StartSteps, FinishSteps,
@@ -390,15 +400,31 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
     }
 
     private final ActorContext<Command> context;
-    private final ActorRef<PlanDriver.Command> driver;
+    private final PlanDriver.Settings settings;
+    /** This incarnation's driver, started when its recovery completed (a journal failure stops it with the incarnation). */
+    private ActorRef<PlanDriver.Command> driver;
+    private int recoveries;
     /** The epoch this incarnation persisted; 0 until then (commands are stashed meanwhile). */
     private long incarnationEpoch;
     private final StepRate rate = new StepRate();
 
     private UpgradeCoordinator(ActorContext<Command> context, PlanDriver.Settings settings) {
-        super(PERSISTENCE_ID);
+        // a failed write or recovery restarts the behaviour with a backoff, its children (the driver) stopped
+        super(PERSISTENCE_ID, SupervisorStrategy.restartWithBackoff(JOURNAL_BACKOFF_MIN, JOURNAL_BACKOFF_MAX, 0.2));
         this.context = context;
-        this.driver = context.spawn(PlanDriver.create(context.getSelf(), settings), "plan-driver");
+        this.settings = settings;
+    }
+
+    /** After each recovery (the first, or after a journal failure): a fresh driver, and no command before the new epoch. */
+    private void beginIncarnation() {
+        incarnationEpoch = 0;
+        if (driver != null) {
+            context.stop(driver); // already stopped by the restart; stopping a stopped child changes nothing
+        }
+        recoveries++;
+        driver = context.spawn(PlanDriver.create(context.getSelf(), settings),
+                recoveries == 1 ? "plan-driver" : "plan-driver-" + recoveries);
+        context.getSelf().tell(BeginEpoch.INSTANCE);
     }
 
     /** The coordinator with the driver's default settings. */
@@ -426,7 +452,7 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
     @Override
     public SignalHandler<State> signalHandler() {
         return newSignalHandlerBuilder()
-                .onSignal(RecoveryCompleted.instance(), state -> context.getSelf().tell(BeginEpoch.INSTANCE))
+                .onSignal(RecoveryCompleted.instance(), state -> beginIncarnation())
                 .build();
     }
 
