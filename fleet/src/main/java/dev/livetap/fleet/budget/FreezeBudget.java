@@ -2,7 +2,6 @@ package dev.livetap.fleet.budget;
 
 import java.time.Duration;
 import java.util.ArrayDeque;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.locks.Condition;
@@ -19,6 +18,8 @@ import java.util.concurrent.locks.ReentrantLock;
 public final class FreezeBudget {
     /** Downtimes the adaptive budget's p99 is taken over by default (fewer than 100 would make it the largest). */
     public static final int DEFAULT_WINDOW = 100;
+    /** Changes of the limit kept for {@link #adjustments()}. */
+    public static final int ADJUSTMENTS_KEPT = 1_000;
 
     /**
      * @param initial   the limit at the start
@@ -84,7 +85,9 @@ public final class FreezeBudget {
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition changed = lock.newCondition();
     private final ArrayDeque<Object> queue = new ArrayDeque<>();
-    private final List<Adjustment> adjustments = new ArrayList<>();
+    /** The latest {@link #ADJUSTMENTS_KEPT} changes (an agent lives for months: the list must not grow for ever). */
+    private final ArrayDeque<Adjustment> adjustments = new ArrayDeque<>();
+    private long adjustmentCount;
     private final DowntimeController controller;
     private int limit;
     private int inUse;
@@ -154,7 +157,11 @@ public final class FreezeBudget {
 
     private void steer(double downtimeMs) {
         controller.observe(downtimeMs).ifPresent(c -> {
-            adjustments.add(new Adjustment(released, c.from(), c.to(), c.downtimeMs()));
+            adjustments.addLast(new Adjustment(released, c.from(), c.to(), c.downtimeMs()));
+            if (adjustments.size() > ADJUSTMENTS_KEPT) {
+                adjustments.removeFirst();
+            }
+            adjustmentCount++;
             limit = c.to();
             generation++;
         });
@@ -192,6 +199,17 @@ public final class FreezeBudget {
         }
     }
 
+    /** Every change of the limit so far. */
+    public long adjustmentCount() {
+        lock.lock();
+        try {
+            return adjustmentCount;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** The latest changes of the limit (at most {@link #ADJUSTMENTS_KEPT}), oldest first. */
     public List<Adjustment> adjustments() {
         lock.lock();
         try {

@@ -128,6 +128,7 @@ class FreezeBudgetTest {
         assertEquals(2, b.limit(), "a window p99 near the limit halves K");
         assertEquals(List.of(new FreezeBudget.Adjustment(1, 8, 4, 11.0), new FreezeBudget.Adjustment(12, 4, 5, 1.0),
                 new FreezeBudget.Adjustment(17, 5, 2, 9.0)), b.adjustments());
+        assertEquals(3, b.adjustmentCount());
     }
 
     @Test
@@ -139,6 +140,16 @@ class FreezeBudgetTest {
         assertEquals(1, b.limit());
         b.release(b.acquire(SHORT), 100.0);
         assertEquals(1, b.limit());
+    }
+
+    @Test
+    void theListOfChangesIsBoundedAndTheirCountIsNot() throws Exception {
+        FreezeBudget b = new FreezeBudget(FreezeBudget.Settings.adaptive(1, 8, 10.0, 4));
+        for (int i = 0; i < 3 * FreezeBudget.ADJUSTMENTS_KEPT; i++) { // 4 calm ones grow K, one above the limit halves it
+            b.release(b.acquire(SHORT), i % 5 == 4 ? 100.0 : 1.0);
+        }
+        assertEquals(FreezeBudget.ADJUSTMENTS_KEPT, b.adjustments().size(), "the list of changes is bounded");
+        assertTrue(b.adjustmentCount() > FreezeBudget.ADJUSTMENTS_KEPT, "the count is not: " + b.adjustmentCount());
     }
 
     @Test
