@@ -52,6 +52,8 @@ import org.apache.pekko.cluster.typed.Cluster;
 public final class AgentFleetBench {
     /** Coordinator epoch of every step the bench sends (a fresh agent accepts any epoch ≥ 0). */
     static final long EPOCH = 1;
+    /** System property: more JVM options for every agent JVM, separated by spaces. */
+    public static final String AGENT_JVM_OPTIONS = "livetap.fleet.agentJvmOptions";
 
     /**
      * @param budgetLabel echoed in the JSON ({@code 4}, {@code auto})
@@ -260,6 +262,10 @@ public final class AgentFleetBench {
     private static List<String> agentCommand(Options o, String host, String seed, Path hostDir, String netns) {
         List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-Xms" + o.agentHeapMb() + "m", "-Xmx" + o.agentHeapMb() + "m", "-XX:+AlwaysPreTouch"));
+        String extra = System.getProperty(AGENT_JVM_OPTIONS, "").strip();
+        if (!extra.isEmpty()) {
+            cmd.addAll(List.of(extra.split("\\s+"))); // e.g. -XX:NativeMemoryTracking=summary to see what an agent's RSS is made of
+        }
         String jnaTmp = System.getProperty("jna.tmpdir");
         if (jnaTmp != null) {
             cmd.add("-Djna.tmpdir=" + jnaTmp);
