@@ -52,6 +52,8 @@ import org.apache.pekko.cluster.typed.Cluster;
 public final class AgentFleetBench {
     /** Coordinator epoch of every step the bench sends (a fresh agent accepts any epoch ≥ 0). */
     static final long EPOCH = 1;
+    /** System property: more JVM options for every agent JVM, separated by spaces. */
+    public static final String AGENT_JVM_OPTIONS = "livetap.fleet.agentJvmOptions";
 
     /**
      * @param budgetLabel echoed in the JSON ({@code 4}, {@code auto})
@@ -95,6 +97,7 @@ public final class AgentFleetBench {
         List<Outcome> measured = new ArrayList<>();
         List<String> failures = new ArrayList<>();
         Map<String, Integer> kFinal = new LinkedHashMap<>();
+        Map<String, List<Integer>> kPerRound = new LinkedHashMap<>();
         long windowNs = 0;
         int failed = 0;
         int roundsRun = 0;
@@ -144,10 +147,12 @@ public final class AgentFleetBench {
                     windowNs += t1 - t0;
                     failed += round.size() - (int) done;
                 }
+                Map<String, Integer> ks = budgetLimits(bench, refs);
+                ks.forEach((host, k) -> kPerRound.computeIfAbsent(host, h -> new ArrayList<>()).add(k));
                 Percentiles p = Percentiles.of(round.stream().filter(Outcome::completed).map(Outcome::downtimeMs).toList());
                 progress.accept(String.format(Locale.ROOT, "round %d%s: %d/%d completed in %.0f ms, downtime p50 %.3f p99 %.3f ms; "
-                        + "load %s", r, warm ? " (warm-up)" : "", done, round.size(), (t1 - t0) / 1e6, p.p50(), p.p99(),
-                        FleetBench.loadAverage()));
+                        + "K after it %s; load %s", r, warm ? " (warm-up)" : "", done, round.size(), (t1 - t0) / 1e6, p.p50(), p.p99(),
+                        ks.values(), FleetBench.loadAverage()));
                 if (done != round.size()) {
                     if (warm) {
                         throw new IOException("warm-up round " + r + ": " + done + "/" + round.size() + " completed; first: "
@@ -161,14 +166,8 @@ public final class AgentFleetBench {
                     awaitLine(a.getKey(), a.getValue(), 1 + roundsRun, setUp); // the last retirement counted and sampled
                 }
             }
-            for (Map.Entry<String, ActorRef<HostAgent.Command>> a : refs.entrySet()) {
-                kFinal.put(a.getKey(), AskPattern.<HostAgent.Command, HostAgent.AgentState>ask(a.getValue(), HostAgent.GetState::new,
-                        Duration.ofSeconds(30), bench.system().scheduler()).toCompletableFuture().get(31, TimeUnit.SECONDS)
-                        .budgetLimit());
-            }
+            kFinal.putAll(budgetLimits(bench, refs));
             benchFds1 = ProcessCensus.fdsBesideTheJvmsOwn(self) - RollingHostPort.networkSockets(self);
-        } catch (ExecutionException e) {
-            throw new IOException("an agent did not report its state: " + e.getCause(), e);
         } finally {
             for (ChildProcess a : agents.values()) {
                 a.terminate(Duration.ofSeconds(30));
@@ -178,10 +177,26 @@ public final class AgentFleetBench {
             }
         }
         try {
-            return report(o, dir, agents, measured, failed, failures, kFinal, windowNs, benchFds0, benchFds1, wall0, load0);
+            return report(o, dir, agents, measured, failed, failures, kFinal, kPerRound, windowNs, benchFds0, benchFds1, wall0, load0);
         } finally {
             FleetBench.deleteTree(dir);
         }
+    }
+
+    /** Each agent's budget limit K now (its {@link HostAgent.AgentState}). */
+    private static Map<String, Integer> budgetLimits(FleetNode bench, Map<String, ActorRef<HostAgent.Command>> refs)
+            throws IOException, InterruptedException, TimeoutException {
+        Map<String, Integer> ks = new LinkedHashMap<>();
+        for (Map.Entry<String, ActorRef<HostAgent.Command>> a : refs.entrySet()) {
+            try {
+                ks.put(a.getKey(), AskPattern.<HostAgent.Command, HostAgent.AgentState>ask(a.getValue(), HostAgent.GetState::new,
+                        Duration.ofSeconds(30), bench.system().scheduler()).toCompletableFuture().get(31, TimeUnit.SECONDS)
+                        .budgetLimit());
+            } catch (ExecutionException e) {
+                throw new IOException("agent " + a.getKey() + " did not report its state: " + e.getCause(), e);
+            }
+        }
+        return ks;
     }
 
     /** One budget of a K curve: its label ({@code 4}, {@code auto}) and settings. */
@@ -218,7 +233,8 @@ public final class AgentFleetBench {
                     .put("downtime_max_ms", r.path("downtime_ms").path("max").asDouble())
                     .put("max_frozen_at_once_per_host", r.path("max_frozen_at_once_per_host").asInt())
                     .put("completed", r.path("completed").asInt()).put("failed", r.path("failed").asInt())
-                    .put("fds_leaked", r.path("fds_leaked").asInt()).put("load_before", r.path("load_before").asText());
+                    .put("fds_leaked", r.path("fds_leaked").asInt()).put("load_before", r.path("load_before").asText())
+                    .set("k_final_per_host", r.path("budget").path("k_final_per_host").deepCopy());
             completed += r.path("completed").asLong();
             failed += r.path("failed").asLong();
             leaked += r.path("fds_leaked").asLong();
@@ -246,6 +262,10 @@ public final class AgentFleetBench {
     private static List<String> agentCommand(Options o, String host, String seed, Path hostDir, String netns) {
         List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-Xms" + o.agentHeapMb() + "m", "-Xmx" + o.agentHeapMb() + "m", "-XX:+AlwaysPreTouch"));
+        String extra = System.getProperty(AGENT_JVM_OPTIONS, "").strip();
+        if (!extra.isEmpty()) {
+            cmd.addAll(List.of(extra.split("\\s+"))); // e.g. -XX:NativeMemoryTracking=summary to see what an agent's RSS is made of
+        }
         String jnaTmp = System.getProperty("jna.tmpdir");
         if (jnaTmp != null) {
             cmd.add("-Djna.tmpdir=" + jnaTmp);
@@ -259,7 +279,8 @@ public final class AgentFleetBench {
                 "--budget-initial", String.valueOf(o.budget().initial()), "--budget-max", String.valueOf(o.budget().max()),
                 "--threads", String.valueOf(o.threads()), "--timeout", String.valueOf(o.timeout().toSeconds())));
         if (o.budget().adaptive()) {
-            cmd.addAll(List.of("--downtime-limit-ms", String.valueOf(o.budget().limitMs())));
+            cmd.addAll(List.of("--downtime-limit-ms", String.valueOf(o.budget().limitMs()), "--budget-window",
+                    String.valueOf(o.budget().window())));
         }
         return cmd;
     }
@@ -329,7 +350,7 @@ public final class AgentFleetBench {
     }
 
     private static ObjectNode report(Options o, Path dir, Map<String, ChildProcess> agents, List<Outcome> measured, int failed,
-            List<String> failures, Map<String, Integer> kFinal, long windowNs, int benchFds0, int benchFds1, long wall0,
+            List<String> failures, Map<String, Integer> kFinal, Map<String, List<Integer>> kPerRound, long windowNs, int benchFds0, int benchFds1, long wall0,
             String load0) throws IOException {
         List<Outcome> ok = measured.stream().filter(Outcome::completed).toList();
         Percentiles p = Percentiles.of(ok.stream().map(Outcome::downtimeMs).toList());
@@ -396,6 +417,14 @@ public final class AgentFleetBench {
         }
         ArrayNode kf = b.putArray("k_final_per_host");
         kFinal.values().forEach(kf::add);
+        if (o.budget().adaptive()) {
+            b.put("window", o.budget().window());
+        }
+        ObjectNode kr = b.putObject("k_per_round_per_host"); // after each round, warm-up rounds included
+        kPerRound.forEach((host, ks) -> {
+            ArrayNode a = kr.putArray(host);
+            ks.forEach(a::add);
+        });
         out.put("agent_heap_mb", o.agentHeapMb());
         out.put("real_tap", true);
         out.put("load_before", load0);

@@ -16,8 +16,8 @@ import java.util.Map;
  * when its stdin reaches end-of-file (the bench, its parent, ended or closed it) or on SIGTERM.
  *
  * <p>Arguments: {@code --host H --seed ADDR --dir DIR --netns NS --vms N --budget-initial K
- * --budget-max K [--downtime-limit-ms MS] --threads T --timeout S}. Without a downtime limit the
- * budget is fixed at {@code --budget-initial}.
+ * --budget-max K [--downtime-limit-ms MS [--budget-window W]] --threads T --timeout S}. Without a
+ * downtime limit the budget is fixed at {@code --budget-initial}.
  */
 public final class BenchHost {
     private BenchHost() {
@@ -34,7 +34,8 @@ public final class BenchHost {
             int k = Integer.parseInt(required(a, "--budget-initial"));
             FreezeBudget.Settings budget = a.containsKey("--downtime-limit-ms")
                     ? FreezeBudget.Settings.adaptive(k, Integer.parseInt(required(a, "--budget-max")),
-                            Double.parseDouble(a.get("--downtime-limit-ms")))
+                            Double.parseDouble(a.get("--downtime-limit-ms")),
+                            Integer.parseInt(a.getOrDefault("--budget-window", String.valueOf(FreezeBudget.DEFAULT_WINDOW))))
                     : FreezeBudget.Settings.fixed(k);
             List<String> prefix = new ArrayList<>();
             if (a.containsKey("--netns")) {

@@ -329,7 +329,7 @@ public final class FleetBench {
             b.put("downtime_limit_ms", o.budget().limitMs());
         }
         b.put("max_in_use", budget.maxInUse());
-        b.put("adjustments", budget.adjustments().size());
+        b.put("adjustments", budget.adjustmentCount());
         out.put("real_tap", true);
         out.put("load_before", load0);
         out.put("load_after", loadAverage());

@@ -2,7 +2,6 @@ package dev.livetap.fleet.budget;
 
 import java.time.Duration;
 import java.util.ArrayDeque;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.locks.Condition;
@@ -10,48 +9,65 @@ import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * At most {@link #limit()} switch-overs of one host in their freeze window at once; waiters are
- * served first come, first served. Fixed, or adaptive (additive increase, multiplicative decrease):
- * a released permit reports the downtime it saw; a downtime above {@code shrinkAt × limitMs} halves
- * the limit, and {@code limit} downtimes in a row below {@code growBelow × limitMs} add one. After a
- * decrease, the releases of permits granted under the old limit are not counted (they describe the
- * crowd that caused the decrease, not the new limit).
+ * served first come, first served. Fixed, or adaptive: a released permit reports the downtime it
+ * saw and a {@link DowntimeController} (additive increase, multiplicative decrease on the p99 of a
+ * sliding window of downtimes against the per-VM limit) sets the limit. After every change, the
+ * releases of permits granted under the old limit are not counted (they describe the crowd of the
+ * old limit, not the new one).
  */
 public final class FreezeBudget {
+    /** Downtimes the adaptive budget's p99 is taken over by default (fewer than 100 would make it the largest). */
+    public static final int DEFAULT_WINDOW = 100;
+    /** Changes of the limit kept for {@link #adjustments()}. */
+    public static final int ADJUSTMENTS_KEPT = 1_000;
+
     /**
-     * @param initial     the limit at the start
-     * @param min         the limit never goes below (at least 1)
-     * @param max         nor above
-     * @param limitMs     the per-VM downtime limit the adaptation steers by
-     * @param shrinkAt    a downtime above {@code shrinkAt × limitMs} halves the limit
-     * @param growBelow   {@code limit} downtimes in a row below {@code growBelow × limitMs} add one
+     * @param initial   the limit at the start
+     * @param min       the limit never goes below (at least 1)
+     * @param max       nor above
+     * @param limitMs   the per-VM downtime limit the adaptation steers by
+     * @param window    downtimes the adaptation's p99 is taken over
+     * @param shrinkAt  a window p99 above {@code shrinkAt × limitMs} (or one downtime above {@code limitMs}) halves the limit
+     * @param growBelow a window p99 below {@code growBelow × limitMs} adds one
      */
-    public record Settings(int initial, int min, int max, double limitMs, double shrinkAt, double growBelow) {
+    public record Settings(int initial, int min, int max, double limitMs, int window, double shrinkAt, double growBelow) {
         public Settings {
-            if (min < 1 || max < min || initial < min || initial > max) {
-                throw new IllegalArgumentException("1 <= min <= initial <= max is required: " + min + ", " + initial + ", " + max);
-            }
-            if (!(limitMs > 0) || !(growBelow > 0) || !(shrinkAt > growBelow)) {
-                throw new IllegalArgumentException("limitMs > 0 and 0 < growBelow < shrinkAt are required: " + limitMs + ", "
-                        + growBelow + ", " + shrinkAt);
-            }
+            controllerSettings(initial, min, max, limitMs, window, shrinkAt, growBelow); // validates
         }
 
         /** Exactly {@code k} at once, never adapted. */
         public static Settings fixed(int k) {
-            return new Settings(k, k, k, Double.MAX_VALUE / 4, 1.0, 0.5);
+            return new Settings(k, k, k, Double.MAX_VALUE / 4, 1, 0.8, 0.5);
         }
 
         /** Adaptive between 1 and {@code max}, starting at {@code initial}, steering to {@code limitMs}. */
         public static Settings adaptive(int initial, int max, double limitMs) {
-            return new Settings(initial, 1, max, limitMs, 0.8, 0.4);
+            return adaptive(initial, max, limitMs, DEFAULT_WINDOW);
+        }
+
+        /** Adaptive, with the p99 over the last {@code window} downtimes. */
+        public static Settings adaptive(int initial, int max, double limitMs, int window) {
+            return new Settings(initial, 1, max, limitMs, window, 0.8, 0.5);
         }
 
         public boolean adaptive() {
             return min != max;
         }
+
+        DowntimeController.Settings controller() {
+            return controllerSettings(initial, min, max, limitMs, window, shrinkAt, growBelow);
+        }
+
+        private static DowntimeController.Settings controllerSettings(int initial, int min, int max, double limitMs, int window,
+                double shrinkAt, double growBelow) {
+            return new DowntimeController.Settings(initial, min, max, limitMs, window, shrinkAt, growBelow);
+        }
     }
 
-    /** One change of the limit: after {@code released} releases, from → to, because of {@code downtimeMs}. */
+    /**
+     * One change of the limit: after {@code released} releases, from → to, because of {@code downtimeMs}
+     * (one downtime above the limit, or the window's p99).
+     */
     public record Adjustment(long released, int from, int to, double downtimeMs) {
     }
 
@@ -69,17 +85,20 @@ public final class FreezeBudget {
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition changed = lock.newCondition();
     private final ArrayDeque<Object> queue = new ArrayDeque<>();
-    private final List<Adjustment> adjustments = new ArrayList<>();
+    /** The latest {@link #ADJUSTMENTS_KEPT} changes (an agent lives for months: the list must not grow for ever). */
+    private final ArrayDeque<Adjustment> adjustments = new ArrayDeque<>();
+    private long adjustmentCount;
+    private final DowntimeController controller;
     private int limit;
     private int inUse;
     private int maxInUse;
-    private int calmInARow;
     private long released;
-    /** Bumped by each decrease: permits of an older generation do not steer. */
+    /** Bumped by each change of the limit: permits of an older generation do not steer. */
     private long generation;
 
     public FreezeBudget(Settings settings) {
         this.settings = settings;
+        this.controller = new DowntimeController(settings.controller());
         this.limit = settings.initial();
     }
 
@@ -137,23 +156,15 @@ public final class FreezeBudget {
     }
 
     private void steer(double downtimeMs) {
-        if (downtimeMs > settings.shrinkAt() * settings.limitMs()) {
-            calmInARow = 0;
-            int to = Math.max(settings.min(), limit / 2);
-            if (to != limit) {
-                adjustments.add(new Adjustment(released, limit, to, downtimeMs));
-                limit = to;
+        controller.observe(downtimeMs).ifPresent(c -> {
+            adjustments.addLast(new Adjustment(released, c.from(), c.to(), c.downtimeMs()));
+            if (adjustments.size() > ADJUSTMENTS_KEPT) {
+                adjustments.removeFirst();
             }
+            adjustmentCount++;
+            limit = c.to();
             generation++;
-        } else if (downtimeMs < settings.growBelow() * settings.limitMs()) {
-            if (++calmInARow >= limit && limit < settings.max()) {
-                adjustments.add(new Adjustment(released, limit, limit + 1, downtimeMs));
-                limit++;
-                calmInARow = 0;
-            }
-        } else {
-            calmInARow = 0;
-        }
+        });
     }
 
     public Settings settings() {
@@ -188,6 +199,17 @@ public final class FreezeBudget {
         }
     }
 
+    /** Every change of the limit so far. */
+    public long adjustmentCount() {
+        lock.lock();
+        try {
+            return adjustmentCount;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** The latest changes of the limit (at most {@link #ADJUSTMENTS_KEPT}), oldest first. */
     public List<Adjustment> adjustments() {
         lock.lock();
         try {

@@ -154,6 +154,37 @@ class HostAgentTest {
     }
 
     @Test
+    void aStepRepeatedAfterACoordinatorFailOverIsRecognisedAfterManyStepsOfOtherVmsAndAnAgentRestart() throws Exception {
+        ActorRef<HostAgent.Command> a = agent("retention-1", 2);
+        TestProbe<StepReply> probe = KIT.createTestProbe();
+        a.tell(new PerformStep("host-a", "vm-1", "m-1-1", 1, probe.getRef()));
+        assertEquals(new StepDone("vm-1", "m-1-1", "completed", 1.5), probe.receiveMessage(WAIT)); // this answer is "lost"
+        for (int n = 2; n < 152; n++) { // the coordinator of epoch 1 goes on with the other VMs: the ledger forgets their old steps
+            a.tell(new PerformStep("host-a", "vm-" + (2 + n % 3), "m-1-" + n, 1, probe.getRef()));
+            assertInstanceOf(StepDone.class, probe.receiveMessage(WAIT));
+        }
+        KIT.stop(a, WAIT);
+        ActorRef<HostAgent.Command> again = agent("retention-2", 2);
+        // the coordinator fails over: epoch 2 sends vm-1's open step again, under its id
+        again.tell(new PerformStep("host-a", "vm-1", "m-1-1", 2, probe.getRef()));
+        assertEquals(new StepDone("vm-1", "m-1-1", "completed", -1), probe.receiveMessage(WAIT),
+                "the VM's latest step is kept however many steps of other VMs followed");
+        assertEquals(1, calls.get("m-1-1").get(), "and it is not migrated again");
+        again.tell(new PerformStep("host-a", "vm-1", "m-2-1", 2, probe.getRef()));
+        assertEquals(new StepDone("vm-1", "m-2-1", "completed", 1.5), probe.receiveMessage(WAIT), "the VM's next step runs");
+        again.tell(new PerformStep("host-a", "vm-1", "m-1-1", 2, probe.getRef()));
+        assertEquals(new StepDone("vm-1", "m-1-1", "completed", -1), probe.receiveMessage(WAIT),
+                "the step before the latest is still known (the margin)");
+        assertEquals(1, calls.get("m-1-1").get());
+        KIT.stop(again, WAIT);
+        try (StepLedger ledger = StepLedger.open(dir.resolve("agent/steps.log"))) {
+            assertEquals(4 * StepLedger.KEEP_PER_VM, ledger.size(), "152 steps of 4 VMs: two kept per VM");
+            assertTrue(ledger.linesInFile() <= 2 * ledger.size() + 1, "compacted at open: " + ledger.linesInFile());
+            assertEquals(2, ledger.highestEpoch());
+        }
+    }
+
+    @Test
     void aStepForAnotherHostIsRefused() throws Exception {
         ActorRef<HostAgent.Command> a = agent("host", 1);
         TestProbe<StepReply> probe = KIT.createTestProbe();

@@ -36,6 +36,8 @@ class AgentFleetBenchTest {
                 && d.path("p99").asDouble() <= d.path("max").asDouble(), r.toString());
         assertTrue(r.path("migrations_per_s").asDouble() > 0, r.toString());
         assertEquals(2, r.path("budget").path("k").asInt(), r.toString());
+        assertEquals("[2,2,2]", r.path("budget").path("k_per_round_per_host").path("h1").toString(),
+                "a fixed K after each of the 3 rounds: " + r.path("budget"));
         assertEquals(2, r.path("per_host").size(), r.toString());
         // a sample at set-up and one after each of the 3 rounds, per host
         assertEquals(8, r.path("agent_samples").size(), r.toString());

@@ -101,14 +101,14 @@ class FreezeBudgetTest {
     }
 
     @Test
-    void anAdaptiveBudgetHalvesOnADowntimeNearTheLimitAndGrowsBackOneAtATime() throws Exception {
-        FreezeBudget b = new FreezeBudget(FreezeBudget.Settings.adaptive(8, 8, 10.0));
+    void anAdaptiveBudgetHalvesOnADowntimeAboveTheLimitOrAWindowNearItAndGrowsBackOneAtATime() throws Exception {
+        FreezeBudget b = new FreezeBudget(FreezeBudget.Settings.adaptive(8, 8, 10.0, 4));
         List<FreezeBudget.Permit> crowd = new ArrayList<>();
         for (int i = 0; i < 8; i++) {
             crowd.add(b.acquire(SHORT));
         }
-        b.release(crowd.remove(0), 9.0); // above 0.8 x 10 ms
-        assertEquals(4, b.limit(), "a downtime near the limit halves K");
+        b.release(crowd.remove(0), 11.0); // above the 10 ms limit
+        assertEquals(4, b.limit(), "a downtime above the limit halves K at once");
         for (FreezeBudget.Permit p : crowd) {
             b.release(p, 50.0); // granted under the old K: they describe the old crowd
         }
@@ -116,15 +116,19 @@ class FreezeBudgetTest {
         for (int i = 0; i < 3; i++) {
             b.release(b.acquire(SHORT), 1.0);
         }
-        assertEquals(4, b.limit(), "K grows only after K calm downtimes in a row");
+        assertEquals(4, b.limit(), "K grows only on a full window of calm downtimes");
         b.release(b.acquire(SHORT), 1.0);
         assertEquals(5, b.limit());
-        b.release(b.acquire(SHORT), 6.0); // between 0.4 and 0.8 of the limit: neither
-        assertEquals(5, b.limit());
         b.release(b.acquire(SHORT), -1); // unknown (failed): does not steer
-        assertEquals(5, b.limit());
-        assertEquals(2, b.adjustments().size());
-        assertEquals(new FreezeBudget.Adjustment(1, 8, 4, 9.0), b.adjustments().get(0));
+        for (int i = 0; i < 3; i++) {
+            b.release(b.acquire(SHORT), 9.0); // above 0.8 x the limit, not above it
+        }
+        assertEquals(5, b.limit(), "the window is not full yet");
+        b.release(b.acquire(SHORT), 6.0);
+        assertEquals(2, b.limit(), "a window p99 near the limit halves K");
+        assertEquals(List.of(new FreezeBudget.Adjustment(1, 8, 4, 11.0), new FreezeBudget.Adjustment(12, 4, 5, 1.0),
+                new FreezeBudget.Adjustment(17, 5, 2, 9.0)), b.adjustments());
+        assertEquals(3, b.adjustmentCount());
     }
 
     @Test
@@ -136,6 +140,16 @@ class FreezeBudgetTest {
         assertEquals(1, b.limit());
         b.release(b.acquire(SHORT), 100.0);
         assertEquals(1, b.limit());
+    }
+
+    @Test
+    void theListOfChangesIsBoundedAndTheirCountIsNot() throws Exception {
+        FreezeBudget b = new FreezeBudget(FreezeBudget.Settings.adaptive(1, 8, 10.0, 4));
+        for (int i = 0; i < 3 * FreezeBudget.ADJUSTMENTS_KEPT; i++) { // 4 calm ones grow K, one above the limit halves it
+            b.release(b.acquire(SHORT), i % 5 == 4 ? 100.0 : 1.0);
+        }
+        assertEquals(FreezeBudget.ADJUSTMENTS_KEPT, b.adjustments().size(), "the list of changes is bounded");
+        assertTrue(b.adjustmentCount() > FreezeBudget.ADJUSTMENTS_KEPT, "the count is not: " + b.adjustmentCount());
     }
 
     @Test
