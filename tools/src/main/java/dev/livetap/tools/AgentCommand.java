@@ -34,8 +34,18 @@ final class AgentCommand implements Callable<Integer> {
     @Option(names = "--netns", paramLabel = "NS", description = "Start new VMM processes inside this named network namespace (ip netns exec).")
     String netns;
 
-    @Option(names = "--budget", paramLabel = "K", defaultValue = "2", description = "Switch-overs in their freeze window at once: 1-1000, default ${DEFAULT-VALUE}.")
-    int budget;
+    @Option(names = "--budget", paramLabel = "K|auto", defaultValue = "2",
+            description = "Switch-overs in their freeze window at once: a number 1-1000 (fixed), or auto (adaptive: starts at 2,"
+                    + " halves when a downtime passes --downtime-limit-ms or the p99 of the last 100 nears it, grows by one"
+                    + " while the p99 stays below half of it; 1 to --budget-max); default ${DEFAULT-VALUE}.")
+    String budget;
+
+    @Option(names = "--budget-max", paramLabel = "K", defaultValue = "8", description = "The largest K of --budget auto: 1-1000, default ${DEFAULT-VALUE}.")
+    int budgetMax;
+
+    @Option(names = "--downtime-limit-ms", paramLabel = "MS", defaultValue = "300",
+            description = "Per-VM downtime limit --budget auto steers by (QEMU's default downtime-limit): default ${DEFAULT-VALUE}.")
+    double limitMs;
 
     @Option(names = "--step-timeout", paramLabel = "SECONDS", defaultValue = "60", description = "Bound of one VM step: 1-3600, default ${DEFAULT-VALUE}.")
     int stepTimeout;
@@ -43,7 +53,7 @@ final class AgentCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         BadOptionValue.range("--port", port, 0, 65535);
-        BadOptionValue.range("--budget", budget, 1, 1000);
+        FreezeBudget.Settings budgetSettings = budgetSettings();
         BadOptionValue.range("--step-timeout", stepTimeout, 1, 3600);
         if (host.isBlank() || !host.matches("[A-Za-z0-9._-]+")) {
             throw new BadOptionValue("--host must be letters, digits, '.', '_' or '-': " + host);
@@ -54,7 +64,7 @@ final class AgentCommand implements Callable<Integer> {
         }
         CountDownLatch stop = new CountDownLatch(1);
         try (AgentNode agent = AgentNode.start(host, "127.0.0.1", port, seedNodes, vmmDir, prefix,
-                FreezeBudget.Settings.fixed(budget), Duration.ofSeconds(stepTimeout), Duration.ofSeconds(60))) {
+                budgetSettings, Duration.ofSeconds(stepTimeout), Duration.ofSeconds(60))) {
             Signals.onTermination(s -> stop.countDown());
             agent.port().unadopted().forEach((vm, why) -> System.err.println("livetap agent: VM " + vm + " not adopted: " + why));
             System.out.println("READY " + host + " " + agent.port().vms().size() + " VM(s) adopted");
@@ -62,5 +72,23 @@ final class AgentCommand implements Callable<Integer> {
             stop.await();
         }
         return ExitCodes.OK;
+    }
+
+    private FreezeBudget.Settings budgetSettings() {
+        BadOptionValue.range("--budget-max", budgetMax, 1, 1000);
+        if (!(limitMs > 0 && limitMs <= 60_000)) {
+            throw new BadOptionValue("--downtime-limit-ms must be above 0 and at most 60000: " + limitMs);
+        }
+        if (budget.equals("auto")) {
+            return FreezeBudget.Settings.adaptive(Math.min(2, budgetMax), budgetMax, limitMs);
+        }
+        int k;
+        try {
+            k = Integer.parseInt(budget);
+        } catch (NumberFormatException e) {
+            throw new BadOptionValue("--budget must be a number 1-1000 or auto: " + budget);
+        }
+        BadOptionValue.range("--budget", k, 1, 1000);
+        return FreezeBudget.Settings.fixed(k);
     }
 }

@@ -78,6 +78,12 @@ class BadCommandLineTest {
                 bad("--step-timeout-s", "0", "fleet", "start", "--seed-nodes", "x", "--hosts", "h", "--step-timeout-s", "0"),
                 bad("--host-down-limit-s", "0", "fleet", "start", "--seed-nodes", "x", "--hosts", "h", "--host-down-limit-s", "0"),
                 bad("--seed-nodes", "fleet", "pause"),
+                bad("--budget", "fast", "agent", "--host", "h", "--seed-nodes", "x", "--vmm-dir", MISSING, "--budget", "fast"),
+                bad("--budget", "0", "agent", "--host", "h", "--seed-nodes", "x", "--vmm-dir", MISSING, "--budget", "0"),
+                bad("--budget-max", "0", "agent", "--host", "h", "--seed-nodes", "x", "--vmm-dir", MISSING, "--budget", "auto",
+                        "--budget-max", "0"),
+                bad("--downtime-limit-ms", "0", "agent", "--host", "h", "--seed-nodes", "x", "--vmm-dir", MISSING,
+                        "--downtime-limit-ms", "0"),
                 bad("--seed-nodes", "fleet", "abort"));
     }
 
@@ -92,7 +98,7 @@ class BadCommandLineTest {
     }
 
     private static boolean isCommand(String s) {
-        return List.of("bench", "chaos", "simulate", "vmm", "migrate", "qmp", "stream", "selftest", "demo", "fleet").contains(s);
+        return List.of("bench", "chaos", "simulate", "vmm", "migrate", "qmp", "stream", "selftest", "demo", "fleet", "agent").contains(s);
     }
 
     @ParameterizedTest(name = "livetap {1}")
