@@ -50,7 +50,7 @@ public interface UnixSockets {
      * for {@code maxFds} fds. Received fds are appended to {@code fdsOut} as owned fds.
      *
      * @return bytes read; 0 if it would block; -1 at end of stream
-     * @throws FramingException on MSG_CTRUNC (fds dropped by the kernel); the fds that did arrive
+     * @throws FdsTruncatedException on MSG_CTRUNC (fds dropped by the kernel; the bytes read are in {@code into}); the fds that did arrive
      *     are closed first
      */
     int recvmsg(OwnedFd socket, ByteBuffer into, List<OwnedFd> fdsOut, int maxFds);

@@ -323,7 +323,7 @@ class UnixFrameChannelTest {
         assertEquals(1, e.rb.closes.get(), "the receiver closes on the truncated frame");
         assertInstanceOf(FramingException.class, e.rb.cause);
         assertEquals(1, e.ra.frames.size(), "the peer hears why before the close");
-        assertEquals("cannot take it: FramingException", new String(e.ra.frames.peek().payload(),
+        assertEquals("cannot take it: FdsTruncatedException", new String(e.ra.frames.peek().payload(),
                 java.nio.charset.StandardCharsets.UTF_8));
         assertEquals(1, e.ra.closes.get(), "then the close");
     }

@@ -340,6 +340,9 @@ public final class SimRun {
 
     private void migrate(Vm from, Vm to, String path) {
         String uri = "unix:" + path;
+        Map<String, Object> local = Map.of("local", true); // semantic 1: the target's switch too, before migrate-incoming
+        expectOk(call(to, rt -> new VmActor.MigrateSetParameters(MigrationParameters.Update.fromQmp(local), rt)),
+                to.name + " migrate-set-parameters");
         expectOk(call(to, rt -> new VmActor.MigrateIncoming(uri, rt)), to.name + " migrate-incoming");
         drive(() -> to.transport.listening() || to.lastStatus().isFinal(), "the target listens");
         Map<String, Object> params = new LinkedHashMap<>();

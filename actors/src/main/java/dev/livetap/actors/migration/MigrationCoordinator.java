@@ -98,8 +98,16 @@ public final class MigrationCoordinator {
         }
     }
 
-    /** A NIC of the VM and whether its backend travels (semantic 1: {@code local} and {@code backend-transfer}). */
-    public record Nic(String deviceId, ActorRef<VirtioNetActor.Command> ref, boolean backendTravels) {
+    /**
+     * A NIC of the VM and whether its backend travels (semantic 1: {@code local} and {@code backend-transfer}).
+     * {@code refusesBackend}, on a target: why this NIC refuses backend state the stream brings (its
+     * own switches are off), empty when it takes it.
+     */
+    public record Nic(String deviceId, ActorRef<VirtioNetActor.Command> ref, boolean backendTravels,
+            Optional<String> refusesBackend) {
+        public Nic(String deviceId, ActorRef<VirtioNetActor.Command> ref, boolean backendTravels) {
+            this(deviceId, ref, backendTravels, Optional.empty());
+        }
     }
 
     /**

@@ -26,6 +26,7 @@ import dev.livetap.actors.migration.MigrationEvents.StreamDone;
 import dev.livetap.actors.migration.MigrationEvents.StreamFailed;
 import dev.livetap.actors.migration.RoleContext.Figures;
 import dev.livetap.actors.nic.VirtioNetActor;
+import dev.livetap.actors.nic.VirtioNetSchema;
 import dev.livetap.actors.options.MigrationStatus;
 import dev.livetap.codec.Schema;
 import dev.livetap.codec.Section;
@@ -262,10 +263,26 @@ final class TargetMigration {
             rc.ctx().getSelf().tell(new StepFailed("loading", "unknown section " + section.name()));
             return r;
         }
+        Optional<String> refusal = rc.nics().get(index).refusesBackend();
+        if (refusal.isPresent() && carriesBackend(section)) {
+            section.close(); // the TAP queue fds that arrived: never adopted
+            String failure = "loading " + rc.nics().get(index).deviceId() + " failed: " + refusal.get();
+            rc.ctx().getSelf().tell(new StepFailed("loading", failure));
+            return r.withLoadFailure(failure);
+        }
         FanOut<VirtioNetActor.LoadResult> load = rc.askNic(r.nextRequestId(), index, "loading " + section.name(),
                 VirtioNetActor.LoadResult.class, (nic, id) -> new VirtioNetActor.LoadSection(id, section,
                         rc.nicReplies().narrow(), rc.id()));
         return r.withLoad(Optional.of(load), index, load.nextRequestId());
+    }
+
+    /** Whether a NIC section brings backend state (the {@code virtio-net-nic} subsection with the queue fds). */
+    private static boolean carriesBackend(Section section) {
+        try {
+            return section.struct().subsection(VirtioNetSchema.NIC_SUBSECTION) != null;
+        } catch (RuntimeException e) {
+            return false; // a malformed section is the NIC's to refuse
+        }
     }
 
     private static Behavior<Command> onLoadReply(Role role, Receiving r, NicReply m) {

@@ -1,6 +1,8 @@
 package dev.livetap.actors.options;
 
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * The checks virtio-net makes at realize time about its peers, and the rule that decides
@@ -49,6 +51,42 @@ public final class VirtioNetRealizeCheck {
             MachineType machine) {
         return backendTravels(parameters, device.backendTransfer(machine));
     }
+
+    /**
+     * Why a migration target's NIC refuses the backend state (the TAP queue fds) a stream brings,
+     * or empty when it takes it: semantic 1 holds on the target too, so the target's own switches
+     * (migration parameter {@code local}, and the device's {@code backend-transfer} in the v10 form
+     * or the netdev's {@code local-migration-supported} in the v17 form), read when the incoming
+     * migration starts, must be on. The text names each switch that is off.
+     */
+    public static Optional<String> incomingBackendRefusal(String deviceId, MigrationParameters parameters,
+            VirtioNetDeviceOptions device, TapNetdevOptions netdev, MachineType machine) {
+        if (backendTravels(parameters, device, netdev, machine)) {
+            return Optional.empty();
+        }
+        List<String> off = new ArrayList<>();
+        if (!parameters.local()) {
+            off.add("migration parameter 'local' is off");
+        }
+        if (netdev.v17Form(machine)) {
+            if (!netdev.localMigrationSupported(machine)) {
+                off.add("netdev '" + netdev.id() + "' has local-migration-supported=off");
+            }
+            if (!device.backendTransferOption().orElse(true)) {
+                off.add("device '" + deviceId + "' has backend-transfer=off");
+            }
+        } else if (!device.backendTransfer(machine)) {
+            off.add("device '" + deviceId + "' has backend-transfer=off" + (device.backendTransferOption().isPresent() ? ""
+                    : " (the default of machine type " + machine.name() + ")"));
+        }
+        return Optional.of("the stream carries the TAP backend of '" + deviceId + "' (" + INCOMING_BACKEND_WHAT
+                + ") but this target's switches refuse it: " + String.join(", ", off) + "; the backend travels only when"
+                + " the switches are on on both sides (set them on the target before migrate-incoming); the fds that"
+                + " arrived were closed");
+    }
+
+    /** What the refused state is, in {@link #incomingBackendRefusal}'s text. */
+    static final String INCOMING_BACKEND_WHAT = "virtio-net-nic: its queue fds";
 
     /**
      * The rule of the NIC's form. v10 (the netdev has no {@code local-migration-supported}): {@code local}

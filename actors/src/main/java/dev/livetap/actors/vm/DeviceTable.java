@@ -34,19 +34,36 @@ public record DeviceTable(SortedMap<String, Netdev> netdevs, SortedMap<String, N
     /**
      * @param passed the fds of {@code fd=}/{@code fds=} while this netdev holds them (until a device
      *     takes them), else null; {@code passedTaken} once a device took them
+     * @param heldNic a NIC unplugged by device_del whose TAP queues stay open (stopped) until
+     *     netdev_del has run this netdev's downscript: QEMU closes the TAP only in tap_cleanup, after
+     *     the down script, so the script still sees the interface
      */
     public record Netdev(TapNetdevOptions options, List<VhostBackend.VhostQueue> vhostQueues, boolean downscriptDuty,
-            PassedTapFds passed, boolean passedTaken) {
+            PassedTapFds passed, boolean passedTaken, Optional<ActorRef<VirtioNetActor.Command>> heldNic) {
         public Netdev {
             vhostQueues = List.copyOf(vhostQueues);
         }
 
+        public Netdev(TapNetdevOptions options, List<VhostBackend.VhostQueue> vhostQueues, boolean downscriptDuty,
+                PassedTapFds passed, boolean passedTaken) {
+            this(options, vhostQueues, downscriptDuty, passed, passedTaken, Optional.empty());
+        }
+
         Netdev withDuty(boolean duty) {
-            return new Netdev(options, vhostQueues, duty, passed, passedTaken);
+            return new Netdev(options, vhostQueues, duty, passed, passedTaken, heldNic);
         }
 
         Netdev passedTakenByDevice() {
-            return new Netdev(options, vhostQueues, downscriptDuty, null, true);
+            return new Netdev(options, vhostQueues, downscriptDuty, null, true, heldNic);
+        }
+
+        Netdev holding(Optional<ActorRef<VirtioNetActor.Command>> nic) {
+            return new Netdev(options, vhostQueues, downscriptDuty, passed, passedTaken, nic);
+        }
+
+        /** Whether netdev_del will run a downscript here (semantic 8: a path, and the duty is this side's). */
+        boolean downscriptDue() {
+            return downscriptDuty && options.downscriptPath().isPresent();
         }
 
         /** Closes the passed fds no device took (netdev_del, VM stop). */

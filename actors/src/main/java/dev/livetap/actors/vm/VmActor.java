@@ -77,7 +77,7 @@ public final class VmActor {
     public sealed interface Command permits NetdevAdd, NetdevDel, DeviceAdd, DeviceDel, MigrateSetParameters,
             QueryMigrateParameters, MigrateSetCapabilities, QueryMigrateCapabilities, MigrateIncoming, Migrate,
             MigrateCancel, MigrateContinue, QueryMigrate, QueryStatus, Stop, Cont, Subscribe, QueryNics, Realize, FromCoordinator,
-            NicAnswer, NicsTimedOut, Shutdown, DownscriptsDone, CancelHandled {
+            NicAnswer, NicsTimedOut, Shutdown, DownscriptsDone, CancelHandled, NetdevDownscriptRan {
     }
 
     /**
@@ -201,6 +201,10 @@ public final class VmActor {
     /** Private: the coordinator handled a {@code migrate_cancel}: the oldest waiting one is answered. */
     private enum CancelHandled implements Command {
         INSTANCE
+    }
+
+    /** Private: netdev_del's downscript ended: the held NIC's queues close now, then netdev_del replies. */
+    private record NetdevDownscriptRan(ActorRef<VirtioNetActor.Command> heldNic, ActorRef<VmReply> replyTo) implements Command {
     }
 
     /** Private: every downscript of the shutdown ended (or their time ran out). */
@@ -329,6 +333,10 @@ public final class VmActor {
                     return s.withDevices(devices);
                 }))
                 .onMessage(NetdevDel.class, m -> onNetdevDel(e, s, m))
+                .onMessage(NetdevDownscriptRan.class, m -> {
+                    m.heldNic().tell(new VirtioNetActor.Unplug()); // QEMU's tap_cleanup: the down script, then close
+                    return reply(e, s, m.replyTo(), DONE);
+                })
                 .onMessage(DeviceAdd.class, m -> attempt(e, s, m.replyTo(), () -> s.withDevices(
                         VmDevices.deviceAdd(e.ctx(), e.config(), e.realizeAdapter(), s.devices(), s.runState(), m))))
                 .onMessage(DeviceDel.class, m -> onDeviceDel(e, s, m))
@@ -408,8 +416,16 @@ public final class VmActor {
         DeviceTable.Netdev n = found.get();
         n.closePassed();
         n.vhostQueues().forEach(e.config().vhost()::tearDown);
-        VmDevices.runDownscript(e.ctx(), e.config(), n);
-        return reply(e, s.withDevices(s.devices().withoutNetdev(m.id())), m.replyTo(), DONE);
+        Optional<java.util.concurrent.CompletionStage<Integer>> run = VmDevices.runDownscript(e.ctx(), e.config(), n);
+        VmState without = s.withDevices(s.devices().withoutNetdev(m.id()));
+        if (n.heldNic().isPresent() && run.isPresent()) {
+            // as QEMU's netdev_del: the reply once the script ended and the TAP queues are closing
+            ActorRef<VirtioNetActor.Command> held = n.heldNic().get();
+            e.ctx().pipeToSelf(run.get(), (code, ex) -> new NetdevDownscriptRan(held, m.replyTo()));
+            return next(e, without);
+        }
+        n.heldNic().ifPresent(nic -> nic.tell(new VirtioNetActor.Unplug()));
+        return reply(e, without, m.replyTo(), DONE);
     }
 
     private static Behavior<Command> onRealize(Env e, VmState s, VirtioNetActor.RealizeResult result) {
@@ -443,9 +459,19 @@ public final class VmActor {
         if (s.coordinator().isPresent()) {
             return reply(e, s, m.replyTo(), VmReply.Refused.rejected(("device_del is not allowed during a migration")));
         }
-        e.ctx().unwatch(found.get().ref());
-        found.get().ref().tell(new VirtioNetActor.Unplug());
-        return reply(e, s.withDevices(s.devices().withoutNic(m.id())), m.replyTo(), DONE);
+        DeviceTable.Nic nic = found.get();
+        e.ctx().unwatch(nic.ref());
+        DeviceTable devices = s.devices().withoutNic(m.id());
+        Optional<DeviceTable.Netdev> netdev = devices.netdev(nic.options().netdev());
+        if (netdev.isPresent() && netdev.get().downscriptDue() && !nic.backendGone()) {
+            // QEMU keeps the TAP open until netdev_del, whose down script runs before the close: the NIC
+            // stops reading now and its queues keep their fds until then
+            nic.ref().tell(new VirtioNetActor.Stop(0, e.ctx().getSystem().ignoreRef()));
+            devices = devices.updateNetdev(netdev.get().options().id(), d -> d.holding(Optional.of(nic.ref())));
+        } else {
+            nic.ref().tell(new VirtioNetActor.Unplug());
+        }
+        return reply(e, s.withDevices(devices), m.replyTo(), DONE);
     }
 
     private static VmState onTerminated(Env e, VmState s, Terminated t) {

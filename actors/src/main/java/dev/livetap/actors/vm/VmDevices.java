@@ -101,9 +101,19 @@ final class VmDevices {
         Ipv4Address guestIp = m.guestIp().orElse(config.defaultGuestIp());
         VirtioNetActor.NicConfig nc = new VirtioNetActor.NicConfig(deviceId, o.macAddress(), guestIp, runState,
                 config.queueTimeout(), VmActor.DISPATCHER, config.tracer());
+        // a NIC unplugged by device_del may still live under that name (held until netdev_del, or stopping)
+        String actorName = "nic-" + deviceId;
+        for (int k = 2; ctx.getChild(actorName).isPresent(); k++) {
+            actorName = "nic-" + deviceId + "-" + k;
+        }
         ctx.spawn(config.tracer().trace("nic-" + deviceId, VirtioNetActor.create(nc, factory, config.os().fds(),
-                realizeAdapter)), "nic-" + deviceId, VmActor.DISPATCHER);
+                realizeAdapter)), actorName, VmActor.DISPATCHER);
         DeviceTable next = devices;
+        if (netdev.heldNic().isPresent()) {
+            // a NIC device_del unplugged still holds this netdev's TAP queues: they close now
+            netdev.heldNic().get().tell(new VirtioNetActor.Unplug());
+            next = next.updateNetdev(netdev.options().id(), d -> d.holding(Optional.empty()));
+        }
         if (netdev.passed() != null) {
             next = next.withNetdev(netdev.passedTakenByDevice()); // the NIC's queues own the fds now
         }

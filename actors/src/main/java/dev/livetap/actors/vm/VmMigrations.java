@@ -47,7 +47,11 @@ final class VmMigrations {
             throw new OptionException(listenFailure(uri, accepting));
         }
         List<MigrationCoordinator.Nic> list = new ArrayList<>();
-        s.devices().nicList().forEach(n -> list.add(new MigrationCoordinator.Nic(n.deviceId(), n.ref(), n.peersWaitIncoming())));
+        // the target's own switches, read as QEMU's pre-incoming point reads them (semantic 1)
+        s.devices().nicList().forEach(n -> list.add(new MigrationCoordinator.Nic(n.deviceId(), n.ref(), n.peersWaitIncoming(),
+                n.peersWaitIncoming() ? VirtioNetRealizeCheck.incomingBackendRefusal(n.deviceId(), s.parameters(), n.options(),
+                        s.devices().netdev(n.options().netdev()).orElseThrow().options(), e.config().machine())
+                        : Optional.empty())));
         ActorRef<MigrationCoordinator.Command> c = e.ctx().spawn(e.config().tracer().trace(id, MigrationCoordinator.target(
                 new MigrationCoordinator.TargetSetup(id, uri, list, accepting, e.config().os().clock(),
                         e.config().timeouts()), e.reportAdapter())), id, VmActor.DISPATCHER);

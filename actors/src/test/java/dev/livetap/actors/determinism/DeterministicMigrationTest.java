@@ -225,6 +225,7 @@ class DeterministicMigrationTest {
                         "incoming-fds", true, "script", "no", "downscript", "no")), r));
                 d.call(tgt, r -> new VmActor.DeviceAdd(VirtioNetDeviceOptions.fromQmp(nic), r));
                 d.ping(1, 4);
+                d.call(tgt, r -> new VmActor.MigrateSetParameters(MigrationParameters.Update.fromQmp(Map.of("local", true)), r)); // semantic 1: the target's switch too
                 d.call(tgt, r -> new VmActor.MigrateIncoming(uri, r));
                 d.await(() -> tgtTransport.listening().isDone());
                 d.call(src, r -> new VmActor.MigrateSetParameters(MigrationParameters.Update.fromQmp(Map.of("local", true)), r));

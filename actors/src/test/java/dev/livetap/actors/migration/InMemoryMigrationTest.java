@@ -367,6 +367,7 @@ class InMemoryMigrationTest {
 
     /** The target listens, then the source migrates with {@code local} on (backend transfer). */
     private void migrateLocally(Endpoint src, Endpoint tgt) throws Exception {
+        tgt.ok(r -> new VmActor.MigrateSetParameters(MigrationParameters.Update.fromQmp(Map.of("local", true)), r)); // semantic 1: the target's switch too
         tgt.ok(r -> new VmActor.MigrateIncoming(URI, r));
         tgtTransport.listening().get(5, TimeUnit.SECONDS);
         src.ok(r -> new VmActor.MigrateSetParameters(MigrationParameters.Update.fromQmp(Map.of("local", true)), r));

@@ -248,6 +248,7 @@ class MigrationRollbackTest {
         tgt.nic("nic0", "net0");
         org.apache.pekko.actor.testkit.typed.javadsl.TestProbe<dev.livetap.actors.vm.VmReply> incoming = kit.createTestProbe();
         org.apache.pekko.actor.testkit.typed.javadsl.TestProbe<dev.livetap.actors.vm.VmReply> asked = kit.createTestProbe();
+        tgt.ok(r -> new VmActor.MigrateSetParameters(MigrationParameters.Update.fromQmp(Map.of("local", true)), r)); // semantic 1: the target's switch too
         tgt.vm.tell(new VmActor.MigrateIncoming(URI, incoming.getRef()));
         tgt.vm.tell(new VmActor.QueryMigrate(asked.getRef()));
         assertTrue(incoming.receiveMessage(Endpoint.WAIT).isOk(), "migrate-incoming starts");
@@ -322,6 +323,7 @@ class MigrationRollbackTest {
         tgt.netdev(Map.of("id", "net0", "ifname", "tap0", "queues", 4, "incoming-fds", true,
                 "script", "no", "downscript", "no"));
         tgt.nic("nic0", "net0");
+        tgt.ok(r -> new VmActor.MigrateSetParameters(MigrationParameters.Update.fromQmp(Map.of("local", true)), r)); // semantic 1: the target's switch too
         tgt.ok(r -> new VmActor.MigrateIncoming(URI, r));
         // a peer that sends a header and goes away: no section, no fd (a rogue peer, or a source that died early)
         FrameChannel ch = new PathTransport(srcOs).connect(new MigrationUri.Unix("/run/livetap/rollback.sock"))
@@ -343,6 +345,7 @@ class MigrationRollbackTest {
         tgt.netdev(Map.of("id", "net0", "ifname", "tap0", "queues", 4, "incoming-fds", true,
                 "script", "no", "downscript", "no"));
         tgt.nic("nic0", "net0");
+        tgt.ok(r -> new VmActor.MigrateSetParameters(MigrationParameters.Update.fromQmp(Map.of("local", true)), r)); // semantic 1: the target's switch too
         tgt.ok(r -> new VmActor.MigrateIncoming(URI, r));
         tgtTransport.listening().get(5, TimeUnit.SECONDS);
         // a stand-in source: header and the NIC's section with 4 real queue fds, then it dies
@@ -429,6 +432,7 @@ class MigrationRollbackTest {
         tgt.netdev(Map.of("id", "net0", "ifname", "tap0", "queues", 4, "incoming-fds", true,
                 "script", "no", "downscript", "no"));
         tgt.nic("nic0", "net0");
+        tgt.ok(r -> new VmActor.MigrateSetParameters(MigrationParameters.Update.fromQmp(Map.of("local", true)), r)); // semantic 1: the target's switch too
         tgt.ok(r -> new VmActor.MigrateIncoming(URI, r));
         transport.asked.get(5, TimeUnit.SECONDS);
         return tgt;

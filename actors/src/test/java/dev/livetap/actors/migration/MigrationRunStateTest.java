@@ -69,6 +69,7 @@ class MigrationRunStateTest {
     }
 
     private void migrate() {
+        tgt.ok(r -> new VmActor.MigrateSetParameters(MigrationParameters.Update.fromQmp(Map.of("local", true)), r)); // semantic 1: the target's switch too
         tgt.ok(r -> new VmActor.MigrateIncoming(URI, r));
         src.ok(r -> new VmActor.MigrateSetParameters(MigrationParameters.Update.fromQmp(Map.of("local", true)), r));
         src.ok(r -> new VmActor.Migrate(URI, r));

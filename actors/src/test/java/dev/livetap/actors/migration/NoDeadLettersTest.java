@@ -83,6 +83,7 @@ class NoDeadLettersTest {
             kernel.hostSend("tap0", Frames.echo(100 + i, 1 + i));
         }
 
+        tgt.ok(r -> new VmActor.MigrateSetParameters(dev.livetap.actors.options.MigrationParameters.Update.fromQmp(Map.of("local", true)), r)); // semantic 1: the target's switch too
         tgt.ok(r -> new VmActor.MigrateIncoming(URI, r));
         tgtTransport.listening().get(5, TimeUnit.SECONDS);
         src.ok(r -> new VmActor.MigrateSetParameters(dev.livetap.actors.options.MigrationParameters.Update.fromQmp(Map.of("local", true)), r));

@@ -70,4 +70,35 @@ class VirtioNetRealizeCheckTest {
                 VirtioNetDeviceOptions.parse("virtio-net-pci,netdev=n,backend-transfer=off"), v17, latest),
                 "an explicit backend-transfer=off is never ignored");
     }
+
+    /** Semantic 1 on the target: its own switches, each named when off. */
+    @Test
+    void aTargetWhoseSwitchesAreOffRefusesTheBackendNamingEachSwitch() {
+        MigrationParameters off = MigrationParameters.defaults();
+        MigrationParameters on = off.apply(Map.of("local", true));
+        MachineType old = MachineType.parse("pc-q35-10.2");
+        MachineType latest = MachineType.parse("q35");
+        VirtioNetDeviceOptions d = VirtioNetDeviceOptions.parse("virtio-net-pci,id=nic0,netdev=n");
+        TapNetdevOptions v10 = TapNetdevOptions.parse("tap,id=n,queues=2,incoming-fds=on,script=no,downscript=no");
+        assertTrue(VirtioNetRealizeCheck.incomingBackendRefusal("nic0", on, d, v10, latest).isEmpty());
+        String prefix = "the stream carries the TAP backend of 'nic0' (virtio-net-nic: its queue fds) but this target's"
+                + " switches refuse it: ";
+        String suffix = "; the backend travels only when the switches are on on both sides (set them on the target"
+                + " before migrate-incoming); the fds that arrived were closed";
+        assertEquals(prefix + "migration parameter 'local' is off" + suffix,
+                VirtioNetRealizeCheck.incomingBackendRefusal("nic0", off, d, v10, latest).orElseThrow());
+        assertEquals(prefix + "migration parameter 'local' is off, device 'nic0' has backend-transfer=off (the default of"
+                + " machine type pc-q35-10.2)" + suffix, VirtioNetRealizeCheck.incomingBackendRefusal("nic0", off, d, v10, old)
+                .orElseThrow());
+        assertEquals(prefix + "device 'nic0' has backend-transfer=off" + suffix, VirtioNetRealizeCheck.incomingBackendRefusal(
+                "nic0", on, VirtioNetDeviceOptions.parse("virtio-net-pci,id=nic0,netdev=n,backend-transfer=off"), v10, latest)
+                .orElseThrow());
+        TapNetdevOptions v17 = TapNetdevOptions.parse(
+                "tap,id=n,queues=2,incoming-fds=on,script=no,downscript=no,local-migration-supported=on");
+        assertTrue(VirtioNetRealizeCheck.incomingBackendRefusal("nic0", on, d, v17, old).isEmpty(),
+                "v17: no device compat default");
+        assertEquals(prefix + "migration parameter 'local' is off" + suffix,
+                VirtioNetRealizeCheck.incomingBackendRefusal("nic0", off, d, v17, latest).orElseThrow(),
+                "v17: 'local' turned off after the netdev was created");
+    }
 }

@@ -242,6 +242,7 @@ class NetdevPassedFdsTest {
         tgt.nic("nic0", "net0");
         assertEquals(range(1, 6), pingAndCollect("tap0", 1, 6));
 
+        tgt.ok(r -> new VmActor.MigrateSetParameters(MigrationParameters.Update.fromQmp(Map.of("local", true)), r)); // semantic 1: the target's switch too
         tgt.ok(r -> new VmActor.MigrateIncoming(URI, r));
         tgtTransport.listening().get(5, TimeUnit.SECONDS);
         src.ok(r -> new VmActor.MigrateSetParameters(MigrationParameters.Update.fromQmp(Map.of("local", true)), r));

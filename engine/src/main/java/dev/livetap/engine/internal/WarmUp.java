@@ -159,6 +159,7 @@ public final class WarmUp {
             await(tgt.deviceAdd(Map.of("driver", "virtio-net-pci", "id", "nic0", "netdev", "net0",
                     "mac", "52:54:00:00:00:01")));
             String uri = "unix:/livetap-warm-up/" + tag + ".sock";
+            await(tgt.setParameters(Map.of("local", true))); // semantic 1: on both sides, the target's before migrate-incoming
             await(tgt.migrateIncoming(uri));
             await(src.setParameters(Map.of("local", true)));
             long deadline = System.nanoTime() + STEP.toNanos();

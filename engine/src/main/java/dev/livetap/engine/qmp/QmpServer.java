@@ -3,12 +3,14 @@ package dev.livetap.engine.qmp;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.livetap.nativeio.Os;
+import dev.livetap.nativeio.FdsTruncatedException;
 import dev.livetap.nativeio.NativeException;
 import dev.livetap.nativeio.OwnedFd;
 import dev.livetap.nativeio.PeerPolicy;
 import dev.livetap.nativeio.Reactor;
 import dev.livetap.nativeio.UnixSockets;
 import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -40,10 +42,18 @@ import org.slf4j.LoggerFactory;
  */
 public final class QmpServer implements AutoCloseable {
     /** errno(3) values, the same on every Linux ABI. */
+    private static final int EMFILE = 24;
+    private static final int ENFILE = 23;
     private static final int EPIPE = 32;
     private static final int ECONNRESET = 104;
     private static final Logger LOG = LoggerFactory.getLogger(QmpServer.class);
     private static final int READ_BUFFER_BYTES = 64 * 1024;
+    /**
+     * How long the listener rests after accept failed for want of a descriptor: the listener stays
+     * readable (level-triggered), so retrying at once would spin the reactor; the client waits in
+     * the backlog and gets its greeting once a descriptor is free.
+     */
+    static final long ACCEPT_RETRY_MILLIS = 100;
 
     /**
      * @param maxClients concurrent clients; one more is closed at once, without a greeting
@@ -130,6 +140,9 @@ public final class QmpServer implements AutoCloseable {
     private Reactor.Registration listenerRegistration;
     private long accepted;
     private boolean closed;
+    /** What a client whose fds the kernel dropped is told. */
+    static final String FDS_LOST = "the kernel dropped them (MSG_CTRUNC): this VMM is at its descriptor limit"
+            + " (EMFILE: RLIMIT_NOFILE)";
 
     private QmpServer(UnixSockets unix, Reactor reactor, QmpCommandRegistry registry, Config config) {
         this.unix = unix;
@@ -151,6 +164,7 @@ public final class QmpServer implements AutoCloseable {
 
     /** Binds the socket path and starts accepting on the reactor. */
     public static QmpServer start(UnixSockets unix, Reactor reactor, QmpCommandRegistry registry, Config config) {
+        loadReplyPath(registry, config.session());
         QmpServer server = new QmpServer(unix, reactor, registry, config);
         synchronized (server.lock) {
             server.bound = dev.livetap.engine.transport.SocketPaths.listenExclusive(unix, config.path(), config.socketMode());
@@ -159,6 +173,23 @@ public final class QmpServer implements AutoCloseable {
         }
         LOG.info("QMP server listening on {}", config.path());
         return server;
+    }
+
+    /**
+     * Runs a throwaway session through a greeting, two error replies and a request whose fds were
+     * dropped, so that every class those paths need is loaded now: at its descriptor limit a process
+     * cannot load a class from a class path directory (each .class file is opened), and a first
+     * error reply there failed with NoClassDefFoundError and left the client without an answer.
+     */
+    private static void loadReplyPath(QmpCommandRegistry registry, QmpSession.Settings settings) {
+        QmpSession session = new QmpSession("qmp-preload", registry, settings, message -> { }, Runnable::run);
+        session.start();
+        // errors only: no command reaches a VM (qmp_capabilities touches this session alone)
+        session.receive(ByteBuffer.wrap(("{\"execute\": \"query-status\"}\n[1]\n{\"execute\": \"qmp_capabilities\"}\n"
+                + "{\"execute\": \"x-livetap-none\"}\n").getBytes(StandardCharsets.US_ASCII)), List.of());
+        session.receiveWithoutItsFds(ByteBuffer.wrap("{\"execute\": \"getfd\", \"arguments\": {\"fdname\": \"f\"}}"
+                .getBytes(StandardCharsets.US_ASCII)), FDS_LOST);
+        session.close();
     }
 
     public Path path() {
@@ -240,7 +271,11 @@ public final class QmpServer implements AutoCloseable {
                 try {
                     client = unix.accept(listener);
                 } catch (RuntimeException e) {
-                    LOG.warn("QMP accept on {} failed: {}", config.path(), e.toString());
+                    if (e instanceof NativeException n && (n.errno() == EMFILE || n.errno() == ENFILE)) {
+                        restListener(e);
+                    } else {
+                        LOG.warn("QMP accept on {} failed: {}", config.path(), e.toString());
+                    }
                     return;
                 }
                 if (client == null) {
@@ -268,6 +303,19 @@ public final class QmpServer implements AutoCloseable {
                 open(client);
             }
         }
+    }
+
+    /** At the descriptor limit: no READ interest on the listener for a while (one WARN per rest). */
+    private void restListener(RuntimeException e) {
+        LOG.warn("QMP accept on {} failed, retrying in {} ms: {}", config.path(), ACCEPT_RETRY_MILLIS, e.getMessage());
+        listenerRegistration.interest(0);
+        Deadlines.TIMER.schedule(() -> reactor.execute(() -> {
+            synchronized (lock) {
+                if (!closed) {
+                    listenerRegistration.interest(Reactor.READ);
+                }
+            }
+        }), ACCEPT_RETRY_MILLIS, TimeUnit.MILLISECONDS);
     }
 
     private void open(OwnedFd fd) {
@@ -323,6 +371,17 @@ public final class QmpServer implements AutoCloseable {
             int n;
             try {
                 n = unix.recvmsg(c.fd, readBuffer, fds, UnixSockets.SCM_MAX_FD);
+            } catch (FdsTruncatedException e) {
+                // the bytes arrived, their fds did not (this process at its descriptor limit, EMFILE):
+                // the command they came with fails with an error, the session stays
+                OwnedFd.closeAll(fds);
+                LOG.warn("{}: fds sent by the client were dropped by the kernel: {}", c.name, e.getMessage());
+                readBuffer.flip();
+                if (!c.session.receiveWithoutItsFds(readBuffer, FDS_LOST) && !c.closed) {
+                    c.readPaused = true;
+                    updateInterest(c);
+                }
+                continue;
             } catch (RuntimeException e) {
                 OwnedFd.closeAll(fds);
                 if (peerWentAway(e)) {

@@ -91,8 +91,11 @@ public final class QmpSession {
         }
     }
 
-    /** A request in arrival order: a parsed JSON value, or the parse error that replaced it. */
-    private record Pending(JsonNode message, String parseError, List<OwnedFd> fds) {
+    /**
+     * A request in arrival order: a parsed JSON value, or the parse error that replaced it.
+     * {@code fdsLost}: why the fds sent with it never arrived (the kernel truncated them), else null.
+     */
+    private record Pending(JsonNode message, String parseError, List<OwnedFd> fds, String fdsLost) {
     }
 
     private final String name;
@@ -105,6 +108,7 @@ public final class QmpSession {
     private final Map<String, OwnedFd> namedFds = new LinkedHashMap<>();
     private final List<Runnable> afterReply = new ArrayList<>();
     private List<OwnedFd> carryFds = new ArrayList<>();
+    private String carryLost;
     private Pending inFlight;
     private boolean pumping;
     private boolean negotiated;
@@ -153,32 +157,58 @@ public final class QmpSession {
      * @return false when the transport should stop reading until {@link Output#resumeInput()}
      */
     public boolean receive(ByteBuffer data, List<OwnedFd> fds) {
+        return receive(data, fds, null);
+    }
+
+    /**
+     * As {@link #receive(ByteBuffer, List)} for bytes whose fds the kernel dropped (recvmsg's
+     * MSG_CTRUNC, e.g. this process at its descriptor limit): the message those fds belonged to
+     * (the same rule) fails with {@code why} if its command takes fds; the session goes on.
+     */
+    public boolean receiveWithoutItsFds(ByteBuffer data, String why) {
+        return receive(data, List.of(), Objects.requireNonNull(why, "why"));
+    }
+
+    private boolean receive(ByteBuffer data, List<OwnedFd> fds, String lost) {
         if (closed) {
             OwnedFd.closeAll(fds);
             return false;
         }
         List<OwnedFd> chunkFds = fds.isEmpty() ? null : new ArrayList<>(fds);
-        if (chunkFds != null && splitter.inMessage()) {
+        String chunkLost = lost;
+        if ((chunkFds != null || chunkLost != null) && splitter.inMessage()) {
             // the chunk's first byte continues a message: the fds were sent with that message
-            carryFds.addAll(chunkFds);
+            if (chunkFds != null) {
+                carryFds.addAll(chunkFds);
+            }
+            carryLost = chunkLost != null ? chunkLost : carryLost;
             chunkFds = null;
+            chunkLost = null;
         }
         List<QmpInputSplitter.Piece> pieces = splitter.feed(data);
         for (QmpInputSplitter.Piece piece : pieces) {
             List<OwnedFd> mine = List.of();
+            String mineLost = null;
             if (!piece.startedInThisChunk()) {
                 mine = carryFds;
+                mineLost = carryLost;
                 carryFds = new ArrayList<>();
-            } else if (chunkFds != null) {
-                mine = chunkFds;
+                carryLost = null;
+            } else if (chunkFds != null || chunkLost != null) {
+                mine = chunkFds == null ? List.of() : chunkFds;
+                mineLost = chunkLost;
                 chunkFds = null;
+                chunkLost = null;
             }
-            queue.add(parse(piece, mine));
+            queue.add(parse(piece, mine, mineLost));
         }
-        if (chunkFds != null) {
+        if (chunkFds != null || chunkLost != null) {
             if (splitter.inMessage()) {
-                carryFds.addAll(chunkFds);
-            } else {
+                if (chunkFds != null) {
+                    carryFds.addAll(chunkFds);
+                }
+                carryLost = chunkLost != null ? chunkLost : carryLost;
+            } else if (chunkFds != null) {
                 LOG.warn("{}: closing {} fd(s) that arrived without a message", name, chunkFds.size());
                 OwnedFd.closeAll(chunkFds);
             }
@@ -190,18 +220,18 @@ public final class QmpSession {
         return !inputPaused;
     }
 
-    private Pending parse(QmpInputSplitter.Piece piece, List<OwnedFd> fds) {
+    private Pending parse(QmpInputSplitter.Piece piece, List<OwnedFd> fds, String fdsLost) {
         if (piece.isError()) {
-            return new Pending(null, piece.parseError(), fds);
+            return new Pending(null, piece.parseError(), fds, fdsLost);
         }
         try {
-            return new Pending(QmpJson.parse(piece.json()), null, fds);
+            return new Pending(QmpJson.parse(piece.json()), null, fds, fdsLost);
         } catch (JsonProcessingException e) {
             String why = e.getOriginalMessage();
             int nl = why.indexOf('\n');
-            return new Pending(null, "JSON parse error, " + (nl < 0 ? why : why.substring(0, nl)), fds);
+            return new Pending(null, "JSON parse error, " + (nl < 0 ? why : why.substring(0, nl)), fds, fdsLost);
         } catch (IOException e) {
-            return new Pending(null, "JSON parse error, " + e.getMessage(), fds);
+            return new Pending(null, "JSON parse error, " + e.getMessage(), fds, fdsLost);
         }
     }
 
@@ -423,6 +453,12 @@ public final class QmpSession {
             }
             if (args == null) {
                 args = QmpJson.object();
+            }
+            if (p.fdsLost() != null && cmd.acceptsFds()) {
+                // QEMU would answer as if none had been sent (getfd: "No file descriptor supplied
+                // via SCM_RIGHTS"); the client is told what happened instead, and may retry
+                throw QmpException.generic("the file descriptors sent with '" + command + "' did not arrive: "
+                        + p.fdsLost() + "; nothing was done");
             }
             if (!cmd.acceptsFds() && !fds.isEmpty()) {
                 LOG.warn("{}: closing {} fd(s) that came with '{}', which takes none", name, fds.size(), command);

@@ -427,6 +427,30 @@ class QmpSessionTest {
     }
 
     @Test
+    void aCommandWhoseFdsTheKernelDroppedFailsAndTheSessionGoesOn() {
+        negotiate();
+        String lost = "the kernel dropped them (MSG_CTRUNC)";
+        session.receiveWithoutItsFds(utf8("{\"execute\": \"getfd\", \"arguments\": {\"fdname\": \"a\"}, \"id\": 1}"), lost);
+        assertError("GenericError", "the file descriptors sent with 'getfd' did not arrive: " + lost + "; nothing was done",
+                last());
+        assertEquals(1, last().path("id").asInt(), "the failed command's id is echoed");
+        assertTrue(session.fdNames().isEmpty(), "nothing was stored under the name");
+        // the lost fds belong to the message in progress when the chunk continues one
+        session.receive(utf8("{\"execute\": \"stop\"}{\"execute\": \"get"), List.of());
+        session.receiveWithoutItsFds(utf8("fd\", \"arguments\": {\"fdname\": \"b\"}}{\"execute\": \"query-version\"}"), lost);
+        assertError("GenericError", "the file descriptors sent with 'getfd' did not arrive: " + lost + "; nothing was done",
+                out.get(out.size() - 2));
+        assertTrue(last().has("return"), "the next message runs: " + last());
+        // a command that takes no fds runs as if none had been sent (QEMU closes such fds)
+        assertTrue(exec("{\"execute\": \"query-version\"}").has("return"));
+        session.receiveWithoutItsFds(utf8("{\"execute\": \"query-version\"}"), lost);
+        assertTrue(last().has("return"), "a command that takes no fds is not failed by lost fds: " + last());
+        OwnedFd a = fds.open();
+        session.receive(utf8("{\"execute\": \"getfd\", \"arguments\": {\"fdname\": \"c\"}}"), List.of(a));
+        assertEquals(java.util.Set.of("c"), session.fdNames(), "fds that arrive later are taken as usual");
+    }
+
+    @Test
     void takeFdHandsOwnershipToTheVmLayer() {
         negotiate();
         OwnedFd a = fds.open();

@@ -3,7 +3,7 @@ package dev.livetap.nativeio.linux;
 import com.sun.jna.Memory;
 import com.sun.jna.Native;
 import com.sun.jna.Pointer;
-import dev.livetap.nativeio.FramingException;
+import dev.livetap.nativeio.FdsTruncatedException;
 import dev.livetap.nativeio.NativeException;
 import dev.livetap.nativeio.OwnedFd;
 import dev.livetap.nativeio.PathIdentity;
@@ -312,10 +312,10 @@ final class LinuxUnixSockets implements UnixSockets {
         if ((flags & LinuxC.MSG_CTRUNC) != 0) {
             int count = arrived.size();
             OwnedFd.closeAll(arrived);
-            throw new FramingException("recvmsg on socket fd " + fd + ": control data truncated (MSG_CTRUNC): "
+            throw new FdsTruncatedException("recvmsg on socket fd " + fd + ": control data truncated (MSG_CTRUNC): "
                     + "the sender attached more fds than the " + maxFds + " this receiver allowed, or this process "
                     + "hit its descriptor limit (EMFILE); the " + count + " fds that arrived were closed, the kernel "
-                    + "dropped the rest, and the " + n + " data bytes were consumed");
+                    + "dropped the rest, and the " + n + " data bytes were consumed", (int) n);
         }
         if (n == 0) {
             OwnedFd.closeAll(arrived); // never expected with zero bytes; closed rather than leaked

@@ -1,6 +1,6 @@
 package dev.livetap.nativeio.memory;
 
-import dev.livetap.nativeio.FramingException;
+import dev.livetap.nativeio.FdsTruncatedException;
 import dev.livetap.nativeio.NativeException;
 import dev.livetap.nativeio.OwnedFd;
 import dev.livetap.nativeio.PathIdentity;
@@ -187,14 +187,15 @@ final class MemoryUnixSockets implements UnixSockets {
             }
             end.inboundBytes -= copied;
             if (taken != null) {
-                deliverFds(socket, end, taken, fdsOut, maxFds);
+                deliverFds(socket, end, taken, fdsOut, maxFds, copied);
             }
             return copied;
         }
     }
 
     /** scm_detach_fds: installs what fits; on truncation closes even those and reports MSG_CTRUNC. */
-    private void deliverFds(OwnedFd socket, OpenFile.SocketEnd end, List<OpenFile> taken, List<OwnedFd> fdsOut, int maxFds) {
+    private void deliverFds(OwnedFd socket, OpenFile.SocketEnd end, List<OpenFile> taken, List<OwnedFd> fdsOut, int maxFds,
+            int copied) {
         boolean emfile = end.truncateNextFds;
         end.truncateNextFds = false;
         int room = emfile ? 0 : Math.max(0, maxFds);
@@ -210,9 +211,9 @@ final class MemoryUnixSockets implements UnixSockets {
             OwnedFd.closeAll(installed);
             String why = emfile ? "the process has no free descriptors (EMFILE)"
                     : "room for " + maxFds;
-            throw new FramingException("recvmsg on fd " + socket.number() + ": MSG_CTRUNC: " + taken.size()
+            throw new FdsTruncatedException("recvmsg on fd " + socket.number() + ": MSG_CTRUNC: " + taken.size()
                     + " fds arrived with " + why + "; the kernel dropped the surplus and the "
-                    + installed.size() + " installed were closed");
+                    + installed.size() + " installed were closed", copied);
         }
         fdsOut.addAll(installed);
     }

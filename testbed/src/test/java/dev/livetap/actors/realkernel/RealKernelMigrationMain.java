@@ -112,6 +112,7 @@ public final class RealKernelMigrationMain {
         Process during = new ProcessBuilder("ping", "-n", "-q", "-c", "400", "-i", "0.005", "-W", "1", "10.0.0.2")
                 .redirectErrorStream(true).start();
         Thread.sleep(300);
+        ok(system, tgt, r -> new VmActor.MigrateSetParameters(MigrationParameters.Update.fromQmp(Map.of("local", true)), r)); // the target's switch too
         ok(system, tgt, r -> new VmActor.MigrateIncoming("unix:/unused/socketpair", r));
         ok(system, src, r -> new VmActor.MigrateSetParameters(MigrationParameters.Update.fromQmp(Map.of("local", true)), r));
         long t0 = System.nanoTime();
