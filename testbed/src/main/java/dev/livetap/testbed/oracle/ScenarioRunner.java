@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.livetap.engine.qmp.QmpClient;
 import dev.livetap.engine.qmp.QmpJson;
+import dev.livetap.nativeio.NativeException;
 import dev.livetap.nativeio.OwnedFd;
 import dev.livetap.nativeio.UnixSockets;
 import dev.livetap.nativeio.linux.JnaOs;
@@ -39,6 +40,8 @@ import java.util.concurrent.TimeoutException;
  * events carried a {@code data} member) and {@code end role process}.
  */
 public final class ScenarioRunner {
+    private static final int LINUX_EPIPE = 32;
+    private static final int LINUX_ECONNRESET = 104;
     public static final Duration START_TIMEOUT = Duration.ofSeconds(60);
     public static final Duration QMP_TIMEOUT = Duration.ofSeconds(10);
     private static final Duration SETTLE_QUIET = Duration.ofMillis(200);
@@ -296,6 +299,12 @@ public final class ScenarioRunner {
             } catch (IllegalStateException | UncheckedIOException e) {
                 qmpClosed = true;
                 return "no reply: QMP closed";
+            } catch (NativeException e) {
+                if (!peerGone(e)) {
+                    throw e;
+                }
+                qmpClosed = true;
+                return "no reply: QMP closed";
             } finally {
                 awaitingRecordedReply = false;
             }
@@ -318,7 +327,21 @@ public final class ScenarioRunner {
             } catch (IllegalStateException | UncheckedIOException e) {
                 qmpClosed = true;
                 return null;
+            } catch (NativeException e) {
+                if (!peerGone(e)) {
+                    throw e;
+                }
+                qmpClosed = true;
+                return null;
             }
+        }
+
+        /**
+         * A send to a VMM that is exiting (a QEMU target exits as soon as its incoming migration fails)
+         * fails with EPIPE or ECONNRESET: the monitor closed, which {@link #exiting()} then tells apart.
+         */
+        private static boolean peerGone(NativeException e) {
+            return e.errno() == LINUX_EPIPE || e.errno() == LINUX_ECONNRESET;
         }
 
         /** Reads events until none arrives for {@link #SETTLE_QUIET} (at most {@link #SETTLE_MAX}). */
