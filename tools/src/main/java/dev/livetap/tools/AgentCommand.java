@@ -9,14 +9,16 @@ import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code livetap agent}: one host's agent, a member of the fleet cluster (docs/fleet.md). */
 @Command(name = "agent", mixinStandardHelpOptions = true,
         description = "Runs a host agent: joins the fleet cluster (role agent, never opens the journal), adopts the "
                 + "livetap vmm processes whose QMP sockets and NIC descriptions are in --vmm-dir, and performs the "
-                + "coordinator's steps (one new detached VMM process per VM step). Prints READY HOST when it serves; "
-                + "runs until SIGTERM/SIGINT.")
+                + "coordinator's steps (one new detached VMM process per VM step). TLS with mutual authentication on the "
+                + "cluster transport unless --no-tls (see livetap fleet --help). Prints MANAGEMENT URI (Pekko Management, "
+                + "read-only, 127.0.0.1) and READY HOST when it serves; runs until SIGTERM/SIGINT.")
 final class AgentCommand implements Callable<Integer> {
     @Option(names = "--host", required = true, paramLabel = "NAME", description = "The host this agent serves.")
     String host;
@@ -40,9 +42,17 @@ final class AgentCommand implements Callable<Integer> {
     @Option(names = "--step-timeout", paramLabel = "SECONDS", defaultValue = "60", description = "Bound of one VM step: 1-3600, default ${DEFAULT-VALUE}.")
     int stepTimeout;
 
+    @Mixin
+    FleetTransportOptions transport;
+
+    @Mixin
+    FleetTransportOptions.Management management;
+
     @Override
     public Integer call() throws Exception {
         BadOptionValue.range("--port", port, 0, 65535);
+        dev.livetap.fleet.cluster.FleetTls tls = transport.tls();
+        int managementPort = management.port();
         BadOptionValue.range("--budget", budget, 1, 1000);
         BadOptionValue.range("--step-timeout", stepTimeout, 1, 3600);
         if (host.isBlank() || !host.matches("[A-Za-z0-9._-]+")) {
@@ -54,8 +64,9 @@ final class AgentCommand implements Callable<Integer> {
         }
         CountDownLatch stop = new CountDownLatch(1);
         try (AgentNode agent = AgentNode.start(host, "127.0.0.1", port, seedNodes, vmmDir, prefix,
-                FreezeBudget.Settings.fixed(budget), Duration.ofSeconds(stepTimeout), Duration.ofSeconds(60))) {
+                FreezeBudget.Settings.fixed(budget), Duration.ofSeconds(stepTimeout), Duration.ofSeconds(60), tls, managementPort)) {
             Signals.onTermination(s -> stop.countDown());
+            agent.node().management().ifPresent(uri -> System.out.println("MANAGEMENT " + uri));
             agent.port().unadopted().forEach((vm, why) -> System.err.println("livetap agent: VM " + vm + " not adopted: " + why));
             System.out.println("READY " + host + " " + agent.port().vms().size() + " VM(s) adopted");
             System.out.flush();

@@ -10,12 +10,18 @@ import java.time.Duration;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code livetap fleet}: fleet operations (a coordinator node, plans, status, the freeze-budget bench, the soak). */
 @Command(name = "fleet", mixinStandardHelpOptions = true,
         description = "Fleet operations on Pekko Cluster: a coordinator node, start a plan, show its status, pause, resume "
-                + "or abort it, bench the freeze budget of host agent processes, soak one agent.",
+                + "or abort it, bench the freeze budget of host agent processes, soak one agent. The cluster transport "
+                + "and the operator commands use TLS with mutual authentication by default: give each member --tls-dir "
+                + "DIR (scripts/fleet-certs DIR0 NAME... makes test certificates; or set LIVETAP_FLEET_TLS_DIR), or "
+                + "--no-tls to every member of a fleet on loopback. Nodes and agents serve Pekko Management read-only on "
+                + "127.0.0.1 (--management-port; GET /cluster/members). bench and soak run their own cluster on "
+                + "loopback in plain TCP.",
         subcommands = {FleetCommand.Bench.class, FleetCommand.Node.class, FleetCommand.Start.class, FleetCommand.Status.class,
             FleetCommand.Pause.class, FleetCommand.Resume.class, FleetCommand.Abort.class, FleetCommand.Soak.class})
 public final class FleetCommand implements Callable<Integer> {
@@ -37,15 +43,25 @@ public final class FleetCommand implements Callable<Integer> {
         @Option(names = "--seed-nodes", split = ",", paramLabel = "ADDR", description = "Seed nodes; none: the node founds the cluster.")
         java.util.List<String> seedNodes = java.util.List.of();
 
+        @Mixin
+        FleetTransportOptions transport;
+
+        @Mixin
+        FleetTransportOptions.Management management;
+
         @Override
         public Integer call() throws Exception {
             BadOptionValue.range("--port", port, 0, 65535);
+            dev.livetap.fleet.cluster.FleetTls tls = transport.tls();
+            int managementPort = management.port();
             java.util.concurrent.CountDownLatch stop = new java.util.concurrent.CountDownLatch(1);
             try (dev.livetap.fleet.cluster.FleetNode node = dev.livetap.fleet.cluster.FleetNode.start(
                     new dev.livetap.fleet.cluster.FleetConfig("127.0.0.1", port, seedNodes,
                             dev.livetap.fleet.cluster.FleetConfig.h2File(journal),
-                            java.util.List.of(dev.livetap.fleet.cluster.FleetNode.COORDINATOR_ROLE)), Duration.ofSeconds(60))) {
+                            java.util.List.of(dev.livetap.fleet.cluster.FleetNode.COORDINATOR_ROLE), tls, managementPort),
+                    Duration.ofSeconds(60))) {
                 Signals.onTermination(s -> stop.countDown());
+                node.management().ifPresent(uri -> System.out.println("MANAGEMENT " + uri));
                 System.out.println("READY " + org.apache.pekko.cluster.typed.Cluster.get(node.system()).selfMember().address());
                 System.out.flush();
                 stop.await();
@@ -59,6 +75,9 @@ public final class FleetCommand implements Callable<Integer> {
     static final class Start implements Callable<Integer> {
         @Option(names = "--seed-nodes", required = true, split = ",", paramLabel = "ADDR", description = "The fleet's seed nodes.")
         java.util.List<String> seedNodes;
+
+        @Mixin
+        FleetTransportOptions transport;
 
         @Option(names = "--hosts", required = true, split = ",", paramLabel = "HOST", description = "Hosts of the plan, comma separated.")
         java.util.List<String> hosts;
@@ -97,7 +116,7 @@ public final class FleetCommand implements Callable<Integer> {
             dev.livetap.fleet.coordinator.Plan plan = new dev.livetap.fleet.coordinator.Plan(target, hosts, maxParallelHosts,
                     maxFailures, downtimeLimitMs, stepTimeoutS * 1000L, hostDownLimitS * 1000L);
             try (dev.livetap.fleet.cluster.OperatorClient client = dev.livetap.fleet.cluster.OperatorClient.join(seedNodes,
-                    Duration.ofSeconds(30))) {
+                    transport.tls(), Duration.ofSeconds(30))) {
                 dev.livetap.fleet.coordinator.UpgradeCoordinator.Reply r = client.submit(plan);
                 com.fasterxml.jackson.databind.node.ObjectNode o = Json.MAPPER.createObjectNode();
                 if (r instanceof dev.livetap.fleet.coordinator.UpgradeCoordinator.PlanAccepted a) {
@@ -121,13 +140,16 @@ public final class FleetCommand implements Callable<Integer> {
         @Option(names = "--seed-nodes", required = true, split = ",", paramLabel = "ADDR", description = "The fleet's seed nodes.")
         java.util.List<String> seedNodes;
 
+        @Mixin
+        FleetTransportOptions transport;
+
         @Option(names = "--json", description = "Print one JSON object.")
         boolean json;
 
         @Override
         public Integer call() throws Exception {
             try (dev.livetap.fleet.cluster.OperatorClient client = dev.livetap.fleet.cluster.OperatorClient.join(seedNodes,
-                    Duration.ofSeconds(30))) {
+                    transport.tls(), Duration.ofSeconds(30))) {
                 JsonNode o = statusJson(client.status());
                 System.out.println(json ? Json.write(o) : text(o));
                 return ExitCodes.OK;
@@ -224,6 +246,9 @@ public final class FleetCommand implements Callable<Integer> {
         @Option(names = "--seed-nodes", required = true, split = ",", paramLabel = "ADDR", description = "The fleet's seed nodes.")
         java.util.List<String> seedNodes;
 
+        @Mixin
+        FleetTransportOptions transport;
+
         @Option(names = "--json", description = "Print one JSON object.")
         boolean json;
 
@@ -232,7 +257,7 @@ public final class FleetCommand implements Callable<Integer> {
         @Override
         public Integer call() throws Exception {
             try (dev.livetap.fleet.cluster.OperatorClient client = dev.livetap.fleet.cluster.OperatorClient.join(seedNodes,
-                    Duration.ofSeconds(30))) {
+                    transport.tls(), Duration.ofSeconds(30))) {
                 dev.livetap.fleet.coordinator.UpgradeCoordinator.Reply r = client.control(action());
                 com.fasterxml.jackson.databind.node.ObjectNode o = Json.MAPPER.createObjectNode();
                 String verb = action().name().toLowerCase(java.util.Locale.ROOT);

@@ -78,7 +78,11 @@ class BadCommandLineTest {
                 bad("--step-timeout-s", "0", "fleet", "start", "--seed-nodes", "x", "--hosts", "h", "--step-timeout-s", "0"),
                 bad("--host-down-limit-s", "0", "fleet", "start", "--seed-nodes", "x", "--hosts", "h", "--host-down-limit-s", "0"),
                 bad("--seed-nodes", "fleet", "pause"),
-                bad("--seed-nodes", "fleet", "abort"));
+                bad("--seed-nodes", "fleet", "abort"),
+                // TLS is on by default: without a TLS directory (and no LIVETAP_FLEET_TLS_DIR) a fleet command says how to get one
+                bad("--tls-dir", "--no-tls", "fleet", "status", "--seed-nodes", "x"),
+                bad("--tls-dir", MISSING, "fleet", "pause", "--seed-nodes", "x", "--tls-dir", MISSING),
+                bad("--management-port", "-2", "fleet", "node", "--journal", MISSING, "--no-tls", "--management-port", "-2"));
     }
 
     /** {@code names}: what the one line must mention; then the command line. */

@@ -32,6 +32,7 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.cluster.ClusterEvent;
 import org.apache.pekko.cluster.typed.Cluster;
 import org.apache.pekko.cluster.typed.Subscribe;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -43,8 +44,10 @@ import org.junit.jupiter.api.io.TempDir;
  * test, standing in for the coordinator's next incarnation, has the agent accept epoch 2; the majority (2 of 3)
  * downs the stopped node (no one else downs anything here); after SIGCONT the node learns it is out and ends, and
  * none of the epoch-1 steps it sends after it was resumed is performed (dropped by the quarantine of a removed
- * member, or refused by the agent's fence).
+ * member, or refused by the agent's fence). About 65 s on the shared 2-core machine at load 20: {@code long}; the CI
+ * variant is {@link FleetTransportTest} (the resolver's configuration on a started node).
  */
+@Tag("long")
 class SplitBrainResolverTest {
     static final String HOST = "h1";
     private static final Duration START = Duration.ofSeconds(120);
