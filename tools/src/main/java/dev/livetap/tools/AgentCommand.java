@@ -18,7 +18,8 @@ import picocli.CommandLine.Option;
                 + "livetap vmm processes whose QMP sockets and NIC descriptions are in --vmm-dir, and performs the "
                 + "coordinator's steps (one new detached VMM process per VM step). TLS with mutual authentication on the "
                 + "cluster transport unless --no-tls (see livetap fleet --help). Prints MANAGEMENT URI (Pekko Management, "
-                + "read-only, 127.0.0.1) and READY HOST when it serves; runs until SIGTERM/SIGINT.")
+                + "read-only, 127.0.0.1) and READY HOST when it serves; runs until SIGTERM/SIGINT (exit 0) or until the cluster "
+                + "downs it (exit 1: start it again, it re-adopts its VMMs).")
 final class AgentCommand implements Callable<Integer> {
     @Option(names = "--host", required = true, paramLabel = "NAME", description = "The host this agent serves.")
     String host;
@@ -65,12 +66,23 @@ final class AgentCommand implements Callable<Integer> {
         CountDownLatch stop = new CountDownLatch(1);
         try (AgentNode agent = AgentNode.start(host, "127.0.0.1", port, seedNodes, vmmDir, prefix,
                 FreezeBudget.Settings.fixed(budget), Duration.ofSeconds(stepTimeout), Duration.ofSeconds(60), tls, managementPort)) {
-            Signals.onTermination(s -> stop.countDown());
+            java.util.concurrent.atomic.AtomicBoolean signalled = new java.util.concurrent.atomic.AtomicBoolean();
+            Signals.onTermination(s -> {
+                signalled.set(true);
+                stop.countDown();
+            });
+            // an agent the cluster downed (Split Brain Resolver) has a terminated actor system: end, so that a supervisor restarts it
+            agent.node().system().getWhenTerminated().thenRun(stop::countDown);
             agent.node().management().ifPresent(uri -> System.out.println("MANAGEMENT " + uri));
             agent.port().unadopted().forEach((vm, why) -> System.err.println("livetap agent: VM " + vm + " not adopted: " + why));
             System.out.println("READY " + host + " " + agent.port().vms().size() + " VM(s) adopted");
             System.out.flush();
             stop.await();
+            if (!signalled.get()) {
+                System.err.println("livetap agent: this agent was removed from the cluster (downed); start it again to rejoin "
+                        + "(it re-adopts its VMMs)");
+                return ExitCodes.FAILED;
+            }
         }
         return ExitCodes.OK;
     }

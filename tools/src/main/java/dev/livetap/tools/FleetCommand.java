@@ -32,7 +32,8 @@ public final class FleetCommand implements Callable<Integer> {
 
     @Command(name = "node", mixinStandardHelpOptions = true,
             description = "Runs a coordinator-capable node (the upgrade coordinator singleton runs on the oldest), its "
-                    + "journal in an H2 file. Prints READY ADDRESS; runs until SIGTERM/SIGINT.")
+                    + "journal in an H2 file. Prints MANAGEMENT URI (unless --management-port -1) and READY ADDRESS; runs "
+                    + "until SIGTERM/SIGINT (exit 0) or until the cluster downs it (exit 1: start it again to rejoin).")
     static final class Node implements Callable<Integer> {
         @Option(names = "--journal", required = true, paramLabel = "FILE", description = "The H2 file of the journal (H2 appends .mv.db).")
         java.nio.file.Path journal;
@@ -60,11 +61,21 @@ public final class FleetCommand implements Callable<Integer> {
                             dev.livetap.fleet.cluster.FleetConfig.h2File(journal),
                             java.util.List.of(dev.livetap.fleet.cluster.FleetNode.COORDINATOR_ROLE), tls, managementPort),
                     Duration.ofSeconds(60))) {
-                Signals.onTermination(s -> stop.countDown());
+                java.util.concurrent.atomic.AtomicBoolean signalled = new java.util.concurrent.atomic.AtomicBoolean();
+                Signals.onTermination(s -> {
+                    signalled.set(true);
+                    stop.countDown();
+                });
+                // a node the cluster downed (Split Brain Resolver) has a terminated actor system: end, so that a supervisor restarts it
+                node.system().getWhenTerminated().thenRun(stop::countDown);
                 node.management().ifPresent(uri -> System.out.println("MANAGEMENT " + uri));
                 System.out.println("READY " + org.apache.pekko.cluster.typed.Cluster.get(node.system()).selfMember().address());
                 System.out.flush();
                 stop.await();
+                if (!signalled.get()) {
+                    System.err.println("livetap fleet node: this node was removed from the cluster (downed); start it again to rejoin");
+                    return ExitCodes.FAILED;
+                }
             }
             return ExitCodes.OK;
         }

@@ -114,6 +114,8 @@ class SplitBrainResolverTest {
                     "no epoch-1 step is performed after the node was downed");
             List<String> after = stale.lines.subList(linesBefore, stale.lines.size()).stream()
                     .filter(l -> l.startsWith("REPLY ")).toList();
+            System.err.printf("after SIGCONT the stale node got %d answer(s): %s; its last lines: %s%n", after.size(), after,
+                    stale.lines.subList(Math.max(linesBefore, stale.lines.size() - 5), stale.lines.size()));
             assertTrue(after.stream().allMatch(l -> l.contains("StepRefused fenced:")),
                     "every answer the resumed node got is the fence's refusal: " + after);
             assertEquals(Map.of(seed, "Up", bAddress, "Up"), members(management), "the majority is untouched");
