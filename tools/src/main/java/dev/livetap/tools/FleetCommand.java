@@ -30,6 +30,20 @@ public final class FleetCommand implements Callable<Integer> {
         throw new BadOptionValue("give a fleet command: node, start, status, pause, resume, abort, bench or soak");
     }
 
+    /** The operator's member, or null after one line on stderr when the fleet did not admit it in time. */
+    static dev.livetap.fleet.cluster.OperatorClient joinFleet(java.util.List<String> seedNodes, FleetTransportOptions transport,
+            String command) throws Exception {
+        dev.livetap.fleet.cluster.FleetTls tls = transport.tls();
+        try {
+            return dev.livetap.fleet.cluster.OperatorClient.join(seedNodes, tls, Duration.ofSeconds(30));
+        } catch (java.util.concurrent.TimeoutException e) {
+            System.err.println("livetap fleet " + command + ": the fleet did not admit this member within 30 s (no seed node "
+                    + "running at " + String.join(",", seedNodes) + ", or the transport refused: a certificate the fleet's CA "
+                    + "did not sign, or TLS on one side only): " + e.getMessage());
+            return null;
+        }
+    }
+
     @Command(name = "node", mixinStandardHelpOptions = true,
             description = "Runs a coordinator-capable node (the upgrade coordinator singleton runs on the oldest), its "
                     + "journal in an H2 file. Prints MANAGEMENT URI (unless --management-port -1) and READY ADDRESS; runs "
@@ -126,8 +140,11 @@ public final class FleetCommand implements Callable<Integer> {
             BadOptionValue.range("--host-down-limit-s", hostDownLimitS, 1, 86_400);
             dev.livetap.fleet.coordinator.Plan plan = new dev.livetap.fleet.coordinator.Plan(target, hosts, maxParallelHosts,
                     maxFailures, downtimeLimitMs, stepTimeoutS * 1000L, hostDownLimitS * 1000L);
-            try (dev.livetap.fleet.cluster.OperatorClient client = dev.livetap.fleet.cluster.OperatorClient.join(seedNodes,
-                    transport.tls(), Duration.ofSeconds(30))) {
+            dev.livetap.fleet.cluster.OperatorClient joined = joinFleet(seedNodes, transport, "start");
+            if (joined == null) {
+                return ExitCodes.FAILED;
+            }
+            try (dev.livetap.fleet.cluster.OperatorClient client = joined) {
                 dev.livetap.fleet.coordinator.UpgradeCoordinator.Reply r = client.submit(plan);
                 com.fasterxml.jackson.databind.node.ObjectNode o = Json.MAPPER.createObjectNode();
                 if (r instanceof dev.livetap.fleet.coordinator.UpgradeCoordinator.PlanAccepted a) {
@@ -159,8 +176,11 @@ public final class FleetCommand implements Callable<Integer> {
 
         @Override
         public Integer call() throws Exception {
-            try (dev.livetap.fleet.cluster.OperatorClient client = dev.livetap.fleet.cluster.OperatorClient.join(seedNodes,
-                    transport.tls(), Duration.ofSeconds(30))) {
+            dev.livetap.fleet.cluster.OperatorClient joined = joinFleet(seedNodes, transport, "status");
+            if (joined == null) {
+                return ExitCodes.FAILED;
+            }
+            try (dev.livetap.fleet.cluster.OperatorClient client = joined) {
                 JsonNode o = statusJson(client.status());
                 System.out.println(json ? Json.write(o) : text(o));
                 return ExitCodes.OK;
@@ -267,8 +287,12 @@ public final class FleetCommand implements Callable<Integer> {
 
         @Override
         public Integer call() throws Exception {
-            try (dev.livetap.fleet.cluster.OperatorClient client = dev.livetap.fleet.cluster.OperatorClient.join(seedNodes,
-                    transport.tls(), Duration.ofSeconds(30))) {
+            dev.livetap.fleet.cluster.OperatorClient joined = joinFleet(seedNodes, transport,
+                    action().name().toLowerCase(java.util.Locale.ROOT));
+            if (joined == null) {
+                return ExitCodes.FAILED;
+            }
+            try (dev.livetap.fleet.cluster.OperatorClient client = joined) {
                 dev.livetap.fleet.coordinator.UpgradeCoordinator.Reply r = client.control(action());
                 com.fasterxml.jackson.databind.node.ObjectNode o = Json.MAPPER.createObjectNode();
                 String verb = action().name().toLowerCase(java.util.Locale.ROOT);
