@@ -32,7 +32,7 @@ import org.junit.jupiter.api.io.TempDir;
  * The cluster transport over TLS with mutual authentication, certificates from {@code scripts/fleet-certs}: a
  * node with the fleet CA's certificate joins (Pekko Management on the founder lists both {@code Up}); a node
  * whose certificate another CA signed, and a node without TLS, do not become members within a bounded wait.
- * About 60 s on the shared 2-core machine at load 18 (a third of it keytool): {@code long}; the CI variant is
+ * 30-60 s on the shared 2-core machine at load 16-20 (keytool 10-20 s of it): {@code long}; the CI variant is
  * {@link FleetTransportTest}.
  */
 @Tag("long")

@@ -44,7 +44,7 @@ import org.junit.jupiter.api.io.TempDir;
  * test, standing in for the coordinator's next incarnation, has the agent accept epoch 2; the majority (2 of 3)
  * downs the stopped node (no one else downs anything here); after SIGCONT the node learns it is out and ends, and
  * none of the epoch-1 steps it sends after it was resumed is performed (dropped by the quarantine of a removed
- * member, or refused by the agent's fence). About 65 s on the shared 2-core machine at load 20: {@code long}; the CI
+ * member, or refused by the agent's fence). 57-111 s on the shared 2-core machine at load 16-20: {@code long}; the CI
  * variant is {@link FleetTransportTest} (the resolver's configuration on a started node).
  */
 @Tag("long")
@@ -116,8 +116,10 @@ class SplitBrainResolverTest {
                     .filter(l -> l.startsWith("REPLY ")).toList();
             System.err.printf("after SIGCONT the stale node got %d answer(s): %s; its last lines: %s%n", after.size(), after,
                     stale.lines.subList(Math.max(linesBefore, stale.lines.size() - 5), stale.lines.size()));
-            assertTrue(after.stream().allMatch(l -> l.contains("StepRefused fenced:")),
-                    "every answer the resumed node got is the fence's refusal: " + after);
+            // answers to steps performed before the stop may reach it only now; any step it sent later is refused
+            List<String> toLaterSteps = after.stream().filter(l -> !staleBefore.contains(l.split(" ")[1])).toList();
+            assertTrue(toLaterSteps.stream().allMatch(l -> l.contains("StepRefused fenced:")),
+                    "every answer to a step the node sent after it was stopped is the fence's refusal: " + toLaterSteps);
             assertEquals(Map.of(seed, "Up", bAddress, "Up"), members(management), "the majority is untouched");
         } finally {
             for (Child c : children) {
