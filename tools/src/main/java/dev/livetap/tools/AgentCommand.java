@@ -9,14 +9,17 @@ import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code livetap agent}: one host's agent, a member of the fleet cluster (docs/fleet.md). */
 @Command(name = "agent", mixinStandardHelpOptions = true,
         description = "Runs a host agent: joins the fleet cluster (role agent, never opens the journal), adopts the "
                 + "livetap vmm processes whose QMP sockets and NIC descriptions are in --vmm-dir, and performs the "
-                + "coordinator's steps (one new detached VMM process per VM step). Prints READY HOST when it serves; "
-                + "runs until SIGTERM/SIGINT.")
+                + "coordinator's steps (one new detached VMM process per VM step). TLS with mutual authentication on the "
+                + "cluster transport unless --no-tls (see livetap fleet --help). Prints MANAGEMENT URI (Pekko Management, "
+                + "read-only, 127.0.0.1) and READY HOST when it serves; runs until SIGTERM/SIGINT (exit 0) or until the cluster "
+                + "downs it (exit 1: start it again, it re-adopts its VMMs).")
 final class AgentCommand implements Callable<Integer> {
     @Option(names = "--host", required = true, paramLabel = "NAME", description = "The host this agent serves.")
     String host;
@@ -50,10 +53,18 @@ final class AgentCommand implements Callable<Integer> {
     @Option(names = "--step-timeout", paramLabel = "SECONDS", defaultValue = "60", description = "Bound of one VM step: 1-3600, default ${DEFAULT-VALUE}.")
     int stepTimeout;
 
+    @Mixin
+    FleetTransportOptions transport;
+
+    @Mixin
+    FleetTransportOptions.Management management;
+
     @Override
     public Integer call() throws Exception {
         BadOptionValue.range("--port", port, 0, 65535);
         FreezeBudget.Settings budgetSettings = budgetSettings();
+        dev.livetap.fleet.cluster.FleetTls tls = transport.tls();
+        int managementPort = management.port();
         BadOptionValue.range("--step-timeout", stepTimeout, 1, 3600);
         if (host.isBlank() || !host.matches("[A-Za-z0-9._-]+")) {
             throw new BadOptionValue("--host must be letters, digits, '.', '_' or '-': " + host);
@@ -64,12 +75,24 @@ final class AgentCommand implements Callable<Integer> {
         }
         CountDownLatch stop = new CountDownLatch(1);
         try (AgentNode agent = AgentNode.start(host, "127.0.0.1", port, seedNodes, vmmDir, prefix,
-                budgetSettings, Duration.ofSeconds(stepTimeout), Duration.ofSeconds(60))) {
-            Signals.onTermination(s -> stop.countDown());
+                budgetSettings, Duration.ofSeconds(stepTimeout), Duration.ofSeconds(60), tls, managementPort)) {
+            java.util.concurrent.atomic.AtomicBoolean signalled = new java.util.concurrent.atomic.AtomicBoolean();
+            Signals.onTermination(s -> {
+                signalled.set(true);
+                stop.countDown();
+            });
+            // an agent the cluster downed (Split Brain Resolver) has a terminated actor system: end, so that a supervisor restarts it
+            agent.node().system().getWhenTerminated().thenRun(stop::countDown);
+            agent.node().management().ifPresent(uri -> System.out.println("MANAGEMENT " + uri));
             agent.port().unadopted().forEach((vm, why) -> System.err.println("livetap agent: VM " + vm + " not adopted: " + why));
             System.out.println("READY " + host + " " + agent.port().vms().size() + " VM(s) adopted");
             System.out.flush();
             stop.await();
+            if (!signalled.get()) {
+                System.err.println("livetap agent: this agent was removed from the cluster (downed); start it again to rejoin "
+                        + "(it re-adopts its VMMs)");
+                return ExitCodes.FAILED;
+            }
         }
         return ExitCodes.OK;
     }

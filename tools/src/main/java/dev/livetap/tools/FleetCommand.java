@@ -10,12 +10,18 @@ import java.time.Duration;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code livetap fleet}: fleet operations (a coordinator node, plans, status, the freeze-budget bench, the soak). */
 @Command(name = "fleet", mixinStandardHelpOptions = true,
         description = "Fleet operations on Pekko Cluster: a coordinator node, start a plan, show its status, pause, resume "
-                + "or abort it, bench the freeze budget of host agent processes, soak one agent.",
+                + "or abort it, bench the freeze budget of host agent processes, soak one agent. The cluster transport "
+                + "and the operator commands use TLS with mutual authentication by default: give each member --tls-dir "
+                + "DIR (scripts/fleet-certs DIR0 NAME... makes test certificates; or set LIVETAP_FLEET_TLS_DIR), or "
+                + "--no-tls to every member of a fleet on loopback. Nodes and agents serve Pekko Management read-only on "
+                + "127.0.0.1 (--management-port; GET /cluster/members). bench and soak run their own cluster on "
+                + "loopback in plain TCP.",
         subcommands = {FleetCommand.Bench.class, FleetCommand.Node.class, FleetCommand.Start.class, FleetCommand.Status.class,
             FleetCommand.Pause.class, FleetCommand.Resume.class, FleetCommand.Abort.class, FleetCommand.Soak.class,
             FleetCommand.JournalBenchCommand.class})
@@ -66,10 +72,25 @@ public final class FleetCommand implements Callable<Integer> {
         }
     }
 
+    /** The operator's member, or null after one line on stderr when the fleet did not admit it in time. */
+    static dev.livetap.fleet.cluster.OperatorClient joinFleet(java.util.List<String> seedNodes, FleetTransportOptions transport,
+            String command) throws Exception {
+        dev.livetap.fleet.cluster.FleetTls tls = transport.tls();
+        try {
+            return dev.livetap.fleet.cluster.OperatorClient.join(seedNodes, tls, Duration.ofSeconds(30));
+        } catch (java.util.concurrent.TimeoutException e) {
+            System.err.println("livetap fleet " + command + ": the fleet did not admit this member within 30 s (no seed node "
+                    + "running at " + String.join(",", seedNodes) + ", or the transport refused: a certificate the fleet's CA "
+                    + "did not sign, or TLS on one side only): " + e.getMessage());
+            return null;
+        }
+    }
+
     @Command(name = "node", mixinStandardHelpOptions = true,
             description = "Runs a coordinator-capable node (the upgrade coordinator singleton runs on the oldest), its "
-                    + "journal in an H2 file (--journal) or PostgreSQL (--journal-url). Prints READY ADDRESS; runs until "
-                    + "SIGTERM/SIGINT.")
+                    + "journal in an H2 file (--journal) or PostgreSQL (--journal-url). Prints MANAGEMENT URI (unless "
+                    + "--management-port -1) and READY ADDRESS; runs until SIGTERM/SIGINT (exit 0) or until the cluster downs "
+                    + "it (exit 1: start it again to rejoin).")
     static final class Node implements Callable<Integer> {
         @picocli.CommandLine.Mixin
         JournalOptions journal = new JournalOptions();
@@ -80,18 +101,38 @@ public final class FleetCommand implements Callable<Integer> {
         @Option(names = "--seed-nodes", split = ",", paramLabel = "ADDR", description = "Seed nodes; none: the node founds the cluster.")
         java.util.List<String> seedNodes = java.util.List.of();
 
+        @Mixin
+        FleetTransportOptions transport;
+
+        @Mixin
+        FleetTransportOptions.Management management;
+
         @Override
         public Integer call() throws Exception {
             BadOptionValue.range("--port", port, 0, 65535);
             dev.livetap.fleet.journal.JournalDatabase database = journal.database();
+            dev.livetap.fleet.cluster.FleetTls tls = transport.tls();
+            int managementPort = management.port();
             java.util.concurrent.CountDownLatch stop = new java.util.concurrent.CountDownLatch(1);
             try (dev.livetap.fleet.cluster.FleetNode node = dev.livetap.fleet.cluster.FleetNode.start(database.applyTo(
                     new dev.livetap.fleet.cluster.FleetConfig("127.0.0.1", port, seedNodes, "jdbc:h2:mem:unused",
-                            java.util.List.of(dev.livetap.fleet.cluster.FleetNode.COORDINATOR_ROLE))), Duration.ofSeconds(60))) {
-                Signals.onTermination(s -> stop.countDown());
+                            java.util.List.of(dev.livetap.fleet.cluster.FleetNode.COORDINATOR_ROLE), tls, managementPort)),
+                    Duration.ofSeconds(60))) {
+                java.util.concurrent.atomic.AtomicBoolean signalled = new java.util.concurrent.atomic.AtomicBoolean();
+                Signals.onTermination(s -> {
+                    signalled.set(true);
+                    stop.countDown();
+                });
+                // a node the cluster downed (Split Brain Resolver) has a terminated actor system: end, so that a supervisor restarts it
+                node.system().getWhenTerminated().thenRun(stop::countDown);
+                node.management().ifPresent(uri -> System.out.println("MANAGEMENT " + uri));
                 System.out.println("READY " + org.apache.pekko.cluster.typed.Cluster.get(node.system()).selfMember().address());
                 System.out.flush();
                 stop.await();
+                if (!signalled.get()) {
+                    System.err.println("livetap fleet node: this node was removed from the cluster (downed); start it again to rejoin");
+                    return ExitCodes.FAILED;
+                }
             }
             return ExitCodes.OK;
         }
@@ -212,6 +253,9 @@ public final class FleetCommand implements Callable<Integer> {
         @Option(names = "--seed-nodes", required = true, split = ",", paramLabel = "ADDR", description = "The fleet's seed nodes.")
         java.util.List<String> seedNodes;
 
+        @Mixin
+        FleetTransportOptions transport;
+
         @Option(names = "--hosts", required = true, split = ",", paramLabel = "HOST", description = "Hosts of the plan, comma separated.")
         java.util.List<String> hosts;
 
@@ -248,8 +292,11 @@ public final class FleetCommand implements Callable<Integer> {
             BadOptionValue.range("--host-down-limit-s", hostDownLimitS, 1, 86_400);
             dev.livetap.fleet.coordinator.Plan plan = new dev.livetap.fleet.coordinator.Plan(target, hosts, maxParallelHosts,
                     maxFailures, downtimeLimitMs, stepTimeoutS * 1000L, hostDownLimitS * 1000L);
-            try (dev.livetap.fleet.cluster.OperatorClient client = dev.livetap.fleet.cluster.OperatorClient.join(seedNodes,
-                    Duration.ofSeconds(30))) {
+            dev.livetap.fleet.cluster.OperatorClient joined = joinFleet(seedNodes, transport, "start");
+            if (joined == null) {
+                return ExitCodes.FAILED;
+            }
+            try (dev.livetap.fleet.cluster.OperatorClient client = joined) {
                 dev.livetap.fleet.coordinator.UpgradeCoordinator.Reply r = client.submit(plan);
                 com.fasterxml.jackson.databind.node.ObjectNode o = Json.MAPPER.createObjectNode();
                 if (r instanceof dev.livetap.fleet.coordinator.UpgradeCoordinator.PlanAccepted a) {
@@ -273,13 +320,19 @@ public final class FleetCommand implements Callable<Integer> {
         @Option(names = "--seed-nodes", required = true, split = ",", paramLabel = "ADDR", description = "The fleet's seed nodes.")
         java.util.List<String> seedNodes;
 
+        @Mixin
+        FleetTransportOptions transport;
+
         @Option(names = "--json", description = "Print one JSON object.")
         boolean json;
 
         @Override
         public Integer call() throws Exception {
-            try (dev.livetap.fleet.cluster.OperatorClient client = dev.livetap.fleet.cluster.OperatorClient.join(seedNodes,
-                    Duration.ofSeconds(30))) {
+            dev.livetap.fleet.cluster.OperatorClient joined = joinFleet(seedNodes, transport, "status");
+            if (joined == null) {
+                return ExitCodes.FAILED;
+            }
+            try (dev.livetap.fleet.cluster.OperatorClient client = joined) {
                 JsonNode o = statusJson(client.status());
                 System.out.println(json ? Json.write(o) : text(o));
                 return ExitCodes.OK;
@@ -376,6 +429,9 @@ public final class FleetCommand implements Callable<Integer> {
         @Option(names = "--seed-nodes", required = true, split = ",", paramLabel = "ADDR", description = "The fleet's seed nodes.")
         java.util.List<String> seedNodes;
 
+        @Mixin
+        FleetTransportOptions transport;
+
         @Option(names = "--json", description = "Print one JSON object.")
         boolean json;
 
@@ -383,8 +439,12 @@ public final class FleetCommand implements Callable<Integer> {
 
         @Override
         public Integer call() throws Exception {
-            try (dev.livetap.fleet.cluster.OperatorClient client = dev.livetap.fleet.cluster.OperatorClient.join(seedNodes,
-                    Duration.ofSeconds(30))) {
+            dev.livetap.fleet.cluster.OperatorClient joined = joinFleet(seedNodes, transport,
+                    action().name().toLowerCase(java.util.Locale.ROOT));
+            if (joined == null) {
+                return ExitCodes.FAILED;
+            }
+            try (dev.livetap.fleet.cluster.OperatorClient client = joined) {
                 dev.livetap.fleet.coordinator.UpgradeCoordinator.Reply r = client.control(action());
                 com.fasterxml.jackson.databind.node.ObjectNode o = Json.MAPPER.createObjectNode();
                 String verb = action().name().toLowerCase(java.util.Locale.ROOT);

@@ -84,7 +84,11 @@ class BadCommandLineTest {
                         "--budget-max", "0"),
                 bad("--downtime-limit-ms", "0", "agent", "--host", "h", "--seed-nodes", "x", "--vmm-dir", MISSING,
                         "--downtime-limit-ms", "0"),
-                bad("--seed-nodes", "fleet", "abort"));
+                bad("--seed-nodes", "fleet", "abort"),
+                // TLS is on by default: without a TLS directory (and no LIVETAP_FLEET_TLS_DIR) a fleet command says how to get one
+                bad("--tls-dir", "--no-tls", "fleet", "status", "--seed-nodes", "x"),
+                bad("--tls-dir", MISSING, "fleet", "pause", "--seed-nodes", "x", "--tls-dir", MISSING),
+                bad("--management-port", "-2", "fleet", "node", "--journal", MISSING, "--no-tls", "--management-port", "-2"));
     }
 
     /** {@code names}: what the one line must mention; then the command line. */

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import dev.livetap.engine.qmp.QmpClient;
 import dev.livetap.fleet.agent.VmmDirectoryPort;
+import dev.livetap.fleet.cluster.FleetTls;
 import dev.livetap.fleet.cluster.OperatorClient;
 import dev.livetap.fleet.coordinator.UpgradeCoordinator;
 import dev.livetap.testbed.testing.ChildJvm;
@@ -61,7 +62,7 @@ class FleetMultiJvmTest {
             int port = freePort();
             seed = "pekko://livetap-fleet@127.0.0.1:" + port;
             ChildJvm coordinator = cli()
-                    .args("fleet", "node", "--journal", dir.resolve("journal").toString(), "--port", String.valueOf(port)).start();
+                    .args("fleet", "node", "--no-tls", "--journal", dir.resolve("journal").toString(), "--port", String.valueOf(port)).start();
             jvms.add(coordinator);
             // generation 0, as a host has it before the agent comes: one detached livetap vmm per VM with a real TAP
             for (int i = 0; i < vms; i++) {
@@ -84,7 +85,7 @@ class FleetMultiJvmTest {
         }
 
         ChildJvm agent(int budget, int vms) {
-            ChildJvm agent = cli().args("agent", "--host", "h1", "--seed-nodes", seed,
+            ChildJvm agent = cli().args("agent", "--host", "h1", "--no-tls", "--seed-nodes", seed,
                     "--vmm-dir", vmmDir.toString(), "--netns", ns.name(), "--budget", String.valueOf(budget),
                     "--port", String.valueOf(agentPort)).start();
             jvms.add(agent);
@@ -93,7 +94,7 @@ class FleetMultiJvmTest {
         }
 
         void startPlan(int maxFailures) throws IOException {
-            ChildJvm start = cli().args("fleet", "start", "--seed-nodes", seed,
+            ChildJvm start = cli().args("fleet", "start", "--no-tls", "--seed-nodes", seed,
                     "--hosts", "h1", "--max-failures", String.valueOf(maxFailures), "--json").start();
             jvms.add(start);
             assertEquals(0, start.waitFor(WAIT), start.describe());
@@ -104,7 +105,7 @@ class FleetMultiJvmTest {
         /** Runs {@code livetap ARGS --seed-nodes SEED --json}, expects exit {@code exit}, returns its JSON line. */
         JsonNode cliJson(int exit, String... args) throws IOException {
             List<String> all = new ArrayList<>(List.of(args));
-            all.addAll(List.of("--seed-nodes", seed, "--json"));
+            all.addAll(List.of("--no-tls", "--seed-nodes", seed, "--json"));
             ChildJvm c = cli().args(all.toArray(String[]::new)).start();
             jvms.add(c);
             assertEquals(exit, c.waitFor(WAIT), c.describe());
@@ -161,12 +162,12 @@ class FleetMultiJvmTest {
                 assertEquals("paused", paused.path("state").asText(), paused.toString());
                 ChildJvm agent = fleet.agent(2, VMS);
                 UpgradeCoordinator.Status status;
-                try (OperatorClient client = OperatorClient.join(List.of(fleet.seed), Duration.ofSeconds(30))) {
+                try (OperatorClient client = OperatorClient.join(List.of(fleet.seed), FleetTls.OFF, Duration.ofSeconds(30))) {
                     Thread.sleep(2000);
                     UpgradeCoordinator.Status held = client.status();
                     assertEquals("paused", held.state(), held.toString());
                     assertTrue(held.open().isEmpty() && held.finished().isEmpty(), "no step starts while paused: " + held);
-                    ChildJvm table = cli().args("fleet", "status", "--seed-nodes", fleet.seed).start();
+                    ChildJvm table = cli().args("fleet", "status", "--no-tls", "--seed-nodes", fleet.seed).start();
                     jvms.add(table);
                     assertEquals(0, table.waitFor(WAIT), table.describe());
                     assertTrue(table.stdout().contains("): paused") && table.stdout().matches("(?s).*HOST\\s+STATE\\s+DONE.*"),
@@ -180,7 +181,7 @@ class FleetMultiJvmTest {
                 assertEquals(VMS, status.finished().size(), status.toString());
                 assertTrue(status.finished().values().stream().allMatch(UpgradeCoordinator.StepRecord::completed), status.toString());
                 fleet.checkEveryVm(VMS, status);
-                ChildJvm statusCli = cli().args("fleet", "status", "--seed-nodes", fleet.seed,
+                ChildJvm statusCli = cli().args("fleet", "status", "--no-tls", "--seed-nodes", fleet.seed,
                         "--json").start();
                 jvms.add(statusCli);
                 assertEquals(0, statusCli.waitFor(WAIT), statusCli.describe());
@@ -226,7 +227,7 @@ class FleetMultiJvmTest {
             try {
                 fleet = new Fleet(dir, ns, jvms, vms);
                 ChildJvm agent = fleet.agent(1, vms);
-                try (OperatorClient client = OperatorClient.join(List.of(fleet.seed), Duration.ofSeconds(30))) {
+                try (OperatorClient client = OperatorClient.join(List.of(fleet.seed), FleetTls.OFF, Duration.ofSeconds(30))) {
                     fleet.startPlan(vms);
                     long deadline = System.nanoTime() + WAIT.toNanos();
                     UpgradeCoordinator.Status mid;
@@ -280,8 +281,8 @@ class FleetMultiJvmTest {
             try {
                 fleet = new Fleet(dir, ns, jvms, vms);
                 ChildJvm agent = fleet.agent(1, vms);
-                try (OperatorClient client = OperatorClient.join(List.of(fleet.seed), Duration.ofSeconds(30))) {
-                    ChildJvm start = cli().args("fleet", "start", "--seed-nodes", fleet.seed, "--hosts", "h1",
+                try (OperatorClient client = OperatorClient.join(List.of(fleet.seed), FleetTls.OFF, Duration.ofSeconds(30))) {
+                    ChildJvm start = cli().args("fleet", "start", "--no-tls", "--seed-nodes", fleet.seed, "--hosts", "h1",
                             "--max-failures", "5", "--host-down-limit-s", "20", "--json").start();
                     jvms.add(start);
                     assertEquals(0, start.waitFor(WAIT), start.describe());

@@ -3,6 +3,7 @@ package dev.livetap.fleet.agent;
 import dev.livetap.fleet.budget.FreezeBudget;
 import dev.livetap.fleet.cluster.FleetConfig;
 import dev.livetap.fleet.cluster.FleetNode;
+import dev.livetap.fleet.cluster.FleetTls;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -39,16 +40,19 @@ public final class AgentNode implements AutoCloseable {
      * @param vmmPrefix what new VMM processes start through (e.g. {@code ip netns exec NS}); empty: directly
      * @param budget    the host's freeze budget
      * @param stepTimeout bound of one migration (and of a freeze permit's wait)
+     * @param tls         the cluster transport's security (the fleet's own setting)
+     * @param managementPort Pekko Management on 127.0.0.1 ({@link FleetConfig#MANAGEMENT_OFF}, any free port with
+     *                    {@link FleetConfig#MANAGEMENT_ANY_PORT})
      */
     public static AgentNode start(String host, String bindHost, int port, List<String> seedNodes, Path vmmDir,
-            List<String> vmmPrefix, FreezeBudget.Settings budget, Duration stepTimeout, Duration startTimeout)
-            throws IOException, TimeoutException {
+            List<String> vmmPrefix, FreezeBudget.Settings budget, Duration stepTimeout, Duration startTimeout, FleetTls tls,
+            int managementPort) throws IOException, TimeoutException {
         if (seedNodes.isEmpty()) {
             throw new IllegalArgumentException("an agent joins an existing fleet: give at least one seed node");
         }
         VmmDirectoryPort vmms = VmmDirectoryPort.adopt(vmmDir, vmmPrefix, stepTimeout);
-        return start(host, bindHost, port, seedNodes, vmms, vmms, vmmDir.resolve(LEDGER), budget, stepTimeout, startTimeout,
-                MIGRATION_THREADS);
+        return start(host, new FleetConfig(bindHost, port, seedNodes, "jdbc:h2:mem:never-opened", List.of(FleetNode.AGENT_ROLE),
+                tls, managementPort), vmms, vmms, vmmDir.resolve(LEDGER), budget, stepTimeout, startTimeout, MIGRATION_THREADS);
     }
 
     /**
@@ -64,12 +68,19 @@ public final class AgentNode implements AutoCloseable {
         if (seedNodes.isEmpty()) {
             throw new IllegalArgumentException("an agent joins an existing fleet: give at least one seed node");
         }
+        // the bench's agents: plain TCP on loopback, like the rest of the bench's cluster
+        return start(host, new FleetConfig(bindHost, port, seedNodes, "jdbc:h2:mem:never-opened", List.of(FleetNode.AGENT_ROLE)),
+                migrations, directoryPort, ledgerFile, budget, stepTimeout, startTimeout, migrationThreads);
+    }
+
+    private static AgentNode start(String host, FleetConfig config, HostAgent.MigrationPort migrations,
+            VmmDirectoryPort directoryPort, Path ledgerFile, FreezeBudget.Settings budget, Duration stepTimeout,
+            Duration startTimeout, int migrationThreads) throws IOException, TimeoutException {
         StepLedger ledger = StepLedger.open(ledgerFile);
         // the journal URL is never opened on a node without the coordinator role
         FleetNode node;
         try {
-            node = FleetNode.start(new FleetConfig(bindHost, port, seedNodes, "jdbc:h2:mem:never-opened",
-                    List.of(FleetNode.AGENT_ROLE)), startTimeout);
+            node = FleetNode.start(config, startTimeout);
         } catch (TimeoutException | RuntimeException e) {
             ledger.close();
             throw e;

@@ -18,12 +18,22 @@ import java.util.Objects;
  * @param seedNodes   {@code pekko://livetap-fleet@HOST:PORT} addresses; empty: the node joins itself
  * @param journalUrl  a JDBC URL; {@link #h2File(Path)} for the embedded default
  * @param roles       cluster roles ({@code coordinator}, {@code agent})
+ * @param tls         the cluster transport's security: {@link FleetTls.Stores} (TLS, mutual authentication) or
+ *                    {@link FleetTls#OFF}
+ * @param managementPort Pekko Management's HTTP port on 127.0.0.1 ({@code /cluster/members} and the health
+ *                    checks, read-only): {@link #MANAGEMENT_OFF}, {@link #MANAGEMENT_ANY_PORT} or a port
  * @param journalCredentials the journal database's login (H2's default for an H2 file)
  */
-public record FleetConfig(String host, int port, List<String> seedNodes, String journalUrl, List<String> roles,
-        JournalCredentials journalCredentials) {
+public record FleetConfig(String host, int port, List<String> seedNodes, String journalUrl, List<String> roles, FleetTls tls,
+        int managementPort, JournalCredentials journalCredentials) {
     /** The actor system name every node of one fleet shares (cluster membership requires it). */
     public static final String SYSTEM_NAME = "livetap-fleet";
+    /** {@link #managementPort()}: no Management endpoint. */
+    public static final int MANAGEMENT_OFF = -1;
+    /** {@link #managementPort()}: Management on any free port of 127.0.0.1 (the node reports the one it got). */
+    public static final int MANAGEMENT_ANY_PORT = 0;
+    /** Management always binds loopback: its routes carry no authentication of their own. */
+    public static final String MANAGEMENT_HOST = "127.0.0.1";
 
     public FleetConfig {
         Objects.requireNonNull(host, "host");
@@ -32,11 +42,41 @@ public record FleetConfig(String host, int port, List<String> seedNodes, String 
         if (!isPostgres(journalUrl) && !journalUrl.startsWith("jdbc:h2:")) {
             throw new IllegalArgumentException("the journal must be a jdbc:h2: or jdbc:postgresql: URL: " + journalUrl);
         }
+        Objects.requireNonNull(tls, "tls");
         seedNodes = List.copyOf(seedNodes);
         roles = List.copyOf(roles);
         if (port < 0 || port > 65535) {
             throw new IllegalArgumentException("port must be 0..65535: " + port);
         }
+        if (managementPort < MANAGEMENT_OFF || managementPort > 65535) {
+            throw new IllegalArgumentException("management port must be -1 (off), 0 (any free) or 1..65535: " + managementPort);
+        }
+    }
+
+    /**
+     * A node with a plain TCP transport and no Management endpoint: for in-process tests and the benches, whose
+     * members all run on loopback. The commands ({@code livetap fleet node}, {@code livetap agent}, the operator's)
+     * use TLS unless told {@code --no-tls}.
+     */
+    public FleetConfig(String host, int port, List<String> seedNodes, String journalUrl, List<String> roles) {
+        this(host, port, seedNodes, journalUrl, roles, FleetTls.OFF, MANAGEMENT_OFF, JournalCredentials.H2_DEFAULT);
+    }
+
+    /** A node with {@code tls} and {@code managementPort} whose journal logs in as H2's default user. */
+    public FleetConfig(String host, int port, List<String> seedNodes, String journalUrl, List<String> roles, FleetTls tls,
+            int managementPort) {
+        this(host, port, seedNodes, journalUrl, roles, tls, managementPort, JournalCredentials.H2_DEFAULT);
+    }
+
+    /** A node with plain TCP, no Management endpoint, and the journal login {@code journalCredentials}. */
+    public FleetConfig(String host, int port, List<String> seedNodes, String journalUrl, List<String> roles,
+            JournalCredentials journalCredentials) {
+        this(host, port, seedNodes, journalUrl, roles, FleetTls.OFF, MANAGEMENT_OFF, journalCredentials);
+    }
+
+    /** This configuration with {@code tls} and {@code managementPort}. */
+    public FleetConfig withTransport(FleetTls tls, int managementPort) {
+        return new FleetConfig(host, port, seedNodes, journalUrl, roles, tls, managementPort, journalCredentials);
     }
 
     /**
@@ -47,11 +87,6 @@ public record FleetConfig(String host, int port, List<String> seedNodes, String 
      */
     public static final int JOURNAL_CONNECTION_TIMEOUT_MS = 30_000;
 
-    /** A node whose journal logs in as H2's default user (an H2 file, or a database that needs no password). */
-    public FleetConfig(String host, int port, List<String> seedNodes, String journalUrl, List<String> roles) {
-        this(host, port, seedNodes, journalUrl, roles, JournalCredentials.H2_DEFAULT);
-    }
-
     /** True for a PostgreSQL journal URL (Slick's Postgres profile and the PostgreSQL driver). */
     public static boolean isPostgres(String journalUrl) {
         return journalUrl.startsWith("jdbc:postgresql:");
@@ -59,7 +94,7 @@ public record FleetConfig(String host, int port, List<String> seedNodes, String 
 
     /** This configuration with another journal (URL and login); everything else unchanged. */
     public FleetConfig withJournal(String url, JournalCredentials credentials) {
-        return new FleetConfig(host, port, seedNodes, url, roles, credentials);
+        return new FleetConfig(host, port, seedNodes, url, roles, tls, managementPort, credentials);
     }
 
     /** A node on 127.0.0.1, any free port, joining itself, journal in the H2 file {@code file}. */
@@ -93,9 +128,18 @@ public record FleetConfig(String host, int port, List<String> seedNodes, String 
                   }
                   remote.artery.transport = tcp
                   cluster {
+                    # docs/fleet.md "Security and health": keep-majority counted over the coordinator-capable
+                    # nodes only, so that the side holding 2 of the 3 coordinators survives whatever the agents do
                     downing-provider-class = "org.apache.pekko.cluster.sbr.SplitBrainResolverProvider"
-                    split-brain-resolver.active-strategy = keep-majority
+                    split-brain-resolver {
+                      active-strategy = keep-majority
+                      keep-majority.role = "coordinator"
+                    }
                     jmx.multi-mbeans-in-same-jvm = on
+                  }
+                  management.http {
+                    # read-only routes (GET /cluster/members, health checks): no leave or down over HTTP
+                    route-providers-read-only = true
                   }
                   coordinated-shutdown.exit-jvm = off
                   persistence {
@@ -130,6 +174,38 @@ public record FleetConfig(String host, int port, List<String> seedNodes, String 
                         ConfigValueFactory.fromAnyRef(journalCredentials.user()))
                 .withValue("pekko-persistence-jdbc.shared-databases.slick.db.password",
                         ConfigValueFactory.fromAnyRef(journalCredentials.password()));
+        if (tls instanceof FleetTls.Stores stores) {
+            fleet = tls(stores).withFallback(fleet);
+        }
+        if (managementPort != MANAGEMENT_OFF) {
+            fleet = fleet.withValue("pekko.management.http.hostname", ConfigValueFactory.fromAnyRef(MANAGEMENT_HOST))
+                    .withValue("pekko.management.http.port", ConfigValueFactory.fromAnyRef(managementPort));
+        }
         return fleet.withFallback(ConfigFactory.load());
+    }
+
+    /** Artery over TLS 1.3, both sides presenting a certificate the other's trust store must vouch for. */
+    private static Config tls(FleetTls.Stores stores) {
+        String engine = "pekko.remote.artery.ssl.config-ssl-engine.";
+        return ConfigFactory.parseString("""
+                        pekko.remote.artery {
+                          transport = tls-tcp
+                          ssl {
+                            ssl-engine-provider = "org.apache.pekko.remote.artery.tcp.ConfigSSLEngineProvider"
+                            config-ssl-engine {
+                              protocol = "TLSv1.3"
+                              enabled-algorithms = ["TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384"]
+                              require-mutual-authentication = on
+                              # members are addressed by IP and port, not names: the CA's signature is the check
+                              hostname-verification = off
+                            }
+                          }
+                        }
+                        """)
+                .withValue(engine + "key-store", ConfigValueFactory.fromAnyRef(stores.keyStore().toString()))
+                .withValue(engine + "trust-store", ConfigValueFactory.fromAnyRef(stores.trustStore().toString()))
+                .withValue(engine + "key-store-password", ConfigValueFactory.fromAnyRef(stores.password()))
+                .withValue(engine + "key-password", ConfigValueFactory.fromAnyRef(stores.password()))
+                .withValue(engine + "trust-store-password", ConfigValueFactory.fromAnyRef(stores.password()));
     }
 }

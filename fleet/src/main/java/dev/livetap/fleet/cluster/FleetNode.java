@@ -1,8 +1,11 @@
 package dev.livetap.fleet.cluster;
 
 import dev.livetap.fleet.coordinator.UpgradeCoordinator;
+import com.typesafe.config.Config;
+import java.net.URI;
 import dev.livetap.fleet.journal.JournalSchema;
 import java.time.Duration;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -14,6 +17,7 @@ import org.apache.pekko.cluster.typed.ClusterSingleton;
 import org.apache.pekko.cluster.typed.ClusterSingletonSettings;
 import org.apache.pekko.cluster.typed.Join;
 import org.apache.pekko.cluster.typed.SingletonActor;
+import org.apache.pekko.management.javadsl.PekkoManagement;
 import org.apache.pekko.persistence.jdbc.testkit.javadsl.SchemaUtils;
 
 /**
@@ -21,6 +25,8 @@ import org.apache.pekko.persistence.jdbc.testkit.javadsl.SchemaUtils;
  * missing, and a proxy to the {@link UpgradeCoordinator} singleton (which runs on the oldest node
  * with role {@code coordinator}). Only nodes with that role open the journal: an agent-only node
  * ({@code agent}) or an operator's short-lived member ({@code operator}) never touches the database.
+ * With a Management port configured the node serves Pekko Management's read-only routes on 127.0.0.1
+ * ({@code GET /cluster/members}, {@code /ready}, {@code /alive}).
  */
 public final class FleetNode implements AutoCloseable {
     /** Nodes with this role may run the coordinator singleton (and so open the journal). */
@@ -31,10 +37,12 @@ public final class FleetNode implements AutoCloseable {
     public static final String OPERATOR_ROLE = "operator";
     private final ActorSystem<Void> system;
     private final ActorRef<UpgradeCoordinator.Command> coordinator;
+    private final Optional<URI> management;
 
-    private FleetNode(ActorSystem<Void> system, ActorRef<UpgradeCoordinator.Command> coordinator) {
+    private FleetNode(ActorSystem<Void> system, ActorRef<UpgradeCoordinator.Command> coordinator, Optional<URI> management) {
         this.system = system;
         this.coordinator = coordinator;
+        this.management = management;
     }
 
     /**
@@ -42,13 +50,28 @@ public final class FleetNode implements AutoCloseable {
      * until it is {@code Up} and the journal's tables exist; both waits bounded by {@code timeout}.
      */
     public static FleetNode start(FleetConfig config, Duration timeout) throws TimeoutException {
-        ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), FleetConfig.SYSTEM_NAME, config.toConfig());
+        return start(config, null, timeout);
+    }
+
+    /**
+     * As {@link #start(FleetConfig, Duration)}, with {@code overrides} (may be null) over the node's Pekko
+     * configuration: for tests that shorten the failure detector or the Split Brain Resolver's stable-after.
+     */
+    public static FleetNode start(FleetConfig config, Config overrides, Duration timeout) throws TimeoutException {
+        Config pekko = overrides == null ? config.toConfig() : overrides.withFallback(config.toConfig());
+        ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), FleetConfig.SYSTEM_NAME, pekko);
         try {
             Cluster cluster = Cluster.get(system);
             if (config.seedNodes().isEmpty()) {
                 cluster.manager().tell(Join.create(cluster.selfMember().address()));
             }
             long deadline = System.nanoTime() + timeout.toNanos();
+            Optional<URI> management = Optional.empty();
+            if (config.managementPort() != FleetConfig.MANAGEMENT_OFF) {
+                // before the join completes: the endpoint also answers for a node that cannot become Up
+                management = Optional.of(URI.create(PekkoManagement.get(system).start().toCompletableFuture()
+                        .get(timeout.toMillis(), TimeUnit.MILLISECONDS).toString()));
+            }
             while (cluster.selfMember().status() != MemberStatus.up()) {
                 if (System.nanoTime() > deadline) {
                     throw new TimeoutException("the node did not become Up within " + timeout.toMillis() + " ms (status "
@@ -64,14 +87,15 @@ public final class FleetNode implements AutoCloseable {
                     SingletonActor.of(UpgradeCoordinator.create(), UpgradeCoordinator.SINGLETON_NAME)
                             .withStopMessage(UpgradeCoordinator.Passivate.INSTANCE)
                             .withSettings(ClusterSingletonSettings.create(system).withRole(COORDINATOR_ROLE)));
-            return new FleetNode(system, proxy);
+            return new FleetNode(system, proxy, management);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             close(system, timeout);
             throw new TimeoutException("interrupted while starting the fleet node");
         } catch (java.util.concurrent.ExecutionException e) {
             close(system, timeout);
-            throw new IllegalStateException("the journal's tables could not be created: " + e.getCause().getMessage(), e.getCause());
+            throw new IllegalStateException("the journal's tables could not be created or the Management endpoint could not "
+                    + "start: " + e.getCause().getMessage(), e.getCause());
         } catch (TimeoutException | RuntimeException e) {
             close(system, timeout);
             throw e;
@@ -97,6 +121,14 @@ public final class FleetNode implements AutoCloseable {
 
     public ActorSystem<Void> system() {
         return system;
+    }
+
+    /**
+     * Pekko Management's base URI on 127.0.0.1 ({@code GET <uri>/cluster/members}); empty when the node was
+     * configured without a Management port.
+     */
+    public Optional<URI> management() {
+        return management;
     }
 
     /** The singleton proxy: messages reach the one coordinator wherever it runs. */

@@ -12,7 +12,8 @@ import org.apache.pekko.actor.typed.javadsl.AskPattern;
 /**
  * An operator's short-lived cluster member (role {@code operator}: never runs the coordinator,
  * never opens the journal): joins through the seed nodes, asks the coordinator singleton through
- * its proxy, leaves.
+ * its proxy, leaves. Its authentication is the cluster transport's: with {@link FleetTls.Stores}
+ * (every command's default) the fleet admits it only with a certificate signed by the fleet's CA.
  */
 public final class OperatorClient implements AutoCloseable {
     private final FleetNode node;
@@ -23,12 +24,16 @@ public final class OperatorClient implements AutoCloseable {
         this.timeout = timeout;
     }
 
-    public static OperatorClient join(List<String> seedNodes, Duration timeout) throws TimeoutException {
+    /**
+     * Joins the fleet through {@code seedNodes} with {@code tls} (the fleet's own setting: a member with another
+     * transport, or a certificate from another CA, is never admitted and this times out).
+     */
+    public static OperatorClient join(List<String> seedNodes, FleetTls tls, Duration timeout) throws TimeoutException {
         if (seedNodes.isEmpty()) {
             throw new IllegalArgumentException("give the fleet's seed nodes");
         }
         return new OperatorClient(FleetNode.start(new FleetConfig("127.0.0.1", 0, seedNodes, "jdbc:h2:mem:never-opened",
-                List.of(FleetNode.OPERATOR_ROLE)), timeout), timeout);
+                List.of(FleetNode.OPERATOR_ROLE), tls, FleetConfig.MANAGEMENT_OFF), timeout), timeout);
     }
 
     public UpgradeCoordinator.Reply submit(Plan plan) throws TimeoutException, InterruptedException {
