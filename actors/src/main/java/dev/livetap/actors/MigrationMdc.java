@@ -2,8 +2,6 @@ package dev.livetap.actors;
 
 import java.util.Map;
 import java.util.function.Supplier;
-import org.apache.pekko.actor.typed.Behavior;
-import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.slf4j.MDC;
 
 /**
@@ -28,17 +26,17 @@ public final class MigrationMdc {
         return MDC.get(KEY);
     }
 
-    /** {@code behavior} with {@value #KEY} in the MDC while it handles a {@link Tagged} message that has an id. */
-    public static <T> Behavior<T> perMessage(Class<T> type, Behavior<T> behavior) {
-        return Behaviors.withMdc(type, MigrationMdc::of, behavior);
-    }
-
     /** The MDC of one message: its migration id, if it carries one. */
     public static Map<String, String> of(Object message) {
         if (message instanceof Tagged t && t.migrationId() != null) {
             return Map.of(KEY, t.migrationId());
         }
         return Map.of();
+    }
+
+    /** The migration id a message carries ({@link Tagged}), or null. */
+    public static String idOf(Object message) {
+        return message instanceof Tagged t ? t.migrationId() : null;
     }
 
     /** Runs {@code body} with {@code migrationId} (if not null) in the MDC, restoring the previous value after. */

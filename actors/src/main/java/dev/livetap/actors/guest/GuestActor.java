@@ -1,5 +1,6 @@
 package dev.livetap.actors.guest;
 
+import dev.livetap.actors.Receive;
 import dev.livetap.actors.nic.PeerBackend;
 import dev.livetap.actors.options.MacAddress;
 import dev.livetap.actors.tap.TapActor;
@@ -57,7 +58,7 @@ public final class GuestActor {
 
     private static Behavior<Command> running(GuestState state, int vnetHdrLen, List<ActorRef<PeerBackend.Command>> queues) {
         GuestResponder responder = new GuestResponder(state.mac(), state.ip(), vnetHdrLen);
-        return Behaviors.receive(Command.class)
+        return Receive.of(Command.class)
                 .onMessage(Rx.class, m -> {
                     GuestOutcome outcome = responder.respond(m.frame().frame());
                     int q = m.frame().queue();

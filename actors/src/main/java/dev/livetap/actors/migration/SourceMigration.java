@@ -1,5 +1,6 @@
 package dev.livetap.actors.migration;
 
+import dev.livetap.actors.Receive;
 import dev.livetap.actors.RoutineLog;
 import dev.livetap.actors.FanOut;
 import dev.livetap.actors.StateName;
@@ -50,7 +51,6 @@ import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.PostStop;
 import org.apache.pekko.actor.typed.Terminated;
-import org.apache.pekko.actor.typed.javadsl.BehaviorBuilder;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.stream.Materializer;
 import org.apache.pekko.stream.javadsl.Keep;
@@ -133,7 +133,7 @@ final class SourceMigration {
         rc.ctx().pipeToSelf(setup.uri() instanceof MigrationUri.Unix unix ? setup.transport().connect(unix)
                         : setup.transport().adopt(setup.socket().orElseThrow()),
                 (ch, ex) -> ex == null ? new Connected(ch) : new ChannelFailed(ex));
-        return common(role, Optional.empty(), Behaviors.receive(Command.class)
+        return common(role, Optional.empty(), Receive.of(Command.class)
                 .onMessage(GetState.class, m -> stateIs(m, "settingUp"))
                 .onMessage(Connected.class, m -> {
                     m.channel().start(new ReturnPathHandler(rc.ctx().getSelf()));
@@ -162,7 +162,7 @@ final class SourceMigration {
         RoleContext rc = role.rc();
         rc.phaseTimer("starting the migration stream", rc.timeouts().step());
         Function<String, Behavior<Command>> failed = r -> fail(role, f, channel, 1, r, false, false);
-        return common(role, Optional.of(channel), Behaviors.receive(Command.class)
+        return common(role, Optional.of(channel), Receive.of(Command.class)
                 .onMessage(GetState.class, m -> stateIs(m, "streamStarting"))
                 .onMessage(StreamStarted.class, m -> stopping(role, f, channel))
                 .onMessage(StreamSendFailed.class, m -> failed.apply(sendFailedText(m)))
@@ -300,7 +300,7 @@ final class SourceMigration {
      */
     private static Behavior<Command> held(Role role, SwitchOver s) {
         RoleContext rc = role.rc();
-        return switchOverCommon(role, s, Behaviors.receive(Command.class)
+        return switchOverCommon(role, s, Receive.of(Command.class)
                 .onMessage(ContinueSwitchover.class, m -> {
                     if (s.figures().info().status() != MigrationStatus.PRE_SWITCHOVER) {
                         return Behaviors.same(); // the stop is not complete yet
@@ -325,7 +325,7 @@ final class SourceMigration {
         RoleContext rc = role.rc();
         rc.ctx().getLog().warn("migration {}: {} while held in pre-switchover; the source stays held until"
                 + " migrate-continue or migrate_cancel", rc.id(), reason);
-        return switchOverCommon(role, s, Behaviors.receive(Command.class)
+        return switchOverCommon(role, s, Receive.of(Command.class)
                 .onMessage(ContinueSwitchover.class, m -> fail(role, s.withFigures(rc.status(s.figures(), MigrationStatus.DEVICE)),
                         reason, false))
                 .onMessage(ReturnClosed.class, m -> Behaviors.same())
@@ -340,7 +340,7 @@ final class SourceMigration {
      */
     private static Behavior<Command> switchOver(Role role, SwitchOver s) {
         RoleContext rc = role.rc();
-        return switchOverCommon(role, s, Behaviors.receive(Command.class)
+        return switchOverCommon(role, s, Receive.of(Command.class)
                 .onMessage(StreamSent.class, m -> {
                     SwitchoverStepEvent.step(rc, SwitchoverStepEvent.SOURCE, "stream sent");
                     RoutineLog.info(rc.ctx().getLog(), "migration {}: stream sent, waiting for the target's answer", rc.id());
@@ -351,7 +351,7 @@ final class SourceMigration {
     }
 
     /** What every state of the switch-over handles alike: NIC replies, failures, cancel. */
-    private static Behavior<Command> switchOverCommon(Role role, SwitchOver s, BehaviorBuilder<Command> b) {
+    private static Behavior<Command> switchOverCommon(Role role, SwitchOver s, Receive<Command> b) {
         RoleContext rc = role.rc();
         return common(role, Optional.of(s.channel()), b
                 .onMessage(GetState.class, m -> stateIs(m, s.stop().isPresent() ? "stopping"
@@ -401,7 +401,7 @@ final class SourceMigration {
     private static Behavior<Command> afterSendFailed(Role role, SwitchOver s, String sendFailure) {
         RoleContext rc = role.rc();
         rc.phaseTimer("reading the target's answer after the send failed", rc.timeouts().step());
-        return switchOverCommon(role, s, Behaviors.receive(Command.class)
+        return switchOverCommon(role, s, Receive.of(Command.class)
                 .onMessage(ReturnFrame.class, m -> onAnswer(m, r -> fail(role, s, r, false), a -> fail(role, s, sendFailure, false)))
                 .onMessage(ReturnClosed.class, m -> fail(role, s, sendFailure, false))
                 .onMessage(PhaseTimedOut.class, m -> fail(role, s, sendFailure, false))
@@ -513,7 +513,7 @@ final class SourceMigration {
 
     private static Behavior<Command> rollingBack(Role role, Ending e) {
         RoleContext rc = role.rc();
-        return common(role, Optional.empty(), Behaviors.receive(Command.class)
+        return common(role, Optional.empty(), Receive.of(Command.class)
                 .onMessage(GetState.class, m -> stateIs(m, "rollingBack"))
                 .onMessage(NicReply.class, m -> {
                     if (e.rollback().isEmpty()) {
@@ -573,7 +573,7 @@ final class SourceMigration {
         } else {
             rc.ctx().getSelf().tell(new MigrationEvents.Ended());
         }
-        return common(role, Optional.empty(), Behaviors.receive(Command.class)
+        return common(role, Optional.empty(), Receive.of(Command.class)
                 .onMessage(GetState.class, m -> stateIs(m, state))
                 .onMessage(MigrationEvents.Ended.class, m -> Behaviors.stopped())
                 .onMessage(StreamSent.class, m -> Behaviors.stopped())
@@ -595,7 +595,7 @@ final class SourceMigration {
      * stream's late progress is dropped (DEBUG), anything else is unhandled (a dead-letter notice); a NIC that stops fails the migration; a stop from outside closes the
      * channel this state still owns.
      */
-    private static Behavior<Command> common(Role role, Optional<FrameChannel> owned, BehaviorBuilder<Command> b,
+    private static Behavior<Command> common(Role role, Optional<FrameChannel> owned, Receive<Command> b,
             Function<String, Behavior<Command>> onNicStopped) {
         RoleContext rc = role.rc();
         return b.onMessage(ReturnFrame.class, m -> {

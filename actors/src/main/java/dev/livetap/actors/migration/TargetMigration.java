@@ -1,5 +1,6 @@
 package dev.livetap.actors.migration;
 
+import dev.livetap.actors.Receive;
 import dev.livetap.actors.RoutineLog;
 import dev.livetap.actors.FanOut;
 import dev.livetap.actors.migration.MigrationCoordinator.Cancel;
@@ -47,7 +48,6 @@ import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.PostStop;
 import org.apache.pekko.actor.typed.Terminated;
-import org.apache.pekko.actor.typed.javadsl.BehaviorBuilder;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.japi.pf.PFBuilder;
 import org.apache.pekko.stream.Materializer;
@@ -137,7 +137,7 @@ final class TargetMigration {
     private static Behavior<Command> describing(Role role, Figures f, FanOut<VirtioNetActor.SectionSchema> describe) {
         RoleContext rc = role.rc();
         // already listening (the VM answered migrate-incoming once it did): a failure stops that too
-        return beforeTheStream(role, f, Optional.of(role.setup().accepting()), Behaviors.receive(Command.class)
+        return beforeTheStream(role, f, Optional.of(role.setup().accepting()), Receive.of(Command.class)
                 .onMessage(GetState.class, m -> SourceMigration.stateIs(m, "describing"))
                 .onMessage(NicReply.class, m -> {
                     FanOut.Outcome<VirtioNetActor.SectionSchema> o = describe.offer(m.reply().requestId(), m.reply(),
@@ -173,7 +173,7 @@ final class TargetMigration {
         rc.ctx().pipeToSelf(accepting, (ch, ex) -> ex == null ? new Connected(ch) : new ChannelFailed(ex));
         Map<String, Schema> frozen = Map.copyOf(schemas);
         Map<String, Integer> index = Map.copyOf(bySection);
-        return beforeTheStream(role, f, Optional.of(accepting), Behaviors.receive(Command.class)
+        return beforeTheStream(role, f, Optional.of(accepting), Receive.of(Command.class)
                 .onMessage(GetState.class, m -> SourceMigration.stateIs(m, "listening"))
                 .onMessage(Connected.class, m -> {
                     SwitchoverStepEvent.step(rc, SwitchoverStepEvent.TARGET, "source connected");
@@ -206,7 +206,7 @@ final class TargetMigration {
 
     /** Describing and listening alike: timeouts, cancel and failures end the migration. */
     private static Behavior<Command> beforeTheStream(Role role, Figures f, Optional<CompletableFuture<FrameChannel>> accepting,
-            BehaviorBuilder<Command> b) {
+            Receive<Command> b) {
         Function<String, Behavior<Command>> failed = r -> fail(role, f, accepting, Optional.empty(), 1 + role.rc().nics().size(), r);
         return common(role, accepting, Optional.empty(), b
                 .onMessage(PhaseTimedOut.class, m -> failed.apply(m.text()))
@@ -219,7 +219,7 @@ final class TargetMigration {
         RoleContext rc = role.rc();
         Function<String, Behavior<Command>> failed = reason -> fail(role, r.figures(), Optional.empty(),
                 Optional.of(r.channel()), r.nextRequestId(), reason);
-        return common(role, Optional.empty(), Optional.of(r.channel()), Behaviors.receive(Command.class)
+        return common(role, Optional.empty(), Optional.of(r.channel()), Receive.of(Command.class)
                 .onMessage(GetState.class, m -> SourceMigration.stateIs(m, r.load().isPresent() ? "loading" : "receiving"))
                 .onMessage(SectionIn.class, m -> onSection(role, r, m))
                 .onMessage(StreamDone.class, m -> r.load().isPresent() ? receiving(role, r.withStreamDone())
@@ -368,7 +368,7 @@ final class TargetMigration {
     private static Behavior<Command> awaitingConfirmation(Role role, Figures f, HandOverChannel channel, long nextRequestId,
             Optional<Throwable> loadedUnsent) {
         RoleContext rc = role.rc();
-        return common(role, Optional.empty(), Optional.of(channel), Behaviors.receive(Command.class)
+        return common(role, Optional.empty(), Optional.of(channel), Receive.of(Command.class)
                 .onMessage(GetState.class, m -> SourceMigration.stateIs(m, "awaitingConfirmation"))
                 // A source that gave up first sent 'failed' before it went away: that answer may be
                 // in our socket behind the stream. Read to the end (bounded by the phase timer)
@@ -438,7 +438,7 @@ final class TargetMigration {
         }
         rc.phaseTimer("closing the migration channel", rc.timeouts().step());
         open.get().close();
-        return Behaviors.receive(Command.class)
+        return Receive.of(Command.class)
                 .onMessage(GetState.class, m -> SourceMigration.stateIs(m, confirmed ? "completed" : "completedUnconfirmed"))
                 .onMessage(ReturnClosed.class, m -> Behaviors.stopped())
                 .onMessage(PhaseTimedOut.class, m -> Behaviors.stopped())
@@ -481,7 +481,7 @@ final class TargetMigration {
 
     private static Behavior<Command> discarding(Role role, Discarding d) {
         RoleContext rc = role.rc();
-        return common(role, Optional.empty(), d.toClose(), Behaviors.receive(Command.class)
+        return common(role, Optional.empty(), d.toClose(), Receive.of(Command.class)
                 .onMessage(GetState.class, m -> SourceMigration.stateIs(m, "discarding"))
                 .onMessage(NicReply.class, m -> {
                     if (d.discard().isEmpty()) {
@@ -547,7 +547,7 @@ final class TargetMigration {
      * the accept abandoned, the channel this state owns closed, every section still in the stream closed.
      */
     private static Behavior<Command> common(Role role, Optional<CompletableFuture<FrameChannel>> accepting,
-            Optional<FrameChannel> owned, BehaviorBuilder<Command> b, Function<String, Behavior<Command>> onNicStopped) {
+            Optional<FrameChannel> owned, Receive<Command> b, Function<String, Behavior<Command>> onNicStopped) {
         RoleContext rc = role.rc();
         return b.onMessage(ReturnFrame.class, m -> {
                     m.frame().close(); // a frame no state expects: never leak its fds

@@ -29,7 +29,6 @@ import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.DispatcherSelector;
 import org.apache.pekko.actor.typed.SupervisorStrategy;
-import org.apache.pekko.actor.typed.javadsl.BehaviorBuilder;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 
 /**
@@ -264,7 +263,9 @@ public final class VirtioNetActor {
     /** A NIC that passed {@link #realizeCheck}; reports {@link Realized} or {@link RealizeFailed} to {@code realized}. */
     public static Behavior<Command> create(NicConfig config, PeerBackendFactory factory, FdInspector fds,
             ActorRef<RealizeResult> realized) {
-        return Behaviors.supervise(MigrationMdc.perMessage(Command.class, Behaviors.<Command>setup(ctx -> Behaviors.withStash(STASH_CAPACITY, stash -> Behaviors.withTimers(timers -> {
+        // The migration id goes in the MDC in the states' dispatch (MigrationMdc.with), not through a
+        // withMdc interceptor: one interceptor less on every message of the switch-over.
+        return Behaviors.supervise(Behaviors.<Command>setup(ctx -> Behaviors.withStash(STASH_CAPACITY, stash -> Behaviors.withTimers(timers -> {
             boolean waiting;
             List<ActorRef<PeerBackend.Command>> peers = new ArrayList<>();
             ActorRef<GuestActor.Command> guest;
@@ -302,7 +303,7 @@ public final class VirtioNetActor {
                         });
             }
             return next(nic, s);
-        }))))).onFailure(SUPERVISION);
+        })))).onFailure(SUPERVISION);
     }
 
     // ------------------------------------------------------------------ implementation
@@ -316,10 +317,18 @@ public final class VirtioNetActor {
     }
 
     private static Behavior<Command> idle(Nic nic, State s) {
-        return common(nic, s, Behaviors.receive(Command.class)
-                .onMessage(GetState.class, m -> answerState(m, "idle"))
-                .onMessage(SaveSection.class, m -> next(nic, onSave(nic, s, m)))
-                .onMessage(Rollback.class, m -> next(nic, rollback(nic, s, m))));
+        return Behaviors.receive((ctx, m) -> MigrationMdc.with(MigrationMdc.idOf(m), () -> {
+            if (m instanceof SaveSection save) {
+                return next(nic, onSave(nic, s, save));
+            }
+            if (m instanceof Rollback r) {
+                return next(nic, rollback(nic, s, r));
+            }
+            if (m instanceof GetState g) {
+                return answerState(g, "idle");
+            }
+            return common(nic, s, m);
+        }));
     }
 
     /**
@@ -329,16 +338,20 @@ public final class VirtioNetActor {
      * overtakes: they would reach the queues after it and leave them handed over (not reading on cont).
      */
     private static Behavior<Command> stopping(Nic nic, State s) {
-        return common(nic, s, Behaviors.receive(Command.class)
-                .onMessage(GetState.class, m -> answerState(m, "stopping"))
-                .onMessage(SaveSection.class, m -> {
-                    nic.stash().stash(m);
-                    return Behaviors.same();
-                })
-                .onMessage(Rollback.class, m -> {
-                    refuseStashedSaves(nic, "rolled back before the save");
-                    return next(nic, rollback(nic, s, m));
-                }));
+        return Behaviors.receive((ctx, m) -> MigrationMdc.with(MigrationMdc.idOf(m), () -> {
+            if (m instanceof SaveSection save) {
+                nic.stash().stash(save);
+                return Behaviors.same();
+            }
+            if (m instanceof Rollback r) {
+                refuseStashedSaves(nic, "rolled back before the save");
+                return next(nic, rollback(nic, s, r));
+            }
+            if (m instanceof GetState g) {
+                return answerState(g, "stopping");
+            }
+            return common(nic, s, m);
+        }));
     }
 
     private static Behavior<Command> answerState(GetState m, String state) {
@@ -346,68 +359,91 @@ public final class VirtioNetActor {
         return Behaviors.same();
     }
 
-    /** What both states handle alike. A peer that dies takes the NIC with it (no Terminated handler: death pact). */
-    private static Behavior<Command> common(Nic nic, State s, BehaviorBuilder<Command> b) {
-        return b.onMessage(PeerReply.class, m -> onReply(nic, s, m.reply().requestId(), m.reply()))
-                .onMessage(GuestReply.class, m -> onReply(nic, s, m.reply().requestId(), m.reply()))
-                .onMessage(GatherTimedOut.class, m -> onTimeout(nic, s, m.firstRequestId()))
-                .onMessage(DescribeSection.class, m -> next(nic, askPeers(nic, s, "describe", PeerBackend.Description.class,
-                        (q, id) -> new PeerBackend.Describe(id, nic.peerReplies().narrow()), false, (st, rs) -> {
-                            List<Schema> schemas = new ArrayList<>();
-                            rs.forEach(r -> schemas.add(r.schema()));
-                            m.replyTo().tell(new SectionSchema(m.requestId(), nic.id(), VirtioNetSchema.sectionName(nic.id()),
-                                    VirtioNetSchema.schema(schemas)));
-                            return st;
-                        })))
-                .onMessage(Stop.class, m -> next(nic, askPeers(nic, s.withStops(s.stopsInFlight() + 1), "stop",
-                        PeerBackend.Stopped.class, (q, id) -> new PeerBackend.Stop(id, nic.peerReplies().narrow(), m.migrationId()), true,
-                        (st, rs) -> {
-                            long last = 0;
-                            for (PeerBackend.Stopped r : rs) {
-                                last = Math.max(last, r.atNanos());
-                            }
-                            m.replyTo().tell(new Stopped(m.requestId(), nic.id(), last));
-                            return st.withStops(st.stopsInFlight() - 1);
-                        })))
-                .onMessage(Start.class, m -> next(nic, askPeers(nic, s, "start", PeerBackend.Started.class,
-                        (q, id) -> new PeerBackend.Start(id, nic.peerReplies().narrow(), m.migrationId()), false, (st, rs) -> {
-                            long last = 0;
-                            int reading = 0;
-                            for (PeerBackend.Started r : rs) {
-                                last = Math.max(last, r.atNanos());
-                                reading += r.reading() ? 1 : 0;
-                            }
-                            m.replyTo().tell(new Started(m.requestId(), nic.id(), last, reading));
-                            return st;
-                        })))
-                .onMessage(LoadSection.class, m -> next(nic, onLoad(nic, s, m)))
-                .onMessage(Release.class, m -> {
-                    nic.peers().forEach(p -> p.tell(new PeerBackend.Release(m.migrationId())));
-                    return Behaviors.same();
-                })
-                .onMessage(Discard.class, m -> next(nic, askPeers(nic, s, "discard", PeerBackend.Discarded.class,
-                        (q, id) -> new PeerBackend.Discard(id, nic.peerReplies().narrow(), m.migrationId()), false, (st, rs) -> {
-                            int closed = 0;
-                            for (PeerBackend.Discarded r : rs) {
-                                closed += r.closedSomething() ? 1 : 0;
-                            }
-                            m.replyTo().tell(new Discarded(m.requestId(), nic.id(), closed));
-                            return st;
-                        })))
-                .onMessage(GetInfo.class, m -> next(nic, askPeers(nic, s, "status", PeerBackend.Status.class,
-                        (q, id) -> new PeerBackend.GetStatus(id, nic.peerReplies().narrow()), true,
-                        (st, statuses) -> askGuest(nic, st, (st2, g) -> {
-                            m.replyTo().tell(new NicInfo(m.requestId(), nic.id(), nic.peers().size(), st2.hostFeatures(),
-                                    nic.peersWait(), statuses, g.get(0).state()));
-                            return st2;
-                        }))))
-                .onMessage(Unplug.class, m -> {
-                    // the peers stop with the NIC (children), each closing its fd in PostStop; a Close
-                    // told to them now would find them stopped (a dead letter each)
-                    nic.peers().forEach(nic.ctx()::unwatch);
-                    return Behaviors.stopped();
-                })
-                .build();
+    /**
+     * What both states handle alike. A peer that dies takes the NIC with it (no Terminated handler:
+     * death pact). A plain dispatch, not a {@code BehaviorBuilder}: the state's behaviour is built
+     * anew for every message, and building a dozen cases each time doubled the NIC's cost per
+     * message on the switch-over path (docs/benchmarks.md, "Switch-over hot path").
+     */
+    private static Behavior<Command> common(Nic nic, State s, Command c) {
+        if (c instanceof PeerReply m) {
+            return onReply(nic, s, m.reply().requestId(), m.reply());
+        }
+        if (c instanceof Stop m) {
+            return next(nic, askPeers(nic, s.withStops(s.stopsInFlight() + 1), "stop",
+                    PeerBackend.Stopped.class, (q, id) -> new PeerBackend.Stop(id, nic.peerReplies().narrow(), m.migrationId()), true,
+                    (st, rs) -> {
+                        long last = 0;
+                        for (PeerBackend.Stopped r : rs) {
+                            last = Math.max(last, r.atNanos());
+                        }
+                        m.replyTo().tell(new Stopped(m.requestId(), nic.id(), last));
+                        return st.withStops(st.stopsInFlight() - 1);
+                    }));
+        }
+        if (c instanceof Start m) {
+            return next(nic, askPeers(nic, s, "start", PeerBackend.Started.class,
+                    (q, id) -> new PeerBackend.Start(id, nic.peerReplies().narrow(), m.migrationId()), false, (st, rs) -> {
+                        long last = 0;
+                        int reading = 0;
+                        for (PeerBackend.Started r : rs) {
+                            last = Math.max(last, r.atNanos());
+                            reading += r.reading() ? 1 : 0;
+                        }
+                        m.replyTo().tell(new Started(m.requestId(), nic.id(), last, reading));
+                        return st;
+                    }));
+        }
+        if (c instanceof GuestReply m) {
+            return onReply(nic, s, m.reply().requestId(), m.reply());
+        }
+        if (c instanceof LoadSection m) {
+            return next(nic, onLoad(nic, s, m));
+        }
+        if (c instanceof Release m) {
+            nic.peers().forEach(p -> p.tell(new PeerBackend.Release(m.migrationId())));
+            return Behaviors.same();
+        }
+        if (c instanceof GatherTimedOut m) {
+            return onTimeout(nic, s, m.firstRequestId());
+        }
+        if (c instanceof DescribeSection m) {
+            return next(nic, askPeers(nic, s, "describe", PeerBackend.Description.class,
+                    (q, id) -> new PeerBackend.Describe(id, nic.peerReplies().narrow()), false, (st, rs) -> {
+                        List<Schema> schemas = new ArrayList<>();
+                        rs.forEach(r -> schemas.add(r.schema()));
+                        m.replyTo().tell(new SectionSchema(m.requestId(), nic.id(), VirtioNetSchema.sectionName(nic.id()),
+                                VirtioNetSchema.schema(schemas)));
+                        return st;
+                    }));
+        }
+        if (c instanceof Discard m) {
+            return next(nic, askPeers(nic, s, "discard", PeerBackend.Discarded.class,
+                    (q, id) -> new PeerBackend.Discard(id, nic.peerReplies().narrow(), m.migrationId()), false, (st, rs) -> {
+                        int closed = 0;
+                        for (PeerBackend.Discarded r : rs) {
+                            closed += r.closedSomething() ? 1 : 0;
+                        }
+                        m.replyTo().tell(new Discarded(m.requestId(), nic.id(), closed));
+                        return st;
+                    }));
+        }
+        if (c instanceof GetInfo m) {
+            return next(nic, askPeers(nic, s, "status", PeerBackend.Status.class,
+                    (q, id) -> new PeerBackend.GetStatus(id, nic.peerReplies().narrow()), true,
+                    (st, statuses) -> askGuest(nic, st, (st2, g) -> {
+                        m.replyTo().tell(new NicInfo(m.requestId(), nic.id(), nic.peers().size(), st2.hostFeatures(),
+                                nic.peersWait(), statuses, g.get(0).state()));
+                        return st2;
+                    })));
+        }
+        if (c instanceof Unplug) {
+            // the peers stop with the NIC (children), each closing its fd in PostStop; a Close
+            // told to them now would find them stopped (a dead letter each)
+            nic.peers().forEach(nic.ctx()::unwatch);
+            return Behaviors.stopped();
+        }
+        return Behaviors.unhandled();
     }
 
     private static State rollback(Nic nic, State s, Rollback m) {

@@ -1,5 +1,6 @@
 package dev.livetap.actors.tap;
 
+import dev.livetap.actors.Receive;
 import dev.livetap.actors.nic.PeerBackend.Discarded;
 import dev.livetap.actors.nic.PeerBackend.LoadFailed;
 import dev.livetap.actors.nic.PeerBackend.LoadReply;
@@ -217,7 +218,7 @@ public final class TapActor {
     // ---------------------------------------------------------------- states
 
     private Behavior<Command> active(Held held) {
-        return Behaviors.receive(Command.class)
+        return Receive.of(Command.class)
                 .onMessageEquals(QueueReadable.INSTANCE, () -> drain(held))
                 .onMessage(Pause.class, m -> {
                     held.registration().interest(0);
@@ -248,7 +249,7 @@ public final class TapActor {
     }
 
     private Behavior<Command> paused(Held held) {
-        return Behaviors.receive(Command.class)
+        return Receive.of(Command.class)
                 .onMessageEquals(QueueReadable.INSTANCE, Behaviors::same) // raced with Pause: stay on the frame boundary
                 .onMessage(Pause.class, m -> answerStopped(m.requestId(), m.replyTo()))
                 .onMessage(Resume.class, m -> {
@@ -280,7 +281,7 @@ public final class TapActor {
 
     /** The fd is lent to the stream: not read, not closed, until Release (loaded) or Rollback. */
     private Behavior<Command> transferred(Held held) {
-        return Behaviors.receive(Command.class)
+        return Receive.of(Command.class)
                 .onMessageEquals(QueueReadable.INSTANCE, Behaviors::same)
                 .onMessage(Release.class, m -> {
                     closeHeld(held);
@@ -321,7 +322,7 @@ public final class TapActor {
     }
 
     private Behavior<Command> waitingIncoming() {
-        return Behaviors.receive(Command.class)
+        return Receive.of(Command.class)
                 .onMessageEquals(QueueReadable.INSTANCE, Behaviors::same)
                 .onMessage(Load.class, this::load)
                 .onMessage(Pause.class, m -> answerStopped(m.requestId(), m.replyTo()))
@@ -358,7 +359,7 @@ public final class TapActor {
     }
 
     private Behavior<Command> closed() {
-        return Behaviors.receive(Command.class)
+        return Receive.of(Command.class)
                 .onMessage(GetState.class, m -> {
                     m.replyTo().tell(new Status(m.requestId(), queue(), "closed", false, false));
                     return Behaviors.same();

@@ -90,7 +90,7 @@ public final class TapPeerBackend {
                 throw new IllegalArgumentException("unknown peer-backend request " + msg);
             }
             // the queue's lines for a migration's request carry its id (same actor: the queue handles it inside this call)
-            return MigrationMdc.with(MigrationMdc.of(msg).get(MigrationMdc.KEY), () -> target.apply(ctx, request));
+            return MigrationMdc.with(MigrationMdc.idOf(msg), () -> target.apply(ctx, request));
         }
     }
 }

@@ -1,6 +1,7 @@
 package dev.livetap.actors.vm;
 
 import dev.livetap.actors.FanOut;
+import dev.livetap.actors.StateHandlers;
 import dev.livetap.actors.StateName;
 import dev.livetap.actors.Tracer;
 import dev.livetap.actors.guest.Ipv4Address;
@@ -38,7 +39,6 @@ import org.apache.pekko.actor.typed.DispatcherSelector;
 import org.apache.pekko.actor.typed.PostStop;
 import org.apache.pekko.actor.typed.Terminated;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
-import org.apache.pekko.actor.typed.javadsl.BehaviorBuilder;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 
@@ -257,54 +257,64 @@ public final class VmActor {
 
     /** {@code -S}: nothing runs until {@code cont}; it may migrate out before ever running. */
     private static Behavior<Command> prelaunch(Env e, VmState s) {
-        return common(e, s)
-                .onMessage(Stop.class, m -> reply(e, s, m.replyTo(), DONE))
-                .onMessage(Cont.class, m -> next(e, startNics(e, s, true, Optional.of(m.replyTo()))))
-                .onMessage(Migrate.class, m -> attempt(e, s, m.replyTo(), () -> VmMigrations.migrate(e, s, m, true)))
-                .onMessage(MigrateIncoming.class, m -> notIncoming(e, s, m))
-                .build();
+        return PRELAUNCH.behavior(e, s);
     }
+
+    private static final StateHandlers<Env, VmState, Command> PRELAUNCH = common()
+            .on(Stop.class, (e, s, m) -> reply(e, s, m.replyTo(), DONE))
+            .on(Cont.class, (e, s, m) -> next(e, startNics(e, s, true, Optional.of(m.replyTo()))))
+            .on(Migrate.class, (e, s, m) -> attempt(e, s, m.replyTo(), () -> VmMigrations.migrate(e, s, m, true)))
+            .on(MigrateIncoming.class, VmActor::notIncoming)
+            .build();
 
     /** {@code -incoming}: waits for the incoming migration; stop/cont only set what happens after it. */
     private static Behavior<Command> inmigrate(Env e, VmState s) {
-        return common(e, s)
-                .onMessage(Stop.class, m -> reply(e, s.withAutostart(false), m.replyTo(), DONE))
-                // QEMU: resume as soon as the incoming migration completes
-                .onMessage(Cont.class, m -> reply(e, s.withAutostart(true), m.replyTo(), DONE))
-                .onMessage(Migrate.class, m -> attempt(e, s, m.replyTo(), () -> VmMigrations.migrate(e, s, m, false)))
-                .onMessage(MigrateIncoming.class, m -> attempt(e, s, m.replyTo(), () -> VmMigrations.migrateIncoming(e, s, m)))
-                .build();
+        return INMIGRATE.behavior(e, s);
     }
+
+    private static final StateHandlers<Env, VmState, Command> INMIGRATE = common()
+            .on(Stop.class, (e, s, m) -> reply(e, s.withAutostart(false), m.replyTo(), DONE))
+            // QEMU: resume as soon as the incoming migration completes
+            .on(Cont.class, (e, s, m) -> reply(e, s.withAutostart(true), m.replyTo(), DONE))
+            .on(Migrate.class, (e, s, m) -> attempt(e, s, m.replyTo(), () -> VmMigrations.migrate(e, s, m, false)))
+            .on(MigrateIncoming.class, (e, s, m) -> attempt(e, s, m.replyTo(), () -> VmMigrations.migrateIncoming(e, s, m)))
+            .build();
 
     private static Behavior<Command> running(Env e, VmState s) {
-        return common(e, s)
-                .onMessage(Stop.class, m -> next(e, askNics(e, s, "stop", VirtioNetActor.Stopped.class,
-                        VirtioNetActor.Stop::new, new VmState.StopVm(m.replyTo()))))
-                .onMessage(Cont.class, m -> reply(e, s, m.replyTo(), DONE))
-                .onMessage(Migrate.class, m -> attempt(e, s, m.replyTo(), () -> VmMigrations.migrate(e, s, m, true)))
-                .onMessage(MigrateIncoming.class, m -> notIncoming(e, s, m))
-                .build();
+        return RUNNING.behavior(e, s);
     }
 
+    private static final StateHandlers<Env, VmState, Command> RUNNING = common()
+            .on(Stop.class, (e, s, m) -> next(e, askNics(e, s, "stop", VirtioNetActor.Stopped.class,
+                    VirtioNetActor.Stop::new, new VmState.StopVm(m.replyTo()))))
+            .on(Cont.class, (e, s, m) -> reply(e, s, m.replyTo(), DONE))
+            .on(Migrate.class, (e, s, m) -> attempt(e, s, m.replyTo(), () -> VmMigrations.migrate(e, s, m, true)))
+            .on(MigrateIncoming.class, VmActor::notIncoming)
+            .build();
+
     private static Behavior<Command> paused(Env e, VmState s) {
-        return common(e, s)
-                .onMessage(Stop.class, m -> reply(e, s, m.replyTo(), DONE))
-                .onMessage(Cont.class, m -> next(e, startNics(e, s, true, Optional.of(m.replyTo()))))
-                .onMessage(Migrate.class, m -> attempt(e, s, m.replyTo(), () -> VmMigrations.migrate(e, s, m, true)))
-                .onMessage(MigrateIncoming.class, m -> notIncoming(e, s, m))
-                .build();
+        return PAUSED.behavior(e, s);
     }
+
+    private static final StateHandlers<Env, VmState, Command> PAUSED = common()
+            .on(Stop.class, (e, s, m) -> reply(e, s, m.replyTo(), DONE))
+            .on(Cont.class, (e, s, m) -> next(e, startNics(e, s, true, Optional.of(m.replyTo()))))
+            .on(Migrate.class, (e, s, m) -> attempt(e, s, m.replyTo(), () -> VmMigrations.migrate(e, s, m, true)))
+            .on(MigrateIncoming.class, VmActor::notIncoming)
+            .build();
 
     /** The source's switch-over: the NICs are stopped and saved by the migration. */
     private static Behavior<Command> finishMigrate(Env e, VmState s) {
-        return common(e, s)
-                .onMessage(Stop.class, m -> reply(e, s, m.replyTo(), DONE))
-                .onMessage(Cont.class, m -> reply(e, s, m.replyTo(), VmReply.Refused.rejected((
-                        "a migration is in progress (run state " + s.runState().qmpName() + ")"))))
-                .onMessage(Migrate.class, m -> attempt(e, s, m.replyTo(), () -> VmMigrations.migrate(e, s, m, false)))
-                .onMessage(MigrateIncoming.class, m -> notIncoming(e, s, m))
-                .build();
+        return FINISH_MIGRATE.behavior(e, s);
     }
+
+    private static final StateHandlers<Env, VmState, Command> FINISH_MIGRATE = common()
+            .on(Stop.class, (e, s, m) -> reply(e, s, m.replyTo(), DONE))
+            .on(Cont.class, (e, s, m) -> reply(e, s, m.replyTo(), VmReply.Refused.rejected((
+                    "a migration is in progress (run state " + s.runState().qmpName() + ")"))))
+            .on(Migrate.class, (e, s, m) -> attempt(e, s, m.replyTo(), () -> VmMigrations.migrate(e, s, m, false)))
+            .on(MigrateIncoming.class, VmActor::notIncoming)
+            .build();
 
     /**
      * Migrated away. {@code cont} runs the VM again as QEMU does when no NIC's backend travelled (its
@@ -312,61 +322,66 @@ public final class VmActor {
      * (a deliberate difference from QEMU: two processes reading one queue lose frames to each other).
      */
     private static Behavior<Command> postmigrate(Env e, VmState s) {
-        return common(e, s)
-                .onMessage(Stop.class, m -> !s.devices().anyBackendGone()
-                        ? reply(e, changeRunState(e, s, RunState.PAUSED), m.replyTo(), DONE) : reply(e, s, m.replyTo(), DONE))
-                .onMessage(Cont.class, m -> !s.devices().anyBackendGone()
-                        ? next(e, startNics(e, s, true, Optional.of(m.replyTo())))
-                        : reply(e, s, m.replyTo(), VmReply.Refused.rejected(POSTMIGRATE_CONT_REFUSED)))
-                .onMessage(Migrate.class, m -> attempt(e, s, m.replyTo(), () -> VmMigrations.migrate(e, s, m, false)))
-                .onMessage(MigrateIncoming.class, m -> notIncoming(e, s, m))
-                .build();
+        return POSTMIGRATE.behavior(e, s);
     }
 
-    /** What every run state answers the same way (stop, cont, migrate and migrate-incoming are each state's own). */
-    private static BehaviorBuilder<Command> common(Env e, VmState s) {
-        return Behaviors.receive(Command.class)
-                .onMessage(NetdevAdd.class, m -> attempt(e, s, m.replyTo(), () -> {
+    private static final StateHandlers<Env, VmState, Command> POSTMIGRATE = common()
+            .on(Stop.class, (e, s, m) -> !s.devices().anyBackendGone()
+                    ? reply(e, changeRunState(e, s, RunState.PAUSED), m.replyTo(), DONE) : reply(e, s, m.replyTo(), DONE))
+            .on(Cont.class, (e, s, m) -> !s.devices().anyBackendGone()
+                    ? next(e, startNics(e, s, true, Optional.of(m.replyTo())))
+                    : reply(e, s, m.replyTo(), VmReply.Refused.rejected(POSTMIGRATE_CONT_REFUSED)))
+            .on(Migrate.class, (e, s, m) -> attempt(e, s, m.replyTo(), () -> VmMigrations.migrate(e, s, m, false)))
+            .on(MigrateIncoming.class, VmActor::notIncoming)
+            .build();
+
+    /**
+     * What every run state answers the same way (stop, cont, migrate and migrate-incoming are each
+     * state's own): a table built once per state ({@link StateHandlers}), the switch-over's messages first.
+     */
+    private static StateHandlers.Builder<Env, VmState, Command> common() {
+        return StateHandlers.<Env, VmState, Command>builder()
+                .on(FromCoordinator.class, (e, s, m) -> next(e, VmMigrations.onReport(e, s, m.report())))
+                .on(NicAnswer.class, (e, s, m) -> onNicAnswer(e, s, m.reply()))
+                .on(NicsTimedOut.class, (e, s, m) -> onNicsTimedOut(e, s, m.firstRequestId()))
+                .on(NetdevAdd.class, (e, s, m) -> attempt(e, s, m.replyTo(), () -> {
                     DeviceTable devices = VmDevices.netdevAdd(e.config(), s.devices(), s.runState(),
                             s.parameters().local(), m);
                     m.replyTo().tell(DONE);
                     return s.withDevices(devices);
                 }))
-                .onMessage(NetdevDel.class, m -> onNetdevDel(e, s, m))
-                .onMessage(NetdevDownscriptRan.class, m -> {
+                .on(NetdevDel.class, VmActor::onNetdevDel)
+                .on(NetdevDownscriptRan.class, (e, s, m) -> {
                     m.heldNic().tell(new VirtioNetActor.Unplug()); // QEMU's tap_cleanup: the down script, then close
                     return reply(e, s, m.replyTo(), DONE);
                 })
-                .onMessage(DeviceAdd.class, m -> attempt(e, s, m.replyTo(), () -> s.withDevices(
+                .on(DeviceAdd.class, (e, s, m) -> attempt(e, s, m.replyTo(), () -> s.withDevices(
                         VmDevices.deviceAdd(e.ctx(), e.config(), e.realizeAdapter(), s.devices(), s.runState(), m))))
-                .onMessage(DeviceDel.class, m -> onDeviceDel(e, s, m))
-                .onMessage(Realize.class, m -> onRealize(e, s, m.result()))
-                .onMessage(MigrateSetParameters.class, m -> attempt(e, s, m.replyTo(), () -> {
+                .on(DeviceDel.class, VmActor::onDeviceDel)
+                .on(Realize.class, (e, s, m) -> onRealize(e, s, m.result()))
+                .on(MigrateSetParameters.class, (e, s, m) -> attempt(e, s, m.replyTo(), () -> {
                     VmState n = s.withParameters(s.parameters().apply(m.update()));
                     m.replyTo().tell(DONE);
                     return n;
                 }))
-                .onMessage(QueryMigrateParameters.class, m -> reply(e, s, m.replyTo(), new VmReply.Parameters(s.parameters())))
-                .onMessage(MigrateSetCapabilities.class, m -> attempt(e, s, m.replyTo(), () -> {
+                .on(QueryMigrateParameters.class, (e, s, m) -> reply(e, s, m.replyTo(), new VmReply.Parameters(s.parameters())))
+                .on(MigrateSetCapabilities.class, (e, s, m) -> attempt(e, s, m.replyTo(), () -> {
                     VmState n = s.withCapabilities(s.capabilities().with(m.changes()));
                     m.replyTo().tell(DONE);
                     return n;
                 }))
-                .onMessage(QueryMigrateCapabilities.class, m -> reply(e, s, m.replyTo(), new VmReply.Capabilities(s.capabilities())))
-                .onMessage(MigrateCancel.class, m -> onMigrateCancel(e, s, m))
-                .onMessage(CancelHandled.class, m -> onCancelHandled(e, s))
-                .onMessage(MigrateContinue.class, m -> onMigrateContinue(e, s, m))
-                .onMessage(QueryMigrate.class, m -> reply(e, s, m.replyTo(), new VmReply.Migration(s.lastInfo())))
-                .onMessage(QueryStatus.class, m -> reply(e, s, m.replyTo(), new VmReply.Status(s.runState())))
-                .onMessage(Subscribe.class, m -> next(e, s.withSubscriber(m.subscriber())))
-                .onMessage(QueryNics.class, m -> next(e, askNics(e, s, "query-nics", VirtioNetActor.NicInfo.class,
+                .on(QueryMigrateCapabilities.class, (e, s, m) -> reply(e, s, m.replyTo(), new VmReply.Capabilities(s.capabilities())))
+                .on(MigrateCancel.class, VmActor::onMigrateCancel)
+                .on(CancelHandled.class, (e, s, m) -> onCancelHandled(e, s))
+                .on(MigrateContinue.class, VmActor::onMigrateContinue)
+                .on(QueryMigrate.class, (e, s, m) -> reply(e, s, m.replyTo(), new VmReply.Migration(s.lastInfo())))
+                .on(QueryStatus.class, (e, s, m) -> reply(e, s, m.replyTo(), new VmReply.Status(s.runState())))
+                .on(Subscribe.class, (e, s, m) -> next(e, s.withSubscriber(m.subscriber())))
+                .on(QueryNics.class, (e, s, m) -> next(e, askNics(e, s, "query-nics", VirtioNetActor.NicInfo.class,
                         VirtioNetActor.GetInfo::new, new VmState.QueryNics(m.replyTo()))))
-                .onMessage(FromCoordinator.class, m -> next(e, VmMigrations.onReport(e, s, m.report())))
-                .onMessage(NicAnswer.class, m -> onNicAnswer(e, s, m.reply()))
-                .onMessage(NicsTimedOut.class, m -> onNicsTimedOut(e, s, m.firstRequestId()))
-                .onMessage(Shutdown.class, m -> shutdown(e, s))
-                .onSignal(Terminated.class, t -> next(e, onTerminated(e, s, t)))
-                .onSignal(PostStop.class, sig -> {
+                .on(Shutdown.class, (e, s, m) -> shutdown(e, s))
+                .onSignal(Terminated.class, (e, s, t) -> next(e, onTerminated(e, s, t)))
+                .onSignal(PostStop.class, (e, s, sig) -> {
                     s.devices().closePassedFds(); // fds handed to queues close with them
                     return Behaviors.same();
                 });
