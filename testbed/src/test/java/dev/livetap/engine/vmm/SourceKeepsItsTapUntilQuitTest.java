@@ -5,21 +5,17 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import dev.livetap.nativeio.testing.RequiresRoot;
 import dev.livetap.nativeio.testing.RequiresTun;
-import dev.livetap.testbed.NetworkNamespace;
 import dev.livetap.testbed.orchestration.LocalMigration;
 import dev.livetap.testbed.vmm.VmmProcess;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
-import java.util.Comparator;
 import java.util.List;
 import java.util.OptionalInt;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -38,20 +34,15 @@ class SourceKeepsItsTapUntilQuitTest {
 
     @Test
     void withoutBackendTransferTheSourceKeepsItsTapUntilQuitAndItsDownscriptSeesIt() throws Exception {
-        Path dir = Files.createTempDirectory("livetap-keep-tap");
-        Path log = dir.resolve("downscript.log");
-        Path script = dir.resolve("down.sh");
-        // records whether the interface it is given exists while it runs
-        Files.writeString(script, "#!/bin/sh\nif ip link show \"$1\" >/dev/null 2>&1; then echo \"$1 present\" >> " + log
-                + "; else echo \"$1 absent\" >> " + log + "; fi\n");
-        Files.setPosixFilePermissions(script, PosixFilePermissions.fromString("rwx------"));
-        try (NetworkNamespace ns = NetworkNamespace.create();
-                VmmProcess source = VmmProcess.start(VmmProcess.Options.of(dir, "src").withPrefix(ns.wrap(List.of()))
-                        .withArgs(List.of("--no-warm-up")));
-                VmmProcess target = VmmProcess.start(VmmProcess.Options.of(dir, "tgt").withPrefix(ns.wrap(List.of()))
-                        .withIncoming(true).withArgs(List.of("--no-warm-up")))) {
-            source.connect();
-            target.connect();
+        try (VmmPair pair = VmmPair.start("livetap-keep-tap")) {
+            VmmProcess source = pair.source;
+            VmmProcess target = pair.target;
+            Path log = pair.dir.resolve("downscript.log");
+            Path script = pair.dir.resolve("down.sh");
+            // records whether the interface it is given exists while it runs
+            Files.writeString(script, "#!/bin/sh\nif ip link show \"$1\" >/dev/null 2>&1; then echo \"$1 present\" >> " + log
+                    + "; else echo \"$1 absent\" >> " + log + "; fi\n");
+            Files.setPosixFilePermissions(script, PosixFilePermissions.fromString("rwx------"));
             source.execute("netdev_add", args().put("type", "tap").put("id", "net0").put("ifname", SOURCE_TAP)
                     .put("script", "no").put("downscript", script.toString()));
             source.execute("device_add", args().put("driver", "virtio-net-pci").put("id", "nic0").put("netdev", "net0")
@@ -61,15 +52,15 @@ class SourceKeepsItsTapUntilQuitTest {
                     .put("script", "no").put("downscript", "no"));
             target.execute("device_add", args().put("driver", "virtio-net-pci").put("id", "nic0").put("netdev", "net0")
                     .put("mac", "52:54:00:12:34:56"));
-            assertTrue(linkExists(ns, SOURCE_TAP), "the source opened its TAP");
+            assertTrue(pair.linkExists(SOURCE_TAP), "the source opened its TAP");
             String uri = LocalMigration.defaultUri(target.qmpSocket());
             target.execute("migrate-incoming", args().put("uri", uri));
             source.execute("migrate", args().put("uri", uri));
-            assertEquals("completed", awaitFinal(source), source.tail());
-            assertEquals("completed", awaitFinal(target), target.tail());
+            assertEquals("completed", VmmPair.awaitFinal(source, Duration.ofSeconds(30)).path("status").asText(), source.tail());
+            assertEquals("completed", VmmPair.awaitFinal(target, Duration.ofSeconds(30)).path("status").asText(), target.tail());
             assertEquals("postmigrate", source.runState());
 
-            assertTrue(linkExists(ns, SOURCE_TAP), "after a completed migration without backend transfer the source "
+            assertTrue(pair.linkExists(SOURCE_TAP), "after a completed migration without backend transfer the source "
                     + "still holds its TAP (QEMU closes it only when the process ends)");
             assertFalse(Files.exists(log), "no downscript before the source ends");
 
@@ -79,33 +70,11 @@ class SourceKeepsItsTapUntilQuitTest {
             assertEquals(List.of(SOURCE_TAP + " present"), Files.readAllLines(log),
                     "the downscript ran once at the end, while the TAP still existed");
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-            while (linkExists(ns, SOURCE_TAP) && System.nanoTime() < deadline) {
+            while (pair.linkExists(SOURCE_TAP) && System.nanoTime() < deadline) {
                 Thread.sleep(20);
             }
-            assertFalse(linkExists(ns, SOURCE_TAP), "the source's end closed its queue: the non-persistent TAP is gone");
-            assertTrue(linkExists(ns, TARGET_TAP), "the target's own TAP is untouched");
-        } finally {
-            try (Stream<Path> paths = Files.walk(dir)) {
-                paths.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-            }
+            assertFalse(pair.linkExists(SOURCE_TAP), "the source's end closed its queue: the non-persistent TAP is gone");
+            assertTrue(pair.linkExists(TARGET_TAP), "the target's own TAP is untouched");
         }
-    }
-
-    private static boolean linkExists(NetworkNamespace ns, String ifname) {
-        return ns.exec(Duration.ofSeconds(10), "ip", "link", "show", ifname).ok();
-    }
-
-    private static String awaitFinal(VmmProcess vmm) throws Exception {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        JsonNode info = null;
-        while (System.nanoTime() < deadline) {
-            info = vmm.execute("query-migrate");
-            String status = info.path("status").asText();
-            if (status.equals("completed") || status.equals("failed") || status.equals("cancelled")) {
-                return status;
-            }
-            Thread.sleep(10);
-        }
-        throw new AssertionError(vmm.name() + ": no final migration status within 30 s: " + info);
     }
 }

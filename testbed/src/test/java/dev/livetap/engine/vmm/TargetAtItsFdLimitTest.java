@@ -9,14 +9,12 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.livetap.nativeio.testing.RequiresRoot;
 import dev.livetap.nativeio.testing.RequiresTun;
 import dev.livetap.testbed.HostCommand;
-import dev.livetap.testbed.NetworkNamespace;
 import dev.livetap.testbed.orchestration.LocalMigration;
 import dev.livetap.testbed.vmm.VmmProcess;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
@@ -38,14 +36,9 @@ class TargetAtItsFdLimitTest {
 
     @Test
     void aTargetAtItsFdLimitTellsTheSourceWhy() throws Exception {
-        Path dir = Files.createTempDirectory("livetap-fd-limit");
-        try (NetworkNamespace ns = NetworkNamespace.create();
-                VmmProcess source = VmmProcess.start(VmmProcess.Options.of(dir, "src").withPrefix(ns.wrap(List.of()))
-                        .withArgs(List.of("--no-warm-up")));
-                VmmProcess target = VmmProcess.start(VmmProcess.Options.of(dir, "tgt").withPrefix(ns.wrap(List.of()))
-                        .withIncoming(true).withArgs(List.of("--no-warm-up")))) {
-            source.connect();
-            target.connect();
+        try (VmmPair pair = VmmPair.start("livetap-fd-limit")) {
+            VmmProcess source = pair.source;
+            VmmProcess target = pair.target;
             source.addNic(TAP, 4, false, "52:54:00:12:34:56");
             target.addNic(TAP, 4, true, "52:54:00:12:34:56");
             source.execute("migrate-set-parameters", args().put("local", true));
@@ -58,7 +51,7 @@ class TargetAtItsFdLimitTest {
                     Long.toString(target.pid()), "--nofile=" + (open + 2) + ":"));
             assertTrue(limited.ok(), "prlimit: " + limited);
             source.execute("migrate", args().put("uri", uri));
-            JsonNode failed = awaitFinal(source);
+            JsonNode failed = VmmPair.awaitFinal(source, Duration.ofSeconds(40));
             assertEquals("failed", failed.path("status").asText(), failed.toString());
             String desc = failed.path("error-desc").asText();
             assertTrue(desc.startsWith("the target failed to load the migration: the target could not receive the"
@@ -67,16 +60,9 @@ class TargetAtItsFdLimitTest {
             assertFalse(desc.contains("closed before the target answered"), desc);
             assertTrue(target.isAlive(), "the target at its limit stays alive (exit-on-error false)");
             // QEMU's order: 'failed' is announced first, the source resumes after it
-            long resumeBy = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-            while (!source.runState().equals("running") && System.nanoTime() < resumeBy) {
-                Thread.sleep(10);
-            }
-            assertEquals("running", source.runState(), "the source rolled back and runs again");
+            assertEquals("running", VmmPair.awaitRunState(source, "running", Duration.ofSeconds(20)),
+                    "the source rolled back and runs again");
             // the target's own QMP session is not asked here: at its fd limit it may lose it (seen once)
-        } finally {
-            try (Stream<Path> paths = Files.walk(dir)) {
-                paths.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-            }
         }
     }
 
@@ -84,19 +70,5 @@ class TargetAtItsFdLimitTest {
         try (Stream<Path> fds = Files.list(Path.of("/proc", Long.toString(pid), "fd"))) {
             return (int) fds.count();
         }
-    }
-
-    private static JsonNode awaitFinal(VmmProcess vmm) throws Exception {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(40);
-        JsonNode info = null;
-        while (System.nanoTime() < deadline) {
-            info = vmm.execute("query-migrate");
-            String status = info.path("status").asText();
-            if (status.equals("completed") || status.equals("failed") || status.equals("cancelled")) {
-                return info;
-            }
-            Thread.sleep(10);
-        }
-        throw new AssertionError(vmm.name() + ": no final migration status within 40 s: " + info);
     }
 }
