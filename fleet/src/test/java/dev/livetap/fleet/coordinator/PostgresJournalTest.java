@@ -109,8 +109,11 @@ class PostgresJournalTest {
     @Timeout(value = 120, unit = TimeUnit.SECONDS)
     void aPlanFinishesAcrossADatabaseRestartAndTheJournalHoldsEveryStepOnce() throws Exception {
         Status done = runAcrossAnOutage("restart_mid_plan", SHORT_OUTAGE);
-        assertEquals(1, done.epoch(), "a restart within the connection timeout: the journal writes waited for the "
-                + "server, the coordinator did not restart");
+        // Writes issued while the server is down wait for a connection; one in flight at the stop loses its
+        // connection (pg_ctl stop -m fast terminates it) and fails, and the coordinator restarts once (a new
+        // epoch). Which happens is timing (a fresh-clone CI run saw epoch 2); the plan's outcome must not be.
+        assertTrue(done.epoch() == 1 || done.epoch() == 2, "a restart within the connection timeout: at most the one "
+                + "write in flight at the stop fails and restarts the coordinator: epoch " + done.epoch());
     }
 
     @Test
