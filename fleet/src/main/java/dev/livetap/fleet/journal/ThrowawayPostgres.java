@@ -1,5 +1,6 @@
 package dev.livetap.fleet.journal;
 
+import dev.livetap.testbed.HostCommand;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
@@ -17,10 +18,10 @@ import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -126,25 +127,20 @@ public final class ThrowawayPostgres implements AutoCloseable {
         try {
             Path log = Files.createTempFile("livetap-apt-postgresql", ".log");
             try {
-                ProcessBuilder pb = new ProcessBuilder("apt-get", "install", "-y", "-qq", "--no-install-recommends", PACKAGE)
-                        .redirectErrorStream(true).redirectOutput(log.toFile());
-                pb.environment().put("DEBIAN_FRONTEND", "noninteractive");
-                Process p = pb.start();
-                if (!p.waitFor(INSTALL_TIMEOUT.toSeconds(), TimeUnit.SECONDS)) {
-                    p.destroyForcibly();
-                    return Optional.of(hint + " (apt-get install did not end within " + INSTALL_TIMEOUT.toMinutes() + " min)");
+                HostCommand.Result r = HostCommand.runLogged(INSTALL_TIMEOUT, List.of("apt-get", "install", "-y", "-qq",
+                        "--no-install-recommends", PACKAGE), null, Map.of("DEBIAN_FRONTEND", "noninteractive"), log);
+                if (r.exitCode() == -1) {
+                    return Optional.of(hint + " (apt-get install did not end within " + INSTALL_TIMEOUT.toMinutes()
+                            + " min, or could not start: " + r.output() + ")");
                 }
-                if (p.exitValue() != 0) {
-                    return Optional.of(hint + " (apt-get install failed, exit " + p.exitValue() + ": " + tail(log) + ")");
+                if (!r.ok()) {
+                    return Optional.of(hint + " (apt-get install failed, exit " + r.exitCode() + ": " + tail(log) + ")");
                 }
             } finally {
                 Files.deleteIfExists(log);
             }
         } catch (IOException e) {
             return Optional.of(hint + " (apt-get install could not run: " + e.getMessage() + ")");
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return Optional.of(hint + " (interrupted while installing)");
         }
         return findBinaries().isPresent() ? runAsUserMissing()
                 : Optional.of(hint + " (apt-get installed " + PACKAGE + " but the binaries are still not found)");
@@ -279,19 +275,19 @@ public final class ThrowawayPostgres implements AutoCloseable {
         }
         full.addAll(command);
         Path out = dir.resolve("commands.log");
-        ProcessBuilder pb = new ProcessBuilder(full).directory(dir.toFile()).redirectErrorStream(true)
-                .redirectOutput(ProcessBuilder.Redirect.appendTo(out.toFile()));
-        Map<String, String> env = pb.environment();
+        Map<String, String> env = new HashMap<>();
         env.put("LC_ALL", "C");
-        env.remove("PGPASSWORD");
-        Process p = pb.start();
-        if (!p.waitFor(COMMAND_TIMEOUT.toSeconds() + 10, TimeUnit.SECONDS)) {
-            p.destroyForcibly();
-            throw new IOException(String.join(" ", command) + " did not end within " + COMMAND_TIMEOUT.toSeconds() + " s; "
-                    + tail(out));
+        env.put("PGPASSWORD", null);
+        HostCommand.Result r = HostCommand.runLogged(COMMAND_TIMEOUT.plusSeconds(10), full, dir, env, out);
+        if (Thread.interrupted()) {
+            throw new InterruptedException(String.join(" ", command) + " interrupted");
         }
-        if (p.exitValue() != 0) {
-            throw new IOException(command.get(0) + " " + command.get(1) + " failed (exit " + p.exitValue() + "): " + tail(out)
+        if (r.exitCode() == -1) {
+            throw new IOException(String.join(" ", command) + " did not end within " + COMMAND_TIMEOUT.toSeconds()
+                    + " s, or could not start (" + r.output() + "); " + tail(out));
+        }
+        if (!r.ok()) {
+            throw new IOException(command.get(0) + " " + command.get(1) + " failed (exit " + r.exitCode() + "): " + tail(out)
                     + "; server log: " + serverLogTail());
         }
     }
