@@ -174,11 +174,20 @@ public final class FleetCommand implements Callable<Integer> {
         @Option(names = "--batch", defaultValue = "100", description = "VMs per batch (batched way): 1-10000, default ${DEFAULT-VALUE}.")
         int batch;
 
+        @Option(names = "--ways", split = ",", paramLabel = "WAY", defaultValue = "plan,asks,batched",
+                description = "The ways to run, comma separated: default ${DEFAULT-VALUE}.")
+        java.util.List<String> ways;
+
         @Option(names = "--json", description = "One JSON object.")
         boolean json;
 
         @Override
         public Integer call() throws Exception {
+            for (String way : ways) {
+                if (!dev.livetap.fleet.bench.JournalBench.WAYS.contains(way)) {
+                    throw new BadOptionValue("--ways: no way " + way + " (plan, asks, batched)");
+                }
+            }
             BadOptionValue.range("--hosts", hosts, 1, 1000);
             BadOptionValue.range("--vms-per-host", vmsPerHost, 1, 100_000);
             BadOptionValue.range("--in-flight", inFlight, 1, 10_000);
@@ -194,7 +203,7 @@ public final class FleetCommand implements Callable<Integer> {
                     }
                     java.nio.file.Path dir = java.nio.file.Files.createTempDirectory("livetap-journal-bench-");
                     try {
-                        results = dev.livetap.fleet.bench.JournalBench.run(settings,
+                        results = dev.livetap.fleet.bench.JournalBench.run(settings, ways,
                                 way -> dev.livetap.fleet.journal.JournalDatabase.h2File(dir.resolve(way)));
                     } finally {
                         try (java.util.stream.Stream<java.nio.file.Path> files = java.nio.file.Files.walk(dir)) {
@@ -223,7 +232,7 @@ public final class FleetCommand implements Callable<Integer> {
                             return ExitCodes.UNAVAILABLE;
                         }
                         try (dev.livetap.fleet.journal.ThrowawayPostgres pg = dev.livetap.fleet.journal.ThrowawayPostgres.start()) {
-                            results = dev.livetap.fleet.bench.JournalBench.run(settings,
+                            results = dev.livetap.fleet.bench.JournalBench.run(settings, ways,
                                     way -> new dev.livetap.fleet.journal.JournalDatabase(pg.createDatabase("bench_" + way),
                                             pg.credentials()));
                         }
