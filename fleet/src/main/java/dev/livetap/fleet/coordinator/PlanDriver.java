@@ -62,7 +62,7 @@ public final class PlanDriver {
     }
 
     /** The driver's protocol (local: it only talks to its parent and, through adapters, to agents). */
-    public sealed interface Command permits Drive, Control, AgentsChanged, HostDescribed, Granted, StepAnswered, AskHostAgain,
+    public sealed interface Command permits Drive, Control, AgentsChanged, HostDescribed, Recorded, StepAnswered, AskHostAgain,
             StepTimedOut, AgentMissing, HostDownLimit {
     }
 
@@ -92,8 +92,9 @@ public final class PlanDriver {
     record HostDescribed(String host, List<String> vms, String error) implements Command {
     }
 
-    /** The coordinator's answer to the StartSteps of {@code vms}. */
-    record Granted(String host, List<String> vms, UpgradeCoordinator.Reply reply) implements Command {
+    /** The coordinator's answer to the {@link UpgradeCoordinator.RecordSteps} of these ends, starts and hosts done. */
+    record Recorded(List<UpgradeCoordinator.Finish> ends, List<UpgradeCoordinator.Start> starts, List<String> doneHosts,
+            UpgradeCoordinator.Reply reply) implements Command {
     }
 
     record StepAnswered(String host, HostAgent.StepReply reply) implements Command {
@@ -132,7 +133,15 @@ public final class PlanDriver {
     private final Set<String> givenUp = new java.util.TreeSet<>();
     private final Deque<String> pendingHosts = new ArrayDeque<>();
     private final Set<String> finishedVms = new java.util.HashSet<>();
-    private final ActorRef<UpgradeCoordinator.Reply> ignore;
+    /*
+     * The group commit: what becomes due while a RecordSteps is being journaled waits here and goes
+     * out as the next one when it is answered (one write in flight), so one journal write carries
+     * every end, start and host done of that time, not one write each.
+     */
+    private final List<UpgradeCoordinator.Finish> pendingEnds = new ArrayList<>();
+    private final List<UpgradeCoordinator.Start> pendingStarts = new ArrayList<>();
+    private final List<String> pendingDone = new ArrayList<>();
+    private boolean writing;
     /** One adapter for every agent's answers (adapters are one per message class); the host comes from the VM. */
     private final ActorRef<HostAgent.StepReply> answered;
     private final Map<String, String> hostOfVm = new HashMap<>();
@@ -147,7 +156,6 @@ public final class PlanDriver {
         this.timers = timers;
         this.coordinator = coordinator;
         this.settings = settings;
-        this.ignore = context.messageAdapter(UpgradeCoordinator.Reply.class, r -> new Granted("", List.of(), r));
         this.answered = context.messageAdapter(HostAgent.StepReply.class, r -> new StepAnswered(hostOfVm.getOrDefault(r.vm(), ""), r));
     }
 
@@ -172,7 +180,7 @@ public final class PlanDriver {
                 .onMessage(Control.class, this::onControl)
                 .onMessage(AgentsChanged.class, this::onAgents)
                 .onMessage(HostDescribed.class, this::onDescribed)
-                .onMessage(Granted.class, this::onGranted)
+                .onMessage(Recorded.class, this::onRecorded)
                 .onMessage(StepAnswered.class, this::onAnswered)
                 .onMessage(AskHostAgain.class, r -> {
                     HostWork w = active.get(r.host());
@@ -204,6 +212,8 @@ public final class PlanDriver {
         finishedVms.addAll(d.finished());
         givenUp.clear();
         givenUp.addAll(d.givenUp());
+        pendingStarts.clear(); // their hosts' work starts again from the journal's open steps
+        pendingDone.clear();
         timers.cancelAll();
         for (String host : d.plan().hosts()) {
             if (!d.doneHosts().contains(host) && !givenUp.contains(host)) {
@@ -419,16 +429,14 @@ public final class PlanDriver {
             for (String vm : next) {
                 w.out.put(vm, ""); // reserved until the coordinator granted its id
                 hostOfVm.put(vm, host);
+                pendingStarts.add(new UpgradeCoordinator.Start(host, vm));
             }
-            // an ask (its own temporary receiver) per request: a message adapter is one per class, its host would be the last
-            context.ask(UpgradeCoordinator.Reply.class, coordinator, settings.askTimeout(),
-                    r -> new UpgradeCoordinator.StartSteps(host, next, r),
-                    (reply, error) -> new Granted(host, next, reply != null ? reply
-                            : new UpgradeCoordinator.Rejected("no answer to StartSteps: " + error)));
+            flush();
         } else if (w.out.isEmpty() && (w.waiting.isEmpty() || halted() || aborted)) {
             active.remove(host);
             if (w.waiting.isEmpty()) {
-                coordinator.tell(new UpgradeCoordinator.HostDone(host));
+                pendingDone.add(host); // journaled after the ends of its last steps (they are pending or written already)
+                flush();
                 LOG.info("host {} done", host);
             } else {
                 LOG.warn("host {}: the plan {}; {} VM(s) not upgraded", host,
@@ -439,36 +447,82 @@ public final class PlanDriver {
         // paused with nothing out: the host keeps its slot and waits for resume
     }
 
-    private Behavior<Command> onGranted(Granted c) {
-        HostWork w = active.containsKey(c.host()) ? active.get(c.host()) : lost.get(c.host());
+    /** Sends the next group of ends, starts and hosts done when no write is in flight. */
+    private void flush() {
+        if (writing || (pendingEnds.isEmpty() && pendingStarts.isEmpty() && pendingDone.isEmpty())) {
+            return;
+        }
+        List<UpgradeCoordinator.Finish> ends = List.copyOf(pendingEnds);
+        List<UpgradeCoordinator.Start> starts = List.copyOf(pendingStarts);
+        List<String> done = List.copyOf(pendingDone);
+        pendingEnds.clear();
+        pendingStarts.clear();
+        pendingDone.clear();
+        writing = true;
+        context.ask(UpgradeCoordinator.Reply.class, coordinator, settings.askTimeout(),
+                r -> new UpgradeCoordinator.RecordSteps(ends, starts, done, r),
+                (reply, error) -> new Recorded(ends, starts, done, reply != null ? reply
+                        : new UpgradeCoordinator.Rejected("no answer to RecordSteps: " + error)));
+    }
+
+    private Behavior<Command> onRecorded(Recorded c) {
+        List<UpgradeCoordinator.Reply> replies = c.reply() instanceof UpgradeCoordinator.Batch batch
+                && batch.replies().size() == c.ends().size() + c.starts().size() ? batch.replies() : null;
+        if (replies == null) {
+            // not journaled (yet): the ends and hosts done go again in the next write (both idempotent), the starts back to
+            // their hosts' queues (a start journaled after all is answered with its id when asked again)
+            LOG.warn("the coordinator did not record {} end(s), {} start(s), {} host(s) done: {}", c.ends().size(), c.starts().size(),
+                    c.doneHosts().size(), c.reply());
+            pendingEnds.addAll(0, c.ends());
+            pendingDone.addAll(0, c.doneHosts());
+        } else {
+            for (int i = 0; i < c.ends().size(); i++) {
+                if (replies.get(i) instanceof UpgradeCoordinator.Rejected r) {
+                    LOG.warn("the end of {} ({}) was not recorded: {}", c.ends().get(i).vm(), c.ends().get(i).migrationId(), r.reason());
+                }
+            }
+        }
+        Map<String, List<String>> vmsOf = new LinkedHashMap<>();
+        Map<String, List<UpgradeCoordinator.Reply>> repliesOf = new HashMap<>();
+        for (int i = 0; i < c.starts().size(); i++) {
+            UpgradeCoordinator.Start start = c.starts().get(i);
+            vmsOf.computeIfAbsent(start.host(), h -> new ArrayList<>()).add(start.vm());
+            repliesOf.computeIfAbsent(start.host(), h -> new ArrayList<>())
+                    .add(replies == null ? c.reply() : replies.get(c.ends().size() + i));
+        }
+        // still writing: the fills below queue their starts for one write, sent after every host had its grants
+        vmsOf.forEach((host, vms) -> granted(host, vms, repliesOf.get(host)));
+        writing = false;
+        flush();
+        return Behaviors.same();
+    }
+
+    /** The coordinator's replies to the starts of {@code vms} (in order): grants are sent to the agent, the rest queued again. */
+    private void granted(String host, List<String> vms, List<UpgradeCoordinator.Reply> replies) {
+        HostWork w = active.containsKey(host) ? active.get(host) : lost.get(host);
         if (w == null) {
-            return Behaviors.same();
+            return;
         }
-        List<UpgradeCoordinator.Reply> replies = c.reply() instanceof UpgradeCoordinator.Batch batch ? batch.replies() : List.of();
-        if (c.reply() instanceof UpgradeCoordinator.Rejected r) {
-            LOG.warn("host {}: the coordinator refused: {}", c.host(), r.reason());
-        }
-        for (int i = 0; i < c.vms().size(); i++) {
-            String vm = c.vms().get(i);
-            UpgradeCoordinator.Reply r = i < replies.size() ? replies.get(i) : c.reply();
+        for (int i = 0; i < vms.size(); i++) {
+            String vm = vms.get(i);
+            UpgradeCoordinator.Reply r = replies.get(i);
             if (r instanceof UpgradeCoordinator.StepGranted g) {
                 w.out.put(g.vm(), g.migrationId());
-                if (active.get(c.host()) == w) {
-                    send(c.host(), g.vm(), g.migrationId());
+                if (active.get(host) == w) {
+                    send(host, g.vm(), g.migrationId());
                 }
             } else if ("".equals(w.out.get(vm))) {
                 // not granted (paused, aborted, halted, or no answer): back to the queue, asked again on the next fill
-                if (r instanceof UpgradeCoordinator.Rejected rej && replies.size() > 0) {
-                    LOG.info("host {}: step of {} not started: {}", c.host(), vm, rej.reason());
+                if (r instanceof UpgradeCoordinator.Rejected rej) {
+                    LOG.info("host {}: step of {} not started: {}", host, vm, rej.reason());
                 }
                 w.out.remove(vm);
                 w.waiting.addFirst(vm);
             }
         }
-        if (active.get(c.host()) == w && w.described) {
-            fill(c.host(), w);
+        if (active.get(host) == w && w.described) {
+            fill(host, w);
         }
-        return Behaviors.same();
     }
 
     private void send(String host, String vm, String id) {
@@ -524,6 +578,9 @@ public final class PlanDriver {
                 active.clear();
                 lost.clear();
                 pendingHosts.clear();
+                pendingEnds.clear();
+                pendingStarts.clear();
+                pendingDone.clear();
                 timers.cancelAll();
                 return Behaviors.same();
             }
@@ -539,12 +596,13 @@ public final class PlanDriver {
             failures++;
             LOG.warn("host {}: step {} of {} failed: {}", c.host(), id, vm, detail);
         }
-        coordinator.tell(new UpgradeCoordinator.FinishStep(vm, id, completed, detail, ignore));
+        pendingEnds.add(new UpgradeCoordinator.Finish(vm, id, completed, detail));
         // not before the agent listed the host's VMs: an open step of a fail-over may be answered first, and an
         // undescribed host has nothing waiting, so fill would end it with its VMs not upgraded
         if (active.get(c.host()) == w && w.described) {
             fill(c.host(), w);
         }
+        flush();
         return Behaviors.same();
     }
 }

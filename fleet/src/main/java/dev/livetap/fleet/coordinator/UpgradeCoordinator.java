@@ -46,7 +46,8 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
 
     /** The coordinator's protocol. */
     public sealed interface Command extends FleetSerializable permits SubmitPlan, StartStep, FinishStep, StartSteps, FinishSteps,
-            GetStatus, Passivate, BeginEpoch, HostDone, ControlPlan, HostLost, HostBack, GiveUpHost, Inventory {
+            RecordSteps, GetStatus, GetGroupCommits, Passivate, BeginEpoch, HostDone, ControlPlan, HostLost, HostBack, GiveUpHost,
+            Inventory {
     }
 
     /** What an operator does to a running plan. */
@@ -105,6 +106,38 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
         }
     }
 
+    /**
+     * The plan driver's group commit: what became due while its previous write was in flight, journaled
+     * in one write (one {@code persist} of all its events, one database transaction), in this order:
+     * the {@code ends} (as {@link FinishSteps}), then the {@code starts} (as {@link StartSteps}, each with
+     * its host; a start is refused when the ends before it halted the plan), then {@code doneHosts} (as
+     * {@link HostDone}: after the ends of their last steps). Answered once it is journaled, with a
+     * {@link Batch}: the ends' replies, then the starts' (a grant is never answered before it is journaled).
+     */
+    public record RecordSteps(List<Finish> ends, List<Start> starts, List<String> doneHosts, ActorRef<Reply> replyTo)
+            implements Command {
+        public RecordSteps {
+            ends = List.copyOf(ends);
+            starts = List.copyOf(starts);
+            doneHosts = List.copyOf(doneHosts);
+        }
+    }
+
+    /** One VM's start in a {@link RecordSteps}. */
+    public record Start(String host, String vm) implements FleetSerializable {
+    }
+
+    /** How many writes the {@link RecordSteps} of this incarnation took; answered with {@link GroupCommits}. */
+    public record GetGroupCommits(ActorRef<Reply> replyTo) implements Command {
+    }
+
+    /**
+     * This incarnation's group commits (not journaled: a measure, not a fact): {@code writes} journal
+     * writes of {@link RecordSteps} holding {@code events} events in all, the largest {@code largest}.
+     */
+    public record GroupCommits(long writes, long events, int largest) implements Reply {
+    }
+
     /** One VM's end in a {@link FinishSteps}. */
     public record Finish(String vm, String migrationId, boolean completed, String detail) implements FleetSerializable {
     }
@@ -135,9 +168,10 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
         @JsonSubTypes.Type(value = Rejected.class, name = "rejected"),
         @JsonSubTypes.Type(value = Status.class, name = "status"),
         @JsonSubTypes.Type(value = Batch.class, name = "batch"),
-        @JsonSubTypes.Type(value = Controlled.class, name = "controlled")})
+        @JsonSubTypes.Type(value = Controlled.class, name = "controlled"),
+        @JsonSubTypes.Type(value = GroupCommits.class, name = "group-commits")})
     public sealed interface Reply extends FleetSerializable permits PlanAccepted, StepGranted, StepFinished, Rejected, Status, Batch,
-            Controlled {
+            Controlled, GroupCommits {
     }
 
     /** A {@link ControlPlan} took effect (or had already): the plan's state now ({@link Status#state()}). */
@@ -242,16 +276,168 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
     }
 
     /**
-     * @param open        VM → migration id of its open step; {@code hostOf} the open step's host
-     * @param nextStep    the sequence number of the next migration id
-     * @param unreachable hosts whose agent is gone and not given up; {@code givenUp} hosts given up in this plan
-     * @param inventory   host → the VM count its agent reported
+     * The journaled state, changed in place by the event handler: one event costs O(log n) (a map
+     * entry), not a copy of the maps (copying them made a plan of n steps O(n²), in its recovery too).
+     * Pekko allows a mutable state when it never leaves the actor: the command handler and the
+     * effects' callbacks run on the actor's thread, nothing here is snapshotted, and whatever leaves
+     * (a {@link Status}, the driver's {@link PlanDriver.Drive}) is a copy. The empty state is shared
+     * (Pekko may hand the same empty state to every recovery, also after a journal failure): it is
+     * never changed; the first event makes the incarnation's own copy ({@link #writable()}), so a
+     * recovery always replays onto a fresh state through the same handler.
      */
-    public record State(long epoch, Plan plan, Map<String, String> open, Map<String, String> hostOf,
-            Map<String, StepRecord> finished, long nextStep, int failures, List<String> doneHosts, List<String> unreachable,
-            List<String> givenUp, boolean paused, boolean aborted, Map<String, Integer> inventory) {
+    public static final class State {
+        private final boolean shared;
+        private long epoch;
+        private Plan plan;
+        /** VM → migration id of its open step; {@code hostOf} the open step's host. */
+        private final TreeMap<String, String> open;
+        private final Map<String, String> hostOf;
+        private final TreeMap<String, StepRecord> finished;
+        /** The sequence number of the next migration id. */
+        private long nextStep;
+        private int failures;
+        private final List<String> doneHosts;
+        /** Hosts whose agent is gone and not given up; {@code givenUp} hosts given up in this plan. */
+        private final List<String> unreachable;
+        private final List<String> givenUp;
+        private boolean paused;
+        private boolean aborted;
+        /** Host → the VM count its agent reported. */
+        private final TreeMap<String, Integer> inventory;
+
+        private State(boolean shared, State from) {
+            this.shared = shared;
+            this.epoch = from == null ? 0 : from.epoch;
+            this.plan = from == null ? null : from.plan;
+            this.open = from == null ? new TreeMap<>() : new TreeMap<>(from.open);
+            this.hostOf = from == null ? new java.util.HashMap<>() : new java.util.HashMap<>(from.hostOf);
+            this.finished = from == null ? new TreeMap<>() : new TreeMap<>(from.finished);
+            this.nextStep = from == null ? 1 : from.nextStep;
+            this.failures = from == null ? 0 : from.failures;
+            this.doneHosts = from == null ? new ArrayList<>() : new ArrayList<>(from.doneHosts);
+            this.unreachable = from == null ? new ArrayList<>() : new ArrayList<>(from.unreachable);
+            this.givenUp = from == null ? new ArrayList<>() : new ArrayList<>(from.givenUp);
+            this.paused = from != null && from.paused;
+            this.aborted = from != null && from.aborted;
+            this.inventory = from == null ? new TreeMap<>() : new TreeMap<>(from.inventory);
+        }
+
+        /** The shared empty state (never changed). */
         static State empty() {
-            return new State(0, null, Map.of(), Map.of(), Map.of(), 1, 0, List.of(), List.of(), List.of(), false, false, Map.of());
+            return new State(true, null);
+        }
+
+        /** This state when it is an incarnation's own; a copy of it when it is the shared empty state. */
+        State writable() {
+            return shared ? new State(false, this) : this;
+        }
+
+        /** Applies one journaled event in place (the only place the state changes). */
+        State apply(Event event) {
+            if (shared) {
+                throw new IllegalStateException("the shared empty state is never changed: apply to writable()");
+            }
+            if (event instanceof EpochBegan e) {
+                epoch = e.epoch();
+            } else if (event instanceof PlanSubmitted e) {
+                // open steps stay (a given-up host's unknown steps are still open); the rest is the new plan's
+                plan = e.plan();
+                finished.clear();
+                failures = 0;
+                doneHosts.clear();
+                unreachable.clear();
+                givenUp.clear();
+                paused = false;
+                aborted = false;
+                inventory.clear();
+            } else if (event instanceof StepStarted e) {
+                open.put(e.vm(), e.migrationId());
+                hostOf.put(e.vm(), e.host());
+                nextStep++;
+            } else if (event instanceof StepClosed e) {
+                String host = hostOf.remove(e.vm());
+                open.remove(e.vm());
+                finished.put(e.vm(), new StepRecord(host, e.migrationId(), e.completed(), e.detail()));
+                failures += e.completed() ? 0 : 1;
+            } else if (event instanceof HostFinished e) {
+                doneHosts.add(e.host());
+                unreachable.remove(e.host());
+            } else if (event instanceof HostUnreachable e) {
+                unreachable.add(e.host());
+            } else if (event instanceof HostReturned e) {
+                unreachable.remove(e.host());
+                givenUp.remove(e.host());
+            } else if (event instanceof HostGivenUp e) {
+                // a given-up host counts as one failure, also if it comes back later (the count is what halts a plan)
+                unreachable.remove(e.host());
+                givenUp.add(e.host());
+                failures++;
+            } else if (event instanceof PlanControlled e) {
+                switch (e.action()) {
+                    case PAUSE -> paused = true;
+                    case RESUME -> paused = false;
+                    case ABORT -> {
+                        paused = false;
+                        aborted = true;
+                    }
+                }
+            } else if (event instanceof HostInventoried e) {
+                inventory.put(e.host(), e.vms());
+            }
+            return this;
+        }
+
+        public long epoch() {
+            return epoch;
+        }
+
+        public Plan plan() {
+            return plan;
+        }
+
+        /** A read-only view (copied by whatever sends it on). */
+        public Map<String, String> open() {
+            return java.util.Collections.unmodifiableMap(open);
+        }
+
+        public Map<String, String> hostOf() {
+            return java.util.Collections.unmodifiableMap(hostOf);
+        }
+
+        public Map<String, StepRecord> finished() {
+            return java.util.Collections.unmodifiableMap(finished);
+        }
+
+        public long nextStep() {
+            return nextStep;
+        }
+
+        public int failures() {
+            return failures;
+        }
+
+        public List<String> doneHosts() {
+            return java.util.Collections.unmodifiableList(doneHosts);
+        }
+
+        public List<String> unreachable() {
+            return java.util.Collections.unmodifiableList(unreachable);
+        }
+
+        public List<String> givenUp() {
+            return java.util.Collections.unmodifiableList(givenUp);
+        }
+
+        public boolean paused() {
+            return paused;
+        }
+
+        public boolean aborted() {
+            return aborted;
+        }
+
+        public Map<String, Integer> inventory() {
+            return java.util.Collections.unmodifiableMap(inventory);
         }
 
         /** Open steps the plan still waits for: of its hosts, not given up (a given-up host's steps stay open, unknown). */
@@ -279,7 +465,13 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
 
         /** Why no new step may start now; null when one may. */
         String stopped() {
-            return halted() ? "the plan halted after " + failures + " failure(s)" : aborted ? "the plan was aborted"
+            return stopped(0);
+        }
+
+        /** {@link #stopped()} with {@code moreFailures} failed ends counted (ends journaled before it in the same write). */
+        String stopped(int moreFailures) {
+            boolean halts = plan != null && failures + moreFailures > plan.maxFailures();
+            return halts ? "the plan halted after " + (failures + moreFailures) + " failure(s)" : aborted ? "the plan was aborted"
                     : paused ? "the plan is paused" : null;
         }
 
@@ -293,12 +485,22 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
             return aborted ? "aborting" : halted() ? "halting" : paused ? "paused" : "running";
         }
 
+        /** A copy: the reply leaves the actor (and may be serialized later on another thread). */
         Status status(Double stepsPerS) {
-            return new Status(epoch, plan, open, finished, failures, halted(), doneHosts, complete(), name(), unreachable, givenUp,
-                    plan == null ? null : progress(stepsPerS));
+            return new Status(epoch, plan, java.util.Collections.unmodifiableMap(new TreeMap<>(open)),
+                    java.util.Collections.unmodifiableMap(new TreeMap<>(finished)), failures, halted(), doneHosts, complete(), name(),
+                    unreachable, givenUp, plan == null ? null : progress(stepsPerS));
         }
 
+        /** One pass over the finished and the open steps (not one per host). */
         Progress progress(Double stepsPerS) {
+            Map<String, int[]> counts = new java.util.HashMap<>(); // host → done, failed, open
+            for (StepRecord r : finished.values()) {
+                counts.computeIfAbsent(String.valueOf(r.host()), h -> new int[3])[r.completed() ? 0 : 1]++;
+            }
+            for (String vm : open.keySet()) {
+                counts.computeIfAbsent(String.valueOf(hostOf.get(vm)), h -> new int[3])[2]++;
+            }
             Map<String, HostProgress> hosts = new TreeMap<>();
             int done = 0;
             int failed = 0;
@@ -308,19 +510,11 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
             int asked = 0;
             int askedVms = 0;
             for (String h : plan.hosts()) {
-                int hd = 0;
-                int hf = 0;
-                for (StepRecord r : finished.values()) {
-                    if (h.equals(r.host())) {
-                        if (r.completed()) {
-                            hd++;
-                        } else {
-                            hf++;
-                        }
-                    }
-                }
+                int[] c = counts.getOrDefault(h, new int[3]);
+                int hd = c[0];
+                int hf = c[1];
+                int hOpen = c[2];
                 boolean gone = unreachable.contains(h) || givenUp.contains(h);
-                int hOpen = (int) open.keySet().stream().filter(vm -> h.equals(hostOf.get(vm))).count();
                 Integer vms = inventory.get(h);
                 int hLeft = vms == null ? -1 : Math.max(0, vms - hd - hf - hOpen);
                 String hs = doneHosts.contains(h) ? "done" : givenUp.contains(h) ? "given-up" : unreachable.contains(h) ? "unreachable"
@@ -345,32 +539,6 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
             Double eta = stepsPerS != null && stepsPerS > 0 && totalLeft >= 0 && "running".equals(name())
                     ? (totalLeft + inFlight) / stepsPerS : null;
             return new Progress(hosts, new HostProgress(done, failed, inFlight, unknown, totalLeft, name()), estimated, stepsPerS, eta);
-        }
-
-        State withEpoch(long e) {
-            return new State(e, plan, open, hostOf, finished, nextStep, failures, doneHosts, unreachable, givenUp, paused, aborted,
-                    inventory);
-        }
-
-        State withPlan(Plan p) {
-            return new State(epoch, p, open, hostOf, Map.of(), nextStep, 0, List.of(), List.of(), List.of(), false, false, Map.of());
-        }
-
-        State withSteps(Map<String, String> o, Map<String, String> h, Map<String, StepRecord> f, long next, int fails) {
-            return new State(epoch, plan, o, h, f, next, fails, doneHosts, unreachable, givenUp, paused, aborted, inventory);
-        }
-
-        State withHosts(List<String> done, List<String> gone, List<String> up, int fails) {
-            return new State(epoch, plan, open, hostOf, finished, nextStep, fails, done, gone, up, paused, aborted, inventory);
-        }
-
-        State withControl(boolean p, boolean a) {
-            return new State(epoch, plan, open, hostOf, finished, nextStep, failures, doneHosts, unreachable, givenUp, p, a, inventory);
-        }
-
-        State withInventory(Map<String, Integer> inv) {
-            return new State(epoch, plan, open, hostOf, finished, nextStep, failures, doneHosts, unreachable, givenUp, paused, aborted,
-                    inv);
         }
     }
 
@@ -407,6 +575,10 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
     /** The epoch this incarnation persisted; 0 until then (commands are stashed meanwhile). */
     private long incarnationEpoch;
     private final StepRate rate = new StepRate();
+    /** {@link GroupCommits} of this incarnation. */
+    private long groupWrites;
+    private long groupEvents;
+    private int largestGroup;
 
     private UpgradeCoordinator(ActorContext<Command> context, PlanDriver.Settings settings) {
         // a failed write or recovery restarts the behaviour with a backoff, its children (the driver) stopped
@@ -471,6 +643,9 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
                 .onCommand(FinishStep.class, this::onFinishStep)
                 .onCommand(StartSteps.class, this::onStartSteps)
                 .onCommand(FinishSteps.class, this::onFinishSteps)
+                .onCommand(RecordSteps.class, this::onRecordSteps)
+                .onCommand(GetGroupCommits.class, (state, c) -> Effect().reply(c.replyTo(),
+                        new GroupCommits(groupWrites, groupEvents, largestGroup)))
                 .onCommand(GetStatus.class, (state, c) -> Effect().none().thenReply(c.replyTo(), s -> s.status(rate.perSecond())))
                 .onCommand(HostDone.class, (state, c) -> state.doneHosts().contains(c.host()) || state.plan() == null
                         ? Effect().none() : Effect().persist(new HostFinished(c.host())))
@@ -585,11 +760,11 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
     private Effect<Event, State> onFinishSteps(State state, FinishSteps c) {
         List<Event> events = new ArrayList<>();
         List<Reply> replies = new ArrayList<>();
-        Map<String, String> closing = new TreeMap<>(state.open());
+        java.util.Set<String> closing = new java.util.HashSet<>(); // closed earlier in this batch (no copy of the open map)
         for (Finish f : c.steps()) {
             StepRecord done = state.finished().get(f.vm());
-            if (f.migrationId().equals(closing.get(f.vm()))) {
-                closing.remove(f.vm());
+            if (!closing.contains(f.vm()) && f.migrationId().equals(state.open().get(f.vm()))) {
+                closing.add(f.vm());
                 events.add(new StepClosed(f.vm(), f.migrationId(), f.completed(), f.detail()));
                 replies.add(new StepFinished(f.vm(), f.migrationId(), f.completed()));
             } else if (done != null && done.migrationId().equals(f.migrationId())) {
@@ -604,55 +779,72 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
                 : Effect().persist(events).thenRun(s -> rate.closed(closed)).thenReply(c.replyTo(), s -> batch);
     }
 
+    private Effect<Event, State> onRecordSteps(State state, RecordSteps c) {
+        List<Event> events = new ArrayList<>();
+        List<Reply> replies = new ArrayList<>();
+        java.util.Set<String> closing = new java.util.HashSet<>();
+        int closed = 0;
+        int failed = 0;
+        for (Finish f : c.ends()) {
+            StepRecord done = state.finished().get(f.vm());
+            if (!closing.contains(f.vm()) && f.migrationId().equals(state.open().get(f.vm()))) {
+                closing.add(f.vm());
+                closed++;
+                failed += f.completed() ? 0 : 1;
+                events.add(new StepClosed(f.vm(), f.migrationId(), f.completed(), f.detail()));
+                replies.add(new StepFinished(f.vm(), f.migrationId(), f.completed()));
+            } else if (done != null && done.migrationId().equals(f.migrationId())) {
+                replies.add(new StepFinished(f.vm(), f.migrationId(), done.completed()));
+            } else {
+                replies.add(new Rejected("no step " + f.migrationId() + " of " + f.vm()));
+            }
+        }
+        Map<String, String> granted = new java.util.HashMap<>();
+        long next = state.nextStep();
+        String stopped = state.stopped(failed);
+        for (Start st : c.starts()) {
+            String open = closing.contains(st.vm()) ? null : state.open().containsKey(st.vm()) ? state.open().get(st.vm())
+                    : granted.get(st.vm());
+            if (state.plan() == null) {
+                replies.add(new Rejected("no plan"));
+            } else if (!state.plan().hosts().contains(st.host())) {
+                replies.add(new Rejected("host " + st.host() + " is not in the plan"));
+            } else if (open != null) {
+                // a retried request: the same step, never a second migration of the same VM
+                String host = state.hostOf().containsKey(st.vm()) ? state.hostOf().get(st.vm()) : st.host();
+                replies.add(new StepGranted(host, st.vm(), open, state.epoch()));
+            } else if (stopped != null) {
+                replies.add(new Rejected(stopped));
+            } else {
+                String id = "m-" + state.epoch() + "-" + next++;
+                granted.put(st.vm(), id);
+                events.add(new StepStarted(st.host(), st.vm(), id));
+                replies.add(new StepGranted(st.host(), st.vm(), id, state.epoch()));
+            }
+        }
+        java.util.Set<String> ending = new java.util.HashSet<>();
+        for (String host : c.doneHosts()) {
+            if (state.plan() != null && !state.doneHosts().contains(host) && ending.add(host)) {
+                events.add(new HostFinished(host));
+            }
+        }
+        Batch batch = new Batch(replies);
+        if (events.isEmpty()) {
+            return Effect().reply(c.replyTo(), batch);
+        }
+        int written = events.size();
+        int closedSteps = closed;
+        return Effect().persist(events).thenRun(s -> {
+            rate.closed(closedSteps);
+            groupWrites++;
+            groupEvents += written;
+            largestGroup = Math.max(largestGroup, written);
+        }).thenReply(c.replyTo(), s -> batch);
+    }
+
     @Override
     public EventHandler<State, Event> eventHandler() {
-        return newEventHandlerBuilder().forAnyState()
-                .onEvent(EpochBegan.class, (s, e) -> s.withEpoch(e.epoch()))
-                .onEvent(PlanSubmitted.class, (s, e) -> s.withPlan(e.plan()))
-                .onEvent(StepStarted.class, (s, e) -> s.withSteps(with(s.open(), e.vm(), e.migrationId()),
-                        with(s.hostOf(), e.vm(), e.host()), s.finished(), s.nextStep() + 1, s.failures()))
-                .onEvent(StepClosed.class, (s, e) -> s.withSteps(without(s.open(), e.vm()), without(s.hostOf(), e.vm()),
-                        with(s.finished(), e.vm(), new StepRecord(s.hostOf().get(e.vm()), e.migrationId(), e.completed(), e.detail())),
-                        s.nextStep(), s.failures() + (e.completed() ? 0 : 1)))
-                .onEvent(HostFinished.class, (s, e) -> s.withHosts(appended(s.doneHosts(), e.host()),
-                        removed(s.unreachable(), e.host()), s.givenUp(), s.failures()))
-                .onEvent(HostUnreachable.class, (s, e) -> s.withHosts(s.doneHosts(), appended(s.unreachable(), e.host()), s.givenUp(),
-                        s.failures()))
-                .onEvent(HostReturned.class, (s, e) -> s.withHosts(s.doneHosts(), removed(s.unreachable(), e.host()),
-                        removed(s.givenUp(), e.host()), s.failures()))
-                // a given-up host counts as one failure, also if it comes back later (the count is what halts a plan)
-                .onEvent(HostGivenUp.class, (s, e) -> s.withHosts(s.doneHosts(), removed(s.unreachable(), e.host()),
-                        appended(s.givenUp(), e.host()), s.failures() + 1))
-                .onEvent(PlanControlled.class, (s, e) -> switch (e.action()) {
-                    case PAUSE -> s.withControl(true, s.aborted());
-                    case RESUME -> s.withControl(false, s.aborted());
-                    case ABORT -> s.withControl(false, true);
-                })
-                .onEvent(HostInventoried.class, (s, e) -> s.withInventory(with(s.inventory(), e.host(), e.vms())))
-                .build();
-    }
-
-    private static <V> Map<String, V> with(Map<String, V> map, String key, V value) {
-        TreeMap<String, V> copy = new TreeMap<>(map);
-        copy.put(key, value);
-        return java.util.Collections.unmodifiableMap(copy);
-    }
-
-    private static List<String> appended(List<String> list, String value) {
-        List<String> copy = new ArrayList<>(list);
-        copy.add(value);
-        return List.copyOf(copy);
-    }
-
-    private static List<String> removed(List<String> list, String value) {
-        List<String> copy = new ArrayList<>(list);
-        copy.remove(value);
-        return List.copyOf(copy);
-    }
-
-    private static <V> Map<String, V> without(Map<String, V> map, String key) {
-        TreeMap<String, V> copy = new TreeMap<>(map);
-        copy.remove(key);
-        return java.util.Collections.unmodifiableMap(copy);
+        // the empty state is shared and never changed: the first event of an incarnation's recovery copies it once
+        return newEventHandlerBuilder().forAnyState().onAnyEvent((s, e) -> s.writable().apply(e));
     }
 }
