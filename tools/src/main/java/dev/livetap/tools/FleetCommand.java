@@ -174,6 +174,10 @@ public final class FleetCommand implements Callable<Integer> {
         @Option(names = "--batch", defaultValue = "100", description = "VMs per batch (batched way): 1-10000, default ${DEFAULT-VALUE}.")
         int batch;
 
+        @Option(names = "--steps-per-host", paramLabel = "N", defaultValue = "4", description = "The plan driver's steps in "
+                + "flight per host (plan way): 1-1000, default ${DEFAULT-VALUE} (the driver's own default).")
+        int stepsPerHost;
+
         @Option(names = "--ways", split = ",", paramLabel = "WAY", defaultValue = "plan,asks,batched",
                 description = "The ways to run, comma separated: default ${DEFAULT-VALUE}.")
         java.util.List<String> ways;
@@ -192,8 +196,9 @@ public final class FleetCommand implements Callable<Integer> {
             BadOptionValue.range("--vms-per-host", vmsPerHost, 1, 100_000);
             BadOptionValue.range("--in-flight", inFlight, 1, 10_000);
             BadOptionValue.range("--batch", batch, 1, 10_000);
+            BadOptionValue.range("--steps-per-host", stepsPerHost, 1, 1000);
             dev.livetap.fleet.bench.JournalBench.Settings settings =
-                    new dev.livetap.fleet.bench.JournalBench.Settings(hosts, vmsPerHost, inFlight, batch);
+                    new dev.livetap.fleet.bench.JournalBench.Settings(hosts, vmsPerHost, inFlight, batch, stepsPerHost);
             java.util.List<dev.livetap.fleet.bench.JournalBench.Result> results;
             String described;
             switch (kind) {

@@ -32,8 +32,8 @@ import org.apache.pekko.actor.typed.receptionist.Receptionist;
  * fresh coordinator over an empty journal of its own:
  * <ul>
  *   <li>{@code plan}: a real plan through the coordinator's {@code PlanDriver}, every host a stub
- *       agent that answers each step at once (the path a fleet upgrade takes: grants batched per
- *       host, each end journaled on its own);</li>
+ *       agent that answers each step at once (the path a fleet upgrade takes: the driver's group
+ *       commit journals the ends and grants that became due during one write in the next one);</li>
  *   <li>{@code asks}: stub agents asking {@code StartStep}/{@code FinishStep} directly, a fixed number
  *       of asks in flight;</li>
  *   <li>{@code batched}: {@code StartSteps}/{@code FinishSteps} of {@code batch} VMs each.</li>
@@ -47,12 +47,17 @@ public final class JournalBench {
      * @param vmsPerHost VMs of each host: steps = hosts × vmsPerHost
      * @param inFlight   asks in flight in {@code asks}
      * @param batch      VMs per batch in {@code batched}
+     * @param stepsPerHost the driver's steps in flight per host in {@code plan} (its default: 4)
      */
-    public record Settings(int hosts, int vmsPerHost, int inFlight, int batch) {
+    public record Settings(int hosts, int vmsPerHost, int inFlight, int batch, int stepsPerHost) {
         public Settings {
-            if (hosts < 1 || vmsPerHost < 1 || inFlight < 1 || batch < 1) {
-                throw new IllegalArgumentException("hosts, vms per host, in flight and batch must be at least 1");
+            if (hosts < 1 || vmsPerHost < 1 || inFlight < 1 || batch < 1 || stepsPerHost < 1) {
+                throw new IllegalArgumentException("hosts, vms per host, in flight, batch and steps per host must be at least 1");
             }
+        }
+
+        public Settings(int hosts, int vmsPerHost, int inFlight, int batch) {
+            this(hosts, vmsPerHost, inFlight, batch, dev.livetap.fleet.coordinator.PlanDriver.Settings.DEFAULT.stepsInFlightPerHost());
         }
 
         public int steps() {
@@ -60,8 +65,14 @@ public final class JournalBench {
         }
     }
 
-    /** One way's result: steps recorded and the rate. */
-    public record Result(String way, int steps, double seconds, double stepsPerS) {
+    /**
+     * One way's result: steps recorded and the rate; for {@code plan}, the coordinator's group commits
+     * ({@code writes} journal writes of the driver's steps holding {@code events} events; 0 for the other ways).
+     */
+    public record Result(String way, int steps, double seconds, double stepsPerS, long writes, long events) {
+        public Result(String way, int steps, double seconds, double stepsPerS) {
+            this(way, steps, seconds, stepsPerS, 0, 0);
+        }
     }
 
     private JournalBench() {
@@ -104,12 +115,19 @@ public final class JournalBench {
     }
 
     private static FleetNode node(JournalDatabase journal) throws TimeoutException {
+        return node(journal, dev.livetap.fleet.coordinator.PlanDriver.Settings.DEFAULT);
+    }
+
+    private static FleetNode node(JournalDatabase journal, dev.livetap.fleet.coordinator.PlanDriver.Settings driver)
+            throws TimeoutException {
         return FleetNode.start(journal.applyTo(new FleetConfig("127.0.0.1", 0, List.of(), "jdbc:h2:mem:unused",
-                List.of(FleetNode.COORDINATOR_ROLE, FleetNode.AGENT_ROLE))), Duration.ofSeconds(60));
+                List.of(FleetNode.COORDINATOR_ROLE, FleetNode.AGENT_ROLE))), null, driver, Duration.ofSeconds(60));
     }
 
     public static Result plan(Settings settings, JournalDatabase journal) throws Exception {
-        try (FleetNode node = node(journal)) {
+        dev.livetap.fleet.coordinator.PlanDriver.Settings defaults = dev.livetap.fleet.coordinator.PlanDriver.Settings.DEFAULT;
+        try (FleetNode node = node(journal, new dev.livetap.fleet.coordinator.PlanDriver.Settings(settings.stepsPerHost(),
+                defaults.askTimeout(), defaults.retryAfter()))) {
             List<String> hosts = new ArrayList<>();
             for (int h = 0; h < settings.hosts(); h++) {
                 String host = "bench-h" + h;
@@ -142,7 +160,9 @@ public final class JournalBench {
                         + " s: complete " + s.complete() + ", halted " + s.halted() + ", " + s.finished().size() + " of "
                         + settings.steps() + " finished");
             }
-            return new Result("plan", settings.steps(), seconds, settings.steps() / seconds);
+            UpgradeCoordinator.GroupCommits commits = (UpgradeCoordinator.GroupCommits) ask(node,
+                    UpgradeCoordinator.GetGroupCommits::new);
+            return new Result("plan", settings.steps(), seconds, settings.steps() / seconds, commits.writes(), commits.events());
         }
     }
 
@@ -252,11 +272,16 @@ public final class JournalBench {
         out.put("hosts", settings.hosts());
         out.put("in_flight", settings.inFlight());
         out.put("batch", settings.batch());
+        out.put("steps_in_flight_per_host", settings.stepsPerHost());
         for (Result r : results) {
             Map<String, Object> one = new LinkedHashMap<>();
             one.put("steps", r.steps());
             one.put("seconds", Math.round(r.seconds() * 1000) / 1000.0);
             one.put("steps_per_s", Math.round(r.stepsPerS()));
+            if (r.writes() > 0) {
+                one.put("journal_writes", r.writes());
+                one.put("events_per_write", Math.round(10.0 * r.events() / r.writes()) / 10.0);
+            }
             out.put(r.way(), one);
         }
         out.put("goal_b_steps_per_s", 1000);

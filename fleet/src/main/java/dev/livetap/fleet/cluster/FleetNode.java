@@ -58,6 +58,12 @@ public final class FleetNode implements AutoCloseable {
      * configuration: for tests that shorten the failure detector or the Split Brain Resolver's stable-after.
      */
     public static FleetNode start(FleetConfig config, Config overrides, Duration timeout) throws TimeoutException {
+        return start(config, overrides, dev.livetap.fleet.coordinator.PlanDriver.Settings.DEFAULT, timeout);
+    }
+
+    /** {@link #start(FleetConfig, Config, Duration)} with the coordinator's driver settings (the journal bench varies them). */
+    public static FleetNode start(FleetConfig config, Config overrides, dev.livetap.fleet.coordinator.PlanDriver.Settings driver,
+            Duration timeout) throws TimeoutException {
         Config pekko = overrides == null ? config.toConfig() : overrides.withFallback(config.toConfig());
         ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), FleetConfig.SYSTEM_NAME, pekko);
         try {
@@ -84,7 +90,7 @@ public final class FleetNode implements AutoCloseable {
                 createJournalTables(system, config, timeout);
             }
             ActorRef<UpgradeCoordinator.Command> proxy = ClusterSingleton.get(system).init(
-                    SingletonActor.of(UpgradeCoordinator.create(), UpgradeCoordinator.SINGLETON_NAME)
+                    SingletonActor.of(UpgradeCoordinator.create(driver), UpgradeCoordinator.SINGLETON_NAME)
                             .withStopMessage(UpgradeCoordinator.Passivate.INSTANCE)
                             .withSettings(ClusterSingletonSettings.create(system).withRole(COORDINATOR_ROLE)));
             return new FleetNode(system, proxy, management);
