@@ -24,7 +24,8 @@ import org.slf4j.LoggerFactory;
  * The coordinator's hands (a child of the singleton, so it lives and dies with the incarnation):
  * finds the host agents through the Receptionist, works on at most {@code maxParallelHosts} hosts
  * at once, asks each host's agent for its VMs, has the coordinator journal each VM's step (its
- * migration id and epoch) before sending it to the agent, and journals every outcome. At most
+ * migration id and epoch) before sending it to the agent, and journals every outcome (by group commit: one
+ * {@link UpgradeCoordinator.RecordSteps} in flight, what became due meanwhile in the next). At most
  * {@link Settings#stepsInFlightPerHost} steps of one host are out at once, so that a halt (more
  * failures than the plan allows), a pause or an abort stops the rest. The driver's own state is not
  * journaled: a new incarnation gets the journaled plan, open steps, done and given-up hosts and the

@@ -30,6 +30,10 @@ import org.apache.pekko.persistence.typed.javadsl.SignalHandler;
  * because open steps are journaled; starting and finishing a step are idempotent (a retried
  * request gets the same migration id, a repeated finish the same answer).
  *
+ * <p>Its plan driver journals steps by group commit ({@link RecordSteps}): the ends, grants and hosts
+ * done that became due during one write go in the next as one {@code persist} of their events, and
+ * the grants are answered only after it, so no agent ever performs a step the journal lacks.
+ *
  * <p>A journal that fails (the database restarted or unreachable) makes the incarnation fail: it is
  * restarted with a backoff ({@link #JOURNAL_BACKOFF_MIN} to {@link #JOURNAL_BACKOFF_MAX}, commands
  * stashed meanwhile), recovers from the journal once it answers and begins the next epoch, like a
