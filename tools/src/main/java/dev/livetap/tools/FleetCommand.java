@@ -21,7 +21,7 @@ import picocli.CommandLine.Option;
                 + "DIR (scripts/fleet-certs DIR0 NAME... makes test certificates; or set LIVETAP_FLEET_TLS_DIR), or "
                 + "--no-tls to every member of a fleet on loopback. Nodes and agents serve Pekko Management read-only on "
                 + "127.0.0.1 (--management-port; GET /cluster/members). bench and soak run their own cluster on "
-                + "loopback in plain TCP.",
+                + "loopback, in plain TCP unless bench is given --tls-certs.",
         subcommands = {FleetCommand.Bench.class, FleetCommand.Node.class, FleetCommand.Start.class, FleetCommand.Status.class,
             FleetCommand.Pause.class, FleetCommand.Resume.class, FleetCommand.Abort.class, FleetCommand.Soak.class,
             FleetCommand.JournalBenchCommand.class, FleetPlanCommand.class})
@@ -491,6 +491,11 @@ public final class FleetCommand implements Callable<Integer> {
         @Option(names = "--drivers", paramLabel = "D", defaultValue = "64", description = "Migrations driven at once per host (threads): 1-1000, default ${DEFAULT-VALUE}.")
         int drivers;
 
+        @Option(names = "--tls-certs", paramLabel = "DIR", description = "agents mode: the bench's cluster uses TLS with mutual "
+                + "authentication, each member with its directory below DIR as scripts/fleet-certs DIR bench h0 h1 ... makes "
+                + "them (bench: this JVM; h<i>: host i's agent). Default: plain TCP on loopback.")
+        java.nio.file.Path tlsCerts;
+
         @Option(names = "--gate", paramLabel = "around|hold", defaultValue = "around",
                 description = "in-process mode: where the budget applies: around the whole driver run (default), or at the "
                         + "release of a source held in pre-switchover (already frozen while it waits).")
@@ -524,6 +529,19 @@ public final class FleetCommand implements Callable<Integer> {
                 case "hold" -> FleetBench.Gate.HOLD;
                 default -> throw new BadOptionValue("--gate must be around or hold: " + gate);
             };
+            if (tlsCerts != null) {
+                if (inProcess) {
+                    throw new BadOptionValue("--tls-certs exists only with --mode agents (in-process mode has no cluster)");
+                }
+                for (int h = -1; h < hosts; h++) {
+                    java.nio.file.Path d = tlsCerts.resolve(h < 0 ? "bench" : "h" + h);
+                    if (!java.nio.file.Files.isRegularFile(d.resolve("node.p12"))) {
+                        throw new BadOptionValue("--tls-certs " + tlsCerts + ": no " + d.resolve("node.p12") + " (make them with "
+                                + "scripts/fleet-certs " + tlsCerts + " bench" + java.util.stream.IntStream.range(0, hosts)
+                                        .mapToObj(i -> " h" + i).collect(java.util.stream.Collectors.joining()) + ")");
+                    }
+                }
+            }
             if (!inProcess && where != FleetBench.Gate.AROUND) {
                 throw new BadOptionValue("--gate hold exists only with --mode in-process (an agent holds its permit around the step)");
             }
@@ -541,7 +559,7 @@ public final class FleetCommand implements Callable<Integer> {
                 text = text(r);
             } else {
                 AgentFleetBench.Options base = new AgentFleetBench.Options(hosts, vms, rounds, warmupRounds,
-                        asked.get(0).settings(), asked.get(0).label(), drivers, run.timeout(), run.agentHeapMb);
+                        asked.get(0).settings(), asked.get(0).label(), drivers, run.timeout(), run.agentHeapMb, tlsCerts);
                 if (asked.size() == 1) {
                     r = AgentFleetBench.run(base, progress);
                     text = text(r);

@@ -82,6 +82,7 @@ class BadCommandLineTest {
                 bad("--plan", MISSING, "fleet", "start", "--seed-nodes", "x", "--plan", MISSING),
                 bad("--step-estimate-s", "0", "fleet", "plan", "--seed-nodes", "x", "--hosts", "h", "--step-estimate-s", "0"),
                 bad("--max-parallel-hosts", "0", "fleet", "plan", "--seed-nodes", "x", "--hosts", "h", "--max-parallel-hosts", "0"),
+                bad("--tls-certs", MISSING, "fleet", "bench", "--tls-certs", MISSING),
                 bad("--seed-nodes", "fleet", "pause"),
                 bad("--budget", "fast", "agent", "--host", "h", "--seed-nodes", "x", "--vmm-dir", MISSING, "--budget", "fast"),
                 bad("--budget", "0", "agent", "--host", "h", "--seed-nodes", "x", "--vmm-dir", MISSING, "--budget", "0"),
