@@ -15,20 +15,20 @@ import picocli.CommandLine.Option;
 
 /** {@code livetap fleet}: fleet operations (a coordinator node, plans, status, the freeze-budget bench, the soak). */
 @Command(name = "fleet", mixinStandardHelpOptions = true,
-        description = "Fleet operations on Pekko Cluster: a coordinator node, start a plan, show its status, pause, resume "
+        description = "Fleet operations on Pekko Cluster: a coordinator node, preview a plan, start it, show its status, pause, resume "
                 + "or abort it, bench the freeze budget of host agent processes, soak one agent. The cluster transport "
                 + "and the operator commands use TLS with mutual authentication by default: give each member --tls-dir "
                 + "DIR (scripts/fleet-certs DIR0 NAME... makes test certificates; or set LIVETAP_FLEET_TLS_DIR), or "
                 + "--no-tls to every member of a fleet on loopback. Nodes and agents serve Pekko Management read-only on "
                 + "127.0.0.1 (--management-port; GET /cluster/members). bench and soak run their own cluster on "
-                + "loopback in plain TCP.",
+                + "loopback, in plain TCP unless bench is given --tls-certs.",
         subcommands = {FleetCommand.Bench.class, FleetCommand.Node.class, FleetCommand.Start.class, FleetCommand.Status.class,
             FleetCommand.Pause.class, FleetCommand.Resume.class, FleetCommand.Abort.class, FleetCommand.Soak.class,
-            FleetCommand.JournalBenchCommand.class})
+            FleetCommand.JournalBenchCommand.class, FleetPlanCommand.class})
 public final class FleetCommand implements Callable<Integer> {
     @Override
     public Integer call() {
-        throw new BadOptionValue("give a fleet command: node, start, status, pause, resume, abort, bench, soak or journal-bench");
+        throw new BadOptionValue("give a fleet command: node, plan, start, status, pause, resume, abort, bench, soak or journal-bench");
     }
 
     /**
@@ -262,7 +262,8 @@ public final class FleetCommand implements Callable<Integer> {
     }
 
     @Command(name = "start", mixinStandardHelpOptions = true,
-            description = "Submits a plan to the coordinator: every VM of --hosts moves to a new VMM process.")
+            description = "Submits a plan to the coordinator: every VM of --hosts moves to a new VMM process (fleet plan "
+                    + "previews it first; --plan FILE starts what it saved).")
     static final class Start implements Callable<Integer> {
         @Option(names = "--seed-nodes", required = true, split = ",", paramLabel = "ADDR", description = "The fleet's seed nodes.")
         java.util.List<String> seedNodes;
@@ -270,42 +271,15 @@ public final class FleetCommand implements Callable<Integer> {
         @Mixin
         FleetTransportOptions transport;
 
-        @Option(names = "--hosts", required = true, split = ",", paramLabel = "HOST", description = "Hosts of the plan, comma separated.")
-        java.util.List<String> hosts;
-
-        @Option(names = "--target-version", defaultValue = "current", description = "The VMM version the plan moves to (recorded; the agents start their own build): default ${DEFAULT-VALUE}.")
-        String target;
-
-        @Option(names = "--max-parallel-hosts", defaultValue = "1", description = "Hosts upgrading at once: default ${DEFAULT-VALUE}.")
-        int maxParallelHosts;
-
-        @Option(names = "--max-failures", defaultValue = "0", description = "Failed VM steps before the plan halts: default ${DEFAULT-VALUE}.")
-        int maxFailures;
-
-        @Option(names = "--downtime-limit-ms", defaultValue = "300", description = "Per-VM downtime limit: default ${DEFAULT-VALUE}.")
-        double downtimeLimitMs;
-
-        @Option(names = "--step-timeout-s", paramLabel = "S", defaultValue = "30",
-                description = "A step its agent does not answer within S seconds is sent again with the same migration id: "
-                        + "1-3600, default ${DEFAULT-VALUE}.")
-        int stepTimeoutS;
-
-        @Option(names = "--host-down-limit-s", paramLabel = "S", defaultValue = "120",
-                description = "A host whose agent is gone S seconds is given up (one failure): 1-86400, default ${DEFAULT-VALUE}.")
-        int hostDownLimitS;
+        @Mixin
+        FleetPlanOptions options;
 
         @Option(names = "--json", description = "Print one JSON object.")
         boolean json;
 
         @Override
         public Integer call() throws Exception {
-            BadOptionValue.range("--max-parallel-hosts", maxParallelHosts, 1, 100_000);
-            BadOptionValue.range("--max-failures", maxFailures, 0, 1_000_000);
-            BadOptionValue.range("--downtime-limit-ms", downtimeLimitMs, 0.001, 100_000);
-            BadOptionValue.range("--step-timeout-s", stepTimeoutS, 1, 3600);
-            BadOptionValue.range("--host-down-limit-s", hostDownLimitS, 1, 86_400);
-            dev.livetap.fleet.coordinator.Plan plan = new dev.livetap.fleet.coordinator.Plan(target, hosts, maxParallelHosts,
-                    maxFailures, downtimeLimitMs, stepTimeoutS * 1000L, hostDownLimitS * 1000L);
+            dev.livetap.fleet.coordinator.Plan plan = options.plan();
             dev.livetap.fleet.cluster.OperatorClient joined = joinFleet(seedNodes, transport, "start");
             if (joined == null) {
                 return ExitCodes.FAILED;
@@ -393,12 +367,7 @@ public final class FleetCommand implements Callable<Integer> {
             if (s.plan() == null) {
                 o.putNull("plan");
             } else {
-                com.fasterxml.jackson.databind.node.ObjectNode p = o.putObject("plan");
-                p.put("target_version", s.plan().targetVersion());
-                s.plan().hosts().forEach(p.putArray("hosts")::add);
-                p.put("max_parallel_hosts", s.plan().maxParallelHosts()).put("max_failures", s.plan().maxFailures())
-                        .put("downtime_limit_ms", s.plan().downtimeLimitMs()).put("step_timeout_ms", s.plan().stepTimeoutMs())
-                        .put("host_down_limit_ms", s.plan().hostDownLimitMs());
+                o.set("plan", FleetPlanOptions.toJson(s.plan()));
             }
             com.fasterxml.jackson.databind.node.ObjectNode open = o.putObject("open");
             s.open().forEach(open::put);
@@ -533,25 +502,21 @@ public final class FleetCommand implements Callable<Integer> {
                         + "and the K curve (agents mode); default ${DEFAULT-VALUE}.")
         java.util.List<String> budgets;
 
-        @Option(names = "--downtime-limit-ms", paramLabel = "MS", defaultValue = "10", description = "Per-VM downtime limit auto steers by: default ${DEFAULT-VALUE}.")
-        double limitMs;
-
         @Option(names = "--drivers", paramLabel = "D", defaultValue = "64", description = "Migrations driven at once per host (threads): 1-1000, default ${DEFAULT-VALUE}.")
         int drivers;
+
+        @Option(names = "--tls-certs", paramLabel = "DIR", description = "agents mode: the bench's cluster uses TLS with mutual "
+                + "authentication, each member with its directory below DIR as scripts/fleet-certs DIR bench h0 h1 ... makes "
+                + "them (bench: this JVM; h<i>: host i's agent). Default: plain TCP on loopback.")
+        java.nio.file.Path tlsCerts;
 
         @Option(names = "--gate", paramLabel = "around|hold", defaultValue = "around",
                 description = "in-process mode: where the budget applies: around the whole driver run (default), or at the "
                         + "release of a source held in pre-switchover (already frozen while it waits).")
         String gate;
 
-        @Option(names = "--agent-heap-mb", paramLabel = "MB", defaultValue = "256", description = "Each agent JVM's fixed heap (-Xms = -Xmx): 64-16384, default ${DEFAULT-VALUE}.")
-        int agentHeapMb;
-
-        @Option(names = "--timeout", paramLabel = "SECONDS", defaultValue = "120", description = "Bound of each migration and wait: 1-3600, default ${DEFAULT-VALUE}.")
-        int timeoutSeconds;
-
-        @Option(names = "--json", description = "Print one JSON object.")
-        boolean json;
+        @Mixin
+        FleetBenchOptions run = new FleetBenchOptions();
 
         @Override
         public Integer call() throws Exception {
@@ -560,12 +525,10 @@ public final class FleetCommand implements Callable<Integer> {
             BadOptionValue.range("--rounds", rounds, 1, 100);
             BadOptionValue.range("--warmup-rounds", warmupRounds, 0, 10);
             BadOptionValue.range("--drivers", drivers, 1, 1000);
-            BadOptionValue.range("--timeout", timeoutSeconds, 1, 3600);
-            BadOptionValue.range("--downtime-limit-ms", limitMs, 0.001, 100_000);
-            BadOptionValue.range("--agent-heap-mb", agentHeapMb, 64, 16_384);
+            run.check();
             java.util.List<AgentFleetBench.Budget> asked = new java.util.ArrayList<>();
             for (String b : budgets) {
-                asked.add(new AgentFleetBench.Budget(b, settings(b, vms, drivers, limitMs)));
+                asked.add(new AgentFleetBench.Budget(b, settings(b, vms, drivers, run.limitMs)));
             }
             boolean inProcess = switch (mode) {
                 case "agents" -> false;
@@ -580,6 +543,19 @@ public final class FleetCommand implements Callable<Integer> {
                 case "hold" -> FleetBench.Gate.HOLD;
                 default -> throw new BadOptionValue("--gate must be around or hold: " + gate);
             };
+            if (tlsCerts != null) {
+                if (inProcess) {
+                    throw new BadOptionValue("--tls-certs exists only with --mode agents (in-process mode has no cluster)");
+                }
+                for (int h = -1; h < hosts; h++) {
+                    java.nio.file.Path d = tlsCerts.resolve(h < 0 ? "bench" : "h" + h);
+                    if (!java.nio.file.Files.isRegularFile(d.resolve("node.p12"))) {
+                        throw new BadOptionValue("--tls-certs " + tlsCerts + ": no " + d.resolve("node.p12") + " (make them with "
+                                + "scripts/fleet-certs " + tlsCerts + " bench" + java.util.stream.IntStream.range(0, hosts)
+                                        .mapToObj(i -> " h" + i).collect(java.util.stream.Collectors.joining()) + ")");
+                    }
+                }
+            }
             if (!inProcess && where != FleetBench.Gate.AROUND) {
                 throw new BadOptionValue("--gate hold exists only with --mode in-process (an agent holds its permit around the step)");
             }
@@ -588,16 +564,16 @@ public final class FleetCommand implements Callable<Integer> {
                 System.err.println("livetap fleet bench: " + missing.get());
                 return ExitCodes.UNAVAILABLE;
             }
-            java.util.function.Consumer<String> progress = json ? s -> { } : System.err::println;
+            java.util.function.Consumer<String> progress = run.json ? s -> { } : System.err::println;
             JsonNode r;
             String text;
             if (inProcess) {
                 r = FleetBench.run(new FleetBench.Options(hosts, vms, rounds, warmupRounds, asked.get(0).settings(),
-                        asked.get(0).label(), drivers, where, Duration.ofSeconds(timeoutSeconds)), progress);
+                        asked.get(0).label(), drivers, where, run.timeout()), progress);
                 text = text(r);
             } else {
                 AgentFleetBench.Options base = new AgentFleetBench.Options(hosts, vms, rounds, warmupRounds,
-                        asked.get(0).settings(), asked.get(0).label(), drivers, Duration.ofSeconds(timeoutSeconds), agentHeapMb);
+                        asked.get(0).settings(), asked.get(0).label(), drivers, run.timeout(), run.agentHeapMb, tlsCerts);
                 if (asked.size() == 1) {
                     r = AgentFleetBench.run(base, progress);
                     text = text(r);
@@ -608,7 +584,7 @@ public final class FleetCommand implements Callable<Integer> {
                             + r.path("wall_ms").asText() + " ms (all figures: --json)";
                 }
             }
-            BenchCommand.print(r, json, text);
+            BenchCommand.print(r, run.json, text);
             return r.path("failed").asInt() == 0 && r.path("fds_leaked").asInt() == 0 ? ExitCodes.OK : ExitCodes.FAILED;
         }
 
@@ -663,17 +639,8 @@ public final class FleetCommand implements Callable<Integer> {
         @Option(names = "--drivers", paramLabel = "D", defaultValue = "4", description = "Migrations the agent runs at once: 1-1000, default ${DEFAULT-VALUE}.")
         int drivers;
 
-        @Option(names = "--downtime-limit-ms", paramLabel = "MS", defaultValue = "10", description = "Per-VM downtime limit --budget auto steers by: default ${DEFAULT-VALUE}.")
-        double limitMs;
-
-        @Option(names = "--agent-heap-mb", paramLabel = "MB", defaultValue = "256", description = "The agent JVM's fixed heap (-Xms = -Xmx): 64-16384, default ${DEFAULT-VALUE}.")
-        int agentHeapMb;
-
-        @Option(names = "--timeout", paramLabel = "SECONDS", defaultValue = "120", description = "Bound of each migration and wait: 1-3600, default ${DEFAULT-VALUE}.")
-        int timeoutSeconds;
-
-        @Option(names = "--json", description = "Print one JSON object.")
-        boolean json;
+        @Mixin
+        FleetBenchOptions run = new FleetBenchOptions();
 
         @Override
         public Integer call() throws Exception {
@@ -681,24 +648,22 @@ public final class FleetCommand implements Callable<Integer> {
             BadOptionValue.range("--warmup-migrations", warmup, 0, 10_000_000);
             BadOptionValue.range("--vms", vms, 1, 1000);
             BadOptionValue.range("--drivers", drivers, 1, 1000);
-            BadOptionValue.range("--timeout", timeoutSeconds, 1, 3600);
-            BadOptionValue.range("--downtime-limit-ms", limitMs, 0.001, 100_000);
-            BadOptionValue.range("--agent-heap-mb", agentHeapMb, 64, 16_384);
-            FreezeBudget.Settings settings = Bench.settings(budget, vms, drivers, limitMs);
+            run.check();
+            FreezeBudget.Settings settings = Bench.settings(budget, vms, drivers, run.limitMs);
             Optional<String> missing = NetworkNamespace.unavailabilityCause();
             if (missing.isPresent()) {
                 System.err.println("livetap fleet soak: " + missing.get());
                 return ExitCodes.UNAVAILABLE;
             }
             JsonNode r = FleetSoak.run(new FleetSoak.Options(migrations, vms, warmup, settings, budget, drivers,
-                    Duration.ofSeconds(timeoutSeconds), agentHeapMb), json ? s -> { } : System.err::println);
+                    run.timeout(), run.agentHeapMb), run.json ? s -> { } : System.err::println);
             JsonNode soak = r.path("soak");
             String text = FleetSoak.table(r, 25) + r.path("completed").asText() + " migrations completed (" + r.path("failed").asText()
                     + " failed), " + r.path("migrations_per_s").asText() + " migrations/s, downtime "
                     + BenchCommand.percentiles(r.path("downtime_ms")) + ", fds leaked " + r.path("fds_leaked").asText()
                     + "\ngrowth from the end of the warm-up to the end, %: " + soak.path("growth_percent") + "\nverdict: "
                     + soak.path("verdict").asText() + " (limit +" + soak.path("flat_limit_percent").asText() + " %)";
-            BenchCommand.print(r, json, text);
+            BenchCommand.print(r, run.json, text);
             return r.path("failed").asInt() == 0 && r.path("fds_leaked").asInt() == 0 && "flat".equals(soak.path("verdict").asText())
                     ? ExitCodes.OK : ExitCodes.FAILED;
         }

@@ -156,8 +156,16 @@ class FleetMultiJvmTest {
         try (NetworkNamespace ns = NetworkNamespace.create("fm", List.of(dir))) {
             try {
                 fleet = new Fleet(dir, ns, jvms, VMS);
+                // previewed first: the host has no agent yet, so the preview says not ready (exit 1) and why;
+                // the plan it saved is what fleet start submits
+                Path planFile = dir.resolve("plan.json");
+                JsonNode preview = fleet.cliJson(1, "fleet", "plan", "--hosts", "h1", "--out", planFile.toString());
+                assertEquals(false, preview.path("ready").asBoolean(), preview.toString());
+                assertTrue(preview.path("problems").toString().contains("host h1: no agent answered"), preview.toString());
+                assertEquals("none", preview.path("coordinator_state").asText(), preview.toString());
                 // the plan first, paused from the command line before the host's agent exists: nothing may start
-                fleet.startPlan(0);
+                JsonNode accepted = fleet.cliJson(0, "fleet", "start", "--plan", planFile.toString());
+                assertTrue(accepted.path("accepted").asBoolean(), accepted.toString());
                 JsonNode paused = fleet.cliJson(0, "fleet", "pause");
                 assertEquals("paused", paused.path("state").asText(), paused.toString());
                 ChildJvm agent = fleet.agent(2, VMS);

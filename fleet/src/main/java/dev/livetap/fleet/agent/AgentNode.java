@@ -64,13 +64,14 @@ public final class AgentNode implements AutoCloseable {
      */
     public static AgentNode start(String host, String bindHost, int port, List<String> seedNodes,
             HostAgent.MigrationPort migrations, VmmDirectoryPort directoryPort, Path ledgerFile, FreezeBudget.Settings budget,
-            Duration stepTimeout, Duration startTimeout, int migrationThreads) throws IOException, TimeoutException {
+            Duration stepTimeout, Duration startTimeout, int migrationThreads, FleetTls tls) throws IOException, TimeoutException {
         if (seedNodes.isEmpty()) {
             throw new IllegalArgumentException("an agent joins an existing fleet: give at least one seed node");
         }
-        // the bench's agents: plain TCP on loopback, like the rest of the bench's cluster
-        return start(host, new FleetConfig(bindHost, port, seedNodes, "jdbc:h2:mem:never-opened", List.of(FleetNode.AGENT_ROLE)),
-                migrations, directoryPort, ledgerFile, budget, stepTimeout, startTimeout, migrationThreads);
+        // the bench's agents: the bench's transport (plain TCP on loopback unless it was given certificates), no Management
+        return start(host, new FleetConfig(bindHost, port, seedNodes, "jdbc:h2:mem:never-opened", List.of(FleetNode.AGENT_ROLE),
+                tls, FleetConfig.MANAGEMENT_OFF), migrations, directoryPort, ledgerFile, budget, stepTimeout, startTimeout,
+                migrationThreads);
     }
 
     private static AgentNode start(String host, FleetConfig config, HostAgent.MigrationPort migrations,

@@ -7,6 +7,7 @@ import dev.livetap.fleet.agent.HostAgent;
 import dev.livetap.fleet.budget.FreezeBudget;
 import dev.livetap.fleet.cluster.FleetConfig;
 import dev.livetap.fleet.cluster.FleetNode;
+import dev.livetap.fleet.cluster.FleetTls;
 import dev.livetap.report.Percentiles;
 import dev.livetap.testbed.ChildProcess;
 import dev.livetap.testbed.NetworkNamespace;
@@ -59,9 +60,23 @@ public final class AgentFleetBench {
      * @param budgetLabel echoed in the JSON ({@code 4}, {@code auto})
      * @param threads     migrations each agent runs at once at most (its executor); the budget limits their freezes
      * @param agentHeapMb each agent JVM's fixed heap
+     * @param tlsCerts    null: plain TCP; else the cluster transport uses TLS with mutual authentication, each member
+     *                    with its directory below this one as {@code scripts/fleet-certs DIR bench h0 h1 …} makes them
+     *                    ({@code bench} for this JVM, {@code h<i>} for host i's agent)
      */
     public record Options(int hosts, int vmsPerHost, int rounds, int warmupRounds, FreezeBudget.Settings budget,
-            String budgetLabel, int threads, Duration timeout, int agentHeapMb) {
+            String budgetLabel, int threads, Duration timeout, int agentHeapMb, Path tlsCerts) {
+        /** Plain TCP on loopback (no certificates). */
+        public Options(int hosts, int vmsPerHost, int rounds, int warmupRounds, FreezeBudget.Settings budget,
+                String budgetLabel, int threads, Duration timeout, int agentHeapMb) {
+            this(hosts, vmsPerHost, rounds, warmupRounds, budget, budgetLabel, threads, timeout, agentHeapMb, null);
+        }
+
+        /** {@link #tlsCerts}'s directory for the bench's own member or host {@code name}'s agent. */
+        Path tlsDir(String name) {
+            return tlsCerts.resolve(name);
+        }
+
         public Options {
             if (hosts < 1 || hosts > 64 || vmsPerHost < 1 || vmsPerHost > 1000 || rounds < 1 || rounds > 10_000
                     || warmupRounds < 0 || warmupRounds > 1000 || threads < 1 || threads > 1000 || agentHeapMb < 64
@@ -103,8 +118,9 @@ public final class AgentFleetBench {
         int roundsRun = 0;
         int benchFds0 = -1;
         int benchFds1 = -1;
+        FleetTls tls = o.tlsCerts() == null ? FleetTls.OFF : FleetTls.fromDirectory(o.tlsDir("bench"));
         try (FleetNode bench = FleetNode.start(new FleetConfig("127.0.0.1", 0, List.of(), "jdbc:h2:mem:never-opened",
-                List.of(FleetNode.OPERATOR_ROLE)), Duration.ofSeconds(60))) {
+                List.of(FleetNode.OPERATOR_ROLE), tls, FleetConfig.MANAGEMENT_OFF), Duration.ofSeconds(60))) {
             String seed = Cluster.get(bench.system()).selfMember().address().toString();
             for (int h = 0; h < o.hosts(); h++) {
                 String host = "h" + h;
@@ -225,7 +241,7 @@ public final class AgentFleetBench {
         for (Budget b : budgets) {
             progress.accept("budget " + b.label() + ":");
             ObjectNode r = run(new Options(base.hosts(), base.vmsPerHost(), base.rounds(), base.warmupRounds(), b.settings(),
-                    b.label(), base.threads(), base.timeout(), base.agentHeapMb()), progress);
+                    b.label(), base.threads(), base.timeout(), base.agentHeapMb(), base.tlsCerts()), progress);
             runs.add(r);
             curve.addObject().put("budget", b.label()).put("migrations_per_s", r.path("migrations_per_s").asDouble())
                     .put("downtime_p50_ms", r.path("downtime_ms").path("p50").asDouble())
@@ -278,6 +294,9 @@ public final class AgentFleetBench {
                 "--dir", hostDir.toString(), "--netns", netns, "--vms", String.valueOf(o.vmsPerHost()),
                 "--budget-initial", String.valueOf(o.budget().initial()), "--budget-max", String.valueOf(o.budget().max()),
                 "--threads", String.valueOf(o.threads()), "--timeout", String.valueOf(o.timeout().toSeconds())));
+        if (o.tlsCerts() != null) {
+            cmd.addAll(List.of("--tls-dir", o.tlsDir(host).toString()));
+        }
         if (o.budget().adaptive()) {
             cmd.addAll(List.of("--downtime-limit-ms", String.valueOf(o.budget().limitMs()), "--budget-window",
                     String.valueOf(o.budget().window())));
@@ -357,6 +376,7 @@ public final class AgentFleetBench {
         ObjectNode out = JsonNodeFactory.instance.objectNode();
         out.put("mode", "agents");
         out.put("hosts", o.hosts());
+        out.put("transport", o.tlsCerts() == null ? "tcp" : "tls-tcp");
         out.put("vms_per_host", o.vmsPerHost());
         out.put("rounds", o.rounds());
         out.put("warmup_rounds", o.warmupRounds());

@@ -1,6 +1,7 @@
 package dev.livetap.fleet.bench;
 
 import dev.livetap.fleet.agent.AgentNode;
+import dev.livetap.fleet.cluster.FleetTls;
 import dev.livetap.fleet.budget.FreezeBudget;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -48,7 +49,8 @@ public final class BenchHost {
             try {
                 agent = AgentNode.start(host, "127.0.0.1", 0, List.of(required(a, "--seed")), port, null,
                         dir.resolve(AgentNode.LEDGER), budget, timeout, Duration.ofSeconds(120),
-                        Integer.parseInt(required(a, "--threads")));
+                        Integer.parseInt(required(a, "--threads")),
+                        a.containsKey("--tls-dir") ? FleetTls.fromDirectory(Path.of(a.get("--tls-dir"))) : FleetTls.OFF);
             } catch (Exception e) {
                 port.close();
                 throw e;
