@@ -34,8 +34,22 @@ public final class SwitchoverStepEvent extends jdk.jfr.Event {
     @Label("CLOCK_MONOTONIC (ns)")
     long monotonicNanos;
 
-    /** Commits one step if a recording wants it (a field check otherwise). */
+    /** Asks whether a recording wants these events; never committed itself. */
+    private static final SwitchoverStepEvent PROBE = new SwitchoverStepEvent();
+
+    /**
+     * True while a recording wants these events: a flag read, no allocation, so a step costs nothing
+     * (no event object, no clock read, no text) when none is on.
+     */
+    public static boolean enabled() {
+        return PROBE.isEnabled();
+    }
+
+    /** Commits one step if a recording wants it (a flag check otherwise). */
     public static void step(String migrationId, String role, String step, long monotonicNanos) {
+        if (!enabled()) {
+            return;
+        }
         SwitchoverStepEvent e = new SwitchoverStepEvent();
         if (e.shouldCommit() && !RoutineLog.isWarmUp()) { // the engine's own warm-up is no migration of the VMM's
             e.migrationId = migrationId;
@@ -47,6 +61,15 @@ public final class SwitchoverStepEvent extends jdk.jfr.Event {
     }
 
     static void step(RoleContext rc, String role, String step) {
-        step(rc.id(), role, step, rc.clock().nanos());
+        if (enabled()) {
+            step(rc.id(), role, step, rc.clock().nanos());
+        }
+    }
+
+    /** A step named {@code prefix + " " + name}, the text built only when a recording wants it. */
+    static void step(RoleContext rc, String role, String prefix, String name) {
+        if (enabled()) {
+            step(rc.id(), role, prefix + " " + name, rc.clock().nanos());
+        }
     }
 }

@@ -255,7 +255,7 @@ final class TargetMigration {
 
     private static Receiving load(Role role, Receiving r, Section section) {
         RoleContext rc = role.rc();
-        SwitchoverStepEvent.step(rc, SwitchoverStepEvent.TARGET, "load " + section.name());
+        SwitchoverStepEvent.step(rc, SwitchoverStepEvent.TARGET, "load", section.name());
         role.inFlight().taken(section);
         Integer index = r.bySection().get(section.name());
         if (index == null) { // the resolver only knows our sections: cannot happen, but never leak

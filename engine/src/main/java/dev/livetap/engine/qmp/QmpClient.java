@@ -52,6 +52,7 @@ public final class QmpClient implements AutoCloseable {
     private final ByteBuffer readBuffer = ByteBuffer.allocate(64 * 1024);
     private Reactor.Registration registration;
     private boolean readPaused;
+    private boolean readHeld;
     private boolean writeWanted;
     private boolean eof;
     private String failure;
@@ -191,6 +192,21 @@ public final class QmpClient implements AutoCloseable {
         connection.observeLines(observer);
     }
 
+    /**
+     * Leaves the socket unread until the caller next waits on this client (a command, an event):
+     * no reactor wake-up and no parsing for what the server sends meanwhile, which waits in the
+     * socket. A driver uses it to stay off the CPU while a VMM it does not need to hear is busy.
+     */
+    public void holdReading() {
+        lock.lock();
+        try {
+            readHeld = true;
+            updateInterest();
+        } finally {
+            lock.unlock();
+        }
+    }
+
     /** True once the server closed the connection. */
     public boolean atEof() {
         lock.lock();
@@ -276,6 +292,10 @@ public final class QmpClient implements AutoCloseable {
     private List<QmpConnection.Received> nextBatch(long deadline, String what, int max) throws TimeoutException {
         lock.lock();
         try {
+            if (readHeld) {
+                readHeld = false;
+                updateInterest();
+            }
             while (inbox.isEmpty()) {
                 ensureOpen();
                 if (eof) {
@@ -353,7 +373,7 @@ public final class QmpClient implements AutoCloseable {
     private void updateInterest() {
         if (registration != null && !closed) {
             // a hung-up fd reports HANGUP whatever the mask: once at end of stream, watch nothing
-            int ops = eof || failure != null ? 0 : (readPaused ? 0 : Reactor.READ) | (writeWanted ? Reactor.WRITE : 0);
+            int ops = eof || failure != null ? 0 : (readPaused || readHeld ? 0 : Reactor.READ) | (writeWanted ? Reactor.WRITE : 0);
             registration.interest(ops);
         }
     }

@@ -167,6 +167,32 @@ class QmpClientWaitTest {
     }
 
     @Test
+    void heldReadingLeavesWhatTheServerSendsInTheSocketUntilTheNextWait() throws Exception {
+        Path path = dir.resolve("qmp.sock");
+        java.util.concurrent.CountDownLatch held = new java.util.concurrent.CountDownLatch(1);
+        Future<?> server = serve(path, (ch, in) -> {
+            held.await(5, TimeUnit.SECONDS);
+            for (String status : List.of("device", "completed")) {
+                write(ch, "{\"event\": \"MIGRATION\", \"data\": {\"status\": \"" + status + "\"}, "
+                        + "\"timestamp\": {\"seconds\": 1, \"microseconds\": 2}}");
+            }
+            // then hang up: an unheld reader would see the end at once
+        });
+        try (QmpClient c = QmpClient.connect(path, Duration.ofSeconds(10))) {
+            c.negotiate();
+            c.holdReading();
+            held.countDown();
+            server.get(5, TimeUnit.SECONDS);
+            Thread.sleep(200); // what must not happen: the reactor reading up to the server's end
+            assertTrue(!c.atEof(), "nothing was read while held");
+            assertEquals("device", c.pollEvent(Duration.ofSeconds(5)).orElseThrow().path("data").path("status").asText());
+            assertEquals("completed", c.pollEvent(Duration.ofSeconds(5)).orElseThrow().path("data").path("status").asText());
+            assertTrue(c.pollEvent(Duration.ofSeconds(5)).isEmpty(), "then the end");
+            assertTrue(c.atEof());
+        }
+    }
+
+    @Test
     void serverAndClientRejectAnOverlongMessageTheSameWay() throws Exception {
         int limit = 128;
         String overlong = "{\"execute\": \"query-status\", \"arguments\": {\"pad\": \"" + "x".repeat(200) + "\"}}";
