@@ -25,6 +25,11 @@ public record MigrationParameterUpdate(Optional<Boolean> local, OptionalLong dow
         Objects.requireNonNull(streamFormat, "streamFormat");
     }
 
+    /** The 0.2.0 form: the stream format unchanged. */
+    public MigrationParameterUpdate(Optional<Boolean> local, OptionalLong downtimeLimitMs, OptionalLong switchoverLimitMs) {
+        this(local, downtimeLimitMs, switchoverLimitMs, OptionalInt.empty());
+    }
+
     /** Changes nothing. */
     public static MigrationParameterUpdate none() {
         return new MigrationParameterUpdate(Optional.empty(), OptionalLong.empty(), OptionalLong.empty(), OptionalInt.empty());

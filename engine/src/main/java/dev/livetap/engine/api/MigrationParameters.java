@@ -10,4 +10,11 @@ package dev.livetap.engine.api;
  *                           source (this build's own, or the previous one for a rollback to the previous build)
  */
 public record MigrationParameters(boolean local, long downtimeLimitMs, long switchoverLimitMs, int streamFormat) {
+    /** This build's own stream format, the default of {@code x-stream-format}. */
+    public static final int CURRENT_STREAM_FORMAT = dev.livetap.codec.StreamEncoder.FORMAT_VERSION;
+
+    /** The 0.2.0 form: the stream format is this build's own. */
+    public MigrationParameters(boolean local, long downtimeLimitMs, long switchoverLimitMs) {
+        this(local, downtimeLimitMs, switchoverLimitMs, CURRENT_STREAM_FORMAT);
+    }
 }

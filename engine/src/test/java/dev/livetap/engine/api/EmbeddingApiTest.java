@@ -104,7 +104,7 @@ class EmbeddingApiTest {
         join(source.netdevAdd(TapNetdev.named("net0").ifname("tap0").queues(4)));
         join(source.deviceAdd(VirtioNetDevice.of("nic0", "net0").multiqueue(true).mac("52:54:00:12:34:56")));
         join(source.setParameters(MigrationParameterUpdate.none().local(true)));
-        assertEquals(new MigrationParameters(true, 300, 0, 2), join(source.parameters()));
+        assertEquals(new MigrationParameters(true, 300, 0), join(source.parameters()));
 
         List<VmEvent> heard = new CopyOnWriteArrayList<>();
         Subscription listening = join(source.subscribe(heard::add));
