@@ -165,8 +165,15 @@ public final class CompatCheck {
         try (Ping.Running ping = Ping.start(ns.wrap(List.of("ping", "-q", "-i", "0.005", "-c", String.valueOf(PING_COUNT),
                 "-W", "2", GUEST)), o.dir().resolve("ping-" + name + ".out"))) {
             Thread.sleep(300); // the ping is under way when the freeze comes
+            // a refusing target stays (exit-on-error=false), so its own error-desc can be read too
+            LocalMigration.Hooks hooks = expectCompleted ? LocalMigration.Hooks.NONE : new LocalMigration.Hooks() {
+                @Override
+                public boolean targetStaysAfterFailure() {
+                    return true;
+                }
+            };
             r = LocalMigration.run(LocalMigration.Options.of(from.qmpSocket(), to.qmpSocket())
-                    .withMethod(LocalMigration.Method.LOCAL).withTimeout(o.timeout()), line -> { });
+                    .withMethod(LocalMigration.Method.LOCAL).withTimeout(o.timeout()), line -> { }, hooks);
             if (!ping.awaitExit(Duration.ofSeconds(30))) {
                 problems.add("ping did not finish within 30 s");
             }
@@ -183,7 +190,11 @@ public final class CompatCheck {
                     + (r.error() == null ? "" : ": " + r.error()));
         }
         if (!expectCompleted && (r.error() == null || !r.error().contains("stream format version " + format))) {
-            problems.add("the refusal must name the stream format version " + format + ": " + r.error());
+            problems.add("the source's error must name the stream format version " + format + ": " + r.error());
+        }
+        String targetError = r.targetInfo() == null ? null : r.targetInfo().path("error-desc").asText(null);
+        if (!expectCompleted && (targetError == null || !targetError.contains("stream format version " + format))) {
+            problems.add("the target's error must name the stream format version " + format + ": " + targetError);
         }
         if (!awaitRunState(runs, "running", Duration.ofSeconds(10))) {
             problems.add(runs.name() + " should run the VM: " + runState(runs));
@@ -204,9 +215,9 @@ public final class CompatCheck {
             problems.add("the guest stand-in on " + runs.name() + " does not answer ping");
         }
         Step s = new Step(name, fromBuild + " " + from.name(), toBuild + " " + to.name(), format, expectCompleted, r.status(),
-                r.error(), r.downtimeMs(), r.totalMs(), pingSummary, problems.isEmpty(), problems);
+                expectCompleted ? r.error() : "source: " + r.error() + "; target: " + targetError, r.downtimeMs(), r.totalMs(), pingSummary, problems.isEmpty(), problems);
         progress.accept(String.format("%-20s %s -> %s x-stream-format=%d: %s%s, downtime %.3f ms, total %d ms, ping %s%s",
-                name, s.from(), s.to(), format, r.status(), r.error() == null ? "" : " (" + r.error() + ")", r.downtimeMs(),
+                name, s.from(), s.to(), format, r.status(), s.error() == null ? "" : " (" + s.error() + ")", r.downtimeMs(),
                 r.totalMs(), pingSummary, problems.isEmpty() ? " -- as the policy says" : " -- PROBLEMS: " + problems));
         return s;
     }
