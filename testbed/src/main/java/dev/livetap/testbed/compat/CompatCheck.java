@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.livetap.codec.StreamEncoder;
 import dev.livetap.testbed.NetworkNamespace;
 import dev.livetap.testbed.Ping;
+import dev.livetap.testbed.launch.ChildLaunch;
 import dev.livetap.testbed.ProcessCensus;
 import dev.livetap.testbed.orchestration.LocalMigration;
 import dev.livetap.testbed.vmm.VmmProcess;
@@ -45,10 +46,11 @@ public final class CompatCheck {
     /**
      * @param oldRef       what the OLD build is (a git ref, for the report)
      * @param oldClassPath the OLD build's class path, e.g. {@code TREE/distribution/target/livetap-V/livetap-V/lib/*}
+     * @param oldMainClass the OLD build's main class that runs {@code vmm}; null: today's ({@code VmmMain})
      * @param oldFormat    the stream format the OLD build writes and loads (its {@code StreamEncoder.FORMAT_VERSION})
      * @param dir          logs and sockets
      */
-    public record Options(String oldRef, String oldClassPath, int oldFormat, Path dir, Duration timeout) {
+    public record Options(String oldRef, String oldClassPath, String oldMainClass, int oldFormat, Path dir, Duration timeout) {
         public Options {
             Objects.requireNonNull(oldRef, "oldRef");
             Objects.requireNonNull(oldClassPath, "oldClassPath");
@@ -151,6 +153,10 @@ public final class CompatCheck {
     private static VmmProcess start(List<VmmProcess> processes, NetworkNamespace ns, Options o, String name, boolean old,
             boolean incoming) {
         VmmProcess.Options opts = VmmProcess.Options.of(o.dir(), name).withPrefix(ns.wrap(List.of())).withIncoming(incoming);
+        if (old && o.oldMainClass() != null) {
+            // a build from before VmmMain has no --die-with-parent either: closing the namespace ends it
+            opts = opts.withMainClass(o.oldMainClass()).withPolicy(ChildLaunch.Policy.DETACHED);
+        }
         VmmProcess p = VmmProcess.start(old ? opts.withClassPath(o.oldClassPath()) : opts);
         processes.add(p);
         return p;
@@ -250,13 +256,14 @@ public final class CompatCheck {
     }
 
     /**
-     * {@code CompatCheck --old-ref REF --old-classpath CP --old-format N [--dir D] [--json]}: prints
+     * {@code CompatCheck --old-ref REF --old-classpath CP --old-format N [--old-main CLASS] [--dir D] [--json]}: prints
      * a line per step (or the JSON); exit status 0 when every step did what the policy says, 1 if not,
      * 2 on a usage or set-up error.
      */
     public static void main(String[] args) {
         String ref = null;
         String cp = null;
+        String main = null;
         int format = -1;
         Path dir = null;
         boolean json = false;
@@ -265,6 +272,7 @@ public final class CompatCheck {
                 case "--old-ref" -> ref = args[++i];
                 case "--old-classpath" -> cp = args[++i];
                 case "--old-format" -> format = Integer.parseInt(args[++i]);
+                case "--old-main" -> main = args[++i];
                 case "--dir" -> dir = Path.of(args[++i]);
                 case "--json" -> json = true;
                 default -> {
@@ -274,14 +282,14 @@ public final class CompatCheck {
             }
         }
         if (ref == null || cp == null || format < 0) {
-            System.err.println("usage: CompatCheck --old-ref REF --old-classpath CP --old-format N [--dir D] [--json]");
+            System.err.println("usage: CompatCheck --old-ref REF --old-classpath CP --old-format N [--old-main CLASS] [--dir D] [--json]");
             System.exit(2);
         }
         int status;
         try {
             Path d = dir != null ? dir : Files.createTempDirectory("livetap-compat");
             boolean quiet = json;
-            Result r = run(new Options(ref, cp, format, d, Duration.ofSeconds(60)), line -> {
+            Result r = run(new Options(ref, cp, main, format, d, Duration.ofSeconds(60)), line -> {
                 if (!quiet) {
                     System.out.println(line);
                 }
