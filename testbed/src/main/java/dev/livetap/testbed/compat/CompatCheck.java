@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.livetap.codec.StreamEncoder;
 import dev.livetap.testbed.NetworkNamespace;
 import dev.livetap.testbed.Ping;
+import dev.livetap.testbed.Retry;
 import dev.livetap.testbed.launch.ChildLaunch;
 import dev.livetap.testbed.ProcessCensus;
 import dev.livetap.testbed.orchestration.LocalMigration;
@@ -244,15 +245,8 @@ public final class CompatCheck {
         }
     }
 
-    private static boolean awaitRunState(VmmProcess p, String state, Duration timeout) throws InterruptedException {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (System.nanoTime() < deadline) {
-            if (state.equals(runState(p))) {
-                return true;
-            }
-            Thread.sleep(20);
-        }
-        return false;
+    private static boolean awaitRunState(VmmProcess p, String state, Duration timeout) {
+        return Retry.until(timeout, Duration.ofMillis(20), () -> state.equals(runState(p)));
     }
 
     /**
