@@ -29,8 +29,14 @@ public final class StreamDecoder {
     /** Where the decoder is in the stream. */
     public enum State { EXPECT_HEADER, SECTIONS, EXPECT_DESCRIPTION, COMPLETE, FAILED }
 
-    /** The oldest stream format version this decoder loads (version 1 frames carry no checksum). */
-    public static final int MIN_FORMAT_VERSION = 2;
+    /**
+     * The oldest stream format version this decoder loads: the one before {@link StreamEncoder#FORMAT_VERSION}
+     * (the compatibility policy: a build loads its own format and the previous one, docs/stream-format.md).
+     * Version 1 frames carry no checksum.
+     */
+    public static final int MIN_FORMAT_VERSION = 1;
+    /** The first format version whose frames end with a CRC-32C. */
+    static final int FIRST_CHECKSUMMED_FORMAT_VERSION = 2;
 
     private static final CBORFactory DEFAULT_FACTORY = Wire.readFactory(DecoderLimits.DEFAULT);
     private static final ObjectMapper DEFAULT_TREES = Wire.treeMapper(DEFAULT_FACTORY);
@@ -47,6 +53,8 @@ public final class StreamDecoder {
     /** Frames fed so far, the current one included: the header is frame 1. */
     private int frames;
     private StreamHeader header;
+    /** Checksum bytes at the end of each frame: set by the header's format version (none for format 1). */
+    private int trailer = Wire.TRAILER_BYTES;
     private JsonNode description;
 
     public StreamDecoder(SectionResolver resolver) {
@@ -154,7 +162,12 @@ public final class StreamDecoder {
             throw new StreamFormatException(StreamFormatException.Reason.MALFORMED,
                     "trailing frame of " + b.length + " bytes after the stream description");
         }
-        verifyChecksum(b, 1);
+        if (trailer > 0) {
+            verifyChecksum(b, 1);
+        } else if (b.length < 1) {
+            throw new StreamFormatException(StreamFormatException.Reason.MALFORMED, "frame " + frames + " (" + phase(b)
+                    + ") is empty: too short for its kind byte");
+        }
         int kind = b[0] & 0xFF;
         if (state == State.SECTIONS && kind == Wire.KIND_SECTION) {
             return readSection(b, frame.fds());
@@ -185,12 +198,15 @@ public final class StreamDecoder {
             throw new StreamFormatException(StreamFormatException.Reason.VERSION, "stream format version " + version
                     + " is not loadable here: this side supports " + MIN_FORMAT_VERSION + ".." + StreamEncoder.FORMAT_VERSION
                     + (version > StreamEncoder.FORMAT_VERSION ? " (the sender is newer)"
-                    : version == 1 ? " (the sender is older: format 1 frames carry no checksum)" : " (the sender is older)"));
+                    : " (the sender is older)"));
         }
-        verifyChecksum(b, Wire.HEADER_FIXED_BYTES + 1);
+        trailer = version >= FIRST_CHECKSUMMED_FORMAT_VERSION ? Wire.TRAILER_BYTES : 0;
+        if (trailer > 0) {
+            verifyChecksum(b, Wire.HEADER_FIXED_BYTES + 1);
+        }
         noFds(fds, "header");
         try (CBORParser p = factory.createParser(b, Wire.HEADER_FIXED_BYTES,
-                b.length - Wire.HEADER_FIXED_BYTES - Wire.TRAILER_BYTES)) {
+                b.length - Wire.HEADER_FIXED_BYTES - trailer)) {
             StructReader r = new StructReader(p, fds, "header");
             FieldPath root = FieldPath.ROOT;
             r.expect(JsonToken.START_OBJECT, root, "header map");
@@ -213,7 +229,7 @@ public final class StreamDecoder {
         }
         Section section;
         StructReader r;
-        try (CBORParser p = factory.createParser(b, 1, b.length - 1 - Wire.TRAILER_BYTES)) {
+        try (CBORParser p = factory.createParser(b, 1, b.length - 1 - trailer)) {
             r = new StructReader(p, fds, "#" + (index.size() + 1));
             FieldPath root = FieldPath.ROOT;
             r.expect(JsonToken.START_ARRAY, root, "section array");
@@ -263,7 +279,7 @@ public final class StreamDecoder {
 
     private void readEnd(byte[] b, List<OwnedFd> fds) throws IOException {
         noFds(fds, "end marker");
-        try (CBORParser p = factory.createParser(b, 1, b.length - 1 - Wire.TRAILER_BYTES)) {
+        try (CBORParser p = factory.createParser(b, 1, b.length - 1 - trailer)) {
             StructReader r = new StructReader(p, fds, "end marker");
             r.expect(JsonToken.START_ARRAY, FieldPath.ROOT, "end marker array");
             long n = r.uint(FieldPath.ROOT, "section count", 0xFFFF_FFFFL);
@@ -278,7 +294,7 @@ public final class StreamDecoder {
 
     private void readDescription(byte[] b, List<OwnedFd> fds) throws IOException {
         noFds(fds, "description");
-        JsonNode d = trees.readTree(b, 1, b.length - 1 - Wire.TRAILER_BYTES);
+        JsonNode d = trees.readTree(b, 1, b.length - 1 - trailer);
         if (d == null || !d.isObject() || !d.path("format").isIntegralNumber()
                 || d.path("format").asLong() != header.formatVersion() || !d.path("sections").isArray()) {
             throw new StreamFormatException(StreamFormatException.Reason.MALFORMED,

@@ -27,10 +27,16 @@ import java.util.Set;
  */
 public final class StreamEncoder {
     /**
-     * The stream format version this encoder writes. 2: every frame ends with a CRC-32C of its
-     * payload ({@link FrameChecksum}); 1 had none and is no longer loadable.
+     * The stream format version this encoder writes by default. 2: every frame ends with a CRC-32C
+     * of its payload ({@link FrameChecksum}); 1 had none.
      */
     public static final int FORMAT_VERSION = 2;
+    /**
+     * The oldest format version this encoder can still write, for a migration to a build that
+     * loads only that one (a rollback; the compatibility policy in docs/stream-format.md): the
+     * previous format, as {@link StreamDecoder#MIN_FORMAT_VERSION} is the oldest it loads.
+     */
+    public static final int OLDEST_FORMAT_VERSION = 1;
 
     private enum State { NEW, SECTIONS, ENDED, DESCRIBED }
 
@@ -40,15 +46,29 @@ public final class StreamEncoder {
     private final StreamHeader header;
     private final ArrayNode described = NODES.arrayNode();
     private final Set<String> sent = new HashSet<>();
+    /** Whether frames end with a CRC-32C (format 2 on). */
+    private final boolean checksummed;
     private State state = State.NEW;
     private int sections;
 
+    /** Writes at the header's format version, which must lie in {@link #OLDEST_FORMAT_VERSION}..{@link #FORMAT_VERSION}. */
     public StreamEncoder(StreamHeader header) {
         this.header = Objects.requireNonNull(header, "header");
-        if (header.formatVersion() != FORMAT_VERSION) {
-            throw new IllegalArgumentException("this encoder writes format version " + FORMAT_VERSION
-                    + ", not " + header.formatVersion());
+        if (!writable(header.formatVersion())) {
+            throw new IllegalArgumentException(unwritable(header.formatVersion()));
         }
+        this.checksummed = header.formatVersion() >= StreamDecoder.FIRST_CHECKSUMMED_FORMAT_VERSION;
+    }
+
+    /** Whether this encoder can write format {@code version}. */
+    public static boolean writable(int version) {
+        return version >= OLDEST_FORMAT_VERSION && version <= FORMAT_VERSION;
+    }
+
+    /** Why format {@code version} cannot be written, in one sentence naming what can. */
+    public static String unwritable(int version) {
+        return "this build writes stream format versions " + OLDEST_FORMAT_VERSION + ".." + FORMAT_VERSION
+                + ", not " + version;
     }
 
     /** The header frame: magic, format version, sender, machine type. */
@@ -56,7 +76,7 @@ public final class StreamEncoder {
         expect(State.NEW, "header");
         SealedOutput out = new SealedOutput(64);
         out.writeBytes(Wire.MAGIC);
-        out.writeBytes(ByteBuffer.allocate(4).putInt(FORMAT_VERSION).array());
+        out.writeBytes(ByteBuffer.allocate(4).putInt(header.formatVersion()).array());
         try (CBORGenerator g = Wire.WRITE_FACTORY.createGenerator(out)) {
             g.writeStartObject(3);
             g.writeFieldName("pid");
@@ -138,7 +158,7 @@ public final class StreamEncoder {
     public Frame description() {
         expect(State.ENDED, "description");
         ObjectNode root = NODES.objectNode();
-        root.put("format", FORMAT_VERSION);
+        root.put("format", header.formatVersion());
         root.set("sections", described);
         SealedOutput out = new SealedOutput(1024);
         out.write(Wire.KIND_VMDESC);
@@ -161,13 +181,16 @@ public final class StreamEncoder {
         return described.deepCopy();
     }
 
-    /** A frame payload being written; {@link #sealed()} appends the checksum of everything written. */
-    private static final class SealedOutput extends ByteArrayOutputStream {
+    /** A frame payload being written; {@link #sealed()} appends the checksum of everything written (format 2 on). */
+    private final class SealedOutput extends ByteArrayOutputStream {
         SealedOutput(int size) {
             super(size + FrameChecksum.BYTES);
         }
 
         byte[] sealed() {
+            if (!checksummed) {
+                return toByteArray();
+            }
             int crc = FrameChecksum.compute(buf, 0, count);
             write(crc >>> 24);
             write(crc >>> 16);

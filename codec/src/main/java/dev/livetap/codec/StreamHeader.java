@@ -16,4 +16,9 @@ public record StreamHeader(int formatVersion, long pid, String processName, Stri
     public static StreamHeader of(long pid, String processName, String machineType) {
         return new StreamHeader(StreamEncoder.FORMAT_VERSION, pid, processName, machineType);
     }
+
+    /** The same header at format {@code version} (an older one for a build that loads only that). */
+    public StreamHeader atFormat(int version) {
+        return new StreamHeader(version, pid, processName, machineType);
+    }
 }

@@ -17,19 +17,28 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** Format and section versions, against recorded streams of format version 2 (today's) and 1 (refused). */
+/**
+ * Format and section versions, against recorded streams of format version 2 (today's) and 1 (the
+ * previous format, recorded by the build of 2026-11-25 that wrote it: loaded, and written on request).
+ */
 class VersionTest {
     static final String FIXTURE = "/streams/format-v2.ltrec";
-    /** The same content recorded at format version 1 (no frame checksums), before version 2 existed. */
+    /** The same content recorded at format version 1 (no frame checksums) by the codec of commit 3f1de96. */
     static final String FIXTURE_V1 = "/streams/format-v1.ltrec";
 
     /** The content of the fixture: a virtio-net at schema version 1 with 4 TAP queues. */
     static List<RecordedFrame> fixtureStream() {
+        return fixtureStream(StreamEncoder.FORMAT_VERSION);
+    }
+
+    /** The fixture's content written at format {@code formatVersion}. */
+    static List<RecordedFrame> fixtureStream(int formatVersion) {
         FakeFds fds = new FakeFds();
         StateStruct nic = Fixtures.virtioNetState(Fixtures.virtioNet(1), 4, fds, 0);
         Schema small = Schema.builder("sample", 1).bool("b").u8("c").build();
         List<RecordedFrame> out = new ArrayList<>();
-        StreamEncoder enc = new StreamEncoder(StreamHeader.of(4242, "livetap-fixture", Fixtures.MACHINE));
+        StreamEncoder enc = new StreamEncoder(StreamHeader.of(4242, "livetap-fixture", Fixtures.MACHINE)
+                .atFormat(formatVersion));
         out.add(StreamRecording.record(enc.header()));
         out.add(StreamRecording.record(enc.section(Section.of("0000:00:03.0/virtio-net", 0, nic))));
         out.add(StreamRecording.record(enc.section(Section.of(7, small.newStruct().setBool("b", true).setUint("c", 200)))));
@@ -87,12 +96,64 @@ class VersionTest {
     }
 
     @Test
-    void formatVersion1StreamIsRefusedNamingTheMissingChecksums() throws IOException {
-        StreamFormatException e = assertThrows(StreamFormatException.class, () -> feed(load(FIXTURE_V1),
-                (n, i) -> n.endsWith("virtio-net") ? Fixtures.virtioNet(2) : null));
+    void encoderAtFormat1ReproducesThePreviousFormatsRecordingByteForByte() throws IOException {
+        assertEquals(load(FIXTURE_V1), fixtureStream(1),
+                "a rollback writes what the format-1 build wrote (x-stream-format=1): the recorded bytes, no checksums");
+    }
+
+    @Test
+    void formatVersion1StreamRecordedByThePreviousFormatLoads() throws IOException {
+        FakeFds standIns = new FakeFds();
+        int before = OwnedFd.openCount();
+        Schema small = Schema.builder("sample", 1).bool("b").u8("c").build();
+        StreamDecoder dec = new StreamDecoder((name, inst) -> name.endsWith("virtio-net") ? Fixtures.virtioNet(1)
+                : name.equals("sample") ? small : null);
+        List<Section> loaded = new ArrayList<>();
+        for (RecordedFrame f : load(FIXTURE_V1)) {
+            Section s = dec.accept(f.toFrame(standIns::open));
+            if (s != null) {
+                loaded.add(s);
+            }
+        }
+        dec.finish();
+        assertEquals(1, dec.header().formatVersion(), "an upgrade loads the previous format");
+        assertEquals(1, dec.description().path("format").asInt(), "its description says format 1");
+        assertEquals(2, loaded.size(), "both sections load");
+        assertEquals(4, loaded.get(0).struct().fds().size(), "each queue's fd slot is filled by a stand-in");
+        assertEquals(200, loaded.get(1).struct().getUint("c"), "second section loads");
+        loaded.forEach(Section::close);
+        assertEquals(List.of(), standIns.leaked(), "stand-in fds are closed with their sections");
+        assertEquals(before, OwnedFd.openCount(), "owned-fd count unchanged");
+    }
+
+    @Test
+    void aFormat1StreamCarryingChecksumsAnywayIsRefusedAsMalformed() throws IOException {
+        List<RecordedFrame> frames = new ArrayList<>(loadFixture());
+        byte[] header = frames.get(0).payload();
+        header[7] = 1; // a format-2 stream that claims format 1: its trailers are bytes after the CBOR item
+        frames.set(0, new RecordedFrame(header, 0));
+        StreamFormatException e = assertThrows(StreamFormatException.class, () -> feed(frames, (n, i) -> null));
+        assertEquals(StreamFormatException.Reason.MALFORMED, e.reason(), "nothing after the CBOR item is accepted: " + e);
+    }
+
+    @Test
+    void formatOlderThanThePreviousIsRefusedNamingBothVersions() throws IOException {
+        List<RecordedFrame> frames = new ArrayList<>(load(FIXTURE_V1));
+        byte[] header = frames.get(0).payload();
+        header[7] = 0;
+        frames.set(0, new RecordedFrame(header, 0));
+        StreamFormatException e = assertThrows(StreamFormatException.class, () -> feed(frames, (n, i) -> null));
         assertEquals(StreamFormatException.Reason.VERSION, e.reason(), "an old stream is a version refusal");
-        assertEquals("stream format version 1 is not loadable here: this side supports 2..2 (the sender is older: "
-                + "format 1 frames carry no checksum)", e.getMessage(), "the message names both and why");
+        assertEquals("stream format version 0 is not loadable here: this side supports 1..2 (the sender is older)",
+                e.getMessage(), "the message names both");
+    }
+
+    @Test
+    void encoderRefusesAFormatItCannotWrite() {
+        StreamHeader h = StreamHeader.of(1, "vmm", Fixtures.MACHINE);
+        IllegalArgumentException newer = assertThrows(IllegalArgumentException.class, () -> new StreamEncoder(h.atFormat(3)));
+        assertEquals("this build writes stream format versions 1..2, not 3", newer.getMessage(), "names what it writes");
+        assertThrows(IllegalArgumentException.class, () -> new StreamEncoder(h.atFormat(0)), "format 0 never existed");
     }
 
     @Test
@@ -171,7 +232,7 @@ class VersionTest {
         frames.set(0, new RecordedFrame(FrameChecksum.reseal(header), 0));
         StreamFormatException e = assertThrows(StreamFormatException.class, () -> feed(frames, (n, i) -> null));
         assertEquals(StreamFormatException.Reason.VERSION, e.reason(), "a version refusal says so");
-        assertTrue(e.getMessage().contains("format version 3") && e.getMessage().contains("2..2")
+        assertTrue(e.getMessage().contains("format version 3") && e.getMessage().contains("1..2")
                         && e.getMessage().contains("the sender is newer"),
                 "the message names the stream's and the supported format versions: " + e.getMessage());
     }

@@ -105,7 +105,8 @@ final class VmMigrations {
         List<MigrationCoordinator.Nic> list = new ArrayList<>();
         s.devices().nicList().forEach(n -> list.add(new MigrationCoordinator.Nic(n.deviceId(), n.ref(),
                 backendTravels(e, s, n))));
-        StreamHeader header = StreamHeader.of(config.pid(), config.name(), config.machine().name());
+        StreamHeader header = StreamHeader.of(config.pid(), config.name(), config.machine().name())
+                .atFormat(s.parameters().streamFormat()); // x-stream-format: the previous format for a rollback
         ActorRef<MigrationCoordinator.Command> c = e.ctx().spawn(config.tracer().trace(id, MigrationCoordinator.source(
                 new MigrationCoordinator.SourceSetup(id, uri, s.parameters(), list, header, config.transport(),
                         config.os().clock(), config.timeouts(),

@@ -27,15 +27,17 @@ class MigrationParametersTest {
         assertEquals(300, p.downtimeLimitMs());
         assertEquals(0, p.switchoverLimitMs());
         assertFalse(p.hasSwitchoverLimit());
-        assertEquals(args("local", false, "downtime-limit", 300L, "x-switchover-limit", 0L), p.toQmp());
+        assertEquals(2, p.streamFormat(), "a source writes this build's own stream format unless told otherwise");
+        assertEquals(args("local", false, "downtime-limit", 300L, "x-switchover-limit", 0L, "x-stream-format", 2),
+                p.toQmp());
     }
 
     @Test
     void partialUpdateKeepsTheRest() {
         MigrationParameters p = MigrationParameters.defaults().apply(args("local", true));
-        assertEquals(new MigrationParameters(true, 300, 0), p);
+        assertEquals(new MigrationParameters(true, 300, 0, 2), p);
         p = p.apply(args("x-switchover-limit", 150));
-        assertEquals(new MigrationParameters(true, 300, 150), p);
+        assertEquals(new MigrationParameters(true, 300, 150, 2), p);
         assertTrue(p.hasSwitchoverLimit());
         assertEquals(p, p.apply(Map.of()));
     }
@@ -60,7 +62,21 @@ class MigrationParametersTest {
         assertRejected("Parameter 'x-switchover-limit' expects an integer in the range of 0 to 2000000 ms",
                 () -> MigrationParameters.defaults().apply(args("x-switchover-limit", -1)));
         assertRejected("Parameter 'downtime-limit' expects an integer in the range of 0 to 2000000 ms",
-                () -> new MigrationParameters(false, -5, 0));
+                () -> new MigrationParameters(false, -5, 0, 2));
+    }
+
+    @Test
+    void streamFormatPinsThePreviousFormatAndRefusesWhatThisBuildCannotWrite() {
+        assertEquals(1, MigrationParameters.defaults().apply(args("x-stream-format", 1)).streamFormat(),
+                "a rollback to the previous build pins its format");
+        assertEquals(2, MigrationParameters.defaults().apply(args("x-stream-format", 1)).apply(args("x-stream-format", 2))
+                .streamFormat(), "and unpins it");
+        assertRejected("Parameter 'x-stream-format' expects a stream format version this build writes, 1 to 2",
+                () -> MigrationParameters.defaults().apply(args("x-stream-format", 3)));
+        assertRejected("Parameter 'x-stream-format' expects a stream format version this build writes, 1 to 2",
+                () -> MigrationParameters.defaults().apply(args("x-stream-format", 0)));
+        assertRejected("Invalid parameter type for 'x-stream-format', expected: integer",
+                () -> MigrationParameters.defaults().apply(args("x-stream-format", "1")));
     }
 
     @Test

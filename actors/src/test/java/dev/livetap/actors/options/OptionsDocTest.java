@@ -36,6 +36,7 @@ class OptionsDocTest {
                 VirtioNetDeviceOptions.MULTICAST_MAC, VirtioNetDeviceOptions.ZERO_MAC,
                 VirtioNetRealizeCheck.MIXED_PEER_STATES, VirtioNetRealizeCheck.WAITING_WITHOUT_INCOMING,
                 MigrationParameters.LOCAL_ALIAS_CONFLICT, MigrationParameters.LIMIT_RANGE,
+                MigrationParameters.STREAM_FORMAT_RANGE,
                 KernelVhostNet.ABSENT, "Failed to setup vhost during TAP post-load: ",
                 PassedTapFds.VNET_HDR_NOT_CONSISTENT,
                 "local migration requires a UNIX socket channel (unix:PATH); got ");

@@ -113,12 +113,14 @@ public final class VirtualMachine implements AutoCloseable {
         update.local().ifPresent(v -> a.put("local", v));
         update.downtimeLimitMs().ifPresent(v -> a.put("downtime-limit", v));
         update.switchoverLimitMs().ifPresent(v -> a.put("x-switchover-limit", v));
+        update.streamFormat().ifPresent(v -> a.put("x-stream-format", v));
         return core.setParameters(a);
     }
 
     /** {@code query-migrate-parameters}. */
     public CompletionStage<MigrationParameters> parameters() {
-        return core.parameters().thenApply(p -> new MigrationParameters(p.local(), p.downtimeLimitMs(), p.switchoverLimitMs()));
+        return core.parameters().thenApply(p -> new MigrationParameters(p.local(), p.downtimeLimitMs(), p.switchoverLimitMs(),
+                p.streamFormat()));
     }
 
     /** {@code migrate-set-capabilities} with one capability. */

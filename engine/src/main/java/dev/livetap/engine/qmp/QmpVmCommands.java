@@ -55,6 +55,7 @@ public final class QmpVmCommands {
             optional("local", BOOL),
             optional("backend-transfer", BOOL),
             optional("x-switchover-limit", INT),
+            optional("x-stream-format", INT),
             optional("downtime-limit", INT),
             optional("max-bandwidth", INT),
             optional("avail-switchover-bandwidth", INT),

@@ -6,6 +6,7 @@ import dev.livetap.fleet.FleetSerializable;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.TreeMap;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
@@ -691,6 +692,10 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
     }
 
     private Effect<Event, State> onSubmitPlan(State state, SubmitPlan c) {
+        Optional<String> tooFar = VersionStep.refusal(c.plan().targetVersion(), VersionStep.thisBuild());
+        if (tooFar.isPresent()) {
+            return Effect().reply(c.replyTo(), new Rejected(tooFar.get()));
+        }
         if (state.plan() != null && !state.complete() && !state.openCounted().isEmpty()) {
             return Effect().reply(c.replyTo(), new Rejected("a plan is running (" + state.openCounted().size() + " step(s) open)"));
         }

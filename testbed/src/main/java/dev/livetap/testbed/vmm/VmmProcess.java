@@ -37,10 +37,13 @@ public final class VmmProcess implements AutoCloseable {
      * @param vmmArgs     further {@code livetap vmm} arguments
      * @param readyLines  how many {@code READY} lines mean ready (the VMs of a {@code --vms N} process)
      * @param mergeStderr stderr into stdout's log (one file, as the chaos runner keeps it)
+     * @param classPath   the VMM's class path (e.g. {@code DIR/lib/*} of another livetap build); null: this JVM's
+     * @param mainClass   the class whose main runs {@code vmm ...}; null: {@link ChildLaunch#VMM_MAIN_CLASS}
+     *                    (builds before VmmMain existed ran it through their command line's main class)
      */
     public record Options(Path dir, String name, Path qmp, List<String> prefix, ChildLaunch.Policy policy,
             List<String> jvmOptions, List<String> extraJvmOptions, List<String> vmmArgs, boolean incoming, boolean paused,
-            int readyLines, boolean mergeStderr) {
+            int readyLines, boolean mergeStderr, String classPath, String mainClass) {
         public Options {
             Objects.requireNonNull(dir, "dir");
             Objects.requireNonNull(name, "name");
@@ -57,17 +60,17 @@ public final class VmmProcess implements AutoCloseable {
         /** {@code livetap vmm --qmp DIR/NAME.qmp --name NAME}, dying with this process, no prefix. */
         public static Options of(Path dir, String name) {
             return new Options(dir, name, dir.resolve(name + ".qmp"), List.of(), ChildLaunch.Policy.DIES_WITH_PARENT,
-                    ChildLaunch.VMM_JVM_OPTIONS, List.of(), List.of(), false, false, 1, false);
+                    ChildLaunch.VMM_JVM_OPTIONS, List.of(), List.of(), false, false, 1, false, null, null);
         }
 
         public Options withQmp(Path value) {
             return new Options(dir, name, value, prefix, policy, jvmOptions, extraJvmOptions, vmmArgs, incoming, paused,
-                    readyLines, mergeStderr);
+                    readyLines, mergeStderr, classPath, mainClass);
         }
 
         public Options withPrefix(List<String> value) {
             return new Options(dir, name, qmp, value, policy, jvmOptions, extraJvmOptions, vmmArgs, incoming, paused,
-                    readyLines, mergeStderr);
+                    readyLines, mergeStderr, classPath, mainClass);
         }
 
         /** Runs inside the named network namespace {@code ns} ({@code ip netns exec}). */
@@ -77,42 +80,54 @@ public final class VmmProcess implements AutoCloseable {
 
         public Options withPolicy(ChildLaunch.Policy value) {
             return new Options(dir, name, qmp, prefix, value, jvmOptions, extraJvmOptions, vmmArgs, incoming, paused,
-                    readyLines, mergeStderr);
+                    readyLines, mergeStderr, classPath, mainClass);
         }
 
         public Options withJvmOptions(List<String> value) {
             return new Options(dir, name, qmp, prefix, policy, value, extraJvmOptions, vmmArgs, incoming, paused,
-                    readyLines, mergeStderr);
+                    readyLines, mergeStderr, classPath, mainClass);
         }
 
         public Options withExtraJvmOptions(List<String> value) {
             return new Options(dir, name, qmp, prefix, policy, jvmOptions, value, vmmArgs, incoming, paused, readyLines,
-                    mergeStderr);
+                    mergeStderr, classPath, mainClass);
         }
 
         public Options withArgs(List<String> value) {
             return new Options(dir, name, qmp, prefix, policy, jvmOptions, extraJvmOptions, value, incoming, paused,
-                    readyLines, mergeStderr);
+                    readyLines, mergeStderr, classPath, mainClass);
         }
 
         public Options withIncoming(boolean value) {
             return new Options(dir, name, qmp, prefix, policy, jvmOptions, extraJvmOptions, vmmArgs, value, paused,
-                    readyLines, mergeStderr);
+                    readyLines, mergeStderr, classPath, mainClass);
         }
 
         public Options withPaused(boolean value) {
             return new Options(dir, name, qmp, prefix, policy, jvmOptions, extraJvmOptions, vmmArgs, incoming, value,
-                    readyLines, mergeStderr);
+                    readyLines, mergeStderr, classPath, mainClass);
         }
 
         public Options withReadyLines(int value) {
             return new Options(dir, name, qmp, prefix, policy, jvmOptions, extraJvmOptions, vmmArgs, incoming, paused,
-                    value, mergeStderr);
+                    value, mergeStderr, classPath, mainClass);
         }
 
         public Options withMergedStderr(boolean value) {
             return new Options(dir, name, qmp, prefix, policy, jvmOptions, extraJvmOptions, vmmArgs, incoming, paused,
-                    readyLines, value);
+                    readyLines, value, classPath, mainClass);
+        }
+
+        /** Runs the VMM of another livetap build: its {@code lib/*} class path (same main class and arguments). */
+        public Options withClassPath(String value) {
+            return new Options(dir, name, qmp, prefix, policy, jvmOptions, extraJvmOptions, vmmArgs, incoming, paused,
+                    readyLines, mergeStderr, value, mainClass);
+        }
+
+        /** Runs {@code vmm} through another main class (that of an older build's command line). */
+        public Options withMainClass(String value) {
+            return new Options(dir, name, qmp, prefix, policy, jvmOptions, extraJvmOptions, vmmArgs, incoming, paused,
+                    readyLines, mergeStderr, classPath, value);
         }
 
         /** The whole command line. */
@@ -129,7 +144,8 @@ public final class VmmProcess implements AutoCloseable {
             if (jnaTmp != null) {
                 cmd.add("-Djna.tmpdir=" + jnaTmp);
             }
-            cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), ChildLaunch.VMM_MAIN_CLASS, "vmm"));
+            cmd.addAll(List.of("-cp", classPath == null ? System.getProperty("java.class.path") : classPath,
+                    mainClass == null ? ChildLaunch.VMM_MAIN_CLASS : mainClass, "vmm"));
             if (qmp != null) {
                 cmd.addAll(List.of("--qmp", qmp.toString(), "--name", name));
             }
