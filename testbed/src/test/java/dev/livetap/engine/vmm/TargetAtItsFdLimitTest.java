@@ -59,6 +59,7 @@ class TargetAtItsFdLimitTest {
             assertTrue(desc.contains("MSG_CTRUNC") && desc.contains("EMFILE"), "the target's descriptor limit is named: " + desc);
             assertFalse(desc.contains("closed before the target answered"), desc);
             assertTrue(target.isAlive(), "the target at its limit stays alive (exit-on-error false)");
+            assertEquals(0, tapFds(target.pid()), "the target closed the TAP fds that did arrive");
             // QEMU's order: 'failed' is announced first, the source resumes after it
             assertEquals("running", VmmPair.awaitRunState(source, "running", Duration.ofSeconds(20)),
                     "the source rolled back and runs again");
@@ -95,6 +96,19 @@ class TargetAtItsFdLimitTest {
                     && done.path("error-desc").asText().startsWith("the target failed to load the migration: "),
                     "the target completes or says why: " + done);
             assertTrue(target.isAlive(), "the target at its limit stays alive: " + target.tail());
+        }
+    }
+
+    /** The process's fds open on /dev/net/tun (TAP queues). */
+    private static long tapFds(long pid) throws IOException {
+        try (Stream<Path> fds = Files.list(Path.of("/proc", Long.toString(pid), "fd"))) {
+            return fds.filter(fd -> {
+                try {
+                    return Files.readSymbolicLink(fd).toString().equals("/dev/net/tun");
+                } catch (IOException e) {
+                    return false; // closed while listed
+                }
+            }).count();
         }
     }
 
