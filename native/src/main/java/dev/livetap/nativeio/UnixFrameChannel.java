@@ -299,10 +299,15 @@ public final class UnixFrameChannel {
                     } else {
                         try {
                             frame = readOneFrame();
-                        } catch (RuntimeException e) {
+                        } catch (RuntimeException | Error e) {
+                            // an Error too (a class that cannot load at the descriptor limit): the channel
+                            // must still close, or it hangs half-read with the reactor reporting it ready
                             frame = null;
-                            sayLastWordsLocked(e);
-                            closeLocked(e);
+                            try {
+                                sayLastWordsLocked(e);
+                            } finally {
+                                closeLocked(e);
+                            }
                         }
                     }
                     target = handler;
@@ -313,7 +318,7 @@ public final class UnixFrameChannel {
                 }
                 try {
                     target.onFrame(frame);
-                } catch (RuntimeException e) {
+                } catch (RuntimeException | Error e) {
                     synchronized (this) {
                         closeLocked(e);
                     }
@@ -327,7 +332,7 @@ public final class UnixFrameChannel {
          * A receive failure: the peer hears why before the close, when the socket takes one more
          * frame at once (nothing queued ahead of it, writing not broken); otherwise it sees only the close.
          */
-        private void sayLastWordsLocked(RuntimeException cause) {
+        private void sayLastWordsLocked(Throwable cause) {
             if (lastWords == null || writeFailure != null || !sendQueue.isEmpty()) {
                 return;
             }
@@ -338,6 +343,9 @@ public final class UnixFrameChannel {
                 }
             } catch (RuntimeException e) {
                 LOG.debug("{}: the last words could not be written: {}", this, e.toString());
+            } catch (LinkageError e) {
+                // the peer then sees only the close: say so here (the receive failure is the close's cause)
+                LOG.warn("{}: the last words could not be built: {}", this, e.toString());
             }
         }
 

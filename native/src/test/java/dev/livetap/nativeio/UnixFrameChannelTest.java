@@ -329,6 +329,50 @@ class UnixFrameChannelTest {
     }
 
     @Test
+    void lastWordsThatThrowAnErrorStillLeaveTheChannelClosed() {
+        // at the descriptor limit a class the last words need may fail to load: a LinkageError, not a RuntimeException
+        Ends e = new Ends();
+        e.b.lastWordsOnReceiveFailure(cause -> {
+            throw new NoClassDefFoundError("dev/livetap/NotLoadable");
+        });
+        e.start();
+        os.faults().truncateFdsOnNextRecvmsg(e.sockets[1]);
+        e.a.send(bytes(10, 1), pipes(3));
+        os.reactor().runUntilIdle();
+        assertEquals(1, e.rb.closes.get(), "a receive failure closes the channel even when its last words throw an Error");
+        assertInstanceOf(FdsTruncatedException.class, e.rb.cause, "the receive failure is the close's cause");
+        assertFalse(e.b.isOpen());
+        assertEquals(1, e.ra.closes.get(), "the peer sees the close");
+        assertTrue(e.ra.frames.isEmpty(), "no words could be built, so none arrive");
+    }
+
+    @Test
+    void aFrameHandlerThatThrowsAnErrorClosesTheChannel() {
+        Ends e = new Ends();
+        AtomicInteger closes = new AtomicInteger();
+        AtomicReference<Throwable> cause = new AtomicReference<>();
+        e.a.start(e.ra);
+        e.b.start(new FrameChannel.FrameHandler() {
+            @Override
+            public void onFrame(Frame frame) {
+                frame.close();
+                throw new NoClassDefFoundError("dev/livetap/NotLoadable");
+            }
+
+            @Override
+            public void onClosed(Throwable c) {
+                cause.set(c);
+                closes.incrementAndGet();
+            }
+        });
+        e.a.send(bytes(10, 1), pipes(2));
+        os.reactor().runUntilIdle();
+        assertEquals(1, closes.get(), "a handler's Error closes the channel as a RuntimeException does");
+        assertInstanceOf(NoClassDefFoundError.class, cause.get());
+        assertEquals(1, e.ra.closes.get(), "the peer sees the close");
+    }
+
+    @Test
     void corruptedMagicInFlightIsRejected() {
         Raw r = new Raw();
         r.send(header(UnixFrameChannel.MAGIC, 0, 0), List.of());

@@ -58,6 +58,7 @@ public final class EngineCore implements AutoCloseable {
     private boolean closed;
 
     private EngineCore(EngineSettings settings, ActorSystem<?> borrowed, Config config) {
+        LibraryClassPreload.ensureLoaded(); // before any migration can meet the descriptor limit
         this.settings = settings;
         this.os = settings.os().orElseGet(JnaOs::instance);
         this.metrics = settings.meterRegistry().map(r -> {
