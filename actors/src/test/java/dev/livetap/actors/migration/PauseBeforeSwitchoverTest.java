@@ -189,14 +189,15 @@ class PauseBeforeSwitchoverTest {
      */
     @Test
     void aTargetThatDiesInTheHoldLeavesTheSourceHeldUntilMigrateContinueWhichThenFails() throws Exception {
-        OwnedFd[] accepted = new OwnedFd[1];
-        tgtTransport.onAcceptedSocket(sock -> accepted[0] = sock);
+        java.util.concurrent.CompletableFuture<OwnedFd> accepted = new java.util.concurrent.CompletableFuture<>();
+        tgtTransport.onAcceptedSocket(accepted::complete);
         pauseBeforeSwitchover(src);
         assertEquals(range(1, 4), ping(1, 4));
         long seen = src.nics().get(0).guest().counters().framesSeen();
         migrateLocally();
         src.awaitMigrationStatus("pre-switchover");
-        kernel.faults().dropConnection(accepted[0]); // the target's end goes: the source reads ECONNRESET
+        // the accept callback runs on the target's side and may trail the source's status (a load-40 run saw it)
+        kernel.faults().dropConnection(accepted.get(Endpoint.WAIT.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS));
         Thread.sleep(300); // the source has heard of it by now
         assertEquals("pre-switchover", src.info().status().qmpName(), "still held after the target went away (QEMU)");
         assertEquals("finish-migrate", src.runState());
