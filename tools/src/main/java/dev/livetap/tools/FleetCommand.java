@@ -24,7 +24,7 @@ import picocli.CommandLine.Option;
                 + "loopback in plain TCP.",
         subcommands = {FleetCommand.Bench.class, FleetCommand.Node.class, FleetCommand.Start.class, FleetCommand.Status.class,
             FleetCommand.Pause.class, FleetCommand.Resume.class, FleetCommand.Abort.class, FleetCommand.Soak.class,
-            FleetCommand.JournalBenchCommand.class})
+            FleetCommand.JournalBenchCommand.class, FleetFaultsCommand.class})
 public final class FleetCommand implements Callable<Integer> {
     @Override
     public Integer call() {
