@@ -341,9 +341,12 @@ final class FaultFleet implements AutoCloseable {
 
     /** The live {@code livetap vmm} processes of {@code vm} (the process table: their {@code --qmp} argument), pid → generation. */
     static Map<Long, Integer> vmmProcessesOf(Path vmmDir, String vm) {
-        String zero = vmmDir.resolve(vm + ".qmp").toString();
-        String later = vmmDir.resolve(vm + ".g").toString();
-        Map<Long, Integer> found = new LinkedHashMap<>();
+        return vmmProcesses(Map.of(vmmDir, List.of(vm))).getOrDefault(vm, Map.of());
+    }
+
+    /** One pass over the process table: per VM of {@code vmsByDir} its live VMM processes, pid → generation. */
+    static Map<String, Map<Long, Integer>> vmmProcesses(Map<Path, List<String>> vmsByDir) {
+        Map<String, Map<Long, Integer>> found = new LinkedHashMap<>();
         ProcessHandle.allProcesses().forEach(p -> {
             List<String> args = cmdline(p.pid());
             int q = args.indexOf("--qmp");
@@ -351,13 +354,27 @@ final class FaultFleet implements AutoCloseable {
                 return;
             }
             String qmp = args.get(q + 1);
-            if (qmp.equals(zero)) {
-                found.put(p.pid(), 0);
-            } else if (qmp.startsWith(later) && qmp.endsWith(".qmp")) {
-                found.put(p.pid(), Integer.parseInt(qmp.substring(later.length(), qmp.length() - ".qmp".length())));
-            }
+            vmsByDir.forEach((dir, vms) -> {
+                for (String vm : vms) {
+                    String zero = dir.resolve(vm + ".qmp").toString();
+                    String later = dir.resolve(vm + ".g").toString();
+                    if (qmp.equals(zero)) {
+                        found.computeIfAbsent(vm, v -> new LinkedHashMap<>()).put(p.pid(), 0);
+                    } else if (qmp.startsWith(later) && qmp.endsWith(".qmp")) {
+                        found.computeIfAbsent(vm, v -> new LinkedHashMap<>()).put(p.pid(),
+                                Integer.parseInt(qmp.substring(later.length(), qmp.length() - ".qmp".length())));
+                    }
+                }
+            });
         });
         return found;
+    }
+
+    /** Every host's VMs by the host's state directory, for {@link #vmmProcesses}. */
+    Map<Path, List<String>> vmsByDirectory() {
+        Map<Path, List<String>> m = new LinkedHashMap<>();
+        hosts.values().forEach(h -> m.put(h.vmmDir(), h.vms()));
+        return m;
     }
 
     /** The QMP socket of {@code vm}'s generation {@code g}. */
