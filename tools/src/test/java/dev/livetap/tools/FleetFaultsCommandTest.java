@@ -25,7 +25,8 @@ import picocli.CommandLine;
 /**
  * {@code livetap fleet faults}: the command line (in CI: no cluster) and each scenario of the fault matrix
  * ({@code long}: 3 node JVMs, 4 agent JVMs, 8 VMMs and PostgreSQL per scenario take minutes on the shared machine;
- * {@code mvn -o -q -pl tools -am test -Dtest='FleetFaults*' -Dlivetap.test.excludedGroups=none -Dsurefire.failIfNoSpecifiedTests=false}).
+ * {@code mvn -o -q -pl tools -am test -Dtest='FleetFaults*' -Dlivetap.test.excludedGroups=none -Dsurefire.failIfNoSpecifiedTests=false},
+ * one of them with {@code -Dlivetap.faults.scenario=NAME}).
  */
 class FleetFaultsCommandTest {
 
@@ -68,6 +69,8 @@ class FleetFaultsCommandTest {
     @RequiresRoot
     @Timeout(value = 900, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
     void everyCheckHoldsAfterTheFault(FaultScenario scenario) throws Exception {
+        String only = System.getProperty("livetap.faults.scenario", "");
+        Assumptions.assumeTrue(only.isEmpty() || only.equals(scenario.label()), "-Dlivetap.faults.scenario=" + only);
         FaultMatrix.unavailableReason().ifPresent(why -> Assumptions.abort(why));
         FaultMatrix.Settings settings = new FaultMatrix.Settings(FleetFaultsCommand.livetapCommand(), 4, 3, 2, Duration.ofSeconds(240));
         List<FaultMatrix.Outcome> outcomes = FaultMatrix.run(List.of(scenario), settings, System.out::println);

@@ -33,7 +33,10 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
 import java.util.stream.Stream;
+import dev.livetap.fleet.agent.HostAgent;
+import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.javadsl.AskPattern;
+import org.apache.pekko.actor.typed.receptionist.Receptionist;
 import org.apache.pekko.cluster.Member;
 import org.apache.pekko.cluster.MemberStatus;
 import org.apache.pekko.cluster.typed.Cluster;
@@ -296,6 +299,58 @@ final class FaultFleet implements AutoCloseable {
             }
         }
         return false;
+    }
+
+    /** Every host's agent through the Receptionist (its host is in its actor name); those listed within the bound. */
+    Map<String, ActorRef<HostAgent.Command>> agentRefs() throws InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        Map<String, ActorRef<HostAgent.Command>> found = new LinkedHashMap<>();
+        while (found.size() < hosts.size() && System.nanoTime() < deadline) {
+            try {
+                Receptionist.Listing listing = AskPattern.<Receptionist.Command, Receptionist.Listing>ask(
+                        operator.system().receptionist(), r -> Receptionist.find(HostAgent.KEY, r), Duration.ofSeconds(5),
+                        operator.system().scheduler()).toCompletableFuture().get(6, TimeUnit.SECONDS);
+                for (ActorRef<HostAgent.Command> ref : listing.getServiceInstances(HostAgent.KEY)) {
+                    String name = ref.path().name();
+                    if (name.startsWith(HostAgent.ACTOR_NAME_PREFIX)) {
+                        found.put(name.substring(HostAgent.ACTOR_NAME_PREFIX.length()), ref);
+                    }
+                }
+            } catch (ExecutionException | TimeoutException e) {
+                // the Receptionist did not answer in time: ask again
+            }
+            if (found.size() < hosts.size()) {
+                Thread.sleep(100);
+            }
+        }
+        return found;
+    }
+
+    /** The agent's state (its highest accepted epoch among it); empty when it did not answer within 10 s. */
+    Optional<HostAgent.AgentState> agentState(ActorRef<HostAgent.Command> agent) {
+        try {
+            return Optional.of(AskPattern.<HostAgent.Command, HostAgent.AgentState>ask(agent, HostAgent.GetState::new, ASK,
+                    operator.system().scheduler()).toCompletableFuture().get(ASK.toMillis() + 1000, TimeUnit.MILLISECONDS));
+        } catch (ExecutionException | TimeoutException e) {
+            return Optional.empty();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return Optional.empty();
+        }
+    }
+
+    /** Sends the agent a step as a coordinator of {@code epoch} would; its answer, empty when none within 10 s. */
+    Optional<HostAgent.StepReply> performStep(ActorRef<HostAgent.Command> agent, String host, String vm, String id, long epoch) {
+        try {
+            return Optional.of(AskPattern.<HostAgent.Command, HostAgent.StepReply>ask(agent,
+                    r -> new HostAgent.PerformStep(host, vm, id, epoch, r), ASK, operator.system().scheduler())
+                    .toCompletableFuture().get(ASK.toMillis() + 1000, TimeUnit.MILLISECONDS));
+        } catch (ExecutionException | TimeoutException e) {
+            return Optional.empty();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return Optional.empty();
+        }
     }
 
     static void signal(long pid, String signal) {

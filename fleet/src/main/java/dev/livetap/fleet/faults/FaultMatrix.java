@@ -228,6 +228,7 @@ public final class FaultMatrix {
                 Optional<UpgradeCoordinator.Status> next = fleet.awaitStatus(s -> s.epoch() > epoch0, Duration.ofSeconds(60));
                 checks.add(new Check("a new coordinator epoch while it is stopped", next.map(s -> s.epoch() > epoch0).orElse(false),
                         "epoch " + epoch0 + " -> " + next.map(UpgradeCoordinator.Status::epoch).orElse(-1L)));
+                staleSteps(fleet, epoch0, checks, facts);
                 FaultFleet.signal(victim.process().pid(), "CONT");
                 progress.accept("  SIGCONT " + victim.name() + " after " + (System.nanoTime() - stopped) / 1_000_000 + " ms");
                 java.util.OptionalInt exit = victim.process().awaitExit(Duration.ofSeconds(90));
@@ -284,6 +285,44 @@ public final class FaultMatrix {
                 progress.accept("  PostgreSQL started again");
             }
         }
+    }
+
+    /**
+     * The stopped coordinator's commands, as it would send them: once an agent has seen the next epoch (the new
+     * incarnation resent its open steps), a step of the old epoch for one of its VMs must be refused by the fence
+     * ({@code fenced:}) and launch nothing (the ledger check after the plan sees no such id). The stopped node's own
+     * later messages never arrive (its incarnation is quarantined once it is downed), so this runner plays it.
+     */
+    private static void staleSteps(FaultFleet fleet, long oldEpoch, List<Check> checks, Map<String, Object> facts)
+            throws InterruptedException {
+        Map<String, org.apache.pekko.actor.typed.ActorRef<dev.livetap.fleet.agent.HostAgent.Command>> refs = fleet.agentRefs();
+        Map<String, Long> seen = new LinkedHashMap<>();
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        do {
+            refs.forEach((host, ref) -> fleet.agentState(ref).ifPresent(st -> seen.put(host, st.highestEpoch())));
+            if (seen.values().stream().noneMatch(e -> e > oldEpoch)) {
+                Thread.sleep(200);
+            }
+        } while (seen.values().stream().noneMatch(e -> e > oldEpoch) && System.nanoTime() < deadline);
+        facts.put("agents_highest_epoch_before_stale_steps", Map.copyOf(seen));
+        Map<String, String> answers = new LinkedHashMap<>();
+        boolean allFenced = true;
+        for (Map.Entry<String, Long> a : seen.entrySet()) {
+            if (a.getValue() <= oldEpoch) {
+                continue; // an agent that never saw the new epoch cannot tell (the quarantine is its guard)
+            }
+            String vm = fleet.hosts().get(a.getKey()).vms().get(0);
+            Optional<dev.livetap.fleet.agent.HostAgent.StepReply> r = fleet.performStep(refs.get(a.getKey()), a.getKey(), vm,
+                    "stale-" + vm, oldEpoch);
+            String answer = r.map(Object::toString).orElse("no answer");
+            answers.put(a.getKey(), answer);
+            allFenced &= r.isPresent() && r.get() instanceof dev.livetap.fleet.agent.HostAgent.StepRefused ref
+                    && ref.reason().startsWith("fenced:");
+        }
+        facts.put("stale_step_answers", answers);
+        checks.add(new Check("the fence refuses the stopped coordinator's epoch at every agent that saw the next",
+                !answers.isEmpty() && allFenced, answers.isEmpty() ? "no agent had seen a newer epoch than " + oldEpoch + ": " + seen
+                        : answers.size() + " stale step(s): " + answers));
     }
 
     /** A migration's target VMM process. */
@@ -421,15 +460,18 @@ public final class FaultMatrix {
         }
         checks.add(new Check("the fence: no agent started a step of an older epoch, nor one the journal did not grant",
                 fence.isEmpty(), fence.isEmpty() ? fleet.ledgers().size() + " ledgers" : String.valueOf(fence)));
-        facts.put("fenced_refusals_logged", fencedLines(fleet));
+        facts.put("fenced_answers_logged_by_nodes", fencedLines(fleet));
     }
 
-    /** Lines with {@code fenced:} in the agents' logs (the fence refusing a stale coordinator's step). */
+    /**
+     * Lines naming a fenced refusal in the nodes' logs: a coordinator's driver logs each {@code fenced} answer it gets
+     * from an agent (the agents answer, they do not log), so a stale coordinator whose steps reached an agent shows here.
+     */
     private static int fencedLines(FaultFleet fleet) {
         int n = 0;
         try (var files = Files.list(fleet.dir())) {
-            for (Path f : files.filter(p -> p.getFileName().toString().startsWith("agent-")).toList()) {
-                n += (int) Files.readString(f, StandardCharsets.UTF_8).lines().filter(l -> l.contains("fenced:")).count();
+            for (Path f : files.filter(p -> p.getFileName().toString().startsWith("node-")).toList()) {
+                n += (int) Files.readString(f, StandardCharsets.UTF_8).lines().filter(l -> l.contains(": fenced (")).count();
             }
         } catch (IOException e) {
             return -1;
