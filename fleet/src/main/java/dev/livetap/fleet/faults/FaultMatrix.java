@@ -246,8 +246,9 @@ public final class FaultMatrix {
                 checks.add(new Check("the restarted agent re-adopted every VM of its host", true, host));
             }
             case VMM_CRASH -> {
-                // the first target process seen; then only its QMP socket is watched, so the kill comes within milliseconds
-                // of the target's start, before the agent's driver can reach the switch-over (the TAP fds still in the source)
+                // a target process seen from its start; then only its QMP socket is watched, so the kill comes within
+                // milliseconds of the target's READY, before the agent's driver can reach the switch-over (the TAP fds
+                // still in the source)
                 Target t = awaitTargetProcess(fleet).orElseThrow(() -> new IOException("no migration target process appeared"));
                 FaultFleet.Host h = fleet.hostOf(t.vm());
                 Path socket = FaultFleet.qmpOf(h.vmmDir(), t.vm(), t.generation());
@@ -329,15 +330,28 @@ public final class FaultMatrix {
     record Target(String vm, long pid, int generation) {
     }
 
-    /** Waits (bounded) until a migration target process (generation above 0) of any VM runs; one pass per look. */
+    /**
+     * Waits (bounded) until a migration target process (generation above 0) <em>starts</em>: one not running at the
+     * first look and without its QMP socket yet, so that the caller sees it from its start (a target already running
+     * when the plan is mid-way may be past its switch-over). One pass over the process table per look.
+     */
     private static Optional<Target> awaitTargetProcess(FaultFleet fleet) throws InterruptedException {
         Map<Path, List<String>> vms = fleet.vmsByDirectory();
+        java.util.Set<Long> running = new java.util.HashSet<>();
+        FaultFleet.vmmProcesses(vms).values().forEach(procs -> procs.forEach((pid, g) -> {
+            if (g > 0) {
+                running.add(pid);
+            }
+        }));
         long deadline = System.nanoTime() + MID_PLAN.toNanos();
         while (System.nanoTime() < deadline) {
             for (Map.Entry<String, Map<Long, Integer>> vm : FaultFleet.vmmProcesses(vms).entrySet()) {
                 for (Map.Entry<Long, Integer> p : vm.getValue().entrySet()) {
-                    if (p.getValue() > 0) {
-                        return Optional.of(new Target(vm.getKey(), p.getKey(), p.getValue()));
+                    if (p.getValue() > 0 && running.add(p.getKey())) {
+                        Path socket = FaultFleet.qmpOf(fleet.hostOf(vm.getKey()).vmmDir(), vm.getKey(), p.getValue());
+                        if (!Files.exists(socket)) {
+                            return Optional.of(new Target(vm.getKey(), p.getKey(), p.getValue()));
+                        }
                     }
                 }
             }
