@@ -24,11 +24,11 @@ import picocli.CommandLine.Option;
                 + "loopback, in plain TCP unless bench is given --tls-certs.",
         subcommands = {FleetCommand.Bench.class, FleetCommand.Node.class, FleetCommand.Start.class, FleetCommand.Status.class,
             FleetCommand.Pause.class, FleetCommand.Resume.class, FleetCommand.Abort.class, FleetCommand.Soak.class,
-            FleetCommand.JournalBenchCommand.class, FleetPlanCommand.class})
+            FleetCommand.JournalBenchCommand.class, FleetPlanCommand.class, FleetFaultsCommand.class})
 public final class FleetCommand implements Callable<Integer> {
     @Override
     public Integer call() {
-        throw new BadOptionValue("give a fleet command: node, plan, start, status, pause, resume, abort, bench, soak or journal-bench");
+        throw new BadOptionValue("give a fleet command: node, plan, start, status, pause, resume, abort, bench, soak, journal-bench or faults");
     }
 
     /**
