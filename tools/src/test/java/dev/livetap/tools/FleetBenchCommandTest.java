@@ -10,6 +10,7 @@ import dev.livetap.testbed.testing.ChildJvm;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -55,6 +56,7 @@ class FleetBenchCommandTest {
     }
 
     @Test
+    @Tag("long") // about 40 s, out of CI for its time budget; AgentFleetBenchTest (fleet) runs the agents bench in CI
     void benchWithTwoBudgetsPrintsOneRunPerBudgetAndTheCurve() throws Exception {
         JsonNode r = run("fleet", "bench", "--hosts", "1", "--vms-per-host", "2", "--rounds", "1", "--warmup-rounds", "1",
                 "--budget", "1,2", "--drivers", "2", "--agent-heap-mb", "96", "--timeout", "60", "--json");
