@@ -6,8 +6,6 @@ import dev.livetap.actors.StateName;
 import dev.livetap.actors.Tracer;
 import dev.livetap.actors.guest.Ipv4Address;
 import dev.livetap.actors.migration.MigrationCoordinator;
-import dev.livetap.actors.migration.MigrationInfo;
-import dev.livetap.actors.migration.SwitchoverStepEvent;
 import dev.livetap.actors.migration.MigrationTimeouts;
 import dev.livetap.actors.migration.MigrationTransport;
 import dev.livetap.actors.migration.ScriptRunner;
@@ -31,7 +29,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
-import java.util.function.BiFunction;
 import java.util.function.Supplier;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
@@ -216,7 +213,7 @@ public final class VmActor {
     static final Duration DOWNSCRIPTS_MAX = Duration.ofSeconds(30);
 
     /** Private: the timer of the NIC gather that starts at {@code firstRequestId}. */
-    private record NicsTimedOut(long firstRequestId) implements Command {
+    record NicsTimedOut(long firstRequestId) implements Command {
     }
 
     static final VmReply DONE = new VmReply.Done();
@@ -244,7 +241,7 @@ public final class VmActor {
     // ------------------------------------------------------------------ the run states
 
     /** The behaviour of the state's run state. */
-    private static Behavior<Command> next(Env e, VmState s) {
+    static Behavior<Command> next(Env e, VmState s) {
         return switch (s.runState()) {
             case PRELAUNCH -> prelaunch(e, s);
             case INMIGRATE -> inmigrate(e, s);
@@ -262,7 +259,7 @@ public final class VmActor {
 
     private static final StateHandlers<Env, VmState, Command> PRELAUNCH = common()
             .on(Stop.class, (e, s, m) -> reply(e, s, m.replyTo(), DONE))
-            .on(Cont.class, (e, s, m) -> next(e, startNics(e, s, true, Optional.of(m.replyTo()))))
+            .on(Cont.class, (e, s, m) -> next(e, VmNicGathers.startNics(e, s, true, Optional.of(m.replyTo()))))
             .on(Migrate.class, (e, s, m) -> attempt(e, s, m.replyTo(), () -> VmMigrations.migrate(e, s, m, true)))
             .on(MigrateIncoming.class, VmActor::notIncoming)
             .build();
@@ -285,7 +282,7 @@ public final class VmActor {
     }
 
     private static final StateHandlers<Env, VmState, Command> RUNNING = common()
-            .on(Stop.class, (e, s, m) -> next(e, askNics(e, s, "stop", VirtioNetActor.Stopped.class,
+            .on(Stop.class, (e, s, m) -> next(e, VmNicGathers.askNics(e, s, "stop", VirtioNetActor.Stopped.class,
                     VirtioNetActor.Stop::new, new VmState.StopVm(m.replyTo()))))
             .on(Cont.class, (e, s, m) -> reply(e, s, m.replyTo(), DONE))
             .on(Migrate.class, (e, s, m) -> attempt(e, s, m.replyTo(), () -> VmMigrations.migrate(e, s, m, true)))
@@ -298,7 +295,7 @@ public final class VmActor {
 
     private static final StateHandlers<Env, VmState, Command> PAUSED = common()
             .on(Stop.class, (e, s, m) -> reply(e, s, m.replyTo(), DONE))
-            .on(Cont.class, (e, s, m) -> next(e, startNics(e, s, true, Optional.of(m.replyTo()))))
+            .on(Cont.class, (e, s, m) -> next(e, VmNicGathers.startNics(e, s, true, Optional.of(m.replyTo()))))
             .on(Migrate.class, (e, s, m) -> attempt(e, s, m.replyTo(), () -> VmMigrations.migrate(e, s, m, true)))
             .on(MigrateIncoming.class, VmActor::notIncoming)
             .build();
@@ -329,7 +326,7 @@ public final class VmActor {
             .on(Stop.class, (e, s, m) -> !s.devices().anyBackendGone()
                     ? reply(e, changeRunState(e, s, RunState.PAUSED), m.replyTo(), DONE) : reply(e, s, m.replyTo(), DONE))
             .on(Cont.class, (e, s, m) -> !s.devices().anyBackendGone()
-                    ? next(e, startNics(e, s, true, Optional.of(m.replyTo())))
+                    ? next(e, VmNicGathers.startNics(e, s, true, Optional.of(m.replyTo())))
                     : reply(e, s, m.replyTo(), VmReply.Refused.rejected(POSTMIGRATE_CONT_REFUSED)))
             .on(Migrate.class, (e, s, m) -> attempt(e, s, m.replyTo(), () -> VmMigrations.migrate(e, s, m, false)))
             .on(MigrateIncoming.class, VmActor::notIncoming)
@@ -342,8 +339,8 @@ public final class VmActor {
     private static StateHandlers.Builder<Env, VmState, Command> common() {
         return StateHandlers.<Env, VmState, Command>builder()
                 .on(FromCoordinator.class, (e, s, m) -> next(e, VmMigrations.onReport(e, s, m.report())))
-                .on(NicAnswer.class, (e, s, m) -> onNicAnswer(e, s, m.reply()))
-                .on(NicsTimedOut.class, (e, s, m) -> onNicsTimedOut(e, s, m.firstRequestId()))
+                .on(NicAnswer.class, (e, s, m) -> VmNicGathers.onNicAnswer(e, s, m.reply()))
+                .on(NicsTimedOut.class, (e, s, m) -> VmNicGathers.onNicsTimedOut(e, s, m.firstRequestId()))
                 .on(NetdevAdd.class, (e, s, m) -> attempt(e, s, m.replyTo(), () -> {
                     DeviceTable devices = VmDevices.netdevAdd(e.config(), s.devices(), s.runState(),
                             s.parameters().local(), m);
@@ -377,7 +374,7 @@ public final class VmActor {
                 .on(QueryMigrate.class, (e, s, m) -> reply(e, s, m.replyTo(), new VmReply.Migration(s.lastInfo())))
                 .on(QueryStatus.class, (e, s, m) -> reply(e, s, m.replyTo(), new VmReply.Status(s.runState())))
                 .on(Subscribe.class, (e, s, m) -> next(e, s.withSubscriber(m.subscriber())))
-                .on(QueryNics.class, (e, s, m) -> next(e, askNics(e, s, "query-nics", VirtioNetActor.NicInfo.class,
+                .on(QueryNics.class, (e, s, m) -> next(e, VmNicGathers.askNics(e, s, "query-nics", VirtioNetActor.NicInfo.class,
                         VirtioNetActor.GetInfo::new, new VmState.QueryNics(m.replyTo()))))
                 .on(Shutdown.class, (e, s, m) -> shutdown(e, s))
                 .onSignal(Terminated.class, (e, s, t) -> next(e, onTerminated(e, s, t)))
@@ -559,21 +556,6 @@ public final class VmActor {
 
     // ------------------------------------------------------------------ run state
 
-    /** VM run: every queue reads again; the last one to start marks the end of the target's downtime. */
-    static VmState startNics(Env e, VmState s, boolean byCont, Optional<ActorRef<VmReply>> replyTo) {
-        return startNics(e, s, byCont, replyTo, null);
-    }
-
-    /** @param migrationId the migration that starts the VM (its queues log their start with it), or null */
-    static VmState startNics(Env e, VmState s, boolean byCont, Optional<ActorRef<VmReply>> replyTo, String migrationId) {
-        return startNics(e, s, new VmState.StartVm(byCont, replyTo), migrationId);
-    }
-
-    static VmState startNics(Env e, VmState s, VmState.StartVm start, String migrationId) {
-        return askNics(e, s, "start", VirtioNetActor.Started.class,
-                (requestId, r) -> new VirtioNetActor.Start(requestId, r, migrationId), start);
-    }
-
     static VmState changeRunState(Env e, VmState s, RunState next) {
         if (s.runState() == RunState.RUNNING && next != RunState.RUNNING) {
             emit(e, s, VmEvent.STOP, Map.of());
@@ -586,102 +568,6 @@ public final class VmActor {
     static void emit(Env e, VmState s, String event, Map<String, Object> data) {
         VmEvent ev = new VmEvent(event, data, e.config().os().clock().nanos());
         s.subscribers().forEach(sub -> sub.tell(ev));
-    }
-
-    // ------------------------------------------------------------------ NIC gathers
-
-    /** Asks every NIC (in device-id order); with none, the gather is complete at once. */
-    private static <R> VmState askNics(Env e, VmState s, String what, Class<R> replyType,
-            BiFunction<Long, ActorRef<R>, VirtioNetActor.Command> request, VmState.Purpose purpose) {
-        List<DeviceTable.Nic> nics = s.devices().nicList();
-        if (nics.isEmpty()) {
-            return gathered(e, s, purpose, List.of());
-        }
-        @SuppressWarnings("unchecked")
-        ActorRef<R> replyTo = (ActorRef<R>) (ActorRef<?>) e.nicReplies();
-        FanOut<R> gather = FanOut.scatter(what, replyType, s.nextRequestId(),
-                nics.stream().map(DeviceTable.Nic::deviceId).toList(), nics.stream().map(DeviceTable.Nic::ref).toList(),
-                (i, requestId) -> request.apply(requestId, replyTo), e.timers(), e.config().queueTimeout(),
-                NicsTimedOut::new);
-        return s.withNicOp(new VmState.NicOp(gather, purpose));
-    }
-
-    private static Behavior<Command> onNicAnswer(Env e, VmState s, VirtioNetActor.DeviceReply reply) {
-        for (VmState.NicOp op : s.nicOps()) {
-            if (op.gather().owns(reply.requestId())) {
-                FanOut.Outcome<?> o = op.gather().offer(reply.requestId(), reply, e.timers());
-                if (o instanceof FanOut.Waiting<?> w) {
-                    return next(e, s.replacingNicOp(op, Optional.of(new VmState.NicOp(w.next(), op.purpose()))));
-                }
-                if (o instanceof FanOut.Gathered<?> g) {
-                    return next(e, gathered(e, s.replacingNicOp(op, Optional.empty()), op.purpose(), g.replies()));
-                }
-                break;
-            }
-        }
-        e.ctx().getLog().debug("a late or unexpected NIC reply dropped: {} {}", reply.getClass().getSimpleName(),
-                reply.requestId());
-        return Behaviors.same();
-    }
-
-    private static Behavior<Command> onNicsTimedOut(Env e, VmState s, long firstRequestId) {
-        for (VmState.NicOp op : s.nicOps()) {
-            if (op.gather().firstRequestId() == firstRequestId) {
-                FanOut.TimedOut t = op.gather().timedOut();
-                String error = "a NIC did not answer: no " + t.replyType() + " within the timeout";
-                VmState next = s.replacingNicOp(op, Optional.empty());
-                VmState.Purpose p = op.purpose();
-                if (p instanceof VmState.QueryNics q) {
-                    q.replyTo().tell(VmReply.Refused.rejected((error)));
-                } else if (p instanceof VmState.StopVm stop) {
-                    stop.replyTo().tell(VmReply.Refused.rejected((error)));
-                } else if (p instanceof VmState.StartVm start) {
-                    start.replyTo().ifPresent(r -> r.tell(VmReply.Refused.rejected((error))));
-                    if (start.thenAnnounce().isPresent()) {
-                        next = VmMigrations.emitMigrationStatus(e, next, start.thenAnnounce().get());
-                    }
-                    if (next.runState() == RunState.INMIGRATE) {
-                        // a target's own resume after completed: end in a defined state (management may cont)
-                        e.ctx().getLog().error("VM {}: resuming after the incoming migration failed ({}); it is paused",
-                                e.config().name(), error);
-                        next = changeRunState(e, next, RunState.PAUSED);
-                    }
-                }
-                return next(e, next);
-            }
-        }
-        return Behaviors.same(); // the gather completed just before its timer fired
-    }
-
-    /** Every NIC answered: what the gather was for happens now. */
-    private static VmState gathered(Env e, VmState s, VmState.Purpose purpose, List<?> replies) {
-        if (purpose instanceof VmState.QueryNics q) {
-            List<VirtioNetActor.NicInfo> infos = new ArrayList<>();
-            replies.forEach(r -> infos.add((VirtioNetActor.NicInfo) r));
-            q.replyTo().tell(new VmReply.Nics(infos));
-            return s;
-        }
-        if (purpose instanceof VmState.StopVm stop) {
-            VmState next = changeRunState(e, s, RunState.PAUSED);
-            stop.replyTo().tell(DONE);
-            return next;
-        }
-        VmState.StartVm start = (VmState.StartVm) purpose;
-        long last = 0;
-        for (Object r : replies) {
-            last = Math.max(last, ((VirtioNetActor.Started) r).lastReadingNanos());
-        }
-        VmState next = s;
-        MigrationInfo info = s.lastInfo();
-        if (!s.outgoing() && info.status() == MigrationStatus.COMPLETED && info.targetStartedNanos() == 0) {
-            next = next.withLastInfo(info.withTargetStarted(last == 0 ? e.config().os().clock().nanos() : last,
-                    start.byCont()));
-            SwitchoverStepEvent.step(info.migrationId(), SwitchoverStepEvent.TARGET, "queues reading (last start)",
-                    next.lastInfo().targetStartedNanos());
-        }
-        next = changeRunState(e, next, RunState.RUNNING);
-        start.replyTo().ifPresent(r -> r.tell(DONE));
-        return start.thenAnnounce().isPresent() ? VmMigrations.emitMigrationStatus(e, next, start.thenAnnounce().get()) : next;
     }
 
     // ------------------------------------------------------------------ helpers

@@ -191,12 +191,12 @@ final class VmMigrations {
         // in the cleanup that follows migration_iteration_finish)
         boolean resumes = !f.succeeded() && next.outgoing() && next.runState() == RunState.PAUSED && next.autostart();
         if (resumes && f.info().status() == MigrationStatus.CANCELLED) {
-            return VmActor.startNics(e, next, new VmState.StartVm(false, Optional.empty(), Optional.of(f.info())),
+            return VmNicGathers.startNics(e, next, new VmState.StartVm(false, Optional.empty(), Optional.of(f.info())),
                     f.info().migrationId());
         }
         next = emitMigrationStatus(e, next, f.info());
         if (resumes) {
-            next = VmActor.startNics(e, next, false, Optional.empty(), f.info().migrationId());
+            next = VmNicGathers.startNics(e, next, false, Optional.empty(), f.info().migrationId());
         }
         return next;
     }
@@ -231,7 +231,7 @@ final class VmMigrations {
         }
         VmState next = s.withDevices(devices);
         // the run state travels (QEMU's global_state): a source that was paused gives a paused target
-        return s.autostart() && f.peerConfirmed() && f.sourceRunning() ? VmActor.startNics(e, next, false, Optional.empty(),
+        return s.autostart() && f.peerConfirmed() && f.sourceRunning() ? VmNicGathers.startNics(e, next, false, Optional.empty(),
                 f.info().migrationId()) : VmActor.changeRunState(e, next, RunState.PAUSED);
     }
 }
