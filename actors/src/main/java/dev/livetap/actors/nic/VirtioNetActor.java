@@ -7,13 +7,10 @@ import dev.livetap.actors.StateName;
 import dev.livetap.actors.Tracer;
 import dev.livetap.actors.guest.GuestActor;
 import dev.livetap.actors.guest.GuestCounters;
-import dev.livetap.actors.nic.NicStates.Job;
 import dev.livetap.actors.nic.NicStates.Nic;
 import dev.livetap.actors.nic.NicStates.State;
-import dev.livetap.actors.nic.NicStates.Then;
 import dev.livetap.actors.guest.Ipv4Address;
 import dev.livetap.actors.options.MacAddress;
-import dev.livetap.actors.options.PeerState;
 import dev.livetap.actors.options.RunState;
 import dev.livetap.actors.options.VirtioNetRealizeCheck;
 import dev.livetap.codec.Schema;
@@ -244,7 +241,7 @@ public final class VirtioNetActor {
     }
 
     /** Private: the timer of the gather that starts at {@code firstRequestId}. */
-    private record GatherTimedOut(long firstRequestId) implements Command {
+    record GatherTimedOut(long firstRequestId) implements Command {
     }
 
     /** Saves that may wait behind the stops in flight (one per migration; a limit on everything). */
@@ -293,7 +290,7 @@ public final class VirtioNetActor {
             long every = waiting ? VirtioNetFeatures.FULL : VirtioNetFeatures.nic(VirtioNetFeatures.FULL, peers.size());
             State s = new State(every, 1, List.of(), 0, 0, Map.of());
             if (!waiting) {
-                s = askPeers(nic, s, "describe", PeerBackend.Description.class,
+                s = NicGathers.askPeers(nic, s, "describe", PeerBackend.Description.class,
                         (q, id) -> new PeerBackend.Describe(id, nic.peerReplies().narrow()), false, (st, rs) -> {
                             long all = VirtioNetFeatures.FULL;
                             for (PeerBackend.Description d : rs) {
@@ -309,7 +306,7 @@ public final class VirtioNetActor {
     // ------------------------------------------------------------------ implementation
 
     /** The state's behaviour: {@code idle}, or {@code stopping} while stops are in flight; stashed saves run after. */
-    private static Behavior<Command> next(Nic nic, State s) {
+    static Behavior<Command> next(Nic nic, State s) {
         if (s.stopsInFlight() > 0) {
             return stopping(nic, s);
         }
@@ -344,7 +341,7 @@ public final class VirtioNetActor {
                 return Behaviors.same();
             }
             if (m instanceof Rollback r) {
-                refuseStashedSaves(nic, "rolled back before the save");
+                NicGathers.refuseStashedSaves(nic, "rolled back before the save");
                 return next(nic, rollback(nic, s, r));
             }
             if (m instanceof GetState g) {
@@ -367,10 +364,10 @@ public final class VirtioNetActor {
      */
     private static Behavior<Command> common(Nic nic, State s, Command c) {
         if (c instanceof PeerReply m) {
-            return onReply(nic, s, m.reply().requestId(), m.reply());
+            return NicGathers.onReply(nic, s, m.reply().requestId(), m.reply());
         }
         if (c instanceof Stop m) {
-            return next(nic, askPeers(nic, s.withStops(s.stopsInFlight() + 1), "stop",
+            return next(nic, NicGathers.askPeers(nic, s.withStops(s.stopsInFlight() + 1), "stop",
                     PeerBackend.Stopped.class, (q, id) -> new PeerBackend.Stop(id, nic.peerReplies().narrow(), m.migrationId()), true,
                     (st, rs) -> {
                         long last = 0;
@@ -382,7 +379,7 @@ public final class VirtioNetActor {
                     }));
         }
         if (c instanceof Start m) {
-            return next(nic, askPeers(nic, s, "start", PeerBackend.Started.class,
+            return next(nic, NicGathers.askPeers(nic, s, "start", PeerBackend.Started.class,
                     (q, id) -> new PeerBackend.Start(id, nic.peerReplies().narrow(), m.migrationId()), false, (st, rs) -> {
                         long last = 0;
                         int reading = 0;
@@ -395,7 +392,7 @@ public final class VirtioNetActor {
                     }));
         }
         if (c instanceof GuestReply m) {
-            return onReply(nic, s, m.reply().requestId(), m.reply());
+            return NicGathers.onReply(nic, s, m.reply().requestId(), m.reply());
         }
         if (c instanceof LoadSection m) {
             return next(nic, onLoad(nic, s, m));
@@ -405,10 +402,10 @@ public final class VirtioNetActor {
             return Behaviors.same();
         }
         if (c instanceof GatherTimedOut m) {
-            return onTimeout(nic, s, m.firstRequestId());
+            return NicGathers.onTimeout(nic, s, m.firstRequestId());
         }
         if (c instanceof DescribeSection m) {
-            return next(nic, askPeers(nic, s, "describe", PeerBackend.Description.class,
+            return next(nic, NicGathers.askPeers(nic, s, "describe", PeerBackend.Description.class,
                     (q, id) -> new PeerBackend.Describe(id, nic.peerReplies().narrow()), false, (st, rs) -> {
                         List<Schema> schemas = new ArrayList<>();
                         rs.forEach(r -> schemas.add(r.schema()));
@@ -418,7 +415,7 @@ public final class VirtioNetActor {
                     }));
         }
         if (c instanceof Discard m) {
-            return next(nic, askPeers(nic, s, "discard", PeerBackend.Discarded.class,
+            return next(nic, NicGathers.askPeers(nic, s, "discard", PeerBackend.Discarded.class,
                     (q, id) -> new PeerBackend.Discard(id, nic.peerReplies().narrow(), m.migrationId()), false, (st, rs) -> {
                         int closed = 0;
                         for (PeerBackend.Discarded r : rs) {
@@ -429,9 +426,9 @@ public final class VirtioNetActor {
                     }));
         }
         if (c instanceof GetInfo m) {
-            return next(nic, askPeers(nic, s, "status", PeerBackend.Status.class,
+            return next(nic, NicGathers.askPeers(nic, s, "status", PeerBackend.Status.class,
                     (q, id) -> new PeerBackend.GetStatus(id, nic.peerReplies().narrow()), true,
-                    (st, statuses) -> askGuest(nic, st, (st2, g) -> {
+                    (st, statuses) -> NicGathers.askGuest(nic, st, (st2, g) -> {
                         m.replyTo().tell(new NicInfo(m.requestId(), nic.id(), nic.peers().size(), st2.hostFeatures(),
                                 nic.peersWait(), statuses, g.get(0).state()));
                         return st2;
@@ -447,7 +444,7 @@ public final class VirtioNetActor {
     }
 
     private static State rollback(Nic nic, State s, Rollback m) {
-        return askPeers(nic, s.withRollback(), "rollback", PeerBackend.Stopped.class,
+        return NicGathers.askPeers(nic, s.withRollback(), "rollback", PeerBackend.Stopped.class,
                 (q, id) -> new PeerBackend.Rollback(id, nic.peerReplies().narrow(), m.migrationId()), false, (st, rs) -> {
                     m.replyTo().tell(new RolledBack(m.requestId(), nic.id()));
                     return st;
@@ -461,7 +458,7 @@ public final class VirtioNetActor {
 
     private static State save(Nic nic, State s, SaveSection m) {
         if (!m.backendTravels()) {
-            return askGuest(nic, s, (st, g) -> {
+            return NicGathers.askGuest(nic, s, (st, g) -> {
                 m.replyTo().tell(new SectionSaved(m.requestId(), nic.id(), section(nic, st.hostFeatures(), g.get(0).state(),
                         null, null)));
                 return st;
@@ -475,15 +472,15 @@ public final class VirtioNetActor {
         // descriptions are in when the saves are.
         long key = s.nextRequestId();
         long rollbacksBefore = s.rollbacks();
-        State described = askPeers(nic, s, "describe", PeerBackend.Description.class,
+        State described = NicGathers.askPeers(nic, s, "describe", PeerBackend.Description.class,
                 (q, id) -> new PeerBackend.Describe(id, nic.peerReplies().narrow()), false, (st, ds) -> st.withDescribed(key, ds));
-        return askGuest(nic, described, (st, gs) -> {
+        return NicGathers.askGuest(nic, described, (st, gs) -> {
             GuestActor.GuestState g = gs.get(0).state();
             if (st.rollbacks() != rollbacksBefore) {
                 m.replyTo().tell(new SectionSaveFailed(m.requestId(), nic.id(), "rolled back before the save"));
                 return st.withDescribed(key, null);
             }
-            return askPeers(nic, st, "save", PeerBackend.SaveReply.class,
+            return NicGathers.askPeers(nic, st, "save", PeerBackend.SaveReply.class,
                     (q, id) -> new PeerBackend.Save(id, nic.peerReplies().narrow(), m.migrationId()), false, (st2, rs) -> {
                         List<PeerBackend.Description> ds = st2.described().get(key);
                         if (ds == null) {
@@ -554,7 +551,7 @@ public final class VirtioNetActor {
             return s;
         }
         List<StateStruct> peerStates = nic.getArray("peers");
-        return askPeers(n, s, "load", PeerBackend.LoadReply.class,
+        return NicGathers.askPeers(n, s, "load", PeerBackend.LoadReply.class,
                 (q, id) -> new PeerBackend.Load(id, peerStates.get(q), n.peerReplies().narrow(), m.migrationId()), false, (s1, rs) -> {
                     StringBuilder failures = new StringBuilder();
                     long every = VirtioNetFeatures.FULL;
@@ -568,7 +565,7 @@ public final class VirtioNetActor {
                     }
                     if (failures.length() > 0) {
                         // the queues that did load hold fds from the stream: close them too
-                        return askPeers(n, s1, "discard", PeerBackend.Discarded.class,
+                        return NicGathers.askPeers(n, s1, "discard", PeerBackend.Discarded.class,
                                 (q, id) -> new PeerBackend.Discard(id, n.peerReplies().narrow(), m.migrationId()), false, (s2, ds) -> {
                                     m.replyTo().tell(new SectionLoadFailed(m.requestId(), n.id(), failures.toString()));
                                     return s2;
@@ -581,104 +578,5 @@ public final class VirtioNetActor {
                     m.replyTo().tell(new SectionLoaded(m.requestId(), n.id(), features));
                     return s1.withHostFeatures(features);
                 });
-    }
-
-    // ------------------------------------------------------------------ gathering answers
-
-    /** One request to every peer (queue {@code q}'s request carries the id its reply must carry). */
-    private static <R> State askPeers(Nic nic, State s, String what, Class<R> type,
-            FanOut.RequestFactory<PeerBackend.Command> request, boolean stop, Then<R> then) {
-        List<String> names = new ArrayList<>();
-        for (int q = 0; q < nic.peers().size(); q++) {
-            names.add(Integer.toString(q));
-        }
-        FanOut<R> f = FanOut.scatter(what, type, s.nextRequestId(), names, nic.peers(), request, nic.timers(),
-                nic.config().timeout(), GatherTimedOut::new);
-        return started(s, new Job<>(f, then, stop, MigrationMdc.current()));
-    }
-
-    private static State askGuest(Nic nic, State s, Then<GuestActor.GuestSnapshot> then) {
-        FanOut<GuestActor.GuestSnapshot> f = FanOut.scatter("guest snapshot", GuestActor.GuestSnapshot.class,
-                s.nextRequestId(), List.of("0"), List.of(nic.guest()),
-                (i, id) -> new GuestActor.Snapshot(id, nic.guestReplies()), nic.timers(), nic.config().timeout(),
-                GatherTimedOut::new);
-        return started(s, new Job<>(f, then, false, MigrationMdc.current()));
-    }
-
-    private static <R> State started(State s, Job<R> job) {
-        State next = s.withNextRequestId(job.gather().nextRequestId());
-        if (job.gather().complete()) {
-            return job.then().apply(next, job.gather().gathered());
-        }
-        List<Job<?>> jobs = new ArrayList<>(s.jobs());
-        jobs.add(job);
-        return next.withJobs(jobs);
-    }
-
-    private static Behavior<Command> onReply(Nic nic, State s, long requestId, Object reply) {
-        for (int i = 0; i < s.jobs().size(); i++) {
-            Job<?> job = s.jobs().get(i);
-            if (job.gather().owns(requestId)) {
-                int index = i;
-                return MigrationMdc.with(job.migrationId(), () -> next(nic, offer(nic, s, index, job, requestId, reply)));
-            }
-        }
-        nic.ctx().getLog().debug("{}: late reply {} (request {}) dropped", nic.id(), reply.getClass().getSimpleName(),
-                requestId);
-        return Behaviors.same();
-    }
-
-    private static <R> State offer(Nic nic, State s, int index, Job<R> job, long requestId, Object reply) {
-        FanOut.Outcome<R> o = job.gather().offer(requestId, reply, nic.timers());
-        List<Job<?>> jobs = new ArrayList<>(s.jobs());
-        if (o instanceof FanOut.Waiting<R> w) {
-            jobs.set(index, new Job<>(w.next(), job.then(), job.stop(), job.migrationId()));
-            return s.withJobs(jobs);
-        }
-        if (o instanceof FanOut.Gathered<R> g) {
-            jobs.remove(index);
-            return job.then().apply(s.withJobs(jobs), g.replies());
-        }
-        nic.ctx().getLog().debug("{}: second reply {} (request {}) dropped", nic.id(), reply.getClass().getSimpleName(),
-                requestId);
-        return s;
-    }
-
-    /**
-     * A peer (or the guest) failed to answer in time: the gather is dropped and its asker, which runs
-     * its own timer, reports the step failed and rolls back (every queue answers Rollback in any
-     * state). The NIC stays: stopping it would stop its queues, and a queue's PostStop closes an fd
-     * that a frame in flight may still borrow. A stop that timed out ends, refusing the saves behind it.
-     */
-    private static Behavior<Command> onTimeout(Nic nic, State s, long firstRequestId) {
-        for (Job<?> job : s.jobs()) {
-            if (job.gather().firstRequestId() == firstRequestId) {
-                return MigrationMdc.with(job.migrationId(), () -> timedOut(nic, s, job));
-            }
-        }
-        return Behaviors.same();
-    }
-
-    private static Behavior<Command> timedOut(Nic nic, State s, Job<?> job) {
-        FanOut.TimedOut t = job.gather().timedOut();
-        nic.ctx().getLog().warn("{}: {} of queue {} failed: no {} within the timeout", nic.id(), t.what(),
-                t.missing().get(0), t.replyType());
-        List<Job<?>> jobs = new ArrayList<>(s.jobs());
-        jobs.remove(job);
-        State next = s.withJobs(jobs);
-        if (job.stop()) {
-            refuseStashedSaves(nic, "the stop failed before the save");
-            next = next.withStops(next.stopsInFlight() - 1);
-        }
-        return next(nic, next);
-    }
-
-    private static void refuseStashedSaves(Nic nic, String reason) {
-        nic.stash().forEach(held -> {
-            if (held instanceof SaveSection save) {
-                save.replyTo().tell(new SectionSaveFailed(save.requestId(), nic.id(), reason));
-            }
-        });
-        nic.stash().clear();
     }
 }
