@@ -1,5 +1,8 @@
 package dev.livetap.actors.migration;
 
+import dev.livetap.actors.migration.SourceStates.Ending;
+import dev.livetap.actors.migration.SourceStates.Role;
+import dev.livetap.actors.migration.SourceStates.SwitchOver;
 import dev.livetap.actors.Receive;
 import dev.livetap.actors.RoutineLog;
 import dev.livetap.actors.FanOut;
@@ -66,51 +69,6 @@ import org.apache.pekko.stream.javadsl.Source;
  */
 final class SourceMigration {
     private SourceMigration() {
-    }
-
-    /** What the role keeps for its whole life. */
-    private record Role(RoleContext rc, SourceSetup setup, Materializer materializer,
-            CompletableFuture<List<Section>> sectionsToSend, CompletableFuture<Void> streamEnded) {
-        /**
-         * The stream's end is told and may come after the role has finished (the target can answer
-         * {@code loaded} before the last write's completion is told): the role stays until it has
-         * come, so it never reaches a stopped actor as a dead letter. The stream completes
-         * {@code streamEnded} just before it tells its end: a role that finds it open will still
-         * receive that message.
-         */
-        boolean streamRunning(boolean started) {
-            return started && !streamEnded.isDone();
-        }
-    }
-
-    /** The switch-over in progress: the open gathers and what they gave so far. */
-    private record SwitchOver(Figures figures, FrameChannel channel, long nextRequestId,
-            Optional<FanOut<VirtioNetActor.Stopped>> stop, long stoppedAt,
-            Optional<FanOut<VirtioNetActor.SaveResult>> save, Optional<List<Section>> saved) {
-        SwitchOver {
-            saved = saved.map(List::copyOf);
-        }
-
-        SwitchOver withFigures(Figures f) {
-            return new SwitchOver(f, channel, nextRequestId, stop, stoppedAt, save, saved);
-        }
-
-        SwitchOver withStop(Optional<FanOut<VirtioNetActor.Stopped>> s, long at) {
-            return new SwitchOver(figures, channel, nextRequestId, s, at, save, saved);
-        }
-
-        SwitchOver withSave(Optional<FanOut<VirtioNetActor.SaveResult>> s, Optional<List<Section>> sections) {
-            return new SwitchOver(figures, channel, s.map(FanOut::nextRequestId).orElse(nextRequestId), stop, stoppedAt,
-                    s, sections);
-        }
-    }
-
-    /** How the migration ends after a failure; {@code streamStarted}: the channel was connected. */
-    private record Ending(Figures figures, MigrationStatus end, String desc, boolean queuesStopped,
-            Optional<FanOut<VirtioNetActor.RolledBack>> rollback, boolean streamStarted) {
-        Ending withRollback(Optional<FanOut<VirtioNetActor.RolledBack>> r) {
-            return new Ending(figures, end, desc, queuesStopped, r, streamStarted);
-        }
     }
 
     static Behavior<Command> create(SourceSetup setup, ActorRef<Report> report) {
