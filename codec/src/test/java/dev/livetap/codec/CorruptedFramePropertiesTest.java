@@ -3,6 +3,7 @@ package dev.livetap.codec;
 import dev.livetap.codec.StreamRecording.RecordedFrame;
 import dev.livetap.nativeio.Frame;
 import dev.livetap.nativeio.OwnedFd;
+import net.jqwik.api.Example;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
 import net.jqwik.api.constraints.IntRange;
@@ -67,6 +68,12 @@ class CorruptedFramePropertiesTest {
         refused(frame, bits, "byte " + at + " ^ 0x" + Integer.toHexString(mask));
     }
 
+    /** The case a CI run drew: the version's last byte XOR 3 makes format 2 into format 1, which loads, so the trailer is left over. */
+    @Example
+    void aVersionDamagedIntoFormatOneIsRefusedAsMalformed() {
+        refused(0, java.util.Set.of(7 * 8, 7 * 8 + 1), "byte 7 ^ 0x3");
+    }
+
     /** Several bits anywhere in the frame (CRC-32C misses such damage with probability 2^-32). */
     @Property(tries = 1000)
     void severalFlippedBitsInAnyFrameAreRefused(@ForAll @IntRange(min = 0, max = 4) int frame,
@@ -126,6 +133,17 @@ class CorruptedFramePropertiesTest {
         assertEquals(before, OwnedFd.openCount(), "owned-fd count unchanged: " + where);
     }
 
+    /** The header's format version (big-endian bytes 4..7, today 2) after {@code bits} (bit b: byte b / 8, bit b % 8) flipped. */
+    private static long damagedVersion(Set<Integer> bits) {
+        long v = StreamEncoder.FORMAT_VERSION;
+        for (int b : bits) {
+            if (b >= 32 && b < 64) {
+                v ^= (1L << (b % 8)) << (8 * (7 - b / 8));
+            }
+        }
+        return v;
+    }
+
     /** The header's magic (bytes 0..3) and version (4..7) are read before its checksum; all else is CORRUPT. */
     private static void expectedReason(int frame, Set<Integer> bits, StreamFormatException e, String where) {
         boolean magic = frame == 0 && bits.stream().anyMatch(b -> b < 32);
@@ -133,6 +151,13 @@ class CorruptedFramePropertiesTest {
         if (magic) {
             assertEquals(StreamFormatException.Reason.MALFORMED, e.reason(), where + ": " + e.getMessage());
             assertTrue(e.getMessage().startsWith("bad magic"), where + ": " + e.getMessage());
+        } else if (version && damagedVersion(bits) == 1) {
+            // damaged into format 1, which this build loads: a format-1 header has no trailer, so the
+            // format-2 trailer is left over (docs/stream-format.md, "Compatibility between livetap versions")
+            assertEquals(StreamFormatException.Reason.MALFORMED, e.reason(), where + ": " + e.getMessage());
+            if (bits.stream().allMatch(b -> b >= 32 && b < 64)) {
+                assertTrue(e.getMessage().startsWith("trailing bytes after the header"), where + ": " + e.getMessage());
+            }
         } else if (version) {
             assertEquals(StreamFormatException.Reason.VERSION, e.reason(), where + ": " + e.getMessage());
             assertTrue(e.getMessage().startsWith("stream format version "), where + ": " + e.getMessage());
