@@ -41,7 +41,8 @@ import org.junit.jupiter.api.Timeout;
 class EmbeddingApiTest {
     private static final Duration T = Duration.ofSeconds(20);
 
-    private static EngineSettings settings(InMemoryOs os, String name) {
+    /** Two in-memory engines' settings: short migration timeouts, peers of process 0 (StreamFormatPinTest too). */
+    static EngineSettings settings(InMemoryOs os, String name) {
         return EngineSettings.defaults().withOs(os).withSystemName(name)
                 .withTimeouts(new MigrationTimeouts(Duration.ofSeconds(5), Duration.ofSeconds(5), Duration.ofSeconds(10),
                         Duration.ofSeconds(5)))

@@ -5,17 +5,13 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.livetap.actors.migration.MigrationTimeouts;
 import dev.livetap.engine.internal.EngineCore;
-import dev.livetap.engine.internal.EngineSettings;
 import dev.livetap.engine.transport.UnixMigrationTransport;
 import dev.livetap.nativeio.OwnedFd;
-import dev.livetap.nativeio.PeerPolicy;
 import dev.livetap.nativeio.memory.InMemoryKernel;
 import dev.livetap.nativeio.memory.InMemoryOs;
 import dev.livetap.nativeio.memory.InMemoryReactorDriver;
 import java.time.Duration;
-import java.util.Set;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -32,13 +28,6 @@ import org.junit.jupiter.api.Timeout;
 class StreamFormatPinTest {
     private static final Duration T = Duration.ofSeconds(20);
 
-    private static EngineSettings settings(InMemoryOs os, String name) {
-        return EngineSettings.defaults().withOs(os).withSystemName(name)
-                .withTimeouts(new MigrationTimeouts(Duration.ofSeconds(5), Duration.ofSeconds(5), Duration.ofSeconds(10),
-                        Duration.ofSeconds(5)))
-                .withMigrationPeers(new PeerPolicy(Set.of(0)));
-    }
-
     @Test
     void aSourcePinnedToThePreviousFormatMigratesItsTapToTodaysTarget() throws Exception {
         int owned = OwnedFd.openCount();
@@ -47,8 +36,8 @@ class StreamFormatPinTest {
         InMemoryOs os1 = kernel.newProcess("vmm-new");
         InMemoryOs os2 = kernel.newProcess("vmm-target");
         try (InMemoryReactorDriver reactors = new InMemoryReactorDriver(os1, os2);
-                LivetapEngine sourceEngine = LivetapEngine.wrap(EngineCore.create(settings(os1, "pin1")));
-                LivetapEngine targetEngine = LivetapEngine.wrap(EngineCore.create(settings(os2, "pin2")))) {
+                LivetapEngine sourceEngine = LivetapEngine.wrap(EngineCore.create(EmbeddingApiTest.settings(os1, "pin1")));
+                LivetapEngine targetEngine = LivetapEngine.wrap(EngineCore.create(EmbeddingApiTest.settings(os2, "pin2")))) {
             VirtualMachine source = sourceEngine.createVm(VmSpec.of("web1"));
             join(source.netdevAdd(TapNetdev.named("net0").ifname("tap0").queues(2)));
             join(source.deviceAdd(VirtioNetDevice.of("nic0", "net0").multiqueue(true).mac("52:54:00:12:34:56")));

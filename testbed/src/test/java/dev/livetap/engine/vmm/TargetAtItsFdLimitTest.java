@@ -34,22 +34,31 @@ import org.junit.jupiter.api.Timeout;
 class TargetAtItsFdLimitTest {
     private static final String TAP = "lf0";
 
+    /**
+     * A 4-queue NIC on both sides, {@code local} on both, the target listening (exit-on-error false) and its
+     * descriptor limit set to what it has open now plus {@code free}; returns the migration URI.
+     */
+    private static String incomingAtTheLimit(VmmPair pair, int free) throws Exception {
+        pair.source.addNic(TAP, 4, false, "52:54:00:12:34:56");
+        pair.target.addNic(TAP, 4, true, "52:54:00:12:34:56");
+        pair.source.execute("migrate-set-parameters", args().put("local", true));
+        pair.target.execute("migrate-set-parameters", args().put("local", true));
+        String uri = LocalMigration.defaultUri(pair.target.qmpSocket());
+        pair.target.execute("migrate-incoming", args().put("uri", uri).put("exit-on-error", false));
+        int open = openFds(pair.target.pid());
+        HostCommand.Result limited = HostCommand.run(Duration.ofSeconds(10), List.of("prlimit", "--pid",
+                Long.toString(pair.target.pid()), "--nofile=" + (open + free) + ":"));
+        assertTrue(limited.ok(), "prlimit: " + limited);
+        return uri;
+    }
+
     @Test
     void aTargetAtItsFdLimitTellsTheSourceWhy() throws Exception {
         try (VmmPair pair = VmmPair.start("livetap-fd-limit")) {
             VmmProcess source = pair.source;
             VmmProcess target = pair.target;
-            source.addNic(TAP, 4, false, "52:54:00:12:34:56");
-            target.addNic(TAP, 4, true, "52:54:00:12:34:56");
-            source.execute("migrate-set-parameters", args().put("local", true));
-            target.execute("migrate-set-parameters", args().put("local", true));
-            String uri = LocalMigration.defaultUri(target.qmpSocket());
-            target.execute("migrate-incoming", args().put("uri", uri).put("exit-on-error", false));
             // room for the accepted connection and one more, not for the section's 4 queue fds
-            int open = openFds(target.pid());
-            HostCommand.Result limited = HostCommand.run(Duration.ofSeconds(10), List.of("prlimit", "--pid",
-                    Long.toString(target.pid()), "--nofile=" + (open + 2) + ":"));
-            assertTrue(limited.ok(), "prlimit: " + limited);
+            String uri = incomingAtTheLimit(pair, 2);
             source.execute("migrate", args().put("uri", uri));
             JsonNode failed = VmmPair.awaitFinal(source, Duration.ofSeconds(40));
             assertEquals("failed", failed.path("status").asText(), failed.toString());
@@ -79,16 +88,7 @@ class TargetAtItsFdLimitTest {
         try (VmmPair pair = VmmPair.start("livetap-fd-limit")) {
             VmmProcess source = pair.source;
             VmmProcess target = pair.target;
-            source.addNic(TAP, 4, false, "52:54:00:12:34:56");
-            target.addNic(TAP, 4, true, "52:54:00:12:34:56");
-            source.execute("migrate-set-parameters", args().put("local", true));
-            target.execute("migrate-set-parameters", args().put("local", true));
-            String uri = LocalMigration.defaultUri(target.qmpSocket());
-            target.execute("migrate-incoming", args().put("uri", uri).put("exit-on-error", false));
-            int open = openFds(target.pid());
-            HostCommand.Result limited = HostCommand.run(Duration.ofSeconds(10), List.of("prlimit", "--pid",
-                    Long.toString(target.pid()), "--nofile=" + (open + 3) + ":"));
-            assertTrue(limited.ok(), "prlimit: " + limited);
+            String uri = incomingAtTheLimit(pair, 3);
             source.execute("migrate", args().put("uri", uri));
             JsonNode done = VmmPair.awaitFinal(source, Duration.ofSeconds(40));
             String status = done.path("status").asText();
