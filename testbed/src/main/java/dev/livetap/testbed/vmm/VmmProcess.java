@@ -285,12 +285,20 @@ public final class VmmProcess implements AutoCloseable {
 
     /** A multiqueue TAP netdev {@code net0} on {@code ifname} and the virtio-net NIC {@code nic0} on it. */
     public void addNic(String ifname, int queues, boolean incomingFds, String mac) throws TimeoutException {
+        addNic(qmp(), ifname, queues, incomingFds, mac);
+    }
+
+    /**
+     * The guest stand-in's NIC through {@code q}: TAP netdev {@code net0} on {@code ifname} (its queues passed in
+     * by a migration with {@code incomingFds}) and virtio-net-pci {@code nic0} with {@code mac}.
+     */
+    public static void addNic(QmpClient q, String ifname, int queues, boolean incomingFds, String mac) throws TimeoutException {
         ObjectNode netdev = args().put("type", "tap").put("id", "net0").put("ifname", ifname).put("queues", queues);
         if (incomingFds) {
             netdev.put("incoming-fds", true).put("script", "no").put("downscript", "no");
         }
-        execute("netdev_add", netdev);
-        execute("device_add", args().put("driver", "virtio-net-pci").put("id", "nic0").put("netdev", "net0").put("mq", true)
+        q.execute("netdev_add", netdev);
+        q.execute("device_add", args().put("driver", "virtio-net-pci").put("id", "nic0").put("netdev", "net0").put("mq", true)
                 .put("mac", mac));
     }
 
