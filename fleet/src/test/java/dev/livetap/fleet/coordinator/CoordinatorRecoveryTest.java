@@ -1,5 +1,6 @@
 package dev.livetap.fleet.coordinator;
 
+import static dev.livetap.fleet.testing.CoordinatorAsk.ask;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -10,7 +11,6 @@ import dev.livetap.fleet.coordinator.UpgradeCoordinator.FinishStep;
 import dev.livetap.fleet.coordinator.UpgradeCoordinator.GetStatus;
 import dev.livetap.fleet.coordinator.UpgradeCoordinator.PlanAccepted;
 import dev.livetap.fleet.coordinator.UpgradeCoordinator.Rejected;
-import dev.livetap.fleet.coordinator.UpgradeCoordinator.Reply;
 import dev.livetap.fleet.coordinator.UpgradeCoordinator.StartStep;
 import dev.livetap.fleet.coordinator.UpgradeCoordinator.Status;
 import dev.livetap.fleet.coordinator.UpgradeCoordinator.StepFinished;
@@ -25,9 +25,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import java.util.function.Function;
-import org.apache.pekko.actor.typed.ActorRef;
-import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -90,10 +87,5 @@ class CoordinatorRecoveryTest {
         }
         assertEquals(List.of("1:EpochBegan", "2:PlanSubmitted", "3:StepStarted", "4:StepClosed", "5:StepStarted",
                 "6:EpochBegan"), rows, "the journal must hold exactly the events of both incarnations");
-    }
-
-    private static Reply ask(FleetNode node, Function<ActorRef<Reply>, UpgradeCoordinator.Command> message) throws Exception {
-        return AskPattern.<UpgradeCoordinator.Command, Reply>ask(node.coordinator(), message::apply, TIMEOUT,
-                node.system().scheduler()).toCompletableFuture().get(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
     }
 }

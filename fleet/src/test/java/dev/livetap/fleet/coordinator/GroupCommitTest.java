@@ -1,5 +1,7 @@
 package dev.livetap.fleet.coordinator;
 
+import static dev.livetap.fleet.testing.CoordinatorAsk.awaitComplete;
+import static dev.livetap.fleet.testing.CoordinatorAsk.ask;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
@@ -97,14 +99,14 @@ class GroupCommitTest {
                 node.system().systemActorOf(standIn(host, vms(host, perHost), answering), HostAgent.ACTOR_NAME_PREFIX + host,
                         Props.empty());
             }
-            assertInstanceOf(PlanAccepted.class, PlanTimeLimitsTest.ask(node, r -> new SubmitPlan(new Plan("0.2.0", hosts,
+            assertInstanceOf(PlanAccepted.class, ask(node, r -> new SubmitPlan(new Plan("0.2.0", hosts,
                     hosts.size(), 0, 10.0), r)));
             // each host answered its first steps (their ends and the next grants shared writes), then holds a full window
             long deadline = System.nanoTime() + TIMEOUT.toNanos();
             Status s;
             do {
                 Thread.sleep(20);
-                s = assertInstanceOf(Status.class, PlanTimeLimitsTest.ask(node, GetStatus::new));
+                s = assertInstanceOf(Status.class, ask(node, GetStatus::new));
             } while ((s.open().size() < hosts.size() * window || s.finished().size() < hosts.size() * answering)
                     && System.nanoTime() < deadline);
             assertEquals(hosts.size() * answering, s.finished().size(), s.toString());
@@ -113,7 +115,7 @@ class GroupCommitTest {
             given.forEach((vm, ids) -> givenBefore.put(vm, ids.get(0)));
             assertEquals(hosts.size() * (answering + window), givenBefore.size(), "the agents were given the answered and the "
                     + "open steps, no other: " + givenBefore);
-            GroupCommits commits = assertInstanceOf(GroupCommits.class, PlanTimeLimitsTest.ask(node,
+            GroupCommits commits = assertInstanceOf(GroupCommits.class, ask(node,
                     UpgradeCoordinator.GetGroupCommits::new));
             // every start and every end went through the group commits
             assertEquals(s.finished().size() * 2L + s.open().size(), commits.events(), commits.toString());
@@ -128,7 +130,7 @@ class GroupCommitTest {
                 node.system().systemActorOf(standIn(host, vms(host, perHost), Integer.MAX_VALUE), HostAgent.ACTOR_NAME_PREFIX + host,
                         Props.empty());
             }
-            Status done = awaitComplete(node);
+            Status done = awaitComplete(node, TIMEOUT);
             assertFalse(done.halted(), done.toString());
             assertEquals(2, done.epoch());
             assertEquals(hosts.size() * perHost, done.finished().size(), "every VM is upgraded: " + done.finished().keySet());
@@ -143,17 +145,6 @@ class GroupCommitTest {
         assertEquals(hosts.size() * perHost, rows.get("StepStarted"), "one StepStarted a VM, none granted twice: " + rows);
         assertEquals(hosts.size() * perHost, rows.get("StepClosed"), rows.toString());
         assertEquals(hosts.size(), rows.get("HostFinished"), rows.toString());
-    }
-
-    private static Status awaitComplete(FleetNode node) throws Exception {
-        long deadline = System.nanoTime() + TIMEOUT.toNanos();
-        Status s;
-        do {
-            Thread.sleep(50);
-            s = assertInstanceOf(Status.class, PlanTimeLimitsTest.ask(node, GetStatus::new));
-        } while (!s.complete() && System.nanoTime() < deadline);
-        assertTrue(s.complete(), "the plan did not complete: " + s);
-        return s;
     }
 
     /** The coordinator's journal rows by event class, read with plain JDBC (an independent record). */

@@ -1,5 +1,7 @@
 package dev.livetap.fleet.coordinator;
 
+import static dev.livetap.fleet.testing.CoordinatorAsk.awaitComplete;
+import static dev.livetap.fleet.testing.CoordinatorAsk.ask;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
@@ -38,11 +40,8 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
-import java.util.function.Function;
-import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Props;
 import org.apache.pekko.actor.typed.javadsl.Adapter;
-import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.cluster.typed.Cluster;
 import org.apache.pekko.serialization.Serialization;
 import org.apache.pekko.serialization.SerializationExtension;
@@ -63,8 +62,6 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class PostgresJournalTest {
     private static final Duration TIMEOUT = Duration.ofSeconds(90);
-    /** Longer than the journal's connection timeout: a status asked during an outage waits for the journal. */
-    private static final Duration ASK_TIMEOUT = Duration.ofSeconds(60);
     /** A restart: the server down this long, well within the journal's connection timeout. */
     private static final Duration SHORT_OUTAGE = Duration.ofSeconds(2);
     /** An outage past the journal's connection timeout: the writes waiting for a connection fail. */
@@ -147,7 +144,7 @@ class PostgresJournalTest {
             Thread.sleep(outage.toMillis());
             server.startServer();
 
-            Status done = awaitComplete(node);
+            Status done = awaitComplete(node, TIMEOUT);
             assertFalse(done.halted(), "the outage must not count as a failure: " + done);
             assertEquals(0, done.failures());
             assertEquals(30, done.finished().size(), "every VM of every host has its step recorded");
@@ -186,7 +183,7 @@ class PostgresJournalTest {
             // the held migrations end after the first coordinator is gone: their answers reach no one
             gate.countDown();
             // the first node left: the singleton moves to the second, which recovers the plan from PostgreSQL
-            Status done = awaitComplete(second);
+            Status done = awaitComplete(second, TIMEOUT);
             assertEquals(2, done.epoch(), "the second node's coordinator is the next incarnation");
             assertFalse(done.halted(), done.toString());
             assertEquals(20, done.finished().size(), "every VM of both hosts has its step recorded");
@@ -316,22 +313,5 @@ class PostgresJournalTest {
         } while (s.finished().size() < steps && !s.complete() && System.nanoTime() < deadline);
         assertTrue(s.finished().size() >= steps && !s.complete(), "the plan must be under way, " + steps
                 + " steps finished and more to come: " + s);
-    }
-
-    private static Status awaitComplete(FleetNode node) throws Exception {
-        long deadline = System.nanoTime() + TIMEOUT.toNanos();
-        Status s;
-        do {
-            Thread.sleep(100);
-            s = assertInstanceOf(Status.class, ask(node, GetStatus::new));
-        } while (!s.complete() && System.nanoTime() < deadline);
-        assertTrue(s.complete(), "the plan did not complete: " + s);
-        return s;
-    }
-
-    private static UpgradeCoordinator.Reply ask(FleetNode node, Function<ActorRef<UpgradeCoordinator.Reply>,
-            UpgradeCoordinator.Command> message) throws Exception {
-        return AskPattern.<UpgradeCoordinator.Command, UpgradeCoordinator.Reply>ask(node.coordinator(), message::apply,
-                ASK_TIMEOUT, node.system().scheduler()).toCompletableFuture().get(ASK_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
     }
 }

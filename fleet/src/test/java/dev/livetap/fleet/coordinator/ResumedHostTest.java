@@ -1,9 +1,10 @@
 package dev.livetap.fleet.coordinator;
 
+import static dev.livetap.fleet.testing.CoordinatorAsk.awaitComplete;
+import static dev.livetap.fleet.testing.CoordinatorAsk.ask;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.livetap.fleet.agent.HostAgent;
 import dev.livetap.fleet.cluster.FleetConfig;
@@ -21,7 +22,6 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.Props;
-import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.receptionist.Receptionist;
 import org.junit.jupiter.api.Test;
@@ -81,25 +81,12 @@ class ResumedHostTest {
         }
         try (FleetNode node = FleetNode.start(FleetConfig.singleNode(journal), TIMEOUT)) {
             node.system().systemActorOf(standIn(true), HostAgent.ACTOR_NAME_PREFIX + "r", Props.empty());
-            long deadline = System.nanoTime() + TIMEOUT.toNanos();
-            Status s;
-            do {
-                Thread.sleep(50);
-                s = assertInstanceOf(Status.class, ask(node, GetStatus::new));
-            } while (!s.complete() && System.nanoTime() < deadline);
-            assertTrue(s.complete(), "the plan did not complete: " + s);
+            Status s = awaitComplete(node, TIMEOUT);
             assertFalse(s.halted(), s.toString());
             assertEquals(2, s.epoch());
             assertEquals(VMS.size(), s.finished().size(), "every VM of the resumed host is upgraded, not only the "
                     + open + " whose steps were open: " + s.finished().keySet());
             assertEquals(VMS.size(), performed.stream().map(p -> p.split(" ")[0]).distinct().count(), performed.toString());
         }
-    }
-
-    private static UpgradeCoordinator.Reply ask(FleetNode node,
-            java.util.function.Function<org.apache.pekko.actor.typed.ActorRef<UpgradeCoordinator.Reply>, UpgradeCoordinator.Command> m)
-            throws Exception {
-        return AskPattern.<UpgradeCoordinator.Command, UpgradeCoordinator.Reply>ask(node.coordinator(), m::apply, TIMEOUT,
-                node.system().scheduler()).toCompletableFuture().get(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
     }
 }
