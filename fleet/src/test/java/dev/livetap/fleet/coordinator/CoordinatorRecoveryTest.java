@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.livetap.fleet.journal.CoordinatorJournal;
 import dev.livetap.fleet.cluster.FleetConfig;
 import dev.livetap.fleet.cluster.FleetNode;
 import dev.livetap.fleet.coordinator.UpgradeCoordinator.FinishStep;
@@ -17,12 +18,7 @@ import dev.livetap.fleet.coordinator.UpgradeCoordinator.StepFinished;
 import dev.livetap.fleet.coordinator.UpgradeCoordinator.StepGranted;
 import dev.livetap.fleet.coordinator.UpgradeCoordinator.SubmitPlan;
 import java.nio.file.Path;
-import java.sql.Connection;
-import java.sql.DriverManager;
-import java.sql.ResultSet;
-import java.sql.Statement;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -75,16 +71,8 @@ class CoordinatorRecoveryTest {
         }
 
         // an independent record: the journal's rows, read with plain JDBC
-        List<String> rows = new ArrayList<>();
-        try (Connection c = DriverManager.getConnection(FleetConfig.h2File(db), "livetap", "");
-                Statement st = c.createStatement();
-                ResultSet rs = st.executeQuery("SELECT \"sequence_number\", \"event_ser_manifest\" FROM \"event_journal\""
-                        + " WHERE \"persistence_id\" = 'livetap-upgrade-coordinator' ORDER BY \"sequence_number\"")) {
-            while (rs.next()) {
-                String manifest = rs.getString(2);
-                rows.add(rs.getLong(1) + ":" + manifest.substring(manifest.lastIndexOf('$') + 1));
-            }
-        }
+        List<String> rows = CoordinatorJournal.rows(FleetConfig.h2File(db), "livetap", "").stream()
+                .map(r -> r.sequenceNumber() + ":" + r.eventName()).toList();
         assertEquals(List.of("1:EpochBegan", "2:PlanSubmitted", "3:StepStarted", "4:StepClosed", "5:StepStarted",
                 "6:EpochBegan"), rows, "the journal must hold exactly the events of both incarnations");
     }

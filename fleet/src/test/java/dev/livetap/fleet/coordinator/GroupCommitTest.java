@@ -7,6 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.livetap.fleet.bench.StubAgent;
+import dev.livetap.fleet.journal.CoordinatorJournal;
 import dev.livetap.fleet.agent.HostAgent;
 import dev.livetap.fleet.cluster.FleetConfig;
 import dev.livetap.fleet.cluster.FleetNode;
@@ -17,10 +19,6 @@ import dev.livetap.fleet.coordinator.UpgradeCoordinator.Status;
 import dev.livetap.fleet.coordinator.UpgradeCoordinator.StepRecord;
 import dev.livetap.fleet.coordinator.UpgradeCoordinator.SubmitPlan;
 import java.nio.file.Path;
-import java.sql.Connection;
-import java.sql.DriverManager;
-import java.sql.ResultSet;
-import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -32,8 +30,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.Props;
-import org.apache.pekko.actor.typed.javadsl.Behaviors;
-import org.apache.pekko.actor.typed.receptionist.Receptionist;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -56,24 +52,12 @@ class GroupCommitTest {
     /** {@code host}'s agent: lists {@code vms}; answers the first {@code answering} steps it is given at once, then none. */
     private Behavior<HostAgent.Command> standIn(String host, List<String> vms, int answering) {
         AtomicInteger answered = new AtomicInteger();
-        return Behaviors.setup(ctx -> {
-            ctx.getSystem().receptionist().tell(Receptionist.register(HostAgent.KEY, ctx.getSelf()));
-            return Behaviors.receive(HostAgent.Command.class)
-                    .onMessage(HostAgent.GetState.class, g -> {
-                        g.replyTo().tell(new HostAgent.AgentState(host, 0, Map.of(), 1, vms));
-                        return Behaviors.same();
-                    })
-                    .onMessage(HostAgent.PerformStep.class, p -> {
-                        List<String> ids = given.computeIfAbsent(p.vm(), v -> new CopyOnWriteArrayList<>());
-                        if (!ids.contains(p.migrationId())) {
-                            ids.add(p.migrationId());
-                        }
-                        if (answered.incrementAndGet() <= answering) {
-                            p.replyTo().tell(new HostAgent.StepDone(p.vm(), p.migrationId(), "completed", 0.1));
-                        }
-                        return Behaviors.same();
-                    })
-                    .build();
+        return StubAgent.create(host, vms, p -> {
+            List<String> ids = given.computeIfAbsent(p.vm(), v -> new CopyOnWriteArrayList<>());
+            if (!ids.contains(p.migrationId())) {
+                ids.add(p.migrationId());
+            }
+            return answered.incrementAndGet() > answering || StubAgent.complete(p, 0.1);
         });
     }
 
@@ -150,15 +134,7 @@ class GroupCommitTest {
     /** The coordinator's journal rows by event class, read with plain JDBC (an independent record). */
     private static Map<String, Integer> journalRows(Path journal) throws Exception {
         Map<String, Integer> rows = new TreeMap<>();
-        try (Connection c = DriverManager.getConnection(FleetConfig.h2File(journal), "livetap", "");
-                Statement st = c.createStatement();
-                ResultSet rs = st.executeQuery("SELECT \"event_ser_manifest\" FROM \"event_journal\""
-                        + " WHERE \"persistence_id\" = 'livetap-upgrade-coordinator'")) {
-            while (rs.next()) {
-                String manifest = rs.getString(1);
-                rows.merge(manifest.substring(manifest.lastIndexOf('$') + 1), 1, Integer::sum);
-            }
-        }
+        CoordinatorJournal.rows(FleetConfig.h2File(journal), "livetap", "").forEach(r -> rows.merge(r.eventName(), 1, Integer::sum));
         return rows;
     }
 }

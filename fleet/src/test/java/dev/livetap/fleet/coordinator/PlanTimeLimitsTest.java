@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.livetap.fleet.bench.StubAgent;
 import dev.livetap.fleet.agent.HostAgent;
 import dev.livetap.fleet.agent.HostAgent.PerformStep;
 import dev.livetap.fleet.cluster.FleetConfig;
@@ -28,8 +29,6 @@ import java.util.concurrent.TimeUnit;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.Props;
-import org.apache.pekko.actor.typed.javadsl.Behaviors;
-import org.apache.pekko.actor.typed.receptionist.Receptionist;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -56,25 +55,13 @@ class PlanTimeLimitsTest {
      * step instead (the agent gone mid-step).
      */
     private Behavior<HostAgent.Command> standIn(String host, List<String> vms, int drops, boolean dieOnFirstStep) {
-        return Behaviors.setup(ctx -> {
-            ctx.getSystem().receptionist().tell(Receptionist.register(HostAgent.KEY, ctx.getSelf()));
-            Map<String, Integer> seen = new java.util.HashMap<>();
-            return Behaviors.receive(HostAgent.Command.class)
-                    .onMessage(HostAgent.GetState.class, g -> {
-                        g.replyTo().tell(new HostAgent.AgentState(host, 0, Map.of(), 1, vms));
-                        return Behaviors.same();
-                    })
-                    .onMessage(PerformStep.class, p -> {
-                        received.add(p.host() + " " + p.vm() + " " + p.migrationId());
-                        if (dieOnFirstStep) {
-                            return Behaviors.stopped();
-                        }
-                        if (seen.merge(p.migrationId(), 1, Integer::sum) > drops) {
-                            p.replyTo().tell(new HostAgent.StepDone(p.vm(), p.migrationId(), "completed", 1.0));
-                        }
-                        return Behaviors.same();
-                    })
-                    .build();
+        Map<String, Integer> seen = new java.util.concurrent.ConcurrentHashMap<>();
+        return StubAgent.create(host, vms, p -> {
+            received.add(p.host() + " " + p.vm() + " " + p.migrationId());
+            if (dieOnFirstStep) {
+                return false;
+            }
+            return seen.merge(p.migrationId(), 1, Integer::sum) <= drops || StubAgent.complete(p, 1.0);
         });
     }
 

@@ -8,12 +8,13 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import dev.livetap.fleet.journal.CoordinatorJournal.Recorded;
+import dev.livetap.fleet.journal.CoordinatorJournal;
 import dev.livetap.fleet.agent.HostAgent;
 import dev.livetap.fleet.agent.StepLedger;
 import dev.livetap.fleet.budget.FreezeBudget;
 import dev.livetap.fleet.cluster.FleetConfig;
 import dev.livetap.fleet.cluster.FleetNode;
-import dev.livetap.fleet.coordinator.UpgradeCoordinator.Event;
 import dev.livetap.fleet.coordinator.UpgradeCoordinator.GetStatus;
 import dev.livetap.fleet.coordinator.UpgradeCoordinator.PlanAccepted;
 import dev.livetap.fleet.coordinator.UpgradeCoordinator.Status;
@@ -23,10 +24,6 @@ import dev.livetap.fleet.coordinator.UpgradeCoordinator.SubmitPlan;
 import dev.livetap.fleet.journal.JournalCredentials;
 import dev.livetap.fleet.journal.ThrowawayPostgres;
 import java.nio.file.Path;
-import java.sql.Connection;
-import java.sql.DriverManager;
-import java.sql.ResultSet;
-import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -41,10 +38,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import org.apache.pekko.actor.typed.Props;
-import org.apache.pekko.actor.typed.javadsl.Adapter;
 import org.apache.pekko.cluster.typed.Cluster;
-import org.apache.pekko.serialization.Serialization;
-import org.apache.pekko.serialization.SerializationExtension;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -189,9 +183,9 @@ class PostgresJournalTest {
             assertEquals(20, done.finished().size(), "every VM of both hosts has its step recorded");
             assertTrue(done.finished().values().stream().allMatch(UpgradeCoordinator.StepRecord::completed), done.toString());
             assertAgentsPerformedEachVmOnce(done, 20);
-            List<JournalRow> rows = journal(second, url);
+            List<Recorded> rows = journal(second, url);
             assertJournalAgrees(rows, done);
-            assertEquals(2, rows.stream().map(JournalRow::writer).distinct().count(),
+            assertEquals(2, rows.stream().map(Recorded::writer).distinct().count(),
                     "two incarnations on two nodes wrote the one journal");
         }
     }
@@ -255,14 +249,14 @@ class PostgresJournalTest {
      * The journal's own history: sequence numbers 1..n without a gap, every VM's step started once and
      * closed once under that id, after its start, and no VM started again while its step was open.
      */
-    private static void assertJournalAgrees(List<JournalRow> rows, Status done) {
+    private static void assertJournalAgrees(List<Recorded> rows, Status done) {
         for (int i = 0; i < rows.size(); i++) {
             assertEquals(i + 1, rows.get(i).sequenceNumber(), "the journal's sequence numbers must have no gap");
         }
         Map<String, String> open = new HashMap<>();
         Map<String, List<String>> started = new HashMap<>();
         Map<String, List<String>> closed = new HashMap<>();
-        for (JournalRow row : rows) {
+        for (Recorded row : rows) {
             if (row.event() instanceof StepStarted s) {
                 String before = open.put(s.vm(), s.migrationId());
                 assertEquals(null, before, s.vm() + " started " + s.migrationId() + " while " + before + " was open");
@@ -283,25 +277,10 @@ class PostgresJournalTest {
         assertEquals(done.finished().size(), ids.size(), "every step has its own migration id");
     }
 
-    private record JournalRow(long sequenceNumber, String writer, Event event) {
-    }
-
     /** The coordinator's rows, read with plain JDBC and decoded with the node's own serializers. */
-    private static List<JournalRow> journal(FleetNode node, String url) throws Exception {
-        Serialization serialization = SerializationExtension.get(Adapter.toClassic(node.system()));
+    private static List<Recorded> journal(FleetNode node, String url) throws Exception {
         JournalCredentials login = server.credentials();
-        List<JournalRow> rows = new ArrayList<>();
-        try (Connection c = DriverManager.getConnection(url, login.user(), login.password());
-                Statement st = c.createStatement();
-                ResultSet rs = st.executeQuery("SELECT sequence_number, writer, event_ser_id, event_ser_manifest, event_payload"
-                        + " FROM event_journal WHERE persistence_id = '" + UpgradeCoordinator.PERSISTENCE_ID.id() + "'"
-                        + " ORDER BY sequence_number")) {
-            while (rs.next()) {
-                Object event = serialization.deserialize(rs.getBytes(5), rs.getInt(3), rs.getString(4)).get();
-                rows.add(new JournalRow(rs.getLong(1), rs.getString(2), (Event) event));
-            }
-        }
-        return rows;
+        return CoordinatorJournal.events(node.system(), url, login.user(), login.password());
     }
 
     private static void awaitFinished(FleetNode node, int steps) throws Exception {

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 
+import dev.livetap.fleet.bench.StubAgent;
 import dev.livetap.fleet.agent.HostAgent;
 import dev.livetap.fleet.cluster.FleetConfig;
 import dev.livetap.fleet.cluster.FleetNode;
@@ -16,14 +17,11 @@ import dev.livetap.fleet.coordinator.UpgradeCoordinator.SubmitPlan;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import java.util.Map;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.Props;
-import org.apache.pekko.actor.typed.javadsl.Behaviors;
-import org.apache.pekko.actor.typed.receptionist.Receptionist;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -44,21 +42,12 @@ class ResumedHostTest {
 
     /** The host's agent: silent (steps stay open) or answering every step at once. */
     private Behavior<HostAgent.Command> standIn(boolean answers) {
-        return Behaviors.setup(ctx -> {
-            ctx.getSystem().receptionist().tell(Receptionist.register(HostAgent.KEY, ctx.getSelf()));
-            return Behaviors.receive(HostAgent.Command.class)
-                    .onMessage(HostAgent.GetState.class, g -> {
-                        g.replyTo().tell(new HostAgent.AgentState("r", 0, Map.of(), 1, VMS));
-                        return Behaviors.same();
-                    })
-                    .onMessage(HostAgent.PerformStep.class, p -> {
-                        if (answers) {
-                            performed.add(p.vm() + " " + p.migrationId());
-                            p.replyTo().tell(new HostAgent.StepDone(p.vm(), p.migrationId(), "completed", 1.0));
-                        }
-                        return Behaviors.same();
-                    })
-                    .build();
+        return StubAgent.create("r", VMS, p -> {
+            if (answers) {
+                performed.add(p.vm() + " " + p.migrationId());
+                StubAgent.complete(p, 1.0);
+            }
+            return true;
         });
     }
 
