@@ -5,8 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.livetap.fleet.testing.CoordinatorAsk;
 import dev.livetap.fleet.coordinator.UpgradeCoordinator;
+import dev.livetap.fleet.testing.CoordinatorAsk;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;

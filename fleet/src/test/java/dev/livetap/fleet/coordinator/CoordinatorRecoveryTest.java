@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.livetap.fleet.journal.CoordinatorJournal;
 import dev.livetap.fleet.cluster.FleetConfig;
 import dev.livetap.fleet.cluster.FleetNode;
 import dev.livetap.fleet.coordinator.UpgradeCoordinator.FinishStep;
@@ -17,6 +16,7 @@ import dev.livetap.fleet.coordinator.UpgradeCoordinator.Status;
 import dev.livetap.fleet.coordinator.UpgradeCoordinator.StepFinished;
 import dev.livetap.fleet.coordinator.UpgradeCoordinator.StepGranted;
 import dev.livetap.fleet.coordinator.UpgradeCoordinator.SubmitPlan;
+import dev.livetap.fleet.journal.CoordinatorJournal;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;

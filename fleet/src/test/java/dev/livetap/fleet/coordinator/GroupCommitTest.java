@@ -1,15 +1,14 @@
 package dev.livetap.fleet.coordinator;
 
-import static dev.livetap.fleet.testing.CoordinatorAsk.awaitComplete;
 import static dev.livetap.fleet.testing.CoordinatorAsk.ask;
+import static dev.livetap.fleet.testing.CoordinatorAsk.awaitComplete;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.livetap.fleet.bench.StubAgent;
-import dev.livetap.fleet.journal.CoordinatorJournal;
 import dev.livetap.fleet.agent.HostAgent;
+import dev.livetap.fleet.bench.StubAgent;
 import dev.livetap.fleet.cluster.FleetConfig;
 import dev.livetap.fleet.cluster.FleetNode;
 import dev.livetap.fleet.coordinator.UpgradeCoordinator.GetStatus;
@@ -18,6 +17,7 @@ import dev.livetap.fleet.coordinator.UpgradeCoordinator.PlanAccepted;
 import dev.livetap.fleet.coordinator.UpgradeCoordinator.Status;
 import dev.livetap.fleet.coordinator.UpgradeCoordinator.StepRecord;
 import dev.livetap.fleet.coordinator.UpgradeCoordinator.SubmitPlan;
+import dev.livetap.fleet.journal.CoordinatorJournal;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;

@@ -1,7 +1,7 @@
 package dev.livetap.fleet.coordinator;
 
-import static dev.livetap.fleet.testing.CoordinatorAsk.awaitComplete;
 import static dev.livetap.fleet.testing.CoordinatorAsk.ask;
+import static dev.livetap.fleet.testing.CoordinatorAsk.awaitComplete;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;

@@ -1,15 +1,13 @@
 package dev.livetap.fleet.coordinator;
 
-import static dev.livetap.fleet.testing.CoordinatorAsk.awaitComplete;
 import static dev.livetap.fleet.testing.CoordinatorAsk.ask;
+import static dev.livetap.fleet.testing.CoordinatorAsk.awaitComplete;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import dev.livetap.fleet.journal.CoordinatorJournal.Recorded;
-import dev.livetap.fleet.journal.CoordinatorJournal;
 import dev.livetap.fleet.agent.HostAgent;
 import dev.livetap.fleet.agent.StepLedger;
 import dev.livetap.fleet.budget.FreezeBudget;
@@ -21,6 +19,8 @@ import dev.livetap.fleet.coordinator.UpgradeCoordinator.Status;
 import dev.livetap.fleet.coordinator.UpgradeCoordinator.StepClosed;
 import dev.livetap.fleet.coordinator.UpgradeCoordinator.StepStarted;
 import dev.livetap.fleet.coordinator.UpgradeCoordinator.SubmitPlan;
+import dev.livetap.fleet.journal.CoordinatorJournal.Recorded;
+import dev.livetap.fleet.journal.CoordinatorJournal;
 import dev.livetap.fleet.journal.JournalCredentials;
 import dev.livetap.fleet.journal.ThrowawayPostgres;
 import java.nio.file.Path;

@@ -1,13 +1,13 @@
 package dev.livetap.fleet.coordinator;
 
-import static dev.livetap.fleet.testing.CoordinatorAsk.awaitComplete;
 import static dev.livetap.fleet.testing.CoordinatorAsk.ask;
+import static dev.livetap.fleet.testing.CoordinatorAsk.awaitComplete;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 
-import dev.livetap.fleet.bench.StubAgent;
 import dev.livetap.fleet.agent.HostAgent;
+import dev.livetap.fleet.bench.StubAgent;
 import dev.livetap.fleet.cluster.FleetConfig;
 import dev.livetap.fleet.cluster.FleetNode;
 import dev.livetap.fleet.coordinator.UpgradeCoordinator.GetStatus;

@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.livetap.fleet.cluster.FleetNode;
-import dev.livetap.fleet.coordinator.UpgradeCoordinator;
 import dev.livetap.fleet.coordinator.UpgradeCoordinator.Command;
 import dev.livetap.fleet.coordinator.UpgradeCoordinator.GetStatus;
 import dev.livetap.fleet.coordinator.UpgradeCoordinator.Reply;
@@ -53,6 +52,6 @@ public final class CoordinatorAsk {
 
     /** The status of the completed plan, waited for at most {@code timeout}. */
     public static Status awaitComplete(FleetNode node, Duration timeout) throws Exception {
-        return awaitStatus(node, timeout, UpgradeCoordinator.Status::complete, "the plan did not complete");
+        return awaitStatus(node, timeout, Status::complete, "the plan did not complete");
     }
 }
