@@ -44,8 +44,10 @@ final class FleetTransportOptions {
     /** {@code --management-port}, for the long-running members (node, agent). */
     static final class Management {
         @Option(names = "--management-port", paramLabel = "P", defaultValue = "0",
-                description = "Pekko Management's read-only HTTP endpoint on 127.0.0.1 (GET /cluster/members, /ready, "
-                        + "/alive): 0 any free port (printed as MANAGEMENT URI), -1 off, else the port; default ${DEFAULT-VALUE}.")
+                description = "Pekko Management's read-only endpoint on 127.0.0.1 (GET /cluster/members, /ready, /alive), "
+                        + "HTTPS with client certificates and the operator routes (GET /fleet/status, POST /fleet/pause|resume|"
+                        + "abort) when TLS is on, plain HTTP with --no-tls: 0 any free port (printed as MANAGEMENT URI), -1 off, "
+                        + "else the port; default ${DEFAULT-VALUE}.")
         int port;
 
         int port() {
