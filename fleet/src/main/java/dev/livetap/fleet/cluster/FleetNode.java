@@ -126,7 +126,7 @@ public final class FleetNode implements AutoCloseable {
         org.apache.pekko.http.javadsl.ServerBinding binding = org.apache.pekko.http.javadsl.Http.get(system)
                 .newServerAt(FleetConfig.MANAGEMENT_HOST, port)
                 .enableHttps(org.apache.pekko.http.javadsl.ConnectionContext.httpsServer(tls::serverEngine))
-                .bind(new OperatorRoutes(system, coordinator, timeout).routes(management))
+                .bind(new OperatorRoutes(system, coordinator, OperatorRoutes.ASK_TIMEOUT).routes(management))
                 .toCompletableFuture().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
         return URI.create("https://" + FleetConfig.MANAGEMENT_HOST + ":" + binding.localAddress().getPort());
     }

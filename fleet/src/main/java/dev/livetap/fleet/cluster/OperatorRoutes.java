@@ -33,6 +33,8 @@ import org.apache.pekko.http.javadsl.server.Route;
  * that does not answer {@code 503}.
  */
 final class OperatorRoutes {
+    /** How long a request waits for the coordinator before {@code 503}. */
+    static final Duration ASK_TIMEOUT = Duration.ofSeconds(15);
     private static final ObjectMapper JSON = new ObjectMapper();
     private final ActorSystem<Void> system;
     private final Supplier<Optional<ActorRef<UpgradeCoordinator.Command>>> coordinator;
