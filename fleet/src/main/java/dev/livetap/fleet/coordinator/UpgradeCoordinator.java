@@ -672,6 +672,8 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
     }
 
     private Effect<Event, State> onControl(State state, ControlPlan c) {
+        dev.livetap.fleet.cluster.OperatorAudit.member(c.replyTo().path().address().toString(),
+                dev.livetap.fleet.cluster.FleetRole.Command.valueOf(c.action().name()), "asked (" + state.name() + ")");
         if (state.plan() == null || state.complete()) {
             return Effect().reply(c.replyTo(), new Rejected("no running plan (" + state.name() + ")"));
         }
@@ -692,6 +694,9 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
     }
 
     private Effect<Event, State> onSubmitPlan(State state, SubmitPlan c) {
+        dev.livetap.fleet.cluster.OperatorAudit.member(c.replyTo().path().address().toString(),
+                dev.livetap.fleet.cluster.FleetRole.Command.START, "asked: plan of " + c.plan().hosts().size() + " host(s), target "
+                        + c.plan().targetVersion());
         Optional<String> tooFar = VersionStep.refusal(c.plan().targetVersion(), VersionStep.thisBuild());
         if (tooFar.isPresent()) {
             return Effect().reply(c.replyTo(), new Rejected(tooFar.get()));
