@@ -338,10 +338,17 @@ public final class VmmDirectoryPort implements HostAgent.MigrationPort {
         return source.isPresent() && target.isPresent() && target.getAsInt() < source.getAsInt() ? target : OptionalInt.empty();
     }
 
-    /** The {@code x-stream-format} a VMM reports ({@code query-migrate-parameters}); empty for a build without it. */
+    /**
+     * The {@code x-stream-format} a VMM reports ({@code query-migrate-parameters}); empty for a build without it (or
+     * without the query).
+     */
     private static OptionalInt reportedFormat(QmpClient c) throws TimeoutException {
-        com.fasterxml.jackson.databind.JsonNode v = c.execute("query-migrate-parameters", null).path(STREAM_FORMAT);
-        return v.isInt() ? OptionalInt.of(v.asInt()) : OptionalInt.empty();
+        try {
+            com.fasterxml.jackson.databind.JsonNode v = c.execute("query-migrate-parameters", null).path(STREAM_FORMAT);
+            return v.isInt() ? OptionalInt.of(v.asInt()) : OptionalInt.empty();
+        } catch (dev.livetap.engine.qmp.QmpException e) {
+            return OptionalInt.empty();
+        }
     }
 
     /** An {@code x-stream-format} set on a source: {@code format}, over the {@code was} it reported. */

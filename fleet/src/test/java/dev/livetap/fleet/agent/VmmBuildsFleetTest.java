@@ -27,8 +27,10 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Props;
 import org.apache.pekko.actor.typed.javadsl.AskPattern;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -59,7 +61,7 @@ class VmmBuildsFleetTest {
     @Timeout(value = 240, unit = TimeUnit.SECONDS)
     void aPlanStartsTheVmmOfItsTargetVersionARollbackPinsTheOlderFormatAndAMissingVersionIsRefused() throws Exception {
         Path launcher = fakeLauncher(dir.resolve("livetap-0.1.9"));
-        upgradeRollBackAndRefuse("0.1.9=" + launcher + ",stream-format=1", FAKE_MARK);
+        upgradeRollBackAndRefuse("0.1.9=" + launcher + ",stream-format=1", FAKE_MARK, false);
     }
 
     /**
@@ -77,10 +79,26 @@ class VmmBuildsFleetTest {
                 + " passes -Dlivetap.test.previousBuild=VERSION=LAUNCHER[,stream-format=N])");
         VmmBuilds.Build old = VmmBuilds.parse(spec);
         // the distribution's directory (bin/livetap's parent's parent) is in its VMMs' class path
-        upgradeRollBackAndRefuse(spec, old.launcher().getParent().getParent().toString());
+        upgradeRollBackAndRefuse(spec, old.launcher().getParent().getParent().toString(), true);
     }
 
-    private void upgradeRollBackAndRefuse(String oldSpec, String oldMark) throws Exception {
+    /** How a step to a version is asked for: a plan through the coordinator, or a step sent to the agent itself. */
+    @FunctionalInterface
+    private interface Steps {
+        /** vm0's step to {@code version}: completed, and its detail (the agent's outcome or refusal). */
+        Outcome to(String version) throws Exception;
+    }
+
+    private record Outcome(boolean completed, String detail) {
+    }
+
+    /**
+     * @param throughCoordinator each step is a plan of a real coordinator (H2 journal; its plan driver carries the
+     *                           plan's target version to the agent); otherwise the test sends the agent its steps (CI's
+     *                           time budget: a cluster node with its journal costs seconds more)
+     */
+    private void upgradeRollBackAndRefuse(String oldSpec, String oldMark, boolean throughCoordinator) throws Exception {
+        long t0 = System.nanoTime();
         VmmBuilds builds = VmmBuilds.of(List.of(oldSpec));
         VmmBuilds.Build old = VmmBuilds.parse(oldSpec);
         String self = VmmBuilds.thisBuild();
@@ -102,27 +120,40 @@ class VmmBuildsFleetTest {
             VmmDirectoryPort.describe(vmmDir, "vm0", "lt0", 2, "52:54:00:22:0a:01");
             assertTrue(ns.awaitReply(GUEST, Duration.ofSeconds(30)), "the VM answers ping on the old build");
 
+            System.out.printf("vmm builds: %s after %d ms%n", "generation 0 up and pinged", (System.nanoTime() - t0) / 1_000_000);
             VmmDirectoryPort port = VmmDirectoryPort.adopt(vmmDir, ns.wrap(List.of()), TIMEOUT, builds);
             assertTrue(commandOf(port).contains(oldMark), "generation 0 runs the old build: " + commandOf(port));
-            try (FleetNode node = FleetNode.start(FleetConfig.singleNode(dir.resolve("journal")), TIMEOUT)) {
-                ActorRef<HostAgent.Command> agent = node.system().systemActorOf(HostAgent.create("h",
+            FleetNode node = throughCoordinator ? FleetNode.start(FleetConfig.singleNode(dir.resolve("journal")), TIMEOUT) : null;
+            ActorSystem<Void> system = node != null ? node.system() : ActorSystem.create(Behaviors.empty(), "vmm-builds-test");
+            try {
+                ActorRef<HostAgent.Command> agent = system.systemActorOf(HostAgent.create("h",
                         StepLedger.open(vmmDir.resolve(AgentNode.LEDGER)), new FreezeBudget(FreezeBudget.Settings.fixed(1)), TIMEOUT,
                         port, executor), HostAgent.ACTOR_NAME_PREFIX + "h", Props.empty());
                 HostAgent.AgentState state = AskPattern.<HostAgent.Command, HostAgent.AgentState>ask(agent, HostAgent.GetState::new,
-                        TIMEOUT, node.system().scheduler()).toCompletableFuture().get(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+                        TIMEOUT, system.scheduler()).toCompletableFuture().get(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+                java.util.concurrent.atomic.AtomicInteger stepNo = new java.util.concurrent.atomic.AtomicInteger();
+                Steps steps = node != null ? version -> runPlan(node, version) : version -> {
+                    HostAgent.StepReply r = AskPattern.<HostAgent.Command, HostAgent.StepReply>ask(agent,
+                            to -> new HostAgent.PerformStep("h", "vm0", "m-1-" + stepNo.incrementAndGet(), 1, version, to),
+                            TIMEOUT, system.scheduler()).toCompletableFuture().get(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+                    return r instanceof HostAgent.StepDone d ? new Outcome(d.completed(), d.outcome())
+                            : new Outcome(false, "refused: " + ((HostAgent.StepRefused) r).reason());
+                };
+                System.out.printf("vmm builds: %s after %d ms%n", "agent up", (System.nanoTime() - t0) / 1_000_000);
                 assertEquals(builds.versions(), state.builds(), "the agent reports its builds in its inventory");
                 assertTrue(state.builds().contains(self) && state.builds().contains(old.version()), state.toString());
 
                 // upgrade: old -> this build; the source writes its own format, which this build loads
-                UpgradeCoordinator.StepRecord up = runPlan(node, self);
+                Outcome up = steps.to(self);
                 assertTrue(up.completed(), "upgrade: " + up);
                 assertEquals(1, port.currentOf("vm0").orElseThrow().generation());
                 assertFalse(commandOf(port).contains(oldMark), "generation 1 runs this build: " + commandOf(port));
                 assertEquals("version=" + self + " stream-format=default", buildRecord(vmmDir, 1));
                 assertTrue(ns.awaitReply(GUEST, Duration.ofSeconds(30)), "the VM answers ping after the upgrade");
 
+                System.out.printf("vmm builds: %s after %d ms%n", "upgraded", (System.nanoTime() - t0) / 1_000_000);
                 // rollback: this build -> old; the source is pinned to the older build's format when it writes an older one
-                UpgradeCoordinator.StepRecord down = runPlan(node, old.version());
+                Outcome down = steps.to(old.version());
                 assertTrue(down.completed(), "rollback: " + down);
                 assertEquals(2, port.currentOf("vm0").orElseThrow().generation());
                 assertTrue(commandOf(port).contains(oldMark), "generation 2 runs the old build: " + commandOf(port));
@@ -133,14 +164,23 @@ class VmmBuildsFleetTest {
                         "the source wrote the older build's format");
                 assertTrue(ns.awaitReply(GUEST, Duration.ofSeconds(30)), "the VM answers ping after the rollback");
 
+                System.out.printf("vmm builds: %s after %d ms%n", "rolled back", (System.nanoTime() - t0) / 1_000_000);
                 // a version the agent lacks: refused before anything starts, recorded as the step's failure
-                UpgradeCoordinator.StepRecord missing = runPlan(node, "0.3.0");
+                Outcome missing = steps.to("0.3.0");
                 assertFalse(missing.completed());
                 assertTrue(missing.detail().contains("this agent has no VMM build 0.3.0"), missing.detail());
                 assertEquals(2, port.currentOf("vm0").orElseThrow().generation(), "the VM stays where it was");
                 assertFalse(Files.exists(vmmDir.resolve("vm0.g3.qmp")), "nothing was launched for the refused step");
                 assertTrue(ns.awaitReply(GUEST, Duration.ofSeconds(30)), "and still answers ping");
+                System.out.printf("vmm builds: %s after %d ms%n", "refused", (System.nanoTime() - t0) / 1_000_000);
                 assertEquals(1, port.processesOf("vm0").size(), "the VM runs on exactly one VMM process");
+            } finally {
+                if (node != null) {
+                    node.close();
+                } else {
+                    system.terminate();
+                    system.getWhenTerminated().toCompletableFuture().get(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+                }
             }
         } finally {
             executor.shutdownNow();
@@ -148,7 +188,7 @@ class VmmBuildsFleetTest {
     }
 
     /** Submits a one-host plan to {@code version}, waits for it to complete and returns vm0's step. */
-    private static UpgradeCoordinator.StepRecord runPlan(FleetNode node, String version) throws Exception {
+    private static Outcome runPlan(FleetNode node, String version) throws Exception {
         assertInstanceOf(UpgradeCoordinator.PlanAccepted.class, ask(node, r -> new UpgradeCoordinator.SubmitPlan(
                 new Plan(version, List.of("h"), 1, 0, 300.0), r)));
         long deadline = System.nanoTime() + TIMEOUT.toNanos();
@@ -158,7 +198,8 @@ class VmmBuildsFleetTest {
             s = assertInstanceOf(UpgradeCoordinator.Status.class, ask(node, UpgradeCoordinator.GetStatus::new));
         } while (!(s.complete() && s.finished().containsKey("vm0")) && System.nanoTime() < deadline);
         assertTrue(s.complete(), "the plan to " + version + " did not complete: " + s);
-        return s.finished().get("vm0");
+        UpgradeCoordinator.StepRecord r = s.finished().get("vm0");
+        return new Outcome(r.completed(), r.detail());
     }
 
     private static UpgradeCoordinator.Reply ask(FleetNode node,
