@@ -132,7 +132,7 @@ public final class HostAgent {
 
         /** Whether a step onto {@code version} would be accepted here (as far as builds go). */
         public boolean has(String version) {
-            return builds.isEmpty() || VmmBuilds.CURRENT.equals(version) || builds.contains(version);
+            return VmmBuilds.offers(builds, version);
         }
     }
 
@@ -250,7 +250,7 @@ public final class HostAgent {
             }
         }
         List<String> builds = port.builds();
-        if (!builds.isEmpty() && !VmmBuilds.CURRENT.equals(c.targetVersion()) && !builds.contains(c.targetVersion())) {
+        if (!VmmBuilds.offers(builds, c.targetVersion())) {
             // before the ledger: nothing was started, a later plan (once the build is installed) may perform the VM
             c.replyTo().tell(new StepRefused(c.vm(), c.migrationId(), "this agent has no VMM build " + c.targetVersion()
                     + " (it has " + String.join(", ", builds) + "): start it with --vmm-build " + c.targetVersion() + "=LAUNCHER"));

@@ -101,6 +101,14 @@ public final class VmmBuilds {
         return Optional.ofNullable(builds.get(CURRENT.equals(version) ? thisBuild() : version));
     }
 
+    /**
+     * Whether an agent whose port lists {@code versions} starts a VMM of {@code version}: {@link #CURRENT} always; any
+     * version when the list is empty (a port that does not tell builds apart).
+     */
+    public static boolean offers(List<String> versions, String version) {
+        return versions.isEmpty() || CURRENT.equals(version) || versions.contains(version);
+    }
+
     /** The versions, sorted. */
     public List<String> versions() {
         return builds.keySet().stream().sorted().toList();

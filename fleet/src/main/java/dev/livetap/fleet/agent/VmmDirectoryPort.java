@@ -37,7 +37,7 @@ import org.slf4j.LoggerFactory;
  * the agent), gives it the NIC with {@code incoming-fds}, moves the VM with {@link LocalMigration},
  * and makes the old process {@code quit}. The new process is of the step's target version, one of the
  * agent's {@link VmmBuilds}; {@code VM.gN.build} records which ({@code version=V stream-format=F}: F the
- * format the VM's stream was written in). When the target's build writes an older stream format than the
+ * {@code x-stream-format} set on the source for the move, {@code default} when none was). When the target's build writes an older stream format than the
  * source (a rollback), the source's {@code x-stream-format} is set to the target's before {@code migrate}:
  * {@link #streamFormatFor}. Before launching, {@code VM.step} records the step's
  * migration id and target generation (forced to disk), so that a restarted agent can tell how an
