@@ -70,17 +70,17 @@ final class AgentCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         BadOptionValue.range("--port", port, 0, 65535);
         FreezeBudget.Settings budgetSettings = budgetSettings();
-        dev.livetap.fleet.cluster.FleetTls tls = transport.tls();
-        int managementPort = management.port();
-        BadOptionValue.range("--step-timeout", stepTimeout, 1, 3600);
-        if (host.isBlank() || !host.matches("[A-Za-z0-9._-]+")) {
-            throw new BadOptionValue("--host must be letters, digits, '.', '_' or '-': " + host);
-        }
         dev.livetap.fleet.agent.VmmBuilds builds;
         try {
             builds = dev.livetap.fleet.agent.VmmBuilds.of(vmmBuilds);
         } catch (IllegalArgumentException e) {
             throw new BadOptionValue(e.getMessage());
+        }
+        dev.livetap.fleet.cluster.FleetTls tls = transport.tls();
+        int managementPort = management.port();
+        BadOptionValue.range("--step-timeout", stepTimeout, 1, 3600);
+        if (host.isBlank() || !host.matches("[A-Za-z0-9._-]+")) {
+            throw new BadOptionValue("--host must be letters, digits, '.', '_' or '-': " + host);
         }
         List<String> prefix = new ArrayList<>();
         if (netns != null) {
