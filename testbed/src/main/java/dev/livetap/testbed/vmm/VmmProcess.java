@@ -40,10 +40,12 @@ public final class VmmProcess implements AutoCloseable {
      * @param classPath   the VMM's class path (e.g. {@code DIR/lib/*} of another livetap build); null: this JVM's
      * @param mainClass   the class whose main runs {@code vmm ...}; null: {@link ChildLaunch#VMM_MAIN_CLASS}
      *                    (builds before VmmMain existed ran it through their command line's main class)
+     * @param launcher    an executable run as {@code LAUNCHER vmm ARGS} instead of this JVM's java (another livetap
+     *                    build's {@code bin/livetap}: it chooses the JVM, its options and class path); null: java
      */
     public record Options(Path dir, String name, Path qmp, List<String> prefix, ChildLaunch.Policy policy,
             List<String> jvmOptions, List<String> extraJvmOptions, List<String> vmmArgs, boolean incoming, boolean paused,
-            int readyLines, boolean mergeStderr, String classPath, String mainClass) {
+            int readyLines, boolean mergeStderr, String classPath, String mainClass, Path launcher) {
         public Options {
             Objects.requireNonNull(dir, "dir");
             Objects.requireNonNull(name, "name");
@@ -60,17 +62,17 @@ public final class VmmProcess implements AutoCloseable {
         /** {@code livetap vmm --qmp DIR/NAME.qmp --name NAME}, dying with this process, no prefix. */
         public static Options of(Path dir, String name) {
             return new Options(dir, name, dir.resolve(name + ".qmp"), List.of(), ChildLaunch.Policy.DIES_WITH_PARENT,
-                    ChildLaunch.VMM_JVM_OPTIONS, List.of(), List.of(), false, false, 1, false, null, null);
+                    ChildLaunch.VMM_JVM_OPTIONS, List.of(), List.of(), false, false, 1, false, null, null, null);
         }
 
         public Options withQmp(Path value) {
             return new Options(dir, name, value, prefix, policy, jvmOptions, extraJvmOptions, vmmArgs, incoming, paused,
-                    readyLines, mergeStderr, classPath, mainClass);
+                    readyLines, mergeStderr, classPath, mainClass, launcher);
         }
 
         public Options withPrefix(List<String> value) {
             return new Options(dir, name, qmp, value, policy, jvmOptions, extraJvmOptions, vmmArgs, incoming, paused,
-                    readyLines, mergeStderr, classPath, mainClass);
+                    readyLines, mergeStderr, classPath, mainClass, launcher);
         }
 
         /** Runs inside the named network namespace {@code ns} ({@code ip netns exec}). */
@@ -80,59 +82,70 @@ public final class VmmProcess implements AutoCloseable {
 
         public Options withPolicy(ChildLaunch.Policy value) {
             return new Options(dir, name, qmp, prefix, value, jvmOptions, extraJvmOptions, vmmArgs, incoming, paused,
-                    readyLines, mergeStderr, classPath, mainClass);
+                    readyLines, mergeStderr, classPath, mainClass, launcher);
         }
 
         public Options withJvmOptions(List<String> value) {
             return new Options(dir, name, qmp, prefix, policy, value, extraJvmOptions, vmmArgs, incoming, paused,
-                    readyLines, mergeStderr, classPath, mainClass);
+                    readyLines, mergeStderr, classPath, mainClass, launcher);
         }
 
         public Options withExtraJvmOptions(List<String> value) {
             return new Options(dir, name, qmp, prefix, policy, jvmOptions, value, vmmArgs, incoming, paused, readyLines,
-                    mergeStderr, classPath, mainClass);
+                    mergeStderr, classPath, mainClass, launcher);
         }
 
         public Options withArgs(List<String> value) {
             return new Options(dir, name, qmp, prefix, policy, jvmOptions, extraJvmOptions, value, incoming, paused,
-                    readyLines, mergeStderr, classPath, mainClass);
+                    readyLines, mergeStderr, classPath, mainClass, launcher);
         }
 
         public Options withIncoming(boolean value) {
             return new Options(dir, name, qmp, prefix, policy, jvmOptions, extraJvmOptions, vmmArgs, value, paused,
-                    readyLines, mergeStderr, classPath, mainClass);
+                    readyLines, mergeStderr, classPath, mainClass, launcher);
         }
 
         public Options withPaused(boolean value) {
             return new Options(dir, name, qmp, prefix, policy, jvmOptions, extraJvmOptions, vmmArgs, incoming, value,
-                    readyLines, mergeStderr, classPath, mainClass);
+                    readyLines, mergeStderr, classPath, mainClass, launcher);
         }
 
         public Options withReadyLines(int value) {
             return new Options(dir, name, qmp, prefix, policy, jvmOptions, extraJvmOptions, vmmArgs, incoming, paused,
-                    value, mergeStderr, classPath, mainClass);
+                    value, mergeStderr, classPath, mainClass, launcher);
         }
 
         public Options withMergedStderr(boolean value) {
             return new Options(dir, name, qmp, prefix, policy, jvmOptions, extraJvmOptions, vmmArgs, incoming, paused,
-                    readyLines, value, classPath, mainClass);
+                    readyLines, value, classPath, mainClass, launcher);
         }
 
         /** Runs the VMM of another livetap build: its {@code lib/*} class path (same main class and arguments). */
         public Options withClassPath(String value) {
             return new Options(dir, name, qmp, prefix, policy, jvmOptions, extraJvmOptions, vmmArgs, incoming, paused,
-                    readyLines, mergeStderr, value, mainClass);
+                    readyLines, mergeStderr, value, mainClass, launcher);
         }
 
         /** Runs {@code vmm} through another main class (that of an older build's command line). */
         public Options withMainClass(String value) {
             return new Options(dir, name, qmp, prefix, policy, jvmOptions, extraJvmOptions, vmmArgs, incoming, paused,
-                    readyLines, mergeStderr, classPath, value);
+                    readyLines, mergeStderr, classPath, value, launcher);
+        }
+
+        /** Runs the VMM through {@code value} ({@code value vmm ARGS}): another livetap build's launcher. */
+        public Options withLauncher(Path value) {
+            return new Options(dir, name, qmp, prefix, policy, jvmOptions, extraJvmOptions, vmmArgs, incoming, paused,
+                    readyLines, mergeStderr, classPath, mainClass, value);
         }
 
         /** The whole command line. */
         public List<String> command() {
             List<String> cmd = new ArrayList<>(prefix);
+            if (launcher != null) {
+                cmd.addAll(List.of(launcher.toString(), "vmm"));
+                vmmArguments(cmd);
+                return cmd;
+            }
             cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
             for (String o : jvmOptions) {
                 cmd.add(o.replace("{name}", name)); // e.g. one JFR file per child (bench --jfr)
@@ -146,6 +159,11 @@ public final class VmmProcess implements AutoCloseable {
             }
             cmd.addAll(List.of("-cp", classPath == null ? System.getProperty("java.class.path") : classPath,
                     mainClass == null ? ChildLaunch.VMM_MAIN_CLASS : mainClass, "vmm"));
+            vmmArguments(cmd);
+            return cmd;
+        }
+
+        private void vmmArguments(List<String> cmd) {
             if (qmp != null) {
                 cmd.addAll(List.of("--qmp", qmp.toString(), "--name", name));
             }
@@ -157,7 +175,6 @@ public final class VmmProcess implements AutoCloseable {
             }
             cmd.addAll(vmmArgs);
             cmd.addAll(ChildLaunch.vmmArguments(policy));
-            return cmd;
         }
     }
 
