@@ -438,6 +438,15 @@ final class TargetMigration {
         if (open.isEmpty()) {
             return Behaviors.stopped();
         }
+        if (confirmed) {
+            // 'completed' is the source's last frame: the channel's end (and any frame after all) goes to a handler
+            // that closes it, so the role stops now instead of one ReturnClosed later, beside the VM's start of its
+            // NICs (the switch-over's chain, docs/benchmarks.md). The stop's PostStop runs here, not in the state
+            // before (it would close the channel again: harmless, but not this state's).
+            open.get().handOver(MigrationEvents.CLOSING_HANDLER);
+            open.get().close();
+            return Behaviors.stopped(() -> role.inFlight().drain());
+        }
         rc.phaseTimer("closing the migration channel", rc.timeouts().step());
         open.get().close();
         return Receive.of(Command.class)
