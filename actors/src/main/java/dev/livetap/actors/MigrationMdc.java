@@ -39,21 +39,32 @@ public final class MigrationMdc {
         return message instanceof Tagged t ? t.migrationId() : null;
     }
 
+    /** Puts {@code migrationId} (not null) in the MDC; the value it replaced, for {@link #leave}. */
+    public static String enter(String migrationId) {
+        String before = MDC.get(KEY);
+        MDC.put(KEY, migrationId);
+        return before;
+    }
+
+    /** Restores the value {@link #enter} returned. */
+    public static void leave(String before) {
+        if (before == null) {
+            MDC.remove(KEY);
+        } else {
+            MDC.put(KEY, before);
+        }
+    }
+
     /** Runs {@code body} with {@code migrationId} (if not null) in the MDC, restoring the previous value after. */
     public static <T> T with(String migrationId, Supplier<T> body) {
         if (migrationId == null) {
             return body.get();
         }
-        String before = MDC.get(KEY);
-        MDC.put(KEY, migrationId);
+        String before = enter(migrationId);
         try {
             return body.get();
         } finally {
-            if (before == null) {
-                MDC.remove(KEY);
-            } else {
-                MDC.put(KEY, before);
-            }
+            leave(before);
         }
     }
 }

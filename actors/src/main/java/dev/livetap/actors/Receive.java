@@ -66,6 +66,27 @@ public final class Receive<T> {
         return Behaviors.receive((ctx, message) -> dispatch(m, message), (ctx, signal) -> dispatch(s, signal));
     }
 
+    /**
+     * The behaviour, handling every message and signal with {@code migrationId} in the MDC (as
+     * {@code Behaviors.withMdc} would, without its interceptor, which is wrapped again around every
+     * new behaviour, and without a new MDC map per message: Pekko clears the MDC after each).
+     */
+    public Behavior<T> build(String migrationId) {
+        List<Case<T>> m = messages;
+        List<Case<T>> s = signals;
+        return Behaviors.receive((ctx, message) -> dispatch(m, message, migrationId),
+                (ctx, signal) -> dispatch(s, signal, migrationId));
+    }
+
+    private static <T> Behavior<T> dispatch(List<Case<T>> cases, Object message, String migrationId) throws Exception {
+        String before = MigrationMdc.enter(migrationId);
+        try {
+            return dispatch(cases, message);
+        } finally {
+            MigrationMdc.leave(before);
+        }
+    }
+
     private static <T> Behavior<T> dispatch(List<Case<T>> cases, Object message) throws Exception {
         for (int i = 0; i < cases.size(); i++) {
             Case<T> c = cases.get(i);

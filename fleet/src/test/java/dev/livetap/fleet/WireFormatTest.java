@@ -82,12 +82,12 @@ class WireFormatTest {
                 new HostAgent.StepRunning("vm-1", "m-1-1"),
                 new UpgradeCoordinator.HostDone("host-a"),
                 new UpgradeCoordinator.HostFinished("host-a"),
-                new HostAgent.AgentState("host-a", 2, Map.of("vm-1", "m-2-1"), 4, List.of("vm-1", "vm-2")),
+                new HostAgent.AgentState("host-a", 2, Map.of("vm-1", "m-2-1"), 4, List.of("vm-1", "vm-2"), List.of("0.1.9", "0.2.0")),
                 new UpgradeCoordinator.EpochBegan(3),
                 new UpgradeCoordinator.PlanSubmitted(plan),
                 new UpgradeCoordinator.StepStarted("host-a", "vm-1", "m-1-1"),
                 new UpgradeCoordinator.StepClosed("vm-1", "m-1-1", true, "ok"),
-                new HostAgent.PerformStep("host-a", "vm-1", "m-1-1", 1, stepReplies.getRef()),
+                new HostAgent.PerformStep("host-a", "vm-1", "m-1-1", 1, "0.1.9", stepReplies.getRef()),
                 new HostAgent.StepDone("vm-1", "m-1-1", "completed", 1.5),
                 new HostAgent.StepRefused("vm-1", "m-1-1", "fenced"));
         Serialization serialization = SerializationExtension.get(Adapter.toClassic(kit.system()));

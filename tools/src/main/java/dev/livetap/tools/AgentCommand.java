@@ -53,6 +53,13 @@ final class AgentCommand implements Callable<Integer> {
     @Option(names = "--step-timeout", paramLabel = "SECONDS", defaultValue = "60", description = "Bound of one VM step: 1-3600, default ${DEFAULT-VALUE}.")
     int stepTimeout;
 
+    @Option(names = "--vmm-build", paramLabel = "VERSION=LAUNCHER[,stream-format=N]",
+            description = "A VMM build a step may start, repeatable: a plan to VERSION starts 'LAUNCHER vmm ...' (another livetap"
+                    + " distribution's bin/livetap). This agent's own build is always there, under its version. stream-format"
+                    + " declares the stream format the build writes, for builds that do not report x-stream-format (before"
+                    + " 2026-12-06); the agent sets it on the source of a rollback (docs/fleet.md, Versions).")
+    List<String> vmmBuilds = new ArrayList<>();
+
     @Mixin
     FleetTransportOptions transport;
 
@@ -63,6 +70,12 @@ final class AgentCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         BadOptionValue.range("--port", port, 0, 65535);
         FreezeBudget.Settings budgetSettings = budgetSettings();
+        dev.livetap.fleet.agent.VmmBuilds builds;
+        try {
+            builds = dev.livetap.fleet.agent.VmmBuilds.of(vmmBuilds);
+        } catch (IllegalArgumentException e) {
+            throw new BadOptionValue(e.getMessage());
+        }
         dev.livetap.fleet.cluster.FleetTls tls = transport.tls();
         int managementPort = management.port();
         BadOptionValue.range("--step-timeout", stepTimeout, 1, 3600);
@@ -74,7 +87,7 @@ final class AgentCommand implements Callable<Integer> {
             prefix.addAll(List.of("ip", "netns", "exec", netns));
         }
         CountDownLatch stop = new CountDownLatch(1);
-        try (AgentNode agent = AgentNode.start(host, "127.0.0.1", port, seedNodes, vmmDir, prefix,
+        try (AgentNode agent = AgentNode.start(host, "127.0.0.1", port, seedNodes, vmmDir, prefix, builds,
                 budgetSettings, Duration.ofSeconds(stepTimeout), Duration.ofSeconds(60), tls, managementPort)) {
             java.util.concurrent.atomic.AtomicBoolean signalled = new java.util.concurrent.atomic.AtomicBoolean();
             Signals.onTermination(s -> {
@@ -85,7 +98,8 @@ final class AgentCommand implements Callable<Integer> {
             agent.node().system().getWhenTerminated().thenRun(stop::countDown);
             agent.node().management().ifPresent(uri -> System.out.println("MANAGEMENT " + uri));
             agent.port().unadopted().forEach((vm, why) -> System.err.println("livetap agent: VM " + vm + " not adopted: " + why));
-            System.out.println("READY " + host + " " + agent.port().vms().size() + " VM(s) adopted");
+            System.out.println("READY " + host + " " + agent.port().vms().size() + " VM(s) adopted; VMM builds "
+                    + String.join(", ", builds.versions()));
             System.out.flush();
             stop.await();
             if (!signalled.get()) {

@@ -82,7 +82,7 @@ final class FleetPlanCommand implements Callable<Integer> {
         ArrayNode hosts = o.putArray("hosts");
         for (PlanPreview.Host h : p.hosts()) {
             ObjectNode x = hosts.addObject();
-            x.put("host", h.host()).put("agent", h.agent()).put("vms", h.vms()).put("in_step", h.inStep())
+            x.put("host", h.host()).put("agent", h.agent()).put("has_target_version", h.hasTarget()).put("vms", h.vms()).put("in_step", h.inStep())
                     .put("budget", h.budget()).put("slot", h.slot()).put("start_s", h.startS()).put("end_s", h.endS());
         }
         ArrayNode problems = o.putArray("problems");
@@ -99,10 +99,11 @@ final class FleetPlanCommand implements Callable<Integer> {
         s.append("plan to ").append(plan.targetVersion()).append(": ").append(plan.hosts().size()).append(" host(s), ")
                 .append(p.vms()).append(" VM(s) known, at most ").append(plan.maxParallelHosts()).append(" host(s) at once, halt after ")
                 .append(plan.maxFailures()).append(" failure(s), downtime limit ").append(fmt(plan.downtimeLimitMs())).append(" ms\n");
-        s.append(String.format(Locale.ROOT, "%-16s %-6s %6s %8s %7s %5s %10s %10s%n", "host", "agent", "vms", "in step",
-                "budget", "slot", "starts s", "ends s"));
+        s.append(String.format(Locale.ROOT, "%-16s %-6s %-6s %6s %8s %7s %5s %10s %10s%n", "host", "agent", "build", "vms",
+                "in step", "budget", "slot", "starts s", "ends s"));
         for (PlanPreview.Host h : p.hosts()) {
-            s.append(String.format(Locale.ROOT, "%-16s %-6s %6s %8d %7s %5d %10s %10s%n", h.host(), h.agent() ? "yes" : "none",
+            s.append(String.format(Locale.ROOT, "%-16s %-6s %-6s %6s %8d %7s %5d %10s %10s%n", h.host(), h.agent() ? "yes" : "none",
+                    h.agent() ? (h.hasTarget() ? "yes" : "no") : "-",
                     h.agent() ? Integer.toString(h.vms()) : "?", h.inStep(), h.agent() ? Integer.toString(h.budget()) : "-",
                     h.slot(), fmt(h.startS()), fmt(h.endS())));
         }

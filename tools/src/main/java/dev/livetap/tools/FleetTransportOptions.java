@@ -1,6 +1,8 @@
 package dev.livetap.tools;
 
 import dev.livetap.fleet.cluster.FleetConfig;
+import dev.livetap.fleet.cluster.FleetRole;
+import dev.livetap.fleet.cluster.RotatingTlsContext;
 import dev.livetap.fleet.cluster.FleetTls;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -34,18 +36,30 @@ final class FleetTransportOptions {
             throw new BadOptionValue("TLS is on by default: give --tls-dir DIR (scripts/fleet-certs makes test certificates; "
                     + "or set " + TLS_DIR_ENV + "), or --no-tls for a fleet on loopback without it");
         }
+        FleetTls.Stores stores;
+        FleetRole role;
         try {
-            return FleetTls.fromDirectory(tlsDir);
-        } catch (IOException e) {
+            stores = FleetTls.fromDirectory(tlsDir);
+            role = FleetRole.of(new RotatingTlsContext(stores).certificate());
+        } catch (IOException | IllegalArgumentException e) {
             throw new BadOptionValue("--tls-dir: " + e.getMessage());
         }
+        if (!role.mayJoinCluster()) {
+            // the fleet would refuse it in the handshake and the command would only time out: say why now
+            throw new BadOptionValue("--tls-dir " + tlsDir + ": the certificate has the role " + role.label()
+                    + ", which may not join the cluster; read over HTTPS instead (GET https://127.0.0.1:P/fleet/status on a "
+                    + "node's MANAGEMENT port, docs/security.md), or use a certificate with OU=livetap-operate");
+        }
+        return stores;
     }
 
     /** {@code --management-port}, for the long-running members (node, agent). */
     static final class Management {
         @Option(names = "--management-port", paramLabel = "P", defaultValue = "0",
-                description = "Pekko Management's read-only HTTP endpoint on 127.0.0.1 (GET /cluster/members, /ready, "
-                        + "/alive): 0 any free port (printed as MANAGEMENT URI), -1 off, else the port; default ${DEFAULT-VALUE}.")
+                description = "Pekko Management's read-only endpoint on 127.0.0.1 (GET /cluster/members, /ready, /alive), "
+                        + "HTTPS with client certificates and the operator routes (GET /fleet/status, POST /fleet/pause|resume|"
+                        + "abort) when TLS is on, plain HTTP with --no-tls: 0 any free port (printed as MANAGEMENT URI), -1 off, "
+                        + "else the port; default ${DEFAULT-VALUE}.")
         int port;
 
         int port() {

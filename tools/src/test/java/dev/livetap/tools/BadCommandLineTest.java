@@ -90,6 +90,10 @@ class BadCommandLineTest {
                         "--budget-max", "0"),
                 bad("--downtime-limit-ms", "0", "agent", "--host", "h", "--seed-nodes", "x", "--vmm-dir", MISSING,
                         "--downtime-limit-ms", "0"),
+                bad("--vmm-build", "0.1.9", "not an executable file", "agent", "--host", "h", "--seed-nodes", "x", "--vmm-dir",
+                        MISSING, "--vmm-build", "0.1.9=" + MISSING),
+                bad("--vmm-build", "VERSION=LAUNCHER", "agent", "--host", "h", "--seed-nodes", "x", "--vmm-dir", MISSING,
+                        "--vmm-build", "0.1.9"),
                 bad("--seed-nodes", "fleet", "abort"),
                 // TLS is on by default: without a TLS directory (and no LIVETAP_FLEET_TLS_DIR) a fleet command says how to get one
                 bad("--tls-dir", "--no-tls", "fleet", "status", "--seed-nodes", "x"),

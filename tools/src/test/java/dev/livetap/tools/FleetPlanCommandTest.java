@@ -51,13 +51,14 @@ class FleetPlanCommandTest {
         Plan plan = new Plan("0.3.0", List.of("h1", "h2"), 1, 0, 300, 0, 30_000);
         UpgradeCoordinator.Status none = new UpgradeCoordinator.Status(2, null, Map.of(), Map.of(), 0, false, List.of(), false,
                 "none", List.of(), List.of(), null);
-        PlanPreview p = PlanPreview.of(plan, Map.of("h1", new AgentState("h1", 2, Map.of(), 2, List.of("a", "b", "c"))), none, 1.5);
+        PlanPreview p = PlanPreview.of(plan, Map.of("h1", new AgentState("h1", 2, Map.of(), 2, List.of("a", "b", "c"),
+                List.of("0.2.0", "0.3.0"))), none, 1.5);
         List<String> lines = FleetPlanCommand.text(p, null).lines().toList();
         assertEquals("plan to 0.3.0: 2 host(s), 3 VM(s) known, at most 1 host(s) at once, halt after 0 failure(s), downtime "
                 + "limit 300 ms", lines.get(0));
-        assertTrue(lines.get(1).matches("host\\s+agent\\s+vms\\s+in step\\s+budget\\s+slot\\s+starts s\\s+ends s"), lines.get(1));
-        assertTrue(lines.get(2).matches("h1\\s+yes\\s+3\\s+0\\s+2\\s+1\\s+0\\s+3"), lines.get(2));
-        assertTrue(lines.get(3).matches("h2\\s+none\\s+\\?\\s+0\\s+-\\s+1\\s+3\\s+33"), lines.get(3));
+        assertTrue(lines.get(1).matches("host\\s+agent\\s+build\\s+vms\\s+in step\\s+budget\\s+slot\\s+starts s\\s+ends s"), lines.get(1));
+        assertTrue(lines.get(2).matches("h1\\s+yes\\s+yes\\s+3\\s+0\\s+2\\s+1\\s+0\\s+3"), lines.get(2));
+        assertTrue(lines.get(3).matches("h2\\s+none\\s+-\\s+\\?\\s+0\\s+-\\s+1\\s+3\\s+33"), lines.get(3));
         assertEquals("estimate: 33 s at 1.5 s per VM step per budget slot (--step-estimate-s); coordinator: none", lines.get(4));
         assertEquals("not ready:", lines.get(5));
         assertTrue(lines.get(6).startsWith("  - host h2: no agent answered"), lines.get(6));
@@ -67,6 +68,7 @@ class FleetPlanCommandTest {
         assertEquals(33.0, o.path("eta_s").asDouble());
         assertEquals(2, o.path("hosts").size());
         assertEquals(-1, o.path("hosts").path(1).path("vms").asInt());
+        assertEquals(true, o.path("hosts").path(0).path("has_target_version").asBoolean());
         assertEquals(30_000, o.path("plan").path("host_down_limit_ms").asLong());
         assertEquals(2, o.path("problems").size(), o.path("problems").toString());
         assertEquals(dir.resolve("p.json").toString(), o.path("written").asText());

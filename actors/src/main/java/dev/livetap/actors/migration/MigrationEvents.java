@@ -104,6 +104,19 @@ final class MigrationEvents {
     record Ended() implements Event, DeadLetterSuppression {
     }
 
+    /** The receiver of a channel whose role is done: a frame (none is expected) is closed, the end ignored. */
+    static final FrameChannel.FrameHandler CLOSING_HANDLER = new FrameChannel.FrameHandler() {
+        @Override
+        public void onFrame(Frame frame) {
+            frame.close();
+        }
+
+        @Override
+        public void onClosed(Throwable cause) {
+            // nobody waits for it
+        }
+    };
+
     /** The return path's frames and its end, as messages to the role (the one handler both roles use). */
     record ReturnPathHandler(ActorRef<MigrationCoordinator.Command> self) implements FrameChannel.FrameHandler {
         @Override

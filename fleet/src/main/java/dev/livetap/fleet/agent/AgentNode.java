@@ -47,10 +47,19 @@ public final class AgentNode implements AutoCloseable {
     public static AgentNode start(String host, String bindHost, int port, List<String> seedNodes, Path vmmDir,
             List<String> vmmPrefix, FreezeBudget.Settings budget, Duration stepTimeout, Duration startTimeout, FleetTls tls,
             int managementPort) throws IOException, TimeoutException {
+        return start(host, bindHost, port, seedNodes, vmmDir, vmmPrefix, VmmBuilds.own(), budget, stepTimeout, startTimeout, tls,
+                managementPort);
+    }
+
+    /** {@link #start(String, String, int, List, Path, List, FreezeBudget.Settings, Duration, Duration, FleetTls, int)}
+     * with the VMM builds a step may start ({@code livetap agent --vmm-build}). */
+    public static AgentNode start(String host, String bindHost, int port, List<String> seedNodes, Path vmmDir,
+            List<String> vmmPrefix, VmmBuilds builds, FreezeBudget.Settings budget, Duration stepTimeout, Duration startTimeout,
+            FleetTls tls, int managementPort) throws IOException, TimeoutException {
         if (seedNodes.isEmpty()) {
             throw new IllegalArgumentException("an agent joins an existing fleet: give at least one seed node");
         }
-        VmmDirectoryPort vmms = VmmDirectoryPort.adopt(vmmDir, vmmPrefix, stepTimeout);
+        VmmDirectoryPort vmms = VmmDirectoryPort.adopt(vmmDir, vmmPrefix, stepTimeout, builds);
         return start(host, new FleetConfig(bindHost, port, seedNodes, "jdbc:h2:mem:never-opened", List.of(FleetNode.AGENT_ROLE),
                 tls, managementPort), vmms, vmms, vmmDir.resolve(LEDGER), budget, stepTimeout, startTimeout, MIGRATION_THREADS);
     }

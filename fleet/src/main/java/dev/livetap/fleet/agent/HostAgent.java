@@ -1,5 +1,6 @@
 package dev.livetap.fleet.agent;
 
+import com.fasterxml.jackson.annotation.JsonCreator;
 import dev.livetap.fleet.FleetSerializable;
 import dev.livetap.fleet.budget.FreezeBudget;
 import java.io.IOException;
@@ -38,6 +39,19 @@ public final class HostAgent {
         /** Blocking; runs on the agent's executor, never on an actor thread. */
         StepDone migrate(String vm, String migrationId) throws Exception;
 
+        /**
+         * {@link #migrate(String, String)} onto a VMM of build {@code targetVersion} (one of {@link #builds()}, or
+         * {@link VmmBuilds#CURRENT}); a port that does not tell builds apart starts its own.
+         */
+        default StepDone migrate(String vm, String migrationId, String targetVersion) throws Exception {
+            return migrate(vm, migrationId);
+        }
+
+        /** The VMM builds (versions) the port can start; empty: it does not tell builds apart (any version is its own). */
+        default List<String> builds() {
+            return List.of();
+        }
+
         /** The VMs of this host the port can migrate (the coordinator's driver plans a host's steps from it). */
         default List<String> vms() {
             return List.of();
@@ -59,9 +73,18 @@ public final class HostAgent {
     public sealed interface Command extends FleetSerializable permits PerformStep, GetState, StepEnded {
     }
 
-    /** A step granted by the coordinator of {@code epoch}. */
-    public record PerformStep(String host, String vm, String migrationId, long epoch, ActorRef<StepReply> replyTo)
-            implements Command {
+    /** A step granted by the coordinator of {@code epoch}: move the VM onto a VMM of build {@code targetVersion}. */
+    public record PerformStep(String host, String vm, String migrationId, long epoch, String targetVersion,
+            ActorRef<StepReply> replyTo) implements Command {
+        @JsonCreator
+        public PerformStep {
+            targetVersion = targetVersion == null ? VmmBuilds.CURRENT : targetVersion;
+        }
+
+        /** A step onto the agent's own build. */
+        public PerformStep(String host, String vm, String migrationId, long epoch, ActorRef<StepReply> replyTo) {
+            this(host, vm, migrationId, epoch, VmmBuilds.CURRENT, replyTo);
+        }
     }
 
     public record GetState(ActorRef<AgentState> replyTo) implements Command {
@@ -91,11 +114,25 @@ public final class HostAgent {
     public record StepRefused(String vm, String migrationId, String reason) implements StepReply {
     }
 
-    /** {@code vms}: what the port reports it can migrate, sorted. */
-    public record AgentState(String host, long highestEpoch, Map<String, String> running, int budgetLimit, List<String> vms)
-            implements FleetSerializable {
+    /**
+     * {@code vms}: what the port reports it can migrate, sorted; {@code builds}: the VMM versions it can start
+     * (empty: it does not tell builds apart).
+     */
+    public record AgentState(String host, long highestEpoch, Map<String, String> running, int budgetLimit, List<String> vms,
+            List<String> builds) implements FleetSerializable {
+        @JsonCreator
         public AgentState {
             vms = List.copyOf(vms);
+            builds = builds == null ? List.of() : List.copyOf(builds);
+        }
+
+        public AgentState(String host, long highestEpoch, Map<String, String> running, int budgetLimit, List<String> vms) {
+            this(host, highestEpoch, running, budgetLimit, vms, List.of());
+        }
+
+        /** Whether a step onto {@code version} would be accepted here (as far as builds go). */
+        public boolean has(String version) {
+            return VmmBuilds.offers(builds, version);
         }
     }
 
@@ -146,7 +183,7 @@ public final class HostAgent {
                     Map<String, String> running = new TreeMap<>();
                     held.running().forEach((vm, r) -> running.put(vm, r.migrationId()));
                     c.replyTo().tell(new AgentState(host, ledger.highestEpoch(), Map.copyOf(running), budget.limit(),
-                            port.vms().stream().sorted().toList()));
+                            port.vms().stream().sorted().toList(), port.builds()));
                     return Behaviors.same();
                 })
                 .onSignal(PostStop.class, s -> {
@@ -212,9 +249,17 @@ public final class HostAgent {
                 return Behaviors.same();
             }
         }
+        List<String> builds = port.builds();
+        if (!VmmBuilds.offers(builds, c.targetVersion())) {
+            // before the ledger: nothing was started, a later plan (once the build is installed) may perform the VM
+            c.replyTo().tell(new StepRefused(c.vm(), c.migrationId(), "this agent has no VMM build " + c.targetVersion()
+                    + " (it has " + String.join(", ", builds) + "): start it with --vmm-build " + c.targetVersion() + "=LAUNCHER"));
+            return Behaviors.same();
+        }
         ledger.recordStarted(c.migrationId(), c.vm(), c.epoch());
         String vm = c.vm();
         String id = c.migrationId();
+        String version = c.targetVersion();
         CompletableFuture<StepDone> run = CompletableFuture.supplyAsync(() -> {
             FreezeBudget.Permit permit;
             try {
@@ -224,7 +269,7 @@ public final class HostAgent {
             }
             StepDone done = null;
             try {
-                done = port.migrate(vm, id);
+                done = port.migrate(vm, id, version);
                 return done;
             } catch (Exception e) {
                 return new StepDone(vm, id, "failed: " + e, -1);

@@ -17,6 +17,7 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.OptionalInt;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeoutException;
@@ -35,7 +36,11 @@ import org.slf4j.LoggerFactory;
  * generation 0's QMP socket and {@code VM.gN.qmp} generation N's. A step starts generation N+1
  * ({@code --incoming}, launched {@link ChildLaunch.Policy#DETACHED DETACHED} so that it outlives
  * the agent), gives it the NIC with {@code incoming-fds}, moves the VM with {@link LocalMigration},
- * and makes the old process {@code quit}. Before launching, {@code VM.step} records the step's
+ * and makes the old process {@code quit}. The new process is of the step's target version, one of the
+ * agent's {@link VmmBuilds}; {@code VM.gN.build} records which ({@code version=V stream-format=F}: F the
+ * {@code x-stream-format} set on the source for the move, {@code default} when none was). When the target's build writes an older stream format than the
+ * source (a rollback), the source's {@code x-stream-format} is set to the target's before {@code migrate}:
+ * {@link #streamFormatFor}. Before launching, {@code VM.step} records the step's
  * migration id and target generation (forced to disk), so that a restarted agent can tell how an
  * interrupted step ended: {@link #reconcile}.
  *
@@ -47,6 +52,7 @@ public final class VmmDirectoryPort implements HostAgent.MigrationPort {
     private static final Logger LOG = LoggerFactory.getLogger(VmmDirectoryPort.class);
     private static final Pattern SOCKET = Pattern.compile("^(.+?)(?:\\.g(\\d+))?\\.qmp$");
     private static final Duration PROBE = Duration.ofSeconds(3);
+    private static final String STREAM_FORMAT = "x-stream-format";
 
     /** The VMM process a VM runs on now. */
     public record Current(int generation, Path qmp) {
@@ -55,13 +61,15 @@ public final class VmmDirectoryPort implements HostAgent.MigrationPort {
     private final Path dir;
     private final List<String> prefix;
     private final Duration timeout;
+    private final VmmBuilds builds;
     private final Map<String, Current> current = new ConcurrentHashMap<>();
     private final Map<String, String> unadopted = new TreeMap<>();
 
-    private VmmDirectoryPort(Path dir, List<String> prefix, Duration timeout) {
+    private VmmDirectoryPort(Path dir, List<String> prefix, Duration timeout, VmmBuilds builds) {
         this.dir = dir.toAbsolutePath().normalize();
         this.prefix = List.copyOf(prefix);
         this.timeout = timeout;
+        this.builds = builds;
     }
 
     /**
@@ -70,10 +78,15 @@ public final class VmmDirectoryPort implements HostAgent.MigrationPort {
      * @param prefix what new VMM processes are started through (e.g. {@code ip netns exec NS}); empty: directly
      */
     public static VmmDirectoryPort adopt(Path dir, List<String> prefix, Duration timeout) throws IOException {
+        return adopt(dir, prefix, timeout, VmmBuilds.own());
+    }
+
+    /** {@link #adopt(Path, List, Duration)} with the VMM builds new processes may be started from. */
+    public static VmmDirectoryPort adopt(Path dir, List<String> prefix, Duration timeout, VmmBuilds builds) throws IOException {
         if (!Files.isDirectory(dir)) {
             throw new IOException("the VMM directory does not exist: " + dir);
         }
-        VmmDirectoryPort port = new VmmDirectoryPort(dir.toAbsolutePath().normalize(), prefix, timeout);
+        VmmDirectoryPort port = new VmmDirectoryPort(dir.toAbsolutePath().normalize(), prefix, timeout, builds);
         for (String vm : port.described()) {
             port.adoptVm(vm);
         }
@@ -200,7 +213,22 @@ public final class VmmDirectoryPort implements HostAgent.MigrationPort {
     }
 
     @Override
+    public List<String> builds() {
+        return builds.versions();
+    }
+
+    @Override
     public HostAgent.StepDone migrate(String vm, String migrationId) throws IOException, TimeoutException {
+        return migrate(vm, migrationId, VmmBuilds.CURRENT);
+    }
+
+    @Override
+    public HostAgent.StepDone migrate(String vm, String migrationId, String targetVersion) throws IOException, TimeoutException {
+        Optional<VmmBuilds.Build> build = builds.get(targetVersion);
+        if (build.isEmpty()) {
+            return new HostAgent.StepDone(vm, migrationId, "failed: this agent has no VMM build " + targetVersion + " (it has "
+                    + String.join(", ", builds.versions()) + ")", -1);
+        }
         Current source = current.get(vm);
         if (source == null) {
             return new HostAgent.StepDone(vm, migrationId, "failed: VM " + vm + " is not adopted on this host"
@@ -211,9 +239,10 @@ public final class VmmDirectoryPort implements HostAgent.MigrationPort {
         String name = vm + ".g" + generation;
         writeForced(dir.resolve(vm + ".step"), migrationId + " " + generation + "\n");
         VmmProcess target = VmmProcess.start(VmmProcess.Options.of(dir, name).withPolicy(ChildLaunch.Policy.DETACHED)
-                .withPrefix(prefix).withIncoming(true)
+                .withPrefix(prefix).withIncoming(true).withLauncher(build.get().launcher())
                 .withArgs(List.of("--migration-timeout", String.valueOf(Math.max(30, timeout.toSeconds())))));
         boolean moved = false;
+        Optional<Pin> pinned = Optional.empty();
         try {
             target.awaitReady(timeout);
             try (QmpClient c = QmpClient.connect(target.qmpSocket(), timeout)) {
@@ -228,7 +257,10 @@ public final class VmmDirectoryPort implements HostAgent.MigrationPort {
                     device.put("mq", true);
                 }
                 c.execute("device_add", device);
+                pinned = pinStreamFormat(vm, source.qmp(), build.get(), c);
             }
+            writeForced(dir.resolve(name + ".build"), "version=" + build.get().version() + " stream-format="
+                    + (pinned.isPresent() ? String.valueOf(pinned.get().format()) : "default") + "\n");
             LocalMigration.Result r = LocalMigration.run(LocalMigration.Options.of(source.qmp(), target.qmpSocket())
                     .withTimeout(timeout), line -> { });
             if (!r.succeeded()) {
@@ -241,8 +273,73 @@ public final class VmmDirectoryPort implements HostAgent.MigrationPort {
             return new HostAgent.StepDone(vm, migrationId, "completed", r.downtimeMs());
         } finally {
             if (!moved) {
+                if (pinned.isPresent()) {
+                    unpin(source.qmp(), pinned.get());
+                }
                 target.close(); // the VM stayed on its source: the unfinished target goes
             }
+        }
+    }
+
+    /**
+     * Sets the source's {@code x-stream-format} to the target's format when the target writes an older one
+     * (a rollback: {@link #streamFormatFor}); returns what was set, empty when nothing was.
+     */
+    private Optional<Pin> pinStreamFormat(String vm, Path sourceQmp, VmmBuilds.Build build, QmpClient target)
+            throws IOException, TimeoutException {
+        OptionalInt targetFormat = build.streamFormat().isPresent() ? OptionalInt.of(build.streamFormat().get())
+                : reportedFormat(target);
+        try (QmpClient s = QmpClient.connect(sourceQmp, timeout)) {
+            s.negotiate();
+            OptionalInt sourceFormat = reportedFormat(s);
+            OptionalInt pin = streamFormatFor(sourceFormat, targetFormat);
+            if (pin.isPresent()) {
+                s.execute("migrate-set-parameters", JsonNodeFactory.instance.objectNode().put(STREAM_FORMAT, pin.getAsInt()));
+                LOG.info("VM {}: the target build {} writes stream format {}, the source {}: x-stream-format {} set on the source",
+                        vm, build.version(), targetFormat.getAsInt(), sourceFormat.getAsInt(), pin.getAsInt());
+                return Optional.of(new Pin(pin.getAsInt(), sourceFormat.getAsInt()));
+            } else if (targetFormat.isEmpty()) {
+                LOG.info("VM {}: build {} does not report its stream format and --vmm-build declares none; the source writes its"
+                        + " own (the target refuses it if it cannot load it)", vm, build.version());
+            }
+            return Optional.empty();
+        }
+    }
+
+    /**
+     * The {@code x-stream-format} to set on a source that writes {@code source} for a target whose build writes
+     * {@code target}: the target's, when it is older (a rollback; a build loads its own format and the one before);
+     * empty when nothing is to be set (the same or a newer target, or either format unknown: a build from before
+     * the parameter cannot be pinned and does not report it).
+     */
+    static OptionalInt streamFormatFor(OptionalInt source, OptionalInt target) {
+        return source.isPresent() && target.isPresent() && target.getAsInt() < source.getAsInt() ? target : OptionalInt.empty();
+    }
+
+    /**
+     * The {@code x-stream-format} a VMM reports ({@code query-migrate-parameters}); empty for a build without it (or
+     * without the query).
+     */
+    private static OptionalInt reportedFormat(QmpClient c) throws TimeoutException {
+        try {
+            com.fasterxml.jackson.databind.JsonNode v = c.execute("query-migrate-parameters", null).path(STREAM_FORMAT);
+            return v.isInt() ? OptionalInt.of(v.asInt()) : OptionalInt.empty();
+        } catch (dev.livetap.engine.qmp.QmpException e) {
+            return OptionalInt.empty();
+        }
+    }
+
+    /** An {@code x-stream-format} set on a source: {@code format}, over the {@code was} it reported. */
+    private record Pin(int format, int was) {
+    }
+
+    /** A migration that did not move the VM: its source writes what it wrote before (best effort; it stays the VM's VMM). */
+    private void unpin(Path sourceQmp, Pin pin) {
+        try (QmpClient s = QmpClient.connect(sourceQmp, PROBE)) {
+            s.negotiate();
+            s.execute("migrate-set-parameters", JsonNodeFactory.instance.objectNode().put(STREAM_FORMAT, pin.was()));
+        } catch (IOException | TimeoutException | RuntimeException e) {
+            LOG.warn("could not reset x-stream-format on {}: {}", sourceQmp, e.toString());
         }
     }
 

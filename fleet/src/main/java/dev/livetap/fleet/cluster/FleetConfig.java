@@ -32,7 +32,10 @@ public record FleetConfig(String host, int port, List<String> seedNodes, String 
     public static final int MANAGEMENT_OFF = -1;
     /** {@link #managementPort()}: Management on any free port of 127.0.0.1 (the node reports the one it got). */
     public static final int MANAGEMENT_ANY_PORT = 0;
-    /** Management always binds loopback: its routes carry no authentication of their own. */
+    /**
+     * Management always binds loopback: without TLS its routes carry no authentication of their own; with TLS it
+     * serves HTTPS and asks every client for a certificate of the fleet's CA.
+     */
     public static final String MANAGEMENT_HOST = "127.0.0.1";
 
     public FleetConfig {
@@ -184,14 +187,20 @@ public record FleetConfig(String host, int port, List<String> seedNodes, String 
         return fleet.withFallback(ConfigFactory.load());
     }
 
-    /** Artery over TLS 1.3, both sides presenting a certificate the other's trust store must vouch for. */
+    /**
+     * Artery over TLS 1.3, both sides presenting a certificate the other's trust store must vouch for, through
+     * {@link FleetSslEngineProvider}: the stores are read again when they change (rotation without a restart) and
+     * a read-only operator's certificate is refused as a member. The {@code config-ssl-engine} section states the
+     * same settings for Pekko's own provider (unused while ours is named), so that the configuration says what runs.
+     */
     private static Config tls(FleetTls.Stores stores) {
         String engine = "pekko.remote.artery.ssl.config-ssl-engine.";
+        String ours = FleetSslEngineProvider.CONFIG + ".";
         return ConfigFactory.parseString("""
                         pekko.remote.artery {
                           transport = tls-tcp
                           ssl {
-                            ssl-engine-provider = "org.apache.pekko.remote.artery.tcp.ConfigSSLEngineProvider"
+                            ssl-engine-provider = "dev.livetap.fleet.cluster.FleetSslEngineProvider"
                             config-ssl-engine {
                               protocol = "TLSv1.3"
                               enabled-algorithms = ["TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384"]
@@ -201,11 +210,16 @@ public record FleetConfig(String host, int port, List<String> seedNodes, String 
                             }
                           }
                         }
+                        # the HTTPS endpoint reads the client certificate of each request (operator rights)
+                        pekko.http.server.parsing.ssl-session-attribute = on
                         """)
                 .withValue(engine + "key-store", ConfigValueFactory.fromAnyRef(stores.keyStore().toString()))
                 .withValue(engine + "trust-store", ConfigValueFactory.fromAnyRef(stores.trustStore().toString()))
                 .withValue(engine + "key-store-password", ConfigValueFactory.fromAnyRef(stores.password()))
                 .withValue(engine + "key-password", ConfigValueFactory.fromAnyRef(stores.password()))
-                .withValue(engine + "trust-store-password", ConfigValueFactory.fromAnyRef(stores.password()));
+                .withValue(engine + "trust-store-password", ConfigValueFactory.fromAnyRef(stores.password()))
+                .withValue(ours + "key-store", ConfigValueFactory.fromAnyRef(stores.keyStore().toString()))
+                .withValue(ours + "trust-store", ConfigValueFactory.fromAnyRef(stores.trustStore().toString()))
+                .withValue(ours + "password", ConfigValueFactory.fromAnyRef(stores.password()));
     }
 }

@@ -26,7 +26,8 @@ import org.apache.pekko.persistence.jdbc.testkit.javadsl.SchemaUtils;
  * with role {@code coordinator}). Only nodes with that role open the journal: an agent-only node
  * ({@code agent}) or an operator's short-lived member ({@code operator}) never touches the database.
  * With a Management port configured the node serves Pekko Management's read-only routes on 127.0.0.1
- * ({@code GET /cluster/members}, {@code /ready}, {@code /alive}).
+ * ({@code GET /cluster/members}, {@code /ready}, {@code /alive}): over HTTPS with client certificates, beside the
+ * operator's routes ({@link OperatorRoutes}), when the transport uses TLS; plain HTTP without it.
  */
 public final class FleetNode implements AutoCloseable {
     /** Nodes with this role may run the coordinator singleton (and so open the journal). */
@@ -73,10 +74,14 @@ public final class FleetNode implements AutoCloseable {
             }
             long deadline = System.nanoTime() + timeout.toNanos();
             Optional<URI> management = Optional.empty();
+            java.util.concurrent.atomic.AtomicReference<ActorRef<UpgradeCoordinator.Command>> joined =
+                    new java.util.concurrent.atomic.AtomicReference<>();
             if (config.managementPort() != FleetConfig.MANAGEMENT_OFF) {
                 // before the join completes: the endpoint also answers for a node that cannot become Up
-                management = Optional.of(URI.create(PekkoManagement.get(system).start().toCompletableFuture()
-                        .get(timeout.toMillis(), TimeUnit.MILLISECONDS).toString()));
+                management = Optional.of(config.tls() instanceof FleetTls.Stores
+                        ? startHttps(system, config.managementPort(), () -> Optional.ofNullable(joined.get()), timeout)
+                        : URI.create(PekkoManagement.get(system).start().toCompletableFuture()
+                                .get(timeout.toMillis(), TimeUnit.MILLISECONDS).toString()));
             }
             while (cluster.selfMember().status() != MemberStatus.up()) {
                 if (System.nanoTime() > deadline) {
@@ -93,6 +98,7 @@ public final class FleetNode implements AutoCloseable {
                     SingletonActor.of(UpgradeCoordinator.create(driver), UpgradeCoordinator.SINGLETON_NAME)
                             .withStopMessage(UpgradeCoordinator.Passivate.INSTANCE)
                             .withSettings(ClusterSingletonSettings.create(system).withRole(COORDINATOR_ROLE)));
+            joined.set(proxy);
             return new FleetNode(system, proxy, management);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -106,6 +112,23 @@ public final class FleetNode implements AutoCloseable {
             close(system, timeout);
             throw e;
         }
+    }
+
+    /**
+     * Pekko Management's routes and the operator's ({@link OperatorRoutes}) over HTTPS on 127.0.0.1: the node's
+     * rotating TLS context, a client certificate of the fleet's CA required on every connection.
+     */
+    private static URI startHttps(ActorSystem<Void> system, int port,
+            java.util.function.Supplier<Optional<ActorRef<UpgradeCoordinator.Command>>> coordinator, Duration timeout)
+            throws TimeoutException, InterruptedException, java.util.concurrent.ExecutionException {
+        RotatingTlsContext tls = FleetSslEngineProvider.forSystem(org.apache.pekko.actor.typed.javadsl.Adapter.toClassic(system));
+        org.apache.pekko.http.javadsl.server.Route management = PekkoManagement.get(system).getRoutes(s -> s.withReadOnly(true));
+        org.apache.pekko.http.javadsl.ServerBinding binding = org.apache.pekko.http.javadsl.Http.get(system)
+                .newServerAt(FleetConfig.MANAGEMENT_HOST, port)
+                .enableHttps(org.apache.pekko.http.javadsl.ConnectionContext.httpsServer(tls::serverEngine))
+                .bind(new OperatorRoutes(system, coordinator, OperatorRoutes.ASK_TIMEOUT).routes(management))
+                .toCompletableFuture().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+        return URI.create("https://" + FleetConfig.MANAGEMENT_HOST + ":" + binding.localAddress().getPort());
     }
 
     /**

@@ -532,7 +532,7 @@ public final class PlanDriver {
             return; // sent when the agent (re-)registers
         }
         hostOfVm.put(vm, host);
-        agent.tell(new HostAgent.PerformStep(host, vm, id, plan.epoch(), answered));
+        agent.tell(new HostAgent.PerformStep(host, vm, id, plan.epoch(), plan.plan().targetVersion(), answered));
         timers.startSingleTimer("step-" + vm, new StepTimedOut(host, vm, id), Duration.ofMillis(plan.plan().stepTimeoutMs()));
     }
 

@@ -30,6 +30,8 @@ public record PlanPreview(Plan plan, List<Host> hosts, int vms, String coordinat
      * One planned host.
      *
      * @param agent       whether an agent registered for it answered
+     * @param hasTarget   whether that agent can start a VMM of the plan's target version (its reported builds;
+     *                    true for an agent that does not tell builds apart; false without an agent)
      * @param vms         its VMs (-1: no agent answered)
      * @param inStep      VMs in a step right now (the agent's running steps)
      * @param budget      the agent's freeze budget K now (0: no agent)
@@ -37,7 +39,7 @@ public record PlanPreview(Plan plan, List<Host> hosts, int vms, String coordinat
      * @param startS      estimated start, seconds after the plan starts
      * @param endS        estimated end (a host without an agent: when the plan would give it up)
      */
-    public record Host(String host, boolean agent, int vms, int inStep, int budget, int slot, double startS, double endS) {
+    public record Host(String host, boolean agent, boolean hasTarget, int vms, int inStep, int budget, int slot, double startS, double endS) {
     }
 
     public PlanPreview {
@@ -90,7 +92,7 @@ public record PlanPreview(Plan plan, List<Host> hosts, int vms, String coordinat
                 slot[0] += plan.hostDownLimitMs() / 1000.0;
                 problems.add("host " + h + ": no agent answered; the plan would wait for one and give the host up after "
                         + plan.hostDownLimitMs() / 1000 + " s (one failure)");
-                lines.add(new Host(h, false, -1, 0, 0, (int) slot[1], start, slot[0]));
+                lines.add(new Host(h, false, false, -1, 0, 0, (int) slot[1], start, slot[0]));
             } else {
                 int k = Math.max(1, a.budgetLimit());
                 slot[0] += Math.ceil(a.vms().size() / (double) k) * stepEstimateS;
@@ -99,7 +101,13 @@ public record PlanPreview(Plan plan, List<Host> hosts, int vms, String coordinat
                     problems.add("host " + h + ": " + a.running().size() + " VM(s) in a step now " + a.running().keySet()
                             + "; the plan's steps for them wait until those end");
                 }
-                lines.add(new Host(h, true, a.vms().size(), a.running().size(), a.budgetLimit(), (int) slot[1], start, slot[0]));
+                boolean hasTarget = a.has(plan.targetVersion());
+                if (!hasTarget) {
+                    problems.add("host " + h + ": its agent has no VMM build " + plan.targetVersion() + " (it has "
+                            + String.join(", ", a.builds()) + "): each of its " + a.vms().size() + " step(s) would be refused"
+                            + " (livetap agent --vmm-build " + plan.targetVersion() + "=LAUNCHER)");
+                }
+                lines.add(new Host(h, true, hasTarget, a.vms().size(), a.running().size(), a.budgetLimit(), (int) slot[1], start, slot[0]));
             }
             eta = Math.max(eta, slot[0]);
             slots.add(slot);

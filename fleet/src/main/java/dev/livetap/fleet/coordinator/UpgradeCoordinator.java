@@ -672,6 +672,8 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
     }
 
     private Effect<Event, State> onControl(State state, ControlPlan c) {
+        dev.livetap.fleet.cluster.OperatorAudit.member(c.replyTo().path().address().toString(),
+                dev.livetap.fleet.cluster.FleetRole.Command.valueOf(c.action().name()), "asked (" + state.name() + ")");
         if (state.plan() == null || state.complete()) {
             return Effect().reply(c.replyTo(), new Rejected("no running plan (" + state.name() + ")"));
         }
@@ -692,6 +694,9 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
     }
 
     private Effect<Event, State> onSubmitPlan(State state, SubmitPlan c) {
+        dev.livetap.fleet.cluster.OperatorAudit.member(c.replyTo().path().address().toString(),
+                dev.livetap.fleet.cluster.FleetRole.Command.START, "asked: plan of " + c.plan().hosts().size() + " host(s), target "
+                        + c.plan().targetVersion());
         Optional<String> tooFar = VersionStep.refusal(c.plan().targetVersion(), VersionStep.thisBuild());
         if (tooFar.isPresent()) {
             return Effect().reply(c.replyTo(), new Rejected(tooFar.get()));
@@ -750,17 +755,7 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
         long next = state.nextStep();
         for (String vm : c.vms()) {
             String open = state.open().containsKey(vm) ? state.open().get(vm) : granted.get(vm);
-            if (open != null) {
-                String host = state.hostOf().containsKey(vm) ? state.hostOf().get(vm) : c.host();
-                replies.add(new StepGranted(host, vm, open, state.epoch()));
-            } else if (state.stopped() != null) {
-                replies.add(new Rejected(state.stopped()));
-            } else {
-                String id = "m-" + state.epoch() + "-" + next++;
-                granted.put(vm, id);
-                events.add(new StepStarted(c.host(), vm, id));
-                replies.add(new StepGranted(c.host(), vm, id, state.epoch()));
-            }
+            next = grant(state, c.host(), vm, open, state.stopped(), next, granted, events, replies);
         }
         Batch batch = new Batch(replies);
         return events.isEmpty() ? Effect().reply(c.replyTo(), batch) : Effect().persist(events).thenReply(c.replyTo(), s -> batch);
@@ -769,19 +764,7 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
     private Effect<Event, State> onFinishSteps(State state, FinishSteps c) {
         List<Event> events = new ArrayList<>();
         List<Reply> replies = new ArrayList<>();
-        java.util.Set<String> closing = new java.util.HashSet<>(); // closed earlier in this batch (no copy of the open map)
-        for (Finish f : c.steps()) {
-            StepRecord done = state.finished().get(f.vm());
-            if (!closing.contains(f.vm()) && f.migrationId().equals(state.open().get(f.vm()))) {
-                closing.add(f.vm());
-                events.add(new StepClosed(f.vm(), f.migrationId(), f.completed(), f.detail()));
-                replies.add(new StepFinished(f.vm(), f.migrationId(), f.completed()));
-            } else if (done != null && done.migrationId().equals(f.migrationId())) {
-                replies.add(new StepFinished(f.vm(), f.migrationId(), done.completed()));
-            } else {
-                replies.add(new Rejected("no step " + f.migrationId() + " of " + f.vm()));
-            }
-        }
+        closeSteps(state, c.steps(), new java.util.HashSet<>(), events, replies);
         Batch batch = new Batch(replies);
         int closed = events.size();
         return events.isEmpty() ? Effect().reply(c.replyTo(), batch)
@@ -792,22 +775,8 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
         List<Event> events = new ArrayList<>();
         List<Reply> replies = new ArrayList<>();
         java.util.Set<String> closing = new java.util.HashSet<>();
-        int closed = 0;
-        int failed = 0;
-        for (Finish f : c.ends()) {
-            StepRecord done = state.finished().get(f.vm());
-            if (!closing.contains(f.vm()) && f.migrationId().equals(state.open().get(f.vm()))) {
-                closing.add(f.vm());
-                closed++;
-                failed += f.completed() ? 0 : 1;
-                events.add(new StepClosed(f.vm(), f.migrationId(), f.completed(), f.detail()));
-                replies.add(new StepFinished(f.vm(), f.migrationId(), f.completed()));
-            } else if (done != null && done.migrationId().equals(f.migrationId())) {
-                replies.add(new StepFinished(f.vm(), f.migrationId(), done.completed()));
-            } else {
-                replies.add(new Rejected("no step " + f.migrationId() + " of " + f.vm()));
-            }
-        }
+        int failed = closeSteps(state, c.ends(), closing, events, replies);
+        int closed = closing.size();
         Map<String, String> granted = new java.util.HashMap<>();
         long next = state.nextStep();
         String stopped = state.stopped(failed);
@@ -818,17 +787,8 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
                 replies.add(new Rejected("no plan"));
             } else if (!state.plan().hosts().contains(st.host())) {
                 replies.add(new Rejected("host " + st.host() + " is not in the plan"));
-            } else if (open != null) {
-                // a retried request: the same step, never a second migration of the same VM
-                String host = state.hostOf().containsKey(st.vm()) ? state.hostOf().get(st.vm()) : st.host();
-                replies.add(new StepGranted(host, st.vm(), open, state.epoch()));
-            } else if (stopped != null) {
-                replies.add(new Rejected(stopped));
             } else {
-                String id = "m-" + state.epoch() + "-" + next++;
-                granted.put(st.vm(), id);
-                events.add(new StepStarted(st.host(), st.vm(), id));
-                replies.add(new StepGranted(st.host(), st.vm(), id, state.epoch()));
+                next = grant(state, st.host(), st.vm(), open, stopped, next, granted, events, replies);
             }
         }
         java.util.Set<String> ending = new java.util.HashSet<>();
@@ -849,6 +809,53 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
             groupEvents += written;
             largestGroup = Math.max(largestGroup, written);
         }).thenReply(c.replyTo(), s -> batch);
+    }
+
+    /**
+     * The ends of a batch ({@link FinishSteps}, and {@link RecordSteps}' ends): an open step is closed (once,
+     * {@code closing} holds the VMs closed earlier in the batch), a repeated end is answered from the journal,
+     * anything else rejected. Returns how many of the closed ends failed.
+     */
+    private static int closeSteps(State state, List<Finish> ends, java.util.Set<String> closing, List<Event> events,
+            List<Reply> replies) {
+        int failed = 0;
+        for (Finish f : ends) {
+            StepRecord done = state.finished().get(f.vm());
+            if (!closing.contains(f.vm()) && f.migrationId().equals(state.open().get(f.vm()))) {
+                closing.add(f.vm());
+                failed += f.completed() ? 0 : 1;
+                events.add(new StepClosed(f.vm(), f.migrationId(), f.completed(), f.detail()));
+                replies.add(new StepFinished(f.vm(), f.migrationId(), f.completed()));
+            } else if (done != null && done.migrationId().equals(f.migrationId())) {
+                replies.add(new StepFinished(f.vm(), f.migrationId(), done.completed()));
+            } else {
+                replies.add(new Rejected("no step " + f.migrationId() + " of " + f.vm()));
+            }
+        }
+        return failed;
+    }
+
+    /**
+     * One start of a batch ({@link StartSteps}, and {@link RecordSteps}' starts): the step already {@code open}
+     * for the VM (a retried request: never a second migration of the same VM), a refusal when {@code stopped},
+     * or a new step numbered {@code next}. Returns the next number.
+     */
+    private static long grant(State state, String host, String vm, String open, String stopped, long next,
+            Map<String, String> granted, List<Event> events, List<Reply> replies) {
+        if (open != null) {
+            String openHost = state.hostOf().containsKey(vm) ? state.hostOf().get(vm) : host;
+            replies.add(new StepGranted(openHost, vm, open, state.epoch()));
+            return next;
+        }
+        if (stopped != null) {
+            replies.add(new Rejected(stopped));
+            return next;
+        }
+        String id = "m-" + state.epoch() + "-" + next;
+        granted.put(vm, id);
+        events.add(new StepStarted(host, vm, id));
+        replies.add(new StepGranted(host, vm, id, state.epoch()));
+        return next + 1;
     }
 
     @Override

@@ -14,7 +14,7 @@ import java.util.regex.Pattern;
  */
 public final class VersionStep {
     /** What {@code livetap fleet start} sends when no version is given. */
-    public static final String CURRENT = "current";
+    public static final String CURRENT = dev.livetap.fleet.agent.VmmBuilds.CURRENT;
     private static final Pattern VERSION = Pattern.compile("v?(\\d+)\\.(\\d+)(?:\\.\\d+)?(?:[-+].*)?");
 
     private VersionStep() {
@@ -22,8 +22,7 @@ public final class VersionStep {
 
     /** This build's version (the jar's Implementation-Version; 0.2.0 when run from classes). */
     public static String thisBuild() {
-        String v = VersionStep.class.getPackage().getImplementationVersion();
-        return v == null ? "0.2.0" : v;
+        return dev.livetap.fleet.agent.VmmBuilds.thisBuild();
     }
 
     /** Why a plan to {@code target} is refused by a coordinator of build {@code self}; empty: allowed. */

@@ -24,7 +24,16 @@ final class FleetCerts {
 
     /** Starts {@code scripts/fleet-certs dir names...} with this JVM's keytool first on the PATH. */
     static Process start(Path dir, String... names) throws IOException {
-        List<String> cmd = new ArrayList<>(List.of(script().toString(), dir.toString()));
+        return startWithRole(dir, null, names);
+    }
+
+    /** {@link #start} with {@code --role role} ({@code read} or {@code operate}; null: members' certificates). */
+    static Process startWithRole(Path dir, String role, String... names) throws IOException {
+        List<String> cmd = new ArrayList<>(List.of(script().toString()));
+        if (role != null) {
+            cmd.addAll(List.of("--role", role));
+        }
+        cmd.add(dir.toString());
         cmd.addAll(List.of(names));
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
         pb.environment().put("PATH", Path.of(System.getProperty("java.home"), "bin") + ":" + pb.environment().getOrDefault("PATH", ""));

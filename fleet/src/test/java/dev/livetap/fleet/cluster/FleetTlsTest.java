@@ -30,7 +30,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The cluster transport over TLS with mutual authentication, certificates from {@code scripts/fleet-certs}: a
- * node with the fleet CA's certificate joins (Pekko Management on the founder lists both {@code Up}); a node
+ * node with the fleet CA's certificate joins (Pekko Management on the founder, over HTTPS, lists both {@code Up}); a node
  * whose certificate another CA signed, and a node without TLS, do not become members within a bounded wait.
  * 30-60 s on the shared 2-core machine at load 16-20 (keytool 10-20 s of it): {@code long}; the CI variant is
  * {@link FleetTransportTest}.
@@ -65,7 +65,9 @@ class FleetTlsTest {
                 URI management = founder.management().orElseThrow();
                 assertEquals("127.0.0.1", management.getHost());
                 assertTrue(management.getPort() > 0, "the any-free-port endpoint reports the port it got: " + management);
-                Map<String, String> status = awaitMembersUp(management, 2);
+                assertEquals("https", management.getScheme(), "Management over HTTPS with TLS on: " + management);
+                HttpClient https = HttpClient.newBuilder().sslContext(new RotatingTlsContext((FleetTls.Stores) fleetTls).context()).build();
+                Map<String, String> status = awaitMembersUp(https, management, 2);
                 assertEquals(Map.of(seed, "Up", memberAddress.toString(), "Up"), status);
                 // a certificate from another CA, and no TLS at all: both started at once, each with a bounded wait
                 CompletableFuture<Throwable> rogue = CompletableFuture.supplyAsync(() -> startFails(node(List.of(seed), rogueTls,
@@ -78,7 +80,7 @@ class FleetTlsTest {
                         .map(Member::address).toList();
                 assertEquals(java.util.Set.of(Cluster.get(founder.system()).selfMember().address(), memberAddress),
                         java.util.Set.copyOf(members), "only the two nodes of the fleet's CA are members: " + members);
-                assertEquals(Map.of(seed, "Up", memberAddress.toString(), "Up"), members(management),
+                assertEquals(Map.of(seed, "Up", memberAddress.toString(), "Up"), members(https, management),
                         "Management lists the two members, both Up");
             }
         }
@@ -99,19 +101,24 @@ class FleetTlsTest {
         }
     }
 
-    private static Map<String, String> awaitMembersUp(URI management, int count) throws Exception {
+    private static Map<String, String> awaitMembersUp(HttpClient client, URI management, int count) throws Exception {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        Map<String, String> m = members(management);
+        Map<String, String> m = members(client, management);
         while (!(m.size() == count && m.values().stream().allMatch("Up"::equals)) && System.nanoTime() < deadline) {
             Thread.sleep(100);
-            m = members(management);
+            m = members(client, management);
         }
         return m;
     }
 
     /** {@code GET /cluster/members}: member address → status. */
     static Map<String, String> members(URI management) throws IOException, InterruptedException {
-        HttpResponse<String> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(management.resolve("/cluster/members"))
+        return members(HttpClient.newHttpClient(), management);
+    }
+
+    /** {@code GET /cluster/members} with {@code client} (an HTTPS client with a fleet certificate when TLS is on). */
+    static Map<String, String> members(HttpClient client, URI management) throws IOException, InterruptedException {
+        HttpResponse<String> r = client.send(HttpRequest.newBuilder(management.resolve("/cluster/members"))
                 .timeout(Duration.ofSeconds(10)).GET().build(), HttpResponse.BodyHandlers.ofString());
         assertEquals(200, r.statusCode(), r.body());
         JsonNode body = new ObjectMapper().readTree(r.body());

@@ -47,6 +47,8 @@ class PlanDriverTest {
     private final AtomicInteger mostHostsAtOnce = new AtomicInteger();
     private final Map<String, AtomicInteger> inside = new ConcurrentHashMap<>();
     private volatile String failVm = "";
+    /** The target version each migration was asked for. */
+    private final List<String> versions = new CopyOnWriteArrayList<>();
 
     private HostAgent.MigrationPort port(String host, List<String> vms) {
         return new HostAgent.MigrationPort() {
@@ -66,6 +68,12 @@ class PlanDriverTest {
                 } finally {
                     inside.get(host).decrementAndGet();
                 }
+            }
+
+            @Override
+            public HostAgent.StepDone migrate(String vm, String id, String targetVersion) throws Exception {
+                versions.add(targetVersion);
+                return migrate(vm, id);
             }
 
             @Override
@@ -98,9 +106,12 @@ class PlanDriverTest {
                 assertEquals(5, migrated.get(host).stream().distinct().count());
             }
             assertTrue(mostHostsAtOnce.get() <= 2, "at most maxParallelHosts hosts migrating at once: " + mostHostsAtOnce.get());
+            assertEquals(List.of("0.2.0"), versions.stream().distinct().toList(), "every step carries the plan's target version");
+            assertEquals(15, versions.size());
 
             // a second plan, one host at a time, no failure allowed: the first failure halts it
             migrated.clear();
+            versions.clear();
             failVm = "a-vm1";
             Plan strict = new Plan("0.3.0", List.of("a", "b"), 1, 0, 10.0);
             assertInstanceOf(PlanAccepted.class, ask(node, r -> new SubmitPlan(strict, r)));
@@ -109,6 +120,7 @@ class PlanDriverTest {
             assertEquals(1, halted.failures());
             assertFalse(halted.finished().get("a-vm1").completed());
             assertTrue(migrated.get("b") == null, "no VM of a host after the halt is migrated: " + migrated);
+            assertEquals(List.of("0.3.0"), versions.stream().distinct().toList());
             assertTrue(migrated.get("a").size() <= PlanDriver.Settings.DEFAULT.stepsInFlightPerHost(),
                     "no step of the halted host is opened after the failure's answer: " + migrated.get("a"));
         } finally {

@@ -53,9 +53,25 @@ class PlanPreviewTest {
         assertTrue(p.ready(), p.problems().toString());
         assertEquals(17, p.vms());
         // a: 5 rounds of 2 s in slot 1 (0-10); b: 3 rounds in slot 2 (0-6); c starts when b's slot frees: 6-8
-        assertEquals(List.of(new PlanPreview.Host("a", true, 10, 0, 2, 1, 0, 10), new PlanPreview.Host("b", true, 3, 0, 1, 2, 0, 6),
-                new PlanPreview.Host("c", true, 4, 0, 4, 2, 6, 8)), p.hosts());
+        assertEquals(List.of(new PlanPreview.Host("a", true, true, 10, 0, 2, 1, 0, 10), new PlanPreview.Host("b", true, true, 3, 0, 1, 2, 0, 6),
+                new PlanPreview.Host("c", true, true, 4, 0, 4, 2, 6, 8)), p.hosts());
         assertEquals(10, p.etaS());
+    }
+
+    @Test
+    void aHostWhoseAgentLacksTheTargetVersionIsShownAndNamedAsAProblem() {
+        Plan plan = new Plan("0.1.9", List.of("old", "new"), 2, 0, 300);
+        PlanPreview p = PlanPreview.of(plan, Map.of(
+                "old", new AgentState("old", 1, Map.of(), 1, List.of("old-vm0"), List.of("0.1.9", "0.2.0")),
+                "new", new AgentState("new", 1, Map.of(), 1, List.of("new-vm0", "new-vm1"), List.of("0.2.0"))),
+                coordinator("none", Map.of()), 1.0);
+        assertTrue(p.hosts().get(0).hasTarget());
+        assertFalse(p.hosts().get(1).hasTarget());
+        assertEquals(List.of("host new: its agent has no VMM build 0.1.9 (it has 0.2.0): each of its 2 step(s) would be refused"
+                + " (livetap agent --vmm-build 0.1.9=LAUNCHER)"), p.problems());
+        assertTrue(PlanPreview.of(new Plan(VersionStep.CURRENT, List.of("new"), 1, 0, 300), Map.of("new",
+                new AgentState("new", 1, Map.of(), 1, List.of("new-vm0"), List.of("0.2.0"))), coordinator("none", Map.of()), 1.0)
+                .hosts().get(0).hasTarget(), "current is the agent's own build");
     }
 
     @Test
@@ -72,7 +88,7 @@ class PlanPreviewTest {
                 "host a: 1 VM(s) in a step now [a-vm1]; the plan's steps for them wait until those end",
                 "1 host(s) without an agent exceed --max-failures 0: the plan would halt"), p.problems());
         // one slot: a 0-2, gone holds the slot for its host-down limit 2-22, a again 22-24
-        assertEquals(new PlanPreview.Host("gone", false, -1, 0, 0, 1, 2, 22), p.hosts().get(1));
+        assertEquals(new PlanPreview.Host("gone", false, false, -1, 0, 0, 1, 2, 22), p.hosts().get(1));
         assertEquals(24, p.etaS());
         assertThrows(IllegalArgumentException.class, () -> PlanPreview.of(plan, Map.of(), coordinator("none", Map.of()), 0));
     }
@@ -111,7 +127,7 @@ class PlanPreviewTest {
                 assertEquals("none", p.coordinatorState());
                 assertEquals(List.of("host nobody: no agent answered; the plan would wait for one and give the host up after "
                         + "60 s (one failure)"), p.problems(), "one host without an agent is within --max-failures 1");
-                assertEquals(new PlanPreview.Host("h", true, 3, 0, 2, 1, 0, 2), p.hosts().get(0));
+                assertEquals(new PlanPreview.Host("h", true, true, 3, 0, 2, 1, 0, 2), p.hosts().get(0));
             }
         } finally {
             executor.shutdownNow();

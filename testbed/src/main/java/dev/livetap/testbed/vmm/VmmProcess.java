@@ -41,10 +41,12 @@ public final class VmmProcess implements AutoCloseable {
      * @param classPath   the VMM's class path (e.g. {@code DIR/lib/*} of another livetap build); null: this JVM's
      * @param mainClass   the class whose main runs {@code vmm ...}; null: {@link ChildLaunch#VMM_MAIN_CLASS}
      *                    (builds before VmmMain existed ran it through their command line's main class)
+     * @param launcher    an executable run as {@code LAUNCHER vmm ARGS} instead of this JVM's java (another livetap
+     *                    build's {@code bin/livetap}: it chooses the JVM, its options and class path); null: java
      */
     public record Options(Path dir, String name, Path qmp, List<String> prefix, ChildLaunch.Policy policy,
             List<String> jvmOptions, List<String> extraJvmOptions, List<String> vmmArgs, boolean incoming, boolean paused,
-            int readyLines, boolean mergeStderr, String classPath, String mainClass) {
+            int readyLines, boolean mergeStderr, String classPath, String mainClass, Path launcher) {
         public Options {
             Objects.requireNonNull(dir, "dir");
             Objects.requireNonNull(name, "name");
@@ -61,7 +63,7 @@ public final class VmmProcess implements AutoCloseable {
         /** {@code livetap vmm --qmp DIR/NAME.qmp --name NAME}, dying with this process, no prefix. */
         public static Options of(Path dir, String name) {
             return new Options(dir, name, dir.resolve(name + ".qmp"), List.of(), ChildLaunch.Policy.DIES_WITH_PARENT,
-                    ChildLaunch.VMM_JVM_OPTIONS, List.of(), List.of(), false, false, 1, false, null, null);
+                    ChildLaunch.VMM_JVM_OPTIONS, List.of(), List.of(), false, false, 1, false, null, null, null);
         }
 
         public Options withQmp(Path value) {
@@ -119,12 +121,17 @@ public final class VmmProcess implements AutoCloseable {
             return with(c -> c.mainClass = value);
         }
 
+        /** Runs the VMM through {@code value} ({@code value vmm ARGS}): another livetap build's launcher. */
+        public Options withLauncher(Path value) {
+            return with(c -> c.launcher = value);
+        }
+
         /** These options with what {@code change} sets on a copy of their fields (the withers' one constructor call). */
         private Options with(Consumer<Copy> change) {
             Copy c = new Copy(this);
             change.accept(c);
             return new Options(c.dir, c.name, c.qmp, c.prefix, c.policy, c.jvmOptions, c.extraJvmOptions, c.vmmArgs, c.incoming,
-                    c.paused, c.readyLines, c.mergeStderr, c.classPath, c.mainClass);
+                    c.paused, c.readyLines, c.mergeStderr, c.classPath, c.mainClass, c.launcher);
         }
 
         /** The fields of an {@link Options}, to be changed before the copy is built (checked by the record's constructor). */
@@ -143,6 +150,7 @@ public final class VmmProcess implements AutoCloseable {
             boolean mergeStderr;
             String classPath;
             String mainClass;
+            Path launcher;
 
             Copy(Options o) {
                 dir = o.dir;
@@ -159,12 +167,18 @@ public final class VmmProcess implements AutoCloseable {
                 mergeStderr = o.mergeStderr;
                 classPath = o.classPath;
                 mainClass = o.mainClass;
+                launcher = o.launcher;
             }
         }
 
         /** The whole command line. */
         public List<String> command() {
             List<String> cmd = new ArrayList<>(prefix);
+            if (launcher != null) {
+                cmd.addAll(List.of(launcher.toString(), "vmm"));
+                vmmArguments(cmd);
+                return cmd;
+            }
             cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
             for (String o : jvmOptions) {
                 cmd.add(o.replace("{name}", name)); // e.g. one JFR file per child (bench --jfr)
@@ -178,6 +192,11 @@ public final class VmmProcess implements AutoCloseable {
             }
             cmd.addAll(List.of("-cp", classPath == null ? System.getProperty("java.class.path") : classPath,
                     mainClass == null ? ChildLaunch.VMM_MAIN_CLASS : mainClass, "vmm"));
+            vmmArguments(cmd);
+            return cmd;
+        }
+
+        private void vmmArguments(List<String> cmd) {
             if (qmp != null) {
                 cmd.addAll(List.of("--qmp", qmp.toString(), "--name", name));
             }
@@ -189,7 +208,6 @@ public final class VmmProcess implements AutoCloseable {
             }
             cmd.addAll(vmmArgs);
             cmd.addAll(ChildLaunch.vmmArguments(policy));
-            return cmd;
         }
     }
 
