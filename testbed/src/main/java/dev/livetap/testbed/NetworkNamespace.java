@@ -121,8 +121,29 @@ public final class NetworkNamespace implements AutoCloseable {
      */
     public void addMultiqueueTap(String ifname, String hostCidr) {
         run("ip", "tuntap", "add", "dev", ifname, "mode", "tap", "multi_queue", "vnet_hdr");
+        addressUp(ifname, hostCidr);
+    }
+
+    /** {@code hostCidr} on the link {@code ifname} (e.g. a TAP a VMM created), and the link up. */
+    public void addressUp(String ifname, String hostCidr) {
         run("ip", "addr", "add", hostCidr, "dev", ifname);
         run("ip", "link", "set", ifname, "up");
+    }
+
+    /** What {@code ip -o link show IFNAME} says inside of the link {@code ifname}; throws when there is none. */
+    public Link link(String ifname) {
+        return Link.parse(run("ip", "-o", "link", "show", ifname));
+    }
+
+    /** A link as {@code ip -o link show} prints it: its ifindex (the same device keeps it) and an Ethernet link's MAC. */
+    public record Link(int ifindex, Optional<String> mac) {
+        /** Parses one line of {@code ip -o link show} ({@code 5: lt0: <...> ... link/ether 02:... brd ...}). */
+        public static Link parse(String ipOneLine) {
+            String line = ipOneLine.strip();
+            int ether = line.indexOf("link/ether ");
+            return new Link(Integer.parseInt(line.substring(0, line.indexOf(':')).trim()),
+                    ether < 0 ? Optional.empty() : Optional.of(line.substring(ether + 11, ether + 28)));
+        }
     }
 
     /** One ping of {@code address} from inside, waiting at most a second. */

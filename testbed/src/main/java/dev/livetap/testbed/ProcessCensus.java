@@ -2,22 +2,26 @@ package dev.livetap.testbed;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
+import java.util.function.Predicate;
 
 /**
  * What {@code /proc} says about another process: its descriptors ({@code /proc/PID/fd}, with
  * {@code fdinfo} and {@code net/unix} to tell TUN queues and socket states), its RSS, its CPU ticks
- * per thread. The one reader of those files in the harness; a process that is gone reads as empty
- * (or -1), a descriptor closed during the listing is skipped.
+ * per thread, its command line; and the process table searched by command line (e.g. the
+ * {@code livetap vmm} processes of a QMP socket). The one reader of those files in the harness; a
+ * process that is gone reads as empty (or -1), a descriptor closed during the listing is skipped.
  */
 public final class ProcessCensus {
     private ProcessCensus() {
@@ -33,6 +37,60 @@ public final class ProcessCensus {
         public String toString() {
             return tun + " TUN queue(s), " + sockets + " socket(s)";
         }
+    }
+
+    /**
+     * The command line of {@code pid} ({@code /proc/PID/cmdline}, split at its NULs); empty when the
+     * process is gone, not ours to read, or a kernel thread.
+     */
+    public static List<String> commandLine(long pid) {
+        try {
+            String raw = new String(Files.readAllBytes(proc(pid).resolve("cmdline")), StandardCharsets.UTF_8);
+            return raw.isEmpty() ? List.of() : List.of(raw.split("\0"));
+        } catch (IOException endedMeanwhile) {
+            return List.of();
+        }
+    }
+
+    /** The {@code comm} name of {@code pid} ({@code /proc/PID/comm}, e.g. {@code ping}); empty when the process is gone. */
+    public static Optional<String> commandName(long pid) {
+        try {
+            return Optional.of(Files.readString(proc(pid).resolve("comm"), StandardCharsets.UTF_8).strip());
+        } catch (IOException endedMeanwhile) {
+            return Optional.empty();
+        }
+    }
+
+    /** The processes alive at the call whose command line {@code test} accepts (a process ending meanwhile has none). */
+    public static List<Long> processesWhose(Predicate<List<String>> test) {
+        return List.copyOf(commandLinesWhere(test).keySet());
+    }
+
+    /** {@link #processesWhose}, each with the command line {@code test} accepted, in the process table's order. */
+    public static Map<Long, List<String>> commandLinesWhere(Predicate<List<String>> test) {
+        Map<Long, List<String>> found = new LinkedHashMap<>();
+        ProcessHandle.allProcesses().forEach(p -> {
+            List<String> args = commandLine(p.pid());
+            if (test.test(args)) {
+                found.put(p.pid(), args);
+            }
+        });
+        return found;
+    }
+
+    /**
+     * The {@code --qmp} argument of a {@code livetap vmm} command line (the first one after {@code vmm});
+     * empty for any other command line.
+     */
+    public static Optional<String> vmmQmpArgument(List<String> commandLine) {
+        boolean vmm = false;
+        for (int i = 0; i < commandLine.size(); i++) {
+            vmm |= commandLine.get(i).equals("vmm");
+            if (vmm && commandLine.get(i).equals("--qmp") && i + 1 < commandLine.size()) {
+                return Optional.of(commandLine.get(i + 1));
+            }
+        }
+        return Optional.empty();
     }
 
     /** The descriptors of {@code pid}; empty when the process is gone or unreadable. */

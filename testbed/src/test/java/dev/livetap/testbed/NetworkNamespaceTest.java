@@ -29,6 +29,18 @@ class NetworkNamespaceTest {
     }
 
     @Test
+    void aLinkLineGivesItsIfindexAndAnEthernetLinksMac() {
+        NetworkNamespace.Link tap = NetworkNamespace.Link.parse("7: lt0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc fq_codel state UP"
+                + " mode DEFAULT group default qlen 1000\\    link/ether 02:aa:bb:cc:dd:ee brd ff:ff:ff:ff:ff:ff\n");
+        assertEquals(7, tap.ifindex());
+        assertEquals(java.util.Optional.of("02:aa:bb:cc:dd:ee"), tap.mac());
+        NetworkNamespace.Link lo = NetworkNamespace.Link.parse("1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN"
+                + " mode DEFAULT group default qlen 1000\\    link/loopback 00:00:00:00:00:00 brd 00:00:00:00:00:00");
+        assertEquals(1, lo.ifindex());
+        assertTrue(lo.mac().isEmpty(), "a loopback link has no Ethernet MAC: " + lo);
+    }
+
+    @Test
     @RequiresRoot
     void staleRemovalSparesLiveCreatorsAndRemovesTheDeadOnes() {
         int deadPid = 4_000_000; // above pid_max's ceiling (2^22): no process can have it

@@ -4,13 +4,13 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.livetap.testbed.HostCommand;
 import dev.livetap.testbed.NetworkNamespace;
+import dev.livetap.testbed.ProcessCensus;
 import dev.livetap.testbed.Retry;
 import dev.livetap.testbed.selftest.HostChecks;
 import java.io.IOException;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.channels.SocketChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -250,21 +250,16 @@ public final class CleanupCommand implements Callable<Integer> {
 
     /** "livetap vmm", "ping" or "livetap reaper" when /proc/PID says the process is one of livetap's; empty otherwise. */
     static Optional<String> livetapProcess(long pid) {
-        try {
-            String cmdline = Files.readString(Path.of("/proc", String.valueOf(pid), "cmdline"), StandardCharsets.UTF_8);
-            List<String> args = List.of(cmdline.split("\u0000"));
-            if ((args.contains(MAIN_CLASS) || args.contains(VMM_MAIN_CLASS)) && args.contains("vmm")) {
-                return Optional.of("livetap vmm");
-            }
-            if (args.contains("livetap-reaper")) {
-                return Optional.of("livetap reaper");
-            }
-            String comm = Files.readString(Path.of("/proc", String.valueOf(pid), "comm"), StandardCharsets.UTF_8).strip();
-            // ping is livetap's here because it runs in a livetap namespace whose creator is dead
-            return comm.equals("ping") ? Optional.of("ping") : Optional.empty();
-        } catch (IOException | RuntimeException e) {
-            return Optional.empty(); // gone meanwhile, or unreadable: not provably ours
+        // gone meanwhile, or unreadable: an empty command line and no name, not provably ours
+        List<String> args = ProcessCensus.commandLine(pid);
+        if ((args.contains(MAIN_CLASS) || args.contains(VMM_MAIN_CLASS)) && args.contains("vmm")) {
+            return Optional.of("livetap vmm");
         }
+        if (args.contains("livetap-reaper")) {
+            return Optional.of("livetap reaper");
+        }
+        // ping is livetap's here because it runs in a livetap namespace whose creator is dead
+        return ProcessCensus.commandName(pid).filter("ping"::equals);
     }
 
     /**
@@ -295,15 +290,7 @@ public final class CleanupCommand implements Callable<Integer> {
     }
 
     private static boolean demoRunning() {
-        return ProcessHandle.allProcesses().anyMatch(p -> {
-            try {
-                String cmdline = Files.readString(Path.of("/proc", String.valueOf(p.pid()), "cmdline"), StandardCharsets.UTF_8);
-                List<String> args = List.of(cmdline.split("\u0000"));
-                return args.contains(MAIN_CLASS) && args.contains("demo");
-            } catch (IOException | RuntimeException e) {
-                return false;
-            }
-        });
+        return !ProcessCensus.processesWhose(args -> args.contains(MAIN_CLASS) && args.contains("demo")).isEmpty();
     }
 
     private static boolean anyLockHeld(Path folder) throws IOException {

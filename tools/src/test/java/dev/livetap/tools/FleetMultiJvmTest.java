@@ -19,7 +19,6 @@ import dev.livetap.testbed.launch.ChildLaunch;
 import dev.livetap.testbed.vmm.VmmProcess;
 import java.io.IOException;
 import java.net.ServerSocket;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -366,32 +365,17 @@ class FleetMultiJvmTest {
     }
 
     /** Live processes whose command line names one of {@code vm}'s QMP sockets (the process table, not the agent). */
-    static List<Long> vmmProcessesOf(Path vmmDir, String vm) throws IOException {
+    static List<Long> vmmProcessesOf(Path vmmDir, String vm) {
         String zero = vmmDir.resolve(vm + ".qmp").toString();
         String later = vmmDir.resolve(vm + ".g").toString();
-        List<Long> pids = new ArrayList<>();
-        try (Stream<Path> procs = Files.list(Path.of("/proc"))) {
-            for (Path p : procs.toList()) {
-                String name = p.getFileName().toString();
-                if (!name.chars().allMatch(Character::isDigit)) {
-                    continue;
-                }
-                String cmd = cmdline(Long.parseLong(name));
-                if (cmd.contains(" vmm ") && (cmd.contains(zero) || cmd.contains(later)) && !cmd.startsWith("ip ")) {
-                    pids.add(Long.parseLong(name));
-                }
-            }
-        }
-        return pids;
+        return ProcessCensus.processesWhose(args -> {
+            String cmd = String.join(" ", args);
+            return cmd.contains(" vmm ") && (cmd.contains(zero) || cmd.contains(later)) && !cmd.startsWith("ip ");
+        });
     }
 
     static String cmdline(long pid) {
-        try {
-            return new String(Files.readAllBytes(Path.of("/proc", String.valueOf(pid), "cmdline")), StandardCharsets.UTF_8)
-                    .replace('\0', ' ');
-        } catch (IOException e) {
-            return ""; // ended meanwhile
-        }
+        return String.join(" ", ProcessCensus.commandLine(pid)); // empty: ended meanwhile
     }
 
     /**
@@ -419,10 +403,10 @@ class FleetMultiJvmTest {
             long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
             List<ProcessHandle> left;
             do {
-                left = ProcessHandle.allProcesses().filter(p -> {
-                    String cmd = cmdline(p.pid());
+                left = ProcessCensus.processesWhose(args -> {
+                    String cmd = String.join(" ", args);
                     return cmd.contains(" vmm ") && cmd.contains(mine) && !cmd.startsWith("ip ");
-                }).toList();
+                }).stream().flatMap(pid -> ProcessHandle.of(pid).stream()).toList();
                 if (!left.isEmpty()) {
                     sleepQuietly(200);
                 }

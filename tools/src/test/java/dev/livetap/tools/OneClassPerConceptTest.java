@@ -17,8 +17,8 @@ import org.junit.jupiter.api.Test;
 /**
  * docs/architecture.md, "One class per concept": the main code of every module (tools sees them all)
  * holds one network-namespace class, one host-command runner, one VMM launcher, one QMP client
- * stack, one local-migration driver, one chart writer and percentile computation, and one bounded
- * wait. A second one fails here; the allowed classes are named explicitly.
+ * stack, one local-migration driver, one chart writer and percentile computation, one bounded
+ * wait, and one search of the process table. A second one fails here; the allowed classes are named explicitly.
  */
 class OneClassPerConceptTest {
     /** Starting processes: the runner of host commands, the long-running child, ping, the launch policy, the VMM launcher. */
@@ -124,6 +124,14 @@ class OneClassPerConceptTest {
                 .orShould().callMethod(dev.livetap.engine.qmp.QmpMux.Conn.class, "onEvent", java.util.function.Consumer.class)
                 .because("local migrations are driven by LocalMigration (run, with Hooks for chaos; runBatch for many at once),"
                         + " which waits on their events")
+                .check(main);
+    }
+
+    @Test
+    void oneProcessTableSearch() {
+        noClasses().that(outside(Set.of("dev.livetap.testbed.ProcessCensus")))
+                .should().callMethod(ProcessHandle.class, "allProcesses")
+                .because("the process table is searched by command line through ProcessCensus (processesWhose, commandLinesWhere)")
                 .check(main);
     }
 

@@ -3,6 +3,7 @@ package dev.livetap.fleet.agent;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.livetap.engine.qmp.QmpClient;
+import dev.livetap.testbed.ProcessCensus;
 import dev.livetap.testbed.launch.ChildLaunch;
 import dev.livetap.testbed.orchestration.LocalMigration;
 import dev.livetap.testbed.vmm.VmmProcess;
@@ -152,42 +153,19 @@ public final class VmmDirectoryPort implements HostAgent.MigrationPort {
     }
 
     /** Live {@code livetap vmm} processes whose {@code --qmp} socket is one of {@code vm}'s in this directory. */
-    List<Long> processesOf(String vm) throws IOException {
-        List<Long> pids = new ArrayList<>();
-        try (Stream<Path> procs = Files.list(Path.of("/proc"))) {
-            for (Path p : procs.toList()) {
-                String name = p.getFileName().toString();
-                if (!name.chars().allMatch(Character::isDigit)) {
-                    continue;
-                }
-                Optional<Path> qmp = qmpOf(Long.parseLong(name));
-                if (qmp.isPresent() && dir.equals(qmp.get().getParent())) {
-                    Matcher m = SOCKET.matcher(qmp.get().getFileName().toString());
-                    if (m.matches() && m.group(1).equals(vm)) {
-                        pids.add(Long.parseLong(name));
-                    }
-                }
+    List<Long> processesOf(String vm) {
+        return ProcessCensus.processesWhose(args -> ProcessCensus.vmmQmpArgument(args).map(Path::of).filter(qmp -> {
+            if (!dir.equals(qmp.getParent())) {
+                return false;
             }
-        }
-        return pids;
+            Matcher m = SOCKET.matcher(qmp.getFileName().toString());
+            return m.matches() && m.group(1).equals(vm);
+        }).isPresent());
     }
 
-    /** The {@code --qmp} argument of a {@code livetap vmm} process (from /proc/PID/cmdline); empty for any other. */
+    /** The {@code --qmp} argument of a {@code livetap vmm} process (from its command line); empty for any other. */
     static Optional<Path> qmpOf(long pid) {
-        try {
-            String[] args = new String(Files.readAllBytes(Path.of("/proc", String.valueOf(pid), "cmdline")),
-                    StandardCharsets.UTF_8).split("\0");
-            boolean vmm = false;
-            for (int i = 0; i < args.length; i++) {
-                vmm |= args[i].equals("vmm");
-                if (vmm && args[i].equals("--qmp") && i + 1 < args.length) {
-                    return Optional.of(Path.of(args[i + 1]));
-                }
-            }
-        } catch (IOException e) {
-            // ended meanwhile, or not ours to read
-        }
-        return Optional.empty();
+        return ProcessCensus.vmmQmpArgument(ProcessCensus.commandLine(pid)).map(Path::of);
     }
 
     /** The VMs adopted (those with a running VMM process). */
@@ -409,17 +387,13 @@ public final class VmmDirectoryPort implements HostAgent.MigrationPort {
      */
     void quit(Path qmp) {
         List<ProcessHandle> owners = new ArrayList<>();
-        try {
-            Matcher m = SOCKET.matcher(qmp.getFileName().toString());
-            if (m.matches()) {
-                for (long pid : processesOf(m.group(1))) {
-                    if (qmp.equals(qmpOf(pid).orElse(null))) {
-                        ProcessHandle.of(pid).ifPresent(owners::add);
-                    }
+        Matcher m = SOCKET.matcher(qmp.getFileName().toString());
+        if (m.matches()) {
+            for (long pid : processesOf(m.group(1))) {
+                if (qmp.equals(qmpOf(pid).orElse(null))) {
+                    ProcessHandle.of(pid).ifPresent(owners::add);
                 }
             }
-        } catch (IOException e) {
-            LOG.warn("process table: {}", e.toString());
         }
         try (QmpClient c = QmpClient.connect(qmp, PROBE)) {
             c.negotiate();

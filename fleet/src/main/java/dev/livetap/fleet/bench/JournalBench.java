@@ -23,8 +23,6 @@ import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.Props;
 import org.apache.pekko.actor.typed.javadsl.AskPattern;
-import org.apache.pekko.actor.typed.javadsl.Behaviors;
-import org.apache.pekko.actor.typed.receptionist.Receptionist;
 
 /**
  * Issue 18's goal B: how many VM steps per second the upgrade coordinator journals, with stub agents
@@ -168,19 +166,7 @@ public final class JournalBench {
 
     /** Registers as {@code host}'s agent; lists {@code vms} and answers every step {@code completed} at once. */
     private static Behavior<HostAgent.Command> stubAgent(String host, List<String> vms) {
-        return Behaviors.setup(ctx -> {
-            ctx.getSystem().receptionist().tell(Receptionist.register(HostAgent.KEY, ctx.getSelf()));
-            return Behaviors.receive(HostAgent.Command.class)
-                    .onMessage(HostAgent.GetState.class, g -> {
-                        g.replyTo().tell(new HostAgent.AgentState(host, 0, Map.of(), 1, vms));
-                        return Behaviors.same();
-                    })
-                    .onMessage(HostAgent.PerformStep.class, p -> {
-                        p.replyTo().tell(new HostAgent.StepDone(p.vm(), p.migrationId(), "completed", 0.0));
-                        return Behaviors.same();
-                    })
-                    .build();
-        });
+        return StubAgent.create(host, vms, p -> StubAgent.complete(p, 0.0));
     }
 
     public static Result asks(Settings settings, JournalDatabase journal) throws Exception {

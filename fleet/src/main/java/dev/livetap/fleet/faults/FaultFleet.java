@@ -14,6 +14,7 @@ import dev.livetap.fleet.journal.ThrowawayPostgres;
 import dev.livetap.testbed.ChildProcess;
 import dev.livetap.testbed.HostCommand;
 import dev.livetap.testbed.NetworkNamespace;
+import dev.livetap.testbed.ProcessCensus;
 import dev.livetap.testbed.launch.ChildLaunch;
 import dev.livetap.testbed.vmm.VmmProcess;
 import java.io.IOException;
@@ -402,26 +403,22 @@ final class FaultFleet implements AutoCloseable {
     /** One pass over the process table: per VM of {@code vmsByDir} its live VMM processes, pid → generation. */
     static Map<String, Map<Long, Integer>> vmmProcesses(Map<Path, List<String>> vmsByDir) {
         Map<String, Map<Long, Integer>> found = new LinkedHashMap<>();
-        ProcessHandle.allProcesses().forEach(p -> {
-            List<String> args = cmdline(p.pid());
-            int q = args.indexOf("--qmp");
-            if (!args.contains("vmm") || q < 0 || q + 1 >= args.size() || "ip".equals(args.get(0))) {
-                return;
-            }
-            String qmp = args.get(q + 1);
-            vmsByDir.forEach((dir, vms) -> {
-                for (String vm : vms) {
-                    String zero = dir.resolve(vm + ".qmp").toString();
-                    String later = dir.resolve(vm + ".g").toString();
-                    if (qmp.equals(zero)) {
-                        found.computeIfAbsent(vm, v -> new LinkedHashMap<>()).put(p.pid(), 0);
-                    } else if (qmp.startsWith(later) && qmp.endsWith(".qmp")) {
-                        found.computeIfAbsent(vm, v -> new LinkedHashMap<>()).put(p.pid(),
-                                Integer.parseInt(qmp.substring(later.length(), qmp.length() - ".qmp".length())));
-                    }
-                }
-            });
-        });
+        ProcessCensus.commandLinesWhere(args -> ProcessCensus.vmmQmpArgument(args).isPresent() && !"ip".equals(args.get(0)))
+                .forEach((pid, args) -> {
+                    String qmp = ProcessCensus.vmmQmpArgument(args).orElseThrow();
+                    vmsByDir.forEach((dir, vms) -> {
+                        for (String vm : vms) {
+                            String zero = dir.resolve(vm + ".qmp").toString();
+                            String later = dir.resolve(vm + ".g").toString();
+                            if (qmp.equals(zero)) {
+                                found.computeIfAbsent(vm, v -> new LinkedHashMap<>()).put(pid, 0);
+                            } else if (qmp.startsWith(later) && qmp.endsWith(".qmp")) {
+                                found.computeIfAbsent(vm, v -> new LinkedHashMap<>()).put(pid,
+                                        Integer.parseInt(qmp.substring(later.length(), qmp.length() - ".qmp".length())));
+                            }
+                        }
+                    });
+                });
         return found;
     }
 
@@ -435,15 +432,6 @@ final class FaultFleet implements AutoCloseable {
     /** The QMP socket of {@code vm}'s generation {@code g}. */
     static Path qmpOf(Path vmmDir, String vm, int g) {
         return vmmDir.resolve(g == 0 ? vm + ".qmp" : vm + ".g" + g + ".qmp");
-    }
-
-    static List<String> cmdline(long pid) {
-        try {
-            String raw = new String(Files.readAllBytes(Path.of("/proc", String.valueOf(pid), "cmdline")), StandardCharsets.UTF_8);
-            return raw.isEmpty() ? List.of() : List.of(raw.split("\0"));
-        } catch (IOException e) {
-            return List.of(); // ended meanwhile, or a kernel thread
-        }
     }
 
     /** The VMM's answer to {@code command} over QMP (bounded), or a text saying why there is none. */
@@ -518,8 +506,8 @@ final class FaultFleet implements AutoCloseable {
     /** Any {@code livetap vmm} still naming a socket of this fleet's directory (none after the namespaces went). */
     private void killLeftovers() {
         String mine = dir + "/";
-        ProcessHandle.allProcesses().filter(p -> String.join(" ", cmdline(p.pid())).contains(mine)
-                && cmdline(p.pid()).contains("vmm")).forEach(ProcessHandle::destroyForcibly);
+        ProcessCensus.processesWhose(args -> String.join(" ", args).contains(mine) && args.contains("vmm"))
+                .forEach(pid -> ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly));
     }
 
     private static void deleteTree(Path dir) {

@@ -6,9 +6,9 @@ import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.livetap.fleet.coordinator.Plan;
 import dev.livetap.fleet.coordinator.UpgradeCoordinator;
-import dev.livetap.fleet.coordinator.UpgradeCoordinator.Event;
 import dev.livetap.fleet.coordinator.UpgradeCoordinator.StepClosed;
 import dev.livetap.fleet.coordinator.UpgradeCoordinator.StepStarted;
+import dev.livetap.fleet.journal.CoordinatorJournal;
 import dev.livetap.fleet.journal.JournalCredentials;
 import dev.livetap.fleet.journal.ThrowawayPostgres;
 import dev.livetap.testbed.ProcessCensus;
@@ -16,11 +16,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.sql.Connection;
-import java.sql.DriverManager;
-import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -33,9 +29,6 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
-import org.apache.pekko.actor.typed.javadsl.Adapter;
-import org.apache.pekko.serialization.Serialization;
-import org.apache.pekko.serialization.SerializationExtension;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -455,7 +448,7 @@ public final class FaultMatrix {
                 disagree.isEmpty(), disagree.isEmpty() ? "per VM" : String.valueOf(disagree)));
 
         // the journal's own history
-        List<JournalRow> rows = journal(fleet, login);
+        List<CoordinatorJournal.Recorded> rows = journal(fleet, login);
         List<String> problems = journalProblems(rows, vms, s);
         Set<String> writers = new LinkedHashSet<>();
         rows.forEach(r -> writers.add(r.writer()));
@@ -520,36 +513,23 @@ public final class FaultMatrix {
         return problems;
     }
 
-    record JournalRow(long sequenceNumber, String writer, Event event) {
-    }
-
     /** The coordinator's rows, read with plain JDBC and decoded with the fleet's own serializers (this JVM's member). */
-    private static List<JournalRow> journal(FaultFleet fleet, JournalCredentials login) throws IOException {
-        Serialization serialization = SerializationExtension.get(Adapter.toClassic(fleet.operator().system()));
-        List<JournalRow> rows = new ArrayList<>();
-        try (Connection c = DriverManager.getConnection(fleet.journalUrl(), login.user(), login.password());
-                Statement st = c.createStatement();
-                ResultSet rs = st.executeQuery("SELECT sequence_number, writer, event_ser_id, event_ser_manifest, event_payload"
-                        + " FROM event_journal WHERE persistence_id = '" + UpgradeCoordinator.PERSISTENCE_ID.id() + "'"
-                        + " ORDER BY sequence_number")) {
-            while (rs.next()) {
-                Object event = serialization.deserialize(rs.getBytes(5), rs.getInt(3), rs.getString(4)).get();
-                rows.add(new JournalRow(rs.getLong(1), rs.getString(2), (Event) event));
-            }
+    private static List<CoordinatorJournal.Recorded> journal(FaultFleet fleet, JournalCredentials login) throws IOException {
+        try {
+            return CoordinatorJournal.events(fleet.operator().system(), fleet.journalUrl(), login.user(), login.password());
         } catch (SQLException e) {
             throw new IOException("cannot read the journal: " + e.getMessage(), e);
         }
-        return rows;
     }
 
-    static List<String> journalProblems(List<JournalRow> rows, List<String> vms, UpgradeCoordinator.Status s) {
+    static List<String> journalProblems(List<CoordinatorJournal.Recorded> rows, List<String> vms, UpgradeCoordinator.Status s) {
         List<String> problems = new ArrayList<>();
         long lastEpoch = 0;
         Map<String, String> open = new HashMap<>();
         Map<String, List<String>> started = new HashMap<>();
         Map<String, List<String>> closed = new HashMap<>();
         for (int i = 0; i < rows.size(); i++) {
-            JournalRow row = rows.get(i);
+            CoordinatorJournal.Recorded row = rows.get(i);
             if (row.sequenceNumber() != i + 1) {
                 problems.add("sequence number " + row.sequenceNumber() + " at row " + (i + 1));
             }

@@ -15,6 +15,7 @@ import dev.livetap.fleet.coordinator.UpgradeCoordinator;
 import dev.livetap.nativeio.testing.RequiresRoot;
 import dev.livetap.nativeio.testing.RequiresTun;
 import dev.livetap.testbed.NetworkNamespace;
+import dev.livetap.testbed.ProcessCensus;
 import dev.livetap.testbed.launch.ChildLaunch;
 import dev.livetap.testbed.vmm.VmmProcess;
 import java.nio.charset.StandardCharsets;
@@ -212,8 +213,7 @@ class VmmBuildsFleetTest {
     private static String commandOf(VmmDirectoryPort port) throws Exception {
         List<Long> pids = port.processesOf("vm0");
         assertEquals(1, pids.size(), "one VMM process for vm0: " + pids);
-        return new String(Files.readAllBytes(Path.of("/proc", String.valueOf(pids.get(0)), "cmdline")), StandardCharsets.UTF_8)
-                .replace('\0', ' ');
+        return String.join(" ", ProcessCensus.commandLine(pids.get(0)));
     }
 
     private static String buildRecord(Path vmmDir, int generation) throws Exception {

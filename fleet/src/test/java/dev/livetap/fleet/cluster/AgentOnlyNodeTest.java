@@ -6,12 +6,12 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.livetap.fleet.coordinator.UpgradeCoordinator;
+import dev.livetap.fleet.testing.CoordinatorAsk;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.cluster.typed.Cluster;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -37,9 +37,7 @@ class AgentOnlyNodeTest {
             try (FleetNode agent = FleetNode.start(new FleetConfig("127.0.0.1", 0, List.of(seed), FleetConfig.h2File(agentJournal),
                     List.of(FleetNode.AGENT_ROLE)), TIMEOUT)) {
                 UpgradeCoordinator.Status s = assertInstanceOf(UpgradeCoordinator.Status.class,
-                        AskPattern.<UpgradeCoordinator.Command, UpgradeCoordinator.Reply>ask(agent.coordinator(),
-                                UpgradeCoordinator.GetStatus::new, TIMEOUT, agent.system().scheduler())
-                                .toCompletableFuture().get(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS));
+                        CoordinatorAsk.ask(agent, UpgradeCoordinator.GetStatus::new));
                 assertEquals(1, s.epoch(), "the singleton runs on the coordinator node, its first incarnation");
                 assertTrue(Files.exists(dir.resolve("journal.mv.db")), "the coordinator's journal exists");
                 assertFalse(Files.exists(dir.resolve("agent-journal.mv.db")), "an agent-only node must not open a journal");

@@ -1,5 +1,6 @@
 package dev.livetap.fleet.coordinator;
 
+import static dev.livetap.fleet.testing.CoordinatorAsk.ask;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -10,24 +11,16 @@ import dev.livetap.fleet.coordinator.UpgradeCoordinator.FinishStep;
 import dev.livetap.fleet.coordinator.UpgradeCoordinator.GetStatus;
 import dev.livetap.fleet.coordinator.UpgradeCoordinator.PlanAccepted;
 import dev.livetap.fleet.coordinator.UpgradeCoordinator.Rejected;
-import dev.livetap.fleet.coordinator.UpgradeCoordinator.Reply;
 import dev.livetap.fleet.coordinator.UpgradeCoordinator.StartStep;
 import dev.livetap.fleet.coordinator.UpgradeCoordinator.Status;
 import dev.livetap.fleet.coordinator.UpgradeCoordinator.StepFinished;
 import dev.livetap.fleet.coordinator.UpgradeCoordinator.StepGranted;
 import dev.livetap.fleet.coordinator.UpgradeCoordinator.SubmitPlan;
+import dev.livetap.fleet.journal.CoordinatorJournal;
 import java.nio.file.Path;
-import java.sql.Connection;
-import java.sql.DriverManager;
-import java.sql.ResultSet;
-import java.sql.Statement;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import java.util.function.Function;
-import org.apache.pekko.actor.typed.ActorRef;
-import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -78,22 +71,9 @@ class CoordinatorRecoveryTest {
         }
 
         // an independent record: the journal's rows, read with plain JDBC
-        List<String> rows = new ArrayList<>();
-        try (Connection c = DriverManager.getConnection(FleetConfig.h2File(db), "livetap", "");
-                Statement st = c.createStatement();
-                ResultSet rs = st.executeQuery("SELECT \"sequence_number\", \"event_ser_manifest\" FROM \"event_journal\""
-                        + " WHERE \"persistence_id\" = 'livetap-upgrade-coordinator' ORDER BY \"sequence_number\"")) {
-            while (rs.next()) {
-                String manifest = rs.getString(2);
-                rows.add(rs.getLong(1) + ":" + manifest.substring(manifest.lastIndexOf('$') + 1));
-            }
-        }
+        List<String> rows = CoordinatorJournal.rows(FleetConfig.h2File(db), "livetap", "").stream()
+                .map(r -> r.sequenceNumber() + ":" + r.eventName()).toList();
         assertEquals(List.of("1:EpochBegan", "2:PlanSubmitted", "3:StepStarted", "4:StepClosed", "5:StepStarted",
                 "6:EpochBegan"), rows, "the journal must hold exactly the events of both incarnations");
-    }
-
-    private static Reply ask(FleetNode node, Function<ActorRef<Reply>, UpgradeCoordinator.Command> message) throws Exception {
-        return AskPattern.<UpgradeCoordinator.Command, Reply>ask(node.coordinator(), message::apply, TIMEOUT,
-                node.system().scheduler()).toCompletableFuture().get(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
     }
 }

@@ -1,5 +1,6 @@
 package dev.livetap.fleet.coordinator;
 
+import static dev.livetap.fleet.testing.CoordinatorAsk.askAsync;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 
@@ -12,7 +13,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -35,15 +35,15 @@ class CoordinatorStepRateTest {
     void everyStepIsRecordedOnceAndTheRateIsPrinted() throws Exception {
         try (FleetNode node = FleetNode.start(FleetConfig.singleNode(dir.resolve("journal")), TIMEOUT)) {
             List<String> hosts = List.of("host-a");
-            assertInstanceOf(UpgradeCoordinator.PlanAccepted.class, ask(node, r -> new UpgradeCoordinator.SubmitPlan(
+            assertInstanceOf(UpgradeCoordinator.PlanAccepted.class, askAsync(node, r -> new UpgradeCoordinator.SubmitPlan(
                     new Plan("0.2.0", hosts, 1, STEPS, 10.0), r)).get(60, TimeUnit.SECONDS));
             long t0 = System.nanoTime();
             List<CompletableFuture<Reply>> window = new ArrayList<>();
             for (int i = 0; i < STEPS; i++) {
                 String vm = "vm-" + i;
-                window.add(ask(node, r -> new UpgradeCoordinator.StartStep("host-a", vm, r)).thenCompose(granted -> {
+                window.add(askAsync(node, r -> new UpgradeCoordinator.StartStep("host-a", vm, r)).thenCompose(granted -> {
                     String id = ((UpgradeCoordinator.StepGranted) granted).migrationId();
-                    return ask(node, r -> new UpgradeCoordinator.FinishStep(vm, id, true, "stub", r));
+                    return askAsync(node, r -> new UpgradeCoordinator.FinishStep(vm, id, true, "stub", r));
                 }));
                 if (window.size() == IN_FLIGHT) {
                     for (CompletableFuture<Reply> f : window) {
@@ -56,7 +56,7 @@ class CoordinatorStepRateTest {
                 assertInstanceOf(UpgradeCoordinator.StepFinished.class, f.get(60, TimeUnit.SECONDS));
             }
             double seconds = (System.nanoTime() - t0) / 1e9;
-            UpgradeCoordinator.Status status = (UpgradeCoordinator.Status) ask(node, UpgradeCoordinator.GetStatus::new)
+            UpgradeCoordinator.Status status = (UpgradeCoordinator.Status) askAsync(node, UpgradeCoordinator.GetStatus::new)
                     .get(60, TimeUnit.SECONDS);
             assertEquals(STEPS, status.finished().size());
             assertEquals(0, status.open().size());
@@ -71,7 +71,7 @@ class CoordinatorStepRateTest {
     void batchedStepsAreRecordedOnceEachWithDistinctIdsAndTheRateIsPrinted() throws Exception {
         int batch = 100;
         try (FleetNode node = FleetNode.start(FleetConfig.singleNode(dir.resolve("journal-batched")), TIMEOUT)) {
-            assertInstanceOf(UpgradeCoordinator.PlanAccepted.class, ask(node, r -> new UpgradeCoordinator.SubmitPlan(
+            assertInstanceOf(UpgradeCoordinator.PlanAccepted.class, askAsync(node, r -> new UpgradeCoordinator.SubmitPlan(
                     new Plan("0.2.0", List.of("host-a"), 1, STEPS, 10.0), r)).get(60, TimeUnit.SECONDS));
             java.util.Set<String> ids = new java.util.HashSet<>();
             long t0 = System.nanoTime();
@@ -81,7 +81,7 @@ class CoordinatorStepRateTest {
                     vms.add("vm-" + i);
                 }
                 UpgradeCoordinator.Batch granted = assertInstanceOf(UpgradeCoordinator.Batch.class,
-                        ask(node, r -> new UpgradeCoordinator.StartSteps("host-a", vms, r)).get(60, TimeUnit.SECONDS));
+                        askAsync(node, r -> new UpgradeCoordinator.StartSteps("host-a", vms, r)).get(60, TimeUnit.SECONDS));
                 List<UpgradeCoordinator.Finish> ends = new ArrayList<>();
                 for (Reply g : granted.replies()) {
                     UpgradeCoordinator.StepGranted s = assertInstanceOf(UpgradeCoordinator.StepGranted.class, g);
@@ -89,11 +89,11 @@ class CoordinatorStepRateTest {
                     ends.add(new UpgradeCoordinator.Finish(s.vm(), s.migrationId(), true, "stub"));
                 }
                 UpgradeCoordinator.Batch finished = assertInstanceOf(UpgradeCoordinator.Batch.class,
-                        ask(node, r -> new UpgradeCoordinator.FinishSteps(ends, r)).get(60, TimeUnit.SECONDS));
+                        askAsync(node, r -> new UpgradeCoordinator.FinishSteps(ends, r)).get(60, TimeUnit.SECONDS));
                 finished.replies().forEach(f -> assertInstanceOf(UpgradeCoordinator.StepFinished.class, f));
             }
             double seconds = (System.nanoTime() - t0) / 1e9;
-            UpgradeCoordinator.Status status = (UpgradeCoordinator.Status) ask(node, UpgradeCoordinator.GetStatus::new)
+            UpgradeCoordinator.Status status = (UpgradeCoordinator.Status) askAsync(node, UpgradeCoordinator.GetStatus::new)
                     .get(60, TimeUnit.SECONDS);
             assertEquals(STEPS, ids.size(), "every VM step has its own migration id");
             assertEquals(STEPS, status.finished().size());
@@ -101,11 +101,5 @@ class CoordinatorStepRateTest {
                     + "%.0f steps/s, H2 file; load %s%n", STEPS, batch, 2 * STEPS / batch, seconds, STEPS / seconds,
                     java.nio.file.Files.readString(Path.of("/proc/loadavg")).trim());
         }
-    }
-
-    private static CompletableFuture<Reply> ask(FleetNode node,
-            java.util.function.Function<org.apache.pekko.actor.typed.ActorRef<Reply>, UpgradeCoordinator.Command> message) {
-        return AskPattern.<UpgradeCoordinator.Command, Reply>ask(node.coordinator(), message::apply, TIMEOUT,
-                node.system().scheduler()).toCompletableFuture();
     }
 }

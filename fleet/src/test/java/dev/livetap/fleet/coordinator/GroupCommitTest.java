@@ -1,11 +1,14 @@
 package dev.livetap.fleet.coordinator;
 
+import static dev.livetap.fleet.testing.CoordinatorAsk.ask;
+import static dev.livetap.fleet.testing.CoordinatorAsk.awaitComplete;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.livetap.fleet.agent.HostAgent;
+import dev.livetap.fleet.bench.StubAgent;
 import dev.livetap.fleet.cluster.FleetConfig;
 import dev.livetap.fleet.cluster.FleetNode;
 import dev.livetap.fleet.coordinator.UpgradeCoordinator.GetStatus;
@@ -14,11 +17,8 @@ import dev.livetap.fleet.coordinator.UpgradeCoordinator.PlanAccepted;
 import dev.livetap.fleet.coordinator.UpgradeCoordinator.Status;
 import dev.livetap.fleet.coordinator.UpgradeCoordinator.StepRecord;
 import dev.livetap.fleet.coordinator.UpgradeCoordinator.SubmitPlan;
+import dev.livetap.fleet.journal.CoordinatorJournal;
 import java.nio.file.Path;
-import java.sql.Connection;
-import java.sql.DriverManager;
-import java.sql.ResultSet;
-import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -30,8 +30,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.Props;
-import org.apache.pekko.actor.typed.javadsl.Behaviors;
-import org.apache.pekko.actor.typed.receptionist.Receptionist;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -54,24 +52,12 @@ class GroupCommitTest {
     /** {@code host}'s agent: lists {@code vms}; answers the first {@code answering} steps it is given at once, then none. */
     private Behavior<HostAgent.Command> standIn(String host, List<String> vms, int answering) {
         AtomicInteger answered = new AtomicInteger();
-        return Behaviors.setup(ctx -> {
-            ctx.getSystem().receptionist().tell(Receptionist.register(HostAgent.KEY, ctx.getSelf()));
-            return Behaviors.receive(HostAgent.Command.class)
-                    .onMessage(HostAgent.GetState.class, g -> {
-                        g.replyTo().tell(new HostAgent.AgentState(host, 0, Map.of(), 1, vms));
-                        return Behaviors.same();
-                    })
-                    .onMessage(HostAgent.PerformStep.class, p -> {
-                        List<String> ids = given.computeIfAbsent(p.vm(), v -> new CopyOnWriteArrayList<>());
-                        if (!ids.contains(p.migrationId())) {
-                            ids.add(p.migrationId());
-                        }
-                        if (answered.incrementAndGet() <= answering) {
-                            p.replyTo().tell(new HostAgent.StepDone(p.vm(), p.migrationId(), "completed", 0.1));
-                        }
-                        return Behaviors.same();
-                    })
-                    .build();
+        return StubAgent.create(host, vms, p -> {
+            List<String> ids = given.computeIfAbsent(p.vm(), v -> new CopyOnWriteArrayList<>());
+            if (!ids.contains(p.migrationId())) {
+                ids.add(p.migrationId());
+            }
+            return answered.incrementAndGet() > answering || StubAgent.complete(p, 0.1);
         });
     }
 
@@ -97,14 +83,14 @@ class GroupCommitTest {
                 node.system().systemActorOf(standIn(host, vms(host, perHost), answering), HostAgent.ACTOR_NAME_PREFIX + host,
                         Props.empty());
             }
-            assertInstanceOf(PlanAccepted.class, PlanTimeLimitsTest.ask(node, r -> new SubmitPlan(new Plan("0.2.0", hosts,
+            assertInstanceOf(PlanAccepted.class, ask(node, r -> new SubmitPlan(new Plan("0.2.0", hosts,
                     hosts.size(), 0, 10.0), r)));
             // each host answered its first steps (their ends and the next grants shared writes), then holds a full window
             long deadline = System.nanoTime() + TIMEOUT.toNanos();
             Status s;
             do {
                 Thread.sleep(20);
-                s = assertInstanceOf(Status.class, PlanTimeLimitsTest.ask(node, GetStatus::new));
+                s = assertInstanceOf(Status.class, ask(node, GetStatus::new));
             } while ((s.open().size() < hosts.size() * window || s.finished().size() < hosts.size() * answering
                     // the status counts a step open once its start is written; its PerformStep may still be on its way
                     || given.size() < hosts.size() * (answering + window)) && System.nanoTime() < deadline);
@@ -114,7 +100,7 @@ class GroupCommitTest {
             given.forEach((vm, ids) -> givenBefore.put(vm, ids.get(0)));
             assertEquals(hosts.size() * (answering + window), givenBefore.size(), "the agents were given the answered and the "
                     + "open steps, no other: " + givenBefore);
-            GroupCommits commits = assertInstanceOf(GroupCommits.class, PlanTimeLimitsTest.ask(node,
+            GroupCommits commits = assertInstanceOf(GroupCommits.class, ask(node,
                     UpgradeCoordinator.GetGroupCommits::new));
             // every start and every end went through the group commits
             assertEquals(s.finished().size() * 2L + s.open().size(), commits.events(), commits.toString());
@@ -129,7 +115,7 @@ class GroupCommitTest {
                 node.system().systemActorOf(standIn(host, vms(host, perHost), Integer.MAX_VALUE), HostAgent.ACTOR_NAME_PREFIX + host,
                         Props.empty());
             }
-            Status done = awaitComplete(node);
+            Status done = awaitComplete(node, TIMEOUT);
             assertFalse(done.halted(), done.toString());
             assertEquals(2, done.epoch());
             assertEquals(hosts.size() * perHost, done.finished().size(), "every VM is upgraded: " + done.finished().keySet());
@@ -146,29 +132,10 @@ class GroupCommitTest {
         assertEquals(hosts.size(), rows.get("HostFinished"), rows.toString());
     }
 
-    private static Status awaitComplete(FleetNode node) throws Exception {
-        long deadline = System.nanoTime() + TIMEOUT.toNanos();
-        Status s;
-        do {
-            Thread.sleep(50);
-            s = assertInstanceOf(Status.class, PlanTimeLimitsTest.ask(node, GetStatus::new));
-        } while (!s.complete() && System.nanoTime() < deadline);
-        assertTrue(s.complete(), "the plan did not complete: " + s);
-        return s;
-    }
-
     /** The coordinator's journal rows by event class, read with plain JDBC (an independent record). */
     private static Map<String, Integer> journalRows(Path journal) throws Exception {
         Map<String, Integer> rows = new TreeMap<>();
-        try (Connection c = DriverManager.getConnection(FleetConfig.h2File(journal), "livetap", "");
-                Statement st = c.createStatement();
-                ResultSet rs = st.executeQuery("SELECT \"event_ser_manifest\" FROM \"event_journal\""
-                        + " WHERE \"persistence_id\" = 'livetap-upgrade-coordinator'")) {
-            while (rs.next()) {
-                String manifest = rs.getString(1);
-                rows.merge(manifest.substring(manifest.lastIndexOf('$') + 1), 1, Integer::sum);
-            }
-        }
+        CoordinatorJournal.rows(FleetConfig.h2File(journal), "livetap", "").forEach(r -> rows.merge(r.eventName(), 1, Integer::sum));
         return rows;
     }
 }

@@ -1,6 +1,7 @@
 package dev.livetap.fleet.coordinator;
 
-import static dev.livetap.fleet.coordinator.PlanTimeLimitsTest.ask;
+import static dev.livetap.fleet.testing.CoordinatorAsk.ask;
+import static dev.livetap.fleet.testing.CoordinatorAsk.awaitStatus;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
@@ -30,7 +31,6 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
-import java.util.function.Predicate;
 import java.util.stream.IntStream;
 import org.apache.pekko.actor.typed.Props;
 import org.junit.jupiter.api.AfterEach;
@@ -90,13 +90,13 @@ class PlanControlTest {
         int inFlight;
         try (FleetNode node = nodeWithAgent()) {
             assertInstanceOf(PlanAccepted.class, ask(node, r -> new SubmitPlan(new Plan("0.2.0", List.of("p"), 1, 0, 10.0), r)));
-            await(node, s -> !s.open().isEmpty() && s.open().size() == migrated.size(), "steps in flight");
+            awaitStatus(node, TIMEOUT, s -> !s.open().isEmpty() && s.open().size() == migrated.size(), "steps in flight");
             assertEquals(new Controlled("paused"), ask(node, r -> new ControlPlan(Action.PAUSE, r)));
             assertEquals(new Controlled("paused"), ask(node, r -> new ControlPlan(Action.PAUSE, r)), "a repeated pause is harmless");
             inFlight = assertInstanceOf(Status.class, ask(node, GetStatus::new)).open().size();
             assertInstanceOf(Rejected.class, ask(node, r -> new StartStep("p", "p-vm8", r)), "no new step while paused");
             go.release(1000);
-            Status paused = await(node, s -> s.open().isEmpty() && s.finished().size() == inFlight, "steps in flight finished");
+            Status paused = awaitStatus(node, TIMEOUT, s -> s.open().isEmpty() && s.finished().size() == inFlight, "steps in flight finished");
             Thread.sleep(500);
             assertEquals(inFlight, migrated.size(), "no new step starts while paused: " + migrated);
             assertEquals("paused", paused.state());
@@ -106,12 +106,12 @@ class PlanControlTest {
             assertEquals(null, paused.progress().etaS(), "no ETA while paused");
         }
         try (FleetNode node = nodeWithAgent()) {
-            Status recovered = await(node, s -> s.epoch() == 2, "the next incarnation");
+            Status recovered = awaitStatus(node, TIMEOUT, s -> s.epoch() == 2, "the next incarnation");
             assertEquals("paused", recovered.state(), "the pause is journaled and survives a restart: " + recovered);
             Thread.sleep(1000);
             assertEquals(inFlight, migrated.size(), "the new incarnation starts no step while paused");
             assertEquals(new Controlled("running"), ask(node, r -> new ControlPlan(Action.RESUME, r)));
-            Status done = await(node, Status::complete, "the resumed plan completes");
+            Status done = awaitStatus(node, TIMEOUT, Status::complete, "the resumed plan completes");
             assertEquals("complete", done.state());
             assertEquals(VMS.size(), done.finished().size());
             assertEquals(VMS.size(), migrated.size(), "every VM migrated exactly once: " + migrated);
@@ -127,7 +127,7 @@ class PlanControlTest {
         int inFlight;
         try (FleetNode node = nodeWithAgent()) {
             assertInstanceOf(PlanAccepted.class, ask(node, r -> new SubmitPlan(new Plan("0.2.0", List.of("p"), 1, 0, 10.0), r)));
-            await(node, s -> !s.open().isEmpty() && s.open().size() == migrated.size(), "steps in flight");
+            awaitStatus(node, TIMEOUT, s -> !s.open().isEmpty() && s.open().size() == migrated.size(), "steps in flight");
             assertEquals(new Controlled("aborting"), ask(node, r -> new ControlPlan(Action.ABORT, r)));
             Status aborting = assertInstanceOf(Status.class, ask(node, GetStatus::new));
             inFlight = aborting.open().size();
@@ -135,7 +135,7 @@ class PlanControlTest {
             assertFalse(aborting.complete(), "an aborted plan waits for its steps in flight");
             assertInstanceOf(Rejected.class, ask(node, r -> new ControlPlan(Action.RESUME, r)), "an aborted plan does not resume");
             go.release(1000);
-            Status aborted = await(node, Status::complete, "the aborted plan ends");
+            Status aborted = awaitStatus(node, TIMEOUT, Status::complete, "the aborted plan ends");
             assertEquals("aborted", aborted.state());
             assertEquals(inFlight, aborted.finished().size());
             assertTrue(aborted.finished().values().stream().allMatch(UpgradeCoordinator.StepRecord::completed));
@@ -144,26 +144,15 @@ class PlanControlTest {
             assertEquals(VMS.size() - inFlight, aborted.progress().total().left());
         }
         try (FleetNode node = nodeWithAgent()) {
-            Status recovered = await(node, s -> s.epoch() == 2, "the next incarnation");
+            Status recovered = awaitStatus(node, TIMEOUT, s -> s.epoch() == 2, "the next incarnation");
             assertEquals("aborted", recovered.state(), recovered.toString());
             Thread.sleep(500);
             assertEquals(inFlight, migrated.size(), "the new incarnation does not take the aborted plan up again");
             assertInstanceOf(PlanAccepted.class, ask(node, r -> new SubmitPlan(new Plan("0.3.0", List.of("p"), 1, 0, 10.0), r)),
                     "a new plan may follow an aborted one");
-            Status next = await(node, Status::complete, "the next plan completes");
+            Status next = awaitStatus(node, TIMEOUT, Status::complete, "the next plan completes");
             assertEquals("complete", next.state());
             assertEquals(VMS.size(), next.finished().size());
         }
-    }
-
-    private static Status await(FleetNode node, Predicate<Status> condition, String what) throws Exception {
-        long deadline = System.nanoTime() + TIMEOUT.toNanos();
-        Status s;
-        do {
-            Thread.sleep(50);
-            s = assertInstanceOf(Status.class, ask(node, GetStatus::new));
-        } while (!condition.test(s) && System.nanoTime() < deadline);
-        assertTrue(condition.test(s), what + ": " + s);
-        return s;
     }
 }

@@ -1,5 +1,7 @@
 package dev.livetap.fleet.coordinator;
 
+import static dev.livetap.fleet.testing.CoordinatorAsk.ask;
+import static dev.livetap.fleet.testing.CoordinatorAsk.awaitComplete;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
@@ -10,7 +12,6 @@ import dev.livetap.fleet.agent.StepLedger;
 import dev.livetap.fleet.budget.FreezeBudget;
 import dev.livetap.fleet.cluster.FleetConfig;
 import dev.livetap.fleet.cluster.FleetNode;
-import dev.livetap.fleet.coordinator.UpgradeCoordinator.GetStatus;
 import dev.livetap.fleet.coordinator.UpgradeCoordinator.PlanAccepted;
 import dev.livetap.fleet.coordinator.UpgradeCoordinator.Status;
 import dev.livetap.fleet.coordinator.UpgradeCoordinator.SubmitPlan;
@@ -25,7 +26,6 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.pekko.actor.typed.Props;
-import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -96,7 +96,7 @@ class PlanDriverTest {
             }
             Plan plan = new Plan("0.2.0", List.of("a", "b", "c"), 2, 0, 10.0);
             assertInstanceOf(PlanAccepted.class, ask(node, r -> new SubmitPlan(plan, r)));
-            Status done = awaitComplete(node);
+            Status done = awaitComplete(node, TIMEOUT);
             assertFalse(done.halted());
             assertEquals(List.of("a", "b", "c"), done.doneHosts().stream().sorted().toList());
             assertEquals(15, done.finished().size(), "every VM of every host has its step recorded");
@@ -115,7 +115,7 @@ class PlanDriverTest {
             failVm = "a-vm1";
             Plan strict = new Plan("0.3.0", List.of("a", "b"), 1, 0, 10.0);
             assertInstanceOf(PlanAccepted.class, ask(node, r -> new SubmitPlan(strict, r)));
-            Status halted = awaitComplete(node);
+            Status halted = awaitComplete(node, TIMEOUT);
             assertTrue(halted.halted(), "one failure with maxFailures 0 must halt the plan");
             assertEquals(1, halted.failures());
             assertFalse(halted.finished().get("a-vm1").completed());
@@ -126,23 +126,5 @@ class PlanDriverTest {
         } finally {
             executor.shutdownNow();
         }
-    }
-
-    private static Status awaitComplete(FleetNode node) throws Exception {
-        long deadline = System.nanoTime() + TIMEOUT.toNanos();
-        Status s;
-        do {
-            Thread.sleep(100);
-            s = assertInstanceOf(Status.class, ask(node, GetStatus::new));
-        } while (!s.complete() && System.nanoTime() < deadline);
-        assertTrue(s.complete(), "the plan did not complete: " + s);
-        return s;
-    }
-
-    private static UpgradeCoordinator.Reply ask(FleetNode node,
-            java.util.function.Function<org.apache.pekko.actor.typed.ActorRef<UpgradeCoordinator.Reply>, UpgradeCoordinator.Command> m)
-            throws Exception {
-        return AskPattern.<UpgradeCoordinator.Command, UpgradeCoordinator.Reply>ask(node.coordinator(), m::apply, TIMEOUT,
-                node.system().scheduler()).toCompletableFuture().get(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
     }
 }

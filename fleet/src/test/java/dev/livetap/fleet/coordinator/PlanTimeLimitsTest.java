@@ -1,5 +1,7 @@
 package dev.livetap.fleet.coordinator;
 
+import static dev.livetap.fleet.testing.CoordinatorAsk.ask;
+import static dev.livetap.fleet.testing.CoordinatorAsk.awaitStatus;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
@@ -8,6 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.livetap.fleet.agent.HostAgent;
 import dev.livetap.fleet.agent.HostAgent.PerformStep;
+import dev.livetap.fleet.bench.StubAgent;
 import dev.livetap.fleet.cluster.FleetConfig;
 import dev.livetap.fleet.cluster.FleetNode;
 import dev.livetap.fleet.coordinator.UpgradeCoordinator.GetStatus;
@@ -23,13 +26,9 @@ import java.util.Map;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
-import java.util.function.Predicate;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.Props;
-import org.apache.pekko.actor.typed.javadsl.AskPattern;
-import org.apache.pekko.actor.typed.javadsl.Behaviors;
-import org.apache.pekko.actor.typed.receptionist.Receptionist;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -56,25 +55,13 @@ class PlanTimeLimitsTest {
      * step instead (the agent gone mid-step).
      */
     private Behavior<HostAgent.Command> standIn(String host, List<String> vms, int drops, boolean dieOnFirstStep) {
-        return Behaviors.setup(ctx -> {
-            ctx.getSystem().receptionist().tell(Receptionist.register(HostAgent.KEY, ctx.getSelf()));
-            Map<String, Integer> seen = new java.util.HashMap<>();
-            return Behaviors.receive(HostAgent.Command.class)
-                    .onMessage(HostAgent.GetState.class, g -> {
-                        g.replyTo().tell(new HostAgent.AgentState(host, 0, Map.of(), 1, vms));
-                        return Behaviors.same();
-                    })
-                    .onMessage(PerformStep.class, p -> {
-                        received.add(p.host() + " " + p.vm() + " " + p.migrationId());
-                        if (dieOnFirstStep) {
-                            return Behaviors.stopped();
-                        }
-                        if (seen.merge(p.migrationId(), 1, Integer::sum) > drops) {
-                            p.replyTo().tell(new HostAgent.StepDone(p.vm(), p.migrationId(), "completed", 1.0));
-                        }
-                        return Behaviors.same();
-                    })
-                    .build();
+        Map<String, Integer> seen = new java.util.concurrent.ConcurrentHashMap<>();
+        return StubAgent.create(host, vms, p -> {
+            received.add(p.host() + " " + p.vm() + " " + p.migrationId());
+            if (dieOnFirstStep) {
+                return false;
+            }
+            return seen.merge(p.migrationId(), 1, Integer::sum) <= drops || StubAgent.complete(p, 1.0);
         });
     }
 
@@ -91,7 +78,7 @@ class PlanTimeLimitsTest {
             spawn(node, "x", standIn("x", vms, 1, false));
             Plan plan = new Plan("0.2.0", List.of("x"), 1, 0, 10.0, 300, 60_000);
             assertInstanceOf(PlanAccepted.class, ask(node, r -> new SubmitPlan(plan, r)));
-            Status done = await(node, Status::complete, "the plan completes");
+            Status done = awaitStatus(node, TIMEOUT, Status::complete, "the plan completes");
             assertEquals(0, done.failures(), done.toString());
             assertEquals(3, done.finished().size(), done.toString());
             assertEquals("complete", done.state());
@@ -115,9 +102,9 @@ class PlanTimeLimitsTest {
             // one host at a time: c can only run because b, gone, left its slot
             Plan plan = new Plan("0.2.0", List.of("a", "b", "c"), 1, 1, 10.0, 30_000, 1_500);
             assertInstanceOf(PlanAccepted.class, ask(node, r -> new SubmitPlan(plan, r)));
-            Status lost = await(node, s -> s.unreachableHosts().contains("b") || s.givenUpHosts().contains("b"), "b is lost");
+            Status lost = awaitStatus(node, TIMEOUT, s -> s.unreachableHosts().contains("b") || s.givenUpHosts().contains("b"), "b is lost");
             assertTrue(lost.progress().hosts().get("b").unknown() >= 1, "b's step in flight is unknown: " + lost.progress());
-            Status done = await(node, Status::complete, "the plan completes without b");
+            Status done = awaitStatus(node, TIMEOUT, Status::complete, "the plan completes without b");
             assertEquals(List.of("b"), done.givenUpHosts(), done.toString());
             assertEquals(1, done.failures(), "a given-up host counts as one failure: " + done);
             assertFalse(done.halted());
@@ -140,7 +127,7 @@ class PlanTimeLimitsTest {
             // the agent comes back: only its unknown steps are settled, under their ids; no new step of the given-up host
             received.clear();
             spawn(node, "b", standIn("b", List.of("b-vm1", "b-vm2", "b-vm3"), 0, false));
-            Status settled = await(node, s -> s.open().isEmpty(), "b's unknown steps are reconciled");
+            Status settled = awaitStatus(node, TIMEOUT, s -> s.open().isEmpty(), "b's unknown steps are reconciled");
             unknown.forEach((vm, id) -> assertEquals(id, settled.finished().get(vm).migrationId()));
             Thread.sleep(500);
             assertEquals(unknown.entrySet().stream().map(e -> "b " + e.getKey() + " " + e.getValue()).sorted().toList(),
@@ -158,14 +145,14 @@ class PlanTimeLimitsTest {
             spawn(node, "b", standIn("b", vms, 0, true));
             assertInstanceOf(PlanAccepted.class, ask(node, r -> new SubmitPlan(new Plan("0.2.0", List.of("b"), 1, 1, 10.0, 30_000,
                     1_000), r)));
-            Status given = await(node, Status::complete, "b given up");
+            Status given = awaitStatus(node, TIMEOUT, Status::complete, "b given up");
             assertEquals(List.of("b"), given.givenUpHosts());
             unknown = Map.copyOf(given.open());
             assertFalse(unknown.isEmpty());
         }
         received.clear();
         try (FleetNode node = FleetNode.start(FleetConfig.singleNode(dir.resolve("journal")), TIMEOUT)) {
-            Status recovered = await(node, s -> s.epoch() == 2, "the next incarnation");
+            Status recovered = awaitStatus(node, TIMEOUT, s -> s.epoch() == 2, "the next incarnation");
             assertEquals(unknown, recovered.open(), "the unknown steps are journaled: still open after the restart");
             assertEquals(List.of("b"), recovered.givenUpHosts());
             assertTrue(recovered.complete());
@@ -177,7 +164,7 @@ class PlanTimeLimitsTest {
             // a later plan naming the host: its open steps go first, under their ids, then its other VMs
             spawn(node, "b", standIn("b", vms, 0, false));
             assertInstanceOf(PlanAccepted.class, ask(node, r -> new SubmitPlan(new Plan("0.3.0", List.of("b"), 1, 0, 10.0), r)));
-            Status done = await(node, Status::complete, "the later plan completes");
+            Status done = awaitStatus(node, TIMEOUT, Status::complete, "the later plan completes");
             assertEquals(List.of("b"), done.doneHosts(), done.toString());
             assertEquals(0, done.failures(), done.toString());
             assertEquals(3, done.finished().size());
@@ -197,12 +184,12 @@ class PlanTimeLimitsTest {
             spawn(node, "b", standIn("b", vms, 0, true));
             Plan plan = new Plan("0.2.0", List.of("b"), 1, 0, 10.0, 30_000, 60_000);
             assertInstanceOf(PlanAccepted.class, ask(node, r -> new SubmitPlan(plan, r)));
-            Status lost = await(node, s -> s.unreachableHosts().contains("b"), "b is lost");
+            Status lost = awaitStatus(node, TIMEOUT, s -> s.unreachableHosts().contains("b"), "b is lost");
             assertEquals("unreachable", lost.progress().hosts().get("b").state());
             Map<String, String> unknown = Map.copyOf(lost.open());
             assertFalse(unknown.isEmpty());
             spawn(node, "b", standIn("b", vms, 0, false));
-            Status done = await(node, Status::complete, "the plan completes");
+            Status done = awaitStatus(node, TIMEOUT, Status::complete, "the plan completes");
             assertEquals(0, done.failures(), done.toString());
             assertEquals(List.of("b"), done.doneHosts());
             assertEquals(List.of(), done.unreachableHosts());
@@ -213,22 +200,5 @@ class PlanTimeLimitsTest {
             assertEquals(0, done.progress().total().left());
             assertNull(done.progress().etaS(), "no ETA once the plan ended");
         }
-    }
-
-    private static Status await(FleetNode node, Predicate<Status> condition, String what) throws Exception {
-        long deadline = System.nanoTime() + TIMEOUT.toNanos();
-        Status s;
-        do {
-            Thread.sleep(50);
-            s = assertInstanceOf(Status.class, ask(node, GetStatus::new));
-        } while (!condition.test(s) && System.nanoTime() < deadline);
-        assertTrue(condition.test(s), what + ": " + s);
-        return s;
-    }
-
-    static UpgradeCoordinator.Reply ask(FleetNode node,
-            java.util.function.Function<ActorRef<UpgradeCoordinator.Reply>, UpgradeCoordinator.Command> m) throws Exception {
-        return AskPattern.<UpgradeCoordinator.Command, UpgradeCoordinator.Reply>ask(node.coordinator(), m::apply, TIMEOUT,
-                node.system().scheduler()).toCompletableFuture().get(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
     }
 }

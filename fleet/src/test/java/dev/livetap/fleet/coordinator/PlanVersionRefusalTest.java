@@ -1,5 +1,6 @@
 package dev.livetap.fleet.coordinator;
 
+import static dev.livetap.fleet.testing.CoordinatorAsk.ask;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 
@@ -8,16 +9,12 @@ import dev.livetap.fleet.cluster.FleetNode;
 import dev.livetap.fleet.coordinator.UpgradeCoordinator.GetStatus;
 import dev.livetap.fleet.coordinator.UpgradeCoordinator.PlanAccepted;
 import dev.livetap.fleet.coordinator.UpgradeCoordinator.Rejected;
-import dev.livetap.fleet.coordinator.UpgradeCoordinator.Reply;
 import dev.livetap.fleet.coordinator.UpgradeCoordinator.Status;
 import dev.livetap.fleet.coordinator.UpgradeCoordinator.SubmitPlan;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import java.util.function.Function;
-import org.apache.pekko.actor.typed.ActorRef;
-import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -47,10 +44,5 @@ class PlanVersionRefusalTest {
             Plan next = new Plan("0.3.0", List.of("host-a"), 1, 0, 10.0);
             assertInstanceOf(PlanAccepted.class, ask(node, r -> new SubmitPlan(next, r)), "one step is within the policy");
         }
-    }
-
-    private static Reply ask(FleetNode node, Function<ActorRef<Reply>, UpgradeCoordinator.Command> message) throws Exception {
-        return AskPattern.<UpgradeCoordinator.Command, Reply>ask(node.coordinator(), message::apply, TIMEOUT,
-                node.system().scheduler()).toCompletableFuture().get(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
     }
 }

@@ -1,5 +1,7 @@
 package dev.livetap.fleet.coordinator;
 
+import static dev.livetap.fleet.testing.CoordinatorAsk.ask;
+import static dev.livetap.fleet.testing.CoordinatorAsk.awaitComplete;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
@@ -11,20 +13,17 @@ import dev.livetap.fleet.agent.StepLedger;
 import dev.livetap.fleet.budget.FreezeBudget;
 import dev.livetap.fleet.cluster.FleetConfig;
 import dev.livetap.fleet.cluster.FleetNode;
-import dev.livetap.fleet.coordinator.UpgradeCoordinator.Event;
 import dev.livetap.fleet.coordinator.UpgradeCoordinator.GetStatus;
 import dev.livetap.fleet.coordinator.UpgradeCoordinator.PlanAccepted;
 import dev.livetap.fleet.coordinator.UpgradeCoordinator.Status;
 import dev.livetap.fleet.coordinator.UpgradeCoordinator.StepClosed;
 import dev.livetap.fleet.coordinator.UpgradeCoordinator.StepStarted;
 import dev.livetap.fleet.coordinator.UpgradeCoordinator.SubmitPlan;
+import dev.livetap.fleet.journal.CoordinatorJournal.Recorded;
+import dev.livetap.fleet.journal.CoordinatorJournal;
 import dev.livetap.fleet.journal.JournalCredentials;
 import dev.livetap.fleet.journal.ThrowawayPostgres;
 import java.nio.file.Path;
-import java.sql.Connection;
-import java.sql.DriverManager;
-import java.sql.ResultSet;
-import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -38,14 +37,8 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
-import java.util.function.Function;
-import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Props;
-import org.apache.pekko.actor.typed.javadsl.Adapter;
-import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.cluster.typed.Cluster;
-import org.apache.pekko.serialization.Serialization;
-import org.apache.pekko.serialization.SerializationExtension;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -63,8 +56,6 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class PostgresJournalTest {
     private static final Duration TIMEOUT = Duration.ofSeconds(90);
-    /** Longer than the journal's connection timeout: a status asked during an outage waits for the journal. */
-    private static final Duration ASK_TIMEOUT = Duration.ofSeconds(60);
     /** A restart: the server down this long, well within the journal's connection timeout. */
     private static final Duration SHORT_OUTAGE = Duration.ofSeconds(2);
     /** An outage past the journal's connection timeout: the writes waiting for a connection fail. */
@@ -147,7 +138,7 @@ class PostgresJournalTest {
             Thread.sleep(outage.toMillis());
             server.startServer();
 
-            Status done = awaitComplete(node);
+            Status done = awaitComplete(node, TIMEOUT);
             assertFalse(done.halted(), "the outage must not count as a failure: " + done);
             assertEquals(0, done.failures());
             assertEquals(30, done.finished().size(), "every VM of every host has its step recorded");
@@ -186,15 +177,15 @@ class PostgresJournalTest {
             // the held migrations end after the first coordinator is gone: their answers reach no one
             gate.countDown();
             // the first node left: the singleton moves to the second, which recovers the plan from PostgreSQL
-            Status done = awaitComplete(second);
+            Status done = awaitComplete(second, TIMEOUT);
             assertEquals(2, done.epoch(), "the second node's coordinator is the next incarnation");
             assertFalse(done.halted(), done.toString());
             assertEquals(20, done.finished().size(), "every VM of both hosts has its step recorded");
             assertTrue(done.finished().values().stream().allMatch(UpgradeCoordinator.StepRecord::completed), done.toString());
             assertAgentsPerformedEachVmOnce(done, 20);
-            List<JournalRow> rows = journal(second, url);
+            List<Recorded> rows = journal(second, url);
             assertJournalAgrees(rows, done);
-            assertEquals(2, rows.stream().map(JournalRow::writer).distinct().count(),
+            assertEquals(2, rows.stream().map(Recorded::writer).distinct().count(),
                     "two incarnations on two nodes wrote the one journal");
         }
     }
@@ -258,14 +249,14 @@ class PostgresJournalTest {
      * The journal's own history: sequence numbers 1..n without a gap, every VM's step started once and
      * closed once under that id, after its start, and no VM started again while its step was open.
      */
-    private static void assertJournalAgrees(List<JournalRow> rows, Status done) {
+    private static void assertJournalAgrees(List<Recorded> rows, Status done) {
         for (int i = 0; i < rows.size(); i++) {
             assertEquals(i + 1, rows.get(i).sequenceNumber(), "the journal's sequence numbers must have no gap");
         }
         Map<String, String> open = new HashMap<>();
         Map<String, List<String>> started = new HashMap<>();
         Map<String, List<String>> closed = new HashMap<>();
-        for (JournalRow row : rows) {
+        for (Recorded row : rows) {
             if (row.event() instanceof StepStarted s) {
                 String before = open.put(s.vm(), s.migrationId());
                 assertEquals(null, before, s.vm() + " started " + s.migrationId() + " while " + before + " was open");
@@ -286,25 +277,10 @@ class PostgresJournalTest {
         assertEquals(done.finished().size(), ids.size(), "every step has its own migration id");
     }
 
-    private record JournalRow(long sequenceNumber, String writer, Event event) {
-    }
-
     /** The coordinator's rows, read with plain JDBC and decoded with the node's own serializers. */
-    private static List<JournalRow> journal(FleetNode node, String url) throws Exception {
-        Serialization serialization = SerializationExtension.get(Adapter.toClassic(node.system()));
+    private static List<Recorded> journal(FleetNode node, String url) throws Exception {
         JournalCredentials login = server.credentials();
-        List<JournalRow> rows = new ArrayList<>();
-        try (Connection c = DriverManager.getConnection(url, login.user(), login.password());
-                Statement st = c.createStatement();
-                ResultSet rs = st.executeQuery("SELECT sequence_number, writer, event_ser_id, event_ser_manifest, event_payload"
-                        + " FROM event_journal WHERE persistence_id = '" + UpgradeCoordinator.PERSISTENCE_ID.id() + "'"
-                        + " ORDER BY sequence_number")) {
-            while (rs.next()) {
-                Object event = serialization.deserialize(rs.getBytes(5), rs.getInt(3), rs.getString(4)).get();
-                rows.add(new JournalRow(rs.getLong(1), rs.getString(2), (Event) event));
-            }
-        }
-        return rows;
+        return CoordinatorJournal.events(node.system(), url, login.user(), login.password());
     }
 
     private static void awaitFinished(FleetNode node, int steps) throws Exception {
@@ -316,22 +292,5 @@ class PostgresJournalTest {
         } while (s.finished().size() < steps && !s.complete() && System.nanoTime() < deadline);
         assertTrue(s.finished().size() >= steps && !s.complete(), "the plan must be under way, " + steps
                 + " steps finished and more to come: " + s);
-    }
-
-    private static Status awaitComplete(FleetNode node) throws Exception {
-        long deadline = System.nanoTime() + TIMEOUT.toNanos();
-        Status s;
-        do {
-            Thread.sleep(100);
-            s = assertInstanceOf(Status.class, ask(node, GetStatus::new));
-        } while (!s.complete() && System.nanoTime() < deadline);
-        assertTrue(s.complete(), "the plan did not complete: " + s);
-        return s;
-    }
-
-    private static UpgradeCoordinator.Reply ask(FleetNode node, Function<ActorRef<UpgradeCoordinator.Reply>,
-            UpgradeCoordinator.Command> message) throws Exception {
-        return AskPattern.<UpgradeCoordinator.Command, UpgradeCoordinator.Reply>ask(node.coordinator(), message::apply,
-                ASK_TIMEOUT, node.system().scheduler()).toCompletableFuture().get(ASK_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
     }
 }

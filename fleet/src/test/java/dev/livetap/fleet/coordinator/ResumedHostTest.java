@@ -1,11 +1,13 @@
 package dev.livetap.fleet.coordinator;
 
+import static dev.livetap.fleet.testing.CoordinatorAsk.ask;
+import static dev.livetap.fleet.testing.CoordinatorAsk.awaitComplete;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.livetap.fleet.agent.HostAgent;
+import dev.livetap.fleet.bench.StubAgent;
 import dev.livetap.fleet.cluster.FleetConfig;
 import dev.livetap.fleet.cluster.FleetNode;
 import dev.livetap.fleet.coordinator.UpgradeCoordinator.GetStatus;
@@ -15,15 +17,11 @@ import dev.livetap.fleet.coordinator.UpgradeCoordinator.SubmitPlan;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import java.util.Map;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.Props;
-import org.apache.pekko.actor.typed.javadsl.AskPattern;
-import org.apache.pekko.actor.typed.javadsl.Behaviors;
-import org.apache.pekko.actor.typed.receptionist.Receptionist;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -44,21 +42,12 @@ class ResumedHostTest {
 
     /** The host's agent: silent (steps stay open) or answering every step at once. */
     private Behavior<HostAgent.Command> standIn(boolean answers) {
-        return Behaviors.setup(ctx -> {
-            ctx.getSystem().receptionist().tell(Receptionist.register(HostAgent.KEY, ctx.getSelf()));
-            return Behaviors.receive(HostAgent.Command.class)
-                    .onMessage(HostAgent.GetState.class, g -> {
-                        g.replyTo().tell(new HostAgent.AgentState("r", 0, Map.of(), 1, VMS));
-                        return Behaviors.same();
-                    })
-                    .onMessage(HostAgent.PerformStep.class, p -> {
-                        if (answers) {
-                            performed.add(p.vm() + " " + p.migrationId());
-                            p.replyTo().tell(new HostAgent.StepDone(p.vm(), p.migrationId(), "completed", 1.0));
-                        }
-                        return Behaviors.same();
-                    })
-                    .build();
+        return StubAgent.create("r", VMS, p -> {
+            if (answers) {
+                performed.add(p.vm() + " " + p.migrationId());
+                StubAgent.complete(p, 1.0);
+            }
+            return true;
         });
     }
 
@@ -81,25 +70,12 @@ class ResumedHostTest {
         }
         try (FleetNode node = FleetNode.start(FleetConfig.singleNode(journal), TIMEOUT)) {
             node.system().systemActorOf(standIn(true), HostAgent.ACTOR_NAME_PREFIX + "r", Props.empty());
-            long deadline = System.nanoTime() + TIMEOUT.toNanos();
-            Status s;
-            do {
-                Thread.sleep(50);
-                s = assertInstanceOf(Status.class, ask(node, GetStatus::new));
-            } while (!s.complete() && System.nanoTime() < deadline);
-            assertTrue(s.complete(), "the plan did not complete: " + s);
+            Status s = awaitComplete(node, TIMEOUT);
             assertFalse(s.halted(), s.toString());
             assertEquals(2, s.epoch());
             assertEquals(VMS.size(), s.finished().size(), "every VM of the resumed host is upgraded, not only the "
                     + open + " whose steps were open: " + s.finished().keySet());
             assertEquals(VMS.size(), performed.stream().map(p -> p.split(" ")[0]).distinct().count(), performed.toString());
         }
-    }
-
-    private static UpgradeCoordinator.Reply ask(FleetNode node,
-            java.util.function.Function<org.apache.pekko.actor.typed.ActorRef<UpgradeCoordinator.Reply>, UpgradeCoordinator.Command> m)
-            throws Exception {
-        return AskPattern.<UpgradeCoordinator.Command, UpgradeCoordinator.Reply>ask(node.coordinator(), m::apply, TIMEOUT,
-                node.system().scheduler()).toCompletableFuture().get(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
     }
 }

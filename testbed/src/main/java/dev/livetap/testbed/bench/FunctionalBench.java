@@ -3,7 +3,6 @@ package dev.livetap.testbed.bench;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.livetap.engine.qmp.QmpClient;
-import dev.livetap.engine.qmp.QmpJson;
 import dev.livetap.report.Percentiles;
 import dev.livetap.testbed.HostCommand;
 import dev.livetap.testbed.NetworkNamespace;
@@ -417,10 +416,9 @@ public final class FunctionalBench {
                 Path srcPath = dir.resolve("s.qmp");
                 String tap0 = vmmTap(local, 0);
                 try (QmpClient src = DowntimeBench.connect(srcPath)) {
-                    addNic(src, tap0, false);
+                    VmmProcess.addNic(src, tap0, QUEUES, false, GUEST_MAC);
                 }
-                ns.run("ip", "addr", "add", HOST_CIDR, "dev", tap0);
-                ns.run("ip", "link", "set", tap0, "up");
+                ns.addressUp(tap0, HOST_CIDR);
                 if (!ns.awaitReply(GUEST, Duration.ofSeconds(30))) {
                     throw new IOException("the guest stand-in did not answer ping");
                 }
@@ -433,7 +431,7 @@ public final class FunctionalBench {
                     String to = vmmTap(local, k);
                     // the bench's own connections close before the migration: only the driver's see its events
                     try (QmpClient tgt = DowntimeBench.connect(tgtPath)) {
-                        addNic(tgt, to, local);
+                        VmmProcess.addNic(tgt, to, QUEUES, local, GUEST_MAC);
                     }
                     LocalMigration.Options m = LocalMigration.Options.of(srcPath, tgtPath).withUri("unix:" + dir.resolve("m" + k + ".sock"))
                             .withMethod(kind.method).withTimeout(MIGRATION_TIMEOUT);
@@ -603,16 +601,6 @@ public final class FunctionalBench {
         }
     }
 
-    private static void addNic(QmpClient q, String ifname, boolean incomingFds) throws TimeoutException {
-        ObjectNode netdev = QmpJson.object().put("type", "tap").put("id", "net0").put("ifname", ifname).put("queues", QUEUES);
-        if (incomingFds) {
-            netdev.put("incoming-fds", true).put("script", "no").put("downscript", "no");
-        }
-        q.execute("netdev_add", netdev);
-        q.execute("device_add", QmpJson.object().put("driver", "virtio-net-pci").put("id", "nic0").put("netdev", "net0")
-                .put("mq", true).put("mac", GUEST_MAC));
-    }
-
     /** {@code quit} through a fresh connection, bounded (a stalled endpoint is left to its process's end). */
     private static void quit(Path qmp) {
         try (QmpClient q = DowntimeBench.connect(qmp)) {
@@ -631,12 +619,8 @@ public final class FunctionalBench {
     }
 
     private static String mac(NetworkNamespace ns, String ifname) {
-        String out = ns.run("ip", "-o", "link", "show", ifname);
-        int i = out.indexOf("link/ether ");
-        if (i < 0) {
-            throw new IllegalStateException("no MAC on " + ifname + ": " + out);
-        }
-        return out.substring(i + 11, i + 28);
+        NetworkNamespace.Link link = ns.link(ifname);
+        return link.mac().orElseThrow(() -> new IllegalStateException("no MAC on " + ifname + ": " + link));
     }
 
     private static String lastLines(String text, int n) {

@@ -119,8 +119,7 @@ public final class CompatCheck {
             new1.awaitReady(VmmProcess.READY).connect();
             old1.addNic(TAP, QUEUES, false, MAC);
             new1.addNic(TAP, QUEUES, true, MAC);
-            ns.run("ip", "addr", "add", "10.0.1.1/24", "dev", TAP);
-            ns.run("ip", "link", "set", TAP, "up");
+            ns.addressUp(TAP, "10.0.1.1/24");
             int ifindex = ifindex(ns);
             if (!ns.awaitReply(GUEST, Duration.ofSeconds(10))) {
                 throw new IOException("the OLD build's guest stand-in does not answer ping before any migration");
@@ -230,8 +229,7 @@ public final class CompatCheck {
     }
 
     private static int ifindex(NetworkNamespace ns) {
-        String line = ns.run("ip", "-o", "link", "show", TAP);
-        return Integer.parseInt(line.substring(0, line.indexOf(':')).trim());
+        return ns.link(TAP).ifindex();
     }
 
     private static String runState(VmmProcess p) {

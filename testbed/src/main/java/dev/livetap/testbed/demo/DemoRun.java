@@ -390,14 +390,13 @@ public final class DemoRun implements AutoCloseable {
     }
 
     private int ifindex(String ns, String ifname) {
-        String line = HostCommand.run(STEP, List.of(ip, "-n", ns, "-o", "link", "show", ifname)).orThrow().output().strip();
-        return Integer.parseInt(line.substring(0, line.indexOf(':')).trim());
+        return NetworkNamespace.Link.parse(HostCommand.run(STEP, List.of(ip, "-n", ns, "-o", "link", "show", ifname)).orThrow()
+                .output()).ifindex();
     }
 
     private String hostMac(String ns, String ifname) {
-        String out = HostCommand.run(STEP, List.of(ip, "-n", ns, "-o", "link", "show", ifname)).orThrow().output();
-        int i = out.indexOf("link/ether ");
-        return i < 0 ? MAC : out.substring(i + 11, i + 28);
+        return NetworkNamespace.Link.parse(HostCommand.run(STEP, List.of(ip, "-n", ns, "-o", "link", "show", ifname)).orThrow()
+                .output()).mac().orElse(MAC);
     }
 
     /** The last lines each VMM wrote to stderr, for a failure report. */

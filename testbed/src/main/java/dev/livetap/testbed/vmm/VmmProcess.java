@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.Objects;
 import java.util.OptionalInt;
 import java.util.concurrent.TimeoutException;
+import java.util.function.Consumer;
 
 /**
  * The one launcher of a {@code livetap vmm} child: this JVM's java and class path, the VMM's JVM
@@ -66,13 +67,11 @@ public final class VmmProcess implements AutoCloseable {
         }
 
         public Options withQmp(Path value) {
-            return new Options(dir, name, value, prefix, policy, jvmOptions, extraJvmOptions, vmmArgs, incoming, paused,
-                    readyLines, mergeStderr, classPath, mainClass, launcher);
+            return with(c -> c.qmp = value);
         }
 
         public Options withPrefix(List<String> value) {
-            return new Options(dir, name, qmp, value, policy, jvmOptions, extraJvmOptions, vmmArgs, incoming, paused,
-                    readyLines, mergeStderr, classPath, mainClass, launcher);
+            return with(c -> c.prefix = value);
         }
 
         /** Runs inside the named network namespace {@code ns} ({@code ip netns exec}). */
@@ -81,61 +80,95 @@ public final class VmmProcess implements AutoCloseable {
         }
 
         public Options withPolicy(ChildLaunch.Policy value) {
-            return new Options(dir, name, qmp, prefix, value, jvmOptions, extraJvmOptions, vmmArgs, incoming, paused,
-                    readyLines, mergeStderr, classPath, mainClass, launcher);
+            return with(c -> c.policy = value);
         }
 
         public Options withJvmOptions(List<String> value) {
-            return new Options(dir, name, qmp, prefix, policy, value, extraJvmOptions, vmmArgs, incoming, paused,
-                    readyLines, mergeStderr, classPath, mainClass, launcher);
+            return with(c -> c.jvmOptions = value);
         }
 
         public Options withExtraJvmOptions(List<String> value) {
-            return new Options(dir, name, qmp, prefix, policy, jvmOptions, value, vmmArgs, incoming, paused, readyLines,
-                    mergeStderr, classPath, mainClass, launcher);
+            return with(c -> c.extraJvmOptions = value);
         }
 
         public Options withArgs(List<String> value) {
-            return new Options(dir, name, qmp, prefix, policy, jvmOptions, extraJvmOptions, value, incoming, paused,
-                    readyLines, mergeStderr, classPath, mainClass, launcher);
+            return with(c -> c.vmmArgs = value);
         }
 
         public Options withIncoming(boolean value) {
-            return new Options(dir, name, qmp, prefix, policy, jvmOptions, extraJvmOptions, vmmArgs, value, paused,
-                    readyLines, mergeStderr, classPath, mainClass, launcher);
+            return with(c -> c.incoming = value);
         }
 
         public Options withPaused(boolean value) {
-            return new Options(dir, name, qmp, prefix, policy, jvmOptions, extraJvmOptions, vmmArgs, incoming, value,
-                    readyLines, mergeStderr, classPath, mainClass, launcher);
+            return with(c -> c.paused = value);
         }
 
         public Options withReadyLines(int value) {
-            return new Options(dir, name, qmp, prefix, policy, jvmOptions, extraJvmOptions, vmmArgs, incoming, paused,
-                    value, mergeStderr, classPath, mainClass, launcher);
+            return with(c -> c.readyLines = value);
         }
 
         public Options withMergedStderr(boolean value) {
-            return new Options(dir, name, qmp, prefix, policy, jvmOptions, extraJvmOptions, vmmArgs, incoming, paused,
-                    readyLines, value, classPath, mainClass, launcher);
+            return with(c -> c.mergeStderr = value);
         }
 
         /** Runs the VMM of another livetap build: its {@code lib/*} class path (same main class and arguments). */
         public Options withClassPath(String value) {
-            return new Options(dir, name, qmp, prefix, policy, jvmOptions, extraJvmOptions, vmmArgs, incoming, paused,
-                    readyLines, mergeStderr, value, mainClass, launcher);
+            return with(c -> c.classPath = value);
         }
 
         /** Runs {@code vmm} through another main class (that of an older build's command line). */
         public Options withMainClass(String value) {
-            return new Options(dir, name, qmp, prefix, policy, jvmOptions, extraJvmOptions, vmmArgs, incoming, paused,
-                    readyLines, mergeStderr, classPath, value, launcher);
+            return with(c -> c.mainClass = value);
         }
 
         /** Runs the VMM through {@code value} ({@code value vmm ARGS}): another livetap build's launcher. */
         public Options withLauncher(Path value) {
-            return new Options(dir, name, qmp, prefix, policy, jvmOptions, extraJvmOptions, vmmArgs, incoming, paused,
-                    readyLines, mergeStderr, classPath, mainClass, value);
+            return with(c -> c.launcher = value);
+        }
+
+        /** These options with what {@code change} sets on a copy of their fields (the withers' one constructor call). */
+        private Options with(Consumer<Copy> change) {
+            Copy c = new Copy(this);
+            change.accept(c);
+            return new Options(c.dir, c.name, c.qmp, c.prefix, c.policy, c.jvmOptions, c.extraJvmOptions, c.vmmArgs, c.incoming,
+                    c.paused, c.readyLines, c.mergeStderr, c.classPath, c.mainClass, c.launcher);
+        }
+
+        /** The fields of an {@link Options}, to be changed before the copy is built (checked by the record's constructor). */
+        private static final class Copy {
+            final Path dir;
+            final String name;
+            Path qmp;
+            List<String> prefix;
+            ChildLaunch.Policy policy;
+            List<String> jvmOptions;
+            List<String> extraJvmOptions;
+            List<String> vmmArgs;
+            boolean incoming;
+            boolean paused;
+            int readyLines;
+            boolean mergeStderr;
+            String classPath;
+            String mainClass;
+            Path launcher;
+
+            Copy(Options o) {
+                dir = o.dir;
+                name = o.name;
+                qmp = o.qmp;
+                prefix = o.prefix;
+                policy = o.policy;
+                jvmOptions = o.jvmOptions;
+                extraJvmOptions = o.extraJvmOptions;
+                vmmArgs = o.vmmArgs;
+                incoming = o.incoming;
+                paused = o.paused;
+                readyLines = o.readyLines;
+                mergeStderr = o.mergeStderr;
+                classPath = o.classPath;
+                mainClass = o.mainClass;
+                launcher = o.launcher;
+            }
         }
 
         /** The whole command line. */
@@ -270,12 +303,20 @@ public final class VmmProcess implements AutoCloseable {
 
     /** A multiqueue TAP netdev {@code net0} on {@code ifname} and the virtio-net NIC {@code nic0} on it. */
     public void addNic(String ifname, int queues, boolean incomingFds, String mac) throws TimeoutException {
+        addNic(qmp(), ifname, queues, incomingFds, mac);
+    }
+
+    /**
+     * The guest stand-in's NIC through {@code q}: TAP netdev {@code net0} on {@code ifname} (its queues passed in
+     * by a migration with {@code incomingFds}) and virtio-net-pci {@code nic0} with {@code mac}.
+     */
+    public static void addNic(QmpClient q, String ifname, int queues, boolean incomingFds, String mac) throws TimeoutException {
         ObjectNode netdev = args().put("type", "tap").put("id", "net0").put("ifname", ifname).put("queues", queues);
         if (incomingFds) {
             netdev.put("incoming-fds", true).put("script", "no").put("downscript", "no");
         }
-        execute("netdev_add", netdev);
-        execute("device_add", args().put("driver", "virtio-net-pci").put("id", "nic0").put("netdev", "net0").put("mq", true)
+        q.execute("netdev_add", netdev);
+        q.execute("device_add", args().put("driver", "virtio-net-pci").put("id", "nic0").put("netdev", "net0").put("mq", true)
                 .put("mac", mac));
     }
 
