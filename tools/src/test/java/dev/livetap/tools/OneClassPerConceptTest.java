@@ -93,6 +93,7 @@ class OneClassPerConceptTest {
                 .should().accessField(ChildLaunch.class, "VMM_MAIN_CLASS")
                 .orShould().accessField(ChildLaunch.class, "VMM_JVM_OPTIONS")
                 .orShould().callMethod(ChildLaunch.class, "vmmArguments", ChildLaunch.Policy.class)
+                .orShould().callMethod(ChildLaunch.class, "vmmClassPath")
                 .because("livetap vmm children are started by VmmProcess with the one launch policy")
                 .check(main);
     }

@@ -223,7 +223,11 @@ class VmmBuildsFleetTest {
     /** This build's VMM behind a launcher of its own, as another distribution's bin/livetap would start it. */
     static Path fakeLauncher(Path file) throws Exception {
         StringBuilder s = new StringBuilder("#!/bin/sh\nexec '").append(Path.of(System.getProperty("java.home"), "bin", "java"))
-                .append("' ").append(String.join(" ", ChildLaunch.VMM_JVM_OPTIONS)).append(' ').append(FAKE_MARK);
+                .append('\'');
+        for (String option : ChildLaunch.VMM_JVM_OPTIONS) {
+            s.append(" '").append(option).append('\''); // quoted: the compile commands hold '*'
+        }
+        s.append(' ').append(FAKE_MARK);
         String jna = System.getProperty("jna.tmpdir");
         if (jna != null) {
             s.append(" '-Djna.tmpdir=").append(jna).append('\'');

@@ -3,6 +3,7 @@ package dev.livetap.testbed.launch;
 import dev.livetap.testbed.selftest.HostChecks;
 import java.io.File;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -28,9 +29,61 @@ public final class ChildLaunch {
      * demo, chaos and bench children too). On 2 cores C2's compilations and G1's concurrent threads
      * compete with the switch-over for the CPUs: C1 only and the serial collector halved the 4-queue
      * downtime (p50 4.1-4.7 -> 2.3-2.7 ms) and took 1000 concurrent migrations from 680 to 1420 per
-     * second (docs/benchmarks.md, "JVM options of the VMM"). Not measured on larger hosts.
+     * second. A VMM runs most of a switch-over's own code once per migration, too seldom for the usual
+     * compile thresholds (200 calls): that code stayed interpreted for hundreds of migrations. Compiled
+     * after a twentieth of the calls, livetap's and Pekko's code only (the start-up's JDK, Scala and
+     * configuration code keeps the usual thresholds), the p50 fell by a third (docs/benchmarks.md, "The
+     * VMM's compile thresholds and class path"). Not measured on larger hosts.
      */
-    public static final List<String> VMM_JVM_OPTIONS = List.of("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC");
+    public static final List<String> VMM_JVM_OPTIONS = List.of("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC",
+            "-XX:CompileCommand=quiet", "-XX:CompileCommand=CompileThresholdScaling,dev.livetap.*::*,0.05",
+            "-XX:CompileCommand=CompileThresholdScaling,org.apache.pekko.*::*,0.05");
+
+    /** The distribution's list of the engine's runtime jars ({@code lib/NAME.jar:...}), written at build time. */
+    static final String VMM_CLASS_PATH_FILE = "lib/vmm.classpath";
+
+    /** Jars of the distribution's {@code lib} that a VMM needs beside the engine's dependencies: the engine, its logging. */
+    static final List<String> VMM_EXTRA_JARS = List.of("livetap-engine-", "livetap-tools-", "logback-classic-", "logback-core-");
+
+    /**
+     * The class path of a {@code livetap vmm} child. Run from the distribution ({@code livetap.home},
+     * set by bin/livetap), the engine's runtime jars, the engine and its logging (the tools jar holds
+     * logback.xml), as bin/livetap does: with every jar of {@code lib}, Pekko starts the serializers of
+     * the cluster's jars in every VMM (0.4 s more to READY, docs/benchmarks.md, "The VMM's compile
+     * thresholds and class path"). Elsewhere (tests, an
+     * IDE) the JVM's own class path.
+     */
+    public static String vmmClassPath() {
+        String full = System.getProperty("java.class.path");
+        String home = System.getProperty("livetap.home");
+        if (home == null) {
+            return full;
+        }
+        return vmmClassPath(Path.of(home)).orElse(full);
+    }
+
+    /** The VMM's class path in the distribution at {@code home}; empty when it has no {@code lib/vmm.classpath}. */
+    static Optional<String> vmmClassPath(Path home) {
+        Path list = home.resolve(VMM_CLASS_PATH_FILE);
+        Path lib = home.resolve("lib");
+        try {
+            List<String> jars = new ArrayList<>();
+            for (String entry : Files.readString(list).trim().split(":")) {
+                if (!entry.isBlank()) {
+                    jars.add(home.resolve(entry.trim()).toString());
+                }
+            }
+            try (var files = Files.list(lib)) {
+                files.map(f -> f.getFileName().toString())
+                        .filter(n -> n.endsWith(".jar") && VMM_EXTRA_JARS.stream().anyMatch(n::startsWith))
+                        .sorted()
+                        .forEach(n -> jars.add(lib.resolve(n).toString()));
+            }
+            return Optional.of(String.join(File.pathSeparator, jars));
+        } catch (IOException e) {
+            return Optional.empty();
+        }
+    }
 
     /** The main class of a {@code livetap vmm} child: the engine's, without the command line. */
     public static final String VMM_MAIN_CLASS = dev.livetap.engine.vmm.VmmMain.class.getName();

@@ -190,7 +190,7 @@ public final class VmmProcess implements AutoCloseable {
             if (jnaTmp != null) {
                 cmd.add("-Djna.tmpdir=" + jnaTmp);
             }
-            cmd.addAll(List.of("-cp", classPath == null ? System.getProperty("java.class.path") : classPath,
+            cmd.addAll(List.of("-cp", classPath == null ? ChildLaunch.vmmClassPath() : classPath,
                     mainClass == null ? ChildLaunch.VMM_MAIN_CLASS : mainClass, "vmm"));
             vmmArguments(cmd);
             return cmd;
