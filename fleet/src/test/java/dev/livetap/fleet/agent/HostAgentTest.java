@@ -193,6 +193,10 @@ class HostAgentTest {
             vms.add("vm-" + i);
             a.tell(new PerformStep("host-a", "vm-" + i, "m-1-" + i, 1, probe.getRef()));
         }
+        long deadline = System.nanoTime() + WAIT.toNanos();
+        while (mostInside.get() < 1 && System.nanoTime() < deadline) { // the first one in (bounded: a loaded machine is slow)
+            Thread.sleep(10);
+        }
         Thread.sleep(200); // the other two wait for the one place
         assertEquals(1, mostInside.get());
         gate.countDown();
