@@ -510,9 +510,11 @@ public final class FleetCommand implements Callable<Integer> {
                 + "them (bench: this JVM; h<i>: host i's agent). Default: plain TCP on loopback.")
         java.nio.file.Path tlsCerts;
 
-        @Option(names = "--gate", paramLabel = "around|hold", defaultValue = "around",
-                description = "in-process mode: where the budget applies: around the whole driver run (default), or at the "
-                        + "release of a source held in pre-switchover (already frozen while it waits).")
+        @Option(names = "--gate", paramLabel = "switchover|around|hold", defaultValue = "switchover",
+                description = "Where the budget's permit is taken: switchover (default): in the driver's switch-over gate, "
+                        + "right before migrate, so it covers migrate -> target running; around: around the whole driver run "
+                        + "(the way before the gate, for A/B runs); hold (in-process mode only): at the release of a source "
+                        + "held in pre-switchover (already frozen while it waits).")
         String gate;
 
         @Mixin
@@ -539,9 +541,10 @@ public final class FleetCommand implements Callable<Integer> {
                 throw new BadOptionValue("--mode in-process drives one host with one budget: give --hosts 1 and one --budget");
             }
             FleetBench.Gate where = switch (gate) {
+                case "switchover" -> FleetBench.Gate.SWITCHOVER;
                 case "around" -> FleetBench.Gate.AROUND;
                 case "hold" -> FleetBench.Gate.HOLD;
-                default -> throw new BadOptionValue("--gate must be around or hold: " + gate);
+                default -> throw new BadOptionValue("--gate must be switchover, around or hold: " + gate);
             };
             if (tlsCerts != null) {
                 if (inProcess) {
@@ -556,8 +559,9 @@ public final class FleetCommand implements Callable<Integer> {
                     }
                 }
             }
-            if (!inProcess && where != FleetBench.Gate.AROUND) {
-                throw new BadOptionValue("--gate hold exists only with --mode in-process (an agent holds its permit around the step)");
+            if (!inProcess && where == FleetBench.Gate.HOLD) {
+                throw new BadOptionValue("--gate hold exists only with --mode in-process (an agent takes its permit before the "
+                        + "switch-over or around the step)");
             }
             Optional<String> missing = NetworkNamespace.unavailabilityCause();
             if (missing.isPresent()) {
@@ -573,7 +577,8 @@ public final class FleetCommand implements Callable<Integer> {
                 text = text(r);
             } else {
                 AgentFleetBench.Options base = new AgentFleetBench.Options(hosts, vms, rounds, warmupRounds,
-                        asked.get(0).settings(), asked.get(0).label(), drivers, run.timeout(), run.agentHeapMb, tlsCerts);
+                        asked.get(0).settings(), asked.get(0).label(), drivers, run.timeout(), run.agentHeapMb, tlsCerts)
+                        .withGate(where);
                 if (asked.size() == 1) {
                     r = AgentFleetBench.run(base, progress);
                     text = text(r);

@@ -3,6 +3,7 @@ package dev.livetap.fleet.agent;
 import com.fasterxml.jackson.annotation.JsonCreator;
 import dev.livetap.fleet.FleetSerializable;
 import dev.livetap.fleet.budget.FreezeBudget;
+import dev.livetap.testbed.orchestration.LocalMigration;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -45,6 +46,25 @@ public final class HostAgent {
          */
         default StepDone migrate(String vm, String migrationId, String targetVersion) throws Exception {
             return migrate(vm, migrationId);
+        }
+
+        /**
+         * True: the port sends its migrations through {@link #migrate(String, String, String, LocalMigration.SwitchoverGate)}
+         * and calls the gate right before the switch-over ({@code migrate}), so the agent's freeze permit covers
+         * {@code migrate} → target running only; false: the agent holds the permit around the whole port call.
+         */
+        default boolean gatesSwitchover() {
+            return false;
+        }
+
+        /**
+         * {@link #migrate(String, String, String)} whose switch-over is admitted by {@code gate} (a place of the agent's
+         * freeze budget): called only when {@link #gatesSwitchover()} is true; the port hands the gate to the driver
+         * ({@link LocalMigration.Options#withSwitchoverGate}).
+         */
+        default StepDone migrate(String vm, String migrationId, String targetVersion, LocalMigration.SwitchoverGate gate)
+                throws Exception {
+            throw new UnsupportedOperationException("this migration port does not gate its switch-over");
         }
 
         /** The VMM builds (versions) the port can start; empty: it does not tell builds apart (any version is its own). */
@@ -260,26 +280,48 @@ public final class HostAgent {
         String vm = c.vm();
         String id = c.migrationId();
         String version = c.targetVersion();
-        CompletableFuture<StepDone> run = CompletableFuture.supplyAsync(() -> {
-            FreezeBudget.Permit permit;
-            try {
-                permit = budget.acquire(permitTimeout);
-            } catch (Exception e) {
-                return new StepDone(vm, id, "no freeze permit: " + e.getMessage(), -1);
-            }
-            StepDone done = null;
-            try {
-                done = port.migrate(vm, id, version);
-                return done;
-            } catch (Exception e) {
-                return new StepDone(vm, id, "failed: " + e, -1);
-            } finally {
-                budget.release(permit, done != null && done.completed() ? done.downtimeMs() : -1);
-            }
-        }, executor);
+        CompletableFuture<StepDone> run = CompletableFuture.supplyAsync(() -> port.gatesSwitchover()
+                ? performGated(vm, id, version) : performInsidePermit(vm, id, version), executor);
         context.pipeToSelf(run, (done, error) -> new StepEnded(vm,
                 done != null ? done : new StepDone(vm, id, "failed: " + error, -1)));
         return serving(new Held(with(held.running(), vm, new Running(id, List.of(c.replyTo())))));
+    }
+
+    /**
+     * The port's switch-over inside a place of the budget: the gate takes the permit right before {@code migrate}
+     * (bounded by the permit timeout and by what is left of the driver's), the driver gives it back once the
+     * migration ended, with its downtime; the port's set-up (a target VMM started, its NIC, QMP) is outside.
+     */
+    private StepDone performGated(String vm, String id, String version) {
+        LocalMigration.SwitchoverGate gate = maxWait -> {
+            FreezeBudget.Permit permit = budget.acquire(maxWait.compareTo(permitTimeout) < 0 ? maxWait : permitTimeout);
+            return downtimeMs -> budget.release(permit, downtimeMs);
+        };
+        try {
+            StepDone done = port.migrate(vm, id, version, gate);
+            return done != null ? done : new StepDone(vm, id, "failed: the migration port gave no outcome", -1);
+        } catch (Exception e) {
+            return new StepDone(vm, id, "failed: " + e, -1);
+        }
+    }
+
+    /** The whole port call inside a place of the budget (a port that does not gate its switch-over). */
+    private StepDone performInsidePermit(String vm, String id, String version) {
+        FreezeBudget.Permit permit;
+        try {
+            permit = budget.acquire(permitTimeout);
+        } catch (Exception e) {
+            return new StepDone(vm, id, "no freeze permit: " + e.getMessage(), -1);
+        }
+        StepDone done = null;
+        try {
+            done = port.migrate(vm, id, version);
+            return done;
+        } catch (Exception e) {
+            return new StepDone(vm, id, "failed: " + e, -1);
+        } finally {
+            budget.release(permit, done != null && done.completed() ? done.downtimeMs() : -1);
+        }
     }
 
     private Behavior<Command> onStepEnded(Held held, StepEnded c) throws IOException {

@@ -187,7 +187,8 @@ public final class VmmDirectoryPort implements HostAgent.MigrationPort {
      * How an interrupted step {@code migrationId} of {@code vm} ended, from {@code VM.step} and the
      * adopted process: {@code completed} when the VM runs on the step's target generation, a failure
      * text when it launched a target and the VM is not on it (it stayed on its source), {@link #NOT_STARTED} when the
-     * step file does not name it (nothing was launched for it: it waited for a freeze permit).
+     * step file does not name it (nothing was launched for it). A step that waited for its freeze permit (in the
+     * driver's switch-over gate, after its target was launched) when the agent died is a failure: the VM stayed.
      */
     @Override
     public Optional<String> reconcile(String vm, String migrationId) throws IOException {
@@ -224,6 +225,19 @@ public final class VmmDirectoryPort implements HostAgent.MigrationPort {
 
     @Override
     public HostAgent.StepDone migrate(String vm, String migrationId, String targetVersion) throws IOException, TimeoutException {
+        return migrate(vm, migrationId, targetVersion, null);
+    }
+
+    /** The target VMM's start and NIC set-up come before the gate: a freeze permit covers the switch-over alone. */
+    @Override
+    public boolean gatesSwitchover() {
+        return true;
+    }
+
+    /** {@code gate} null: the switch-over is not gated. */
+    @Override
+    public HostAgent.StepDone migrate(String vm, String migrationId, String targetVersion, LocalMigration.SwitchoverGate gate)
+            throws IOException, TimeoutException {
         Optional<VmmBuilds.Build> build = builds.get(targetVersion);
         if (build.isEmpty()) {
             return new HostAgent.StepDone(vm, migrationId, "failed: this agent has no VMM build " + targetVersion + " (it has "
@@ -262,7 +276,7 @@ public final class VmmDirectoryPort implements HostAgent.MigrationPort {
             writeForced(dir.resolve(name + ".build"), "version=" + build.get().version() + " stream-format="
                     + (pinned.isPresent() ? String.valueOf(pinned.get().format()) : "default") + "\n");
             LocalMigration.Result r = LocalMigration.run(LocalMigration.Options.of(source.qmp(), target.qmpSocket())
-                    .withTimeout(timeout), line -> { });
+                    .withTimeout(timeout).withSwitchoverGate(gate), line -> { });
             if (!r.succeeded()) {
                 return new HostAgent.StepDone(vm, migrationId, "failed: " + r.status() + (r.error() != null ? " " + r.error() : ""),
                         -1);

@@ -65,11 +65,24 @@ public final class AgentFleetBench {
      *                    ({@code bench} for this JVM, {@code h<i>} for host i's agent)
      */
     public record Options(int hosts, int vmsPerHost, int rounds, int warmupRounds, FreezeBudget.Settings budget,
-            String budgetLabel, int threads, Duration timeout, int agentHeapMb, Path tlsCerts) {
+            String budgetLabel, int threads, Duration timeout, int agentHeapMb, Path tlsCerts, FleetBench.Gate gate) {
         /** Plain TCP on loopback (no certificates). */
         public Options(int hosts, int vmsPerHost, int rounds, int warmupRounds, FreezeBudget.Settings budget,
                 String budgetLabel, int threads, Duration timeout, int agentHeapMb) {
             this(hosts, vmsPerHost, rounds, warmupRounds, budget, budgetLabel, threads, timeout, agentHeapMb, null);
+        }
+
+        /** The permit taken in the driver's switch-over gate ({@link FleetBench.Gate#SWITCHOVER}). */
+        public Options(int hosts, int vmsPerHost, int rounds, int warmupRounds, FreezeBudget.Settings budget,
+                String budgetLabel, int threads, Duration timeout, int agentHeapMb, Path tlsCerts) {
+            this(hosts, vmsPerHost, rounds, warmupRounds, budget, budgetLabel, threads, timeout, agentHeapMb, tlsCerts,
+                    FleetBench.Gate.SWITCHOVER);
+        }
+
+        /** Where the agents take their freeze permit: {@code SWITCHOVER} or {@code AROUND} (the whole step). */
+        public Options withGate(FleetBench.Gate value) {
+            return new Options(hosts, vmsPerHost, rounds, warmupRounds, budget, budgetLabel, threads, timeout, agentHeapMb,
+                    tlsCerts, value);
         }
 
         /** {@link #tlsCerts}'s directory for the bench's own member or host {@code name}'s agent. */
@@ -78,6 +91,10 @@ public final class AgentFleetBench {
         }
 
         public Options {
+            if (gate == FleetBench.Gate.HOLD) {
+                throw new IllegalArgumentException("--gate hold exists only in-process (an agent takes its permit before the "
+                        + "switch-over or around the step)");
+            }
             if (hosts < 1 || hosts > 64 || vmsPerHost < 1 || vmsPerHost > 1000 || rounds < 1 || rounds > 10_000
                     || warmupRounds < 0 || warmupRounds > 1000 || threads < 1 || threads > 1000 || agentHeapMb < 64
                     || agentHeapMb > 16_384) {
@@ -241,7 +258,7 @@ public final class AgentFleetBench {
         for (Budget b : budgets) {
             progress.accept("budget " + b.label() + ":");
             ObjectNode r = run(new Options(base.hosts(), base.vmsPerHost(), base.rounds(), base.warmupRounds(), b.settings(),
-                    b.label(), base.threads(), base.timeout(), base.agentHeapMb(), base.tlsCerts()), progress);
+                    b.label(), base.threads(), base.timeout(), base.agentHeapMb(), base.tlsCerts(), base.gate()), progress);
             runs.add(r);
             curve.addObject().put("budget", b.label()).put("migrations_per_s", r.path("migrations_per_s").asDouble())
                     .put("downtime_p50_ms", r.path("downtime_ms").path("p50").asDouble())
@@ -250,6 +267,7 @@ public final class AgentFleetBench {
                     .put("max_frozen_at_once_per_host", r.path("max_frozen_at_once_per_host").asInt())
                     .put("completed", r.path("completed").asInt()).put("failed", r.path("failed").asInt())
                     .put("fds_leaked", r.path("fds_leaked").asInt()).put("load_before", r.path("load_before").asText())
+                    .put("permit_not_frozen_p50_ms", r.path("permit_not_frozen_ms").path("p50").asDouble())
                     .set("k_final_per_host", r.path("budget").path("k_final_per_host").deepCopy());
             completed += r.path("completed").asLong();
             failed += r.path("failed").asLong();
@@ -293,7 +311,8 @@ public final class AgentFleetBench {
         cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), BenchHost.class.getName(), "--host", host, "--seed", seed,
                 "--dir", hostDir.toString(), "--netns", netns, "--vms", String.valueOf(o.vmsPerHost()),
                 "--budget-initial", String.valueOf(o.budget().initial()), "--budget-max", String.valueOf(o.budget().max()),
-                "--threads", String.valueOf(o.threads()), "--timeout", String.valueOf(o.timeout().toSeconds())));
+                "--threads", String.valueOf(o.threads()), "--timeout", String.valueOf(o.timeout().toSeconds()),
+                "--gate", o.gate() == FleetBench.Gate.AROUND ? "around" : "switchover"));
         if (o.tlsCerts() != null) {
             cmd.addAll(List.of("--tls-dir", o.tlsDir(host).toString()));
         }
@@ -382,6 +401,7 @@ public final class AgentFleetBench {
         out.put("warmup_rounds", o.warmupRounds());
         out.put("warmup_migrations", o.warmupRounds() * o.hosts() * o.vmsPerHost());
         out.put("drivers_per_host", o.threads());
+        out.put("gate", o.gate().name().toLowerCase(java.util.Locale.ROOT));
         out.put("completed", ok.size());
         out.put("failed", failed);
         out.put("migrations_per_s", windowNs == 0 ? 0 : Math.round(ok.size() / (windowNs / 1e9) * 10) / 10.0);
@@ -392,11 +412,13 @@ public final class AgentFleetBench {
         int leakedTun = 0;
         int leakedAgents = 0;
         int maxFrozen = 0;
+        List<double[]> spans = new ArrayList<>();
         ArrayNode perHost = out.putArray("per_host");
         Map<String, List<Sample>> samples = new LinkedHashMap<>();
         for (String host : agents.keySet()) {
             HostLog log = HostLog.read(dir.resolve(host).resolve(RollingHostPort.LOG), o.warmupRounds(), o.vmsPerHost());
             leakedTun += log.leakedTun();
+            spans.addAll(log.spans());
             maxFrozen = Math.max(maxFrozen, FleetBench.maxOverlap(log.windows()));
             List<Sample> s = log.samples();
             samples.put(host, s);
@@ -418,6 +440,12 @@ public final class AgentFleetBench {
             h.put("agent_fds_gained", agentFds);
         }
         out.put("max_frozen_at_once_per_host", maxFrozen);
+        // per measured migration, from the agents' logs: the driver's whole run, the freeze permit's span, and each beside
+        // the freeze (gate switchover: the run includes the wait at the gate; the permit excludes the QMP set-up)
+        putPercentiles(out, "driver_run_ms", spans.stream().map(x -> x[1]).toList());
+        putPercentiles(out, "driver_run_not_frozen_ms", spans.stream().map(x -> x[1] - x[0]).toList());
+        putPercentiles(out, "permit_held_ms", spans.stream().filter(x -> x[2] >= 0).map(x -> x[2]).toList());
+        putPercentiles(out, "permit_not_frozen_ms", spans.stream().filter(x -> x[2] >= 0).map(x -> x[2] - x[0]).toList());
         int leakedBench = benchFds0 < 0 || benchFds1 < 0 ? 0 : Math.max(0, benchFds1 - benchFds0);
         out.put("fds_leaked", leakedTun + leakedAgents + leakedBench);
         ObjectNode l = out.putObject("fds_leaked_by");
@@ -466,14 +494,25 @@ public final class AgentFleetBench {
         return out;
     }
 
-    /** What one agent's {@link RollingHostPort#LOG} says about the measured rounds. */
-    record HostLog(List<long[]> windows, int leakedTun, List<Sample> samples) {
+    private static void putPercentiles(ObjectNode out, String name, List<Double> values) {
+        Percentiles p = Percentiles.of(values);
+        ObjectNode o = out.putObject(name);
+        o.put("p50", values.isEmpty() ? -1 : p.p50());
+        o.put("p99", values.isEmpty() ? -1 : p.p99());
+    }
+
+    /**
+     * What one agent's {@link RollingHostPort#LOG} says about the measured rounds; {@code spans}: per completed
+     * migration {downtime ms, driver run ms, permit held ms (-1: not logged)}.
+     */
+    record HostLog(List<long[]> windows, int leakedTun, List<Sample> samples, List<double[]> spans) {
         static HostLog read(Path file, int warmupRounds, int vms) throws IOException {
             List<long[]> windows = new ArrayList<>();
+            List<double[]> spans = new ArrayList<>();
             List<Sample> samples = new ArrayList<>();
             int leaked = 0;
             if (!Files.exists(file)) {
-                return new HostLog(windows, 0, samples);
+                return new HostLog(windows, 0, samples, spans);
             }
             for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
                 String[] f = line.split(" ");
@@ -482,6 +521,8 @@ public final class AgentFleetBench {
                         int round = Integer.parseInt(f[2].substring(1, f[2].indexOf('-')));
                         if ("completed".equals(f[3]) && round >= warmupRounds) {
                             windows.add(new long[] {Long.parseLong(f[5]), Long.parseLong(f[6])});
+                            spans.add(new double[] {Double.parseDouble(f[4]), Double.parseDouble(f[7]),
+                                    f.length > 8 ? Double.parseDouble(f[8]) : -1});
                         }
                     }
                     case "G" -> leaked += Math.max(0, Integer.parseInt(f[2])) + Math.max(0, Integer.parseInt(f[3]) - vms);
@@ -492,7 +533,7 @@ public final class AgentFleetBench {
                     }
                 }
             }
-            return new HostLog(windows, leaked, samples);
+            return new HostLog(windows, leaked, samples, spans);
         }
     }
 }

@@ -17,7 +17,9 @@ import java.util.Map;
  * when its stdin reaches end-of-file (the bench, its parent, ended or closed it) or on SIGTERM.
  *
  * <p>Arguments: {@code --host H --seed ADDR --dir DIR --netns NS --vms N --budget-initial K
- * --budget-max K [--downtime-limit-ms MS [--budget-window W]] --threads T --timeout S}. Without a
+ * --budget-max K [--downtime-limit-ms MS [--budget-window W]] --threads T --timeout S [--gate switchover|around]}
+ * ({@code switchover}, the default: the freeze permit is taken in the driver's switch-over gate; {@code around}: the
+ * agent holds it around the whole step). Without a
  * downtime limit the budget is fixed at {@code --budget-initial}.
  */
 public final class BenchHost {
@@ -43,7 +45,12 @@ public final class BenchHost {
                 prefix.addAll(List.of("ip", "netns", "exec", a.get("--netns")));
             }
             Path dir = Path.of(required(a, "--dir"));
-            RollingHostPort port = RollingHostPort.start(dir, prefix, Integer.parseInt(required(a, "--vms")), timeout,
+            boolean gated = switch (a.getOrDefault("--gate", "switchover")) {
+                case "switchover" -> true;
+                case "around" -> false;
+                default -> throw new IllegalArgumentException("bench host: --gate must be switchover or around");
+            };
+            RollingHostPort port = RollingHostPort.start(dir, prefix, Integer.parseInt(required(a, "--vms")), timeout, gated,
                     BenchHost::say);
             AgentNode agent;
             try {

@@ -33,7 +33,8 @@ import java.util.function.Consumer;
  * into it with the one driver ({@link LocalMigration}, {@code drivers} of them at once), and stops
  * the old process. A {@link FreezeBudget} bounds the switch-overs in their freeze window.
  *
- * <p>Where the budget applies ({@link Gate}): {@code AROUND} holds a permit from before the
+ * <p>Where the budget applies ({@link Gate}): {@code SWITCHOVER} takes the permit in the driver's
+ * switch-over gate, so it covers {@code migrate} → target running; {@code AROUND} holds a permit from before the
  * driver's first command to its result, a superset of the stop→resume window, so at most K VMs are
  * frozen at once; {@code HOLD} grants the {@code migrate-continue} of a source held in
  * {@code pre-switchover}, where the source is already stopped: waiting for the permit is frozen
@@ -47,7 +48,12 @@ import java.util.function.Consumer;
 public final class FleetBench {
     /** Where the freeze budget applies. */
     public enum Gate {
-        /** A permit around the whole driver run: the freeze window is inside it. */
+        /**
+         * A permit taken in the driver's switch-over gate (right before {@code migrate}, the target listening) and given
+         * back when the migration ended: it covers {@code migrate} → target running, not the QMP set-up.
+         */
+        SWITCHOVER,
+        /** A permit around the whole driver run: the freeze window is inside it (the way before the gate). */
         AROUND,
         /** A permit grants the release of a source held (already stopped) in {@code pre-switchover}. */
         HOLD
@@ -76,7 +82,11 @@ public final class FleetBench {
     }
 
     /** One VM's migration as the bench saw it. */
-    private record Outcome(boolean completed, double downtimeMs, long stoppedNs, long startedNs, long driverMs, String error) {
+    private record Outcome(boolean completed, double downtimeMs, long stoppedNs, long startedNs, long driverMs, String error,
+            double permitMs) {
+        Outcome(boolean completed, double downtimeMs, long stoppedNs, long startedNs, long driverMs, String error) {
+            this(completed, downtimeMs, stoppedNs, startedNs, driverMs, error, -1);
+        }
     }
 
     public static ObjectNode run(Options o, Consumer<String> progress) throws IOException, InterruptedException {
@@ -169,10 +179,21 @@ public final class FleetBench {
     private static Outcome migrate(Path src, Path tgt, FreezeBudget budget, Options o) {
         LocalMigration.Options opts = LocalMigration.Options.of(src, tgt).withTimeout(o.timeout());
         FreezeBudget.Permit[] permit = {null};
+        long[] held = {0, 0}; // the permit's grant and release, System.nanoTime()
         LocalMigration.Result result = null;
         try {
-            if (o.gate() == Gate.AROUND) {
+            if (o.gate() == Gate.SWITCHOVER) {
+                opts = opts.withSwitchoverGate(maxWait -> {
+                    FreezeBudget.Permit p = budget.acquire(maxWait);
+                    held[0] = System.nanoTime();
+                    return downtimeMs -> {
+                        held[1] = System.nanoTime();
+                        budget.release(p, downtimeMs);
+                    };
+                });
+            } else if (o.gate() == Gate.AROUND) {
                 permit[0] = budget.acquire(o.timeout());
+                held[0] = System.nanoTime();
             } else {
                 opts = opts.withHold((client, info) -> {
                     try {
@@ -184,11 +205,15 @@ public final class FleetBench {
                 });
             }
             result = LocalMigration.run(opts, line -> { });
+            if (o.gate() == Gate.AROUND) {
+                held[1] = System.nanoTime();
+            }
             if (!result.completed()) {
                 return new Outcome(false, -1, 0, 0, 0, src.getFileName() + ": " + result.status() + " " + result.error());
             }
             return new Outcome(true, result.downtimeMs(), result.sourceInfo().path("x-source-stopped-ns").asLong(),
-                    result.targetInfo().path("x-target-started-ns").asLong(), result.wallMs(), null);
+                    result.targetInfo().path("x-target-started-ns").asLong(), result.wallMs(), null,
+                    o.gate() == Gate.HOLD ? -1 : (held[1] - held[0]) / 1e6);
         } catch (IOException | TimeoutException e) {
             return new Outcome(false, -1, 0, 0, 0, src.getFileName() + ": " + e.getMessage());
         } catch (InterruptedException e) {
@@ -311,6 +336,14 @@ public final class FleetBench {
         ObjectNode uf = out.putObject("driver_run_not_frozen_ms");
         uf.put("p50", unfrozen.p50());
         uf.put("p99", unfrozen.p99());
+        // the permit's span (gate switchover: migrate to the end; around: the whole run) against the freeze
+        List<Outcome> timed = ok.stream().filter(x -> x.permitMs() >= 0).toList();
+        if (!timed.isEmpty()) {
+            Percentiles held = Percentiles.of(timed.stream().map(Outcome::permitMs).toList());
+            Percentiles heldUnfrozen = Percentiles.of(timed.stream().map(x -> x.permitMs() - x.downtimeMs()).toList());
+            out.putObject("permit_held_ms").put("p50", held.p50()).put("p99", held.p99());
+            out.putObject("permit_not_frozen_ms").put("p50", heldUnfrozen.p50()).put("p99", heldUnfrozen.p99());
+        }
         out.put("max_frozen_at_once", maxOverlap(ok.stream().map(x -> new long[] {x.stoppedNs(), x.startedNs()}).toList()));
         out.put("fds_leaked", leakedTun + leakedBench);
         ObjectNode l = out.putObject("fds_leaked_by");

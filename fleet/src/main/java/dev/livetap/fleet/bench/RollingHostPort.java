@@ -33,7 +33,9 @@ import java.util.function.Consumer;
  * then, so process starts stay out of its measured windows.
  *
  * <p>Everything the bench reads afterwards goes to {@code DIR/host.log}, one line per event:
- * {@code M vm id completed downtime_ms stopped_ns started_ns driver_ms} (or {@code M vm id failed …}),
+ * {@code M vm id completed downtime_ms stopped_ns started_ns driver_ms permit_ms} (or {@code M vm id failed …};
+ * {@code permit_ms}: how long the freeze permit was held — gated, from the gate's admission to its
+ * release; not gated, the whole port call, which the agent's permit surrounds),
  * {@code G generation tap_fds_left_in_retired tap_fds_in_new}, {@code S label heap_used_after_gc_bytes
  * rss_kb fds threads network_sockets}.
  */
@@ -47,6 +49,8 @@ public final class RollingHostPort implements HostAgent.MigrationPort, AutoClose
     private final List<String> prefix;
     private final int n;
     private final Duration timeout;
+    /** True: the switch-over goes through the agent's gate (the permit covers {@code migrate} → running only). */
+    private final boolean gated;
     private final Consumer<String> announce;
     private final ExecutorService nicSetUp;
     private final ExecutorService retirer;
@@ -57,8 +61,9 @@ public final class RollingHostPort implements HostAgent.MigrationPort, AutoClose
     private final Map<Integer, Integer> population = new HashMap<>();
     private final Map<Integer, VmmProcess> processes = new HashMap<>();
 
-    private RollingHostPort(Path dir, List<String> prefix, int n, Duration timeout, Consumer<String> announce,
+    private RollingHostPort(Path dir, List<String> prefix, int n, Duration timeout, boolean gated, Consumer<String> announce,
             BufferedWriter log) {
+        this.gated = gated;
         this.dir = dir;
         this.prefix = List.copyOf(prefix);
         this.n = n;
@@ -81,12 +86,14 @@ public final class RollingHostPort implements HostAgent.MigrationPort, AutoClose
      * Starts generation 0 (real TAPs) and generation 1 (incoming); the caller samples once its agent serves.
      *
      * @param prefix   what the VMM processes start through ({@code ip netns exec NS})
+     * @param gated    true: the agent's freeze permit is taken in the driver's switch-over gate; false: the agent holds
+     *                 it around the whole step (the way before the gate, kept for A/B measurements)
      * @param announce where {@code READY g…} lines go (the bench host's stdout)
      */
-    public static RollingHostPort start(Path dir, List<String> prefix, int n, Duration timeout, Consumer<String> announce)
-            throws IOException, InterruptedException {
+    public static RollingHostPort start(Path dir, List<String> prefix, int n, Duration timeout, boolean gated,
+            Consumer<String> announce) throws IOException, InterruptedException {
         Files.createDirectories(dir);
-        RollingHostPort port = new RollingHostPort(dir, prefix, n, timeout, announce,
+        RollingHostPort port = new RollingHostPort(dir, prefix, n, timeout, gated, announce,
                 Files.newBufferedWriter(dir.resolve(LOG), StandardCharsets.UTF_8));
         try {
             VmmProcess g0 = FleetBench.startGeneration(dir, prefix, 0, n, false, timeout);
@@ -109,7 +116,28 @@ public final class RollingHostPort implements HostAgent.MigrationPort, AutoClose
     }
 
     @Override
+    public boolean gatesSwitchover() {
+        return gated;
+    }
+
+    @Override
     public HostAgent.StepDone migrate(String vm, String migrationId) throws IOException, TimeoutException, InterruptedException {
+        return migrate(vm, migrationId, dev.livetap.fleet.agent.VmmBuilds.CURRENT, null);
+    }
+
+    @Override
+    public HostAgent.StepDone migrate(String vm, String migrationId, String targetVersion, LocalMigration.SwitchoverGate gate)
+            throws IOException, TimeoutException, InterruptedException {
+        long called = System.nanoTime();
+        long[] permit = {0, 0}; // the gate's admission and release, CLOCK_MONOTONIC
+        LocalMigration.SwitchoverGate timed = gate == null ? null : maxWait -> {
+            LocalMigration.Release release = gate.admit(maxWait);
+            permit[0] = System.nanoTime();
+            return downtimeMs -> {
+                permit[1] = System.nanoTime();
+                release.ended(downtimeMs);
+            };
+        };
         int i = indexOf(vm);
         if (i < 0) {
             return new HostAgent.StepDone(vm, migrationId, "failed: no VM " + vm + " on this host", -1);
@@ -127,15 +155,16 @@ public final class RollingHostPort implements HostAgent.MigrationPort, AutoClose
             }
         }
         LocalMigration.Result r = LocalMigration.run(LocalMigration.Options.of(FleetBench.qmp(dir, g, i),
-                FleetBench.qmp(dir, g + 1, i)).withTimeout(timeout), line -> { });
+                FleetBench.qmp(dir, g + 1, i)).withTimeout(timeout).withSwitchoverGate(timed), line -> { });
+        long permitNs = gate == null ? System.nanoTime() - called : permit[1] - permit[0];
         if (!r.completed()) {
             write(String.format(Locale.ROOT, "M %s %s failed %s %s", vm, migrationId, r.status(), String.valueOf(r.error())
                     .replace('\n', ' ')));
             return new HostAgent.StepDone(vm, migrationId, "failed: " + r.status() + " " + r.error(), -1);
         }
-        write(String.format(Locale.ROOT, "M %s %s completed %.4f %d %d %d", vm, migrationId, r.downtimeMs(),
+        write(String.format(Locale.ROOT, "M %s %s completed %.4f %d %d %d %.3f", vm, migrationId, r.downtimeMs(),
                 r.sourceInfo().path("x-source-stopped-ns").asLong(), r.targetInfo().path("x-target-started-ns").asLong(),
-                r.wallMs()));
+                r.wallMs(), permitNs / 1e6));
         boolean emptied;
         synchronized (lock) {
             generationOf[i] = g + 1;

@@ -10,6 +10,7 @@ import dev.livetap.fleet.agent.HostAgent.StepDone;
 import dev.livetap.fleet.agent.HostAgent.StepRefused;
 import dev.livetap.fleet.agent.HostAgent.StepReply;
 import dev.livetap.fleet.budget.FreezeBudget;
+import dev.livetap.testbed.orchestration.LocalMigration;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -131,6 +132,57 @@ class HostAgentTest {
         assertEquals(1, calls.get("m-1-1").get());
     }
 
+    /**
+     * A port that gates its switch-over: the agent's permit is taken in the gate, so the three steps' set-ups run at
+     * once while K = 1 bounds what lies between admission and release; each permit goes back once, with the downtime.
+     */
+    @Test
+    void aGatingPortGetsThePermitAtItsSwitchOverOnly() throws Exception {
+        CountDownLatch allSetUp = new CountDownLatch(3);
+        AtomicInteger settingUp = new AtomicInteger();
+        AtomicInteger mostSettingUp = new AtomicInteger();
+        FreezeBudget budget = new FreezeBudget(FreezeBudget.Settings.fixed(1));
+        HostAgent.MigrationPort gating = new HostAgent.MigrationPort() {
+            @Override
+            public StepDone migrate(String vm, String id) {
+                throw new AssertionError("a gating port is called with its gate");
+            }
+
+            @Override
+            public boolean gatesSwitchover() {
+                return true;
+            }
+
+            @Override
+            public StepDone migrate(String vm, String id, String version, LocalMigration.SwitchoverGate gate) throws Exception {
+                mostSettingUp.accumulateAndGet(settingUp.incrementAndGet(), Math::max);
+                allSetUp.countDown();
+                assertTrue(allSetUp.await(20, TimeUnit.SECONDS), "the set-ups run at once, outside the permit");
+                settingUp.decrementAndGet();
+                LocalMigration.Release release = gate.admit(Duration.ofSeconds(20));
+                mostInside.accumulateAndGet(inside.incrementAndGet(), Math::max);
+                Thread.sleep(20); // a switch-over that takes a moment: the others must wait for the one place
+                inside.decrementAndGet();
+                release.ended(1.5);
+                return new StepDone(vm, id, "completed", 1.5);
+            }
+        };
+        ActorRef<HostAgent.Command> a = KIT.spawn(HostAgent.create("host-a", StepLedger.open(dir.resolve("agent/steps.log")),
+                budget, WAIT, gating, executor), "gated");
+        TestProbe<StepReply> probe = KIT.createTestProbe();
+        for (int i = 0; i < 3; i++) {
+            a.tell(new PerformStep("host-a", "vm-" + i, "m-1-" + i, 1, probe.getRef()));
+        }
+        for (int i = 0; i < 3; i++) {
+            StepDone done = assertInstanceOf(StepDone.class, probe.receiveMessage(WAIT));
+            assertTrue(done.completed(), done.outcome());
+        }
+        assertEquals(3, mostSettingUp.get(), "the three set-ups overlapped with K = 1");
+        assertEquals(1, mostInside.get(), "K = 1 between admission and release");
+        assertEquals(1, budget.maxInUse());
+        assertEquals(0, budget.inUse(), "every permit went back");
+    }
+
     @Test
     void theAgentsBudgetBoundsItsMigrationsAndItIsFoundThroughTheReceptionist() throws Exception {
         gate = new CountDownLatch(1);
@@ -140,6 +192,10 @@ class HostAgentTest {
         for (int i = 0; i < 3; i++) {
             vms.add("vm-" + i);
             a.tell(new PerformStep("host-a", "vm-" + i, "m-1-" + i, 1, probe.getRef()));
+        }
+        long deadline = System.nanoTime() + WAIT.toNanos();
+        while (mostInside.get() < 1 && System.nanoTime() < deadline) { // the first one in (bounded: a loaded machine is slow)
+            Thread.sleep(10);
         }
         Thread.sleep(200); // the other two wait for the one place
         assertEquals(1, mostInside.get());

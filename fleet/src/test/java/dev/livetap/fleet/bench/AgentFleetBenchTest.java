@@ -31,6 +31,9 @@ class AgentFleetBenchTest {
         assertEquals(0, r.path("fds_leaked").asInt(), "no TAP fd left behind, no fd gained by the agents or the bench: " + r);
         assertTrue(r.path("max_frozen_at_once_per_host").asInt() >= 1 && r.path("max_frozen_at_once_per_host").asInt() <= 2,
                 "the VMMs' own stamps must show at most K=2 frozen at once per host: " + r);
+        assertEquals("switchover", r.path("gate").asText(), "the agents take their permit in the driver's gate by default");
+        assertTrue(r.path("permit_held_ms").path("p50").asDouble() > 0 && r.path("permit_not_frozen_ms").path("p50").asDouble() >= 0,
+                "the permit's span holds each freeze: " + r);
         JsonNode d = r.path("downtime_ms");
         assertTrue(d.path("p50").asDouble() > 0 && d.path("p50").asDouble() <= d.path("p99").asDouble()
                 && d.path("p99").asDouble() <= d.path("max").asDouble(), r.toString());

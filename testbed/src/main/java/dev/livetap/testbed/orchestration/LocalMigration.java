@@ -109,9 +109,10 @@ public final class LocalMigration {
      * @param hold             null: no hold; otherwise the source gets capability {@code pause-before-switchover},
      *                         and while it waits in {@code pre-switchover} this runs, then {@code migrate-continue}
      * @param networkSwitch    {@code new-tap}: runs between {@code completed} and {@code cont}; null: nothing to switch
+     * @param gate             null: none; otherwise admits the switch-over right before {@code migrate} ({@link SwitchoverGate})
      */
     public record Options(Path source, Path target, String uri, Method method, Duration timeout,
-            boolean contTarget, Hold hold, NetworkSwitch networkSwitch) {
+            boolean contTarget, Hold hold, NetworkSwitch networkSwitch, SwitchoverGate gate) {
         public Options {
             Objects.requireNonNull(source, "source");
             Objects.requireNonNull(target, "target");
@@ -124,15 +125,15 @@ public final class LocalMigration {
 
         /** Probe the method, 60 s, no hold, no switch. */
         public static Options of(Path source, Path target) {
-            return new Options(source, target, null, Method.AUTO, Duration.ofSeconds(60), false, null, null);
+            return new Options(source, target, null, Method.AUTO, Duration.ofSeconds(60), false, null, null, null);
         }
 
         public Options withUri(String value) {
-            return new Options(source, target, value, method, timeout, contTarget, hold, networkSwitch);
+            return new Options(source, target, value, method, timeout, contTarget, hold, networkSwitch, gate);
         }
 
         public Options withMethod(Method value) {
-            return new Options(source, target, uri, value, timeout, contTarget, hold, networkSwitch);
+            return new Options(source, target, uri, value, timeout, contTarget, hold, networkSwitch, gate);
         }
 
         /** {@link Method#LOCAL} when true, {@link Method#NEW_TAP} (the baseline) when false. */
@@ -141,25 +142,58 @@ public final class LocalMigration {
         }
 
         public Options withTimeout(Duration value) {
-            return new Options(source, target, uri, method, value, contTarget, hold, networkSwitch);
+            return new Options(source, target, uri, method, value, contTarget, hold, networkSwitch, gate);
         }
 
         public Options withContTarget(boolean value) {
-            return new Options(source, target, uri, method, timeout, value, hold, networkSwitch);
+            return new Options(source, target, uri, method, timeout, value, hold, networkSwitch, gate);
         }
 
         public Options withHold(Hold value) {
-            return new Options(source, target, uri, method, timeout, contTarget, value, networkSwitch);
+            return new Options(source, target, uri, method, timeout, contTarget, value, networkSwitch, gate);
         }
 
         public Options withNetworkSwitch(NetworkSwitch value) {
-            return new Options(source, target, uri, method, timeout, contTarget, hold, value);
+            return new Options(source, target, uri, method, timeout, contTarget, hold, value, gate);
+        }
+
+        /** The switch-over admitted by {@code value} (a freeze budget): it covers {@code migrate} to the migration's end only. */
+        public Options withSwitchoverGate(SwitchoverGate value) {
+            return new Options(source, target, uri, method, timeout, contTarget, hold, networkSwitch, value);
         }
 
         public String effectiveUri() {
             return uri != null ? uri : defaultUri(target);
         }
     }
+
+    /**
+     * Admission of a switch-over (a host's freeze budget): {@link #admit} runs right before
+     * {@code migrate} is sent, after the target listens and both sides' parameters and capabilities
+     * are set, so that what it grants covers {@code migrate} to the target running again, not the
+     * QMP set-up. It may block (the driver gives it what is left of {@link Options#timeout()});
+     * throwing refuses the switch-over: no {@code migrate} is sent, the source runs on, and the
+     * result's status is {@link #REFUSED}. The {@link Release} it returns is called exactly once,
+     * when the migration has ended (completed and the target running, failed, cancelled, timed out,
+     * or an exception).
+     */
+    @FunctionalInterface
+    public interface SwitchoverGate {
+        /**
+         * @param maxWait what is left of the run's timeout: block no longer
+         * @return what the driver calls once the migration has ended
+         */
+        Release admit(Duration maxWait) throws Exception;
+    }
+
+    /** The end of a gated migration: {@code downtimeMs} as {@link Result#downtimeMs()}, -1 when unknown (e.g. it failed). */
+    @FunctionalInterface
+    public interface Release {
+        void ended(double downtimeMs);
+    }
+
+    /** The status of a run whose {@link SwitchoverGate} refused: no {@code migrate} was sent. */
+    public static final String REFUSED = "refused";
 
     /** The method asked for is one the VMMs do not offer (nothing was changed on either side). */
     public static final class MethodUnavailableException extends IOException {
@@ -353,173 +387,238 @@ public final class LocalMigration {
             progress.accept("target: migrate-incoming " + uri);
             awaitListening(uri, deadline);
             hooks.call(() -> hooks.beforeMigrate(uri));
-            long migrateWallMicros = nowMicros();
-            long migrateNanos = System.nanoTime(); // CLOCK_MONOTONIC, as the VMMs' stamps
-            String error = null;
+            OnceRelease release;
             try {
-                src.execute("migrate", JsonNodeFactory.instance.objectNode().put("uri", uri));
-            } catch (QmpException e) {
-                error = e.desc();
-            }
-            progress.accept("source: migrate " + uri + (error == null ? "" : " refused: " + error));
-            hooks.call(() -> hooks.afterMigrate(uri));
-            List<Step> timeline = new ArrayList<>();
-            List<DriverStep> driverSteps = new ArrayList<>();
-            List<String> notes = new ArrayList<>();
-            if (method == Method.LOCAL && o.networkSwitch() != null) {
-                notes.add("method local moves no network: the switch given was not run");
-            }
-            List<JsonNode> srcEvents = new ArrayList<>();
-            List<JsonNode> tgtEvents = new ArrayList<>();
-            String status = error == null ? "setup" : "failed";
-            JsonNode srcInfo = JsonNodeFactory.instance.objectNode();
-            int refusedRetries = 0;
-            boolean continued = false;
-            // a plain local run: from the source's active to the target's RESUME the driver hears the target alone
-            boolean quietSwitchover = method == Method.LOCAL && o.hold() == null && !hooks.sidesMayDie();
-            boolean targetSettled = false;
-            // the source's MIGRATION events drive it: one query-migrate per final or held status, no polling
-            while (error == null) {
-                long left = deadline - System.nanoTime();
-                Optional<JsonNode> next = left > 0 ? src.pollEvent(Duration.ofNanos(left)) : Optional.empty();
-                if (next.isEmpty()) {
-                    if (src.atEof()) {
-                        error = "the source closed its QMP connection (status " + status + ")";
-                        status = "failed";
-                    }
-                    break;
+                release = OnceRelease.admitted(o.gate(), deadline);
+            } catch (Exception refused) {
+                if (refused instanceof InterruptedException) {
+                    Thread.currentThread().interrupt();
                 }
-                JsonNode event = next.get();
-                srcEvents.add(event);
-                if (!"MIGRATION".equals(event.path("event").asText())) {
-                    continue;
-                }
-                status = event.path("data").path("status").asText("none");
-                long at = event.has(MONOTONIC_STAMP) ? event.get(MONOTONIC_STAMP).asLong() : System.nanoTime();
-                progress.accept(String.format("source: %-10s (%.1f ms after migrate was sent)", status, (at - migrateNanos) / 1e6));
-                if (status.equals("active") && quietSwitchover) {
-                    quietSwitchover = false;
-                    // The source's STOP, device and completed fall inside the downtime; read as they come, each
-                    // woke this JVM's reactor and caller threads there (9f11f9b's bench read only the target:
-                    // docs/benchmarks.md, "h21b"). They wait in the socket and are read right after.
-                    src.holdReading();
-                    targetSettled = awaitTargetSwitchover(o, tgt, tgtEvents, deadline);
-                    continue;
-                }
-                if (status.equals("failed")) {
-                    srcInfo = src.execute("query-migrate", null);
-                    if (connectRefused(srcInfo) && refusedRetries < CONNECT_REFUSED_RETRIES) {
-                        // The target's socket path appears at bind(), a moment before listen(): a connect in
-                        // between is refused although the target is about to listen. Nothing was sent, the
-                        // source still runs: migrate again, a bounded number of times.
-                        refusedRetries++;
-                        progress.accept("source: connect refused (target not yet listening), migrate again (" + refusedRetries + ")");
-                        LockSupport.parkNanos(CONNECT_REFUSED_PAUSE_NANOS);
-                        src.execute("migrate", JsonNodeFactory.instance.objectNode().put("uri", uri));
-                        continue;
-                    }
-                    break;
-                }
-                if (FINAL.contains(status)) {
-                    break;
-                }
-                if (status.equals("pre-switchover") && o.hold() != null && !continued) {
-                    srcInfo = src.execute("query-migrate", null);
-                    try {
-                        o.hold().held(src, srcInfo);
-                    } catch (IOException | TimeoutException | RuntimeException e) {
-                        src.execute("migrate_cancel", null); // a failed hold must not leave the source frozen
-                        throw e;
-                    }
-                    src.execute("migrate-continue", JsonNodeFactory.instance.objectNode().put("state", "pre-switchover"));
-                    continued = true;
-                }
+                progress.accept("switch-over gate refused: " + refused.getMessage() + " (no migrate sent)");
+                return refusedByGate(uri, method, reason, refused, src, tgt, startNanos);
             }
-            if (error == null && !FINAL.contains(status)) {
-                error = "the migration did not finish within " + o.timeout().toMillis() + " ms (source status " + status + ")";
-                status = "timeout";
+            try {
+                return migrateAndFollow(o, progress, hooks, uri, method, reason, src, tgt, deadline, startNanos, release);
+            } finally {
+                release.end(-1); // an exception, or a return before the end was told: the place is given back once
             }
-            if (hooks.sidesMayDie()) {
-                return settleBothSides(o, uri, method, reason, status, error, src, tgt, srcEvents, tgtEvents, deadline, startNanos);
-            }
-            if (status.equals("completed") && method == Method.LOCAL && !targetSettled) {
-                awaitTargetSwitchover(o, tgt, tgtEvents, deadline);
-            }
-            if (!src.atEof()) {
-                srcInfo = src.execute("query-migrate", null);
-            }
-            if (error == null && !status.equals("completed")) {
-                error = srcInfo.path("error-desc").asText(null);
-            }
-            JsonNode tgtInfo = tgt.execute("query-migrate", null);
-            boolean resumedByCont = false;
-            double switchMs = -1;
-            if (status.equals("completed") && method == Method.NEW_TAP) {
-                NewTapOutcome n = switchAndContinue(o, tgt, tgtInfo, tgtEvents, deadline, progress, driverSteps, notes);
-                tgtInfo = n.targetInfo();
-                switchMs = n.switchMs();
-                resumedByCont = n.resumedByCont();
-                error = n.error();
-            } else if (status.equals("completed")) {
-                tgtInfo = awaitTargetRunning(o, tgt, tgtInfo, tgtEvents, deadline, progress);
-                resumedByCont = tgtInfo.path("x-resumed-by-cont").asBoolean(false);
-                boolean running = tgtInfo.has("x-target-started-ns") || resumed(tgtEvents);
-                progress.accept("target: " + (running ? "running" : "paused, waiting for cont"));
-                if (running) {
-                    awaitResumeEvent(tgt, tgtEvents, deadline);
-                }
-            }
-            // flush: events that came before these replies are now in the clients
-            src.execute("query-status", null);
-            tgt.execute("query-status", null);
-            srcEvents.addAll(src.drainEvents());
-            tgtEvents.addAll(tgt.drainEvents());
-            boolean monotonic = java.util.stream.Stream.concat(srcEvents.stream(), tgtEvents.stream())
-                    .allMatch(e -> e.has(MONOTONIC_STAMP));
-            collect(timeline, "source", srcEvents, monotonic, migrateNanos, migrateWallMicros);
-            collect(timeline, "target", tgtEvents, monotonic, migrateNanos, migrateWallMicros);
-            for (DriverStep d : driverSteps) {
-                long at = monotonic ? (d.nanos() - migrateNanos) / 1000 : d.wallMicros() - migrateWallMicros;
-                timeline.add(new Step(at, "driver", d.event(), d.detail()));
-            }
-            if (monotonic) {
-                // the two stamps that define the downtime, on the same clock as the events
-                if (srcInfo.has("x-source-stopped-ns")) {
-                    timeline.add(new Step((srcInfo.get("x-source-stopped-ns").asLong() - migrateNanos) / 1000, "source",
-                            "x-source-stopped", "last queue stopped reading (downtime starts)"));
-                }
-                if (tgtInfo.has("x-target-started-ns")) {
-                    timeline.add(new Step((tgtInfo.get("x-target-started-ns").asLong() - migrateNanos) / 1000, "target",
-                            "x-target-started", "every queue reads again (downtime ends)"));
-                }
-            }
-            timeline.sort(Comparator.comparingLong(Step::atMicros));
-            double downtime = downtimeMs(srcInfo, tgtInfo);
-            if (downtime >= 0) {
-                progress.accept("downtime " + formatDowntime(downtime, resumedByCont));
-            }
-            long stopWall = status.equals("completed") ? lastWallMicros(srcEvents, "STOP") : -1;
-            // the target's client is this run's own: its first RESUME is the one that ends the freeze
-            long resumeWall = stopWall < 0 ? -1 : firstWallMicros(tgtEvents, "RESUME");
-            double stopToResume = stopWall >= 0 && resumeWall >= 0 ? (resumeWall - stopWall) / 1000.0 : -1;
-            if (stopToResume < 0 && stopWall >= 0 && resumeWall >= 0) {
-                notes.add("the target's RESUME is stamped before the source's STOP: a VMM stamps its events late "
-                        + "(livetap stamps a QMP event when it writes it); stop -> resume is negative");
-            }
-            if (stopToResume >= 0) {
-                progress.accept(String.format(java.util.Locale.ROOT, "stop -> resume %.3f ms (source STOP to target RESUME, QMP event timestamps)",
-                        stopToResume));
-            }
-            if (status.equals("completed") && srcInfo.path("total-time").asLong(0) <= 0 && !src.atEof()) {
-                // QEMU sends "completed" before it computes total-time and downtime: ask again, this much later
-                srcInfo = src.execute("query-migrate", null);
-            }
-            double vmmDowntime = srcInfo.has("downtime") ? srcInfo.get("downtime").asDouble() : -1;
-            long wallMs = (System.nanoTime() - startNanos) / 1_000_000;
-            return new Result(status, uri, method, reason, srcInfo.path("total-time").asLong(-1), downtime, stopToResume,
-                    vmmDowntime, switchMs, stopWall, resumeWall, srcInfo.path("setup-time").asLong(-1), error, resumedByCont,
-                    notes, timeline, monotonic ? MONOTONIC : WALL, srcInfo, tgtInfo, wallMs);
         }
+    }
+
+    /** {@link #run}'s part from {@code migrate} on; {@code release} is told the end (once) as soon as it is known. */
+    private static Result migrateAndFollow(Options o, Consumer<String> progress, Hooks hooks, String uri, Method method,
+            String reason, QmpClient src, QmpClient tgt, long deadline, long startNanos, OnceRelease release)
+            throws IOException, TimeoutException {
+        long migrateWallMicros = nowMicros();
+        long migrateNanos = System.nanoTime(); // CLOCK_MONOTONIC, as the VMMs' stamps
+        String error = null;
+        try {
+            src.execute("migrate", JsonNodeFactory.instance.objectNode().put("uri", uri));
+        } catch (QmpException e) {
+            error = e.desc();
+        }
+        progress.accept("source: migrate " + uri + (error == null ? "" : " refused: " + error));
+        hooks.call(() -> hooks.afterMigrate(uri));
+        List<Step> timeline = new ArrayList<>();
+        List<DriverStep> driverSteps = new ArrayList<>();
+        List<String> notes = new ArrayList<>();
+        if (method == Method.LOCAL && o.networkSwitch() != null) {
+            notes.add("method local moves no network: the switch given was not run");
+        }
+        List<JsonNode> srcEvents = new ArrayList<>();
+        List<JsonNode> tgtEvents = new ArrayList<>();
+        String status = error == null ? "setup" : "failed";
+        JsonNode srcInfo = JsonNodeFactory.instance.objectNode();
+        int refusedRetries = 0;
+        boolean continued = false;
+        // a plain local run: from the source's active to the target's RESUME the driver hears the target alone
+        boolean quietSwitchover = method == Method.LOCAL && o.hold() == null && !hooks.sidesMayDie();
+        boolean targetSettled = false;
+        // the source's MIGRATION events drive it: one query-migrate per final or held status, no polling
+        while (error == null) {
+            long left = deadline - System.nanoTime();
+            Optional<JsonNode> next = left > 0 ? src.pollEvent(Duration.ofNanos(left)) : Optional.empty();
+            if (next.isEmpty()) {
+                if (src.atEof()) {
+                    error = "the source closed its QMP connection (status " + status + ")";
+                    status = "failed";
+                }
+                break;
+            }
+            JsonNode event = next.get();
+            srcEvents.add(event);
+            if (!"MIGRATION".equals(event.path("event").asText())) {
+                continue;
+            }
+            status = event.path("data").path("status").asText("none");
+            long at = event.has(MONOTONIC_STAMP) ? event.get(MONOTONIC_STAMP).asLong() : System.nanoTime();
+            progress.accept(String.format("source: %-10s (%.1f ms after migrate was sent)", status, (at - migrateNanos) / 1e6));
+            if (status.equals("active") && quietSwitchover) {
+                quietSwitchover = false;
+                // The source's STOP, device and completed fall inside the downtime; read as they come, each
+                // woke this JVM's reactor and caller threads there (9f11f9b's bench read only the target:
+                // docs/benchmarks.md, "h21b"). They wait in the socket and are read right after.
+                src.holdReading();
+                targetSettled = awaitTargetSwitchover(o, tgt, tgtEvents, deadline);
+                continue;
+            }
+            if (status.equals("failed")) {
+                srcInfo = src.execute("query-migrate", null);
+                if (connectRefused(srcInfo) && refusedRetries < CONNECT_REFUSED_RETRIES) {
+                    // The target's socket path appears at bind(), a moment before listen(): a connect in
+                    // between is refused although the target is about to listen. Nothing was sent, the
+                    // source still runs: migrate again, a bounded number of times.
+                    refusedRetries++;
+                    progress.accept("source: connect refused (target not yet listening), migrate again (" + refusedRetries + ")");
+                    LockSupport.parkNanos(CONNECT_REFUSED_PAUSE_NANOS);
+                    src.execute("migrate", JsonNodeFactory.instance.objectNode().put("uri", uri));
+                    continue;
+                }
+                break;
+            }
+            if (FINAL.contains(status)) {
+                break;
+            }
+            if (status.equals("pre-switchover") && o.hold() != null && !continued) {
+                srcInfo = src.execute("query-migrate", null);
+                try {
+                    o.hold().held(src, srcInfo);
+                } catch (IOException | TimeoutException | RuntimeException e) {
+                    src.execute("migrate_cancel", null); // a failed hold must not leave the source frozen
+                    throw e;
+                }
+                src.execute("migrate-continue", JsonNodeFactory.instance.objectNode().put("state", "pre-switchover"));
+                continued = true;
+            }
+        }
+        if (error == null && !FINAL.contains(status)) {
+            error = "the migration did not finish within " + o.timeout().toMillis() + " ms (source status " + status + ")";
+            status = "timeout";
+        }
+        if (hooks.sidesMayDie()) {
+            Result settled = settleBothSides(o, uri, method, reason, status, error, src, tgt, srcEvents, tgtEvents, deadline,
+                    startNanos);
+            release.end(settled.completed() && settled.error() == null ? settled.downtimeMs() : -1);
+            return settled;
+        }
+        if (status.equals("completed") && method == Method.LOCAL && !targetSettled) {
+            awaitTargetSwitchover(o, tgt, tgtEvents, deadline);
+        }
+        if (!src.atEof()) {
+            srcInfo = src.execute("query-migrate", null);
+        }
+        if (error == null && !status.equals("completed")) {
+            error = srcInfo.path("error-desc").asText(null);
+        }
+        JsonNode tgtInfo = tgt.execute("query-migrate", null);
+        boolean resumedByCont = false;
+        double switchMs = -1;
+        if (status.equals("completed") && method == Method.NEW_TAP) {
+            NewTapOutcome n = switchAndContinue(o, tgt, tgtInfo, tgtEvents, deadline, progress, driverSteps, notes);
+            tgtInfo = n.targetInfo();
+            switchMs = n.switchMs();
+            resumedByCont = n.resumedByCont();
+            error = n.error();
+        } else if (status.equals("completed")) {
+            tgtInfo = awaitTargetRunning(o, tgt, tgtInfo, tgtEvents, deadline, progress);
+            resumedByCont = tgtInfo.path("x-resumed-by-cont").asBoolean(false);
+            boolean running = tgtInfo.has("x-target-started-ns") || resumed(tgtEvents);
+            progress.accept("target: " + (running ? "running" : "paused, waiting for cont"));
+            if (running) {
+                awaitResumeEvent(tgt, tgtEvents, deadline);
+            }
+        }
+        // the migration has ended (the target runs again, or it failed): the gate's place goes back before the wrap-up
+        release.end(status.equals("completed") && error == null ? downtimeMs(srcInfo, tgtInfo) : -1);
+        // flush: events that came before these replies are now in the clients
+        src.execute("query-status", null);
+        tgt.execute("query-status", null);
+        srcEvents.addAll(src.drainEvents());
+        tgtEvents.addAll(tgt.drainEvents());
+        boolean monotonic = java.util.stream.Stream.concat(srcEvents.stream(), tgtEvents.stream())
+                .allMatch(e -> e.has(MONOTONIC_STAMP));
+        collect(timeline, "source", srcEvents, monotonic, migrateNanos, migrateWallMicros);
+        collect(timeline, "target", tgtEvents, monotonic, migrateNanos, migrateWallMicros);
+        for (DriverStep d : driverSteps) {
+            long at = monotonic ? (d.nanos() - migrateNanos) / 1000 : d.wallMicros() - migrateWallMicros;
+            timeline.add(new Step(at, "driver", d.event(), d.detail()));
+        }
+        if (monotonic) {
+            // the two stamps that define the downtime, on the same clock as the events
+            if (srcInfo.has("x-source-stopped-ns")) {
+                timeline.add(new Step((srcInfo.get("x-source-stopped-ns").asLong() - migrateNanos) / 1000, "source",
+                        "x-source-stopped", "last queue stopped reading (downtime starts)"));
+            }
+            if (tgtInfo.has("x-target-started-ns")) {
+                timeline.add(new Step((tgtInfo.get("x-target-started-ns").asLong() - migrateNanos) / 1000, "target",
+                        "x-target-started", "every queue reads again (downtime ends)"));
+            }
+        }
+        timeline.sort(Comparator.comparingLong(Step::atMicros));
+        double downtime = downtimeMs(srcInfo, tgtInfo);
+        if (downtime >= 0) {
+            progress.accept("downtime " + formatDowntime(downtime, resumedByCont));
+        }
+        long stopWall = status.equals("completed") ? lastWallMicros(srcEvents, "STOP") : -1;
+        // the target's client is this run's own: its first RESUME is the one that ends the freeze
+        long resumeWall = stopWall < 0 ? -1 : firstWallMicros(tgtEvents, "RESUME");
+        double stopToResume = stopWall >= 0 && resumeWall >= 0 ? (resumeWall - stopWall) / 1000.0 : -1;
+        if (stopToResume < 0 && stopWall >= 0 && resumeWall >= 0) {
+            notes.add("the target's RESUME is stamped before the source's STOP: a VMM stamps its events late "
+                    + "(livetap stamps a QMP event when it writes it); stop -> resume is negative");
+        }
+        if (stopToResume >= 0) {
+            progress.accept(String.format(java.util.Locale.ROOT, "stop -> resume %.3f ms (source STOP to target RESUME, QMP event timestamps)",
+                    stopToResume));
+        }
+        if (status.equals("completed") && srcInfo.path("total-time").asLong(0) <= 0 && !src.atEof()) {
+            // QEMU sends "completed" before it computes total-time and downtime: ask again, this much later
+            srcInfo = src.execute("query-migrate", null);
+        }
+        double vmmDowntime = srcInfo.has("downtime") ? srcInfo.get("downtime").asDouble() : -1;
+        long wallMs = (System.nanoTime() - startNanos) / 1_000_000;
+        return new Result(status, uri, method, reason, srcInfo.path("total-time").asLong(-1), downtime, stopToResume,
+                vmmDowntime, switchMs, stopWall, resumeWall, srcInfo.path("setup-time").asLong(-1), error, resumedByCont,
+                notes, timeline, monotonic ? MONOTONIC : WALL, srcInfo, tgtInfo, wallMs);
+    }
+
+    /** A gate's {@link Release}, told at most once (no gate: nothing to tell). */
+    private static final class OnceRelease {
+        private final Release release;
+        private boolean ended;
+
+        private OnceRelease(Release release) {
+            this.release = release;
+        }
+
+        /** Runs the gate (null: admitted at once), giving it what is left until {@code deadline}. */
+        static OnceRelease admitted(SwitchoverGate gate, long deadline) throws Exception {
+            if (gate == null) {
+                return new OnceRelease(null);
+            }
+            Release r = gate.admit(Duration.ofNanos(Math.max(0, deadline - System.nanoTime())));
+            return new OnceRelease(Objects.requireNonNull(r, "the switch-over gate returned no release"));
+        }
+
+        void end(double downtimeMs) {
+            if (!ended) {
+                ended = true;
+                if (release != null) {
+                    release.ended(downtimeMs);
+                }
+            }
+        }
+    }
+
+    /** The result of a run whose gate refused: nothing was sent to the source, both sides' {@code query-migrate} as they are. */
+    private static Result refusedByGate(String uri, Method method, String reason, Exception refused, QmpClient src, QmpClient tgt,
+            long startNanos) throws TimeoutException {
+        JsonNode srcInfo = src.execute("query-migrate", null);
+        JsonNode tgtInfo = tgt.execute("query-migrate", null);
+        return new Result(REFUSED, uri, method, reason, -1, -1, -1, -1, -1, -1, -1, -1,
+                "switch-over gate refused: " + refused.getMessage(), false,
+                List.of("no migrate was sent: the source runs on; the target was sent migrate-incoming and still listens"),
+                List.of(), WALL, srcInfo, tgtInfo, (System.nanoTime() - startNanos) / 1_000_000);
     }
 
     /** A step the driver took itself ({@code new-tap}'s switch and {@code cont}), stamped on both clocks. */
