@@ -1,16 +1,21 @@
 package dev.livetap.fleet.agent;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.livetap.engine.qmp.QmpClient;
+import dev.livetap.engine.qmp.QmpException;
 import dev.livetap.testbed.ProcessCensus;
 import dev.livetap.testbed.launch.ChildLaunch;
 import dev.livetap.testbed.orchestration.LocalMigration;
 import dev.livetap.testbed.vmm.VmmProcess;
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -20,6 +25,8 @@ import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -141,7 +148,7 @@ public final class VmmDirectoryPort implements HostAgent.MigrationPort {
                 ProcessHandle.of(pid).ifPresent(h -> {
                     h.destroyForcibly();
                     try {
-                        h.onExit().get(10, java.util.concurrent.TimeUnit.SECONDS);
+                        h.onExit().get(10, TimeUnit.SECONDS);
                     } catch (Exception e) {
                         LOG.warn("process {} did not end within 10 s after SIGKILL: {}", pid, e.toString());
                     }
@@ -322,9 +329,9 @@ public final class VmmDirectoryPort implements HostAgent.MigrationPort {
      */
     private static OptionalInt reportedFormat(QmpClient c) throws TimeoutException {
         try {
-            com.fasterxml.jackson.databind.JsonNode v = c.execute("query-migrate-parameters", null).path(STREAM_FORMAT);
+            JsonNode v = c.execute("query-migrate-parameters", null).path(STREAM_FORMAT);
             return v.isInt() ? OptionalInt.of(v.asInt()) : OptionalInt.empty();
-        } catch (dev.livetap.engine.qmp.QmpException e) {
+        } catch (QmpException e) {
             return OptionalInt.empty();
         }
     }
@@ -364,9 +371,9 @@ public final class VmmDirectoryPort implements HostAgent.MigrationPort {
     }
 
     private static void writeForced(Path file, String text) throws IOException {
-        try (var ch = java.nio.channels.FileChannel.open(file, java.nio.file.StandardOpenOption.CREATE,
-                java.nio.file.StandardOpenOption.WRITE, java.nio.file.StandardOpenOption.TRUNCATE_EXISTING)) {
-            ch.write(java.nio.ByteBuffer.wrap(text.getBytes(StandardCharsets.UTF_8)));
+        try (var ch = FileChannel.open(file, StandardOpenOption.CREATE,
+                StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+            ch.write(ByteBuffer.wrap(text.getBytes(StandardCharsets.UTF_8)));
             ch.force(true);
         }
     }
@@ -403,14 +410,14 @@ public final class VmmDirectoryPort implements HostAgent.MigrationPort {
         }
         for (ProcessHandle h : owners) {
             try {
-                h.onExit().get(10, java.util.concurrent.TimeUnit.SECONDS);
-            } catch (java.util.concurrent.TimeoutException e) {
+                h.onExit().get(10, TimeUnit.SECONDS);
+            } catch (TimeoutException e) {
                 LOG.warn("{} (pid {}) did not exit within 10 s of quit; SIGKILL", qmp, h.pid());
                 h.destroyForcibly();
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 return;
-            } catch (java.util.concurrent.ExecutionException e) {
+            } catch (ExecutionException e) {
                 LOG.debug("waiting for {}: {}", h.pid(), e.toString());
             }
         }

@@ -1,5 +1,6 @@
 package dev.livetap.fleet.cluster;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.livetap.fleet.coordinator.UpgradeCoordinator;
@@ -121,7 +122,7 @@ final class OperatorRoutes {
             }
             OperatorAudit.failed(who, command, "unexpected answer " + reply.getClass().getSimpleName());
             return response(500, "text/plain", "the coordinator answered " + reply.getClass().getSimpleName() + "\n");
-        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+        } catch (JsonProcessingException e) {
             return response(500, "text/plain", "could not write the answer: " + e.getOriginalMessage() + "\n");
         }
     }

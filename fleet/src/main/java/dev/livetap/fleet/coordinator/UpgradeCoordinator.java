@@ -3,10 +3,17 @@ package dev.livetap.fleet.coordinator;
 import com.fasterxml.jackson.annotation.JsonSubTypes;
 import com.fasterxml.jackson.annotation.JsonTypeInfo;
 import dev.livetap.fleet.FleetSerializable;
+import dev.livetap.fleet.cluster.FleetRole;
+import dev.livetap.fleet.cluster.OperatorAudit;
+import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.TreeMap;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
@@ -45,9 +52,9 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
     public static final String SINGLETON_NAME = "upgrade-coordinator";
     public static final PersistenceId PERSISTENCE_ID = PersistenceId.ofUniqueId("livetap-upgrade-coordinator");
     /** The first wait before an incarnation that failed (a journal write or recovery) starts again. */
-    public static final java.time.Duration JOURNAL_BACKOFF_MIN = java.time.Duration.ofMillis(200);
+    public static final Duration JOURNAL_BACKOFF_MIN = Duration.ofMillis(200);
     /** The longest wait between attempts while the journal stays unreachable. */
-    public static final java.time.Duration JOURNAL_BACKOFF_MAX = java.time.Duration.ofSeconds(2);
+    public static final Duration JOURNAL_BACKOFF_MAX = Duration.ofSeconds(2);
 
     /** The coordinator's protocol. */
     public sealed interface Command extends FleetSerializable permits SubmitPlan, StartStep, FinishStep, StartSteps, FinishSteps,
@@ -237,7 +244,7 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
     public record Progress(Map<String, HostProgress> hosts, HostProgress total, boolean leftEstimated, Double stepsPerS,
             Double etaS) implements FleetSerializable {
         public Progress {
-            hosts = java.util.Collections.unmodifiableMap(new TreeMap<>(hosts));
+            hosts = Collections.unmodifiableMap(new TreeMap<>(hosts));
         }
     }
 
@@ -315,7 +322,7 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
             this.epoch = from == null ? 0 : from.epoch;
             this.plan = from == null ? null : from.plan;
             this.open = from == null ? new TreeMap<>() : new TreeMap<>(from.open);
-            this.hostOf = from == null ? new java.util.HashMap<>() : new java.util.HashMap<>(from.hostOf);
+            this.hostOf = from == null ? new HashMap<>() : new HashMap<>(from.hostOf);
             this.finished = from == null ? new TreeMap<>() : new TreeMap<>(from.finished);
             this.nextStep = from == null ? 1 : from.nextStep;
             this.failures = from == null ? 0 : from.failures;
@@ -402,15 +409,15 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
 
         /** A read-only view (copied by whatever sends it on). */
         public Map<String, String> open() {
-            return java.util.Collections.unmodifiableMap(open);
+            return Collections.unmodifiableMap(open);
         }
 
         public Map<String, String> hostOf() {
-            return java.util.Collections.unmodifiableMap(hostOf);
+            return Collections.unmodifiableMap(hostOf);
         }
 
         public Map<String, StepRecord> finished() {
-            return java.util.Collections.unmodifiableMap(finished);
+            return Collections.unmodifiableMap(finished);
         }
 
         public long nextStep() {
@@ -422,15 +429,15 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
         }
 
         public List<String> doneHosts() {
-            return java.util.Collections.unmodifiableList(doneHosts);
+            return Collections.unmodifiableList(doneHosts);
         }
 
         public List<String> unreachable() {
-            return java.util.Collections.unmodifiableList(unreachable);
+            return Collections.unmodifiableList(unreachable);
         }
 
         public List<String> givenUp() {
-            return java.util.Collections.unmodifiableList(givenUp);
+            return Collections.unmodifiableList(givenUp);
         }
 
         public boolean paused() {
@@ -442,7 +449,7 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
         }
 
         public Map<String, Integer> inventory() {
-            return java.util.Collections.unmodifiableMap(inventory);
+            return Collections.unmodifiableMap(inventory);
         }
 
         /** Open steps the plan still waits for: of its hosts, not given up (a given-up host's steps stay open, unknown). */
@@ -492,14 +499,14 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
 
         /** A copy: the reply leaves the actor (and may be serialized later on another thread). */
         Status status(Double stepsPerS) {
-            return new Status(epoch, plan, java.util.Collections.unmodifiableMap(new TreeMap<>(open)),
-                    java.util.Collections.unmodifiableMap(new TreeMap<>(finished)), failures, halted(), doneHosts, complete(), name(),
+            return new Status(epoch, plan, Collections.unmodifiableMap(new TreeMap<>(open)),
+                    Collections.unmodifiableMap(new TreeMap<>(finished)), failures, halted(), doneHosts, complete(), name(),
                     unreachable, givenUp, plan == null ? null : progress(stepsPerS));
         }
 
         /** One pass over the finished and the open steps (not one per host). */
         Progress progress(Double stepsPerS) {
-            Map<String, int[]> counts = new java.util.HashMap<>(); // host → done, failed, open
+            Map<String, int[]> counts = new HashMap<>(); // host → done, failed, open
             for (StepRecord r : finished.values()) {
                 counts.computeIfAbsent(String.valueOf(r.host()), h -> new int[3])[r.completed() ? 0 : 1]++;
             }
@@ -672,8 +679,8 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
     }
 
     private Effect<Event, State> onControl(State state, ControlPlan c) {
-        dev.livetap.fleet.cluster.OperatorAudit.member(c.replyTo().path().address().toString(),
-                dev.livetap.fleet.cluster.FleetRole.Command.valueOf(c.action().name()), "asked (" + state.name() + ")");
+        OperatorAudit.member(c.replyTo().path().address().toString(),
+                FleetRole.Command.valueOf(c.action().name()), "asked (" + state.name() + ")");
         if (state.plan() == null || state.complete()) {
             return Effect().reply(c.replyTo(), new Rejected("no running plan (" + state.name() + ")"));
         }
@@ -694,8 +701,8 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
     }
 
     private Effect<Event, State> onSubmitPlan(State state, SubmitPlan c) {
-        dev.livetap.fleet.cluster.OperatorAudit.member(c.replyTo().path().address().toString(),
-                dev.livetap.fleet.cluster.FleetRole.Command.START, "asked: plan of " + c.plan().hosts().size() + " host(s), target "
+        OperatorAudit.member(c.replyTo().path().address().toString(),
+                FleetRole.Command.START, "asked: plan of " + c.plan().hosts().size() + " host(s), target "
                         + c.plan().targetVersion());
         Optional<String> tooFar = VersionStep.refusal(c.plan().targetVersion(), VersionStep.thisBuild());
         if (tooFar.isPresent()) {
@@ -764,7 +771,7 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
     private Effect<Event, State> onFinishSteps(State state, FinishSteps c) {
         List<Event> events = new ArrayList<>();
         List<Reply> replies = new ArrayList<>();
-        closeSteps(state, c.steps(), new java.util.HashSet<>(), events, replies);
+        closeSteps(state, c.steps(), new HashSet<>(), events, replies);
         Batch batch = new Batch(replies);
         int closed = events.size();
         return events.isEmpty() ? Effect().reply(c.replyTo(), batch)
@@ -774,10 +781,10 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
     private Effect<Event, State> onRecordSteps(State state, RecordSteps c) {
         List<Event> events = new ArrayList<>();
         List<Reply> replies = new ArrayList<>();
-        java.util.Set<String> closing = new java.util.HashSet<>();
+        Set<String> closing = new HashSet<>();
         int failed = closeSteps(state, c.ends(), closing, events, replies);
         int closed = closing.size();
-        Map<String, String> granted = new java.util.HashMap<>();
+        Map<String, String> granted = new HashMap<>();
         long next = state.nextStep();
         String stopped = state.stopped(failed);
         for (Start st : c.starts()) {
@@ -791,7 +798,7 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
                 next = grant(state, st.host(), st.vm(), open, stopped, next, granted, events, replies);
             }
         }
-        java.util.Set<String> ending = new java.util.HashSet<>();
+        Set<String> ending = new HashSet<>();
         for (String host : c.doneHosts()) {
             if (state.plan() != null && !state.doneHosts().contains(host) && ending.add(host)) {
                 events.add(new HostFinished(host));
@@ -816,7 +823,7 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
      * {@code closing} holds the VMs closed earlier in the batch), a repeated end is answered from the journal,
      * anything else rejected. Returns how many of the closed ends failed.
      */
-    private static int closeSteps(State state, List<Finish> ends, java.util.Set<String> closing, List<Event> events,
+    private static int closeSteps(State state, List<Finish> ends, Set<String> closing, List<Event> events,
             List<Reply> replies) {
         int failed = 0;
         for (Finish f : ends) {
