@@ -117,8 +117,7 @@ class OperatorRightsTest {
     }
 
     private static HttpClient client(String name) throws IOException {
-        return HttpClient.newBuilder().sslContext(new RotatingTlsContext(FleetTls.fromDirectory(dir.resolve("certs/" + name))).context())
-                .connectTimeout(Duration.ofSeconds(10)).build();
+        return FleetCerts.httpsClient(dir.resolve("certs/" + name));
     }
 
     /** A context that trusts the fleet's CA but presents no certificate. */
@@ -136,9 +135,8 @@ class OperatorRightsTest {
         return c;
     }
 
-    static HttpResponse<String> send(HttpClient client, URI base, String method, String path)
+    private static HttpResponse<String> send(HttpClient client, URI base, String method, String path)
             throws IOException, InterruptedException {
-        return client.send(HttpRequest.newBuilder(base.resolve(path)).timeout(Duration.ofSeconds(20))
-                .method(method, HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString());
+        return FleetCerts.send(client, base, method, path);
     }
 }
