@@ -334,7 +334,8 @@ public final class FleetCommand implements Callable<Integer> {
             }
             StringBuilder sb = new StringBuilder(String.format(java.util.Locale.ROOT, "plan to %s (coordinator epoch %s): %s%n",
                     o.path("plan").path("target_version").asText(), o.path("epoch").asText(), o.path("state").asText()));
-            dev.livetap.report.Table t = new dev.livetap.report.Table("HOST", "STATE", "DONE", "FAILED", "IN FLIGHT", "UNKNOWN", "LEFT");
+            dev.livetap.report.Table t = new dev.livetap.report.Table("HOST", "STATE", "DONE", "SKIPPED", "FAILED", "IN FLIGHT", "UNKNOWN",
+                    "LEFT");
             JsonNode progress = o.path("progress");
             progress.path("hosts").fields().forEachRemaining(e -> row(t, e.getKey(), e.getValue()));
             row(t, "total", progress.path("total"));
@@ -351,7 +352,8 @@ public final class FleetCommand implements Callable<Integer> {
         }
 
         private static void row(dev.livetap.report.Table t, String host, JsonNode p) {
-            t.row(host, p.path("state").asText(), p.path("done").asInt(), p.path("failed").asInt(), p.path("in_flight").asInt(),
+            t.row(host, p.path("state").asText(), p.path("done").asInt(), p.path("skipped").asInt(), p.path("failed").asInt(),
+                    p.path("in_flight").asInt(),
                     p.path("unknown").asInt(), p.path("left").asInt() < 0 ? "?" : p.path("left").asText());
         }
 
@@ -402,7 +404,8 @@ public final class FleetCommand implements Callable<Integer> {
 
         private static void progress(com.fasterxml.jackson.databind.node.ObjectNode n,
                 dev.livetap.fleet.coordinator.UpgradeCoordinator.HostProgress p) {
-            n.put("state", p.state()).put("done", p.done()).put("failed", p.failed()).put("in_flight", p.inFlight())
+            n.put("state", p.state()).put("done", p.done()).put("skipped", p.skipped()).put("failed", p.failed())
+                    .put("in_flight", p.inFlight())
                     .put("unknown", p.unknown()).put("left", p.left());
         }
     }

@@ -3,6 +3,7 @@ package dev.livetap.fleet.agent;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.livetap.codec.StreamEncoder;
 import dev.livetap.engine.qmp.QmpClient;
 import dev.livetap.engine.qmp.QmpException;
 import dev.livetap.testbed.ProcessCensus;
@@ -219,6 +220,35 @@ public final class VmmDirectoryPort implements HostAgent.MigrationPort {
                 + ", not the step's target generation " + target;
     }
 
+    /**
+     * The version label of the build {@code vm}'s VMM {@code at} runs, when it can be told: for a generation the agent
+     * started, its {@code VM.gN.build} record; otherwise (generation 0, started by someone else) from the process's
+     * command line: a livetap distribution's {@code bin/livetap} execs its JVM with {@code -Dlivetap.home=HOME}, so a
+     * process with the {@code livetap.home} of a build's launcher ({@code HOME/bin/livetap}), or of this agent's own
+     * distribution, runs that build; a process of this JVM's class path without {@code livetap.home} runs the agent's
+     * own build (how the agent itself starts one). Empty when none of these says (the VM is then moved as before).
+     */
+    Optional<String> buildOf(String vm, Current at) {
+        if (at.generation() > 0) {
+            Path record = dir.resolve(vm + ".g" + at.generation() + ".build");
+            try {
+                for (String part : Files.readString(record, StandardCharsets.UTF_8).trim().split("\\s+")) {
+                    if (part.startsWith("version=")) {
+                        return Optional.of(part.substring("version=".length()));
+                    }
+                }
+            } catch (IOException e) {
+                LOG.debug("no build record {}: {}", record, e.toString());
+            }
+        }
+        for (long pid : processesOf(vm)) {
+            if (at.qmp().equals(qmpOf(pid).orElse(null))) {
+                return builds.ofCommandLine(ProcessCensus.commandLine(pid));
+            }
+        }
+        return Optional.empty();
+    }
+
     @Override
     public List<String> builds() {
         return builds.versions();
@@ -240,6 +270,11 @@ public final class VmmDirectoryPort implements HostAgent.MigrationPort {
         if (source == null) {
             return new HostAgent.StepDone(vm, migrationId, "failed: VM " + vm + " is not adopted on this host"
                     + (unadopted.containsKey(vm) ? " (" + unadopted.get(vm) + ")" : ""), -1);
+        }
+        Optional<String> runs = buildOf(vm, source);
+        if (runs.isPresent() && runs.equals(builds.get(targetVersion).map(VmmBuilds.Build::version))) {
+            LOG.info("VM {}: generation {} runs build {} already; not moved", vm, source.generation(), runs.get());
+            return new HostAgent.StepDone(vm, migrationId, HostAgent.StepDone.SKIPPED_PREFIX + runs.get(), -1);
         }
         String[] nic = nicOf(vm);
         int generation = source.generation() + 1;
@@ -264,7 +299,7 @@ public final class VmmDirectoryPort implements HostAgent.MigrationPort {
                     device.put("mq", true);
                 }
                 c.execute("device_add", device);
-                pinned = pinStreamFormat(vm, source.qmp(), build.get(), c);
+                pinned = pinStreamFormat(vm, source, build.get(), c);
             }
             writeForced(dir.resolve(name + ".build"), "version=" + build.get().version() + " stream-format="
                     + (pinned.isPresent() ? String.valueOf(pinned.get().format()) : "default") + "\n");
@@ -290,15 +325,27 @@ public final class VmmDirectoryPort implements HostAgent.MigrationPort {
 
     /**
      * Sets the source's {@code x-stream-format} to the target's format when the target writes an older one
-     * (a rollback: {@link #streamFormatFor}); returns what was set, empty when nothing was.
+     * (a rollback: {@link #streamFormatFor}); returns what was set, empty when nothing was. Each side's format is
+     * known without asking when its build is (declared with {@code stream-format=N}, or the agent's own build); a
+     * side whose build does not say is asked once ({@code query-migrate-parameters}); two builds that both say are
+     * not asked at all. A fresh VMM writes its build's format, and the agent resets what it pinned on a source whose
+     * VM did not move, so the build's format is what the source writes.
      */
-    private Optional<Pin> pinStreamFormat(String vm, Path sourceQmp, VmmBuilds.Build build, QmpClient target)
+    private Optional<Pin> pinStreamFormat(String vm, Current source, VmmBuilds.Build build, QmpClient target)
             throws IOException, TimeoutException {
-        OptionalInt targetFormat = build.streamFormat().isPresent() ? OptionalInt.of(build.streamFormat().get())
-                : reportedFormat(target);
-        try (QmpClient s = QmpClient.connect(sourceQmp, timeout)) {
+        OptionalInt targetFormat = formatOf(build);
+        if (targetFormat.isEmpty()) {
+            targetFormat = reportedFormat(target);
+        }
+        OptionalInt sourceFormat = buildOf(vm, source).flatMap(builds::get).map(VmmDirectoryPort::formatOf).orElse(OptionalInt.empty());
+        if (sourceFormat.isPresent() && targetFormat.isPresent() && streamFormatFor(sourceFormat, targetFormat).isEmpty()) {
+            return Optional.empty(); // both known, nothing to pin: the source is not asked
+        }
+        try (QmpClient s = QmpClient.connect(source.qmp(), timeout)) {
             s.negotiate();
-            OptionalInt sourceFormat = reportedFormat(s);
+            if (sourceFormat.isEmpty()) {
+                sourceFormat = reportedFormat(s);
+            }
             OptionalInt pin = streamFormatFor(sourceFormat, targetFormat);
             if (pin.isPresent()) {
                 s.execute("migrate-set-parameters", JsonNodeFactory.instance.objectNode().put(STREAM_FORMAT, pin.getAsInt()));
@@ -311,6 +358,14 @@ public final class VmmDirectoryPort implements HostAgent.MigrationPort {
             }
             return Optional.empty();
         }
+    }
+
+    /** The stream format {@code build} writes when known without asking: declared, or the agent's own build's. */
+    static OptionalInt formatOf(VmmBuilds.Build build) {
+        if (build.streamFormat().isPresent()) {
+            return OptionalInt.of(build.streamFormat().get());
+        }
+        return build.launcher() == null ? OptionalInt.of(StreamEncoder.FORMAT_VERSION) : OptionalInt.empty();
     }
 
     /**

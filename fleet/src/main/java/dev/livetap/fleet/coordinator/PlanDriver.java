@@ -569,7 +569,7 @@ public final class PlanDriver {
         boolean completed;
         String detail;
         if (c.reply() instanceof HostAgent.StepDone d) {
-            completed = d.completed();
+            completed = d.completed() || d.skipped(); // a VM already on the target is neither failed nor moved
             detail = d.outcome() + (d.downtimeMs() >= 0 ? String.format(Locale.ROOT, " (downtime %.3f ms)", d.downtimeMs()) : "");
         } else {
             HostAgent.StepRefused r = (HostAgent.StepRefused) c.reply();

@@ -3,6 +3,7 @@ package dev.livetap.fleet.coordinator;
 import com.fasterxml.jackson.annotation.JsonSubTypes;
 import com.fasterxml.jackson.annotation.JsonTypeInfo;
 import dev.livetap.fleet.FleetSerializable;
+import dev.livetap.fleet.agent.HostAgent;
 import dev.livetap.fleet.cluster.FleetRole;
 import dev.livetap.fleet.cluster.OperatorAudit;
 import java.time.Duration;
@@ -232,7 +233,12 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
      * steps of an unreachable or given-up host; {@code left}: VMs with no step yet, -1 while the host's agent
      * has not been asked. {@code state}: waiting, upgrading, unreachable, given-up or done.
      */
-    public record HostProgress(int done, int failed, int inFlight, int unknown, int left, String state) implements FleetSerializable {
+    public record HostProgress(int done, int failed, int inFlight, int unknown, int left, String state, int skipped)
+            implements FleetSerializable {
+        /** Without skipped steps. */
+        public HostProgress(int done, int failed, int inFlight, int unknown, int left, String state) {
+            this(done, failed, inFlight, unknown, left, state, 0);
+        }
     }
 
     /**
@@ -250,6 +256,10 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
 
     /** A finished step. */
     public record StepRecord(String host, String migrationId, boolean completed, String detail) implements FleetSerializable {
+        /** A step that found its VM on the target build already (closed completed, detail {@code SKIPPED already on V}). */
+        public boolean skipped() {
+            return completed && detail != null && detail.startsWith(HostAgent.StepDone.SKIPPED_PREFIX);
+        }
     }
 
     /** Journaled events. */
@@ -506,12 +516,12 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
 
         /** One pass over the finished and the open steps (not one per host). */
         Progress progress(Double stepsPerS) {
-            Map<String, int[]> counts = new HashMap<>(); // host → done, failed, open
+            Map<String, int[]> counts = new HashMap<>(); // host → done (moved), failed, open, skipped
             for (StepRecord r : finished.values()) {
-                counts.computeIfAbsent(String.valueOf(r.host()), h -> new int[3])[r.completed() ? 0 : 1]++;
+                counts.computeIfAbsent(String.valueOf(r.host()), h -> new int[4])[r.skipped() ? 3 : r.completed() ? 0 : 1]++;
             }
             for (String vm : open.keySet()) {
-                counts.computeIfAbsent(String.valueOf(hostOf.get(vm)), h -> new int[3])[2]++;
+                counts.computeIfAbsent(String.valueOf(hostOf.get(vm)), h -> new int[4])[2]++;
             }
             Map<String, HostProgress> hosts = new TreeMap<>();
             int done = 0;
@@ -519,20 +529,23 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
             int inFlight = 0;
             int unknown = 0;
             int left = 0;
+            int skipped = 0;
             int asked = 0;
             int askedVms = 0;
             for (String h : plan.hosts()) {
-                int[] c = counts.getOrDefault(h, new int[3]);
+                int[] c = counts.getOrDefault(h, new int[4]);
                 int hd = c[0];
                 int hf = c[1];
                 int hOpen = c[2];
+                int hs0 = c[3];
                 boolean gone = unreachable.contains(h) || givenUp.contains(h);
                 Integer vms = inventory.get(h);
-                int hLeft = vms == null ? -1 : Math.max(0, vms - hd - hf - hOpen);
+                int hLeft = vms == null ? -1 : Math.max(0, vms - hd - hf - hOpen - hs0);
                 String hs = doneHosts.contains(h) ? "done" : givenUp.contains(h) ? "given-up" : unreachable.contains(h) ? "unreachable"
                         : vms != null || hOpen > 0 ? "upgrading" : "waiting";
-                hosts.put(h, new HostProgress(hd, hf, gone ? 0 : hOpen, gone ? hOpen : 0, hLeft, hs));
+                hosts.put(h, new HostProgress(hd, hf, gone ? 0 : hOpen, gone ? hOpen : 0, hLeft, hs, hs0));
                 done += hd;
+                skipped += hs0;
                 failed += hf;
                 inFlight += gone ? 0 : hOpen;
                 unknown += gone ? hOpen : 0;
@@ -550,7 +563,7 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
             int totalLeft = asked == 0 && notAsked > 0 ? -1 : left;
             Double eta = stepsPerS != null && stepsPerS > 0 && totalLeft >= 0 && "running".equals(name())
                     ? (totalLeft + inFlight) / stepsPerS : null;
-            return new Progress(hosts, new HostProgress(done, failed, inFlight, unknown, totalLeft, name()), estimated, stepsPerS, eta);
+            return new Progress(hosts, new HostProgress(done, failed, inFlight, unknown, totalLeft, name(), skipped), estimated, stepsPerS, eta);
         }
     }
 
