@@ -198,7 +198,8 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
         }
     }
 
-    public record PlanAccepted(long epoch) implements Reply {
+    /** {@code plan}: the plan's number, counted over the journal (1 for its first plan): the plan's id. */
+    public record PlanAccepted(long epoch, long plan) implements Reply {
     }
 
     /** A step to perform: the agent records {@code migrationId} and refuses epochs older than {@code epoch}. */
@@ -317,6 +318,8 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
         private final TreeMap<String, StepRecord> finished;
         /** The sequence number of the next migration id. */
         private long nextStep;
+        /** Plans submitted so far (journal-wide): the last one's number. */
+        private long plans;
         private int failures;
         private final List<String> doneHosts;
         /** Hosts whose agent is gone and not given up; {@code givenUp} hosts given up in this plan. */
@@ -335,6 +338,7 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
             this.hostOf = from == null ? new HashMap<>() : new HashMap<>(from.hostOf);
             this.finished = from == null ? new TreeMap<>() : new TreeMap<>(from.finished);
             this.nextStep = from == null ? 1 : from.nextStep;
+            this.plans = from == null ? 0 : from.plans;
             this.failures = from == null ? 0 : from.failures;
             this.doneHosts = from == null ? new ArrayList<>() : new ArrayList<>(from.doneHosts);
             this.unreachable = from == null ? new ArrayList<>() : new ArrayList<>(from.unreachable);
@@ -364,6 +368,7 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
             } else if (event instanceof PlanSubmitted e) {
                 // open steps stay (a given-up host's unknown steps are still open); the rest is the new plan's
                 plan = e.plan();
+                plans++;
                 finished.clear();
                 failures = 0;
                 doneHosts.clear();
@@ -725,7 +730,7 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
             return Effect().reply(c.replyTo(), new Rejected("a plan is running (" + state.openCounted().size() + " step(s) open)"));
         }
         return Effect().persist(new PlanSubmitted(c.plan())).thenRun(this::drive)
-                .thenReply(c.replyTo(), s -> new PlanAccepted(s.epoch()));
+                .thenReply(c.replyTo(), s -> new PlanAccepted(s.epoch(), s.plans));
     }
 
     private Effect<Event, State> onStartStep(State state, StartStep c) {
