@@ -29,6 +29,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.Supplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
@@ -69,11 +70,12 @@ public final class VmmDirectoryPort implements HostAgent.MigrationPort {
     private final Path dir;
     private final List<String> prefix;
     private final Duration timeout;
-    private final VmmBuilds builds;
+    /** The builds now (fixed, or re-read from a file on change: {@link VmmBuildsFile}). */
+    private final Supplier<VmmBuilds> builds;
     private final Map<String, Current> current = new ConcurrentHashMap<>();
     private final Map<String, String> unadopted = new TreeMap<>();
 
-    private VmmDirectoryPort(Path dir, List<String> prefix, Duration timeout, VmmBuilds builds) {
+    private VmmDirectoryPort(Path dir, List<String> prefix, Duration timeout, Supplier<VmmBuilds> builds) {
         this.dir = dir.toAbsolutePath().normalize();
         this.prefix = List.copyOf(prefix);
         this.timeout = timeout;
@@ -91,6 +93,12 @@ public final class VmmDirectoryPort implements HostAgent.MigrationPort {
 
     /** {@link #adopt(Path, List, Duration)} with the VMM builds new processes may be started from. */
     public static VmmDirectoryPort adopt(Path dir, List<String> prefix, Duration timeout, VmmBuilds builds) throws IOException {
+        return adopt(dir, prefix, timeout, () -> builds);
+    }
+
+    /** {@link #adopt(Path, List, Duration)} with builds asked anew for each step and each state (they may change). */
+    public static VmmDirectoryPort adopt(Path dir, List<String> prefix, Duration timeout, Supplier<VmmBuilds> builds)
+            throws IOException {
         if (!Files.isDirectory(dir)) {
             throw new IOException("the VMM directory does not exist: " + dir);
         }
@@ -229,6 +237,10 @@ public final class VmmDirectoryPort implements HostAgent.MigrationPort {
      * own build (how the agent itself starts one). Empty when none of these says (the VM is then moved as before).
      */
     Optional<String> buildOf(String vm, Current at) {
+        return buildOf(vm, at, builds.get());
+    }
+
+    private Optional<String> buildOf(String vm, Current at, VmmBuilds known) {
         if (at.generation() > 0) {
             Path record = dir.resolve(vm + ".g" + at.generation() + ".build");
             try {
@@ -243,7 +255,7 @@ public final class VmmDirectoryPort implements HostAgent.MigrationPort {
         }
         for (long pid : processesOf(vm)) {
             if (at.qmp().equals(qmpOf(pid).orElse(null))) {
-                return builds.ofCommandLine(ProcessCensus.commandLine(pid));
+                return known.ofCommandLine(ProcessCensus.commandLine(pid));
             }
         }
         return Optional.empty();
@@ -251,7 +263,7 @@ public final class VmmDirectoryPort implements HostAgent.MigrationPort {
 
     @Override
     public List<String> builds() {
-        return builds.versions();
+        return builds.get().versions();
     }
 
     @Override
@@ -261,18 +273,19 @@ public final class VmmDirectoryPort implements HostAgent.MigrationPort {
 
     @Override
     public HostAgent.StepDone migrate(String vm, String migrationId, String targetVersion) throws IOException, TimeoutException {
-        Optional<VmmBuilds.Build> build = builds.get(targetVersion);
+        VmmBuilds known = builds.get(); // one set for the whole step
+        Optional<VmmBuilds.Build> build = known.get(targetVersion);
         if (build.isEmpty()) {
             return new HostAgent.StepDone(vm, migrationId, "failed: this agent has no VMM build " + targetVersion + " (it has "
-                    + String.join(", ", builds.versions()) + ")", -1);
+                    + String.join(", ", known.versions()) + ")", -1);
         }
         Current source = current.get(vm);
         if (source == null) {
             return new HostAgent.StepDone(vm, migrationId, "failed: VM " + vm + " is not adopted on this host"
                     + (unadopted.containsKey(vm) ? " (" + unadopted.get(vm) + ")" : ""), -1);
         }
-        Optional<String> runs = buildOf(vm, source);
-        if (runs.isPresent() && runs.equals(builds.get(targetVersion).map(VmmBuilds.Build::version))) {
+        Optional<String> runs = buildOf(vm, source, known);
+        if (runs.isPresent() && runs.get().equals(build.get().version())) {
             LOG.info("VM {}: generation {} runs build {} already; not moved", vm, source.generation(), runs.get());
             return new HostAgent.StepDone(vm, migrationId, HostAgent.StepDone.SKIPPED_PREFIX + runs.get(), -1);
         }
@@ -299,7 +312,7 @@ public final class VmmDirectoryPort implements HostAgent.MigrationPort {
                     device.put("mq", true);
                 }
                 c.execute("device_add", device);
-                pinned = pinStreamFormat(vm, source, build.get(), c);
+                pinned = pinStreamFormat(vm, source, build.get(), known, c);
             }
             writeForced(dir.resolve(name + ".build"), "version=" + build.get().version() + " stream-format="
                     + (pinned.isPresent() ? String.valueOf(pinned.get().format()) : "default") + "\n");
@@ -331,13 +344,14 @@ public final class VmmDirectoryPort implements HostAgent.MigrationPort {
      * not asked at all. A fresh VMM writes its build's format, and the agent resets what it pinned on a source whose
      * VM did not move, so the build's format is what the source writes.
      */
-    private Optional<Pin> pinStreamFormat(String vm, Current source, VmmBuilds.Build build, QmpClient target)
+    private Optional<Pin> pinStreamFormat(String vm, Current source, VmmBuilds.Build build, VmmBuilds known, QmpClient target)
             throws IOException, TimeoutException {
         OptionalInt targetFormat = formatOf(build);
         if (targetFormat.isEmpty()) {
             targetFormat = reportedFormat(target);
         }
-        OptionalInt sourceFormat = buildOf(vm, source).flatMap(builds::get).map(VmmDirectoryPort::formatOf).orElse(OptionalInt.empty());
+        OptionalInt sourceFormat = buildOf(vm, source, known).flatMap(known::get).map(VmmDirectoryPort::formatOf)
+                .orElse(OptionalInt.empty());
         if (sourceFormat.isPresent() && targetFormat.isPresent() && streamFormatFor(sourceFormat, targetFormat).isEmpty()) {
             return Optional.empty(); // both known, nothing to pin: the source is not asked
         }
