@@ -284,7 +284,9 @@ public final class VmmDirectoryPort implements HostAgent.MigrationPort {
             return new HostAgent.StepDone(vm, migrationId, "failed: VM " + vm + " is not adopted on this host"
                     + (unadopted.containsKey(vm) ? " (" + unadopted.get(vm) + ")" : ""), -1);
         }
-        Optional<String> runs = buildOf(vm, source, known);
+        // current (the CLI's default) asks for a new process of the agent's own build, whatever the VM runs (a restart in
+        // place, e.g. after a host library update): only a plan that names a version skips a VM already on it
+        Optional<String> runs = VmmBuilds.CURRENT.equals(targetVersion) ? Optional.empty() : buildOf(vm, source, known);
         if (runs.isPresent() && runs.get().equals(build.get().version())) {
             LOG.info("VM {}: generation {} runs build {} already; not moved", vm, source.generation(), runs.get());
             return new HostAgent.StepDone(vm, migrationId, HostAgent.StepDone.SKIPPED_PREFIX + runs.get(), -1);

@@ -163,8 +163,8 @@ class VmmBuildsFleetTest {
                 assertTrue(ns.awaitReply(GUEST, Duration.ofSeconds(30)), "the VM answers ping after the upgrade");
 
                 System.out.printf("vmm builds: %s after %d ms%n", "upgraded", (System.nanoTime() - t0) / 1_000_000);
-                // this build again (by the label current): the build record of generation 1 says it is there already
-                Outcome again = steps.to(VmmBuilds.CURRENT);
+                // this build again, by its version: the build record of generation 1 says it is there already
+                Outcome again = steps.to(self);
                 assertTrue(again.completed(), again.toString());
                 assertEquals(HostAgent.StepDone.SKIPPED_PREFIX + self, again.detail());
                 assertEquals(1, port.currentOf("vm0").orElseThrow().generation(), "the VM was not moved");
