@@ -60,6 +60,12 @@ final class AgentCommand implements Callable<Integer> {
                     + " 2026-12-06); the agent sets it on the source of a rollback (docs/fleet.md, Versions).")
     List<String> vmmBuilds = new ArrayList<>();
 
+    @Option(names = "--vmm-builds-file", paramLabel = "FILE",
+            description = "VMM builds from FILE, one VERSION=LAUNCHER[,stream-format=N] a line (# comments), beside --vmm-build;"
+                    + " re-read when it changes (a build added or retired without a restart; a change that does not read keeps"
+                    + " the builds before, with a warning).")
+    java.nio.file.Path vmmBuildsFile;
+
     @Mixin
     FleetTransportOptions transport;
 
@@ -70,9 +76,14 @@ final class AgentCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         BadOptionValue.range("--port", port, 0, 65535);
         FreezeBudget.Settings budgetSettings = budgetSettings();
-        dev.livetap.fleet.agent.VmmBuilds builds;
+        java.util.function.Supplier<dev.livetap.fleet.agent.VmmBuilds> builds;
         try {
-            builds = dev.livetap.fleet.agent.VmmBuilds.of(vmmBuilds);
+            if (vmmBuildsFile != null) {
+                builds = new dev.livetap.fleet.agent.VmmBuildsFile(vmmBuildsFile, vmmBuilds);
+            } else {
+                dev.livetap.fleet.agent.VmmBuilds fixed = dev.livetap.fleet.agent.VmmBuilds.of(vmmBuilds);
+                builds = () -> fixed;
+            }
         } catch (IllegalArgumentException e) {
             throw new BadOptionValue(e.getMessage());
         }
@@ -99,7 +110,7 @@ final class AgentCommand implements Callable<Integer> {
             agent.node().management().ifPresent(uri -> System.out.println("MANAGEMENT " + uri));
             agent.port().unadopted().forEach((vm, why) -> System.err.println("livetap agent: VM " + vm + " not adopted: " + why));
             System.out.println("READY " + host + " " + agent.port().vms().size() + " VM(s) adopted; VMM builds "
-                    + String.join(", ", builds.versions()));
+                    + String.join(", ", builds.get().versions()));
             System.out.flush();
             stop.await();
             if (!signalled.get()) {

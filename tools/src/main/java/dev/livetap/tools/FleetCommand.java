@@ -265,8 +265,14 @@ public final class FleetCommand implements Callable<Integer> {
             description = "Submits a plan to the coordinator: every VM of --hosts moves to a new VMM process (fleet plan "
                     + "previews it first; --plan FILE starts what it saved).")
     static final class Start implements Callable<Integer> {
-        @Option(names = "--seed-nodes", required = true, split = ",", paramLabel = "ADDR", description = "The fleet's seed nodes.")
+        @Option(names = "--seed-nodes", split = ",", paramLabel = "ADDR", description = "The fleet's seed nodes (joins the "
+                + "cluster as an operator member); or --operator-url.")
         java.util.List<String> seedNodes;
+
+        @Option(names = "--operator-url", paramLabel = "URL", description = "Submit over HTTPS instead of joining the cluster: "
+                + "POST URL/fleet/plans on a node's MANAGEMENT endpoint (https://127.0.0.1:P), with the certificate of --tls-dir "
+                + "(an operate or a member certificate).")
+        java.net.URI operatorUrl;
 
         @Mixin
         FleetTransportOptions transport;
@@ -280,6 +286,13 @@ public final class FleetCommand implements Callable<Integer> {
         @Override
         public Integer call() throws Exception {
             dev.livetap.fleet.coordinator.Plan plan = options.plan();
+            if ((seedNodes == null) == (operatorUrl == null)) {
+                throw new BadOptionValue("fleet start needs exactly one of --seed-nodes (join the cluster) and --operator-url "
+                        + "(HTTPS)");
+            }
+            if (operatorUrl != null) {
+                return printStart(overHttps(plan));
+            }
             dev.livetap.fleet.cluster.OperatorClient joined = joinFleet(seedNodes, transport, "start");
             if (joined == null) {
                 return ExitCodes.FAILED;
@@ -288,16 +301,50 @@ public final class FleetCommand implements Callable<Integer> {
                 dev.livetap.fleet.coordinator.UpgradeCoordinator.Reply r = client.submit(plan);
                 com.fasterxml.jackson.databind.node.ObjectNode o = Json.MAPPER.createObjectNode();
                 if (r instanceof dev.livetap.fleet.coordinator.UpgradeCoordinator.PlanAccepted a) {
-                    o.put("accepted", true).put("epoch", a.epoch());
+                    o.put("accepted", true).put("plan", a.plan()).put("epoch", a.epoch());
                 } else {
                     o.put("accepted", false).put("reason", r instanceof dev.livetap.fleet.coordinator.UpgradeCoordinator.Rejected x
                             ? x.reason() : String.valueOf(r));
                 }
-                System.out.println(json ? Json.write(o) : o.path("accepted").asBoolean()
-                        ? "plan accepted at coordinator epoch " + o.path("epoch").asText()
-                        : "plan refused: " + o.path("reason").asText());
-                return o.path("accepted").asBoolean() ? ExitCodes.OK : ExitCodes.FAILED;
+                return printStart(o);
             }
+        }
+
+        private int printStart(com.fasterxml.jackson.databind.node.ObjectNode o) {
+            System.out.println(json ? Json.write(o) : o.path("accepted").asBoolean()
+                    ? "plan " + o.path("plan").asText() + " accepted at coordinator epoch " + o.path("epoch").asText()
+                    : "plan refused: " + o.path("reason").asText());
+            return o.path("accepted").asBoolean() ? ExitCodes.OK : ExitCodes.FAILED;
+        }
+
+        /** {@code POST URL/fleet/plans} with the plan's JSON; the answer as {@code --seed-nodes} prints it. */
+        private com.fasterxml.jackson.databind.node.ObjectNode overHttps(dev.livetap.fleet.coordinator.Plan plan) throws Exception {
+            if (!"https".equals(operatorUrl.getScheme())) {
+                throw new BadOptionValue("--operator-url " + operatorUrl + ": the operator interface is HTTPS (a node's MANAGEMENT "
+                        + "https://127.0.0.1:P)");
+            }
+            if (transport.tlsDir == null) {
+                throw new BadOptionValue("--operator-url needs --tls-dir DIR (or $" + FleetTransportOptions.TLS_DIR_ENV
+                        + "): the operator interface authenticates the caller by its certificate");
+            }
+            javax.net.ssl.SSLContext ssl;
+            try {
+                ssl = new dev.livetap.fleet.cluster.RotatingTlsContext(dev.livetap.fleet.cluster.FleetTls.fromDirectory(
+                        transport.tlsDir)).context();
+            } catch (java.io.IOException | IllegalArgumentException e) {
+                throw new BadOptionValue("--tls-dir: " + e.getMessage());
+            }
+            java.net.http.HttpClient client = java.net.http.HttpClient.newBuilder().sslContext(ssl)
+                    .connectTimeout(java.time.Duration.ofSeconds(10)).build();
+            java.net.http.HttpResponse<String> r = client.send(java.net.http.HttpRequest.newBuilder(operatorUrl.resolve("/fleet/plans"))
+                    .timeout(java.time.Duration.ofSeconds(30)).header("Content-Type", "application/json")
+                    .POST(java.net.http.HttpRequest.BodyPublishers.ofString(FleetPlanOptions.toJson(plan).toString())).build(),
+                    java.net.http.HttpResponse.BodyHandlers.ofString());
+            if (r.statusCode() == 201) {
+                return (com.fasterxml.jackson.databind.node.ObjectNode) Json.MAPPER.readTree(r.body());
+            }
+            return Json.MAPPER.createObjectNode().put("accepted", false).put("status", r.statusCode())
+                    .put("reason", r.body().strip());
         }
     }
 
@@ -334,7 +381,8 @@ public final class FleetCommand implements Callable<Integer> {
             }
             StringBuilder sb = new StringBuilder(String.format(java.util.Locale.ROOT, "plan to %s (coordinator epoch %s): %s%n",
                     o.path("plan").path("target_version").asText(), o.path("epoch").asText(), o.path("state").asText()));
-            dev.livetap.report.Table t = new dev.livetap.report.Table("HOST", "STATE", "DONE", "FAILED", "IN FLIGHT", "UNKNOWN", "LEFT");
+            dev.livetap.report.Table t = new dev.livetap.report.Table("HOST", "STATE", "DONE", "SKIPPED", "FAILED", "IN FLIGHT", "UNKNOWN",
+                    "LEFT");
             JsonNode progress = o.path("progress");
             progress.path("hosts").fields().forEachRemaining(e -> row(t, e.getKey(), e.getValue()));
             row(t, "total", progress.path("total"));
@@ -351,7 +399,8 @@ public final class FleetCommand implements Callable<Integer> {
         }
 
         private static void row(dev.livetap.report.Table t, String host, JsonNode p) {
-            t.row(host, p.path("state").asText(), p.path("done").asInt(), p.path("failed").asInt(), p.path("in_flight").asInt(),
+            t.row(host, p.path("state").asText(), p.path("done").asInt(), p.path("skipped").asInt(), p.path("failed").asInt(),
+                    p.path("in_flight").asInt(),
                     p.path("unknown").asInt(), p.path("left").asInt() < 0 ? "?" : p.path("left").asText());
         }
 
@@ -402,7 +451,8 @@ public final class FleetCommand implements Callable<Integer> {
 
         private static void progress(com.fasterxml.jackson.databind.node.ObjectNode n,
                 dev.livetap.fleet.coordinator.UpgradeCoordinator.HostProgress p) {
-            n.put("state", p.state()).put("done", p.done()).put("failed", p.failed()).put("in_flight", p.inFlight())
+            n.put("state", p.state()).put("done", p.done()).put("skipped", p.skipped()).put("failed", p.failed())
+                    .put("in_flight", p.inFlight())
                     .put("unknown", p.unknown()).put("left", p.left());
         }
     }

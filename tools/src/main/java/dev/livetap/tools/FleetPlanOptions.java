@@ -1,12 +1,11 @@
 package dev.livetap.tools;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.livetap.fleet.coordinator.Plan;
+import dev.livetap.fleet.coordinator.PlanJson;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -76,29 +75,14 @@ final class FleetPlanOptions {
 
     /** A plan file: the JSON object {@link #toJson} writes (the {@code plan} member of {@code fleet status --json}). */
     static Plan read(Path file) {
-        JsonNode o;
+        String text;
         try {
-            o = Json.MAPPER.readTree(Files.readString(file));
+            text = Files.readString(file);
         } catch (IOException e) {
             throw new BadOptionValue("--plan " + file + ": cannot read it as JSON: " + e.getMessage().lines().findFirst().orElse(""));
         }
-        List<String> missing = new ArrayList<>();
-        for (String field : List.of("target_version", "hosts", "max_parallel_hosts", "max_failures", "downtime_limit_ms",
-                "step_timeout_ms", "host_down_limit_ms")) {
-            if (o == null || !o.hasNonNull(field)) {
-                missing.add(field);
-            }
-        }
-        if (!missing.isEmpty() || !o.path("hosts").isArray()) {
-            throw new BadOptionValue("--plan " + file + ": not a plan as fleet plan --out writes it: "
-                    + (missing.isEmpty() ? "hosts is not a list" : "no " + String.join(", ", missing)));
-        }
-        List<String> hosts = new ArrayList<>();
-        o.path("hosts").forEach(h -> hosts.add(h.asText()));
         try {
-            return new Plan(o.path("target_version").asText(), hosts, o.path("max_parallel_hosts").asInt(),
-                    o.path("max_failures").asInt(), o.path("downtime_limit_ms").asDouble(), o.path("step_timeout_ms").asLong(),
-                    o.path("host_down_limit_ms").asLong());
+            return PlanJson.parse(text);
         } catch (IllegalArgumentException e) {
             throw new BadOptionValue("--plan " + file + ": " + e.getMessage());
         }
@@ -106,13 +90,7 @@ final class FleetPlanOptions {
 
     /** {@code plan} as one JSON object (snake_case members, as every other fleet JSON output). */
     static ObjectNode toJson(Plan plan) {
-        ObjectNode p = Json.MAPPER.createObjectNode();
-        p.put("target_version", plan.targetVersion());
-        plan.hosts().forEach(p.putArray("hosts")::add);
-        p.put("max_parallel_hosts", plan.maxParallelHosts()).put("max_failures", plan.maxFailures())
-                .put("downtime_limit_ms", plan.downtimeLimitMs()).put("step_timeout_ms", plan.stepTimeoutMs())
-                .put("host_down_limit_ms", plan.hostDownLimitMs());
-        return p;
+        return PlanJson.toJson(plan);
     }
 
     /** Writes {@code plan} to {@code file} as {@link #read} reads it. */

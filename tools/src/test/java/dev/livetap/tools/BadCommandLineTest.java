@@ -98,6 +98,12 @@ class BadCommandLineTest {
                 // TLS is on by default: without a TLS directory (and no LIVETAP_FLEET_TLS_DIR) a fleet command says how to get one
                 bad("--tls-dir", "--no-tls", "fleet", "status", "--seed-nodes", "x"),
                 bad("--tls-dir", MISSING, "fleet", "pause", "--seed-nodes", "x", "--tls-dir", MISSING),
+                // fleet start joins the cluster or posts over HTTPS: exactly one way, HTTPS only, with a certificate
+                bad("--seed-nodes", "--operator-url", "fleet", "start", "--hosts", "h"),
+                bad("--seed-nodes", "--operator-url", "fleet", "start", "--hosts", "h", "--seed-nodes", "x", "--operator-url",
+                        "https://127.0.0.1:1"),
+                bad("--operator-url", "http://127.0.0.1:1", "fleet", "start", "--hosts", "h", "--operator-url", "http://127.0.0.1:1"),
+                bad("--operator-url", "--tls-dir", "fleet", "start", "--hosts", "h", "--operator-url", "https://127.0.0.1:1"),
                 bad("--management-port", "-2", "fleet", "node", "--journal", MISSING, "--no-tls", "--management-port", "-2"));
     }
 

@@ -19,10 +19,10 @@ class FleetStatusTextTest {
         UpgradeCoordinator.Status s = new UpgradeCoordinator.Status(4, plan, Map.of("vm5", "m-4-9"),
                 Map.of("vm1", new UpgradeCoordinator.StepRecord("h1", "m-1-1", true, "completed")), 1, false, List.of(), false,
                 "running", List.of("h2"), List.of(), new UpgradeCoordinator.Progress(Map.of(
-                        "h1", new HostProgress(1, 0, 1, 0, 3, "upgrading"),
+                        "h1", new HostProgress(1, 0, 1, 0, 3, "upgrading", 2),
                         "h2", new HostProgress(0, 0, 0, 2, 4, "unreachable"),
                         "h3", new HostProgress(0, 0, 0, 0, -1, "waiting")),
-                        new HostProgress(1, 0, 1, 2, 11, "running"), true, 2.5, 4.8));
+                        new HostProgress(1, 0, 1, 2, 11, "running", 2), true, 2.5, 4.8));
         JsonNode o = FleetCommand.Status.statusJson(s);
         assertEquals("running", o.path("state").asText());
         assertEquals(5000, o.path("plan").path("step_timeout_ms").asLong());
@@ -30,6 +30,8 @@ class FleetStatusTextTest {
         assertEquals("h2", o.path("unreachable_hosts").path(0).asText());
         JsonNode h2 = o.path("progress").path("hosts").path("h2");
         assertEquals(2, h2.path("unknown").asInt());
+        assertEquals(2, o.path("progress").path("hosts").path("h1").path("skipped").asInt(), "skipped apart from done");
+        assertEquals(1, o.path("progress").path("hosts").path("h1").path("done").asInt());
         assertEquals("unreachable", h2.path("state").asText());
         assertEquals(-1, o.path("progress").path("hosts").path("h3").path("left").asInt());
         assertEquals(11, o.path("progress").path("total").path("left").asInt());
@@ -39,11 +41,11 @@ class FleetStatusTextTest {
         String text = FleetCommand.Status.text(o);
         List<String> lines = text.lines().toList();
         assertEquals("plan to 0.3.0 (coordinator epoch 4): running", lines.get(0));
-        assertTrue(lines.get(1).matches("HOST\\s+STATE\\s+DONE\\s+FAILED\\s+IN FLIGHT\\s+UNKNOWN\\s+LEFT"), text);
-        assertTrue(lines.get(3).matches("h1\\s+upgrading\\s+1\\s+0\\s+1\\s+0\\s+3"), text);
-        assertTrue(lines.get(4).matches("h2\\s+unreachable\\s+0\\s+0\\s+0\\s+2\\s+4"), text);
-        assertTrue(lines.get(5).matches("h3\\s+waiting\\s+0\\s+0\\s+0\\s+0\\s+\\?"), text);
-        assertTrue(lines.get(6).matches("total\\s+running\\s+1\\s+0\\s+1\\s+2\\s+11"), text);
+        assertTrue(lines.get(1).matches("HOST\\s+STATE\\s+DONE\\s+SKIPPED\\s+FAILED\\s+IN FLIGHT\\s+UNKNOWN\\s+LEFT"), text);
+        assertTrue(lines.get(3).matches("h1\\s+upgrading\\s+1\\s+2\\s+0\\s+1\\s+0\\s+3"), text);
+        assertTrue(lines.get(4).matches("h2\\s+unreachable\\s+0\\s+0\\s+0\\s+0\\s+2\\s+4"), text);
+        assertTrue(lines.get(5).matches("h3\\s+waiting\\s+0\\s+0\\s+0\\s+0\\s+0\\s+\\?"), text);
+        assertTrue(lines.get(6).matches("total\\s+running\\s+1\\s+2\\s+0\\s+1\\s+2\\s+11"), text);
         assertEquals("failures 1 of at most 1; rate 2.50 steps/s; ETA 5 s (hosts not asked yet estimated)", lines.get(7));
     }
 

@@ -8,6 +8,7 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.function.Supplier;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
@@ -56,6 +57,14 @@ public final class AgentNode implements AutoCloseable {
     public static AgentNode start(String host, String bindHost, int port, List<String> seedNodes, Path vmmDir,
             List<String> vmmPrefix, VmmBuilds builds, FreezeBudget.Settings budget, Duration stepTimeout, Duration startTimeout,
             FleetTls tls, int managementPort) throws IOException, TimeoutException {
+        return start(host, bindHost, port, seedNodes, vmmDir, vmmPrefix, (Supplier<VmmBuilds>) () -> builds, budget, stepTimeout,
+                startTimeout, tls, managementPort);
+    }
+
+    /** The same with builds that may change while the agent runs ({@code livetap agent --vmm-builds-file}: {@link VmmBuildsFile}). */
+    public static AgentNode start(String host, String bindHost, int port, List<String> seedNodes, Path vmmDir,
+            List<String> vmmPrefix, Supplier<VmmBuilds> builds, FreezeBudget.Settings budget, Duration stepTimeout,
+            Duration startTimeout, FleetTls tls, int managementPort) throws IOException, TimeoutException {
         if (seedNodes.isEmpty()) {
             throw new IllegalArgumentException("an agent joins an existing fleet: give at least one seed node");
         }

@@ -124,10 +124,21 @@ public final class HostAgent {
     public record StepRunning(String vm, String migrationId) implements StepReply {
     }
 
-    /** {@code outcome}: {@code completed} or a failure text; {@code downtimeMs} -1 when unknown. */
+    /**
+     * {@code outcome}: {@code completed}, {@code SKIPPED already on VERSION} (the VM's VMM runs the target build: not
+     * moved, not failed) or a failure text; {@code downtimeMs} -1 when unknown.
+     */
     public record StepDone(String vm, String migrationId, String outcome, double downtimeMs) implements StepReply {
+        /** How a skipped step's outcome begins (the version follows). */
+        public static final String SKIPPED_PREFIX = "SKIPPED already on ";
+
         public boolean completed() {
             return "completed".equals(outcome);
+        }
+
+        /** The VM was on the target build already: nothing was done. */
+        public boolean skipped() {
+            return outcome != null && outcome.startsWith(SKIPPED_PREFIX);
         }
     }
 

@@ -18,6 +18,7 @@ public final class VmmBuilds {
     /** The label that means the agent's own build ({@code livetap fleet start}'s default). */
     public static final String CURRENT = "current";
     private static final String FORMAT_KEY = ",stream-format=";
+    private static final String HOME_PROPERTY = "-Dlivetap.home=";
 
     /**
      * One build.
@@ -107,6 +108,34 @@ public final class VmmBuilds {
      */
     public static boolean offers(List<String> versions, String version) {
         return versions.isEmpty() || CURRENT.equals(version) || versions.contains(version);
+    }
+
+    /**
+     * The version of the build a {@code livetap vmm} process with {@code commandLine} runs, when it can be told: a
+     * {@code -Dlivetap.home=HOME} (what a distribution's {@code bin/livetap} passes its JVM) names the build whose
+     * launcher is {@code HOME/bin/livetap}, or the agent's own when HOME is its own {@code livetap.home}; without it, a
+     * class path equal to this JVM's is the agent's own build (how it starts one itself). Empty otherwise.
+     */
+    public Optional<String> ofCommandLine(List<String> commandLine) {
+        for (int i = 0; i < commandLine.size(); i++) {
+            String a = commandLine.get(i);
+            if (a.startsWith(HOME_PROPERTY)) {
+                Path home = Path.of(a.substring(HOME_PROPERTY.length())).toAbsolutePath().normalize();
+                String own = System.getProperty("livetap.home");
+                if (own != null && Path.of(own).toAbsolutePath().normalize().equals(home)) {
+                    return Optional.of(thisBuild());
+                }
+                return builds.values().stream().filter(b -> b.launcher() != null && b.launcher().getParent() != null
+                        && home.equals(b.launcher().getParent().getParent())).map(Build::version).findFirst();
+            }
+        }
+        for (int i = 0; i + 1 < commandLine.size(); i++) {
+            String a = commandLine.get(i);
+            if (("-cp".equals(a) || "-classpath".equals(a)) && commandLine.get(i + 1).equals(System.getProperty("java.class.path"))) {
+                return Optional.of(thisBuild());
+            }
+        }
+        return Optional.empty();
     }
 
     /** The versions, sorted. */

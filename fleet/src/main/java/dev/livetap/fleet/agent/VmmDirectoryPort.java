@@ -1,16 +1,22 @@
 package dev.livetap.fleet.agent;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.livetap.codec.StreamEncoder;
 import dev.livetap.engine.qmp.QmpClient;
+import dev.livetap.engine.qmp.QmpException;
 import dev.livetap.testbed.ProcessCensus;
 import dev.livetap.testbed.launch.ChildLaunch;
 import dev.livetap.testbed.orchestration.LocalMigration;
 import dev.livetap.testbed.vmm.VmmProcess;
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -20,7 +26,10 @@ import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.Supplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
@@ -61,11 +70,12 @@ public final class VmmDirectoryPort implements HostAgent.MigrationPort {
     private final Path dir;
     private final List<String> prefix;
     private final Duration timeout;
-    private final VmmBuilds builds;
+    /** The builds now (fixed, or re-read from a file on change: {@link VmmBuildsFile}). */
+    private final Supplier<VmmBuilds> builds;
     private final Map<String, Current> current = new ConcurrentHashMap<>();
     private final Map<String, String> unadopted = new TreeMap<>();
 
-    private VmmDirectoryPort(Path dir, List<String> prefix, Duration timeout, VmmBuilds builds) {
+    private VmmDirectoryPort(Path dir, List<String> prefix, Duration timeout, Supplier<VmmBuilds> builds) {
         this.dir = dir.toAbsolutePath().normalize();
         this.prefix = List.copyOf(prefix);
         this.timeout = timeout;
@@ -83,6 +93,12 @@ public final class VmmDirectoryPort implements HostAgent.MigrationPort {
 
     /** {@link #adopt(Path, List, Duration)} with the VMM builds new processes may be started from. */
     public static VmmDirectoryPort adopt(Path dir, List<String> prefix, Duration timeout, VmmBuilds builds) throws IOException {
+        return adopt(dir, prefix, timeout, () -> builds);
+    }
+
+    /** {@link #adopt(Path, List, Duration)} with builds asked anew for each step and each state (they may change). */
+    public static VmmDirectoryPort adopt(Path dir, List<String> prefix, Duration timeout, Supplier<VmmBuilds> builds)
+            throws IOException {
         if (!Files.isDirectory(dir)) {
             throw new IOException("the VMM directory does not exist: " + dir);
         }
@@ -141,7 +157,7 @@ public final class VmmDirectoryPort implements HostAgent.MigrationPort {
                 ProcessHandle.of(pid).ifPresent(h -> {
                     h.destroyForcibly();
                     try {
-                        h.onExit().get(10, java.util.concurrent.TimeUnit.SECONDS);
+                        h.onExit().get(10, TimeUnit.SECONDS);
                     } catch (Exception e) {
                         LOG.warn("process {} did not end within 10 s after SIGKILL: {}", pid, e.toString());
                     }
@@ -213,9 +229,42 @@ public final class VmmDirectoryPort implements HostAgent.MigrationPort {
                 + ", not the step's target generation " + target;
     }
 
+    /**
+     * The version label of the build {@code vm}'s VMM {@code at} runs, when it can be told: for a generation the agent
+     * started, its {@code VM.gN.build} record; otherwise (generation 0, started by someone else) from the process's
+     * command line: a livetap distribution's {@code bin/livetap} execs its JVM with {@code -Dlivetap.home=HOME}, so a
+     * process with the {@code livetap.home} of a build's launcher ({@code HOME/bin/livetap}), or of this agent's own
+     * distribution, runs that build; a process of this JVM's class path without {@code livetap.home} runs the agent's
+     * own build (how the agent itself starts one). Empty when none of these says (the VM is then moved as before).
+     */
+    Optional<String> buildOf(String vm, Current at) {
+        return buildOf(vm, at, builds.get());
+    }
+
+    private Optional<String> buildOf(String vm, Current at, VmmBuilds known) {
+        if (at.generation() > 0) {
+            Path record = dir.resolve(vm + ".g" + at.generation() + ".build");
+            try {
+                for (String part : Files.readString(record, StandardCharsets.UTF_8).trim().split("\\s+")) {
+                    if (part.startsWith("version=")) {
+                        return Optional.of(part.substring("version=".length()));
+                    }
+                }
+            } catch (IOException e) {
+                LOG.debug("no build record {}: {}", record, e.toString());
+            }
+        }
+        for (long pid : processesOf(vm)) {
+            if (at.qmp().equals(qmpOf(pid).orElse(null))) {
+                return known.ofCommandLine(ProcessCensus.commandLine(pid));
+            }
+        }
+        return Optional.empty();
+    }
+
     @Override
     public List<String> builds() {
-        return builds.versions();
+        return builds.get().versions();
     }
 
     @Override
@@ -238,15 +287,23 @@ public final class VmmDirectoryPort implements HostAgent.MigrationPort {
     @Override
     public HostAgent.StepDone migrate(String vm, String migrationId, String targetVersion, LocalMigration.SwitchoverGate gate)
             throws IOException, TimeoutException {
-        Optional<VmmBuilds.Build> build = builds.get(targetVersion);
+        VmmBuilds known = builds.get(); // one set for the whole step
+        Optional<VmmBuilds.Build> build = known.get(targetVersion);
         if (build.isEmpty()) {
             return new HostAgent.StepDone(vm, migrationId, "failed: this agent has no VMM build " + targetVersion + " (it has "
-                    + String.join(", ", builds.versions()) + ")", -1);
+                    + String.join(", ", known.versions()) + ")", -1);
         }
         Current source = current.get(vm);
         if (source == null) {
             return new HostAgent.StepDone(vm, migrationId, "failed: VM " + vm + " is not adopted on this host"
                     + (unadopted.containsKey(vm) ? " (" + unadopted.get(vm) + ")" : ""), -1);
+        }
+        // current (the CLI's default) asks for a new process of the agent's own build, whatever the VM runs (a restart in
+        // place, e.g. after a host library update): only a plan that names a version skips a VM already on it
+        Optional<String> runs = VmmBuilds.CURRENT.equals(targetVersion) ? Optional.empty() : buildOf(vm, source, known);
+        if (runs.isPresent() && runs.get().equals(build.get().version())) {
+            LOG.info("VM {}: generation {} runs build {} already; not moved", vm, source.generation(), runs.get());
+            return new HostAgent.StepDone(vm, migrationId, HostAgent.StepDone.SKIPPED_PREFIX + runs.get(), -1);
         }
         String[] nic = nicOf(vm);
         int generation = source.generation() + 1;
@@ -271,7 +328,7 @@ public final class VmmDirectoryPort implements HostAgent.MigrationPort {
                     device.put("mq", true);
                 }
                 c.execute("device_add", device);
-                pinned = pinStreamFormat(vm, source.qmp(), build.get(), c);
+                pinned = pinStreamFormat(vm, source, build.get(), known, c);
             }
             writeForced(dir.resolve(name + ".build"), "version=" + build.get().version() + " stream-format="
                     + (pinned.isPresent() ? String.valueOf(pinned.get().format()) : "default") + "\n");
@@ -297,15 +354,28 @@ public final class VmmDirectoryPort implements HostAgent.MigrationPort {
 
     /**
      * Sets the source's {@code x-stream-format} to the target's format when the target writes an older one
-     * (a rollback: {@link #streamFormatFor}); returns what was set, empty when nothing was.
+     * (a rollback: {@link #streamFormatFor}); returns what was set, empty when nothing was. Each side's format is
+     * known without asking when its build is (declared with {@code stream-format=N}, or the agent's own build); a
+     * side whose build does not say is asked once ({@code query-migrate-parameters}); two builds that both say are
+     * not asked at all. A fresh VMM writes its build's format, and the agent resets what it pinned on a source whose
+     * VM did not move, so the build's format is what the source writes.
      */
-    private Optional<Pin> pinStreamFormat(String vm, Path sourceQmp, VmmBuilds.Build build, QmpClient target)
+    private Optional<Pin> pinStreamFormat(String vm, Current source, VmmBuilds.Build build, VmmBuilds known, QmpClient target)
             throws IOException, TimeoutException {
-        OptionalInt targetFormat = build.streamFormat().isPresent() ? OptionalInt.of(build.streamFormat().get())
-                : reportedFormat(target);
-        try (QmpClient s = QmpClient.connect(sourceQmp, timeout)) {
+        OptionalInt targetFormat = formatOf(build);
+        if (targetFormat.isEmpty()) {
+            targetFormat = reportedFormat(target);
+        }
+        OptionalInt sourceFormat = buildOf(vm, source, known).flatMap(known::get).map(VmmDirectoryPort::formatOf)
+                .orElse(OptionalInt.empty());
+        if (sourceFormat.isPresent() && targetFormat.isPresent() && streamFormatFor(sourceFormat, targetFormat).isEmpty()) {
+            return Optional.empty(); // both known, nothing to pin: the source is not asked
+        }
+        try (QmpClient s = QmpClient.connect(source.qmp(), timeout)) {
             s.negotiate();
-            OptionalInt sourceFormat = reportedFormat(s);
+            if (sourceFormat.isEmpty()) {
+                sourceFormat = reportedFormat(s);
+            }
             OptionalInt pin = streamFormatFor(sourceFormat, targetFormat);
             if (pin.isPresent()) {
                 s.execute("migrate-set-parameters", JsonNodeFactory.instance.objectNode().put(STREAM_FORMAT, pin.getAsInt()));
@@ -318,6 +388,14 @@ public final class VmmDirectoryPort implements HostAgent.MigrationPort {
             }
             return Optional.empty();
         }
+    }
+
+    /** The stream format {@code build} writes when known without asking: declared, or the agent's own build's. */
+    static OptionalInt formatOf(VmmBuilds.Build build) {
+        if (build.streamFormat().isPresent()) {
+            return OptionalInt.of(build.streamFormat().get());
+        }
+        return build.launcher() == null ? OptionalInt.of(StreamEncoder.FORMAT_VERSION) : OptionalInt.empty();
     }
 
     /**
@@ -336,9 +414,9 @@ public final class VmmDirectoryPort implements HostAgent.MigrationPort {
      */
     private static OptionalInt reportedFormat(QmpClient c) throws TimeoutException {
         try {
-            com.fasterxml.jackson.databind.JsonNode v = c.execute("query-migrate-parameters", null).path(STREAM_FORMAT);
+            JsonNode v = c.execute("query-migrate-parameters", null).path(STREAM_FORMAT);
             return v.isInt() ? OptionalInt.of(v.asInt()) : OptionalInt.empty();
-        } catch (dev.livetap.engine.qmp.QmpException e) {
+        } catch (QmpException e) {
             return OptionalInt.empty();
         }
     }
@@ -378,9 +456,9 @@ public final class VmmDirectoryPort implements HostAgent.MigrationPort {
     }
 
     private static void writeForced(Path file, String text) throws IOException {
-        try (var ch = java.nio.channels.FileChannel.open(file, java.nio.file.StandardOpenOption.CREATE,
-                java.nio.file.StandardOpenOption.WRITE, java.nio.file.StandardOpenOption.TRUNCATE_EXISTING)) {
-            ch.write(java.nio.ByteBuffer.wrap(text.getBytes(StandardCharsets.UTF_8)));
+        try (var ch = FileChannel.open(file, StandardOpenOption.CREATE,
+                StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+            ch.write(ByteBuffer.wrap(text.getBytes(StandardCharsets.UTF_8)));
             ch.force(true);
         }
     }
@@ -417,14 +495,14 @@ public final class VmmDirectoryPort implements HostAgent.MigrationPort {
         }
         for (ProcessHandle h : owners) {
             try {
-                h.onExit().get(10, java.util.concurrent.TimeUnit.SECONDS);
-            } catch (java.util.concurrent.TimeoutException e) {
+                h.onExit().get(10, TimeUnit.SECONDS);
+            } catch (TimeoutException e) {
                 LOG.warn("{} (pid {}) did not exit within 10 s of quit; SIGKILL", qmp, h.pid());
                 h.destroyForcibly();
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 return;
-            } catch (java.util.concurrent.ExecutionException e) {
+            } catch (ExecutionException e) {
                 LOG.debug("waiting for {}: {}", h.pid(), e.toString());
             }
         }

@@ -1,5 +1,6 @@
 package dev.livetap.fleet.bench;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -281,10 +282,10 @@ public final class AgentFleetBench {
     }
 
     /** The curve as a text table. */
-    public static String curveTable(com.fasterxml.jackson.databind.JsonNode curve) {
+    public static String curveTable(JsonNode curve) {
         StringBuilder t = new StringBuilder(String.format(Locale.ROOT, "%8s %14s %12s %12s %12s %10s %6s%n", "budget",
                 "migrations/s", "p50 ms", "p99 ms", "max ms", "frozen<=", "fds"));
-        for (com.fasterxml.jackson.databind.JsonNode c : curve) {
+        for (JsonNode c : curve) {
             t.append(String.format(Locale.ROOT, "%8s %14.1f %12.3f %12.3f %12.3f %10d %6d%n", c.path("budget").asText(),
                     c.path("migrations_per_s").asDouble(), c.path("downtime_p50_ms").asDouble(),
                     c.path("downtime_p99_ms").asDouble(), c.path("downtime_max_ms").asDouble(),

@@ -4,8 +4,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.livetap.engine.qmp.QmpClient;
-import dev.livetap.report.Percentiles;
 import dev.livetap.fleet.budget.FreezeBudget;
+import dev.livetap.report.Percentiles;
 import dev.livetap.testbed.NetworkNamespace;
 import dev.livetap.testbed.ProcessCensus;
 import dev.livetap.testbed.orchestration.LocalMigration;
@@ -17,6 +17,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Locale;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -152,7 +153,7 @@ public final class FleetBench {
                                 + failures);
                     }
                     Percentiles p = Percentiles.of(round.stream().filter(Outcome::completed).map(Outcome::downtimeMs).toList());
-                    progress.accept(String.format(java.util.Locale.ROOT,
+                    progress.accept(String.format(Locale.ROOT,
                             "round %d%s: %d/%d completed in %.0f ms, downtime p50 %.3f p99 %.3f ms, K now %d, "
                                     + "TAP fds old %d new %d; load %s", r, warm ? " (warm-up)" : "", done, n, (t1 - t0) / 1e6,
                             p.p50(), p.p99(), budget.limit(), oldTun, newTun, loadAverage()));
@@ -319,7 +320,7 @@ public final class FleetBench {
         out.put("rounds", o.rounds());
         out.put("warmup_rounds", o.warmupRounds());
         out.put("drivers", o.drivers());
-        out.put("gate", o.gate().name().toLowerCase(java.util.Locale.ROOT));
+        out.put("gate", o.gate().name().toLowerCase(Locale.ROOT));
         out.put("completed", ok.size());
         out.put("failed", failed);
         out.put("migrations_per_s", windowNs == 0 ? 0 : Math.round(ok.size() / (windowNs / 1e9) * 10) / 10.0);

@@ -4,8 +4,9 @@ import dev.livetap.fleet.agent.HostAgent;
 import dev.livetap.fleet.cluster.FleetConfig;
 import dev.livetap.fleet.cluster.FleetNode;
 import dev.livetap.fleet.coordinator.Plan;
-import dev.livetap.fleet.coordinator.UpgradeCoordinator;
+import dev.livetap.fleet.coordinator.PlanDriver;
 import dev.livetap.fleet.coordinator.UpgradeCoordinator.Reply;
+import dev.livetap.fleet.coordinator.UpgradeCoordinator;
 import dev.livetap.fleet.journal.JournalDatabase;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -55,7 +56,7 @@ public final class JournalBench {
         }
 
         public Settings(int hosts, int vmsPerHost, int inFlight, int batch) {
-            this(hosts, vmsPerHost, inFlight, batch, dev.livetap.fleet.coordinator.PlanDriver.Settings.DEFAULT.stepsInFlightPerHost());
+            this(hosts, vmsPerHost, inFlight, batch, PlanDriver.Settings.DEFAULT.stepsInFlightPerHost());
         }
 
         public int steps() {
@@ -113,18 +114,18 @@ public final class JournalBench {
     }
 
     private static FleetNode node(JournalDatabase journal) throws TimeoutException {
-        return node(journal, dev.livetap.fleet.coordinator.PlanDriver.Settings.DEFAULT);
+        return node(journal, PlanDriver.Settings.DEFAULT);
     }
 
-    private static FleetNode node(JournalDatabase journal, dev.livetap.fleet.coordinator.PlanDriver.Settings driver)
+    private static FleetNode node(JournalDatabase journal, PlanDriver.Settings driver)
             throws TimeoutException {
         return FleetNode.start(journal.applyTo(new FleetConfig("127.0.0.1", 0, List.of(), "jdbc:h2:mem:unused",
                 List.of(FleetNode.COORDINATOR_ROLE, FleetNode.AGENT_ROLE))), null, driver, Duration.ofSeconds(60));
     }
 
     public static Result plan(Settings settings, JournalDatabase journal) throws Exception {
-        dev.livetap.fleet.coordinator.PlanDriver.Settings defaults = dev.livetap.fleet.coordinator.PlanDriver.Settings.DEFAULT;
-        try (FleetNode node = node(journal, new dev.livetap.fleet.coordinator.PlanDriver.Settings(settings.stepsPerHost(),
+        PlanDriver.Settings defaults = PlanDriver.Settings.DEFAULT;
+        try (FleetNode node = node(journal, new PlanDriver.Settings(settings.stepsPerHost(),
                 defaults.askTimeout(), defaults.retryAfter()))) {
             List<String> hosts = new ArrayList<>();
             for (int h = 0; h < settings.hosts(); h++) {

@@ -6,21 +6,25 @@ import dev.livetap.testbed.orchestration.LocalMigration;
 import dev.livetap.testbed.vmm.VmmProcess;
 import java.io.BufferedWriter;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.lang.management.ManagementFactory;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
+import java.util.stream.IntStream;
 
 /**
  * A bench host's migration port: the host's VMs {@code vm0…vmN-1} live in one {@code livetap vmm
@@ -112,7 +116,7 @@ public final class RollingHostPort implements HostAgent.MigrationPort, AutoClose
 
     @Override
     public List<String> vms() {
-        return java.util.stream.IntStream.range(0, n).mapToObj(i -> "vm" + i).toList();
+        return IntStream.range(0, n).mapToObj(i -> "vm" + i).toList();
     }
 
     @Override
@@ -236,7 +240,7 @@ public final class RollingHostPort implements HostAgent.MigrationPort, AutoClose
      * which come and go with membership and heartbeats (a leak is judged without them).
      */
     static int networkSockets(long pid) {
-        java.util.Set<String> unix = new java.util.HashSet<>();
+        Set<String> unix = new HashSet<>();
         ProcessCensus.unixSockets(pid).forEach(f -> unix.add("socket:[" + f[6] + "]"));
         return (int) ProcessCensus.targetsBesideTheJvmsOwn(pid).orElse(List.of()).stream()
                 .filter(t -> t.startsWith("socket:") && !unix.contains(t)).count();
@@ -249,7 +253,7 @@ public final class RollingHostPort implements HostAgent.MigrationPort, AutoClose
                 log.newLine();
                 log.flush();
             } catch (IOException e) {
-                throw new java.io.UncheckedIOException("cannot write " + dir.resolve(LOG), e);
+                throw new UncheckedIOException("cannot write " + dir.resolve(LOG), e);
             }
         }
     }

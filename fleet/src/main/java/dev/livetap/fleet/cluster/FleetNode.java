@@ -1,15 +1,21 @@
 package dev.livetap.fleet.cluster;
 
-import dev.livetap.fleet.coordinator.UpgradeCoordinator;
 import com.typesafe.config.Config;
-import java.net.URI;
+import dev.livetap.fleet.coordinator.PlanDriver;
+import dev.livetap.fleet.coordinator.UpgradeCoordinator;
 import dev.livetap.fleet.journal.JournalSchema;
+import java.net.URI;
+import java.sql.SQLException;
 import java.time.Duration;
 import java.util.Optional;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Supplier;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.javadsl.Adapter;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.cluster.MemberStatus;
 import org.apache.pekko.cluster.typed.Cluster;
@@ -17,6 +23,10 @@ import org.apache.pekko.cluster.typed.ClusterSingleton;
 import org.apache.pekko.cluster.typed.ClusterSingletonSettings;
 import org.apache.pekko.cluster.typed.Join;
 import org.apache.pekko.cluster.typed.SingletonActor;
+import org.apache.pekko.http.javadsl.ConnectionContext;
+import org.apache.pekko.http.javadsl.Http;
+import org.apache.pekko.http.javadsl.ServerBinding;
+import org.apache.pekko.http.javadsl.server.Route;
 import org.apache.pekko.management.javadsl.PekkoManagement;
 import org.apache.pekko.persistence.jdbc.testkit.javadsl.SchemaUtils;
 
@@ -59,11 +69,11 @@ public final class FleetNode implements AutoCloseable {
      * configuration: for tests that shorten the failure detector or the Split Brain Resolver's stable-after.
      */
     public static FleetNode start(FleetConfig config, Config overrides, Duration timeout) throws TimeoutException {
-        return start(config, overrides, dev.livetap.fleet.coordinator.PlanDriver.Settings.DEFAULT, timeout);
+        return start(config, overrides, PlanDriver.Settings.DEFAULT, timeout);
     }
 
     /** {@link #start(FleetConfig, Config, Duration)} with the coordinator's driver settings (the journal bench varies them). */
-    public static FleetNode start(FleetConfig config, Config overrides, dev.livetap.fleet.coordinator.PlanDriver.Settings driver,
+    public static FleetNode start(FleetConfig config, Config overrides, PlanDriver.Settings driver,
             Duration timeout) throws TimeoutException {
         Config pekko = overrides == null ? config.toConfig() : overrides.withFallback(config.toConfig());
         ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), FleetConfig.SYSTEM_NAME, pekko);
@@ -74,8 +84,8 @@ public final class FleetNode implements AutoCloseable {
             }
             long deadline = System.nanoTime() + timeout.toNanos();
             Optional<URI> management = Optional.empty();
-            java.util.concurrent.atomic.AtomicReference<ActorRef<UpgradeCoordinator.Command>> joined =
-                    new java.util.concurrent.atomic.AtomicReference<>();
+            AtomicReference<ActorRef<UpgradeCoordinator.Command>> joined =
+                    new AtomicReference<>();
             if (config.managementPort() != FleetConfig.MANAGEMENT_OFF) {
                 // before the join completes: the endpoint also answers for a node that cannot become Up
                 management = Optional.of(config.tls() instanceof FleetTls.Stores
@@ -104,7 +114,7 @@ public final class FleetNode implements AutoCloseable {
             Thread.currentThread().interrupt();
             close(system, timeout);
             throw new TimeoutException("interrupted while starting the fleet node");
-        } catch (java.util.concurrent.ExecutionException e) {
+        } catch (ExecutionException e) {
             close(system, timeout);
             throw new IllegalStateException("the journal's tables could not be created or the Management endpoint could not "
                     + "start: " + e.getCause().getMessage(), e.getCause());
@@ -119,13 +129,13 @@ public final class FleetNode implements AutoCloseable {
      * rotating TLS context, a client certificate of the fleet's CA required on every connection.
      */
     private static URI startHttps(ActorSystem<Void> system, int port,
-            java.util.function.Supplier<Optional<ActorRef<UpgradeCoordinator.Command>>> coordinator, Duration timeout)
-            throws TimeoutException, InterruptedException, java.util.concurrent.ExecutionException {
-        RotatingTlsContext tls = FleetSslEngineProvider.forSystem(org.apache.pekko.actor.typed.javadsl.Adapter.toClassic(system));
-        org.apache.pekko.http.javadsl.server.Route management = PekkoManagement.get(system).getRoutes(s -> s.withReadOnly(true));
-        org.apache.pekko.http.javadsl.ServerBinding binding = org.apache.pekko.http.javadsl.Http.get(system)
+            Supplier<Optional<ActorRef<UpgradeCoordinator.Command>>> coordinator, Duration timeout)
+            throws TimeoutException, InterruptedException, ExecutionException {
+        RotatingTlsContext tls = FleetSslEngineProvider.forSystem(Adapter.toClassic(system));
+        Route management = PekkoManagement.get(system).getRoutes(s -> s.withReadOnly(true));
+        ServerBinding binding = Http.get(system)
                 .newServerAt(FleetConfig.MANAGEMENT_HOST, port)
-                .enableHttps(org.apache.pekko.http.javadsl.ConnectionContext.httpsServer(tls::serverEngine))
+                .enableHttps(ConnectionContext.httpsServer(tls::serverEngine))
                 .bind(new OperatorRoutes(system, coordinator, OperatorRoutes.ASK_TIMEOUT).routes(management))
                 .toCompletableFuture().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
         return URI.create("https://" + FleetConfig.MANAGEMENT_HOST + ":" + binding.localAddress().getPort());
@@ -136,12 +146,12 @@ public final class FleetNode implements AutoCloseable {
      * PostgreSQL livetap's {@link JournalSchema} (its own DDL, idempotent, one transaction).
      */
     private static void createJournalTables(ActorSystem<Void> system, FleetConfig config, Duration timeout)
-            throws TimeoutException, InterruptedException, java.util.concurrent.ExecutionException {
+            throws TimeoutException, InterruptedException, ExecutionException {
         if (FleetConfig.isPostgres(config.journalUrl())) {
             try {
                 JournalSchema.createPostgres(config.journalUrl(), config.journalCredentials());
-            } catch (java.sql.SQLException e) {
-                throw new java.util.concurrent.ExecutionException(e);
+            } catch (SQLException e) {
+                throw new ExecutionException(e);
             }
         } else {
             SchemaUtils.createIfNotExists(system).toCompletableFuture().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
@@ -176,7 +186,7 @@ public final class FleetNode implements AutoCloseable {
             system.getWhenTerminated().toCompletableFuture().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-        } catch (java.util.concurrent.ExecutionException | TimeoutException e) {
+        } catch (ExecutionException | TimeoutException e) {
             throw new IllegalStateException("the fleet node did not terminate within " + timeout.toMillis() + " ms", e);
         }
     }

@@ -8,7 +8,10 @@ import java.security.cert.X509Certificate;
 import javax.net.ssl.SSLEngine;
 import javax.net.ssl.SSLPeerUnverifiedException;
 import javax.net.ssl.SSLSession;
+import org.apache.pekko.actor.AbstractExtensionId;
 import org.apache.pekko.actor.ActorSystem;
+import org.apache.pekko.actor.ExtendedActorSystem;
+import org.apache.pekko.actor.Extension;
 import org.apache.pekko.remote.artery.tcp.SSLEngineProvider;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -85,7 +88,7 @@ public final class FleetSslEngineProvider implements SSLEngineProvider {
     }
 
     /** Holds one {@link RotatingTlsContext} per actor system. */
-    static final class TlsExtension implements org.apache.pekko.actor.Extension {
+    static final class TlsExtension implements Extension {
         private final RotatingTlsContext context;
 
         TlsExtension(RotatingTlsContext context) {
@@ -96,9 +99,9 @@ public final class FleetSslEngineProvider implements SSLEngineProvider {
             return context;
         }
 
-        static final class Id extends org.apache.pekko.actor.AbstractExtensionId<TlsExtension> {
+        static final class Id extends AbstractExtensionId<TlsExtension> {
             @Override
-            public TlsExtension createExtension(org.apache.pekko.actor.ExtendedActorSystem system) {
+            public TlsExtension createExtension(ExtendedActorSystem system) {
                 return new TlsExtension(fromConfig(system.settings().config()));
             }
         }

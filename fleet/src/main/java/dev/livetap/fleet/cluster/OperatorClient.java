@@ -12,6 +12,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.Function;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.actor.typed.receptionist.Receptionist;
@@ -94,7 +95,7 @@ public final class OperatorClient implements AutoCloseable {
     }
 
     private UpgradeCoordinator.Reply ask(
-            java.util.function.Function<org.apache.pekko.actor.typed.ActorRef<UpgradeCoordinator.Reply>, UpgradeCoordinator.Command> m)
+            Function<ActorRef<UpgradeCoordinator.Reply>, UpgradeCoordinator.Command> m)
             throws TimeoutException, InterruptedException {
         try {
             return AskPattern.<UpgradeCoordinator.Command, UpgradeCoordinator.Reply>ask(node.coordinator(), m::apply, timeout,

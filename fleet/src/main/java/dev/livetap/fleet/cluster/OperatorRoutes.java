@@ -1,8 +1,12 @@
 package dev.livetap.fleet.cluster;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.livetap.fleet.coordinator.Plan;
+import dev.livetap.fleet.coordinator.PlanJson;
 import dev.livetap.fleet.coordinator.UpgradeCoordinator;
+import dev.livetap.fleet.coordinator.VersionStep;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.util.Optional;
@@ -20,6 +24,7 @@ import org.apache.pekko.http.javadsl.model.SslSessionInfo;
 import org.apache.pekko.http.javadsl.model.StatusCodes;
 import org.apache.pekko.http.javadsl.server.Directives;
 import org.apache.pekko.http.javadsl.server.Route;
+import org.apache.pekko.http.javadsl.unmarshalling.Unmarshaller;
 
 /**
  * The operator interface over HTTPS, beside Pekko Management's routes on the same TLS endpoint: every request
@@ -27,7 +32,9 @@ import org.apache.pekko.http.javadsl.server.Route;
  * the certificate's {@link FleetRole}; every command is written to the audit log ({@link OperatorAudit}).
  * <ul>
  *   <li>{@code GET /fleet/status}: the coordinator's status as JSON (read);</li>
- *   <li>{@code POST /fleet/pause}, {@code /fleet/resume}, {@code /fleet/abort}: {@code {"state": ...}} (operate).</li>
+ *   <li>{@code POST /fleet/pause}, {@code /fleet/resume}, {@code /fleet/abort}: {@code {"state": ...}} (operate);</li>
+ *   <li>{@code POST /fleet/plans} with a plan's JSON ({@link PlanJson}): {@code 201 {"accepted": true, "plan": N,
+ *       "epoch": E}} (operate); a body that is no plan {@code 400}.</li>
  * </ul>
  * A role without the right gets {@code 403} and a one-line reason; a refused control {@code 409}; a coordinator
  * that does not answer {@code 503}.
@@ -55,7 +62,9 @@ final class OperatorRoutes {
                         Directives.path("status", () -> Directives.get(() -> command(ssl, FleetRole.Command.STATUS))),
                         Directives.path("pause", () -> Directives.post(() -> command(ssl, FleetRole.Command.PAUSE))),
                         Directives.path("resume", () -> Directives.post(() -> command(ssl, FleetRole.Command.RESUME))),
-                        Directives.path("abort", () -> Directives.post(() -> command(ssl, FleetRole.Command.ABORT))))),
+                        Directives.path("abort", () -> Directives.post(() -> command(ssl, FleetRole.Command.ABORT))),
+                        Directives.path("plans", () -> Directives.post(() -> Directives.entity(Unmarshaller.entityToString(),
+                                body -> start(ssl, body)))))),
                 Directives.get(() -> health(ssl, others))));
     }
 
@@ -95,6 +104,58 @@ final class OperatorRoutes {
         return Directives.completeWithFuture(answer);
     }
 
+    /**
+     * {@code POST /fleet/plans}: {@code body} is a plan as {@link PlanJson} writes it (what {@code fleet start} builds);
+     * {@code 201} with the plan's id, {@code 400} for a body that is no plan (or a target too far from this build),
+     * {@code 409} when a plan runs.
+     */
+    private Route start(SslSessionInfo ssl, String body) {
+        Caller caller = caller(ssl);
+        FleetRole.Command command = FleetRole.Command.START;
+        if (caller.role() == null) {
+            OperatorAudit.refused(caller.who(), command, caller.why());
+            return text(403, caller.why());
+        }
+        Optional<String> refusal = caller.role().refusal(command, caller.who());
+        if (refusal.isPresent()) {
+            OperatorAudit.refused(caller.who() + " (" + caller.role().label() + ")", command, refusal.get());
+            return text(403, refusal.get());
+        }
+        String who = caller.who() + " (" + caller.role().label() + ")";
+        Plan plan;
+        try {
+            plan = PlanJson.parse(body);
+        } catch (IllegalArgumentException e) {
+            OperatorAudit.failed(who, command, "bad plan: " + e.getMessage());
+            return text(400, "not a plan: " + e.getMessage());
+        }
+        Optional<String> tooFar = VersionStep.refusal(plan.targetVersion(), VersionStep.thisBuild());
+        if (tooFar.isPresent()) {
+            OperatorAudit.failed(who, command, "bad plan: " + tooFar.get());
+            return text(400, "not a plan for this fleet: " + tooFar.get());
+        }
+        Optional<ActorRef<UpgradeCoordinator.Command>> proxy = coordinator.get();
+        if (proxy.isEmpty()) {
+            return text(503, "this node has not joined the fleet yet");
+        }
+        CompletionStage<HttpResponse> answer = AskPattern.<UpgradeCoordinator.Command, UpgradeCoordinator.Reply>ask(proxy.get(),
+                        r -> new UpgradeCoordinator.SubmitPlan(plan, r), timeout, system.scheduler())
+                .handle((reply, failure) -> {
+                    if (failure != null) {
+                        OperatorAudit.failed(who, command, "the coordinator did not answer: " + failure.getMessage());
+                        return response(503, "text/plain", "the coordinator did not answer within " + timeout.toMillis() + " ms\n");
+                    }
+                    if (reply instanceof UpgradeCoordinator.PlanAccepted a) {
+                        OperatorAudit.done(who, command, "plan " + a.plan() + " of " + plan.hosts().size() + " host(s), target "
+                                + plan.targetVersion() + ", coordinator epoch " + a.epoch());
+                        ObjectNode out = JSON.createObjectNode().put("accepted", true).put("plan", a.plan()).put("epoch", a.epoch());
+                        return response(201, "application/json", out + "\n");
+                    }
+                    return answer(who, command, reply);
+                });
+        return Directives.completeWithFuture(answer);
+    }
+
     private static Function<ActorRef<UpgradeCoordinator.Reply>, UpgradeCoordinator.Command> message(FleetRole.Command command) {
         return switch (command) {
             case PAUSE -> r -> new UpgradeCoordinator.ControlPlan(UpgradeCoordinator.Action.PAUSE, r);
@@ -121,7 +182,7 @@ final class OperatorRoutes {
             }
             OperatorAudit.failed(who, command, "unexpected answer " + reply.getClass().getSimpleName());
             return response(500, "text/plain", "the coordinator answered " + reply.getClass().getSimpleName() + "\n");
-        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+        } catch (JsonProcessingException e) {
             return response(500, "text/plain", "could not write the answer: " + e.getOriginalMessage() + "\n");
         }
     }

@@ -8,9 +8,11 @@ import java.nio.file.Path;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.security.GeneralSecurityException;
 import java.security.KeyStore;
+import java.security.SecureRandom;
 import java.security.cert.Certificate;
 import java.security.cert.X509Certificate;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.Objects;
 import javax.net.ssl.KeyManagerFactory;
@@ -141,7 +143,7 @@ public final class RotatingTlsContext {
         KeyStore keys = open(keyStore, password);
         KeyStore trust = open(trustStore, password);
         X509Certificate own = null;
-        for (String alias : java.util.Collections.list(keys.aliases())) {
+        for (String alias : Collections.list(keys.aliases())) {
             if (keys.isKeyEntry(alias) && keys.getCertificate(alias) instanceof X509Certificate c) {
                 own = c;
             }
@@ -150,7 +152,7 @@ public final class RotatingTlsContext {
             throw new GeneralSecurityException(keyStore + " holds no key with a certificate");
         }
         int trusted = 0;
-        for (String alias : java.util.Collections.list(trust.aliases())) {
+        for (String alias : Collections.list(trust.aliases())) {
             Certificate c = trust.getCertificate(alias);
             trusted += c == null ? 0 : 1;
         }
@@ -162,7 +164,7 @@ public final class RotatingTlsContext {
         TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
         tmf.init(trust);
         SSLContext context = SSLContext.getInstance(PROTOCOL);
-        context.init(kmf.getKeyManagers(), tmf.getTrustManagers(), new java.security.SecureRandom());
+        context.init(kmf.getKeyManagers(), tmf.getTrustManagers(), new SecureRandom());
         return new Loaded(List.copyOf(identity), context, own, trusted);
     }
 

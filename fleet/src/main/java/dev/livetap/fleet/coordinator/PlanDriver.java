@@ -6,11 +6,14 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.TreeSet;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
@@ -131,9 +134,9 @@ public final class PlanDriver {
     private final Map<String, HostWork> active = new TreeMap<>();
     /** Lost hosts (agent gone): their work, kept for when the agent comes back. */
     private final Map<String, HostWork> lost = new TreeMap<>();
-    private final Set<String> givenUp = new java.util.TreeSet<>();
+    private final Set<String> givenUp = new TreeSet<>();
     private final Deque<String> pendingHosts = new ArrayDeque<>();
-    private final Set<String> finishedVms = new java.util.HashSet<>();
+    private final Set<String> finishedVms = new HashSet<>();
     /*
      * The group commit: what becomes due while a RecordSteps is being journaled waits here and goes
      * out as the next one when it is answered (one write in flight), so one journal write carries
@@ -566,8 +569,8 @@ public final class PlanDriver {
         boolean completed;
         String detail;
         if (c.reply() instanceof HostAgent.StepDone d) {
-            completed = d.completed();
-            detail = d.outcome() + (d.downtimeMs() >= 0 ? String.format(java.util.Locale.ROOT, " (downtime %.3f ms)", d.downtimeMs()) : "");
+            completed = d.completed() || d.skipped(); // a VM already on the target is neither failed nor moved
+            detail = d.outcome() + (d.downtimeMs() >= 0 ? String.format(Locale.ROOT, " (downtime %.3f ms)", d.downtimeMs()) : "");
         } else {
             HostAgent.StepRefused r = (HostAgent.StepRefused) c.reply();
             completed = false;

@@ -3,10 +3,18 @@ package dev.livetap.fleet.coordinator;
 import com.fasterxml.jackson.annotation.JsonSubTypes;
 import com.fasterxml.jackson.annotation.JsonTypeInfo;
 import dev.livetap.fleet.FleetSerializable;
+import dev.livetap.fleet.agent.HostAgent;
+import dev.livetap.fleet.cluster.FleetRole;
+import dev.livetap.fleet.cluster.OperatorAudit;
+import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.TreeMap;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
@@ -45,9 +53,9 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
     public static final String SINGLETON_NAME = "upgrade-coordinator";
     public static final PersistenceId PERSISTENCE_ID = PersistenceId.ofUniqueId("livetap-upgrade-coordinator");
     /** The first wait before an incarnation that failed (a journal write or recovery) starts again. */
-    public static final java.time.Duration JOURNAL_BACKOFF_MIN = java.time.Duration.ofMillis(200);
+    public static final Duration JOURNAL_BACKOFF_MIN = Duration.ofMillis(200);
     /** The longest wait between attempts while the journal stays unreachable. */
-    public static final java.time.Duration JOURNAL_BACKOFF_MAX = java.time.Duration.ofSeconds(2);
+    public static final Duration JOURNAL_BACKOFF_MAX = Duration.ofSeconds(2);
 
     /** The coordinator's protocol. */
     public sealed interface Command extends FleetSerializable permits SubmitPlan, StartStep, FinishStep, StartSteps, FinishSteps,
@@ -190,7 +198,8 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
         }
     }
 
-    public record PlanAccepted(long epoch) implements Reply {
+    /** {@code plan}: the plan's number, counted over the journal (1 for its first plan): the plan's id. */
+    public record PlanAccepted(long epoch, long plan) implements Reply {
     }
 
     /** A step to perform: the agent records {@code migrationId} and refuses epochs older than {@code epoch}. */
@@ -225,7 +234,12 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
      * steps of an unreachable or given-up host; {@code left}: VMs with no step yet, -1 while the host's agent
      * has not been asked. {@code state}: waiting, upgrading, unreachable, given-up or done.
      */
-    public record HostProgress(int done, int failed, int inFlight, int unknown, int left, String state) implements FleetSerializable {
+    public record HostProgress(int done, int failed, int inFlight, int unknown, int left, String state, int skipped)
+            implements FleetSerializable {
+        /** Without skipped steps. */
+        public HostProgress(int done, int failed, int inFlight, int unknown, int left, String state) {
+            this(done, failed, inFlight, unknown, left, state, 0);
+        }
     }
 
     /**
@@ -237,12 +251,16 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
     public record Progress(Map<String, HostProgress> hosts, HostProgress total, boolean leftEstimated, Double stepsPerS,
             Double etaS) implements FleetSerializable {
         public Progress {
-            hosts = java.util.Collections.unmodifiableMap(new TreeMap<>(hosts));
+            hosts = Collections.unmodifiableMap(new TreeMap<>(hosts));
         }
     }
 
     /** A finished step. */
     public record StepRecord(String host, String migrationId, boolean completed, String detail) implements FleetSerializable {
+        /** A step that found its VM on the target build already (closed completed, detail {@code SKIPPED already on V}). */
+        public boolean skipped() {
+            return completed && detail != null && detail.startsWith(HostAgent.StepDone.SKIPPED_PREFIX);
+        }
     }
 
     /** Journaled events. */
@@ -300,6 +318,8 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
         private final TreeMap<String, StepRecord> finished;
         /** The sequence number of the next migration id. */
         private long nextStep;
+        /** Plans submitted so far (journal-wide): the last one's number. */
+        private long plans;
         private int failures;
         private final List<String> doneHosts;
         /** Hosts whose agent is gone and not given up; {@code givenUp} hosts given up in this plan. */
@@ -315,9 +335,10 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
             this.epoch = from == null ? 0 : from.epoch;
             this.plan = from == null ? null : from.plan;
             this.open = from == null ? new TreeMap<>() : new TreeMap<>(from.open);
-            this.hostOf = from == null ? new java.util.HashMap<>() : new java.util.HashMap<>(from.hostOf);
+            this.hostOf = from == null ? new HashMap<>() : new HashMap<>(from.hostOf);
             this.finished = from == null ? new TreeMap<>() : new TreeMap<>(from.finished);
             this.nextStep = from == null ? 1 : from.nextStep;
+            this.plans = from == null ? 0 : from.plans;
             this.failures = from == null ? 0 : from.failures;
             this.doneHosts = from == null ? new ArrayList<>() : new ArrayList<>(from.doneHosts);
             this.unreachable = from == null ? new ArrayList<>() : new ArrayList<>(from.unreachable);
@@ -347,6 +368,7 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
             } else if (event instanceof PlanSubmitted e) {
                 // open steps stay (a given-up host's unknown steps are still open); the rest is the new plan's
                 plan = e.plan();
+                plans++;
                 finished.clear();
                 failures = 0;
                 doneHosts.clear();
@@ -402,15 +424,15 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
 
         /** A read-only view (copied by whatever sends it on). */
         public Map<String, String> open() {
-            return java.util.Collections.unmodifiableMap(open);
+            return Collections.unmodifiableMap(open);
         }
 
         public Map<String, String> hostOf() {
-            return java.util.Collections.unmodifiableMap(hostOf);
+            return Collections.unmodifiableMap(hostOf);
         }
 
         public Map<String, StepRecord> finished() {
-            return java.util.Collections.unmodifiableMap(finished);
+            return Collections.unmodifiableMap(finished);
         }
 
         public long nextStep() {
@@ -422,15 +444,15 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
         }
 
         public List<String> doneHosts() {
-            return java.util.Collections.unmodifiableList(doneHosts);
+            return Collections.unmodifiableList(doneHosts);
         }
 
         public List<String> unreachable() {
-            return java.util.Collections.unmodifiableList(unreachable);
+            return Collections.unmodifiableList(unreachable);
         }
 
         public List<String> givenUp() {
-            return java.util.Collections.unmodifiableList(givenUp);
+            return Collections.unmodifiableList(givenUp);
         }
 
         public boolean paused() {
@@ -442,7 +464,7 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
         }
 
         public Map<String, Integer> inventory() {
-            return java.util.Collections.unmodifiableMap(inventory);
+            return Collections.unmodifiableMap(inventory);
         }
 
         /** Open steps the plan still waits for: of its hosts, not given up (a given-up host's steps stay open, unknown). */
@@ -492,19 +514,19 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
 
         /** A copy: the reply leaves the actor (and may be serialized later on another thread). */
         Status status(Double stepsPerS) {
-            return new Status(epoch, plan, java.util.Collections.unmodifiableMap(new TreeMap<>(open)),
-                    java.util.Collections.unmodifiableMap(new TreeMap<>(finished)), failures, halted(), doneHosts, complete(), name(),
+            return new Status(epoch, plan, Collections.unmodifiableMap(new TreeMap<>(open)),
+                    Collections.unmodifiableMap(new TreeMap<>(finished)), failures, halted(), doneHosts, complete(), name(),
                     unreachable, givenUp, plan == null ? null : progress(stepsPerS));
         }
 
         /** One pass over the finished and the open steps (not one per host). */
         Progress progress(Double stepsPerS) {
-            Map<String, int[]> counts = new java.util.HashMap<>(); // host → done, failed, open
+            Map<String, int[]> counts = new HashMap<>(); // host → done (moved), failed, open, skipped
             for (StepRecord r : finished.values()) {
-                counts.computeIfAbsent(String.valueOf(r.host()), h -> new int[3])[r.completed() ? 0 : 1]++;
+                counts.computeIfAbsent(String.valueOf(r.host()), h -> new int[4])[r.skipped() ? 3 : r.completed() ? 0 : 1]++;
             }
             for (String vm : open.keySet()) {
-                counts.computeIfAbsent(String.valueOf(hostOf.get(vm)), h -> new int[3])[2]++;
+                counts.computeIfAbsent(String.valueOf(hostOf.get(vm)), h -> new int[4])[2]++;
             }
             Map<String, HostProgress> hosts = new TreeMap<>();
             int done = 0;
@@ -512,20 +534,23 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
             int inFlight = 0;
             int unknown = 0;
             int left = 0;
+            int skipped = 0;
             int asked = 0;
             int askedVms = 0;
             for (String h : plan.hosts()) {
-                int[] c = counts.getOrDefault(h, new int[3]);
+                int[] c = counts.getOrDefault(h, new int[4]);
                 int hd = c[0];
                 int hf = c[1];
                 int hOpen = c[2];
+                int hs0 = c[3];
                 boolean gone = unreachable.contains(h) || givenUp.contains(h);
                 Integer vms = inventory.get(h);
-                int hLeft = vms == null ? -1 : Math.max(0, vms - hd - hf - hOpen);
+                int hLeft = vms == null ? -1 : Math.max(0, vms - hd - hf - hOpen - hs0);
                 String hs = doneHosts.contains(h) ? "done" : givenUp.contains(h) ? "given-up" : unreachable.contains(h) ? "unreachable"
                         : vms != null || hOpen > 0 ? "upgrading" : "waiting";
-                hosts.put(h, new HostProgress(hd, hf, gone ? 0 : hOpen, gone ? hOpen : 0, hLeft, hs));
+                hosts.put(h, new HostProgress(hd, hf, gone ? 0 : hOpen, gone ? hOpen : 0, hLeft, hs, hs0));
                 done += hd;
+                skipped += hs0;
                 failed += hf;
                 inFlight += gone ? 0 : hOpen;
                 unknown += gone ? hOpen : 0;
@@ -543,7 +568,7 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
             int totalLeft = asked == 0 && notAsked > 0 ? -1 : left;
             Double eta = stepsPerS != null && stepsPerS > 0 && totalLeft >= 0 && "running".equals(name())
                     ? (totalLeft + inFlight) / stepsPerS : null;
-            return new Progress(hosts, new HostProgress(done, failed, inFlight, unknown, totalLeft, name()), estimated, stepsPerS, eta);
+            return new Progress(hosts, new HostProgress(done, failed, inFlight, unknown, totalLeft, name(), skipped), estimated, stepsPerS, eta);
         }
     }
 
@@ -672,8 +697,8 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
     }
 
     private Effect<Event, State> onControl(State state, ControlPlan c) {
-        dev.livetap.fleet.cluster.OperatorAudit.member(c.replyTo().path().address().toString(),
-                dev.livetap.fleet.cluster.FleetRole.Command.valueOf(c.action().name()), "asked (" + state.name() + ")");
+        OperatorAudit.member(c.replyTo().path().address().toString(),
+                FleetRole.Command.valueOf(c.action().name()), "asked (" + state.name() + ")");
         if (state.plan() == null || state.complete()) {
             return Effect().reply(c.replyTo(), new Rejected("no running plan (" + state.name() + ")"));
         }
@@ -694,8 +719,8 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
     }
 
     private Effect<Event, State> onSubmitPlan(State state, SubmitPlan c) {
-        dev.livetap.fleet.cluster.OperatorAudit.member(c.replyTo().path().address().toString(),
-                dev.livetap.fleet.cluster.FleetRole.Command.START, "asked: plan of " + c.plan().hosts().size() + " host(s), target "
+        OperatorAudit.member(c.replyTo().path().address().toString(),
+                FleetRole.Command.START, "asked: plan of " + c.plan().hosts().size() + " host(s), target "
                         + c.plan().targetVersion());
         Optional<String> tooFar = VersionStep.refusal(c.plan().targetVersion(), VersionStep.thisBuild());
         if (tooFar.isPresent()) {
@@ -705,7 +730,7 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
             return Effect().reply(c.replyTo(), new Rejected("a plan is running (" + state.openCounted().size() + " step(s) open)"));
         }
         return Effect().persist(new PlanSubmitted(c.plan())).thenRun(this::drive)
-                .thenReply(c.replyTo(), s -> new PlanAccepted(s.epoch()));
+                .thenReply(c.replyTo(), s -> new PlanAccepted(s.epoch(), s.plans));
     }
 
     private Effect<Event, State> onStartStep(State state, StartStep c) {
@@ -764,7 +789,7 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
     private Effect<Event, State> onFinishSteps(State state, FinishSteps c) {
         List<Event> events = new ArrayList<>();
         List<Reply> replies = new ArrayList<>();
-        closeSteps(state, c.steps(), new java.util.HashSet<>(), events, replies);
+        closeSteps(state, c.steps(), new HashSet<>(), events, replies);
         Batch batch = new Batch(replies);
         int closed = events.size();
         return events.isEmpty() ? Effect().reply(c.replyTo(), batch)
@@ -774,10 +799,10 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
     private Effect<Event, State> onRecordSteps(State state, RecordSteps c) {
         List<Event> events = new ArrayList<>();
         List<Reply> replies = new ArrayList<>();
-        java.util.Set<String> closing = new java.util.HashSet<>();
+        Set<String> closing = new HashSet<>();
         int failed = closeSteps(state, c.ends(), closing, events, replies);
         int closed = closing.size();
-        Map<String, String> granted = new java.util.HashMap<>();
+        Map<String, String> granted = new HashMap<>();
         long next = state.nextStep();
         String stopped = state.stopped(failed);
         for (Start st : c.starts()) {
@@ -791,7 +816,7 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
                 next = grant(state, st.host(), st.vm(), open, stopped, next, granted, events, replies);
             }
         }
-        java.util.Set<String> ending = new java.util.HashSet<>();
+        Set<String> ending = new HashSet<>();
         for (String host : c.doneHosts()) {
             if (state.plan() != null && !state.doneHosts().contains(host) && ending.add(host)) {
                 events.add(new HostFinished(host));
@@ -816,7 +841,7 @@ public final class UpgradeCoordinator extends EventSourcedBehavior<UpgradeCoordi
      * {@code closing} holds the VMs closed earlier in the batch), a repeated end is answered from the journal,
      * anything else rejected. Returns how many of the closed ends failed.
      */
-    private static int closeSteps(State state, List<Finish> ends, java.util.Set<String> closing, List<Event> events,
+    private static int closeSteps(State state, List<Finish> ends, Set<String> closing, List<Event> events,
             List<Reply> replies) {
         int failed = 0;
         for (Finish f : ends) {

@@ -1,5 +1,6 @@
 package dev.livetap.fleet.coordinator;
 
+import dev.livetap.fleet.agent.VmmBuilds;
 import java.util.Optional;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -14,7 +15,7 @@ import java.util.regex.Pattern;
  */
 public final class VersionStep {
     /** What {@code livetap fleet start} sends when no version is given. */
-    public static final String CURRENT = dev.livetap.fleet.agent.VmmBuilds.CURRENT;
+    public static final String CURRENT = VmmBuilds.CURRENT;
     private static final Pattern VERSION = Pattern.compile("v?(\\d+)\\.(\\d+)(?:\\.\\d+)?(?:[-+].*)?");
 
     private VersionStep() {
@@ -22,7 +23,7 @@ public final class VersionStep {
 
     /** This build's version (the jar's Implementation-Version; 0.2.0 when run from classes). */
     public static String thisBuild() {
-        return dev.livetap.fleet.agent.VmmBuilds.thisBuild();
+        return VmmBuilds.thisBuild();
     }
 
     /** Why a plan to {@code target} is refused by a coordinator of build {@code self}; empty: allowed. */

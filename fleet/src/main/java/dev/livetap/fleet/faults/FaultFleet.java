@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import dev.livetap.engine.qmp.QmpClient;
 import dev.livetap.fleet.agent.AgentNode;
+import dev.livetap.fleet.agent.HostAgent;
 import dev.livetap.fleet.agent.VmmDirectoryPort;
 import dev.livetap.fleet.cluster.FleetConfig;
 import dev.livetap.fleet.cluster.FleetNode;
@@ -18,6 +19,7 @@ import dev.livetap.testbed.ProcessCensus;
 import dev.livetap.testbed.launch.ChildLaunch;
 import dev.livetap.testbed.vmm.VmmProcess;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -25,6 +27,7 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -33,8 +36,9 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
+import java.util.function.Function;
+import java.util.function.Predicate;
 import java.util.stream.Stream;
-import dev.livetap.fleet.agent.HostAgent;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.actor.typed.receptionist.Receptionist;
@@ -247,7 +251,7 @@ final class FaultFleet implements AutoCloseable {
     }
 
     private Optional<UpgradeCoordinator.Reply> ask(
-            java.util.function.Function<org.apache.pekko.actor.typed.ActorRef<UpgradeCoordinator.Reply>, UpgradeCoordinator.Command> m) {
+            Function<ActorRef<UpgradeCoordinator.Reply>, UpgradeCoordinator.Command> m) {
         try {
             return Optional.of(AskPattern.<UpgradeCoordinator.Command, UpgradeCoordinator.Reply>ask(operator.coordinator(), m::apply,
                     ASK, operator.system().scheduler()).toCompletableFuture().get(ASK.toMillis() + 1000, TimeUnit.MILLISECONDS));
@@ -260,7 +264,7 @@ final class FaultFleet implements AutoCloseable {
     }
 
     /** Polls the status (bounded) until {@code done} holds; the last status seen (maybe not satisfying). */
-    Optional<UpgradeCoordinator.Status> awaitStatus(java.util.function.Predicate<UpgradeCoordinator.Status> done, Duration bound)
+    Optional<UpgradeCoordinator.Status> awaitStatus(Predicate<UpgradeCoordinator.Status> done, Duration bound)
             throws InterruptedException {
         long deadline = System.nanoTime() + bound.toNanos();
         Optional<UpgradeCoordinator.Status> last = Optional.empty();
@@ -461,7 +465,7 @@ final class FaultFleet implements AutoCloseable {
         try (ServerSocket s = new ServerSocket(0)) {
             return s.getLocalPort();
         } catch (IOException e) {
-            throw new java.io.UncheckedIOException(e);
+            throw new UncheckedIOException(e);
         }
     }
 
@@ -512,7 +516,7 @@ final class FaultFleet implements AutoCloseable {
 
     private static void deleteTree(Path dir) {
         try (Stream<Path> all = Files.walk(dir)) {
-            for (Path p : all.sorted(java.util.Comparator.reverseOrder()).toList()) {
+            for (Path p : all.sorted(Comparator.reverseOrder()).toList()) {
                 Files.deleteIfExists(p);
             }
         } catch (IOException e) {

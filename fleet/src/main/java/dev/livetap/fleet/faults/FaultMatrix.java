@@ -1,16 +1,21 @@
 package dev.livetap.fleet.faults;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.livetap.fleet.agent.HostAgent;
 import dev.livetap.fleet.coordinator.Plan;
-import dev.livetap.fleet.coordinator.UpgradeCoordinator;
 import dev.livetap.fleet.coordinator.UpgradeCoordinator.StepClosed;
 import dev.livetap.fleet.coordinator.UpgradeCoordinator.StepStarted;
+import dev.livetap.fleet.coordinator.UpgradeCoordinator;
 import dev.livetap.fleet.journal.CoordinatorJournal;
 import dev.livetap.fleet.journal.JournalCredentials;
 import dev.livetap.fleet.journal.ThrowawayPostgres;
+import dev.livetap.nativeio.linux.JnaOs;
+import dev.livetap.testbed.ChildProcess;
+import dev.livetap.testbed.NetworkNamespace;
 import dev.livetap.testbed.ProcessCensus;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -20,15 +25,18 @@ import java.sql.SQLException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import java.util.OptionalInt;
 import java.util.Set;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
+import org.apache.pekko.actor.typed.ActorRef;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -91,7 +99,7 @@ public final class FaultMatrix {
 
     /** Why the matrix cannot run here (root, /dev/net/tun, PostgreSQL), if it cannot. */
     public static Optional<String> unavailableReason() {
-        Optional<String> ns = dev.livetap.testbed.NetworkNamespace.unavailabilityCause();
+        Optional<String> ns = NetworkNamespace.unavailabilityCause();
         return ns.isPresent() ? ns : ThrowawayPostgres.unavailableReason(true);
     }
 
@@ -101,7 +109,7 @@ public final class FaultMatrix {
         List<Outcome> outcomes = new ArrayList<>();
         // the process's native reactor (an epoll fd, an eventfd, libffi's closure file) lives as long as the JVM: made
         // before the first baseline, so that the first scenario's QMP connections do not count it as a leak
-        dev.livetap.nativeio.linux.JnaOs.instance().reactor();
+        JnaOs.instance().reactor();
         try (ThrowawayPostgres pg = ThrowawayPostgres.start()) {
             progress.accept("PostgreSQL " + pg + " started; load " + loadAverage());
             int n = 0;
@@ -224,7 +232,7 @@ public final class FaultMatrix {
                 staleSteps(fleet, epoch0, checks, facts);
                 FaultFleet.signal(victim.process().pid(), "CONT");
                 progress.accept("  SIGCONT " + victim.name() + " after " + (System.nanoTime() - stopped) / 1_000_000 + " ms");
-                java.util.OptionalInt exit = victim.process().awaitExit(Duration.ofSeconds(90));
+                OptionalInt exit = victim.process().awaitExit(Duration.ofSeconds(90));
                 facts.put("stopped_node_exit", exit.isPresent() ? exit.getAsInt() : null);
                 checks.add(new Check("the resumed node learns it is out and ends with exit 1", exit.isPresent() && exit.getAsInt() == 1,
                         exit.isPresent() ? "exit " + exit.getAsInt() : "still running 90 s after SIGCONT"));
@@ -289,7 +297,7 @@ public final class FaultMatrix {
      */
     private static void staleSteps(FaultFleet fleet, long oldEpoch, List<Check> checks, Map<String, Object> facts)
             throws InterruptedException {
-        Map<String, org.apache.pekko.actor.typed.ActorRef<dev.livetap.fleet.agent.HostAgent.Command>> refs = fleet.agentRefs();
+        Map<String, ActorRef<HostAgent.Command>> refs = fleet.agentRefs();
         Map<String, Long> seen = new LinkedHashMap<>();
         long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
         do {
@@ -306,11 +314,11 @@ public final class FaultMatrix {
                 continue; // an agent that never saw the new epoch cannot tell (the quarantine is its guard)
             }
             String vm = fleet.hosts().get(a.getKey()).vms().get(0);
-            Optional<dev.livetap.fleet.agent.HostAgent.StepReply> r = fleet.performStep(refs.get(a.getKey()), a.getKey(), vm,
+            Optional<HostAgent.StepReply> r = fleet.performStep(refs.get(a.getKey()), a.getKey(), vm,
                     "stale-" + vm, oldEpoch);
             String answer = r.map(Object::toString).orElse("no answer");
             answers.put(a.getKey(), answer);
-            allFenced &= r.isPresent() && r.get() instanceof dev.livetap.fleet.agent.HostAgent.StepRefused ref
+            allFenced &= r.isPresent() && r.get() instanceof HostAgent.StepRefused ref
                     && ref.reason().startsWith("fenced:");
         }
         facts.put("stale_step_answers", answers);
@@ -330,7 +338,7 @@ public final class FaultMatrix {
      */
     private static Optional<Target> awaitTargetProcess(FaultFleet fleet) throws InterruptedException {
         Map<Path, List<String>> vms = fleet.vmsByDirectory();
-        java.util.Set<Long> running = new java.util.HashSet<>();
+        Set<Long> running = new HashSet<>();
         FaultFleet.vmmProcesses(vms).values().forEach(procs -> procs.forEach((pid, g) -> {
             if (g > 0) {
                 running.add(pid);
@@ -434,7 +442,7 @@ public final class FaultMatrix {
                 : String.valueOf(notOne)));
         checks.add(new Check("every VM running", notRunning.isEmpty(), notRunning.isEmpty() ? "query-status running"
                 : String.valueOf(notRunning)));
-        for (Map.Entry<String, dev.livetap.testbed.ChildProcess> a : fleet.agents().entrySet()) {
+        for (Map.Entry<String, ChildProcess> a : fleet.agents().entrySet()) {
             if (a.getValue().isAlive() && ProcessCensus.fdKinds(a.getValue().pid()).tun() != 0) {
                 tapFds.add("agent " + a.getKey() + " holds " + ProcessCensus.fdKinds(a.getValue().pid()).tun());
             }
@@ -584,7 +592,7 @@ public final class FaultMatrix {
             for (Check c : o.checks()) {
                 checks.addObject().put("name", c.name()).put("ok", c.ok()).put("detail", c.detail());
             }
-            s.set("facts", new com.fasterxml.jackson.databind.ObjectMapper().valueToTree(o.facts()));
+            s.set("facts", new ObjectMapper().valueToTree(o.facts()));
         }
         return root;
     }

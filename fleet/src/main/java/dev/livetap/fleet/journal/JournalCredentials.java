@@ -5,6 +5,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
@@ -53,7 +54,7 @@ public record JournalCredentials(String user, String password) {
         Set<PosixFilePermission> perms = Files.getPosixFilePermissions(file);
         if (perms.contains(PosixFilePermission.GROUP_READ) || perms.contains(PosixFilePermission.OTHERS_READ)) {
             throw new IllegalArgumentException("the journal password file " + file + " is readable by other users ("
-                    + java.nio.file.attribute.PosixFilePermissions.toString(perms) + "): chmod 600 it");
+                    + PosixFilePermissions.toString(perms) + "): chmod 600 it");
         }
         String text = Files.readString(file, StandardCharsets.UTF_8);
         int end = text.indexOf('\n');

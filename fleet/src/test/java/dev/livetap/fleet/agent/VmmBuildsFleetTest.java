@@ -24,6 +24,7 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
@@ -124,6 +125,8 @@ class VmmBuildsFleetTest {
             System.out.printf("vmm builds: %s after %d ms%n", "generation 0 up and pinged", (System.nanoTime() - t0) / 1_000_000);
             VmmDirectoryPort port = VmmDirectoryPort.adopt(vmmDir, ns.wrap(List.of()), TIMEOUT, builds);
             assertTrue(commandOf(port).contains(oldMark), "generation 0 runs the old build: " + commandOf(port));
+            assertEquals(Optional.of(old.version()), port.buildOf("vm0", port.currentOf("vm0").orElseThrow()),
+                    "the agent tells generation 0's build from its command line (-Dlivetap.home of the old launcher)");
             FleetNode node = throughCoordinator ? FleetNode.start(FleetConfig.singleNode(dir.resolve("journal")), TIMEOUT) : null;
             ActorSystem<Void> system = node != null ? node.system() : ActorSystem.create(Behaviors.empty(), "vmm-builds-test");
             try {
@@ -137,12 +140,19 @@ class VmmBuildsFleetTest {
                     HostAgent.StepReply r = AskPattern.<HostAgent.Command, HostAgent.StepReply>ask(agent,
                             to -> new HostAgent.PerformStep("h", "vm0", "m-1-" + stepNo.incrementAndGet(), 1, version, to),
                             TIMEOUT, system.scheduler()).toCompletableFuture().get(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
-                    return r instanceof HostAgent.StepDone d ? new Outcome(d.completed(), d.outcome())
+                    return r instanceof HostAgent.StepDone d ? new Outcome(d.completed() || d.skipped(), d.outcome()) // as the driver closes it
                             : new Outcome(false, "refused: " + ((HostAgent.StepRefused) r).reason());
                 };
                 System.out.printf("vmm builds: %s after %d ms%n", "agent up", (System.nanoTime() - t0) / 1_000_000);
                 assertEquals(builds.versions(), state.builds(), "the agent reports its builds in its inventory");
                 assertTrue(state.builds().contains(self) && state.builds().contains(old.version()), state.toString());
+
+                // already there: a step to the build generation 0 runs ends at once as skipped, nothing launched
+                Outcome stay = steps.to(old.version());
+                assertTrue(stay.completed(), "a skipped step is not a failure: " + stay);
+                assertEquals(HostAgent.StepDone.SKIPPED_PREFIX + old.version(), stay.detail());
+                assertEquals(0, port.currentOf("vm0").orElseThrow().generation(), "the VM was not moved");
+                assertFalse(Files.exists(vmmDir.resolve("vm0.g1.qmp")), "nothing was launched for the skipped step");
 
                 // upgrade: old -> this build; the source writes its own format, which this build loads
                 Outcome up = steps.to(self);
@@ -153,6 +163,12 @@ class VmmBuildsFleetTest {
                 assertTrue(ns.awaitReply(GUEST, Duration.ofSeconds(30)), "the VM answers ping after the upgrade");
 
                 System.out.printf("vmm builds: %s after %d ms%n", "upgraded", (System.nanoTime() - t0) / 1_000_000);
+                // this build again, by its version: the build record of generation 1 says it is there already
+                Outcome again = steps.to(self);
+                assertTrue(again.completed(), again.toString());
+                assertEquals(HostAgent.StepDone.SKIPPED_PREFIX + self, again.detail());
+                assertEquals(1, port.currentOf("vm0").orElseThrow().generation(), "the VM was not moved");
+
                 // rollback: this build -> old; the source is pinned to the older build's format when it writes an older one
                 Outcome down = steps.to(old.version());
                 assertTrue(down.completed(), "rollback: " + down);
@@ -220,14 +236,18 @@ class VmmBuildsFleetTest {
         return Files.readString(vmmDir.resolve("vm0.g" + generation + ".build"), StandardCharsets.UTF_8).trim();
     }
 
-    /** This build's VMM behind a launcher of its own, as another distribution's bin/livetap would start it. */
-    static Path fakeLauncher(Path file) throws Exception {
+    /**
+     * This build's VMM behind a launcher of its own ({@code home/bin/livetap}), as another distribution's bin/livetap
+     * would start it: with {@code -Dlivetap.home=home}.
+     */
+    static Path fakeLauncher(Path home) throws Exception {
+        Path file = Files.createDirectories(home.resolve("bin")).resolve("livetap");
         StringBuilder s = new StringBuilder("#!/bin/sh\nexec '").append(Path.of(System.getProperty("java.home"), "bin", "java"))
                 .append('\'');
         for (String option : ChildLaunch.VMM_JVM_OPTIONS) {
             s.append(" '").append(option).append('\''); // quoted: the compile commands hold '*'
         }
-        s.append(' ').append(FAKE_MARK);
+        s.append(' ').append(FAKE_MARK).append(" '-Dlivetap.home=").append(home.toAbsolutePath()).append('\'');
         String jna = System.getProperty("jna.tmpdir");
         if (jna != null) {
             s.append(" '-Djna.tmpdir=").append(jna).append('\'');

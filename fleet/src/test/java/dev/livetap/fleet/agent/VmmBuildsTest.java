@@ -40,6 +40,32 @@ class VmmBuildsTest {
     }
 
     @Test
+    void theBuildOfAVmmProcessIsToldFromItsCommandLineOrNotAtAll() throws Exception {
+        Path home = dir.resolve("old");
+        Path launcher = VmmBuildsFleetTest.fakeLauncher(home);
+        VmmBuilds builds = VmmBuilds.of(List.of("0.1.9=" + launcher));
+        String cp = System.getProperty("java.class.path");
+        assertEquals(Optional.of("0.1.9"), builds.ofCommandLine(List.of("java", "-Dlivetap.home=" + home, "-cp", cp + "/lib/*",
+                "dev.livetap.engine.vmm.VmmMain", "vmm", "--qmp", "x.qmp")), "a distribution names its home");
+        assertEquals(Optional.of(VmmBuilds.thisBuild()), builds.ofCommandLine(List.of("java", "-XX:+UseSerialGC", "-cp", cp,
+                "dev.livetap.engine.vmm.VmmMain", "vmm", "--qmp", "x.qmp")), "how the agent starts its own build");
+        assertEquals(Optional.empty(), builds.ofCommandLine(List.of("java", "-Dlivetap.home=" + dir.resolve("elsewhere"), "-cp",
+                cp, "dev.livetap.engine.vmm.VmmMain", "vmm")), "a distribution the agent has no build of");
+        assertEquals(Optional.empty(), builds.ofCommandLine(List.of("java", "-cp", "/opt/other.jar", "dev.livetap.engine.vmm.VmmMain",
+                "vmm")), "another class path, no home: cannot be told (moved as before)");
+    }
+
+    @Test
+    void aFormatIsKnownWithoutAskingForTheAgentsOwnBuildAndADeclaredOne() throws Exception {
+        Path launcher = VmmBuildsFleetTest.fakeLauncher(dir.resolve("f"));
+        VmmBuilds builds = VmmBuilds.of(List.of("0.1.9=" + launcher + ",stream-format=1", "0.1.8=" + launcher));
+        assertEquals(OptionalInt.of(dev.livetap.codec.StreamEncoder.FORMAT_VERSION),
+                VmmDirectoryPort.formatOf(builds.get(VmmBuilds.CURRENT).orElseThrow()));
+        assertEquals(OptionalInt.of(1), VmmDirectoryPort.formatOf(builds.get("0.1.9").orElseThrow()));
+        assertEquals(OptionalInt.empty(), VmmDirectoryPort.formatOf(builds.get("0.1.8").orElseThrow()), "asked from its VMM");
+    }
+
+    @Test
     void onlyATargetThatWritesAnOlderFormatGetsTheSourcePinned() {
         assertEquals(OptionalInt.of(1), VmmDirectoryPort.streamFormatFor(OptionalInt.of(2), OptionalInt.of(1)), "a rollback");
         assertEquals(OptionalInt.empty(), VmmDirectoryPort.streamFormatFor(OptionalInt.of(1), OptionalInt.of(2)),

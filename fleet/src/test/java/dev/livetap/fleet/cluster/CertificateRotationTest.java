@@ -75,7 +75,7 @@ class CertificateRotationTest {
                 Set<UniqueAddress> before = upMembers(n1);
                 assertEquals(2, before.size(), before.toString());
                 URI https = n1.management().orElseThrow();
-                assertEquals(200, OperatorRightsTest.send(client("a/op"), https, "GET", "/fleet/status").statusCode());
+                assertEquals(200, FleetCerts.send(client("a/op"), https, "GET", "/fleet/status").statusCode());
 
                 // 1. trust the new CA beside the old one; 2. switch keys to the new CA's; 3. drop the old CA
                 for (Path live : List.of(live1, live2)) {
@@ -90,9 +90,9 @@ class CertificateRotationTest {
                     replace(live.resolve(FleetTls.TRUST_STORE), trust(live, dir.resolve("b/ca/ca.crt")));
                 }
 
-                HttpResponse<String> newOperator = OperatorRightsTest.send(client("b/op"), https, "GET", "/fleet/status");
+                HttpResponse<String> newOperator = FleetCerts.send(client("b/op"), https, "GET", "/fleet/status");
                 assertEquals(200, newOperator.statusCode(), newOperator.body());
-                assertThrows(IOException.class, () -> OperatorRightsTest.send(client("a/op"), https, "GET", "/fleet/status"),
+                assertThrows(IOException.class, () -> FleetCerts.send(client("a/op"), https, "GET", "/fleet/status"),
                         "the old CA is no longer trusted by a new connection");
                 try (OperatorClient op = OperatorClient.join(List.of(seed), FleetTls.fromDirectory(dir.resolve("b/op")), START)) {
                     assertEquals("none", op.status().state(), "an operator of the new CA joins and reads");
@@ -107,7 +107,7 @@ class CertificateRotationTest {
     private static void touchBoth(URI https) throws Exception {
         for (String op : List.of("a/op", "b/op")) {
             try {
-                OperatorRightsTest.send(client(op), https, "GET", "/fleet/status");
+                FleetCerts.send(client(op), https, "GET", "/fleet/status");
             } catch (IOException e) {
                 // mid-rotation one of the two CAs may not fit yet; what counts is the connection attempt
             }
@@ -120,8 +120,7 @@ class CertificateRotationTest {
     }
 
     private static HttpClient client(String name) throws IOException {
-        return HttpClient.newBuilder().sslContext(new RotatingTlsContext(FleetTls.fromDirectory(dir.resolve(name))).context())
-                .connectTimeout(Duration.ofSeconds(10)).build();
+        return FleetCerts.httpsClient(dir.resolve(name));
     }
 
     private static char[] password(Path tlsDir) throws IOException {

@@ -1,6 +1,11 @@
 package dev.livetap.fleet.cluster;
 
 import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -50,5 +55,18 @@ final class FleetCerts {
         if (p.exitValue() != 0) {
             throw new IllegalStateException("scripts/fleet-certs failed (exit " + p.exitValue() + "): " + out);
         }
+    }
+
+    /** An HTTPS client presenting the certificate in {@code tlsDir} (a directory {@code scripts/fleet-certs} made). */
+    static HttpClient httpsClient(Path tlsDir) throws IOException {
+        return HttpClient.newBuilder().sslContext(new RotatingTlsContext(FleetTls.fromDirectory(tlsDir)).context())
+                .connectTimeout(Duration.ofSeconds(10)).build();
+    }
+
+    /** {@code method path} on {@code base} with no body (20 s bound). */
+    static HttpResponse<String> send(HttpClient client, URI base, String method, String path)
+            throws IOException, InterruptedException {
+        return client.send(HttpRequest.newBuilder(base.resolve(path)).timeout(Duration.ofSeconds(20))
+                .method(method, HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString());
     }
 }

@@ -10,7 +10,11 @@ import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.livetap.fleet.agent.HostAgent;
+import dev.livetap.fleet.agent.StepLedger;
+import dev.livetap.fleet.budget.FreezeBudget;
 import dev.livetap.fleet.coordinator.Plan;
+import dev.livetap.fleet.coordinator.PlanJson;
 import dev.livetap.fleet.coordinator.UpgradeCoordinator;
 import java.io.IOException;
 import java.net.URI;
@@ -20,8 +24,12 @@ import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import org.apache.pekko.actor.typed.Props;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -116,9 +124,94 @@ class OperatorRightsTest {
         assertTrue(lines.contains("operator op (operate) pause: done (paused)"), lines.toString());
     }
 
+    /**
+     * {@code POST /fleet/plans}: a reader gets 403, a body that is no plan 400 naming what is wrong, a plan 201 with
+     * its id, a second plan while the first has steps open 409; each in the audit log.
+     */
+    @Test
+    @Timeout(value = 240, unit = TimeUnit.SECONDS)
+    void operatorsStartAPlanOverHttpsAndNobodyElseDoes() throws Exception {
+        ListAppender<ILoggingEvent> audit = new ListAppender<>();
+        Logger auditLogger = (Logger) LoggerFactory.getLogger(OperatorAudit.LOGGER);
+        ch.qos.logback.classic.Level level = auditLogger.getLevel();
+        auditLogger.setLevel(ch.qos.logback.classic.Level.INFO);
+        audit.start();
+        auditLogger.addAppender(audit);
+        CountDownLatch release = new CountDownLatch(1);
+        ExecutorService executor = Executors.newFixedThreadPool(2, r -> new Thread(r, "rights-test-migration"));
+        FleetTls nodeTls = FleetTls.fromDirectory(dir.resolve("certs/node1"));
+        try (FleetNode node = FleetNode.start(new FleetConfig("127.0.0.1", 0, List.of(), FleetConfig.h2File(dir.resolve("journal-start")),
+                List.of(FleetNode.COORDINATOR_ROLE), nodeTls, FleetConfig.MANAGEMENT_ANY_PORT), START)) {
+            URI https = node.management().orElseThrow();
+            // an agent whose one step waits until the test ends: the plan keeps a step open
+            HostAgent.MigrationPort port = new HostAgent.MigrationPort() {
+                @Override
+                public HostAgent.StepDone migrate(String vm, String id) throws Exception {
+                    release.await(120, TimeUnit.SECONDS);
+                    return new HostAgent.StepDone(vm, id, "completed", 1.0);
+                }
+
+                @Override
+                public List<String> vms() {
+                    return List.of("vm1");
+                }
+            };
+            node.system().systemActorOf(HostAgent.create("h1", StepLedger.open(dir.resolve("h1.ledger")),
+                    new FreezeBudget(FreezeBudget.Settings.fixed(1)), Duration.ofSeconds(60), port, executor),
+                    HostAgent.ACTOR_NAME_PREFIX + "h1", Props.empty());
+            String plan = PlanJson.toJson(new Plan("0.2.0", List.of("h1"), 1, 0, 10.0)).toString();
+
+            HttpResponse<String> read = post(client("reader"), https, plan);
+            assertEquals(403, read.statusCode(), read.body());
+            assertEquals("reader has the role read, which may not start (it needs a certificate with OU=livetap-operate or a "
+                    + "member's)\n", read.body());
+            HttpResponse<String> bad = post(client("op"), https, "{\"target_version\":\"0.2.0\",\"hosts\":[\"h1\"]}");
+            assertEquals(400, bad.statusCode(), bad.body());
+            assertTrue(bad.body().startsWith("not a plan: not a plan as fleet plan --out writes it: no max_parallel_hosts"),
+                    bad.body());
+            HttpResponse<String> far = post(client("op"), https, plan.replace("0.2.0", "0.4.0"));
+            assertEquals(400, far.statusCode(), far.body());
+            assertTrue(far.body().contains("more than one version step"), far.body());
+
+            HttpResponse<String> started = post(client("op"), https, plan);
+            assertEquals(201, started.statusCode(), started.body());
+            JsonNode accepted = new ObjectMapper().readTree(started.body());
+            assertTrue(accepted.path("accepted").asBoolean(), started.body());
+            assertEquals(1, accepted.path("plan").asLong(), "the journal's first plan: " + started.body());
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            JsonNode status;
+            do {
+                Thread.sleep(100);
+                status = new ObjectMapper().readTree(send(client("reader"), https, "GET", "/fleet/status").body());
+            } while (status.path("open").size() == 0 && System.nanoTime() < deadline);
+            assertEquals(1, status.path("open").size(), "the plan's step is open: " + status);
+            HttpResponse<String> second = post(client("op"), https, plan);
+            assertEquals(409, second.statusCode(), second.body());
+            assertTrue(second.body().startsWith("a plan is running"), second.body());
+        } finally {
+            release.countDown();
+            executor.shutdownNow();
+            auditLogger.detachAppender(audit);
+            auditLogger.setLevel(level);
+        }
+        List<String> lines = audit.list.stream().map(ILoggingEvent::getFormattedMessage).toList();
+        assertTrue(lines.stream().anyMatch(l -> l.startsWith("operator reader (read) start: refused (")), lines.toString());
+        assertTrue(lines.stream().anyMatch(l -> l.startsWith("operator op (operate) start: failed (bad plan: not a plan")),
+                lines.toString());
+        assertTrue(lines.stream().anyMatch(l -> l.startsWith("operator op (operate) start: done (plan 1 of 1 host(s), target 0.2.0")),
+                lines.toString());
+        assertTrue(lines.stream().anyMatch(l -> l.startsWith("operator op (operate) start: failed (a plan is running")),
+                lines.toString());
+    }
+
+    private static HttpResponse<String> post(HttpClient client, URI base, String json) throws IOException, InterruptedException {
+        return client.send(HttpRequest.newBuilder(base.resolve("/fleet/plans")).timeout(Duration.ofSeconds(20))
+                .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(json)).build(),
+                HttpResponse.BodyHandlers.ofString());
+    }
+
     private static HttpClient client(String name) throws IOException {
-        return HttpClient.newBuilder().sslContext(new RotatingTlsContext(FleetTls.fromDirectory(dir.resolve("certs/" + name))).context())
-                .connectTimeout(Duration.ofSeconds(10)).build();
+        return FleetCerts.httpsClient(dir.resolve("certs/" + name));
     }
 
     /** A context that trusts the fleet's CA but presents no certificate. */
@@ -136,9 +229,8 @@ class OperatorRightsTest {
         return c;
     }
 
-    static HttpResponse<String> send(HttpClient client, URI base, String method, String path)
+    private static HttpResponse<String> send(HttpClient client, URI base, String method, String path)
             throws IOException, InterruptedException {
-        return client.send(HttpRequest.newBuilder(base.resolve(path)).timeout(Duration.ofSeconds(20))
-                .method(method, HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString());
+        return FleetCerts.send(client, base, method, path);
     }
 }

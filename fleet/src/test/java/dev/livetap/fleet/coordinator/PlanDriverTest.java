@@ -47,6 +47,8 @@ class PlanDriverTest {
     private final AtomicInteger mostHostsAtOnce = new AtomicInteger();
     private final Map<String, AtomicInteger> inside = new ConcurrentHashMap<>();
     private volatile String failVm = "";
+    /** VMs whose port answers that they run the target build already. */
+    private volatile List<String> onTarget = List.of();
     /** The target version each migration was asked for. */
     private final List<String> versions = new CopyOnWriteArrayList<>();
 
@@ -73,6 +75,9 @@ class PlanDriverTest {
             @Override
             public HostAgent.StepDone migrate(String vm, String id, String targetVersion) throws Exception {
                 versions.add(targetVersion);
+                if (onTarget.contains(vm)) {
+                    return new HostAgent.StepDone(vm, id, HostAgent.StepDone.SKIPPED_PREFIX + targetVersion, -1);
+                }
                 return migrate(vm, id);
             }
 
@@ -123,6 +128,23 @@ class PlanDriverTest {
             assertEquals(List.of("0.3.0"), versions.stream().distinct().toList());
             assertTrue(migrated.get("a").size() <= PlanDriver.Settings.DEFAULT.stepsInFlightPerHost(),
                     "no step of the halted host is opened after the failure's answer: " + migrated.get("a"));
+
+            // VMs already on the target: skipped, neither failed (no failure allowed, no halt) nor counted as moved
+            migrated.clear();
+            failVm = "";
+            onTarget = List.of("c-vm1", "c-vm2", "c-vm3");
+            assertInstanceOf(PlanAccepted.class, ask(node, r -> new SubmitPlan(new Plan("0.3.0", List.of("c"), 1, 0, 10.0), r)));
+            Status skipping = awaitComplete(node, TIMEOUT);
+            assertFalse(skipping.halted(), "a skipped step is not a failure");
+            assertEquals(0, skipping.failures());
+            assertEquals(List.of("c-vm4", "c-vm5"), migrated.get("c").stream().sorted().toList(), "only the others moved");
+            assertEquals("SKIPPED already on 0.3.0", skipping.finished().get("c-vm1").detail(), "journaled as skipped");
+            assertTrue(skipping.finished().get("c-vm1").skipped());
+            UpgradeCoordinator.HostProgress total = skipping.progress().total();
+            assertEquals(3, total.skipped(), total.toString());
+            assertEquals(2, total.done(), "done counts the VMs moved: " + total);
+            assertEquals(0, total.failed());
+            assertEquals(0, total.left(), total.toString());
         } finally {
             executor.shutdownNow();
         }

@@ -190,6 +190,10 @@ public final class VmmProcess implements AutoCloseable {
             if (jnaTmp != null) {
                 cmd.add("-Djna.tmpdir=" + jnaTmp);
             }
+            String home = System.getProperty("livetap.home");
+            if (home != null && classPath == null) {
+                cmd.add("-Dlivetap.home=" + home); // as bin/livetap passes it: which build a VMM runs (the agent reads it)
+            }
             cmd.addAll(List.of("-cp", classPath == null ? ChildLaunch.vmmClassPath() : classPath,
                     mainClass == null ? ChildLaunch.VMM_MAIN_CLASS : mainClass, "vmm"));
             vmmArguments(cmd);
