@@ -201,6 +201,12 @@ public final class FaultMatrix {
     /** Waits for the mid-plan moment the scenario needs and injects its fault. */
     private static void inject(FaultScenario scenario, FaultFleet fleet, ThrowawayPostgres pg, List<Check> checks,
             Map<String, Object> facts, Consumer<String> progress) throws IOException, InterruptedException {
+        if (scenario == FaultScenario.VMM_CRASH_SWITCHOVER) {
+            // a target must be seen from its start, so the watch begins with the plan (by the usual mid-plan moment
+            // every VM's target may already have started)
+            crashTargetInSwitchover(fleet, checks, facts, progress);
+            return;
+        }
         UpgradeCoordinator.Status mid = fleet.awaitStatus(s -> !s.finished().isEmpty() && !s.open().isEmpty(), MID_PLAN)
                 .orElseThrow(() -> new IOException("the coordinator never answered"));
         if (mid.finished().isEmpty() || mid.open().isEmpty() || mid.complete()) {
@@ -286,7 +292,7 @@ public final class FaultMatrix {
                 pg.startServer();
                 progress.accept("  PostgreSQL started again");
             }
-            case VMM_CRASH_SWITCHOVER -> crashTargetInSwitchover(fleet, checks, facts, progress);
+            case VMM_CRASH_SWITCHOVER -> throw new IllegalStateException("injected from the plan's start, above");
             case AGENT_SINGLETON_KILL -> {
                 String host = awaitSwitchingOverHost(fleet, facts);
                 FaultFleet.Node victim = killSingleton(fleet, mid, facts, progress);
@@ -312,104 +318,143 @@ public final class FaultMatrix {
     }
 
     /**
-     * The target crash inside the switch-over: a target caught from its start, its source's MIGRATION events heard on a
-     * second QMP connection; on the source's {@code setup} the target is SIGSTOPped, so the source connects (queued by
-     * the kernel), stops its VM and sends its sections but never gets {@code loaded}; once the source has stayed in
-     * {@code device}/{@code finish-migrate} for a moment the stopped target is SIGKILLed. A target that answered before
-     * the stop landed (the source {@code completed}) is let go on (SIGCONT) and the next one is taken.
+     * The target crash inside the switch-over: every target caught from its start (the watch begins with the plan) gets
+     * a watcher thread that hears its source's MIGRATION events on a second QMP connection. The first source to report
+     * {@code setup} claims the fault and its target is SIGSTOPped, so the source connects (queued by the kernel), stops
+     * its VM and sends its sections but never gets {@code loaded}; once the source has stayed in
+     * {@code device}/{@code finish-migrate} for a moment the stopped target is SIGKILLed here. A target that answered
+     * before the stop landed (the source {@code completed}) is let go on (SIGCONT) and the claim is free again.
      */
     private static void crashTargetInSwitchover(FaultFleet fleet, List<Check> checks, Map<String, Object> facts,
             Consumer<String> progress) throws IOException, InterruptedException {
-        Map<String, String> missed = new LinkedHashMap<>();
+        Map<String, String> missed = new java.util.concurrent.ConcurrentHashMap<>();
+        java.util.concurrent.atomic.AtomicBoolean claimed = new java.util.concurrent.atomic.AtomicBoolean();
+        java.util.concurrent.CompletableFuture<Caught> caught = new java.util.concurrent.CompletableFuture<>();
+        java.util.concurrent.ExecutorService watchers = java.util.concurrent.Executors.newCachedThreadPool(r -> {
+            Thread th = new Thread(r, "switchover-watcher");
+            th.setDaemon(true);
+            return th;
+        });
+        Map<Path, List<String>> vms = fleet.vmsByDirectory();
+        Set<Long> seen = new java.util.HashSet<>();
         long deadline = System.nanoTime() + MID_PLAN.toNanos();
-        for (int attempt = 0; attempt < fleet.allVms().size() && System.nanoTime() < deadline; attempt++) {
-            Target t = awaitTargetProcess(fleet).orElseThrow(() -> new IOException("no migration target process appeared"));
-            FaultFleet.Host h = fleet.hostOf(t.vm());
-            Path source = FaultFleet.qmpOf(h.vmmDir(), t.vm(), 0);
-            Optional<Long> sourcePid = FaultFleet.vmmProcessesOf(h.vmmDir(), t.vm()).entrySet().stream()
-                    .filter(e -> e.getValue() == 0).map(Map.Entry::getKey).findFirst();
-            if (sourcePid.isEmpty()) {
-                missed.put(t.vm(), "no generation-0 process");
-                continue;
-            }
-            Optional<String> caught = stopTargetInWindow(t, source, missed);
-            if (caught.isEmpty()) {
-                continue;
-            }
-            int sourceTun = ProcessCensus.fdKinds(sourcePid.get()).tun();
-            int targetTun = ProcessCensus.fdKinds(t.pid()).tun();
-            ProcessHandle.of(t.pid()).ifPresent(ProcessHandle::destroyForcibly);
-            long killed = System.nanoTime();
-            facts.put("crashed_vm", t.vm());
-            facts.put("races_lost_before", missed);
-            facts.put("source_at_kill", caught.get());
-            facts.put("source_tap_fds_at_kill", sourceTun);
-            facts.put("target_tap_fds_at_kill", targetTun);
-            progress.accept("  SIGKILLed " + t.vm() + "'s stopped migration target (pid " + t.pid() + ") inside the switch-over: "
-                    + "source " + caught.get() + ", source " + sourceTun + " / target " + targetTun + " TAP fds");
-            checks.add(new Check("the kill landed inside the switch-over (source stopped, stream out, no loaded)", true,
-                    t.vm() + ": source " + caught.get() + (missed.isEmpty() ? "" : "; races lost before: " + missed)));
-            checks.add(new Check("the source still held its TAP fds at the kill", sourceTun == FaultFleet.QUEUES,
-                    sourceTun + " TAP fds in the source (" + targetTun + " received by the target)"));
-            // the source rolls back on the closed channel and resumes by itself: bounded wait on its own answers
-            String after = "";
-            long until = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-            boolean resumed = false;
-            while (!resumed && System.nanoTime() < until) {
+        Caught c = null;
+        try {
+            while (c == null && System.nanoTime() < deadline) {
+                for (Map.Entry<String, Map<Long, Integer>> vm : FaultFleet.vmmProcesses(vms).entrySet()) {
+                    Optional<Long> sourcePid = vm.getValue().entrySet().stream().filter(e -> e.getValue() == 0)
+                            .map(Map.Entry::getKey).findFirst();
+                    for (Map.Entry<Long, Integer> p : vm.getValue().entrySet()) {
+                        if (p.getValue() > 0 && seen.add(p.getKey())) {
+                            FaultFleet.Host h = fleet.hostOf(vm.getKey());
+                            Target t = new Target(vm.getKey(), p.getKey(), p.getValue());
+                            if (Files.exists(FaultFleet.qmpOf(h.vmmDir(), t.vm(), t.generation())) || sourcePid.isEmpty()) {
+                                missed.put(t.vm(), "not seen from its start");
+                                continue;
+                            }
+                            Path source = FaultFleet.qmpOf(h.vmmDir(), t.vm(), 0);
+                            watchers.execute(() -> watchSwitchover(t, source, sourcePid.get(), claimed, caught, missed));
+                        }
+                    }
+                }
                 try {
-                    String migrate = FaultFleet.qmp(source, "query-migrate").path("status").asText("none");
-                    String run = FaultFleet.qmp(source, "query-status").path("status").asText();
-                    after = "query-migrate " + migrate + ", query-status " + run;
-                    resumed = "failed".equals(migrate) && "running".equals(run);
-                } catch (IOException e) {
-                    after = e.getMessage();
-                }
-                if (!resumed) {
-                    Thread.sleep(50);
+                    c = caught.get(5, java.util.concurrent.TimeUnit.MILLISECONDS);
+                } catch (java.util.concurrent.TimeoutException e) {
+                    // none caught yet: look for new targets
+                } catch (java.util.concurrent.ExecutionException e) {
+                    throw new IOException(e.getCause());
                 }
             }
-            int tunAfter = ProcessCensus.fdKinds(sourcePid.get()).tun();
-            facts.put("source_after_kill", after + ", " + tunAfter + " TAP fds, resumed within "
-                    + (System.nanoTime() - killed) / 1_000_000 + " ms");
-            checks.add(new Check("the source rolled back and resumed by itself with its own TAP queues",
-                    resumed && tunAfter == FaultFleet.QUEUES, after + ", " + tunAfter + " TAP fds in the source"));
-            Optional<UpgradeCoordinator.Status> closed = fleet.awaitStatus(s -> s.finished().containsKey(t.vm()),
-                    Duration.ofSeconds(120));
-            UpgradeCoordinator.StepRecord rec = closed.map(s -> s.finished().get(t.vm())).orElse(null);
-            facts.put("crashed_step", rec == null ? null : rec.detail());
-            checks.add(new Check("the crashed migration's step failed, the VM stays on its source", rec != null && !rec.completed(),
-                    String.valueOf(rec)));
+        } finally {
+            caught.complete(null); // the other watchers end at their next look
+            watchers.shutdown();
+            watchers.awaitTermination(5, java.util.concurrent.TimeUnit.SECONDS);
+        }
+        if (c == null) {
+            facts.put("races_lost", Map.copyOf(missed));
+            checks.add(new Check("the kill landed inside the switch-over (source stopped, stream out, no loaded)", false,
+                    "no target caught in its switch-over: " + missed));
             return;
         }
-        facts.put("races_lost", missed);
-        checks.add(new Check("the kill landed inside the switch-over (source stopped, stream out, no loaded)", false,
-                "no target caught in its switch-over: " + missed));
+        Target t = c.target();
+        int sourceTun = ProcessCensus.fdKinds(c.sourcePid()).tun();
+        int targetTun = ProcessCensus.fdKinds(t.pid()).tun();
+        ProcessHandle.of(t.pid()).ifPresent(ProcessHandle::destroyForcibly);
+        long killed = System.nanoTime();
+        missed.remove(t.vm());
+        facts.put("crashed_vm", t.vm());
+        facts.put("races_lost_before", Map.copyOf(missed));
+        facts.put("source_at_kill", c.sourceState());
+        facts.put("source_tap_fds_at_kill", sourceTun);
+        facts.put("target_tap_fds_at_kill", targetTun);
+        progress.accept("  SIGKILLed " + t.vm() + "'s stopped migration target (pid " + t.pid() + ") inside the switch-over: "
+                + "source " + c.sourceState() + ", source " + sourceTun + " / target " + targetTun + " TAP fds");
+        checks.add(new Check("the kill landed inside the switch-over (source stopped, stream out, no loaded)", true,
+                t.vm() + ": source " + c.sourceState() + (missed.isEmpty() ? "" : "; others: " + missed)));
+        checks.add(new Check("the source still held its TAP fds at the kill", sourceTun == FaultFleet.QUEUES,
+                sourceTun + " TAP fds in the source (" + targetTun + " received by the target)"));
+        // the source rolls back on the closed channel and resumes by itself: bounded wait on its own answers
+        Path source = c.source();
+        String after = "";
+        long until = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        boolean resumed = false;
+        while (!resumed && System.nanoTime() < until) {
+            try {
+                String migrate = FaultFleet.qmp(source, "query-migrate").path("status").asText("none");
+                String run = FaultFleet.qmp(source, "query-status").path("status").asText();
+                after = "query-migrate " + migrate + ", query-status " + run;
+                resumed = "failed".equals(migrate) && "running".equals(run);
+            } catch (IOException e) {
+                after = e.getMessage();
+            }
+            if (!resumed) {
+                Thread.sleep(50);
+            }
+        }
+        int tunAfter = ProcessCensus.fdKinds(c.sourcePid()).tun();
+        facts.put("source_after_kill", after + ", " + tunAfter + " TAP fds, within " + (System.nanoTime() - killed) / 1_000_000 + " ms");
+        checks.add(new Check("the source rolled back and resumed by itself with its own TAP queues",
+                resumed && tunAfter == FaultFleet.QUEUES, after + ", " + tunAfter + " TAP fds in the source"));
+        Optional<UpgradeCoordinator.Status> closed = fleet.awaitStatus(s -> s.finished().containsKey(t.vm()), Duration.ofSeconds(120));
+        UpgradeCoordinator.StepRecord rec = closed.map(s -> s.finished().get(t.vm())).orElse(null);
+        facts.put("crashed_step", rec == null ? null : rec.detail());
+        checks.add(new Check("the crashed migration's step failed, the VM stays on its source", rec != null && !rec.completed(),
+                String.valueOf(rec)));
+    }
+
+    /** A target stopped inside its switch-over: its source's QMP socket and pid, and what the source said. */
+    private record Caught(Target target, Path source, long sourcePid, String sourceState) {
     }
 
     /**
-     * Listens to the source's events from the target's start; SIGSTOPs the target on the source's {@code setup} and
-     * waits until the source sits in {@code device} with run state {@code finish-migrate} for 300 ms running (the
-     * stream is out, no {@code loaded} came): that state, or empty (the target SIGCONTed, the reason in {@code missed}).
+     * One target's watcher: hears its source's events; on the source's first MIGRATION event, if no other watcher holds
+     * the claim, SIGSTOPs the target and waits until the source sits in {@code device} with run state
+     * {@code finish-migrate} for 300 ms running (the stream is out, no {@code loaded} came): then completes
+     * {@code caught}. Otherwise SIGCONTs the target, frees the claim and notes why in {@code missed}.
      */
-    private static Optional<String> stopTargetInWindow(Target t, Path source, Map<String, String> missed)
-            throws InterruptedException {
+    private static void watchSwitchover(Target t, Path source, long sourcePid, java.util.concurrent.atomic.AtomicBoolean claimed,
+            java.util.concurrent.CompletableFuture<Caught> caught, Map<String, String> missed) {
+        boolean stopped = false;
         try (dev.livetap.engine.qmp.QmpClient events = dev.livetap.engine.qmp.QmpClient.connect(source, Duration.ofSeconds(10))) {
             events.negotiate();
             long until = System.nanoTime() + MID_PLAN.toNanos();
-            boolean stopped = false;
-            while (!stopped && System.nanoTime() < until) {
-                Optional<JsonNode> e = events.pollEvent(Duration.ofMillis(500));
+            while (!caught.isDone() && System.nanoTime() < until) {
+                Optional<JsonNode> e = events.pollEvent(Duration.ofMillis(200));
                 if (e.isPresent() && "MIGRATION".equals(e.get().path("event").asText())) {
+                    if (!claimed.compareAndSet(false, true)) {
+                        missed.put(t.vm(), "another target was being caught when its migration started");
+                        return;
+                    }
                     Signals.stop(t.pid()); // a direct kill(2): a spawned kill(1) would take milliseconds the switch-over may not leave
                     stopped = true;
-                } else if (e.isEmpty() && (events.atEof() || !ProcessHandle.of(t.pid()).map(ProcessHandle::isAlive).orElse(false))) {
-                    missed.put(t.vm(), "the target or the source ended before the migration started");
-                    return Optional.empty();
+                    break;
+                } else if (e.isEmpty() && events.atEof()) {
+                    missed.put(t.vm(), "the source closed its QMP connection");
+                    return;
                 }
             }
             if (!stopped) {
-                missed.put(t.vm(), "the source's migration never started");
-                return Optional.empty();
+                return;
             }
             long steadySince = 0;
             long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
@@ -424,20 +469,26 @@ public final class FaultMatrix {
                 if ("device".equals(migrate) && "finish-migrate".equals(run)) {
                     steadySince = steadySince == 0 ? System.nanoTime() : steadySince;
                     if (System.nanoTime() - steadySince >= 300_000_000L) {
-                        return Optional.of(seen);
+                        if (caught.complete(new Caught(t, source, sourcePid, seen))) {
+                            stopped = false; // the runner kills it
+                        }
+                        return;
                     }
                 } else {
                     steadySince = 0;
                 }
                 Thread.sleep(20);
             }
-            FaultFleet.signal(t.pid(), "CONT");
             missed.put(t.vm(), "source " + seen + " (not held in the switch-over)");
-            return Optional.empty();
         } catch (IOException | TimeoutException | RuntimeException e) {
-            ProcessHandle.of(t.pid()).ifPresent(p -> FaultFleet.signal(t.pid(), "CONT"));
-            missed.put(t.vm(), "listening to the source failed: " + e);
-            return Optional.empty();
+            missed.put(t.vm(), "watching its source failed: " + e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } finally {
+            if (stopped) {
+                FaultFleet.signal(t.pid(), "CONT");
+                claimed.set(false);
+            }
         }
     }
 
