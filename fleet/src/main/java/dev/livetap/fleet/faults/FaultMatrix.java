@@ -319,16 +319,15 @@ public final class FaultMatrix {
 
     /**
      * The target crash inside the switch-over: every target caught from its start (the watch begins with the plan) gets
-     * a watcher thread that hears its source's MIGRATION events on a second QMP connection. The first source to report
-     * {@code setup} claims the fault and its target is SIGSTOPped, so the source connects (queued by the kernel), stops
-     * its VM and sends its sections but never gets {@code loaded}; once the source has stayed in
-     * {@code device}/{@code finish-migrate} for a moment the stopped target is SIGKILLed here. A target that answered
-     * before the stop landed (the source {@code completed}) is let go on (SIGCONT) and the claim is free again.
+     * a watcher thread that hears its source's MIGRATION events on a second QMP connection. On its source's
+     * {@code setup} the target is SIGSTOPped, so the source connects (queued by the kernel), stops its VM and sends its
+     * sections but never gets {@code loaded}; the first whose source stays in {@code device}/{@code finish-migrate} for a
+     * moment is SIGKILLed here. Any other stopped target — one that answered before the stop landed (the source
+     * {@code completed}), or one held while another was taken — is let go on (SIGCONT).
      */
     private static void crashTargetInSwitchover(FaultFleet fleet, List<Check> checks, Map<String, Object> facts,
             Consumer<String> progress) throws IOException, InterruptedException {
         Map<String, String> missed = new java.util.concurrent.ConcurrentHashMap<>();
-        java.util.concurrent.atomic.AtomicBoolean claimed = new java.util.concurrent.atomic.AtomicBoolean();
         java.util.concurrent.CompletableFuture<Caught> caught = new java.util.concurrent.CompletableFuture<>();
         java.util.concurrent.ExecutorService watchers = java.util.concurrent.Executors.newCachedThreadPool(r -> {
             Thread th = new Thread(r, "switchover-watcher");
@@ -353,7 +352,7 @@ public final class FaultMatrix {
                                 continue;
                             }
                             Path source = FaultFleet.qmpOf(h.vmmDir(), t.vm(), 0);
-                            watchers.execute(() -> watchSwitchover(t, source, sourcePid.get(), claimed, caught, missed));
+                            watchers.execute(() -> watchSwitchover(t, source, sourcePid.get(), caught, missed));
                         }
                     }
                 }
@@ -427,13 +426,13 @@ public final class FaultMatrix {
     }
 
     /**
-     * One target's watcher: hears its source's events; on the source's first MIGRATION event, if no other watcher holds
-     * the claim, SIGSTOPs the target and waits until the source sits in {@code device} with run state
+     * One target's watcher: hears its source's events; on the source's first MIGRATION event, unless a target was
+     * already caught, SIGSTOPs the target and waits until the source sits in {@code device} with run state
      * {@code finish-migrate} for 300 ms running (the stream is out, no {@code loaded} came): then completes
-     * {@code caught}. Otherwise SIGCONTs the target, frees the claim and notes why in {@code missed}.
+     * {@code caught}. Otherwise SIGCONTs the target and notes why in {@code missed}.
      */
-    private static void watchSwitchover(Target t, Path source, long sourcePid, java.util.concurrent.atomic.AtomicBoolean claimed,
-            java.util.concurrent.CompletableFuture<Caught> caught, Map<String, String> missed) {
+    private static void watchSwitchover(Target t, Path source, long sourcePid, java.util.concurrent.CompletableFuture<Caught> caught,
+            Map<String, String> missed) {
         boolean stopped = false;
         try (dev.livetap.engine.qmp.QmpClient events = dev.livetap.engine.qmp.QmpClient.connect(source, Duration.ofSeconds(10))) {
             events.negotiate();
@@ -441,8 +440,7 @@ public final class FaultMatrix {
             while (!caught.isDone() && System.nanoTime() < until) {
                 Optional<JsonNode> e = events.pollEvent(Duration.ofMillis(200));
                 if (e.isPresent() && "MIGRATION".equals(e.get().path("event").asText())) {
-                    if (!claimed.compareAndSet(false, true)) {
-                        missed.put(t.vm(), "another target was being caught when its migration started");
+                    if (caught.isDone()) {
                         return;
                     }
                     Signals.stop(t.pid()); // a direct kill(2): a spawned kill(1) would take milliseconds the switch-over may not leave
@@ -485,9 +483,8 @@ public final class FaultMatrix {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         } finally {
-            if (stopped) {
-                FaultFleet.signal(t.pid(), "CONT");
-                claimed.set(false);
+            if (stopped && ProcessHandle.of(t.pid()).map(ProcessHandle::isAlive).orElse(false)) {
+                FaultFleet.signal(t.pid(), "CONT"); // not the one killed: its migration goes on (its source still waits for loaded)
             }
         }
     }
