@@ -53,13 +53,45 @@ class FleetFaultsCommandTest {
                 List.of(new FaultMatrix.Check("a", true, "fine"), new FaultMatrix.Check("one VMM", false, "vm1 on 2")), Map.of(), 2500,
                 "1.0", "2.0");
         String table = FaultMatrix.table(List.of(pass, fail));
-        assertTrue(table.contains("db-restart      PASS") && table.contains("1/1 held"), table);
-        assertTrue(table.contains("vmm-crash       FAIL") && table.contains("one VMM (vm1 on 2)"), table);
+        assertTrue(table.contains("db-restart           PASS") && table.contains("1/1 held"), table);
+        assertTrue(table.contains("vmm-crash            FAIL") && table.contains("one VMM (vm1 on 2)"), table);
         FaultMatrix.Settings settings = new FaultMatrix.Settings(List.of("java"), 4, 3, 2, Duration.ofSeconds(60));
         assertEquals(false, FaultMatrix.toJson(List.of(pass, fail), settings).path("ok").asBoolean());
         assertEquals(true, FaultMatrix.toJson(List.of(pass), settings).path("ok").asBoolean());
         assertEquals(false, new FaultMatrix.Outcome(FaultScenario.DB_RESTART, List.of(), Map.of(), 1, "", "").ok(),
                 "no check run is no pass");
+    }
+
+    @Test
+    void tlsOptionsAreCheckedBeforeAnythingStarts(@org.junit.jupiter.api.io.TempDir java.nio.file.Path empty) {
+        FaultMatrix.Settings settings = new FaultMatrix.Settings(List.of("java"), 4, 3, 2, Duration.ofSeconds(60));
+        assertEquals(List.of("n1", "n2", "n3", "h1", "h2", "h3", "h4", "operator"), settings.memberNames());
+        assertEquals("tcp", settings.transport());
+        assertEquals("tls-tcp", new FaultMatrix.Settings(List.of("java"), 4, 3, 2, Duration.ofSeconds(60), empty).transport());
+        assertTrue(FleetFaultsCommand.certScript().isPresent(), "scripts/fleet-certs is found from the module's directory");
+        String both = usageError("fleet", "faults", "--tls", "--tls-certs", empty.toString());
+        assertTrue(both.contains("not both"), both);
+        String none = usageError("fleet", "faults", "--scenario", "agent-kill", "--tls-certs", empty.toString());
+        assertTrue(none.contains(empty.resolve("n1").resolve("node.p12").toString()) && none.contains("scripts/fleet-certs " + empty
+                + " n1 n2 n3 h1 h2 h3 h4 operator"), none);
+        assertEquals(List.of(FaultScenario.VMM_CRASH_SWITCHOVER, FaultScenario.AGENT_SINGLETON_KILL, FaultScenario.DB_AGENT_KILL),
+                FleetFaultsCommand.scenarios(List.of("vmm-crash-switchover", "agent-singleton-kill", "db-agent-kill")));
+    }
+
+    /** Runs the command line, expects exit 2; its stderr. */
+    private static String usageError(String... args) {
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        PrintStream old = System.err;
+        int code;
+        try {
+            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+            code = LivetapCommand.commandLine().execute(args);
+        } finally {
+            System.setErr(old);
+        }
+        String text = err.toString(StandardCharsets.UTF_8).strip();
+        assertEquals(ExitCodes.USAGE, code, text);
+        return text;
     }
 
     @ParameterizedTest(name = "{0}")

@@ -116,8 +116,9 @@ final class FaultFleet implements AutoCloseable {
             for (Host h : f.hosts.values()) {
                 f.awaitAgent(h, 1);
             }
+            FleetTls tls = settings.tlsCerts() == null ? FleetTls.OFF : FleetTls.fromDirectory(settings.tlsCerts().resolve("operator"));
             f.operator = FleetNode.start(new FleetConfig("127.0.0.1", 0, f.seeds(), "jdbc:h2:mem:never-opened",
-                    List.of(FleetNode.OPERATOR_ROLE), FleetTls.OFF, FleetConfig.MANAGEMENT_OFF), settings.timeout());
+                    List.of(FleetNode.OPERATOR_ROLE), tls, FleetConfig.MANAGEMENT_OFF), settings.timeout());
             progress.accept("  " + f.agents.size() + " host agents adopted their VMs; operator joined; load "
                     + FaultMatrix.loadAverage());
             return f;
@@ -175,7 +176,9 @@ final class FaultFleet implements AutoCloseable {
         // n1 founds the cluster (it is the oldest, so the singleton starts there); the others join through the seeds
         for (Node n : List.copyOf(nodes.values())) {
             List<String> cmd = new ArrayList<>(settings.livetap());
-            cmd.addAll(List.of("fleet", "node", "--no-tls", "--journal-url", journalUrl, "--journal-password-file",
+            cmd.addAll(List.of("fleet", "node"));
+            cmd.addAll(transport(n.name()));
+            cmd.addAll(List.of("--journal-url", journalUrl, "--journal-password-file",
                     passwordFile.toString(), "--port", String.valueOf(n.port()), "--management-port", "-1"));
             if (!n.name().equals("n1")) {
                 cmd.addAll(List.of("--seed-nodes", String.join(",", seeds())));
@@ -198,10 +201,17 @@ final class FaultFleet implements AutoCloseable {
     private ChildProcess launchAgent(Host h) {
         agentStarts.merge(h.name(), 1, Integer::sum);
         List<String> cmd = new ArrayList<>(settings.livetap());
-        cmd.addAll(List.of("agent", "--host", h.name(), "--no-tls", "--seed-nodes", String.join(",", seeds()), "--vmm-dir",
+        cmd.addAll(List.of("agent", "--host", h.name()));
+        cmd.addAll(transport(h.name()));
+        cmd.addAll(List.of("--seed-nodes", String.join(",", seeds()), "--vmm-dir",
                 h.vmmDir().toString(), "--netns", h.ns().name(), "--budget", "1", "--port", String.valueOf(h.agentPort()),
                 "--management-port", "-1"));
         return launch(cmd, "agent-" + h.name() + "-" + agentStarts.get(h.name()));
+    }
+
+    /** A member's transport options: {@code --no-tls}, or {@code --tls-dir} its certificate's directory. */
+    private List<String> transport(String member) {
+        return settings.tlsCerts() == null ? List.of("--no-tls") : List.of("--tls-dir", settings.tlsCerts().resolve(member).toString());
     }
 
     private void awaitAgent(Host h, int nth) throws IOException {

@@ -68,8 +68,15 @@ public final class FaultMatrix {
      * @param nodes       coordinator-capable node JVMs
      * @param vmsPerHost  VMs per host
      * @param timeout     bound of every start and of the plan after the fault
+     * @param tlsCerts    null: plain TCP; else every member talks mutual TLS, each with its directory below it as
+     *                    {@code scripts/fleet-certs DIR n1 … h1 … operator} makes them ({@link #memberNames()})
      */
-    public record Settings(List<String> livetap, int hosts, int nodes, int vmsPerHost, Duration timeout) {
+    public record Settings(List<String> livetap, int hosts, int nodes, int vmsPerHost, Duration timeout, Path tlsCerts) {
+        /** Plain TCP. */
+        public Settings(List<String> livetap, int hosts, int nodes, int vmsPerHost, Duration timeout) {
+            this(livetap, hosts, nodes, vmsPerHost, timeout, null);
+        }
+
         public Settings {
             livetap = List.copyOf(livetap);
             if (hosts < 1 || hosts > 16 || nodes < 3 || nodes > 5 || vmsPerHost < 1 || vmsPerHost > 16) {
@@ -79,6 +86,24 @@ public final class FaultMatrix {
 
         int totalVms() {
             return hosts * vmsPerHost;
+        }
+
+        /** The members that need a certificate: the nodes ({@code n1}…), the agents ({@code h1}…) and {@code operator}. */
+        public List<String> memberNames() {
+            List<String> names = new ArrayList<>();
+            for (int n = 1; n <= nodes; n++) {
+                names.add("n" + n);
+            }
+            for (int h = 1; h <= hosts; h++) {
+                names.add("h" + h);
+            }
+            names.add("operator");
+            return names;
+        }
+
+        /** {@code tcp} or {@code tls-tcp}. */
+        public String transport() {
+            return tlsCerts == null ? "tcp" : "tls-tcp";
         }
     }
 
@@ -184,6 +209,12 @@ public final class FaultMatrix {
     /** Waits for the mid-plan moment the scenario needs and injects its fault. */
     private static void inject(FaultScenario scenario, FaultFleet fleet, ThrowawayPostgres pg, List<Check> checks,
             Map<String, Object> facts, Consumer<String> progress) throws IOException, InterruptedException {
+        if (scenario == FaultScenario.VMM_CRASH_SWITCHOVER) {
+            // a target must be seen from its start, so the watch begins with the plan (by the usual mid-plan moment
+            // every VM's target may already have started)
+            crashTargetInSwitchover(fleet, checks, facts, progress);
+            return;
+        }
         UpgradeCoordinator.Status mid = fleet.awaitStatus(s -> !s.finished().isEmpty() && !s.open().isEmpty(), MID_PLAN)
                 .orElseThrow(() -> new IOException("the coordinator never answered"));
         if (mid.finished().isEmpty() || mid.open().isEmpty() || mid.complete()) {
@@ -195,20 +226,8 @@ public final class FaultMatrix {
         facts.put("open_at_fault", mid.open().size());
         switch (scenario) {
             case SINGLETON_KILL -> {
-                FaultFleet.Node victim = fleet.singletonNode().orElseThrow(() -> new IOException("no singleton node seen"));
-                facts.put("killed_node", victim.name());
-                victim.process().kill();
-                long killed = System.nanoTime();
-                progress.accept("  SIGKILLed " + victim.name() + " (the singleton's node) with " + mid.open().size()
-                        + " step(s) open");
-                Optional<UpgradeCoordinator.Status> next = fleet.awaitStatus(s -> s.epoch() > epoch0, Duration.ofSeconds(120));
-                long ms = (System.nanoTime() - killed) / 1_000_000;
-                facts.put("new_epoch_seen_ms_after_kill", ms);
-                checks.add(new Check("fail-over: a new coordinator epoch", next.map(s -> s.epoch() > epoch0).orElse(false),
-                        "epoch " + epoch0 + " -> " + next.map(UpgradeCoordinator.Status::epoch).orElse(-1L) + ", " + ms + " ms after the kill"));
-                Optional<FaultFleet.Node> now = fleet.singletonNode();
-                checks.add(new Check("the singleton moved", now.isPresent() && !now.get().name().equals(victim.name()),
-                        "now on " + now.map(FaultFleet.Node::name).orElse("?")));
+                FaultFleet.Node victim = killSingleton(fleet, mid, facts, progress);
+                checkFailOver(fleet, victim, epoch0, checks, facts);
             }
             case SINGLETON_STOP -> {
                 FaultFleet.Node victim = fleet.singletonNode().orElseThrow(() -> new IOException("no singleton node seen"));
@@ -238,13 +257,8 @@ public final class FaultMatrix {
                         exit.isPresent() ? "exit " + exit.getAsInt() : "still running 90 s after SIGCONT"));
             }
             case AGENT_KILL -> {
-                String vm = awaitTargetLaunched(fleet).orElseThrow(() -> new IOException("no migration target process appeared"));
-                String host = fleet.hostOf(vm).name();
-                facts.put("killed_agent", host);
-                facts.put("switching_over_at_kill", vm);
-                fleet.restartAgent(host, true);
-                progress.accept("  SIGKILLed the agent of " + host + " mid-switch-over; restarted, it re-adopted its VMs");
-                checks.add(new Check("the restarted agent re-adopted every VM of its host", true, host));
+                String host = awaitSwitchingOverHost(fleet, facts);
+                killAndRestartAgent(fleet, host, checks, progress);
             }
             case VMM_CRASH -> {
                 // a target process seen from its start; then only its QMP socket is watched, so the kill comes within
@@ -286,7 +300,266 @@ public final class FaultMatrix {
                 pg.startServer();
                 progress.accept("  PostgreSQL started again");
             }
+            case VMM_CRASH_SWITCHOVER -> throw new IllegalStateException("injected from the plan's start, above");
+            case AGENT_SINGLETON_KILL -> {
+                String host = awaitSwitchingOverHost(fleet, facts);
+                FaultFleet.Node victim = killSingleton(fleet, mid, facts, progress);
+                killAndRestartAgent(fleet, host, checks, progress);
+                checkFailOver(fleet, victim, epoch0, checks, facts);
+            }
+            case DB_AGENT_KILL -> {
+                String host = awaitSwitchingOverHost(fleet, facts);
+                pg.stop();
+                long stopped = System.nanoTime();
+                progress.accept("  PostgreSQL stopped with " + mid.open().size() + " step(s) open");
+                fleet.agents().get(host).kill();
+                progress.accept("  SIGKILLed the agent of " + host + " mid-switch-over, the database down");
+                long left = 2000 - (System.nanoTime() - stopped) / 1_000_000;
+                if (left > 0) {
+                    Thread.sleep(left);
+                }
+                pg.startServer();
+                progress.accept("  PostgreSQL started again");
+                killAndRestartAgent(fleet, host, false, checks, progress);
+            }
         }
+    }
+
+    /**
+     * The target crash inside the switch-over: every target caught from its start (the watch begins with the plan) gets
+     * a watcher thread that hears its source's MIGRATION events on a second QMP connection. On its source's
+     * {@code setup} the target is SIGSTOPped, so the source connects (queued by the kernel), stops its VM and sends its
+     * sections but never gets {@code loaded}; the first whose source stays in {@code device}/{@code finish-migrate} for a
+     * moment is SIGKILLed here. Any other stopped target — one that answered before the stop landed (the source
+     * {@code completed}), or one held while another was taken — is let go on (SIGCONT).
+     */
+    private static void crashTargetInSwitchover(FaultFleet fleet, List<Check> checks, Map<String, Object> facts,
+            Consumer<String> progress) throws IOException, InterruptedException {
+        Map<String, String> missed = new java.util.concurrent.ConcurrentHashMap<>();
+        java.util.concurrent.CompletableFuture<Caught> caught = new java.util.concurrent.CompletableFuture<>();
+        java.util.concurrent.ExecutorService watchers = java.util.concurrent.Executors.newCachedThreadPool(r -> {
+            Thread th = new Thread(r, "switchover-watcher");
+            th.setDaemon(true);
+            return th;
+        });
+        Map<Path, List<String>> vms = fleet.vmsByDirectory();
+        Set<Long> seen = new java.util.HashSet<>();
+        long deadline = System.nanoTime() + MID_PLAN.toNanos();
+        Caught c = null;
+        try {
+            while (c == null && System.nanoTime() < deadline) {
+                for (Map.Entry<String, Map<Long, Integer>> vm : FaultFleet.vmmProcesses(vms).entrySet()) {
+                    Optional<Long> sourcePid = vm.getValue().entrySet().stream().filter(e -> e.getValue() == 0)
+                            .map(Map.Entry::getKey).findFirst();
+                    for (Map.Entry<Long, Integer> p : vm.getValue().entrySet()) {
+                        if (p.getValue() > 0 && seen.add(p.getKey())) {
+                            FaultFleet.Host h = fleet.hostOf(vm.getKey());
+                            Target t = new Target(vm.getKey(), p.getKey(), p.getValue());
+                            if (Files.exists(FaultFleet.qmpOf(h.vmmDir(), t.vm(), t.generation())) || sourcePid.isEmpty()) {
+                                missed.put(t.vm(), "not seen from its start");
+                                continue;
+                            }
+                            Path source = FaultFleet.qmpOf(h.vmmDir(), t.vm(), 0);
+                            watchers.execute(() -> watchSwitchover(t, source, sourcePid.get(), caught, missed));
+                        }
+                    }
+                }
+                try {
+                    c = caught.get(5, java.util.concurrent.TimeUnit.MILLISECONDS);
+                } catch (java.util.concurrent.TimeoutException e) {
+                    // none caught yet: look for new targets
+                } catch (java.util.concurrent.ExecutionException e) {
+                    throw new IOException(e.getCause());
+                }
+            }
+        } finally {
+            caught.complete(null); // the other watchers end at their next look
+            watchers.shutdown();
+            watchers.awaitTermination(5, java.util.concurrent.TimeUnit.SECONDS);
+        }
+        if (c == null) {
+            facts.put("races_lost", Map.copyOf(missed));
+            checks.add(new Check("the kill landed inside the switch-over (source stopped, stream out, no loaded)", false,
+                    "no target caught in its switch-over: " + missed));
+            return;
+        }
+        Target t = c.target();
+        int sourceTun = ProcessCensus.fdKinds(c.sourcePid()).tun();
+        int targetTun = ProcessCensus.fdKinds(t.pid()).tun();
+        ProcessHandle.of(t.pid()).ifPresent(ProcessHandle::destroyForcibly);
+        long killed = System.nanoTime();
+        missed.remove(t.vm());
+        facts.put("crashed_vm", t.vm());
+        facts.put("races_lost_before", Map.copyOf(missed));
+        facts.put("source_at_kill", c.sourceState());
+        facts.put("source_tap_fds_at_kill", sourceTun);
+        facts.put("target_tap_fds_at_kill", targetTun);
+        progress.accept("  SIGKILLed " + t.vm() + "'s stopped migration target (pid " + t.pid() + ") inside the switch-over: "
+                + "source " + c.sourceState() + ", source " + sourceTun + " / target " + targetTun + " TAP fds");
+        checks.add(new Check("the kill landed inside the switch-over (source stopped, stream out, no loaded)", true,
+                t.vm() + ": source " + c.sourceState() + (missed.isEmpty() ? "" : "; others: " + missed)));
+        checks.add(new Check("the source still held its TAP fds at the kill", sourceTun == FaultFleet.QUEUES,
+                sourceTun + " TAP fds in the source (" + targetTun + " received by the target)"));
+        // the source rolls back on the closed channel and resumes by itself: bounded wait on its own answers
+        Path source = c.source();
+        String after = "";
+        long until = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        boolean resumed = false;
+        while (!resumed && System.nanoTime() < until) {
+            try {
+                String migrate = FaultFleet.qmp(source, "query-migrate").path("status").asText("none");
+                String run = FaultFleet.qmp(source, "query-status").path("status").asText();
+                after = "query-migrate " + migrate + ", query-status " + run;
+                resumed = "failed".equals(migrate) && "running".equals(run);
+            } catch (IOException e) {
+                after = e.getMessage();
+            }
+            if (!resumed) {
+                Thread.sleep(50);
+            }
+        }
+        int tunAfter = ProcessCensus.fdKinds(c.sourcePid()).tun();
+        facts.put("source_after_kill", after + ", " + tunAfter + " TAP fds, within " + (System.nanoTime() - killed) / 1_000_000 + " ms");
+        checks.add(new Check("the source rolled back and resumed by itself with its own TAP queues",
+                resumed && tunAfter == FaultFleet.QUEUES, after + ", " + tunAfter + " TAP fds in the source"));
+        Optional<UpgradeCoordinator.Status> closed = fleet.awaitStatus(s -> s.finished().containsKey(t.vm()), Duration.ofSeconds(120));
+        UpgradeCoordinator.StepRecord rec = closed.map(s -> s.finished().get(t.vm())).orElse(null);
+        facts.put("crashed_step", rec == null ? null : rec.detail());
+        checks.add(new Check("the crashed migration's step failed, the VM stays on its source", rec != null && !rec.completed(),
+                String.valueOf(rec)));
+    }
+
+    /** A target stopped inside its switch-over: its source's QMP socket and pid, and what the source said. */
+    private record Caught(Target target, Path source, long sourcePid, String sourceState) {
+    }
+
+    /**
+     * One target's watcher: hears its source's events; on the source's first MIGRATION event, unless a target was
+     * already caught, SIGSTOPs the target and waits until the source sits in {@code device} with run state
+     * {@code finish-migrate} for 300 ms running (the stream is out, no {@code loaded} came): then completes
+     * {@code caught}. Otherwise SIGCONTs the target and notes why in {@code missed}.
+     */
+    private static void watchSwitchover(Target t, Path source, long sourcePid, java.util.concurrent.CompletableFuture<Caught> caught,
+            Map<String, String> missed) {
+        boolean stopped = false;
+        try (dev.livetap.engine.qmp.QmpClient events = dev.livetap.engine.qmp.QmpClient.connect(source, Duration.ofSeconds(10))) {
+            events.negotiate();
+            long until = System.nanoTime() + MID_PLAN.toNanos();
+            while (!caught.isDone() && System.nanoTime() < until) {
+                Optional<JsonNode> e = events.pollEvent(Duration.ofMillis(200));
+                if (e.isPresent() && "MIGRATION".equals(e.get().path("event").asText())) {
+                    if (caught.isDone()) {
+                        return;
+                    }
+                    Signals.stop(t.pid()); // a direct kill(2): a spawned kill(1) would take milliseconds the switch-over may not leave
+                    stopped = true;
+                    break;
+                } else if (e.isEmpty() && events.atEof()) {
+                    missed.put(t.vm(), "the source closed its QMP connection");
+                    return;
+                }
+            }
+            if (!stopped) {
+                return;
+            }
+            long steadySince = 0;
+            long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+            String seen = "";
+            while (System.nanoTime() < deadline) {
+                String migrate = events.execute("query-migrate", null).path("status").asText("none");
+                String run = events.execute("query-status", null).path("status").asText();
+                seen = "query-migrate " + migrate + ", query-status " + run;
+                if ("completed".equals(migrate) || "failed".equals(migrate)) {
+                    break;
+                }
+                if ("device".equals(migrate) && "finish-migrate".equals(run)) {
+                    steadySince = steadySince == 0 ? System.nanoTime() : steadySince;
+                    if (System.nanoTime() - steadySince >= 300_000_000L) {
+                        if (caught.complete(new Caught(t, source, sourcePid, seen))) {
+                            stopped = false; // the runner kills it
+                        }
+                        return;
+                    }
+                } else {
+                    steadySince = 0;
+                }
+                Thread.sleep(20);
+            }
+            missed.put(t.vm(), "source " + seen + " (not held in the switch-over)");
+        } catch (IOException | TimeoutException | RuntimeException e) {
+            missed.put(t.vm(), "watching its source failed: " + e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } finally {
+            if (stopped && ProcessHandle.of(t.pid()).map(ProcessHandle::isAlive).orElse(false)) {
+                FaultFleet.signal(t.pid(), "CONT"); // not the one killed: its migration goes on (its source still waits for loaded)
+            }
+        }
+    }
+
+    /** kill(2) through libc: the signal leaves within microseconds of the event that called for it. */
+    private static final class Signals {
+        private static final int SIGSTOP = 19; // x86_64 and aarch64 Linux
+        private static final LibC LIBC = com.sun.jna.Native.load("c", LibC.class);
+
+        interface LibC extends com.sun.jna.Library {
+            int kill(int pid, int sig);
+        }
+
+        static void stop(long pid) throws IOException {
+            if (LIBC.kill((int) pid, SIGSTOP) != 0) {
+                throw new IOException("kill(" + pid + ", SIGSTOP) failed: errno " + com.sun.jna.Native.getLastError());
+            }
+        }
+    }
+
+    /** SIGKILLs the node the singleton runs on (as the operator sees it); the victim. */
+    private static FaultFleet.Node killSingleton(FaultFleet fleet, UpgradeCoordinator.Status mid, Map<String, Object> facts,
+            Consumer<String> progress) throws IOException {
+        FaultFleet.Node victim = fleet.singletonNode().orElseThrow(() -> new IOException("no singleton node seen"));
+        facts.put("killed_node", victim.name());
+        victim.process().kill();
+        facts.put("node_killed_at_ns", System.nanoTime());
+        progress.accept("  SIGKILLed " + victim.name() + " (the singleton's node) with " + mid.open().size() + " step(s) open");
+        return victim;
+    }
+
+    /** Checks that a coordinator of a newer epoch answers (bounded) and that the singleton left {@code victim}. */
+    private static void checkFailOver(FaultFleet fleet, FaultFleet.Node victim, long epoch0, List<Check> checks,
+            Map<String, Object> facts) throws InterruptedException {
+        long killed = (Long) facts.get("node_killed_at_ns");
+        Optional<UpgradeCoordinator.Status> next = fleet.awaitStatus(s -> s.epoch() > epoch0, Duration.ofSeconds(120));
+        long ms = (System.nanoTime() - killed) / 1_000_000;
+        facts.remove("node_killed_at_ns");
+        facts.put("new_epoch_seen_ms_after_kill", ms);
+        checks.add(new Check("fail-over: a new coordinator epoch", next.map(s -> s.epoch() > epoch0).orElse(false),
+                "epoch " + epoch0 + " -> " + next.map(UpgradeCoordinator.Status::epoch).orElse(-1L) + ", " + ms + " ms after the kill"));
+        Optional<FaultFleet.Node> now = fleet.singletonNode();
+        checks.add(new Check("the singleton moved", now.isPresent() && !now.get().name().equals(victim.name()),
+                "now on " + now.map(FaultFleet.Node::name).orElse("?")));
+    }
+
+    /** Waits (bounded) until a VM's migration target is up with its QMP socket (a step in its switch-over); its host. */
+    private static String awaitSwitchingOverHost(FaultFleet fleet, Map<String, Object> facts) throws IOException, InterruptedException {
+        String vm = awaitTargetLaunched(fleet).orElseThrow(() -> new IOException("no migration target process appeared"));
+        String host = fleet.hostOf(vm).name();
+        facts.put("killed_agent", host);
+        facts.put("switching_over_at_kill", vm);
+        return host;
+    }
+
+    private static void killAndRestartAgent(FaultFleet fleet, String host, List<Check> checks, Consumer<String> progress)
+            throws IOException {
+        killAndRestartAgent(fleet, host, true, checks, progress);
+    }
+
+    /** (SIGKILLs and) starts the host's agent again; it must re-adopt every VM of its host. */
+    private static void killAndRestartAgent(FaultFleet fleet, String host, boolean kill, List<Check> checks,
+            Consumer<String> progress) throws IOException {
+        fleet.restartAgent(host, kill);
+        progress.accept("  " + (kill ? "SIGKILLed the agent of " + host + " mid-switch-over; restarted" : "the agent of " + host
+                + " started again") + ", it re-adopted its VMs");
+        checks.add(new Check("the restarted agent re-adopted every VM of its host", true, host));
     }
 
     /**
@@ -580,6 +853,7 @@ public final class FaultMatrix {
         root.put("hosts", settings.hosts());
         root.put("nodes", settings.nodes());
         root.put("vms_per_host", settings.vmsPerHost());
+        root.put("transport", settings.transport());
         ArrayNode list = root.putArray("scenarios");
         for (Outcome o : outcomes) {
             ObjectNode s = list.addObject();
@@ -599,11 +873,11 @@ public final class FaultMatrix {
 
     /** The table: scenario × outcome, wall time, load, the failed checks. */
     public static String table(List<Outcome> outcomes) {
-        StringBuilder t = new StringBuilder(String.format("%-15s %-7s %8s %-20s %s%n", "SCENARIO", "OUTCOME", "WALL S", "LOAD",
+        StringBuilder t = new StringBuilder(String.format("%-20s %-7s %8s %-20s %s%n", "SCENARIO", "OUTCOME", "WALL S", "LOAD",
                 "CHECKS"));
         for (Outcome o : outcomes) {
             long failed = o.checks().stream().filter(c -> !c.ok()).count();
-            t.append(String.format(Locale.ROOT, "%-15s %-7s %8.1f %-20s %d/%d held%s%n", o.scenario().label(), o.ok() ? "PASS" : "FAIL",
+            t.append(String.format(Locale.ROOT, "%-20s %-7s %8.1f %-20s %d/%d held%s%n", o.scenario().label(), o.ok() ? "PASS" : "FAIL",
                     o.wallMs() / 1000.0, o.loadBefore() + " -> " + o.loadAfter(), o.checks().size() - failed, o.checks().size(),
                     failed == 0 ? "" : "; failed: " + o.checks().stream().filter(c -> !c.ok()).map(c -> c.name() + " (" + c.detail()
                             + ")").toList()));

@@ -10,7 +10,11 @@ public enum FaultScenario {
     SINGLETON_STOP("SIGSTOP of the singleton's node past the failure detector, then SIGCONT (downed; the fence)"),
     AGENT_KILL("SIGKILL of a host agent while its host has a step in flight; restarted, it re-adopts its VMMs"),
     VMM_CRASH("SIGKILL of a migration's target VMM process once its QMP socket answers (the VM stays on its source)"),
-    DB_RESTART("the PostgreSQL server stopped mid-plan (pg_ctl stop -m fast), down 2 s, started again");
+    DB_RESTART("the PostgreSQL server stopped mid-plan (pg_ctl stop -m fast), down 2 s, started again"),
+    VMM_CRASH_SWITCHOVER("SIGKILL of a migration's target VMM inside the switch-over: the source stopped, the stream out, "
+            + "no loaded yet (the source rolls back and resumes with its own TAP queues)"),
+    AGENT_SINGLETON_KILL("two at once: SIGKILL of a host agent mid-switch-over and of the singleton's node; the agent restarted"),
+    DB_AGENT_KILL("two at once: the PostgreSQL server stopped and a host agent SIGKILLed mid-switch-over while it is down");
 
     private final String description;
 
