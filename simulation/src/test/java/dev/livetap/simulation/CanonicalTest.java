@@ -31,6 +31,16 @@ class CanonicalTest {
         }
     }
 
+    /** Batch 42's run 1855 once printed {@code frame=[B@7ba]}: an identity hash below 0x1000 is 1-3 hex digits. */
+    @Test
+    void shortIdentityHashesGoToo() {
+        for (String h : new String[] {"7ba", "1", "fff", "1000", "7ba3c0de"}) {
+            String line = "Rx[frame=Received[queue=3, frame=[B@" + h + "]]";
+            assertEquals("Rx[frame=Received[queue=3, frame=[B]]", Canonical.strip(line), line);
+            assertEquals(reference(line), Canonical.strip(line), line);
+        }
+    }
+
     @Test
     void randomStringsOfTheInterestingTokens() {
         Random r = new Random(6);

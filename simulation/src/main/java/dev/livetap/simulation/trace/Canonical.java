@@ -5,14 +5,15 @@ package dev.livetap.simulation.trace;
  * regular expressions (the regex took a quarter of the simulation's CPU). It removes exactly what
  * {@link #REFERENCE} matches, alternative by alternative, leftmost first (CanonicalTest compares
  * both on real trace lines and random strings):
- * identity hashes and actor UIDs ({@code #-?\d+}, {@code @[0-9a-f]{4,}}), lambda class names
+ * identity hashes and actor UIDs ({@code #-?\d+}, {@code @[0-9a-f]+}: an identity hash below 0x1000 prints
+ * as 1 to 3 hex digits, {@code [B@7ba}, and slipped through the earlier {@code {4,}} about once a batch), lambda class names
  * ({@code $$Lambda...}, {@code Lambda$N/0x...}), addresses ({@code 0x} + 8 or more hex digits), Pekko's
  * JVM-wide stream counters ({@code StreamSupervisor-N}, {@code flow-N-M}), the run's name prefix
  * ({@code /user/rN-}) and the worker's system name ({@code livetap-sim-N}).
  */
 public final class Canonical {
     /** The specification (and the previous implementation). */
-    public static final String REFERENCE = "#-?\\d+|@[0-9a-f]{4,}|\\$\\$Lambda[^\\s,\\])]*|Lambda\\$\\d+/0x[0-9a-f]+|0x[0-9a-f]{8,}"
+    public static final String REFERENCE = "#-?\\d+|@[0-9a-f]+|\\$\\$Lambda[^\\s,\\])]*|Lambda\\$\\d+/0x[0-9a-f]+|0x[0-9a-f]{8,}"
             + "|(?<=StreamSupervisor-)\\d+|(?<=flow-)\\d+-\\d+|/user/r\\d+-|livetap-sim-\\d+";
 
     private Canonical() {
@@ -59,7 +60,7 @@ public final class Canonical {
             }
             case '@' -> {
                 e = hex(s, i + 1, n);
-                if (e - (i + 1) >= 4) {
+                if (e > i + 1) {
                     return e;
                 }
             }
