@@ -2,6 +2,7 @@ package dev.livetap.tools;
 
 import dev.livetap.fleet.faults.FaultMatrix;
 import dev.livetap.fleet.faults.FaultScenario;
+import dev.livetap.testbed.HostCommand;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -11,9 +12,9 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.Callable;
-import java.util.concurrent.TimeUnit;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -100,16 +101,16 @@ final class FleetFaultsCommand implements Callable<Integer> {
                 + "distribution nor in the working directory): give --tls-certs DIR instead"));
         List<String> cmd = new ArrayList<>(List.of(script.toString(), certs.toString()));
         cmd.addAll(names);
-        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
-        pb.environment().put("PATH", Path.of(System.getProperty("java.home"), "bin") + ":" + pb.environment().getOrDefault("PATH", ""));
-        Process p = pb.start();
-        byte[] out = p.getInputStream().readAllBytes(); // ends when the script (and its keytools) closed their output
-        if (!p.waitFor(5, TimeUnit.MINUTES)) {
-            p.destroyForcibly();
-            throw new IOException("scripts/fleet-certs did not finish within 5 minutes");
-        }
-        if (p.exitValue() != 0) {
-            throw new IOException("scripts/fleet-certs failed (exit " + p.exitValue() + "): " + new String(out, StandardCharsets.UTF_8));
+        Path log = Files.createTempFile("livetap-fleet-certs", ".log");
+        try {
+            HostCommand.Result r = HostCommand.runLogged(Duration.ofMinutes(5), cmd, null,
+                    Map.of("PATH", Path.of(System.getProperty("java.home"), "bin") + ":" + System.getenv().getOrDefault("PATH", "")), log);
+            if (!r.ok()) {
+                throw new IOException("scripts/fleet-certs failed (exit " + r.exitCode() + "): "
+                        + Files.readString(log, StandardCharsets.UTF_8).strip());
+            }
+        } finally {
+            Files.deleteIfExists(log);
         }
     }
 
