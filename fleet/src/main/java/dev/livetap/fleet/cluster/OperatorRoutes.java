@@ -76,16 +76,25 @@ final class OperatorRoutes {
         return others;
     }
 
-    private Route command(SslSessionInfo ssl, FleetRole.Command command) {
-        Caller caller = caller(ssl);
+    /** The audited {@code 403} for a caller without a role or without the right to {@code command}; empty when allowed. */
+    private static Optional<Route> refused(Caller caller, FleetRole.Command command) {
         if (caller.role() == null) {
             OperatorAudit.refused(caller.who(), command, caller.why());
-            return text(403, caller.why());
+            return Optional.of(text(403, caller.why()));
         }
         Optional<String> refusal = caller.role().refusal(command, caller.who());
         if (refusal.isPresent()) {
             OperatorAudit.refused(caller.who() + " (" + caller.role().label() + ")", command, refusal.get());
-            return text(403, refusal.get());
+            return Optional.of(text(403, refusal.get()));
+        }
+        return Optional.empty();
+    }
+
+    private Route command(SslSessionInfo ssl, FleetRole.Command command) {
+        Caller caller = caller(ssl);
+        Optional<Route> refused = refused(caller, command);
+        if (refused.isPresent()) {
+            return refused.get();
         }
         Optional<ActorRef<UpgradeCoordinator.Command>> proxy = coordinator.get();
         if (proxy.isEmpty()) {
@@ -112,14 +121,9 @@ final class OperatorRoutes {
     private Route start(SslSessionInfo ssl, String body) {
         Caller caller = caller(ssl);
         FleetRole.Command command = FleetRole.Command.START;
-        if (caller.role() == null) {
-            OperatorAudit.refused(caller.who(), command, caller.why());
-            return text(403, caller.why());
-        }
-        Optional<String> refusal = caller.role().refusal(command, caller.who());
-        if (refusal.isPresent()) {
-            OperatorAudit.refused(caller.who() + " (" + caller.role().label() + ")", command, refusal.get());
-            return text(403, refusal.get());
+        Optional<Route> refused = refused(caller, command);
+        if (refused.isPresent()) {
+            return refused.get();
         }
         String who = caller.who() + " (" + caller.role().label() + ")";
         Plan plan;
