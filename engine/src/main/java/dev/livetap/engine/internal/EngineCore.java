@@ -209,13 +209,18 @@ public final class EngineCore implements AutoCloseable {
     /**
      * Warms the process up before it has to be fast (design decision 5; a cold first hand-off
      * took 23-31 ms): loads and runs the actors, the codec, a Pekko Streams migration pipeline and
-     * the native sockets once, with an in-memory migration of a 1-queue NIC and a real fd-passing
-     * frame over a socketpair. Touches no real TAP, no network and no file-system path.
+     * the native sockets, with in-memory migrations of a 4-queue NIC and real fd-passing
+     * frames over a socketpair ({@link WarmUp}). Touches no real TAP, no network and no file-system path.
      *
      * @return what was warmed and how long it took
      */
     public WarmUp.Report warmUp() {
-        return WarmUp.run(this);
+        return WarmUp.run(this, WarmUp.THROUGH_THE_API);
+    }
+
+    /** As {@link #warmUp()}, each migration driven by {@code driver} (the VMM host drives them over QMP). */
+    public WarmUp.Report warmUp(WarmUp.MigrationDriver driver) {
+        return WarmUp.run(this, driver);
     }
 
     /**

@@ -2,6 +2,7 @@ package dev.livetap.engine.qmp;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.livetap.actors.RoutineLog;
 import dev.livetap.nativeio.Os;
 import dev.livetap.nativeio.FdsTruncatedException;
 import dev.livetap.nativeio.NativeException;
@@ -171,7 +172,7 @@ public final class QmpServer implements AutoCloseable {
             server.listener = server.bound.listener();
             server.listenerRegistration = reactor.register(server.listener, Reactor.READ, server::onAcceptable);
         }
-        LOG.info("QMP server listening on {}", config.path());
+        RoutineLog.info(LOG, "QMP server listening on {}", config.path());
         return server;
     }
 
@@ -258,7 +259,7 @@ public final class QmpServer implements AutoCloseable {
             }
             bound.close();
         }
-        LOG.info("QMP server on {} closed", config.path());
+        RoutineLog.info(LOG, "QMP server on {} closed", config.path());
     }
 
     private void onAcceptable(int readyOps) {

@@ -70,7 +70,7 @@ public final class VmmServer implements AutoCloseable {
         EngineCore engine = EngineCore.create(settings);
         VmmServer host = null;
         try {
-            WarmUp.Report report = warmUp ? engine.warmUp() : null;
+            WarmUp.Report report = warmUp ? engine.warmUp(QmpWarmUp::migrate) : null;
             host = new VmmServer(engine, plans.size(), report);
             for (VmPlan p : plans) {
                 host.add(p);
