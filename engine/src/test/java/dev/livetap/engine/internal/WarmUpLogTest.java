@@ -7,10 +7,9 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ch.qos.logback.classic.Level;
-import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
-import ch.qos.logback.core.read.ListAppender;
 import dev.livetap.actors.RoutineLog;
+import dev.livetap.engine.testing.CapturedLog;
 import dev.livetap.nativeio.memory.InMemoryKernel;
 import dev.livetap.nativeio.memory.InMemoryOs;
 import dev.livetap.nativeio.memory.InMemoryReactorDriver;
@@ -18,36 +17,25 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.slf4j.LoggerFactory;
 
 /**
- * A warm-up is no news (issue 16): its thirteen migrations log at DEBUG, each line with its
+ * A warm-up is no news (issue 16): its sixteen migrations log at DEBUG, each line with its
  * migration id in the MDC, and nothing of it reaches INFO but the one summary line.
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
 class WarmUpLogTest {
     @Test
     void theWarmUpLogsOneInfoLineAndItsMigrationsAtDebugWithTheirIds() throws Exception {
-        Logger root = (Logger) LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
-        Logger livetap = (Logger) LoggerFactory.getLogger("dev.livetap");
-        Level before = root.getLevel();
-        Level livetapBefore = livetap.getLevel();
-        ListAppender<ILoggingEvent> seen = new ListAppender<>();
-        seen.start();
-        root.addAppender(seen);
-        root.setLevel(Level.DEBUG);
-        livetap.setLevel(Level.DEBUG);
         InMemoryKernel kernel = new InMemoryKernel();
         InMemoryOs os = kernel.newProcess("vmm");
-        try (InMemoryReactorDriver reactors = new InMemoryReactorDriver(os);
-                EngineCore engine = EngineCore.create(EngineSettings.defaults().withOs(os).withSystemName("warm"))) {
-            assertTrue(engine.warmUp().ok(), "the warm-up succeeds");
-        } finally {
-            root.detachAppender(seen);
-            root.setLevel(before);
-            livetap.setLevel(livetapBefore);
-        }
-        List<ILoggingEvent> events = List.copyOf(seen.list);
+        CapturedLog.Captured<WarmUp.Report> run = CapturedLog.atDebug(() -> {
+            try (InMemoryReactorDriver reactors = new InMemoryReactorDriver(os);
+                    EngineCore engine = EngineCore.create(EngineSettings.defaults().withOs(os).withSystemName("warm"))) {
+                return engine.warmUp();
+            }
+        });
+        assertTrue(run.result().ok(), "the warm-up succeeds: " + run.result());
+        List<ILoggingEvent> events = run.events();
         List<String> info = events.stream().filter(e -> e.getLevel().isGreaterOrEqual(Level.INFO))
                 .filter(e -> e.getLoggerName().startsWith("dev.livetap") || e.getFormattedMessage().contains("dead letter"))
                 .filter(e -> !e.getLoggerName().equals(EngineCore.class.getName())) // the engine's close

@@ -5,12 +5,11 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ch.qos.logback.classic.Level;
-import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
-import ch.qos.logback.core.read.ListAppender;
 import dev.livetap.engine.internal.EngineCore;
 import dev.livetap.engine.internal.EngineSettings;
 import dev.livetap.engine.internal.WarmUp;
+import dev.livetap.engine.testing.CapturedLog;
 import dev.livetap.nativeio.memory.InMemoryKernel;
 import dev.livetap.nativeio.memory.InMemoryOs;
 import dev.livetap.nativeio.memory.InMemoryReactorDriver;
@@ -18,7 +17,6 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.slf4j.LoggerFactory;
 
 /**
  * The VMM host's warm-up drives every one of its migrations over QMP (servers on the warm-up's in-memory
@@ -28,28 +26,17 @@ import org.slf4j.LoggerFactory;
 class QmpWarmUpTest {
     @Test
     void everyWarmUpMigrationGoesOverQmpAndOnlyTheSummaryIsInfo() throws Exception {
-        Logger root = (Logger) LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
-        Logger livetap = (Logger) LoggerFactory.getLogger("dev.livetap");
-        Level before = root.getLevel();
-        Level livetapBefore = livetap.getLevel();
-        ListAppender<ILoggingEvent> seen = new ListAppender<>();
-        seen.start();
-        root.addAppender(seen);
-        root.setLevel(Level.DEBUG);
-        livetap.setLevel(Level.DEBUG);
-        WarmUp.Report report;
         InMemoryOs os = new InMemoryKernel().newProcess("vmm");
-        try (InMemoryReactorDriver reactors = new InMemoryReactorDriver(os);
-                EngineCore engine = EngineCore.create(EngineSettings.defaults().withOs(os).withSystemName("qmp-warm"))) {
-            report = engine.warmUp(QmpWarmUp::migrate);
-        } finally {
-            root.detachAppender(seen);
-            root.setLevel(before);
-            livetap.setLevel(livetapBefore);
-        }
+        CapturedLog.Captured<WarmUp.Report> run = CapturedLog.atDebug(() -> {
+            try (InMemoryReactorDriver reactors = new InMemoryReactorDriver(os);
+                    EngineCore engine = EngineCore.create(EngineSettings.defaults().withOs(os).withSystemName("qmp-warm"))) {
+                return engine.warmUp(QmpWarmUp::migrate);
+            }
+        });
+        WarmUp.Report report = run.result();
         assertTrue(report.ok(), "the warm-up succeeds: " + report);
         assertEquals(WarmUp.MIGRATIONS, report.migrations(), "all its migrations, not as many as fit in a time");
-        List<ILoggingEvent> events = List.copyOf(seen.list);
+        List<ILoggingEvent> events = run.events();
         List<ILoggingEvent> qmpServers = events.stream()
                 .filter(e -> e.getFormattedMessage().matches("QMP server listening on /livetap-warm-up/warmup\\d+-(src|tgt)\\.qmp"))
                 .toList();
