@@ -85,7 +85,7 @@ class LocalMigrationSwitchoverGateTest {
                             order.add("release");
                             releases.add(downtime);
                         };
-                    }).withHold((src, info) -> { }), order::add); // step 2 left pause-before-switchover on: an empty hold continues
+                    }).withHold((src, info) -> { }), order::add); // held, as step 2: the gate spans the hold too
             assertTrue(r.succeeded(), LocalMigration.format(r));
             assertEquals(1, at[2], "the source ran when the gate was asked");
             int gate = order.indexOf("gate");
