@@ -17,7 +17,8 @@ import picocli.CommandLine.Option;
 
 /** {@code livetap fleet plan}: what a plan would do if started now, from the fleet's own answers; starts nothing. */
 @Command(name = "plan", mixinStandardHelpOptions = true,
-        description = "Previews a plan without starting it: per host its agent, VMs, VMs in a step now and freeze budget, the "
+        description = "Previews a plan without starting it: per host its agent, VMs, how many of them move and how many are already on the "
+                + "target version (fleet start skips those), VMs in a step now and freeze budget, the "
                 + "order and slot hosts would start in, an estimated duration, and every reason fleet start would be refused "
                 + "or the plan would stall. --out FILE saves the plan for fleet start --plan FILE. Exit 0: ready; 1: not "
                 + "ready (the reasons are printed).")
@@ -75,6 +76,8 @@ final class FleetPlanCommand implements Callable<Integer> {
         o.set("plan", FleetPlanOptions.toJson(p.plan()));
         o.put("ready", p.ready());
         o.put("vms", p.vms());
+        o.put("moving", p.moving());
+        o.put("on_target", p.onTarget());
         o.put("coordinator_state", p.coordinatorState());
         o.put("open_steps", p.openSteps());
         o.put("step_estimate_s", p.stepEstimateS());
@@ -82,7 +85,8 @@ final class FleetPlanCommand implements Callable<Integer> {
         ArrayNode hosts = o.putArray("hosts");
         for (PlanPreview.Host h : p.hosts()) {
             ObjectNode x = hosts.addObject();
-            x.put("host", h.host()).put("agent", h.agent()).put("has_target_version", h.hasTarget()).put("vms", h.vms()).put("in_step", h.inStep())
+            x.put("host", h.host()).put("agent", h.agent()).put("has_target_version", h.hasTarget()).put("vms", h.vms())
+                    .put("moving", h.moving()).put("on_target", h.onTarget()).put("in_step", h.inStep())
                     .put("budget", h.budget()).put("slot", h.slot()).put("start_s", h.startS()).put("end_s", h.endS());
         }
         ArrayNode problems = o.putArray("problems");
@@ -97,14 +101,16 @@ final class FleetPlanCommand implements Callable<Integer> {
         Plan plan = p.plan();
         StringBuilder s = new StringBuilder();
         s.append("plan to ").append(plan.targetVersion()).append(": ").append(plan.hosts().size()).append(" host(s), ")
-                .append(p.vms()).append(" VM(s) known, at most ").append(plan.maxParallelHosts()).append(" host(s) at once, halt after ")
+                .append(p.vms()).append(" VM(s) known: ").append(p.moving()).append(" to move, ").append(p.onTarget())
+                .append(" already on ").append(plan.targetVersion()).append(" (skipped); at most ").append(plan.maxParallelHosts()).append(" host(s) at once, halt after ")
                 .append(plan.maxFailures()).append(" failure(s), downtime limit ").append(fmt(plan.downtimeLimitMs())).append(" ms\n");
-        s.append(String.format(Locale.ROOT, "%-16s %-6s %-6s %6s %8s %7s %5s %10s %10s%n", "host", "agent", "build", "vms",
-                "in step", "budget", "slot", "starts s", "ends s"));
+        s.append(String.format(Locale.ROOT, "%-16s %-6s %-6s %6s %6s %9s %8s %7s %5s %10s %10s%n", "host", "agent", "build", "vms",
+                "move", "on target", "in step", "budget", "slot", "starts s", "ends s"));
         for (PlanPreview.Host h : p.hosts()) {
-            s.append(String.format(Locale.ROOT, "%-16s %-6s %-6s %6s %8d %7s %5d %10s %10s%n", h.host(), h.agent() ? "yes" : "none",
+            s.append(String.format(Locale.ROOT, "%-16s %-6s %-6s %6s %6s %9s %8d %7s %5d %10s %10s%n", h.host(), h.agent() ? "yes" : "none",
                     h.agent() ? (h.hasTarget() ? "yes" : "no") : "-",
-                    h.agent() ? Integer.toString(h.vms()) : "?", h.inStep(), h.agent() ? Integer.toString(h.budget()) : "-",
+                    h.agent() ? Integer.toString(h.vms()) : "?", h.agent() ? Integer.toString(h.moving()) : "?",
+                    h.agent() ? Integer.toString(h.onTarget()) : "?", h.inStep(), h.agent() ? Integer.toString(h.budget()) : "-",
                     h.slot(), fmt(h.startS()), fmt(h.endS())));
         }
         s.append("estimate: ").append(fmt(p.etaS())).append(" s at ").append(fmt(p.stepEstimateS()))

@@ -52,20 +52,26 @@ class FleetPlanCommandTest {
         UpgradeCoordinator.Status none = new UpgradeCoordinator.Status(2, null, Map.of(), Map.of(), 0, false, List.of(), false,
                 "none", List.of(), List.of(), null);
         PlanPreview p = PlanPreview.of(plan, Map.of("h1", new AgentState("h1", 2, Map.of(), 2, List.of("a", "b", "c"),
-                List.of("0.2.0", "0.3.0"))), none, 1.5);
+                List.of("0.2.0", "0.3.0"), Map.of("b", "0.3.0", "c", "0.2.0"))), none, 1.5);
         List<String> lines = FleetPlanCommand.text(p, null).lines().toList();
-        assertEquals("plan to 0.3.0: 2 host(s), 3 VM(s) known, at most 1 host(s) at once, halt after 0 failure(s), downtime "
-                + "limit 300 ms", lines.get(0));
-        assertTrue(lines.get(1).matches("host\\s+agent\\s+build\\s+vms\\s+in step\\s+budget\\s+slot\\s+starts s\\s+ends s"), lines.get(1));
-        assertTrue(lines.get(2).matches("h1\\s+yes\\s+yes\\s+3\\s+0\\s+2\\s+1\\s+0\\s+3"), lines.get(2));
-        assertTrue(lines.get(3).matches("h2\\s+none\\s+-\\s+\\?\\s+0\\s+-\\s+1\\s+3\\s+33"), lines.get(3));
-        assertEquals("estimate: 33 s at 1.5 s per VM step per budget slot (--step-estimate-s); coordinator: none", lines.get(4));
+        assertEquals("plan to 0.3.0: 2 host(s), 3 VM(s) known: 2 to move, 1 already on 0.3.0 (skipped); at most 1 host(s) at "
+                + "once, halt after 0 failure(s), downtime limit 300 ms", lines.get(0));
+        assertTrue(lines.get(1).matches("host\\s+agent\\s+build\\s+vms\\s+move\\s+on target\\s+in step\\s+budget\\s+slot\\s+starts s\\s+ends s"),
+                lines.get(1));
+        assertTrue(lines.get(2).matches("h1\\s+yes\\s+yes\\s+3\\s+2\\s+1\\s+0\\s+2\\s+1\\s+0\\s+1.5"), lines.get(2));
+        assertTrue(lines.get(3).matches("h2\\s+none\\s+-\\s+\\?\\s+\\?\\s+\\?\\s+0\\s+-\\s+1\\s+1.5\\s+31.5"), lines.get(3));
+        assertEquals("estimate: 31.5 s at 1.5 s per VM step per budget slot (--step-estimate-s); coordinator: none", lines.get(4));
         assertEquals("not ready:", lines.get(5));
         assertTrue(lines.get(6).startsWith("  - host h2: no agent answered"), lines.get(6));
 
         JsonNode o = FleetPlanCommand.toJson(p, dir.resolve("p.json"));
         assertEquals(false, o.path("ready").asBoolean());
-        assertEquals(33.0, o.path("eta_s").asDouble());
+        assertEquals(31.5, o.path("eta_s").asDouble());
+        assertEquals(3, o.path("vms").asInt());
+        assertEquals(2, o.path("moving").asInt());
+        assertEquals(1, o.path("on_target").asInt());
+        assertEquals(2, o.path("hosts").path(0).path("moving").asInt());
+        assertEquals(1, o.path("hosts").path(0).path("on_target").asInt());
         assertEquals(2, o.path("hosts").size());
         assertEquals(-1, o.path("hosts").path(1).path("vms").asInt());
         assertEquals(true, o.path("hosts").path(0).path("has_target_version").asBoolean());

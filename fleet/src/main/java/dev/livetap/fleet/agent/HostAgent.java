@@ -72,6 +72,14 @@ public final class HostAgent {
             return List.of();
         }
 
+        /**
+         * The build (version) each VM runs, for the VMs where the port can tell ({@code fleet plan} counts with it the VMs
+         * a plan would skip, {@link VmmBuilds#alreadyOn}); empty: it cannot tell.
+         */
+        default Map<String, String> vmBuilds() {
+            return Map.of();
+        }
+
         /** The VMs of this host the port can migrate (the coordinator's driver plans a host's steps from it). */
         default List<String> vms() {
             return List.of();
@@ -150,15 +158,26 @@ public final class HostAgent {
      * (empty: it does not tell builds apart).
      */
     public record AgentState(String host, long highestEpoch, Map<String, String> running, int budgetLimit, List<String> vms,
-            List<String> builds) implements FleetSerializable {
+            List<String> builds, Map<String, String> vmBuilds) implements FleetSerializable {
         @JsonCreator
         public AgentState {
             vms = List.copyOf(vms);
             builds = builds == null ? List.of() : List.copyOf(builds);
+            vmBuilds = vmBuilds == null ? Map.of() : Map.copyOf(vmBuilds); // null: an agent of an older build
+        }
+
+        public AgentState(String host, long highestEpoch, Map<String, String> running, int budgetLimit, List<String> vms,
+                List<String> builds) {
+            this(host, highestEpoch, running, budgetLimit, vms, builds, Map.of());
         }
 
         public AgentState(String host, long highestEpoch, Map<String, String> running, int budgetLimit, List<String> vms) {
             this(host, highestEpoch, running, budgetLimit, vms, List.of());
+        }
+
+        /** How many of its VMs a step onto {@code targetVersion} would leave where they are ({@link VmmBuilds#alreadyOn}). */
+        public int alreadyOn(String targetVersion) {
+            return (int) vms.stream().filter(vm -> VmmBuilds.alreadyOn(targetVersion, Optional.ofNullable(vmBuilds.get(vm)))).count();
         }
 
         /** Whether a step onto {@code version} would be accepted here (as far as builds go). */
@@ -214,7 +233,7 @@ public final class HostAgent {
                     Map<String, String> running = new TreeMap<>();
                     held.running().forEach((vm, r) -> running.put(vm, r.migrationId()));
                     c.replyTo().tell(new AgentState(host, ledger.highestEpoch(), Map.copyOf(running), budget.limit(),
-                            port.vms().stream().sorted().toList(), port.builds()));
+                            port.vms().stream().sorted().toList(), port.builds(), port.vmBuilds()));
                     return Behaviors.same();
                 })
                 .onSignal(PostStop.class, s -> {

@@ -138,6 +138,16 @@ public final class VmmBuilds {
         return Optional.empty();
     }
 
+    /**
+     * Whether a step onto {@code targetVersion} leaves a VM that runs build {@code runs} where it is (the agent closes it
+     * {@code SKIPPED already on V}; {@code fleet plan} counts it as already on the target): only a plan that names a
+     * version skips; {@link #CURRENT} asks for a new process of the agent's own build whatever the VM runs (a restart in
+     * place, e.g. after a host library update). A VM whose build cannot be told is moved.
+     */
+    public static boolean alreadyOn(String targetVersion, Optional<String> runs) {
+        return !CURRENT.equals(targetVersion) && runs.isPresent() && runs.get().equals(targetVersion);
+    }
+
     /** The versions, sorted. */
     public List<String> versions() {
         return builds.keySet().stream().sorted().toList();

@@ -20,6 +20,7 @@ import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -242,6 +243,20 @@ public final class VmmDirectoryPort implements HostAgent.MigrationPort {
     }
 
     private Optional<String> buildOf(String vm, Current at, VmmBuilds known) {
+        Optional<String> recorded = recordedBuild(vm, at);
+        if (recorded.isPresent()) {
+            return recorded;
+        }
+        for (long pid : processesOf(vm)) {
+            if (at.qmp().equals(qmpOf(pid).orElse(null))) {
+                return known.ofCommandLine(ProcessCensus.commandLine(pid));
+            }
+        }
+        return Optional.empty();
+    }
+
+    /** The version in the {@code VM.gN.build} record of a generation the agent started; empty for generation 0 or none. */
+    private Optional<String> recordedBuild(String vm, Current at) {
         if (at.generation() > 0) {
             Path record = dir.resolve(vm + ".g" + at.generation() + ".build");
             try {
@@ -254,12 +269,27 @@ public final class VmmDirectoryPort implements HostAgent.MigrationPort {
                 LOG.debug("no build record {}: {}", record, e.toString());
             }
         }
-        for (long pid : processesOf(vm)) {
-            if (at.qmp().equals(qmpOf(pid).orElse(null))) {
-                return known.ofCommandLine(ProcessCensus.commandLine(pid));
-            }
-        }
         return Optional.empty();
+    }
+
+    /**
+     * {@link #buildOf} for every adopted VM whose build can be told, with one pass over the process table for those
+     * without a build record.
+     */
+    @Override
+    public Map<String, String> vmBuilds() {
+        VmmBuilds known = builds.get();
+        Map<String, String> out = new TreeMap<>();
+        Map<Path, String> unrecorded = new HashMap<>();
+        current.forEach((vm, at) -> recordedBuild(vm, at).ifPresentOrElse(v -> out.put(vm, v), () -> unrecorded.put(at.qmp(), vm)));
+        if (!unrecorded.isEmpty()) {
+            ProcessCensus.commandLinesWhere(args -> ProcessCensus.vmmQmpArgument(args).map(Path::of).filter(unrecorded::containsKey)
+                    .isPresent()).forEach((pid, args) -> {
+                        String vm = unrecorded.get(Path.of(ProcessCensus.vmmQmpArgument(args).orElseThrow()));
+                        known.ofCommandLine(args).ifPresent(v -> out.putIfAbsent(vm, v));
+                    });
+        }
+        return out;
     }
 
     @Override
@@ -298,10 +328,9 @@ public final class VmmDirectoryPort implements HostAgent.MigrationPort {
             return new HostAgent.StepDone(vm, migrationId, "failed: VM " + vm + " is not adopted on this host"
                     + (unadopted.containsKey(vm) ? " (" + unadopted.get(vm) + ")" : ""), -1);
         }
-        // current (the CLI's default) asks for a new process of the agent's own build, whatever the VM runs (a restart in
-        // place, e.g. after a host library update): only a plan that names a version skips a VM already on it
+        // current (the CLI's default) never skips: no need to find out what the VM runs
         Optional<String> runs = VmmBuilds.CURRENT.equals(targetVersion) ? Optional.empty() : buildOf(vm, source, known);
-        if (runs.isPresent() && runs.get().equals(build.get().version())) {
+        if (VmmBuilds.alreadyOn(targetVersion, runs)) {
             LOG.info("VM {}: generation {} runs build {} already; not moved", vm, source.generation(), runs.get());
             return new HostAgent.StepDone(vm, migrationId, HostAgent.StepDone.SKIPPED_PREFIX + runs.get(), -1);
         }

@@ -16,12 +16,14 @@ import java.util.Set;
  *
  * @param hosts             one line per planned host, in plan order
  * @param vms               VMs of the hosts whose agent answered
+ * @param onTarget          of those, the VMs already on the plan's target version: {@code fleet start} would skip them
+ *                          ({@code SKIPPED already on V}, the rule of {@link HostAgent.AgentState#alreadyOn}); the others move
  * @param coordinatorState  the coordinator's plan state now (none, running, paused, complete, ...)
  * @param stepEstimateS     the seconds one VM step is assumed to take in one budget slot
  * @param etaS              the estimated duration (a host without an agent holds its slot for the host-down limit)
  * @param problems          why {@code fleet start} would be refused, or the plan would not complete as asked
  */
-public record PlanPreview(Plan plan, List<Host> hosts, int vms, String coordinatorState, int openSteps, double stepEstimateS,
+public record PlanPreview(Plan plan, List<Host> hosts, int vms, int onTarget, String coordinatorState, int openSteps, double stepEstimateS,
         double etaS, List<String> problems) {
     /** States in which the coordinator refuses a new plan. */
     private static final Set<String> BUSY = Set.of("running", "paused", "aborting", "halting");
@@ -33,18 +35,29 @@ public record PlanPreview(Plan plan, List<Host> hosts, int vms, String coordinat
      * @param hasTarget   whether that agent can start a VMM of the plan's target version (its reported builds;
      *                    true for an agent that does not tell builds apart; false without an agent)
      * @param vms         its VMs (-1: no agent answered)
+     * @param onTarget    of those, the VMs already on the plan's target version (skipped, not moved); 0 without an agent
      * @param inStep      VMs in a step right now (the agent's running steps)
      * @param budget      the agent's freeze budget K now (0: no agent)
      * @param slot        which of the {@code maxParallelHosts} slots it runs in (1-based)
      * @param startS      estimated start, seconds after the plan starts
      * @param endS        estimated end (a host without an agent: when the plan would give it up)
      */
-    public record Host(String host, boolean agent, boolean hasTarget, int vms, int inStep, int budget, int slot, double startS, double endS) {
+    public record Host(String host, boolean agent, boolean hasTarget, int vms, int onTarget, int inStep, int budget, int slot,
+            double startS, double endS) {
+        /** The VMs a plan would move (-1: no agent answered). */
+        public int moving() {
+            return agent ? vms - onTarget : -1;
+        }
     }
 
     public PlanPreview {
         hosts = List.copyOf(hosts);
         problems = List.copyOf(problems);
+    }
+
+    /** The VMs a plan would move: {@link #vms} less {@link #onTarget}. */
+    public int moving() {
+        return vms - onTarget;
     }
 
     /** Whether {@code fleet start} with this plan would be accepted and every host has an agent to run it. */
@@ -80,6 +93,7 @@ public record PlanPreview(Plan plan, List<Host> hosts, int vms, String coordinat
         }
         double eta = 0;
         int vms = 0;
+        int onTarget = 0;
         int missing = 0;
         List<Host> lines = new ArrayList<>();
         for (String h : plan.hosts()) {
@@ -92,11 +106,13 @@ public record PlanPreview(Plan plan, List<Host> hosts, int vms, String coordinat
                 slot[0] += plan.hostDownLimitMs() / 1000.0;
                 problems.add("host " + h + ": no agent answered; the plan would wait for one and give the host up after "
                         + plan.hostDownLimitMs() / 1000 + " s (one failure)");
-                lines.add(new Host(h, false, false, -1, 0, 0, (int) slot[1], start, slot[0]));
+                lines.add(new Host(h, false, false, -1, 0, 0, 0, (int) slot[1], start, slot[0]));
             } else {
                 int k = Math.max(1, a.budgetLimit());
-                slot[0] += Math.ceil(a.vms().size() / (double) k) * stepEstimateS;
+                int skipped = a.alreadyOn(plan.targetVersion());
+                slot[0] += Math.ceil((a.vms().size() - skipped) / (double) k) * stepEstimateS; // a skipped VM starts no VMM
                 vms += a.vms().size();
+                onTarget += skipped;
                 if (!a.running().isEmpty()) {
                     problems.add("host " + h + ": " + a.running().size() + " VM(s) in a step now " + a.running().keySet()
                             + "; the plan's steps for them wait until those end");
@@ -107,7 +123,7 @@ public record PlanPreview(Plan plan, List<Host> hosts, int vms, String coordinat
                             + String.join(", ", a.builds()) + "): each of its " + a.vms().size() + " step(s) would be refused"
                             + " (livetap agent --vmm-build " + plan.targetVersion() + "=LAUNCHER)");
                 }
-                lines.add(new Host(h, true, hasTarget, a.vms().size(), a.running().size(), a.budgetLimit(), (int) slot[1], start, slot[0]));
+                lines.add(new Host(h, true, hasTarget, a.vms().size(), skipped, a.running().size(), a.budgetLimit(), (int) slot[1], start, slot[0]));
             }
             eta = Math.max(eta, slot[0]);
             slots.add(slot);
@@ -116,7 +132,7 @@ public record PlanPreview(Plan plan, List<Host> hosts, int vms, String coordinat
             problems.add(missing + " host(s) without an agent exceed --max-failures " + plan.maxFailures()
                     + ": the plan would halt");
         }
-        return new PlanPreview(plan, lines, vms, coordinator.state(), coordinator.open().size(), stepEstimateS,
+        return new PlanPreview(plan, lines, vms, onTarget, coordinator.state(), coordinator.open().size(), stepEstimateS,
                 eta, problems);
     }
 }

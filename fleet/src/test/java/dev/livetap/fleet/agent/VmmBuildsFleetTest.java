@@ -24,6 +24,7 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -146,6 +147,10 @@ class VmmBuildsFleetTest {
                 System.out.printf("vmm builds: %s after %d ms%n", "agent up", (System.nanoTime() - t0) / 1_000_000);
                 assertEquals(builds.versions(), state.builds(), "the agent reports its builds in its inventory");
                 assertTrue(state.builds().contains(self) && state.builds().contains(old.version()), state.toString());
+                assertEquals(Map.of("vm0", old.version()), state.vmBuilds(), "the inventory says what each VM runs (fleet plan counts with it)");
+                assertEquals(1, state.alreadyOn(old.version()), "a plan to the old build would skip vm0");
+                assertEquals(0, state.alreadyOn(self), "a plan to this build would move it");
+                assertEquals(0, state.alreadyOn(VmmBuilds.CURRENT), "current moves every VM");
 
                 // already there: a step to the build generation 0 runs ends at once as skipped, nothing launched
                 Outcome stay = steps.to(old.version());
@@ -160,6 +165,7 @@ class VmmBuildsFleetTest {
                 assertEquals(1, port.currentOf("vm0").orElseThrow().generation());
                 assertFalse(commandOf(port).contains(oldMark), "generation 1 runs this build: " + commandOf(port));
                 assertEquals("version=" + self + " stream-format=default", buildRecord(vmmDir, 1));
+                assertEquals(Map.of("vm0", self), port.vmBuilds(), "generation 1's build record");
                 assertTrue(ns.awaitReply(GUEST, Duration.ofSeconds(30)), "the VM answers ping after the upgrade");
 
                 System.out.printf("vmm builds: %s after %d ms%n", "upgraded", (System.nanoTime() - t0) / 1_000_000);

@@ -53,9 +53,34 @@ class PlanPreviewTest {
         assertTrue(p.ready(), p.problems().toString());
         assertEquals(17, p.vms());
         // a: 5 rounds of 2 s in slot 1 (0-10); b: 3 rounds in slot 2 (0-6); c starts when b's slot frees: 6-8
-        assertEquals(List.of(new PlanPreview.Host("a", true, true, 10, 0, 2, 1, 0, 10), new PlanPreview.Host("b", true, true, 3, 0, 1, 2, 0, 6),
-                new PlanPreview.Host("c", true, true, 4, 0, 4, 2, 6, 8)), p.hosts());
+        assertEquals(List.of(new PlanPreview.Host("a", true, true, 10, 0, 0, 2, 1, 0, 10), new PlanPreview.Host("b", true, true, 3, 0, 0, 1, 2, 0, 6),
+                new PlanPreview.Host("c", true, true, 4, 0, 0, 4, 2, 6, 8)), p.hosts());
         assertEquals(10, p.etaS());
+    }
+
+    @Test
+    void vmsAlreadyOnTheTargetVersionAreCountedAsSkippedByTheAgentsRule() {
+        Plan plan = new Plan("0.3.0", List.of("a", "b"), 2, 0, 300);
+        // a: two VMs on 0.3.0, one on 0.2.0, one whose build the agent cannot tell (moved, as the agent would)
+        AgentState a = new AgentState("a", 1, Map.of(), 1, List.of("a0", "a1", "a2", "a3"), List.of("0.2.0", "0.3.0"),
+                Map.of("a0", "0.3.0", "a1", "0.2.0", "a2", "0.3.0"));
+        AgentState b = new AgentState("b", 1, Map.of(), 1, List.of("b0"), List.of("0.2.0", "0.3.0"), Map.of("b0", "0.3.0"));
+        PlanPreview p = PlanPreview.of(plan, Map.of("a", a, "b", b), coordinator("none", Map.of()), 1.0);
+        assertEquals(5, p.vms());
+        assertEquals(3, p.onTarget());
+        assertEquals(2, p.moving());
+        // the estimate counts the moves only: a 2 steps at K = 1, b none
+        assertEquals(List.of(new PlanPreview.Host("a", true, true, 4, 2, 0, 1, 1, 0, 2), new PlanPreview.Host("b", true, true, 1, 1, 0, 1, 2, 0, 0)),
+                p.hosts());
+        assertEquals(2, p.hosts().get(0).moving());
+        assertEquals(2, p.etaS());
+        // current (a restart in place) skips nothing, as the agent
+        PlanPreview current = PlanPreview.of(new Plan(VersionStep.CURRENT, List.of("a"), 1, 0, 300), Map.of("a", a),
+                coordinator("none", Map.of()), 1.0);
+        assertEquals(0, current.onTarget());
+        assertEquals(4, current.moving());
+        // an agent of an older build reports no VM builds: every VM counts as moving
+        assertEquals(0, new AgentState("a", 1, Map.of(), 1, List.of("a0"), List.of(), null).alreadyOn("0.3.0"));
     }
 
     @Test
@@ -88,7 +113,7 @@ class PlanPreviewTest {
                 "host a: 1 VM(s) in a step now [a-vm1]; the plan's steps for them wait until those end",
                 "1 host(s) without an agent exceed --max-failures 0: the plan would halt"), p.problems());
         // one slot: a 0-2, gone holds the slot for its host-down limit 2-22, a again 22-24
-        assertEquals(new PlanPreview.Host("gone", false, false, -1, 0, 0, 1, 2, 22), p.hosts().get(1));
+        assertEquals(new PlanPreview.Host("gone", false, false, -1, 0, 0, 0, 1, 2, 22), p.hosts().get(1));
         assertEquals(24, p.etaS());
         assertThrows(IllegalArgumentException.class, () -> PlanPreview.of(plan, Map.of(), coordinator("none", Map.of()), 0));
     }
@@ -107,6 +132,11 @@ class PlanPreviewTest {
                 @Override
                 public List<String> vms() {
                     return List.of("h-vm1", "h-vm2", "h-vm3");
+                }
+
+                @Override
+                public Map<String, String> vmBuilds() {
+                    return Map.of("h-vm2", "0.3.0");
                 }
             };
             node.system().systemActorOf(HostAgent.create("h", StepLedger.open(dir.resolve("h.ledger")),
@@ -127,7 +157,8 @@ class PlanPreviewTest {
                 assertEquals("none", p.coordinatorState());
                 assertEquals(List.of("host nobody: no agent answered; the plan would wait for one and give the host up after "
                         + "60 s (one failure)"), p.problems(), "one host without an agent is within --max-failures 1");
-                assertEquals(new PlanPreview.Host("h", true, true, 3, 0, 2, 1, 0, 2), p.hosts().get(0));
+                assertEquals(Map.of("h-vm2", "0.3.0"), agents.get("h").vmBuilds(), "the VMs' builds travel in the agent's state");
+                assertEquals(new PlanPreview.Host("h", true, true, 3, 1, 0, 2, 1, 0, 1), p.hosts().get(0));
             }
         } finally {
             executor.shutdownNow();

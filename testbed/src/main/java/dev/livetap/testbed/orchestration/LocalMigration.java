@@ -1,6 +1,7 @@
 package dev.livetap.testbed.orchestration;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.livetap.engine.qmp.QmpClient;
@@ -31,7 +32,9 @@ import java.util.function.Consumer;
  * {@code query-migrate-capabilities} of both VMMs. Then {@code migrate-incoming} on the target,
  * {@code migrate} on the source, and it waits on the MIGRATION, STOP and RESUME events (capability
  * {@code events} on both sides; no polling: {@code query-migrate} only for a final or held
- * status) until the source reaches a final status and (on success) the target runs again.
+ * status) until the source reaches a final status and (on success) the target runs again. The
+ * source's {@code pause-before-switchover} is set on every run to whether the run holds: a VMM keeps
+ * capabilities across migrations.
  *
  * <p>Three downtime figures, each named for what it measures: the <em>common</em> one, the
  * source's STOP event to the target's RESUME event (the QMP events' timestamps, both read from the
@@ -370,14 +373,7 @@ public final class LocalMigration {
             if (tgtLocal != null) {
                 tgtLocal.set(tgt, method == Method.LOCAL);
             }
-            // MIGRATION events are what the driver waits on: QEMU (and livetap) send them only with capability events
-            ObjectNode srcCaps = JsonNodeFactory.instance.objectNode();
-            var caps = srcCaps.putArray("capabilities");
-            caps.addObject().put("capability", "events").put("state", true);
-            if (o.hold() != null) {
-                caps.addObject().put("capability", "pause-before-switchover").put("state", true);
-            }
-            src.execute("migrate-set-capabilities", srcCaps);
+            setSourceCapabilities(src, o.hold() != null);
             tgt.execute("migrate-set-capabilities", eventsOn());
             ObjectNode incoming = JsonNodeFactory.instance.objectNode().put("uri", uri);
             if (hooks.targetStaysAfterFailure()) {
@@ -1249,6 +1245,29 @@ public final class LocalMigration {
         }
         return new BatchResult(List.copyOf(out), t0, issued[0], windowEnd, completed, List.copyOf(failures), unfinished);
     }
+
+    /**
+     * The source's capabilities in one {@code migrate-set-capabilities}: {@code events} on (MIGRATION events are
+     * what the driver waits on: QEMU and livetap send them only with it) and {@code pause-before-switchover} as
+     * this run wants it. A VMM keeps capabilities across migrations, so a source held by an earlier run would
+     * otherwise stop in {@code pre-switchover} and wait for a {@code migrate-continue} nobody sends. A VMM that
+     * does not know the capability refuses the call naming it; without a hold it is then sent without it.
+     */
+    private static void setSourceCapabilities(QmpClient src, boolean hold) throws TimeoutException {
+        ObjectNode both = eventsOn();
+        ((ArrayNode) both.get("capabilities")).addObject()
+                .put("capability", PAUSE_BEFORE_SWITCHOVER).put("state", hold);
+        try {
+            src.execute("migrate-set-capabilities", both);
+        } catch (QmpException e) {
+            if (hold || e.desc() == null || !e.desc().contains(PAUSE_BEFORE_SWITCHOVER)) {
+                throw e;
+            }
+            src.execute("migrate-set-capabilities", eventsOn()); // a VMM that cannot hold needs nothing turned off
+        }
+    }
+
+    private static final String PAUSE_BEFORE_SWITCHOVER = "pause-before-switchover";
 
     /** {@code migrate-set-capabilities} arguments turning {@code events} on. */
     static ObjectNode eventsOn() {

@@ -6,11 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.livetap.nativeio.testing.RequiresRoot;
 import dev.livetap.nativeio.testing.RequiresTun;
-import dev.livetap.testbed.NetworkNamespace;
 import dev.livetap.testbed.vmm.VmmProcess;
 import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -34,18 +31,11 @@ class LocalMigrationSwitchoverGateTest {
 
     @Test
     void theGateAdmitsOnlyTheSwitchOverAndIsReleasedOnceWhateverTheEnd() throws Exception {
-        Path dir = Files.createTempDirectory("livetap-gate");
-        List<VmmProcess> open = new ArrayList<>();
-        try (NetworkNamespace ns = NetworkNamespace.create()) {
-            VmmProcess a = VmmProcess.start(VmmProcess.Options.of(dir, "a").withPrefix(ns.wrap(List.of()))
-                    .withArgs(List.of("--no-warm-up")));
-            open.add(a);
+        try (VmmPairFixture vmms = VmmPairFixture.create("livetap-gate")) {
+            VmmProcess a = vmms.source("a");
             List<VmmProcess> targets = new ArrayList<>();
             for (String name : List.of("refused", "failing", "target")) {
-                VmmProcess t = VmmProcess.start(VmmProcess.Options.of(dir, name).withPrefix(ns.wrap(List.of()))
-                        .withIncoming(true).withArgs(List.of("--no-warm-up")));
-                open.add(t);
-                targets.add(t);
+                targets.add(vmms.target(name, false));
             }
             a.connect().addNic("lt0", 1, false, MAC);
             for (VmmProcess t : targets) {
@@ -95,7 +85,7 @@ class LocalMigrationSwitchoverGateTest {
                             order.add("release");
                             releases.add(downtime);
                         };
-                    }).withHold((src, info) -> { }), order::add); // step 2 left pause-before-switchover on: an empty hold continues
+                    }).withHold((src, info) -> { }), order::add); // held, as step 2: the gate spans the hold too
             assertTrue(r.succeeded(), LocalMigration.format(r));
             assertEquals(1, at[2], "the source ran when the gate was asked");
             int gate = order.indexOf("gate");
@@ -109,16 +99,6 @@ class LocalMigrationSwitchoverGateTest {
             assertTrue(at[1] > started, "released after the target ran again");
             assertEquals(List.of(r.downtimeMs()), releases, "released once, with the run's downtime");
             assertEquals(1, order.stream().filter("release"::equals).count());
-        } finally {
-            for (int i = open.size() - 1; i >= 0; i--) {
-                open.get(i).close();
-            }
-            try (var l = Files.list(dir)) {
-                for (Path p : l.toList()) {
-                    Files.deleteIfExists(p);
-                }
-            }
-            Files.deleteIfExists(dir);
         }
     }
 

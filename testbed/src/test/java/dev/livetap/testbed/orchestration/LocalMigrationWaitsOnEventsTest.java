@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.livetap.testbed.NetworkNamespace;
 import dev.livetap.nativeio.testing.RequiresRoot;
 import dev.livetap.nativeio.testing.RequiresTun;
 import dev.livetap.testbed.vmm.VmmProcess;
@@ -37,21 +36,16 @@ class LocalMigrationWaitsOnEventsTest {
 
     @Test
     void aHeldMigrationIntoAPausedTargetSendsABoundedFewQueries() throws Exception {
-        Path dir = Files.createTempDirectory("livetap-nopoll");
-        List<AutoCloseable> open = new ArrayList<>();
-        try (NetworkNamespace ns = NetworkNamespace.create()) {
-            VmmProcess a = VmmProcess.start(VmmProcess.Options.of(dir, "a").withPrefix(ns.wrap(List.of()))
-                    .withArgs(List.of("--no-warm-up")));
-            open.add(a);
-            VmmProcess b = VmmProcess.start(VmmProcess.Options.of(dir, "b").withPrefix(ns.wrap(List.of())).withIncoming(true)
-                    .withPaused(true).withArgs(List.of("--no-warm-up")));
-            open.add(b);
+        try (VmmPairFixture vmms = VmmPairFixture.create("livetap-nopoll")) {
+            Path dir = vmms.dir();
+            VmmProcess a = vmms.source("a");
+            VmmProcess b = vmms.target("b", true);
             a.connect().addNic("lt0", 2, false, "52:54:00:12:34:56");
             b.connect().addNic("lt0", 2, true, "52:54:00:12:34:56");
             CountingRelay toA = new CountingRelay(dir.resolve("a-relay.qmp"), a.qmpSocket());
-            open.add(toA);
+            vmms.add(toA);
             CountingRelay toB = new CountingRelay(dir.resolve("b-relay.qmp"), b.qmpSocket());
-            open.add(toB);
+            vmms.add(toB);
 
             long[] held = new long[2];
             LocalMigration.Result r = LocalMigration.run(LocalMigration.Options.of(toA.front, toB.front)
@@ -76,16 +70,6 @@ class LocalMigrationWaitsOnEventsTest {
             assertTrue(srcQueries <= MAX_QUERIES_PER_SIDE, "source queries " + srcQueries + ": " + toA.sent());
             assertTrue(tgtQueries <= MAX_QUERIES_PER_SIDE, "target queries " + tgtQueries + ": " + toB.sent());
             assertTrue(toA.count("\"events\"") == 1 && toB.count("\"events\"") == 1, "capability events on both sides");
-        } finally {
-            for (int i = open.size() - 1; i >= 0; i--) {
-                open.get(i).close();
-            }
-            try (var l = Files.list(dir)) {
-                for (Path p : l.toList()) {
-                    Files.deleteIfExists(p);
-                }
-            }
-            Files.deleteIfExists(dir);
         }
     }
 
@@ -98,22 +82,17 @@ class LocalMigrationWaitsOnEventsTest {
      */
     @Test
     void noCommandReachesEitherVmmBetweenMigrateAndTheTargetsResume() throws Exception {
-        Path dir = Files.createTempDirectory("livetap-quiet");
-        List<AutoCloseable> open = new ArrayList<>();
-        try (NetworkNamespace ns = NetworkNamespace.create()) {
-            VmmProcess a = VmmProcess.start(VmmProcess.Options.of(dir, "a").withPrefix(ns.wrap(List.of()))
-                    .withArgs(List.of("--no-warm-up")));
-            open.add(a);
-            VmmProcess b = VmmProcess.start(VmmProcess.Options.of(dir, "b").withPrefix(ns.wrap(List.of())).withIncoming(true)
-                    .withArgs(List.of("--no-warm-up")));
-            open.add(b);
+        try (VmmPairFixture vmms = VmmPairFixture.create("livetap-quiet")) {
+            Path dir = vmms.dir();
+            VmmProcess a = vmms.source("a");
+            VmmProcess b = vmms.target("b", false);
             a.connect().addNic("lt0", 2, false, "52:54:00:12:34:56");
             b.connect().addNic("lt0", 2, true, "52:54:00:12:34:56");
             List<String> journal = java.util.Collections.synchronizedList(new ArrayList<>());
             CountingRelay toA = new CountingRelay(dir.resolve("a-relay.qmp"), a.qmpSocket(), "source", journal, null);
-            open.add(toA);
+            vmms.add(toA);
             CountingRelay toB = new CountingRelay(dir.resolve("b-relay.qmp"), b.qmpSocket(), "target", journal, "RESUME");
-            open.add(toB);
+            vmms.add(toB);
 
             LocalMigration.Result r = LocalMigration.run(LocalMigration.Options.of(toA.front, toB.front)
                     .withUri(LocalMigration.defaultUri(b.qmpSocket())), line -> { });
@@ -129,16 +108,6 @@ class LocalMigrationWaitsOnEventsTest {
             assertTrue(migrate >= 0 && resume > migrate, "migrate, then the target's RESUME: " + seen);
             List<String> between = seen.subList(migrate + 1, resume).stream().filter(e -> e.contains(" command ")).toList();
             assertEquals(List.of(), between, "commands between migrate and the target's RESUME: " + seen);
-        } finally {
-            for (int i = open.size() - 1; i >= 0; i--) {
-                open.get(i).close();
-            }
-            try (var l = Files.list(dir)) {
-                for (Path p : l.toList()) {
-                    Files.deleteIfExists(p);
-                }
-            }
-            Files.deleteIfExists(dir);
         }
     }
 
