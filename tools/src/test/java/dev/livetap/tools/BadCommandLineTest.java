@@ -6,16 +6,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.livetap.tools.ExitCodes;
 import dev.livetap.tools.LivetapCommand;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.List;
 import java.util.stream.Stream;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
-import picocli.CommandLine;
 
 /**
  * Every bad value of every command, through the real command line (with the simulation's SPI
@@ -124,25 +120,11 @@ class BadCommandLineTest {
     @ParameterizedTest(name = "livetap {1}")
     @MethodSource("badCommandLines")
     void exitsTwoWithOneLineNamingTheOptionAndTheValue(List<String> mentions, List<String> args) {
-        // System.out/err swapped before the command line exists: picocli's default execution strategy
-        // keeps the streams of that moment (setOut/setErr are replaced by them during execute)
-        ByteArrayOutputStream sysOut = new ByteArrayOutputStream();
-        ByteArrayOutputStream sysErr = new ByteArrayOutputStream();
-        PrintStream oldOut = System.out;
-        PrintStream oldErr = System.err;
-        int code;
-        try {
-            System.setOut(new PrintStream(sysOut, true, StandardCharsets.UTF_8));
-            System.setErr(new PrintStream(sysErr, true, StandardCharsets.UTF_8));
-            CommandLine cl = LivetapCommand.commandLine();
-            code = cl.execute(args.toArray(String[]::new));
-        } finally {
-            System.setOut(oldOut);
-            System.setErr(oldErr);
-        }
-        String stdout = sysOut.toString(StandardCharsets.UTF_8);
-        String stderr = sysErr.toString(StandardCharsets.UTF_8);
-        String all = stdout + stderr;
+        CliRun run = CliRun.of(args);
+        int code = run.code();
+        String stdout = run.out();
+        String stderr = run.err();
+        String all = run.all();
         assertEquals(ExitCodes.USAGE, code, "exit 2 for " + args + "; printed: " + all);
         assertEquals("", stdout, "nothing on stdout for " + args);
         List<String> lines = stderr.lines().filter(l -> !l.isBlank()).toList();

@@ -10,8 +10,6 @@ import dev.livetap.fleet.cluster.FleetNode;
 import dev.livetap.fleet.cluster.FleetTls;
 import dev.livetap.fleet.cluster.RotatingTlsContext;
 import dev.livetap.fleet.testing.BlockedStepAgent;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -61,7 +59,7 @@ class FleetStartOverHttpsTest {
             List<String> start = List.of("fleet", "start", "--operator-url", https.toString(), "--tls-dir", tls.toString(),
                     "--hosts", "h1", "--max-failures", "0");
 
-            Run accepted = run(start);
+            CliRun accepted = CliRun.of(start);
             assertEquals(ExitCodes.OK, accepted.code(), accepted.toString());
             assertTrue(accepted.out().matches("plan 1 accepted at coordinator epoch \\d+\\s*"), accepted.toString());
             HttpClient client = HttpClient.newBuilder().sslContext(new RotatingTlsContext(FleetTls.fromDirectory(tls)).context())
@@ -81,13 +79,13 @@ class FleetStartOverHttpsTest {
             assertEquals(List.of("h1"), hosts(status.path("plan")), "the submitted plan: " + status);
             assertEquals(1, status.path("open").size(), "its step is open: " + status);
 
-            Run refused = run(start);
+            CliRun refused = CliRun.of(start);
             assertEquals(ExitCodes.FAILED, refused.code(), refused.toString());
             assertTrue(refused.out().startsWith("plan refused: a plan is running"), refused.toString());
             assertEquals(1, refused.out().strip().lines().count(), "one line: " + refused);
             assertFalse(refused.all().contains("Exception"), refused.toString());
 
-            Run json = run(append(start, "--json"));
+            CliRun json = CliRun.of(append(start, "--json"));
             assertEquals(ExitCodes.FAILED, json.code(), json.toString());
             JsonNode o = Json.MAPPER.readTree(json.out());
             assertFalse(o.path("accepted").asBoolean(), json.toString());
@@ -109,30 +107,6 @@ class FleetStartOverHttpsTest {
         List<String> out = new ArrayList<>(args);
         out.add(more);
         return out;
-    }
-
-    private record Run(int code, String out, String err) {
-        String all() {
-            return out + err;
-        }
-    }
-
-    /** The CLI in this JVM, its streams captured (swapped before the command line exists, as picocli keeps them). */
-    private static Run run(List<String> args) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        PrintStream oldOut = System.out;
-        PrintStream oldErr = System.err;
-        int code;
-        try {
-            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-            code = LivetapCommand.commandLine().execute(args.toArray(String[]::new));
-        } finally {
-            System.setOut(oldOut);
-            System.setErr(oldErr);
-        }
-        return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
     }
 
     /** {@code scripts/fleet-certs DIR NAMES} (the documented way) with this JVM's keytool first on the PATH. */

@@ -8,9 +8,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.livetap.engine.qmp.QmpClient;
 import dev.livetap.testbed.qemu.QemuProcess;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -31,9 +28,6 @@ import org.junit.jupiter.api.io.TempDir;
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
 class MigrateQemuCommandTest {
-    private record Run(int code, String out, String err) {
-    }
-
     @Test
     void autoPicksNewTapAgainstQemuAndRunsTheSwitchBetweenCompletedAndCont(@TempDir Path dir) throws Exception {
         assumeTrue(QemuProcess.isAvailable(), () -> "skipped: " + QemuProcess.unavailabilityCause().orElseThrow());
@@ -42,14 +36,14 @@ class MigrateQemuCommandTest {
             assertTrue(source.awaitQmpSocket(Duration.ofSeconds(30)), () -> source.process().describe());
             assertTrue(target.awaitQmpSocket(Duration.ofSeconds(30)), () -> target.process().describe());
 
-            Run refused = migrate("--source", source.qmpSocket().toString(), "--target", target.qmpSocket().toString(),
+            CliRun refused = migrate("--source", source.qmpSocket().toString(), "--target", target.qmpSocket().toString(),
                     "--method", "local");
             assertEquals(ExitCodes.FAILED, refused.code(), "method local against a QEMU without it fails: " + refused);
             assertTrue(refused.err().contains("offers no local or backend-transfer"), "the error says why: " + refused.err());
             assertEquals("running", status(source), "a refused method changes nothing on the source");
 
             Path marker = dir.resolve("switched");
-            Run ok = migrate("--source", source.qmpSocket().toString(), "--target", target.qmpSocket().toString(), "--json",
+            CliRun ok = migrate("--source", source.qmpSocket().toString(), "--target", target.qmpSocket().toString(), "--json",
                     "--switch", "echo $(date +%s.%N) > " + marker);
             assertEquals(ExitCodes.OK, ok.code(), "the migration completes: " + ok);
             JsonNode r = new ObjectMapper().readTree(ok.out());
@@ -90,7 +84,7 @@ class MigrateQemuCommandTest {
                 QemuProcess target = QemuProcess.start(dir, "tgt", true, true, List.of())) {
             assertTrue(source.awaitQmpSocket(Duration.ofSeconds(30)), () -> source.process().describe());
             assertTrue(target.awaitQmpSocket(Duration.ofSeconds(30)), () -> target.process().describe());
-            Run failed = migrate("--source", source.qmpSocket().toString(), "--target", target.qmpSocket().toString(),
+            CliRun failed = migrate("--source", source.qmpSocket().toString(), "--target", target.qmpSocket().toString(),
                     "--method", "new-tap", "--switch", "echo no such TAP >&2; exit 3");
             assertEquals(ExitCodes.FAILED, failed.code(), "a failed switch is a failed command: " + failed);
             assertTrue(failed.out().contains("network switch failed") && failed.out().contains("no such TAP"),
@@ -115,22 +109,9 @@ class MigrateQemuCommandTest {
         return -1;
     }
 
-    private static Run migrate(String... args) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        PrintStream oldOut = System.out;
-        PrintStream oldErr = System.err;
-        int code;
-        try {
-            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-            List<String> all = new ArrayList<>(List.of("migrate"));
-            all.addAll(List.of(args));
-            code = LivetapCommand.commandLine().execute(all.toArray(String[]::new));
-        } finally {
-            System.setOut(oldOut);
-            System.setErr(oldErr);
-        }
-        return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+    private static CliRun migrate(String... args) {
+        List<String> all = new ArrayList<>(List.of("migrate"));
+        all.addAll(List.of(args));
+        return CliRun.of(all);
     }
 }
