@@ -50,6 +50,12 @@ final class AgentCommand implements Callable<Integer> {
             description = "Per-VM downtime limit --budget auto steers by (QEMU's default downtime-limit): default ${DEFAULT-VALUE}.")
     double limitMs;
 
+    @Option(names = "--look-ahead", paramLabel = "N|auto|none", defaultValue = "none",
+            description = "Steps in their driver run at once (QMP set-up and the target VMM's start included) beside the K"
+                    + " in their freeze window: at most K + N; auto: N = K (following --budget auto); none: not bounded"
+                    + " (every migration thread at once); default ${DEFAULT-VALUE}.")
+    String lookAhead;
+
     @Option(names = "--step-timeout", paramLabel = "SECONDS", defaultValue = "60", description = "Bound of one VM step: 1-3600, default ${DEFAULT-VALUE}.")
     int stepTimeout;
 
@@ -123,6 +129,14 @@ final class AgentCommand implements Callable<Integer> {
     }
 
     private FreezeBudget.Settings budgetSettings() {
+        try {
+            return budgetSettingsWithoutLookAhead().withLookAhead(FreezeBudget.LookAhead.parse(lookAhead));
+        } catch (IllegalArgumentException e) {
+            throw new BadOptionValue(e.getMessage());
+        }
+    }
+
+    private FreezeBudget.Settings budgetSettingsWithoutLookAhead() {
         BadOptionValue.range("--budget-max", budgetMax, 1, 1000);
         if (!(limitMs > 0 && limitMs <= 60_000)) {
             throw new BadOptionValue("--downtime-limit-ms must be above 0 and at most 60000: " + limitMs);

@@ -567,12 +567,24 @@ public final class FleetCommand implements Callable<Integer> {
                         + "held in pre-switchover (already frozen while it waits).")
         String gate;
 
+        @Option(names = "--look-ahead", paramLabel = "N|auto|none", defaultValue = "none",
+                description = "Migrations per host in their driver run (QMP set-up included) beside the K of the budget: "
+                        + "at most K + N at once; auto: N = K (following an adaptive K); none: every driver at once (the "
+                        + "way before the look-ahead, for A/B runs); default ${DEFAULT-VALUE}.")
+        String lookAhead;
+
         @Mixin
         FleetBenchOptions run = new FleetBenchOptions();
 
         @Override
         public Integer call() throws Exception {
             BadOptionValue.range("--hosts", hosts, 1, 64);
+            FreezeBudget.LookAhead ahead;
+            try {
+                ahead = FreezeBudget.LookAhead.parse(lookAhead);
+            } catch (IllegalArgumentException e) {
+                throw new BadOptionValue(e.getMessage());
+            }
             BadOptionValue.range("--vms-per-host", vms, 1, 1000);
             BadOptionValue.range("--rounds", rounds, 1, 100);
             BadOptionValue.range("--warmup-rounds", warmupRounds, 0, 10);
@@ -580,7 +592,7 @@ public final class FleetCommand implements Callable<Integer> {
             run.check();
             java.util.List<AgentFleetBench.Budget> asked = new java.util.ArrayList<>();
             for (String b : budgets) {
-                asked.add(new AgentFleetBench.Budget(b, settings(b, vms, drivers, run.limitMs)));
+                asked.add(new AgentFleetBench.Budget(b, settings(b, vms, drivers, run.limitMs).withLookAhead(ahead)));
             }
             boolean inProcess = switch (mode) {
                 case "agents" -> false;

@@ -310,11 +310,38 @@ public final class HostAgent {
         String vm = c.vm();
         String id = c.migrationId();
         String version = c.targetVersion();
-        CompletableFuture<StepDone> run = CompletableFuture.supplyAsync(() -> port.gatesSwitchover()
-                ? performGated(vm, id, version) : performInsidePermit(vm, id, version), executor);
+        CompletableFuture<StepDone> run = CompletableFuture.supplyAsync(() -> performInRun(vm, id, version), executor);
         context.pipeToSelf(run, (done, error) -> new StepEnded(vm,
                 done != null ? done : new StepDone(vm, id, "failed: " + error, -1)));
         return serving(new Held(with(held.running(), vm, new Running(id, List.of(c.replyTo())))));
+    }
+
+    /**
+     * The port's call inside a look-ahead place of the budget (at most K + L runs of this host at once, a no-op wait
+     * when runs are not bounded), taken before the port starts or connects to any VMM; the place goes back whatever
+     * the end. The wait and the freeze permit's share one deadline: the permit timeout from here.
+     */
+    private StepDone performInRun(String vm, String id, String version) {
+        long deadline = System.nanoTime() + permitTimeout.toNanos();
+        FreezeBudget.RunPlace place;
+        try {
+            place = budget.enterRun(permitTimeout);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return new StepDone(vm, id, "failed: interrupted while waiting for a look-ahead place (the VM was not touched)", -1);
+        } catch (Exception e) {
+            return new StepDone(vm, id, "failed: no look-ahead place (the VM was not touched): " + e.getMessage(), -1);
+        }
+        try {
+            return port.gatesSwitchover() ? performGated(vm, id, version, deadline) : performInsidePermit(vm, id, version, deadline);
+        } finally {
+            budget.leaveRun(place);
+        }
+    }
+
+    /** What is left until {@code deadline} (never negative). */
+    private static Duration left(long deadline) {
+        return Duration.ofNanos(Math.max(0, deadline - System.nanoTime()));
     }
 
     /**
@@ -322,9 +349,10 @@ public final class HostAgent {
      * (bounded by the permit timeout and by what is left of the driver's), the driver gives it back once the
      * migration ended, with its downtime; the port's set-up (a target VMM started, its NIC, QMP) is outside.
      */
-    private StepDone performGated(String vm, String id, String version) {
+    private StepDone performGated(String vm, String id, String version, long deadline) {
         LocalMigration.SwitchoverGate gate = maxWait -> {
-            FreezeBudget.Permit permit = budget.acquire(maxWait.compareTo(permitTimeout) < 0 ? maxWait : permitTimeout);
+            Duration ours = left(deadline);
+            FreezeBudget.Permit permit = budget.acquire(maxWait.compareTo(ours) < 0 ? maxWait : ours);
             return downtimeMs -> budget.release(permit, downtimeMs);
         };
         try {
@@ -336,10 +364,10 @@ public final class HostAgent {
     }
 
     /** The whole port call inside a place of the budget (a port that does not gate its switch-over). */
-    private StepDone performInsidePermit(String vm, String id, String version) {
+    private StepDone performInsidePermit(String vm, String id, String version, long deadline) {
         FreezeBudget.Permit permit;
         try {
-            permit = budget.acquire(permitTimeout);
+            permit = budget.acquire(left(deadline));
         } catch (Exception e) {
             return new StepDone(vm, id, "no freeze permit: " + e.getMessage(), -1);
         }

@@ -313,7 +313,8 @@ public final class AgentFleetBench {
                 "--dir", hostDir.toString(), "--netns", netns, "--vms", String.valueOf(o.vmsPerHost()),
                 "--budget-initial", String.valueOf(o.budget().initial()), "--budget-max", String.valueOf(o.budget().max()),
                 "--threads", String.valueOf(o.threads()), "--timeout", String.valueOf(o.timeout().toSeconds()),
-                "--gate", o.gate() == FleetBench.Gate.AROUND ? "around" : "switchover"));
+                "--gate", o.gate() == FleetBench.Gate.AROUND ? "around" : "switchover",
+                "--look-ahead", o.budget().lookAhead().label()));
         if (o.tlsCerts() != null) {
             cmd.addAll(List.of("--tls-dir", o.tlsDir(host).toString()));
         }
@@ -403,6 +404,7 @@ public final class AgentFleetBench {
         out.put("warmup_migrations", o.warmupRounds() * o.hosts() * o.vmsPerHost());
         out.put("drivers_per_host", o.threads());
         out.put("gate", o.gate().name().toLowerCase(java.util.Locale.ROOT));
+        out.put("look_ahead", o.budget().lookAhead().label());
         out.put("completed", ok.size());
         out.put("failed", failed);
         out.put("migrations_per_s", windowNs == 0 ? 0 : Math.round(ok.size() / (windowNs / 1e9) * 10) / 10.0);

@@ -17,7 +17,8 @@ import java.util.Map;
  * when its stdin reaches end-of-file (the bench, its parent, ended or closed it) or on SIGTERM.
  *
  * <p>Arguments: {@code --host H --seed ADDR --dir DIR --netns NS --vms N --budget-initial K
- * --budget-max K [--downtime-limit-ms MS [--budget-window W]] --threads T --timeout S [--gate switchover|around]}
+ * --budget-max K [--downtime-limit-ms MS [--budget-window W]] --threads T --timeout S [--gate switchover|around]
+ * [--look-ahead N|auto|none]}
  * ({@code switchover}, the default: the freeze permit is taken in the driver's switch-over gate; {@code around}: the
  * agent holds it around the whole step). Without a
  * downtime limit the budget is fixed at {@code --budget-initial}.
@@ -40,6 +41,7 @@ public final class BenchHost {
                             Double.parseDouble(a.get("--downtime-limit-ms")),
                             Integer.parseInt(a.getOrDefault("--budget-window", String.valueOf(FreezeBudget.DEFAULT_WINDOW))))
                     : FreezeBudget.Settings.fixed(k);
+            budget = budget.withLookAhead(FreezeBudget.LookAhead.parse(a.getOrDefault("--look-ahead", "none")));
             List<String> prefix = new ArrayList<>();
             if (a.containsKey("--netns")) {
                 prefix.addAll(List.of("ip", "netns", "exec", a.get("--netns")));

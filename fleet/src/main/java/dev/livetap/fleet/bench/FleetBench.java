@@ -182,7 +182,9 @@ public final class FleetBench {
         FreezeBudget.Permit[] permit = {null};
         long[] held = {0, 0}; // the permit's grant and release, System.nanoTime()
         LocalMigration.Result result = null;
+        FreezeBudget.RunPlace place = null;
         try {
+            place = budget.enterRun(o.timeout()); // the look-ahead: before the driver connects to either VMM
             if (o.gate() == Gate.SWITCHOVER) {
                 opts = opts.withSwitchoverGate(maxWait -> {
                     FreezeBudget.Permit p = budget.acquire(maxWait);
@@ -223,6 +225,9 @@ public final class FleetBench {
         } finally {
             if (permit[0] != null) {
                 budget.release(permit[0], result != null && result.completed() ? result.downtimeMs() : -1);
+            }
+            if (place != null) {
+                budget.leaveRun(place);
             }
         }
     }
@@ -321,6 +326,8 @@ public final class FleetBench {
         out.put("warmup_rounds", o.warmupRounds());
         out.put("drivers", o.drivers());
         out.put("gate", o.gate().name().toLowerCase(Locale.ROOT));
+        out.put("look_ahead", o.budget().lookAhead().label());
+        out.put("max_in_run", budget.maxInRun());
         out.put("completed", ok.size());
         out.put("failed", failed);
         out.put("migrations_per_s", windowNs == 0 ? 0 : Math.round(ok.size() / (windowNs / 1e9) * 10) / 10.0);

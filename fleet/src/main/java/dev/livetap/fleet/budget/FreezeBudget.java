@@ -14,6 +14,12 @@ import java.util.concurrent.locks.ReentrantLock;
  * sliding window of downtimes against the per-VM limit) sets the limit. After every change, the
  * releases of permits granted under the old limit are not counted (they describe the crowd of the
  * old limit, not the new one).
+ *
+ * <p>Beside the freeze window the budget also bounds the <em>runs</em>: with a {@link LookAhead}, at most
+ * {@link #runBound()} = K + L migrations of the host are in their driver run at all (QMP set-up included; a run
+ * holds a {@link RunPlace} from before the driver connects to the VMMs until it returns), L following K when K adapts.
+ * The drivers preparing beside a frozen VM compete with it for the host's cores; the look-ahead keeps enough of
+ * them ready for the next switch-over and no more.
  */
 public final class FreezeBudget {
     /** Downtimes the adaptive budget's p99 is taken over by default (fewer than 100 would make it the largest). */
@@ -29,10 +35,25 @@ public final class FreezeBudget {
      * @param window    downtimes the adaptation's p99 is taken over
      * @param shrinkAt  a window p99 above {@code shrinkAt × limitMs} (or one downtime above {@code limitMs}) halves the limit
      * @param growBelow a window p99 below {@code growBelow × limitMs} adds one
+     * @param lookAhead how many runs beside the K in their window may be under way at once
      */
-    public record Settings(int initial, int min, int max, double limitMs, int window, double shrinkAt, double growBelow) {
+    public record Settings(int initial, int min, int max, double limitMs, int window, double shrinkAt, double growBelow,
+            LookAhead lookAhead) {
         public Settings {
             controllerSettings(initial, min, max, limitMs, window, shrinkAt, growBelow); // validates
+            if (lookAhead == null) {
+                throw new IllegalArgumentException("a look-ahead is required (LookAhead.NONE: runs are not bounded)");
+            }
+        }
+
+        /** Runs not bounded ({@link LookAhead#NONE}). */
+        public Settings(int initial, int min, int max, double limitMs, int window, double shrinkAt, double growBelow) {
+            this(initial, min, max, limitMs, window, shrinkAt, growBelow, LookAhead.NONE);
+        }
+
+        /** The same budget with at most K + {@code value} migrations in their driver run at once. */
+        public Settings withLookAhead(LookAhead value) {
+            return new Settings(initial, min, max, limitMs, window, shrinkAt, growBelow, value);
         }
 
         /** Exactly {@code k} at once, never adapted. */
@@ -65,6 +86,74 @@ public final class FreezeBudget {
     }
 
     /**
+     * L, the runs allowed beside the K switch-overs in their window: {@link #NONE} (not bounded, the way before the
+     * look-ahead), {@link #AUTO} (L = K, following an adaptive K), or a fixed {@code places} ≥ 0.
+     */
+    public record LookAhead(String kind, int places) {
+        /** Runs are not bounded: every driver thread prepares at once. */
+        public static final LookAhead NONE = new LookAhead("none", 0);
+        /** L = K: as many prepare as may be frozen; follows K when the budget adapts. */
+        public static final LookAhead AUTO = new LookAhead("auto", 0);
+
+        public LookAhead {
+            if (!kind.equals("none") && !kind.equals("auto") && !kind.equals("fixed") || places < 0) {
+                throw new IllegalArgumentException("a look-ahead is none, auto or a count of places >= 0, not " + kind
+                        + " " + places);
+            }
+        }
+
+        public static LookAhead fixed(int places) {
+            return new LookAhead("fixed", places);
+        }
+
+        /** {@code none}, {@code auto} or a count. */
+        public static LookAhead parse(String text) {
+            String t = text.trim();
+            if (t.equals("none")) {
+                return NONE;
+            }
+            if (t.equals("auto")) {
+                return AUTO;
+            }
+            try {
+                int n = Integer.parseInt(t);
+                if (n >= 0 && n <= 100_000) {
+                    return fixed(n);
+                }
+            } catch (NumberFormatException e) {
+                // the message below names the accepted forms
+            }
+            throw new IllegalArgumentException("--look-ahead is a count 0..100000, auto (= K) or none, not '" + text + "'");
+        }
+
+        public boolean bounded() {
+            return !kind.equals("none");
+        }
+
+        /** The runs allowed at once when K is {@code k}. */
+        public int runBound(int k) {
+            return switch (kind) {
+                case "none" -> Integer.MAX_VALUE;
+                case "auto" -> 2 * k;
+                default -> (int) Math.min(Integer.MAX_VALUE, (long) k + places);
+            };
+        }
+
+        /** As asked: {@code none}, {@code auto} or the count. */
+        public String label() {
+            return kind.equals("fixed") ? String.valueOf(places) : kind;
+        }
+    }
+
+    /** A place among the {@link #runBound()} migrations in their driver run; give it back with {@link #leaveRun}. */
+    public static final class RunPlace {
+        private boolean left;
+
+        private RunPlace() {
+        }
+    }
+
+    /**
      * One change of the limit: after {@code released} releases, from → to, because of {@code downtimeMs}
      * (one downtime above the limit, or the window's p99).
      */
@@ -85,6 +174,9 @@ public final class FreezeBudget {
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition changed = lock.newCondition();
     private final ArrayDeque<Object> queue = new ArrayDeque<>();
+    private final ArrayDeque<Object> runQueue = new ArrayDeque<>();
+    private int inRun;
+    private int maxInRun;
     /** The latest {@link #ADJUSTMENTS_KEPT} changes (an agent lives for months: the list must not grow for ever). */
     private final ArrayDeque<Adjustment> adjustments = new ArrayDeque<>();
     private long adjustmentCount;
@@ -128,6 +220,85 @@ public final class FreezeBudget {
             inUse++;
             maxInUse = Math.max(maxInUse, inUse);
             return new Permit(generation);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Waits, first come first served, until fewer than {@link #runBound()} migrations are in their run; bounded by
+     * {@code timeout}. Call it before the driver touches a VMM; give the place back with {@link #leaveRun} whatever
+     * the run's end (a place never given back shrinks the host's bound for good).
+     *
+     * @throws TimeoutException when no place was free in time (the caller must not start the migration)
+     */
+    public RunPlace enterRun(Duration timeout) throws TimeoutException, InterruptedException {
+        Object ticket = new Object();
+        long left = timeout.toNanos();
+        lock.lock();
+        try {
+            runQueue.addLast(ticket);
+            try {
+                while (runQueue.peekFirst() != ticket || inRun >= runBound()) {
+                    if (left <= 0) {
+                        throw new TimeoutException("no look-ahead place within " + timeout.toMillis() + " ms (" + inRun
+                                + " of " + runBound() + " migrations in their run, " + (runQueue.size() - 1)
+                                + " other(s) waiting)");
+                    }
+                    left = changed.awaitNanos(left);
+                }
+            } finally {
+                runQueue.remove(ticket);
+                changed.signalAll();
+            }
+            inRun++;
+            maxInRun = Math.max(maxInRun, inRun);
+            return new RunPlace();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Gives a run's place back (the run ended, whatever its outcome). Leaving twice is an error. */
+    public void leaveRun(RunPlace place) {
+        lock.lock();
+        try {
+            if (place.left) {
+                throw new IllegalStateException("this run's place was already given back");
+            }
+            place.left = true;
+            inRun--;
+            changed.signalAll();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** At most this many migrations in their driver run at once: K + L now ({@link Integer#MAX_VALUE}: not bounded). */
+    public int runBound() {
+        lock.lock();
+        try {
+            return settings.lookAhead().runBound(limit);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Migrations in their run now (places held). */
+    public int inRun() {
+        lock.lock();
+        try {
+            return inRun;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** The most migrations ever in their run at once. */
+    public int maxInRun() {
+        lock.lock();
+        try {
+            return maxInRun;
         } finally {
             lock.unlock();
         }

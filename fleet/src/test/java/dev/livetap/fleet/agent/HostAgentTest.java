@@ -292,4 +292,79 @@ class HostAgentTest {
             assertEquals("completed", ledger.get("m-1-3").orElseThrow().outcome());
         }
     }
+    /**
+     * With a look-ahead of L = 1 at K = 1, at most two steps are in their port call at once (the agent waits for a place
+     * before the port touches any VMM), and every place goes back: after a completed step, a failed one and one whose
+     * port threw. A wait that outlasts the step's timeout fails the step without calling the port.
+     */
+    @Test
+    void theLookAheadBoundsTheStepsInTheirRunAndEveryPlaceGoesBack() throws Exception {
+        FreezeBudget budget = new FreezeBudget(FreezeBudget.Settings.fixed(1).withLookAhead(FreezeBudget.LookAhead.fixed(1)));
+        AtomicInteger inPort = new AtomicInteger();
+        AtomicInteger mostInPort = new AtomicInteger();
+        CountDownLatch twoIn = new CountDownLatch(2);
+        HostAgent.MigrationPort port = new HostAgent.MigrationPort() {
+            @Override
+            public StepDone migrate(String vm, String id) {
+                throw new AssertionError("a gating port is called with its gate");
+            }
+
+            @Override
+            public boolean gatesSwitchover() {
+                return true;
+            }
+
+            @Override
+            public StepDone migrate(String vm, String id, String version, LocalMigration.SwitchoverGate g) throws Exception {
+                calls.computeIfAbsent(id, k -> new AtomicInteger()).incrementAndGet();
+                mostInPort.accumulateAndGet(inPort.incrementAndGet(), Math::max);
+                try {
+                    twoIn.countDown();
+                    assertTrue(twoIn.await(20, TimeUnit.SECONDS), "two steps set up at once: K + L = 2");
+                    if (vm.equals("vm-throws")) {
+                        throw new java.io.IOException("the test's port broke");
+                    }
+                    LocalMigration.Release release = g.admit(Duration.ofSeconds(20));
+                    Thread.sleep(10);
+                    boolean ok = !vm.equals("vm-fails");
+                    release.ended(ok ? 1.5 : -1);
+                    return new StepDone(vm, id, ok ? "completed" : "failed: the test's migration failed", ok ? 1.5 : -1);
+                } finally {
+                    inPort.decrementAndGet();
+                }
+            }
+        };
+        ActorRef<HostAgent.Command> a = KIT.spawn(HostAgent.create("host-a", StepLedger.open(dir.resolve("agent/steps.log")),
+                budget, WAIT, port, executor), "look-ahead");
+        TestProbe<StepReply> probe = KIT.createTestProbe();
+        List<String> vms = List.of("vm-0", "vm-fails", "vm-throws", "vm-3", "vm-4", "vm-5");
+        for (int i = 0; i < vms.size(); i++) {
+            a.tell(new PerformStep("host-a", vms.get(i), "m-1-" + i, 1, probe.getRef()));
+        }
+        Map<String, String> outcomes = new java.util.TreeMap<>();
+        for (int i = 0; i < vms.size(); i++) {
+            StepDone done = assertInstanceOf(StepDone.class, probe.receiveMessage(WAIT));
+            outcomes.put(done.vm(), done.outcome());
+        }
+        assertEquals("completed", outcomes.get("vm-0"), outcomes.toString());
+        assertTrue(outcomes.get("vm-fails").startsWith("failed: the test's"), outcomes.toString());
+        assertTrue(outcomes.get("vm-throws").contains("the test's port broke"), outcomes.toString());
+        assertEquals(4, outcomes.values().stream().filter("completed"::equals).count(), outcomes.toString());
+        assertEquals(2, mostInPort.get(), "4 migration threads, but K + L = 2 steps in their run at once");
+        assertEquals(2, budget.maxInRun());
+        assertEquals(0, budget.inRun(), "every place went back (completed, failed, thrown)");
+        assertEquals(0, budget.inUse());
+
+        // a place held past the step's timeout: the next step fails clearly and its port is never called
+        FreezeBudget full = new FreezeBudget(FreezeBudget.Settings.fixed(1).withLookAhead(FreezeBudget.LookAhead.fixed(0)));
+        FreezeBudget.RunPlace held = full.enterRun(WAIT);
+        ActorRef<HostAgent.Command> b = KIT.spawn(HostAgent.create("host-a", StepLedger.open(dir.resolve("agent2/steps.log")),
+                full, Duration.ofMillis(200), port, executor), "look-ahead-full");
+        b.tell(new PerformStep("host-a", "vm-9", "m-1-9", 1, probe.getRef()));
+        StepDone refused = assertInstanceOf(StepDone.class, probe.receiveMessage(WAIT));
+        assertTrue(refused.outcome().startsWith("failed: no look-ahead place (the VM was not touched)"), refused.outcome());
+        assertEquals(null, calls.get("m-1-9"), "the port was not called");
+        full.leaveRun(held);
+        assertEquals(0, full.inRun());
+    }
 }

@@ -20,9 +20,10 @@ class AgentFleetBenchTest {
     @RequiresTun
     @RequiresRoot
     @Timeout(value = 480, unit = TimeUnit.SECONDS)
-    void twoAgentProcessesMoveEveryVmOncePerRoundUnderTheirBudgetAndLeakNoFd() throws Exception {
+    void twoAgentProcessesMoveEveryVmOncePerRoundUnderTheirBudgetAndLookAheadAndLeakNoFd() throws Exception {
         List<String> lines = new ArrayList<>();
-        JsonNode r = AgentFleetBench.run(new AgentFleetBench.Options(2, 3, 2, 1, FreezeBudget.Settings.fixed(2), "2", 3,
+        JsonNode r = AgentFleetBench.run(new AgentFleetBench.Options(2, 3, 2, 1, FreezeBudget.Settings.fixed(2)
+                .withLookAhead(FreezeBudget.LookAhead.fixed(0)), "2", 3,
                 Duration.ofSeconds(60), 128), lines::add);
         System.out.println("agent fleet bench: " + r);
         assertTrue(FleetBench.hasRequired(r), r.toString());
@@ -32,6 +33,7 @@ class AgentFleetBenchTest {
         assertTrue(r.path("max_frozen_at_once_per_host").asInt() >= 1 && r.path("max_frozen_at_once_per_host").asInt() <= 2,
                 "the VMMs' own stamps must show at most K=2 frozen at once per host: " + r);
         assertEquals("switchover", r.path("gate").asText(), "the agents take their permit in the driver's gate by default");
+        assertEquals("0", r.path("look_ahead").asText(), "K + 0 = 2 of the 3 drivers in their run at once: " + r);
         assertTrue(r.path("permit_held_ms").path("p50").asDouble() > 0 && r.path("permit_not_frozen_ms").path("p50").asDouble() >= 0,
                 "the permit's span holds each freeze: " + r);
         JsonNode d = r.path("downtime_ms");

@@ -164,4 +164,106 @@ class FreezeBudgetTest {
         assertThrows(IllegalArgumentException.class, () -> FreezeBudget.Settings.adaptive(0, 4, 10));
         assertThrows(IllegalArgumentException.class, () -> FreezeBudget.Settings.adaptive(2, 4, 0));
     }
+    @Test
+    void theLookAheadBoundsTheRunsAtKPlusLAndAPlaceGoesBackOnce() throws Exception {
+        FreezeBudget b = new FreezeBudget(FreezeBudget.Settings.fixed(2).withLookAhead(FreezeBudget.LookAhead.AUTO));
+        assertEquals(4, b.runBound(), "auto: L = K, 2K in all");
+        List<FreezeBudget.RunPlace> places = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            places.add(b.enterRun(SHORT));
+        }
+        TimeoutException refused = assertThrows(TimeoutException.class, () -> b.enterRun(SHORT));
+        assertTrue(refused.getMessage().contains("4 of 4"), refused.getMessage());
+        b.leaveRun(places.get(0));
+        assertThrows(IllegalStateException.class, () -> b.leaveRun(places.get(0)));
+        assertEquals(3, b.inRun(), "a place given back twice frees one place only");
+        places.set(0, b.enterRun(SHORT)); // the timed-out waiter's ticket is gone: the queue is not blocked
+        assertEquals(4, b.maxInRun());
+        places.forEach(b::leaveRun);
+        assertEquals(0, b.inRun());
+
+        FreezeBudget fixed = new FreezeBudget(FreezeBudget.Settings.fixed(3).withLookAhead(FreezeBudget.LookAhead.fixed(1)));
+        assertEquals(4, fixed.runBound());
+        FreezeBudget none = new FreezeBudget(FreezeBudget.Settings.fixed(1));
+        assertEquals(Integer.MAX_VALUE, none.runBound(), "no look-ahead: runs are not bounded (the way before it)");
+        for (int i = 0; i < 100; i++) {
+            none.enterRun(SHORT);
+        }
+        assertEquals(100, none.maxInRun(), "counted all the same");
+        assertEquals("2", FreezeBudget.LookAhead.parse("2").label());
+        assertEquals(FreezeBudget.LookAhead.AUTO, FreezeBudget.LookAhead.parse("auto"));
+        assertEquals(FreezeBudget.LookAhead.NONE, FreezeBudget.LookAhead.parse("none"));
+        assertThrows(IllegalArgumentException.class, () -> FreezeBudget.LookAhead.parse("-1"));
+        assertThrows(IllegalArgumentException.class, () -> FreezeBudget.LookAhead.parse("some"));
+    }
+
+    @Test
+    void theLookAheadFollowsAnAdaptiveKAndAGrowingKLetsAWaiterIn() throws Exception {
+        FreezeBudget b = new FreezeBudget(FreezeBudget.Settings.adaptive(2, 8, 10.0, 4).withLookAhead(FreezeBudget.LookAhead.AUTO));
+        List<FreezeBudget.RunPlace> places = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            places.add(b.enterRun(SHORT));
+        }
+        ExecutorService pool = Executors.newSingleThreadExecutor();
+        try {
+            Future<FreezeBudget.RunPlace> waiter = pool.submit(() -> b.enterRun(LONG));
+            for (int i = 0; i < 4; i++) { // a full window of calm downtimes: K 2 -> 3, the bound 4 -> 6
+                b.release(b.acquire(SHORT), 1.0);
+            }
+            assertEquals(3, b.limit());
+            assertEquals(6, b.runBound());
+            places.add(waiter.get(LONG.toSeconds(), TimeUnit.SECONDS)); // woken by the change, not by a place given back
+            assertEquals(5, b.inRun());
+        } finally {
+            pool.shutdownNow();
+        }
+        b.release(b.acquire(SHORT), 11.0); // above the limit: K 3 -> 1
+        assertEquals(1, b.limit());
+        assertEquals(2, b.runBound(), "the bound shrinks with K");
+        assertThrows(TimeoutException.class, () -> b.enterRun(SHORT), "5 in their run, 2 allowed: no new one starts");
+        for (int i = 0; i < 4; i++) {
+            b.leaveRun(places.remove(0));
+        }
+        FreezeBudget.RunPlace next = b.enterRun(SHORT); // 1 left in its run: one place free again
+        assertEquals(2, b.inRun());
+        b.leaveRun(next);
+        b.leaveRun(places.remove(0));
+        assertEquals(0, b.inRun());
+    }
+
+    @Test
+    void manyThreadsNeverHaveMoreThanKPlusLInTheirRunAtOnce() throws Exception {
+        FreezeBudget b = new FreezeBudget(FreezeBudget.Settings.fixed(2).withLookAhead(FreezeBudget.LookAhead.fixed(1)));
+        AtomicInteger running = new AtomicInteger();
+        AtomicInteger most = new AtomicInteger();
+        ExecutorService pool = Executors.newFixedThreadPool(12);
+        try {
+            List<Future<?>> all = new ArrayList<>();
+            for (int t = 0; t < 12; t++) {
+                all.add(pool.submit(() -> {
+                    for (int i = 0; i < 40; i++) {
+                        FreezeBudget.RunPlace place = b.enterRun(LONG);
+                        try {
+                            most.accumulateAndGet(running.incrementAndGet(), Math::max);
+                            FreezeBudget.Permit p = b.acquire(LONG); // the switch-over inside the run, as the driver's gate
+                            b.release(p, 1.0);
+                            running.decrementAndGet();
+                        } finally {
+                            b.leaveRun(place);
+                        }
+                    }
+                    return null;
+                }));
+            }
+            for (Future<?> f : all) {
+                f.get(LONG.toSeconds(), TimeUnit.SECONDS);
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+        assertTrue(most.get() <= 3, "K + L = 3 at most in their run: " + most.get());
+        assertTrue(b.maxInRun() >= 1 && b.maxInRun() <= 3, "the budget's own count agrees: " + b.maxInRun());
+        assertEquals(0, b.inRun());
+        assertEquals(0, b.inUse());
+    }
 }
