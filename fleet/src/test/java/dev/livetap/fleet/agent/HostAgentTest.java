@@ -142,17 +142,7 @@ class HostAgentTest {
         AtomicInteger settingUp = new AtomicInteger();
         AtomicInteger mostSettingUp = new AtomicInteger();
         FreezeBudget budget = new FreezeBudget(FreezeBudget.Settings.fixed(1));
-        HostAgent.MigrationPort gating = new HostAgent.MigrationPort() {
-            @Override
-            public StepDone migrate(String vm, String id) {
-                throw new AssertionError("a gating port is called with its gate");
-            }
-
-            @Override
-            public boolean gatesSwitchover() {
-                return true;
-            }
-
+        HostAgent.MigrationPort gating = new GatingPort() {
             @Override
             public StepDone migrate(String vm, String id, String version, LocalMigration.SwitchoverGate gate) throws Exception {
                 mostSettingUp.accumulateAndGet(settingUp.incrementAndGet(), Math::max);
@@ -303,17 +293,7 @@ class HostAgentTest {
         AtomicInteger inPort = new AtomicInteger();
         AtomicInteger mostInPort = new AtomicInteger();
         CountDownLatch twoIn = new CountDownLatch(2);
-        HostAgent.MigrationPort port = new HostAgent.MigrationPort() {
-            @Override
-            public StepDone migrate(String vm, String id) {
-                throw new AssertionError("a gating port is called with its gate");
-            }
-
-            @Override
-            public boolean gatesSwitchover() {
-                return true;
-            }
-
+        HostAgent.MigrationPort port = new GatingPort() {
             @Override
             public StepDone migrate(String vm, String id, String version, LocalMigration.SwitchoverGate g) throws Exception {
                 calls.computeIfAbsent(id, k -> new AtomicInteger()).incrementAndGet();
@@ -366,5 +346,18 @@ class HostAgentTest {
         assertEquals(null, calls.get("m-1-9"), "the port was not called");
         full.leaveRun(held);
         assertEquals(0, full.inRun());
+    }
+
+    /** A port that gates its switch-over: the agent must call it with its gate. */
+    private abstract static class GatingPort implements HostAgent.MigrationPort {
+        @Override
+        public StepDone migrate(String vm, String id) {
+            throw new AssertionError("a gating port is called with its gate");
+        }
+
+        @Override
+        public boolean gatesSwitchover() {
+            return true;
+        }
     }
 }
