@@ -6,6 +6,7 @@ import java.util.List;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Supplier;
 
 /**
  * At most {@link #limit()} switch-overs of one host in their freeze window at once; waiters are
@@ -276,32 +277,17 @@ public final class FreezeBudget {
 
     /** At most this many migrations in their driver run at once: K + L now ({@link Integer#MAX_VALUE}: not bounded). */
     public int runBound() {
-        lock.lock();
-        try {
-            return settings.lookAhead().runBound(limit);
-        } finally {
-            lock.unlock();
-        }
+        return locked(() -> settings.lookAhead().runBound(limit));
     }
 
     /** Migrations in their run now (places held). */
     public int inRun() {
-        lock.lock();
-        try {
-            return inRun;
-        } finally {
-            lock.unlock();
-        }
+        return locked(() -> inRun);
     }
 
     /** The most migrations ever in their run at once. */
     public int maxInRun() {
-        lock.lock();
-        try {
-            return maxInRun;
-        } finally {
-            lock.unlock();
-        }
+        return locked(() -> maxInRun);
     }
 
     /**
@@ -343,48 +329,33 @@ public final class FreezeBudget {
     }
 
     public int limit() {
-        lock.lock();
-        try {
-            return limit;
-        } finally {
-            lock.unlock();
-        }
+        return locked(() -> limit);
     }
 
     public int inUse() {
-        lock.lock();
-        try {
-            return inUse;
-        } finally {
-            lock.unlock();
-        }
+        return locked(() -> inUse);
     }
 
     /** The most places ever in use at once. */
     public int maxInUse() {
-        lock.lock();
-        try {
-            return maxInUse;
-        } finally {
-            lock.unlock();
-        }
+        return locked(() -> maxInUse);
     }
 
     /** Every change of the limit so far. */
     public long adjustmentCount() {
-        lock.lock();
-        try {
-            return adjustmentCount;
-        } finally {
-            lock.unlock();
-        }
+        return locked(() -> adjustmentCount);
     }
 
     /** The latest changes of the limit (at most {@link #ADJUSTMENTS_KEPT}), oldest first. */
     public List<Adjustment> adjustments() {
+        return locked(() -> List.copyOf(adjustments));
+    }
+
+    /** A read of the budget's state under its lock. */
+    private <T> T locked(Supplier<T> read) {
         lock.lock();
         try {
-            return List.copyOf(adjustments);
+            return read.get();
         } finally {
             lock.unlock();
         }
