@@ -5,11 +5,13 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.livetap.fleet.agent.HostAgent;
+import dev.livetap.fleet.agent.StepLedger;
+import dev.livetap.fleet.budget.FreezeBudget;
 import dev.livetap.fleet.cluster.FleetConfig;
 import dev.livetap.fleet.cluster.FleetNode;
 import dev.livetap.fleet.cluster.FleetTls;
 import dev.livetap.fleet.cluster.RotatingTlsContext;
-import dev.livetap.fleet.testing.BlockedStepAgent;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -24,6 +26,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import org.apache.pekko.actor.typed.Props;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -55,7 +58,22 @@ class FleetStartOverHttpsTest {
                 List.of(FleetNode.COORDINATOR_ROLE), FleetTls.fromDirectory(tls), FleetConfig.MANAGEMENT_ANY_PORT), START)) {
             URI https = node.management().orElseThrow();
             assertEquals("https", https.getScheme(), https.toString());
-            BlockedStepAgent.start(node, dir, release, executor); // the plan keeps a step open
+            // an agent whose one step waits until the test ends: the plan keeps a step open
+            HostAgent.MigrationPort port = new HostAgent.MigrationPort() {
+                @Override
+                public HostAgent.StepDone migrate(String vm, String id) throws Exception {
+                    release.await(120, TimeUnit.SECONDS);
+                    return new HostAgent.StepDone(vm, id, "completed", 1.0);
+                }
+
+                @Override
+                public List<String> vms() {
+                    return List.of("vm1");
+                }
+            };
+            node.system().systemActorOf(HostAgent.create("h1", StepLedger.open(dir.resolve("h1.ledger")),
+                    new FreezeBudget(FreezeBudget.Settings.fixed(1)), Duration.ofSeconds(60), port, executor),
+                    HostAgent.ACTOR_NAME_PREFIX + "h1", Props.empty());
             List<String> start = List.of("fleet", "start", "--operator-url", https.toString(), "--tls-dir", tls.toString(),
                     "--hosts", "h1", "--max-failures", "0");
 

@@ -10,10 +10,12 @@ import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.livetap.fleet.agent.HostAgent;
+import dev.livetap.fleet.agent.StepLedger;
+import dev.livetap.fleet.budget.FreezeBudget;
 import dev.livetap.fleet.coordinator.Plan;
 import dev.livetap.fleet.coordinator.PlanJson;
 import dev.livetap.fleet.coordinator.UpgradeCoordinator;
-import dev.livetap.fleet.testing.BlockedStepAgent;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -27,6 +29,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import org.apache.pekko.actor.typed.Props;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -140,7 +143,22 @@ class OperatorRightsTest {
         try (FleetNode node = FleetNode.start(new FleetConfig("127.0.0.1", 0, List.of(), FleetConfig.h2File(dir.resolve("journal-start")),
                 List.of(FleetNode.COORDINATOR_ROLE), nodeTls, FleetConfig.MANAGEMENT_ANY_PORT), START)) {
             URI https = node.management().orElseThrow();
-            BlockedStepAgent.start(node, dir, release, executor); // the plan keeps a step open
+            // an agent whose one step waits until the test ends: the plan keeps a step open
+            HostAgent.MigrationPort port = new HostAgent.MigrationPort() {
+                @Override
+                public HostAgent.StepDone migrate(String vm, String id) throws Exception {
+                    release.await(120, TimeUnit.SECONDS);
+                    return new HostAgent.StepDone(vm, id, "completed", 1.0);
+                }
+
+                @Override
+                public List<String> vms() {
+                    return List.of("vm1");
+                }
+            };
+            node.system().systemActorOf(HostAgent.create("h1", StepLedger.open(dir.resolve("h1.ledger")),
+                    new FreezeBudget(FreezeBudget.Settings.fixed(1)), Duration.ofSeconds(60), port, executor),
+                    HostAgent.ACTOR_NAME_PREFIX + "h1", Props.empty());
             String plan = PlanJson.toJson(new Plan("0.2.0", List.of("h1"), 1, 0, 10.0)).toString();
 
             HttpResponse<String> read = post(client("reader"), https, plan);
