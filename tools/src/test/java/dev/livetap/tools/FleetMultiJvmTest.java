@@ -247,8 +247,18 @@ class FleetMultiJvmTest {
                     ChildJvm again = fleet.agent(1, vms);
                     UpgradeCoordinator.Status status = awaitComplete(client, again);
                     assertEquals(vms, status.finished().size(), status.toString());
-                    assertTrue(status.finished().values().stream().filter(UpgradeCoordinator.StepRecord::completed).count() >= 2,
-                            "the steps before the kill and after the restart completed: " + status);
+                    // a step finished before the kill stays completed; one in flight at the kill is reconciled from the
+                    // VMMs (completed if its VM runs on the new generation, else "failed: interrupted"); none is lost.
+                    // How many were in flight depends on how fast the new VMMs started, so only these outcomes count.
+                    for (var before : mid.finished().entrySet()) {
+                        assertEquals(before.getValue().completed(), status.finished().get(before.getKey()).completed(),
+                                "a step finished before the kill keeps its outcome: " + before + " / " + status);
+                    }
+                    assertTrue(status.finished().values().stream().anyMatch(UpgradeCoordinator.StepRecord::completed),
+                            "a step completed: " + status);
+                    assertTrue(status.finished().values().stream().allMatch(r -> r.completed()
+                                    || r.detail().startsWith("failed: interrupted; the VM runs on generation 0")),
+                            "every step completed or was interrupted by the kill, with the VM on its old VMM: " + status);
                     fleet.checkEveryVm(vms, status);
                     System.out.printf("fleet multi-JVM, agent SIGKILLed after %d step(s): %s; test wall %d ms%n",
                             mid.finished().size(), status.finished(), (System.nanoTime() - t0) / 1_000_000);
