@@ -16,6 +16,8 @@ import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Collections;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -72,8 +74,8 @@ public final class ScenarioRunner {
                 // posts pause_sem): how far the migration got when they return is timing
                 boolean inFlight = step instanceof Step.Command c
                         && (c.command().equals("migrate") || c.command().equals("migrate-continue"));
+                settleAll(sessions.values());
                 for (Session s : sessions.values()) {
-                    s.settle();
                     // the await steps record the states
                     digest.put(String.format("%02d %s status", n, s.role), inFlight ? "(migration in flight)" : s.status());
                 }
@@ -92,6 +94,42 @@ public final class ScenarioRunner {
             }
         }
         return digest;
+    }
+
+    /**
+     * Every session waits for its quiet window at the same time: the windows overlap instead of following one
+     * another (each session still sees {@link #SETTLE_QUIET} without an event, bounded by {@link #SETTLE_MAX}).
+     */
+    private static void settleAll(Collection<Session> sessions) {
+        if (sessions.size() < 2) {
+            sessions.forEach(Session::settle);
+            return;
+        }
+        List<Thread> settlers = new ArrayList<>();
+        List<RuntimeException> failures = Collections.synchronizedList(new ArrayList<>());
+        for (Session s : sessions) {
+            Thread t = new Thread(() -> {
+                try {
+                    s.settle();
+                } catch (RuntimeException e) {
+                    failures.add(e);
+                }
+            }, "oracle-settle-" + s.role);
+            t.setDaemon(true);
+            t.start();
+            settlers.add(t);
+        }
+        for (Thread t : settlers) {
+            try {
+                t.join();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while the sessions settled", e);
+            }
+        }
+        if (!failures.isEmpty()) {
+            throw failures.get(0);
+        }
     }
 
     /** One step; false when the run cannot go on (a harness error was recorded). */

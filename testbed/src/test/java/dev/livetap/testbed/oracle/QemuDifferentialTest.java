@@ -18,11 +18,13 @@ import org.junit.jupiter.api.Timeout;
  * The differential suite: every scenario on a real {@code qemu-system-x86_64} and on {@code livetap
  * vmm}. Report-only mode (default) fails only on harness errors; {@code -Dlivetap.oracle.strict=true}
  * fails on any difference without a citation too. {@code -Dlivetap.oracle.scenarios=a,b} runs a
- * subset. The report goes to stdout and {@code target/qemu-differential-report.md}.
+ * subset; {@code -Dlivetap.oracle.sequential=true} runs a scenario's QEMU and livetap runs one after the other
+ * instead of side by side. The report goes to stdout and {@code target/qemu-differential-report.md}.
  */
 class QemuDifferentialTest {
     private static final String STRICT = "livetap.oracle.strict";
     private static final String ONLY = "livetap.oracle.scenarios";
+    private static final String SEQUENTIAL = "livetap.oracle.sequential";
 
     @Test
     @Timeout(400)
@@ -34,7 +36,8 @@ class QemuDifferentialTest {
         long t0 = System.nanoTime();
         DifferentialReport report;
         try {
-            report = new DifferentialSuite(new ScenarioRunner(JnaOs.instance().unix()), KnownDifferences.load(), work)
+            report = new DifferentialSuite(new ScenarioRunner(JnaOs.instance().unix()), KnownDifferences.load(), work,
+                    !Boolean.getBoolean(SEQUENTIAL))
                     .run(scenarios, "QEMU differential suite (" + (strict ? "strict" : "report-only") + " mode), oracle "
                             + qemuVersion());
         } finally {
