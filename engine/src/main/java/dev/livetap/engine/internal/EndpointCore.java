@@ -49,18 +49,20 @@ public final class EndpointCore implements AutoCloseable {
     private final ActorRef<VmSupervisorActor.Command> host;
     private final ActorRef<VmActor.Command> vm;
     private final Duration askTimeout;
-    private final Runnable onClose;
+    /** Completes once the VM's supervisor stopped (however it stopped) and the engine forgot this endpoint. */
+    private final CompletableFuture<Void> stopped;
+    private final java.util.concurrent.atomic.AtomicBoolean shutdownSent = new java.util.concurrent.atomic.AtomicBoolean();
     private volatile boolean closed;
     /** The listener actors, for {@link #askAfterEvents}. */
 
     EndpointCore(VmSpec spec, ActorSystem<?> system, ActorRef<VmSupervisorActor.Command> host, ActorRef<VmActor.Command> vm,
-            Duration askTimeout, Runnable onClose) {
+            CompletableFuture<Void> supervisorStopped, Duration askTimeout, Runnable onClose) {
         this.spec = spec;
         this.system = system;
         this.host = host;
         this.vm = vm;
         this.askTimeout = askTimeout;
-        this.onClose = onClose;
+        this.stopped = supervisorStopped.whenComplete((v, e) -> onClose.run());
     }
 
     public String name() {
@@ -302,13 +304,16 @@ public final class EndpointCore implements AutoCloseable {
     /**
      * Stops the endpoint: its actors stop, every TAP queue fd it holds is closed (a
      * non-persistent TAP whose last fd this was disappears), pending waits fail. The stage
-     * completes when everything stopped.
+     * completes when everything stopped. Idempotent: every call answers with the same stage, which also completes
+     * when the VM had already ended (a second Shutdown to a stopped supervisor would reach no one: a VMM's close
+     * after its VM stopped waited out the engine's 15-second close timeout).
      */
     public CompletionStage<Void> shutdown() {
-        CompletableFuture<Void> done = new CompletableFuture<>();
         closed = true;
-        host.tell(new VmSupervisorActor.Shutdown(done));
-        return done.whenComplete((v, e) -> onClose.run());
+        if (shutdownSent.compareAndSet(false, true)) {
+            host.tell(new VmSupervisorActor.Shutdown(new CompletableFuture<>())); // its end completes stopped
+        }
+        return stopped;
     }
 
     /** {@link #shutdown()} and wait for it (bounded by the ask timeout). */

@@ -40,7 +40,7 @@ import org.slf4j.LoggerFactory;
  */
 public final class EngineCore implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(EngineCore.class);
-    private static final Duration CLOSE_TIMEOUT = Duration.ofSeconds(15);
+    static final Duration CLOSE_TIMEOUT = Duration.ofSeconds(15);
 
     private final EngineSettings settings;
     private final Os os;
@@ -175,7 +175,8 @@ public final class EngineCore implements AutoCloseable {
                 vmOs, via, new ProcessScriptRunner(settings.scriptTimeout(), scriptPool), settings.vhost().get(),
                 settings.timeouts(), settings.queueTimeout(), Ipv4Address.parse(spec.guestIp()), ProcessHandle.current().pid(), tracer);
         CompletableFuture<ActorRef<VmActor.Command>> vmRef = new CompletableFuture<>();
-        ActorRef<VmSupervisorActor.Command> host = system.systemActorOf(VmSupervisorActor.create(config, vmRef),
+        CompletableFuture<Void> stopped = new CompletableFuture<>();
+        ActorRef<VmSupervisorActor.Command> host = system.systemActorOf(VmSupervisorActor.create(config, vmRef, stopped),
                 actorPrefix + "vm-" + hosts.incrementAndGet() + "-" + spec.name(), VmActor.DISPATCHER);
         ActorRef<VmActor.Command> vm;
         try {
@@ -187,7 +188,7 @@ public final class EngineCore implements AutoCloseable {
             throw new LivetapException(LivetapException.GENERIC, "VM " + spec.name() + " did not start: " + e);
         }
         EndpointCore[] self = new EndpointCore[1];
-        EndpointCore endpoint = new EndpointCore(spec, system, host, vm, settings.askTimeout(), () -> {
+        EndpointCore endpoint = new EndpointCore(spec, system, host, vm, stopped, settings.askTimeout(), () -> {
             synchronized (endpoints) {
                 endpoints.remove(self[0]);
             }

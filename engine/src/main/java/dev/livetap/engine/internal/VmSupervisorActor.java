@@ -65,14 +65,47 @@ public final class VmSupervisorActor {
     private VmSupervisorActor() {
     }
 
-    static Behavior<Command> create(VmActor.VmConfig config, CompletableFuture<ActorRef<VmActor.Command>> vmRef) {
-        return Behaviors.setup(ctx -> {
+    /**
+     * @param stopped completes when this actor stops, however it stops (a {@link Shutdown}, its VM actor ending on its
+     *                own, the ActorSystem terminating): a {@link Shutdown} sent after that reaches no one, so whoever
+     *                waits for the VM's end waits on this
+     */
+    static Behavior<Command> create(VmActor.VmConfig config, CompletableFuture<ActorRef<VmActor.Command>> vmRef,
+            CompletableFuture<Void> stopped) {
+        Behavior<Command> supervisor = Behaviors.setup(ctx -> {
             ActorRef<VmActor.Command> vm = ctx.spawn(config.tracer().trace("vm", VmActor.create(config)), "vm", VmActor.DISPATCHER);
             ctx.watch(vm);
             vm.tell(new VmActor.Subscribe(ctx.messageAdapter(VmEvent.class, Deliver::new)));
             vmRef.complete(vm);
             return running(ctx, vm, new Listeners(Map.of(), 1));
         });
+        // the outermost setup's PostStop sees every stop, whichever behaviour was current
+        return Behaviors.setup(ctx -> Behaviors.intercept(() -> new StopSignal(stopped), supervisor));
+    }
+
+    /** Completes {@code stopped} on the PostStop signal and passes every message and signal on. */
+    private static final class StopSignal extends org.apache.pekko.actor.typed.BehaviorInterceptor<Command, Command> {
+        private final CompletableFuture<Void> stopped;
+
+        StopSignal(CompletableFuture<Void> stopped) {
+            super(Command.class);
+            this.stopped = stopped;
+        }
+
+        @Override
+        public Behavior<Command> aroundReceive(org.apache.pekko.actor.typed.TypedActorContext<Command> ctx, Command msg,
+                ReceiveTarget<Command> target) {
+            return target.apply(ctx, msg);
+        }
+
+        @Override
+        public Behavior<Command> aroundSignal(org.apache.pekko.actor.typed.TypedActorContext<Command> ctx,
+                org.apache.pekko.actor.typed.Signal signal, SignalTarget<Command> target) {
+            if (signal instanceof org.apache.pekko.actor.typed.PostStop) {
+                stopped.complete(null);
+            }
+            return target.apply(ctx, signal);
+        }
     }
 
     private static Behavior<Command> running(ActorContext<Command> ctx, ActorRef<VmActor.Command> vm, Listeners listeners) {
