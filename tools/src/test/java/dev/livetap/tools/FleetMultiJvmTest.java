@@ -63,11 +63,16 @@ class FleetMultiJvmTest {
             ChildJvm coordinator = cli()
                     .args("fleet", "node", "--no-tls", "--journal", dir.resolve("journal").toString(), "--port", String.valueOf(port)).start();
             jvms.add(coordinator);
-            // generation 0, as a host has it before the agent comes: one detached livetap vmm per VM with a real TAP
+            // generation 0, as a host has it before the agent comes: one detached livetap vmm per VM with a real TAP,
+            // started side by side and without the warm-up (what is timed here is not their first migrations)
+            List<VmmProcess> started = new ArrayList<>();
+            for (int i = 0; i < vms; i++) {
+                started.add(VmmProcess.start(VmmProcess.Options.of(vmmDir, "vm" + i).withPolicy(ChildLaunch.Policy.DETACHED)
+                        .withPrefix(ns.wrap(List.of())).withArgs(List.of("--no-warm-up"))));
+            }
             for (int i = 0; i < vms; i++) {
                 String vm = "vm" + i;
-                VmmProcess p = VmmProcess.start(VmmProcess.Options.of(vmmDir, vm).withPolicy(ChildLaunch.Policy.DETACHED)
-                        .withPrefix(ns.wrap(List.of())));
+                VmmProcess p = started.get(i);
                 p.awaitReady(WAIT);
                 String mac = String.format("52:54:00:18:00:%02x", i);
                 try (QmpClient c = QmpClient.connect(p.qmpSocket(), WAIT)) {
@@ -93,7 +98,7 @@ class FleetMultiJvmTest {
         }
 
         void startPlan(int maxFailures) throws IOException {
-            ChildJvm start = cli().args("fleet", "start", "--no-tls", "--seed-nodes", seed,
+            ChildJvm start = client().args("fleet", "start", "--no-tls", "--seed-nodes", seed,
                     "--hosts", "h1", "--max-failures", String.valueOf(maxFailures), "--json").start();
             jvms.add(start);
             assertEquals(0, start.waitFor(WAIT), start.describe());
@@ -105,7 +110,7 @@ class FleetMultiJvmTest {
         JsonNode cliJson(int exit, String... args) throws IOException {
             List<String> all = new ArrayList<>(List.of(args));
             all.addAll(List.of("--no-tls", "--seed-nodes", seed, "--json"));
-            ChildJvm c = cli().args(all.toArray(String[]::new)).start();
+            ChildJvm c = client().args(all.toArray(String[]::new)).start();
             jvms.add(c);
             assertEquals(exit, c.waitFor(WAIT), c.describe());
             return Json.MAPPER.readTree(lastLine(c.stdout()));
@@ -174,7 +179,7 @@ class FleetMultiJvmTest {
                     UpgradeCoordinator.Status held = client.status();
                     assertEquals("paused", held.state(), held.toString());
                     assertTrue(held.open().isEmpty() && held.finished().isEmpty(), "no step starts while paused: " + held);
-                    ChildJvm table = cli().args("fleet", "status", "--no-tls", "--seed-nodes", fleet.seed).start();
+                    ChildJvm table = client().args("fleet", "status", "--no-tls", "--seed-nodes", fleet.seed).start();
                     jvms.add(table);
                     assertEquals(0, table.waitFor(WAIT), table.describe());
                     assertTrue(table.stdout().contains("): paused") && table.stdout().matches("(?s).*HOST\\s+STATE\\s+DONE.*"),
@@ -188,7 +193,7 @@ class FleetMultiJvmTest {
                 assertEquals(VMS, status.finished().size(), status.toString());
                 assertTrue(status.finished().values().stream().allMatch(UpgradeCoordinator.StepRecord::completed), status.toString());
                 fleet.checkEveryVm(VMS, status);
-                ChildJvm statusCli = cli().args("fleet", "status", "--no-tls", "--seed-nodes", fleet.seed,
+                ChildJvm statusCli = client().args("fleet", "status", "--no-tls", "--seed-nodes", fleet.seed,
                         "--json").start();
                 jvms.add(statusCli);
                 assertEquals(0, statusCli.waitFor(WAIT), statusCli.describe());
@@ -299,7 +304,7 @@ class FleetMultiJvmTest {
                 fleet = new Fleet(dir, ns, jvms, vms);
                 ChildJvm agent = fleet.agent(1, vms);
                 try (OperatorClient client = OperatorClient.join(List.of(fleet.seed), FleetTls.OFF, Duration.ofSeconds(30))) {
-                    ChildJvm start = cli().args("fleet", "start", "--no-tls", "--seed-nodes", fleet.seed, "--hosts", "h1",
+                    ChildJvm start = client().args("fleet", "start", "--no-tls", "--seed-nodes", fleet.seed, "--hosts", "h1",
                             "--max-failures", "5", "--host-down-limit-s", "20", "--json").start();
                     jvms.add(start);
                     assertEquals(0, start.waitFor(WAIT), start.describe());
@@ -367,6 +372,11 @@ class FleetMultiJvmTest {
      */
     private static ChildJvm.Builder cli() {
         return ChildJvm.builder(LivetapCommand.class).jvmOption("-Dlogback.configurationFile=logback.xml");
+    }
+
+    /** A short-lived operator command ({@code fleet plan|start|status|pause|resume|abort}) with bin/livetap's JVM options for it. */
+    private static ChildJvm.Builder client() {
+        return cli().jvmOption("-XX:TieredStopAtLevel=1").jvmOption("-XX:+UseSerialGC");
     }
 
     private static String lastLine(String text) {
