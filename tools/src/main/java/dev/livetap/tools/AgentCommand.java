@@ -50,7 +50,7 @@ final class AgentCommand implements Callable<Integer> {
             description = "Per-VM downtime limit --budget auto steers by (QEMU's default downtime-limit): default ${DEFAULT-VALUE}.")
     double limitMs;
 
-    @Option(names = "--look-ahead", paramLabel = "N|auto|none", defaultValue = "none",
+    @Option(names = "--look-ahead", paramLabel = "N|auto|none", defaultValue = "auto",
             description = "Steps in their driver run at once (QMP set-up and the target VMM's start included) beside the K"
                     + " in their freeze window: at most K + N; auto: N = K (following --budget auto); none: not bounded"
                     + " (every migration thread at once); default ${DEFAULT-VALUE}.")

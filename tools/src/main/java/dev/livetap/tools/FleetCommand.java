@@ -567,7 +567,7 @@ public final class FleetCommand implements Callable<Integer> {
                         + "held in pre-switchover (already frozen while it waits).")
         String gate;
 
-        @Option(names = "--look-ahead", paramLabel = "N|auto|none", defaultValue = "none",
+        @Option(names = "--look-ahead", paramLabel = "N|auto|none", defaultValue = "auto",
                 description = "Migrations per host in their driver run (QMP set-up included) beside the K of the budget: "
                         + "at most K + N at once; auto: N = K (following an adaptive K); none: every driver at once (the "
                         + "way before the look-ahead, for A/B runs); default ${DEFAULT-VALUE}.")

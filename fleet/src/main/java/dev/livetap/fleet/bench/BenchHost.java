@@ -41,7 +41,7 @@ public final class BenchHost {
                             Double.parseDouble(a.get("--downtime-limit-ms")),
                             Integer.parseInt(a.getOrDefault("--budget-window", String.valueOf(FreezeBudget.DEFAULT_WINDOW))))
                     : FreezeBudget.Settings.fixed(k);
-            budget = budget.withLookAhead(FreezeBudget.LookAhead.parse(a.getOrDefault("--look-ahead", "none")));
+            budget = budget.withLookAhead(FreezeBudget.LookAhead.parse(a.getOrDefault("--look-ahead", "auto")));
             List<String> prefix = new ArrayList<>();
             if (a.containsKey("--netns")) {
                 prefix.addAll(List.of("ip", "netns", "exec", a.get("--netns")));
