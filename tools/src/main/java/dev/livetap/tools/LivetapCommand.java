@@ -109,6 +109,11 @@ public final class LivetapCommand implements Callable<Integer> {
             dev.livetap.engine.vmm.VmmMain.main(args);
             return;
         }
+        if (args.length > 0 && !args[0].startsWith("-")) {
+            // a command's logging starts here, on this one thread: started by Pekko's threads at once, SLF4J printed three
+            // lines on stderr about "replayed" logging calls at every fleet command, agent and node (--help stays quick)
+            org.slf4j.LoggerFactory.getILoggerFactory();
+        }
         int code = commandLine().execute(args);
         System.exit(code);
     }
