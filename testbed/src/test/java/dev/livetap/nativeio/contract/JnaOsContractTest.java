@@ -53,6 +53,44 @@ class JnaOsContractTest extends OsContractTest {
         }
     }
 
+    /** /proc/self/fd at the start of each test: descriptor number → what it names. */
+    private java.util.Map<String, String> fdsAtStart = java.util.Map.of();
+
+    @org.junit.jupiter.api.BeforeEach
+    void recordFdTargets() {
+        fdsAtStart = fdTargets();
+    }
+
+    /** Class path jars the JVM opened meanwhile (a class loaded for the first time, by any thread). */
+    @Override
+    protected int runtimeFdsOpenedSinceStart() {
+        return (int) openedSinceStart().values().stream().filter(t -> t.endsWith(".jar")).count();
+    }
+
+    @Override
+    protected String describeFdsOpenedSinceStart() {
+        return "; opened since the test began: " + openedSinceStart();
+    }
+
+    private java.util.Map<String, String> openedSinceStart() {
+        java.util.Map<String, String> now = fdTargets();
+        now.entrySet().removeIf(e -> e.getValue().equals(fdsAtStart.get(e.getKey())));
+        return now;
+    }
+
+    private static java.util.Map<String, String> fdTargets() {
+        java.util.Map<String, String> out = new java.util.TreeMap<>();
+        java.io.File[] entries = new java.io.File("/proc/self/fd").listFiles();
+        for (java.io.File e : entries == null ? new java.io.File[0] : entries) {
+            try {
+                out.put(e.getName(), java.nio.file.Files.readSymbolicLink(e.toPath()).toString());
+            } catch (java.io.IOException gone) {
+                // closed while listed (the listing's own descriptor, a finished child's pipe): not open now
+            }
+        }
+        return out;
+    }
+
     @Override
     protected Os createOs() {
         Os os = JnaOs.instance();
