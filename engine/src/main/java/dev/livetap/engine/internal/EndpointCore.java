@@ -51,8 +51,8 @@ public final class EndpointCore implements AutoCloseable {
     private final Duration askTimeout;
     /** Completes once the VM's supervisor stopped (however it stopped) and the engine forgot this endpoint. */
     private final CompletableFuture<Void> stopped;
-    private final java.util.concurrent.atomic.AtomicBoolean shutdownSent = new java.util.concurrent.atomic.AtomicBoolean();
-    private volatile boolean closed;
+    /** Set by the first {@link #shutdown()}, which alone sends the supervisor its Shutdown. */
+    private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
     /** The listener actors, for {@link #askAfterEvents}. */
 
     EndpointCore(VmSpec spec, ActorSystem<?> system, ActorRef<VmSupervisorActor.Command> host, ActorRef<VmActor.Command> vm,
@@ -91,7 +91,7 @@ public final class EndpointCore implements AutoCloseable {
         List<OwnedFd> passed = List.copyOf(fds);
         TapNetdevOptions options;
         try {
-            options = closed ? null : TapNetdevOptions.fromQmp(a);
+            options = closed.get() ? null : TapNetdevOptions.fromQmp(a);
         } catch (OptionException | IllegalArgumentException e) {
             OwnedFd.closeAll(passed); // the fds came with the command: a refusal closes them
             return refused(e);
@@ -107,7 +107,7 @@ public final class EndpointCore implements AutoCloseable {
     /** {@code netdev_add} from parsed options with the fds {@code fd=}/{@code fds=} name; they are the endpoint's from this call on. */
     public CompletionStage<Void> netdevAdd(TapNetdevOptions options, List<OwnedFd> fds) {
         List<OwnedFd> passed = List.copyOf(fds);
-        if (closed && !passed.isEmpty()) {
+        if (closed.get() && !passed.isEmpty()) {
             OwnedFd.closeAll(passed);
         }
         return done(ask(r -> new VmActor.NetdevAdd(options, passed, r)));
@@ -127,8 +127,8 @@ public final class EndpointCore implements AutoCloseable {
         VirtioNetDeviceOptions options;
         Optional<Ipv4Address> guestIp;
         try {
-            options = closed ? null : VirtioNetDeviceOptions.fromQmp(a);
-            guestIp = ip == null || closed ? Optional.empty() : Optional.of(Ipv4Address.parse(String.valueOf(ip)));
+            options = closed.get() ? null : VirtioNetDeviceOptions.fromQmp(a);
+            guestIp = ip == null || closed.get() ? Optional.empty() : Optional.of(Ipv4Address.parse(String.valueOf(ip)));
         } catch (OptionException | IllegalArgumentException e) {
             return refused(e);
         }
@@ -148,7 +148,7 @@ public final class EndpointCore implements AutoCloseable {
     public CompletionStage<Void> setParameters(Map<String, ?> parameters) {
         MigrationParameters.Update update;
         try {
-            update = closed ? null : MigrationParameters.Update.fromQmp(new LinkedHashMap<>(parameters));
+            update = closed.get() ? null : MigrationParameters.Update.fromQmp(new LinkedHashMap<>(parameters));
         } catch (OptionException | IllegalArgumentException e) {
             return refused(e);
         }
@@ -198,7 +198,7 @@ public final class EndpointCore implements AutoCloseable {
         });
         Map<MigrationCapabilities.Capability, Boolean> changes;
         try {
-            changes = closed ? Map.of() : MigrationCapabilities.changesFromQmp(Map.of("capabilities", list));
+            changes = closed.get() ? Map.of() : MigrationCapabilities.changesFromQmp(Map.of("capabilities", list));
         } catch (OptionException | IllegalArgumentException e) {
             return refused(e);
         }
@@ -230,7 +230,7 @@ public final class EndpointCore implements AutoCloseable {
      * (libvirt's form); the socket is the endpoint's from this call on, a refusal closes it.
      */
     public CompletionStage<Void> migrate(String uri, OwnedFd socket) {
-        if (closed) {
+        if (closed.get()) {
             socket.close();
         }
         return done(askAfterEvents(r -> new VmActor.Migrate(uri, Optional.of(socket), r)));
@@ -309,9 +309,8 @@ public final class EndpointCore implements AutoCloseable {
      * after its VM stopped waited out the engine's 15-second close timeout).
      */
     public CompletionStage<Void> shutdown() {
-        closed = true;
-        if (shutdownSent.compareAndSet(false, true)) {
-            host.tell(new VmSupervisorActor.Shutdown(new CompletableFuture<>())); // its end completes stopped
+        if (closed.compareAndSet(false, true)) {
+            host.tell(new VmSupervisorActor.Shutdown()); // its end completes stopped
         }
         return stopped;
     }
@@ -330,7 +329,7 @@ public final class EndpointCore implements AutoCloseable {
     }
 
     public boolean isClosed() {
-        return closed;
+        return closed.get();
     }
 
     /**
@@ -339,7 +338,7 @@ public final class EndpointCore implements AutoCloseable {
      */
     public CompletionStage<VmReply> ask(Function<ActorRef<VmReply>, VmActor.Command> command) {
         CompletableFuture<VmReply> out = new CompletableFuture<>();
-        if (closed) {
+        if (closed.get()) {
             out.completeExceptionally(new LivetapException(LivetapException.GENERIC, "VM " + name() + " is closed"));
             return out;
         }

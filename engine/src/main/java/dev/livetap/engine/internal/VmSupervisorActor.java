@@ -27,8 +27,8 @@ public final class VmSupervisorActor {
     sealed interface Command permits Shutdown, AddListener, RemoveListener, Deliver, Synced {
     }
 
-    /** Stops the VM; {@code done} completes once the VM actor and all its children have stopped. */
-    record Shutdown(CompletableFuture<Void> done) implements Command {
+    /** Stops the VM; the {@code stopped} future given to {@link #create} completes once it and all its children have stopped. */
+    record Shutdown() implements Command {
     }
 
     /** Adds a listener; {@code added} completes with its id. */
@@ -79,8 +79,8 @@ public final class VmSupervisorActor {
             vmRef.complete(vm);
             return running(ctx, vm, new Listeners(Map.of(), 1));
         });
-        // the outermost setup's PostStop sees every stop, whichever behaviour was current
-        return Behaviors.setup(ctx -> Behaviors.intercept(() -> new StopSignal(stopped), supervisor));
+        // around every behaviour: its PostStop comes whichever behaviour was current
+        return Behaviors.intercept(() -> new StopSignal(stopped), supervisor);
     }
 
     /** Completes {@code stopped} on the PostStop signal and passes every message and signal on. */
@@ -133,7 +133,7 @@ public final class VmSupervisorActor {
                 })
                 .onMessage(Shutdown.class, m -> {
                     vm.tell(new VmActor.Shutdown()); // its downscripts run before its queues close, then it stops
-                    return stopping(listeners, m.done());
+                    return stopping(listeners);
                 })
                 .onSignal(Terminated.class, t -> {
                     if (t.getRef().equals(vm)) {
@@ -146,7 +146,7 @@ public final class VmSupervisorActor {
                 .build();
     }
 
-    private static Behavior<Command> stopping(Listeners listeners, CompletableFuture<Void> done) {
+    private static Behavior<Command> stopping(Listeners listeners) {
         return Behaviors.receive(Command.class)
                 .onMessage(Deliver.class, m -> {
                     deliver(listeners, m.event());
@@ -156,10 +156,7 @@ public final class VmSupervisorActor {
                     m.onDone().run();
                     return Behaviors.same();
                 })
-                .onMessage(Shutdown.class, m -> {
-                    done.whenComplete((v, e) -> m.done().complete(null));
-                    return Behaviors.same();
-                })
+                .onMessage(Shutdown.class, m -> Behaviors.same()) // already stopping
                 .onMessage(AddListener.class, m -> {
                     m.added().completeExceptionally(new LivetapException(LivetapException.GENERIC, "the VM is closing"));
                     return Behaviors.same();
@@ -170,11 +167,10 @@ public final class VmSupervisorActor {
                         return Behaviors.same();
                     }
                     closed(l);
-                    return stopping(listeners.without(m.id()), done);
+                    return stopping(listeners.without(m.id()));
                 })
                 .onSignal(Terminated.class, t -> {
                     listeners.byId().values().forEach(VmSupervisorActor::closed);
-                    done.complete(null);
                     return Behaviors.stopped();
                 })
                 .build();
