@@ -27,7 +27,6 @@ public final class DifferentialSuite {
     private final KnownDifferences known;
     private final Path workDir;
     private final boolean sideBySide;
-    private ExecutorService qemuLane;
 
     public DifferentialSuite(ScenarioRunner runner, KnownDifferences known, Path workDir) {
         this(runner, known, workDir, true);
@@ -49,14 +48,14 @@ public final class DifferentialSuite {
             throw new IllegalStateException(cause);
         });
         DifferentialReport report = new DifferentialReport(header);
-        qemuLane = Executors.newSingleThreadExecutor(r -> {
+        ExecutorService qemuLane = Executors.newSingleThreadExecutor(r -> {
             Thread t = new Thread(r, "oracle-qemu-lane");
             t.setDaemon(true);
             return t;
         });
         try {
             for (Scenario s : scenarios) {
-                report.add(runOne(s));
+                report.add(runOne(s, qemuLane));
             }
         } finally {
             qemuLane.shutdownNow();
@@ -64,7 +63,7 @@ public final class DifferentialSuite {
         return report;
     }
 
-    private DifferentialReport.ScenarioResult runOne(Scenario s) {
+    private DifferentialReport.ScenarioResult runOne(Scenario s, ExecutorService qemuLane) {
         if (s.pending().isPresent()) {
             return new DifferentialReport.ScenarioResult(s, DifferentialReport.Result.PENDING, List.of(), s.pendingReason(), null, null);
         }
