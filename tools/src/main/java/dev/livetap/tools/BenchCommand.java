@@ -65,7 +65,7 @@ public final class BenchCommand implements Callable<Integer> {
         int warmup;
 
         @Option(names = "--jvm", paramLabel = "livetap|jdk", defaultValue = "livetap",
-                description = "JVM options of the VMM children: livetap (those of 'livetap vmm': C1 only, serial GC) or jdk "
+                description = "JVM options of the VMM children: livetap (those of 'livetap vmm --vms N': C1 only, serial GC, low compile thresholds) or jdk "
                         + "(the JDK's own choice). Default ${DEFAULT-VALUE}.")
         VmmJvm jvm;
 
@@ -83,7 +83,7 @@ public final class BenchCommand implements Callable<Integer> {
             BadOptionValue.range("--queues", queues, 1, 256);
             BadOptionValue.range("--migrations", migrations, 1, 100_000);
             BadOptionValue.range("--warmup", warmup, 0, 100_000);
-            List<String> opts = jvm.with(jvmOptions);
+            List<String> opts = jvm.with(1, jvmOptions); // one VM per VMM process
             if (jfr != null) {
                 java.nio.file.Files.createDirectories(jfr);
                 opts.add("-XX:StartFlightRecording=settings=profile,dumponexit=true,filename="
@@ -103,7 +103,7 @@ public final class BenchCommand implements Callable<Integer> {
         int vms;
 
         @Option(names = "--jvm", paramLabel = "livetap|jdk", defaultValue = "livetap",
-                description = "JVM options of the VMM children: livetap (those of 'livetap vmm': C1 only, serial GC) or jdk "
+                description = "JVM options of the VMM children: livetap (those of 'livetap vmm --vms N': C1 only, serial GC, low compile thresholds) or jdk "
                         + "(the JDK's own choice). Default ${DEFAULT-VALUE}.")
         VmmJvm jvm;
 
@@ -146,7 +146,7 @@ public final class BenchCommand implements Callable<Integer> {
                 java.nio.file.Files.createDirectories(jfr);
             }
             int w = warmup != null ? warmup : Math.min(vms, 1000);
-            JsonNode r = ConcurrentBench.run(new ConcurrentBench.Options(vms, w, inFlight > 0 ? inFlight : vms, jvm.with(jvmOptions),
+            JsonNode r = ConcurrentBench.run(new ConcurrentBench.Options(vms, w, inFlight > 0 ? inFlight : vms, jvm.with(vms, jvmOptions),
                     Duration.ofSeconds(timeoutSeconds), jfr, setupWidth),
                     json ? s -> { } : System.err::println);
             print(r, json, concurrentText(r));

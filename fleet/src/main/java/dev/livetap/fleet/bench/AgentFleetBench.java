@@ -56,6 +56,12 @@ public final class AgentFleetBench {
     static final long EPOCH = 1;
     /** System property: more JVM options for every agent JVM, separated by spaces. */
     public static final String AGENT_JVM_OPTIONS = "livetap.fleet.agentJvmOptions";
+    /**
+     * System property: more JVM options for every VMM process of a bench host, separated by spaces, after the
+     * usual ones; {@code {name}} becomes the VMM's name (e.g. {@code -Xlog:gc:file=/tmp/gc-{name}.log}). The
+     * agents get it from this JVM.
+     */
+    public static final String VMM_JVM_OPTIONS = "livetap.fleet.vmmJvmOptions";
 
     /**
      * @param budgetLabel echoed in the JSON ({@code 4}, {@code auto})
@@ -300,6 +306,10 @@ public final class AgentFleetBench {
         String extra = System.getProperty(AGENT_JVM_OPTIONS, "").strip();
         if (!extra.isEmpty()) {
             cmd.addAll(List.of(extra.split("\\s+"))); // e.g. -XX:NativeMemoryTracking=summary to see what an agent's RSS is made of
+        }
+        String vmmExtra = System.getProperty(VMM_JVM_OPTIONS, "").strip();
+        if (!vmmExtra.isEmpty()) {
+            cmd.add("-D" + VMM_JVM_OPTIONS + "=" + vmmExtra);
         }
         String jnaTmp = System.getProperty("jna.tmpdir");
         if (jnaTmp != null) {

@@ -8,6 +8,7 @@ import dev.livetap.fleet.budget.FreezeBudget;
 import dev.livetap.report.Percentiles;
 import dev.livetap.testbed.NetworkNamespace;
 import dev.livetap.testbed.ProcessCensus;
+import dev.livetap.testbed.launch.ChildLaunch;
 import dev.livetap.testbed.orchestration.LocalMigration;
 import dev.livetap.testbed.vmm.VmmProcess;
 import java.io.IOException;
@@ -251,8 +252,10 @@ public final class FleetBench {
             Duration timeout) throws IOException {
         String name = "g" + generation;
         Files.createDirectories(dir.resolve(name));
+        String extra = System.getProperty(AgentFleetBench.VMM_JVM_OPTIONS, "").strip();
         VmmProcess p = VmmProcess.start(VmmProcess.Options.of(dir, name).withQmp(null).withPrefix(prefix)
-                .withReadyLines(n).withIncoming(incoming).withArgs(List.of("--vms", String.valueOf(n), "--qmp-dir",
+                .withJvmOptions(ChildLaunch.vmmJvmOptions(n)).withExtraJvmOptions(extra.isEmpty() ? List.of() : List.of(extra.split("\\s+"))).withReadyLines(n)
+                .withIncoming(incoming).withArgs(List.of("--vms", String.valueOf(n), "--qmp-dir",
                         dir.resolve(name).toString(), "--name", name + "-", "--migration-timeout",
                         String.valueOf(Math.max(30, timeout.toSeconds())))));
         try {

@@ -8,6 +8,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.stream.Stream;
 
 /**
  * How launchers start children whose lifetime they choose ({@link Policy}).
@@ -25,8 +26,8 @@ public final class ChildLaunch {
     public static final String DIE_WITH_PARENT_OPTION = dev.livetap.engine.vmm.VmmArguments.DIE_WITH_PARENT_OPTION;
 
     /**
-     * JVM options of a VMM process (the distribution's launcher uses them for {@code livetap vmm}; the
-     * demo, chaos and bench children too). On 2 cores C2's compilations and G1's concurrent threads
+     * JVM options of a VMM process of fewer than {@link #MANY_VMS} VMs (the distribution's launcher uses them for
+     * {@code livetap vmm}; the demo, chaos and bench children too; {@link #vmmJvmOptions(int)} chooses). On 2 cores C2's compilations and G1's concurrent threads
      * compete with the switch-over for the CPUs: C1 only and the serial collector halved the 4-queue
      * downtime (p50 4.1-4.7 -> 2.3-2.7 ms) and took 1000 concurrent migrations from 680 to 1420 per
      * second. A VMM runs most of a switch-over's own code once per migration, too seldom for the usual
@@ -38,6 +39,27 @@ public final class ChildLaunch {
     public static final List<String> VMM_JVM_OPTIONS = List.of("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC",
             "-XX:CompileCommand=quiet", "-XX:CompileCommand=CompileThresholdScaling,dev.livetap.*::*,0.05",
             "-XX:CompileCommand=CompileThresholdScaling,org.apache.pekko.*::*,0.05");
+
+    /** From this many VMs in one VMM process on, {@link #vmmJvmOptions(int)} lowers the thresholds for the whole JVM. */
+    public static final int MANY_VMS = 16;
+
+    /**
+     * JVM options of a VMM process of {@link #MANY_VMS} VMs or more: {@link #VMM_JVM_OPTIONS} with every method
+     * (the JDK's, Scala's and Jackson's too) compiled after a twentieth of the usual calls. Such a process runs the
+     * switch-over's code hundreds of times; the JDK's methods on that path otherwise stay interpreted until their
+     * 200th call, which took the first 20 migrations into every new generation of the fleet bench's 100-VM VMMs to
+     * 3-25 ms. Whole-JVM thresholds: downtime p50 1.8 -> 1.2 ms, p99 10-12 -> 5.5-7.3 ms at 16 VMs and more; but
+     * with 1-8 VMs the compilations they set off during a process's first two migrations cost more than they
+     * save (p99 9 -> 15-24 ms at 2 and 8 VMs). Measured on 2 cores: docs/benchmarks.md, "Compile thresholds by
+     * the number of VMs".
+     */
+    public static final List<String> MANY_VMS_JVM_OPTIONS = Stream.concat(VMM_JVM_OPTIONS.stream(),
+            Stream.of("-XX:CompileThresholdScaling=0.05")).toList();
+
+    /** The JVM options of a VMM process of {@code vms} VMs, as bin/livetap chooses them for {@code livetap vmm --vms N}. */
+    public static List<String> vmmJvmOptions(int vms) {
+        return vms >= MANY_VMS ? MANY_VMS_JVM_OPTIONS : VMM_JVM_OPTIONS;
+    }
 
     /** The distribution's list of the engine's runtime jars ({@code lib/NAME.jar:...}), written at build time. */
     static final String VMM_CLASS_PATH_FILE = "lib/vmm.classpath";
