@@ -145,12 +145,17 @@ public final class ChildProcess implements AutoCloseable {
 
     /** SIGTERM, up to {@code grace} for the exit, then SIGKILL and a bounded reap. */
     public void terminate(Duration grace) {
+        terminate(grace, REAP);
+    }
+
+    /** SIGTERM, up to {@code grace} for the exit, then SIGKILL and up to {@code reap} for the kernel to end it. */
+    public void terminate(Duration grace, Duration reap) {
         if (!process.isAlive()) {
             return;
         }
         process.destroy();
         if (awaitExit(grace).isEmpty()) {
-            kill();
+            kill(reap);
         }
     }
 
@@ -245,9 +250,14 @@ public final class ChildProcess implements AutoCloseable {
 
     /** SIGKILL, then reaps (bounded). */
     public void kill() {
+        kill(REAP);
+    }
+
+    /** SIGKILL, then reaps within {@code reap}: a process's exit closes its fds, which can take the kernel a while. */
+    public void kill(Duration reap) {
         process.destroyForcibly();
-        if (awaitExit(REAP).isEmpty()) {
-            throw new IllegalStateException("process " + pid() + " survived SIGKILL for " + REAP + ": " + command);
+        if (awaitExit(reap).isEmpty()) {
+            throw new IllegalStateException("process " + pid() + " survived SIGKILL for " + reap + ": " + command);
         }
     }
 
