@@ -83,14 +83,15 @@ public final class BenchCommand implements Callable<Integer> {
             BadOptionValue.range("--queues", queues, 1, 256);
             BadOptionValue.range("--migrations", migrations, 1, 100_000);
             BadOptionValue.range("--warmup", warmup, 0, 100_000);
-            List<String> opts = jvm.with(1, jvmOptions); // one VM per VMM process
+            List<String> extra = new ArrayList<>(jvmOptions);
             if (jfr != null) {
                 java.nio.file.Files.createDirectories(jfr);
-                opts.add("-XX:StartFlightRecording=settings=profile,dumponexit=true,filename="
+                extra.add("-XX:StartFlightRecording=settings=profile,dumponexit=true,filename="
                         + jfr.toAbsolutePath().resolve("vmm-{name}.jfr"));
             }
-            JsonNode r = DowntimeBench.run(new DowntimeBench.Options(queues, migrations, warmup, opts, Duration.ofSeconds(20),
-                    2000), json ? s -> { } : System.err::println);
+            // by each process's VMs, as bin/livetap: the source runs one, each target one per hop it receives
+            JsonNode r = DowntimeBench.run(new DowntimeBench.Options(queues, migrations, warmup, vms -> jvm.with(vms, extra),
+                    Duration.ofSeconds(20), 2000), json ? s -> { } : System.err::println);
             print(r, json, downtimeText(r));
             return 0;
         }

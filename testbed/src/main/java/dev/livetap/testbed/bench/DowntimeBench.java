@@ -16,6 +16,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.IntFunction;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
 
@@ -29,7 +30,11 @@ import java.util.function.Consumer;
  */
 public final class DowntimeBench {
     /** @param jvmOptions extra options of the VMM child JVMs (e.g. JFR) */
-    public record Options(int queues, int migrations, int warmup, List<String> jvmOptions, Duration hopTimeout,
+    /**
+     * @param jvmOptions the JVM options of a VMM process of N VMs (the source runs one VM, each target process one per
+     *                   hop it receives: {@code livetap vmm} chooses its options by that count, and so does the bench)
+     */
+    public record Options(int queues, int migrations, int warmup, IntFunction<List<String>> jvmOptions, Duration hopTimeout,
             int bareIterations) {
     }
 
@@ -75,11 +80,11 @@ public final class DowntimeBench {
         try (NetworkNamespace ns = NetworkNamespace.create("b")) {
             try {
                 VmmProcess s = VmmProcess.start(VmmProcess.Options.of(dir, "s").withPrefix(ns.wrap(List.of()))
-                        .withJvmOptions(o.jvmOptions()));
+                        .withJvmOptions(o.jvmOptions().apply(1)));
                 children.add(s);
-                VmmProcess p = VmmProcess.start(targets(ns, dir, "p", perSide, o.jvmOptions()));
+                VmmProcess p = VmmProcess.start(targets(ns, dir, "p", perSide, o.jvmOptions().apply(perSide)));
                 children.add(p);
-                VmmProcess q = VmmProcess.start(targets(ns, dir, "q", perSide, o.jvmOptions()));
+                VmmProcess q = VmmProcess.start(targets(ns, dir, "q", perSide, o.jvmOptions().apply(perSide)));
                 children.add(q);
                 Duration ready = Duration.ofSeconds(120);
                 s.awaitReady(ready);
@@ -155,7 +160,8 @@ public final class DowntimeBench {
         bh.put("iterations", bare.path("iterations").asInt());
         out.put("ratio_p50", Math.round(d.p50() / (bare.path("p50_us").asDouble() / 1000) * 10) / 10.0);
         out.put("processes", "S -> P -> Q -> P ... (" + perSide + " target endpoints per process)");
-        out.put("jvm_options", String.join(" ", o.jvmOptions()));
+        out.put("jvm_options", String.join(" ", o.jvmOptions().apply(1)));
+        out.put("jvm_options_targets", String.join(" ", o.jvmOptions().apply(perSide)));
         out.put("load_average_start", load0);
         out.put("load_average_end", load1);
         out.put("wall_ms", wallMs);

@@ -22,7 +22,7 @@ class BenchSmokeTest {
     @Timeout(120)
     void downtimeAtTwoQueues() throws Exception {
         assumeTrue(Files.isExecutable(Path.of("/usr/bin/gcc")), "gcc builds the bare C hand-off");
-        ObjectNode r = DowntimeBench.run(new DowntimeBench.Options(2, 3, 1, JVM, Duration.ofSeconds(30), 50), s -> { });
+        ObjectNode r = DowntimeBench.run(new DowntimeBench.Options(2, 3, 1, vms -> JVM, Duration.ofSeconds(30), 50), s -> { });
         assertEquals(2, r.get("queues").asInt());
         assertEquals(3, r.get("migrations").asInt());
         assertTrue(r.at("/downtime_ms/p50").asDouble() > 0, r.toString());
@@ -36,7 +36,7 @@ class BenchSmokeTest {
     @Timeout(120)
     void downtimeAt256QueuesNeedsTwoScmRightsMessages() throws Exception {
         assumeTrue(Files.isExecutable(Path.of("/usr/bin/gcc")), "gcc builds the bare C hand-off");
-        ObjectNode r = DowntimeBench.run(new DowntimeBench.Options(256, 1, 0, JVM, Duration.ofSeconds(30), 20), s -> { });
+        ObjectNode r = DowntimeBench.run(new DowntimeBench.Options(256, 1, 0, vms -> JVM, Duration.ofSeconds(30), 20), s -> { });
         assertEquals(256, r.get("queues").asInt());
         assertEquals(1, r.get("migrations").asInt());
         assertEquals(256, r.at("/bare_handoff_ms/fds").asInt());
