@@ -58,8 +58,8 @@ public final class AgentFleetBench {
     public static final String AGENT_JVM_OPTIONS = "livetap.fleet.agentJvmOptions";
     /**
      * System property: more JVM options for every VMM process of a bench host, separated by spaces, after the
-     * usual ones; {@code {name}} becomes the VMM's name (e.g. {@code -Xlog:gc:file=/tmp/gc-{name}.log}). The
-     * agents get it from this JVM.
+     * usual ones (e.g. {@code -Xlog:gc:file=/tmp/gc-%p.log}: the JVM puts its pid for {@code %p}; {@code {name}},
+     * the VMM's name, repeats across hosts). The agents get it from this JVM.
      */
     public static final String VMM_JVM_OPTIONS = "livetap.fleet.vmmJvmOptions";
 

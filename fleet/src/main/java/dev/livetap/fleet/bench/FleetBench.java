@@ -253,8 +253,9 @@ public final class FleetBench {
         String name = "g" + generation;
         Files.createDirectories(dir.resolve(name));
         String extra = System.getProperty(AgentFleetBench.VMM_JVM_OPTIONS, "").strip();
+        List<String> extraOptions = extra.isEmpty() ? List.of() : List.of(extra.split("\\s+"));
         VmmProcess p = VmmProcess.start(VmmProcess.Options.of(dir, name).withQmp(null).withPrefix(prefix)
-                .withJvmOptions(ChildLaunch.vmmJvmOptions(n)).withExtraJvmOptions(extra.isEmpty() ? List.of() : List.of(extra.split("\\s+"))).withReadyLines(n)
+                .withJvmOptions(ChildLaunch.vmmJvmOptions(n)).withExtraJvmOptions(extraOptions).withReadyLines(n)
                 .withIncoming(incoming).withArgs(List.of("--vms", String.valueOf(n), "--qmp-dir",
                         dir.resolve(name).toString(), "--name", name + "-", "--migration-timeout",
                         String.valueOf(Math.max(30, timeout.toSeconds())))));

@@ -27,7 +27,8 @@ public final class ChildLaunch {
 
     /**
      * JVM options of a VMM process of fewer than {@link #MANY_VMS} VMs (the distribution's launcher uses them for
-     * {@code livetap vmm}; the demo, chaos and bench children too; {@link #vmmJvmOptions(int)} chooses). On 2 cores C2's compilations and G1's concurrent threads
+     * {@code livetap vmm}; the demo, chaos and bench children too; {@link #vmmJvmOptions(int)} chooses). On 2
+     * cores C2's compilations and G1's concurrent threads
      * compete with the switch-over for the CPUs: C1 only and the serial collector halved the 4-queue
      * downtime (p50 4.1-4.7 -> 2.3-2.7 ms) and took 1000 concurrent migrations from 680 to 1420 per
      * second. A VMM runs most of a switch-over's own code once per migration, too seldom for the usual
